@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file grpomesh/v1/orchestrator.proto.
  */
 export const file_grpomesh_v1_orchestrator: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ncnBvbWVzaC92MS9vcmNoZXN0cmF0b3IucHJvdG8SC2dycG9tZXNoLnYxIg8KDVN0YXR1c1JlcXVlc3QiqgIKDlN0YXR1c1Jlc3BvbnNlEiQKBXN0YXRlGAEgASgOMhUuZ3Jwb21lc2gudjEuUnVuU3RhdGUSEAoEc3RlcBgCIAEoBEICMAISFQoJbWF4X3N0ZXBzGAMgASgEQgIwAhIaCg5wb2xpY3lfdmVyc2lvbhgEIAEoBEICMAISFQoNanVkZ2VfdmVyc2lvbhgFIAEoCRJCCgxsYXN0X21ldHJpY3MYBiADKAsyLC5ncnBvbWVzaC52MS5TdGF0dXNSZXNwb25zZS5MYXN0TWV0cmljc0VudHJ5Eg8KB3J1bl9kaXIYByABKAkSDQoFZXJyb3IYCCABKAkaMgoQTGFzdE1ldHJpY3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBIg4KDFBhdXNlUmVxdWVzdCIhCg1QYXVzZVJlc3BvbnNlEhAKBHN0ZXAYASABKARCAjACIg8KDVJlc3VtZVJlcXVlc3QiIgoOUmVzdW1lUmVzcG9uc2USEAoEc3RlcBgBIAEoBEICMAIiMQoQU3dhcEp1ZGdlUmVxdWVzdBIMCgRwYXRoGAEgASgJEg8KB3ZlcnNpb24YAiABKAkiZwoRUmVwbGljYVN3YXBSZXN1bHQSDwoHYWRkcmVzcxgBIAEoCRIKCgJvaxgCIAEoCBIVCg1tb2RlbF92ZXJzaW9uGAMgASgJEg0KBWVycm9yGAQgASgJEg8KB2xvYWRfbXMYBSABKAEiYQoRU3dhcEp1ZGdlUmVzcG9uc2USGgoOZWZmZWN0aXZlX3N0ZXAYASABKARCAjACEjAKCHJlcGxpY2FzGAIgAygLMh4uZ3Jwb21lc2gudjEuUmVwbGljYVN3YXBSZXN1bHQiEwoRQ2hlY2twb2ludFJlcXVlc3QiNAoSQ2hlY2twb2ludFJlc3BvbnNlEgwKBHBhdGgYASABKAkSEAoEc3RlcBgCIAEoBEICMAIqlAEKCFJ1blN0YXRlEhkKFVJVTl9TVEFURV9VTlNQRUNJRklFRBAAEhYKElJVTl9TVEFURV9TVEFSVElORxABEhUKEVJVTl9TVEFURV9SVU5OSU5HEAISFAoQUlVOX1NUQVRFX1BBVVNFRBADEhIKDlJVTl9TVEFURV9ET05FEAQSFAoQUlVOX1NUQVRFX0ZBSUxFRBAFMvYCChNPcmNoZXN0cmF0b3JTZXJ2aWNlEkEKBlN0YXR1cxIaLmdycG9tZXNoLnYxLlN0YXR1c1JlcXVlc3QaGy5ncnBvbWVzaC52MS5TdGF0dXNSZXNwb25zZRI+CgVQYXVzZRIZLmdycG9tZXNoLnYxLlBhdXNlUmVxdWVzdBoaLmdycG9tZXNoLnYxLlBhdXNlUmVzcG9uc2USQQoGUmVzdW1lEhouZ3Jwb21lc2gudjEuUmVzdW1lUmVxdWVzdBobLmdycG9tZXNoLnYxLlJlc3VtZVJlc3BvbnNlEkoKCVN3YXBKdWRnZRIdLmdycG9tZXNoLnYxLlN3YXBKdWRnZVJlcXVlc3QaHi5ncnBvbWVzaC52MS5Td2FwSnVkZ2VSZXNwb25zZRJNCgpDaGVja3BvaW50Eh4uZ3Jwb21lc2gudjEuQ2hlY2twb2ludFJlcXVlc3QaHy5ncnBvbWVzaC52MS5DaGVja3BvaW50UmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Ch5ncnBvbWVzaC92MS9vcmNoZXN0cmF0b3IucHJvdG8SC2dycG9tZXNoLnYxIg8KDVN0YXR1c1JlcXVlc3QingIKDlN0YXR1c1Jlc3BvbnNlEiQKBXN0YXRlGAEgASgOMhUuZ3Jwb21lc2gudjEuUnVuU3RhdGUSDAoEc3RlcBgCIAEoDRIRCgltYXhfc3RlcHMYAyABKA0SFgoOcG9saWN5X3ZlcnNpb24YBCABKA0SFQoNanVkZ2VfdmVyc2lvbhgFIAEoCRJCCgxsYXN0X21ldHJpY3MYBiADKAsyLC5ncnBvbWVzaC52MS5TdGF0dXNSZXNwb25zZS5MYXN0TWV0cmljc0VudHJ5Eg8KB3J1bl9kaXIYByABKAkSDQoFZXJyb3IYCCABKAkaMgoQTGFzdE1ldHJpY3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBIg4KDFBhdXNlUmVxdWVzdCIdCg1QYXVzZVJlc3BvbnNlEgwKBHN0ZXAYASABKA0iDwoNUmVzdW1lUmVxdWVzdCIeCg5SZXN1bWVSZXNwb25zZRIMCgRzdGVwGAEgASgNIjEKEFN3YXBKdWRnZVJlcXVlc3QSDAoEcGF0aBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJImcKEVJlcGxpY2FTd2FwUmVzdWx0Eg8KB2FkZHJlc3MYASABKAkSCgoCb2sYAiABKAgSFQoNbW9kZWxfdmVyc2lvbhgDIAEoCRINCgVlcnJvchgEIAEoCRIPCgdsb2FkX21zGAUgASgBIl0KEVN3YXBKdWRnZVJlc3BvbnNlEhYKDmVmZmVjdGl2ZV9zdGVwGAEgASgNEjAKCHJlcGxpY2FzGAIgAygLMh4uZ3Jwb21lc2gudjEuUmVwbGljYVN3YXBSZXN1bHQiEwoRQ2hlY2twb2ludFJlcXVlc3QiMAoSQ2hlY2twb2ludFJlc3BvbnNlEgwKBHBhdGgYASABKAkSDAoEc3RlcBgCIAEoDSqUAQoIUnVuU3RhdGUSGQoVUlVOX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSUlVOX1NUQVRFX1NUQVJUSU5HEAESFQoRUlVOX1NUQVRFX1JVTk5JTkcQAhIUChBSVU5fU1RBVEVfUEFVU0VEEAMSEgoOUlVOX1NUQVRFX0RPTkUQBBIUChBSVU5fU1RBVEVfRkFJTEVEEAUy9gIKE09yY2hlc3RyYXRvclNlcnZpY2USQQoGU3RhdHVzEhouZ3Jwb21lc2gudjEuU3RhdHVzUmVxdWVzdBobLmdycG9tZXNoLnYxLlN0YXR1c1Jlc3BvbnNlEj4KBVBhdXNlEhkuZ3Jwb21lc2gudjEuUGF1c2VSZXF1ZXN0GhouZ3Jwb21lc2gudjEuUGF1c2VSZXNwb25zZRJBCgZSZXN1bWUSGi5ncnBvbWVzaC52MS5SZXN1bWVSZXF1ZXN0GhsuZ3Jwb21lc2gudjEuUmVzdW1lUmVzcG9uc2USSgoJU3dhcEp1ZGdlEh0uZ3Jwb21lc2gudjEuU3dhcEp1ZGdlUmVxdWVzdBoeLmdycG9tZXNoLnYxLlN3YXBKdWRnZVJlc3BvbnNlEk0KCkNoZWNrcG9pbnQSHi5ncnBvbWVzaC52MS5DaGVja3BvaW50UmVxdWVzdBofLmdycG9tZXNoLnYxLkNoZWNrcG9pbnRSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message grpomesh.v1.StatusRequest
@@ -35,19 +35,19 @@ export type StatusResponse = Message<"grpomesh.v1.StatusResponse"> & {
   state: RunState;
 
   /**
-   * @generated from field: uint64 step = 2 [jstype = JS_NUMBER];
+   * @generated from field: uint32 step = 2;
    */
-  step: bigint;
+  step: number;
 
   /**
-   * @generated from field: uint64 max_steps = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint32 max_steps = 3;
    */
-  maxSteps: bigint;
+  maxSteps: number;
 
   /**
-   * @generated from field: uint64 policy_version = 4 [jstype = JS_NUMBER];
+   * @generated from field: uint32 policy_version = 4;
    */
-  policyVersion: bigint;
+  policyVersion: number;
 
   /**
    * @generated from field: string judge_version = 5;
@@ -95,9 +95,9 @@ export const PauseRequestSchema: GenMessage<PauseRequest> = /*@__PURE__*/
  */
 export type PauseResponse = Message<"grpomesh.v1.PauseResponse"> & {
   /**
-   * @generated from field: uint64 step = 1 [jstype = JS_NUMBER];
+   * @generated from field: uint32 step = 1;
    */
-  step: bigint;
+  step: number;
 };
 
 /**
@@ -125,9 +125,9 @@ export const ResumeRequestSchema: GenMessage<ResumeRequest> = /*@__PURE__*/
  */
 export type ResumeResponse = Message<"grpomesh.v1.ResumeResponse"> & {
   /**
-   * @generated from field: uint64 step = 1 [jstype = JS_NUMBER];
+   * @generated from field: uint32 step = 1;
    */
-  step: bigint;
+  step: number;
 };
 
 /**
@@ -203,9 +203,9 @@ export type SwapJudgeResponse = Message<"grpomesh.v1.SwapJudgeResponse"> & {
   /**
    * The first step scored by the new version.
    *
-   * @generated from field: uint64 effective_step = 1 [jstype = JS_NUMBER];
+   * @generated from field: uint32 effective_step = 1;
    */
-  effectiveStep: bigint;
+  effectiveStep: number;
 
   /**
    * @generated from field: repeated grpomesh.v1.ReplicaSwapResult replicas = 2;
@@ -243,9 +243,9 @@ export type CheckpointResponse = Message<"grpomesh.v1.CheckpointResponse"> & {
   path: string;
 
   /**
-   * @generated from field: uint64 step = 2 [jstype = JS_NUMBER];
+   * @generated from field: uint32 step = 2;
    */
-  step: bigint;
+  step: number;
 };
 
 /**

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file grpomesh/v1/policy.proto.
  */
 export const file_grpomesh_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("ChhncnBvbWVzaC92MS9wb2xpY3kucHJvdG8SC2dycG9tZXNoLnYxIloKDlNhbXBsaW5nUGFyYW1zEhMKC3RlbXBlcmF0dXJlGAEgASgCEg0KBXRvcF9wGAIgASgCEhIKCmdyb3VwX3NpemUYAyABKA0SEAoEc2VlZBgEIAEoBEICMAEiYQoNU2FtcGxlUmVxdWVzdBIjCgZpbnB1dHMYASABKAsyEy5ncnBvbWVzaC52MS5UZW5zb3ISKwoGcGFyYW1zGAIgASgLMhsuZ3Jwb21lc2gudjEuU2FtcGxpbmdQYXJhbXMifgoOU2FtcGxlUmVzcG9uc2USKAoLY29tcGxldGlvbnMYASABKAsyEy5ncnBvbWVzaC52MS5UZW5zb3ISJgoJbG9nX3Byb2JzGAIgASgLMhMuZ3Jwb21lc2gudjEuVGVuc29yEhoKDnBvbGljeV92ZXJzaW9uGAMgASgEQgIwAiKDAwoLVHJhaW5QYXJhbXMSFQoNbGVhcm5pbmdfcmF0ZRgBIAEoAhIUCgx3YXJtdXBfc3RlcHMYAiABKA0SEQoJbWF4X3N0ZXBzGAMgASgNEhQKDG1pbl9scl9yYXRpbxgEIAEoAhIUCgx3ZWlnaHRfZGVjYXkYBSABKAISDQoFYmV0YTEYBiABKAISDQoFYmV0YTIYByABKAISCwoDZXBzGAggASgCEhEKCWdyYWRfY2xpcBgJIAEoAhIYChBtaWNyb19iYXRjaF9zaXplGAogASgNEg8KB2tsX2JldGEYCyABKAISLgoMa2xfZXN0aW1hdG9yGAwgASgOMhguZ3Jwb21lc2gudjEuS2xFc3RpbWF0b3ISNAoPdG9rZW5fcmVkdWN0aW9uGA0gASgOMhsuZ3Jwb21lc2gudjEuVG9rZW5SZWR1Y3Rpb24SEgoKcHBvX2Vwb2NocxgOIAEoDRIQCghjbGlwX2VwcxgPIAEoAhITCgt0ZW1wZXJhdHVyZRgQIAEoAiKbAgoNVXBkYXRlUmVxdWVzdBIQCgRzdGVwGAEgASgEQgIwAhIjCgZpbnB1dHMYAiABKAsyEy5ncnBvbWVzaC52MS5UZW5zb3ISKAoLY29tcGxldGlvbnMYAyABKAsyEy5ncnBvbWVzaC52MS5UZW5zb3ISJwoKYWR2YW50YWdlcxgEIAEoCzITLmdycG9tZXNoLnYxLlRlbnNvchIqCg1yZWZfbG9nX3Byb2JzGAUgASgLMhMuZ3Jwb21lc2gudjEuVGVuc29yEioKDW9sZF9sb2dfcHJvYnMYBiABKAsyEy5ncnBvbWVzaC52MS5UZW5zb3ISKAoGcGFyYW1zGAcgASgLMhguZ3Jwb21lc2gudjEuVHJhaW5QYXJhbXMizgEKDVVwZGF0ZU1ldHJpY3MSDAoEbG9zcxgBIAEoARIPCgdwZ19sb3NzGAIgASgBEhIKCmtsX3BlbmFsdHkYAyABKAESDwoHbWVhbl9rbBgEIAEoARIVCg1tZWFuX2xvZ19wcm9iGAUgASgBEhEKCWdyYWRfbm9ybRgGIAEoARIVCg1sZWFybmluZ19yYXRlGAcgASgBEhEKCWNsaXBfZnJhYxgIIAEoARIRCgl1cGRhdGVfbXMYCSABKAESEgoGdG9rZW5zGAogASgEQgIwAiJ9Cg5VcGRhdGVSZXNwb25zZRIQCgRzdGVwGAEgASgEQgIwAhIaCg5wb2xpY3lfdmVyc2lvbhgCIAEoBEICMAISKwoHbWV0cmljcxgDIAEoCzIaLmdycG9tZXNoLnYxLlVwZGF0ZU1ldHJpY3MSEAoIcmVwbGF5ZWQYBCABKAgiGgoYUG9saWN5U2VydmljZUluZm9SZXF1ZXN0IuYBChlQb2xpY3lTZXJ2aWNlSW5mb1Jlc3BvbnNlEigKBmNvbmZpZxgBIAEoCzIYLmdycG9tZXNoLnYxLk1vZGVsQ29uZmlnEiYKBXZvY2FiGAIgASgLMhcuZ3Jwb21lc2gudjEuVm9jYWJ1bGFyeRIaCg5wb2xpY3lfdmVyc2lvbhgDIAEoBEICMAISFQoJbGFzdF9zdGVwGAQgASgEQgIwAhIPCgdiYWNrZW5kGAUgASgJEhsKD3BhcmFtZXRlcl9jb3VudBgGIAEoBEICMAISFgoOd2VpZ2h0c19kaWdlc3QYByABKAkiJAoVU2F2ZUNoZWNrcG9pbnRSZXF1ZXN0EgsKA2RpchgBIAEoCSJyChZTYXZlQ2hlY2twb2ludFJlc3BvbnNlEg0KBWZpbGVzGAEgAygJEhoKDnBvbGljeV92ZXJzaW9uGAIgASgEQgIwAhIVCglsYXN0X3N0ZXAYAyABKARCAjACEhYKDndlaWdodHNfZGlnZXN0GAQgASgJIiQKFUxvYWRDaGVja3BvaW50UmVxdWVzdBILCgNkaXIYASABKAkiYwoWTG9hZENoZWNrcG9pbnRSZXNwb25zZRIaCg5wb2xpY3lfdmVyc2lvbhgBIAEoBEICMAISFQoJbGFzdF9zdGVwGAIgASgEQgIwAhIWCg53ZWlnaHRzX2RpZ2VzdBgDIAEoCSp9Cg1BZHZhbnRhZ2VOb3JtEh4KGkFEVkFOVEFHRV9OT1JNX1VOU1BFQ0lGSUVEEAASGQoVQURWQU5UQUdFX05PUk1fR0xPQkFMEAESGAoUQURWQU5UQUdFX05PUk1fR1JPVVAQAhIXChNBRFZBTlRBR0VfTk9STV9OT05FEAMqbQoLS2xFc3RpbWF0b3ISHAoYS0xfRVNUSU1BVE9SX1VOU1BFQ0lGSUVEEAASFgoSS0xfRVNUSU1BVE9SX0VYQUNUEAESEwoPS0xfRVNUSU1BVE9SX0sxEAISEwoPS0xfRVNUSU1BVE9SX0szEAMqZAoOVG9rZW5SZWR1Y3Rpb24SHwobVE9LRU5fUkVEVUNUSU9OX1VOU1BFQ0lGSUVEEAASFwoTVE9LRU5fUkVEVUNUSU9OX1NVTRABEhgKFFRPS0VOX1JFRFVDVElPTl9NRUFOEAIyogMKDVBvbGljeVNlcnZpY2USQQoGU2FtcGxlEhouZ3Jwb21lc2gudjEuU2FtcGxlUmVxdWVzdBobLmdycG9tZXNoLnYxLlNhbXBsZVJlc3BvbnNlEkEKBlVwZGF0ZRIaLmdycG9tZXNoLnYxLlVwZGF0ZVJlcXVlc3QaGy5ncnBvbWVzaC52MS5VcGRhdGVSZXNwb25zZRJVCgRJbmZvEiUuZ3Jwb21lc2gudjEuUG9saWN5U2VydmljZUluZm9SZXF1ZXN0GiYuZ3Jwb21lc2gudjEuUG9saWN5U2VydmljZUluZm9SZXNwb25zZRJZCg5TYXZlQ2hlY2twb2ludBIiLmdycG9tZXNoLnYxLlNhdmVDaGVja3BvaW50UmVxdWVzdBojLmdycG9tZXNoLnYxLlNhdmVDaGVja3BvaW50UmVzcG9uc2USWQoOTG9hZENoZWNrcG9pbnQSIi5ncnBvbWVzaC52MS5Mb2FkQ2hlY2twb2ludFJlcXVlc3QaIy5ncnBvbWVzaC52MS5Mb2FkQ2hlY2twb2ludFJlc3BvbnNlYgZwcm90bzM", [file_grpomesh_v1_model, file_grpomesh_v1_tensor]);
+  fileDesc("ChhncnBvbWVzaC92MS9wb2xpY3kucHJvdG8SC2dycG9tZXNoLnYxIloKDlNhbXBsaW5nUGFyYW1zEhMKC3RlbXBlcmF0dXJlGAEgASgCEg0KBXRvcF9wGAIgASgCEhIKCmdyb3VwX3NpemUYAyABKA0SEAoEc2VlZBgEIAEoBEICMAEiYQoNU2FtcGxlUmVxdWVzdBIjCgZpbnB1dHMYASABKAsyEy5ncnBvbWVzaC52MS5UZW5zb3ISKwoGcGFyYW1zGAIgASgLMhsuZ3Jwb21lc2gudjEuU2FtcGxpbmdQYXJhbXMiegoOU2FtcGxlUmVzcG9uc2USKAoLY29tcGxldGlvbnMYASABKAsyEy5ncnBvbWVzaC52MS5UZW5zb3ISJgoJbG9nX3Byb2JzGAIgASgLMhMuZ3Jwb21lc2gudjEuVGVuc29yEhYKDnBvbGljeV92ZXJzaW9uGAMgASgNIoMDCgtUcmFpblBhcmFtcxIVCg1sZWFybmluZ19yYXRlGAEgASgCEhQKDHdhcm11cF9zdGVwcxgCIAEoDRIRCgltYXhfc3RlcHMYAyABKA0SFAoMbWluX2xyX3JhdGlvGAQgASgCEhQKDHdlaWdodF9kZWNheRgFIAEoAhINCgViZXRhMRgGIAEoAhINCgViZXRhMhgHIAEoAhILCgNlcHMYCCABKAISEQoJZ3JhZF9jbGlwGAkgASgCEhgKEG1pY3JvX2JhdGNoX3NpemUYCiABKA0SDwoHa2xfYmV0YRgLIAEoAhIuCgxrbF9lc3RpbWF0b3IYDCABKA4yGC5ncnBvbWVzaC52MS5LbEVzdGltYXRvchI0Cg90b2tlbl9yZWR1Y3Rpb24YDSABKA4yGy5ncnBvbWVzaC52MS5Ub2tlblJlZHVjdGlvbhISCgpwcG9fZXBvY2hzGA4gASgNEhAKCGNsaXBfZXBzGA8gASgCEhMKC3RlbXBlcmF0dXJlGBAgASgCIpcCCg1VcGRhdGVSZXF1ZXN0EgwKBHN0ZXAYASABKA0SIwoGaW5wdXRzGAIgASgLMhMuZ3Jwb21lc2gudjEuVGVuc29yEigKC2NvbXBsZXRpb25zGAMgASgLMhMuZ3Jwb21lc2gudjEuVGVuc29yEicKCmFkdmFudGFnZXMYBCABKAsyEy5ncnBvbWVzaC52MS5UZW5zb3ISKgoNcmVmX2xvZ19wcm9icxgFIAEoCzITLmdycG9tZXNoLnYxLlRlbnNvchIqCg1vbGRfbG9nX3Byb2JzGAYgASgLMhMuZ3Jwb21lc2gudjEuVGVuc29yEigKBnBhcmFtcxgHIAEoCzIYLmdycG9tZXNoLnYxLlRyYWluUGFyYW1zIsoBCg1VcGRhdGVNZXRyaWNzEgwKBGxvc3MYASABKAESDwoHcGdfbG9zcxgCIAEoARISCgprbF9wZW5hbHR5GAMgASgBEg8KB21lYW5fa2wYBCABKAESFQoNbWVhbl9sb2dfcHJvYhgFIAEoARIRCglncmFkX25vcm0YBiABKAESFQoNbGVhcm5pbmdfcmF0ZRgHIAEoARIRCgljbGlwX2ZyYWMYCCABKAESEQoJdXBkYXRlX21zGAkgASgBEg4KBnRva2VucxgKIAEoDSJ1Cg5VcGRhdGVSZXNwb25zZRIMCgRzdGVwGAEgASgNEhYKDnBvbGljeV92ZXJzaW9uGAIgASgNEisKB21ldHJpY3MYAyABKAsyGi5ncnBvbWVzaC52MS5VcGRhdGVNZXRyaWNzEhAKCHJlcGxheWVkGAQgASgIIhoKGFBvbGljeVNlcnZpY2VJbmZvUmVxdWVzdCLaAQoZUG9saWN5U2VydmljZUluZm9SZXNwb25zZRIoCgZjb25maWcYASABKAsyGC5ncnBvbWVzaC52MS5Nb2RlbENvbmZpZxImCgV2b2NhYhgCIAEoCzIXLmdycG9tZXNoLnYxLlZvY2FidWxhcnkSFgoOcG9saWN5X3ZlcnNpb24YAyABKA0SEQoJbGFzdF9zdGVwGAQgASgNEg8KB2JhY2tlbmQYBSABKAkSFwoPcGFyYW1ldGVyX2NvdW50GAYgASgNEhYKDndlaWdodHNfZGlnZXN0GAcgASgJIiQKFVNhdmVDaGVja3BvaW50UmVxdWVzdBILCgNkaXIYASABKAkiagoWU2F2ZUNoZWNrcG9pbnRSZXNwb25zZRINCgVmaWxlcxgBIAMoCRIWCg5wb2xpY3lfdmVyc2lvbhgCIAEoDRIRCglsYXN0X3N0ZXAYAyABKA0SFgoOd2VpZ2h0c19kaWdlc3QYBCABKAkiJAoVTG9hZENoZWNrcG9pbnRSZXF1ZXN0EgsKA2RpchgBIAEoCSJbChZMb2FkQ2hlY2twb2ludFJlc3BvbnNlEhYKDnBvbGljeV92ZXJzaW9uGAEgASgNEhEKCWxhc3Rfc3RlcBgCIAEoDRIWCg53ZWlnaHRzX2RpZ2VzdBgDIAEoCSp9Cg1BZHZhbnRhZ2VOb3JtEh4KGkFEVkFOVEFHRV9OT1JNX1VOU1BFQ0lGSUVEEAASGQoVQURWQU5UQUdFX05PUk1fR0xPQkFMEAESGAoUQURWQU5UQUdFX05PUk1fR1JPVVAQAhIXChNBRFZBTlRBR0VfTk9STV9OT05FEAMqbQoLS2xFc3RpbWF0b3ISHAoYS0xfRVNUSU1BVE9SX1VOU1BFQ0lGSUVEEAASFgoSS0xfRVNUSU1BVE9SX0VYQUNUEAESEwoPS0xfRVNUSU1BVE9SX0sxEAISEwoPS0xfRVNUSU1BVE9SX0szEAMqZAoOVG9rZW5SZWR1Y3Rpb24SHwobVE9LRU5fUkVEVUNUSU9OX1VOU1BFQ0lGSUVEEAASFwoTVE9LRU5fUkVEVUNUSU9OX1NVTRABEhgKFFRPS0VOX1JFRFVDVElPTl9NRUFOEAIyogMKDVBvbGljeVNlcnZpY2USQQoGU2FtcGxlEhouZ3Jwb21lc2gudjEuU2FtcGxlUmVxdWVzdBobLmdycG9tZXNoLnYxLlNhbXBsZVJlc3BvbnNlEkEKBlVwZGF0ZRIaLmdycG9tZXNoLnYxLlVwZGF0ZVJlcXVlc3QaGy5ncnBvbWVzaC52MS5VcGRhdGVSZXNwb25zZRJVCgRJbmZvEiUuZ3Jwb21lc2gudjEuUG9saWN5U2VydmljZUluZm9SZXF1ZXN0GiYuZ3Jwb21lc2gudjEuUG9saWN5U2VydmljZUluZm9SZXNwb25zZRJZCg5TYXZlQ2hlY2twb2ludBIiLmdycG9tZXNoLnYxLlNhdmVDaGVja3BvaW50UmVxdWVzdBojLmdycG9tZXNoLnYxLlNhdmVDaGVja3BvaW50UmVzcG9uc2USWQoOTG9hZENoZWNrcG9pbnQSIi5ncnBvbWVzaC52MS5Mb2FkQ2hlY2twb2ludFJlcXVlc3QaIy5ncnBvbWVzaC52MS5Mb2FkQ2hlY2twb2ludFJlc3BvbnNlYgZwcm90bzM", [file_grpomesh_v1_model, file_grpomesh_v1_tensor]);
 
 /**
  * @generated from message grpomesh.v1.SamplingParams
@@ -91,9 +91,9 @@ export type SampleResponse = Message<"grpomesh.v1.SampleResponse"> & {
   logProbs?: Tensor | undefined;
 
   /**
-   * @generated from field: uint64 policy_version = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint32 policy_version = 3;
    */
-  policyVersion: bigint;
+  policyVersion: number;
 };
 
 /**
@@ -205,9 +205,9 @@ export type UpdateRequest = Message<"grpomesh.v1.UpdateRequest"> & {
   /**
    * The GRPO step this update applies; the policy applies each step at most once.
    *
-   * @generated from field: uint64 step = 1 [jstype = JS_NUMBER];
+   * @generated from field: uint32 step = 1;
    */
-  step: bigint;
+  step: number;
 
   /**
    * int32 [B, T] masked inputs.
@@ -307,9 +307,9 @@ export type UpdateMetrics = Message<"grpomesh.v1.UpdateMetrics"> & {
   updateMs: number;
 
   /**
-   * @generated from field: uint64 tokens = 10 [jstype = JS_NUMBER];
+   * @generated from field: uint32 tokens = 10;
    */
-  tokens: bigint;
+  tokens: number;
 };
 
 /**
@@ -324,14 +324,14 @@ export const UpdateMetricsSchema: GenMessage<UpdateMetrics> = /*@__PURE__*/
  */
 export type UpdateResponse = Message<"grpomesh.v1.UpdateResponse"> & {
   /**
-   * @generated from field: uint64 step = 1 [jstype = JS_NUMBER];
+   * @generated from field: uint32 step = 1;
    */
-  step: bigint;
+  step: number;
 
   /**
-   * @generated from field: uint64 policy_version = 2 [jstype = JS_NUMBER];
+   * @generated from field: uint32 policy_version = 2;
    */
-  policyVersion: bigint;
+  policyVersion: number;
 
   /**
    * @generated from field: grpomesh.v1.UpdateMetrics metrics = 3;
@@ -381,14 +381,14 @@ export type PolicyServiceInfoResponse = Message<"grpomesh.v1.PolicyServiceInfoRe
   vocab?: Vocabulary | undefined;
 
   /**
-   * @generated from field: uint64 policy_version = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint32 policy_version = 3;
    */
-  policyVersion: bigint;
+  policyVersion: number;
 
   /**
-   * @generated from field: uint64 last_step = 4 [jstype = JS_NUMBER];
+   * @generated from field: uint32 last_step = 4;
    */
-  lastStep: bigint;
+  lastStep: number;
 
   /**
    * @generated from field: string backend = 5;
@@ -396,9 +396,9 @@ export type PolicyServiceInfoResponse = Message<"grpomesh.v1.PolicyServiceInfoRe
   backend: string;
 
   /**
-   * @generated from field: uint64 parameter_count = 6 [jstype = JS_NUMBER];
+   * @generated from field: uint32 parameter_count = 6;
    */
-  parameterCount: bigint;
+  parameterCount: number;
 
   /**
    * sha256 over the weights, to show whether they changed.
@@ -444,14 +444,14 @@ export type SaveCheckpointResponse = Message<"grpomesh.v1.SaveCheckpointResponse
   files: string[];
 
   /**
-   * @generated from field: uint64 policy_version = 2 [jstype = JS_NUMBER];
+   * @generated from field: uint32 policy_version = 2;
    */
-  policyVersion: bigint;
+  policyVersion: number;
 
   /**
-   * @generated from field: uint64 last_step = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint32 last_step = 3;
    */
-  lastStep: bigint;
+  lastStep: number;
 
   /**
    * @generated from field: string weights_digest = 4;
@@ -488,14 +488,14 @@ export const LoadCheckpointRequestSchema: GenMessage<LoadCheckpointRequest> = /*
  */
 export type LoadCheckpointResponse = Message<"grpomesh.v1.LoadCheckpointResponse"> & {
   /**
-   * @generated from field: uint64 policy_version = 1 [jstype = JS_NUMBER];
+   * @generated from field: uint32 policy_version = 1;
    */
-  policyVersion: bigint;
+  policyVersion: number;
 
   /**
-   * @generated from field: uint64 last_step = 2 [jstype = JS_NUMBER];
+   * @generated from field: uint32 last_step = 2;
    */
-  lastStep: bigint;
+  lastStep: number;
 
   /**
    * @generated from field: string weights_digest = 3;

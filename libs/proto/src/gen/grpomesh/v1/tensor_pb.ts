@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file grpomesh/v1/tensor.proto.
  */
 export const file_grpomesh_v1_tensor: GenFile = /*@__PURE__*/
-  fileDesc("ChhncnBvbWVzaC92MS90ZW5zb3IucHJvdG8SC2dycG9tZXNoLnYxIk8KBlRlbnNvchIkCgVkdHlwZRgBIAEoDjIVLmdycG9tZXNoLnYxLkRhdGFUeXBlEhEKBXNoYXBlGAIgAygDQgIwAhIMCgRkYXRhGAMgASgMKqYBCghEYXRhVHlwZRIZChVEQVRBX1RZUEVfVU5TUEVDSUZJRUQQABIVChFEQVRBX1RZUEVfRkxPQVQzMhABEhMKD0RBVEFfVFlQRV9JTlQzMhACEhMKD0RBVEFfVFlQRV9JTlQ2NBADEhMKD0RBVEFfVFlQRV9VSU5UOBAEEhUKEURBVEFfVFlQRV9GTE9BVDY0EAUSEgoOREFUQV9UWVBFX0JPT0wQBmIGcHJvdG8z");
+  fileDesc("ChhncnBvbWVzaC92MS90ZW5zb3IucHJvdG8SC2dycG9tZXNoLnYxIksKBlRlbnNvchIkCgVkdHlwZRgBIAEoDjIVLmdycG9tZXNoLnYxLkRhdGFUeXBlEg0KBXNoYXBlGAIgAygDEgwKBGRhdGEYAyABKAwqpgEKCERhdGFUeXBlEhkKFURBVEFfVFlQRV9VTlNQRUNJRklFRBAAEhUKEURBVEFfVFlQRV9GTE9BVDMyEAESEwoPREFUQV9UWVBFX0lOVDMyEAISEwoPREFUQV9UWVBFX0lOVDY0EAMSEwoPREFUQV9UWVBFX1VJTlQ4EAQSFQoRREFUQV9UWVBFX0ZMT0FUNjQQBRISCg5EQVRBX1RZUEVfQk9PTBAGYgZwcm90bzM");
 
 /**
  * A dense tensor on the wire: row-major, little-endian raw bytes (the KServe v2 / Triton
@@ -25,7 +25,7 @@ export type Tensor = Message<"grpomesh.v1.Tensor"> & {
   dtype: DataType;
 
   /**
-   * @generated from field: repeated int64 shape = 2 [jstype = JS_NUMBER];
+   * @generated from field: repeated int64 shape = 2;
    */
   shape: bigint[];
 

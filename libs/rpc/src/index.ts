@@ -1,0 +1,4 @@
+export * from "./adapter.ts";
+export * from "./errors.ts";
+export * from "./server.ts";
+export * from "./client.ts";
