@@ -1,0 +1,16 @@
+export { GraphBuilder, valueInfo, tensor, float, floats, TensorProto_DataType, DEFAULT_OPSET, DEFAULT_IR_VERSION } from "./graph.ts";
+export type { Dim, AttrValue, TensorData, ModelOptions } from "./graph.ts";
+export { exportModelToOnnx, expectedWeightShapes, TOKENS_INPUT, LOGITS_OUTPUT, SCORE_OUTPUT, META_CONFIG } from "./export.ts";
+export type { ExportOptions } from "./export.ts";
+export {
+  inspectJudgeModel,
+  readModelMetadata,
+  formatShape,
+  JudgeContractError,
+  META_MODEL_TYPE,
+  META_VOCAB,
+  META_VERSION,
+  META_NAME,
+  SEQUENCE_SCORER,
+} from "./contract.ts";
+export type { JudgeModelInfo, SessionIo } from "./contract.ts";
