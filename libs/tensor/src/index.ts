@@ -1,0 +1,13 @@
+// The Tensor wire format shared by every service: typed arrays in, typed-array views out.
+export {
+  TensorError,
+  decodeTensor,
+  dtypeName,
+  encodeTensor,
+  int64ToInt32,
+  itemSize,
+  type DecodedTensor,
+  type TensorExpectation,
+  type TensorValues,
+  type ValuesOf,
+} from "./tensor.ts";
