@@ -1,0 +1,16 @@
+// GRPO math (DESIGN §2): advantages, KL estimators, the loss on arrays and as a tfjs function,
+// per-step metrics. Pure functions: no I/O, no clock, no global state besides tfjs's own.
+
+export type { AdvantageNorm, AdvantageOptions, AdvantageResult } from "./advantages.ts";
+export { ADVANTAGE_NORMS, DEFAULT_EPS, DEFAULT_STD_FLOOR, dropZeroStdGroups, groupRelativeAdvantages } from "./advantages.ts";
+export type { FillIns, TokenReduction } from "./batch.ts";
+export { TOKEN_REDUCTIONS, checkFillIns } from "./batch.ts";
+export type { KlEstimator } from "./kl.ts";
+export { KL_ESTIMATORS, exactKl, k1Kl, k3Kl, klPerSample, sequenceLogProbs } from "./kl.ts";
+export type { LossInputs, LossOptions, LossValues, ResolvedLossOptions } from "./loss.ts";
+export { DEFAULT_LOSS_OPTIONS, LOSS_VALUE_KEYS, grpoLossArrays, resolveLossInputs, sumLossValues } from "./loss.ts";
+export type { LossTensors } from "./loss-tf.ts";
+export { grpoLossAndGrads, grpoLossTensors, readLossValues } from "./loss-tf.ts";
+export type { StepMetrics } from "./metrics.ts";
+export { stepMetrics } from "./metrics.ts";
+export { ensureTfGradients } from "./tf-gradients.ts";
