@@ -163,8 +163,7 @@ export class Vocabulary {
         return `vocabularies differ at id ${id}: ${showToken(this.tokens[id])} vs ${showToken(other.tokens[id])} (${sizes})`;
       }
     }
-    if (this.maskTokenId !== other.maskTokenId) return `vocabularies differ in mask_token_id: ${this.maskTokenId} vs ${other.maskTokenId}`;
-    if (this.padTokenId !== other.padTokenId) return `vocabularies differ in pad_token_id: ${this.padTokenId} vs ${other.padTokenId}`;
+    // Same tokens imply same special ids: each special token occurs once, at its id.
     return null;
   }
 
