@@ -44,7 +44,7 @@ export function findBooks(text: string): Book[] {
     const line = text.slice(offset, end);
     if (previousBlank && line !== "") {
       const m = HEADING.exec(line);
-      if (!m) throw new Error(`line "${line.slice(0, 60)}" follows a blank line but is not a chapter heading like "Genesis 1"; expected the corpus format described in data/README`);
+      if (!m) throw new Error(`line "${line.slice(0, 60)}" follows a blank line but is not a chapter heading like "Genesis 1"; expected the corpus format of data/corpus/README.md`);
       const [, name, chapter] = m as unknown as [string, string, string];
       if (chapter === "1") books.push({ name, start: chars, chapters: 1 });
       else {
