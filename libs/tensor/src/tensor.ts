@@ -22,6 +22,8 @@ export type ValuesOf<D extends DataType> = D extends DataType.FLOAT32
 /** A refusal to encode or decode a tensor; `field` names the tensor (e.g. "inputs"). */
 export class TensorError extends Error {
   readonly field: string;
+  /** gRPC INVALID_ARGUMENT: a malformed tensor is always the caller's input (libs/rpc reads this). */
+  readonly grpcCode = 3;
   constructor(field: string, message: string) {
     super(message);
     this.name = "TensorError";
