@@ -1,0 +1,131 @@
+// The judge's command line: `--key=value` flags with JUDGE_* environment fallbacks, checked
+// against the defaults' types; unknown flags are refused so a typo cannot pass silently.
+
+export type ExecutionProvider = "cpu" | "cuda";
+/** How concurrent Score requests reach onnxruntime (see README, "Concurrency"). */
+export type Scheduler = "microbatch" | "parallel";
+
+export interface JudgeConfig {
+  /** Model to load at start; none means NOT_SERVING until a LoadModel call. */
+  model: string | null;
+  /** Version label for the start model; default: its grpomesh.version metadata, else its digest. */
+  modelVersion: string | null;
+  /** Root that confines --model and LoadModel paths; null accepts any path. */
+  modelRepository: string | null;
+  address: string;
+  /** Port of the Prometheus /metrics endpoint; null turns it off, 0 picks a free port. */
+  metricsPort: number | null;
+  /** Most sequences one Score request may carry (and one micro-batch may hold). */
+  maxBatch: number;
+  /** Largest request accepted; larger ones get RESOURCE_EXHAUSTED. */
+  maxMessageBytes: number;
+  executionProvider: ExecutionProvider;
+  /** onnxruntime intra-op threads; 0 lets onnxruntime choose (one per physical core). */
+  threads: number;
+  scheduler: Scheduler;
+  /** Micro-batcher: how long the first request of an idle queue waits for company. */
+  batchWindowMs: number;
+}
+
+export const DEFAULT_JUDGE_CONFIG: JudgeConfig = {
+  model: null,
+  modelVersion: null,
+  modelRepository: null,
+  address: "0.0.0.0:50051",
+  metricsPort: 9464,
+  maxBatch: 1024,
+  maxMessageBytes: 64 * 1024 * 1024,
+  executionProvider: "cpu",
+  threads: 0,
+  scheduler: "microbatch",
+  batchWindowMs: 0,
+};
+
+interface FlagSpec {
+  key: keyof JudgeConfig;
+  env: string;
+  kind: "path" | "string" | "port" | "int" | "provider" | "scheduler";
+  help: string;
+}
+
+const FLAGS: Record<string, FlagSpec> = {
+  model: { key: "model", env: "JUDGE_MODEL", kind: "path", help: "ONNX judge model to load at start (omit to wait for LoadModel)" },
+  "model-version": { key: "modelVersion", env: "JUDGE_MODEL_VERSION", kind: "string", help: "version label of --model (default: its grpomesh.version metadata, else sha256 digest)" },
+  "model-repository": { key: "modelRepository", env: "JUDGE_MODEL_REPOSITORY", kind: "path", help: "directory that --model and LoadModel paths must stay inside (relative paths resolve against it)" },
+  address: { key: "address", env: "JUDGE_ADDRESS", kind: "string", help: "gRPC listen address host:port (port 0 picks a free one)" },
+  "metrics-port": { key: "metricsPort", env: "JUDGE_METRICS_PORT", kind: "port", help: "Prometheus /metrics port; 0 picks a free one, 'off' disables" },
+  "max-batch": { key: "maxBatch", env: "JUDGE_MAX_BATCH", kind: "int", help: "most sequences per Score request and per micro-batch" },
+  "max-message-bytes": { key: "maxMessageBytes", env: "JUDGE_MAX_MESSAGE_BYTES", kind: "int", help: "largest request in bytes (larger: RESOURCE_EXHAUSTED)" },
+  "execution-provider": { key: "executionProvider", env: "JUDGE_EXECUTION_PROVIDER", kind: "provider", help: "cpu or cuda" },
+  threads: { key: "threads", env: "JUDGE_THREADS", kind: "int", help: "onnxruntime intra-op threads; 0 = one per physical core" },
+  scheduler: { key: "scheduler", env: "JUDGE_SCHEDULER", kind: "scheduler", help: "microbatch (concatenate concurrent requests) or parallel (one onnxruntime run per request)" },
+  "batch-window-ms": { key: "batchWindowMs", env: "JUDGE_BATCH_WINDOW_MS", kind: "int", help: "microbatch: ms an idle queue waits for more requests before running" },
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Usage text for --help and for errors. */
+export function judgeUsage(): string {
+  const lines = Object.entries(FLAGS).map(([flag, spec]) => {
+    const def = DEFAULT_JUDGE_CONFIG[spec.key];
+    return `  --${flag}=…`.padEnd(26) + `${spec.help} [env ${spec.env}; default ${def === null ? "none" : def}]`;
+  });
+  return ["usage: node --import tsx services/judge/src/main.ts [--flag=value …]", ...lines].join("\n");
+}
+
+function parseValue(flag: string, spec: FlagSpec, raw: string, source: string): JudgeConfig[keyof JudgeConfig] {
+  const bad = (expected: string) => new ConfigError(`${source} is ${JSON.stringify(raw)}; expected ${expected}`);
+  switch (spec.kind) {
+    case "path":
+    case "string":
+      if (raw === "") throw bad(spec.kind === "path" ? "a non-empty path" : "a non-empty string");
+      return raw;
+    case "port": {
+      if (raw === "off") return null;
+      const n = Number(raw);
+      if (!/^\d+$/.test(raw) || n > 65535) throw bad("a port in [0, 65535] or 'off'");
+      return n;
+    }
+    case "int": {
+      const n = Number(raw);
+      const min = flag === "threads" || flag === "batch-window-ms" ? 0 : 1;
+      if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) throw bad(`an integer ≥ ${min}`);
+      return n;
+    }
+    case "provider":
+      if (raw !== "cpu" && raw !== "cuda") throw bad("cpu or cuda");
+      return raw;
+    case "scheduler":
+      if (raw !== "microbatch" && raw !== "parallel") throw bad("microbatch or parallel");
+      return raw;
+  }
+}
+
+/**
+ * Flags override environment variables, which override the defaults. Throws ConfigError naming
+ * the flag or variable at fault. `--help` is the caller's business (see `wantsHelp`).
+ */
+export function parseJudgeConfig(argv: readonly string[], env: Record<string, string | undefined> = {}): JudgeConfig {
+  const config: JudgeConfig = { ...DEFAULT_JUDGE_CONFIG };
+  const set = (spec: FlagSpec, value: JudgeConfig[keyof JudgeConfig]) => {
+    (config as unknown as Record<string, unknown>)[spec.key] = value;
+  };
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    const raw = env[spec.env];
+    if (raw !== undefined) set(spec, parseValue(flag, spec, raw, `environment variable ${spec.env}`));
+  }
+  for (const arg of argv) {
+    const m = /^--([a-z-]+)=(.*)$/s.exec(arg);
+    if (!m) throw new ConfigError(`argument ${JSON.stringify(arg)} is not of the form --flag=value; run with --help for the flags`);
+    const spec = FLAGS[m[1]!];
+    if (!spec) throw new ConfigError(`unknown flag --${m[1]}; known flags: ${Object.keys(FLAGS).map((f) => `--${f}`).join(", ")}`);
+    set(spec, parseValue(m[1]!, spec, m[2]!, `--${m[1]}`));
+  }
+  return config;
+}
+
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes("--help") || argv.includes("-h");
+}

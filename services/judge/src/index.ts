@@ -1,0 +1,10 @@
+// The judge service as a library: start it in-process (tests, the local launcher) or run main.ts.
+export { startJudgeServer, type JudgeServer, type JudgeServerOptions, type LoadResult } from "./judge-server.ts";
+export { parseJudgeConfig, judgeUsage, DEFAULT_JUDGE_CONFIG, ConfigError, type JudgeConfig, type ExecutionProvider, type Scheduler } from "./config.ts";
+export { loadJudgeModel, LoadedModel, type LoadModelOptions, type TokenIds } from "./loaded-model.ts";
+export { ModelSlot } from "./model-slot.ts";
+export { MicroBatcher, type BatchResult, type MicroBatcherOptions } from "./batcher.ts";
+export { validateTokens, type TokenBatch, type TokenExpectation } from "./tokens.ts";
+export { executionProviders, cudaProviderInstalled, ExecutionProviderError } from "./execution-provider.ts";
+export { resolveModelPath } from "./repository.ts";
+export { randomScorerOnnx, scorerConfig, syntheticVocab, DEFAULT_JUDGE_ARCH } from "./random-scorer.ts";

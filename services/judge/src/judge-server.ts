@@ -1,0 +1,203 @@
+// The judge service: Score, Info and LoadModel over gRPC (with health and reflection from
+// libs/rpc) and a Prometheus /metrics endpoint, wired around one ModelSlot.
+import { DataType, JudgeService } from "@grpomesh/proto";
+import { bindService, startServer, type CallContext, type RunningServer } from "@grpomesh/rpc";
+import { createMetrics, startMetricsServer, type MetricsServer, type Registry } from "@grpomesh/metrics";
+import { encodeTensor } from "@grpomesh/tensor";
+import { DEFAULT_JUDGE_CONFIG, type JudgeConfig } from "./config.ts";
+import { MicroBatcher, type BatchResult } from "./batcher.ts";
+import { JudgeMetrics } from "./judge-metrics.ts";
+import { loadJudgeModel, type LoadedModel } from "./loaded-model.ts";
+import { ModelSlot } from "./model-slot.ts";
+import { openRepository, resolveModelPath } from "./repository.ts";
+import { validateTokens, type TokenBatch } from "./tokens.ts";
+
+export type JudgeServerOptions = Partial<JudgeConfig> & {
+  /** Host of the /metrics endpoint (default 0.0.0.0). */
+  metricsHost?: string;
+};
+
+export interface LoadResult {
+  name: string;
+  version: string;
+  previousVersion: string | null;
+  path: string;
+  loadMs: number;
+}
+
+export interface JudgeServer {
+  /** "host:port" of the gRPC server. */
+  address: string;
+  port: number;
+  /** Port of /metrics, or null when off. */
+  metricsPort: number | null;
+  config: JudgeConfig;
+  registry: Registry;
+  slot: ModelSlot;
+  /** Same as the LoadModel RPC: load beside the current model, check, swap. */
+  loadModel(path: string, version?: string): Promise<LoadResult>;
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** A model plus the way its requests reach onnxruntime (a batcher per model, so batches never mix versions). */
+interface Serving {
+  model: LoadedModel;
+  batcher: MicroBatcher | null;
+}
+
+/**
+ * Starts the judge: the gRPC server answers NOT_SERVING until the start model (if any) is loaded,
+ * then SERVING, and stays SERVING through swaps. A start model that fails the contract stops the
+ * server and rejects with the contract message.
+ */
+export async function startJudgeServer(options: JudgeServerOptions = {}): Promise<JudgeServer> {
+  const config: JudgeConfig = { ...DEFAULT_JUDGE_CONFIG, ...options };
+  const repositoryRoot = config.modelRepository === null ? null : openRepository(config.modelRepository);
+  const slot = new ModelSlot();
+  const batchers = new WeakMap<LoadedModel, MicroBatcher>();
+  const service = createMetrics("judge");
+  const metrics = new JudgeMetrics(service.registry, () => {
+    const m = slot.current;
+    return (m && batchers.get(m)?.pendingRows) ?? 0;
+  });
+
+  // Assigned once the server listens; loads before that (none) would have nothing to mark SERVING.
+  let rpc: RunningServer | undefined;
+  const servingOf = (model: LoadedModel): Serving => ({ model, batcher: batchers.get(model) ?? null });
+
+  async function scoreOn(serving: Serving, batch: TokenBatch, arrived: number, ctx: CallContext): Promise<BatchResult> {
+    const { model, batcher } = serving;
+    if (batcher) return batcher.submit(batch.ids, batch.rows, batch.seqLen, () => ctx.cancelled());
+    const started = performance.now();
+    const scores = await model.run(batch.ids, batch.rows, batch.seqLen);
+    const computeSeconds = (performance.now() - started) / 1000;
+    observeRun(model, batch.rows, computeSeconds);
+    return { scores, queueSeconds: (started - arrived) / 1000, computeSeconds, batchRows: batch.rows };
+  }
+
+  function observeRun(model: LoadedModel, rows: number, seconds: number): void {
+    const labels = { model: model.name, version: model.version };
+    metrics.computeDuration.observe(labels, seconds);
+    metrics.executionCount.inc(labels);
+    metrics.executionBatchSize.observe(rows);
+  }
+
+  let loading: Promise<unknown> = Promise.resolve();
+  /** Loads are serialized: two admins racing must not both think their model won. */
+  function loadModel(requested: string, version?: string): Promise<LoadResult> {
+    const next = loading.then(async (): Promise<LoadResult> => {
+      const path = resolveModelPath(requested, repositoryRoot);
+      const started = performance.now();
+      let model: LoadedModel;
+      try {
+        model = await loadJudgeModel(path, { executionProvider: config.executionProvider, threads: config.threads, version });
+      } catch (err) {
+        metrics.modelLoads.inc({ result: "failure" });
+        throw err;
+      }
+      metrics.modelLoads.inc({ result: "success" });
+      metrics.modelLoadDuration.observe((performance.now() - started) / 1000);
+      if (config.scheduler === "microbatch") {
+        batchers.set(
+          model,
+          new MicroBatcher((ids, rows, seqLen) => model.run(ids, rows, seqLen), {
+            maxBatch: config.maxBatch,
+            windowMs: config.batchWindowMs,
+            onRun: (rows, seconds) => observeRun(model, rows, seconds),
+          }),
+        );
+      }
+      const previousVersion = slot.swap(model);
+      rpc?.setServing(true);
+      metrics.setModel({ model: model.name, version: model.version, path, executionProvider: model.executionProvider });
+      return { name: model.name, version: model.version, previousVersion, path, loadMs: model.loadMs };
+    });
+    loading = next.catch(() => undefined);
+    return next;
+  }
+
+  const handlers = bindService(JudgeService, {
+    async score(request, ctx) {
+      const arrived = performance.now();
+      const model = slot.acquire();
+      metrics.inflightRequests.inc();
+      try {
+        const batch = validateTokens(request.tokens, {
+          vocabSize: model.info.vocab.length,
+          seqLen: model.info.seqLen,
+          inputDtype: model.info.inputDtype,
+          maxBatch: config.maxBatch,
+          version: model.version,
+        });
+        metrics.requestBatchSize.observe(batch.rows);
+        const result = await scoreOn(servingOf(model), batch, arrived, ctx);
+        const labels = { model: model.name, version: model.version };
+        metrics.queueDuration.observe(labels, result.queueSeconds);
+        metrics.inferenceCount.inc(labels, batch.rows);
+        return { scores: encodeTensor(result.scores, [batch.rows]), modelName: model.name, modelVersion: model.version };
+      } finally {
+        metrics.inflightRequests.dec();
+        model.release();
+      }
+    },
+
+    info() {
+      const model = slot.current;
+      const common = { executionProvider: config.executionProvider, maxBatchSize: config.maxBatch };
+      if (!model) return common;
+      return {
+        ...common,
+        modelName: model.name,
+        modelVersion: model.version,
+        inputName: model.info.inputName,
+        inputDtype: model.info.inputDtype === "int64" ? DataType.INT64 : DataType.INT32,
+        outputName: model.info.outputName,
+        seqLen: model.info.seqLen ?? 0,
+        vocab: model.info.vocab,
+        modelPath: model.path,
+      };
+    },
+
+    async loadModel(request) {
+      const r = await loadModel(request.path, request.version || undefined);
+      return { modelName: r.name, modelVersion: r.version, previousVersion: r.previousVersion ?? "", loadMs: r.loadMs };
+    },
+  });
+
+  rpc = await startServer({
+    address: config.address,
+    services: [handlers],
+    maxReceiveMessageBytes: config.maxMessageBytes,
+    initiallyServing: false,
+    onCall: service.observeCall,
+  });
+  let metricsServer: MetricsServer | null = null;
+  const running = rpc;
+  const shutdown = async (graceMs = 2_000) => {
+    running.setServing(false);
+    await running.shutdown(graceMs);
+    await metricsServer?.close();
+    await slot.close();
+  };
+
+  try {
+    if (config.metricsPort !== null) {
+      metricsServer = await startMetricsServer({ port: config.metricsPort, host: options.metricsHost, registry: service.registry });
+    }
+    if (config.model !== null) await loadModel(config.model, config.modelVersion ?? undefined);
+  } catch (err) {
+    await shutdown(0);
+    throw err;
+  }
+
+  return {
+    address: running.address,
+    port: running.port,
+    metricsPort: metricsServer?.port ?? null,
+    config,
+    registry: service.registry,
+    slot,
+    loadModel,
+    shutdown,
+  };
+}

@@ -1,0 +1,152 @@
+// One judge model in memory: an onnxruntime session that passed the contract check and a warm-up
+// inference, its version, and a reference count so a swapped-out model is released only after
+// the requests still running on it finish.
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import * as ort from "onnxruntime-node";
+import { inspectJudgeModel, JudgeContractError, type JudgeModelInfo } from "@grpomesh/onnx";
+import { failedPrecondition, notFound } from "@grpomesh/rpc";
+import type { ExecutionProvider } from "./config.ts";
+import { executionProviders } from "./execution-provider.ts";
+
+export type TokenIds = Int32Array | BigInt64Array;
+
+export interface LoadModelOptions {
+  executionProvider: ExecutionProvider;
+  /** onnxruntime intra-op threads; 0 lets onnxruntime choose. */
+  threads: number;
+  /** Overrides the version from the model's metadata or digest. */
+  version?: string;
+}
+
+/** Sequence length of the warm-up inference when the model's seq_len is dynamic. */
+const WARMUP_DYNAMIC_SEQ_LEN = 8;
+
+export class LoadedModel {
+  readonly name: string;
+  readonly version: string;
+  /** "sha256:<hex>" of the file's bytes. */
+  readonly digest: string;
+  /** Read, check, session creation and warm-up, in ms (set by loadJudgeModel). */
+  loadMs = 0;
+  private refs = 1;
+  private releasedPromise: Promise<void> | null = null;
+
+  constructor(
+    readonly path: string,
+    readonly info: JudgeModelInfo,
+    readonly session: ort.InferenceSession,
+    readonly executionProvider: ExecutionProvider,
+    fields: { name: string; version: string; digest: string },
+  ) {
+    this.name = fields.name;
+    this.version = fields.version;
+    this.digest = fields.digest;
+  }
+
+  /** Another holder of this model (a request in flight); pair with `release()`. */
+  acquire(): this {
+    if (this.refs <= 0) throw new Error(`judge model ${this.version} was already released; acquire it from the model slot instead`);
+    this.refs++;
+    return this;
+  }
+
+  /** Drops one reference; the last one frees the onnxruntime session. */
+  release(): void {
+    if (this.refs <= 0) throw new Error(`judge model ${this.version} released more often than acquired`);
+    if (--this.refs === 0) this.releasedPromise = this.session.release();
+  }
+
+  get references(): number {
+    return this.refs;
+  }
+
+  /** Resolves once the session has been freed (null while someone still holds the model). */
+  get released(): Promise<void> | null {
+    return this.releasedPromise;
+  }
+
+  /** One onnxruntime run over `rows` sequences of `seqLen` ids already in the model's input dtype. */
+  async run(ids: TokenIds, rows: number, seqLen: number): Promise<Float32Array> {
+    const type = ids instanceof BigInt64Array ? "int64" : "int32";
+    if (type !== this.info.inputDtype) throw new Error(`run() got ${type} ids; model ${this.version} takes ${this.info.inputDtype} (convert at the edge)`);
+    const out = await this.session.run({ [this.info.inputName]: new ort.Tensor(type, ids, [rows, seqLen]) });
+    const scores = out[this.info.outputName];
+    if (!scores || scores.type !== "float32" || scores.size !== rows) {
+      throw new Error(
+        `judge model ${this.version} returned ${scores ? `${scores.type} [${scores.dims.join(", ")}]` : "no output"} for ${rows} sequences; expected float32 [${rows}] or [${rows}, 1]`,
+      );
+    }
+    return scores.data as Float32Array;
+  }
+}
+
+async function readModelFile(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw notFound(`judge model ${path} does not exist; expected an .onnx file (check the path and the model repository)`);
+    throw failedPrecondition(`cannot read judge model ${path}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Reads `path`, checks it against the judge contract (docs/judge-contract.md), creates the session
+ * and runs one warm-up inference. Every failure says which file and why: NOT_FOUND for a missing
+ * file, FAILED_PRECONDITION (with the contract message) for a model that cannot serve.
+ */
+export async function loadJudgeModel(path: string, opts: LoadModelOptions): Promise<LoadedModel> {
+  const started = performance.now();
+  const bytes = await readModelFile(path);
+  const refuse = (why: string) => failedPrecondition(`judge model ${path} refused: ${why}`);
+  const contract = (fn: () => JudgeModelInfo) => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof JudgeContractError) throw refuse(`${err.message} (see docs/judge-contract.md)`);
+      throw err;
+    }
+  };
+  // The byte-level check first: it is cheap and explains a wrong file better than onnxruntime does.
+  contract(() => inspectJudgeModel(bytes));
+
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, {
+      executionProviders: executionProviders(opts.executionProvider),
+      intraOpNumThreads: opts.threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: "all",
+      executionMode: "sequential",
+      logSeverityLevel: 3,
+    });
+  } catch (err) {
+    throw refuse(`onnxruntime cannot create a session (${(err as Error).message})`);
+  }
+
+  const info = contract(() => inspectJudgeModel(bytes, session));
+  const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+  const model = new LoadedModel(path, info, session, opts.executionProvider, {
+    name: info.name ?? basename(path).replace(/\.onnx$/i, ""),
+    version: opts.version || info.version || digest.slice(0, "sha256:".length + 12),
+    digest,
+  });
+  try {
+    await warmUp(model);
+  } catch (err) {
+    model.release();
+    throw refuse(`warm-up inference failed: ${(err as Error).message}`);
+  }
+  model.loadMs = performance.now() - started;
+  return model;
+}
+
+/** One sequence of token 0 (every vocabulary has it): proves the graph runs and returns one finite score. */
+async function warmUp(model: LoadedModel): Promise<void> {
+  const seqLen = model.info.seqLen ?? WARMUP_DYNAMIC_SEQ_LEN;
+  const ids = model.info.inputDtype === "int64" ? new BigInt64Array(seqLen) : new Int32Array(seqLen);
+  const scores = await model.run(ids, 1, seqLen);
+  if (!Number.isFinite(scores[0])) throw new Error(`the score of an all-zero sequence is ${scores[0]}; expected a finite number`);
+}
