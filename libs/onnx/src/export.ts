@@ -1,7 +1,8 @@
 // Writes the forward pass of docs/model-format.md as an ONNX graph (opset 17), weights as
 // initializers. Both model types: masked_lm → `logits` [batch, T, V]; sequence_scorer → `score` [batch].
 import { GraphBuilder, TensorProto_DataType, float } from "./graph.ts";
-import type { ModelConfig } from "./model-config.ts";
+import { checkWeightsAgainstConfig, expectedTensorShapes, validateConfig } from "@grpomesh/model";
+import type { ModelConfig } from "@grpomesh/model";
 import { META_MODEL_TYPE, META_NAME, META_VOCAB, META_VERSION } from "./contract.ts";
 
 export const TOKENS_INPUT = "tokens";
@@ -20,75 +21,17 @@ export interface ExportOptions {
   docString?: string;
 }
 
-/** The tensor names and shapes a config implies (docs/model-format.md, "Tensors"). */
-export function expectedWeightShapes(config: ModelConfig): Map<string, number[]> {
-  const { vocab_size: V, seq_len: T, d_model: D, d_ff: F, n_layer: L } = config;
-  const shapes = new Map<string, number[]>([
-    ["tok_emb.weight", [V, D]],
-    ["pos_emb.weight", [T, D]],
-  ]);
-  for (let i = 0; i < L; i++) {
-    const p = `blocks.${i}`;
-    shapes.set(`${p}.ln1.weight`, [D]).set(`${p}.ln1.bias`, [D]);
-    shapes.set(`${p}.attn.qkv.weight`, [D, 3 * D]).set(`${p}.attn.qkv.bias`, [3 * D]);
-    shapes.set(`${p}.attn.out.weight`, [D, D]).set(`${p}.attn.out.bias`, [D]);
-    shapes.set(`${p}.ln2.weight`, [D]).set(`${p}.ln2.bias`, [D]);
-    shapes.set(`${p}.mlp.fc.weight`, [D, F]).set(`${p}.mlp.fc.bias`, [F]);
-    shapes.set(`${p}.mlp.proj.weight`, [F, D]).set(`${p}.mlp.proj.bias`, [D]);
-  }
-  shapes.set("ln_f.weight", [D]).set("ln_f.bias", [D]);
-  if (config.model_type === "masked_lm") shapes.set("head.weight", [D, V]).set("head.bias", [V]);
-  else shapes.set("score.weight", [D, 1]).set("score.bias", [1]);
-  return shapes;
-}
-
-function checkConfig(config: ModelConfig): void {
-  if (config.model_type !== "masked_lm" && config.model_type !== "sequence_scorer") {
-    throw new Error(`config model_type is ${JSON.stringify(config.model_type)}; expected "masked_lm" or "sequence_scorer"`);
-  }
-  for (const key of ["vocab_size", "seq_len", "n_layer", "n_head", "d_model", "d_ff"] as const) {
-    const v = config[key];
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`config ${key} is ${JSON.stringify(v)}; expected a positive integer`);
-  }
-  if (config.d_model % config.n_head !== 0) {
-    throw new Error(`config d_model ${config.d_model} is not divisible by n_head ${config.n_head}; pick n_head dividing d_model`);
-  }
-  if ((config.activation ?? "gelu_tanh") !== "gelu_tanh") {
-    throw new Error(`config activation is ${JSON.stringify(config.activation)}; the ONNX exporter supports "gelu_tanh" only`);
-  }
-  if (!Array.isArray(config.vocab) || config.vocab.length !== config.vocab_size) {
-    throw new Error(`config vocab has ${Array.isArray(config.vocab) ? config.vocab.length : "no"} entries; expected vocab_size = ${config.vocab_size} token strings`);
-  }
-}
-
-function checkWeights(config: ModelConfig, weights: Map<string, Float32Array>): Map<string, number[]> {
-  const shapes = expectedWeightShapes(config);
-  const missing = [...shapes.keys()].filter((k) => !weights.has(k));
-  if (missing.length) {
-    throw new Error(`weights lack ${missing.length} tensor(s) a ${config.model_type} with n_layer ${config.n_layer} needs: ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""}; check the checkpoint matches its config.json`);
-  }
-  const extra = [...weights.keys()].filter((k) => !shapes.has(k));
-  if (extra.length) {
-    throw new Error(`weights hold tensor(s) a ${config.model_type} does not use: ${extra.slice(0, 5).join(", ")}; check model_type and n_layer in config.json`);
-  }
-  for (const [name, dims] of shapes) {
-    const n = dims.reduce((a, b) => a * b, 1);
-    const got = weights.get(name)!.length;
-    if (got !== n) throw new Error(`weight ${name} has ${got} values; expected shape [${dims.join(", ")}] = ${n} values`);
-  }
-  return shapes;
-}
-
 /**
  * Serializes the model as an ONNX ModelProto. Input `tokens` int64 [batch, seq_len]; output
  * `logits` float [batch, seq_len, vocab] (masked_lm) or `score` float [batch] (sequence_scorer).
  */
 export function exportModelToOnnx(config: ModelConfig, weights: Map<string, Float32Array>, opts: ExportOptions = {}): Uint8Array {
-  checkConfig(config);
-  const shapes = checkWeights(config, weights);
+  validateConfig(config);
+  checkWeightsAgainstConfig(config, weights, "weights to export");
+  const shapes = expectedTensorShapes(config);
   const { vocab_size: V, seq_len: T, d_model: D, n_head: H, n_layer: L } = config;
   const hd = D / H;
-  const eps = config.ln_eps ?? 1e-5;
+  const eps = config.ln_eps;
   const g = new GraphBuilder();
   const F32 = TensorProto_DataType.FLOAT;
   const I64 = TensorProto_DataType.INT64;
