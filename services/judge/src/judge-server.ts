@@ -6,6 +6,7 @@ import { createMetrics, startMetricsServer, type MetricsServer, type Registry } 
 import { encodeTensor } from "@grpomesh/tensor";
 import { DEFAULT_JUDGE_CONFIG, type JudgeConfig } from "./config.ts";
 import { MicroBatcher, type BatchResult } from "./batcher.ts";
+import { executionProviders } from "./execution-provider.ts";
 import { JudgeMetrics } from "./judge-metrics.ts";
 import { loadJudgeModel, type LoadedModel } from "./loaded-model.ts";
 import { ModelSlot } from "./model-slot.ts";
@@ -52,6 +53,8 @@ interface Serving {
  */
 export async function startJudgeServer(options: JudgeServerOptions = {}): Promise<JudgeServer> {
   const config: JudgeConfig = { ...DEFAULT_JUDGE_CONFIG, ...options };
+  // Fail at start, not at the first LoadModel, when the provider cannot work on this node.
+  executionProviders(config.executionProvider);
   const repositoryRoot = config.modelRepository === null ? null : openRepository(config.modelRepository);
   const slot = new ModelSlot();
   const batchers = new WeakMap<LoadedModel, MicroBatcher>();

@@ -3,7 +3,7 @@
 // the requests still running on it finish.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { basename } from "node:path";
+import { basename, dirname, sep } from "node:path";
 import * as ort from "onnxruntime-node";
 import { inspectJudgeModel, JudgeContractError, type JudgeModelInfo } from "@grpomesh/onnx";
 import { failedPrecondition, notFound } from "@grpomesh/rpc";
@@ -82,6 +82,17 @@ export class LoadedModel {
   }
 }
 
+/**
+ * A name for a model without grpomesh.name: the file name, or for a Triton-style
+ * `<name>/<version>/model.onnx` layout the folder that names it.
+ */
+export function nameFromPath(path: string): string {
+  const file = basename(path).replace(/\.onnx$/i, "");
+  if (file !== "model") return file;
+  const dirs = dirname(path).split(sep).filter(Boolean).reverse();
+  return dirs.find((d) => !/^\d+$/.test(d)) ?? file;
+}
+
 async function readModelFile(path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
@@ -99,6 +110,12 @@ async function readModelFile(path: string): Promise<Uint8Array> {
  */
 export async function loadJudgeModel(path: string, opts: LoadModelOptions): Promise<LoadedModel> {
   const started = performance.now();
+  let providers: ort.InferenceSession.ExecutionProviderConfig[];
+  try {
+    providers = executionProviders(opts.executionProvider);
+  } catch (err) {
+    throw failedPrecondition((err as Error).message);
+  }
   const bytes = await readModelFile(path);
   const refuse = (why: string) => failedPrecondition(`judge model ${path} refused: ${why}`);
   const contract = (fn: () => JudgeModelInfo) => {
@@ -115,7 +132,7 @@ export async function loadJudgeModel(path: string, opts: LoadModelOptions): Prom
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, {
-      executionProviders: executionProviders(opts.executionProvider),
+      executionProviders: providers,
       intraOpNumThreads: opts.threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: "all",
@@ -129,7 +146,7 @@ export async function loadJudgeModel(path: string, opts: LoadModelOptions): Prom
   const info = contract(() => inspectJudgeModel(bytes, session));
   const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
   const model = new LoadedModel(path, info, session, opts.executionProvider, {
-    name: info.name ?? basename(path).replace(/\.onnx$/i, ""),
+    name: info.name ?? nameFromPath(path),
     version: opts.version || info.version || digest.slice(0, "sha256:".length + 12),
     digest,
   });

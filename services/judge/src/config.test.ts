@@ -1,0 +1,49 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ConfigError, DEFAULT_JUDGE_CONFIG, judgeUsage, parseJudgeConfig, wantsHelp } from "./config.ts";
+
+test("defaults when nothing is given", () => {
+  assert.deepEqual(parseJudgeConfig([], {}), DEFAULT_JUDGE_CONFIG);
+  assert.equal(DEFAULT_JUDGE_CONFIG.executionProvider, "cpu");
+  assert.equal(DEFAULT_JUDGE_CONFIG.scheduler, "microbatch");
+});
+
+test("environment fills in, flags win over the environment", () => {
+  const env = { JUDGE_MODEL: "env.onnx", JUDGE_MAX_BATCH: "64", JUDGE_THREADS: "2", JUDGE_METRICS_PORT: "off", JUDGE_SCHEDULER: "parallel" };
+  const c = parseJudgeConfig(["--model=flag.onnx", "--address=127.0.0.1:0", "--max-message-bytes=1024", "--execution-provider=cuda", "--batch-window-ms=3"], env);
+  assert.equal(c.model, "flag.onnx");
+  assert.equal(c.address, "127.0.0.1:0");
+  assert.equal(c.maxBatch, 64);
+  assert.equal(c.threads, 2);
+  assert.equal(c.metricsPort, null);
+  assert.equal(c.maxMessageBytes, 1024);
+  assert.equal(c.executionProvider, "cuda");
+  assert.equal(c.scheduler, "parallel");
+  assert.equal(c.batchWindowMs, 3);
+  assert.equal(parseJudgeConfig(["--metrics-port=0", "--model-repository=/models", "--model-version=v9"], {}).metricsPort, 0);
+});
+
+test("unknown flags, malformed arguments and bad values are refused by name", () => {
+  const refused = (argv: string[], env: Record<string, string>, re: RegExp) =>
+    assert.throws(() => parseJudgeConfig(argv, env), (e: unknown) => e instanceof ConfigError && re.test(e.message));
+  refused(["--modle=x.onnx"], {}, /unknown flag --modle; known flags: --model, /);
+  refused(["model.onnx"], {}, /"model.onnx" is not of the form --flag=value/);
+  refused(["--max-batch=0"], {}, /--max-batch is "0"; expected an integer ≥ 1/);
+  refused(["--max-batch=12x"], {}, /--max-batch is "12x"/);
+  refused(["--threads=-1"], {}, /--threads is "-1"; expected an integer ≥ 0/);
+  refused(["--metrics-port=70000"], {}, /--metrics-port is "70000"; expected a port in \[0, 65535\] or 'off'/);
+  refused(["--execution-provider=tpu"], {}, /--execution-provider is "tpu"; expected cpu or cuda/);
+  refused(["--scheduler=fifo"], {}, /--scheduler is "fifo"; expected microbatch or parallel/);
+  refused(["--model="], {}, /--model is ""; expected a non-empty path/);
+  refused([], { JUDGE_MAX_BATCH: "lots" }, /environment variable JUDGE_MAX_BATCH is "lots"/);
+});
+
+test("--help is recognised and the usage lists every flag with its env variable", () => {
+  assert.ok(wantsHelp(["--help"]));
+  assert.ok(!wantsHelp(["--model=x"]));
+  const usage = judgeUsage();
+  for (const flag of ["--model", "--address", "--metrics-port", "--max-batch", "--max-message-bytes", "--execution-provider", "--threads", "--model-repository", "--scheduler"]) {
+    assert.ok(usage.includes(`${flag}=`), `usage lacks ${flag}`);
+  }
+  assert.match(usage, /env JUDGE_MODEL;/);
+});

@@ -1,0 +1,111 @@
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { RpcError, Status } from "@grpomesh/rpc";
+import { loadJudgeModel, nameFromPath } from "./loaded-model.ts";
+import { ModelSlot } from "./model-slot.ts";
+import { directScores, failsWarmUpModel, generatorModel, meanIdModel, randomIds, SEQ_LEN, tempRepository, tinyScorer } from "./test/fixtures.ts";
+
+const repo = tempRepository();
+after(() => repo.remove());
+const cpu = { executionProvider: "cpu" as const, threads: 1 };
+
+function refusedWith(code: Status, re: RegExp) {
+  return (e: unknown) => {
+    assert.ok(e instanceof RpcError, `expected RpcError, got ${String(e)}`);
+    assert.equal(Status[e.code], Status[code], e.message);
+    assert.match(e.message, re);
+    return true;
+  };
+}
+
+test("a model loads with its metadata version, digest and name, and scores like plain onnxruntime", async () => {
+  const bytes = tinyScorer("a1", 1);
+  const path = repo.write("a.onnx", bytes);
+  const model = await loadJudgeModel(path, cpu);
+  try {
+    assert.equal(model.version, "a1");
+    assert.equal(model.name, "tiny-judge");
+    assert.match(model.digest, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(model.info.seqLen, SEQ_LEN);
+    assert.ok(model.loadMs > 0);
+    const ids = randomIds(5, SEQ_LEN, 7);
+    const scores = await model.run(BigInt64Array.from(ids, BigInt), 5, SEQ_LEN);
+    assert.deepEqual([...scores], [...(await directScores(bytes, ids, 5, SEQ_LEN))]);
+  } finally {
+    model.release();
+  }
+});
+
+test("an explicit version wins; without metadata the version is the digest prefix and the name the file name", async () => {
+  const explicit = await loadJudgeModel(repo.write("e.onnx", tinyScorer("meta-v", 1)), { ...cpu, version: "ops-label" });
+  assert.equal(explicit.version, "ops-label");
+  explicit.release();
+  const { GraphBuilder, TensorProto_DataType: T } = await import("@grpomesh/onnx");
+  const g = new GraphBuilder();
+  const x = g.input("tokens", T.INT64, ["batch", 2]);
+  g.output(g.node("ReduceMean", [g.node("Cast", [x], { attrs: { to: T.FLOAT } })], { attrs: { axes: [1], keepdims: 0 } }), "score", T.FLOAT, ["batch"]);
+  const bare = await loadJudgeModel(repo.write("bare-judge.onnx", g.toModel({ metadata: { "grpomesh.model_type": "sequence_scorer", "grpomesh.vocab": '["a","b"]' } })), cpu);
+  assert.equal(bare.name, "bare-judge");
+  assert.equal(bare.version, bare.digest.slice(0, "sha256:".length + 12));
+  bare.release();
+});
+
+test("contract breakers, warm-up failures and missing files are refused with the reason", async () => {
+  await assert.rejects(
+    loadJudgeModel(repo.write("gen.onnx", generatorModel()), cpu),
+    refusedWith(Status.FAILED_PRECONDITION, /gen\.onnx refused: output "logits" has shape \[batch, 16, 20\]; expected \[batch\] or \[batch, 1\] \(see docs\/judge-contract\.md\)/),
+  );
+  await assert.rejects(
+    loadJudgeModel(repo.write("text.onnx", new TextEncoder().encode("not a model at all")), cpu),
+    refusedWith(Status.FAILED_PRECONDITION, /text\.onnx refused: .*expected/),
+  );
+  await assert.rejects(loadJudgeModel(repo.write("warm.onnx", failsWarmUpModel()), cpu), refusedWith(Status.FAILED_PRECONDITION, /warm\.onnx refused: warm-up inference failed: .*Reshape/));
+  await assert.rejects(
+    loadJudgeModel(repo.write("two.onnx", failsWarmUpModel(8)), cpu),
+    refusedWith(Status.FAILED_PRECONDITION, /two\.onnx refused: warm-up inference failed: judge model broken-1 returned float32 \[2\] for 1 sequences; expected float32 \[1\] or \[1, 1\]/),
+  );
+  await assert.rejects(loadJudgeModel(`${repo.root}/nope.onnx`, cpu), refusedWith(Status.NOT_FOUND, /nope\.onnx does not exist/));
+  await assert.rejects(loadJudgeModel(repo.write("c.onnx", meanIdModel()), { ...cpu, executionProvider: "cuda" }), refusedWith(Status.FAILED_PRECONDITION, /execution provider "cuda"/));
+});
+
+test("run() refuses ids in the wrong dtype; an int32 model with a dynamic seq_len scores by hand", async () => {
+  const path = repo.write("mean.onnx", meanIdModel());
+  const model = await loadJudgeModel(path, cpu);
+  try {
+    await assert.rejects(model.run(BigInt64Array.of(1n), 1, 1), /run\(\) got int64 ids; model mean-1 takes int32/);
+    const scores = await model.run(Int32Array.of(1, 2, 3, 5, 5, 5), 2, 3);
+    assert.deepEqual([...scores], [2, 5]);
+  } finally {
+    model.release();
+  }
+});
+
+test("a swap leaves in-flight holders on the old session; it is freed when the last lets go", async () => {
+  const slot = new ModelSlot();
+  assert.throws(() => slot.acquire(), refusedWith(Status.UNAVAILABLE, /no judge model is loaded yet/));
+  const oldBytes = tinyScorer("old", 1);
+  const newBytes = tinyScorer("new", 2);
+  assert.equal(slot.swap(await loadJudgeModel(repo.write("old.onnx", oldBytes), cpu)), null);
+  const inFlight = slot.acquire();
+  assert.equal(slot.swap(await loadJudgeModel(repo.write("new.onnx", newBytes), cpu)), "old");
+  assert.equal(slot.current!.version, "new");
+  assert.equal(inFlight.version, "old");
+  assert.equal(inFlight.references, 1);
+  assert.equal(inFlight.released, null, "old session must stay open while a request holds it");
+  const ids = randomIds(3, SEQ_LEN, 11);
+  const oldScores = await inFlight.run(BigInt64Array.from(ids, BigInt), 3, SEQ_LEN);
+  assert.deepEqual([...oldScores], [...(await directScores(oldBytes, ids, 3, SEQ_LEN))]);
+  inFlight.release();
+  assert.ok(inFlight.released, "the last release frees the session");
+  await inFlight.released;
+  assert.throws(() => inFlight.acquire(), /already released/);
+  await slot.close();
+  assert.throws(() => slot.acquire(), refusedWith(Status.UNAVAILABLE, /shutting down/));
+});
+
+test("a model without grpomesh.name is named after its file, or its folder in a <name>/<version>/model.onnx layout", () => {
+  assert.equal(nameFromPath("/models/judge-small.onnx"), "judge-small");
+  assert.equal(nameFromPath("/models/judge/3/model.onnx"), "judge");
+  assert.equal(nameFromPath("/models/judge/model.onnx"), "judge");
+  assert.equal(nameFromPath("/model.onnx"), "model");
+});

@@ -1,0 +1,96 @@
+// Judge models for the tests, written to a temp model repository: small random-weight scorers from
+// the project's exporter, a hand-built int32 model with a dynamic seq_len whose score is the mean
+// id (checkable by hand), and models that break the contract or fail their warm-up.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { randomScorerOnnx, scorerConfig } from "../random-scorer.ts";
+import { GraphBuilder, TensorProto_DataType as T } from "@grpomesh/onnx";
+import { Rng } from "@grpomesh/rng";
+
+export const SEQ_LEN = 16;
+export const VOCAB_SIZE = 20;
+/** Small enough for fast tests, the same graph as the default judge. */
+export const TINY = scorerConfig({ seq_len: SEQ_LEN, n_layer: 2, n_head: 2, d_model: 32, d_ff: 64, vocab_size: VOCAB_SIZE });
+
+export interface Repository {
+  root: string;
+  /** Writes `bytes` at `rel` inside the repository and returns the absolute path. */
+  write(rel: string, bytes: Uint8Array): string;
+  remove(): void;
+}
+
+export function tempRepository(prefix = "judge-test-"): Repository {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    root,
+    write(rel, bytes) {
+      const path = join(root, rel);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, bytes);
+      return path;
+    },
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+/** A random-weight scorer; weights large enough that different sequences get visibly different scores. */
+export function tinyScorer(version: string, seed: number): Uint8Array {
+  return randomScorerOnnx(TINY, { seed, std: 0.3, version, name: "tiny-judge" });
+}
+
+/** The exporter's generator graph: a valid ONNX model the judge contract refuses (masked_lm). */
+export function generatorModel(): Uint8Array {
+  const config = scorerConfig({ ...TINY, model_type: "masked_lm" });
+  return randomScorerOnnx(config, { seed: 3 });
+}
+
+const meta = (vocabSize: number, version: string) => ({
+  "grpomesh.model_type": "sequence_scorer",
+  "grpomesh.vocab": JSON.stringify(TINY.vocab.slice(0, vocabSize)),
+  "grpomesh.version": version,
+});
+
+/** int32 ids [batch, seq] (dynamic seq_len) → float32 mean id [batch]. */
+export function meanIdModel(version = "mean-1"): Uint8Array {
+  const g = new GraphBuilder();
+  const tokens = g.input("ids", T.INT32, ["batch", "seq"]);
+  const score = g.node("ReduceMean", [g.node("Cast", [tokens], { attrs: { to: T.FLOAT } })], { attrs: { axes: [1], keepdims: 0 } });
+  g.output(score, "reward", T.FLOAT, ["batch"]);
+  return g.toModel({ metadata: meta(VOCAB_SIZE, version) });
+}
+
+/**
+ * Declares everything the contract wants but reshapes its ids to [-1, cols]: with cols 7 one
+ * sequence of 16 ids cannot run; with cols 8 it returns 2 scores for 1 sequence.
+ */
+export function failsWarmUpModel(cols = 7): Uint8Array {
+  const g = new GraphBuilder();
+  const tokens = g.input("tokens", T.INT64, ["batch", SEQ_LEN]);
+  const shape = g.constant("shape", [2], BigInt64Array.of(-1n, BigInt(cols)));
+  const reshaped = g.node("Reshape", [g.node("Cast", [tokens], { attrs: { to: T.FLOAT } }), shape]);
+  const score = g.node("ReduceMean", [reshaped], { attrs: { axes: [1], keepdims: 0 } });
+  g.output(score, "score", T.FLOAT, ["batch"]);
+  return g.toModel({ metadata: meta(VOCAB_SIZE, "broken-1") });
+}
+
+/** Seeded token ids in [0, vocabSize). */
+export function randomIds(rows: number, seqLen: number, seed: number, vocabSize = VOCAB_SIZE): Int32Array {
+  const rng = new Rng(seed);
+  return Int32Array.from({ length: rows * seqLen }, () => rng.nextInt(vocabSize));
+}
+
+/** Scores from a plain onnxruntime session on the same bytes: what the service must reproduce. */
+export async function directScores(bytes: Uint8Array, ids: Int32Array, rows: number, seqLen: number): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(bytes);
+  try {
+    const input = session.inputMetadata[0]!;
+    const type = input.isTensor ? input.type : "int64";
+    const data = type === "int64" ? BigInt64Array.from(ids, (v) => BigInt(v)) : ids;
+    const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor(type as "int64" | "int32", data, [rows, seqLen]) });
+    return out[session.outputNames[0]!]!.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
