@@ -1,0 +1,3 @@
+export * from "./ports.ts";
+export * from "./config.ts";
+export * from "./trainer.ts";

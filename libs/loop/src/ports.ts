@@ -1,0 +1,124 @@
+// What the GRPO loop needs from each role. The orchestrator implements these over gRPC; tests
+// implement them in-process with the same engines, so the loop runs the same either way.
+
+/** Shapes: B inputs of T tokens; k completions per input; V vocabulary entries. */
+export interface BatchShape {
+  batch: number;
+  seqLen: number;
+}
+
+export interface SampleParams {
+  temperature: number;
+  topP: number;
+  groupSize: number;
+  /** Decimal string: the seed of this call's sampling streams. */
+  seed: string;
+}
+
+export interface SampleResult {
+  /** int32 [B, k, T]: inputs with every masked position filled. */
+  completions: Int32Array;
+  /** float32 [B, k]: Σ_{t∈M} log p_θ(a_t) at the sampling temperature (before top-p). */
+  logProbs: Float32Array;
+  policyVersion: number;
+}
+
+export interface TrainParams {
+  learningRate: number;
+  warmupSteps: number;
+  maxSteps: number;
+  minLrRatio: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  gradClip: number;
+  microBatchSize: number;
+  klBeta: number;
+  klEstimator: "exact" | "k1" | "k3";
+  tokenReduction: "sum" | "mean";
+  ppoEpochs: number;
+  clipEps: number;
+  temperature: number;
+}
+
+export interface UpdatePayload extends BatchShape {
+  step: number;
+  groupSize: number;
+  inputs: Int32Array;
+  completions: Int32Array;
+  advantages: Float32Array;
+  /** float32 [B, T, V] reference log-probs at masked positions. */
+  refLogProbs: Float32Array;
+  /** float32 [B, k] sampling-time log-probs (PPO ratios). */
+  oldLogProbs: Float32Array;
+  params: TrainParams;
+}
+
+export interface UpdateMetrics {
+  loss: number;
+  pgLoss: number;
+  klPenalty: number;
+  meanKl: number;
+  meanLogProb: number;
+  gradNorm: number;
+  learningRate: number;
+  clipFrac: number;
+  updateMs: number;
+  tokens: number;
+}
+
+export interface UpdateResult {
+  step: number;
+  policyVersion: number;
+  metrics: UpdateMetrics;
+  replayed: boolean;
+}
+
+export interface PolicyState {
+  policyVersion: number;
+  lastStep: number;
+  weightsDigest: string;
+}
+
+export interface PolicyPort {
+  sample(inputs: Int32Array, shape: BatchShape, params: SampleParams): Promise<SampleResult>;
+  update(payload: UpdatePayload): Promise<UpdateResult>;
+  saveCheckpoint(dir: string): Promise<PolicyState & { files: string[] }>;
+  loadCheckpoint(dir: string): Promise<PolicyState>;
+  state(): Promise<PolicyState>;
+}
+
+export interface ReferencePort {
+  /** float32 [B, T, V] log p_ref at the temperature, at masked positions (zeros elsewhere). */
+  logProbs(inputs: Int32Array, shape: BatchShape, temperature: number): Promise<Float32Array>;
+}
+
+export interface JudgeScores {
+  /** float32 [N] in the order of the sequences given. */
+  scores: Float32Array;
+  /** The judge model version that scored each group (index = group number). */
+  groupVersions: string[];
+}
+
+export interface JudgePort {
+  /** Scores N = groups·groupSize sequences of seqLen tokens; all members of a group by one version. */
+  score(sequences: Int32Array, opts: { count: number; seqLen: number; groupSize: number }): Promise<JudgeScores>;
+}
+
+export interface MaskedBatchLike {
+  inputs: Int32Array;
+  targets: Int32Array;
+  mask: Uint8Array;
+  batchSize: number;
+  seqLen: number;
+}
+
+export interface DataPort<Cursor = unknown> {
+  next(): MaskedBatchLike;
+  /** Where the next batch comes from; saved in checkpoints. */
+  cursor(): Cursor;
+  seek(cursor: Cursor): void;
+  /** Fixed held-out batches for evaluation (same every call). */
+  evalBatches(): MaskedBatchLike[];
+}
