@@ -261,7 +261,7 @@ export class GrpoTrainer<C = unknown> {
       const b = batches[i]!;
       const shape = { batch: b.batchSize, seqLen: b.seqLen };
       // One completion per input with a fixed seed per batch, so evaluations are comparable.
-      const sampled = await this.ports.policy.sample(b.inputs, shape, { temperature: c.temperature, topP: c.top_p, groupSize: 1, seed: String(mixSeeds(c.seed, "eval", i)) });
+      const sampled = await this.ports.policy.sample(b.inputs, shape, { temperature: c.temperature, topP: c.top_p, groupSize: 1, seed: String(mixSeeds("eval", i)) });
       const judged = await this.ports.judge.score(sampled.completions, { count: b.batchSize, seqLen: b.seqLen, groupSize: 1 });
       judged.groupVersions.forEach((v) => versions.add(v));
       for (let r = 0; r < b.batchSize; r++) {
