@@ -1,0 +1,22 @@
+// The benchmarks `npm run bench -- <name>` knows. Add one: a module exporting
+// `run(argv: string[]): Promise<void>` and a line here.
+export interface BenchModule {
+  run(argv: string[]): Promise<void>;
+}
+
+export interface BenchEntry {
+  summary: string;
+  load(): Promise<BenchModule>;
+}
+
+export const BENCHES: Record<string, BenchEntry> = {
+  judge: {
+    summary: "Score throughput (sequences/s) and p50/p99 latency of a real judge process on loopback",
+    load: () => import("./judge.ts"),
+  },
+};
+
+export function benchUsage(): string {
+  const lines = Object.entries(BENCHES).map(([name, b]) => `  ${name.padEnd(10)} ${b.summary}`);
+  return ["usage: npm run bench -- <name> [--flag=value …]   (--help after the name lists its flags)", "benches:", ...lines].join("\n");
+}

@@ -1,0 +1,21 @@
+// Small numeric helpers every bench reports with.
+
+/** Nearest-rank percentile (p in [0, 100]) of unsorted samples; NaN for none. */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  if (!(p >= 0 && p <= 100)) throw new Error(`percentile ${p} is outside [0, 100]`);
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1]!;
+}
+
+export function mean(samples: readonly number[]): number {
+  return samples.length === 0 ? NaN : samples.reduce((a, b) => a + b, 0) / samples.length;
+}
+
+/** A fixed-width text table: header row, then rows, columns right-aligned except the first. */
+export function formatTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
