@@ -1,0 +1,95 @@
+// The loop's policy and reference ports over gRPC: tensors in and out through the wire format.
+import { DataType, KlEstimator, PolicyService, ReferenceService, TokenReduction } from "@grpomesh/proto";
+import { createClient, type Client, type ClientOptions } from "@grpomesh/rpc";
+import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
+import type { BatchShape, PolicyPort, PolicyState, ReferencePort, SampleParams, SampleResult, UpdatePayload, UpdateResult } from "@grpomesh/loop";
+
+const KL = { exact: KlEstimator.EXACT, k1: KlEstimator.K1, k3: KlEstimator.K3 } as const;
+const REDUCTION = { sum: TokenReduction.SUM, mean: TokenReduction.MEAN } as const;
+
+export class GrpcPolicy implements PolicyPort {
+  readonly client: Client<typeof PolicyService>;
+  constructor(target: string, opts: ClientOptions = {}) {
+    this.client = createClient(PolicyService, target, { deadlineMs: 600_000, ...opts });
+  }
+
+  async sample(inputs: Int32Array, shape: BatchShape, params: SampleParams): Promise<SampleResult> {
+    const res = await this.client.sample({
+      inputs: encodeTensor(inputs, [shape.batch, shape.seqLen]),
+      params: { temperature: params.temperature, topP: params.topP, groupSize: params.groupSize, seed: params.seed },
+    });
+    const k = params.groupSize;
+    return {
+      completions: decodeTensor(res.completions, { name: "completions", dtype: DataType.INT32, shape: [shape.batch, k, shape.seqLen] }).values,
+      logProbs: decodeTensor(res.logProbs, { name: "log_probs", dtype: DataType.FLOAT32, shape: [shape.batch, k] }).values,
+      policyVersion: res.policyVersion,
+    };
+  }
+
+  async update(p: UpdatePayload): Promise<UpdateResult> {
+    const V = p.refLogProbs.length / (p.batch * p.seqLen);
+    const res = await this.client.update({
+      step: p.step,
+      inputs: encodeTensor(p.inputs, [p.batch, p.seqLen]),
+      completions: encodeTensor(p.completions, [p.batch, p.groupSize, p.seqLen]),
+      advantages: encodeTensor(p.advantages, [p.batch, p.groupSize]),
+      refLogProbs: encodeTensor(p.refLogProbs, [p.batch, p.seqLen, V]),
+      oldLogProbs: encodeTensor(p.oldLogProbs, [p.batch, p.groupSize]),
+      params: { ...p.params, klEstimator: KL[p.params.klEstimator], tokenReduction: REDUCTION[p.params.tokenReduction] },
+    });
+    const m = res.metrics;
+    if (!m) throw new Error(`policy answered Update for step ${p.step} without metrics`);
+    return {
+      step: res.step,
+      policyVersion: res.policyVersion,
+      replayed: res.replayed,
+      metrics: {
+        loss: m.loss,
+        pgLoss: m.pgLoss,
+        klPenalty: m.klPenalty,
+        meanKl: m.meanKl,
+        meanLogProb: m.meanLogProb,
+        gradNorm: m.gradNorm,
+        learningRate: m.learningRate,
+        clipFrac: m.clipFrac,
+        updateMs: m.updateMs,
+        tokens: m.tokens,
+      },
+    };
+  }
+
+  async saveCheckpoint(dir: string): Promise<PolicyState & { files: string[] }> {
+    const r = await this.client.saveCheckpoint({ dir });
+    return { files: r.files, policyVersion: r.policyVersion, lastStep: r.lastStep, weightsDigest: r.weightsDigest };
+  }
+
+  async loadCheckpoint(dir: string): Promise<PolicyState> {
+    const r = await this.client.loadCheckpoint({ dir });
+    return { policyVersion: r.policyVersion, lastStep: r.lastStep, weightsDigest: r.weightsDigest };
+  }
+
+  async state(): Promise<PolicyState> {
+    const r = await this.client.info({});
+    return { policyVersion: r.policyVersion, lastStep: r.lastStep, weightsDigest: r.weightsDigest };
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+export class GrpcReference implements ReferencePort {
+  readonly client: Client<typeof ReferenceService>;
+  constructor(target: string, opts: ClientOptions = {}) {
+    this.client = createClient(ReferenceService, target, { deadlineMs: 300_000, ...opts });
+  }
+
+  async logProbs(inputs: Int32Array, shape: BatchShape, temperature: number): Promise<Float32Array> {
+    const res = await this.client.logProbs({ inputs: encodeTensor(inputs, [shape.batch, shape.seqLen]), temperature, returnDistributions: true });
+    return decodeTensor(res.distributions, { name: "distributions", dtype: DataType.FLOAT32, shape: [shape.batch, shape.seqLen, null] }).values;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

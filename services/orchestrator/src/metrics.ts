@@ -1,0 +1,50 @@
+// The run on /metrics: every step's numbers as gauges (what the JSONL record holds), plus the
+// policy and judge versions.
+import { Gauge, createMetrics, type ServiceMetrics } from "@grpomesh/metrics";
+import type { EvalRecord, StepRecord } from "@grpomesh/loop";
+
+const STEP_FIELDS = [
+  "loss", "pg_loss", "kl_penalty", "mean_reward", "std_reward", "mean_advantage", "mean_kl", "mean_log_prob",
+  "frac_zero_std_groups", "grad_norm", "learning_rate", "clip_frac", "tokens_per_s",
+] as const;
+
+export class RunMetrics {
+  readonly service: ServiceMetrics;
+  private readonly fields = new Map<string, Gauge>();
+  private readonly step: Gauge;
+  private readonly policyVersion: Gauge;
+  private readonly judgeInfo: Gauge;
+  private readonly phase: Gauge;
+  private readonly evalReward: Gauge;
+  private readonly evalAccuracy: Gauge;
+  private judgeVersion = "";
+
+  constructor() {
+    this.service = createMetrics("orchestrator");
+    const registers = [this.service.registry];
+    for (const f of STEP_FIELDS) this.fields.set(f, new Gauge({ name: `grpo_${f}`, help: `GRPO ${f.replace(/_/g, " ")} of the last step.`, registers }));
+    this.step = new Gauge({ name: "grpo_step", help: "Steps applied so far.", registers });
+    this.policyVersion = new Gauge({ name: "grpo_policy_version", help: "Policy version after the last step.", registers });
+    this.judgeInfo = new Gauge({ name: "grpo_judge_model_info", help: "1 for the judge model version that scored the last step.", labelNames: ["version"], registers });
+    this.phase = new Gauge({ name: "grpo_step_phase_seconds", help: "Duration of each phase of the last step.", labelNames: ["phase"], registers });
+    this.evalReward = new Gauge({ name: "grpo_eval_mean_reward", help: "Held-out mean judge reward at the last evaluation.", registers });
+    this.evalAccuracy = new Gauge({ name: "grpo_eval_accuracy", help: "Held-out masked-token accuracy at the last evaluation.", registers });
+  }
+
+  recordStep(r: StepRecord): void {
+    for (const [f, g] of this.fields) g.set((r as unknown as Record<string, number>)[f]!);
+    this.step.set(r.step);
+    this.policyVersion.set(r.policy_version);
+    if (r.judge_version !== this.judgeVersion) {
+      if (this.judgeVersion) this.judgeInfo.remove({ version: this.judgeVersion });
+      this.judgeVersion = r.judge_version;
+    }
+    this.judgeInfo.set({ version: r.judge_version }, 1);
+    for (const [phase, ms] of Object.entries(r.phases)) this.phase.set({ phase: phase.replace(/_ms$/, "") }, ms / 1000);
+  }
+
+  recordEval(r: EvalRecord): void {
+    this.evalReward.set(r.mean_reward);
+    this.evalAccuracy.set(r.accuracy);
+  }
+}

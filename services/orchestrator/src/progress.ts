@@ -1,0 +1,58 @@
+// Human-facing output of a run: the live progress line, printed samples, the closing summary.
+import type { EvalRecord, SampleView, StepRecord } from "@grpomesh/loop";
+
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return "?";
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+export class ProgressLine {
+  private readonly started = performance.now();
+  private firstStep: number | undefined;
+  constructor(
+    private readonly maxSteps: number,
+    private readonly mode: "line" | "log",
+    private readonly every: number,
+    private readonly out: NodeJS.WriteStream = process.stdout,
+  ) {}
+
+  step(r: StepRecord): void {
+    this.firstStep ??= r.step - 1;
+    const elapsed = performance.now() - this.started;
+    const done = r.step - this.firstStep;
+    const rate = done / (elapsed / 1000);
+    const eta = ((this.maxSteps - r.step) / rate) * 1000;
+    const line =
+      `step ${String(r.step).padStart(String(this.maxSteps).length)}/${this.maxSteps}` +
+      ` | reward ${r.mean_reward.toFixed(3)} ±${r.std_reward.toFixed(3)}` +
+      ` | kl ${r.mean_kl.toFixed(4)} | loss ${r.loss.toFixed(4)} | gnorm ${r.grad_norm.toFixed(2)}` +
+      ` | ${rate.toFixed(2)} steps/s | ETA ${formatDuration(eta)}`;
+    if (this.mode === "line") this.out.write(`\r\x1b[2K${line}`);
+    else if (r.step % this.every === 0 || r.step === this.maxSteps || r.step === this.firstStep + 1) this.out.write(`${line}\n`);
+  }
+
+  /** Ends the rewritten line before other output. */
+  breakLine(): void {
+    if (this.mode === "line") this.out.write("\n");
+  }
+}
+
+export function formatEval(r: EvalRecord): string {
+  return `eval @ step ${r.step}: held-out reward ${r.mean_reward.toFixed(4)}, masked-token accuracy ${(r.accuracy * 100).toFixed(2)}% (${r.sequences} sequences, ${(r.eval_ms / 1000).toFixed(1)}s, judge ${r.judge_version})`;
+}
+
+export function formatSamples(step: number, samples: SampleView[]): string {
+  const show = (s: string) => JSON.stringify(s.replace(/\n/g, "⏎"));
+  return [
+    `samples @ step ${step} (masked positions shown as _):`,
+    ...samples.flatMap((s, i) => [
+      `  [${i}] input      ${show(s.input)}`,
+      `      completion ${show(s.completion)}  reward ${s.reward.toFixed(3)}`,
+      `      original   ${show(s.target)}`,
+    ]),
+  ].join("\n");
+}

@@ -1,0 +1,85 @@
+// The seed's checklist, run before the first step: each check fails with a message that says what
+// was found, what was expected and what to do.
+import type { Corpus } from "@grpomesh/data";
+import type { JudgeFleet } from "./judge-fleet.ts";
+import type { GrpcPolicy, GrpcReference } from "./grpc-ports.ts";
+
+export interface StartupFacts {
+  seqLen: number;
+  vocabSize: number;
+  policyDigest: string;
+  referenceDigest: string;
+  judgeVersions: Record<string, string>;
+  policyLastStep: number;
+}
+
+export class StartupCheckError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StartupCheckError";
+  }
+}
+
+function firstDifference(a: readonly string[], b: readonly string[]): string {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return `differ at id ${i}: ${JSON.stringify(a[i])} vs ${JSON.stringify(b[i])} (sizes ${a.length} and ${b.length})`;
+  }
+  return "are equal";
+}
+
+export async function runStartupChecks(
+  { policy, reference, judges, corpus, resuming }: { policy: GrpcPolicy; reference: GrpcReference; judges: JudgeFleet; corpus: Corpus; resuming: boolean },
+  log: (line: string) => void,
+): Promise<StartupFacts> {
+  const dataVocab = corpus.vocab.tokens;
+  const fail = (msg: string): never => {
+    throw new StartupCheckError(msg);
+  };
+
+  // 1. The dataset yields masked inputs and has a mask token.
+  if (!Number.isInteger(corpus.meta.mask_token_id) || dataVocab[corpus.meta.mask_token_id] !== "[MASK]") {
+    fail(`dataset metadata has mask_token_id ${corpus.meta.mask_token_id}, which is not "[MASK]" in its vocabulary; rebuild the metadata (libs/data/src/build-metadata.ts)`);
+  }
+  log(`check: dataset ${corpus.meta.name} has ${dataVocab.length} tokens, mask_token_id ${corpus.meta.mask_token_id}, ${corpus.train.length} train / ${corpus.heldout.length} held-out characters`);
+
+  // 2. The generator checkpoint loaded in the policy, with the data's vocabulary.
+  const p = await policy.client.info({});
+  if (!p.config || !p.vocab) fail(`policy at ${policy.client.target} reports no model config; is its checkpoint loaded?`);
+  if (p.config!.modelType !== "masked_lm") fail(`policy model_type is "${p.config!.modelType}"; expected "masked_lm"`);
+  if (p.vocab!.tokens.join("\u0000") !== dataVocab.join("\u0000")) fail(`policy vocabulary and dataset vocabulary ${firstDifference(p.vocab!.tokens, dataVocab)}; use a generator trained on this corpus`);
+  if (p.vocab!.maskTokenId !== corpus.meta.mask_token_id) fail(`policy mask_token_id ${p.vocab!.maskTokenId} ≠ dataset mask_token_id ${corpus.meta.mask_token_id}`);
+  log(`check: policy loaded ${p.config!.nLayer} layers × d_model ${p.config!.dModel}, seq_len ${p.config!.seqLen}, ${p.parameterCount} parameters, version ${p.policyVersion}, backend ${p.backend}`);
+
+  // 3. The reference is the same architecture and vocabulary, frozen, and (on a fresh run) the initial policy.
+  const r = await reference.client.info({});
+  if (!r.config || !r.vocab) fail(`reference at ${reference.client.target} reports no model config`);
+  if (r.vocab!.tokens.join("\u0000") !== dataVocab.join("\u0000")) fail(`reference vocabulary and dataset vocabulary ${firstDifference(r.vocab!.tokens, dataVocab)}`);
+  if (r.config!.seqLen !== p.config!.seqLen || r.config!.vocabSize !== p.config!.vocabSize) {
+    fail(`reference has seq_len ${r.config!.seqLen}, vocab ${r.config!.vocabSize}; policy has seq_len ${p.config!.seqLen}, vocab ${p.config!.vocabSize}`);
+  }
+  if (!resuming && p.policyVersion === 0 && r.weightsDigest !== p.weightsDigest) {
+    fail(`the reference's weights (digest ${r.weightsDigest.slice(0, 12)}) are not the initial policy's (${p.weightsDigest.slice(0, 12)}); start both from the same checkpoint`);
+  }
+  log(`check: reference is frozen (weights ${r.weightsDigest.slice(0, 12)}, checked again at the end)`);
+
+  // 4. Every judge is a sequence scorer (the judge service refuses anything else at load) with the data's vocabulary.
+  const judgeVersions: Record<string, string> = {};
+  for (const replica of judges.replicas) {
+    const j = await replica.client.info({});
+    if (j.vocab.join("\u0000") !== dataVocab.join("\u0000")) fail(`judge ${replica.target} (${j.modelName} ${j.modelVersion}) vocabulary and dataset vocabulary ${firstDifference(j.vocab, dataVocab)}; use a judge trained on this corpus`);
+    if (j.seqLen !== 0 && j.seqLen !== p.config!.seqLen) fail(`judge ${replica.target} expects seq_len ${j.seqLen}; the policy generates ${p.config!.seqLen}`);
+    judgeVersions[replica.target] = j.modelVersion;
+  }
+  const versions = new Set(Object.values(judgeVersions));
+  if (versions.size > 1) fail(`judge replicas serve different versions (${JSON.stringify(judgeVersions)}); swap them to one version first`);
+  log(`check: ${judges.replicas.length} judge replica(s), sequence_scorer ${[...versions][0]} with the dataset's vocabulary`);
+
+  return {
+    seqLen: p.config!.seqLen,
+    vocabSize: p.config!.vocabSize,
+    policyDigest: p.weightsDigest,
+    referenceDigest: r.weightsDigest,
+    judgeVersions,
+    policyLastStep: p.lastStep,
+  };
+}
