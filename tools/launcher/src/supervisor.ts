@@ -64,9 +64,12 @@ export class Supervisor {
 
   start(spec: ProcessSpec): Running {
     const log = createWriteStream(this.logPath(spec.name), { flags: "a" });
+    // Own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the
+    // stack in order (orchestrator first, so it can finish its step) instead of all at once.
     const child = spawn(spec.command, spec.args, {
       env: { ...process.env, ...spec.env },
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
     });
     const entry: Running = { spec, child, log, tail: [], exited: Promise.resolve(null), expectedExit: false };
     const onData = (stream: NodeJS.WritableStream | null) => (chunk: Buffer) => {
@@ -128,6 +131,16 @@ export class Supervisor {
     const timer = setTimeout(() => live.forEach((r) => r.child.kill("SIGKILL")), graceMs);
     await Promise.all(live.map((r) => r.exited));
     clearTimeout(timer);
+  }
+
+  /** Sends a signal to one process (e.g. SIGINT to let the orchestrator stop after its step). */
+  signal(name: string, signal: NodeJS.Signals): void {
+    this.running.find((r) => r.spec.name === name)?.child.kill(signal);
+  }
+
+  /** Last resort on exit: SIGKILL whatever is still alive (synchronous, for process.on("exit")). */
+  killAllNow(): void {
+    for (const r of this.running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill("SIGKILL");
   }
 
   pids(): Record<string, number | undefined> {
