@@ -127,7 +127,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = "safetensors data"
       fail(`tensor "${name}" of dtype ${dtype} and shape [${shape}] needs ${count * itemBytes} bytes but data_offsets span ${end - begin}`);
     }
     // Copy into a fresh buffer: the source offset need not be aligned for a typed-array view.
-    const raw = bytes.slice(dataStart + begin, dataStart + end);
+    // (Not bytes.slice: on a Node Buffer that is a view, not a copy.)
+    const raw = new Uint8Array(bytes.subarray(dataStart + begin, dataStart + end));
     const data = dtype === "F32" ? new Float32Array(raw.buffer) : dtype === "I32" ? new Int32Array(raw.buffer) : new BigInt64Array(raw.buffer);
     tensors.set(name, { dtype: dtype as SafeDtype, shape: shape as number[], data });
     spans.push({ name, begin, end });

@@ -184,7 +184,9 @@ export class AdamW {
  */
 export function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: number } {
   if (grads.size === 0) return { grads, norm: 0 };
-  const norm = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))))).dataSync()[0]!;
+  const normTensor = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))));
+  const norm = normTensor.dataSync()[0]!;
+  normTensor.dispose();
   if (!(Number.isFinite(maxNorm) && maxNorm > 0) || norm <= maxNorm) return { grads, norm };
   const scale = maxNorm / (norm + 1e-6);
   const out = new Map<string, tf.Tensor>();
