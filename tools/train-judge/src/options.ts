@@ -68,7 +68,7 @@ export const DEFAULT_OPTIONS: TrainJudgeOptions = {
 
   batch_size: 32,
   micro_batches: 1,
-  steps: 400,
+  steps: 300,
   learning_rate: 1e-3,
   warmup_steps: 20,
   min_lr_ratio: 0.1,
