@@ -1,0 +1,100 @@
+// Shared fixtures for this package's tests: a tiny generator config, masked batches, train params
+// and a way to build a real Update payload (sampled completions, reference log-probs).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MaskedTransformer, defaultGeneratorConfig, type ModelConfig } from "@grpomesh/model";
+import { Rng } from "@grpomesh/rng";
+import type { TrainParams, UpdatePayload } from "@grpomesh/loop";
+import type { PolicyEngine } from "./policy.ts";
+import type { ReferenceEngine } from "./reference.ts";
+
+export const TINY_VOCAB = ["[PAD]", "[MASK]", " ", "a", "b", "c", "d", "e", "f", "g"];
+export const MASK = 1;
+export const PAD = 0;
+
+/** 2 layers, d_model 32, seq 16: many updates per second on one wasm thread. */
+export function tinyConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {
+  return defaultGeneratorConfig(TINY_VOCAB, { seq_len: 16, n_layer: 2, n_head: 2, d_model: 32, d_ff: 64, ...overrides });
+}
+
+export function tinyModel(seed = 1, overrides: Partial<ModelConfig> = {}): MaskedTransformer {
+  return new MaskedTransformer(tinyConfig(overrides), { seed });
+}
+
+/** B inputs of T tokens (ids 2…V−1), about a third masked, every input with at least one mask. */
+export function maskedInputs(batch: number, seqLen: number, seed: number, vocabSize = TINY_VOCAB.length): Int32Array {
+  const rng = new Rng(seed);
+  const ids = new Int32Array(batch * seqLen);
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < seqLen; t++) ids[b * seqLen + t] = rng.next() < 0.35 ? MASK : 2 + rng.nextInt(vocabSize - 2);
+    ids[b * seqLen + rng.nextInt(seqLen)] = MASK;
+  }
+  return ids;
+}
+
+export function trainParams(overrides: Partial<TrainParams> = {}): TrainParams {
+  return {
+    learningRate: 1e-2,
+    warmupSteps: 0,
+    maxSteps: 100,
+    minLrRatio: 0.1,
+    weightDecay: 0.01,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    gradClip: 1,
+    microBatchSize: 0,
+    klBeta: 0.1,
+    klEstimator: "exact",
+    tokenReduction: "sum",
+    ppoEpochs: 1,
+    clipEps: 0.2,
+    temperature: 0.8,
+    ...overrides,
+  };
+}
+
+/**
+ * A real Update for `step`: inputs from `seed`, completions sampled by the policy, reference
+ * log-probs from `reference`, and advantages drawn at random (centred per group).
+ */
+export async function buildUpdate(
+  policy: PolicyEngine,
+  reference: ReferenceEngine,
+  step: number,
+  options: { batch?: number; seqLen?: number; groupSize?: number; seed?: number; params?: Partial<TrainParams> } = {},
+): Promise<UpdatePayload> {
+  const B = options.batch ?? 4;
+  const T = options.seqLen ?? 16;
+  const k = options.groupSize ?? 3;
+  const seed = options.seed ?? step;
+  const params = trainParams(options.params);
+  const inputs = maskedInputs(B, T, seed);
+  const sampled = await policy.sample(inputs, { batch: B, seqLen: T }, { temperature: params.temperature, topP: 0.95, groupSize: k, seed: String(seed) });
+  const refLogProbs = await reference.logProbs(inputs, { batch: B, seqLen: T }, params.temperature);
+  const rng = new Rng(seed + 1000);
+  const advantages = new Float32Array(B * k);
+  for (let b = 0; b < B; b++) {
+    let mean = 0;
+    for (let j = 0; j < k; j++) mean += advantages[b * k + j] = rng.normal();
+    for (let j = 0; j < k; j++) advantages[b * k + j]! -= mean / k;
+  }
+  return { step, batch: B, seqLen: T, groupSize: k, inputs, completions: sampled.completions, advantages, refLogProbs, oldLogProbs: sampled.logProbs, params };
+}
+
+/** A temporary folder removed by the returned function. */
+export function tempDir(prefix = "engine-test-"): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Calls `fn` and returns the error it throws (fails if it does not). */
+export async function caught(fn: () => Promise<unknown>): Promise<Error & { grpcCode?: number }> {
+  try {
+    await fn();
+  } catch (err) {
+    return err as Error & { grpcCode?: number };
+  }
+  throw new Error("expected the call to throw, but it returned");
+}

@@ -1,0 +1,146 @@
+// The reference engine: the frozen initial generator. It serves log p_ref at the sampling
+// temperature at masked positions (the exact KL needs the whole distribution) and, when asked,
+// the summed log-probs of given completions. It has no optimizer and its variables are not
+// trainable, so nothing in the process (a policy in the same process included) can move them.
+import * as tf from "@tensorflow/tfjs-core";
+import { existsSync, statSync } from "node:fs";
+import {
+  MaskedTransformer,
+  expectedTensorShapes,
+  initBackend,
+  loadCheckpoint as readCheckpointFolder,
+  maskedLogProbs,
+  weightsDigest,
+  type ModelConfig,
+} from "@grpomesh/model";
+import type { BatchShape, ReferencePort } from "@grpomesh/loop";
+import { failedPrecondition, invalidArgument, notFound, rethrowAs } from "./errors.ts";
+import { completionLogProbsFrom } from "./log-probs.ts";
+import { checkCompletionCount, checkIds, checkShape, resolveLimits, type EngineLimits, type ModelFacts } from "./validate.ts";
+import { vocabularyDifference, type VocabularyView } from "./vocab.ts";
+
+export interface ReferenceEngineOptions {
+  limits?: Partial<EngineLimits>;
+}
+
+export interface ReferenceInfo {
+  config: ModelConfig;
+  backend: string;
+  parameterCount: number;
+  weightsDigest: string;
+}
+
+export interface ReferenceScores {
+  /** float32 [B, T, V] log p_ref at masked positions, zeros elsewhere. */
+  distributions: Float32Array;
+  /** float32 [B, k] Σ over masked positions of log p_ref(completion token), when completions were given. */
+  completionLogProbs?: Float32Array;
+}
+
+export class ReferenceEngine implements ReferencePort {
+  readonly config: ModelConfig;
+  readonly limits: EngineLimits;
+  /** sha256 of the weights as loaded; they never change afterwards. */
+  readonly weightsDigest: string;
+  private readonly model: MaskedTransformer;
+  private readonly facts: ModelFacts;
+  private disposed = false;
+
+  /** Freezes `model`: its variables stop being trainable. */
+  constructor(model: MaskedTransformer, options: ReferenceEngineOptions = {}) {
+    if (model.config.model_type !== "masked_lm") {
+      throw failedPrecondition(`the reference needs a masked_lm generator; this checkpoint is a ${model.config.model_type}`);
+    }
+    for (const v of model.variables.values()) v.trainable = false;
+    this.model = model;
+    this.config = model.config;
+    this.limits = resolveLimits(options.limits);
+    this.facts = { vocabSize: this.config.vocab_size, seqLen: this.config.seq_len, maskTokenId: this.config.mask_token_id, padTokenId: this.config.pad_token_id };
+    this.weightsDigest = this.currentWeightsDigest();
+  }
+
+  /**
+   * The reference from a checkpoint folder. With `datasetVocabulary`, a checkpoint whose
+   * vocabulary (or mask/pad ids) differs from the dataset's is refused, naming the first difference.
+   */
+  static async fromCheckpoint(
+    dir: string,
+    options: ReferenceEngineOptions & { backend?: string; datasetVocabulary?: VocabularyView & { source?: string } } = {},
+  ): Promise<ReferenceEngine> {
+    await initBackend(options.backend, { log: false });
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw notFound(`checkpoint folder ${dir} does not exist; expected a folder with config.json and model.safetensors (docs/model-format.md)`);
+    }
+    let ckpt: ReturnType<typeof readCheckpointFolder>;
+    try {
+      ckpt = readCheckpointFolder(dir);
+    } catch (err) {
+      rethrowAs(err, failedPrecondition, "cannot load reference checkpoint: ");
+    }
+    const data = options.datasetVocabulary;
+    if (data) {
+      const difference = vocabularyDifference(
+        { vocab: ckpt.config.vocab, maskTokenId: ckpt.config.mask_token_id, padTokenId: ckpt.config.pad_token_id },
+        data,
+        { model: `checkpoint ${dir}`, other: `dataset${data.source ? ` ${data.source}` : ""}` },
+      );
+      if (difference) {
+        throw failedPrecondition(`the reference checkpoint does not speak the dataset's vocabulary: ${difference}. Use the generator trained on this dataset, or point --dataset-meta at its metadata.`);
+      }
+    }
+    const model = new MaskedTransformer(ckpt.config);
+    model.setWeights(ckpt.weights);
+    return new ReferenceEngine(model, options);
+  }
+
+  async logProbs(inputs: Int32Array, shape: BatchShape, temperature: number): Promise<Float32Array> {
+    return (await this.score(inputs, shape, temperature)).distributions;
+  }
+
+  /** One forward pass: the distributions and, when `completions` are given, their summed log-probs. */
+  async score(inputs: Int32Array, shape: BatchShape, temperature: number, completions?: { completions: Int32Array; groupSize: number }): Promise<ReferenceScores> {
+    if (this.disposed) throw failedPrecondition("the reference engine was disposed (the server is shutting down); retry against a running reference");
+    checkShape(shape, this.facts, this.limits);
+    const { batch: B, seqLen: T } = shape;
+    if (!(typeof temperature === "number" && Number.isFinite(temperature) && temperature > 0)) {
+      throw invalidArgument(`temperature is ${temperature}; expected a finite number > 0 (the sampling temperature)`);
+    }
+    checkIds("inputs", inputs, B * T, this.facts.vocabSize, `[B, T] = [${B}, ${T}]`);
+    if (completions) {
+      const k = completions.groupSize;
+      if (!Number.isSafeInteger(k) || k < 1) throw invalidArgument(`group size is ${k}; expected a positive integer`);
+      checkCompletionCount(B, k, this.limits);
+      checkIds("completions", completions.completions, B * k * T, this.facts.vocabSize, `[B, k, T] = [${B}, ${k}, ${T}]`);
+    }
+    const distributions = await maskedLogProbs(this.model, inputs, { batch: B, seqLen: T, maskTokenId: this.facts.maskTokenId, temperature });
+    if (!completions) return { distributions };
+    const completionLogProbs = completionLogProbsFrom(distributions, inputs, completions.completions, {
+      batch: B,
+      seqLen: T,
+      groupSize: completions.groupSize,
+      vocabSize: this.facts.vocabSize,
+      maskTokenId: this.facts.maskTokenId,
+    });
+    return { distributions, completionLogProbs };
+  }
+
+  /** sha256 of the weights as they are now (equal to `weightsDigest`, which tests check). */
+  currentWeightsDigest(): string {
+    return weightsDigest(this.model.getWeights(), expectedTensorShapes(this.config));
+  }
+
+  /** Whether any variable is trainable (never, after construction). */
+  hasTrainableVariables(): boolean {
+    return [...this.model.variables.values()].some((v) => v.trainable);
+  }
+
+  info(): ReferenceInfo {
+    return { config: this.config, backend: tf.getBackend(), parameterCount: this.model.parameterCount(), weightsDigest: this.weightsDigest };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.model.dispose();
+  }
+}
