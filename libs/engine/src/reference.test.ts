@@ -1,0 +1,124 @@
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { BANNED_LOGIT, initBackend } from "@grpomesh/model";
+import { PolicyEngine } from "./policy.ts";
+import { ReferenceEngine } from "./reference.ts";
+import { vocabularyDifference } from "./vocab.ts";
+import { buildUpdate, caught, maskedInputs, MASK, PAD, tempDir, tinyModel, TINY_VOCAB } from "./fixtures.test-util.ts";
+
+await initBackend("wasm", { log: false });
+
+const V = TINY_VOCAB.length;
+const dir = tempDir();
+tinyModel(1).save(`${dir.path}/gen`);
+after(() => dir.remove());
+
+test("logProbs: [B, T, V] log-softmax at τ at masked positions, zeros elsewhere, specials at ≈ −1e9", async () => {
+  const ref = await ReferenceEngine.fromCheckpoint(`${dir.path}/gen`);
+  const B = 3, T = 12, tau = 0.7;
+  const inputs = maskedInputs(B, T, 3);
+  const lp = await ref.logProbs(inputs, { batch: B, seqLen: T }, tau);
+  assert.equal(lp.length, B * T * V);
+  for (let p = 0; p < B * T; p++) {
+    const row = lp.subarray(p * V, (p + 1) * V);
+    if (inputs[p] !== MASK) {
+      assert.ok(row.every((x) => x === 0), `unmasked position ${p} must be zeros`);
+      continue;
+    }
+    let mass = 0;
+    for (let v = 0; v < V; v++) if (v !== MASK && v !== PAD) mass += Math.exp(row[v]!);
+    assert.ok(Math.abs(mass - 1) < 1e-5, `position ${p}: probabilities sum to ${mass}`);
+    assert.ok(row[MASK]! < BANNED_LOGIT / 2 && row[PAD]! < BANNED_LOGIT / 2);
+  }
+  // the temperature matters: a hotter distribution is flatter
+  const hot = await ref.logProbs(inputs, { batch: B, seqLen: T }, 5);
+  assert.notDeepEqual(hot, lp);
+  ref.dispose();
+});
+
+test("the reference equals the policy it started from, and completion log-probs agree with Sample's", async () => {
+  const ref = await ReferenceEngine.fromCheckpoint(`${dir.path}/gen`);
+  const policy = await PolicyEngine.fromCheckpoint(`${dir.path}/gen`);
+  assert.equal(ref.weightsDigest, (await policy.state()).weightsDigest);
+  const B = 2, T = 16, k = 3;
+  const inputs = maskedInputs(B, T, 9);
+  const sampled = await policy.sample(inputs, { batch: B, seqLen: T }, { temperature: 0.8, topP: 1, groupSize: k, seed: "77" });
+  const scored = await ref.score(inputs, { batch: B, seqLen: T }, 0.8, { completions: sampled.completions, groupSize: k });
+  for (let s = 0; s < B * k; s++) assert.ok(Math.abs(scored.completionLogProbs![s]! - sampled.logProbs[s]!) < 1e-4, `${scored.completionLogProbs![s]} vs ${sampled.logProbs[s]}`);
+  policy.dispose();
+  ref.dispose();
+});
+
+test("reference weights never change: nothing trainable, digest fixed while a policy trains beside it", async () => {
+  const ref = await ReferenceEngine.fromCheckpoint(`${dir.path}/gen`);
+  const policy = await PolicyEngine.fromCheckpoint(`${dir.path}/gen`);
+  assert.equal(ref.hasTrainableVariables(), false);
+  for (let step = 1; step <= 3; step++) await policy.update(await buildUpdate(policy, ref, step));
+  // what tf.variableGrads() with no list would differentiate: every trainable variable in the process
+  const trainable = Object.values(tf.engine().registeredVariables).filter((v) => v.trainable).map((v) => v.name);
+  const mine = new Set([...variablesOf(ref).values()].map((v) => v.name));
+  assert.ok(trainable.length > 0 && trainable.every((n) => !mine.has(n)), "no reference variable may be trainable");
+  assert.notEqual((await policy.state()).weightsDigest, ref.weightsDigest);
+  assert.equal(ref.currentWeightsDigest(), ref.weightsDigest);
+  policy.dispose();
+  ref.dispose();
+});
+
+test("a checkpoint whose vocabulary differs from the dataset's is refused, naming the first difference", async () => {
+  const data = { vocab: [...TINY_VOCAB], maskTokenId: 1, padTokenId: 0, source: "tiny.meta.json" };
+  const ok = await ReferenceEngine.fromCheckpoint(`${dir.path}/gen`, { datasetVocabulary: data });
+  ok.dispose();
+  const swapped = [...TINY_VOCAB];
+  [swapped[4], swapped[5]] = [swapped[5]!, swapped[4]!];
+  const err = await caught(() => ReferenceEngine.fromCheckpoint(`${dir.path}/gen`, { datasetVocabulary: { ...data, vocab: swapped } }));
+  assert.equal(err.grpcCode, 9);
+  assert.match(err.message, /token id 4 is "b" in the checkpoint .*gen but "c" in the dataset tiny\.meta\.json/);
+  const longer = await caught(() => ReferenceEngine.fromCheckpoint(`${dir.path}/gen`, { datasetVocabulary: { ...data, vocab: [...TINY_VOCAB, "h"] } }));
+  assert.match(longer.message, /has 10 tokens and the dataset tiny\.meta\.json 11; the dataset tiny\.meta\.json goes on with id 10 = "h"/);
+  assert.equal(vocabularyDifference({ vocab: ["a"], maskTokenId: 0 }, { vocab: ["a"], maskTokenId: 1 }), "mask_token_id is 0 in the checkpoint but 1 in the dataset");
+  assert.equal(vocabularyDifference({ vocab: ["a", "b"] }, { vocab: ["a", "b"] }), null);
+  const missing = await caught(() => ReferenceEngine.fromCheckpoint(`${dir.path}/none`));
+  assert.equal(missing.grpcCode, 5);
+});
+
+test("bad LogProbs requests are refused with their status codes", async () => {
+  const ref = new ReferenceEngine(tinyModel(2), { limits: { maxBatch: 4, maxCompletions: 8 } });
+  const inputs = maskedInputs(2, 8, 1);
+  const shape = { batch: 2, seqLen: 8 };
+  const cases: Array<[string, () => Promise<unknown>, number, RegExp]> = [
+    ["zero temperature", () => ref.logProbs(inputs, shape, 0), 3, /temperature is 0/],
+    ["NaN temperature", () => ref.logProbs(inputs, shape, NaN), 3, /temperature is NaN/],
+    ["wrong shape", () => ref.logProbs(inputs, { batch: 2, seqLen: 7 }, 1), 3, /inputs holds 16 ids; expected \[B, T\] = \[2, 7\] = 14/],
+    ["too long", () => ref.logProbs(new Int32Array(34), { batch: 2, seqLen: 17 }, 1), 3, /seq_len is 16/],
+    ["id out of range", () => ref.logProbs(Int32Array.from(inputs, (x, i) => (i === 3 ? 10 : x)), shape, 1), 3, /inputs\[3\] is 10/],
+    ["batch above the cap", () => ref.logProbs(new Int32Array(5 * 8), { batch: 5, seqLen: 8 }, 1), 8, /at most 4 per request/],
+    ["completions above the cap", () => ref.score(inputs, shape, 1, { completions: new Int32Array(2 * 5 * 8), groupSize: 5 }), 8, /2 × 5 = 10 completions/],
+    ["completions of the wrong size", () => ref.score(inputs, shape, 1, { completions: new Int32Array(3), groupSize: 2 }), 3, /completions holds 3 ids/],
+  ];
+  for (const [name, call, code, message] of cases) {
+    const err = await caught(call);
+    assert.equal(err.grpcCode, code, `${name}: ${err.message}`);
+    assert.match(err.message, message, name);
+  }
+  ref.dispose();
+});
+
+test("no tensor leaks over repeated LogProbs", async () => {
+  const ref = new ReferenceEngine(tinyModel(2));
+  const inputs = maskedInputs(4, 16, 5);
+  await ref.logProbs(inputs, { batch: 4, seqLen: 16 }, 0.8);
+  const baseline = tf.memory().numTensors;
+  for (let i = 0; i < 5; i++) {
+    await ref.score(inputs, { batch: 4, seqLen: 16 }, 0.8, { completions: new Int32Array(4 * 2 * 16).fill(3), groupSize: 2 });
+    await caught(() => ref.logProbs(inputs, { batch: 4, seqLen: 16 }, -1));
+  }
+  assert.equal(tf.memory().numTensors, baseline);
+  const variables = variablesOf(ref).size;
+  ref.dispose();
+  assert.equal(tf.memory().numTensors, baseline - variables, "dispose frees the weights");
+});
+
+function variablesOf(ref: ReferenceEngine): Map<string, tf.Variable> {
+  return (ref as unknown as { model: { variables: Map<string, tf.Variable> } }).model.variables;
+}
