@@ -380,6 +380,16 @@ export class PolicyEngine implements PolicyPort {
   // -------------------------------------------------------------------------------------------
   // State and checkpoints
 
+  /** Updates applied to the weights now held (cheap; for gauges). */
+  get policyVersion(): number {
+    return this.version;
+  }
+
+  /** The last GRPO step applied (0 before any). */
+  get lastStep(): number {
+    return this.last;
+  }
+
   async state(): Promise<PolicyState> {
     this.checkAlive();
     return { policyVersion: this.version, lastStep: this.last, weightsDigest: this.currentDigest() };

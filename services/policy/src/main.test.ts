@@ -1,0 +1,89 @@
+// main.ts as a process: one start line, health, graceful SIGTERM; a mistyped flag exits 2 and a
+// missing checkpoint exits 1, each with the reason.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { checkHealth } from "@grpomesh/rpc";
+import { initBackend } from "@grpomesh/model";
+import { parsePolicyConfig } from "./config.ts";
+import { tempDir, writeTinyCheckpoint } from "./test/fixtures.ts";
+
+await initBackend("wasm", { log: false });
+const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+const dir = tempDir();
+writeTinyCheckpoint(`${dir.path}/gen`);
+after(() => dir.remove());
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runMain(args: string[], env: Record<string, string> = {}, onLine?: (line: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { env: { ...process.env, GRPOMESH_TF_BACKEND: "wasm", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.stdout.on("data", (d: Buffer) => {
+      const before = stdout.length;
+      stdout += d.toString();
+      for (const line of stdout.slice(before).split("\n")) if (line && onLine) onLine(line, (s) => child.kill(s));
+    });
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test("serves with one start line, reports SERVING, and exits 0 on SIGTERM", async () => {
+  let health = "";
+  let checks: Promise<void> = Promise.resolve();
+  const run = await runMain([`--checkpoint=${dir.path}/gen`, "--address=127.0.0.1:0", "--metrics-port=off"], { POLICY_MAX_BATCH: "32" }, (line, kill) => {
+    const address = /^policy: serving address=(\S+)/.exec(line)?.[1];
+    if (!address) return;
+    checks = checkHealth(address, "grpomesh.v1.PolicyService").then(
+      (s) => void ((health = s), kill("SIGTERM")),
+      (e: Error) => void ((health = e.message), kill("SIGTERM")),
+    );
+  });
+  await checks;
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(health, "SERVING");
+  const starts = run.stdout.split("\n").filter((l) => l.startsWith("policy: serving "));
+  assert.equal(starts.length, 1, run.stdout);
+  for (const field of ["backend=wasm ", `checkpoint=${dir.path}/gen `, "layers=2 ", "d_model=32 ", "seq_len=16 ", "vocab=10 ", "version=0 ", "last_step=0 ", "max_batch=32 ", "metrics=off "]) {
+    assert.ok(starts[0]!.includes(field), `start line lacks ${field}: ${starts[0]}`);
+  }
+  assert.match(starts[0]!, / params=\d+ .* digest=[0-9a-f]{16} /);
+  assert.match(run.stdout, /SIGTERM, finishing in-flight requests/);
+});
+
+test("a mistyped flag exits 2 with a suggestion; a missing checkpoint exits 1 with the reason", async () => {
+  const typo = await runMain([`--checkpont=${dir.path}/gen`]);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /unknown option --checkpont; did you mean --checkpoint\?/);
+  const missing = await runMain([`--checkpoint=${dir.path}/none`, "--address=127.0.0.1:0", "--metrics-port=off"]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /policy: cannot start: checkpoint folder .*none does not exist/);
+});
+
+test("flags win over POLICY_* variables, which win over the defaults; bad values are refused", () => {
+  const { config } = parsePolicyConfig(["--max-batch=12", "--metrics-port=0"], { POLICY_MAX_BATCH: "99", POLICY_ADDRESS: "127.0.0.1:7000", POLICY_CHECKPOINT_ROOT: "/runs" });
+  assert.deepEqual(
+    { b: config.maxBatch, a: config.address, m: config.metricsPort, r: config.checkpointRoot, c: config.checkpoint, be: config.backend },
+    { b: 12, a: "127.0.0.1:7000", m: 0, r: "/runs", c: "models/generator", be: undefined },
+  );
+  assert.equal(parsePolicyConfig(["--metrics-port=off"]).config.metricsPort, null);
+  assert.equal(parsePolicyConfig(["--help"]).help, true);
+  assert.throws(() => parsePolicyConfig(["--metrics-port=70000"]), /--metrics-port is "70000"; expected a port/);
+  assert.throws(() => parsePolicyConfig(["--max-batch=0"]), /--max-batch is 0; expected an integer ≥ 1/);
+  assert.throws(() => parsePolicyConfig(["--max-batch=1.5"]), /expected an integer/);
+  assert.throws(() => parsePolicyConfig(["--backend=tpu"]), /option --backend has value "tpu"; expected one of , wasm, cpu, node, node-gpu/);
+  assert.throws(() => parsePolicyConfig([], { POLICY_MAX_BATCH: "lots" }), /environment variable POLICY_MAX_BATCH: option --max_batch has value "lots"; expected an integer/);
+});
