@@ -1,0 +1,121 @@
+// The reference over real gRPC on loopback: LogProbs equals the engine called directly, bad
+// requests get their status codes, the vocabulary check refuses a mismatched checkpoint, /metrics.
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { DataType, ReferenceService } from "@grpomesh/proto";
+import { checkHealth, createClient, RpcCallError, Status, type Client } from "@grpomesh/rpc";
+import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
+import { ReferenceEngine } from "@grpomesh/engine";
+import { initBackend } from "@grpomesh/model";
+import { startReferenceServer, type ReferenceServer } from "./reference-server.ts";
+import { maskedInputs, tempDir, writeDatasetMeta, writeTinyCheckpoint, TINY_VOCAB } from "./test/fixtures.ts";
+
+await initBackend("wasm", { log: false });
+
+const V = TINY_VOCAB.length;
+const B = 3, T = 16, K = 2;
+const dir = tempDir();
+writeTinyCheckpoint(`${dir.path}/gen`, 4);
+writeDatasetMeta(`${dir.path}/tiny.meta.json`, TINY_VOCAB);
+let server: ReferenceServer;
+let client: Client<typeof ReferenceService>;
+
+before(async () => {
+  server = await startReferenceServer({
+    checkpoint: `${dir.path}/gen`,
+    datasetMeta: `${dir.path}/tiny.meta.json`,
+    address: "127.0.0.1:0",
+    metricsPort: 0,
+    metricsHost: "127.0.0.1",
+    maxBatch: 8,
+    maxMessageBytes: 128 * 1024,
+  });
+  client = createClient(ReferenceService, server.address);
+});
+after(async () => {
+  client.close();
+  await server.shutdown(1_000);
+  dir.remove();
+});
+
+test("LogProbs over gRPC equals ReferenceEngine called directly; Info and health report the model", async () => {
+  assert.equal(await checkHealth(server.address, "grpomesh.v1.ReferenceService"), "SERVING");
+  const direct = await ReferenceEngine.fromCheckpoint(`${dir.path}/gen`);
+  const inputs = maskedInputs(B, T, 11);
+  const completions = Int32Array.from({ length: B * K * T }, (_, i) => {
+    const x = inputs[Math.floor(i / (K * T)) * T + (i % T)]!;
+    return x === 1 ? 3 + (i % 7) : x;
+  });
+  const res = await client.logProbs({ inputs: encodeTensor(inputs, [B, T]), temperature: 0.8, returnDistributions: true, completions: encodeTensor(completions, [B, K, T]) });
+  const dist = decodeTensor(res.distributions, { name: "distributions", dtype: DataType.FLOAT32, shape: [B, T, V] }).values;
+  const sums = decodeTensor(res.completionLogProbs, { name: "completion_log_probs", dtype: DataType.FLOAT32, shape: [B, K] }).values;
+  // temperature travels as a proto float: the engine must be called with the same float32 value
+  const tau = Math.fround(0.8);
+  const expected = await direct.score(inputs, { batch: B, seqLen: T }, tau, { completions, groupSize: K });
+  assert.deepEqual(dist, expected.distributions);
+  assert.deepEqual(sums, expected.completionLogProbs);
+  assert.deepEqual(await direct.logProbs(inputs, { batch: B, seqLen: T }, tau), dist);
+
+  // distributions only when asked for
+  const sumsOnly = await client.logProbs({ inputs: encodeTensor(inputs, [B, T]), temperature: 0.8, completions: encodeTensor(completions, [B, K, T]) });
+  assert.equal(sumsOnly.distributions, undefined);
+  assert.ok(sumsOnly.completionLogProbs);
+
+  const info = await client.info({});
+  assert.deepEqual({ type: info.config?.modelType, V: info.config?.vocabSize, T: info.config?.seqLen, backend: info.backend, digest: info.weightsDigest }, { type: "masked_lm", V, T: 16, backend: "wasm", digest: direct.weightsDigest });
+  assert.deepEqual(info.vocab?.tokens, TINY_VOCAB);
+  direct.dispose();
+});
+
+test("every bad request gets its status code; the weights stay the same and the next request succeeds", async () => {
+  const digest = (await client.info({})).weightsDigest;
+  const inputs = maskedInputs(B, T, 12);
+  const ok = { inputs: encodeTensor(inputs, [B, T]), temperature: 0.8, returnDistributions: true };
+  const cases: Array<[string, () => Promise<unknown>, Status, RegExp]> = [
+    ["inputs missing", () => client.logProbs({ ...ok, inputs: undefined }), Status.INVALID_ARGUMENT, /inputs is missing/],
+    ["inputs as int64", () => client.logProbs({ ...ok, inputs: encodeTensor(BigInt64Array.from(inputs, BigInt), [B, T]) }), Status.INVALID_ARGUMENT, /inputs has dtype INT64; expected INT32/],
+    ["asks for nothing", () => client.logProbs({ ...ok, returnDistributions: false }), Status.INVALID_ARGUMENT, /the request asks for nothing/],
+    ["temperature 0", () => client.logProbs({ ...ok, temperature: 0 }), Status.INVALID_ARGUMENT, /temperature is 0; expected a finite number > 0/],
+    ["token out of range", () => client.logProbs({ ...ok, inputs: encodeTensor(Int32Array.from(inputs, (x, i) => (i === 5 ? -3 : x)), [B, T]) }), Status.INVALID_ARGUMENT, /inputs\[5\] is -3/],
+    ["longer than seq_len", () => client.logProbs({ ...ok, inputs: encodeTensor(new Int32Array(B * 20), [B, 20]) }), Status.INVALID_ARGUMENT, /seq_len is 16/],
+    ["completions of another T", () => client.logProbs({ ...ok, completions: encodeTensor(new Int32Array(B * K * 4), [B, K, 4]) }), Status.INVALID_ARGUMENT, /completions has shape \[3, 2, 4\]; expected \[3, \*, 16\]/],
+    ["batch above --max-batch", () => client.logProbs({ ...ok, inputs: encodeTensor(new Int32Array(9 * T).fill(1), [9, T]) }), Status.RESOURCE_EXHAUSTED, /request holds 9 inputs; this engine accepts at most 8/],
+    ["message above --max-message-bytes", () => client.logProbs({ ...ok, completions: encodeTensor(new Int32Array(B * 1000 * T), [B, 1000, T]) }), Status.RESOURCE_EXHAUSTED, /./],
+  ];
+  for (const [label, call, code, message] of cases) {
+    try {
+      await call();
+      assert.fail(`${label}: expected ${Status[code]}`);
+    } catch (err) {
+      assert.ok(err instanceof RpcCallError, `${label}: ${String(err)}`);
+      assert.equal(err.code, code, `${label}: got ${Status[err.code]}: ${err.details}`);
+      assert.match(err.details, message, label);
+    }
+  }
+  assert.equal((await client.info({})).weightsDigest, digest);
+  assert.equal(server.engine.currentWeightsDigest(), digest);
+  const res = await client.logProbs(ok);
+  assert.equal(res.distributions?.shape.length, 3);
+});
+
+test("a checkpoint whose vocabulary differs from the dataset's is refused at start, naming the first difference", async () => {
+  const other = [...TINY_VOCAB.slice(0, 5), "x", ...TINY_VOCAB.slice(6)];
+  writeDatasetMeta(`${dir.path}/other.meta.json`, other);
+  await assert.rejects(
+    startReferenceServer({ checkpoint: `${dir.path}/gen`, datasetMeta: `${dir.path}/other.meta.json`, address: "127.0.0.1:0", metricsPort: null }),
+    /the reference checkpoint does not speak the dataset's vocabulary: token id 5 is "c" in the checkpoint .*gen but "x" in the dataset .*other\.meta\.json/,
+  );
+  await assert.rejects(
+    startReferenceServer({ checkpoint: `${dir.path}/gen`, datasetMeta: `${dir.path}/absent.meta.json`, address: "127.0.0.1:0", metricsPort: null }),
+    /cannot read dataset metadata .*absent\.meta\.json.*--dataset-meta=none/,
+  );
+});
+
+test("/metrics: request counters, inputs served and the model info", async () => {
+  const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+  const value = (line: RegExp) => Number(new RegExp(`^${line.source} (\\S+)$`, "m").exec(text)?.[1]);
+  assert.ok(value(/reference_request_success_total\{method="LogProbs"\}/) >= 3);
+  assert.ok(value(/reference_request_failure_total\{method="LogProbs",code="INVALID_ARGUMENT"\}/) >= 1);
+  assert.ok(value(/reference_inputs_total/) >= 3 * B);
+  assert.equal(value(new RegExp(`reference_model_info\\{checkpoint="${dir.path}/gen",weights_digest="${server.engine.weightsDigest}",backend="wasm"\\}`)), 1);
+});

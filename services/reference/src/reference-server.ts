@@ -1,0 +1,132 @@
+// The reference service: LogProbs and Info over gRPC (with health and reflection from libs/rpc)
+// and a Prometheus /metrics endpoint, around one frozen ReferenceEngine. At start it refuses a
+// checkpoint whose vocabulary differs from the dataset's.
+import { DataType, ReferenceService } from "@grpomesh/proto";
+import { bindService, invalidArgument, startServer, unavailable, type RunningServer } from "@grpomesh/rpc";
+import { Counter, Gauge, createMetrics, startMetricsServer, type MetricsServer, type Registry } from "@grpomesh/metrics";
+import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
+import { ReferenceEngine, failedPrecondition } from "@grpomesh/engine";
+import { readCorpusMetadata } from "@grpomesh/data";
+import type { ModelConfig } from "@grpomesh/model";
+import { REFERENCE_FLAG_DEFAULTS, parseMetricsPort, type ReferenceServiceConfig } from "./config.ts";
+
+export type ReferenceServerOptions = Partial<ReferenceServiceConfig> & {
+  /** Host of the /metrics endpoint (default 0.0.0.0). */
+  metricsHost?: string;
+};
+
+export interface ReferenceServer {
+  address: string;
+  port: number;
+  metricsPort: number | null;
+  config: ReferenceServiceConfig;
+  engine: ReferenceEngine;
+  registry: Registry;
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** Library defaults: as the command line's, except that no dataset check runs unless datasetMeta is given. */
+export function defaultReferenceConfig(): ReferenceServiceConfig {
+  const d = REFERENCE_FLAG_DEFAULTS;
+  return {
+    checkpoint: d.checkpoint,
+    address: d.address,
+    metricsPort: parseMetricsPort(d.metrics_port),
+    datasetMeta: null,
+    maxBatch: d.max_batch,
+    maxCompletions: d.max_completions,
+    maxMessageBytes: d.max_message_bytes,
+    backend: undefined,
+  };
+}
+
+function modelInfo(c: ModelConfig) {
+  return {
+    config: { modelType: c.model_type, vocabSize: c.vocab_size, seqLen: c.seq_len, nLayer: c.n_layer, nHead: c.n_head, dModel: c.d_model, dFf: c.d_ff, dropout: c.dropout },
+    vocab: { tokens: c.vocab, maskTokenId: c.mask_token_id },
+  };
+}
+
+/** The vocabulary of a dataset metadata file, for the start-time check. */
+function datasetVocabulary(path: string) {
+  let meta: ReturnType<typeof readCorpusMetadata>;
+  try {
+    meta = readCorpusMetadata(path);
+  } catch (err) {
+    throw failedPrecondition(`${(err as Error).message} (or pass --dataset-meta=none to skip the vocabulary check)`);
+  }
+  return { vocab: meta.vocab, maskTokenId: meta.mask_token_id, padTokenId: meta.pad_token_id, source: path };
+}
+
+/**
+ * Starts the reference: NOT_SERVING (and UNAVAILABLE to calls) until the checkpoint is loaded and
+ * checked against the dataset vocabulary, then SERVING. A refused checkpoint stops the server and
+ * rejects with the reason.
+ */
+export async function startReferenceServer(options: ReferenceServerOptions = {}): Promise<ReferenceServer> {
+  const config: ReferenceServiceConfig = { ...defaultReferenceConfig(), ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  const service = createMetrics("reference");
+  const registers = [service.registry];
+  const inputsServed = new Counter({ name: "reference_inputs_total", help: "Inputs whose log-probs were computed (one forward pass each).", registers });
+  const modelGauge = new Gauge({ name: "reference_model_info", help: "1 for the weights this reference serves (labels say which).", labelNames: ["checkpoint", "weights_digest", "backend"], registers });
+  let engine: ReferenceEngine | null = null;
+
+  const handlers = bindService(ReferenceService, {
+    async logProbs(req) {
+      if (!engine) throw unavailable(`the reference is still loading its checkpoint ${config.checkpoint}; retry when health reports SERVING`);
+      const inputs = decodeTensor(req.inputs, { name: "inputs", dtype: DataType.INT32, shape: [null, null] });
+      const [B, T] = inputs.shape as [number, number];
+      let completions: { completions: Int32Array; groupSize: number } | undefined;
+      if (req.completions) {
+        const c = decodeTensor(req.completions, { name: "completions", dtype: DataType.INT32, shape: [B, null, T] });
+        completions = { completions: c.values, groupSize: c.shape[1]! };
+      }
+      if (!req.returnDistributions && !completions) {
+        throw invalidArgument("the request asks for nothing: set return_distributions (the [B, T, V] log-probs) or send completions (their summed log-probs)");
+      }
+      const scored = await engine.score(inputs.values, { batch: B, seqLen: T }, req.temperature, completions);
+      inputsServed.inc(B);
+      return {
+        distributions: req.returnDistributions ? encodeTensor(scored.distributions, [B, T, engine.config.vocab_size]) : undefined,
+        completionLogProbs: completions ? encodeTensor(scored.completionLogProbs!, [B, completions.groupSize]) : undefined,
+      };
+    },
+
+    info() {
+      if (!engine) throw unavailable(`the reference is still loading its checkpoint ${config.checkpoint}; retry when health reports SERVING`);
+      const i = engine.info();
+      return { ...modelInfo(i.config), backend: i.backend, weightsDigest: i.weightsDigest };
+    },
+  });
+
+  const rpc: RunningServer = await startServer({
+    address: config.address,
+    services: [handlers],
+    maxReceiveMessageBytes: config.maxMessageBytes,
+    maxSendMessageBytes: config.maxMessageBytes,
+    initiallyServing: false,
+    onCall: service.observeCall,
+  });
+  let metricsServer: MetricsServer | null = null;
+  const shutdown = async (graceMs = 2_000) => {
+    rpc.setServing(false);
+    await rpc.shutdown(graceMs);
+    await metricsServer?.close();
+    engine?.dispose();
+  };
+  try {
+    if (config.metricsPort !== null) metricsServer = await startMetricsServer({ port: config.metricsPort, host: options.metricsHost, registry: service.registry });
+    engine = await ReferenceEngine.fromCheckpoint(config.checkpoint, {
+      backend: config.backend,
+      datasetVocabulary: config.datasetMeta === null ? undefined : datasetVocabulary(config.datasetMeta),
+      limits: { maxBatch: config.maxBatch, maxCompletions: config.maxCompletions },
+    });
+  } catch (err) {
+    await shutdown(0);
+    throw err;
+  }
+  const info = engine.info();
+  modelGauge.set({ checkpoint: config.checkpoint, weights_digest: info.weightsDigest, backend: info.backend }, 1);
+  rpc.setServing(true);
+  return { address: rpc.address, port: rpc.port, metricsPort: metricsServer?.port ?? null, config, engine, registry: service.registry, shutdown };
+}
