@@ -244,8 +244,11 @@ export class PolicyEngine implements PolicyPort {
       throw err;
     }
 
+    // One record per step: with several PPO epochs the values are means over the epochs' steps,
+    // except clip_frac, averaged over the epochs that clip (epoch 1 has ratio 1 and never does).
     const n = epochValues.length;
     const mean = (key: keyof LossValues) => epochValues.reduce((s, v) => s + v[key], 0) / n;
+    const clipping = epochValues.slice(1);
     let maskedTokens = 0;
     for (const m of checked.maskedCounts) maskedTokens += m;
     const metrics: UpdateMetrics = {
@@ -254,11 +257,11 @@ export class PolicyEngine implements PolicyPort {
       klPenalty: mean("klPenalty"),
       meanKl: mean("meanKl"),
       meanLogProb: mean("meanLogProb"),
-      clipFrac: mean("clipFrac"),
+      clipFrac: clipping.length ? clipping.reduce((s, v) => s + v.clipFrac, 0) / clipping.length : 0,
       gradNorm: gradNorms.reduce((s, g) => s + g, 0) / n,
       learningRate,
       updateMs: performance.now() - started,
-      tokens: maskedTokens * p.groupSize,
+      tokens: maskedTokens * p.groupSize, // sampled tokens the loss was computed over (k · Σ|M_i|)
     };
     this.version += 1;
     this.last = step;
