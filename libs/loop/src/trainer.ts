@@ -100,6 +100,7 @@ export interface OrchestratorCheckpoint {
 }
 
 const LATEST = "latest.json";
+const WARNING_QUIET_STEPS = 20;
 
 export class GrpoTrainer<C = unknown> {
   /** Number of steps applied so far; the next step is `step + 1`. */
@@ -109,6 +110,7 @@ export class GrpoTrainer<C = unknown> {
   private resumeWaiters: Array<() => void> = [];
   private betweenSteps: Array<() => Promise<void>> = [];
   lastJudgeVersion = "";
+  private warned = new Map<string, { step: number; suppressed: number }>();
   lastRecord: StepRecord | undefined;
   lastEval: EvalRecord | undefined;
 
@@ -206,7 +208,7 @@ export class GrpoTrainer<C = unknown> {
 
     const versions = new Set(judged.groupVersions);
     const judgeVersion = [...versions].join("+");
-    if (versions.size > 1) this.warn(`step ${stepNo}: groups were scored by several judge versions (${judgeVersion})`);
+    if (versions.size > 1) this.warn("judge-versions", `step ${stepNo}: groups were scored by several judge versions (${judgeVersion})`);
     this.lastJudgeVersion = judgeVersion;
     const rewards = judged.scores;
     const meanReward = mean(rewards);
@@ -239,10 +241,10 @@ export class GrpoTrainer<C = unknown> {
     this.append(record);
     this.opts.hooks?.onStep?.(record);
     if (adv.fracZeroStdGroups >= c.warn_frac_zero_std) {
-      this.warn(`step ${stepNo}: ${(adv.fracZeroStdGroups * 100).toFixed(0)}% of groups have all-equal rewards — no learning signal from them (rewards stopped varying?)`);
+      this.warn("zero-std", `step ${stepNo}: ${(adv.fracZeroStdGroups * 100).toFixed(0)}% of groups have all-equal rewards — no learning signal from them (rewards stopped varying?)`);
     }
     if (!Number.isFinite(m.meanKl) || m.meanKl > c.warn_kl) {
-      this.warn(`step ${stepNo}: mean KL to the reference is ${m.meanKl.toFixed(3)} (> warn_kl ${c.warn_kl}) — the policy is drifting; lower learning_rate or raise kl_beta`);
+      this.warn("kl", `step ${stepNo}: mean KL to the reference is ${m.meanKl.toFixed(3)} (> warn_kl ${c.warn_kl}) — the policy is drifting; lower learning_rate or raise kl_beta`);
     }
     if (c.sample_interval > 0 && stepNo % c.sample_interval === 0 && this.opts.decode) {
       this.opts.hooks?.onSamples?.(stepNo, this.samplesFrom(batch, sampled.completions, rewards, c.samples_to_show));
@@ -393,9 +395,21 @@ export class GrpoTrainer<C = unknown> {
     return out;
   }
 
-  private warn(message: string): void {
-    this.append({ type: "warning", step: this.step, time: new Date().toISOString(), message });
-    this.opts.hooks?.onWarning?.(message);
+  /**
+   * Every warning goes to the log; the console hook hears a kind at most once every
+   * WARNING_QUIET_STEPS steps (with a count of what it missed), so a persistent condition is
+   * visible without drowning the progress output.
+   */
+  private warn(kind: string, message: string): void {
+    this.append({ type: "warning", kind, step: this.step, time: new Date().toISOString(), message });
+    const last = this.warned.get(kind);
+    if (last && this.step - last.step < WARNING_QUIET_STEPS) {
+      last.suppressed++;
+      return;
+    }
+    const note = last?.suppressed ? ` (and ${last.suppressed} similar warning(s) since step ${last.step}, see log.jsonl)` : "";
+    this.warned.set(kind, { step: this.step, suppressed: 0 });
+    this.opts.hooks?.onWarning?.(message + note);
   }
 
   private append(record: object): void {

@@ -1,6 +1,12 @@
 // Human-facing output of a run: the live progress line, printed samples, the closing summary.
 import type { EvalRecord, SampleView, StepRecord } from "@grpomesh/loop";
 
+/** toFixed without "-0.0000" for values that round to zero. */
+function fixed(x: number, digits: number): string {
+  const s = x.toFixed(digits);
+  return /^-0\.0*$/.test(s) ? s.slice(1) : s;
+}
+
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return "?";
   const s = Math.round(ms / 1000);
@@ -29,7 +35,7 @@ export class ProgressLine {
     const line =
       `step ${String(r.step).padStart(String(this.maxSteps).length)}/${this.maxSteps}` +
       ` | reward ${r.mean_reward.toFixed(3)} ±${r.std_reward.toFixed(3)}` +
-      ` | kl ${r.mean_kl.toFixed(4)} | loss ${r.loss.toFixed(4)} | gnorm ${r.grad_norm.toFixed(2)}` +
+      ` | kl ${fixed(r.mean_kl, 4)} | loss ${fixed(r.loss, 4)} | gnorm ${r.grad_norm.toFixed(2)}` +
       ` | ${rate.toFixed(2)} steps/s | ETA ${formatDuration(eta)}`;
     if (this.mode === "line") this.out.write(`\r\x1b[2K${line}`);
     else if (r.step % this.every === 0 || r.step === this.maxSteps || r.step === this.firstStep + 1) this.out.write(`${line}\n`);

@@ -91,12 +91,25 @@ async function main(): Promise<number> {
 
   const judgePorts = await Promise.all(Array.from({ length: a.judges }, () => freePort()));
   const [policyPort, referencePort, orchestratorPort] = [await freePort(), await freePort(), await freePort()];
+  const metricsPorts = new Map<string, number>();
+  const metricsFlag = async (name: string) => {
+    metricsPorts.set(name, await freePort());
+    return `--metrics-port=${metricsPorts.get(name)}`;
+  };
   const services: ProcessSpec[] = [
-    ...judgePorts.map((port, i) =>
-      tsxProcess(`judge-${i}`, "services/judge/src/main.ts", [`--model=${a.judgeModel}`, `--address=127.0.0.1:${port}`], { healthTarget: `127.0.0.1:${port}` }),
-    ),
-    tsxProcess("reference", "services/reference/src/main.ts", [`--checkpoint=${a.generator}`, `--address=127.0.0.1:${referencePort}`], { healthTarget: `127.0.0.1:${referencePort}` }),
-    tsxProcess("policy", "services/policy/src/main.ts", [`--checkpoint=${a.generator}`, `--address=127.0.0.1:${policyPort}`], { healthTarget: `127.0.0.1:${policyPort}` }),
+    ...(await Promise.all(
+      judgePorts.map(async (port, i) =>
+        tsxProcess(`judge-${i}`, "services/judge/src/main.ts", [`--model=${a.judgeModel}`, `--address=127.0.0.1:${port}`, await metricsFlag(`judge-${i}`)], {
+          healthTarget: `127.0.0.1:${port}`,
+        }),
+      ),
+    )),
+    tsxProcess("reference", "services/reference/src/main.ts", [`--checkpoint=${a.generator}`, `--address=127.0.0.1:${referencePort}`, await metricsFlag("reference")], {
+      healthTarget: `127.0.0.1:${referencePort}`,
+    }),
+    tsxProcess("policy", "services/policy/src/main.ts", [`--checkpoint=${a.generator}`, `--address=127.0.0.1:${policyPort}`, await metricsFlag("policy")], {
+      healthTarget: `127.0.0.1:${policyPort}`,
+    }),
   ];
   const rel = (p: string) => relative(process.cwd(), p) || ".";
   console.log(`grpo-mesh: starting ${services.length} services (logs in ${rel(logDir)}/)`);
@@ -121,7 +134,8 @@ async function main(): Promise<number> {
   try {
     await sup.startAll(services, {
       timeoutMs: 180_000,
-      onReady: (name, ms) => console.log(`grpo-mesh: ${name.padEnd(9)} ready (${(ms / 1000).toFixed(1)}s)`),
+      onReady: (name, ms) =>
+        console.log(`grpo-mesh: ${name.padEnd(9)} ready (${(ms / 1000).toFixed(1)}s) — metrics http://127.0.0.1:${metricsPorts.get(name)}/metrics`),
     });
     started = true;
     const orchestrator = tsxProcess(
@@ -133,6 +147,7 @@ async function main(): Promise<number> {
         `--reference=127.0.0.1:${referencePort}`,
         `--judges=${judgePorts.map((p) => `127.0.0.1:${p}`).join(",")}`,
         `--address=127.0.0.1:${orchestratorPort}`,
+        await metricsFlag("orchestrator"),
         `--run_dir=${a.runDir}`,
         // The orchestrator writes into a pipe; its progress line is rewritten in place when we are on a terminal.
         `--progress=${process.stdout.isTTY ? "line" : "log"}`,

@@ -1,0 +1,69 @@
+// End to end (slow, still in CI): `npm start`'s launcher runs a short real GRPO training over gRPC
+// — two judge processes, reference, policy, orchestrator — on a tiny generator and a judge that
+// rewards one character, and the run must learn: rewards rise, the policy's weights change, the
+// reference's and the judge's do not.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadCorpus } from "@grpomesh/data";
+import { initBackend } from "@grpomesh/model";
+import { writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+
+test("npm start's stack trains a tiny policy over gRPC and the judge's reward rises", { timeout: 600_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "grpomesh-e2e-"));
+  try {
+    await initBackend(undefined, { log: false });
+    const { vocab } = loadCorpus();
+    const generator = join(dir, "generator");
+    const initialDigest = writeTinyGenerator(generator, vocab.tokens, { seqLen: 32 });
+    const judgeModel = join(dir, "judge", "model.onnx");
+    writeCharacterJudge(judgeModel, vocab.tokens, "e", { seqLen: 32 });
+    const judgeDigest = sha256(judgeModel);
+    const runConfig = join(dir, "run.json");
+    writeFileSync(
+      runConfig,
+      JSON.stringify({ max_iters: 24, batch_size: 8, group_size: 4, learning_rate: 0.03, warmup_iters: 2, kl_beta: 0.01, eval_interval: 12, eval_batches: 2, sample_interval: 12, checkpoint_interval: 12, temperature: 1.0, top_p: 1.0, warn_kl: 1000 }),
+    );
+    const runDir = join(dir, "run");
+    const res = spawnSync(
+      process.execPath,
+      ["--import", "tsx", join(ROOT, "tools/launcher/src/main.ts"), `--generator=${generator}`, `--judge-model=${judgeModel}`, `--run-config=${runConfig}`, `--run-dir=${runDir}`],
+      { cwd: ROOT, encoding: "utf8", timeout: 540_000 },
+    );
+    const output = `${res.stdout}\n${res.stderr}`;
+    assert.equal(res.status, 0, `launcher failed:\n${output.slice(-4000)}`);
+    assert.match(output, /judge-0\s+ready/);
+    assert.match(output, /judge-1\s+ready/);
+    assert.match(output, /stopped all processes/);
+
+    const records = readFileSync(join(runDir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const steps = records.filter((r) => r.type === "step");
+    assert.equal(steps.length, 24);
+    const avg = (rs: Array<{ mean_reward: number }>) => rs.reduce((s, r) => s + r.mean_reward, 0) / rs.length;
+    const early = avg(steps.slice(0, 4));
+    const late = avg(steps.slice(-4));
+    assert.ok(late > early + 0.05, `training reward did not rise: first 4 steps ${early.toFixed(4)}, last 4 ${late.toFixed(4)}`);
+
+    const summary = JSON.parse(readFileSync(join(runDir, "summary.json"), "utf8"));
+    assert.ok(summary.heldout_reward_after > summary.heldout_reward_before, `held-out reward ${summary.heldout_reward_before} → ${summary.heldout_reward_after}`);
+    assert.equal(summary.policy_weights_changed, true);
+    assert.equal(summary.reference_unchanged, true);
+    // The judge is frozen: its file is untouched and every step was scored by the one version.
+    assert.equal(sha256(judgeModel), judgeDigest);
+    assert.deepEqual([...new Set(steps.map((s) => s.judge_version))], ["e-counter-v1"]);
+    // The policy's checkpoint differs from the initial weights; the initial checkpoint is untouched.
+    const finalCkpt = JSON.parse(readFileSync(join(summary.checkpoint, "orchestrator.json"), "utf8"));
+    assert.notEqual(finalCkpt.policy.weights_digest, initialDigest);
+    assert.equal(finalCkpt.step, 24);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
