@@ -3,10 +3,8 @@
 // stopped at the end, on Ctrl-C, or as soon as one of them dies.
 import { existsSync, mkdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { ChildDiedError, Supervisor, freePort, type ProcessSpec } from "./supervisor.ts";
-
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+import { ChildDiedError, Supervisor, freePort } from "./supervisor.ts";
+import { ROOT, startStack, tsxProcess } from "./stack.ts";
 
 const HELP = `usage: npm start -- [launcher options] [orchestrator --key=value options]
 
@@ -66,10 +64,6 @@ function parseArgs(argv: string[]): LauncherArgs | "help" {
   return args;
 }
 
-function tsxProcess(name: string, script: string, flags: string[], extra: Partial<ProcessSpec> = {}): ProcessSpec {
-  return { name, command: process.execPath, args: ["--import", "tsx", join(ROOT, script), ...flags], ...extra };
-}
-
 async function main(): Promise<number> {
   const parsed = parseArgs(process.argv.slice(2));
   if (parsed === "help") {
@@ -89,30 +83,8 @@ async function main(): Promise<number> {
   const sup = new Supervisor(logDir);
   process.on("exit", () => sup.killAllNow());
 
-  const judgePorts = await Promise.all(Array.from({ length: a.judges }, () => freePort()));
-  const [policyPort, referencePort, orchestratorPort] = [await freePort(), await freePort(), await freePort()];
-  const metricsPorts = new Map<string, number>();
-  const metricsFlag = async (name: string) => {
-    metricsPorts.set(name, await freePort());
-    return `--metrics-port=${metricsPorts.get(name)}`;
-  };
-  const services: ProcessSpec[] = [
-    ...(await Promise.all(
-      judgePorts.map(async (port, i) =>
-        tsxProcess(`judge-${i}`, "services/judge/src/main.ts", [`--model=${a.judgeModel}`, `--address=127.0.0.1:${port}`, await metricsFlag(`judge-${i}`)], {
-          healthTarget: `127.0.0.1:${port}`,
-        }),
-      ),
-    )),
-    tsxProcess("reference", "services/reference/src/main.ts", [`--checkpoint=${a.generator}`, `--address=127.0.0.1:${referencePort}`, await metricsFlag("reference")], {
-      healthTarget: `127.0.0.1:${referencePort}`,
-    }),
-    tsxProcess("policy", "services/policy/src/main.ts", [`--checkpoint=${a.generator}`, `--address=127.0.0.1:${policyPort}`, await metricsFlag("policy")], {
-      healthTarget: `127.0.0.1:${policyPort}`,
-    }),
-  ];
   const rel = (p: string) => relative(process.cwd(), p) || ".";
-  console.log(`grpo-mesh: starting ${services.length} services (logs in ${rel(logDir)}/)`);
+  console.log(`grpo-mesh: starting ${a.judges + 2} services (logs in ${rel(logDir)}/)`);
   const t0 = performance.now();
 
   let interrupted = 0;
@@ -132,22 +104,28 @@ async function main(): Promise<number> {
   process.on("SIGTERM", onSignal);
 
   try {
-    await sup.startAll(services, {
-      timeoutMs: 180_000,
-      onReady: (name, ms) =>
-        console.log(`grpo-mesh: ${name.padEnd(9)} ready (${(ms / 1000).toFixed(1)}s) — metrics http://127.0.0.1:${metricsPorts.get(name)}/metrics`),
-    });
+    const stack = await startStack(
+      {
+        generator: a.generator,
+        judgeModel: a.judgeModel,
+        judges: a.judges,
+        logDir,
+        onReady: (name, ms, metricsPort) => console.log(`grpo-mesh: ${name.padEnd(9)} ready (${(ms / 1000).toFixed(1)}s) — metrics http://127.0.0.1:${metricsPort}/metrics`),
+      },
+      sup,
+    );
     started = true;
+    const orchestratorPort = await freePort();
     const orchestrator = tsxProcess(
       "orchestrator",
       "services/orchestrator/src/main.ts",
       [
         `--config=${a.runConfig}`,
-        `--policy=127.0.0.1:${policyPort}`,
-        `--reference=127.0.0.1:${referencePort}`,
-        `--judges=${judgePorts.map((p) => `127.0.0.1:${p}`).join(",")}`,
+        `--policy=${stack.policy}`,
+        `--reference=${stack.reference}`,
+        `--judges=${stack.judges.join(",")}`,
         `--address=127.0.0.1:${orchestratorPort}`,
-        await metricsFlag("orchestrator"),
+        `--metrics-port=${await freePort()}`,
         `--run_dir=${a.runDir}`,
         // The orchestrator writes into a pipe; its progress line is rewritten in place when we are on a terminal.
         `--progress=${process.stdout.isTTY ? "line" : "log"}`,

@@ -1,0 +1,47 @@
+// The local stack's service processes (judges, reference, policy) on free loopback ports, shared
+// by `npm start` and the benchmarks so both run exactly the same services.
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Supervisor, freePort, type ProcessSpec } from "./supervisor.ts";
+
+export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+export interface StackOptions {
+  generator: string;
+  judgeModel: string;
+  judges: number;
+  logDir: string;
+  onReady?: (name: string, ms: number, metricsPort: number) => void;
+  timeoutMs?: number;
+}
+
+export interface Stack {
+  supervisor: Supervisor;
+  policy: string;
+  reference: string;
+  judges: string[];
+  metricsPorts: Map<string, number>;
+}
+
+export function tsxProcess(name: string, script: string, flags: string[], extra: Partial<ProcessSpec> = {}): ProcessSpec {
+  return { name, command: process.execPath, args: ["--import", "tsx", join(ROOT, script), ...flags], ...extra };
+}
+
+/** Starts the services and resolves once every one answers SERVING (rejects if one dies first). */
+export async function startStack(opts: StackOptions, supervisor = new Supervisor(opts.logDir)): Promise<Stack> {
+  const metricsPorts = new Map<string, number>();
+  const service = async (name: string, script: string, flags: string[]): Promise<[ProcessSpec, string]> => {
+    const port = await freePort();
+    metricsPorts.set(name, await freePort());
+    const address = `127.0.0.1:${port}`;
+    return [tsxProcess(name, script, [...flags, `--address=${address}`, `--metrics-port=${metricsPorts.get(name)}`], { healthTarget: address }), address];
+  };
+  const judges = await Promise.all(Array.from({ length: opts.judges }, (_, i) => service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`])));
+  const reference = await service("reference", "services/reference/src/main.ts", [`--checkpoint=${opts.generator}`]);
+  const policy = await service("policy", "services/policy/src/main.ts", [`--checkpoint=${opts.generator}`]);
+  await supervisor.startAll([...judges.map((j) => j[0]), reference[0], policy[0]], {
+    timeoutMs: opts.timeoutMs ?? 180_000,
+    onReady: (name, ms) => opts.onReady?.(name, ms, metricsPorts.get(name)!),
+  });
+  return { supervisor, policy: policy[1], reference: reference[1], judges: judges.map((j) => j[1]), metricsPorts };
+}
