@@ -1,0 +1,145 @@
+// `npm run bench -- step`: the GRPO step time by phase (sample, judge, reference, update) for the
+// default config, in-process (engines in this process, onnxruntime judge in this process) and over
+// gRPC (the same services `npm start` runs, as separate processes on loopback). The difference is
+// what the network costs: the RPC share of the step.
+import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { readFileSync } from "node:fs";
+import { loadCorpus } from "@grpomesh/data";
+import { PolicyEngine, ReferenceEngine } from "@grpomesh/engine";
+import { CorpusData, GRPO_DEFAULTS, GrpoTrainer, type GrpoConfig, type JudgePort, type StepRecord } from "@grpomesh/loop";
+import { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig } from "@grpomesh/model";
+import { inspectJudgeModel } from "@grpomesh/onnx";
+import { GrpcPolicy, GrpcReference, JudgeFleet } from "@grpomesh/orchestrator";
+import { ROOT, startStack, writeCharacterJudge } from "@grpomesh/launcher";
+import { parseFlags } from "./options.ts";
+import { formatTable, mean } from "./stats.ts";
+
+const PHASES = ["sample_ms", "judge_ms", "reference_ms", "advantage_ms", "update_ms", "data_ms", "step_ms"] as const;
+
+/** The judge as one onnxruntime session in this process (what a judge replica runs, without gRPC). */
+class InProcessJudge implements JudgePort {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly inputName: string,
+    private readonly int64: boolean,
+    private readonly version: string,
+  ) {}
+
+  static async open(path: string): Promise<InProcessJudge> {
+    const bytes = readFileSync(path);
+    const info = inspectJudgeModel(bytes);
+    const session = await ort.InferenceSession.create(bytes);
+    return new InProcessJudge(session, info.inputName, info.inputDtype === "int64", info.version ?? "unversioned");
+  }
+
+  async score(sequences: Int32Array, { count, seqLen, groupSize }: { count: number; seqLen: number; groupSize: number }) {
+    const data = this.int64 ? BigInt64Array.from(sequences, (x) => BigInt(x)) : sequences;
+    const out = await this.session.run({ [this.inputName]: new ort.Tensor(this.int64 ? "int64" : "int32", data, [count, seqLen]) });
+    const scores = Float32Array.from(Object.values(out)[0]!.data as Float32Array);
+    return { scores, groupVersions: new Array<string>(count / groupSize).fill(this.version) };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+async function measure(trainer: GrpoTrainer, warmup: number, steps: number): Promise<StepRecord[]> {
+  for (let i = 0; i < warmup; i++) await trainer.trainStep();
+  const records: StepRecord[] = [];
+  for (let i = 0; i < steps; i++) {
+    records.push(await trainer.trainStep());
+    process.stdout.write(`\r  step ${i + 1}/${steps}: ${(records.at(-1)!.phases.step_ms / 1000).toFixed(2)}s   `);
+  }
+  process.stdout.write("\n");
+  return records;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const flags = parseFlags(
+    argv,
+    { generator: join(ROOT, "models/generator"), "judge-model": join(ROOT, "models/judge/model.onnx"), steps: 5, warmup: 1, "batch-size": 16, "group-size": 8, judges: 2, mode: "both" },
+    { mode: "both | inproc | grpc", judges: "judge replicas in the gRPC run" },
+  );
+  const tmp = mkdtempSync(join(tmpdir(), "grpomesh-bench-step-"));
+  try {
+    const backend = await initBackend(undefined, { log: false });
+    const corpus = loadCorpus();
+    let generator = flags.generator;
+    if (!existsSync(join(generator, "config.json"))) {
+      generator = join(tmp, "generator");
+      const model = new MaskedTransformer(defaultGeneratorConfig(corpus.vocab.tokens), { seed: 1 });
+      model.save(generator);
+      model.dispose();
+      console.log(`no generator at ${flags.generator}: using a randomly initialised one of the default size`);
+    }
+    const modelConfig = loadConfig(generator);
+    let judgeModel = flags["judge-model"];
+    if (!existsSync(judgeModel)) {
+      judgeModel = join(tmp, "judge.onnx");
+      writeCharacterJudge(judgeModel, corpus.vocab.tokens, "e", { seqLen: modelConfig.seq_len });
+      console.log(`no judge at ${flags["judge-model"]}: using a character-counting judge`);
+    }
+    const config: GrpoConfig = { ...GRPO_DEFAULTS, batch_size: flags["batch-size"], group_size: flags["group-size"], max_iters: 1000, sample_interval: 0, eval_interval: 0, checkpoint_interval: 0 };
+    console.log(
+      `GRPO step, B=${config.batch_size}, k=${config.group_size} (${config.batch_size * config.group_size} sequences), model ${modelConfig.n_layer}L×${modelConfig.d_model}, T=${modelConfig.seq_len}; tfjs backend ${backend.backend}; ${flags.warmup} warm-up + ${flags.steps} measured steps`,
+    );
+    const data = () => new CorpusData({ corpus, seqLen: modelConfig.seq_len, batchSize: config.batch_size, seed: config.seed, evalBatches: 1 });
+    const results: Record<string, StepRecord[]> = {};
+
+    if (flags.mode !== "grpc") {
+      console.log("in-process (policy, reference and judge engines in this process):");
+      const policy = await PolicyEngine.fromCheckpoint(generator);
+      const reference = await ReferenceEngine.fromCheckpoint(generator);
+      const judge = await InProcessJudge.open(judgeModel);
+      const trainer = new GrpoTrainer({ policy, reference, judge, data: data() }, config, { maskTokenId: corpus.vocab.maskTokenId });
+      results.inproc = await measure(trainer, flags.warmup, flags.steps);
+      policy.dispose();
+      reference.dispose();
+      await judge.release();
+    }
+    if (flags.mode !== "inproc") {
+      console.log(`over gRPC (policy, reference and ${flags.judges} judge process(es) on loopback):`);
+      const stack = await startStack({ generator, judgeModel, judges: flags.judges, logDir: join(tmp, "logs") });
+      const policy = new GrpcPolicy(stack.policy);
+      const reference = new GrpcReference(stack.reference);
+      const judges = new JudgeFleet(stack.judges);
+      try {
+        const trainer = new GrpoTrainer({ policy, reference, judge: judges, data: data() }, config, { maskTokenId: corpus.vocab.maskTokenId });
+        results.grpc = await measure(trainer, flags.warmup, flags.steps);
+      } finally {
+        policy.close();
+        reference.close();
+        judges.close();
+        await stack.supervisor.stopAll();
+      }
+    }
+
+    const modes = Object.keys(results);
+    const avg = (mode: string, phase: (typeof PHASES)[number]) => mean(results[mode]!.map((r) => r.phases[phase]));
+    const rows = PHASES.map((phase) => {
+      const cells = modes.map((m) => avg(m, phase).toFixed(0));
+      if (modes.length === 2) {
+        const delta = avg("grpc", phase) - avg("inproc", phase);
+        cells.push(`${delta >= 0 ? "+" : ""}${delta.toFixed(0)}`);
+      }
+      return [phase.replace(/_ms$/, ""), ...cells];
+    });
+    const header = ["phase (mean ms)", ...modes.map((m) => (m === "inproc" ? "in-process" : "gRPC")), ...(modes.length === 2 ? ["gRPC − in-process"] : [])];
+    console.log(formatTable(header, rows));
+    for (const m of modes) {
+      const step = avg(m, "step_ms");
+      console.log(`${m === "inproc" ? "in-process" : "gRPC"}: ${(1000 / step).toFixed(2)} steps/s, ${((config.batch_size * config.group_size * modelConfig.seq_len) / (step / 1000)).toFixed(0)} tokens/s`);
+    }
+    if (modes.length === 2) {
+      const share = (avg("grpc", "step_ms") - avg("inproc", "step_ms")) / avg("grpc", "step_ms");
+      console.log(`RPC share of the gRPC step: ${(share * 100).toFixed(1)}% (noisy on a shared 2-core machine: compare within one run)`);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
