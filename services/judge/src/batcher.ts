@@ -1,6 +1,7 @@
-// A micro-batcher in front of one model: concurrent Score requests are concatenated into one
-// onnxruntime run of up to `maxBatch` rows. One run at a time per model, so onnxruntime's
-// intra-op threads are not split between runs; requests that arrive during a run form the next.
+// The queue in front of one model's sessions. With `merge`, concurrent Score requests are
+// concatenated into one onnxruntime run of up to `maxBatch` rows (a micro-batcher: requests that
+// arrive while every session is busy form the next run); without it each request is its own run.
+// At most `concurrentRuns` runs (one per session) are in flight.
 import type { TokenIds } from "./loaded-model.ts";
 
 export type RunBatch = (ids: TokenIds, rows: number, seqLen: number) => Promise<Float32Array>;
@@ -17,6 +18,10 @@ export interface BatchResult {
 
 export interface MicroBatcherOptions {
   maxBatch: number;
+  /** Concatenate queued requests into one run (true) or run each alone (false). Default true. */
+  merge?: boolean;
+  /** Runs in flight at once (the model's session count). Default 1. */
+  concurrentRuns?: number;
   /** How long the oldest request may wait for company before a run starts; 0 runs at once when idle. */
   windowMs: number;
   /** Called once per run (for metrics). */
@@ -42,7 +47,7 @@ export class CancelledError extends Error {
 export class MicroBatcher {
   private readonly queue: Job[] = [];
   private queuedRows = 0;
-  private running = false;
+  private running = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -50,6 +55,8 @@ export class MicroBatcher {
     private readonly opts: MicroBatcherOptions,
   ) {
     if (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1) throw new Error(`maxBatch is ${opts.maxBatch}; expected a positive integer`);
+    const runs = opts.concurrentRuns ?? 1;
+    if (!Number.isInteger(runs) || runs < 1) throw new Error(`concurrentRuns is ${runs}; expected a positive integer`);
   }
 
   /** Rows waiting for a run (not counting the run in progress). */
@@ -73,7 +80,7 @@ export class MicroBatcher {
   }
 
   private pump(): void {
-    if (this.running || this.timer || this.queue.length === 0) return;
+    if (this.running >= (this.opts.concurrentRuns ?? 1) || this.timer || this.queue.length === 0) return;
     const waitMs = this.opts.windowMs - (performance.now() - this.queue[0]!.submittedAt);
     if (waitMs > 0 && this.queuedRows < this.opts.maxBatch) {
       this.timer = setTimeout(() => {
@@ -84,11 +91,12 @@ export class MicroBatcher {
     }
     const jobs = this.take();
     if (jobs.length === 0) return this.pump();
-    this.running = true;
+    this.running++;
     void this.execute(jobs).finally(() => {
-      this.running = false;
+      this.running--;
       this.pump();
     });
+    this.pump();
   }
 
   /** Takes jobs in arrival order that share the oldest job's seqLen and fit `maxBatch`; drops cancelled ones. */
@@ -104,6 +112,7 @@ export class MicroBatcher {
         job.reject(new CancelledError("request was cancelled (deadline passed or client gone) before it was scored"));
         continue;
       }
+      if (jobs.length > 0 && this.opts.merge === false) break;
       if (job.seqLen !== seqLen || rows + job.rows > this.opts.maxBatch) {
         // Keep order within a seqLen: a job that does not fit closes this batch.
         if (job.seqLen === seqLen) break;

@@ -2,7 +2,7 @@
 // against the defaults' types; unknown flags are refused so a typo cannot pass silently.
 
 export type ExecutionProvider = "cpu" | "cuda";
-/** How concurrent Score requests reach onnxruntime (see README, "Concurrency"). */
+/** How concurrent Score requests reach onnxruntime: merged into one run, or one run each (README, "Concurrency"). */
 export type Scheduler = "microbatch" | "parallel";
 
 export interface JudgeConfig {
@@ -20,8 +20,10 @@ export interface JudgeConfig {
   /** Largest request accepted; larger ones get RESOURCE_EXHAUSTED. */
   maxMessageBytes: number;
   executionProvider: ExecutionProvider;
-  /** onnxruntime intra-op threads; 0 lets onnxruntime choose (one per physical core). */
+  /** onnxruntime intra-op threads per session; 0 lets onnxruntime choose (one per physical core). */
   threads: number;
+  /** onnxruntime sessions (worker threads) per model: runs in flight at once. */
+  sessions: number;
   scheduler: Scheduler;
   /** Micro-batcher: how long the first request of an idle queue waits for company. */
   batchWindowMs: number;
@@ -37,6 +39,7 @@ export const DEFAULT_JUDGE_CONFIG: JudgeConfig = {
   maxMessageBytes: 64 * 1024 * 1024,
   executionProvider: "cpu",
   threads: 0,
+  sessions: 1,
   scheduler: "microbatch",
   batchWindowMs: 0,
 };
@@ -57,8 +60,9 @@ const FLAGS: Record<string, FlagSpec> = {
   "max-batch": { key: "maxBatch", env: "JUDGE_MAX_BATCH", kind: "int", help: "most sequences per Score request and per micro-batch" },
   "max-message-bytes": { key: "maxMessageBytes", env: "JUDGE_MAX_MESSAGE_BYTES", kind: "int", help: "largest request in bytes (larger: RESOURCE_EXHAUSTED)" },
   "execution-provider": { key: "executionProvider", env: "JUDGE_EXECUTION_PROVIDER", kind: "provider", help: "cpu or cuda" },
-  threads: { key: "threads", env: "JUDGE_THREADS", kind: "int", help: "onnxruntime intra-op threads; 0 = one per physical core" },
-  scheduler: { key: "scheduler", env: "JUDGE_SCHEDULER", kind: "scheduler", help: "microbatch (concatenate concurrent requests) or parallel (one onnxruntime run per request)" },
+  threads: { key: "threads", env: "JUDGE_THREADS", kind: "int", help: "onnxruntime intra-op threads per session; 0 = one per physical core" },
+  sessions: { key: "sessions", env: "JUDGE_SESSIONS", kind: "int", help: "onnxruntime sessions (worker threads) per model, i.e. runs in flight at once" },
+  scheduler: { key: "scheduler", env: "JUDGE_SCHEDULER", kind: "scheduler", help: "microbatch (concatenate queued requests into one run) or parallel (one run per request, up to --sessions at once)" },
   "batch-window-ms": { key: "batchWindowMs", env: "JUDGE_BATCH_WINDOW_MS", kind: "int", help: "microbatch: ms an idle queue waits for more requests before running" },
 };
 

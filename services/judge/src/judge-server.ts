@@ -40,12 +40,6 @@ export interface JudgeServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-/** A model plus the way its requests reach onnxruntime (a batcher per model, so batches never mix versions). */
-interface Serving {
-  model: LoadedModel;
-  batcher: MicroBatcher | null;
-}
-
 /**
  * Starts the judge: the gRPC server answers NOT_SERVING until the start model (if any) is loaded,
  * then SERVING, and stays SERVING through swaps. A start model that fails the contract stops the
@@ -66,16 +60,9 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
 
   // Assigned once the server listens; loads before that (none) would have nothing to mark SERVING.
   let rpc: RunningServer | undefined;
-  const servingOf = (model: LoadedModel): Serving => ({ model, batcher: batchers.get(model) ?? null });
-
-  async function scoreOn(serving: Serving, batch: TokenBatch, arrived: number, ctx: CallContext): Promise<BatchResult> {
-    const { model, batcher } = serving;
-    if (batcher) return batcher.submit(batch.ids, batch.rows, batch.seqLen, () => ctx.cancelled());
-    const started = performance.now();
-    const scores = await model.run(batch.ids, batch.rows, batch.seqLen);
-    const computeSeconds = (performance.now() - started) / 1000;
-    observeRun(model, batch.rows, computeSeconds);
-    return { scores, queueSeconds: (started - arrived) / 1000, computeSeconds, batchRows: batch.rows };
+  // One queue per model, so a run never mixes model versions.
+  function scoreOn(model: LoadedModel, batch: TokenBatch, ctx: CallContext): Promise<BatchResult> {
+    return batchers.get(model)!.submit(batch.ids, batch.rows, batch.seqLen, () => ctx.cancelled());
   }
 
   function observeRun(model: LoadedModel, rows: number, seconds: number): void {
@@ -93,23 +80,23 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
       const started = performance.now();
       let model: LoadedModel;
       try {
-        model = await loadJudgeModel(path, { executionProvider: config.executionProvider, threads: config.threads, version });
+        model = await loadJudgeModel(path, { executionProvider: config.executionProvider, threads: config.threads, sessions: config.sessions, version });
       } catch (err) {
         metrics.modelLoads.inc({ result: "failure" });
         throw err;
       }
       metrics.modelLoads.inc({ result: "success" });
       metrics.modelLoadDuration.observe((performance.now() - started) / 1000);
-      if (config.scheduler === "microbatch") {
-        batchers.set(
-          model,
-          new MicroBatcher((ids, rows, seqLen) => model.run(ids, rows, seqLen), {
-            maxBatch: config.maxBatch,
-            windowMs: config.batchWindowMs,
-            onRun: (rows, seconds) => observeRun(model, rows, seconds),
-          }),
-        );
-      }
+      batchers.set(
+        model,
+        new MicroBatcher((ids, rows, seqLen) => model.run(ids, rows, seqLen), {
+          maxBatch: config.maxBatch,
+          windowMs: config.batchWindowMs,
+          merge: config.scheduler === "microbatch",
+          concurrentRuns: model.sessions.size,
+          onRun: (rows, seconds) => observeRun(model, rows, seconds),
+        }),
+      );
       const previousVersion = slot.swap(model);
       rpc?.setServing(true);
       metrics.setModel({ model: model.name, version: model.version, path, executionProvider: model.executionProvider });
@@ -121,7 +108,6 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
 
   const handlers = bindService(JudgeService, {
     async score(request, ctx) {
-      const arrived = performance.now();
       const model = slot.acquire();
       metrics.inflightRequests.inc();
       try {
@@ -133,7 +119,7 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
           version: model.version,
         });
         metrics.requestBatchSize.observe(batch.rows);
-        const result = await scoreOn(servingOf(model), batch, arrived, ctx);
+        const result = await scoreOn(model, batch, ctx);
         const labels = { model: model.name, version: model.version };
         metrics.queueDuration.observe(labels, result.queueSeconds);
         metrics.inferenceCount.inc(labels, batch.rows);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { RpcError, Status } from "@grpomesh/rpc";
 import { loadJudgeModel, nameFromPath } from "./loaded-model.ts";
 import { ModelSlot } from "./model-slot.ts";
-import { directScores, failsWarmUpModel, generatorModel, meanIdModel, randomIds, SEQ_LEN, tempRepository, tinyScorer } from "./test/fixtures.ts";
+import { directScores, failsWarmUpModel, generatorModel, meanIdModel, randomIds, SEQ_LEN, tempRepository, tinyScorer, unknownOpModel } from "./test/fixtures.ts";
 
 const repo = tempRepository();
 after(() => repo.remove());
@@ -63,6 +63,10 @@ test("contract breakers, warm-up failures and missing files are refused with the
   await assert.rejects(
     loadJudgeModel(repo.write("two.onnx", failsWarmUpModel(8)), cpu),
     refusedWith(Status.FAILED_PRECONDITION, /two\.onnx refused: warm-up inference failed: judge model broken-1 returned float32 \[2\] for 1 sequences; expected float32 \[1\] or \[1, 1\]/),
+  );
+  await assert.rejects(
+    loadJudgeModel(repo.write("op.onnx", unknownOpModel()), { ...cpu, sessions: 2 }),
+    refusedWith(Status.FAILED_PRECONDITION, /op\.onnx refused: onnxruntime cannot create a session \(.*NoSuchScorerOp/),
   );
   await assert.rejects(loadJudgeModel(`${repo.root}/nope.onnx`, cpu), refusedWith(Status.NOT_FOUND, /nope\.onnx does not exist/));
   await assert.rejects(loadJudgeModel(repo.write("c.onnx", meanIdModel()), { ...cpu, executionProvider: "cuda" }), refusedWith(Status.FAILED_PRECONDITION, /execution provider "cuda"/));

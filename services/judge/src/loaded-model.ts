@@ -1,21 +1,24 @@
-// One judge model in memory: an onnxruntime session that passed the contract check and a warm-up
-// inference, its version, and a reference count so a swapped-out model is released only after
-// the requests still running on it finish.
+// One judge model in memory: onnxruntime sessions (in worker threads) that passed the contract
+// check and a warm-up inference, its version, and a reference count so a swapped-out model is
+// released only after the requests still running on it finish.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, sep } from "node:path";
-import * as ort from "onnxruntime-node";
+import type { InferenceSession } from "onnxruntime-node";
 import { inspectJudgeModel, JudgeContractError, type JudgeModelInfo } from "@grpomesh/onnx";
 import { failedPrecondition, notFound } from "@grpomesh/rpc";
 import type { ExecutionProvider } from "./config.ts";
 import { executionProviders } from "./execution-provider.ts";
+import { SessionPool } from "./session-pool.ts";
 
 export type TokenIds = Int32Array | BigInt64Array;
 
 export interface LoadModelOptions {
   executionProvider: ExecutionProvider;
-  /** onnxruntime intra-op threads; 0 lets onnxruntime choose. */
+  /** onnxruntime intra-op threads per session; 0 lets onnxruntime choose. */
   threads: number;
+  /** Sessions (worker threads) that may run at once; default 1. */
+  sessions?: number;
   /** Overrides the version from the model's metadata or digest. */
   version?: string;
 }
@@ -36,7 +39,7 @@ export class LoadedModel {
   constructor(
     readonly path: string,
     readonly info: JudgeModelInfo,
-    readonly session: ort.InferenceSession,
+    readonly sessions: SessionPool,
     readonly executionProvider: ExecutionProvider,
     fields: { name: string; version: string; digest: string },
   ) {
@@ -52,17 +55,17 @@ export class LoadedModel {
     return this;
   }
 
-  /** Drops one reference; the last one frees the onnxruntime session. */
+  /** Drops one reference; the last one frees the onnxruntime sessions. */
   release(): void {
     if (this.refs <= 0) throw new Error(`judge model ${this.version} released more often than acquired`);
-    if (--this.refs === 0) this.releasedPromise = this.session.release();
+    if (--this.refs === 0) this.releasedPromise = this.sessions.release();
   }
 
   get references(): number {
     return this.refs;
   }
 
-  /** Resolves once the session has been freed (null while someone still holds the model). */
+  /** Resolves once the sessions have been freed (null while someone still holds the model). */
   get released(): Promise<void> | null {
     return this.releasedPromise;
   }
@@ -71,14 +74,11 @@ export class LoadedModel {
   async run(ids: TokenIds, rows: number, seqLen: number): Promise<Float32Array> {
     const type = ids instanceof BigInt64Array ? "int64" : "int32";
     if (type !== this.info.inputDtype) throw new Error(`run() got ${type} ids; model ${this.version} takes ${this.info.inputDtype} (convert at the edge)`);
-    const out = await this.session.run({ [this.info.inputName]: new ort.Tensor(type, ids, [rows, seqLen]) });
-    const scores = out[this.info.outputName];
-    if (!scores || scores.type !== "float32" || scores.size !== rows) {
-      throw new Error(
-        `judge model ${this.version} returned ${scores ? `${scores.type} [${scores.dims.join(", ")}]` : "no output"} for ${rows} sequences; expected float32 [${rows}] or [${rows}, 1]`,
-      );
+    const { scores, dims } = await this.sessions.run(ids, rows, seqLen, this.info.inputName, this.info.outputName);
+    if (scores.length !== rows) {
+      throw new Error(`judge model ${this.version} returned float32 [${dims.join(", ")}] for ${rows} sequences; expected float32 [${rows}] or [${rows}, 1]`);
     }
-    return scores.data as Float32Array;
+    return scores;
   }
 }
 
@@ -110,7 +110,7 @@ async function readModelFile(path: string): Promise<Uint8Array> {
  */
 export async function loadJudgeModel(path: string, opts: LoadModelOptions): Promise<LoadedModel> {
   const started = performance.now();
-  let providers: ort.InferenceSession.ExecutionProviderConfig[];
+  let providers: InferenceSession.ExecutionProviderConfig[];
   try {
     providers = executionProviders(opts.executionProvider);
   } catch (err) {
@@ -129,23 +129,22 @@ export async function loadJudgeModel(path: string, opts: LoadModelOptions): Prom
   // The byte-level check first: it is cheap and explains a wrong file better than onnxruntime does.
   contract(() => inspectJudgeModel(bytes));
 
-  let session: ort.InferenceSession;
+  let sessions: SessionPool;
   try {
-    session = await ort.InferenceSession.create(bytes, {
-      executionProviders: providers,
-      intraOpNumThreads: opts.threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: "all",
-      executionMode: "sequential",
-      logSeverityLevel: 3,
-    });
+    sessions = await SessionPool.create(bytes, { sessions: opts.sessions ?? 1, threads: opts.threads, executionProviders: providers });
   } catch (err) {
     throw refuse(`onnxruntime cannot create a session (${(err as Error).message})`);
   }
 
-  const info = contract(() => inspectJudgeModel(bytes, session));
+  let info: JudgeModelInfo;
+  try {
+    info = contract(() => inspectJudgeModel(bytes, sessions.io));
+  } catch (err) {
+    await sessions.release();
+    throw err;
+  }
   const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-  const model = new LoadedModel(path, info, session, opts.executionProvider, {
+  const model = new LoadedModel(path, info, sessions, opts.executionProvider, {
     name: info.name ?? nameFromPath(path),
     version: opts.version || info.version || digest.slice(0, "sha256:".length + 12),
     digest,
@@ -154,16 +153,23 @@ export async function loadJudgeModel(path: string, opts: LoadModelOptions): Prom
     await warmUp(model);
   } catch (err) {
     model.release();
+    await model.released;
     throw refuse(`warm-up inference failed: ${(err as Error).message}`);
   }
   model.loadMs = performance.now() - started;
   return model;
 }
 
-/** One sequence of token 0 (every vocabulary has it): proves the graph runs and returns one finite score. */
+/**
+ * One sequence of token 0 (every vocabulary has it) on every session at once: proves the graph
+ * runs and returns one finite score, and pays each session's first-run cost before traffic does.
+ */
 async function warmUp(model: LoadedModel): Promise<void> {
   const seqLen = model.info.seqLen ?? WARMUP_DYNAMIC_SEQ_LEN;
-  const ids = model.info.inputDtype === "int64" ? new BigInt64Array(seqLen) : new Int32Array(seqLen);
-  const scores = await model.run(ids, 1, seqLen);
-  if (!Number.isFinite(scores[0])) throw new Error(`the score of an all-zero sequence is ${scores[0]}; expected a finite number`);
+  const one = async () => {
+    const ids = model.info.inputDtype === "int64" ? new BigInt64Array(seqLen) : new Int32Array(seqLen);
+    const scores = await model.run(ids, 1, seqLen);
+    if (!Number.isFinite(scores[0])) throw new Error(`the score of an all-zero sequence is ${scores[0]}; expected a finite number`);
+  };
+  await Promise.all(Array.from({ length: model.sessions.size }, one));
 }

@@ -53,6 +53,7 @@ function startLine(s: JudgeServer): string {
     ["vocab", m ? m.info.vocab.length : "-"],
     ["provider", c.executionProvider],
     ["threads", c.threads === 0 ? "auto" : c.threads],
+    ["sessions", c.sessions],
     ["scheduler", c.scheduler],
     ["max_batch", c.maxBatch],
     ["batch_window_ms", c.batchWindowMs],

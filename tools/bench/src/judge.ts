@@ -26,6 +26,7 @@ const DEFAULTS = {
   concurrency: "1,4",
   scheduler: "microbatch",
   threads: 0,
+  sessions: 1,
   "max-batch": 1024,
   "batch-window-ms": 0,
   "seq-len": 128,
@@ -38,7 +39,8 @@ const HELP: Partial<Record<keyof typeof DEFAULTS, string>> = {
   warmup: "untimed requests before each level",
   concurrency: "requests in flight, comma list (e.g. 1,4,8)",
   scheduler: "judge --scheduler, comma list (microbatch,parallel)",
-  threads: "judge --threads (0: onnxruntime's choice)",
+  threads: "judge --threads, intra-op threads per session (0: onnxruntime's choice)",
+  sessions: "judge --sessions, onnxruntime sessions (runs in flight)",
   "seq-len": "sequence length when the model's is dynamic",
 };
 
@@ -139,6 +141,7 @@ export async function run(argv: string[]): Promise<void> {
         `--model=${model.path}`,
         `--scheduler=${scheduler}`,
         `--threads=${o.threads}`,
+        `--sessions=${o.sessions}`,
         `--max-batch=${o["max-batch"]}`,
         `--batch-window-ms=${o["batch-window-ms"]}`,
       ]);

@@ -75,6 +75,14 @@ export function failsWarmUpModel(cols = 7): Uint8Array {
   return g.toModel({ metadata: meta(VOCAB_SIZE, "broken-1") });
 }
 
+/** Passes the contract (names, types, metadata) but uses an operator onnxruntime does not have. */
+export function unknownOpModel(): Uint8Array {
+  const g = new GraphBuilder();
+  const tokens = g.input("tokens", T.INT64, ["batch", SEQ_LEN]);
+  g.output(g.node("NoSuchScorerOp", [tokens]), "score", T.FLOAT, ["batch"]);
+  return g.toModel({ metadata: meta(VOCAB_SIZE, "unknown-op-1") });
+}
+
 /** Seeded token ids in [0, vocabSize). */
 export function randomIds(rows: number, seqLen: number, seed: number, vocabSize = VOCAB_SIZE): Int32Array {
   const rng = new Rng(seed);

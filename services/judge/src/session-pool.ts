@@ -1,0 +1,162 @@
+// A model's onnxruntime sessions, one per worker thread (session-worker.ts), so runs never block
+// the event loop that serves gRPC, health and /metrics. With more than one session, runs on
+// different sessions proceed in parallel (each with its own intra-op threads).
+import { Worker } from "node:worker_threads";
+import type { InferenceSession } from "onnxruntime-node";
+import type { SessionIo } from "@grpomesh/onnx";
+import type { TokenIds } from "./loaded-model.ts";
+
+export interface WorkerInit {
+  bytes: Uint8Array;
+  executionProviders: InferenceSession.ExecutionProviderConfig[];
+  threads: number;
+}
+
+export type WorkerReady = { type: "ready"; io: SessionIo } | { type: "failed"; message: string };
+
+export interface RunRequest {
+  id: number;
+  ids: TokenIds;
+  rows: number;
+  seqLen: number;
+  inputName: string;
+  outputName: string;
+}
+
+export type RunReply = { id: number; scores: Float32Array; dims: number[] } | { id: number; error: string };
+
+export interface SessionPoolOptions {
+  /** Sessions (worker threads), each holding its own copy of the weights. */
+  sessions: number;
+  /** Intra-op threads per session; 0 lets onnxruntime choose. */
+  threads: number;
+  executionProviders: InferenceSession.ExecutionProviderConfig[];
+}
+
+export class SessionError extends Error {
+  override name = "SessionError";
+}
+
+// Workers start from this JavaScript snippet: it registers tsx's loader in the worker (a worker
+// does not inherit the parent's --import hooks) and then loads the TypeScript worker module.
+const WORKER_URL = new URL("./session-worker.ts", import.meta.url).href;
+const BOOTSTRAP = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+  pending: Map<number, { resolve: (r: { scores: Float32Array; dims: number[] }) => void; reject: (e: Error) => void }>;
+  dead: string | null;
+}
+
+export class SessionPool {
+  private readonly slots: Slot[];
+  private readonly waiting: Array<() => void> = [];
+  private nextId = 0;
+  private closed = false;
+
+  private constructor(
+    slots: Slot[],
+    readonly io: SessionIo,
+  ) {
+    this.slots = slots;
+  }
+
+  /** Starts the workers and creates a session in each; rejects with onnxruntime's reason if any cannot. */
+  static async create(bytes: Uint8Array, opts: SessionPoolOptions): Promise<SessionPool> {
+    if (!Number.isInteger(opts.sessions) || opts.sessions < 1) throw new SessionError(`sessions is ${opts.sessions}; expected a positive integer`);
+    const started = await Promise.allSettled(Array.from({ length: opts.sessions }, () => startWorker(bytes, opts)));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed) {
+      await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.slot.worker.terminate() : undefined)));
+      throw failed.reason;
+    }
+    const ok = started as Array<PromiseFulfilledResult<{ slot: Slot; io: SessionIo }>>;
+    const pool = new SessionPool(
+      ok.map((s) => s.value.slot),
+      ok[0]!.value.io,
+    );
+    for (const slot of pool.slots) pool.watch(slot);
+    return pool;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Sessions running now. */
+  get busy(): number {
+    return this.slots.filter((s) => s.busy).length;
+  }
+
+  /** Runs on an idle session (waiting for one if all are busy); resolves with the float32 output and its dims. */
+  async run(ids: TokenIds, rows: number, seqLen: number, inputName: string, outputName: string): Promise<{ scores: Float32Array; dims: number[] }> {
+    if (this.closed) throw new SessionError("the model's sessions were released; acquire the current model from the slot");
+    let slot = this.slots.find((s) => !s.busy && !s.dead);
+    while (!slot) {
+      const dead = this.slots.find((s) => s.dead);
+      if (dead && this.slots.every((s) => s.dead)) throw new SessionError(`every session worker of this model has stopped (${dead.dead}); load the model again`);
+      await new Promise<void>((r) => this.waiting.push(r));
+      slot = this.slots.find((s) => !s.busy && !s.dead);
+    }
+    slot.busy = true;
+    const id = this.nextId++;
+    // Transfer the ids when they own their whole buffer (they do when they come from the edge).
+    const own = ids.byteOffset === 0 && ids.byteLength === ids.buffer.byteLength ? ids : ids.slice();
+    try {
+      return await new Promise((resolve, reject) => {
+        slot.pending.set(id, { resolve, reject });
+        const req: RunRequest = { id, ids: own, rows, seqLen, inputName, outputName };
+        slot.worker.postMessage(req, [own.buffer as ArrayBuffer]);
+      });
+    } finally {
+      slot.busy = false;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /** Stops every worker (the sessions go with them). */
+  async release(): Promise<void> {
+    this.closed = true;
+    for (const wake of this.waiting.splice(0)) wake();
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private watch(slot: Slot): void {
+    slot.worker.on("message", (reply: RunReply) => {
+      const p = slot.pending.get(reply.id);
+      if (!p) return;
+      slot.pending.delete(reply.id);
+      if ("error" in reply) p.reject(new SessionError(reply.error));
+      else p.resolve({ scores: reply.scores, dims: reply.dims });
+    });
+    const die = (why: string) => {
+      if (slot.dead) return;
+      slot.dead = why;
+      for (const p of slot.pending.values()) p.reject(new SessionError(`session worker stopped during a run (${why})`));
+      slot.pending.clear();
+      for (const wake of this.waiting.splice(0)) wake();
+    };
+    slot.worker.on("error", (err) => die(err.message));
+    slot.worker.on("exit", (code) => die(this.closed ? "released" : `exit code ${code}`));
+  }
+}
+
+function startWorker(bytes: Uint8Array, opts: SessionPoolOptions): Promise<{ slot: Slot; io: SessionIo }> {
+  const init: WorkerInit = { bytes, executionProviders: opts.executionProviders, threads: opts.threads };
+  const worker = new Worker(BOOTSTRAP, { eval: true, workerData: init });
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => {
+      void worker.terminate();
+      reject(new SessionError(why));
+    };
+    worker.once("message", (msg: WorkerReady) => {
+      worker.removeAllListeners("error");
+      worker.removeAllListeners("exit");
+      if (msg.type === "ready") resolve({ slot: { worker, busy: false, pending: new Map(), dead: null }, io: msg.io });
+      else fail(msg.message);
+    });
+    worker.once("error", (err) => fail(`session worker failed to start: ${err.message}`));
+    worker.once("exit", (code) => fail(`session worker exited with code ${code} before its session was ready`));
+  });
+}

@@ -1,0 +1,62 @@
+// One onnxruntime session in a worker thread. onnxruntime-node's `session.run` is synchronous
+// on the calling thread (its promise only defers the call with setImmediate), so a run on the
+// main thread would stall gRPC, health checks and /metrics for its whole duration.
+import { parentPort, workerData } from "node:worker_threads";
+import * as ort from "onnxruntime-node";
+import type { RunReply, RunRequest, WorkerInit, WorkerReady } from "./session-pool.ts";
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+
+async function main(): Promise<void> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(init.bytes, {
+      executionProviders: init.executionProviders,
+      intraOpNumThreads: init.threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: "all",
+      executionMode: "sequential",
+      logSeverityLevel: 3,
+    });
+  } catch (err) {
+    // The pool terminates this worker once it has read why.
+    port.postMessage({ type: "failed", message: (err as Error).message } satisfies WorkerReady);
+    return;
+  }
+
+  port.postMessage({
+    type: "ready",
+    io: {
+      inputNames: [...session.inputNames],
+      outputNames: [...session.outputNames],
+      inputMetadata: structuredClone([...session.inputMetadata]),
+      outputMetadata: structuredClone([...session.outputMetadata]),
+    },
+  } satisfies WorkerReady);
+
+  port.on("message", (req: RunRequest) => {
+    const reply = (msg: RunReply, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+    try {
+      const input = new ort.Tensor(req.ids instanceof BigInt64Array ? "int64" : "int32", req.ids, [req.rows, req.seqLen]);
+      // run() returns a promise but computes synchronously on this thread; nothing else runs here.
+      session.run({ [req.inputName]: input }).then(
+        (out) => {
+          const scores = out[req.outputName];
+          if (!scores || scores.type !== "float32") {
+            reply({ id: req.id, error: `output "${req.outputName}" is ${scores ? scores.type : "missing"}; expected float32 scores` });
+            return;
+          }
+          // A copy we own: onnxruntime's output may sit in memory that cannot be transferred.
+          const data = (scores.data as Float32Array).slice();
+          reply({ id: req.id, scores: data, dims: [...scores.dims] }, [data.buffer]);
+        },
+        (err: unknown) => reply({ id: req.id, error: (err as Error).message }),
+      );
+    } catch (err) {
+      reply({ id: req.id, error: (err as Error).message });
+    }
+  });
+}
+
+await main();
