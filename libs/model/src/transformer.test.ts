@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "./backend.ts";
 import { expectedTensorShapes } from "./config.ts";
+import { maskedLmLoss } from "./train.ts";
 import { MaskedTransformer, batchMatMul, matMul2d } from "./transformer.ts";
 import { randomizeWeights, referenceForward, tinyConfig } from "./test-helpers.ts";
 
@@ -53,6 +54,59 @@ test("forward matches a plain float64 implementation of docs/model-format.md (bo
     out.dispose();
     model.dispose();
   }
+});
+
+test("forward matches the reference at seq_len 128 (wasm kernels switch paths with size)", () => {
+  const config = tinyConfig({ seq_len: 128, d_model: 32, n_head: 4, d_ff: 64, n_layer: 1 });
+  const model = new MaskedTransformer(config);
+  const weights = randomizeWeights(expectedTensorShapes(config), 5);
+  model.setWeights(weights);
+  const seq = Array.from({ length: 128 }, (_, t) => (t * 7) % 10);
+  const out = model.forwardIds(Int32Array.from(seq), 1, 128);
+  const diff = maxAbsDiff(out.dataSync(), referenceForward(config, weights, seq));
+  assert.ok(diff < 2e-4, `max |tfjs − reference| = ${diff}`);
+  out.dispose();
+  model.dispose();
+});
+
+test("gradients of the masked-LM loss match finite differences of the reference forward", () => {
+  const config = tinyConfig();
+  const model = new MaskedTransformer(config);
+  const weights = randomizeWeights(expectedTensorShapes(config), 3);
+  model.setWeights(weights);
+  const seq = [4, 1, 6, 1, 7, 8, 9, 4, 1, 6, 7, 1];
+  const targets = [4, 5, 6, 7, 7, 8, 9, 4, 5, 6, 7, 8];
+  const V = config.vocab_size;
+  const refLoss = (w: Map<string, Float32Array>) => {
+    const logits = referenceForward(config, w, seq);
+    let sum = 0, n = 0;
+    for (let t = 0; t < seq.length; t++) {
+      if (seq[t] !== 1) continue;
+      const row = logits.subarray(t * V, (t + 1) * V);
+      const max = Math.max(...row);
+      sum -= row[targets[t]!]! - max - Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+      n++;
+    }
+    return sum / n;
+  };
+  const ids = tf.tensor2d([seq], [1, 12], "int32");
+  const tg = tf.tensor2d([targets], [1, 12], "int32");
+  const mask = tf.tensor2d([seq.map((x) => (x === 1 ? 1 : 0))]);
+  const { value, grads } = tf.variableGrads(() => maskedLmLoss(model.forward(ids, { training: true }), tg, mask), [...model.variables.values()]);
+  assert.ok(Math.abs(value.dataSync()[0]! - refLoss(weights)) < 1e-4);
+  for (const name of ["tok_emb.weight", "pos_emb.weight", "blocks.0.attn.qkv.weight", "blocks.0.attn.qkv.bias", "blocks.1.attn.out.weight", "blocks.0.ln1.weight", "blocks.1.ln2.bias", "blocks.1.mlp.fc.weight", "blocks.0.mlp.proj.weight", "ln_f.weight", "head.weight", "head.bias"]) {
+    const g = grads[model.variables.get(name)!.name]!.dataSync();
+    for (const idx of [0, 5, 17, 40, 101]) {
+      if (idx >= g.length) continue;
+      const plus = Float32Array.from(weights.get(name)!), minus = Float32Array.from(weights.get(name)!);
+      plus[idx]! += 1e-3;
+      minus[idx]! -= 1e-3;
+      const numeric = (refLoss(new Map(weights).set(name, plus)) - refLoss(new Map(weights).set(name, minus))) / 2e-3;
+      assert.ok(Math.abs(numeric - g[idx]!) < 1e-4 + 1e-3 * Math.abs(numeric), `${name}[${idx}]: numeric ${numeric}, tfjs ${g[idx]}`);
+    }
+  }
+  tf.dispose([ids, tg, mask, value, ...Object.values(grads)]);
+  model.dispose();
 });
 
 test("attention is bidirectional: changing token j changes the logits at i < j", () => {

@@ -15,6 +15,7 @@ import {
   parameterCount,
   trainStep,
 } from "@grpomesh/model";
+import { localAttentionInit } from "./local-init.ts";
 
 export const DEFAULTS = {
   // data
@@ -30,6 +31,7 @@ export const DEFAULTS = {
   d_model: 128,
   d_ff: 512,
   dropout: 0.0,
+  local_init: 6, // logit margin of the local-attention init (see local-init.ts); 0 = plain GPT-2 init
   // optimizer (AdamW) and schedule (cosine with warm-up)
   learning_rate: 3e-3,
   min_lr_ratio: 0.1,
@@ -137,6 +139,11 @@ export async function pretrain(o: PretrainOptions, log: (line: string) => void =
     seq_len: o.seq_len, n_layer: o.n_layer, n_head: o.n_head, d_model: o.d_model, d_ff: o.d_ff, dropout: o.dropout,
   });
   const model = new MaskedTransformer(config, { seed: o.seed });
+  if (o.local_init > 0) {
+    const weights = model.getWeights();
+    localAttentionInit(config, weights, o.local_init);
+    model.setWeights(weights);
+  }
   const optimizer = new AdamW(model.variables, { beta1: o.beta1, beta2: o.beta2, weightDecay: o.weight_decay });
   const flops = flopsPerToken(config);
   log(
