@@ -31,6 +31,7 @@ export {
   type LoadedCheckpoint,
   type Weights,
 } from "./checkpoint.ts";
+export { localAttentionInit } from "./local-init.ts";
 export { MaskedTransformer, batchMatMul, geluTanh, matMul2d, type ForwardOptions } from "./transformer.ts";
 export {
   BANNED_LOGIT,

@@ -9,13 +9,13 @@ import {
   defaultGeneratorConfig,
   flopsPerToken,
   initBackend,
+  localAttentionInit,
   MaskedTransformer,
   maskedLmLoss,
   maskedTokenAccuracy,
   parameterCount,
   trainStep,
 } from "@grpomesh/model";
-import { localAttentionInit } from "./local-init.ts";
 
 export const DEFAULTS = {
   // data
@@ -31,7 +31,7 @@ export const DEFAULTS = {
   d_model: 128,
   d_ff: 512,
   dropout: 0.0,
-  local_init: 6, // logit margin of the local-attention init (see local-init.ts); 0 = plain GPT-2 init
+  local_init: 6, // logit margin of localAttentionInit (libs/model/src/local-init.ts); 0 = plain GPT-2 init
   // optimizer (AdamW) and schedule (cosine with warm-up)
   learning_rate: 3e-3,
   min_lr_ratio: 0.1,

@@ -7,7 +7,8 @@
 // layer-0 heads that already attend at fixed offsets (−1, +1, −2, +2, …) gives bigram-level
 // context from step 0; training then reshapes everything freely. The format is unchanged: these
 // are ordinary starting values for the same tensors.
-import type { ModelConfig, Weights } from "@grpomesh/model";
+import type { Weights } from "./checkpoint.ts";
+import type { ModelConfig } from "./config.ts";
 
 /**
  * Rewrites, in place: `pos_emb.weight` (sinusoids in the first d_model/2 channels, 0 elsewhere),

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Rng } from "@grpomesh/rng";
-import { defaultGeneratorConfig, expectedTensorShapes } from "@grpomesh/model";
+import { defaultGeneratorConfig, expectedTensorShapes } from "./config.ts";
 import { localAttentionInit } from "./local-init.ts";
 
 test("after the local init each layer-0 head attends most to its offset (−1, +1, −2, +2)", () => {
