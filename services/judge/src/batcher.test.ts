@@ -103,3 +103,32 @@ test("int64 ids are concatenated as int64", async () => {
   assert.deepEqual([a.scores[0], c.scores[0]], [5, 6]);
   assert.deepEqual(seen, ["BigInt64Array"]);
 });
+
+test("with several sessions runs proceed at once and the queue is shared out evenly; without merge each request runs alone", async () => {
+  const log: Array<{ rows: number; seqLen: number }> = [];
+  let inFlight = 0;
+  let most = 0;
+  const run = rowSums(log, 5);
+  const counted = async (values: TokenIds, rows: number, seqLen: number) => {
+    most = Math.max(most, ++inFlight);
+    try {
+      return await run(values, rows, seqLen);
+    } finally {
+      inFlight--;
+    }
+  };
+  const merged = new MicroBatcher(counted, { maxBatch: 100, windowMs: 20, concurrentRuns: 2 });
+  const six = Array.from({ length: 6 }, (_, i) => merged.submit(ids([i, 1]), 1, 2));
+  assert.deepEqual((await Promise.all(six)).map((r) => r.scores[0]), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(log.map((l) => l.rows), [3, 3], "six queued rows shared by two idle sessions");
+  assert.equal(most, 2);
+
+  log.length = 0;
+  most = 0;
+  const single = new MicroBatcher(counted, { maxBatch: 100, windowMs: 0, concurrentRuns: 2, merge: false });
+  const four = await Promise.all(Array.from({ length: 4 }, (_, i) => single.submit(ids([i, i]), 1, 2)));
+  assert.deepEqual(four.map((r) => r.scores[0]), [0, 2, 4, 6]);
+  assert.deepEqual(log.map((l) => l.rows), [1, 1, 1, 1]);
+  assert.equal(most, 2);
+  assert.throws(() => new MicroBatcher(counted, { maxBatch: 1, windowMs: 0, concurrentRuns: 0 }), /concurrentRuns is 0/);
+});

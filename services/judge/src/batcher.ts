@@ -99,11 +99,17 @@ export class MicroBatcher {
     this.pump();
   }
 
-  /** Takes jobs in arrival order that share the oldest job's seqLen and fit `maxBatch`; drops cancelled ones. */
+  /**
+   * Takes jobs in arrival order that share the oldest job's seqLen and fit `maxBatch`; drops
+   * cancelled ones. With several idle sessions the queue is shared out evenly among them, so one
+   * session does not get one long run while the others idle.
+   */
   private take(): Job[] {
     const jobs: Job[] = [];
     let rows = 0;
     const seqLen = this.queue[0]!.seqLen;
+    const idle = (this.opts.concurrentRuns ?? 1) - this.running;
+    const share = Math.ceil(this.queuedRows / Math.max(1, idle));
     for (let i = 0; i < this.queue.length; ) {
       const job = this.queue[i]!;
       if (job.cancelled?.()) {
@@ -112,7 +118,7 @@ export class MicroBatcher {
         job.reject(new CancelledError("request was cancelled (deadline passed or client gone) before it was scored"));
         continue;
       }
-      if (jobs.length > 0 && this.opts.merge === false) break;
+      if (jobs.length > 0 && (this.opts.merge === false || rows >= share)) break;
       if (job.seqLen !== seqLen || rows + job.rows > this.opts.maxBatch) {
         // Keep order within a seqLen: a job that does not fit closes this batch.
         if (job.seqLen === seqLen) break;

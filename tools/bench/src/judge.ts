@@ -128,7 +128,7 @@ export async function run(argv: string[]): Promise<void> {
   try {
     if (!model.what) {
       const made = await runProcess([MAKE_RANDOM_JUDGE, model.path, "--version=random-default", `--seed=${o.seed}`]);
-      model.what = `random-weight scorer of the default judge size, exported on the fly (${made.replace(/^wrote \S+ /, "")})`;
+      model.what = `random-weight scorer of the default judge size, exported on the fly (${made.replace(/^wrote \S+ \((.*)\)$/s, "$1")})`;
     }
     const cpu = cpus();
     console.log(`bench judge: ${cpu.length}× ${cpu[0]?.model ?? "unknown CPU"}, node ${process.version}`);
