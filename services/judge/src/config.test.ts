@@ -5,7 +5,8 @@ import { ConfigError, DEFAULT_JUDGE_CONFIG, judgeUsage, parseJudgeConfig, wantsH
 test("defaults when nothing is given", () => {
   assert.deepEqual(parseJudgeConfig([], {}), DEFAULT_JUDGE_CONFIG);
   assert.equal(DEFAULT_JUDGE_CONFIG.executionProvider, "cpu");
-  assert.equal(DEFAULT_JUDGE_CONFIG.scheduler, "microbatch");
+  assert.equal(DEFAULT_JUDGE_CONFIG.scheduler, "parallel");
+  assert.equal(DEFAULT_JUDGE_CONFIG.sessions, 0, "sessions default to one per CPU");
 });
 
 test("environment fills in, flags win over the environment", () => {

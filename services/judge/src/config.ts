@@ -20,9 +20,9 @@ export interface JudgeConfig {
   /** Largest request accepted; larger ones get RESOURCE_EXHAUSTED. */
   maxMessageBytes: number;
   executionProvider: ExecutionProvider;
-  /** onnxruntime intra-op threads per session; 0 lets onnxruntime choose (one per physical core). */
+  /** onnxruntime intra-op threads per session; 0: the CPUs split among the sessions. */
   threads: number;
-  /** onnxruntime sessions (worker threads) per model: runs in flight at once. */
+  /** onnxruntime sessions (worker threads) per model, i.e. runs in flight at once; 0: one per CPU (1 on cuda). */
   sessions: number;
   scheduler: Scheduler;
   /** Micro-batcher: how long the first request of an idle queue waits for company. */
@@ -39,8 +39,8 @@ export const DEFAULT_JUDGE_CONFIG: JudgeConfig = {
   maxMessageBytes: 64 * 1024 * 1024,
   executionProvider: "cpu",
   threads: 0,
-  sessions: 1,
-  scheduler: "microbatch",
+  sessions: 0,
+  scheduler: "parallel",
   batchWindowMs: 0,
 };
 
@@ -60,8 +60,8 @@ const FLAGS: Record<string, FlagSpec> = {
   "max-batch": { key: "maxBatch", env: "JUDGE_MAX_BATCH", kind: "int", help: "most sequences per Score request and per micro-batch" },
   "max-message-bytes": { key: "maxMessageBytes", env: "JUDGE_MAX_MESSAGE_BYTES", kind: "int", help: "largest request in bytes (larger: RESOURCE_EXHAUSTED)" },
   "execution-provider": { key: "executionProvider", env: "JUDGE_EXECUTION_PROVIDER", kind: "provider", help: "cpu or cuda" },
-  threads: { key: "threads", env: "JUDGE_THREADS", kind: "int", help: "onnxruntime intra-op threads per session; 0 = one per physical core" },
-  sessions: { key: "sessions", env: "JUDGE_SESSIONS", kind: "int", help: "onnxruntime sessions (worker threads) per model, i.e. runs in flight at once" },
+  threads: { key: "threads", env: "JUDGE_THREADS", kind: "int", help: "onnxruntime intra-op threads per session; 0 = the CPUs split among the sessions" },
+  sessions: { key: "sessions", env: "JUDGE_SESSIONS", kind: "int", help: "onnxruntime sessions (worker threads) per model, i.e. runs in flight at once; 0 = one per CPU (1 on cuda)" },
   scheduler: { key: "scheduler", env: "JUDGE_SCHEDULER", kind: "scheduler", help: "microbatch (concatenate queued requests into one run) or parallel (one run per request, up to --sessions at once)" },
   "batch-window-ms": { key: "batchWindowMs", env: "JUDGE_BATCH_WINDOW_MS", kind: "int", help: "microbatch: ms an idle queue waits for more requests before running" },
 };
@@ -94,7 +94,7 @@ function parseValue(flag: string, spec: FlagSpec, raw: string, source: string): 
     }
     case "int": {
       const n = Number(raw);
-      const min = flag === "threads" || flag === "batch-window-ms" ? 0 : 1;
+      const min = flag === "threads" || flag === "sessions" || flag === "batch-window-ms" ? 0 : 1;
       if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) throw bad(`an integer ≥ ${min}`);
       return n;
     }

@@ -8,3 +8,5 @@ export { validateTokens, type TokenBatch, type TokenExpectation } from "./tokens
 export { executionProviders, cudaProviderInstalled, ExecutionProviderError } from "./execution-provider.ts";
 export { resolveModelPath } from "./repository.ts";
 export { randomScorerOnnx, scorerConfig, syntheticVocab, DEFAULT_JUDGE_ARCH } from "./random-scorer.ts";
+export { resolveParallelism, cpuBudget, type Parallelism } from "./parallelism.ts";
+export { SessionPool, SessionError, type SessionPoolOptions } from "./session-pool.ts";

@@ -16,7 +16,7 @@ const genPath = repo.write("gen.onnx", generatorModel());
 after(() => repo.remove());
 
 test("without a model the judge is NOT_SERVING and answers UNAVAILABLE; LoadModel makes it SERVING", async () => {
-  const judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, threads: 1 });
+  const judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, sessions: 1, threads: 1 });
   const client = createClient(JudgeService, judge.address, { deadlineMs: 10_000 });
   try {
     assert.equal(await checkHealth(judge.address), "NOT_SERVING");
@@ -41,7 +41,7 @@ test("without a model the judge is NOT_SERVING and answers UNAVAILABLE; LoadMode
 });
 
 test("the parallel scheduler scores concurrent requests like onnxruntime does", async () => {
-  const judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, model: pathA, scheduler: "parallel", threads: 1 });
+  const judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, model: pathA, scheduler: "parallel", sessions: 2, threads: 1 });
   const client = createClient(JudgeService, judge.address, { deadlineMs: 10_000 });
   try {
     const batches = Array.from({ length: 6 }, (_, i) => randomIds(2, SEQ_LEN, 50 + i));

@@ -30,6 +30,8 @@ before(async () => {
     modelRepository: repo.root,
     maxBatch: MAX_BATCH,
     maxMessageBytes: MAX_MESSAGE_BYTES,
+    scheduler: "microbatch",
+    sessions: 1,
     threads: 1,
   });
   client = createClient(JudgeService, judge.address, { deadlineMs: 10_000 });

@@ -7,6 +7,7 @@ import { encodeTensor } from "@grpomesh/tensor";
 import { DEFAULT_JUDGE_CONFIG, type JudgeConfig } from "./config.ts";
 import { MicroBatcher, type BatchResult } from "./batcher.ts";
 import { executionProviders } from "./execution-provider.ts";
+import { resolveParallelism, type Parallelism } from "./parallelism.ts";
 import { JudgeMetrics } from "./judge-metrics.ts";
 import { loadJudgeModel, type LoadedModel } from "./loaded-model.ts";
 import { ModelSlot } from "./model-slot.ts";
@@ -33,6 +34,8 @@ export interface JudgeServer {
   /** Port of /metrics, or null when off. */
   metricsPort: number | null;
   config: JudgeConfig;
+  /** Sessions and threads per session actually used (config's 0s resolved). */
+  parallelism: Parallelism;
   registry: Registry;
   slot: ModelSlot;
   /** Same as the LoadModel RPC: load beside the current model, check, swap. */
@@ -50,6 +53,7 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
   // Fail at start, not at the first LoadModel, when the provider cannot work on this node.
   executionProviders(config.executionProvider);
   const repositoryRoot = config.modelRepository === null ? null : openRepository(config.modelRepository);
+  const parallelism = resolveParallelism(config);
   const slot = new ModelSlot();
   const batchers = new WeakMap<LoadedModel, MicroBatcher>();
   const service = createMetrics("judge");
@@ -80,7 +84,7 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
       const started = performance.now();
       let model: LoadedModel;
       try {
-        model = await loadJudgeModel(path, { executionProvider: config.executionProvider, threads: config.threads, sessions: config.sessions, version });
+        model = await loadJudgeModel(path, { executionProvider: config.executionProvider, threads: parallelism.threads, sessions: parallelism.sessions, version });
       } catch (err) {
         metrics.modelLoads.inc({ result: "failure" });
         throw err;
@@ -184,6 +188,7 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
     port: running.port,
     metricsPort: metricsServer?.port ?? null,
     config,
+    parallelism,
     registry: service.registry,
     slot,
     loadModel,

@@ -45,7 +45,7 @@ function runMain(args: string[], env: Record<string, string> = {}, onLine?: (lin
 test("starts with one start line, serves health, and exits 0 on SIGTERM", async () => {
   let health = "";
   let checks: Promise<void> = Promise.resolve();
-  const run = await runMain(["--address=127.0.0.1:0", "--metrics-port=off", "--threads=1", "--max-batch=64"], { JUDGE_MODEL_REPOSITORY: repo.root, JUDGE_MODEL: "judge/1/model.onnx" }, (line, kill) => {
+  const run = await runMain(["--address=127.0.0.1:0", "--metrics-port=off", "--threads=1", "--sessions=2", "--max-batch=64"], { JUDGE_MODEL_REPOSITORY: repo.root, JUDGE_MODEL: "judge/1/model.onnx" }, (line, kill) => {
     const address = /^judge: serving address=(\S+)/.exec(line)?.[1];
     if (!address) return;
     checks = checkHealth(address, "grpomesh.v1.JudgeService").then(
@@ -64,7 +64,7 @@ test("starts with one start line, serves health, and exits 0 on SIGTERM", async 
   assert.equal(health, "SERVING");
   const starts = run.stdout.split("\n").filter((l) => l.startsWith("judge: serving "));
   assert.equal(starts.length, 1, run.stdout);
-  for (const field of ["model=tiny-judge ", "version=v1 ", "provider=cpu ", "threads=1 ", "scheduler=microbatch ", "max_batch=64 ", "metrics=off ", `repository=${repo.root} `, "seq_len=16 "]) {
+  for (const field of ["model=tiny-judge ", "version=v1 ", "provider=cpu ", "threads=1 ", "sessions=2 ", "scheduler=parallel ", "max_batch=64 ", "metrics=off ", `repository=${repo.root} `, "seq_len=16 "]) {
     assert.ok(starts[0]!.includes(field), `start line lacks ${field}: ${starts[0]}`);
   }
   assert.match(run.stdout, /SIGTERM, draining requests/);

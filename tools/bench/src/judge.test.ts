@@ -1,4 +1,4 @@
-// The judge bench end to end on a tiny model: both schedulers, two concurrency levels, a table out.
+// The judge bench end to end on a tiny model: two judge configurations, two concurrency levels, a table out.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -25,21 +25,21 @@ test("bench judge reports seq/s and latency for each scheduler and concurrency",
     const log = console.log;
     console.log = (...args: unknown[]) => lines.push(args.join(" "));
     try {
-      await run([`--model=${model}`, "--batch=8", "--requests=6", "--warmup=1", "--concurrency=1,3", "--scheduler=microbatch,parallel", "--threads=1"]);
+      await run([`--model=${model}`, "--batch=8", "--requests=6", "--warmup=1", "--concurrency=1,3", "--judges=--scheduler=microbatch --sessions=1 --threads=1;--scheduler=parallel --sessions=2 --threads=1"]);
     } finally {
       console.log = log;
     }
     const out = lines.join("\n");
     assert.match(out, new RegExp(`model: ${model} \\(--model\\)`));
-    assert.match(out, /scheduler\s+concurrency\s+seq\/s\s+p50 ms\s+p99 ms/);
-    const rows = lines.flatMap((l) => l.split("\n")).filter((l) => /^(microbatch|parallel)\s+\d/.test(l));
+    assert.match(out, /judge \(sessions×threads\)\s+concurrency\s+seq\/s\s+p50 ms\s+p99 ms/);
+    const rows = lines.flatMap((l) => l.split("\n")).filter((l) => /^(microbatch 1×1|parallel 2×1)\s+\d/.test(l));
     assert.equal(rows.length, 4, out);
     for (const row of rows) {
-      const [, , seqPerS, p50, p99] = row.trim().split(/\s+/).map(Number);
+      const [, , , seqPerS, p50, p99] = row.trim().split(/\s+/).map(Number);
       assert.ok(seqPerS! > 0 && p50! > 0 && p99! >= p50!, row);
     }
     assert.equal(lines.filter((l) => l.startsWith("judge: serving ")).length, 2);
-    await assert.rejects(run(["--scheduler=fifo"]), /--scheduler=fifo; expected microbatch and\/or parallel/);
+    await assert.rejects(run(["--judges=--model=x.onnx"]), /--judges has "--model=x.onnx"; expected judge flags/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

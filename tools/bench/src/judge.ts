@@ -1,6 +1,6 @@
 // `npm run bench -- judge`: sequences/s and p50/p99 latency of Score against a real judge process
-// on loopback. For each scheduler a fresh judge starts; for each concurrency level the client
-// sends warm-up requests, then a fixed number of timed ones with that many in flight.
+// on loopback. For each judge configuration a fresh judge starts; for each concurrency level the
+// client sends warm-up requests, then a fixed number of timed ones with that many in flight.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -24,11 +24,7 @@ const DEFAULTS = {
   requests: 40,
   warmup: 5,
   concurrency: "1,4",
-  scheduler: "microbatch",
-  threads: 0,
-  sessions: 1,
-  "max-batch": 1024,
-  "batch-window-ms": 0,
+  judges: "--scheduler=parallel;--scheduler=microbatch --sessions=1",
   "seq-len": 128,
   seed: 1,
 };
@@ -38,9 +34,7 @@ const HELP: Partial<Record<keyof typeof DEFAULTS, string>> = {
   requests: "timed requests per concurrency level",
   warmup: "untimed requests before each level",
   concurrency: "requests in flight, comma list (e.g. 1,4,8)",
-  scheduler: "judge --scheduler, comma list (microbatch,parallel)",
-  threads: "judge --threads, intra-op threads per session (0: onnxruntime's choice)",
-  sessions: "judge --sessions, onnxruntime sessions (runs in flight)",
+  judges: "judge configurations to compare, ';'-separated, each a space-separated list of judge flags (the judge's defaults fill in the rest)",
   "seq-len": "sequence length when the model's is dynamic",
 };
 
@@ -118,8 +112,11 @@ function runProcess(args: string[]): Promise<string> {
 export async function run(argv: string[]): Promise<void> {
   const o = parseFlags(argv, DEFAULTS, HELP);
   const concurrencies = intList("concurrency", o.concurrency);
-  const schedulers = o.scheduler.split(",").map((s) => s.trim());
-  for (const s of schedulers) if (s !== "microbatch" && s !== "parallel") throw new Error(`--scheduler=${o.scheduler}; expected microbatch and/or parallel`);
+  const judges = o.judges.split(";").map((j) => j.trim().split(/\s+/).filter(Boolean));
+  for (const args of judges) {
+    const bad = args.find((a) => !/^--[a-z-]+=\S+$/.test(a) || /^--(model|address|metrics-port)=/.test(a));
+    if (bad) throw new Error(`--judges has ${JSON.stringify(bad)}; expected judge flags like --scheduler=parallel --sessions=2 (the bench sets --model, --address and --metrics-port itself)`);
+  }
   for (const key of ["batch", "requests", "seq-len"] as const) {
     if (!Number.isInteger(o[key]) || o[key] <= 0) throw new Error(`--${key}=${o[key]}; expected a positive integer`);
   }
@@ -136,15 +133,11 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`requests: batch ${o.batch}, ${o.warmup} warm-up + ${o.requests} timed per level, int32 ids, client and judge on loopback`);
 
     const rows: string[][] = [];
-    for (const scheduler of schedulers) {
-      const judge = await startJudge([
-        `--model=${model.path}`,
-        `--scheduler=${scheduler}`,
-        `--threads=${o.threads}`,
-        `--sessions=${o.sessions}`,
-        `--max-batch=${o["max-batch"]}`,
-        `--batch-window-ms=${o["batch-window-ms"]}`,
-      ]);
+    for (const args of judges) {
+      const judge = await startJudge([`--model=${model.path}`, ...args]);
+      const field = (k: string) => new RegExp(`\\b${k}=(\\S+)`).exec(judge.startLine)?.[1]?.replace("(auto)", "") ?? "?";
+      // e.g. "parallel 2×1": scheduler, sessions × intra-op threads per session.
+      const label = `${field("scheduler")} ${field("sessions")}×${field("threads")}`;
       const client = createClient(JudgeService, judge.address, { deadlineMs: 600_000 });
       try {
         console.log(judge.startLine);
@@ -168,7 +161,7 @@ export async function run(argv: string[]): Promise<void> {
             };
             await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
           };
-          process.stderr.write(`  ${scheduler} concurrency ${concurrency}: warm-up…`);
+          process.stderr.write(`  ${label} concurrency ${concurrency}: warm-up…`);
           await fire(Math.max(o.warmup, concurrency), null);
           const runsBefore = await histogramTotals(judge.metricsPort, "judge_execution_batch_size");
           const computeBefore = await histogramTotals(judge.metricsPort, "judge_compute_duration_seconds");
@@ -182,7 +175,7 @@ export async function run(argv: string[]): Promise<void> {
           process.stderr.write(" done\n");
           const runs = runsAfter.count - runsBefore.count;
           rows.push([
-            scheduler,
+            label,
             String(concurrency),
             ((o.requests * o.batch) / seconds).toFixed(0),
             percentile(latencies, 50).toFixed(1),
@@ -197,7 +190,7 @@ export async function run(argv: string[]): Promise<void> {
         await judge.stop();
       }
     }
-    console.log(formatTable(["scheduler", "concurrency", "seq/s", "p50 ms", "p99 ms", "mean ms", "rows/run", "run ms"], rows));
+    console.log(formatTable(["judge (sessions×threads)", "concurrency", "seq/s", "p50 ms", "p99 ms", "mean ms", "rows/run", "run ms"], rows));
   } finally {
     model.cleanup();
   }
