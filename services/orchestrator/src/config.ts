@@ -8,8 +8,10 @@ export const ORCHESTRATOR_DEFAULTS = {
   // --- where the roles are ---
   policy: "127.0.0.1:50071",
   reference: "127.0.0.1:50072",
-  /** Comma-separated judge replica addresses, or one dns:///service:port target. */
+  /** Judge replicas: "host:port,host:port", "@file" (addresses, re-read), or "dns:///service:port" (re-resolved). */
   judges: "127.0.0.1:50061",
+  /** How often "@file" and "dns:///" judge targets are re-read, so replicas can join and leave (ms). */
+  judges_refresh_ms: 5_000,
   judge_chunk_groups: 0,
   judge_deadline_ms: 60_000,
   // --- this service ---
@@ -33,7 +35,7 @@ export type OrchestratorConfig = typeof ORCHESTRATOR_DEFAULTS;
 
 const INTEGERS = [
   "group_size", "batch_size", "ppo_epochs", "max_iters", "warmup_iters", "micro_batch_size", "seed", "eval_interval",
-  "eval_batches", "sample_interval", "samples_to_show", "checkpoint_interval", "judge_chunk_groups", "judge_deadline_ms",
+  "eval_batches", "sample_interval", "samples_to_show", "checkpoint_interval", "judge_chunk_groups", "judge_deadline_ms", "judges_refresh_ms",
   "metrics_port", "log_every",
 ] as const;
 

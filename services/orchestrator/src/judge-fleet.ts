@@ -1,6 +1,8 @@
 // The judges as one scorer: a step's B·k sequences are cut into whole-group chunks, spread over
 // the replicas and scored concurrently; a chunk that fails or times out is retried on another
 // replica with backoff. A reward is never made up: when no replica answers, the step fails loudly.
+import { lookup } from "node:dns/promises";
+import { readFileSync } from "node:fs";
 import { DataType, JudgeService } from "@grpomesh/proto";
 import { createClient, Status, type Client, RpcCallError } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
@@ -29,36 +31,91 @@ interface Replica {
   client: Client<typeof JudgeService>;
   served: number;
   failures: number;
+  /** After a failure the replica gets no new chunks until then (ms since epoch). */
+  downUntil: number;
+  inFlight: number;
+}
+
+/**
+ * Where the replicas are: "host:port,host:port" (static), "@path" (a file of addresses, one per
+ * line or comma-separated, re-read on refresh: add a line to add a replica), or
+ * "dns:///name:port" (every address the name resolves to, re-resolved on refresh: a Kubernetes
+ * headless Service).
+ */
+export async function resolveJudgeTargets(spec: string): Promise<string[]> {
+  const trimmed = spec.trim();
+  if (trimmed.startsWith("@")) {
+    const text = readFileSync(trimmed.slice(1), "utf8");
+    return text.split(/[\s,]+/).map((s) => s.trim()).filter((s) => s && !s.startsWith("#"));
+  }
+  const dns = /^dns:\/\/[^/]*\/(.+):(\d+)$/.exec(trimmed);
+  if (dns) {
+    const [, host, port] = dns as unknown as [string, string, string];
+    const addrs = await lookup(host, { all: true });
+    return [...new Set(addrs.map((a) => (a.family === 6 ? `[${a.address}]:${port}` : `${a.address}:${port}`)))].sort();
+  }
+  return trimmed.split(",").map((s) => s.trim()).filter(Boolean);
 }
 
 // Errors that another replica (or a later try) may not repeat; bad input would fail everywhere.
 const NOT_RETRIABLE = new Set([Status.INVALID_ARGUMENT, Status.FAILED_PRECONDITION, Status.RESOURCE_EXHAUSTED, Status.UNIMPLEMENTED]);
 
 export class JudgeFleet implements JudgePort {
-  readonly replicas: Replica[];
+  replicas: Replica[] = [];
   private next = 0;
   private readonly opts: Required<JudgeFleetOptions>;
+  private refreshTimer: NodeJS.Timeout | undefined;
 
-  /**
-   * `targets`: one address per replica ("127.0.0.1:50061"), or one "dns:///judge-headless:50051"
-   * target that a round_robin channel spreads over every address it resolves to.
-   */
+  /** `targets`: one address per replica, e.g. ["127.0.0.1:50061", "127.0.0.1:50062"]. */
   constructor(targets: string[], opts: JudgeFleetOptions = {}) {
-    if (targets.length === 0) throw new Error("no judge addresses given; pass at least one (--judges=host:port,host:port)");
-    this.opts = { chunkGroups: 0, deadlineMs: 60_000, maxAttempts: Math.max(3, targets.length * 2), backoffMs: 200, log: () => {}, ...opts };
-    this.replicas = targets.map((target) => ({
-      target,
-      client: createClient(JudgeService, target, { loadBalancing: "round_robin", deadlineMs: this.opts.deadlineMs }),
-      served: 0,
-      failures: 0,
-    }));
+    this.opts = { chunkGroups: 0, deadlineMs: 60_000, maxAttempts: 0, backoffMs: 200, log: () => {}, ...opts };
+    this.setTargets(targets);
+  }
+
+  /** A fleet over a target spec (see resolveJudgeTargets), re-resolved every `refreshMs` (0 = never). */
+  static async fromSpec(spec: string, opts: JudgeFleetOptions & { refreshMs?: number } = {}): Promise<JudgeFleet> {
+    const fleet = new JudgeFleet(await resolveJudgeTargets(spec), opts);
+    const dynamic = spec.trim().startsWith("@") || spec.trim().startsWith("dns:");
+    if (dynamic && opts.refreshMs && opts.refreshMs > 0) {
+      fleet.refreshTimer = setInterval(() => {
+        resolveJudgeTargets(spec).then(
+          (targets) => targets.length && fleet.setTargets(targets),
+          (err: unknown) => fleet.opts.log(`judge targets ${spec} could not be refreshed: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      }, opts.refreshMs);
+      fleet.refreshTimer.unref();
+    }
+    return fleet;
+  }
+
+  /** Adds replicas that are new and drops those that are gone (their in-flight chunks finish first). */
+  setTargets(targets: string[]): void {
+    const wanted = [...new Set(targets)];
+    if (wanted.length === 0) throw new Error("no judge addresses given; pass at least one (--judges=host:port,host:port)");
+    const keep = this.replicas.filter((r) => wanted.includes(r.target));
+    for (const gone of this.replicas.filter((r) => !wanted.includes(r.target))) {
+      this.opts.log(`judge replica ${gone.target} left the fleet`);
+      const close = () => (gone.inFlight > 0 ? setTimeout(close, 100) : gone.client.close());
+      close();
+    }
+    for (const target of wanted.filter((t) => !keep.some((r) => r.target === t))) {
+      if (this.replicas.length) this.opts.log(`judge replica ${target} joined the fleet`);
+      keep.push({ target, client: createClient(JudgeService, target, { deadlineMs: this.opts.deadlineMs }), served: 0, failures: 0, downUntil: 0, inFlight: 0 });
+    }
+    this.replicas = keep;
+  }
+
+  /** Sequences each replica has scored, by address. */
+  shares(): Record<string, number> {
+    return Object.fromEntries(this.replicas.map((r) => [r.target, r.served]));
   }
 
   async score(sequences: Int32Array, { count, seqLen, groupSize }: { count: number; seqLen: number; groupSize: number }): Promise<JudgeScores> {
     if (sequences.length !== count * seqLen) throw new Error(`judge fleet got ${sequences.length} tokens for ${count} sequences of ${seqLen}`);
     if (count % groupSize !== 0) throw new Error(`judge fleet got ${count} sequences, not a multiple of the group size ${groupSize}`);
     const groups = count / groupSize;
-    const perChunk = this.opts.chunkGroups > 0 ? this.opts.chunkGroups : Math.max(1, Math.ceil(groups / this.replicas.length));
+    const up = this.replicas.filter((r) => r.downUntil <= Date.now()).length || this.replicas.length;
+    const perChunk = this.opts.chunkGroups > 0 ? this.opts.chunkGroups : Math.max(1, Math.ceil(groups / up));
     const scores = new Float32Array(count);
     const groupVersions = new Array<string>(groups);
     const chunks: Array<Promise<void>> = [];
@@ -76,11 +133,25 @@ export class JudgeFleet implements JudgePort {
     return { scores, groupVersions };
   }
 
+  /** The next replica in round-robin order that is not cooling down after a failure (any, if all are). */
+  private pick(exclude?: Replica): Replica {
+    const now = Date.now();
+    const n = this.replicas.length;
+    for (let i = 0; i < n; i++) {
+      const r = this.replicas[this.next++ % n]!;
+      if (r.downUntil <= now && (r !== exclude || n === 1)) return r;
+    }
+    return this.replicas.filter((r) => r !== exclude).sort((a, b) => a.downUntil - b.downUntil)[0] ?? this.replicas[0]!;
+  }
+
   private async scoreChunk(rows: Int32Array, n: number, seqLen: number): Promise<{ values: Float32Array; version: string }> {
     const errors: string[] = [];
-    const start = this.next++ % this.replicas.length;
-    for (let attempt = 0; attempt < this.opts.maxAttempts; attempt++) {
-      const replica = this.replicas[(start + attempt) % this.replicas.length]!;
+    const maxAttempts = this.opts.maxAttempts || Math.max(3, this.replicas.length * 2);
+    let last: Replica | undefined;
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const replica = this.pick(last);
+      last = replica;
+      replica.inFlight++;
       try {
         const res = await replica.client.score({ tokens: encodeTensor(rows, [n, seqLen]) });
         const values = decodeTensor(res.scores, { name: "scores", dtype: DataType.FLOAT32, shape: [n] }).values;
@@ -88,14 +159,18 @@ export class JudgeFleet implements JudgePort {
           if (!Number.isFinite(values[i]!)) throw new Error(`judge ${replica.target} returned a non-finite score ${values[i]} for sequence ${i}`);
         }
         replica.served += n;
+        replica.downUntil = 0;
         return { values: Float32Array.from(values), version: res.modelVersion };
       } catch (err) {
         replica.failures++;
+        replica.downUntil = Date.now() + this.opts.backoffMs * 10;
         const message = err instanceof Error ? err.message : String(err);
         errors.push(`attempt ${attempt + 1} at ${replica.target}: ${message}`);
         if (err instanceof RpcCallError && NOT_RETRIABLE.has(err.code)) break;
         this.opts.log(`judge chunk of ${n} failed at ${replica.target} (${message}); retrying on another replica`);
         await new Promise((r) => setTimeout(r, Math.min(5_000, this.opts.backoffMs * 2 ** Math.floor(attempt / this.replicas.length))));
+      } finally {
+        replica.inFlight--;
       }
     }
     throw new Error(`no judge replica scored a chunk of ${n} sequences:\n  ${errors.join("\n  ")}`);
@@ -131,6 +206,7 @@ export class JudgeFleet implements JudgePort {
   }
 
   close(): void {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
     for (const r of this.replicas) r.client.close();
   }
 }

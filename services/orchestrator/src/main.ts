@@ -35,13 +35,10 @@ async function main(): Promise<number> {
   writeFileSync(join(runDir, cfg.resume && existsSync(join(runDir, "config.json")) ? `config.resume-${Date.now()}.json` : "config.json"), JSON.stringify(cfg, null, 2) + "\n");
 
   const corpus = loadCorpus(cfg.corpus || DEFAULT_CORPUS_PATH);
-  const judgeTargets = cfg.judges.split(",").map((s) => s.trim()).filter(Boolean);
   const policy = new GrpcPolicy(cfg.policy);
   const reference = new GrpcReference(cfg.reference);
-  const judges = new JudgeFleet(judgeTargets, { chunkGroups: cfg.judge_chunk_groups, deadlineMs: cfg.judge_deadline_ms, log });
-  for (const target of [cfg.policy, cfg.reference, ...judgeTargets]) {
-    if (!target.startsWith("dns:")) await waitForServing(target, { timeoutMs: 120_000 });
-  }
+  const judges = await JudgeFleet.fromSpec(cfg.judges, { chunkGroups: cfg.judge_chunk_groups, deadlineMs: cfg.judge_deadline_ms, refreshMs: cfg.judges_refresh_ms, log });
+  for (const target of [cfg.policy, cfg.reference, ...judges.replicas.map((r) => r.target)]) await waitForServing(target, { timeoutMs: 120_000 });
 
   const resuming = cfg.resume && latestCheckpoint(runDir) !== undefined;
   const facts = await runStartupChecks({ policy, reference, judges, corpus, resuming }, log);
