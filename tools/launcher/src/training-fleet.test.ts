@@ -1,0 +1,110 @@
+// Training with a judge fleet (slow, still in CI): a replica killed mid-run costs no step (none
+// lost, none applied twice), and a judge swap through the orchestrator's SwapJudge takes effect at
+// a step boundary for every group.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadCorpus } from "@grpomesh/data";
+import { initBackend } from "@grpomesh/model";
+import { OrchestratorService } from "@grpomesh/proto";
+import { createClient, waitForServing } from "@grpomesh/rpc";
+import { ROOT, startStack } from "./stack.ts";
+import { freePort } from "./supervisor.ts";
+import { writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
+
+const RUN = { max_iters: 16, batch_size: 4, group_size: 4, learning_rate: 0.01, warmup_iters: 2, kl_beta: 0.05, eval_interval: 0, eval_batches: 1, sample_interval: 0, checkpoint_interval: 0, warn_kl: 1000 };
+
+interface StepLine {
+  type: string;
+  step: number;
+  policy_version: number;
+  judge_version: string;
+  replayed: boolean;
+}
+
+function steps(runDir: string): StepLine[] {
+  if (!existsSync(join(runDir, "log.jsonl"))) return [];
+  return readFileSync(join(runDir, "log.jsonl"), "utf8").split("\n").filter((l) => l.includes('"type":"step"')).map((l) => JSON.parse(l));
+}
+
+async function waitForSteps(runDir: string, n: number, child: { exitCode: number | null }): Promise<void> {
+  const until = Date.now() + 240_000;
+  while (steps(runDir).length < n && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(steps(runDir).length >= n, `the run did not reach step ${n}`);
+}
+
+async function setup(dir: string) {
+  await initBackend(undefined, { log: false });
+  const { vocab } = loadCorpus();
+  const generator = join(dir, "generator");
+  writeTinyGenerator(generator, vocab.tokens, { seqLen: 32 });
+  writeCharacterJudge(join(dir, "repo", "e.onnx"), vocab.tokens, "e", { seqLen: 32, version: "e-counter-v1" });
+  writeCharacterJudge(join(dir, "repo", "a.onnx"), vocab.tokens, "a", { seqLen: 32, version: "a-counter-v1" });
+  const config = join(dir, "run.json");
+  writeFileSync(config, JSON.stringify(RUN));
+  const stack = await startStack({ generator, judgeModel: join(dir, "repo", "e.onnx"), judges: 2, logDir: join(dir, "logs") });
+  const port = await freePort();
+  const runDir = join(dir, "run");
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "services/orchestrator/src/main.ts"), `--config=${config}`, `--policy=${stack.policy}`, `--reference=${stack.reference}`,
+      `--judges=${stack.judges.join(",")}`, `--address=127.0.0.1:${port}`, `--run_dir=${runDir}`, "--progress=log"],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return { stack, child, exited, runDir, orchestrator: `127.0.0.1:${port}`, repo: join(dir, "repo"), output: () => output };
+}
+
+function assertEveryStepOnce(lines: StepLine[], n: number): void {
+  assert.deepEqual(lines.map((s) => s.step), Array.from({ length: n }, (_, i) => i + 1), "a step was lost or repeated");
+  assert.deepEqual(lines.map((s) => s.policy_version), Array.from({ length: n }, (_, i) => i + 1), "an update was applied twice or not at all");
+  assert.ok(lines.every((s) => !s.replayed));
+}
+
+test("killing a judge replica mid-run loses no step and applies none twice", { timeout: 600_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "grpomesh-kill-"));
+  const run = await setup(dir);
+  try {
+    await waitForSteps(run.runDir, 4, run.child);
+    run.stack.supervisor.signal("judge-1", "SIGKILL");
+    const code = await run.exited;
+    assert.equal(code, 0, run.output().slice(-3000));
+    assertEveryStepOnce(steps(run.runDir), 16);
+    assert.match(run.output(), /judge chunk of \d+ failed at 127\.0\.0\.1:\d+ .*retrying on another replica/, "the dead replica was never tried");
+  } finally {
+    run.child.kill("SIGKILL");
+    await run.stack.supervisor.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("SwapJudge during training switches every replica at one step boundary", { timeout: 600_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "grpomesh-swap-"));
+  const run = await setup(dir);
+  const client = createClient(OrchestratorService, run.orchestrator);
+  try {
+    await waitForServing(run.orchestrator, { timeoutMs: 120_000 });
+    await waitForSteps(run.runDir, 3, run.child);
+    const res = await client.swapJudge({ path: join(run.repo, "a.onnx"), version: "" });
+    assert.equal(res.replicas.length, 2);
+    assert.ok(res.replicas.every((r) => r.ok && r.modelVersion === "a-counter-v1"), JSON.stringify(res.replicas));
+    const code = await run.exited;
+    assert.equal(code, 0, run.output().slice(-3000));
+    const lines = steps(run.runDir);
+    assertEveryStepOnce(lines, 16);
+    const at = res.effectiveStep;
+    assert.ok(at > 3 && at <= 16, `effective step ${at}`);
+    for (const s of lines) assert.equal(s.judge_version, s.step < at ? "e-counter-v1" : "a-counter-v1", `step ${s.step} scored by ${s.judge_version}; swap effective at ${at}`);
+  } finally {
+    client.close();
+    run.child.kill("SIGKILL");
+    await run.stack.supervisor.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
