@@ -39,8 +39,10 @@ export class SessionError extends Error {
 
 // Workers start from this JavaScript snippet: it registers tsx's loader in the worker (a worker
 // does not inherit the parent's --import hooks) and then loads the TypeScript worker module.
+// Both are absolute URLs, so the snippet works whatever the working directory.
 const WORKER_URL = new URL("./session-worker.ts", import.meta.url).href;
-const BOOTSTRAP = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+const TSX_API_URL = import.meta.resolve("tsx/esm/api");
+const BOOTSTRAP = `import(${JSON.stringify(TSX_API_URL)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
 
 interface Slot {
   worker: Worker;
