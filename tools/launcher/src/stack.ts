@@ -36,7 +36,11 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
     const address = `127.0.0.1:${port}`;
     return [tsxProcess(name, script, [...flags, `--address=${address}`, `--metrics-port=${metricsPorts.get(name)}`], { healthTarget: address }), address];
   };
-  const judges = await Promise.all(Array.from({ length: opts.judges }, (_, i) => service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`])));
+  // One onnxruntime session per local replica: the replicas already share this machine's cores
+  // with each other and with the policy and reference.
+  const judges = await Promise.all(
+    Array.from({ length: opts.judges }, (_, i) => service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`, "--sessions=1"])),
+  );
   const reference = await service("reference", "services/reference/src/main.ts", [`--checkpoint=${opts.generator}`]);
   const policy = await service("policy", "services/policy/src/main.ts", [`--checkpoint=${opts.generator}`]);
   await supervisor.startAll([...judges.map((j) => j[0]), reference[0], policy[0]], {
