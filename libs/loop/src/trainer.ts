@@ -140,6 +140,8 @@ export class GrpoTrainer<C = unknown> {
   atNextBoundary<T>(action: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.betweenSteps.push(() => action().then(resolve, (e) => { reject(e); }));
+      // A paused loop sits at a boundary: wake it so the action runs now (it stays paused after).
+      this.resumeWaiters.splice(0).forEach((r) => r());
     });
   }
 

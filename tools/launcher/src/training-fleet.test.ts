@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCorpus } from "@grpomesh/data";
 import { initBackend } from "@grpomesh/model";
-import { OrchestratorService } from "@grpomesh/proto";
+import { OrchestratorService, RunState } from "@grpomesh/proto";
 import { createClient, waitForServing } from "@grpomesh/rpc";
 import { ROOT, startStack } from "./stack.ts";
 import { freePort } from "./supervisor.ts";
@@ -84,13 +84,31 @@ test("killing a judge replica mid-run loses no step and applies none twice", { t
   }
 });
 
-test("SwapJudge during training switches every replica at one step boundary", { timeout: 600_000 }, async () => {
+test("Status, Pause, Resume, Checkpoint and SwapJudge act on the running loop at step boundaries", { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "grpomesh-swap-"));
   const run = await setup(dir);
   const client = createClient(OrchestratorService, run.orchestrator);
   try {
     await waitForServing(run.orchestrator, { timeoutMs: 120_000 });
-    await waitForSteps(run.runDir, 3, run.child);
+    await waitForSteps(run.runDir, 2, run.child);
+    const status = await client.status({});
+    assert.equal(status.state, RunState.RUNNING);
+    assert.equal(status.maxSteps, 16);
+    assert.ok(status.step >= 2 && status.runDir === run.runDir, JSON.stringify(status));
+
+    const paused = await client.pause({});
+    await new Promise((r) => setTimeout(r, 300)); // the step in flight when Pause arrived may still finish
+    const held = steps(run.runDir).length;
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(steps(run.runDir).length, held, "steps ran while paused");
+    assert.ok(held <= paused.step + 1);
+    const ckpt = await client.checkpoint({}); // taken at the boundary, while paused
+    assert.equal(ckpt.step, held);
+    assert.ok(existsSync(join(ckpt.path, "orchestrator.json")) && existsSync(join(ckpt.path, "policy", "model.safetensors")));
+    await client.resume({});
+    await assert.rejects(client.resume({}), /FAILED_PRECONDITION: the run is not paused/);
+
+    await waitForSteps(run.runDir, held + 1, run.child);
     const res = await client.swapJudge({ path: join(run.repo, "a.onnx"), version: "" });
     assert.equal(res.replicas.length, 2);
     assert.ok(res.replicas.every((r) => r.ok && r.modelVersion === "a-counter-v1"), JSON.stringify(res.replicas));
@@ -99,7 +117,7 @@ test("SwapJudge during training switches every replica at one step boundary", { 
     const lines = steps(run.runDir);
     assertEveryStepOnce(lines, 16);
     const at = res.effectiveStep;
-    assert.ok(at > 3 && at <= 16, `effective step ${at}`);
+    assert.ok(at > held && at <= 16, `effective step ${at}`);
     for (const s of lines) assert.equal(s.judge_version, s.step < at ? "e-counter-v1" : "a-counter-v1", `step ${s.step} scored by ${s.judge_version}; swap effective at ${at}`);
   } finally {
     client.close();
