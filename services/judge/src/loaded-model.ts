@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, sep } from "node:path";
 import type { InferenceSession } from "onnxruntime-node";
-import { inspectJudgeModel, JudgeContractError, type JudgeModelInfo } from "@grpomesh/onnx";
+import { inspectJudgeModel, JudgeContractError, type JudgeModelInfo } from "@grpomesh/onnx/contract";
 import { failedPrecondition, notFound } from "@grpomesh/rpc";
 import type { ExecutionProvider } from "./config.ts";
 import { executionProviders } from "./execution-provider.ts";
