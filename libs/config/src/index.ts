@@ -292,3 +292,5 @@ export function formatConfig(config: ConfigShape, defaults?: ConfigShape): strin
     })
     .join("\n");
 }
+
+export { ConfigError, parseConfigWithEnv, envUsage, envVariable, parsePortOrOff, atLeastOne, type EnvParseOptions } from "./env.ts";

@@ -2,3 +2,4 @@ export * from "./adapter.ts";
 export * from "./errors.ts";
 export * from "./server.ts";
 export * from "./client.ts";
+export * from "./service-main.ts";

@@ -1,6 +1,6 @@
 // The policy's command line: nanoGPT-style `--key=value` flags (libs/config: typed, unknown keys
 // refused with the nearest known one) with POLICY_* environment fallbacks; flags win over env.
-import { parseConfig, formatConfig } from "@grpomesh/config";
+import { atLeastOne, ConfigError, envUsage, parseConfigWithEnv, parsePortOrOff } from "@grpomesh/config";
 
 export const POLICY_FLAG_DEFAULTS = {
   /** Generator checkpoint folder (config.json + model.safetensors), or a policy checkpoint. */
@@ -41,58 +41,28 @@ export interface PolicyServiceConfig {
 
 export const ENV_PREFIX = "POLICY_";
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export { ConfigError };
 
 /** `--help` text: every flag with its default and environment variable. */
 export function policyUsage(): string {
-  const lines = formatConfig(POLICY_FLAG_DEFAULTS).split("\n").map((l) => {
-    const key = l.split(" ")[0]!;
-    return `  --${key.replace(/_/g, "-")}  ${l.slice(key.length).trim().replace(/^= /, "default ")}  [env ${ENV_PREFIX}${key.toUpperCase()}]`;
-  });
-  return ["usage: node --import tsx services/policy/src/main.ts [--flag=value …]", ...lines].join("\n");
+  return envUsage(POLICY_FLAG_DEFAULTS, ENV_PREFIX, "node --import tsx services/policy/src/main.ts");
 }
 
 /** Flags override POLICY_* variables, which override the defaults. Throws ConfigError on any bad value. */
 export function parsePolicyConfig(argv: readonly string[], env: Record<string, string | undefined> = {}): { config: PolicyServiceConfig; help: boolean } {
-  const fromEnv = Object.keys(POLICY_FLAG_DEFAULTS)
-    .filter((k) => env[ENV_PREFIX + k.toUpperCase()] !== undefined)
-    .map((k) => `--${k}=${env[ENV_PREFIX + k.toUpperCase()]}`);
-  const parse = (args: string[]) =>
-    parseConfig(POLICY_FLAG_DEFAULTS, {
-      argv: args,
-      integers: ["max_batch", "max_completions", "max_ppo_epochs", "max_message_bytes", "replay_window"],
-      choices: { backend: ["", "wasm", "cpu", "node", "node-gpu"] },
-      maxPositional: 0,
-    });
-  // Each variable alone first, so an error names the variable rather than a flag nobody typed.
-  for (const arg of fromEnv) {
-    try {
-      parse([arg]);
-    } catch (err) {
-      const key = arg.slice(2, arg.indexOf("="));
-      throw new ConfigError(`environment variable ${ENV_PREFIX}${key.toUpperCase()}: ${(err as Error).message}`);
-    }
-  }
-  let flags: PolicyFlags;
-  let help: boolean;
-  try {
-    const parsed = parse([...fromEnv, ...argv]);
-    flags = parsed.config;
-    help = parsed.help;
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
-  return { config: toServiceConfig(flags), help };
+  const parsed = parseConfigWithEnv(POLICY_FLAG_DEFAULTS, {
+    argv,
+    env,
+    envPrefix: ENV_PREFIX,
+    integers: ["max_batch", "max_completions", "max_ppo_epochs", "max_message_bytes", "replay_window"],
+    choices: { backend: ["", "wasm", "cpu", "node", "node-gpu"] },
+    maxPositional: 0,
+  });
+  return { config: toServiceConfig(parsed.config), help: parsed.help };
 }
 
 function toServiceConfig(f: PolicyFlags): PolicyServiceConfig {
-  const positive = (key: keyof PolicyFlags) => {
-    const v = f[key] as number;
-    if (!(v >= 1)) throw new ConfigError(`--${key.replace(/_/g, "-")} is ${v}; expected an integer ≥ 1`);
-    return v;
-  };
+  const positive = (key: keyof PolicyFlags) => atLeastOne(f[key] as number, `--${key.replace(/_/g, "-")}`);
   if (f.checkpoint === "") throw new ConfigError("--checkpoint is empty; expected a checkpoint folder (config.json + model.safetensors)");
   return {
     checkpoint: f.checkpoint,
@@ -109,8 +79,5 @@ function toServiceConfig(f: PolicyFlags): PolicyServiceConfig {
 }
 
 export function parseMetricsPort(raw: string): number | null {
-  if (raw === "off") return null;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n > 65535) throw new ConfigError(`--metrics-port is ${JSON.stringify(raw)}; expected a port in [0, 65535] (0 picks a free one) or "off"`);
-  return n;
+  return parsePortOrOff(raw, "--metrics-port");
 }

@@ -1,48 +1,26 @@
 // The policy process: parse flags (POLICY_* env fallbacks), load the checkpoint, serve, log one
 // start line, shut down gracefully on SIGTERM/SIGINT. A checkpoint that cannot be loaded exits 1.
-import { ConfigError, parsePolicyConfig, policyUsage } from "./config.ts";
+import { runServiceMain } from "@grpomesh/rpc";
+import { parsePolicyConfig, policyUsage } from "./config.ts";
 import { startPolicyServer, type PolicyServer } from "./policy-server.ts";
 
-let server: PolicyServer;
-try {
-  const { config, help } = parsePolicyConfig(process.argv.slice(2), process.env);
-  if (help) {
-    console.log(policyUsage());
-    process.exit(0);
-  }
-  server = await startPolicyServer(config);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(`policy: ${err.message}\n${policyUsage()}`);
-    process.exit(2);
-  }
-  console.error(`policy: cannot start: ${(err as Error).message}`);
-  process.exit(1);
-}
+await runServiceMain({
+  name: "policy",
+  parse: (argv, env) => {
+    const { config, help } = parsePolicyConfig(argv, env);
+    return help ? null : config;
+  },
+  usage: policyUsage,
+  start: startPolicyServer,
+  startFields,
+  graceMs: 30_000,
+});
 
-console.log(startLine(server));
-
-let stopping = false;
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`policy: ${signal}, finishing in-flight requests and shutting down`);
-    server.shutdown(30_000).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(`policy: shutdown failed: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
-  });
-}
-
-/** One key=value line: where, which model and weights, how configured. */
-function startLine(s: PolicyServer): string {
+/** Where, which model and weights, how configured. */
+function startFields(s: PolicyServer): Array<[string, string | number]> {
   const info = s.engine.info();
   const c = info.config;
-  const fields: Array<[string, string | number]> = [
+  return [
     ["address", s.address],
     ["backend", info.backend],
     ["checkpoint", s.config.checkpoint],
@@ -60,5 +38,4 @@ function startLine(s: PolicyServer): string {
     ["metrics", s.metricsPort === null ? "off" : `:${s.metricsPort}/metrics`],
     ["checkpoint_root", s.config.checkpointRoot ?? "-"],
   ];
-  return `policy: serving ${fields.map(([k, v]) => `${k}=${String(v).includes(" ") ? JSON.stringify(String(v)) : v}`).join(" ")}`;
 }

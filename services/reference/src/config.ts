@@ -1,7 +1,7 @@
 // The reference's command line: nanoGPT-style `--key=value` flags (libs/config: typed, unknown keys
 // refused with the nearest known one) with REFERENCE_* environment fallbacks; flags win over env.
 import { join, resolve } from "node:path";
-import { parseConfig, formatConfig } from "@grpomesh/config";
+import { atLeastOne, ConfigError, envUsage, parseConfigWithEnv, parsePortOrOff } from "@grpomesh/config";
 import { REPO_ROOT } from "@grpomesh/data";
 
 export const REFERENCE_FLAG_DEFAULTS = {
@@ -39,58 +39,28 @@ export interface ReferenceServiceConfig {
 
 export const ENV_PREFIX = "REFERENCE_";
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export { ConfigError };
 
 /** `--help` text: every flag with its default and environment variable. */
 export function referenceUsage(): string {
-  const lines = formatConfig(REFERENCE_FLAG_DEFAULTS).split("\n").map((l) => {
-    const key = l.split(" ")[0]!;
-    return `  --${key.replace(/_/g, "-")}  ${l.slice(key.length).trim().replace(/^= /, "default ")}  [env ${ENV_PREFIX}${key.toUpperCase()}]`;
-  });
-  return ["usage: node --import tsx services/reference/src/main.ts [--flag=value …]", ...lines].join("\n");
+  return envUsage(REFERENCE_FLAG_DEFAULTS, ENV_PREFIX, "node --import tsx services/reference/src/main.ts");
 }
 
 /** Flags override REFERENCE_* variables, which override the defaults. Throws ConfigError on any bad value. */
 export function parseReferenceConfig(argv: readonly string[], env: Record<string, string | undefined> = {}): { config: ReferenceServiceConfig; help: boolean } {
-  const fromEnv = Object.keys(REFERENCE_FLAG_DEFAULTS)
-    .filter((k) => env[ENV_PREFIX + k.toUpperCase()] !== undefined)
-    .map((k) => `--${k}=${env[ENV_PREFIX + k.toUpperCase()]}`);
-  const parse = (args: string[]) =>
-    parseConfig(REFERENCE_FLAG_DEFAULTS, {
-      argv: args,
-      integers: ["max_batch", "max_completions", "max_message_bytes"],
-      choices: { backend: ["", "wasm", "cpu", "node", "node-gpu"] },
-      maxPositional: 0,
-    });
-  // Each variable alone first, so an error names the variable rather than a flag nobody typed.
-  for (const arg of fromEnv) {
-    try {
-      parse([arg]);
-    } catch (err) {
-      const key = arg.slice(2, arg.indexOf("="));
-      throw new ConfigError(`environment variable ${ENV_PREFIX}${key.toUpperCase()}: ${(err as Error).message}`);
-    }
-  }
-  let flags: ReferenceFlags;
-  let help: boolean;
-  try {
-    const parsed = parse([...fromEnv, ...argv]);
-    flags = parsed.config;
-    help = parsed.help;
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
-  return { config: toServiceConfig(flags), help };
+  const parsed = parseConfigWithEnv(REFERENCE_FLAG_DEFAULTS, {
+    argv,
+    env,
+    envPrefix: ENV_PREFIX,
+    integers: ["max_batch", "max_completions", "max_message_bytes"],
+    choices: { backend: ["", "wasm", "cpu", "node", "node-gpu"] },
+    maxPositional: 0,
+  });
+  return { config: toServiceConfig(parsed.config), help: parsed.help };
 }
 
 function toServiceConfig(f: ReferenceFlags): ReferenceServiceConfig {
-  const positive = (key: keyof ReferenceFlags) => {
-    const v = f[key] as number;
-    if (!(v >= 1)) throw new ConfigError(`--${key.replace(/_/g, "-")} is ${v}; expected an integer ≥ 1`);
-    return v;
-  };
+  const positive = (key: keyof ReferenceFlags) => atLeastOne(f[key] as number, `--${key.replace(/_/g, "-")}`);
   if (f.checkpoint === "") throw new ConfigError("--checkpoint is empty; expected a checkpoint folder (config.json + model.safetensors)");
   return {
     checkpoint: f.checkpoint,
@@ -112,8 +82,5 @@ function datasetMetaPath(raw: string): string | null {
 }
 
 export function parseMetricsPort(raw: string): number | null {
-  if (raw === "off") return null;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n > 65535) throw new ConfigError(`--metrics-port is ${JSON.stringify(raw)}; expected a port in [0, 65535] (0 picks a free one) or "off"`);
-  return n;
+  return parsePortOrOff(raw, "--metrics-port");
 }

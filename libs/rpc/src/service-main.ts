@@ -1,0 +1,70 @@
+// The life of a service process, the same for every service: parse flags, start, print one start
+// line, drain and exit 0 on SIGTERM/SIGINT. Exit 2 for a bad flag (with the usage), 1 when the
+// service cannot start (with the reason).
+
+export interface ServiceProcess {
+  /** Stops accepting calls and finishes the ones in flight, waiting at most `graceMs`. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+export interface ServiceMainOptions<C, S extends ServiceProcess> {
+  /** Prefix of every line the process prints, e.g. "judge". */
+  name: string;
+  /** Flags and environment to a config; null when --help was asked. Any error it throws is a bad flag. */
+  parse(argv: readonly string[], env: Record<string, string | undefined>): C | null;
+  usage(): string;
+  start(config: C): Promise<S>;
+  /** The start line's key=value fields: address, model, configuration. */
+  startFields(server: S): Array<[string, string | number]>;
+  /** How long SIGTERM waits for in-flight calls. */
+  graceMs: number;
+  argv?: readonly string[];
+  env?: Record<string, string | undefined>;
+}
+
+/** "judge: serving address=… model=…": one line a person or a log parser can read; values with spaces quoted. */
+export function formatStartLine(name: string, fields: Array<[string, string | number]>): string {
+  return `${name}: serving ${fields.map(([k, v]) => `${k}=${String(v).includes(" ") ? JSON.stringify(String(v)) : v}`).join(" ")}`;
+}
+
+/** Runs a service process to its end; returns the started server (the process exits on a signal). */
+export async function runServiceMain<C, S extends ServiceProcess>(opts: ServiceMainOptions<C, S>): Promise<S> {
+  const { name } = opts;
+  let config: C | null;
+  try {
+    config = opts.parse(opts.argv ?? process.argv.slice(2), opts.env ?? process.env);
+  } catch (err) {
+    console.error(`${name}: ${(err as Error).message}\n${opts.usage()}`);
+    process.exit(2);
+  }
+  if (config === null) {
+    console.log(opts.usage());
+    process.exit(0);
+  }
+
+  let server: S;
+  try {
+    server = await opts.start(config);
+  } catch (err) {
+    console.error(`${name}: cannot start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  console.log(formatStartLine(name, opts.startFields(server)));
+
+  let stopping = false;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`${name}: ${signal}, finishing in-flight requests (up to ${opts.graceMs / 1000} s) and shutting down`);
+      server.shutdown(opts.graceMs).then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(`${name}: shutdown failed: ${(err as Error).message}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
+  return server;
+}
