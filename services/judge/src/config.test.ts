@@ -37,13 +37,22 @@ test("unknown flags, malformed arguments and bad values are refused by name", ()
   refused(["--scheduler=fifo"], {}, /--scheduler is "fifo"; expected microbatch or parallel/);
   refused(["--model="], {}, /--model is ""; expected a non-empty path/);
   refused([], { JUDGE_MAX_BATCH: "lots" }, /environment variable JUDGE_MAX_BATCH is "lots"/);
+  refused(["--repository-poll-ms=500"], {}, /--repository-poll-ms is 500 but no --model-repository is set/);
+  refused(["--model-repository=/m", "--model-name=judge"], {}, /--model-name is "judge" but the repository is not polled/);
+  refused(["--model-repository=/m", "--repository-poll-ms=5", "--model-name=../etc"], {}, /--model-name is "..\/etc"; expected a folder name/);
+});
+
+test("the repository poller is off by default and set by flag or JUDGE_REPOSITORY_POLL_MS", () => {
+  assert.equal(DEFAULT_JUDGE_CONFIG.repositoryPollMs, 0);
+  const c = parseJudgeConfig(["--model-name=judge"], { JUDGE_MODEL_REPOSITORY: "/models", JUDGE_REPOSITORY_POLL_MS: "5000" });
+  assert.deepEqual([c.modelRepository, c.repositoryPollMs, c.modelName], ["/models", 5000, "judge"]);
 });
 
 test("--help is recognised and the usage lists every flag with its env variable", () => {
   assert.ok(wantsHelp(["--help"]));
   assert.ok(!wantsHelp(["--model=x"]));
   const usage = judgeUsage();
-  for (const flag of ["--model", "--address", "--metrics-port", "--max-batch", "--max-message-bytes", "--execution-provider", "--threads", "--model-repository", "--scheduler"]) {
+  for (const flag of ["--model", "--address", "--metrics-port", "--max-batch", "--max-message-bytes", "--execution-provider", "--threads", "--model-repository", "--scheduler", "--repository-poll-ms", "--model-name"]) {
     assert.ok(usage.includes(`${flag}=`), `usage lacks ${flag}`);
   }
   assert.match(usage, /env JUDGE_MODEL;/);

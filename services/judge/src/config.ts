@@ -1,5 +1,6 @@
 // The judge's command line: `--key=value` flags with JUDGE_* environment fallbacks, checked
 // against the defaults' types; unknown flags are refused so a typo cannot pass silently.
+import { ConfigError } from "@grpomesh/config";
 
 export type ExecutionProvider = "cpu" | "cuda";
 /** How concurrent Score requests reach onnxruntime: merged into one run, or one run each (README, "Concurrency"). */
@@ -12,6 +13,10 @@ export interface JudgeConfig {
   modelVersion: string | null;
   /** Root that confines --model and LoadModel paths; null accepts any path. */
   modelRepository: string | null;
+  /** Poll the repository every this many ms and serve its highest complete version; 0 = no polling. */
+  repositoryPollMs: number;
+  /** The repository's model folder the poller follows; null = the only one present. */
+  modelName: string | null;
   address: string;
   /** Port of the Prometheus /metrics endpoint; null turns it off, 0 picks a free port. */
   metricsPort: number | null;
@@ -33,6 +38,8 @@ export const DEFAULT_JUDGE_CONFIG: JudgeConfig = {
   model: null,
   modelVersion: null,
   modelRepository: null,
+  repositoryPollMs: 0,
+  modelName: null,
   address: "0.0.0.0:50051",
   metricsPort: 9464,
   maxBatch: 1024,
@@ -47,7 +54,7 @@ export const DEFAULT_JUDGE_CONFIG: JudgeConfig = {
 interface FlagSpec {
   key: keyof JudgeConfig;
   env: string;
-  kind: "path" | "string" | "port" | "int" | "provider" | "scheduler";
+  kind: "path" | "string" | "name" | "port" | "int" | "provider" | "scheduler";
   help: string;
 }
 
@@ -55,6 +62,8 @@ const FLAGS: Record<string, FlagSpec> = {
   model: { key: "model", env: "JUDGE_MODEL", kind: "path", help: "ONNX judge model to load at start (omit to wait for LoadModel)" },
   "model-version": { key: "modelVersion", env: "JUDGE_MODEL_VERSION", kind: "string", help: "version label of --model (default: its grpomesh.version metadata, else sha256 digest)" },
   "model-repository": { key: "modelRepository", env: "JUDGE_MODEL_REPOSITORY", kind: "path", help: "directory that --model and LoadModel paths must stay inside (relative paths resolve against it)" },
+  "repository-poll-ms": { key: "repositoryPollMs", env: "JUDGE_REPOSITORY_POLL_MS", kind: "int", help: "poll --model-repository every N ms and serve its highest complete <name>/<version>/model.onnx; 0 = off" },
+  "model-name": { key: "modelName", env: "JUDGE_MODEL_NAME", kind: "name", help: "the repository folder the poller follows (default: the only one present)" },
   address: { key: "address", env: "JUDGE_ADDRESS", kind: "string", help: "gRPC listen address host:port (port 0 picks a free one)" },
   "metrics-port": { key: "metricsPort", env: "JUDGE_METRICS_PORT", kind: "port", help: "Prometheus /metrics port; 0 picks a free one, 'off' disables" },
   "max-batch": { key: "maxBatch", env: "JUDGE_MAX_BATCH", kind: "int", help: "most sequences per Score request and per micro-batch" },
@@ -66,9 +75,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "batch-window-ms": { key: "batchWindowMs", env: "JUDGE_BATCH_WINDOW_MS", kind: "int", help: "microbatch: ms an idle queue waits for more requests before running" },
 };
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export { ConfigError };
 
 /** Usage text for --help and for errors. */
 export function judgeUsage(): string {
@@ -86,6 +93,9 @@ function parseValue(flag: string, spec: FlagSpec, raw: string, source: string): 
     case "string":
       if (raw === "") throw bad(spec.kind === "path" ? "a non-empty path" : "a non-empty string");
       return raw;
+    case "name":
+      if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(raw)) throw bad("a folder name inside the model repository (letters, digits, '.', '_', '-')");
+      return raw;
     case "port": {
       if (raw === "off") return null;
       const n = Number(raw);
@@ -94,7 +104,7 @@ function parseValue(flag: string, spec: FlagSpec, raw: string, source: string): 
     }
     case "int": {
       const n = Number(raw);
-      const min = flag === "threads" || flag === "sessions" || flag === "batch-window-ms" ? 0 : 1;
+      const min = flag === "threads" || flag === "sessions" || flag === "batch-window-ms" || flag === "repository-poll-ms" ? 0 : 1;
       if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) throw bad(`an integer ≥ ${min}`);
       return n;
     }
@@ -127,7 +137,18 @@ export function parseJudgeConfig(argv: readonly string[], env: Record<string, st
     if (!spec) throw new ConfigError(`unknown flag --${m[1]}; known flags: ${Object.keys(FLAGS).map((f) => `--${f}`).join(", ")}`);
     set(spec, parseValue(m[1]!, spec, m[2]!, `--${m[1]}`));
   }
+  checkJudgeConfig(config);
   return config;
+}
+
+/** Flags that only make sense together; startJudgeServer checks the same for in-process callers. */
+export function checkJudgeConfig(config: JudgeConfig): void {
+  if (config.repositoryPollMs > 0 && config.modelRepository === null) {
+    throw new ConfigError(`--repository-poll-ms is ${config.repositoryPollMs} but no --model-repository is set; give the repository to poll, or --repository-poll-ms=0`);
+  }
+  if (config.modelName !== null && config.repositoryPollMs === 0) {
+    throw new ConfigError(`--model-name is ${JSON.stringify(config.modelName)} but the repository is not polled; set --repository-poll-ms (e.g. 5000) with --model-repository, or drop --model-name`);
+  }
 }
 
 export function wantsHelp(argv: readonly string[]): boolean {

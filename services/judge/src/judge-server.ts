@@ -4,7 +4,7 @@ import { DataType, JudgeService } from "@grpomesh/proto";
 import { bindService, startServer, type CallContext, type RunningServer } from "@grpomesh/rpc";
 import { createMetrics, startMetricsServer, type MetricsServer, type Registry } from "@grpomesh/metrics";
 import { encodeTensor } from "@grpomesh/tensor";
-import { DEFAULT_JUDGE_CONFIG, type JudgeConfig } from "./config.ts";
+import { checkJudgeConfig, DEFAULT_JUDGE_CONFIG, type JudgeConfig } from "./config.ts";
 import { MicroBatcher, type BatchResult } from "./batcher.ts";
 import { executionProviders } from "./execution-provider.ts";
 import { resolveParallelism, type Parallelism } from "./parallelism.ts";
@@ -12,11 +12,14 @@ import { JudgeMetrics } from "./judge-metrics.ts";
 import { loadJudgeModel, type LoadedModel } from "./loaded-model.ts";
 import { ModelSlot } from "./model-slot.ts";
 import { openRepository, resolveModelPath } from "./repository.ts";
+import { RepositoryWatcher } from "./repository-watcher.ts";
 import { validateTokens, type TokenBatch } from "./tokens.ts";
 
 export type JudgeServerOptions = Partial<JudgeConfig> & {
   /** Host of the /metrics endpoint (default 0.0.0.0). */
   metricsHost?: string;
+  /** Where the repository poller reports loads and refusals (default: stdout, prefixed "judge: "). */
+  log?: (line: string) => void;
 };
 
 export interface LoadResult {
@@ -38,6 +41,8 @@ export interface JudgeServer {
   parallelism: Parallelism;
   registry: Registry;
   slot: ModelSlot;
+  /** The repository poller (--repository-poll-ms), or null when off. */
+  repository: RepositoryWatcher | null;
   /** Same as the LoadModel RPC: load beside the current model, check, swap. */
   loadModel(path: string, version?: string): Promise<LoadResult>;
   shutdown(graceMs?: number): Promise<void>;
@@ -49,7 +54,9 @@ export interface JudgeServer {
  * server and rejects with the contract message.
  */
 export async function startJudgeServer(options: JudgeServerOptions = {}): Promise<JudgeServer> {
-  const config: JudgeConfig = { ...DEFAULT_JUDGE_CONFIG, ...options };
+  const { metricsHost, log = (line: string) => console.log(`judge: ${line}`), ...overrides } = options;
+  const config: JudgeConfig = { ...DEFAULT_JUDGE_CONFIG, ...overrides };
+  checkJudgeConfig(config);
   // Fail at start, not at the first LoadModel, when the provider cannot work on this node.
   executionProviders(config.executionProvider);
   const repositoryRoot = config.modelRepository === null ? null : openRepository(config.modelRepository);
@@ -165,8 +172,10 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
     onCall: service.observeCall,
   });
   let metricsServer: MetricsServer | null = null;
+  let repository: RepositoryWatcher | null = null;
   const running = rpc;
   const shutdown = async (graceMs = 2_000) => {
+    await repository?.stop();
     running.setServing(false);
     await running.shutdown(graceMs);
     await metricsServer?.close();
@@ -175,9 +184,20 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
 
   try {
     if (config.metricsPort !== null) {
-      metricsServer = await startMetricsServer({ port: config.metricsPort, host: options.metricsHost, registry: service.registry });
+      metricsServer = await startMetricsServer({ port: config.metricsPort, host: metricsHost, registry: service.registry });
     }
     if (config.model !== null) await loadModel(config.model, config.modelVersion ?? undefined);
+    if (config.repositoryPollMs > 0) {
+      repository = new RepositoryWatcher({
+        root: repositoryRoot!,
+        modelName: config.modelName,
+        pollMs: config.repositoryPollMs,
+        load: (path) => loadModel(path),
+        log,
+        startPath: slot.current?.path ?? null,
+      });
+      repository.start();
+    }
   } catch (err) {
     await shutdown(0);
     throw err;
@@ -191,6 +211,7 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
     parallelism,
     registry: service.registry,
     slot,
+    repository,
     loadModel,
     shutdown,
   };

@@ -36,7 +36,7 @@ test("a model loads with its metadata version, digest and name, and scores like 
   }
 });
 
-test("an explicit version wins; without metadata the version is the digest prefix and the name the file name", async () => {
+test("an explicit version wins; without metadata the version is the version folder, else the digest prefix, and the name the file name", async () => {
   const explicit = await loadJudgeModel(repo.write("e.onnx", tinyScorer("meta-v", 1)), { ...cpu, version: "ops-label" });
   assert.equal(explicit.version, "ops-label");
   explicit.release();
@@ -44,10 +44,15 @@ test("an explicit version wins; without metadata the version is the digest prefi
   const g = new GraphBuilder();
   const x = g.input("tokens", T.INT64, ["batch", 2]);
   g.output(g.node("ReduceMean", [g.node("Cast", [x], { attrs: { to: T.FLOAT } })], { attrs: { axes: [1], keepdims: 0 } }), "score", T.FLOAT, ["batch"]);
-  const bare = await loadJudgeModel(repo.write("bare-judge.onnx", g.toModel({ metadata: { "grpomesh.model_type": "sequence_scorer", "grpomesh.vocab": '["a","b"]' } })), cpu);
+  const bareBytes = g.toModel({ metadata: { "grpomesh.model_type": "sequence_scorer", "grpomesh.vocab": '["a","b"]' } });
+  const bare = await loadJudgeModel(repo.write("bare-judge.onnx", bareBytes), cpu);
   assert.equal(bare.name, "bare-judge");
   assert.equal(bare.version, bare.digest.slice(0, "sha256:".length + 12));
   bare.release();
+  // In a Triton-style <name>/<version>/model.onnx layout the folders name and number it.
+  const numbered = await loadJudgeModel(repo.write("bare/3/model.onnx", bareBytes), cpu);
+  assert.deepEqual([numbered.name, numbered.version], ["bare", "3"]);
+  numbered.release();
 });
 
 test("contract breakers, warm-up failures and missing files are refused with the reason", async () => {

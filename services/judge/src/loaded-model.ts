@@ -93,6 +93,13 @@ export function nameFromPath(path: string): string {
   return dirs.find((d) => !/^\d+$/.test(d)) ?? file;
 }
 
+/** The version folder of a `<name>/<version>/model.onnx` path (a positive integer), else null. */
+export function versionFromPath(path: string): string | null {
+  if (basename(path) !== "model.onnx") return null;
+  const folder = basename(dirname(path));
+  return /^[1-9]\d*$/.test(folder) ? folder : null;
+}
+
 async function readModelFile(path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
@@ -146,7 +153,7 @@ export async function loadJudgeModel(path: string, opts: LoadModelOptions): Prom
   const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
   const model = new LoadedModel(path, info, sessions, opts.executionProvider, {
     name: info.name ?? nameFromPath(path),
-    version: opts.version || info.version || digest.slice(0, "sha256:".length + 12),
+    version: opts.version || info.version || versionFromPath(path) || digest.slice(0, "sha256:".length + 12),
     digest,
   });
   try {

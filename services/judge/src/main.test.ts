@@ -64,10 +64,10 @@ test("starts with one start line, serves health, and exits 0 on SIGTERM", async 
   assert.equal(health, "SERVING");
   const starts = run.stdout.split("\n").filter((l) => l.startsWith("judge: serving "));
   assert.equal(starts.length, 1, run.stdout);
-  for (const field of ["model=tiny-judge ", "version=v1 ", "provider=cpu ", "threads=1 ", "sessions=2 ", "scheduler=parallel ", "max_batch=64 ", "metrics=off ", `repository=${repo.root} `, "seq_len=16 "]) {
+  for (const field of ["model=tiny-judge ", "version=v1 ", "provider=cpu ", "threads=1 ", "sessions=2 ", "scheduler=parallel ", "max_batch=64 ", "metrics=off ", `repository=${repo.root} `, "poll_ms=0 ", "seq_len=16 "]) {
     assert.ok(starts[0]!.includes(field), `start line lacks ${field}: ${starts[0]}`);
   }
-  assert.match(run.stdout, /SIGTERM, draining requests/);
+  assert.match(run.stdout, /SIGTERM, finishing in-flight requests/);
 });
 
 test("a contract-breaking model exits 1 with the contract message", async () => {

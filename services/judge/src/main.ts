@@ -1,52 +1,26 @@
 // The judge process: parse flags (JUDGE_* env fallbacks), start the server, log one start line,
 // shut down gracefully on SIGTERM/SIGINT. A start model that breaks the contract exits 1.
-import { ConfigError, judgeUsage, parseJudgeConfig, wantsHelp } from "./config.ts";
+import { runServiceMain } from "@grpomesh/rpc";
+import { judgeUsage, parseJudgeConfig, wantsHelp } from "./config.ts";
 import { startJudgeServer, type JudgeServer } from "./judge-server.ts";
 
-const argv = process.argv.slice(2);
-if (wantsHelp(argv)) {
-  console.log(judgeUsage());
-  process.exit(0);
-}
+await runServiceMain({
+  name: "judge",
+  parse: (argv, env) => (wantsHelp(argv) ? null : parseJudgeConfig(argv, env)),
+  usage: judgeUsage,
+  start: startJudgeServer,
+  startFields,
+  graceMs: 10_000,
+});
 
-let server: JudgeServer;
-try {
-  const config = parseJudgeConfig(argv, process.env);
-  server = await startJudgeServer(config);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(`judge: ${err.message}\n${judgeUsage()}`);
-    process.exit(2);
-  }
-  console.error(`judge: cannot start: ${(err as Error).message}`);
-  process.exit(1);
-}
-
-console.log(startLine(server));
-
-let stopping = false;
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`judge: ${signal}, draining requests and shutting down`);
-    server.shutdown(10_000).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(`judge: shutdown failed: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
-  });
-}
-
-/** One key=value line a person or a log parser can read: where, which model, how configured. */
-function startLine(s: JudgeServer): string {
+/** Where, which model, how configured. */
+function startFields(s: JudgeServer): Array<[string, string | number]> {
   const m = s.slot.current;
   const c = s.config;
-  const fields: Array<[string, string | number]> = [
+  const waitingFor = c.repositoryPollMs > 0 ? "LoadModel or a complete repository version" : "LoadModel";
+  return [
     ["address", s.address],
-    ["model", m ? m.name : "none (NOT_SERVING until LoadModel)"],
+    ["model", m ? m.name : `none (NOT_SERVING until ${waitingFor})`],
     ["version", m ? m.version : "-"],
     ["path", m ? m.path : "-"],
     ["seq_len", m ? (m.info.seqLen ?? "dynamic") : "-"],
@@ -60,7 +34,8 @@ function startLine(s: JudgeServer): string {
     ["max_message_bytes", c.maxMessageBytes],
     ["metrics", s.metricsPort === null ? "off" : `:${s.metricsPort}/metrics`],
     ["repository", c.modelRepository ?? "-"],
+    ["poll_ms", c.repositoryPollMs],
+    ["model_name", c.modelName ?? "-"],
     ["load_ms", m ? Math.round(m.loadMs) : "-"],
   ];
-  return `judge: serving ${fields.map(([k, v]) => `${k}=${String(v).includes(" ") ? JSON.stringify(String(v)) : v}`).join(" ")}`;
 }

@@ -1,7 +1,7 @@
 // Judge models for the tests, written to a temp model repository: small random-weight scorers from
 // the project's exporter, a hand-built int32 model with a dynamic seq_len whose score is the mean
 // id (checkable by hand), and models that break the contract or fail their warm-up.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -18,6 +18,8 @@ export interface Repository {
   root: string;
   /** Writes `bytes` at `rel` inside the repository and returns the absolute path. */
   write(rel: string, bytes: Uint8Array): string;
+  /** Writes beside the repository's folders, then renames into `rel`: the file appears complete at once. */
+  writeAtomically(rel: string, bytes: Uint8Array): string;
   remove(): void;
 }
 
@@ -31,8 +33,25 @@ export function tempRepository(prefix = "judge-test-"): Repository {
       writeFileSync(path, bytes);
       return path;
     },
+    writeAtomically(rel, bytes) {
+      const path = join(root, rel);
+      const temp = join(root, `.incoming-${process.pid}-${Date.now()}`);
+      writeFileSync(temp, bytes);
+      mkdirSync(dirname(path), { recursive: true });
+      renameSync(temp, path);
+      return path;
+    },
     remove: () => rmSync(root, { recursive: true, force: true }),
   };
+}
+
+/** Resolves once `condition()` holds, checking every 10 ms; rejects after `timeoutMs` saying what it waited for. */
+export async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** A random-weight scorer; weights large enough that different sequences get visibly different scores. */
