@@ -14,6 +14,10 @@ export const BENCHES: Record<string, BenchEntry> = {
     summary: "Score throughput (sequences/s) and p50/p99 latency of a real judge process on loopback",
     load: () => import("./judge.ts"),
   },
+  fleet: {
+    summary: "What training sees of its judges: a step's sequences through JudgeFleet over 1, 2, … replicas (seq/s, step latency), and model swap times",
+    load: () => import("./fleet.ts"),
+  },
   step: {
     summary: "GRPO step time by phase (sample, judge, reference, update), in-process and over gRPC, and the RPC share",
     load: () => import("./step.ts"),

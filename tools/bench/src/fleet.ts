@@ -1,0 +1,135 @@
+// `npm run bench -- fleet`: what training sees of its judges. Real judge processes (1, then 2
+// replicas, …) behind the orchestrator's JudgeFleet, which cuts each step's B·k sequences into
+// whole-group chunks over the replicas: step latency and sequences/s, one step at a time as the
+// GRPO loop sends them. Then how long a model swap takes: LoadModel on each replica by itself, and
+// the fleet's swapModel over all of them.
+import { cpus, loadavg } from "node:os";
+import { JudgeService } from "@grpomesh/proto";
+import { createClient } from "@grpomesh/rpc";
+import { Rng } from "@grpomesh/rng";
+import { JudgeFleet } from "@grpomesh/orchestrator";
+import { benchModel, judgeConfigurations, judgeLabel, startJudge, type JudgeProcess } from "./judge-process.ts";
+import { intList, parseFlags } from "./options.ts";
+import { formatTable, mean, percentile } from "./stats.ts";
+
+const DEFAULTS = {
+  model: "",
+  replicas: "1,2",
+  judges: "--sessions=1;--sessions=1 --threads=1",
+  sequences: 128,
+  "group-size": 8,
+  steps: 12,
+  warmup: 2,
+  swaps: 3,
+  "seq-len": 128,
+  seed: 1,
+};
+const HELP: Partial<Record<keyof typeof DEFAULTS, string>> = {
+  model: "ONNX judge (default: models/judge/model.onnx, else a random-weight scorer of the default judge size)",
+  replicas: "judge replicas behind the fleet, comma list (e.g. 1,2,4)",
+  judges: "judge configurations, ';'-separated, each a space-separated list of judge flags for every replica (default: what npm start runs, --sessions=1, and the same with one intra-op thread)",
+  sequences: "sequences per step (B·k; the seed's step is 16 × 8 = 128)",
+  "group-size": "k: chunks hold whole groups",
+  steps: "timed steps per configuration, one at a time",
+  warmup: "untimed steps first",
+  swaps: "swap rounds (each: LoadModel on every replica by itself, then the fleet's swapModel)",
+  "seq-len": "sequence length when the model's is dynamic",
+};
+
+export async function run(argv: string[]): Promise<void> {
+  const o = parseFlags(argv, DEFAULTS, HELP);
+  const replicaCounts = intList("replicas", o.replicas);
+  const judges = judgeConfigurations("judges", o.judges);
+  for (const key of ["sequences", "group-size", "steps", "seq-len"] as const) {
+    if (!Number.isInteger(o[key]) || o[key] <= 0) throw new Error(`--${key}=${o[key]}; expected a positive integer`);
+  }
+  if (o.sequences % o["group-size"] !== 0) throw new Error(`--sequences=${o.sequences} is not a multiple of --group-size=${o["group-size"]}; a step is whole groups`);
+
+  const model = await benchModel(o.model, o.seed);
+  try {
+    const cpu = cpus();
+    console.log(`bench fleet: ${cpu.length}× ${cpu[0]?.model ?? "unknown CPU"}, node ${process.version}, load average ${loadavg()[0]!.toFixed(1)}`);
+    console.log(`model: ${model.what}`);
+    console.log(`steps: ${o.sequences} sequences (groups of ${o["group-size"]}) through JudgeFleet, ${o.warmup} warm-up + ${o.steps} timed, one at a time; judges and the bench on loopback, sharing this machine's CPUs`);
+
+    const stepRows: string[][] = [];
+    const swapRows: string[][] = [];
+    for (const args of judges) {
+      for (const n of replicaCounts) {
+        process.stderr.write(`  ${args.join(" ") || "(judge defaults)"} × ${n} replica(s): starting…`);
+        const procs: JudgeProcess[] = [];
+        try {
+          procs.push(...(await Promise.all(Array.from({ length: n }, () => startJudge([`--model=${model.path}`, ...args])))));
+          const label = judgeLabel(procs[0]!.startLine);
+          const { step, swap } = await measure(procs, model.path, o);
+          const chunk = Math.ceil(o.sequences / o["group-size"] / n) * o["group-size"];
+          stepRows.push([label, String(n), String(chunk), (o.sequences / (mean(step) / 1000)).toFixed(0), percentile(step, 50).toFixed(0), percentile(step, 99).toFixed(0), mean(step).toFixed(0)]);
+          if (swap.loadWallMs.length) {
+            swapRows.push([label, String(n), percentile(swap.loadWallMs, 50).toFixed(0), percentile(swap.serverLoadMs, 50).toFixed(0), mean(swap.fleetSwapMs).toFixed(0), (mean(swap.fleetSwapMs) / n).toFixed(0)]);
+          }
+        } finally {
+          await Promise.all(procs.map((p) => p.stop()));
+        }
+        process.stderr.write(" done\n");
+      }
+    }
+    console.log(formatTable(["judge (sessions×threads)", "replicas", "seqs/chunk", "seq/s", "step p50 ms", "step p99 ms", "step mean ms"], stepRows));
+    if (swapRows.length) {
+      console.log("");
+      console.log(formatTable(["judge (sessions×threads)", "replicas", "LoadModel p50 ms", "its load_ms p50", "swapModel ms", "per replica ms"], swapRows));
+    }
+  } finally {
+    model.cleanup();
+  }
+}
+
+interface Measured {
+  /** Wall time of each timed step, ms. */
+  step: number[];
+  swap: { loadWallMs: number[]; serverLoadMs: number[]; fleetSwapMs: number[] };
+}
+
+async function measure(procs: JudgeProcess[], modelPath: string, o: typeof DEFAULTS): Promise<Measured> {
+  const fleet = new JudgeFleet(procs.map((p) => p.address), { deadlineMs: 600_000 });
+  const clients = procs.map((p) => createClient(JudgeService, p.address, { deadlineMs: 600_000 }));
+  try {
+    const info = await clients[0]!.info({});
+    const seqLen = info.seqLen || o["seq-len"];
+    const rng = new Rng(o.seed);
+    const sequences = Int32Array.from({ length: o.sequences * seqLen }, () => rng.nextInt(info.vocab.length));
+    const shape = { count: o.sequences, seqLen, groupSize: o["group-size"] };
+
+    process.stderr.write(" warm-up…");
+    for (let i = 0; i < o.warmup; i++) await fleet.score(sequences, shape);
+    process.stderr.write(` ${o.steps} steps…`);
+    const step: number[] = [];
+    for (let i = 0; i < o.steps; i++) {
+      const t0 = performance.now();
+      const { scores } = await fleet.score(sequences, shape);
+      step.push(performance.now() - t0);
+      if (scores.length !== o.sequences) throw new Error(`the fleet returned ${scores.length} scores for ${o.sequences} sequences`);
+    }
+
+    // Each swap loads the same file under a new version label: a real load beside the old model,
+    // contract check, warm-up and switch, at the cost of a model of this size.
+    const swap: Measured["swap"] = { loadWallMs: [], serverLoadMs: [], fleetSwapMs: [] };
+    if (o.swaps > 0) process.stderr.write(` ${o.swaps} swap rounds…`);
+    for (let s = 0; s < o.swaps; s++) {
+      for (const client of clients) {
+        const t0 = performance.now();
+        const res = await client.loadModel({ path: modelPath, version: `bench-direct-${s}` });
+        swap.loadWallMs.push(performance.now() - t0);
+        swap.serverLoadMs.push(res.loadMs);
+      }
+      const t0 = performance.now();
+      const results = await fleet.swapModel(modelPath, `bench-fleet-${s}`);
+      swap.fleetSwapMs.push(performance.now() - t0);
+      const failed = results.find((r) => !r.ok);
+      if (failed) throw new Error(`the fleet's swap failed at ${failed.address}: ${failed.error}`);
+    }
+    return { step, swap };
+  } finally {
+    fleet.close();
+    for (const c of clients) c.close();
+  }
+}

@@ -1,0 +1,116 @@
+// Real judge processes for the judge and fleet benches: spawn services/judge/src/main.ts, read its
+// start line, scrape its /metrics, and pick the model (the trained judge, a given file, or a
+// random-weight scorer of the default judge size exported on the fly).
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const JUDGE_MAIN = join(ROOT, "services/judge/src/main.ts");
+const MAKE_RANDOM_JUDGE = join(ROOT, "services/judge/src/make-random-judge.ts");
+const DEFAULT_MODEL = join(ROOT, "models/judge/model.onnx");
+
+export interface JudgeProcess {
+  address: string;
+  metricsPort: number;
+  startLine: string;
+  stop(): Promise<void>;
+}
+
+/** Spawns the judge on a free port (gRPC and /metrics) and resolves once it prints its start line. */
+export function startJudge(args: string[]): Promise<JudgeProcess> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", JUDGE_MAIN, "--address=127.0.0.1:0", "--metrics-port=0", ...args], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    let started = false;
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const line = out.split("\n").find((l) => l.startsWith("judge: serving "));
+      if (started || !line) return;
+      started = true;
+      const address = /address=(\S+)/.exec(line)?.[1];
+      const metricsPort = Number(/metrics=:(\d+)/.exec(line)?.[1]);
+      if (!address || !metricsPort) return reject(new Error(`cannot read address and metrics port from the judge's start line: ${line}`));
+      resolve({
+        address,
+        metricsPort,
+        startLine: line,
+        stop: async () => {
+          child.kill("SIGTERM");
+          await exited;
+        },
+      });
+    });
+    child.once("exit", (code) => {
+      if (!started) reject(new Error(`judge exited with code ${code} before serving:\n${err || out}`));
+    });
+  });
+}
+
+/** Sum of `<name>_sum` and `<name>_count` over every label set in the judge's /metrics. */
+export async function histogramTotals(metricsPort: number, name: string): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const total = (suffix: string) =>
+    text
+      .split("\n")
+      .filter((l) => l.startsWith(`${name}_${suffix} `) || l.startsWith(`${name}_${suffix}{`))
+      .reduce((acc, l) => acc + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+  return { sum: total("sum"), count: total("count") };
+}
+
+function runTsx(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.once("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${args.join(" ")} exited with ${code}: ${out}`))));
+  });
+}
+
+export interface BenchModel {
+  path: string;
+  /** What the model is, for the report. */
+  what: string;
+  cleanup(): void;
+}
+
+/** `flag` when given, else the project's trained judge, else a random-weight scorer of the default judge size. */
+export async function benchModel(flag: string, seed: number): Promise<BenchModel> {
+  if (flag) return { path: flag, what: `${flag} (--model)`, cleanup: () => {} };
+  if (existsSync(DEFAULT_MODEL)) return { path: DEFAULT_MODEL, what: "models/judge/model.onnx (the project's trained judge)", cleanup: () => {} };
+  const dir = mkdtempSync(join(tmpdir(), "bench-judge-"));
+  const path = join(dir, "random-judge.onnx");
+  try {
+    const made = await runTsx([MAKE_RANDOM_JUDGE, path, "--version=random-default", `--seed=${seed}`]);
+    const what = `random-weight scorer of the default judge size, exported on the fly (${made.replace(/^wrote \S+ \((.*)\)$/s, "$1")})`;
+    return { path, what, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** "--scheduler=parallel --sessions=2;--sessions=1" → one flag list per judge configuration. */
+export function judgeConfigurations(flag: string, raw: string): string[][] {
+  const configs = raw.split(";").map((j) => j.trim().split(/\s+/).filter(Boolean));
+  for (const args of configs) {
+    const bad = args.find((a) => !/^--[a-z-]+=\S+$/.test(a) || /^--(model|address|metrics-port)=/.test(a));
+    if (bad) throw new Error(`--${flag} has ${JSON.stringify(bad)}; expected judge flags like --scheduler=parallel --sessions=2 (the bench sets --model, --address and --metrics-port itself)`);
+  }
+  return configs;
+}
+
+/** "parallel 2×1" from a start line: scheduler, sessions × intra-op threads per session. */
+export function judgeLabel(startLine: string): string {
+  const field = (k: string) => new RegExp(`\\b${k}=(\\S+)`).exec(startLine)?.[1]?.replace("(auto)", "") ?? "?";
+  return `${field("scheduler")} ${field("sessions")}×${field("threads")}`;
+}
