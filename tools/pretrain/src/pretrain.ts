@@ -36,13 +36,13 @@ export const DEFAULTS = {
   learning_rate: 3e-3,
   min_lr_ratio: 0.1,
   warmup_steps: 30,
-  max_steps: 400,
+  max_steps: 480,
   weight_decay: 0.1,
   beta1: 0.9,
   beta2: 0.99,
   grad_clip: 1.0,
   // evaluation and budget
-  eval_interval: 100,
+  eval_interval: 80,
   eval_batches: 8,
   eval_batch_size: 16,
   max_minutes: 0, // 0 = no wall-clock budget; otherwise stop (and save) when it runs out
