@@ -83,7 +83,13 @@ test("the distribution at masked positions does not depend on the other samples 
   for (let b = 0; b < B; b++) {
     assert.deepEqual(eight.completions.subarray(b * 8 * T, b * 8 * T + T), one.completions.subarray(b * T, (b + 1) * T));
     assert.equal(eight.logProbs[b * 8], one.logProbs[b]);
+    assert.deepEqual(eight.tokenLogProbs!.subarray(b * 8 * T, b * 8 * T + T), one.tokenLogProbs!.subarray(b * T, (b + 1) * T));
   }
+  // Per-position distributions of one input alone equal those it gets inside the batch.
+  const batchDist = await maskedLogProbs(model, inputs, base);
+  const aloneDist = await maskedLogProbs(model, inputs.slice(T, 2 * T), { ...base, batch: 1 });
+  const inBatch = batchDist.subarray(T * V, 2 * T * V);
+  for (let i = 0; i < aloneDist.length; i++) assert.ok(Math.abs(aloneDist[i]! - inBatch[i]!) < 1e-5);
 });
 
 test("an input's samples do not depend on which other inputs are in the batch", async () => {
