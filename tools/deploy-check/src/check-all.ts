@@ -1,0 +1,18 @@
+// Every synchronous check at once, by name: what `main.ts` prints and what CI can call.
+import type { DeployBundle } from "./bundle.ts";
+import { checkDockerfile, checkImagesInManifests, type ServicePorts } from "./images.ts";
+import { MANIFEST_CHECKS } from "./k8s.ts";
+import { checkScrapeConfig, checkServiceMonitor } from "./monitoring.ts";
+import { checkServiceCommands, checkWiring, defaultServicePorts } from "./services.ts";
+
+export function checkAll(bundle: DeployBundle, ports: ServicePorts = defaultServicePorts()): Record<string, string[]> {
+  return {
+    ...Object.fromEntries(Object.entries(MANIFEST_CHECKS).map(([name, check]) => [name, check(bundle)])),
+    checkDockerfile: checkDockerfile(bundle, ports),
+    checkImagesInManifests: checkImagesInManifests(bundle),
+    checkServiceCommands: checkServiceCommands(bundle),
+    checkWiring: checkWiring(bundle),
+    checkServiceMonitor: checkServiceMonitor(bundle),
+    checkScrapeConfig: checkScrapeConfig(bundle),
+  };
+}

@@ -1,0 +1,11 @@
+// Offline validation of deploy/: the Kubernetes manifests, the Prometheus files and the
+// Dockerfile, against each other and against the services' own config parsers. No cluster or
+// Docker engine needed; the tests next to these files run every check on the repository.
+export { loadBundle, cloneBundle, parseYamlDocuments, REPO_ROOT, PATHS, YamlError, type DeployBundle, type Manifest, type Kustomization } from "./bundle.ts";
+export type * from "./k8s-types.ts";
+export { MANIFEST_CHECKS, checkObjects, checkKustomizations, checkWorkloads, checkServices, checkDisruptionAndScaling, checkPodSecurity, workloads, namespaceOf, findObject, selectorMatches, imageName } from "./k8s.ts";
+export { parseDockerfile, DockerIgnore, DockerfileError, stageEnv, ancestry, type Dockerfile, type Stage } from "./dockerfile.ts";
+export { checkDockerfile, checkImagesInManifests, serviceTargets, IMAGE_PREFIX, SERVICES, type ServiceName, type ServicePorts } from "./images.ts";
+export { checkServiceCommands, checkWiring, containerCommands, defaultServicePorts, expandK8sVars } from "./services.ts";
+export { checkServiceMonitor, checkScrapeConfig, checkAutoscalerMetrics, relabel, adapterMetrics } from "./monitoring.ts";
+export { checkAll } from "./check-all.ts";

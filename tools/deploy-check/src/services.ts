@@ -1,0 +1,404 @@
+// What each container runs, checked with the services' own config parsers: the main.ts exists, the
+// flags and environment parse, the listen ports are the ports the manifests declare, paths land on
+// the right volumes; and how the roles reach each other (orchestrator → judges, policy, reference;
+// the run directory the policy and the orchestrator share).
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { isAbsolute, join, posix, relative, sep } from "node:path";
+import { parseJudgeConfig } from "@grpomesh/judge";
+import { parseOrchestratorConfig } from "@grpomesh/orchestrator";
+import { parsePolicyConfig } from "@grpomesh/policy";
+import { parseReferenceConfig } from "@grpomesh/reference";
+import { where, type DeployBundle } from "./bundle.ts";
+import { execForm, lastInstruction, parseDockerfile, stageEnv } from "./dockerfile.ts";
+import { SERVICES, targetOfImage, type ServiceName, type ServicePorts } from "./images.ts";
+import type { Container, VolumeMount } from "./k8s-types.ts";
+import { ON_DEMAND_DIR, findObject, namespaceOf, objectsOfKind, resolveContainerPort, selectedWorkloads, servicePortTarget, workloads, type Workload } from "./k8s.ts";
+
+/** The image's working directory: relative paths in flags resolve against it. */
+export const APP_DIR = "/app";
+
+export interface ContainerCommand {
+  w: Workload;
+  container: Container;
+  at: string;
+  /** command + args as the kubelet runs them ($(VAR) expanded), the image's ENTRYPOINT/CMD filling gaps. */
+  argv: string[];
+  /** Image ENV, then the container's env and envFrom, resolved. */
+  env: Record<string, string>;
+  /** Set when argv runs services/<service>/src/main.ts. */
+  service?: ServiceName;
+  /** Arguments after main.ts. */
+  flags: string[];
+  problems: string[];
+}
+
+export interface ServiceSettings {
+  /** gRPC listen address host:port. */
+  address: string;
+  metricsPort: number | null;
+  /** Filesystem paths the service reads or writes, as given (absolute, or relative to base). */
+  paths: Array<{ what: string; path: string; base: string; write: boolean }>;
+  /** The parsed config, for wiring checks. */
+  config: Record<string, unknown>;
+}
+
+/** Kubernetes `$(VAR)` expansion in command, args and env values; `$$(VAR)` stays literal. */
+export function expandK8sVars(text: string, env: Record<string, string>): string {
+  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string | undefined) => {
+    if (whole === "$$") return "$";
+    return name !== undefined && name in env ? env[name]! : whole;
+  });
+}
+
+/** The environment a container's process sees (image ENV, envFrom, env), with problems for what cannot be resolved. */
+export function containerEnv(bundle: DeployBundle, w: Workload, c: Container, imageEnv: Record<string, string>): { env: Record<string, string>; problems: string[] } {
+  const env: Record<string, string> = { ...imageEnv };
+  const problems: string[] = [];
+  const at = `${where(w.m)} container ${c.name}`;
+  for (const ef of c.envFrom ?? []) {
+    const cm = ef.configMapRef ? findObject(bundle, "ConfigMap", ef.configMapRef.name ?? "", w.namespace) : undefined;
+    for (const [k, v] of Object.entries(cm?.obj.data ?? {})) env[(ef.prefix ?? "") + k] = v;
+  }
+  for (const e of c.env ?? []) {
+    if (!e.name) continue;
+    if (e.value !== undefined) env[e.name] = expandK8sVars(String(e.value), env);
+    else if (e.valueFrom?.fieldRef) {
+      const path = e.valueFrom.fieldRef.fieldPath;
+      if (path === "metadata.namespace") env[e.name] = w.namespace;
+      else if (path === "metadata.name") env[e.name] = `${w.m.obj.metadata?.name}-pod`;
+      else if (path === "status.podIP") env[e.name] = "10.0.0.1";
+      else problems.push(`${at}: env ${e.name} uses fieldRef ${path}, which these checks cannot resolve`);
+    } else if (e.valueFrom?.configMapKeyRef) {
+      const ref = e.valueFrom.configMapKeyRef;
+      const v = findObject(bundle, "ConfigMap", ref.name ?? "", w.namespace)?.obj.data?.[ref.key ?? ""];
+      if (v !== undefined) env[e.name] = v; // a missing one is checkWorkloads' problem
+    }
+  }
+  return { env, problems };
+}
+
+/** What every container of every workload runs. */
+export function containerCommands(bundle: DeployBundle): ContainerCommand[] {
+  const df = parseDockerfile(bundle.dockerfile.text);
+  const out: ContainerCommand[] = [];
+  for (const w of workloads(bundle)) {
+    for (const c of w.pod.spec?.containers ?? []) {
+      const at = `${where(w.m)} container ${c.name}`;
+      const problems: string[] = [];
+      const stage = targetOfImage(df, c.image);
+      const entrypoint = stage ? execForm(lastInstruction(df, stage, "ENTRYPOINT")?.args ?? "[]") ?? [] : [];
+      const cmd = stage ? execForm(lastInstruction(df, stage, "CMD")?.args ?? "[]") ?? [] : [];
+      const { env, problems: envProblems } = containerEnv(bundle, w, c, stage ? stageEnv(df, stage) : {});
+      problems.push(...envProblems);
+      const command = c.command ?? entrypoint;
+      const args = c.args ?? (c.command ? [] : cmd);
+      const argv = [...command, ...args].map((a) => expandK8sVars(String(a), env));
+      for (const a of argv) {
+        const unresolved = /\$\(([A-Za-z_][A-Za-z0-9_]*)\)/.exec(a);
+        if (unresolved) problems.push(`${at}: argument ${a} refers to $(${unresolved[1]}), which is not in the container's env`);
+      }
+      const mainAt = argv.findIndex((a) => /(^|\/)services\/[a-z-]+\/src\/main\.ts$/.test(a));
+      let service: ServiceName | undefined;
+      let flags: string[] = [];
+      if (mainAt >= 0) {
+        const main = argv[mainAt]!;
+        const rel = main.startsWith("/") ? posix.relative(APP_DIR, main) : main;
+        const name = /^services\/([a-z-]+)\/src\/main\.ts$/.exec(rel)?.[1];
+        if (!existsSync(join(bundle.root, rel))) problems.push(`${at}: runs ${main}, which does not exist in the repository`);
+        else if (name && (SERVICES as readonly string[]).includes(name)) service = name as ServiceName;
+        else problems.push(`${at}: runs ${main}, which is not one of the services ${SERVICES.join(", ")}`);
+        if (!(argv[0] === "node" && argv.slice(1, mainAt).join(" ").includes("--import tsx"))) {
+          problems.push(`${at}: runs ${JSON.stringify(argv.slice(0, mainAt + 1))}; TypeScript services need node --import tsx`);
+        }
+        flags = argv.slice(mainAt + 1);
+      }
+      out.push({ w, container: c, at, argv, env, service, flags, problems });
+    }
+  }
+  return out;
+}
+
+/** `--config=/etc/x/run.json` read from the ConfigMap volume mounted there, written to a temp file. */
+function materializeConfigFile(bundle: DeployBundle, cc: ContainerCommand, path: string, dir: string): string | string[] {
+  const mount = mountFor(cc.container, path);
+  const vol = mount && cc.w.pod.spec?.volumes?.find((v) => v.name === mount.name);
+  if (!mount || !vol?.configMap) return [`${cc.at}: --config=${path} is not on a ConfigMap volume of the container`];
+  const rel = posix.relative(mount.mountPath!, path);
+  const key = vol.configMap.items ? vol.configMap.items.find((i) => i.path === rel)?.key : rel;
+  const cm = findObject(bundle, "ConfigMap", vol.configMap.name ?? "", cc.w.namespace);
+  const text = key !== undefined ? cm?.obj.data?.[key] : undefined;
+  if (text === undefined) return [`${cc.at}: --config=${path}: ConfigMap ${vol.configMap.name} has no entry for ${rel} (keys: ${Object.keys(cm?.obj.data ?? {}).join(", ") || "none"})`];
+  const file = join(dir, rel.replace(/\//g, "_"));
+  writeFileSync(file, text);
+  return file;
+}
+
+/** Parses a container's flags and env with its service's own parser. */
+export function parseServiceSettings(bundle: DeployBundle, cc: ContainerCommand): ServiceSettings | string[] {
+  const fail = (err: unknown) => [`${cc.at}: services/${cc.service} refuses its command line: ${(err as Error).message.split("\n")[0]}`];
+  try {
+    switch (cc.service) {
+      case "judge": {
+        const c = parseJudgeConfig(cc.flags, cc.env);
+        const paths: ServiceSettings["paths"] = [];
+        if (c.modelRepository) paths.push({ what: "--model-repository", path: c.modelRepository, base: APP_DIR, write: false });
+        if (c.model) paths.push({ what: "--model", path: c.model, base: c.modelRepository ? posix.resolve(APP_DIR, c.modelRepository) : APP_DIR, write: false });
+        return { address: c.address, metricsPort: c.metricsPort, paths, config: c as unknown as Record<string, unknown> };
+      }
+      case "policy": {
+        const { config: c } = parsePolicyConfig(cc.flags, cc.env);
+        const paths: ServiceSettings["paths"] = [{ what: "--checkpoint", path: c.checkpoint, base: APP_DIR, write: false }];
+        if (c.checkpointRoot) paths.push({ what: "--checkpoint-root", path: c.checkpointRoot, base: APP_DIR, write: true });
+        return { address: c.address, metricsPort: c.metricsPort, paths, config: c as unknown as Record<string, unknown> };
+      }
+      case "reference": {
+        const { config: c } = parseReferenceConfig(cc.flags, cc.env);
+        const paths: ServiceSettings["paths"] = [{ what: "--checkpoint", path: c.checkpoint, base: APP_DIR, write: false }];
+        // The parser makes dataset_meta absolute on this machine; in the image the repository is APP_DIR.
+        if (c.datasetMeta) paths.push({ what: "--dataset-meta", path: toImagePath(c.datasetMeta, bundle.root), base: APP_DIR, write: false });
+        return { address: c.address, metricsPort: c.metricsPort, paths, config: c as unknown as Record<string, unknown> };
+      }
+      case "orchestrator": {
+        const dir = mkdtempSync(join(tmpdir(), "deploy-check-"));
+        try {
+          const flags: string[] = [];
+          for (const f of cc.flags) {
+            const m = /^--config=(.*)$/.exec(f);
+            if (!m) {
+              flags.push(f);
+              continue;
+            }
+            const file = materializeConfigFile(bundle, cc, m[1]!, dir);
+            if (Array.isArray(file)) return file;
+            flags.push(`--config=${file}`);
+          }
+          const { config: c } = parseOrchestratorConfig(flags);
+          const paths: ServiceSettings["paths"] = [];
+          if (c.run_dir) paths.push({ what: "--run_dir", path: c.run_dir, base: APP_DIR, write: true });
+          if (c.corpus) paths.push({ what: "--corpus", path: c.corpus, base: APP_DIR, write: false });
+          return { address: c.address, metricsPort: c.metrics_port >= 0 ? c.metrics_port : null, paths, config: c as unknown as Record<string, unknown> };
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+      default:
+        return [`${cc.at}: no parser for service ${cc.service}`];
+    }
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+/** A path a parser made absolute against this checkout (or the working directory) as the image sees it. */
+function toImagePath(p: string, root: string): string {
+  for (const base of [root, process.cwd()]) {
+    const rel = relative(base, p);
+    if (!rel.startsWith("..") && !isAbsolute(rel)) return posix.join(APP_DIR, rel.split(sep).join("/"));
+  }
+  return p;
+}
+
+/** The volume mount that holds an absolute path (the deepest one). */
+export function mountFor(c: Container, path: string): VolumeMount | undefined {
+  return (c.volumeMounts ?? [])
+    .filter((vm) => vm.mountPath && (path === vm.mountPath || path.startsWith(vm.mountPath.replace(/\/$/, "") + "/")))
+    .sort((a, b) => b.mountPath!.length - a.mountPath!.length)[0];
+}
+
+function splitHostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(":");
+  return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
+}
+
+/** Containers of the applied workloads run a service's main.ts with flags it accepts, on the declared ports. */
+export function checkServiceCommands(bundle: DeployBundle): string[] {
+  const problems: string[] = [];
+  for (const cc of containerCommands(bundle)) {
+    problems.push(...cc.problems);
+    const onDemand = cc.w.m.file.startsWith(ON_DEMAND_DIR);
+    if (!cc.service) {
+      if (!onDemand) problems.push(`${cc.at}: runs ${JSON.stringify(cc.argv)}, not a service's main.ts (node --import tsx services/<name>/src/main.ts)`);
+      continue;
+    }
+    const settings = parseServiceSettings(bundle, cc);
+    if (Array.isArray(settings)) {
+      problems.push(...settings);
+      continue;
+    }
+    const { host, port } = splitHostPort(settings.address);
+    if (!["0.0.0.0", "[::]", "::"].includes(host)) problems.push(`${cc.at}: listens on ${settings.address}; other pods cannot reach ${host}, listen on 0.0.0.0:${port}`);
+    const grpc = (cc.container.ports ?? []).find((p) => p.name === "grpc");
+    if (grpc?.containerPort !== port) problems.push(`${cc.at}: serves gRPC on ${port} but declares port grpc=${grpc?.containerPort ?? "(none)"}`);
+    const metrics = (cc.container.ports ?? []).find((p) => p.name === "metrics");
+    if (settings.metricsPort === null) {
+      if (metrics) problems.push(`${cc.at}: declares port metrics=${metrics.containerPort} but its /metrics endpoint is off`);
+    } else if (metrics?.containerPort !== settings.metricsPort) {
+      problems.push(`${cc.at}: serves /metrics on ${settings.metricsPort} but declares port metrics=${metrics?.containerPort ?? "(none)"}`);
+    }
+    for (const p of settings.paths) {
+      const abs = posix.resolve(p.base, p.path);
+      const mount = mountFor(cc.container, abs);
+      if (mount) {
+        if (p.write && mount.readOnly) problems.push(`${cc.at}: ${p.what}=${p.path} is written to, but volume ${mount.name} is mounted read-only at ${mount.mountPath}`);
+        continue;
+      }
+      if (p.write) problems.push(`${cc.at}: ${p.what}=${p.path} (${abs}) is written to but lies on no volume: the data would be lost with the pod (and the root filesystem is read-only)`);
+      else if (!abs.startsWith(APP_DIR + "/") || !existsSync(join(bundle.root, posix.relative(APP_DIR, abs)))) {
+        problems.push(`${cc.at}: ${p.what}=${p.path} (${abs}) is on no volume and not a file of the repository image`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** Each service's default gRPC and metrics ports, from its own parser with no flags. */
+export function defaultServicePorts(): ServicePorts {
+  const port = (address: string) => splitHostPort(address).port;
+  const judge = parseJudgeConfig([], {});
+  const policy = parsePolicyConfig([], {}).config;
+  const reference = parseReferenceConfig([], {}).config;
+  return {
+    judge: { grpc: port(judge.address), metrics: judge.metricsPort },
+    policy: { grpc: port(policy.address), metrics: policy.metricsPort },
+    reference: { grpc: port(reference.address), metrics: reference.metricsPort },
+    // The orchestrator's /metrics is off by default; its images and manifests use the next free port.
+    orchestrator: { grpc: port(parseOrchestratorConfig([]).config.address), metrics: null },
+  };
+}
+
+// ---------------------------------------------------------------- wiring
+
+interface Parsed {
+  cc: ContainerCommand;
+  s: ServiceSettings;
+}
+
+function parsedServices(bundle: DeployBundle): Parsed[] {
+  const out: Parsed[] = [];
+  for (const cc of containerCommands(bundle)) {
+    if (!cc.service || cc.w.m.file.startsWith(ON_DEMAND_DIR)) continue;
+    const s = parseServiceSettings(bundle, cc);
+    if (!Array.isArray(s)) out.push({ cc, s });
+  }
+  return out;
+}
+
+/** The Service a host name means from a pod in `namespace`: name, name.ns, name.ns.svc, name.ns.svc.cluster.local. */
+function serviceForHost(bundle: DeployBundle, host: string, namespace: string) {
+  const m = /^([a-z0-9-]+)(?:\.([a-z0-9-]+)(?:\.svc(?:\.cluster\.local)?)?)?\.?$/.exec(host);
+  if (!m) return undefined;
+  return findObject(bundle, "Service", m[1]!, m[2] ?? namespace);
+}
+
+/** The orchestrator reaches the judges, policy and reference; run directory and model repository volumes. */
+export function checkWiring(bundle: DeployBundle): string[] {
+  const problems: string[] = [];
+  const services = parsedServices(bundle);
+  const of = (name: ServiceName) => services.filter((p) => p.cc.service === name);
+  for (const name of SERVICES) if (of(name).length === 0) problems.push(`no applied workload runs services/${name}/src/main.ts with a valid command line`);
+  const judges = of("judge");
+
+  for (const orch of of("orchestrator")) {
+    const at = orch.cc.at;
+    const cfg = orch.s.config;
+    // Judges: dns:/// of a headless Service over the judge pods, on the port the judges listen on.
+    const spec = String(cfg.judges);
+    const dns = /^dns:\/\/[^/]*\/(.+):(\d+)$/.exec(spec);
+    if (!dns) {
+      problems.push(`${at}: --judges=${spec}; in Kubernetes use dns:///<headless Service>.<namespace>.svc.cluster.local:<port>, re-resolved so new judge pods join`);
+    } else {
+      const [, host, portText] = dns as unknown as [string, string, string];
+      const port = Number(portText);
+      const fqdn = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local$/.exec(host);
+      const svc = fqdn ? findObject(bundle, "Service", fqdn[1]!, fqdn[2]!) : undefined;
+      if (!fqdn) problems.push(`${at}: --judges host ${host} is not a Service's full DNS name <service>.<namespace>.svc.cluster.local`);
+      else if (!svc) problems.push(`${at}: --judges names Service ${fqdn[1]} in namespace ${fqdn[2]}, which no manifest defines`);
+      else {
+        if (svc.obj.spec?.clusterIP !== "None") problems.push(`${at}: --judges names Service ${fqdn[1]}, which is not headless (clusterIP: None): its DNS name would give one virtual IP, not every judge`);
+        const pods = selectedWorkloads(bundle, svc);
+        const judgePods = pods.filter((w) => judges.some((j) => j.cc.w.m === w.m));
+        if (judgePods.length === 0 || judgePods.length !== pods.length) problems.push(`${at}: --judges Service ${fqdn[1]} selects ${pods.map((w) => where(w.m)).join(", ") || "no pods"}; expected the judge pods only`);
+        if (!(svc.obj.spec?.ports ?? []).some((p) => p.port === port)) problems.push(`${at}: --judges port ${port} is not a port of Service ${fqdn[1]}`);
+        for (const j of judges.filter((j) => judgePods.some((w) => w.m === j.cc.w.m))) {
+          const listen = splitHostPort(j.s.address).port;
+          // Headless: clients dial pod IPs directly, so the port must be the one the judge listens on.
+          if (listen !== port) problems.push(`${at}: --judges dials port ${port} on judge pods, which listen on ${listen} (${j.cc.at})`);
+        }
+      }
+    }
+    // Policy and reference through their Services.
+    for (const role of ["policy", "reference"] as const) {
+      const target = String(cfg[role]);
+      const { host, port } = splitHostPort(target);
+      const svc = serviceForHost(bundle, host, orch.cc.w.namespace);
+      if (!svc) {
+        problems.push(`${at}: --${role}=${target} names no Service of namespace ${orch.cc.w.namespace}`);
+        continue;
+      }
+      const sp = (svc.obj.spec?.ports ?? []).find((p) => p.port === port);
+      if (!sp) {
+        problems.push(`${at}: --${role}=${target}: Service ${svc.obj.metadata?.name} has no port ${port}`);
+        continue;
+      }
+      const backends = of(role).filter((p) => selectedWorkloads(bundle, svc).some((w) => w.m === p.cc.w.m));
+      if (backends.length === 0) problems.push(`${at}: --${role}=${target}: Service ${svc.obj.metadata?.name} selects no pod running services/${role}`);
+      for (const b of backends) {
+        const cp = servicePortTarget(b.cc.w.pod, sp);
+        if (cp?.port.containerPort !== splitHostPort(b.s.address).port) problems.push(`${at}: --${role}=${target} reaches container port ${cp?.port.containerPort}, but ${b.cc.at} listens on ${b.s.address}`);
+      }
+    }
+    // Checkpoints: the policy writes into the orchestrator's run directory, so both must see it at the same path.
+    const runDir = String(cfg.run_dir);
+    const orchMount = mountFor(orch.cc.container, runDir);
+    const orchClaim = orchMount && orch.cc.w.pod.spec?.volumes?.find((v) => v.name === orchMount.name)?.persistentVolumeClaim?.claimName;
+    if (!orchClaim) problems.push(`${at}: --run_dir=${runDir} is not on a PersistentVolumeClaim`);
+    for (const pol of of("policy")) {
+      const root = pol.s.config.checkpointRoot as string | null;
+      if (!root) {
+        problems.push(`${pol.cc.at}: no --checkpoint-root; set it to the run-directory volume's mount path so SaveCheckpoint/LoadCheckpoint stay on it`);
+        continue;
+      }
+      const polMount = mountFor(pol.cc.container, root);
+      const polClaim = polMount && pol.cc.w.pod.spec?.volumes?.find((v) => v.name === polMount.name)?.persistentVolumeClaim?.claimName;
+      if (orchClaim && polClaim !== orchClaim) problems.push(`${pol.cc.at}: --checkpoint-root=${root} is on ${polClaim ? `claim ${polClaim}` : "no claim"}; the orchestrator's run directory is on claim ${orchClaim}`);
+      if (orchMount && polMount && orchMount.mountPath !== polMount.mountPath) {
+        problems.push(`${pol.cc.at}: mounts the run-directory claim at ${polMount.mountPath}, the orchestrator at ${orchMount.mountPath}; checkpoint paths are absolute, so the paths must match`);
+      }
+      const rel = posix.relative(root, runDir);
+      if (rel.startsWith("..") || posix.isAbsolute(rel)) problems.push(`${pol.cc.at}: --checkpoint-root=${root} does not contain the orchestrator's --run_dir=${runDir}; the policy would refuse its checkpoint folders`);
+    }
+  }
+
+  // The policy is the one writer.
+  for (const pol of of("policy")) {
+    const spec = pol.cc.w.m.obj.spec;
+    if (pol.cc.w.m.obj.kind !== "Deployment" || (spec?.replicas ?? 1) !== 1 || spec?.strategy?.type !== "Recreate") {
+      problems.push(`${pol.cc.at}: the policy must be a Deployment of 1 replica with strategy Recreate (one writer, never two during a rollout)`);
+    }
+  }
+
+  // Judges read their model repository from a read-only claim.
+  for (const j of judges) {
+    const repo = j.s.config.modelRepository as string | null;
+    if (!repo) {
+      problems.push(`${j.cc.at}: no --model-repository; LoadModel paths would be unconfined and there is no volume to copy new models into`);
+      continue;
+    }
+    const mount = mountFor(j.cc.container, posix.resolve(APP_DIR, repo));
+    const vol = mount && j.cc.w.pod.spec?.volumes?.find((v) => v.name === mount.name);
+    if (!vol?.persistentVolumeClaim) problems.push(`${j.cc.at}: --model-repository=${repo} is not on a PersistentVolumeClaim`);
+    else if (!mount!.readOnly || !vol.persistentVolumeClaim.readOnly) problems.push(`${j.cc.at}: the model repository claim ${vol.persistentVolumeClaim.claimName} should be mounted read-only (volume and mount)`);
+    if (!j.s.config.model) problems.push(`${j.cc.at}: no --model (or JUDGE_MODEL): a judge that starts NOT_SERVING waits for LoadModel, and a scaled-up replica would never serve`);
+  }
+
+  // Every gRPC port is behind a Service.
+  for (const p of services) {
+    const grpc = resolveContainerPort(p.cc.w.pod, "grpc");
+    const behind = objectsOfKind(bundle, "Service").some(
+      (svc) => namespaceOf(bundle, svc) === p.cc.w.namespace && selectedWorkloads(bundle, svc).some((w) => w.m === p.cc.w.m) && (svc.obj.spec?.ports ?? []).some((sp) => servicePortTarget(p.cc.w.pod, sp)?.port === grpc?.port),
+    );
+    if (!behind) problems.push(`${p.cc.at}: its gRPC port is behind no Service`);
+  }
+  return problems;
+}
