@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { PATHS, parseYamlDocuments, yamlFiles, REPO_ROOT, YamlError } from "./bundle.ts";
+import {
+  checkDisruptionAndScaling,
+  checkKustomizations,
+  checkObjects,
+  checkPodSecurity,
+  checkServices,
+  checkWorkloads,
+  MANIFEST_CHECKS,
+  selectorMatches,
+} from "./k8s.ts";
+import { assertProblem, bundle, container, obj } from "./test/helpers.ts";
+
+describe("deploy/ YAML", () => {
+  it("every YAML file under deploy/ parses, and deploy/k8s holds the objects the deployment needs", () => {
+    const files = [...yamlFiles(REPO_ROOT, PATHS.k8s), PATHS.scrapeConfig, PATHS.adapterRules];
+    assert.ok(files.length >= 9, `only ${files.length} YAML files under deploy/`);
+    const b = bundle();
+    const kinds = b.manifests.map((m) => `${m.obj.kind}/${m.obj.metadata?.name}`).sort();
+    for (const want of [
+      "Namespace/grpomesh",
+      "Deployment/judge",
+      "Service/judge-headless",
+      "Service/judge",
+      "PodDisruptionBudget/judge",
+      "HorizontalPodAutoscaler/judge",
+      "Deployment/policy",
+      "Service/policy",
+      "Deployment/reference",
+      "Service/reference",
+      "Job/orchestrator",
+      "Service/orchestrator",
+      "ConfigMap/run-config",
+      "PersistentVolumeClaim/model-store",
+      "PersistentVolumeClaim/runs",
+      "ServiceMonitor/grpomesh",
+    ]) {
+      assert.ok(kinds.includes(want), `${want} is missing from deploy/k8s (found ${kinds.join(", ")})`);
+    }
+  });
+
+  it("a document that does not parse is refused with its file and position", () => {
+    assert.throws(() => parseYamlDocuments("a: 1\n---\nkind: [unclosed\n", "x.yaml"), (err: unknown) => err instanceof YamlError && /x\.yaml: document 2/.test((err as Error).message));
+    assert.throws(() => parseYamlDocuments("a: 1\na: 2\n", "dup.yaml"), /dup\.yaml: document 1/);
+  });
+
+  it("every manifest check passes on the repository", () => {
+    const b = bundle();
+    for (const [name, check] of Object.entries(MANIFEST_CHECKS)) assert.deepEqual(check(b), [], `${name} found problems`);
+  });
+});
+
+describe("checkObjects", () => {
+  it("needs apiVersion, kind and metadata.name", () => {
+    const b = bundle();
+    delete obj(b, "Deployment", "judge").apiVersion;
+    delete obj(b, "Service", "policy").metadata!.name;
+    const problems = checkObjects(b);
+    assertProblem(problems, /judge\.yaml#2 Deployment\/judge: no apiVersion/);
+    assertProblem(problems, /policy\.yaml#2 Service\/\?: no metadata\.name/);
+  });
+
+  it("refuses an apiVersion the kind does not use", () => {
+    const b = bundle();
+    obj(b, "HorizontalPodAutoscaler", "judge").apiVersion = "autoscaling/v2beta2";
+    assertProblem(checkObjects(b), /apiVersion is autoscaling\/v2beta2; HorizontalPodAutoscaler needs autoscaling\/v2/);
+  });
+
+  it("refuses names that are not DNS labels, duplicates and namespaces that disagree with the kustomization", () => {
+    const b = bundle();
+    obj(b, "ConfigMap", "judge-model").metadata!.name = "Judge_Model";
+    const copy = structuredClone(b.manifests.find((m) => m.obj.kind === "Service" && m.obj.metadata?.name === "policy")!);
+    b.manifests.push(copy);
+    obj(b, "Deployment", "reference").metadata!.namespace = "elsewhere";
+    const problems = checkObjects(b);
+    assertProblem(problems, /"Judge_Model" is not a DNS label/);
+    assertProblem(problems, /Service policy is also defined/);
+    assertProblem(problems, /metadata\.namespace is elsewhere but deploy\/k8s\/kustomization\.yaml sets namespace grpomesh/);
+  });
+});
+
+describe("checkKustomizations", () => {
+  it("every listed resource exists and every manifest outside ops/ is listed", () => {
+    const b = bundle();
+    const k = b.kustomizations.find((x) => x.dir === PATHS.k8s)!;
+    k.value.resources = k.value.resources!.filter((r) => r !== "policy.yaml").concat("missing.yaml");
+    const problems = checkKustomizations(b);
+    assertProblem(problems, /resource missing\.yaml does not exist/);
+    assertProblem(problems, /deploy\/k8s\/policy\.yaml is not listed in any kustomization\.yaml/);
+  });
+
+  it("images entries name images the resources use", () => {
+    const b = bundle();
+    b.kustomizations.find((x) => x.dir === PATHS.k8s)!.value.images!.push({ name: "grpomesh/jugde", newTag: "1" });
+    assertProblem(checkKustomizations(b), /images entry "grpomesh\/jugde" matches no container image/);
+  });
+});
+
+describe("checkServices", () => {
+  it("a Service whose selector matches no pods is caught", () => {
+    const b = bundle();
+    obj(b, "Service", "judge").spec!.selector = { "app.kubernetes.io/name": "judges", "app.kubernetes.io/part-of": "grpomesh" };
+    assertProblem(checkServices(b), /Service\/judge: selector .* matches the pods of no Deployment, Job or Pod/);
+  });
+
+  it("a Service port must reach a port the selected containers declare", () => {
+    const b = bundle();
+    obj(b, "Service", "reference").spec!.ports![0]!.targetPort = "grcp";
+    assertProblem(checkServices(b), /Service\/reference: port grpc targets grcp, which .*Deployment\/reference's containers do not declare/);
+  });
+
+  it("a selector that matches two workloads is caught", () => {
+    const b = bundle();
+    obj(b, "Service", "policy").spec!.selector = { "app.kubernetes.io/part-of": "grpomesh" };
+    assertProblem(checkServices(b), /Service\/policy: selector .* matches the pods of several workloads/);
+  });
+});
+
+describe("checkWorkloads", () => {
+  it("a Deployment's selector must match its pod template", () => {
+    const b = bundle();
+    obj(b, "Deployment", "judge").spec!.template!.metadata!.labels!["app.kubernetes.io/name"] = "judge-v2";
+    assertProblem(checkWorkloads(b), /Deployment\/judge: spec\.selector .* does not match the pod template's labels/);
+  });
+
+  it("probes must use declared ports", () => {
+    const b = bundle();
+    container(b, "Deployment", "judge").readinessProbe!.grpc!.port = 50052;
+    assertProblem(checkWorkloads(b), /container judge: readinessProbe probes port 50052, which the container does not declare/);
+  });
+
+  it("mounts need volumes, volumes need claims and ConfigMaps that exist, with the keys they map", () => {
+    const b = bundle();
+    container(b, "Deployment", "policy").volumeMounts!.push({ name: "scratch", mountPath: "/scratch" });
+    obj(b, "Deployment", "reference").spec!.template!.spec!.volumes!.find((v) => v.name === "model-store")!.persistentVolumeClaim!.claimName = "models";
+    obj(b, "Job", "orchestrator").spec!.template!.spec!.volumes!.find((v) => v.name === "run-config")!.configMap!.items![0]!.key = "config.json";
+    const problems = checkWorkloads(b);
+    assertProblem(problems, /container policy: volumeMount scratch at \/scratch names no volume/);
+    assertProblem(problems, /Deployment\/reference: volume model-store uses PersistentVolumeClaim models, which no manifest defines/);
+    assertProblem(problems, /Job\/orchestrator: volume run-config maps key config\.json of ConfigMap run-config, which has keys run\.json/);
+  });
+
+  it("a missing ConfigMap is caught, for volumes and for env", () => {
+    const b = bundle();
+    b.manifests = b.manifests.filter((m) => !(m.obj.kind === "ConfigMap"));
+    const problems = checkWorkloads(b);
+    assertProblem(problems, /Job\/orchestrator: volume run-config uses ConfigMap run-config, which no manifest defines/);
+    assertProblem(problems, /container judge: env JUDGE_MODEL reads ConfigMap judge-model, which no manifest defines/);
+  });
+
+  it("a read-only claim must be mounted read-only, and GPU requests must equal limits", () => {
+    const b = bundle();
+    delete container(b, "Deployment", "judge").volumeMounts!.find((v) => v.name === "model-store")!.readOnly;
+    container(b, "Deployment", "policy").resources!.limits!["nvidia.com/gpu"] = 2;
+    const problems = checkWorkloads(b);
+    assertProblem(problems, /container judge: volume model-store is a read-only claim but is mounted at \/models without readOnly/);
+    assertProblem(problems, /container policy: extended resource nvidia\.com\/gpu is requested \(1\) but its limit is 2/);
+  });
+});
+
+describe("checkDisruptionAndScaling", () => {
+  it("the autoscaler must target an existing Deployment", () => {
+    const b = bundle();
+    obj(b, "HorizontalPodAutoscaler", "judge").spec!.scaleTargetRef!.name = "judges";
+    assertProblem(checkDisruptionAndScaling(b), /scaleTargetRef Deployment\/judges is not defined/);
+  });
+
+  it("the disruption budget must select the judge pods", () => {
+    const b = bundle();
+    obj(b, "PodDisruptionBudget", "judge").spec!.selector = { matchLabels: { "app.kubernetes.io/name": "jugde" } };
+    assertProblem(checkDisruptionAndScaling(b), /PodDisruptionBudget\/judge: selector matches the pods of 0 workloads/);
+  });
+
+  it("a budget that allows no eviction at the autoscaler's minimum is caught", () => {
+    const b = bundle();
+    obj(b, "PodDisruptionBudget", "judge").spec = { minAvailable: 2, selector: obj(b, "PodDisruptionBudget", "judge").spec!.selector };
+    assertProblem(checkDisruptionAndScaling(b), /allows 0 disruptions at the autoscaler's minReplicas 2/);
+  });
+});
+
+describe("checkPodSecurity", () => {
+  it("pods run as non-root without privilege escalation, with fsGroup when they write to claims", () => {
+    const b = bundle();
+    obj(b, "Deployment", "judge").spec!.template!.spec!.securityContext!.runAsNonRoot = false;
+    delete container(b, "Deployment", "reference").securityContext!.allowPrivilegeEscalation;
+    delete obj(b, "Job", "orchestrator").spec!.template!.spec!.securityContext!.fsGroup;
+    const problems = checkPodSecurity(b);
+    assertProblem(problems, /Deployment\/judge: securityContext\.runAsNonRoot is not true/);
+    assertProblem(problems, /Deployment\/reference container reference: securityContext\.allowPrivilegeEscalation is not false/);
+    assertProblem(problems, /Job\/orchestrator: writes to a PersistentVolumeClaim .* no securityContext\.fsGroup/);
+  });
+});
+
+describe("selectorMatches", () => {
+  it("follows matchLabels and matchExpressions, and never treats an empty selector as everything", () => {
+    const labels = { app: "judge", tier: "cpu" };
+    assert.equal(selectorMatches({ matchLabels: { app: "judge" } }, labels), true);
+    assert.equal(selectorMatches({ matchLabels: { app: "policy" } }, labels), false);
+    assert.equal(selectorMatches({ matchExpressions: [{ key: "tier", operator: "In", values: ["cpu", "gpu"] }] }, labels), true);
+    assert.equal(selectorMatches({ matchExpressions: [{ key: "tier", operator: "NotIn", values: ["cpu"] }] }, labels), false);
+    assert.equal(selectorMatches({ matchExpressions: [{ key: "gpu", operator: "DoesNotExist" }] }, labels), true);
+    assert.equal(selectorMatches({}, labels), false);
+  });
+});
