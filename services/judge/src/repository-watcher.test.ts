@@ -92,6 +92,11 @@ test("polls: a half-written version is never loaded, a broken one is refused onc
     await poll();
     assert.equal(version(), "b2");
     assert.deepEqual(await loads(judge), { success: 4, failure: 1 });
+    // An emptied repository keeps the current model.
+    rmSync(join(repo.root, "judge"), { recursive: true });
+    await poll();
+    assert.equal(version(), "b2");
+    assert.match(lines.at(-1)!, /has no <name>\/<version>\/model\.onnx yet; waiting/);
   } finally {
     client.close();
     await judge.shutdown();
