@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { PATHS, parseYamlDocuments, yamlFiles, REPO_ROOT, YamlError } from "./bundle.ts";
 import {
@@ -15,8 +17,9 @@ import { assertProblem, bundle, container, obj } from "./test/helpers.ts";
 
 describe("deploy/ YAML", () => {
   it("every YAML file under deploy/ parses, and deploy/k8s holds the objects the deployment needs", () => {
-    const files = [...yamlFiles(REPO_ROOT, PATHS.k8s), PATHS.scrapeConfig, PATHS.adapterRules];
-    assert.ok(files.length >= 9, `only ${files.length} YAML files under deploy/`);
+    const files = yamlFiles(REPO_ROOT, "deploy");
+    assert.ok(files.includes(PATHS.scrapeConfig) && files.includes(PATHS.adapterRules) && files.length >= 11, `YAML files under deploy/: ${files.join(", ")}`);
+    for (const file of files) assert.ok(parseYamlDocuments(readFileSync(join(REPO_ROOT, file), "utf8"), file).length > 0, `${file} holds no YAML document`);
     const b = bundle();
     const kinds = b.manifests.map((m) => `${m.obj.kind}/${m.obj.metadata?.name}`).sort();
     for (const want of [

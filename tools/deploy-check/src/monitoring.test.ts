@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { startJudgeServer, type JudgeServer } from "@grpomesh/judge";
-import { adapterMetrics, checkAutoscalerMetrics, checkScrapeConfig, checkServiceMonitor, relabel, scrapeConfigTargets, serviceMonitorTargets } from "./monitoring.ts";
+import { describe, it } from "node:test";
+import { checkScrapeConfig, checkServiceMonitor, relabel, scrapeConfigTargets, serviceMonitorTargets } from "./monitoring.ts";
 import { assertProblem, bundle, obj } from "./test/helpers.ts";
 
 describe("ServiceMonitor", () => {
@@ -71,47 +70,5 @@ describe("relabel", () => {
     assert.equal(relabel(labels, [{ source_labels: ["__meta_a"], regex: "x", action: "drop" }]), null);
     assert.deepEqual(relabel(labels, [{ source_labels: ["__meta_a", "__meta_b"], regex: "(.*);(.*)", replacement: "$2-$1", target_label: "ab" }]), { ...labels, ab: "y-x" });
     assert.throws(() => relabel(labels, [{ action: "hashmod" }]), /hashmod is not simulated/);
-  });
-});
-
-describe("judge autoscaler metric", () => {
-  // A real judge (no model needed) says which series it exports.
-  let judge: JudgeServer;
-  let exportedNames: Set<string>;
-  before(async () => {
-    judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: 0, metricsHost: "127.0.0.1", sessions: 1, log: () => {} });
-    const text = await (await fetch(`http://127.0.0.1:${judge.metricsPort}/metrics`)).text();
-    exportedNames = new Set(text.split("\n").filter((l) => l.startsWith("# TYPE ")).map((l) => l.split(" ")[2]!));
-  });
-  after(async () => {
-    await judge.shutdown(1000);
-  });
-  const exported = (series: string, workload: string) => workload === "judge" && exportedNames.has(series);
-
-  it("the HPA's Pods metric is served by the adapter rule and exported by the judge", () => {
-    const b = bundle();
-    assert.ok(exportedNames.has("judge_pending_sequences"), `the judge exports ${[...exportedNames].join(", ")}`);
-    assert.deepEqual(adapterMetrics(b).map((m) => m.name), ["judge_pending_sequences"]);
-    assert.deepEqual(checkAutoscalerMetrics(b, exported), []);
-  });
-
-  it("a metric the adapter does not serve is caught", () => {
-    const b = bundle();
-    obj(b, "HorizontalPodAutoscaler", "judge").spec!.metrics![0]!.pods!.metric!.name = "judge_queue_depth";
-    assertProblem(checkAutoscalerMetrics(b, exported), /scales on Pods metric judge_queue_depth, which no rule of deploy\/prometheus\/adapter-rules\.yaml serves/);
-  });
-
-  it("a rule over a series the judge does not export is caught", () => {
-    const b = bundle();
-    const rule = (b.adapterRules as { rules: { custom: Array<{ seriesQuery: string }> } }).rules.custom[0]!;
-    rule.seriesQuery = rule.seriesQuery.replace("judge_pending_sequences", "judge_pending_requests");
-    (b.adapterRules as { rules: { custom: Array<{ name: { matches: string } }> } }).rules.custom[0]!.name.matches = "^judge_pending_requests$";
-    assertProblem(checkAutoscalerMetrics(b, exported), /scales on series judge_pending_requests, which judge does not export/);
-  });
-
-  it("a rule without namespace and pod resources is caught", () => {
-    const b = bundle();
-    delete (b.adapterRules as { rules: { custom: Array<{ resources?: unknown }> } }).rules.custom[0]!.resources;
-    assertProblem(checkAutoscalerMetrics(b, exported), /must map label namespace to resource namespace and pod to pod/);
   });
 });
