@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, describe, it } from "node:test";
+import { randomScorerOnnx, scorerConfig } from "@grpomesh/judge";
+import { waitForServing } from "@grpomesh/rpc";
+import { REPO_ROOT } from "./bundle.ts";
+import { containerCommands } from "./services.ts";
+import { bundle, container } from "./test/helpers.ts";
+
+// The judge Deployment's container, run as the pod would run it (same command, args and resolved
+// env; only its volume mounts moved under a temp folder and its ports made free ones), against a
+// small random model placed where JUDGE_MODEL says: it must come up SERVING for the readiness
+// probe's service name, pass the image's HEALTHCHECK script and serve /metrics.
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe("the judge container's command", () => {
+  const dir = mkdtempSync(join(tmpdir(), "deploy-check-judge-"));
+  let child: ChildProcess | undefined;
+  let output = "";
+  after(() => {
+    child?.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("starts a judge that serves the model named by the ConfigMap", async () => {
+    const b = bundle();
+    const cc = containerCommands(b).find((c) => c.service === "judge");
+    assert.ok(cc, "no container runs the judge");
+    const mounts = (container(b, "Deployment", "judge").volumeMounts ?? []).map((m) => m.mountPath!);
+    const moved = (text: string) => mounts.reduce((t, m) => t.replace(new RegExp(`(^|=)${m.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}(?=/|$)`), `$1${dir}${m}`), text);
+    const grpcPort = await freePort();
+    const metricsPort = await freePort();
+    const argv = cc.argv.map((a) => moved(a).replace(/^--address=(.*):\d+$/, `--address=$1:${grpcPort}`).replace(/^--metrics-port=\d+$/, `--metrics-port=${metricsPort}`));
+    assert.ok(argv.includes(`--metrics-port=${metricsPort}`) && argv.some((a) => a.endsWith(`:${grpcPort}`)), `ports not found in ${argv.join(" ")}`);
+
+    // A small model where the pod would find JUDGE_MODEL: <repository>/<JUDGE_MODEL>.
+    const repository = argv.find((a) => a.startsWith("--model-repository="))!.slice("--model-repository=".length);
+    const modelPath = join(repository, cc.env.JUDGE_MODEL!);
+    mkdirSync(dirname(modelPath), { recursive: true });
+    writeFileSync(modelPath, randomScorerOnnx(scorerConfig({ n_layer: 1, d_model: 32, n_head: 2, d_ff: 64, seq_len: 16 }), { seed: "1", version: "deploy-check" }));
+
+    assert.equal(argv[0], "node");
+    child = spawn(process.execPath, argv.slice(1), { cwd: REPO_ROOT, env: { ...process.env, ...cc.env }, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.on("data", (d: Buffer) => (output += d));
+    child.stderr!.on("data", (d: Buffer) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child!.on("exit", (code) => resolve(code)));
+
+    const probeService = container(b, "Deployment", "judge").readinessProbe?.grpc?.service ?? "";
+    await Promise.race([
+      waitForServing(`127.0.0.1:${grpcPort}`, { service: probeService, timeoutMs: 60_000 }),
+      exited.then((code) => assert.fail(`the judge exited (${code}) before serving:\n${output}`)),
+    ]);
+    assert.match(output, /model=judge version=deploy-check/, output);
+
+    const health = await new Promise<number>((resolve) =>
+      execFile(process.execPath, ["deploy/images/healthcheck.mjs", `127.0.0.1:${grpcPort}`], { cwd: REPO_ROOT }, (err) => resolve(err ? Number(err.code) : 0)),
+    );
+    assert.equal(health, 0, "the image's HEALTHCHECK script reports unhealthy");
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.match(metrics, /^judge_pending_sequences /m);
+
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0, `the judge did not exit cleanly on SIGTERM:\n${output}`);
+    child = undefined;
+  });
+});
