@@ -10,8 +10,8 @@ export interface ServiceProcess {
 export interface ServiceMainOptions<C, S extends ServiceProcess> {
   /** Prefix of every line the process prints, e.g. "judge". */
   name: string;
-  /** Flags and environment to a config; null when --help was asked. Any error it throws is a bad flag. */
-  parse(argv: readonly string[], env: Record<string, string | undefined>): C | null;
+  /** Flags and environment to a config, or `help` when --help was asked. Any error it throws is a bad flag. */
+  parse(argv: readonly string[], env: Record<string, string | undefined>): { config: C; help: boolean } | { config?: undefined; help: true };
   usage(): string;
   start(config: C): Promise<S>;
   /** The start line's key=value fields: address, model, configuration. */
@@ -30,17 +30,18 @@ export function formatStartLine(name: string, fields: Array<[string, string | nu
 /** Runs a service process to its end; returns the started server (the process exits on a signal). */
 export async function runServiceMain<C, S extends ServiceProcess>(opts: ServiceMainOptions<C, S>): Promise<S> {
   const { name } = opts;
-  let config: C | null;
+  let parsed: ReturnType<ServiceMainOptions<C, S>["parse"]>;
   try {
-    config = opts.parse(opts.argv ?? process.argv.slice(2), opts.env ?? process.env);
+    parsed = opts.parse(opts.argv ?? process.argv.slice(2), opts.env ?? process.env);
   } catch (err) {
     console.error(`${name}: ${(err as Error).message}\n${opts.usage()}`);
     process.exit(2);
   }
-  if (config === null) {
+  if (parsed.help) {
     console.log(opts.usage());
     process.exit(0);
   }
+  const config = parsed.config;
 
   let server: S;
   try {

@@ -2,9 +2,8 @@
 // of a contract-breaking model, an unavailable provider and a mistyped flag.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { checkHealth } from "@grpomesh/rpc";
+import { runTsx, runUntilServing } from "@grpomesh/rpc/testing";
 import { cudaProviderInstalled } from "./execution-provider.ts";
 import { generatorModel, tempRepository, tinyScorer } from "./test/fixtures.ts";
 
@@ -14,55 +13,18 @@ repo.write("judge/1/model.onnx", tinyScorer("v1", 1));
 repo.write("gen.onnx", generatorModel());
 after(() => repo.remove());
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Spawns main.ts; `onLine` sees stdout lines and may stop the process. */
-function runMain(args: string[], env: Record<string, string> = {}, onLine?: (line: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.stdout.on("data", (d: Buffer) => {
-      const before = stdout.length;
-      stdout += d.toString();
-      for (const line of stdout.slice(before).split("\n")) if (line && onLine) onLine(line, (s) => child.kill(s));
-    });
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+const runMain = (args: string[]) => runTsx(MAIN, args, { timeoutMs: 30_000 });
 
 test("starts with one start line, serves health, and exits 0 on SIGTERM", async () => {
-  let health = "";
-  let checks: Promise<void> = Promise.resolve();
-  const run = await runMain(["--address=127.0.0.1:0", "--metrics-port=off", "--threads=1", "--sessions=2", "--max-batch=64"], { JUDGE_MODEL_REPOSITORY: repo.root, JUDGE_MODEL: "judge/1/model.onnx" }, (line, kill) => {
-    const address = /^judge: serving address=(\S+)/.exec(line)?.[1];
-    if (!address) return;
-    checks = checkHealth(address, "grpomesh.v1.JudgeService").then(
-      (s) => {
-        health = s;
-        kill("SIGTERM");
-      },
-      (e: Error) => {
-        health = e.message;
-        kill("SIGTERM");
-      },
-    );
+  const run = await runUntilServing(MAIN, ["--address=127.0.0.1:0", "--metrics-port=off", "--threads=1", "--sessions=2", "--max-batch=64"], {
+    name: "judge",
+    healthService: "grpomesh.v1.JudgeService",
+    env: { JUDGE_MODEL_REPOSITORY: repo.root, JUDGE_MODEL: "judge/1/model.onnx" },
+    timeoutMs: 30_000,
   });
-  await checks;
   assert.equal(run.code, 0, `exit ${run.code} ${run.signal}; stderr: ${run.stderr}`);
-  assert.equal(health, "SERVING");
-  const starts = run.stdout.split("\n").filter((l) => l.startsWith("judge: serving "));
+  assert.equal(run.health, "SERVING");
+  const starts = run.startLines;
   assert.equal(starts.length, 1, run.stdout);
   for (const field of ["model=tiny-judge ", "version=v1 ", "provider=cpu ", "threads=1 ", "sessions=2 ", "scheduler=parallel ", "max_batch=64 ", "metrics=off ", `repository=${repo.root} `, "poll_ms=0 ", "seq_len=16 "]) {
     assert.ok(starts[0]!.includes(field), `start line lacks ${field}: ${starts[0]}`);

@@ -6,7 +6,7 @@ import { startJudgeServer, type JudgeServer } from "./judge-server.ts";
 
 await runServiceMain({
   name: "judge",
-  parse: (argv, env) => (wantsHelp(argv) ? null : parseJudgeConfig(argv, env)),
+  parse: (argv, env) => (wantsHelp(argv) ? { help: true } : { config: parseJudgeConfig(argv, env), help: false }),
   usage: judgeUsage,
   start: startJudgeServer,
   startFields,

@@ -8,14 +8,24 @@ import { join } from "node:path";
 import { DataType, JudgeService } from "@grpomesh/proto";
 import { checkHealth, createClient } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
-import { startJudgeServer, type JudgeServer } from "./judge-server.ts";
-import { directScores, generatorModel, randomIds, SEQ_LEN, tempRepository, tinyScorer, waitFor } from "./test/fixtures.ts";
+import { startJudgeServer, type JudgeServer, type JudgeServerOptions } from "./judge-server.ts";
+import { directScores, generatorModel, randomIds, SEQ_LEN, tempRepository, testJudgeOptions, tinyScorer, waitFor } from "./test/fixtures.ts";
 
 const modelA = tinyScorer("a1", 1);
 const modelB = tinyScorer("b2", 2);
 const modelC = tinyScorer("c3", 3);
 const repos: Array<{ remove(): void }> = [];
 after(() => repos.forEach((r) => r.remove()));
+
+/** A judge over a fresh repository holding `files`; what the poller logs goes to `lines`. */
+async function judgeOver(files: Record<string, Uint8Array>, overrides: JudgeServerOptions) {
+  const repo = tempRepository();
+  repos.push(repo);
+  for (const [rel, bytes] of Object.entries(files)) repo.write(rel, bytes);
+  const lines: string[] = [];
+  const judge = await startJudgeServer(testJudgeOptions(repo.root, { ...overrides, log: (l) => lines.push(l) }));
+  return { repo, judge, lines };
+}
 
 /** judge_model_load_total by result. */
 async function loads(judge: JudgeServer): Promise<{ success: number; failure: number }> {
@@ -25,20 +35,8 @@ async function loads(judge: JudgeServer): Promise<{ success: number; failure: nu
 }
 
 test("polls: a half-written version is never loaded, a broken one is refused once, removal and fixes are followed", async () => {
-  const repo = tempRepository();
-  repos.push(repo);
-  repo.write("judge/1/model.onnx", modelA);
-  const lines: string[] = [];
   // A poll interval longer than the test: every poll after the first one at start is driven by hand.
-  const judge = await startJudgeServer({
-    address: "127.0.0.1:0",
-    metricsPort: null,
-    modelRepository: repo.root,
-    repositoryPollMs: 3_600_000,
-    sessions: 1,
-    threads: 1,
-    log: (l) => lines.push(l),
-  });
+  const { repo, judge, lines } = await judgeOver({ "judge/1/model.onnx": modelA }, { repositoryPollMs: 3_600_000 });
   const client = createClient(JudgeService, judge.address, { deadlineMs: 10_000 });
   const poll = () => judge.repository!.poll();
   const version = () => judge.slot.current?.version ?? null;
@@ -104,22 +102,10 @@ test("polls: a half-written version is never loaded, a broken one is refused onc
 });
 
 test("a start model that is the highest version is not loaded twice; LoadModel stands until the repository changes", async () => {
-  const repo = tempRepository();
-  repos.push(repo);
-  repo.write("judge/1/model.onnx", modelA);
-  repo.write("judge/2/model.onnx", modelB);
-  repo.write("other/model.onnx", modelC);
-  const lines: string[] = [];
-  const judge = await startJudgeServer({
-    address: "127.0.0.1:0",
-    metricsPort: null,
-    model: "judge/2/model.onnx",
-    modelRepository: repo.root,
-    repositoryPollMs: 3_600_000,
-    sessions: 1,
-    threads: 1,
-    log: (l) => lines.push(l),
-  });
+  const { repo, judge, lines } = await judgeOver(
+    { "judge/1/model.onnx": modelA, "judge/2/model.onnx": modelB, "other/model.onnx": modelC },
+    { model: "judge/2/model.onnx", repositoryPollMs: 3_600_000 },
+  );
   try {
     await judge.repository!.poll();
     await judge.repository!.poll();
@@ -139,11 +125,7 @@ test("a start model that is the highest version is not loaded twice; LoadModel s
 });
 
 test("with a real poll interval the judge starts without --model, serves v1, then switches to v2", async () => {
-  const repo = tempRepository();
-  repos.push(repo);
-  repo.write("judge/1/model.onnx", modelA);
-  const lines: string[] = [];
-  const judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, modelRepository: repo.root, repositoryPollMs: 40, sessions: 1, threads: 1, log: (l) => lines.push(l) });
+  const { repo, judge, lines } = await judgeOver({ "judge/1/model.onnx": modelA }, { repositoryPollMs: 40 });
   try {
     await waitFor("v1 to be served", () => judge.slot.current?.version === "a1");
     repo.writeAtomically("judge/2/model.onnx", modelB);

@@ -9,7 +9,7 @@ import { DataType, JudgeService } from "@grpomesh/proto";
 import { checkHealth, createClient } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
 import { startJudgeServer } from "./judge-server.ts";
-import { directScores, randomIds, SEQ_LEN, tempRepository, tinyScorer, waitFor } from "./test/fixtures.ts";
+import { directScores, randomIds, SEQ_LEN, tempRepository, testJudgeOptions, tinyScorer, waitFor } from "./test/fixtures.ts";
 
 const CLIENTS = 4;
 const ROWS = 4;
@@ -20,17 +20,9 @@ test("no Score call fails while models are swapped back and forth by LoadModel a
   const models: Record<string, Uint8Array> = { a1: tinyScorer("a1", 1), b2: tinyScorer("b2", 2) };
   repo.write("judge/1/model.onnx", models.a1!);
   const lines: string[] = [];
-  const judge = await startJudgeServer({
-    address: "127.0.0.1:0",
-    metricsPort: null,
-    model: "judge/1/model.onnx",
-    modelRepository: repo.root,
-    repositoryPollMs: 50,
-    scheduler: "parallel",
-    sessions: 2,
-    threads: 1,
-    log: (l) => lines.push(l),
-  });
+  const judge = await startJudgeServer(
+    testJudgeOptions(repo.root, { model: "judge/1/model.onnx", repositoryPollMs: 50, scheduler: "parallel", sessions: 2, log: (l) => lines.push(l) }),
+  );
   const admin = createClient(JudgeService, judge.address, { deadlineMs: 30_000 });
   const inputs = Array.from({ length: CLIENTS }, (_, i) => randomIds(ROWS, SEQ_LEN, 200 + i));
   const expected: Record<string, number[][]> = {};

@@ -2,9 +2,8 @@
 // missing checkpoint exits 1, each with the reason.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { checkHealth } from "@grpomesh/rpc";
+import { runTsx, runUntilServing } from "@grpomesh/rpc/testing";
 import { initBackend } from "@grpomesh/model";
 import { parsePolicyConfig } from "./config.ts";
 import { tempDir, writeTinyCheckpoint } from "./test/fixtures.ts";
@@ -15,47 +14,17 @@ const dir = tempDir();
 writeTinyCheckpoint(`${dir.path}/gen`);
 after(() => dir.remove());
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runMain(args: string[], env: Record<string, string> = {}, onLine?: (line: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { env: { ...process.env, GRPOMESH_TF_BACKEND: "wasm", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.stdout.on("data", (d: Buffer) => {
-      const before = stdout.length;
-      stdout += d.toString();
-      for (const line of stdout.slice(before).split("\n")) if (line && onLine) onLine(line, (s) => child.kill(s));
-    });
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runMain = (args: string[]) => runTsx(MAIN, args, { env: { GRPOMESH_TF_BACKEND: "wasm" } });
 
 test("serves with one start line, reports SERVING, and exits 0 on SIGTERM", async () => {
-  let health = "";
-  let checks: Promise<void> = Promise.resolve();
-  const run = await runMain([`--checkpoint=${dir.path}/gen`, "--address=127.0.0.1:0", "--metrics-port=off"], { POLICY_MAX_BATCH: "32" }, (line, kill) => {
-    const address = /^policy: serving address=(\S+)/.exec(line)?.[1];
-    if (!address) return;
-    checks = checkHealth(address, "grpomesh.v1.PolicyService").then(
-      (s) => void ((health = s), kill("SIGTERM")),
-      (e: Error) => void ((health = e.message), kill("SIGTERM")),
-    );
+  const run = await runUntilServing(MAIN, [`--checkpoint=${dir.path}/gen`, "--address=127.0.0.1:0", "--metrics-port=off"], {
+    name: "policy",
+    healthService: "grpomesh.v1.PolicyService",
+    env: { GRPOMESH_TF_BACKEND: "wasm", POLICY_MAX_BATCH: "32" },
   });
-  await checks;
   assert.equal(run.code, 0, run.stderr);
-  assert.equal(health, "SERVING");
-  const starts = run.stdout.split("\n").filter((l) => l.startsWith("policy: serving "));
+  assert.equal(run.health, "SERVING");
+  const starts = run.startLines;
   assert.equal(starts.length, 1, run.stdout);
   for (const field of ["backend=wasm ", `checkpoint=${dir.path}/gen `, "layers=2 ", "d_model=32 ", "seq_len=16 ", "vocab=10 ", "version=0 ", "last_step=0 ", "max_batch=32 ", "metrics=off "]) {
     assert.ok(starts[0]!.includes(field), `start line lacks ${field}: ${starts[0]}`);

@@ -6,10 +6,7 @@ import { startPolicyServer, type PolicyServer } from "./policy-server.ts";
 
 await runServiceMain({
   name: "policy",
-  parse: (argv, env) => {
-    const { config, help } = parsePolicyConfig(argv, env);
-    return help ? null : config;
-  },
+  parse: parsePolicyConfig,
   usage: policyUsage,
   start: startPolicyServer,
   startFields,

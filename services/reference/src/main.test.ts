@@ -2,10 +2,9 @@
 // the dataset's vocabulary (here the default, the repository's KJV metadata) exits 1 with the reason.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { checkHealth } from "@grpomesh/rpc";
+import { runTsx, runUntilServing } from "@grpomesh/rpc/testing";
 import { REPO_ROOT } from "@grpomesh/data";
 import { initBackend } from "@grpomesh/model";
 import { parseReferenceConfig } from "./config.ts";
@@ -18,47 +17,17 @@ writeTinyCheckpoint(`${dir.path}/gen`);
 writeDatasetMeta(`${dir.path}/tiny.meta.json`, TINY_VOCAB);
 after(() => dir.remove());
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runMain(args: string[], env: Record<string, string> = {}, onLine?: (line: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { env: { ...process.env, GRPOMESH_TF_BACKEND: "wasm", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.stdout.on("data", (d: Buffer) => {
-      const before = stdout.length;
-      stdout += d.toString();
-      for (const line of stdout.slice(before).split("\n")) if (line && onLine) onLine(line, (s) => child.kill(s));
-    });
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runMain = (args: string[]) => runTsx(MAIN, args, { env: { GRPOMESH_TF_BACKEND: "wasm" } });
 
 test("serves with one start line, reports SERVING, and exits 0 on SIGTERM", async () => {
-  let health = "";
-  let checks: Promise<void> = Promise.resolve();
-  const run = await runMain([`--checkpoint=${dir.path}/gen`, "--address=127.0.0.1:0", "--metrics-port=off"], { REFERENCE_DATASET_META: `${dir.path}/tiny.meta.json` }, (line, kill) => {
-    const address = /^reference: serving address=(\S+)/.exec(line)?.[1];
-    if (!address) return;
-    checks = checkHealth(address, "grpomesh.v1.ReferenceService").then(
-      (s) => void ((health = s), kill("SIGTERM")),
-      (e: Error) => void ((health = e.message), kill("SIGTERM")),
-    );
+  const run = await runUntilServing(MAIN, [`--checkpoint=${dir.path}/gen`, "--address=127.0.0.1:0", "--metrics-port=off"], {
+    name: "reference",
+    healthService: "grpomesh.v1.ReferenceService",
+    env: { GRPOMESH_TF_BACKEND: "wasm", REFERENCE_DATASET_META: `${dir.path}/tiny.meta.json` },
   });
-  await checks;
   assert.equal(run.code, 0, run.stderr);
-  assert.equal(health, "SERVING");
-  const starts = run.stdout.split("\n").filter((l) => l.startsWith("reference: serving "));
+  assert.equal(run.health, "SERVING");
+  const starts = run.startLines;
   assert.equal(starts.length, 1, run.stdout);
   for (const field of ["backend=wasm ", `checkpoint=${dir.path}/gen `, "layers=2 ", "d_model=32 ", "vocab=10 ", `dataset_meta=${dir.path}/tiny.meta.json `, "metrics=off"]) {
     assert.ok(starts[0]!.includes(field), `start line lacks ${field}: ${starts[0]}`);

@@ -7,10 +7,7 @@ import { startReferenceServer, type ReferenceServer } from "./reference-server.t
 
 await runServiceMain({
   name: "reference",
-  parse: (argv, env) => {
-    const { config, help } = parseReferenceConfig(argv, env);
-    return help ? null : config;
-  },
+  parse: parseReferenceConfig,
   usage: referenceUsage,
   start: startReferenceServer,
   startFields,

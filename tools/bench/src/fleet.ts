@@ -8,12 +8,12 @@ import { JudgeService } from "@grpomesh/proto";
 import { createClient } from "@grpomesh/rpc";
 import { Rng } from "@grpomesh/rng";
 import { JudgeFleet } from "@grpomesh/orchestrator";
-import { benchModel, judgeConfigurations, judgeLabel, startJudge, type JudgeProcess } from "./judge-process.ts";
-import { intList, parseFlags } from "./options.ts";
+import { benchModel, judgeConfigurations, judgeLabel, MODEL_FLAG_HELP, MODEL_FLAGS, startJudge, type JudgeProcess } from "./judge-process.ts";
+import { intList, parseFlags, requirePositiveIntegers } from "./options.ts";
 import { formatTable, mean, percentile } from "./stats.ts";
 
 const DEFAULTS = {
-  model: "",
+  ...MODEL_FLAGS,
   replicas: "1,2",
   judges: "--sessions=1;--sessions=1 --threads=1",
   sequences: 128,
@@ -21,11 +21,9 @@ const DEFAULTS = {
   steps: 12,
   warmup: 2,
   swaps: 3,
-  "seq-len": 128,
-  seed: 1,
 };
 const HELP: Partial<Record<keyof typeof DEFAULTS, string>> = {
-  model: "ONNX judge (default: models/judge/model.onnx, else a random-weight scorer of the default judge size)",
+  ...MODEL_FLAG_HELP,
   replicas: "judge replicas behind the fleet, comma list (e.g. 1,2,4)",
   judges: "judge configurations, ';'-separated, each a space-separated list of judge flags for every replica (default: what npm start runs, --sessions=1, and the same with one intra-op thread)",
   sequences: "sequences per step (B·k; the seed's step is 16 × 8 = 128)",
@@ -33,16 +31,13 @@ const HELP: Partial<Record<keyof typeof DEFAULTS, string>> = {
   steps: "timed steps per configuration, one at a time",
   warmup: "untimed steps first",
   swaps: "swap rounds (each: LoadModel on every replica by itself, then the fleet's swapModel)",
-  "seq-len": "sequence length when the model's is dynamic",
 };
 
 export async function run(argv: string[]): Promise<void> {
   const o = parseFlags(argv, DEFAULTS, HELP);
   const replicaCounts = intList("replicas", o.replicas);
   const judges = judgeConfigurations("judges", o.judges);
-  for (const key of ["sequences", "group-size", "steps", "seq-len"] as const) {
-    if (!Number.isInteger(o[key]) || o[key] <= 0) throw new Error(`--${key}=${o[key]}; expected a positive integer`);
-  }
+  requirePositiveIntegers(o, ["sequences", "group-size", "steps", "seq-len"]);
   if (o.sequences % o["group-size"] !== 0) throw new Error(`--sequences=${o.sequences} is not a multiple of --group-size=${o["group-size"]}; a step is whole groups`);
 
   const model = await benchModel(o.model, o.seed);

@@ -76,6 +76,14 @@ function runTsx(args: string[]): Promise<string> {
   });
 }
 
+/** The flags every judge bench takes for its model, and their help. */
+export const MODEL_FLAGS = { model: "", "seq-len": 128, seed: 1 };
+export const MODEL_FLAG_HELP = {
+  model: "ONNX judge (default: models/judge/model.onnx, else a random-weight scorer of the default judge size)",
+  "seq-len": "sequence length when the model's is dynamic",
+  seed: "seed of the request ids (and of the random-weight model)",
+};
+
 export interface BenchModel {
   path: string;
   /** What the model is, for the report. */

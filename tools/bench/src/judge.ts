@@ -6,37 +6,32 @@ import { JudgeService } from "@grpomesh/proto";
 import { createClient } from "@grpomesh/rpc";
 import { Rng } from "@grpomesh/rng";
 import { encodeTensor } from "@grpomesh/tensor";
-import { benchModel, histogramTotals, judgeConfigurations, judgeLabel, startJudge } from "./judge-process.ts";
-import { intList, parseFlags } from "./options.ts";
+import { benchModel, histogramTotals, judgeConfigurations, judgeLabel, MODEL_FLAG_HELP, MODEL_FLAGS, startJudge } from "./judge-process.ts";
+import { intList, parseFlags, requirePositiveIntegers } from "./options.ts";
 import { formatTable, mean, percentile } from "./stats.ts";
 
 const DEFAULTS = {
-  model: "",
+  ...MODEL_FLAGS,
   batch: 128,
   requests: 40,
   warmup: 5,
   concurrency: "1,4",
   judges: "--scheduler=parallel;--scheduler=microbatch --sessions=1",
-  "seq-len": 128,
-  seed: 1,
 };
 const HELP: Partial<Record<keyof typeof DEFAULTS, string>> = {
-  model: "ONNX judge (default: models/judge/model.onnx, else a random-weight scorer of the default judge size)",
+  ...MODEL_FLAG_HELP,
   batch: "sequences per Score request",
   requests: "timed requests per concurrency level",
   warmup: "untimed requests before each level",
   concurrency: "requests in flight, comma list (e.g. 1,4,8)",
   judges: "judge configurations to compare, ';'-separated, each a space-separated list of judge flags (the judge's defaults fill in the rest)",
-  "seq-len": "sequence length when the model's is dynamic",
 };
 
 export async function run(argv: string[]): Promise<void> {
   const o = parseFlags(argv, DEFAULTS, HELP);
   const concurrencies = intList("concurrency", o.concurrency);
   const judges = judgeConfigurations("judges", o.judges);
-  for (const key of ["batch", "requests", "seq-len"] as const) {
-    if (!Number.isInteger(o[key]) || o[key] <= 0) throw new Error(`--${key}=${o[key]}; expected a positive integer`);
-  }
+  requirePositiveIntegers(o, ["batch", "requests", "seq-len"]);
 
   const model = await benchModel(o.model, o.seed);
   try {

@@ -44,3 +44,11 @@ export function intList(flag: string, raw: string | number): number[] {
   }
   return values;
 }
+
+/** Throws naming the first of `keys` whose value is not a positive integer. */
+export function requirePositiveIntegers<T extends Record<string, FlagValue>>(flags: T, keys: ReadonlyArray<keyof T & string>): void {
+  for (const key of keys) {
+    const v = flags[key];
+    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw new Error(`--${key}=${v}; expected a positive integer`);
+  }
+}

@@ -11,7 +11,7 @@ interface Config {
 await runServiceMain({
   name: "health-only",
   parse(argv, env) {
-    if (argv.includes("--help")) return null;
+    if (argv.includes("--help")) return { help: true };
     const config: Config = { address: env.HEALTH_ONLY_ADDRESS ?? "127.0.0.1:0", failStart: null };
     for (const arg of argv) {
       const [, key, value] = /^--([a-z-]+)=(.*)$/.exec(arg) ?? [];
@@ -19,7 +19,7 @@ await runServiceMain({
       else if (key === "fail-start") config.failStart = value!;
       else throw new Error(`unknown flag ${arg}`);
     }
-    return config;
+    return { config, help: false };
   },
   usage: () => "usage: health-only-main.ts [--address=host:port] [--fail-start=reason]",
   async start(config) {

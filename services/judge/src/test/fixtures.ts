@@ -8,6 +8,7 @@ import * as ort from "onnxruntime-node";
 import { randomScorerOnnx, scorerConfig } from "../random-scorer.ts";
 import { GraphBuilder, TensorProto_DataType as T } from "@grpomesh/onnx";
 import { Rng } from "@grpomesh/rng";
+import type { JudgeServerOptions } from "../judge-server.ts";
 
 export const SEQ_LEN = 16;
 export const VOCAB_SIZE = 20;
@@ -120,4 +121,12 @@ export async function directScores(bytes: Uint8Array, ids: Int32Array, rows: num
   } finally {
     await session.release();
   }
+}
+
+/**
+ * A judge on a free loopback port, without /metrics, one single-threaded session, over the
+ * repository at `root`; `overrides` add the rest (polling, the start model, a log sink).
+ */
+export function testJudgeOptions(root: string, overrides: JudgeServerOptions = {}): JudgeServerOptions {
+  return { address: "127.0.0.1:0", metricsPort: null, modelRepository: root, sessions: 1, threads: 1, ...overrides };
 }
