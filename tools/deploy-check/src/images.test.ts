@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DockerIgnore, healthcheckCommand, parseDockerfile, parseEnvArgs, rootImage, stageByName, stageEnv, DockerfileError } from "./dockerfile.ts";
-import { checkDockerfile, checkImagesInManifests, serviceTargets } from "./images.ts";
+import { checkDockerfile, checkImagesInManifests, checkRunSyntax, serviceTargets } from "./images.ts";
 import { defaultServicePorts } from "./services.ts";
 import type { DeployBundle } from "./bundle.ts";
 import { assertProblem, bundle, container, obj } from "./test/helpers.ts";
@@ -142,6 +142,15 @@ describe("checkDockerfile", () => {
     const problems = checkDockerfile(b, ports);
     assertProblem(problems, /COPY --from=dependencies names no stage/);
     assertProblem(problems, /NODE_IMAGE node:18-bookworm-slim is Node 18; package\.json needs node >=20/);
+  });
+});
+
+describe("checkRunSyntax", () => {
+  it("every RUN is valid sh, and a broken one is caught", () => {
+    const b = bundle();
+    assert.deepEqual(checkRunSyntax(b), []);
+    editDockerfile(b, "exit 1; }; } \\\n", "exit 1; }; \\\n");
+    assertProblem(checkRunSyntax(b), /Dockerfile:\d+: RUN is not valid sh/);
   });
 });
 

@@ -2,6 +2,7 @@
 // what each service target runs and as whom, how dependencies are installed (tsx, onnxruntime's
 // CUDA download, tfjs-node-gpu), and the link from Kubernetes containers to image targets.
 import { existsSync, readdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join, posix } from "node:path";
 import type { DeployBundle } from "./bundle.ts";
 import { where } from "./bundle.ts";
@@ -195,6 +196,22 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
   const major = Number(/^node:(\d+)/.exec(nodeImage)?.[1]);
   const needed = Number(/>=\s*(\d+)/.exec(bundle.packageJson.engines?.node ?? "")?.[1] ?? 0);
   if (!(major >= needed)) problems.push(`${file}: NODE_IMAGE ${nodeImage} is Node ${major || "?"}; package.json needs node ${bundle.packageJson.engines?.node}`);
+  return problems;
+}
+
+/** Every shell-form RUN parses as /bin/sh (the images' shell) would parse it: `sh -n`, nothing executed. */
+export function checkRunSyntax(bundle: DeployBundle): string[] {
+  const problems: string[] = [];
+  const df = parseDockerfile(bundle.dockerfile.text);
+  for (const s of df.stages) {
+    for (const ins of s.instructions) {
+      if (ins.keyword !== "RUN" || execForm(ins.args)) continue;
+      const script = ins.args.replace(/^(--\S+\s+)*/, "");
+      const r = spawnSync("sh", ["-n", "-c", script], { encoding: "utf8" });
+      if (r.error) return [`cannot run sh to check RUN syntax: ${r.error.message}`];
+      if (r.status !== 0) problems.push(`${bundle.dockerfile.file}:${ins.line}: RUN is not valid sh: ${r.stderr.trim()}`);
+    }
+  }
   return problems;
 }
 

@@ -5,7 +5,7 @@ export { loadBundle, cloneBundle, parseYamlDocuments, REPO_ROOT, PATHS, YamlErro
 export type * from "./k8s-types.ts";
 export { MANIFEST_CHECKS, checkObjects, checkKustomizations, checkWorkloads, checkServices, checkDisruptionAndScaling, checkPodSecurity, workloads, namespaceOf, findObject, selectorMatches, imageName } from "./k8s.ts";
 export { parseDockerfile, DockerIgnore, DockerfileError, stageEnv, ancestry, type Dockerfile, type Stage } from "./dockerfile.ts";
-export { checkDockerfile, checkImagesInManifests, serviceTargets, IMAGE_PREFIX, SERVICES, type ServiceName, type ServicePorts } from "./images.ts";
+export { checkDockerfile, checkRunSyntax, checkImagesInManifests, serviceTargets, IMAGE_PREFIX, SERVICES, type ServiceName, type ServicePorts } from "./images.ts";
 export { checkServiceCommands, checkWiring, containerCommands, defaultServicePorts, expandK8sVars } from "./services.ts";
 export { checkServiceMonitor, checkScrapeConfig, checkAutoscalerMetrics, relabel, adapterMetrics } from "./monitoring.ts";
 export { checkAll } from "./check-all.ts";
