@@ -177,31 +177,33 @@ export class JudgeFleet implements JudgePort {
   }
 
   /**
-   * Loads a model on every replica, one after another. If any replica refuses it, the replicas
-   * already switched are rolled back to the model they had, so the fleet never mixes versions.
+   * Loads a model on every replica at once (between steps, so no step sees two versions). If any
+   * replica refuses it, the replicas that took it are rolled back to the model they had, so the
+   * fleet never mixes versions.
    */
   async swapModel(path: string, version: string): Promise<ReplicaSwap[]> {
-    const before = await Promise.all(this.replicas.map((r) => r.client.info({})));
-    const results: ReplicaSwap[] = [];
-    for (const [i, replica] of this.replicas.entries()) {
-      try {
-        const res = await replica.client.loadModel({ path, version }, { deadlineMs: 120_000 });
-        results.push({ address: replica.target, ok: true, modelVersion: res.modelVersion, error: "", loadMs: res.loadMs });
-        this.opts.log(`judge ${replica.target}: ${before[i]!.modelVersion} → ${res.modelVersion} (${res.loadMs.toFixed(0)} ms)`);
-      } catch (err) {
-        const error = err instanceof Error ? err.message : String(err);
-        results.push({ address: replica.target, ok: false, modelVersion: before[i]!.modelVersion, error, loadMs: 0 });
-        for (const [j, done] of results.entries()) {
-          if (!done.ok || j === i) continue;
-          const prev = before[j]!;
-          await this.replicas[j]!.client.loadModel({ path: prev.modelPath, version: prev.modelVersion }, { deadlineMs: 120_000 });
-          done.ok = false;
-          done.modelVersion = prev.modelVersion;
-          done.error = `rolled back to ${prev.modelVersion} because ${replica.target} refused the new model`;
-        }
-        break;
-      }
+    const replicas = [...this.replicas];
+    const before = await Promise.all(replicas.map((r) => r.client.info({})));
+    const settled = await Promise.allSettled(replicas.map((r) => r.client.loadModel({ path, version }, { deadlineMs: 120_000 })));
+    const results: ReplicaSwap[] = settled.map((s, i) =>
+      s.status === "fulfilled"
+        ? { address: replicas[i]!.target, ok: true, modelVersion: s.value.modelVersion, error: "", loadMs: s.value.loadMs }
+        : { address: replicas[i]!.target, ok: false, modelVersion: before[i]!.modelVersion, error: s.reason instanceof Error ? s.reason.message : String(s.reason), loadMs: 0 },
+    );
+    const refused = results.filter((r) => !r.ok);
+    if (refused.length === 0) {
+      for (const [i, r] of results.entries()) this.opts.log(`judge ${r.address}: ${before[i]!.modelVersion} → ${r.modelVersion} (${r.loadMs.toFixed(0)} ms)`);
+      return results;
     }
+    await Promise.all(
+      results.map(async (r, i) => {
+        if (!r.ok) return;
+        await replicas[i]!.client.loadModel({ path: before[i]!.modelPath, version: before[i]!.modelVersion }, { deadlineMs: 120_000 });
+        r.ok = false;
+        r.modelVersion = before[i]!.modelVersion;
+        r.error = `rolled back to ${before[i]!.modelVersion} because ${refused.map((x) => x.address).join(", ")} refused the new model`;
+      }),
+    );
     return results;
   }
 

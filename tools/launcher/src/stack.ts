@@ -39,7 +39,7 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
   // One onnxruntime session per local replica: the replicas already share this machine's cores
   // with each other and with the policy and reference.
   const judges = await Promise.all(
-    Array.from({ length: opts.judges }, (_, i) => service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`, "--sessions=1"])),
+    Array.from({ length: opts.judges }, (_, i) => service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`, "--sessions=1", "--threads=1"])),
   );
   const reference = await service("reference", "services/reference/src/main.ts", [`--checkpoint=${opts.generator}`]);
   const policy = await service("policy", "services/policy/src/main.ts", [`--checkpoint=${opts.generator}`]);
