@@ -18,6 +18,8 @@ export const ORCHESTRATOR_DEFAULTS = {
   address: "127.0.0.1:50070",
   /** Prometheus /metrics port (0 = pick a free one, -1 = off). */
   metrics_port: -1,
+  /** Interface /metrics listens on ("0.0.0.0" in a pod, so Prometheus can scrape it). */
+  metrics_host: "0.0.0.0",
   // --- the run ---
   /** Run directory (log.jsonl, config.json, checkpoints/); default runs/<date-time>. */
   run_dir: "",

@@ -34,6 +34,8 @@ interface Replica {
   /** After a failure the replica gets no new chunks until then (ms since epoch). */
   downUntil: number;
   inFlight: number;
+  /** A replica that joined and is not yet known to serve the fleet's model gets no chunks. */
+  pending: boolean;
 }
 
 /**
@@ -65,6 +67,8 @@ export class JudgeFleet implements JudgePort {
   private next = 0;
   private readonly opts: Required<JudgeFleetOptions>;
   private refreshTimer: NodeJS.Timeout | undefined;
+  /** The model the fleet serves: the last successful swap, else the version first seen. */
+  private model: { path?: string; version: string } | undefined;
 
   /** `targets`: one address per replica, e.g. ["127.0.0.1:50061", "127.0.0.1:50062"]. */
   constructor(targets: string[], opts: JudgeFleetOptions = {}) {
@@ -98,11 +102,40 @@ export class JudgeFleet implements JudgePort {
       const close = () => (gone.inFlight > 0 ? setTimeout(close, 100) : gone.client.close());
       close();
     }
+    const joining = this.replicas.length > 0;
     for (const target of wanted.filter((t) => !keep.some((r) => r.target === t))) {
-      if (this.replicas.length) this.opts.log(`judge replica ${target} joined the fleet`);
-      keep.push({ target, client: createClient(JudgeService, target, { deadlineMs: this.opts.deadlineMs }), served: 0, failures: 0, downUntil: 0, inFlight: 0 });
+      const replica: Replica = { target, client: createClient(JudgeService, target, { deadlineMs: this.opts.deadlineMs }), served: 0, failures: 0, downUntil: 0, inFlight: 0, pending: joining };
+      keep.push(replica);
+      if (joining) {
+        this.opts.log(`judge replica ${target} joined the fleet`);
+        void this.admit(replica);
+      }
     }
     this.replicas = keep;
+  }
+
+  /**
+   * Lets a replica that joined mid-run take chunks once it serves the fleet's model — loading it
+   * there first when the fleet's model came from a swap — so a step never mixes versions.
+   */
+  private async admit(replica: Replica): Promise<void> {
+    try {
+      const info = await replica.client.info({}, { deadlineMs: 10_000 });
+      const want = this.model;
+      if (want && info.modelVersion !== want.version) {
+        if (!want.path) {
+          this.opts.log(`judge replica ${replica.target} serves ${info.modelVersion}, the fleet serves ${want.version}: kept out until it serves ${want.version}`);
+          setTimeout(() => void (this.replicas.includes(replica) && this.admit(replica)), 5_000).unref();
+          return;
+        }
+        const res = await replica.client.loadModel({ path: want.path, version: want.version }, { deadlineMs: 120_000 });
+        this.opts.log(`judge replica ${replica.target}: loaded the fleet's model ${res.modelVersion} (was ${info.modelVersion})`);
+      }
+      replica.pending = false;
+    } catch (err) {
+      this.opts.log(`judge replica ${replica.target} not admitted yet: ${err instanceof Error ? err.message : String(err)}`);
+      setTimeout(() => void (this.replicas.includes(replica) && this.admit(replica)), 5_000).unref();
+    }
   }
 
   /** Sequences each replica has scored, by address. */
@@ -114,7 +147,7 @@ export class JudgeFleet implements JudgePort {
     if (sequences.length !== count * seqLen) throw new Error(`judge fleet got ${sequences.length} tokens for ${count} sequences of ${seqLen}`);
     if (count % groupSize !== 0) throw new Error(`judge fleet got ${count} sequences, not a multiple of the group size ${groupSize}`);
     const groups = count / groupSize;
-    const up = this.replicas.filter((r) => r.downUntil <= Date.now()).length || this.replicas.length;
+    const up = this.replicas.filter((r) => !r.pending && r.downUntil <= Date.now()).length || 1;
     const perChunk = this.opts.chunkGroups > 0 ? this.opts.chunkGroups : Math.max(1, Math.ceil(groups / up));
     const scores = new Float32Array(count);
     const groupVersions = new Array<string>(groups);
@@ -136,12 +169,14 @@ export class JudgeFleet implements JudgePort {
   /** The next replica in round-robin order that is not cooling down after a failure (any, if all are). */
   private pick(exclude?: Replica): Replica {
     const now = Date.now();
-    const n = this.replicas.length;
+    const ready = this.replicas.filter((r) => !r.pending);
+    const pool = ready.length ? ready : this.replicas;
+    const n = pool.length;
     for (let i = 0; i < n; i++) {
-      const r = this.replicas[this.next++ % n]!;
+      const r = pool[this.next++ % n]!;
       if (r.downUntil <= now && (r !== exclude || n === 1)) return r;
     }
-    return this.replicas.filter((r) => r !== exclude).sort((a, b) => a.downUntil - b.downUntil)[0] ?? this.replicas[0]!;
+    return pool.filter((r) => r !== exclude).sort((a, b) => a.downUntil - b.downUntil)[0] ?? pool[0]!;
   }
 
   private async scoreChunk(rows: Int32Array, n: number, seqLen: number): Promise<{ values: Float32Array; version: string }> {
@@ -160,6 +195,7 @@ export class JudgeFleet implements JudgePort {
         }
         replica.served += n;
         replica.downUntil = 0;
+        this.model ??= { version: res.modelVersion };
         return { values: Float32Array.from(values), version: res.modelVersion };
       } catch (err) {
         replica.failures++;
@@ -182,7 +218,7 @@ export class JudgeFleet implements JudgePort {
    * fleet never mixes versions.
    */
   async swapModel(path: string, version: string): Promise<ReplicaSwap[]> {
-    const replicas = [...this.replicas];
+    const replicas = this.replicas.filter((r) => !r.pending);
     const before = await Promise.all(replicas.map((r) => r.client.info({})));
     const settled = await Promise.allSettled(replicas.map((r) => r.client.loadModel({ path, version }, { deadlineMs: 120_000 })));
     const results: ReplicaSwap[] = settled.map((s, i) =>
@@ -193,6 +229,7 @@ export class JudgeFleet implements JudgePort {
     const refused = results.filter((r) => !r.ok);
     if (refused.length === 0) {
       for (const [i, r] of results.entries()) this.opts.log(`judge ${r.address}: ${before[i]!.modelVersion} → ${r.modelVersion} (${r.loadMs.toFixed(0)} ms)`);
+      this.model = { path, version: results[0]!.modelVersion };
       return results;
     }
     await Promise.all(

@@ -93,8 +93,8 @@ async function main(): Promise<number> {
   let state = RunState.RUNNING;
   let error = "";
   const server = await startOrchestratorServer(cfg.address, { trainer, judges, runDir, state: () => state, error: () => error, looping: () => state === RunState.RUNNING }, metrics.service.observeCall);
-  const metricsServer = cfg.metrics_port >= 0 ? await startMetricsServer({ port: cfg.metrics_port, host: "127.0.0.1", registry: metrics.service.registry }) : undefined;
-  log(`serving on ${server.address}${metricsServer ? `, /metrics on 127.0.0.1:${metricsServer.port}` : ""}; run directory ${runDir}`);
+  const metricsServer = cfg.metrics_port >= 0 ? await startMetricsServer({ port: cfg.metrics_port, host: cfg.metrics_host, registry: metrics.service.registry }) : undefined;
+  log(`serving on ${server.address}${metricsServer ? `, /metrics on ${cfg.metrics_host}:${metricsServer.port}` : ""}; run directory ${runDir}`);
 
   const abort = new AbortController();
   const onSignal = (sig: string) => {
@@ -142,7 +142,9 @@ async function main(): Promise<number> {
         `  summary            ${join(runDir, "summary.json")}`,
       ].join("\n"),
     );
-    return 0;
+    // Stopped by a signal before max_iters: a checkpoint was written, but the run is not finished —
+    // exit non-zero so a supervisor (a Kubernetes Job, the launcher) does not take it as done.
+    return abort.signal.aborted && result.steps < cfg.max_iters ? 130 : 0;
   } catch (err) {
     state = RunState.FAILED;
     error = err instanceof Error ? err.message : String(err);

@@ -3,7 +3,6 @@
 //   swap <model.onnx> [--version=V] --judges=SPEC          load on every replica now (rolled back if one refuses)
 //   swap <model.onnx> [--version=V] --orchestrator=ADDR    roll it between two training steps
 // SPEC: "host:port,host:port", "@file" or "dns:///service:port" (as the orchestrator's --judges).
-import { resolve } from "node:path";
 import { JudgeService, OrchestratorService } from "@grpomesh/proto";
 import { createClient } from "@grpomesh/rpc";
 import { JudgeFleet, resolveJudgeTargets } from "@grpomesh/orchestrator";
@@ -93,7 +92,9 @@ export async function runCli(argv: string[], io: CliIo = { out: (l) => console.l
   if (command === "swap") {
     if (positional.length !== 1) throw new Error(`swap takes one model path; got ${positional.length}\n${USAGE}`);
     if (!judges === !orchestrator) throw new Error(`swap needs exactly one of --judges=SPEC or --orchestrator=HOST:PORT\n${USAGE}`);
-    const model = resolve(positional[0]!);
+    // Passed as given: the judges resolve it (relative paths against their --model-repository),
+    // and they may run on other machines than this command.
+    const model = positional[0]!;
     const version = flags.get("version") ?? "";
     return judges ? swapDirect(model, version, judges, io) : swapViaOrchestrator(model, version, orchestrator!, io);
   }

@@ -28,6 +28,7 @@ before(async () => {
   V = vocab.size;
   const model = join(dir, "judge.onnx");
   writeCharacterJudge(model, vocab.tokens, "e", { seqLen: T });
+  writeCharacterJudge(join(dir, "a.onnx"), vocab.tokens, "a", { seqLen: T, version: "a-counter-v1" });
   const specs = [];
   for (let i = 0; i < 4; i++) {
     const port = await freePort();
@@ -89,9 +90,29 @@ test("replicas listed in a watched file join while running", async () => {
     assert.deepEqual(Object.keys(fleet.shares()), [addresses[0]]);
     appendFileSync(file, `${addresses[1]}\n`);
     const until = Date.now() + 5_000;
-    while (fleet.replicas.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while ((fleet.replicas.length < 2 || fleet.replicas.some((r) => r.pending)) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     assertScores((await fleet.score(seqs, { count: 32, seqLen: T, groupSize: 4 })).scores, want);
     assert.ok(fleet.shares()[addresses[1]!]! > 0, `the new replica served nothing: ${JSON.stringify(fleet.shares())}`);
+  } finally {
+    fleet.close();
+  }
+});
+
+test("a replica that joins after a swap is brought to the fleet's model before it gets chunks", async () => {
+  const file = join(dir, "judges-swap.txt");
+  writeFileSync(file, `${addresses[0]}\n`);
+  const fleet = await JudgeFleet.fromSpec(`@${file}`, { refreshMs: 50 });
+  try {
+    const swapped = await fleet.swapModel(join(dir, "a.onnx"), "");
+    assert.deepEqual(swapped.map((r) => [r.ok, r.modelVersion]), [[true, "a-counter-v1"]]);
+    appendFileSync(file, `${addresses[1]}\n`); // still serving the e-counter model
+    const until = Date.now() + 10_000;
+    while ((fleet.replicas.length < 2 || fleet.replicas.some((r) => r.pending)) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(fleet.replicas.length === 2 && fleet.replicas.every((r) => !r.pending), "the new replica was not admitted");
+    const { seqs } = batch(32, 3);
+    const res = await fleet.score(seqs, { count: 32, seqLen: T, groupSize: 4 });
+    assert.deepEqual([...new Set(res.groupVersions)], ["a-counter-v1"]);
+    assert.ok(fleet.shares()[addresses[1]!]! > 0);
   } finally {
     fleet.close();
   }
