@@ -19,7 +19,8 @@ test("unknown keys, non-numbers and out-of-range values are refused", () => {
   assert.throws(() => parseOptions(["steps=3"]), /argument "steps=3" is not --key=value/);
   assert.throws(() => parseOptions(["--masking={kind"]), /--masking must be JSON like/);
   assert.throws(() => parseOptions(["--steps=2.5"]), /steps is 2.5; expected a positive integer/);
-  assert.throws(() => parseOptions(["--d_model=30"]), /d_model 30 is not divisible by n_head 4/);
+  assert.throws(() => parseOptions(["--n_layer=-1"]), /n_layer is -1; expected a positive integer, or 0 for the generator's value/);
+  assert.throws(() => parseOptions(["--init=pretrained"]), /init is "pretrained"; expected "generator" or "scratch"/);
   assert.throws(() => parseOptions(["--batch_size=6", "--micro_batches=4"]), /batch_size 6 is not divisible by micro_batches 4/);
   assert.throws(() => parseOptions(["--random_share=1.5"]), /random_share is 1.5; expected a number in \[0, 1\]/);
   assert.throws(() => parseOptions(["--top_p=0"]), /top_p is 0; expected a number in \(0, 1\]/);

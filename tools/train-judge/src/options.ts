@@ -15,12 +15,19 @@ export interface TrainJudgeOptions {
   version: string;
   name: string;
   seed: number;
-  // judge architecture (seq_len and vocabulary come from the generator)
+  // judge architecture (seq_len and vocabulary come from the generator; 0 = the generator's value)
+  /**
+   * "generator": start from the generator's weights (its first n_layer blocks; the score head is
+   * new), so the judge starts out knowing the text; "scratch": a fresh model with local attention.
+   */
+  init: string;
   n_layer: number;
   n_head: number;
   d_model: number;
   d_ff: number;
   dropout: number;
+  /** localAttentionInit margin for init=scratch (0 = plain GPT-2 init). */
+  local_init: number;
   // negatives
   /** Share of negatives filled with uniformly random characters instead of the generator. */
   random_share: number;
@@ -29,6 +36,11 @@ export interface TrainJudgeOptions {
   top_p: number;
   masking: MaskingSpec;
   // optimisation
+  /**
+   * Weight of the pairwise term: BCE on s(real) − s(its own fill) as a logit. The two share every
+   * unmasked character, so this isolates the filled-in positions from the context noise.
+   */
+  pair_loss_weight: number;
   /** Windows per step; each gives one positive and one negative sequence. */
   batch_size: number;
   micro_batches: number;
@@ -55,28 +67,31 @@ export const DEFAULT_OPTIONS: TrainJudgeOptions = {
   name: "grpomesh judge",
   seed: 1234,
 
-  n_layer: 2,
-  n_head: 4,
-  d_model: 64,
-  d_ff: 256,
+  init: "generator",
+  n_layer: 0,
+  n_head: 0,
+  d_model: 0,
+  d_ff: 0,
   dropout: 0.0,
+  local_init: 6,
 
   random_share: 0.25,
   temperature: 1.0,
   top_p: 1.0,
   masking: DEFAULT_MASKING,
 
-  batch_size: 32,
+  pair_loss_weight: 1.0,
+  batch_size: 16,
   micro_batches: 1,
-  steps: 300,
+  steps: 180,
   learning_rate: 1e-3,
-  warmup_steps: 20,
+  warmup_steps: 10,
   min_lr_ratio: 0.1,
   weight_decay: 0.01,
   grad_clip: 1.0,
 
   eval_windows: 256,
-  eval_every: 100,
+  eval_every: 60,
   log_every: 10,
   ort_threads: 1,
 };
@@ -112,11 +127,16 @@ export function parseOptions(argv: string[], defaults: TrainJudgeOptions = DEFAU
 
 /** Refuses values that would fail later, with the field and what is expected. */
 export function checkOptions(o: TrainJudgeOptions): TrainJudgeOptions {
-  const positiveInts = ["n_layer", "n_head", "d_model", "d_ff", "batch_size", "micro_batches", "steps", "eval_windows", "eval_every", "log_every", "ort_threads"] as const;
+  const positiveInts = ["batch_size", "micro_batches", "steps", "eval_windows", "eval_every", "log_every", "ort_threads"] as const;
   for (const key of positiveInts) {
     if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`${key} is ${o[key]}; expected a positive integer`);
   }
-  if (o.d_model % o.n_head !== 0) throw new Error(`d_model ${o.d_model} is not divisible by n_head ${o.n_head}`);
+  for (const key of ["n_layer", "n_head", "d_model", "d_ff"] as const) {
+    if (!Number.isInteger(o[key]) || o[key] < 0) throw new Error(`${key} is ${o[key]}; expected a positive integer, or 0 for the generator's value`);
+  }
+  if (o.init !== "generator" && o.init !== "scratch") throw new Error(`init is ${JSON.stringify(o.init)}; expected "generator" or "scratch"`);
+  if (!(o.pair_loss_weight >= 0)) throw new Error(`pair_loss_weight is ${o.pair_loss_weight}; expected a number >= 0`);
+  if (!(o.local_init >= 0)) throw new Error(`local_init is ${o.local_init}; expected a number >= 0`);
   if (o.batch_size % o.micro_batches !== 0) throw new Error(`batch_size ${o.batch_size} is not divisible by micro_batches ${o.micro_batches}`);
   if (!(o.random_share >= 0 && o.random_share <= 1)) throw new Error(`random_share is ${o.random_share}; expected a number in [0, 1]`);
   if (!(o.temperature > 0)) throw new Error(`temperature is ${o.temperature}; expected a number > 0`);

@@ -10,7 +10,7 @@ import { defaultGeneratorConfig, initBackend, loadCheckpoint, MaskedTransformer 
 import { inspectJudgeModel } from "@grpomesh/onnx";
 import { DEFAULT_OPTIONS } from "./options.ts";
 import type { TrainJudgeOptions } from "./options.ts";
-import { bceWithLogits, scoreSequences, trainJudge } from "./train.ts";
+import { bceWithLogits, initialJudgeWeights, judgeConfig, judgeLoss, scoreSequences, trainJudge } from "./train.ts";
 import type { StepInfo } from "./train.ts";
 
 let tmp = "";
@@ -36,7 +36,7 @@ function tinyOptions(overrides: Partial<TrainJudgeOptions>): TrainJudgeOptions {
   return {
     ...DEFAULT_OPTIONS,
     generator: generatorDir,
-    n_layer: 1, n_head: 2, d_model: 16, d_ff: 32,
+    n_layer: 0, n_head: 0, d_model: 0, d_ff: 0,
     batch_size: 8, steps: 3, warmup_steps: 1, eval_windows: 16, eval_every: 2, log_every: 1,
     version: "judge-test", name: "tiny judge",
     ...overrides,
@@ -49,6 +49,40 @@ test("bceWithLogits is softplus(s) − y·s, weighted, averaged over the weights
   const expected = (Math.log1p(Math.exp(-2)) + Math.log1p(Math.exp(-1))) / 2;
   assert.ok(Math.abs(loss.dataSync()[0]! - expected) < 1e-6);
   loss.dispose();
+});
+
+test("judgeLoss adds the pairwise term: softplus(−(s_pos − s_neg)) averaged over the kept pairs", () => {
+  // scores [pos0, pos1 | neg0, neg1]; the pair (pos1, neg1) is left out by neg1's weight 0.
+  const scores = tf.tensor1d([1.5, 0.2, -0.5, 3]);
+  const labels = tf.tensor1d([1, 1, 0, 0]);
+  const weights = tf.tensor1d([1, 1, 1, 0]);
+  const bce = (Math.log1p(Math.exp(-1.5)) + Math.log1p(Math.exp(-0.2)) + Math.log1p(Math.exp(-0.5))) / 3;
+  const pair = Math.log1p(Math.exp(-(1.5 - -0.5)));
+  const loss = judgeLoss(scores, labels, weights, 0.5);
+  assert.ok(Math.abs(loss.dataSync()[0]! - (bce + 0.5 * pair)) < 1e-6);
+  const noPair = judgeLoss(scores, labels, weights, 0);
+  assert.ok(Math.abs(noPair.dataSync()[0]! - bce) < 1e-6);
+  tf.dispose([scores, labels, weights, loss, noPair]);
+});
+
+test("init=generator copies the generator's trunk (first n_layer blocks) and leaves the score head new", () => {
+  const genConfig = loadCheckpoint(generatorDir).config;
+  const gen = loadCheckpoint(generatorDir).weights;
+  const config = judgeConfig(genConfig, tinyOptions({}));
+  assert.equal(config.model_type, "sequence_scorer");
+  assert.equal(config.seq_len, genConfig.seq_len);
+  const judge = new MaskedTransformer(config, { seed: 1 });
+  const weights = initialJudgeWeights(config, judge, { init: "generator", local_init: 0 }, gen);
+  const fresh = judge.getWeights();
+  judge.dispose();
+  assert.deepEqual(weights.get("blocks.0.attn.qkv.weight"), gen.get("blocks.0.attn.qkv.weight"));
+  assert.deepEqual(weights.get("tok_emb.weight"), gen.get("tok_emb.weight"));
+  assert.deepEqual(weights.get("score.weight"), fresh.get("score.weight"));
+  assert.throws(() => judgeConfig(genConfig, tinyOptions({ d_model: 32 })), /init=generator needs the generator's width and at most its depth \(n_layer ≤ 1, n_head 2, d_model 16, d_ff 32\); got n_layer 1, n_head 2, d_model 32, d_ff 32/);
+  assert.throws(() => judgeConfig(genConfig, tinyOptions({ n_layer: 2 })), /at most its depth/);
+  const scratch = judgeConfig(genConfig, tinyOptions({ init: "scratch", n_layer: 2, d_model: 32 }));
+  assert.equal(scratch.n_layer, 2);
+  assert.equal(scratch.d_model, 32);
 });
 
 test("a few steps write a checkpoint and a model.onnx that meets the judge contract and matches tfjs", async () => {

@@ -11,6 +11,7 @@ import {
   cosineLearningRate,
   initBackend,
   loadCheckpoint,
+  localAttentionInit,
   MaskedTransformer,
   parameterCount,
   saveCheckpoint,
@@ -18,7 +19,7 @@ import {
   trainStep,
   validateConfig,
 } from "@grpomesh/model";
-import type { ModelConfig } from "@grpomesh/model";
+import type { ModelConfig, Weights } from "@grpomesh/model";
 import { exportModelToOnnx, inspectJudgeModel } from "@grpomesh/onnx";
 import type { JudgeModelInfo } from "@grpomesh/onnx";
 import { mixSeeds } from "@grpomesh/rng";
@@ -87,6 +88,66 @@ export function bceWithLogits(scores: tf.Tensor1D, labels: tf.Tensor1D, weights:
     const perExample = tf.sub(tf.softplus(scores), tf.mul(labels, scores));
     return tf.div(tf.sum(tf.mul(perExample, weights)), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
   });
+}
+
+/**
+ * The judge's loss on scores laid out [m positives, their m negatives]: BCE on every score plus
+ * `pairWeight` × BCE on s(positive) − s(negative) with label 1 (a Bradley–Terry term). Pairs and
+ * examples with weight 0 (negatives identical to their positive) are left out.
+ */
+export function judgeLoss(scores: tf.Tensor1D, labels: tf.Tensor1D, weights: tf.Tensor1D, pairWeight: number): tf.Scalar {
+  return tf.tidy(() => {
+    const bce = bceWithLogits(scores, labels, weights);
+    if (pairWeight === 0) return bce;
+    const m = scores.shape[0] / 2;
+    const diff = tf.sub(tf.slice(scores, 0, m), tf.slice(scores, m, m));
+    const pairWeights = tf.slice(weights, m, m);
+    const pair = tf.div(tf.sum(tf.mul(tf.softplus(tf.neg(diff)), pairWeights)), tf.maximum(tf.sum(pairWeights), 1));
+    return tf.add(bce, tf.mul(pair, pairWeight)) as tf.Scalar;
+  });
+}
+
+/**
+ * The judge's config: the generator's vocabulary and seq_len, the architecture from the options
+ * (0 = the generator's value). Starting from the generator needs its width and at most its depth.
+ */
+export function judgeConfig(gen: ModelConfig, o: TrainJudgeOptions): ModelConfig {
+  const arch = { n_layer: o.n_layer || gen.n_layer, n_head: o.n_head || gen.n_head, d_model: o.d_model || gen.d_model, d_ff: o.d_ff || gen.d_ff };
+  if (o.init === "generator") {
+    const clash = (["n_head", "d_model", "d_ff"] as const).filter((k) => arch[k] !== gen[k]);
+    if (clash.length || arch.n_layer > gen.n_layer) {
+      throw new Error(
+        `init=generator needs the generator's width and at most its depth (n_layer ≤ ${gen.n_layer}, n_head ${gen.n_head}, d_model ${gen.d_model}, d_ff ${gen.d_ff}); ` +
+          `got n_layer ${arch.n_layer}, n_head ${arch.n_head}, d_model ${arch.d_model}, d_ff ${arch.d_ff}. Leave them at 0 or use --init=scratch`,
+      );
+    }
+  }
+  return validateConfig({
+    model_type: "sequence_scorer",
+    vocab_size: gen.vocab_size,
+    seq_len: gen.seq_len,
+    ...arch,
+    dropout: o.dropout,
+    ln_eps: gen.ln_eps,
+    activation: "gelu_tanh",
+    vocab: gen.vocab,
+    mask_token_id: gen.mask_token_id,
+    pad_token_id: gen.pad_token_id,
+  });
+}
+
+/** Initial judge weights: the generator's embeddings, first n_layer blocks and ln_f, or a fresh model. */
+export function initialJudgeWeights(config: ModelConfig, judge: MaskedTransformer, o: Pick<TrainJudgeOptions, "init" | "local_init">, generator: Weights): Weights {
+  const weights = judge.getWeights();
+  if (o.init === "generator") {
+    for (const name of weights.keys()) {
+      if (name.startsWith("score.")) continue; // the head is new: nothing in the generator scores sequences
+      weights.set(name, generator.get(name)!.slice());
+    }
+  } else if (o.local_init > 0) {
+    localAttentionInit(config, weights, o.local_init);
+  }
+  return weights;
 }
 
 /** Scores of many sequences in chunks (inference: no tape, one chunk's activations at a time). */
@@ -213,31 +274,18 @@ export async function trainJudge(options: TrainJudgeOptions, hooks: TrainJudgeHo
   if (difference) throw new Error(`the generator at ${o.generator} was trained on another vocabulary than the corpus: ${difference}; use a generator pretrained on this corpus`);
   const generator = await OnnxGenerator.create(gen.config, gen.weights, o.ort_threads);
 
-  const config = validateConfig({
-    model_type: "sequence_scorer",
-    vocab_size: gen.config.vocab_size,
-    seq_len: gen.config.seq_len,
-    n_layer: o.n_layer,
-    n_head: o.n_head,
-    d_model: o.d_model,
-    d_ff: o.d_ff,
-    dropout: o.dropout,
-    ln_eps: gen.config.ln_eps,
-    activation: "gelu_tanh",
-    vocab: gen.config.vocab,
-    mask_token_id: gen.config.mask_token_id,
-    pad_token_id: gen.config.pad_token_id,
-  });
+  const config = judgeConfig(gen.config, o);
   const T = config.seq_len;
   const B = o.batch_size;
   const judge = new MaskedTransformer(config, { seed: mixSeeds(o.seed, "judge-init") });
+  judge.setWeights(initialJudgeWeights(config, judge, o, gen.weights));
   const optimizer = new AdamW(judge.variables, { weightDecay: o.weight_decay });
   const stream = new MaskedBatchStream({ ids: corpus.train, seqLen: T, batchSize: B, seed: mixSeeds(o.seed, "judge-train"), masking: o.masking, maskTokenId: config.mask_token_id });
   const schedule = { lr: o.learning_rate, warmupSteps: o.warmup_steps, maxSteps: o.steps, minLrRatio: o.min_lr_ratio };
   log(
-    `train-judge: judge ${parameterCount(config)} params (${o.n_layer} layers, d_model ${o.d_model}, ${o.n_head} heads, d_ff ${o.d_ff}, seq_len ${T}); ` +
+    `train-judge: judge ${parameterCount(config)} params (${config.n_layer} layers, d_model ${config.d_model}, ${config.n_head} heads, d_ff ${config.d_ff}, seq_len ${T}; init ${o.init}); ` +
       `generator ${o.generator} (${parameterCount(gen.config)} params, onnxruntime ${o.ort_threads} thread(s)); ${o.steps} steps × ${B} windows (${2 * B} sequences); ` +
-      `negatives: generator τ=${o.temperature} top_p=${o.top_p}, ${Math.round(o.random_share * 100)}% random characters; out ${o.out}`,
+      `negatives: generator τ=${o.temperature} top_p=${o.top_p}, ${Math.round(o.random_share * 100)}% random characters; loss BCE + ${o.pair_loss_weight} × pairwise; out ${o.out}`,
   );
 
   try {
@@ -284,7 +332,7 @@ export async function trainJudge(options: TrainJudgeOptions, hooks: TrainJudgeHo
           const scores = judge.forwardIds(s.ids, s.count, T, { training: true }) as tf.Tensor1D;
           const values = scores.dataSync();
           for (let k = 0; k < s.count; k++) if (s.weights[k]! > 0 && (values[k]! > 0 ? 1 : 0) === s.labels[k]) hits++;
-          return bceWithLogits(scores, tf.tensor1d(s.labels), tf.tensor1d(s.weights));
+          return judgeLoss(scores, tf.tensor1d(s.labels), tf.tensor1d(s.weights), o.pair_loss_weight);
         },
         { optimizer, learningRate: lr, maxGradNorm: o.grad_clip, microBatches: o.micro_batches, microBatchWeights: weightSums.map((w) => w / total) },
       );
