@@ -1,6 +1,8 @@
 // Trains the judge: a sequence scorer whose score (a logit) says how real a filled-in window reads.
 // Positives are real train windows; negatives are the same windows with their masked positions
-// filled by the generator (or, for a share, random characters). Binary cross-entropy on the score.
+// filled by the generator (or, for a share, random characters). Binary cross-entropy on the score,
+// plus a pairwise term on s(real) − s(fill); by default the judge starts from the generator's trunk,
+// because from scratch it does not learn character statistics in the ten-minute budget (README).
 import { resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import * as tf from "@tensorflow/tfjs-core";
