@@ -133,7 +133,9 @@ async function main(): Promise<number> {
     console.log(
       [
         "",
-        `done: ${summary.steps} steps in ${formatDuration(summary.wall_s * 1000)}`,
+        summary.steps < cfg.max_iters
+          ? `stopped at step ${summary.steps} of ${cfg.max_iters} after ${formatDuration(summary.wall_s * 1000)}; continue with: npm start -- --resume --run-dir=${runDir}`
+          : `done: ${summary.steps} steps in ${formatDuration(summary.wall_s * 1000)}`,
         `  held-out reward    ${summary.heldout_reward_before.toFixed(4)} → ${summary.heldout_reward_after.toFixed(4)} (${signed(summary.heldout_reward_after - summary.heldout_reward_before)})`,
         `  held-out accuracy  ${(summary.heldout_accuracy_before * 100).toFixed(2)}% → ${(summary.heldout_accuracy_after * 100).toFixed(2)}%`,
         `  mean KL            ${summary.mean_kl.toFixed(4)} (last step ${summary.final_kl.toFixed(4)})`,
