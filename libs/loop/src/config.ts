@@ -36,8 +36,8 @@ export const GRPO_DEFAULTS = {
   checkpoint_interval: 50,
   /** Warn when at least this fraction of groups has all-equal rewards. */
   warn_frac_zero_std: 0.5,
-  /** Warn when the mean KL per sequence exceeds this. */
-  warn_kl: 5.0,
+  /** Warn when the mean KL to the reference per masked token exceeds this (nats). */
+  warn_kl: 0.5,
 };
 
 export type GrpoConfig = typeof GRPO_DEFAULTS;

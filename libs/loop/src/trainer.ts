@@ -39,6 +39,8 @@ export interface StepRecord {
   std_reward: number;
   mean_advantage: number;
   mean_kl: number;
+  /** mean_kl divided by the mean number of masked positions per input. */
+  kl_per_token: number;
   mean_log_prob: number;
   frac_zero_std_groups: number;
   grad_norm: number;
@@ -208,6 +210,9 @@ export class GrpoTrainer<C = unknown> {
     phases.update_ms = t.lap();
     phases.step_ms = t.total();
 
+    let masked = 0;
+    for (let i = 0; i < batch.mask.length; i++) masked += batch.mask[i]!;
+    const maskedPerInput = masked / batch.batchSize;
     const versions = new Set(judged.groupVersions);
     const judgeVersion = [...versions].join("+");
     if (versions.size > 1) this.warn("judge-versions", `step ${stepNo}: groups were scored by several judge versions (${judgeVersion})`);
@@ -228,6 +233,7 @@ export class GrpoTrainer<C = unknown> {
       std_reward: Math.sqrt(mean(rewards.map((r) => (r - meanReward) ** 2))),
       mean_advantage: mean(advantages),
       mean_kl: m.meanKl,
+      kl_per_token: c.token_reduction === "mean" ? m.meanKl : m.meanKl / maskedPerInput,
       mean_log_prob: m.meanLogProb,
       frac_zero_std_groups: adv.fracZeroStdGroups,
       grad_norm: m.gradNorm,
@@ -245,8 +251,8 @@ export class GrpoTrainer<C = unknown> {
     if (adv.fracZeroStdGroups >= c.warn_frac_zero_std) {
       this.warn("zero-std", `step ${stepNo}: ${(adv.fracZeroStdGroups * 100).toFixed(0)}% of groups have all-equal rewards — no learning signal from them (rewards stopped varying?)`);
     }
-    if (!Number.isFinite(m.meanKl) || m.meanKl > c.warn_kl) {
-      this.warn("kl", `step ${stepNo}: mean KL to the reference is ${m.meanKl.toFixed(3)} (> warn_kl ${c.warn_kl}) — the policy is drifting; lower learning_rate or raise kl_beta`);
+    if (!Number.isFinite(record.kl_per_token) || record.kl_per_token > c.warn_kl) {
+      this.warn("kl", `step ${stepNo}: KL to the reference is ${record.kl_per_token.toFixed(3)} nats per masked token (> warn_kl ${c.warn_kl}) — the policy is drifting; lower learning_rate or raise kl_beta`);
     }
     if (c.sample_interval > 0 && stepNo % c.sample_interval === 0 && this.opts.decode) {
       this.opts.hooks?.onSamples?.(stepNo, this.samplesFrom(batch, sampled.completions, rewards, c.samples_to_show));

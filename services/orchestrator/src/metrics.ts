@@ -4,7 +4,7 @@ import { Gauge, createMetrics, type ServiceMetrics } from "@grpomesh/metrics";
 import type { EvalRecord, StepRecord } from "@grpomesh/loop";
 
 const STEP_FIELDS = [
-  "loss", "pg_loss", "kl_penalty", "mean_reward", "std_reward", "mean_advantage", "mean_kl", "mean_log_prob",
+  "loss", "pg_loss", "kl_penalty", "mean_reward", "std_reward", "mean_advantage", "mean_kl", "kl_per_token", "mean_log_prob",
   "frac_zero_std_groups", "grad_norm", "learning_rate", "clip_frac", "tokens_per_s",
 ] as const;
 
