@@ -48,7 +48,11 @@ export async function resolveJudgeTargets(spec: string): Promise<string[]> {
   const trimmed = spec.trim();
   if (trimmed.startsWith("@")) {
     const text = readFileSync(trimmed.slice(1), "utf8");
-    return text.split(/[\s,]+/).map((s) => s.trim()).filter((s) => s && !s.startsWith("#"));
+    return text
+      .split("\n")
+      .map((line) => line.replace(/#.*/, ""))
+      .flatMap((line) => line.split(/[\s,]+/))
+      .filter(Boolean);
   }
   const dns = /^dns:\/\/[^/]*\/(.+):(\d+)$/.exec(trimmed);
   if (dns) {

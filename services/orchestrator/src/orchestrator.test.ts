@@ -1,0 +1,47 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ORCHESTRATOR_DEFAULTS, parseOrchestratorConfig } from "./config.ts";
+import { resolveJudgeTargets } from "./judge-fleet.ts";
+import { formatDuration } from "./progress.ts";
+
+test("config: file, then --key=value overrides; unknown keys and bad types refused", () => {
+  const dir = mkdtempSync(join(tmpdir(), "orch-cfg-"));
+  try {
+    const file = join(dir, "run.json");
+    writeFileSync(file, JSON.stringify({ max_iters: 7, learning_rate: 3e-4 }));
+    const { config } = parseOrchestratorConfig([`--config=${file}`, "--learning_rate=1e-4", "--judges=a:1,b:2"]);
+    assert.equal(config.max_iters, 7);
+    assert.equal(config.learning_rate, 1e-4);
+    assert.equal(config.judges, "a:1,b:2");
+    assert.equal(config.group_size, ORCHESTRATOR_DEFAULTS.group_size);
+    assert.throws(() => parseOrchestratorConfig(["--lerning_rate=1"]), /unknown option --lerning_rate; did you mean --learning_rate\?/);
+    assert.throws(() => parseOrchestratorConfig(["--max_iters=1.5"]), /max_iters/);
+    assert.throws(() => parseOrchestratorConfig(["--kl_estimator=k2"]), /exact, k1, k3/);
+    assert.throws(() => parseOrchestratorConfig(["--group_size=1"]), /group_size is 1/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("judge targets: a static list, a file of addresses, a DNS name", async () => {
+  assert.deepEqual(await resolveJudgeTargets("127.0.0.1:1, 127.0.0.1:2"), ["127.0.0.1:1", "127.0.0.1:2"]);
+  const dir = mkdtempSync(join(tmpdir(), "orch-judges-"));
+  try {
+    writeFileSync(join(dir, "judges.txt"), "# replicas\n10.0.0.1:50051\n10.0.0.2:50051, 10.0.0.3:50051\n");
+    assert.deepEqual(await resolveJudgeTargets(`@${join(dir, "judges.txt")}`), ["10.0.0.1:50051", "10.0.0.2:50051", "10.0.0.3:50051"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const resolved = await resolveJudgeTargets("dns:///localhost:50051");
+  assert.ok(resolved.length >= 1 && resolved.every((a) => a.endsWith(":50051")), JSON.stringify(resolved));
+});
+
+test("durations read as a person would say them", () => {
+  assert.equal(formatDuration(42_000), "42s");
+  assert.equal(formatDuration(125_000), "2m05s");
+  assert.equal(formatDuration(3_725_000), "1h02m");
+  assert.equal(formatDuration(NaN), "?");
+});
