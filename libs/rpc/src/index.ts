@@ -3,3 +3,4 @@ export * from "./errors.ts";
 export * from "./server.ts";
 export * from "./client.ts";
 export * from "./service-main.ts";
+export * from "./serve-loaded.ts";

@@ -3,8 +3,8 @@
 // PolicyEngine. Handlers only decode tensors, call the engine and encode its answer.
 import { isAbsolute, relative, resolve } from "node:path";
 import { DataType, KlEstimator, PolicyService, TokenReduction } from "@grpomesh/proto";
-import { bindService, invalidArgument, startServer, unavailable, type RunningServer } from "@grpomesh/rpc";
-import { createMetrics, startMetricsServer, type MetricsServer, type Registry } from "@grpomesh/metrics";
+import { bindService, invalidArgument, serveWhileLoading, unavailable } from "@grpomesh/rpc";
+import { createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
 import { PolicyEngine } from "@grpomesh/engine";
 import type { TrainParams } from "@grpomesh/loop";
@@ -182,41 +182,28 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
     },
   });
 
-  const rpc: RunningServer = await startServer({
+  const served = await serveWhileLoading({
     address: config.address,
     services: [handlers],
     maxReceiveMessageBytes: config.maxMessageBytes,
     maxSendMessageBytes: config.maxMessageBytes,
-    initiallyServing: false,
     onCall: service.observeCall,
-  });
-  let metricsServer: MetricsServer | null = null;
-  const shutdown = async (graceMs = 2_000) => {
-    rpc.setServing(false);
-    await rpc.shutdown(graceMs);
-    await metricsServer?.close();
-    engine?.dispose();
-  };
-  try {
-    if (config.metricsPort !== null) metricsServer = await startMetricsServer({ port: config.metricsPort, host: options.metricsHost, registry: service.registry });
-    engine = await PolicyEngine.fromCheckpoint(config.checkpoint, {
+    startMetrics: async () =>
+      config.metricsPort === null ? null : startMetricsServer({ port: config.metricsPort, host: options.metricsHost, registry: service.registry }),
+    load: async () => (engine = await PolicyEngine.fromCheckpoint(config.checkpoint, {
       backend: config.backend,
       replayWindow: config.replayWindow,
       limits: { maxBatch: config.maxBatch, maxCompletions: config.maxCompletions, maxPpoEpochs: config.maxPpoEpochs },
-    });
-  } catch (err) {
-    await shutdown(0);
-    throw err;
-  }
-  rpc.setServing(true);
-  const loaded = engine;
+    })),
+    dispose: (e) => e.dispose(),
+  });
   return {
-    address: rpc.address,
-    port: rpc.port,
-    metricsPort: metricsServer?.port ?? null,
+    address: served.rpc.address,
+    port: served.rpc.port,
+    metricsPort: served.metricsPort,
     config,
-    engine: loaded,
+    engine: served.model,
     registry: service.registry,
-    shutdown,
+    shutdown: served.shutdown,
   };
 }

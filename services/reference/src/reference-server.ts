@@ -2,8 +2,8 @@
 // and a Prometheus /metrics endpoint, around one frozen ReferenceEngine. At start it refuses a
 // checkpoint whose vocabulary differs from the dataset's.
 import { DataType, ReferenceService } from "@grpomesh/proto";
-import { bindService, invalidArgument, startServer, unavailable, type RunningServer } from "@grpomesh/rpc";
-import { Counter, Gauge, createMetrics, startMetricsServer, type MetricsServer, type Registry } from "@grpomesh/metrics";
+import { bindService, invalidArgument, serveWhileLoading, unavailable } from "@grpomesh/rpc";
+import { Counter, Gauge, createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
 import { ReferenceEngine, failedPrecondition } from "@grpomesh/engine";
 import { readCorpusMetadata } from "@grpomesh/data";
@@ -99,34 +99,23 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     },
   });
 
-  const rpc: RunningServer = await startServer({
+  const served = await serveWhileLoading({
     address: config.address,
     services: [handlers],
     maxReceiveMessageBytes: config.maxMessageBytes,
     maxSendMessageBytes: config.maxMessageBytes,
-    initiallyServing: false,
     onCall: service.observeCall,
-  });
-  let metricsServer: MetricsServer | null = null;
-  const shutdown = async (graceMs = 2_000) => {
-    rpc.setServing(false);
-    await rpc.shutdown(graceMs);
-    await metricsServer?.close();
-    engine?.dispose();
-  };
-  try {
-    if (config.metricsPort !== null) metricsServer = await startMetricsServer({ port: config.metricsPort, host: options.metricsHost, registry: service.registry });
-    engine = await ReferenceEngine.fromCheckpoint(config.checkpoint, {
+    startMetrics: async () =>
+      config.metricsPort === null ? null : startMetricsServer({ port: config.metricsPort, host: options.metricsHost, registry: service.registry }),
+    load: async () => (engine = await ReferenceEngine.fromCheckpoint(config.checkpoint, {
       backend: config.backend,
       datasetVocabulary: config.datasetMeta === null ? undefined : datasetVocabulary(config.datasetMeta),
       limits: { maxBatch: config.maxBatch, maxCompletions: config.maxCompletions },
-    });
-  } catch (err) {
-    await shutdown(0);
-    throw err;
-  }
-  const info = engine.info();
+    })),
+    dispose: (e) => e.dispose(),
+  });
+  const { rpc, shutdown } = served;
+  const info = served.model.info();
   modelGauge.set({ checkpoint: config.checkpoint, weights_digest: info.weightsDigest, backend: info.backend }, 1);
-  rpc.setServing(true);
-  return { address: rpc.address, port: rpc.port, metricsPort: metricsServer?.port ?? null, config, engine, registry: service.registry, shutdown };
+  return { address: rpc.address, port: rpc.port, metricsPort: served.metricsPort, config, engine: served.model, registry: service.registry, shutdown };
 }
