@@ -97,7 +97,9 @@ test("Status, Pause, Resume, Checkpoint and SwapJudge act on the running loop at
     assert.ok(status.step >= 2 && status.runDir === run.runDir, JSON.stringify(status));
 
     const paused = await client.pause({});
-    await new Promise((r) => setTimeout(r, 300)); // the step in flight when Pause arrived may still finish
+    // The step in flight when Pause arrived still finishes; then the loop holds at the boundary.
+    const settle = Date.now() + 10_000;
+    while (steps(run.runDir).length < paused.step + 1 && Date.now() < settle) await new Promise((r) => setTimeout(r, 20));
     const held = steps(run.runDir).length;
     await new Promise((r) => setTimeout(r, 700));
     assert.equal(steps(run.runDir).length, held, "steps ran while paused");
