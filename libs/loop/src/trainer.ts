@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, fsyncSync, closeSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
-import { groupRelativeAdvantages } from "@grpomesh/grpo";
+import { groupRelativeAdvantages, stepMetrics, type StepMetrics } from "@grpomesh/grpo";
 import { Rng, mixSeeds, type RngState } from "@grpomesh/rng";
 import type { GrpoConfig } from "./config.ts";
 import type { DataPort, JudgePort, MaskedBatchLike, PolicyPort, ReferencePort, TrainParams } from "./ports.ts";
@@ -26,26 +26,17 @@ export interface PhaseTimes {
   step_ms: number;
 }
 
-export interface StepRecord {
+/** One step in the JSONL log: the seed's metrics (libs/grpo's StepMetrics) plus the run's own. */
+export interface StepRecord extends StepMetrics {
   type: "step";
   step: number;
   time: string;
   policy_version: number;
   judge_version: string;
-  loss: number;
-  pg_loss: number;
-  kl_penalty: number;
-  mean_reward: number;
-  std_reward: number;
-  mean_advantage: number;
-  mean_kl: number;
   /** mean_kl divided by the mean number of masked positions per input. */
   kl_per_token: number;
-  mean_log_prob: number;
-  frac_zero_std_groups: number;
   grad_norm: number;
   learning_rate: number;
-  clip_frac: number;
   tokens_per_s: number;
   sequences: number;
   replayed: boolean;
@@ -217,8 +208,6 @@ export class GrpoTrainer<C = unknown> {
     const judgeVersion = [...versions].join("+");
     if (versions.size > 1) this.warn("judge-versions", `step ${stepNo}: groups were scored by several judge versions (${judgeVersion})`);
     this.lastJudgeVersion = judgeVersion;
-    const rewards = judged.scores;
-    const meanReward = mean(rewards);
     const m = updated.metrics;
     const record: StepRecord = {
       type: "step",
@@ -226,19 +215,10 @@ export class GrpoTrainer<C = unknown> {
       time: new Date().toISOString(),
       policy_version: updated.policyVersion,
       judge_version: judgeVersion,
-      loss: m.loss,
-      pg_loss: m.pgLoss,
-      kl_penalty: m.klPenalty,
-      mean_reward: meanReward,
-      std_reward: Math.sqrt(mean(rewards.map((r) => (r - meanReward) ** 2))),
-      mean_advantage: mean(advantages),
-      mean_kl: m.meanKl,
+      ...stepMetrics(judged.scores, { ...adv, advantages }, m),
       kl_per_token: c.token_reduction === "mean" ? m.meanKl : m.meanKl / maskedPerInput,
-      mean_log_prob: m.meanLogProb,
-      frac_zero_std_groups: adv.fracZeroStdGroups,
       grad_norm: m.gradNorm,
       learning_rate: m.learningRate,
-      clip_frac: m.clipFrac,
       tokens_per_s: (batch.batchSize * k * batch.seqLen) / (phases.step_ms! / 1000),
       sequences: batch.batchSize * k,
       replayed: updated.replayed,
@@ -255,7 +235,7 @@ export class GrpoTrainer<C = unknown> {
       this.warn("kl", `step ${stepNo}: KL to the reference is ${record.kl_per_token.toFixed(3)} nats per masked token (> warn_kl ${c.warn_kl}) — the policy is drifting; lower learning_rate or raise kl_beta`);
     }
     if (c.sample_interval > 0 && stepNo % c.sample_interval === 0 && this.opts.decode) {
-      this.opts.hooks?.onSamples?.(stepNo, this.samplesFrom(batch, sampled.completions, rewards, c.samples_to_show));
+      this.opts.hooks?.onSamples?.(stepNo, this.samplesFrom(batch, sampled.completions, judged.scores, c.samples_to_show));
     }
     return record;
   }
@@ -442,12 +422,6 @@ class Stopwatch {
   total(): number {
     return performance.now() - this.start;
   }
-}
-
-function mean(xs: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < xs.length; i++) s += xs[i]!;
-  return xs.length ? s / xs.length : 0;
 }
 
 export function sha256File(path: string): string {
