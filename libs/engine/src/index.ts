@@ -19,3 +19,4 @@ export { configDifference, vocabularyDifference, type VocabularyView } from "./v
 export { completionLogProbsFrom } from "./log-probs.ts";
 export { POLICY_STATE_FILE, POLICY_STATE_FORMAT, formatPolicyState, readPolicyState, type OptimizerSettings, type PolicyStateFile, type RecordedUpdate } from "./policy-state.ts";
 export { SerialQueue } from "./serial.ts";
+export { modelStartFields, type ModelInfo } from "./model-info.ts";

@@ -28,6 +28,7 @@ import { failedPrecondition, invalidArgument, notFound, rethrowAs } from "./erro
 import { completionLogProbsFrom } from "./log-probs.ts";
 import { POLICY_STATE_FILE, formatPolicyState, readPolicyState, type OptimizerSettings, type RecordedUpdate } from "./policy-state.ts";
 import { SerialQueue } from "./serial.ts";
+import type { ModelInfo } from "./model-info.ts";
 import { checkIds, checkSampleParams, checkShape, checkUpdatePayload, resolveLimits, type CheckedUpdate, type EngineLimits, type ModelFacts } from "./validate.ts";
 import { configDifference } from "./vocab.ts";
 
@@ -37,14 +38,9 @@ export interface PolicyEngineOptions {
   replayWindow?: number;
 }
 
-export interface PolicyInfo {
-  config: ModelConfig;
-  /** The tfjs backend running the model. */
-  backend: string;
-  parameterCount: number;
+export interface PolicyInfo extends ModelInfo {
   policyVersion: number;
   lastStep: number;
-  weightsDigest: string;
 }
 
 /** Loss values and gradients of one Update's first epoch, without applying anything. */

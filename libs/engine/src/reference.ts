@@ -18,17 +18,13 @@ import { failedPrecondition, invalidArgument, notFound, rethrowAs } from "./erro
 import { completionLogProbsFrom } from "./log-probs.ts";
 import { checkCompletionCount, checkIds, checkShape, resolveLimits, type EngineLimits, type ModelFacts } from "./validate.ts";
 import { vocabularyDifference, type VocabularyView } from "./vocab.ts";
+import type { ModelInfo } from "./model-info.ts";
 
 export interface ReferenceEngineOptions {
   limits?: Partial<EngineLimits>;
 }
 
-export interface ReferenceInfo {
-  config: ModelConfig;
-  backend: string;
-  parameterCount: number;
-  weightsDigest: string;
-}
+export type ReferenceInfo = ModelInfo;
 
 export interface ReferenceScores {
   /** float32 [B, T, V] log p_ref at masked positions, zeros elsewhere. */

@@ -1,6 +1,7 @@
 // The reference process: parse flags (REFERENCE_* env fallbacks), load the checkpoint and check its
 // vocabulary against the dataset's, serve, log one start line, shut down on SIGTERM/SIGINT.
 // A refused checkpoint exits 1 with the reason.
+import { modelStartFields } from "@grpomesh/engine";
 import { runServiceMain } from "@grpomesh/rpc";
 import { parseReferenceConfig, referenceUsage } from "./config.ts";
 import { startReferenceServer, type ReferenceServer } from "./reference-server.ts";
@@ -17,18 +18,9 @@ await runServiceMain({
 /** Where, which model and weights, how configured. */
 function startFields(s: ReferenceServer): Array<[string, string | number]> {
   const info = s.engine.info();
-  const c = info.config;
   return [
     ["address", s.address],
-    ["backend", info.backend],
-    ["checkpoint", s.config.checkpoint],
-    ["layers", c.n_layer],
-    ["d_model", c.d_model],
-    ["heads", c.n_head],
-    ["seq_len", c.seq_len],
-    ["vocab", c.vocab_size],
-    ["params", info.parameterCount],
-    ["digest", info.weightsDigest.slice(0, 16)],
+    ...modelStartFields(info, s.config.checkpoint),
     ["dataset_meta", s.config.datasetMeta ?? "none"],
     ["max_batch", s.config.maxBatch],
     ["metrics", s.metricsPort === null ? "off" : `:${s.metricsPort}/metrics`],

@@ -1,0 +1,32 @@
+import type { ModelConfig } from "@grpomesh/model";
+
+/** What every engine says about the model it holds. */
+export interface ModelInfo {
+  config: ModelConfig;
+  /** The tfjs backend running the model. */
+  backend: string;
+  parameterCount: number;
+  weightsDigest: string;
+}
+
+type Field = [string, string | number];
+
+/**
+ * The model part of a service's start line: backend, checkpoint, architecture, size, then the
+ * engine's own state (`state`, e.g. version), then the weights digest.
+ */
+export function modelStartFields(info: ModelInfo, checkpoint: string, state: Field[] = []): Field[] {
+  const c = info.config;
+  return [
+    ["backend", info.backend],
+    ["checkpoint", checkpoint],
+    ["layers", c.n_layer],
+    ["d_model", c.d_model],
+    ["heads", c.n_head],
+    ["seq_len", c.seq_len],
+    ["vocab", c.vocab_size],
+    ["params", info.parameterCount],
+    ...state,
+    ["digest", info.weightsDigest.slice(0, 16)],
+  ];
+}
