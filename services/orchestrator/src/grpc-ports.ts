@@ -1,11 +1,8 @@
 // The loop's policy and reference ports over gRPC: tensors in and out through the wire format.
-import { DataType, KlEstimator, PolicyService, ReferenceService, TokenReduction } from "@grpomesh/proto";
+import { DataType, PolicyService, ReferenceService } from "@grpomesh/proto";
 import { createClient, type Client, type ClientOptions } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
-import type { BatchShape, PolicyPort, PolicyState, ReferencePort, SampleParams, SampleResult, UpdatePayload, UpdateResult } from "@grpomesh/loop";
-
-const KL = { exact: KlEstimator.EXACT, k1: KlEstimator.K1, k3: KlEstimator.K3 } as const;
-const REDUCTION = { sum: TokenReduction.SUM, mean: TokenReduction.MEAN } as const;
+import { encodeUpdateRequest, type BatchShape, type PolicyPort, type PolicyState, type ReferencePort, type SampleParams, type SampleResult, type UpdatePayload, type UpdateResult } from "@grpomesh/loop";
 
 export class GrpcPolicy implements PolicyPort {
   readonly client: Client<typeof PolicyService>;
@@ -27,16 +24,7 @@ export class GrpcPolicy implements PolicyPort {
   }
 
   async update(p: UpdatePayload): Promise<UpdateResult> {
-    const V = p.refLogProbs.length / (p.batch * p.seqLen);
-    const res = await this.client.update({
-      step: p.step,
-      inputs: encodeTensor(p.inputs, [p.batch, p.seqLen]),
-      completions: encodeTensor(p.completions, [p.batch, p.groupSize, p.seqLen]),
-      advantages: encodeTensor(p.advantages, [p.batch, p.groupSize]),
-      refLogProbs: encodeTensor(p.refLogProbs, [p.batch, p.seqLen, V]),
-      oldLogProbs: encodeTensor(p.oldLogProbs, [p.batch, p.groupSize]),
-      params: { ...p.params, klEstimator: KL[p.params.klEstimator], tokenReduction: REDUCTION[p.params.tokenReduction] },
-    });
+    const res = await this.client.update(encodeUpdateRequest(p));
     const m = res.metrics;
     if (!m) throw new Error(`policy answered Update for step ${p.step} without metrics`);
     return {

@@ -4,11 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MaskedTransformer, defaultGeneratorConfig, type ModelConfig } from "@grpomesh/model";
-import { create } from "@bufbuild/protobuf";
-import { KlEstimator, TokenReduction, UpdateRequestSchema, type UpdateRequest } from "@grpomesh/proto";
-import { encodeTensor } from "@grpomesh/tensor";
 import { Rng } from "@grpomesh/rng";
-import type { TrainParams, UpdatePayload } from "@grpomesh/loop";
+import { encodeUpdateRequest, type TrainParams } from "@grpomesh/loop";
 
 export const TINY_VOCAB = ["[PAD]", "[MASK]", " ", "a", "b", "c", "d", "e", "f", "g"];
 export const MASK = 1;
@@ -50,19 +47,5 @@ export function trainParams(overrides: Partial<TrainParams> = {}): TrainParams {
   return p;
 }
 
-const KL = { exact: KlEstimator.EXACT, k1: KlEstimator.K1, k3: KlEstimator.K3 } as const;
-const REDUCTION = { sum: TokenReduction.SUM, mean: TokenReduction.MEAN } as const;
-
-/** The UpdateRequest for a payload, encoded as services/orchestrator/src/grpc-ports.ts does. */
-export function updateRequest(p: UpdatePayload): UpdateRequest {
-  const V = p.refLogProbs.length / (p.batch * p.seqLen);
-  return create(UpdateRequestSchema, {
-    step: p.step,
-    inputs: encodeTensor(p.inputs, [p.batch, p.seqLen]),
-    completions: encodeTensor(p.completions, [p.batch, p.groupSize, p.seqLen]),
-    advantages: encodeTensor(p.advantages, [p.batch, p.groupSize]),
-    refLogProbs: encodeTensor(p.refLogProbs, [p.batch, p.seqLen, V]),
-    oldLogProbs: encodeTensor(p.oldLogProbs, [p.batch, p.groupSize]),
-    params: { ...p.params, klEstimator: KL[p.params.klEstimator], tokenReduction: REDUCTION[p.params.tokenReduction] },
-  });
-}
+/** The UpdateRequest for a payload, exactly as the orchestrator's gRPC port sends it. */
+export const updateRequest = encodeUpdateRequest;
