@@ -24,3 +24,4 @@ export {
   type StreamBatch,
   type StreamCursor,
 } from "./stream.ts";
+export { vocabularyDifference, type VocabularyView } from "./vocab-difference.ts";

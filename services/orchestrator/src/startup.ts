@@ -1,6 +1,6 @@
 // The seed's checklist, run before the first step: each check fails with a message that says what
 // was found, what was expected and what to do.
-import type { Corpus } from "@grpomesh/data";
+import { vocabularyDifference, type Corpus } from "@grpomesh/data";
 import type { JudgeFleet } from "./judge-fleet.ts";
 import type { GrpcPolicy, GrpcReference } from "./grpc-ports.ts";
 
@@ -20,18 +20,12 @@ export class StartupCheckError extends Error {
   }
 }
 
-function firstDifference(a: readonly string[], b: readonly string[]): string {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    if (a[i] !== b[i]) return `differ at id ${i}: ${JSON.stringify(a[i])} vs ${JSON.stringify(b[i])} (sizes ${a.length} and ${b.length})`;
-  }
-  return "are equal";
-}
-
 export async function runStartupChecks(
   { policy, reference, judges, corpus, resuming }: { policy: GrpcPolicy; reference: GrpcReference; judges: JudgeFleet; corpus: Corpus; resuming: boolean },
   log: (line: string) => void,
 ): Promise<StartupFacts> {
   const dataVocab = corpus.vocab.tokens;
+  const dataVocabView = { vocab: dataVocab, maskTokenId: corpus.meta.mask_token_id };
   const fail = (msg: string): never => {
     throw new StartupCheckError(msg);
   };
@@ -46,14 +40,15 @@ export async function runStartupChecks(
   const p = await policy.client.info({});
   if (!p.config || !p.vocab) fail(`policy at ${policy.client.target} reports no model config; is its checkpoint loaded?`);
   if (p.config!.modelType !== "masked_lm") fail(`policy model_type is "${p.config!.modelType}"; expected "masked_lm"`);
-  if (p.vocab!.tokens.join("\u0000") !== dataVocab.join("\u0000")) fail(`policy vocabulary and dataset vocabulary ${firstDifference(p.vocab!.tokens, dataVocab)}; use a generator trained on this corpus`);
-  if (p.vocab!.maskTokenId !== corpus.meta.mask_token_id) fail(`policy mask_token_id ${p.vocab!.maskTokenId} ≠ dataset mask_token_id ${corpus.meta.mask_token_id}`);
+  const policyDiff = vocabularyDifference({ vocab: p.vocab!.tokens, maskTokenId: p.vocab!.maskTokenId }, dataVocabView, { model: "policy", other: "dataset" });
+  if (policyDiff) fail(`${policyDiff}; use a generator trained on this corpus`);
   log(`check: policy loaded ${p.config!.nLayer} layers × d_model ${p.config!.dModel}, seq_len ${p.config!.seqLen}, ${p.parameterCount} parameters, version ${p.policyVersion}, backend ${p.backend}`);
 
   // 3. The reference is the same architecture and vocabulary, frozen, and (on a fresh run) the initial policy.
   const r = await reference.client.info({});
   if (!r.config || !r.vocab) fail(`reference at ${reference.client.target} reports no model config`);
-  if (r.vocab!.tokens.join("\u0000") !== dataVocab.join("\u0000")) fail(`reference vocabulary and dataset vocabulary ${firstDifference(r.vocab!.tokens, dataVocab)}`);
+  const referenceDiff = vocabularyDifference({ vocab: r.vocab!.tokens, maskTokenId: r.vocab!.maskTokenId }, dataVocabView, { model: "reference", other: "dataset" });
+  if (referenceDiff) fail(`${referenceDiff}; start the reference from the policy's initial checkpoint`);
   if (r.config!.seqLen !== p.config!.seqLen || r.config!.vocabSize !== p.config!.vocabSize) {
     fail(`reference has seq_len ${r.config!.seqLen}, vocab ${r.config!.vocabSize}; policy has seq_len ${p.config!.seqLen}, vocab ${p.config!.vocabSize}`);
   }
@@ -66,7 +61,8 @@ export async function runStartupChecks(
   const judgeVersions: Record<string, string> = {};
   for (const replica of judges.replicas) {
     const j = await replica.client.info({});
-    if (j.vocab.join("\u0000") !== dataVocab.join("\u0000")) fail(`judge ${replica.target} (${j.modelName} ${j.modelVersion}) vocabulary and dataset vocabulary ${firstDifference(j.vocab, dataVocab)}; use a judge trained on this corpus`);
+    const judgeDiff = vocabularyDifference({ vocab: j.vocab }, dataVocabView, { model: `judge ${replica.target} (${j.modelName} ${j.modelVersion})`, other: "dataset" });
+    if (judgeDiff) fail(`${judgeDiff}; use a judge trained on this corpus`);
     if (j.seqLen !== 0 && j.seqLen !== p.config!.seqLen) fail(`judge ${replica.target} expects seq_len ${j.seqLen}; the policy generates ${p.config!.seqLen}`);
     judgeVersions[replica.target] = j.modelVersion;
   }
