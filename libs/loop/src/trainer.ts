@@ -1,9 +1,9 @@
 // The GRPO loop (DESIGN §2) as a small class over the four ports: batch → sample → judge →
 // reference → advantages → update, with held-out evaluation, printed samples, JSONL records,
 // atomic checkpoints of policy + orchestrator state, pause/resume and between-step actions.
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, fsyncSync, closeSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
+import { sha256Hex } from "@grpomesh/data";
 import { groupRelativeAdvantages, stepMetrics, type StepMetrics } from "@grpomesh/grpo";
 import { Rng, mixSeeds, type RngState } from "@grpomesh/rng";
 import type { GrpoConfig } from "./config.ts";
@@ -425,7 +425,7 @@ class Stopwatch {
 }
 
 export function sha256File(path: string): string {
-  return createHash("sha256").update(readFileSync(path)).digest("hex");
+  return sha256Hex(readFileSync(path));
 }
 
 /** temp file + fsync + rename: readers see the old file or the new one, never half of one. */

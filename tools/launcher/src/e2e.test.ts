@@ -5,17 +5,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadCorpus } from "@grpomesh/data";
+import { sha256File as sha256 } from "@grpomesh/loop";
 import { initBackend } from "@grpomesh/model";
 import { writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 test("npm start's stack trains a tiny policy over gRPC and the judge's reward rises", { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "grpomesh-e2e-"));
