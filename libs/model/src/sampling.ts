@@ -4,19 +4,10 @@
 // alike; the special tokens ([MASK], [PAD]) are never sampled and carry probability 0.
 import * as tf from "@tensorflow/tfjs-core";
 import { mixSeeds, Rng } from "@grpomesh/rng";
-import type { ModelConfig } from "./config.ts";
+import { BANNED_LOGIT, specialTokenIds } from "./special-tokens.ts";
+
+export { BANNED_LOGIT, specialTokenIds } from "./special-tokens.ts";
 import { MaskedTransformer } from "./transformer.ts";
-
-/**
- * The logit given to banned tokens. Effectively −∞ (exp underflows to exactly 0 in float32 and
- * float64) but finite, so p·log p is 0 rather than NaN in an exact KL.
- */
-export const BANNED_LOGIT = -1e9;
-
-/** The ids no fill-in may produce: the mask and pad specials of a config. */
-export function specialTokenIds(config: Pick<ModelConfig, "mask_token_id" | "pad_token_id">): number[] {
-  return [config.mask_token_id, config.pad_token_id];
-}
 
 /**
  * log softmax(logits / τ) over the last axis, with `bannedTokenIds` forced to BANNED_LOGIT. The

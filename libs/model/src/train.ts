@@ -5,29 +5,9 @@ import * as tf from "@tensorflow/tfjs-core";
 // tfjs-core's Node build registers no gradients; see gradients.ts.
 import "./gradients.ts";
 import type { SafeTensor } from "./safetensors.ts";
+import { checkOptimizerState, isDecayed, optimizerStateFromSafeTensors, optimizerStateToSafeTensors, type AdamWState } from "./optim-math.ts";
 
-// ---------------------------------------------------------------------------------------------
-// Learning-rate schedule
-
-export interface CosineSchedule {
-  /** Peak learning rate, reached at the end of warm-up. */
-  lr: number;
-  warmupSteps: number;
-  /** Step at which the rate reaches lr·minLrRatio and stays there. */
-  maxSteps: number;
-  minLrRatio: number;
-}
-
-/** Linear warm-up from lr/warmupSteps to lr, then cosine decay to lr·minLrRatio (steps from 0). */
-export function cosineLearningRate(step: number, s: CosineSchedule): number {
-  if (s.warmupSteps > 0 && step < s.warmupSteps) return (s.lr * (step + 1)) / s.warmupSteps;
-  const minLr = s.lr * s.minLrRatio;
-  if (step >= s.maxSteps) return minLr;
-  const span = s.maxSteps - s.warmupSteps;
-  if (span <= 0) return minLr;
-  const progress = (step - s.warmupSteps) / span;
-  return minLr + 0.5 * (1 + Math.cos(Math.PI * progress)) * (s.lr - minLr);
-}
+export { cosineLearningRate, isDecayed, type AdamWState, type CosineSchedule } from "./optim-math.ts";
 
 // ---------------------------------------------------------------------------------------------
 // AdamW
@@ -41,20 +21,6 @@ export interface AdamWOptions {
   decay?: (name: string) => boolean;
 }
 
-/**
- * Weight decay applies to the weight matrices of linear layers (attn.qkv, attn.out, mlp.fc,
- * mlp.proj, head, score). Biases, LayerNorm weights/biases and the token/position embeddings are
- * not decayed: shrinking them toward 0 changes what they mean rather than regularising.
- */
-export function isDecayed(name: string): boolean {
-  return /(^|\.)(qkv|out|fc|proj|head|score)\.weight$/.test(name);
-}
-
-export interface AdamWState {
-  step: number;
-  /** `m.<param>` and `v.<param>` moments, flat. */
-  tensors: Map<string, Float32Array>;
-}
 
 /**
  * AdamW with decoupled weight decay (Loshchilov & Hutter; PyTorch's update):
@@ -121,20 +87,7 @@ export class AdamW {
 
   /** Restores a state from exportState; every moment must be present with the right size. */
   importState(state: AdamWState): void {
-    if (!Number.isInteger(state.step) || state.step < 0) throw new Error(`AdamW state step must be a non-negative integer; got ${state.step}`);
-    const problems: string[] = [];
-    for (const [name, variable] of this.variables) {
-      for (const kind of ["m", "v"]) {
-        const data = state.tensors.get(`${kind}.${name}`);
-        if (!data) problems.push(`missing "${kind}.${name}"`);
-        else if (data.length !== variable.size) problems.push(`"${kind}.${name}" has ${data.length} values; expected ${variable.size}`);
-      }
-    }
-    for (const key of state.tensors.keys()) {
-      const param = key.slice(2);
-      if (!(key.startsWith("m.") || key.startsWith("v.")) || !this.variables.has(param)) problems.push(`unexpected "${key}"`);
-    }
-    if (problems.length) throw new Error(`optimizer state does not match the model's parameters:\n  - ${problems.join("\n  - ")}`);
+    checkOptimizerState(state, this.shapes());
     for (const [name, variable] of this.variables) {
       this.m.get(name)!.dispose();
       this.v.get(name)!.dispose();
@@ -146,24 +99,16 @@ export class AdamW {
 
   /** The state as safetensors entries (moments F32 in their parameter's shape, `step` as I64). */
   toSafeTensors(): Map<string, SafeTensor> {
-    const { step, tensors } = this.exportState();
-    const out = new Map<string, SafeTensor>();
-    for (const [key, data] of tensors) out.set(key, { dtype: "F32", shape: this.variables.get(key.slice(2))!.shape, data });
-    out.set("step", { dtype: "I64", shape: [1], data: BigInt64Array.of(BigInt(step)) });
-    return out;
+    return optimizerStateToSafeTensors(this.exportState(), this.shapes());
   }
 
   /** Inverse of toSafeTensors. */
   loadSafeTensors(entries: Map<string, SafeTensor>): void {
-    const stepEntry = entries.get("step");
-    if (!stepEntry || stepEntry.dtype !== "I64" || stepEntry.data.length !== 1) throw new Error(`optimizer state needs a "step" tensor of dtype I64 and one element`);
-    const tensors = new Map<string, Float32Array>();
-    for (const [key, t] of entries) {
-      if (key === "step") continue;
-      if (t.dtype !== "F32") throw new Error(`optimizer state "${key}" is ${t.dtype}; expected F32`);
-      tensors.set(key, t.data as Float32Array);
-    }
-    this.importState({ step: Number((stepEntry.data as BigInt64Array)[0]), tensors });
+    this.importState(optimizerStateFromSafeTensors(entries, this.shapes()));
+  }
+
+  private shapes(): Map<string, number[]> {
+    return new Map([...this.variables].map(([name, v]) => [name, v.shape]));
   }
 
   dispose(): void {

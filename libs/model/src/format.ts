@@ -1,0 +1,28 @@
+// `@grpomesh/model/format`: everything about the model's files and arithmetic that needs no tensor
+// engine (config, safetensors, checkpoints, special tokens, the optimizer's schedule and state
+// layout). Engines other than tfjs import this entry so that loading them never loads tfjs.
+export { DEFAULT_GENERATOR_ARCH, defaultGeneratorConfig, expectedTensorShapes, flopsPerToken, parameterCount, validateConfig, type ModelConfig, type ModelType } from "./config.ts";
+export { decodeSafetensors, encodeSafetensors, safeTensor, type SafeData, type SafeDtype, type SafeTensor, type SafetensorsFile } from "./safetensors.ts";
+export {
+  CONFIG_FILE,
+  WEIGHTS_FILE,
+  checkWeightsAgainstConfig,
+  loadCheckpoint,
+  loadConfig,
+  saveCheckpoint,
+  weightsDigest,
+  writeFileAtomic,
+  type CheckpointContents,
+  type LoadedCheckpoint,
+  type Weights,
+} from "./checkpoint.ts";
+export { BANNED_LOGIT, specialTokenIds } from "./special-tokens.ts";
+export {
+  checkOptimizerState,
+  cosineLearningRate,
+  isDecayed,
+  optimizerStateFromSafeTensors,
+  optimizerStateToSafeTensors,
+  type AdamWState,
+  type CosineSchedule,
+} from "./optim-math.ts";

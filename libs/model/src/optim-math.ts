@@ -1,0 +1,87 @@
+// Optimizer arithmetic that needs no tensor engine: the learning-rate schedule and which
+// parameters are decayed. Every training engine (tfjs, onnxruntime) shares these.
+import type { SafeTensor } from "./safetensors.ts";
+
+export interface CosineSchedule {
+  /** Peak learning rate, reached at the end of warm-up. */
+  lr: number;
+  warmupSteps: number;
+  /** Step at which the rate reaches lr·minLrRatio and stays there. */
+  maxSteps: number;
+  minLrRatio: number;
+}
+
+/** Linear warm-up from lr/warmupSteps to lr, then cosine decay to lr·minLrRatio (steps from 0). */
+export function cosineLearningRate(step: number, s: CosineSchedule): number {
+  if (s.warmupSteps > 0 && step < s.warmupSteps) return (s.lr * (step + 1)) / s.warmupSteps;
+  const minLr = s.lr * s.minLrRatio;
+  if (step >= s.maxSteps) return minLr;
+  const span = s.maxSteps - s.warmupSteps;
+  if (span <= 0) return minLr;
+  const progress = (step - s.warmupSteps) / span;
+  return minLr + 0.5 * (1 + Math.cos(Math.PI * progress)) * (s.lr - minLr);
+}
+
+/**
+ * Weight decay applies to the weight matrices of linear layers (attn.qkv, attn.out, mlp.fc,
+ * mlp.proj, head, score). Biases, LayerNorm weights/biases and the token/position embeddings are
+ * not decayed: shrinking them toward 0 changes what they mean rather than regularising.
+ */
+export function isDecayed(name: string): boolean {
+  return /(^|\.)(qkv|out|fc|proj|head|score)\.weight$/.test(name);
+}
+
+
+/** AdamW state: the update count and `m.<param>` / `v.<param>` moments, flat. */
+export interface AdamWState {
+  step: number;
+  tensors: Map<string, Float32Array>;
+}
+
+/** The state as `optimizer.safetensors` entries (moments F32 in their parameter's shape, `step` as I64). */
+export function optimizerStateToSafeTensors(state: AdamWState, shapes: Map<string, number[]>): Map<string, SafeTensor> {
+  const out = new Map<string, SafeTensor>();
+  for (const [key, data] of state.tensors) {
+    const shape = shapes.get(key.slice(2));
+    if (!shape) throw new Error(`optimizer state "${key}" names no parameter of the model`);
+    out.set(key, { dtype: "F32", shape, data });
+  }
+  out.set("step", { dtype: "I64", shape: [1], data: BigInt64Array.of(BigInt(state.step)) });
+  return out;
+}
+
+/**
+ * Inverse of optimizerStateToSafeTensors, checked against the parameter shapes: every `m.`/`v.`
+ * moment present with its parameter's size, nothing else, and a non-negative step.
+ */
+export function optimizerStateFromSafeTensors(entries: Map<string, SafeTensor>, shapes: Map<string, number[]>): AdamWState {
+  const stepEntry = entries.get("step");
+  if (!stepEntry || stepEntry.dtype !== "I64" || stepEntry.data.length !== 1) throw new Error(`optimizer state needs a "step" tensor of dtype I64 and one element`);
+  const tensors = new Map<string, Float32Array>();
+  for (const [key, t] of entries) {
+    if (key === "step") continue;
+    if (t.dtype !== "F32") throw new Error(`optimizer state "${key}" is ${t.dtype}; expected F32`);
+    tensors.set(key, t.data as Float32Array);
+  }
+  const state = { step: Number((stepEntry.data as BigInt64Array)[0]), tensors };
+  checkOptimizerState(state, shapes);
+  return state;
+}
+
+/** Throws unless `state` holds exactly one m and one v of the right size per parameter. */
+export function checkOptimizerState(state: AdamWState, shapes: Map<string, number[]>): void {
+  if (!Number.isInteger(state.step) || state.step < 0) throw new Error(`AdamW state step must be a non-negative integer; got ${state.step}`);
+  const problems: string[] = [];
+  for (const [name, shape] of shapes) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    for (const kind of ["m", "v"]) {
+      const data = state.tensors.get(`${kind}.${name}`);
+      if (!data) problems.push(`missing "${kind}.${name}"`);
+      else if (data.length !== size) problems.push(`"${kind}.${name}" has ${data.length} values; expected ${size}`);
+    }
+  }
+  for (const key of state.tensors.keys()) {
+    if (!(key.startsWith("m.") || key.startsWith("v.")) || !shapes.has(key.slice(2))) problems.push(`unexpected "${key}"`);
+  }
+  if (problems.length) throw new Error(`optimizer state does not match the model's parameters:\n  - ${problems.join("\n  - ")}`);
+}
