@@ -377,7 +377,7 @@ def run_job(job):
         keys = records[0][0].keys()
         rows_fwd = b * hp["group_size"] if mode == "repeat" else b
         out["modes"][mode] = {
-            "median_ms": {key: median([r[0][key] for r in records]) for key in keys},
+            "median_ms": {key[: -len("_ms")]: median([r[0][key] for r in records]) for key in keys},
             "steps_ms": [r[0]["step_ms"] for r in records],
             "metrics": [r[1] for r in records],
             "forward_rows": {"sample": rows_fwd, "judge": b * hp["group_size"], "reference": rows_fwd, "update": rows_fwd},

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { readFileSync } from "node:fs";
-import { loadCorpus } from "@grpomesh/data";
+import { loadCorpus, type Corpus } from "@grpomesh/data";
 import { PolicyEngine, ReferenceEngine } from "@grpomesh/engine";
 import { CorpusData, GRPO_DEFAULTS, GrpoTrainer, type GrpoConfig, type JudgePort, type StepRecord } from "@grpomesh/loop";
 import { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig } from "@grpomesh/model";
@@ -21,7 +21,7 @@ import { formatTable, mean } from "./stats.ts";
 const PHASES = ["sample_ms", "judge_ms", "reference_ms", "advantage_ms", "update_ms", "data_ms", "step_ms"] as const;
 
 /** The judge as one onnxruntime session in this process (what a judge replica runs, without gRPC). */
-class InProcessJudge implements JudgePort {
+export class InProcessJudge implements JudgePort {
   private constructor(
     private readonly session: ort.InferenceSession,
     private readonly inputName: string,
@@ -29,10 +29,11 @@ class InProcessJudge implements JudgePort {
     private readonly version: string,
   ) {}
 
-  static async open(path: string): Promise<InProcessJudge> {
+  /** `threads`: onnxruntime's intra-op threads (default: onnxruntime's own choice, all cores). */
+  static async open(path: string, threads?: number): Promise<InProcessJudge> {
     const bytes = readFileSync(path);
     const info = inspectJudgeModel(bytes);
-    const session = await ort.InferenceSession.create(bytes);
+    const session = await ort.InferenceSession.create(bytes, threads ? { intraOpNumThreads: threads } : {});
     return new InProcessJudge(session, info.inputName, info.inputDtype === "int64", info.version ?? "unversioned");
   }
 
@@ -48,7 +49,41 @@ class InProcessJudge implements JudgePort {
   }
 }
 
-async function measure(trainer: GrpoTrainer, warmup: number, steps: number): Promise<StepRecord[]> {
+/** The GRPO config both step benches run: the seed's defaults at the given B and k, no evaluation, samples or checkpoints. */
+export function benchGrpoConfig(batchSize: number, groupSize: number): GrpoConfig {
+  return { ...GRPO_DEFAULTS, batch_size: batchSize, group_size: groupSize, max_iters: 1000, sample_interval: 0, eval_interval: 0, checkpoint_interval: 0 };
+}
+
+/** The training batches of a bench run (the same sequence for every trainer built from the same config). */
+export function benchData(corpus: Corpus, seqLen: number, config: GrpoConfig): CorpusData {
+  return new CorpusData({ corpus, seqLen, batchSize: config.batch_size, seed: config.seed, evalBatches: 1 });
+}
+
+export interface InProcessTrainer {
+  trainer: GrpoTrainer;
+  /** Disposes the engines and releases the judge session. */
+  close(): Promise<void>;
+}
+
+/** The GRPO step in one process: policy and reference engines from `generator`, the judge as one onnxruntime session. */
+export async function buildInProcessTrainer(opts: { generator: string; judgeModel: string; corpus: Corpus; config: GrpoConfig; judgeThreads?: number }): Promise<InProcessTrainer> {
+  const seqLen = loadConfig(opts.generator).seq_len;
+  const policy = await PolicyEngine.fromCheckpoint(opts.generator);
+  const reference = await ReferenceEngine.fromCheckpoint(opts.generator);
+  const judge = await InProcessJudge.open(opts.judgeModel, opts.judgeThreads);
+  const trainer = new GrpoTrainer({ policy, reference, judge, data: benchData(opts.corpus, seqLen, opts.config) }, opts.config, { maskTokenId: opts.corpus.vocab.maskTokenId });
+  return {
+    trainer,
+    async close() {
+      policy.dispose();
+      reference.dispose();
+      await judge.release();
+    },
+  };
+}
+
+/** `warmup` unrecorded steps, then `steps` recorded ones, with a progress line. */
+export async function measureSteps(trainer: GrpoTrainer, warmup: number, steps: number): Promise<StepRecord[]> {
   for (let i = 0; i < warmup; i++) await trainer.trainStep();
   const records: StepRecord[] = [];
   for (let i = 0; i < steps; i++) {
@@ -84,23 +119,17 @@ export async function run(argv: string[]): Promise<void> {
       writeCharacterJudge(judgeModel, corpus.vocab.tokens, "e", { seqLen: modelConfig.seq_len });
       console.log(`no judge at ${flags["judge-model"]}: using a character-counting judge`);
     }
-    const config: GrpoConfig = { ...GRPO_DEFAULTS, batch_size: flags["batch-size"], group_size: flags["group-size"], max_iters: 1000, sample_interval: 0, eval_interval: 0, checkpoint_interval: 0 };
+    const config = benchGrpoConfig(flags["batch-size"], flags["group-size"]);
     console.log(
       `GRPO step, B=${config.batch_size}, k=${config.group_size} (${config.batch_size * config.group_size} sequences), model ${modelConfig.n_layer}L×${modelConfig.d_model}, T=${modelConfig.seq_len}; tfjs backend ${backend.backend}; ${flags.warmup} warm-up + ${flags.steps} measured steps`,
     );
-    const data = () => new CorpusData({ corpus, seqLen: modelConfig.seq_len, batchSize: config.batch_size, seed: config.seed, evalBatches: 1 });
     const results: Record<string, StepRecord[]> = {};
 
     if (flags.mode !== "grpc") {
       console.log("in-process (policy, reference and judge engines in this process):");
-      const policy = await PolicyEngine.fromCheckpoint(generator);
-      const reference = await ReferenceEngine.fromCheckpoint(generator);
-      const judge = await InProcessJudge.open(judgeModel);
-      const trainer = new GrpoTrainer({ policy, reference, judge, data: data() }, config, { maskTokenId: corpus.vocab.maskTokenId });
-      results.inproc = await measure(trainer, flags.warmup, flags.steps);
-      policy.dispose();
-      reference.dispose();
-      await judge.release();
+      const inproc = await buildInProcessTrainer({ generator, judgeModel, corpus, config });
+      results.inproc = await measureSteps(inproc.trainer, flags.warmup, flags.steps);
+      await inproc.close();
     }
     if (flags.mode !== "inproc") {
       console.log(`over gRPC (policy, reference and ${flags.judges} judge process(es) on loopback):`);
@@ -109,8 +138,8 @@ export async function run(argv: string[]): Promise<void> {
       const reference = new GrpcReference(stack.reference);
       const judges = new JudgeFleet(stack.judges);
       try {
-        const trainer = new GrpoTrainer({ policy, reference, judge: judges, data: data() }, config, { maskTokenId: corpus.vocab.maskTokenId });
-        results.grpc = await measure(trainer, flags.warmup, flags.steps);
+        const trainer = new GrpoTrainer({ policy, reference, judge: judges, data: benchData(corpus, modelConfig.seq_len, config) }, config, { maskTokenId: corpus.vocab.maskTokenId });
+        results.grpc = await measureSteps(trainer, flags.warmup, flags.steps);
       } finally {
         policy.close();
         reference.close();

@@ -1,0 +1,478 @@
+// `npm run bench -- peer`: our GRPO step (in-process, as `bench step` runs it) side by side with the
+// seed's algorithm in PyTorch (tools/bench/peer/grpo_peer.py) on the same model, judge weights,
+// batches, hyper-parameters and threads. Two peers: "repeat" (each input repeated k times, every
+// phase on B·k sequences, as the seed's users run it) and "group" (one forward per input, the best
+// a PyTorch user could do). Issue #6 asks for peer-repeat/ours ≥ 8 and peer-group/ours ≥ 1.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { availableParallelism, cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { fromBinary } from "@bufbuild/protobuf";
+import { ModelProtoSchema, TensorProto_DataType } from "onnx-buf";
+import { expectedTensorShapes, validateConfig, type ModelConfig, type Weights } from "@grpomesh/model/format";
+import { parseFlags, requirePositiveIntegers } from "./options.ts";
+import { formatTable } from "./stats.ts";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+export const PEER_SCRIPT = fileURLToPath(new URL("../peer/grpo_peer.py", import.meta.url));
+export const INSTALL_TORCH = "apt-get install -y python3-torch libopenblas0-pthread";
+/** Debian's python3-torch installs for the system interpreter; a pyenv or venv `python3` on PATH does not see it. */
+export const DEFAULT_PYTHONS = ["/usr/bin/python3", "python3"];
+/** Largest |Δ| allowed between our logits/scores and the peer's for the same weights and ids. */
+export const CHECK_TOLERANCE = 1e-3;
+const META_CONFIG = "grpomesh.config"; // libs/onnx export.ts writes the whole config.json here
+const META_VERSION = "grpomesh.version";
+
+export const SIZES = {
+  default: { seq_len: 128, n_layer: 4, n_head: 4, d_model: 128, d_ff: 512 },
+  reference: { seq_len: 256, n_layer: 6, n_head: 8, d_model: 256, d_ff: 1024 },
+} as const;
+export type SizeName = keyof typeof SIZES;
+export const PEER_MODES = ["repeat", "group"] as const;
+export type PeerMode = (typeof PEER_MODES)[number];
+export const PHASES = ["data", "sample", "judge", "reference", "advantage", "update", "step"] as const;
+export type Phase = (typeof PHASES)[number];
+export const GOALS: Record<PeerMode, number> = { repeat: 8, group: 1 };
+
+// ---------------------------------------------------------------------------------------------
+// Finding a Python that imports torch
+
+export interface PythonProbe {
+  python: string;
+  torch?: string;
+  problem?: string;
+}
+
+/** Tries each interpreter with `import torch`; never installs or downloads anything. */
+export function probeTorch(candidates: readonly string[]): PythonProbe[] {
+  const probes: PythonProbe[] = [];
+  for (const python of [...new Set(candidates)]) {
+    const r = spawnSync(python, ["-c", "import torch, sys; sys.stdout.write(torch.__version__)"], { encoding: "utf8", timeout: 120_000 });
+    if (r.error) probes.push({ python, problem: (r.error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : r.error.message });
+    else if (r.status !== 0) probes.push({ python, problem: lastLine(r.stderr) || `exit status ${r.status}` });
+    else return [...probes, { python, torch: r.stdout.trim() }];
+  }
+  return probes;
+}
+
+/** What to do when no interpreter imports torch: the apt line first, then what was tried. */
+export function torchMissingMessage(probes: readonly PythonProbe[]): string {
+  return [
+    `the PyTorch peer needs Debian's PyTorch with OpenBLAS, which is not installed. Install it with:`,
+    ``,
+    `    ${INSTALL_TORCH}`,
+    ``,
+    `then run the bench again (it uses /usr/bin/python3), or pass --python=PATH to an interpreter that imports torch. Tried:`,
+    ...probes.map((p) => `  ${p.python}: ${p.problem}`),
+  ].join("\n");
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").at(-1)?.trim() ?? "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// The judge's weights out of its ONNX file, for the peer
+
+/**
+ * The config (ONNX metadata "grpomesh.config") and the weights (initializers named as in
+ * docs/model-format.md) of a model that libs/onnx exported, e.g. the bundled judge, whose
+ * folder ships only model.onnx. Other initializers (shape constants) are ignored.
+ */
+export function checkpointFromOnnx(bytes: Uint8Array, source = "model"): { config: ModelConfig; weights: Weights; version?: string } {
+  let model;
+  try {
+    model = fromBinary(ModelProtoSchema, bytes);
+  } catch (err) {
+    throw new Error(`${source} is not an ONNX ModelProto (${(err as Error).message}); expected a .onnx file written by libs/onnx`);
+  }
+  const meta = Object.fromEntries(model.metadataProps.map((e) => [e.key, e.value]));
+  const raw = meta[META_CONFIG];
+  if (raw === undefined) {
+    throw new Error(`${source} has no "${META_CONFIG}" metadata; expected an ONNX file exported by libs/onnx (exportModelToOnnx), which records config.json there. Re-export the model with it.`);
+  }
+  const config = validateConfig(JSON.parse(raw));
+  const byName = new Map((model.graph?.initializer ?? []).map((t) => [t.name, t]));
+  const weights: Weights = new Map();
+  const problems: string[] = [];
+  for (const [name, shape] of expectedTensorShapes(config)) {
+    const t = byName.get(name);
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (!t) {
+      problems.push(`no initializer "${name}"`);
+      continue;
+    }
+    const dims = t.dims.map(Number);
+    if (t.dataType !== TensorProto_DataType.FLOAT || dims.join(",") !== shape.join(",")) {
+      problems.push(`"${name}" is ${TensorProto_DataType[t.dataType]} [${dims}]; expected FLOAT [${shape}]`);
+      continue;
+    }
+    let data: Float32Array;
+    if (t.rawData.length) {
+      if (t.rawData.length !== count * 4) {
+        problems.push(`"${name}" holds ${t.rawData.length} bytes; expected ${count * 4}`);
+        continue;
+      }
+      const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
+      data = new Float32Array(count);
+      for (let i = 0; i < count; i++) data[i] = view.getFloat32(i * 4, true); // raw_data is little-endian
+    } else {
+      data = Float32Array.from(t.floatData);
+      if (data.length !== count) {
+        problems.push(`"${name}" holds ${data.length} floats; expected ${count}`);
+        continue;
+      }
+    }
+    weights.set(name, data);
+  }
+  if (problems.length) throw new Error(`${source} does not hold the weights its config describes:\n  - ${problems.join("\n  - ")}`);
+  return meta[META_VERSION] === undefined ? { config, weights } : { config, weights, version: meta[META_VERSION] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results and their table
+
+export type PhaseTimes = Partial<Record<Phase, number>>;
+
+export interface PeerModeResult {
+  median_ms: PhaseTimes;
+  steps_ms: number[];
+  metrics: Array<Record<string, number>>;
+  forward_rows: Record<string, number>;
+}
+
+export interface PeerOutput {
+  torch: string;
+  python: string;
+  threads: number;
+  blas: string;
+  modes: Partial<Record<PeerMode, PeerModeResult>>;
+}
+
+export interface SizeReport {
+  size: SizeName;
+  model: string;
+  batchSize: number;
+  groupSize: number;
+  warmup: number;
+  steps: number;
+  judge: string;
+  ours: { engine: string; median_ms: PhaseTimes; steps_ms: number[] };
+  peer: PeerOutput;
+  check: { logitsMaxAbsDiff: number; scoresMaxAbsDiff: number };
+  /** peer step / our step, per mode. */
+  ratios: Partial<Record<PeerMode, number>>;
+}
+
+/** Parses the peer's stdout: its last line is one JSON object with a result for every mode asked for. */
+export function parsePeerOutput(stdout: string, modes: readonly PeerMode[]): PeerOutput {
+  const line = lastLine(stdout);
+  let out: PeerOutput;
+  try {
+    out = JSON.parse(line) as PeerOutput;
+  } catch {
+    throw new Error(`the PyTorch peer printed ${JSON.stringify(line.slice(0, 200))} last; expected one JSON line of results (see its stderr above)`);
+  }
+  for (const mode of modes) {
+    const r = out.modes?.[mode];
+    if (!r || !Number.isFinite(r.median_ms?.step)) throw new Error(`the PyTorch peer's results have no step time for mode "${mode}"; expected modes.${mode}.median_ms.step`);
+  }
+  return out;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function formatRatio(ratio: number): string {
+  return Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : "—";
+}
+
+/** One line per peer mode: the step ratio against its goal. */
+export function goalLine(mode: PeerMode, ratio: number): string {
+  const label = mode === "repeat" ? "peer repeat-k (B·k forwards)" : "peer one-forward-per-group (B forwards)";
+  const verdict = !Number.isFinite(ratio) ? "not measured" : ratio >= GOALS[mode] ? "met" : "not met";
+  return `${label} / ours: ${formatRatio(ratio)} step time (goal ≥ ${GOALS[mode]}×: ${verdict})`;
+}
+
+/** The table of one size: median phase times for ours and each peer mode, and peer/ours ratios. */
+export function formatSizeReport(r: SizeReport): string {
+  const modes = PEER_MODES.filter((m) => r.peer.modes[m]);
+  const ms = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(0));
+  const rows = PHASES.map((phase) => {
+    const ours = r.ours.median_ms[phase];
+    const cells = [phase, ms(ours)];
+    for (const m of modes) cells.push(ms(r.peer.modes[m]!.median_ms[phase]));
+    for (const m of modes) {
+      const peer = r.peer.modes[m]!.median_ms[phase];
+      cells.push(phase === "data" || phase === "advantage" || ours === undefined || peer === undefined || ours <= 0 ? "" : formatRatio(peer / ours));
+    }
+    return cells;
+  });
+  const names: Record<PeerMode, string> = { repeat: "peer repeat-k", group: "peer group" };
+  const header = ["phase (median ms)", "ours (in-process)", ...modes.map((m) => names[m]), ...modes.map((m) => `${m}/ours`)];
+  const rowsFor = (m: PeerMode) => String(r.peer.modes[m]!.forward_rows.update);
+  return [
+    `size ${r.size}: ${r.model}; B=${r.batchSize}, k=${r.groupSize} (${r.batchSize * r.groupSize} sequences a step); ${r.warmup} warm-up + ${r.steps} measured steps, medians`,
+    `  ours: ${r.ours.engine}, in-process (no gRPC); peer: PyTorch ${r.peer.torch} (Python ${r.peer.python}), ${r.peer.threads} thread(s), BLAS ${r.peer.blas}`,
+    `  judge: ${r.judge}`,
+    `  same model check: max |Δ| logits ${r.check.logitsMaxAbsDiff.toExponential(2)}, judge scores ${r.check.scoresMaxAbsDiff.toExponential(2)} (limit ${CHECK_TOLERANCE})`,
+    formatTable(header, rows),
+    `  sequences per policy forward (sample, reference, update): ours ${r.batchSize}; ${modes.map((m) => `${names[m]} ${rowsFor(m)}`).join("; ")}; the judge scores ${r.batchSize * r.groupSize} everywhere`,
+    ...modes.map((m) => `  ${goalLine(m, r.ratios[m] ?? NaN)}`),
+  ].join("\n");
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, what: string): number {
+  if (a.length !== b.length) throw new Error(`${what}: ours has ${a.length} values, the peer's ${b.length}; both sides must run the same model on the same batch`);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= max)) max = Number.isNaN(d) ? Infinity : d;
+  }
+  return max;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bench
+
+const HELP = {
+  size: "default | reference | both (default: the bundled models' size; reference = 6 layers, d_model 256, T 256, minutes per step on tfjs-wasm)",
+  steps: "measured steps per side (medians)",
+  warmup: "unmeasured steps first, per side",
+  threads: "threads for the peer's torch.set_num_threads and our judge session (0 = os.availableParallelism())",
+  modes: "peer modes: repeat (each input k times) and/or group (one forward per input)",
+  engine: "our policy/reference engine, tfjs | onnx | auto (empty: the engines' default)",
+  python: "interpreter that imports torch (empty: /usr/bin/python3, then python3 on PATH)",
+  json: "also write the results to this JSON file",
+  generator: "checkpoint folder of the default-size generator",
+  "judge-model": "ONNX judge (used where its seq_len matches the generator's; else a random judge of that seq_len)",
+} as const;
+
+export async function run(argv: string[]): Promise<void> {
+  const flags = parseFlags(
+    argv,
+    {
+      size: "default",
+      steps: 3,
+      warmup: 1,
+      "batch-size": 16,
+      "group-size": 8,
+      threads: 0,
+      modes: "repeat,group",
+      engine: "",
+      python: "",
+      json: "",
+      generator: join(ROOT, "models/generator"),
+      "judge-model": join(ROOT, "models/judge/model.onnx"),
+    },
+    HELP,
+  );
+  const sizes: SizeName[] = flags.size === "both" ? ["default", "reference"] : [flags.size as SizeName];
+  if (!sizes.every((s) => s in SIZES)) throw new Error(`--size=${flags.size}; expected default, reference or both`);
+  const modes = flags.modes.split(",").map((m) => m.trim());
+  if (modes.length === 0 || !modes.every((m): m is PeerMode => (PEER_MODES as readonly string[]).includes(m))) {
+    throw new Error(`--modes=${flags.modes}; expected repeat, group or repeat,group`);
+  }
+  requirePositiveIntegers(flags, ["batch-size", "group-size", "steps"]);
+  if (!Number.isInteger(flags.warmup) || flags.warmup < 0) throw new Error(`--warmup=${flags.warmup}; expected a non-negative integer`);
+  if (!Number.isInteger(flags.threads) || flags.threads < 0) throw new Error(`--threads=${flags.threads}; expected 0 (all cores) or a positive integer`);
+  if (flags["group-size"] < 2) throw new Error(`--group-size=${flags["group-size"]}; expected ≥ 2 (a group needs members to compare)`);
+  if (flags.engine !== "") throw new Error(`--engine=${flags.engine}: the policy engine has no engine option yet; leave --engine out to run ours as \`bench step\` does`);
+
+  // Before any model loads: a machine without torch learns it in a second.
+  const probes = probeTorch(flags.python ? [flags.python] : DEFAULT_PYTHONS);
+  const found = probes.find((p) => p.torch !== undefined);
+  if (!found) throw new Error(torchMissingMessage(probes));
+  const threads = flags.threads || availableParallelism();
+
+  const machine = { cpu: cpus()[0]?.model ?? "unknown CPU", logicalCpus: cpus().length, threads };
+  console.log(`machine: ${machine.cpu}, ${machine.logicalCpus} logical CPU(s); ${threads} thread(s) for each side; python ${found.python} (torch ${found.torch})`);
+  const tmp = mkdtempSync(join(tmpdir(), "grpomesh-bench-peer-"));
+  const reports: SizeReport[] = [];
+  try {
+    for (const size of sizes) {
+      const report = await runSize(size, { ...flags, modes: modes as PeerMode[], threads, python: found.python, tmp: join(tmp, size) });
+      reports.push(report);
+      console.log(formatSizeReport(report));
+    }
+    console.log("timings on this shared VM are noisy (other work shares its cores): compare ratios within one run, not across runs");
+    if (flags.json) {
+      writeFileSync(flags.json, JSON.stringify({ machine, time: new Date().toISOString(), sizes: reports }, null, 2) + "\n");
+      console.log(`results written to ${flags.json}`);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+interface SizeOptions {
+  steps: number;
+  warmup: number;
+  "batch-size": number;
+  "group-size": number;
+  threads: number;
+  modes: PeerMode[];
+  python: string;
+  generator: string;
+  "judge-model": string;
+  tmp: string;
+}
+
+async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
+  // The engines load only here, so `--help` and the torch probe stay quick.
+  const { loadCorpus } = await import("@grpomesh/data");
+  const { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig, saveCheckpoint, parameterCount } = await import("@grpomesh/model");
+  const { exportModelToOnnx } = await import("@grpomesh/onnx");
+  const { InProcessJudge, benchData, benchGrpoConfig, buildInProcessTrainer, measureSteps } = await import("./step.ts");
+
+  mkdirSync(o.tmp, { recursive: true });
+  const backend = await initBackend(undefined, { log: false });
+  const corpus = loadCorpus();
+  const config = benchGrpoConfig(o["batch-size"], o["group-size"]);
+
+  // The generator: the bundled one at the default size, else one random initialisation both sides load.
+  let generator = o.generator;
+  let generatorNote = generator;
+  if (size !== "default" || !existsSync(join(generator, "config.json"))) {
+    generator = join(o.tmp, "generator");
+    const model = new MaskedTransformer(defaultGeneratorConfig(corpus.vocab.tokens, SIZES[size]), { seed: 1 });
+    model.save(generator);
+    model.dispose();
+    generatorNote = "randomly initialised (seed 1)";
+  }
+  const modelConfig = loadConfig(generator);
+  const T = modelConfig.seq_len;
+
+  // The judge: the bundled ONNX where its seq_len matches; else random weights of its architecture at T.
+  const bundled = checkpointFromOnnx(readFileSync(o["judge-model"]), o["judge-model"]);
+  let judgeModel = o["judge-model"];
+  let judge = bundled;
+  let judgeNote = `${o["judge-model"]} (${bundled.version ?? "unversioned"})`;
+  if (bundled.config.seq_len !== T) {
+    const randomConfig = { ...bundled.config, seq_len: T };
+    const model = new MaskedTransformer(randomConfig, { seed: 2 });
+    judge = { config: randomConfig, weights: model.getWeights(), version: `random-T${T}` };
+    model.dispose();
+    judgeModel = join(o.tmp, "judge.onnx");
+    writeFileSync(judgeModel, exportModelToOnnx(judge.config, judge.weights, { version: judge.version }));
+    judgeNote = `random weights (seed 2) of the bundled judge's architecture at seq_len ${T}: the bundled judge's seq_len is ${bundled.config.seq_len}`;
+  }
+  const judgeDir = join(o.tmp, "judge");
+  saveCheckpoint(judgeDir, { config: judge.config, weights: judge.weights });
+
+  // The batches both sides train on: the trainer's data stream, replayed from the same seed.
+  const count = o.warmup + o.steps;
+  const data = benchData(corpus, T, config);
+  const ids = new Int32Array(count * config.batch_size * T);
+  for (let s = 0; s < count; s++) ids.set(data.next().inputs, s * config.batch_size * T);
+  const inputsPath = join(o.tmp, "inputs.i32");
+  writeFileSync(inputsPath, ids);
+
+  const p = modelConfig;
+  const model = `${p.n_layer} layers, d_model ${p.d_model}, ${p.n_head} heads, d_ff ${p.d_ff}, T=${T}, V=${p.vocab_size} (${(parameterCount(p) / 1e6).toFixed(2)}M parameters), generator ${generatorNote}`;
+  console.log(`size ${size}: ${model}`);
+
+  const job = {
+    generator,
+    judge: judgeDir,
+    inputs: inputsPath,
+    steps: o.steps,
+    warmup: o.warmup,
+    batch_size: config.batch_size,
+    threads: o.threads,
+    seed: config.seed,
+    hp: {
+      group_size: config.group_size,
+      temperature: config.temperature,
+      top_p: config.top_p,
+      kl_beta: config.kl_beta,
+      learning_rate: config.learning_rate,
+      warmup_iters: config.warmup_iters,
+      max_iters: config.max_iters,
+      min_lr_ratio: config.min_lr_ratio,
+      weight_decay: config.weight_decay,
+      beta1: config.beta1,
+      beta2: config.beta2,
+      adam_eps: config.adam_eps,
+      grad_clip: config.grad_clip,
+      std_floor: config.std_floor,
+    },
+  };
+  if (config.advantage_norm !== "global" || config.kl_estimator !== "exact" || config.token_reduction !== "sum" || config.ppo_epochs !== 1 || config.micro_batch_size !== 0) {
+    throw new Error("the peer implements the seed's loss only (global advantages, exact KL, token sum, one PPO epoch, no micro-batches); the bench config differs");
+  }
+
+  // Same model on both sides, checked before anything is timed.
+  console.log("  checking that both sides compute the same logits and judge scores …");
+  const check = { logits: join(o.tmp, "check-logits.f32"), scores: join(o.tmp, "check-scores.f32") };
+  await runPeer(o.python, join(o.tmp, "check.json"), { ...job, modes: [], check }, []);
+  const first = ids.subarray(0, config.batch_size * T);
+  const ours = MaskedTransformer.fromCheckpoint(generator);
+  const ourLogits = ours.forwardIds(first, config.batch_size, T);
+  const logitsDiff = maxAbsDiff((await ourLogits.data()) as Float32Array, readF32(check.logits), "logits");
+  ourLogits.dispose();
+  ours.dispose();
+  const ortJudge = await InProcessJudge.open(judgeModel, o.threads);
+  const ourScores = (await ortJudge.score(first, { count: config.batch_size, seqLen: T, groupSize: 1 })).scores;
+  await ortJudge.release();
+  const scoresDiff = maxAbsDiff(ourScores, readF32(check.scores), "judge scores");
+  if (!(logitsDiff <= CHECK_TOLERANCE && scoresDiff <= CHECK_TOLERANCE)) {
+    throw new Error(
+      `the PyTorch peer does not compute our model: max |Δ| logits ${logitsDiff}, judge scores ${scoresDiff}; expected ≤ ${CHECK_TOLERANCE}. ` +
+        `Its timings would not compare like with like: fix tools/bench/peer/grpo_peer.py (weight layout, LayerNorm eps, gelu) before reading them.`,
+    );
+  }
+
+  console.log(`  ours (in-process, tfjs backend ${backend.backend}, onnxruntime judge with ${o.threads} thread(s)):`);
+  const inproc = await buildInProcessTrainer({ generator, judgeModel, corpus, config, judgeThreads: o.threads });
+  let records;
+  try {
+    records = await measureSteps(inproc.trainer, o.warmup, o.steps);
+  } finally {
+    await inproc.close();
+  }
+  const ourMedians: PhaseTimes = {};
+  for (const phase of PHASES) ourMedians[phase] = median(records.map((r) => r.phases[`${phase}_ms`]));
+
+  console.log(`  PyTorch peer (${o.modes.join(", ")}), ${o.threads} thread(s):`);
+  const peer = await runPeer(o.python, join(o.tmp, "job.json"), { ...job, modes: o.modes }, o.modes);
+  const ratios: Partial<Record<PeerMode, number>> = {};
+  for (const m of o.modes) ratios[m] = peer.modes[m]!.median_ms.step! / ourMedians.step!;
+  return {
+    size,
+    model,
+    batchSize: config.batch_size,
+    groupSize: config.group_size,
+    warmup: o.warmup,
+    steps: o.steps,
+    judge: judgeNote,
+    ours: { engine: `tfjs ${backend.backend} policy and reference, onnxruntime judge`, median_ms: ourMedians, steps_ms: records.map((r) => r.phases.step_ms) },
+    peer,
+    check: { logitsMaxAbsDiff: logitsDiff, scoresMaxAbsDiff: scoresDiff },
+    ratios,
+  };
+}
+
+function readF32(path: string): Float32Array {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+/** Runs grpo_peer.py on a job file; its stderr (progress) passes through, its stdout is the result. */
+async function runPeer(python: string, jobPath: string, job: object, modes: readonly PeerMode[]): Promise<PeerOutput> {
+  writeFileSync(jobPath, JSON.stringify(job, null, 2));
+  const child = spawn(python, [PEER_SCRIPT, `--job=${jobPath}`], { stdio: ["ignore", "pipe", "inherit"] });
+  let stdout = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
+  if (code !== 0) throw new Error(`the PyTorch peer (${python} ${PEER_SCRIPT}) exited with status ${code}; see its messages above`);
+  return parsePeerOutput(stdout, modes);
+}
