@@ -5,7 +5,7 @@
 // a PyTorch user could do). Issue #6 asks for peer-repeat/ours ≥ 8 and peer-group/ours ≥ 1.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { availableParallelism, cpus, tmpdir } from "node:os";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -290,8 +290,12 @@ export async function run(argv: string[]): Promise<void> {
   if (!found) throw new Error(torchMissingMessage(probes));
   const threads = flags.threads || availableParallelism();
 
-  const machine = { cpu: cpus()[0]?.model ?? "unknown CPU", logicalCpus: cpus().length, threads };
-  console.log(`machine: ${machine.cpu}, ${machine.logicalCpus} logical CPU(s); ${threads} thread(s) for each side; python ${found.python} (torch ${found.torch})`);
+  // The load before we start says how much other work shares the cores (and the timings' noise).
+  const machine = { cpu: cpus()[0]?.model ?? "unknown CPU", logicalCpus: cpus().length, threads, loadAverage1mAtStart: loadavg()[0]!, loadAverage1mAtEnd: NaN };
+  console.log(
+    `machine: ${machine.cpu}, ${machine.logicalCpus} logical CPU(s), load average ${machine.loadAverage1mAtStart.toFixed(2)} before the bench; ` +
+      `${threads} thread(s) for the peer and our judge; python ${found.python} (torch ${found.torch})`,
+  );
   const tmp = mkdtempSync(join(tmpdir(), "grpomesh-bench-peer-"));
   const reports: SizeReport[] = [];
   try {
@@ -300,7 +304,12 @@ export async function run(argv: string[]): Promise<void> {
       reports.push(report);
       console.log(formatSizeReport(report));
     }
-    console.log("timings on this shared VM are noisy (other work shares its cores): compare ratios within one run, not across runs");
+    machine.loadAverage1mAtEnd = loadavg()[0]!;
+    console.log(
+      `timings on this shared VM are noisy (other work shares its cores; load average ${machine.loadAverage1mAtStart.toFixed(2)} at the start, ` +
+        `${machine.loadAverage1mAtEnd.toFixed(2)} at the end, this bench included): compare ratios within one run, not across runs. ` +
+        `A busy core slows a multi-threaded side (the peer) more than a single-threaded one (tfjs-wasm).`,
+    );
     if (flags.json) {
       writeFileSync(flags.json, JSON.stringify({ machine, time: new Date().toISOString(), sizes: reports }, null, 2) + "\n");
       console.log(`results written to ${flags.json}`);
