@@ -106,10 +106,21 @@ test("neg, exp, log, tanh, sqrt", async () => {
   await gradCheck((t, [a]) => t.exp(a!), [{ shape: [2, 3] }]);
   await gradCheck((t, [a]) => t.log(a!), [{ shape: [2, 3], data: positive(rng, 6) }]);
   await gradCheck((t, [a]) => t.tanh(a!), [{ shape: [2, 3] }]);
+  await gradCheck((t, [a]) => t.sigmoid(a!), [{ shape: [2, 3] }]);
   await gradCheck((t, [a]) => t.sqrt(a!), [{ shape: [2, 3], data: positive(rng, 6) }]);
 });
 
-test("geluTanh", async () => {
+test("geluTanh: values of the tanh formula, gradient by finite differences", async () => {
+  const xs = Float32Array.from({ length: 24 }, (_, i) => -3 + i * 0.26);
+  const t = new Tape();
+  t.output(t.geluTanh(t.input("x", "float32", [24])), "y");
+  const s = await ort.InferenceSession.create(t.toModel());
+  const y = (await s.run({ x: new ort.Tensor("float32", xs, [24]) })).y!.data as Float32Array;
+  await s.release();
+  xs.forEach((x, i) => {
+    const want = 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+    assert.ok(Math.abs(y[i]! - want) <= 1e-6 * (1 + Math.abs(want)), `gelu(${x}) = ${y[i]}; expected ${want}`);
+  });
   await gradCheck((t, [a]) => t.geluTanh(a!), [{ shape: [3, 8], data: Float32Array.from({ length: 24 }, (_, i) => -3 + i * 0.26) }]);
 });
 

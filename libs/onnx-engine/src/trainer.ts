@@ -1,0 +1,475 @@
+// The policy's weights, AdamW state and onnxruntime sessions: forward, GRPO loss + gradients, and
+// the AdamW update, each one ONNX graph per batch shape (built by transformer-graph.ts and
+// adamw-graph.ts), cached. No tfjs is loaded: only @grpomesh/model/format and the tfjs-free
+// entries of @grpomesh/grpo.
+import { availableParallelism } from "node:os";
+import * as ort from "onnxruntime-node";
+import {
+  BANNED_LOGIT,
+  checkOptimizerState,
+  checkWeightsAgainstConfig,
+  expectedTensorShapes,
+  isDecayed,
+  validateConfig,
+  type AdamWState,
+  type ModelConfig,
+  type Weights,
+} from "@grpomesh/model/format";
+import { LOSS_VALUE_KEYS, resolveLossInputs, type LossInputs, type LossOptions, type LossValues } from "@grpomesh/grpo/loss";
+import { tokenWeights } from "@grpomesh/grpo/batch";
+import { ADAMW_SCALARS, adamwNames, buildAdamWGraph, type AdamWGroup, type AdamWScalar } from "./adamw-graph.ts";
+import {
+  IDS_INPUT,
+  LOGITS_OUTPUT,
+  METRIC_OUTPUTS,
+  TRAIN_INPUTS,
+  buildForwardGraph,
+  buildTrainGraph,
+  gradOutputName,
+  type EmbeddingMode,
+  type KlMode,
+  type TrainGraphSpec,
+} from "./transformer-graph.ts";
+
+export interface OnnxTrainerOptions {
+  /** onnxruntime intra-op threads; default os.availableParallelism(). */
+  threads?: number;
+  /** Default ["cpu"]; GPU nodes may pass ["cuda", "cpu"]. */
+  executionProviders?: string[];
+  /** Sessions kept per kind (forward / training) before the least recently used is released. Default 3. */
+  sessionCacheSize?: number;
+  /** Token embedding as Gather (default) or OneHot @ table. */
+  embedding?: EmbeddingMode;
+  /**
+   * onnxruntime's memory pattern (one pre-planned block per run). Default false: on the training
+   * graph it nearly doubled peak memory and page-faulted gigabytes per run (README, "Speed").
+   */
+  memoryPattern?: boolean;
+}
+
+export interface AdamWStepOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Multiplies every gradient first (global-norm clipping's factor); default 1. */
+  gradScale?: number;
+}
+
+export interface LossAndGrads {
+  values: LossValues;
+  /** d loss / d weight for every parameter, keyed by its checkpoint name. */
+  grads: Map<string, Float32Array>;
+}
+
+/** A small least-recently-used map of sessions; evicted sessions are released. */
+class SessionCache {
+  private readonly entries = new Map<string, Promise<ort.InferenceSession>>();
+  constructor(private readonly capacity: number) {}
+
+  get(key: string, create: () => Promise<ort.InferenceSession>): Promise<ort.InferenceSession> {
+    let entry = this.entries.get(key);
+    if (entry) {
+      this.entries.delete(key); // re-insert: most recent last
+    } else {
+      entry = create();
+      // a failed build is not cached, so the next call retries (and reports) it
+      entry.catch(() => this.entries.get(key) === entry && this.entries.delete(key));
+    }
+    this.entries.set(key, entry);
+    while (this.entries.size > this.capacity) {
+      const [oldKey, old] = this.entries.entries().next().value!;
+      this.entries.delete(oldKey);
+      void old.then((s) => s.release()).catch(() => undefined);
+    }
+    return entry;
+  }
+
+  async clear(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(all.map((p) => p.then((s) => s.release()).catch(() => undefined)));
+  }
+}
+
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Where each parameter lives in one flat float32 buffer: decayed weights first, then the rest, so
+ * AdamW runs over two long vectors. Weights, moments and gradients all use this layout.
+ */
+class ParamLayout {
+  readonly offsets = new Map<string, number>();
+  readonly size: number;
+  readonly decayedSize: number;
+
+  constructor(readonly shapes: ReadonlyMap<string, number[]>) {
+    const names = [...shapes.keys()];
+    let offset = 0;
+    for (const name of [...names.filter(isDecayed), ...names.filter((n) => !isDecayed(n))]) {
+      this.offsets.set(name, offset);
+      offset += sizeOf(shapes.get(name)!);
+    }
+    this.size = offset;
+    this.decayedSize = names.filter(isDecayed).reduce((n, name) => n + sizeOf(shapes.get(name)!), 0);
+  }
+
+  view(flat: Float32Array, name: string): Float32Array {
+    const offset = this.offsets.get(name)!;
+    return flat.subarray(offset, offset + sizeOf(this.shapes.get(name)!));
+  }
+
+  views(flat: Float32Array): Map<string, Float32Array> {
+    return new Map([...this.shapes.keys()].map((name) => [name, this.view(flat, name)]));
+  }
+
+  group(flat: Float32Array, group: AdamWGroup): Float32Array {
+    return group === "decayed" ? flat.subarray(0, this.decayedSize) : flat.subarray(this.decayedSize, this.size);
+  }
+
+  /** The flat buffer behind `maps`'s views when they are exactly this layout's views of one buffer. */
+  backing(maps: ReadonlyMap<string, Float32Array>): Float32Array | null {
+    let buffer: ArrayBufferLike | null = null;
+    let base = -1;
+    for (const [name, offset] of this.offsets) {
+      const data = maps.get(name);
+      if (!data) return null;
+      buffer ??= data.buffer;
+      if (base < 0) base = data.byteOffset - offset * 4;
+      if (data.buffer !== buffer || data.byteOffset !== base + offset * 4) return null;
+    }
+    if (base < 0 || buffer === null) return null;
+    return new Float32Array(buffer, base, this.size);
+  }
+
+  /** Copies named tensors into a new flat buffer. */
+  pack(maps: ReadonlyMap<string, ArrayLike<number>>): Float32Array {
+    const flat = new Float32Array(this.size);
+    for (const [name, offset] of this.offsets) flat.set(maps.get(name)!, offset);
+    return flat;
+  }
+}
+
+interface Moments {
+  step: number;
+  m: Float32Array;
+  v: Float32Array;
+}
+
+/**
+ * Trains the masked generator with onnxruntime-node. Every public async method runs after the
+ * previous one finished (calls queue), so weights never change under a running session.
+ */
+export class OnnxTrainer {
+  readonly config: ModelConfig;
+  /** The first execution provider asked for ("cpu" unless opts.executionProviders says otherwise). */
+  readonly executionProvider: string;
+  private readonly shapes: Map<string, number[]>;
+  private readonly layout: ParamLayout;
+  /** All weights, flat (ParamLayout); `spare` receives AdamW's output, then the two swap. */
+  private flat: Float32Array;
+  private spare: Float32Array;
+  private weightFeeds: Record<string, ort.Tensor> | null = null;
+  private moments: Moments | null = null;
+  private spareMoments: Moments | null = null;
+  private readonly sessionOptions: ort.InferenceSession.SessionOptions;
+  private readonly forwardSessions: SessionCache;
+  private readonly trainSessions: SessionCache;
+  private adamwSession: Promise<ort.InferenceSession> | null = null;
+  private readonly embedding: EmbeddingMode;
+  private queue: Promise<unknown> = Promise.resolve();
+  private released = false;
+
+  private constructor(config: ModelConfig, weights: Weights, opts: OnnxTrainerOptions) {
+    this.config = validateConfig(config);
+    if (config.model_type !== "masked_lm") throw new Error(`OnnxTrainer trains masked_lm generators; this config is a ${config.model_type}`);
+    this.shapes = expectedTensorShapes(this.config);
+    this.layout = new ParamLayout(this.shapes);
+    this.flat = new Float32Array(this.layout.size);
+    this.spare = new Float32Array(this.layout.size);
+    const providers = opts.executionProviders ?? ["cpu"];
+    if (!providers.length) throw new Error("executionProviders is empty; pass e.g. [\"cpu\"] or [\"cuda\", \"cpu\"]");
+    this.executionProvider = providers[0]!;
+    const threads = opts.threads ?? availableParallelism();
+    if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads is ${threads}; expected a positive integer`);
+    this.sessionOptions = {
+      executionProviders: providers,
+      graphOptimizationLevel: "all",
+      intraOpNumThreads: threads,
+      enableMemPattern: opts.memoryPattern ?? false,
+    };
+    const cacheSize = opts.sessionCacheSize ?? 3;
+    if (!Number.isInteger(cacheSize) || cacheSize < 1) throw new Error(`sessionCacheSize is ${cacheSize}; expected a positive integer`);
+    this.forwardSessions = new SessionCache(cacheSize);
+    this.trainSessions = new SessionCache(cacheSize);
+    this.embedding = opts.embedding ?? "gather";
+    this.setWeights(weights);
+  }
+
+  static async create(config: ModelConfig, weights: Weights, opts: OnnxTrainerOptions = {}): Promise<OnnxTrainer> {
+    return new OnnxTrainer(config, weights, opts);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Forward and gradients
+
+  /** Logits [B, T, V] (flat) for ids [B·T]. */
+  logits(ids: Int32Array, batch: number, seqLen: number): Promise<Float32Array> {
+    return this.exclusive(async () => {
+      const idsTensor = this.idsTensor(ids, batch, seqLen);
+      const session = await this.forwardSessions.get(`${batch}x${seqLen}`, () => this.createSession(buildForwardGraph(this.config, batch, seqLen, { embedding: this.embedding })));
+      const out = await session.run({ ...this.feeds(), [IDS_INPUT]: idsTensor });
+      return out[LOGITS_OUTPUT]!.data as Float32Array;
+    });
+  }
+
+  /**
+   * The GRPO loss of libs/grpo (same options and values as grpoLossAndGrads) on the policy's
+   * log-softmax(logits/τ) with `banned` ids forced to BANNED_LOGIT, and its gradient for every
+   * weight. For gradient accumulation pass options.sampleCount = the whole batch's B·k.
+   */
+  lossAndGrads(ids: Int32Array, inputs: LossInputs, options: LossOptions, temperature: number, banned: readonly number[]): Promise<LossAndGrads> {
+    return this.exclusive(async () => {
+      const o = resolveLossInputs(inputs, options);
+      const { batchSize: B, groupSize: k, seqLen: T, vocabSize: V } = inputs;
+      if (V !== this.config.vocab_size) throw new Error(`loss inputs have vocabSize ${V}; this model's vocabulary has ${this.config.vocab_size} tokens`);
+      if (!(temperature > 0) || !Number.isFinite(temperature)) throw new Error(`temperature must be a finite number > 0; got ${temperature}`);
+      const idsTensor = this.idsTensor(ids, B, T);
+      const kl: KlMode = inputs.refLogProbs ? o.klEstimator : "none";
+      const klInLoss = kl !== "none" && o.klBeta > 0;
+      const spec: TrainGraphSpec = { batch: B, seqLen: T, groupSize: k, kl, klInLoss, ppo: inputs.oldLogProbs !== undefined, embedding: this.embedding };
+      const key = `${B}x${T}x${k}:${kl}${klInLoss ? "+" : "-"}:${spec.ppo ? "ppo" : "pg"}`;
+      const session = await this.trainSessions.get(key, () => this.createSession(buildTrainGraph(this.config, spec)));
+
+      const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor("float32", data, dims);
+      const scalar = (x: number) => f32(Float32Array.of(x), []);
+      const I = TRAIN_INPUTS;
+      const keep = new Float32Array(V).fill(1);
+      const add = new Float32Array(V);
+      for (const id of banned) {
+        if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`banned token id ${id} is outside the vocabulary [0, ${V})`);
+        keep[id] = 0;
+        add[id] = BANNED_LOGIT;
+      }
+      // The data-only tensors, built as loss-tf.ts builds its constants.
+      const w = tokenWeights(inputs, o.tokenReduction);
+      const completionIds = new BigInt64Array(B * T * k);
+      const weightBT = new Float32Array(B * T);
+      const maskBT = new Float32Array(B * T);
+      const { mask, completions } = inputs;
+      for (let i = 0; i < B; i++) {
+        for (let t = 0; t < T; t++) {
+          if (!mask[i * T + t]) continue;
+          weightBT[i * T + t] = w[i]!;
+          maskBT[i * T + t] = 1;
+          for (let j = 0; j < k; j++) completionIds[(i * T + t) * k + j] = BigInt(completions[(i * k + j) * T + t]!);
+        }
+      }
+      const feeds: Record<string, ort.Tensor> = {
+        ...this.feeds(),
+        [IDS_INPUT]: idsTensor,
+        [I.temperature]: scalar(temperature),
+        [I.bannedKeep]: f32(keep, [V]),
+        [I.bannedAdd]: f32(add, [V]),
+        [I.completionIds]: new ort.Tensor("int64", completionIds, [B, T, k]),
+        [I.tokenWeight]: f32(weightBT, [B, T, 1]),
+        [I.advantages]: f32(Float32Array.from(inputs.advantages), [B, k]),
+        [I.sampleCount]: scalar(o.sampleCount),
+      };
+      const ref = inputs.refLogProbs;
+      if (klInLoss) feeds[I.klBeta] = scalar(o.klBeta);
+      if (kl === "exact") {
+        const refMasked = new Float32Array(B * T * V);
+        for (let p = 0; p < B * T; p++) if (maskBT[p]) for (let v = p * V; v < p * V + V; v++) refMasked[v] = ref![v]!;
+        feeds[I.refLogProbs] = f32(refMasked, [B, T, V]);
+      } else if (kl !== "none") {
+        const refTok = new Float32Array(B * T * k);
+        for (let p = 0; p < B * T; p++) {
+          if (!maskBT[p]) continue;
+          for (let j = 0; j < k; j++) refTok[p * k + j] = ref![p * V + Number(completionIds[p * k + j]!)]!;
+        }
+        feeds[I.refTokenLogProbs] = f32(refTok, [B, T, k]);
+        feeds[I.tokenMask] = f32(maskBT, [B, T, 1]);
+      }
+      if (spec.ppo) {
+        feeds[I.oldLogProbs] = f32(Float32Array.from(inputs.oldLogProbs!), [B, k]);
+        feeds[I.clipLow] = scalar(1 - o.clipEps);
+        feeds[I.clipHigh] = scalar(1 + o.clipEps);
+      }
+
+      // Gradients land straight in one flat buffer (views per parameter), ready for applyAdamW.
+      const flatGrads = new Float32Array(this.layout.size);
+      const grads = this.layout.views(flatGrads);
+      const fetches: Record<string, ort.Tensor | null> = {};
+      for (const output of session.outputNames) fetches[output] = null;
+      for (const [name, shape] of this.shapes) fetches[gradOutputName(name)] = new ort.Tensor("float32", grads.get(name)!, shape);
+      const out = await session.run(feeds, fetches);
+      const read = (name: string) => (out[name]!.data as Float32Array)[0]!;
+      const [oLoss, oPg, oKlPen, oMeanKl, oLogProb, oClip] = METRIC_OUTPUTS;
+      const values = {} as LossValues;
+      values.loss = read(oLoss);
+      values.pgLoss = read(oPg);
+      values.meanKl = kl === "none" ? Number.NaN : read(oMeanKl);
+      values.klPenalty = klInLoss ? read(oKlPen) : 0;
+      values.meanLogProb = read(oLogProb);
+      values.clipFrac = spec.ppo ? read(oClip) : 0;
+      for (const key of LOSS_VALUE_KEYS) if (!(key in values)) throw new Error(`internal: loss value ${key} was not read`);
+      return { values, grads };
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Update
+
+  /** One AdamW step (libs/model's arithmetic) with the given gradients, which must cover every weight. */
+  applyAdamW(grads: Map<string, Float32Array>, opts: AdamWStepOptions): Promise<void> {
+    return this.exclusive(async () => {
+      const problems: string[] = [];
+      for (const [name, shape] of this.shapes) {
+        const g = grads.get(name);
+        if (!g) problems.push(`missing "${name}"`);
+        else if (g.length !== sizeOf(shape)) problems.push(`"${name}" has ${g.length} values; expected ${sizeOf(shape)}`);
+      }
+      for (const name of grads.keys()) if (!this.shapes.has(name)) problems.push(`"${name}" is not a parameter of this model`);
+      if (problems.length) throw new Error(`applyAdamW needs one gradient per parameter:\n  - ${problems.join("\n  - ")}`);
+      const gradScale = opts.gradScale ?? 1;
+      for (const [key, value] of Object.entries({ ...opts, gradScale })) {
+        if (!Number.isFinite(value)) throw new Error(`applyAdamW option ${key} is ${value}; expected a finite number`);
+      }
+      const moments = this.moments ?? { step: 0, m: new Float32Array(this.layout.size), v: new Float32Array(this.layout.size) };
+      const step = moments.step + 1;
+      const scalars: Record<AdamWScalar, number> = {
+        lr: opts.lr,
+        beta1: opts.beta1,
+        one_minus_beta1: 1 - opts.beta1,
+        beta2: opts.beta2,
+        one_minus_beta2: 1 - opts.beta2,
+        eps: opts.eps,
+        bias_correction1: 1 - opts.beta1 ** step,
+        bias_correction2: 1 - opts.beta2 ** step,
+        decay_factor: 1 - opts.lr * opts.weightDecay,
+        grad_scale: gradScale,
+      };
+      const flatGrads = this.layout.backing(grads) ?? this.layout.pack(grads);
+      const next: Moments = this.spareMoments ?? { step, m: new Float32Array(this.layout.size), v: new Float32Array(this.layout.size) };
+      next.step = step;
+      const vector = (data: Float32Array) => new ort.Tensor("float32", data, [data.length]);
+      const feeds: Record<string, ort.Tensor> = {};
+      const fetches: Record<string, ort.Tensor> = {};
+      for (const name of ADAMW_SCALARS) feeds[name] = new ort.Tensor("float32", Float32Array.of(scalars[name]), []);
+      for (const group of ["decayed", "other"] as const) {
+        if (this.layout.group(this.flat, group).length === 0) continue;
+        const n = adamwNames(group);
+        const part = (flat: Float32Array) => vector(this.layout.group(flat, group));
+        feeds[n.param] = part(this.flat);
+        feeds[n.m] = part(moments.m);
+        feeds[n.v] = part(moments.v);
+        feeds[n.grad] = part(flatGrads);
+        fetches[n.newParam] = part(this.spare);
+        fetches[n.newM] = part(next.m);
+        fetches[n.newV] = part(next.v);
+      }
+      this.adamwSession ??= this.createSession(buildAdamWGraph({ decayed: this.layout.decayedSize, other: this.layout.size - this.layout.decayedSize }));
+      await (await this.adamwSession).run(feeds, fetches);
+      [this.flat, this.spare] = [this.spare, this.flat];
+      this.weightFeeds = null;
+      this.spareMoments = this.moments;
+      this.moments = next;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // State
+
+  /** A copy of every weight, keyed by docs/model-format.md names. */
+  getWeights(): Weights {
+    return new Map([...this.shapes.keys()].map((name) => [name, this.layout.view(this.flat, name).slice()]));
+  }
+
+  /** Replaces every weight (copied); names and sizes must match the config exactly. */
+  setWeights(weights: Weights): void {
+    checkWeightsAgainstConfig(this.config, weights, "OnnxTrainer weights");
+    for (const [name, offset] of this.layout.offsets) this.flat.set(weights.get(name)!, offset);
+    this.weightFeeds = null;
+  }
+
+  /** AdamW's step and moments (`m.<param>`, `v.<param>`), or null before any update or import. */
+  exportOptimizerState(): AdamWState | null {
+    if (!this.moments) return null;
+    const tensors = new Map<string, Float32Array>();
+    for (const name of this.shapes.keys()) tensors.set(`m.${name}`, this.layout.view(this.moments.m, name).slice());
+    for (const name of this.shapes.keys()) tensors.set(`v.${name}`, this.layout.view(this.moments.v, name).slice());
+    return { step: this.moments.step, tensors };
+  }
+
+  /** Restores exportOptimizerState's result (checked against the parameters); null starts afresh. */
+  importOptimizerState(state: AdamWState | null): void {
+    if (state === null) {
+      this.moments = null;
+      return;
+    }
+    checkOptimizerState(state, this.shapes);
+    const moments = (kind: "m" | "v") => this.layout.pack(new Map([...this.shapes.keys()].map((name) => [name, state.tensors.get(`${kind}.${name}`)!])));
+    this.moments = { step: state.step, m: moments("m"), v: moments("v") };
+  }
+
+  parameterCount(): number {
+    return this.layout.size;
+  }
+
+  /** Releases every session; the trainer cannot run afterwards. */
+  release(): Promise<void> {
+    return this.exclusive(async () => {
+      this.released = true;
+      await this.forwardSessions.clear();
+      await this.trainSessions.clear();
+      const adamw = this.adamwSession;
+      this.adamwSession = null;
+      await adamw?.then((s) => s.release()).catch(() => undefined);
+    }, true);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Internals
+
+  private exclusive<T>(fn: () => Promise<T>, allowReleased = false): Promise<T> {
+    const run = async () => {
+      if (this.released && !allowReleased) throw new Error("OnnxTrainer was released; create a new one");
+      return fn();
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private createSession(model: Uint8Array): Promise<ort.InferenceSession> {
+    return ort.InferenceSession.create(model, this.sessionOptions);
+  }
+
+  private feeds(): Record<string, ort.Tensor> {
+    if (!this.weightFeeds) {
+      this.weightFeeds = {};
+      for (const [name, shape] of this.shapes) this.weightFeeds[name] = new ort.Tensor("float32", this.layout.view(this.flat, name), shape);
+    }
+    return this.weightFeeds;
+  }
+
+  private idsTensor(ids: Int32Array, batch: number, seqLen: number): ort.Tensor {
+    if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(seqLen) || seqLen < 1) {
+      throw new Error(`batch ${batch} and seqLen ${seqLen} must be positive integers`);
+    }
+    if (seqLen > this.config.seq_len) throw new Error(`sequences of length ${seqLen} are longer than this model's seq_len ${this.config.seq_len}`);
+    if (ids.length !== batch * seqLen) throw new Error(`${ids.length} ids do not make ${batch} sequences of ${seqLen}; pass batch·seqLen ids`);
+    const V = this.config.vocab_size;
+    const out = new BigInt64Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (id < 0 || id >= V) throw new Error(`token id ${id} at position ${i} is outside the vocabulary [0, ${V})`);
+      out[i] = BigInt(id);
+    }
+    return new ort.Tensor("int64", out, [batch, seqLen]);
+  }
+}
