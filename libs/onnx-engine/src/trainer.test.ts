@@ -38,7 +38,7 @@ function maxAbs(a: ArrayLike<number>): number {
 }
 
 /** A masked batch with completions sampled from the model at τ and a reference that differs from it. */
-function makeBatch(model: MaskedTransformer, seed: number): { ids: Int32Array; inputs: LossInputs; logp: Float32Array } {
+function makeBatch(model: MaskedTransformer, seed: number, B = 2): { ids: Int32Array; inputs: LossInputs; logp: Float32Array } {
   const rng = new Rng(seed);
   const ids = Int32Array.from({ length: B * T }, () => 2 + rng.nextInt(V - 2));
   const mask = Uint8Array.from({ length: B * T }, () => (rng.next() < 0.2 ? 1 : 0));
@@ -142,6 +142,25 @@ for (const s of SETTINGS) {
     assertSameLoss(actual, expected, s.name);
   });
 }
+
+test("a batch split into runs (the last one padded) gives the values and gradients of one run", async () => {
+  const big = makeBatch(model, 21, 3);
+  const rng = new Rng(8);
+  const current = sequenceLogProbs(big.inputs, big.logp, "sum");
+  const inputs = { ...big.inputs, oldLogProbs: Float32Array.from(current, (x) => x + rng.uniform(-0.5, 0.5)) };
+  const split = await OnnxTrainer.create(config, ckpt.weights, { threads: 1, tokensPerRun: 2 * T }); // runs of 2 inputs: 2 + (1 + padding)
+  for (const options of [{ klEstimator: "exact" as const }, { klEstimator: "k3" as const, tokenReduction: "mean" as const }]) {
+    const ppoInputs = options.klEstimator === "exact" ? inputs : big.inputs;
+    const whole = await trainer.lossAndGrads(big.ids, ppoInputs, options, TAU, banned);
+    const parts = await split.lossAndGrads(big.ids, ppoInputs, options, TAU, banned);
+    for (const key of LOSS_VALUE_KEYS) assert.ok(Math.abs(parts.values[key] - whole.values[key]) <= 1e-5 * (1 + Math.abs(whole.values[key])), `${key}: ${parts.values[key]} vs ${whole.values[key]}`);
+    for (const [name, g] of whole.grads) {
+      const diff = maxAbsDiff(parts.grads.get(name)!, g);
+      assert.ok(diff <= 1e-5 * maxAbs(g) + 1e-7, `${options.klEstimator} gradient of ${name}: ${diff}`);
+    }
+  }
+  await split.release();
+});
 
 test("AdamW graph equals libs/model's AdamW over three steps (weight decay, gradient scale)", async () => {
   const ref = new MaskedTransformer(config);

@@ -15,7 +15,7 @@ import {
   type ModelConfig,
   type Weights,
 } from "@grpomesh/model/format";
-import { LOSS_VALUE_KEYS, resolveLossInputs, type LossInputs, type LossOptions, type LossValues } from "@grpomesh/grpo/loss";
+import { resolveLossInputs, sumLossValues, type LossInputs, type LossOptions, type LossValues } from "@grpomesh/grpo/loss";
 import { tokenWeights } from "@grpomesh/grpo/batch";
 import { ADAMW_SCALARS, adamwNames, buildAdamWGraph, type AdamWGroup, type AdamWScalar } from "./adamw-graph.ts";
 import {
@@ -40,6 +40,11 @@ export interface OnnxTrainerOptions {
   sessionCacheSize?: number;
   /** Token embedding as Gather (default) or OneHot @ table. */
   embedding?: EmbeddingMode;
+  /**
+   * Longest batch·seqLen one training run takes; larger batches run in several (gradients summed).
+   * Default 2048: smaller activations stay in cache, which measured faster (README, "Speed").
+   */
+  tokensPerRun?: number;
   /**
    * onnxruntime's memory pattern (one pre-planned block per run). Default false: on the training
    * graph it nearly doubled peak memory and page-faulted gigabytes per run (README, "Speed").
@@ -180,6 +185,7 @@ export class OnnxTrainer {
   private readonly trainSessions: SessionCache;
   private adamwSession: Promise<ort.InferenceSession> | null = null;
   private readonly embedding: EmbeddingMode;
+  private readonly tokensPerRun: number;
   private queue: Promise<unknown> = Promise.resolve();
   private released = false;
 
@@ -206,6 +212,8 @@ export class OnnxTrainer {
     this.forwardSessions = new SessionCache(cacheSize);
     this.trainSessions = new SessionCache(cacheSize);
     this.embedding = opts.embedding ?? "gather";
+    this.tokensPerRun = opts.tokensPerRun ?? 2048;
+    if (!(this.tokensPerRun >= 1)) throw new Error(`tokensPerRun is ${this.tokensPerRun}; expected a number ≥ 1 (tokens per training run)`);
     this.setWeights(weights);
   }
 
@@ -219,7 +227,7 @@ export class OnnxTrainer {
   /** Logits [B, T, V] (flat) for ids [B·T]. */
   logits(ids: Int32Array, batch: number, seqLen: number): Promise<Float32Array> {
     return this.exclusive(async () => {
-      const idsTensor = this.idsTensor(ids, batch, seqLen);
+      const idsTensor = new ort.Tensor("int64", this.checkedIds(ids, batch, seqLen), [batch, seqLen]);
       const session = await this.forwardSessions.get(`${batch}x${seqLen}`, () => this.createSession(buildForwardGraph(this.config, batch, seqLen, { embedding: this.embedding })));
       const out = await session.run({ ...this.feeds(), [IDS_INPUT]: idsTensor });
       return out[LOGITS_OUTPUT]!.data as Float32Array;
@@ -229,7 +237,8 @@ export class OnnxTrainer {
   /**
    * The GRPO loss of libs/grpo (same options and values as grpoLossAndGrads) on the policy's
    * log-softmax(logits/τ) with `banned` ids forced to BANNED_LOGIT, and its gradient for every
-   * weight. For gradient accumulation pass options.sampleCount = the whole batch's B·k.
+   * weight. For gradient accumulation pass options.sampleCount = the whole batch's B·k. The
+   * gradients are views of one flat buffer that applyAdamW takes without copying.
    */
   lossAndGrads(ids: Int32Array, inputs: LossInputs, options: LossOptions, temperature: number, banned: readonly number[]): Promise<LossAndGrads> {
     return this.exclusive(async () => {
@@ -237,16 +246,7 @@ export class OnnxTrainer {
       const { batchSize: B, groupSize: k, seqLen: T, vocabSize: V } = inputs;
       if (V !== this.config.vocab_size) throw new Error(`loss inputs have vocabSize ${V}; this model's vocabulary has ${this.config.vocab_size} tokens`);
       if (!(temperature > 0) || !Number.isFinite(temperature)) throw new Error(`temperature must be a finite number > 0; got ${temperature}`);
-      const idsTensor = this.idsTensor(ids, B, T);
-      const kl: KlMode = inputs.refLogProbs ? o.klEstimator : "none";
-      const klInLoss = kl !== "none" && o.klBeta > 0;
-      const spec: TrainGraphSpec = { batch: B, seqLen: T, groupSize: k, kl, klInLoss, ppo: inputs.oldLogProbs !== undefined, embedding: this.embedding };
-      const key = `${B}x${T}x${k}:${kl}${klInLoss ? "+" : "-"}:${spec.ppo ? "ppo" : "pg"}`;
-      const session = await this.trainSessions.get(key, () => this.createSession(buildTrainGraph(this.config, spec)));
-
-      const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor("float32", data, dims);
-      const scalar = (x: number) => f32(Float32Array.of(x), []);
-      const I = TRAIN_INPUTS;
+      const idsI64 = this.checkedIds(ids, B, T);
       const keep = new Float32Array(V).fill(1);
       const add = new Float32Array(V);
       for (const id of banned) {
@@ -254,7 +254,11 @@ export class OnnxTrainer {
         keep[id] = 0;
         add[id] = BANNED_LOGIT;
       }
-      // The data-only tensors, built as loss-tf.ts builds its constants.
+      const kl: KlMode = inputs.refLogProbs ? o.klEstimator : "none";
+      const klInLoss = kl !== "none" && o.klBeta > 0;
+      const ppo = inputs.oldLogProbs !== undefined;
+
+      // The data-only tensors for the whole batch, built as loss-tf.ts builds its constants.
       const w = tokenWeights(inputs, o.tokenReduction);
       const completionIds = new BigInt64Array(B * T * k);
       const weightBT = new Float32Array(B * T);
@@ -268,56 +272,86 @@ export class OnnxTrainer {
           for (let j = 0; j < k; j++) completionIds[(i * T + t) * k + j] = BigInt(completions[(i * k + j) * T + t]!);
         }
       }
-      const feeds: Record<string, ort.Tensor> = {
-        ...this.feeds(),
-        [IDS_INPUT]: idsTensor,
-        [I.temperature]: scalar(temperature),
-        [I.bannedKeep]: f32(keep, [V]),
-        [I.bannedAdd]: f32(add, [V]),
-        [I.completionIds]: new ort.Tensor("int64", completionIds, [B, T, k]),
-        [I.tokenWeight]: f32(weightBT, [B, T, 1]),
-        [I.advantages]: f32(Float32Array.from(inputs.advantages), [B, k]),
-        [I.sampleCount]: scalar(o.sampleCount),
-      };
+      const advantages = Float32Array.from(inputs.advantages);
+      const old = ppo ? Float32Array.from(inputs.oldLogProbs!) : null;
       const ref = inputs.refLogProbs;
-      if (klInLoss) feeds[I.klBeta] = scalar(o.klBeta);
+      let refData: Float32Array | null = null; // exact: [B, T, V] masked; k1/k3: [B, T, k]
       if (kl === "exact") {
-        const refMasked = new Float32Array(B * T * V);
-        for (let p = 0; p < B * T; p++) if (maskBT[p]) for (let v = p * V; v < p * V + V; v++) refMasked[v] = ref![v]!;
-        feeds[I.refLogProbs] = f32(refMasked, [B, T, V]);
+        refData = new Float32Array(B * T * V);
+        for (let p = 0; p < B * T; p++) if (maskBT[p]) for (let v = p * V; v < p * V + V; v++) refData[v] = ref![v]!;
       } else if (kl !== "none") {
-        const refTok = new Float32Array(B * T * k);
+        refData = new Float32Array(B * T * k);
         for (let p = 0; p < B * T; p++) {
           if (!maskBT[p]) continue;
-          for (let j = 0; j < k; j++) refTok[p * k + j] = ref![p * V + Number(completionIds[p * k + j]!)]!;
+          for (let j = 0; j < k; j++) refData[p * k + j] = ref![p * V + Number(completionIds[p * k + j]!)]!;
         }
-        feeds[I.refTokenLogProbs] = f32(refTok, [B, T, k]);
-        feeds[I.tokenMask] = f32(maskBT, [B, T, 1]);
       }
-      if (spec.ppo) {
-        feeds[I.oldLogProbs] = f32(Float32Array.from(inputs.oldLogProbs!), [B, k]);
-        feeds[I.clipLow] = scalar(1 - o.clipEps);
-        feeds[I.clipHigh] = scalar(1 + o.clipEps);
-      }
+
+      // Runs of at most tokensPerRun tokens (faster: activations stay in cache), near-equal in size
+      // so one graph serves them all; a short last run is padded with inputs of weight 0, which
+      // add exactly 0 to every value and gradient. Every run divides by the whole sampleCount.
+      const runs = Math.ceil(B / Math.max(1, Math.min(B, Math.floor(this.tokensPerRun / T))));
+      const q = Math.ceil(B / runs);
+      const spec: TrainGraphSpec = { batch: q, seqLen: T, groupSize: k, kl, klInLoss, ppo, embedding: this.embedding };
+      const key = `${q}x${T}x${k}:${kl}${klInLoss ? "+" : "-"}:${ppo ? "ppo" : "pg"}`;
+      const session = await this.trainSessions.get(key, () => this.createSession(buildTrainGraph(this.config, spec)));
+      const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor("float32", data, dims);
+      const scalar = (x: number) => f32(Float32Array.of(x), []);
+      const I = TRAIN_INPUTS;
 
       // Gradients land straight in one flat buffer (views per parameter), ready for applyAdamW.
       const flatGrads = new Float32Array(this.layout.size);
-      const grads = this.layout.views(flatGrads);
-      const fetches: Record<string, ort.Tensor | null> = {};
-      for (const output of session.outputNames) fetches[output] = null;
-      for (const [name, shape] of this.shapes) fetches[gradOutputName(name)] = new ort.Tensor("float32", grads.get(name)!, shape);
-      const out = await session.run(feeds, fetches);
-      const read = (name: string) => (out[name]!.data as Float32Array)[0]!;
-      const [oLoss, oPg, oKlPen, oMeanKl, oLogProb, oClip] = METRIC_OUTPUTS;
-      const values = {} as LossValues;
-      values.loss = read(oLoss);
-      values.pgLoss = read(oPg);
-      values.meanKl = kl === "none" ? Number.NaN : read(oMeanKl);
-      values.klPenalty = klInLoss ? read(oKlPen) : 0;
-      values.meanLogProb = read(oLogProb);
-      values.clipFrac = spec.ppo ? read(oClip) : 0;
-      for (const key of LOSS_VALUE_KEYS) if (!(key in values)) throw new Error(`internal: loss value ${key} was not read`);
-      return { values, grads };
+      const scratch = runs > 1 ? new Float32Array(this.layout.size) : flatGrads;
+      const parts: LossValues[] = [];
+      for (let r = 0; r < runs; r++) {
+        const s = r * q, e = Math.min(B, s + q);
+        const rows = <A extends Float32Array | BigInt64Array>(data: A, perRow: number): A => {
+          const view = data.subarray(s * perRow, e * perRow) as A;
+          if (e - s === q) return view;
+          const padded = new (data.constructor as new (n: number) => A)(q * perRow);
+          padded.set(view as never);
+          return padded;
+        };
+        const feeds: Record<string, ort.Tensor> = {
+          ...this.feeds(),
+          [IDS_INPUT]: new ort.Tensor("int64", rows(idsI64, T), [q, T]),
+          [I.temperature]: scalar(temperature),
+          [I.bannedKeep]: f32(keep, [V]),
+          [I.bannedAdd]: f32(add, [V]),
+          [I.completionIds]: new ort.Tensor("int64", rows(completionIds, T * k), [q, T, k]),
+          [I.tokenWeight]: f32(rows(weightBT, T), [q, T, 1]),
+          [I.advantages]: f32(rows(advantages, k), [q, k]),
+          [I.sampleCount]: scalar(o.sampleCount),
+        };
+        if (klInLoss) feeds[I.klBeta] = scalar(o.klBeta);
+        if (kl === "exact") feeds[I.refLogProbs] = f32(rows(refData!, T * V), [q, T, V]);
+        else if (kl !== "none") {
+          feeds[I.refTokenLogProbs] = f32(rows(refData!, T * k), [q, T, k]);
+          feeds[I.tokenMask] = f32(rows(maskBT, T), [q, T, 1]);
+        }
+        if (old) {
+          feeds[I.oldLogProbs] = f32(rows(old, k), [q, k]);
+          feeds[I.clipLow] = scalar(1 - o.clipEps);
+          feeds[I.clipHigh] = scalar(1 + o.clipEps);
+        }
+        const target = r === 0 ? flatGrads : scratch;
+        const fetches: Record<string, ort.Tensor | null> = {};
+        for (const output of session.outputNames) fetches[output] = null;
+        for (const [name, shape] of this.shapes) fetches[gradOutputName(name)] = new ort.Tensor("float32", this.layout.view(target, name), shape);
+        const out = await session.run(feeds, fetches);
+        if (r > 0) for (let i = 0; i < flatGrads.length; i++) flatGrads[i]! += scratch[i]!;
+        const read = (name: string) => (out[name]!.data as Float32Array)[0]!;
+        const [oLoss, oPg, oKlPen, oMeanKl, oLogProb, oClip] = METRIC_OUTPUTS;
+        parts.push({
+          loss: read(oLoss),
+          pgLoss: read(oPg),
+          klPenalty: klInLoss ? read(oKlPen) : 0,
+          meanKl: kl === "none" ? Number.NaN : read(oMeanKl),
+          meanLogProb: read(oLogProb),
+          clipFrac: ppo ? read(oClip) : 0,
+        });
+      }
+      return { values: sumLossValues(parts), grads: this.layout.views(flatGrads) };
     });
   }
 
@@ -457,7 +491,7 @@ export class OnnxTrainer {
     return this.weightFeeds;
   }
 
-  private idsTensor(ids: Int32Array, batch: number, seqLen: number): ort.Tensor {
+  private checkedIds(ids: Int32Array, batch: number, seqLen: number): BigInt64Array {
     if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(seqLen) || seqLen < 1) {
       throw new Error(`batch ${batch} and seqLen ${seqLen} must be positive integers`);
     }
@@ -470,6 +504,6 @@ export class OnnxTrainer {
       if (id < 0 || id >= V) throw new Error(`token id ${id} at position ${i} is outside the vocabulary [0, ${V})`);
       out[i] = BigInt(id);
     }
-    return new ort.Tensor("int64", out, [batch, seqLen]);
+    return out;
   }
 }
