@@ -3,8 +3,10 @@ import type { ModelConfig } from "@grpomesh/model";
 /** What every engine says about the model it holds. */
 export interface ModelInfo {
   config: ModelConfig;
-  /** The tfjs backend running the model. */
+  /** What computes, e.g. "onnxruntime cpu, 2 threads" or "tfjs wasm". */
   backend: string;
+  /** Why this engine: asked for, or what "auto" found (see backends/choose.ts). */
+  engineReason?: string;
   parameterCount: number;
   weightsDigest: string;
 }
@@ -18,7 +20,8 @@ type Field = [string, string | number];
 export function modelStartFields(info: ModelInfo, checkpoint: string, state: Field[] = []): Field[] {
   const c = info.config;
   return [
-    ["backend", info.backend],
+    ["engine", info.backend],
+    ...(info.engineReason ? ([["engine_reason", info.engineReason]] as Field[]) : []),
     ["checkpoint", checkpoint],
     ["layers", c.n_layer],
     ["d_model", c.d_model],

@@ -4,26 +4,26 @@
 // and on CPU/wasm the same checkpoint plus the same updates give bit-identical weights.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import * as tf from "@tensorflow/tfjs-core";
+import { MaskedTransformer, maskedLogProbs, sampleFillIns } from "@grpomesh/model";
 import {
-  AdamW,
-  MaskedTransformer,
-  clipGradNorm,
   cosineLearningRate,
   expectedTensorShapes,
-  initBackend,
   loadCheckpoint as readCheckpointFolder,
   loadConfig,
-  logSoftmaxWithTemperature,
-  maskedLogProbs,
-  sampleFillIns,
+  optimizerStateFromSafeTensors,
+  optimizerStateToSafeTensors,
   saveCheckpoint as writeCheckpointFolder,
   specialTokenIds,
   weightsDigest,
+  type AdamWState,
   type ModelConfig,
-} from "@grpomesh/model";
-import { grpoLossAndGrads, sumLossValues, type LossInputs, type LossOptions, type LossValues } from "@grpomesh/grpo";
+  type Weights,
+} from "@grpomesh/model/format";
+import { sumLossValues, type LossInputs, type LossOptions, type LossValues } from "@grpomesh/grpo/loss";
 import type { BatchShape, PolicyPort, PolicyState, SampleParams, SampleResult, TrainParams, UpdateMetrics, UpdatePayload, UpdateResult } from "@grpomesh/loop";
+import { createTrainingBackend, type EngineSelection } from "./backends/choose.ts";
+import { TfjsBackend } from "./backends/tfjs.ts";
+import type { EngineChoice, TrainingBackend } from "./backends/types.ts";
 import { failedPrecondition, invalidArgument, notFound, rethrowAs } from "./errors.ts";
 import { completionLogProbsFrom } from "./log-probs.ts";
 import { POLICY_STATE_FILE, formatPolicyState, readPolicyState, type OptimizerSettings, type RecordedUpdate } from "./policy-state.ts";
@@ -55,16 +55,17 @@ export interface GradientResult {
 const DEFAULT_REPLAY_WINDOW = 64;
 
 export class PolicyEngine implements PolicyPort {
-  readonly model: MaskedTransformer;
+  /** What computes: tfjs or onnxruntime (see backends/). */
+  readonly backend: TrainingBackend;
   readonly config: ModelConfig;
   readonly limits: EngineLimits;
+  /** Why this engine was chosen (set by fromCheckpoint; "given" for a backend passed in). */
+  readonly selection: EngineSelection;
   private readonly facts: ModelFacts;
   private readonly banned: number[];
   private readonly replayWindow: number;
-  private readonly varList: tf.Variable[];
-  private readonly nameOfVariable = new Map<string, string>();
   private readonly queue = new SerialQueue();
-  private optimizer: AdamW | null = null;
+  /** AdamW settings of the last update; null until one ran (or a checkpoint with moments loaded). */
   private optimizerSettings: OptimizerSettings | null = null;
   private version = 0;
   private last = 0;
@@ -75,29 +76,33 @@ export class PolicyEngine implements PolicyPort {
   private digestCache: { generation: number; digest: string } | null = null;
   private disposed = false;
 
-  /** Wraps a model as a fresh policy: version 0, no step applied, optimizer created at the first update. */
-  constructor(model: MaskedTransformer, options: PolicyEngineOptions = {}) {
-    if (model.config.model_type !== "masked_lm") {
-      throw failedPrecondition(`the policy needs a masked_lm generator; this checkpoint is a ${model.config.model_type}`);
+  /**
+   * Wraps a model (tfjs) or a training backend as a fresh policy: version 0, no step applied,
+   * optimizer created at the first update.
+   */
+  constructor(model: MaskedTransformer | TrainingBackend, options: PolicyEngineOptions & { config?: ModelConfig; selection?: EngineSelection } = {}) {
+    const config = model instanceof MaskedTransformer ? model.config : options.config;
+    if (!config) throw new Error("PolicyEngine: a backend needs its model config (options.config)");
+    if (config.model_type !== "masked_lm") {
+      throw failedPrecondition(`the policy needs a masked_lm generator; this checkpoint is a ${config.model_type}`);
     }
-    this.model = model;
-    this.config = model.config;
+    this.backend = model instanceof MaskedTransformer ? new TfjsBackend(model) : model;
+    this.config = config;
+    this.selection = options.selection ?? { engine: this.backend.engine, reason: "given" };
     this.limits = resolveLimits(options.limits);
     this.replayWindow = options.replayWindow ?? DEFAULT_REPLAY_WINDOW;
     if (!Number.isSafeInteger(this.replayWindow) || this.replayWindow < 1) throw new Error(`replayWindow is ${this.replayWindow}; expected a positive integer`);
     this.facts = { vocabSize: this.config.vocab_size, seqLen: this.config.seq_len, maskTokenId: this.config.mask_token_id, padTokenId: this.config.pad_token_id };
     this.banned = specialTokenIds(this.config);
-    this.varList = [...model.variables.values()];
-    for (const [name, variable] of model.variables) this.nameOfVariable.set(variable.name, name);
   }
 
   /**
    * A policy from a checkpoint folder: a pretrained generator (config.json + model.safetensors) or
    * a policy checkpoint written by saveCheckpoint (then version, last step, optimizer and recorded
-   * updates are restored too). Initialises the tfjs backend if nothing has yet.
+   * updates are restored too). `engine` picks what computes ("auto": the fastest installed);
+   * `backend` is the tfjs backend when that engine is tfjs.
    */
-  static async fromCheckpoint(dir: string, options: PolicyEngineOptions & { backend?: string } = {}): Promise<PolicyEngine> {
-    await initBackend(options.backend, { log: false });
+  static async fromCheckpoint(dir: string, options: PolicyEngineOptions & { backend?: string; engine?: EngineChoice; threads?: number } = {}): Promise<PolicyEngine> {
     requireFolder(dir);
     let config: ModelConfig;
     try {
@@ -105,11 +110,13 @@ export class PolicyEngine implements PolicyPort {
     } catch (err) {
       rethrowAs(err, failedPrecondition, "cannot load policy checkpoint: ");
     }
-    const engine = new PolicyEngine(new MaskedTransformer(config), options);
+    if (config.model_type !== "masked_lm") throw failedPrecondition(`the policy needs a masked_lm generator; this checkpoint is a ${config.model_type}`);
+    const { backend, selection } = await createTrainingBackend(config, { engine: options.engine, tfjsBackend: options.backend, threads: options.threads });
+    const engine = new PolicyEngine(backend, { ...options, config, selection });
     try {
-      engine.loadNow(dir);
+      await engine.loadNow(dir);
     } catch (err) {
-      engine.dispose();
+      await engine.close();
       throw err;
     }
     return engine;
@@ -125,7 +132,9 @@ export class PolicyEngine implements PolicyPort {
       checkSampleParams(params, shape.batch, this.limits);
       checkIds("inputs", inputs, shape.batch * shape.seqLen, this.facts.vocabSize, `[B, T] = [${shape.batch}, ${shape.seqLen}]`);
       const policyVersion = this.version;
-      const out = await sampleFillIns(this.model, inputs, {
+      const logits = await this.backend.logits(inputs, shape.batch, shape.seqLen);
+      const out = await sampleFillIns(logits, inputs, {
+        bannedTokenIds: this.banned,
         batch: shape.batch,
         seqLen: shape.seqLen,
         maskTokenId: this.facts.maskTokenId,
@@ -147,7 +156,8 @@ export class PolicyEngine implements PolicyPort {
       checkIds("inputs", inputs, B * T, this.facts.vocabSize, `[B, T] = [${B}, ${T}]`);
       checkIds("completions", completions, B * k * T, this.facts.vocabSize, `[B, k, T] = [${B}, ${k}, ${T}]`);
       if (!(Number.isFinite(temperature) && temperature > 0)) throw invalidArgument(`temperature is ${temperature}; expected a finite number > 0`);
-      const logp = await maskedLogProbs(this.model, inputs, { batch: B, seqLen: T, maskTokenId: this.facts.maskTokenId, temperature });
+      const logits = await this.backend.logits(inputs, B, T);
+      const logp = await maskedLogProbs(logits, inputs, { batch: B, seqLen: T, maskTokenId: this.facts.maskTokenId, temperature, bannedTokenIds: this.banned });
       return completionLogProbsFrom(logp, inputs, completions, { ...shape, vocabSize: this.facts.vocabSize, maskTokenId: this.facts.maskTokenId });
     });
   }
@@ -169,22 +179,15 @@ export class PolicyEngine implements PolicyPort {
 
   /** Loss values and gradients the Update would use (its first epoch), with no state change. */
   async gradients(payload: UpdatePayload): Promise<GradientResult> {
-    return this.queue.run(() => {
+    return this.queue.run(async () => {
       this.checkAlive();
       const checked = checkUpdatePayload(payload, this.facts, this.limits);
-      const { grads, values } = this.accumulate(payload, checked, false);
-      try {
-        const gradNorm = globalNorm(grads);
-        const out = new Map<string, Float32Array>();
-        for (const [name, g] of grads) out.set(name, g.dataSync() as Float32Array);
-        return { values, gradNorm, grads: out };
-      } finally {
-        tf.dispose([...grads.values()]);
-      }
+      const { grads, values } = await this.accumulate(payload, checked, false);
+      return { values, gradNorm: globalNorm(grads), grads };
     });
   }
 
-  private updateNow(p: UpdatePayload): UpdateResult {
+  private async updateNow(p: UpdatePayload): Promise<UpdateResult> {
     const step = p?.step;
     if (typeof step !== "number" || !Number.isSafeInteger(step) || step < 1) {
       throw invalidArgument(`update step is ${JSON.stringify(step)}; expected the GRPO step number, an integer ≥ 1`);
@@ -205,36 +208,33 @@ export class PolicyEngine implements PolicyPort {
       maxSteps: params.maxSteps,
       minLrRatio: params.minLrRatio,
     });
-    const optimizer = this.optimizerFor(params);
+    const settings: OptimizerSettings = { beta1: params.beta1, beta2: params.beta2, eps: params.eps, weightDecay: params.weightDecay };
     // With several epochs a later one could still fail (non-finite loss): keep what to restore.
-    const snapshot = params.ppoEpochs > 1 ? { weights: this.model.getWeights(), optimizer: optimizer.exportState() } : null;
+    const snapshot =
+      params.ppoEpochs > 1 ? { weights: await this.backend.getWeights(), optimizer: await this.backend.exportOptimizerState(), settings: this.optimizerSettings } : null;
     const epochValues: LossValues[] = [];
     const gradNorms: number[] = [];
     try {
       for (let epoch = 1; epoch <= params.ppoEpochs; epoch++) {
-        const { grads, values } = this.accumulate(p, checked, epoch > 1);
-        let toDispose = grads;
-        try {
-          if (!Number.isFinite(values.loss)) {
-            throw failedPrecondition(`step ${step}, epoch ${epoch}: the GRPO loss is ${values.loss}; no update was applied. The weights may have diverged: lower learning_rate or load an earlier checkpoint.`);
-          }
-          const clipped = clipGradNorm(grads, params.gradClip);
-          toDispose = clipped.grads;
-          if (!Number.isFinite(clipped.norm)) {
-            throw failedPrecondition(`step ${step}, epoch ${epoch}: the gradient norm is ${clipped.norm}; no update was applied. Lower learning_rate or load an earlier checkpoint.`);
-          }
-          optimizer.apply(clipped.grads, learningRate);
-          this.generation++;
-          epochValues.push(values);
-          gradNorms.push(clipped.norm);
-        } finally {
-          tf.dispose([...toDispose.values()]);
+        const { grads, values } = await this.accumulate(p, checked, epoch > 1);
+        if (!Number.isFinite(values.loss)) {
+          throw failedPrecondition(`step ${step}, epoch ${epoch}: the GRPO loss is ${values.loss}; no update was applied. The weights may have diverged: lower learning_rate or load an earlier checkpoint.`);
         }
+        const norm = globalNorm(grads);
+        if (!Number.isFinite(norm)) {
+          throw failedPrecondition(`step ${step}, epoch ${epoch}: the gradient norm is ${norm}; no update was applied. Lower learning_rate or load an earlier checkpoint.`);
+        }
+        await this.backend.applyAdamW(grads, { lr: learningRate, ...settings, gradScale: clipScale(norm, params.gradClip) });
+        this.optimizerSettings = settings;
+        this.generation++;
+        epochValues.push(values);
+        gradNorms.push(norm);
       }
     } catch (err) {
       if (snapshot && epochValues.length > 0) {
-        this.model.setWeights(snapshot.weights);
-        optimizer.importState(snapshot.optimizer);
+        await this.backend.setWeights(snapshot.weights);
+        await this.backend.importOptimizerState(snapshot.optimizer);
+        this.optimizerSettings = snapshot.settings;
         this.generation++;
       }
       throw err;
@@ -289,28 +289,12 @@ export class PolicyEngine implements PolicyPort {
     return { step: recorded.step, policyVersion: recorded.policyVersion, metrics: { ...recorded.metrics }, replayed: true };
   }
 
-  /** AdamW with these settings; rebuilt (keeping its moments and step) when the settings change. */
-  private optimizerFor(params: TrainParams): AdamW {
-    const settings: OptimizerSettings = { beta1: params.beta1, beta2: params.beta2, eps: params.eps, weightDecay: params.weightDecay };
-    const current = this.optimizer;
-    const same = this.optimizerSettings && (Object.keys(settings) as Array<keyof OptimizerSettings>).every((k) => this.optimizerSettings![k] === settings[k]);
-    if (current && same) return current;
-    const next = new AdamW(this.model.variables, settings);
-    if (current) {
-      next.importState(current.exportState());
-      current.dispose();
-    }
-    this.optimizer = next;
-    this.optimizerSettings = settings;
-    return next;
-  }
-
   /**
    * Σ over micro-batches of the GRPO loss gradients. Every micro-batch divides by the whole batch's
    * B·k, so the sum equals the whole batch's gradient (libs/grpo's sampleCount). `withOld` turns on
    * PPO clipping against the sampling-time log-probs (epochs after the first).
    */
-  private accumulate(p: UpdatePayload, checked: CheckedUpdate, withOld: boolean): { grads: Map<string, tf.Tensor>; values: LossValues } {
+  private async accumulate(p: UpdatePayload, checked: CheckedUpdate, withOld: boolean): Promise<{ grads: Map<string, Float32Array>; values: LossValues }> {
     const { batch: B, seqLen: T, groupSize: k, params } = p;
     const V = this.facts.vocabSize;
     const micro = params.microBatchSize > 0 ? Math.min(params.microBatchSize, B) : B;
@@ -322,48 +306,34 @@ export class PolicyEngine implements PolicyPort {
       clipEps: params.clipEps,
       sampleCount: B * k,
     };
-    const summed = new Map<string, tf.Tensor>();
+    let summed: Map<string, Float32Array> | null = null;
     const parts: LossValues[] = [];
-    try {
-      for (let s = 0; s < B; s += micro) {
-        const e = Math.min(B, s + micro);
-        const inputs: LossInputs = {
-          batchSize: e - s,
-          groupSize: k,
-          seqLen: T,
-          vocabSize: V,
-          completions: p.completions.subarray(s * k * T, e * k * T),
-          mask: checked.mask.subarray(s * T, e * T),
-          advantages: p.advantages.subarray(s * k, e * k),
-          refLogProbs: checked.hasRef ? p.refLogProbs.subarray(s * T * V, e * T * V) : undefined,
-          oldLogProbs: old?.subarray(s * k, e * k),
-        };
-        const ids = tf.tensor2d(p.inputs.subarray(s * T, e * T), [e - s, T], "int32");
-        let result: { grads: tf.NamedTensorMap; values: LossValues };
-        try {
-          const computeLogp = () => logSoftmaxWithTemperature(this.model.forward(ids), params.temperature, this.banned) as tf.Tensor3D;
-          result = grpoLossAndGrads(computeLogp, inputs, options, this.varList);
-        } finally {
-          ids.dispose();
-        }
-        parts.push(result.values);
-        for (const [tfName, g] of Object.entries(result.grads)) {
-          const name = this.nameOfVariable.get(tfName)!;
-          const prev = summed.get(name);
-          if (prev) {
-            summed.set(name, tf.add(prev, g));
-            prev.dispose();
-            g.dispose();
-          } else {
-            summed.set(name, g);
-          }
-        }
+    for (let s = 0; s < B; s += micro) {
+      const e = Math.min(B, s + micro);
+      const inputs: LossInputs = {
+        batchSize: e - s,
+        groupSize: k,
+        seqLen: T,
+        vocabSize: V,
+        completions: p.completions.subarray(s * k * T, e * k * T),
+        mask: checked.mask.subarray(s * T, e * T),
+        advantages: p.advantages.subarray(s * k, e * k),
+        refLogProbs: checked.hasRef ? p.refLogProbs.subarray(s * T * V, e * T * V) : undefined,
+        oldLogProbs: old?.subarray(s * k, e * k),
+      };
+      const result = await this.backend.lossAndGrads(p.inputs.subarray(s * T, e * T), inputs, options, params.temperature);
+      parts.push(result.values);
+      if (!summed) {
+        summed = result.grads;
+        continue;
       }
-    } catch (err) {
-      tf.dispose([...summed.values()]);
-      throw err;
+      for (const [name, g] of result.grads) {
+        const acc = summed.get(name);
+        if (!acc) summed.set(name, g);
+        else for (let i = 0; i < g.length; i++) acc[i]! += g[i]!;
+      }
     }
-    return { grads: summed, values: sumLossValues(parts) };
+    return { grads: summed ?? new Map(), values: sumLossValues(parts) };
   }
 
   /** Sampling-time log π as the loss reads it: summed, or averaged over M_i for "mean". */
@@ -390,44 +360,52 @@ export class PolicyEngine implements PolicyPort {
   }
 
   async state(): Promise<PolicyState> {
-    this.checkAlive();
-    return { policyVersion: this.version, lastStep: this.last, weightsDigest: this.currentDigest() };
+    return this.queue.run(async () => {
+      this.checkAlive();
+      return { policyVersion: this.version, lastStep: this.last, weightsDigest: await this.currentDigest() };
+    });
   }
 
-  info(): PolicyInfo {
-    this.checkAlive();
-    return {
-      config: this.config,
-      backend: tf.getBackend(),
-      parameterCount: this.model.parameterCount(),
-      policyVersion: this.version,
-      lastStep: this.last,
-      weightsDigest: this.currentDigest(),
-    };
+  async info(): Promise<PolicyInfo> {
+    return this.queue.run(async () => {
+      this.checkAlive();
+      return {
+        config: this.config,
+        backend: this.backend.description,
+        engineReason: this.selection.reason,
+        parameterCount: this.backend.parameterCount(),
+        policyVersion: this.version,
+        lastStep: this.last,
+        weightsDigest: await this.currentDigest(),
+      };
+    });
   }
 
   /**
    * Writes config.json, model.safetensors, optimizer.safetensors (once an update has run) and
    * policy-state.json into `dir`, atomically (the folder is built beside it and renamed in).
+   * Either engine reads what the other wrote.
    */
   async saveCheckpoint(dir: string): Promise<PolicyState & { files: string[] }> {
-    return this.queue.run(() => {
+    return this.queue.run(async () => {
       this.checkAlive();
       if (typeof dir !== "string" || dir === "") throw invalidArgument(`checkpoint folder is ${JSON.stringify(dir)}; expected a path`);
-      const weights = this.model.getWeights();
-      const digest = weightsDigest(weights, expectedTensorShapes(this.config));
+      const shapes = expectedTensorShapes(this.config);
+      const weights = await this.backend.getWeights();
+      const optimizer = await this.backend.exportOptimizerState();
+      const digest = weightsDigest(weights, shapes);
       const state = formatPolicyState({
         policyVersion: this.version,
         lastStep: this.last,
         weightsDigest: digest,
-        optimizer: this.optimizer ? this.optimizerSettings : null,
+        optimizer: optimizer ? this.optimizerSettings : null,
         recentUpdates: [...this.recent.values()],
       });
       try {
         writeCheckpointFolder(dir, {
           config: this.config,
           weights,
-          extraTensors: this.optimizer ? { optimizer: this.optimizer.toSafeTensors() } : {},
+          extraTensors: optimizer ? { optimizer: optimizerStateToSafeTensors(optimizer, shapes) } : {},
           extraFiles: { [POLICY_STATE_FILE]: state },
           metadata: { policy_version: String(this.version), last_step: String(this.last) },
         });
@@ -451,7 +429,7 @@ export class PolicyEngine implements PolicyPort {
     });
   }
 
-  private loadNow(dir: string): PolicyState {
+  private async loadNow(dir: string): Promise<PolicyState> {
     if (typeof dir !== "string" || dir === "") throw invalidArgument(`checkpoint folder is ${JSON.stringify(dir)}; expected a path`);
     requireFolder(dir);
     let ckpt: ReturnType<typeof readCheckpointFolder>;
@@ -468,24 +446,21 @@ export class PolicyEngine implements PolicyPort {
     if (state && state.weightsDigest !== ckpt.digest) {
       throw failedPrecondition(`${dir}/${POLICY_STATE_FILE} records weights ${state.weightsDigest} but model.safetensors holds ${ckpt.digest}; the folder mixes two checkpoints. Restore it from a good copy.`);
     }
-    let optimizer: AdamW | null = null;
+    let optimizer: AdamWState | null = null;
     let settings: OptimizerSettings | null = null;
     const moments = ckpt.extraTensors["optimizer"];
     if (moments) {
       settings = state?.optimizer ?? { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
-      optimizer = new AdamW(this.model.variables, settings);
       try {
-        optimizer.loadSafeTensors(moments);
+        optimizer = optimizerStateFromSafeTensors(moments, expectedTensorShapes(this.config));
       } catch (err) {
-        optimizer.dispose();
         rethrowAs(err, failedPrecondition, `${dir}/optimizer.safetensors: `);
       }
     }
     // Everything checked: commit.
-    this.model.setWeights(ckpt.weights);
+    await this.backend.setWeights(ckpt.weights);
     this.generation++;
-    this.optimizer?.dispose();
-    this.optimizer = optimizer;
+    await this.backend.importOptimizerState(optimizer);
     this.optimizerSettings = settings;
     this.version = state?.policyVersion ?? 0;
     this.last = state?.lastStep ?? 0;
@@ -494,9 +469,10 @@ export class PolicyEngine implements PolicyPort {
     return { policyVersion: this.version, lastStep: this.last, weightsDigest: ckpt.digest };
   }
 
-  private currentDigest(): string {
+  private async currentDigest(): Promise<string> {
     if (this.digestCache?.generation !== this.generation) {
-      this.digestCache = { generation: this.generation, digest: weightsDigest(this.model.getWeights(), expectedTensorShapes(this.config)) };
+      const generation = this.generation;
+      this.digestCache = { generation, digest: weightsDigest(await this.backend.getWeights(), expectedTensorShapes(this.config)) };
     }
     return this.digestCache.digest;
   }
@@ -510,12 +486,16 @@ export class PolicyEngine implements PolicyPort {
     if (this.disposed) throw failedPrecondition("the policy engine was disposed (the server is shutting down); retry against a running policy");
   }
 
-  dispose(): void {
+  /** Stops serving and frees the backend (a worker thread, sessions, or tfjs tensors). */
+  async close(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    this.optimizer?.dispose();
-    this.optimizer = null;
-    this.model.dispose();
+    await this.backend.dispose();
+  }
+
+  /** close() without waiting. */
+  dispose(): void {
+    void this.close().catch(() => {});
   }
 }
 
@@ -525,14 +505,17 @@ function requireFolder(dir: string): void {
   }
 }
 
-function globalNorm(grads: Map<string, tf.Tensor>): number {
-  if (grads.size === 0) return 0;
-  const norm = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))));
-  try {
-    return norm.dataSync()[0]!;
-  } finally {
-    norm.dispose();
-  }
+/** Global L2 norm of the gradients, accumulated in float64. */
+function globalNorm(grads: Map<string, Float32Array>): number {
+  let sum = 0;
+  for (const g of grads.values()) for (let i = 0; i < g.length; i++) sum += g[i]! * g[i]!;
+  return Math.sqrt(sum);
+}
+
+/** PyTorch's clip_grad_norm_: scale by maxNorm / (norm + 1e-6) only when norm > maxNorm (maxNorm ≤ 0: never). */
+export function clipScale(norm: number, maxNorm: number): number {
+  if (!(Number.isFinite(maxNorm) && maxNorm > 0) || norm <= maxNorm) return 1;
+  return maxNorm / (norm + 1e-6);
 }
 
 const PARAM_KEYS: ReadonlyArray<keyof TrainParams> = [

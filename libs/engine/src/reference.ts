@@ -1,18 +1,14 @@
 // The reference engine: the frozen initial generator. It serves log p_ref at the sampling
 // temperature at masked positions (the exact KL needs the whole distribution) and, when asked,
-// the summed log-probs of given completions. It has no optimizer and its variables are not
-// trainable, so nothing in the process (a policy in the same process included) can move them.
-import * as tf from "@tensorflow/tfjs-core";
+// the summed log-probs of given completions. It never updates: with tfjs its variables are not
+// trainable, so nothing in the process (a policy in the same process included) can move them;
+// with onnxruntime it runs forwards only.
 import { existsSync, statSync } from "node:fs";
-import {
-  MaskedTransformer,
-  expectedTensorShapes,
-  initBackend,
-  loadCheckpoint as readCheckpointFolder,
-  maskedLogProbs,
-  weightsDigest,
-  type ModelConfig,
-} from "@grpomesh/model";
+import { MaskedTransformer, maskedLogProbs } from "@grpomesh/model";
+import { expectedTensorShapes, loadCheckpoint as readCheckpointFolder, specialTokenIds, weightsDigest, type ModelConfig } from "@grpomesh/model/format";
+import { createTrainingBackend, type EngineSelection } from "./backends/choose.ts";
+import { TfjsBackend } from "./backends/tfjs.ts";
+import type { EngineChoice, ForwardBackend } from "./backends/types.ts";
 import type { BatchShape, ReferencePort } from "@grpomesh/loop";
 import { failedPrecondition, invalidArgument, notFound, rethrowAs } from "./errors.ts";
 import { completionLogProbsFrom } from "./log-probs.ts";
@@ -38,21 +34,37 @@ export class ReferenceEngine implements ReferencePort {
   readonly limits: EngineLimits;
   /** sha256 of the weights as loaded; they never change afterwards. */
   readonly weightsDigest: string;
-  private readonly model: MaskedTransformer;
+  readonly backend: ForwardBackend;
+  /** Why this engine was chosen (set by fromCheckpoint; "given" for a model passed in). */
+  readonly selection: EngineSelection;
   private readonly facts: ModelFacts;
+  private readonly banned: number[];
   private disposed = false;
 
-  /** Freezes `model`: its variables stop being trainable. */
-  constructor(model: MaskedTransformer, options: ReferenceEngineOptions = {}) {
-    if (model.config.model_type !== "masked_lm") {
-      throw failedPrecondition(`the reference needs a masked_lm generator; this checkpoint is a ${model.config.model_type}`);
+  /**
+   * Serves `model` frozen (a tfjs model's variables stop being trainable). A backend needs its
+   * config and the digest of the weights it holds.
+   */
+  constructor(model: MaskedTransformer | ForwardBackend, options: ReferenceEngineOptions & { config?: ModelConfig; weightsDigest?: string; selection?: EngineSelection } = {}) {
+    const config = model instanceof MaskedTransformer ? model.config : options.config;
+    if (!config) throw new Error("ReferenceEngine: a backend needs its model config (options.config)");
+    if (config.model_type !== "masked_lm") {
+      throw failedPrecondition(`the reference needs a masked_lm generator; this checkpoint is a ${config.model_type}`);
     }
-    for (const v of model.variables.values()) v.trainable = false;
-    this.model = model;
-    this.config = model.config;
+    if (model instanceof MaskedTransformer) {
+      for (const v of model.variables.values()) v.trainable = false;
+      this.backend = new TfjsBackend(model);
+      this.weightsDigest = weightsDigest(model.getWeights(), expectedTensorShapes(config));
+    } else {
+      if (!options.weightsDigest) throw new Error("ReferenceEngine: a backend needs the digest of its weights (options.weightsDigest)");
+      this.backend = model;
+      this.weightsDigest = options.weightsDigest;
+    }
+    this.config = config;
+    this.selection = options.selection ?? { engine: this.backend.engine, reason: "given" };
     this.limits = resolveLimits(options.limits);
     this.facts = { vocabSize: this.config.vocab_size, seqLen: this.config.seq_len, maskTokenId: this.config.mask_token_id, padTokenId: this.config.pad_token_id };
-    this.weightsDigest = this.currentWeightsDigest();
+    this.banned = specialTokenIds(this.config);
   }
 
   /**
@@ -61,9 +73,8 @@ export class ReferenceEngine implements ReferencePort {
    */
   static async fromCheckpoint(
     dir: string,
-    options: ReferenceEngineOptions & { backend?: string; datasetVocabulary?: VocabularyView & { source?: string } } = {},
+    options: ReferenceEngineOptions & { backend?: string; engine?: EngineChoice; threads?: number; datasetVocabulary?: VocabularyView & { source?: string } } = {},
   ): Promise<ReferenceEngine> {
-    await initBackend(options.backend, { log: false });
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw notFound(`checkpoint folder ${dir} does not exist; expected a folder with config.json and model.safetensors (docs/model-format.md)`);
     }
@@ -84,9 +95,16 @@ export class ReferenceEngine implements ReferencePort {
         throw failedPrecondition(`the reference checkpoint does not speak the dataset's vocabulary: ${difference}. Use the generator trained on this dataset, or point --dataset-meta at its metadata.`);
       }
     }
-    const model = new MaskedTransformer(ckpt.config);
-    model.setWeights(ckpt.weights);
-    return new ReferenceEngine(model, options);
+    if (ckpt.config.model_type !== "masked_lm") throw failedPrecondition(`the reference needs a masked_lm generator; this checkpoint is a ${ckpt.config.model_type}`);
+    const { backend, selection } = await createTrainingBackend(ckpt.config, { engine: options.engine, tfjsBackend: options.backend, threads: options.threads });
+    try {
+      await backend.setWeights(ckpt.weights);
+      if (backend instanceof TfjsBackend) for (const v of backend.model.variables.values()) v.trainable = false;
+    } catch (err) {
+      await backend.dispose();
+      throw err;
+    }
+    return new ReferenceEngine(backend, { ...options, config: ckpt.config, weightsDigest: ckpt.digest, selection });
   }
 
   async logProbs(inputs: Int32Array, shape: BatchShape, temperature: number): Promise<Float32Array> {
@@ -108,7 +126,8 @@ export class ReferenceEngine implements ReferencePort {
       checkCompletionCount(B, k, this.limits);
       checkIds("completions", completions.completions, B * k * T, this.facts.vocabSize, `[B, k, T] = [${B}, ${k}, ${T}]`);
     }
-    const distributions = await maskedLogProbs(this.model, inputs, { batch: B, seqLen: T, maskTokenId: this.facts.maskTokenId, temperature });
+    const logits = await this.backend.logits(inputs, B, T);
+    const distributions = await maskedLogProbs(logits, inputs, { batch: B, seqLen: T, maskTokenId: this.facts.maskTokenId, temperature, bannedTokenIds: this.banned });
     if (!completions) return { distributions };
     const completionLogProbs = completionLogProbsFrom(distributions, inputs, completions.completions, {
       batch: B,
@@ -121,22 +140,27 @@ export class ReferenceEngine implements ReferencePort {
   }
 
   /** sha256 of the weights as they are now (equal to `weightsDigest`, which tests check). */
-  currentWeightsDigest(): string {
-    return weightsDigest(this.model.getWeights(), expectedTensorShapes(this.config));
+  async currentWeightsDigest(): Promise<string> {
+    return weightsDigest(await this.backend.getWeights(), expectedTensorShapes(this.config));
   }
 
-  /** Whether any variable is trainable (never, after construction). */
+  /** Whether any weight is trainable (never: tfjs variables are frozen, onnxruntime only runs forwards). */
   hasTrainableVariables(): boolean {
-    return [...this.model.variables.values()].some((v) => v.trainable);
+    return this.backend instanceof TfjsBackend && [...this.backend.model.variables.values()].some((v) => v.trainable);
   }
 
   info(): ReferenceInfo {
-    return { config: this.config, backend: tf.getBackend(), parameterCount: this.model.parameterCount(), weightsDigest: this.weightsDigest };
+    return { config: this.config, backend: this.backend.description, engineReason: this.selection.reason, parameterCount: this.backend.parameterCount(), weightsDigest: this.weightsDigest };
   }
 
-  dispose(): void {
+  async close(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    this.model.dispose();
+    await this.backend.dispose();
+  }
+
+  /** close() without waiting. */
+  dispose(): void {
+    void this.close().catch(() => {});
   }
 }

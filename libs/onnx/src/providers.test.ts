@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cudaProviderInstalled, executionProviders, ExecutionProviderError, onnxruntimeBinDir } from "./execution-provider.ts";
+import { cudaProviderInstalled, executionProviders, ExecutionProviderError, onnxruntimeBinDir } from "./providers.ts";
 
 test("cpu is always available", () => {
   assert.deepEqual(executionProviders("cpu"), ["cpu"]);

@@ -5,7 +5,8 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { InferenceSession } from "onnxruntime-node";
-import type { ExecutionProvider } from "./config.ts";
+/** onnxruntime execution providers this project uses. */
+export type ExecutionProvider = "cpu" | "cuda";
 
 export class ExecutionProviderError extends Error {
   override name = "ExecutionProviderError";

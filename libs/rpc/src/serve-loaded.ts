@@ -13,7 +13,7 @@ export interface LoadedServiceOptions<E> extends Omit<ServerOptions, "initiallyS
   /** Loads the model; handlers see it through the caller's own closure. */
   load(): Promise<E>;
   /** Frees the model on shutdown. */
-  dispose?(model: E): void;
+  dispose?(model: E): void | Promise<void>;
 }
 
 export interface LoadedService<E> {
@@ -33,7 +33,7 @@ export async function serveWhileLoading<E>(opts: LoadedServiceOptions<E>): Promi
     rpc.setServing(false);
     await rpc.shutdown(graceMs);
     await metrics?.close();
-    if (model !== undefined) dispose?.(model);
+    if (model !== undefined) await dispose?.(model);
   };
   try {
     metrics = (await startMetrics?.()) ?? null;

@@ -15,7 +15,7 @@ export interface ServiceMainOptions<C, S extends ServiceProcess> {
   usage(): string;
   start(config: C): Promise<S>;
   /** The start line's key=value fields: address, model, configuration. */
-  startFields(server: S): Array<[string, string | number]>;
+  startFields(server: S): Array<[string, string | number]> | Promise<Array<[string, string | number]>>;
   /** How long SIGTERM waits for in-flight calls. */
   graceMs: number;
   argv?: readonly string[];
@@ -50,7 +50,7 @@ export async function runServiceMain<C, S extends ServiceProcess>(opts: ServiceM
     console.error(`${name}: cannot start: ${(err as Error).message}`);
     process.exit(1);
   }
-  console.log(formatStartLine(name, opts.startFields(server)));
+  console.log(formatStartLine(name, await opts.startFields(server)));
 
   let stopping = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

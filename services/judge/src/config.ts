@@ -2,7 +2,8 @@
 // against the defaults' types; unknown flags are refused so a typo cannot pass silently.
 import { ConfigError } from "@grpomesh/config";
 
-export type ExecutionProvider = "cpu" | "cuda";
+import type { ExecutionProvider } from "@grpomesh/onnx/providers";
+export type { ExecutionProvider };
 /** How concurrent Score requests reach onnxruntime: merged into one run, or one run each (README, "Concurrency"). */
 export type Scheduler = "microbatch" | "parallel";
 

@@ -5,7 +5,7 @@ export { loadJudgeModel, LoadedModel, type LoadModelOptions, type TokenIds } fro
 export { ModelSlot } from "./model-slot.ts";
 export { MicroBatcher, type BatchResult, type MicroBatcherOptions } from "./batcher.ts";
 export { validateTokens, type TokenBatch, type TokenExpectation } from "./tokens.ts";
-export { executionProviders, cudaProviderInstalled, ExecutionProviderError } from "./execution-provider.ts";
+export { executionProviders, cudaProviderInstalled, ExecutionProviderError } from "@grpomesh/onnx/providers";
 export { resolveModelPath } from "./repository.ts";
 export { randomScorerOnnx, scorerConfig, syntheticVocab, DEFAULT_JUDGE_ARCH } from "./random-scorer.ts";
 export { resolveParallelism, cpuBudget, type Parallelism } from "./parallelism.ts";

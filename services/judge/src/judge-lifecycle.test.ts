@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { DataType, JudgeService } from "@grpomesh/proto";
 import { checkHealth, createClient, RpcCallError, Status } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
-import { cudaProviderInstalled } from "./execution-provider.ts";
+import { cudaProviderInstalled } from "@grpomesh/onnx/providers";
 import { startJudgeServer } from "./judge-server.ts";
 import { directScores, generatorModel, randomIds, SEQ_LEN, tempRepository, tinyScorer } from "./test/fixtures.ts";
 

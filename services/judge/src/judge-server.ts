@@ -6,7 +6,7 @@ import { createMetrics, startMetricsServer, type MetricsServer, type Registry } 
 import { encodeTensor } from "@grpomesh/tensor";
 import { checkJudgeConfig, DEFAULT_JUDGE_CONFIG, type JudgeConfig } from "./config.ts";
 import { MicroBatcher, type BatchResult } from "./batcher.ts";
-import { executionProviders } from "./execution-provider.ts";
+import { executionProviders } from "@grpomesh/onnx/providers";
 import { resolveParallelism, type Parallelism } from "./parallelism.ts";
 import { JudgeMetrics } from "./judge-metrics.ts";
 import { loadJudgeModel, type LoadedModel } from "./loaded-model.ts";

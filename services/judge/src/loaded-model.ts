@@ -8,7 +8,7 @@ import type { InferenceSession } from "onnxruntime-node";
 import { inspectJudgeModel, JudgeContractError, type JudgeModelInfo } from "@grpomesh/onnx/contract";
 import { failedPrecondition, notFound } from "@grpomesh/rpc";
 import type { ExecutionProvider } from "./config.ts";
-import { executionProviders } from "./execution-provider.ts";
+import { executionProviders } from "@grpomesh/onnx/providers";
 import { SessionPool } from "./session-pool.ts";
 
 export type TokenIds = Int32Array | BigInt64Array;

@@ -4,7 +4,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { runTsx, runUntilServing } from "@grpomesh/rpc/testing";
-import { cudaProviderInstalled } from "./execution-provider.ts";
+import { cudaProviderInstalled } from "@grpomesh/onnx/providers";
 import { generatorModel, tempRepository, tinyScorer } from "./test/fixtures.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));

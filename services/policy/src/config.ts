@@ -1,5 +1,6 @@
 // The policy's command line: nanoGPT-style `--key=value` flags (libs/config: typed, unknown keys
 // refused with the nearest known one) with POLICY_* environment fallbacks; flags win over env.
+import { ENGINE_CHOICES, type EngineChoice } from "@grpomesh/engine";
 import { atLeastOne, ConfigError, envUsage, parseConfigWithEnv, parsePortOrOff } from "@grpomesh/config";
 
 export const POLICY_FLAG_DEFAULTS = {
@@ -19,7 +20,11 @@ export const POLICY_FLAG_DEFAULTS = {
   replay_window: 64,
   /** When set, SaveCheckpoint/LoadCheckpoint folders must lie inside it (relative ones resolve against it). */
   checkpoint_root: "",
-  /** tfjs backend: empty = first installed of node-gpu, node, wasm, cpu. */
+  /** What computes: auto = the fastest installed (onnxruntime CUDA → tfjs-node-gpu → onnxruntime CPU; docs/engine.md), onnx, or tfjs. */
+  engine: "auto",
+  /** onnxruntime intra-op threads; 0 = one per core. */
+  threads: 0,
+  /** tfjs backend when the engine is tfjs: empty = first installed of node-gpu, node, wasm, cpu. */
   backend: "",
 };
 
@@ -37,6 +42,9 @@ export interface PolicyServiceConfig {
   replayWindow: number;
   checkpointRoot: string | null;
   backend: string | undefined;
+  engine: EngineChoice;
+  /** undefined: one per core. */
+  threads: number | undefined;
 }
 
 export const ENV_PREFIX = "POLICY_";
@@ -54,8 +62,8 @@ export function parsePolicyConfig(argv: readonly string[], env: Record<string, s
     argv,
     env,
     envPrefix: ENV_PREFIX,
-    integers: ["max_batch", "max_completions", "max_ppo_epochs", "max_message_bytes", "replay_window"],
-    choices: { backend: ["", "wasm", "cpu", "node", "node-gpu"] },
+    integers: ["max_batch", "max_completions", "max_ppo_epochs", "max_message_bytes", "replay_window", "threads"],
+    choices: { backend: ["", "wasm", "cpu", "node", "node-gpu"], engine: [...ENGINE_CHOICES] },
     maxPositional: 0,
   });
   return { config: toServiceConfig(parsed.config), help: parsed.help };
@@ -75,9 +83,16 @@ function toServiceConfig(f: PolicyFlags): PolicyServiceConfig {
     replayWindow: positive("replay_window"),
     checkpointRoot: f.checkpoint_root === "" ? null : f.checkpoint_root,
     backend: f.backend === "" ? undefined : f.backend,
+    engine: f.engine as EngineChoice,
+    threads: nonNegative(f.threads, "--threads") || undefined,
   };
 }
 
 export function parseMetricsPort(raw: string): number | null {
   return parsePortOrOff(raw, "--metrics-port");
+}
+
+function nonNegative(n: number, flag: string): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${flag} is ${n}; expected an integer ≥ 0 (0 = one per core)`);
+  return n;
 }

@@ -26,7 +26,8 @@ test("serves with one start line, reports SERVING, and exits 0 on SIGTERM", asyn
   assert.equal(run.health, "SERVING");
   const starts = run.startLines;
   assert.equal(starts.length, 1, run.stdout);
-  for (const field of ["backend=wasm ", `checkpoint=${dir.path}/gen `, "layers=2 ", "d_model=32 ", "seq_len=16 ", "vocab=10 ", "version=0 ", "last_step=0 ", "max_batch=32 ", "metrics=off "]) {
+  assert.match(starts[0]!, / engine="onnxruntime cpu, \d+ threads" engine_reason="auto: [^"]+" /);
+  for (const field of [`checkpoint=${dir.path}/gen `, "layers=2 ", "d_model=32 ", "seq_len=16 ", "vocab=10 ", "version=0 ", "last_step=0 ", "max_batch=32 ", "metrics=off "]) {
     assert.ok(starts[0]!.includes(field), `start line lacks ${field}: ${starts[0]}`);
   }
   assert.match(starts[0]!, / params=\d+ .* digest=[0-9a-f]{16} /);

@@ -15,8 +15,8 @@ await runServiceMain({
 });
 
 /** Where, which model and weights, how configured. */
-function startFields(s: PolicyServer): Array<[string, string | number]> {
-  const info = s.engine.info();
+async function startFields(s: PolicyServer): Promise<Array<[string, string | number]>> {
+  const info = await s.engine.info();
   return [
     ["address", s.address],
     ...modelStartFields(info, s.config.checkpoint, [

@@ -79,7 +79,7 @@ test("Info, Sample, Update, SaveCheckpoint, LoadCheckpoint round trip; gRPC matc
   const info0 = await client.info({});
   assert.deepEqual(
     { type: info0.config?.modelType, V: info0.config?.vocabSize, T: info0.config?.seqLen, L: info0.config?.nLayer, D: info0.config?.dModel, version: info0.policyVersion, step: info0.lastStep, backend: info0.backend },
-    { type: "masked_lm", V, T: 16, L: 2, D: 32, version: 0, step: 0, backend: "wasm" },
+    { type: "masked_lm", V, T: 16, L: 2, D: 32, version: 0, step: 0, backend: (await server.engine.info()).backend },
   );
   assert.deepEqual(info0.vocab?.tokens, TINY_VOCAB);
   assert.equal(info0.vocab?.maskTokenId, 1);

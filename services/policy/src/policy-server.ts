@@ -6,7 +6,7 @@ import { DataType, KlEstimator, PolicyService, TokenReduction } from "@grpomesh/
 import { bindService, invalidArgument, serveWhileLoading, unavailable } from "@grpomesh/rpc";
 import { createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
-import { PolicyEngine } from "@grpomesh/engine";
+import { PolicyEngine, type EngineChoice } from "@grpomesh/engine";
 import type { TrainParams } from "@grpomesh/loop";
 import type { ModelConfig } from "@grpomesh/model";
 import { POLICY_FLAG_DEFAULTS, parseMetricsPort, type PolicyServiceConfig } from "./config.ts";
@@ -41,6 +41,8 @@ export function defaultPolicyConfig(): PolicyServiceConfig {
     replayWindow: d.replay_window,
     checkpointRoot: null,
     backend: undefined,
+    engine: d.engine as EngineChoice,
+    threads: d.threads || undefined,
   };
 }
 
@@ -158,9 +160,9 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
       return { step: r.step, policyVersion: r.policyVersion, replayed: r.replayed, metrics: r.metrics };
     },
 
-    info() {
+    async info() {
       const e = need();
-      const i = e.info();
+      const i = await e.info();
       return {
         ...modelInfo(i.config),
         policyVersion: i.policyVersion,
@@ -192,10 +194,12 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
       config.metricsPort === null ? null : startMetricsServer({ port: config.metricsPort, host: options.metricsHost, registry: service.registry }),
     load: async () => (engine = await PolicyEngine.fromCheckpoint(config.checkpoint, {
       backend: config.backend,
+      engine: config.engine,
+      threads: config.threads,
       replayWindow: config.replayWindow,
       limits: { maxBatch: config.maxBatch, maxCompletions: config.maxCompletions, maxPpoEpochs: config.maxPpoEpochs },
     })),
-    dispose: (e) => e.dispose(),
+    dispose: (e) => e.close(),
   });
   return {
     address: served.rpc.address,

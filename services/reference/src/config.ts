@@ -1,6 +1,7 @@
 // The reference's command line: nanoGPT-style `--key=value` flags (libs/config: typed, unknown keys
 // refused with the nearest known one) with REFERENCE_* environment fallbacks; flags win over env.
 import { join, resolve } from "node:path";
+import { ENGINE_CHOICES, type EngineChoice } from "@grpomesh/engine";
 import { atLeastOne, ConfigError, envUsage, parseConfigWithEnv, parsePortOrOff } from "@grpomesh/config";
 import { REPO_ROOT } from "@grpomesh/data";
 
@@ -18,7 +19,11 @@ export const REFERENCE_FLAG_DEFAULTS = {
   max_completions: 8192,
   /** Largest request in bytes (larger: RESOURCE_EXHAUSTED). */
   max_message_bytes: 64 * 1024 * 1024,
-  /** tfjs backend: empty = first installed of node-gpu, node, wasm, cpu. */
+  /** What computes: auto = the fastest installed (onnxruntime CUDA → tfjs-node-gpu → onnxruntime CPU; docs/engine.md), onnx, or tfjs. */
+  engine: "auto",
+  /** onnxruntime intra-op threads; 0 = one per core. */
+  threads: 0,
+  /** tfjs backend when the engine is tfjs: empty = first installed of node-gpu, node, wasm, cpu. */
   backend: "",
 };
 
@@ -35,6 +40,9 @@ export interface ReferenceServiceConfig {
   maxCompletions: number;
   maxMessageBytes: number;
   backend: string | undefined;
+  engine: EngineChoice;
+  /** undefined: one per core. */
+  threads: number | undefined;
 }
 
 export const ENV_PREFIX = "REFERENCE_";
@@ -52,8 +60,8 @@ export function parseReferenceConfig(argv: readonly string[], env: Record<string
     argv,
     env,
     envPrefix: ENV_PREFIX,
-    integers: ["max_batch", "max_completions", "max_message_bytes"],
-    choices: { backend: ["", "wasm", "cpu", "node", "node-gpu"] },
+    integers: ["max_batch", "max_completions", "max_message_bytes", "threads"],
+    choices: { backend: ["", "wasm", "cpu", "node", "node-gpu"], engine: [...ENGINE_CHOICES] },
     maxPositional: 0,
   });
   return { config: toServiceConfig(parsed.config), help: parsed.help };
@@ -71,6 +79,8 @@ function toServiceConfig(f: ReferenceFlags): ReferenceServiceConfig {
     maxCompletions: positive("max_completions"),
     maxMessageBytes: positive("max_message_bytes"),
     backend: f.backend === "" ? undefined : f.backend,
+    engine: f.engine as EngineChoice,
+    threads: nonNegative(f.threads, "--threads") || undefined,
   };
 }
 
@@ -83,4 +93,9 @@ function datasetMetaPath(raw: string): string | null {
 
 export function parseMetricsPort(raw: string): number | null {
   return parsePortOrOff(raw, "--metrics-port");
+}
+
+function nonNegative(n: number, flag: string): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${flag} is ${n}; expected an integer ≥ 0 (0 = one per core)`);
+  return n;
 }

@@ -5,7 +5,7 @@ import { DataType, ReferenceService } from "@grpomesh/proto";
 import { bindService, invalidArgument, serveWhileLoading, unavailable } from "@grpomesh/rpc";
 import { Counter, Gauge, createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
-import { ReferenceEngine, failedPrecondition } from "@grpomesh/engine";
+import { ReferenceEngine, failedPrecondition, type EngineChoice } from "@grpomesh/engine";
 import { readCorpusMetadata } from "@grpomesh/data";
 import type { ModelConfig } from "@grpomesh/model";
 import { REFERENCE_FLAG_DEFAULTS, parseMetricsPort, type ReferenceServiceConfig } from "./config.ts";
@@ -37,6 +37,8 @@ export function defaultReferenceConfig(): ReferenceServiceConfig {
     maxCompletions: d.max_completions,
     maxMessageBytes: d.max_message_bytes,
     backend: undefined,
+    engine: d.engine as EngineChoice,
+    threads: d.threads || undefined,
   };
 }
 
@@ -109,10 +111,12 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       config.metricsPort === null ? null : startMetricsServer({ port: config.metricsPort, host: options.metricsHost, registry: service.registry }),
     load: async () => (engine = await ReferenceEngine.fromCheckpoint(config.checkpoint, {
       backend: config.backend,
+      engine: config.engine,
+      threads: config.threads,
       datasetVocabulary: config.datasetMeta === null ? undefined : datasetVocabulary(config.datasetMeta),
       limits: { maxBatch: config.maxBatch, maxCompletions: config.maxCompletions },
     })),
-    dispose: (e) => e.dispose(),
+    dispose: (e) => e.close(),
   });
   const { rpc, shutdown } = served;
   const info = served.model.info();

@@ -1,0 +1,112 @@
+// The onnxruntime training engine behind the backend seam: an OnnxTrainer (libs/onnx-engine) in a
+// worker thread, so the event loop keeps serving gRPC and health checks while a step computes.
+import { Worker } from "node:worker_threads";
+import type { AdamWState, ModelConfig, Weights } from "@grpomesh/model/format";
+import type { LossInputs, LossOptions, LossValues } from "@grpomesh/grpo/loss";
+import { failedPrecondition } from "../errors.ts";
+import { compact, type OnnxCall, type OnnxReply, type OnnxWorkerInit, type OnnxWorkerReady } from "./onnx-protocol.ts";
+import type { AdamWStepOptions, TrainingBackend } from "./types.ts";
+
+// The worker registers tsx's loader first (a worker does not inherit --import hooks), then loads
+// the TypeScript module; both by absolute URL so any working directory works.
+const WORKER_URL = new URL("./onnx-worker.ts", import.meta.url).href;
+const TSX_API_URL = import.meta.resolve("tsx/esm/api");
+const BOOTSTRAP = `import(${JSON.stringify(TSX_API_URL)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+
+export class OnnxWorkerBackend implements TrainingBackend {
+  readonly engine = "onnx" as const;
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private dead: string | null = null;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly description: string,
+    private readonly parameters: number,
+  ) {
+    worker.on("message", (reply: OnnxReply) => {
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if ("error" in reply) p.reject(new Error(reply.error));
+      else p.resolve(reply.result);
+    });
+    const die = (why: string) => {
+      if (this.dead) return;
+      this.dead = why;
+      for (const p of this.pending.values()) p.reject(failedPrecondition(`the onnxruntime engine's worker stopped (${why})`));
+      this.pending.clear();
+    };
+    worker.on("error", (err) => die(err.message));
+    worker.on("exit", (code) => die(`exit code ${code}`));
+  }
+
+  /** Starts the worker and its trainer (placeholder weights until setWeights). */
+  static start(config: ModelConfig, options: { threads?: number; executionProviders: string[] }): Promise<OnnxWorkerBackend> {
+    const init: OnnxWorkerInit = { config, threads: options.threads, executionProviders: options.executionProviders };
+    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: init });
+    return new Promise((resolve, reject) => {
+      const fail = (why: string) => {
+        void worker.terminate();
+        reject(new Error(why));
+      };
+      worker.once("message", (msg: OnnxWorkerReady) => {
+        worker.removeAllListeners("error");
+        worker.removeAllListeners("exit");
+        if (msg.type === "ready") resolve(new OnnxWorkerBackend(worker, msg.description, msg.parameterCount));
+        else fail(msg.message);
+      });
+      worker.once("error", (err) => fail(`worker failed to start: ${err.message}`));
+      worker.once("exit", (code) => fail(`worker exited with code ${code} before its trainer was ready`));
+    });
+  }
+
+  private call<T>(call: OnnxCall): Promise<T> {
+    if (this.dead) return Promise.reject(failedPrecondition(`the onnxruntime engine's worker stopped (${this.dead}); restart the policy`));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ id, ...call });
+    });
+  }
+
+  logits(ids: Int32Array, batch: number, seqLen: number): Promise<Float32Array> {
+    return this.call({ op: "logits", args: [compact(ids), batch, seqLen] });
+  }
+
+  lossAndGrads(ids: Int32Array, inputs: LossInputs, options: LossOptions, temperature: number): Promise<{ values: LossValues; grads: Map<string, Float32Array> }> {
+    // Micro-batches are views into the whole request: send only their own bytes.
+    const own = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, ArrayBuffer.isView(v) ? compact(v) : v]));
+    return this.call({ op: "lossAndGrads", args: [compact(ids), own, options, temperature] });
+  }
+
+  applyAdamW(grads: Map<string, Float32Array>, options: AdamWStepOptions): Promise<void> {
+    return this.call({ op: "applyAdamW", args: [grads, options] });
+  }
+
+  getWeights(): Promise<Weights> {
+    return this.call({ op: "getWeights", args: [] });
+  }
+
+  setWeights(weights: Weights): Promise<void> {
+    return this.call({ op: "setWeights", args: [weights] });
+  }
+
+  exportOptimizerState(): Promise<AdamWState | null> {
+    return this.call({ op: "exportOptimizerState", args: [] });
+  }
+
+  importOptimizerState(state: AdamWState | null): Promise<void> {
+    return this.call({ op: "importOptimizerState", args: [state] });
+  }
+
+  parameterCount(): number {
+    return this.parameters;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.dead) return;
+    this.dead = "released";
+    await this.worker.terminate();
+  }
+}
