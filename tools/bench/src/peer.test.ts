@@ -109,7 +109,7 @@ function report(oursStep: number, repeatStep: number, groupStep: number): SizeRe
     warmup: 1,
     steps: 1,
     judge: "bundled",
-    ours: { engine: "tfjs wasm", median_ms: { data: 1, ...phases(oursStep) }, steps_ms: [oursStep] },
+    ours: { engine: "tfjs wasm", microBatchSize: 0, median_ms: { data: 1, ...phases(oursStep) }, steps_ms: [oursStep] },
     peer: { torch: "1.13", python: "3.11", threads: 2, blas: "libopenblasp", modes: { repeat: mode(repeatStep, 32), group: mode(groupStep, 4) } },
     check: { logitsMaxAbsDiff: 1e-6, scoresMaxAbsDiff: 2e-6 },
     ratios: { repeat: repeatStep / oursStep, group: groupStep / oursStep },
@@ -126,6 +126,7 @@ test("the size report lists each phase for ours and both peers, the ratios, and 
   assert.match(text, /peer repeat-k \(B·k forwards\) \/ ours: 8\.00× step time \(goal ≥ 8×: met\)/);
   assert.match(text, /peer one-forward-per-group \(B forwards\) \/ ours: 0\.90× step time \(goal ≥ 1×: not met\)/);
   assert.match(text, /sequences per policy forward \(sample, reference, update\): ours 4; peer repeat-k 32; peer group 4; the judge scores 32 everywhere/);
+  assert.match(text, /in-process \(no gRPC\), update on the whole batch; peer: PyTorch 1\.13/);
   assert.match(text, /max \|Δ\| logits 1\.00e-6, judge scores 2\.00e-6 \(limit 0\.001\)/);
   const onlyGroup = report(1000, 8000, 1200);
   delete onlyGroup.peer.modes.repeat;

@@ -158,7 +158,7 @@ export interface SizeReport {
   warmup: number;
   steps: number;
   judge: string;
-  ours: { engine: string; median_ms: PhaseTimes; steps_ms: number[] };
+  ours: { engine: string; microBatchSize: number; median_ms: PhaseTimes; steps_ms: number[] };
   peer: PeerOutput;
   check: { logitsMaxAbsDiff: number; scoresMaxAbsDiff: number };
   /** peer step / our step, per mode. */
@@ -218,7 +218,7 @@ export function formatSizeReport(r: SizeReport): string {
   const rowsFor = (m: PeerMode) => String(r.peer.modes[m]!.forward_rows.update);
   return [
     `size ${r.size}: ${r.model}; B=${r.batchSize}, k=${r.groupSize} (${r.batchSize * r.groupSize} sequences a step); ${r.warmup} warm-up + ${r.steps} measured steps, medians`,
-    `  ours: ${r.ours.engine}, in-process (no gRPC); peer: PyTorch ${r.peer.torch} (Python ${r.peer.python}), ${r.peer.threads} thread(s), BLAS ${r.peer.blas}`,
+    `  ours: ${r.ours.engine}, in-process (no gRPC), update ${r.ours.microBatchSize ? `in micro-batches of ${r.ours.microBatchSize} inputs` : "on the whole batch"}; peer: PyTorch ${r.peer.torch} (Python ${r.peer.python}), ${r.peer.threads} thread(s), BLAS ${r.peer.blas}`,
     `  judge: ${r.judge}`,
     `  same model check: max |Δ| logits ${r.check.logitsMaxAbsDiff.toExponential(2)}, judge scores ${r.check.scoresMaxAbsDiff.toExponential(2)} (limit ${CHECK_TOLERANCE})`,
     formatTable(header, rows),
@@ -247,6 +247,7 @@ const HELP = {
   threads: "threads for the peer's torch.set_num_threads and our judge session (0 = os.availableParallelism())",
   modes: "peer modes: repeat (each input k times) and/or group (one forward per input)",
   engine: "our policy/reference engine, tfjs | onnx | auto (empty: the engines' default)",
+  "micro-batch-size": "inputs per micro-batch in our update (exact gradient accumulation): auto = the whole batch at the default size, 4 at the reference size (tfjs-wasm's 4 GiB heap cannot hold B=16 at T=256); or a number, 0 = whole batch",
   python: "interpreter that imports torch (empty: /usr/bin/python3, then python3 on PATH)",
   json: "also write the results to this JSON file",
   generator: "checkpoint folder of the default-size generator",
@@ -265,6 +266,7 @@ export async function run(argv: string[]): Promise<void> {
       threads: 0,
       modes: "repeat,group",
       engine: "",
+      "micro-batch-size": "auto",
       python: "",
       json: "",
       generator: join(ROOT, "models/generator"),
@@ -282,6 +284,10 @@ export async function run(argv: string[]): Promise<void> {
   if (!Number.isInteger(flags.warmup) || flags.warmup < 0) throw new Error(`--warmup=${flags.warmup}; expected a non-negative integer`);
   if (!Number.isInteger(flags.threads) || flags.threads < 0) throw new Error(`--threads=${flags.threads}; expected 0 (all cores) or a positive integer`);
   if (flags["group-size"] < 2) throw new Error(`--group-size=${flags["group-size"]}; expected ≥ 2 (a group needs members to compare)`);
+  const microBatch = flags["micro-batch-size"] === "auto" ? undefined : Number(flags["micro-batch-size"]);
+  if (microBatch !== undefined && !(Number.isInteger(microBatch) && microBatch >= 0)) {
+    throw new Error(`--micro-batch-size=${flags["micro-batch-size"]}; expected auto, 0 (whole batch) or a positive integer`);
+  }
   if (flags.engine !== "") throw new Error(`--engine=${flags.engine}: the policy engine has no engine option yet; leave --engine out to run ours as \`bench step\` does`);
 
   // Before any model loads: a machine without torch learns it in a second.
@@ -300,7 +306,7 @@ export async function run(argv: string[]): Promise<void> {
   const reports: SizeReport[] = [];
   try {
     for (const size of sizes) {
-      const report = await runSize(size, { ...flags, modes: modes as PeerMode[], threads, python: found.python, tmp: join(tmp, size) });
+      const report = await runSize(size, { ...flags, modes: modes as PeerMode[], threads, python: found.python, tmp: join(tmp, size), microBatch: microBatch ?? AUTO_MICRO_BATCH[size] });
       reports.push(report);
       console.log(formatSizeReport(report));
     }
@@ -330,19 +336,25 @@ interface SizeOptions {
   generator: string;
   "judge-model": string;
   tmp: string;
+  microBatch: number;
 }
+
+/** Inputs per micro-batch of our update when --micro-batch-size=auto (0 = the whole batch). */
+export const AUTO_MICRO_BATCH: Record<SizeName, number> = { default: 0, reference: 4 };
 
 async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   // The engines load only here, so `--help` and the torch probe stay quick.
   const { loadCorpus } = await import("@grpomesh/data");
   const { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig, saveCheckpoint, parameterCount } = await import("@grpomesh/model");
   const { exportModelToOnnx } = await import("@grpomesh/onnx");
+  const { checkGrpoConfig } = await import("@grpomesh/loop");
   const { InProcessJudge, benchData, benchGrpoConfig, buildInProcessTrainer, measureSteps } = await import("./step.ts");
 
   mkdirSync(o.tmp, { recursive: true });
   const backend = await initBackend(undefined, { log: false });
   const corpus = loadCorpus();
-  const config = benchGrpoConfig(o["batch-size"], o["group-size"]);
+  const config = { ...benchGrpoConfig(o["batch-size"], o["group-size"]), micro_batch_size: o.microBatch };
+  checkGrpoConfig(config);
 
   // The generator: the bundled one at the default size, else one random initialisation both sides load.
   let generator = o.generator;
@@ -412,8 +424,8 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
       std_floor: config.std_floor,
     },
   };
-  if (config.advantage_norm !== "global" || config.kl_estimator !== "exact" || config.token_reduction !== "sum" || config.ppo_epochs !== 1 || config.micro_batch_size !== 0) {
-    throw new Error("the peer implements the seed's loss only (global advantages, exact KL, token sum, one PPO epoch, no micro-batches); the bench config differs");
+  if (config.advantage_norm !== "global" || config.kl_estimator !== "exact" || config.token_reduction !== "sum" || config.ppo_epochs !== 1) {
+    throw new Error("the peer implements the seed's loss only (global advantages, exact KL, token sum, one PPO epoch); the bench config differs");
   }
 
   // Same model on both sides, checked before anything is timed.
@@ -460,7 +472,7 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
     warmup: o.warmup,
     steps: o.steps,
     judge: judgeNote,
-    ours: { engine: `tfjs ${backend.backend} policy and reference, onnxruntime judge`, median_ms: ourMedians, steps_ms: records.map((r) => r.phases.step_ms) },
+    ours: { engine: `tfjs ${backend.backend} policy and reference, onnxruntime judge`, microBatchSize: config.micro_batch_size, median_ms: ourMedians, steps_ms: records.map((r) => r.phases.step_ms) },
     peer,
     check: { logitsMaxAbsDiff: logitsDiff, scoresMaxAbsDiff: scoresDiff },
     ratios,
