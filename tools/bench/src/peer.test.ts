@@ -185,7 +185,7 @@ test("buildInProcessTrainer and measureSteps run GRPO steps on the bench's batch
     assert.equal(config.batch_size, 2);
     assert.equal(config.group_size, 3);
     assert.equal(config.eval_interval, 0);
-    const built = await buildInProcessTrainer({ generator, judgeModel, corpus, config, judgeThreads: 1 });
+    const built = await buildInProcessTrainer({ generator, judgeModel, corpus, config, threads: 1 });
     try {
       const records = await measureSteps(built.trainer, 1, 1);
       assert.equal(records.length, 1);

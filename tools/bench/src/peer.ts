@@ -13,6 +13,7 @@ import { ModelProtoSchema, TensorProto_DataType } from "onnx-buf";
 import { expectedTensorShapes, validateConfig, type ModelConfig, type Weights } from "@grpomesh/model/format";
 import { parseFlags, requirePositiveIntegers } from "./options.ts";
 import { formatTable } from "./stats.ts";
+import type { EngineChoice } from "@grpomesh/engine";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const PEER_SCRIPT = fileURLToPath(new URL("../peer/grpo_peer.py", import.meta.url));
@@ -244,10 +245,10 @@ const HELP = {
   size: "default | reference | both (default: the bundled models' size; reference = 6 layers, d_model 256, T 256, minutes per step on tfjs-wasm)",
   steps: "measured steps per side (medians)",
   warmup: "unmeasured steps first, per side",
-  threads: "threads for the peer's torch.set_num_threads and our judge session (0 = os.availableParallelism())",
+  threads: "threads for the peer's torch.set_num_threads, our onnxruntime engines and our judge session (0 = os.availableParallelism())",
   modes: "peer modes: repeat (each input k times) and/or group (one forward per input)",
   engine: "our policy/reference engine, tfjs | onnx | auto (empty: the engines' default)",
-  "micro-batch-size": "inputs per micro-batch in our update (exact gradient accumulation): auto = the whole batch at the default size, 4 at the reference size (tfjs-wasm's 4 GiB heap cannot hold B=16 at T=256); or a number, 0 = whole batch",
+  "micro-batch-size": "inputs per micro-batch in our update (exact gradient accumulation): auto = the whole batch, except 4 with tfjs at the reference size (tfjs-wasm's 4 GiB heap cannot hold B=16 at T=256); or a number, 0 = whole batch",
   python: "interpreter that imports torch (empty: /usr/bin/python3, then python3 on PATH)",
   json: "also write the results to this JSON file",
   generator: "checkpoint folder of the default-size generator",
@@ -288,25 +289,29 @@ export async function run(argv: string[]): Promise<void> {
   if (microBatch !== undefined && !(Number.isInteger(microBatch) && microBatch >= 0)) {
     throw new Error(`--micro-batch-size=${flags["micro-batch-size"]}; expected auto, 0 (whole batch) or a positive integer`);
   }
-  if (flags.engine !== "") throw new Error(`--engine=${flags.engine}: the policy engine has no engine option yet; leave --engine out to run ours as \`bench step\` does`);
 
   // Before any model loads: a machine without torch learns it in a second.
   const probes = probeTorch(flags.python ? [flags.python] : DEFAULT_PYTHONS);
   const found = probes.find((p) => p.torch !== undefined);
   if (!found) throw new Error(torchMissingMessage(probes));
   const threads = flags.threads || availableParallelism();
+  const { ENGINE_CHOICES, selectEngine } = await import("@grpomesh/engine");
+  if (flags.engine !== "" && !(ENGINE_CHOICES as readonly string[]).includes(flags.engine)) throw new Error(`--engine=${flags.engine}; expected one of ${ENGINE_CHOICES.join(", ")} (or leave it out for the engines' default)`);
+  const engine = flags.engine === "" ? undefined : (flags.engine as EngineChoice);
+  // tfjs-wasm needs micro-batches at the reference size; the onnxruntime engine splits large batches itself.
+  const engineName = selectEngine(engine).engine;
 
   // The load before we start says how much other work shares the cores (and the timings' noise).
   const machine = { cpu: cpus()[0]?.model ?? "unknown CPU", logicalCpus: cpus().length, threads, loadAverage1mAtStart: loadavg()[0]!, loadAverage1mAtEnd: NaN };
   console.log(
     `machine: ${machine.cpu}, ${machine.logicalCpus} logical CPU(s), load average ${machine.loadAverage1mAtStart.toFixed(2)} before the bench; ` +
-      `${threads} thread(s) for the peer and our judge; python ${found.python} (torch ${found.torch})`,
+      `${threads} thread(s) for the peer and for our onnxruntime engines and judge; python ${found.python} (torch ${found.torch})`,
   );
   const tmp = mkdtempSync(join(tmpdir(), "grpomesh-bench-peer-"));
   const reports: SizeReport[] = [];
   try {
     for (const size of sizes) {
-      const report = await runSize(size, { ...flags, modes: modes as PeerMode[], threads, python: found.python, tmp: join(tmp, size), microBatch: microBatch ?? AUTO_MICRO_BATCH[size] });
+      const report = await runSize(size, { ...flags, modes: modes as PeerMode[], threads, python: found.python, tmp: join(tmp, size), microBatch: microBatch ?? (engineName === "tfjs" ? AUTO_MICRO_BATCH[size] : 0), engine });
       reports.push(report);
       console.log(formatSizeReport(report));
     }
@@ -337,9 +342,10 @@ interface SizeOptions {
   "judge-model": string;
   tmp: string;
   microBatch: number;
+  engine?: EngineChoice;
 }
 
-/** Inputs per micro-batch of our update when --micro-batch-size=auto (0 = the whole batch). */
+/** Inputs per micro-batch of our tfjs update when --micro-batch-size=auto (0 = the whole batch). */
 export const AUTO_MICRO_BATCH: Record<SizeName, number> = { default: 0, reference: 4 };
 
 async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
@@ -351,7 +357,7 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   const { InProcessJudge, benchData, benchGrpoConfig, buildInProcessTrainer, measureSteps } = await import("./step.ts");
 
   mkdirSync(o.tmp, { recursive: true });
-  const backend = await initBackend(undefined, { log: false });
+  await initBackend(undefined, { log: false }); // tfjs makes the random models
   const corpus = loadCorpus();
   const config = { ...benchGrpoConfig(o["batch-size"], o["group-size"]), micro_batch_size: o.microBatch };
   checkGrpoConfig(config);
@@ -433,26 +439,28 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   const check = { logits: join(o.tmp, "check-logits.f32"), scores: join(o.tmp, "check-scores.f32") };
   await runPeer(o.python, join(o.tmp, "check.json"), { ...job, modes: [], check }, []);
   const first = ids.subarray(0, config.batch_size * T);
-  const ours = MaskedTransformer.fromCheckpoint(generator);
-  const ourLogits = ours.forwardIds(first, config.batch_size, T);
-  const logitsDiff = maxAbsDiff((await ourLogits.data()) as Float32Array, readF32(check.logits), "logits");
-  ourLogits.dispose();
-  ours.dispose();
-  const ortJudge = await InProcessJudge.open(judgeModel, o.threads);
-  const ourScores = (await ortJudge.score(first, { count: config.batch_size, seqLen: T, groupSize: 1 })).scores;
-  await ortJudge.release();
-  const scoresDiff = maxAbsDiff(ourScores, readF32(check.scores), "judge scores");
-  if (!(logitsDiff <= CHECK_TOLERANCE && scoresDiff <= CHECK_TOLERANCE)) {
-    throw new Error(
-      `the PyTorch peer does not compute our model: max |Δ| logits ${logitsDiff}, judge scores ${scoresDiff}; expected ≤ ${CHECK_TOLERANCE}. ` +
-        `Its timings would not compare like with like: fix tools/bench/peer/grpo_peer.py (weight layout, LayerNorm eps, gelu) before reading them.`,
-    );
-  }
-
-  console.log(`  ours (in-process, tfjs backend ${backend.backend}, onnxruntime judge with ${o.threads} thread(s)):`);
-  const inproc = await buildInProcessTrainer({ generator, judgeModel, corpus, config, judgeThreads: o.threads });
+  const inproc = await buildInProcessTrainer({ generator, judgeModel, corpus, config, engine: o.engine, threads: o.threads });
+  const { policy, reference } = inproc;
+  const engines =
+    policy.backend.description === reference.backend.description
+      ? `${policy.backend.description} policy and reference (${policy.selection.reason || `asked for ${policy.selection.engine}`})`
+      : `policy ${policy.backend.description}, reference ${reference.backend.description}`;
   let records;
+  let logitsDiff = NaN, scoresDiff = NaN;
   try {
+    // The engine that is timed is the one checked (its logits before any update).
+    logitsDiff = maxAbsDiff(await policy.backend.logits(first, config.batch_size, T), readF32(check.logits), "logits");
+    const ortJudge = await InProcessJudge.open(judgeModel, o.threads);
+    const ourScores = (await ortJudge.score(first, { count: config.batch_size, seqLen: T, groupSize: 1 })).scores;
+    await ortJudge.release();
+    scoresDiff = maxAbsDiff(ourScores, readF32(check.scores), "judge scores");
+    if (!(logitsDiff <= CHECK_TOLERANCE && scoresDiff <= CHECK_TOLERANCE)) {
+      throw new Error(
+        `the PyTorch peer does not compute our model: max |Δ| logits ${logitsDiff}, judge scores ${scoresDiff}; expected ≤ ${CHECK_TOLERANCE}. ` +
+          `Its timings would not compare like with like: fix tools/bench/peer/grpo_peer.py (weight layout, LayerNorm eps, gelu) before reading them.`,
+      );
+    }
+    console.log(`  ours (in-process): ${engines}; onnxruntime judge with ${o.threads} thread(s):`);
     records = await measureSteps(inproc.trainer, o.warmup, o.steps);
   } finally {
     await inproc.close();
@@ -472,7 +480,7 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
     warmup: o.warmup,
     steps: o.steps,
     judge: judgeNote,
-    ours: { engine: `tfjs ${backend.backend} policy and reference, onnxruntime judge`, microBatchSize: config.micro_batch_size, median_ms: ourMedians, steps_ms: records.map((r) => r.phases.step_ms) },
+    ours: { engine: `${engines}, onnxruntime judge`, microBatchSize: config.micro_batch_size, median_ms: ourMedians, steps_ms: records.map((r) => r.phases.step_ms) },
     peer,
     check: { logitsMaxAbsDiff: logitsDiff, scoresMaxAbsDiff: scoresDiff },
     ratios,

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { readFileSync } from "node:fs";
 import { loadCorpus, type Corpus } from "@grpomesh/data";
-import { PolicyEngine, ReferenceEngine } from "@grpomesh/engine";
+import { PolicyEngine, ReferenceEngine, type EngineChoice } from "@grpomesh/engine";
 import { CorpusData, GRPO_DEFAULTS, GrpoTrainer, type GrpoConfig, type JudgePort, type StepRecord } from "@grpomesh/loop";
 import { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig } from "@grpomesh/model";
 import { inspectJudgeModel } from "@grpomesh/onnx";
@@ -61,22 +61,38 @@ export function benchData(corpus: Corpus, seqLen: number, config: GrpoConfig): C
 
 export interface InProcessTrainer {
   trainer: GrpoTrainer;
-  /** Disposes the engines and releases the judge session. */
+  policy: PolicyEngine;
+  reference: ReferenceEngine;
+  /** Closes the engines and releases the judge session. */
   close(): Promise<void>;
 }
 
+export interface InProcessOptions {
+  generator: string;
+  judgeModel: string;
+  corpus: Corpus;
+  config: GrpoConfig;
+  /** Policy and reference engine (default: the engines' own choice, "auto"). */
+  engine?: EngineChoice;
+  /** Threads of the onnxruntime engines and the judge session (default: each one's own). */
+  threads?: number;
+}
+
 /** The GRPO step in one process: policy and reference engines from `generator`, the judge as one onnxruntime session. */
-export async function buildInProcessTrainer(opts: { generator: string; judgeModel: string; corpus: Corpus; config: GrpoConfig; judgeThreads?: number }): Promise<InProcessTrainer> {
+export async function buildInProcessTrainer(opts: InProcessOptions): Promise<InProcessTrainer> {
   const seqLen = loadConfig(opts.generator).seq_len;
-  const policy = await PolicyEngine.fromCheckpoint(opts.generator);
-  const reference = await ReferenceEngine.fromCheckpoint(opts.generator);
-  const judge = await InProcessJudge.open(opts.judgeModel, opts.judgeThreads);
+  const engineOptions = { ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.threads ? { threads: opts.threads } : {}) };
+  const policy = await PolicyEngine.fromCheckpoint(opts.generator, engineOptions);
+  const reference = await ReferenceEngine.fromCheckpoint(opts.generator, engineOptions);
+  const judge = await InProcessJudge.open(opts.judgeModel, opts.threads);
   const trainer = new GrpoTrainer({ policy, reference, judge, data: benchData(opts.corpus, seqLen, opts.config) }, opts.config, { maskTokenId: opts.corpus.vocab.maskTokenId });
   return {
     trainer,
+    policy,
+    reference,
     async close() {
-      policy.dispose();
-      reference.dispose();
+      await policy.close();
+      await reference.close();
       await judge.release();
     },
   };
