@@ -16,6 +16,7 @@ import { exportModelToOnnx } from "@grpomesh/onnx";
 import { Rng } from "@grpomesh/rng";
 import {
   INSTALL_TORCH,
+  busyWarning,
   checkpointFromOnnx,
   formatSizeReport,
   goalLine,
@@ -144,7 +145,8 @@ test("parsePeerOutput reads the peer's last line and refuses output without a mo
   assert.throws(() => parsePeerOutput("Traceback (most recent call last):", []), /expected one JSON line of results/);
 });
 
-test("median and maxAbsDiff", () => {
+test("median, maxAbsDiff and the busy-machine warning", () => {
+  assert.match(busyWarning(1.234), /load average 1\.23 before the bench.*favour ours; rerun on an idle machine \(load < 0\.5\)/);
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 3, 2]), 2.5);
   assert.ok(Number.isNaN(median([])));

@@ -22,6 +22,8 @@ export const INSTALL_TORCH = "apt-get install -y python3-torch libopenblas0-pthr
 export const DEFAULT_PYTHONS = ["/usr/bin/python3", "python3"];
 /** Largest |Δ| allowed between our logits/scores and the peer's for the same weights and ids. */
 export const CHECK_TOLERANCE = 1e-3;
+/** Load average above which the bench warns that other work shares the cores. */
+export const BUSY_LOAD = 0.5;
 const META_CONFIG = "grpomesh.config"; // libs/onnx export.ts writes the whole config.json here
 const META_VERSION = "grpomesh.version";
 
@@ -228,6 +230,14 @@ export function formatSizeReport(r: SizeReport): string {
   ].join("\n");
 }
 
+/** Measured here: under contention torch's OpenMP threads wait on each other, slowing the peer 2-4× at 2 threads. */
+export function busyWarning(load: number): string {
+  return (
+    `WARNING: load average ${load.toFixed(2)} before the bench: other work holds cores. A multi-threaded PyTorch slows far more than ` +
+    `ours when a core is taken, so these ratios favour ours; rerun on an idle machine (load < ${BUSY_LOAD}) before quoting them.`
+  );
+}
+
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, what: string): number {
   if (a.length !== b.length) throw new Error(`${what}: ours has ${a.length} values, the peer's ${b.length}; both sides must run the same model on the same batch`);
   let max = 0;
@@ -246,6 +256,7 @@ const HELP = {
   steps: "measured steps per side (medians)",
   warmup: "unmeasured steps first, per side",
   threads: "threads for the peer's torch.set_num_threads, our onnxruntime engines and our judge session (0 = os.availableParallelism())",
+  "peer-threads": "the peer's threads alone, to see how it scales (0 = --threads); the ratios are meant with both sides on the same threads",
   modes: "peer modes: repeat (each input k times) and/or group (one forward per input)",
   engine: "our policy/reference engine, tfjs | onnx | auto (empty: the engines' default)",
   "micro-batch-size": "inputs per micro-batch in our update (exact gradient accumulation): auto = the whole batch, except 4 with tfjs at the reference size (tfjs-wasm's 4 GiB heap cannot hold B=16 at T=256); or a number, 0 = whole batch",
@@ -265,6 +276,7 @@ export async function run(argv: string[]): Promise<void> {
       "batch-size": 16,
       "group-size": 8,
       threads: 0,
+      "peer-threads": 0,
       modes: "repeat,group",
       engine: "",
       "micro-batch-size": "auto",
@@ -283,7 +295,9 @@ export async function run(argv: string[]): Promise<void> {
   }
   requirePositiveIntegers(flags, ["batch-size", "group-size", "steps"]);
   if (!Number.isInteger(flags.warmup) || flags.warmup < 0) throw new Error(`--warmup=${flags.warmup}; expected a non-negative integer`);
-  if (!Number.isInteger(flags.threads) || flags.threads < 0) throw new Error(`--threads=${flags.threads}; expected 0 (all cores) or a positive integer`);
+  for (const key of ["threads", "peer-threads"] as const) {
+    if (!Number.isInteger(flags[key]) || flags[key] < 0) throw new Error(`--${key}=${flags[key]}; expected 0 (the default) or a positive integer`);
+  }
   if (flags["group-size"] < 2) throw new Error(`--group-size=${flags["group-size"]}; expected ≥ 2 (a group needs members to compare)`);
   const microBatch = flags["micro-batch-size"] === "auto" ? undefined : Number(flags["micro-batch-size"]);
   if (microBatch !== undefined && !(Number.isInteger(microBatch) && microBatch >= 0)) {
@@ -295,6 +309,7 @@ export async function run(argv: string[]): Promise<void> {
   const found = probes.find((p) => p.torch !== undefined);
   if (!found) throw new Error(torchMissingMessage(probes));
   const threads = flags.threads || availableParallelism();
+  const peerThreads = flags["peer-threads"] || threads;
   const { ENGINE_CHOICES, selectEngine } = await import("@grpomesh/engine");
   if (flags.engine !== "" && !(ENGINE_CHOICES as readonly string[]).includes(flags.engine)) throw new Error(`--engine=${flags.engine}; expected one of ${ENGINE_CHOICES.join(", ")} (or leave it out for the engines' default)`);
   const engine = flags.engine === "" ? undefined : (flags.engine as EngineChoice);
@@ -302,25 +317,26 @@ export async function run(argv: string[]): Promise<void> {
   const engineName = selectEngine(engine).engine;
 
   // The load before we start says how much other work shares the cores (and the timings' noise).
-  const machine = { cpu: cpus()[0]?.model ?? "unknown CPU", logicalCpus: cpus().length, threads, loadAverage1mAtStart: loadavg()[0]!, loadAverage1mAtEnd: NaN };
+  const machine = { cpu: cpus()[0]?.model ?? "unknown CPU", logicalCpus: cpus().length, threads, peerThreads, loadAverage1mAtStart: loadavg()[0]!, loadAverage1mAtEnd: NaN };
   console.log(
     `machine: ${machine.cpu}, ${machine.logicalCpus} logical CPU(s), load average ${machine.loadAverage1mAtStart.toFixed(2)} before the bench; ` +
-      `${threads} thread(s) for the peer and for our onnxruntime engines and judge; python ${found.python} (torch ${found.torch})`,
+      `${threads} thread(s) for our onnxruntime engines and judge, ${peerThreads} for the peer; python ${found.python} (torch ${found.torch})`,
   );
+  if (machine.loadAverage1mAtStart > BUSY_LOAD) console.log(busyWarning(machine.loadAverage1mAtStart));
   const tmp = mkdtempSync(join(tmpdir(), "grpomesh-bench-peer-"));
   const reports: SizeReport[] = [];
   try {
     for (const size of sizes) {
-      const report = await runSize(size, { ...flags, modes: modes as PeerMode[], threads, python: found.python, tmp: join(tmp, size), microBatch: microBatch ?? (engineName === "tfjs" ? AUTO_MICRO_BATCH[size] : 0), engine });
+      const report = await runSize(size, { ...flags, modes: modes as PeerMode[], threads, python: found.python, peerThreads, tmp: join(tmp, size), microBatch: microBatch ?? (engineName === "tfjs" ? AUTO_MICRO_BATCH[size] : 0), engine });
       reports.push(report);
       console.log(formatSizeReport(report));
     }
     machine.loadAverage1mAtEnd = loadavg()[0]!;
     console.log(
       `timings on this shared VM are noisy (other work shares its cores; load average ${machine.loadAverage1mAtStart.toFixed(2)} at the start, ` +
-        `${machine.loadAverage1mAtEnd.toFixed(2)} at the end, this bench included): compare ratios within one run, not across runs. ` +
-        `A busy core slows a multi-threaded side (the peer) more than a single-threaded one (tfjs-wasm).`,
+        `${machine.loadAverage1mAtEnd.toFixed(2)} at the end, this bench included): compare ratios within one run, not across runs.`,
     );
+    if (machine.loadAverage1mAtStart > BUSY_LOAD) console.log(busyWarning(machine.loadAverage1mAtStart));
     if (flags.json) {
       writeFileSync(flags.json, JSON.stringify({ machine, time: new Date().toISOString(), sizes: reports }, null, 2) + "\n");
       console.log(`results written to ${flags.json}`);
@@ -336,6 +352,7 @@ interface SizeOptions {
   "batch-size": number;
   "group-size": number;
   threads: number;
+  peerThreads: number;
   modes: PeerMode[];
   python: string;
   generator: string;
@@ -411,7 +428,7 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
     steps: o.steps,
     warmup: o.warmup,
     batch_size: config.batch_size,
-    threads: o.threads,
+    threads: o.peerThreads,
     seed: config.seed,
     hp: {
       group_size: config.group_size,
@@ -468,7 +485,7 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   const ourMedians: PhaseTimes = {};
   for (const phase of PHASES) ourMedians[phase] = median(records.map((r) => r.phases[`${phase}_ms`]));
 
-  console.log(`  PyTorch peer (${o.modes.join(", ")}), ${o.threads} thread(s):`);
+  console.log(`  PyTorch peer (${o.modes.join(", ")}), ${o.peerThreads} thread(s):`);
   const peer = await runPeer(o.python, join(o.tmp, "job.json"), { ...job, modes: o.modes }, o.modes);
   const ratios: Partial<Record<PeerMode, number>> = {};
   for (const m of o.modes) ratios[m] = peer.modes[m]!.median_ms.step! / ourMedians.step!;
