@@ -22,6 +22,10 @@ export const BENCHES: Record<string, BenchEntry> = {
     summary: "GRPO step time by phase (sample, judge, reference, update), in-process and over gRPC, and the RPC share",
     load: () => import("./step.ts"),
   },
+  engine: {
+    summary: "Forward and training-step (GRPO loss + gradients + AdamW) time and GFLOP/s of every training engine (onnx, tfjs), default and reference sizes, against issue #6's goals",
+    load: () => import("./engine.ts"),
+  },
   peer: {
     summary: "Our GRPO step against the seed's algorithm in PyTorch (repeat-k and one-forward-per-group), same model and batches; the ratios",
     load: () => import("./peer.ts"),
