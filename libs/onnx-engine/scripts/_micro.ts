@@ -6,7 +6,7 @@ async function bench(name: string, shapes: number[][], build: (t: Tape, xs: Valu
   const t = new Tape();
   const xs = shapes.map((s, i) => t.input(`x${i}`, "float32", s));
   const y = build(t, xs);
-  t.output(t.reduceSum(t.reshape(y, [y.shape.reduce((a, b) => a * b, 1)]), [0], false), "y");
+  t.output(t.reduceMean(t.reshape(y, [y.shape.reduce((a, b) => a * b, 1)]), [0], false), "y");
   const s = await ort.InferenceSession.create(t.toModel(), { graphOptimizationLevel: "all", intraOpNumThreads: threads, enableProfiling: true, profileFilePrefix: "/tmp/oe/micro" } as any);
   const feeds: Record<string, ort.Tensor> = {};
   shapes.forEach((sh, i) => (feeds[`x${i}`] = new ort.Tensor("float32", Float32Array.from({ length: sh.reduce((a, b) => a * b, 1) }, () => Math.random()), sh)));
@@ -17,7 +17,7 @@ async function bench(name: string, shapes: number[][], build: (t: Tape, xs: Valu
   const file = "/tmp/oe/" + readdirSync("/tmp/oe").filter((f) => f.startsWith("micro")).sort().pop()!;
   await s.release();
   const prof = JSON.parse(readFileSync(file, "utf8")) as Array<{ cat: string; name: string; dur: number; args: { op_name?: string } }>;
-  const kt = prof.filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time") && e.args.op_name !== "ReduceSum");
+  const kt = prof.filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time") && e.args.op_name !== "ReduceMean");
   const per = new Map<string, number[]>();
   for (const e of kt) (per.get(e.name) ?? per.set(e.name, []).get(e.name)!).push(e.dur / 1000);
   let total = 0;
@@ -25,14 +25,11 @@ async function bench(name: string, shapes: number[][], build: (t: Tape, xs: Valu
   unlinkSync(file);
   console.log(`${name.padEnd(50)} ${total.toFixed(2)} ms  ${(flop / total / 1e6).toFixed(1)} GFLOP/s   (${[...new Set(kt.map((e) => e.args.op_name))].join(",")})`);
 }
-const B = 16, H = 8, T = 256, dh = 32;
-const f = 2 * B * H * T * T * dh;
-await bench("QK^T 4D [B,H,T,dh]@[B,H,dh,T]", [[B, H, T, dh], [B, H, dh, T]], (t, [a, b]) => t.matMul(a!, b!), f);
-await bench("QK^T 3D [BH,T,dh]@[BH,dh,T]", [[B * H, T, dh], [B * H, dh, T]], (t, [a, b]) => t.matMul(a!, b!), f);
-await bench("QK^T 3D transB [BH,T,dh]@[BH,T,dh]^T", [[B * H, T, dh], [B * H, T, dh]], (t, [a, b]) => t.matMul(a!, t.transpose(b!, [0, 2, 1])), f);
-await bench("PV 4D [B,H,T,T]@[B,H,T,dh]", [[B, H, T, T], [B, H, T, dh]], (t, [a, b]) => t.matMul(a!, b!), f);
-await bench("PV 3D", [[B * H, T, T], [B * H, T, dh]], (t, [a, b]) => t.matMul(a!, b!), f);
-await bench("dV = P^T dctx (transA)", [[B * H, T, T], [B * H, T, dh]], (t, [a, b]) => t.matMul(t.transpose(a!, [0, 2, 1]), b!), f);
-await bench("Gemm [4096,256]@[256,1024]", [[4096, 256], [256, 1024]], (t, [a, b]) => t.matMul(a!, b!), 2 * 4096 * 256 * 1024);
-await bench("Mul [4096,1024]^2", [[4096, 1024], [4096, 1024]], (t, [a, b]) => t.mul(a!, b!), 4096 * 1024);
-await bench("Softmax [B,H,T,T]", [[B, H, T, T]], (t, [a]) => t.softmax(a!), B * H * T * T);
+const which = process.argv[2] ?? "reduce";
+if (which === "reduce") {
+  for (const [N, F] of [[16384, 1024], [16384, 256], [4096, 1024]] as const) {
+    await bench(`ReduceSum axis0 [${N},${F}]`, [[N, F]], (t, [a]) => t.reduceSum(a!, [0], false), N * F);
+    await bench(`ones@x [${N},${F}]`, [[N, F]], (t, [a]) => t.matMul(t.constant(new Float32Array(N).fill(1), [1, N]), a!), N * F);
+    await bench(`ReduceSum reshaped [${N / 64},64,${F}] axes 0,1`, [[N, F]], (t, [a]) => t.reduceSum(t.reshape(a!, [N / 64, 64, F]), [0, 1], false), N * F);
+  }
+}

@@ -2,6 +2,7 @@
 // training step (lossAndGrads + applyAdamW), in GFLOP/s by flopsPerToken (train = 3× forward).
 //   node --import tsx libs/onnx-engine/scripts/bench.ts [reference|default] [--runs N] [--threads N]
 //        [--embedding gather|onehot] [--batch B] [--k K] [--skip-forward] [--skip-train] [--mem-pattern]
+//        [--tokens-per-run N]
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { defaultGeneratorConfig, expectedTensorShapes, flopsPerToken, specialTokenIds, type ModelConfig } from "@grpomesh/model/format";
@@ -18,6 +19,7 @@ const { values: args, positionals } = parseArgs({
     k: { type: "string", default: "8" },
     "skip-forward": { type: "boolean", default: false },
     "mem-pattern": { type: "boolean", default: false },
+    "tokens-per-run": { type: "string" },
     "skip-train": { type: "boolean", default: false },
   },
 });
@@ -51,11 +53,15 @@ const advantages = Float32Array.from({ length: B * k }, () => rng.normal());
 const refLogProbs = new Float32Array(B * T * V).fill(Math.log(1 / V));
 const flops = flopsPerToken(config, T);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+// Median, and the best run (less disturbed by other processes on a shared machine).
 const line = (what: string, seconds: number[], flop: number) =>
-  console.log(`${what.padEnd(34)} median ${median(seconds).toFixed(3)} s  (${seconds.map((s) => s.toFixed(3)).join(", ")})  ${(flop / median(seconds) / 1e9).toFixed(1)} GFLOP/s`);
+  console.log(
+    `${what.padEnd(34)} median ${median(seconds).toFixed(3)} s ${(flop / median(seconds) / 1e9).toFixed(1).padStart(6)} GFLOP/s; ` +
+      `best ${Math.min(...seconds).toFixed(3)} s ${(flop / Math.min(...seconds) / 1e9).toFixed(1).padStart(6)} GFLOP/s  (${seconds.map((s) => s.toFixed(3)).join(", ")})`,
+  );
 
 console.log(`${size}: ${config.n_layer} layers, d_model ${config.d_model}, ${config.n_head} heads, d_ff ${config.d_ff}, T ${T}, B ${B}, k ${k}, V ${V}, threads ${threads ?? "default"}, embedding ${embedding}`);
-const trainer = await OnnxTrainer.create(config, weights, { threads, embedding, memoryPattern: args["mem-pattern"] });
+const trainer = await OnnxTrainer.create(config, weights, { threads, embedding, memoryPattern: args["mem-pattern"], tokensPerRun: args["tokens-per-run"] ? Number(args["tokens-per-run"]) : undefined });
 console.log(`parameters ${trainer.parameterCount()}; forward ${(flops.forward * B * T / 1e9).toFixed(1)} GFLOP, train ${(flops.train * B * T / 1e9).toFixed(1)} GFLOP`);
 
 if (!args["skip-forward"]) {

@@ -142,6 +142,12 @@ test("matMul: 2-D, batched, and a batch dim broadcast", async () => {
   await gradCheck((t, [a, b]) => t.matMul(a!, b!), [{ shape: [2, 3, 4] }, { shape: [4, 2] }]);
 });
 
+test("matMulT (a @ bᵀ): 2-D, batched, and with b a transpose's output", async () => {
+  await gradCheck((t, [a, b]) => t.matMulT(a!, b!), [{ shape: [3, 4] }, { shape: [5, 4] }]);
+  await gradCheck((t, [a, b]) => t.matMulT(a!, b!), [{ shape: [2, 3, 4] }, { shape: [2, 2, 4] }]);
+  await gradCheck((t, [a, b]) => t.matMulT(t.transpose(a!, [1, 0, 2]), t.transpose(b!, [1, 0, 2])), [{ shape: [3, 2, 4] }, { shape: [5, 2, 4] }]);
+});
+
 test("reshape, transpose, expand", async () => {
   await gradCheck((t, [a]) => t.mul(t.reshape(a!, [3, 4]), t.reshape(a!, [3, 4])), [{ shape: [2, 6] }]);
   await gradCheck((t, [a]) => t.transpose(a!, [2, 0, 1]), [{ shape: [2, 3, 4] }]);

@@ -295,6 +295,20 @@ export class Tape {
   }
 
   /**
+   * a @ bᵀ (bᵀ swaps b's last two axes), emitted as MatMul(a, Transpose(b)) so onnxruntime fuses
+   * the transpose. Its backward needs no transposed copy either: da = dy @ b, db = dyᵀ @ a.
+   * (Through matMul(a, transpose(b)) the gradient of b would be (aᵀ @ dy)ᵀ: two materialised
+   * transposes when b is itself a transpose's output, as attention heads are.)
+   */
+  matMulT(a: Value, b: Value): Value {
+    if (b.shape.length < 2) throw new Error(`matMulT needs rank ≥ 2 operands; got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+    return this.customGrad("MatMulT", [a, b], () => [this.matMul(a, this.swapLast(b))], ([dy], needs) => [
+      needs[0] ? this.sumTo(this.matMul(dy!, b), a.shape) : null,
+      needs[1] ? this.sumTo(this.matMul(this.swapLast(dy!), a), b.shape) : null,
+    ])[0]!;
+  }
+
+  /**
    * LayerNormalization over the last axis (the fused op, biased variance). Backward from its Mean
    * and InvStdDev outputs: dx = inv·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·scale.
    */

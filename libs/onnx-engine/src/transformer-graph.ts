@@ -84,8 +84,8 @@ export function emitLogits(t: Tape, config: ModelConfig, batch: number, seqLen: 
   const pos = T === config.seq_len ? w("pos_emb.weight") : t.slice(w("pos_emb.weight"), [0], [T], [0]);
   let h = t.reshape(t.add(t.reshape(tok, [B, T, D]), pos), [N, D]);
   const linear = (x: Value, p: string) => t.add(t.matMul(x, w(`${p}.weight`)), w(`${p}.bias`));
-  // [N, D] → [B, H, T, dh] (or [B, H, dh, T] for keys, so QKᵀ needs no extra transpose)
-  const heads = (x: Value, perm: number[]) => t.transpose(t.reshape(x, [B, T, H, dh]), perm);
+  // [N, D] → [B, H, T, dh]
+  const heads = (x: Value) => t.transpose(t.reshape(x, [B, T, H, dh]), [0, 2, 1, 3]);
 
   // 1/√dh scales the q columns of the qkv weight and bias ([D, 3D], tiny) instead of the scores
   // ([B, H, T, T]) or q ([B·T, D]): the same product, without a pass over a large activation.
@@ -95,8 +95,9 @@ export function emitLogits(t: Tape, config: ModelConfig, batch: number, seqLen: 
     const a = t.layerNorm(h, w(`${p}.ln1.weight`), w(`${p}.ln1.bias`), eps);
     const qkv = t.add(t.matMul(a, t.mul(w(`${p}.attn.qkv.weight`), qScale)), t.mul(w(`${p}.attn.qkv.bias`), qScale));
     const [q, k, v] = t.split(qkv, 1, [D, D, D]);
-    const scores = t.matMul(heads(q!, [0, 2, 1, 3]), heads(k!, [0, 2, 3, 1]));
-    const ctx = t.matMul(t.softmax(scores), heads(v!, [0, 2, 1, 3])); // [B, H, T, dh]
+    // QKᵀ as matMulT: neither pass copies a transposed head (see Tape.matMulT)
+    const scores = t.matMulT(heads(q!), heads(k!));
+    const ctx = t.matMul(t.softmax(scores), heads(v!)); // [B, H, T, dh]
     h = t.add(h, linear(t.reshape(t.transpose(ctx, [0, 2, 1, 3]), [N, D]), `${p}.attn.out`));
     const m = t.layerNorm(h, w(`${p}.ln2.weight`), w(`${p}.ln2.bias`), eps);
     h = t.add(h, linear(t.geluTanh(linear(m, `${p}.mlp.fc`)), `${p}.mlp.proj`));
