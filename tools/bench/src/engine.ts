@@ -557,13 +557,19 @@ export function resultsJson(machine: Machine, options: EngineBenchOptions, repor
 // ---------------------------------------------------------------------------------------------
 // The bench
 
-function progressWriter(label: string): { update(what: string): void; done(line: string): void } {
+/** One progress line on stderr, rewritten in place (\r); `label` may change as more is known. */
+function progressWriter(label: string): { label: string; update(what: string): void; done(line: string): void } {
   let width = 0;
   const write = (text: string, end: string) => {
     process.stderr.write(`\r${text.padEnd(width)}${end}`);
     width = end ? 0 : text.length;
   };
-  return { update: (what) => write(`  ${label}: ${what} …`, ""), done: (line) => write(`  ${label}: ${line}`, "\n") };
+  const p = {
+    label,
+    update: (what: string) => write(`  ${p.label}: ${what} …`, ""),
+    done: (line: string) => write(`  ${p.label}: ${line}`, "\n"),
+  };
+  return p;
 }
 
 export async function run(argv: string[]): Promise<void> {
@@ -628,11 +634,10 @@ export async function run(argv: string[]): Promise<void> {
       }
       try {
         await backend.setWeights(weights);
-        const label = `${engine} at ${size} (${backend.description})`;
-        const q = progressWriter(label);
+        p.label = `${engine} at ${size} (${backend.description})`;
         const microBatch = o.microBatch === "auto" ? AUTO_MICRO_BATCH[engine][size] : o.microBatch;
-        entry.result = await measureEngine(backend, { config, data, groupSize: o.groupSize, microBatch, runs: o.runs, warmup: o.warmup, budgetS: o.budgetS, seed: o.seed }, q.update);
-        q.done(`forward ${sec(entry.result.forward.median_s)} s, training step ${sec(entry.result.train.median_s)} s (medians)`);
+        entry.result = await measureEngine(backend, { config, data, groupSize: o.groupSize, microBatch, runs: o.runs, warmup: o.warmup, budgetS: o.budgetS, seed: o.seed }, p.update);
+        p.done(`forward ${sec(entry.result.forward.median_s)} s, training step ${sec(entry.result.train.median_s)} s (medians)`);
       } catch (err) {
         entry.problem = `failed while measuring: ${(err as Error).message}`;
         p.done(entry.problem);
