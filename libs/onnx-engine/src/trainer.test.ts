@@ -118,6 +118,21 @@ test("logits equal MaskedTransformer.forward within 1e-4 (full and shorter seque
   }
 });
 
+test("forwardWeights \"initializers\" gives the same logits and follows weight changes", async () => {
+  const baked = await OnnxTrainer.create(config, ckpt.weights, { threads: 1, forwardWeights: "initializers" });
+  const plain = await OnnxTrainer.create(config, ckpt.weights, { threads: 1 });
+  const ids = batch.ids.subarray(0, T);
+  assert.ok(maxAbsDiff(await baked.logits(ids, 1, T), await plain.logits(ids, 1, T)) <= 1e-5);
+  const changed = new Map([...ckpt.weights].map(([n, w]) => [n, n === "head.bias" ? Float32Array.from(w, (x, i) => x + i * 0.01) : w]));
+  baked.setWeights(changed);
+  plain.setWeights(changed);
+  const after = await baked.logits(ids, 1, T);
+  assert.ok(maxAbsDiff(after, await plain.logits(ids, 1, T)) <= 1e-5);
+  assert.ok(Math.abs(after[V - 1]! - after[0]! - ((await trainer.logits(ids, 1, T))[V - 1]! - (await trainer.logits(ids, 1, T))[0]!) - (V - 1) * 0.01) < 1e-4, "the new head bias is used");
+  await baked.release();
+  await plain.release();
+});
+
 const SETTINGS: Array<{ name: string; options: LossOptions; ppo?: boolean; noRef?: boolean }> = [
   { name: "exact KL, sum", options: { klEstimator: "exact", tokenReduction: "sum", klBeta: 0.1 } },
   { name: "k3 KL, mean", options: { klEstimator: "k3", tokenReduction: "mean", klBeta: 0.3 } },
