@@ -14,7 +14,7 @@ const { values: args, positionals } = parseArgs({
   options: {
     runs: { type: "string", default: "3" },
     threads: { type: "string" },
-    embedding: { type: "string", default: "gather" },
+    embedding: { type: "string", default: "onehot" },
     batch: { type: "string" },
     k: { type: "string", default: "8" },
     "skip-forward": { type: "boolean", default: false },

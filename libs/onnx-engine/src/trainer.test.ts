@@ -177,6 +177,16 @@ test("a batch split into runs (the last one padded) gives the values and gradien
   await split.release();
 });
 
+test("the Gather embedding gives the OneHot embedding's logits and gradients", async () => {
+  const gather = await OnnxTrainer.create(config, ckpt.weights, { threads: 1, embedding: "gather" });
+  assert.ok(maxAbsDiff(await gather.logits(batch.ids, B, T), await trainer.logits(batch.ids, B, T)) <= 1e-5);
+  const a = await gather.lossAndGrads(batch.ids, batch.inputs, {}, TAU, banned);
+  const b = await trainer.lossAndGrads(batch.ids, batch.inputs, {}, TAU, banned);
+  assert.ok(Math.abs(a.values.loss - b.values.loss) <= 1e-5 * (1 + Math.abs(b.values.loss)));
+  for (const [name, g] of b.grads) assert.ok(maxAbsDiff(a.grads.get(name)!, g) <= 1e-5 * maxAbs(g) + 1e-7, name);
+  await gather.release();
+});
+
 test("AdamW graph equals libs/model's AdamW over three steps (weight decay, gradient scale)", async () => {
   const ref = new MaskedTransformer(config);
   ref.setWeights(ckpt.weights);

@@ -38,7 +38,7 @@ export interface OnnxTrainerOptions {
   executionProviders?: string[];
   /** Sessions kept per kind (forward / training) before the least recently used is released. Default 3. */
   sessionCacheSize?: number;
-  /** Token embedding as Gather (default) or OneHot @ table. */
+  /** Token embedding as OneHot @ table (default) or Gather (see EmbeddingMode). */
   embedding?: EmbeddingMode;
   /**
    * "inputs" (default): logits() feeds the weights to one session per shape. "initializers": the
@@ -219,7 +219,7 @@ export class OnnxTrainer {
     if (!Number.isInteger(cacheSize) || cacheSize < 1) throw new Error(`sessionCacheSize is ${cacheSize}; expected a positive integer`);
     this.forwardSessions = new SessionCache(cacheSize);
     this.trainSessions = new SessionCache(cacheSize);
-    this.embedding = opts.embedding ?? "gather";
+    this.embedding = opts.embedding ?? "onehot";
     this.tokensPerRun = opts.tokensPerRun ?? 2048;
     if (opts.forwardWeights !== undefined && opts.forwardWeights !== "inputs" && opts.forwardWeights !== "initializers") {
       throw new Error(`forwardWeights is ${JSON.stringify(opts.forwardWeights)}; expected "inputs" or "initializers"`);

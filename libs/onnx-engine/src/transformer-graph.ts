@@ -10,7 +10,11 @@ import { Tape, type Value } from "./autodiff.ts";
 /** How the KL term is computed: none (no reference given), or libs/grpo's estimators. */
 export type KlMode = "none" | "exact" | "k1" | "k3";
 
-/** How token ids become embeddings; both give the same numbers (see README for speed). */
+/**
+ * How token ids become embeddings; both give the same numbers and measured the same speed on CPU.
+ * "onehot" (default): OneHot(ids) @ table, whose gradient is a plain MatMul. "gather": Gather,
+ * whose gradient is ScatterND with reduction "add" (not every execution provider has that kernel).
+ */
 export type EmbeddingMode = "gather" | "onehot";
 
 export const IDS_INPUT = "ids";
@@ -76,7 +80,7 @@ function checkShape(config: ModelConfig, batch: number, seqLen: number): void {
  * gelu_tanh MLP, final LN, linear head. Activations are [B·T, ·] so linear layers are 2-D MatMuls.
  * Returns logits [B·T, V].
  */
-export function emitLogits(t: Tape, config: ModelConfig, batch: number, seqLen: number, w: (name: string) => Value, ids: Value, embedding: EmbeddingMode = "gather"): Value {
+export function emitLogits(t: Tape, config: ModelConfig, batch: number, seqLen: number, w: (name: string) => Value, ids: Value, embedding: EmbeddingMode = "onehot"): Value {
   const { d_model: D, n_head: H, vocab_size: V, n_layer: L, ln_eps: eps } = config;
   const B = batch, T = seqLen, N = B * T, dh = D / H;
   const flatIds = t.reshape(ids, [N]);
