@@ -230,11 +230,12 @@ export function formatSizeReport(r: SizeReport): string {
   ].join("\n");
 }
 
-/** Measured here: under contention torch's OpenMP threads wait on each other, slowing the peer 2-4× at 2 threads. */
+/** Measured here: with one core taken, torch's OpenMP threads wait on each other (the peer ran 2-4× slower at 2 threads than at 1). */
 export function busyWarning(load: number): string {
   return (
-    `WARNING: load average ${load.toFixed(2)} before the bench: other work holds cores. A multi-threaded PyTorch slows far more than ` +
-    `ours when a core is taken, so these ratios favour ours; rerun on an idle machine (load < ${BUSY_LOAD}) before quoting them.`
+    `WARNING: load average ${load.toFixed(2)} before the bench: other work holds cores. Multi-threaded code slows unevenly when a core ` +
+    `is taken (PyTorch's OpenMP threads most: 2-4× here), so these ratios are unreliable and mostly favour ours; ` +
+    `rerun on an idle machine (load < ${BUSY_LOAD}) before quoting them.`
   );
 }
 
