@@ -158,12 +158,16 @@ for (const s of SETTINGS) {
   });
 }
 
-test("a batch split into runs (the last one padded) gives the values and gradients of one run", async () => {
+test("a batch split into runs (the last one padded) gives the logits, values and gradients of one run", async () => {
   const big = makeBatch(model, 21, 3);
   const rng = new Rng(8);
   const current = sequenceLogProbs(big.inputs, big.logp, "sum");
   const inputs = { ...big.inputs, oldLogProbs: Float32Array.from(current, (x) => x + rng.uniform(-0.5, 0.5)) };
-  const split = await OnnxTrainer.create(config, ckpt.weights, { threads: 1, tokensPerRun: 2 * T }); // runs of 2 inputs: 2 + (1 + padding)
+  const split = await OnnxTrainer.create(config, ckpt.weights, { threads: 1, tokensPerRun: { forward: 2 * T, train: 2 * T } }); // runs of 2 inputs: 2 + (1 + padding)
+  const wholeLogits = await trainer.logits(big.ids, 3, T);
+  const splitLogits = await split.logits(big.ids, 3, T);
+  assert.equal(splitLogits.length, 3 * T * V);
+  assert.ok(maxAbsDiff(splitLogits, wholeLogits) <= 1e-5, "logits of split runs");
   for (const options of [{ klEstimator: "exact" as const }, { klEstimator: "k3" as const, tokenReduction: "mean" as const }]) {
     const ppoInputs = options.klEstimator === "exact" ? inputs : big.inputs;
     const whole = await trainer.lossAndGrads(big.ids, ppoInputs, options, TAU, banned);
