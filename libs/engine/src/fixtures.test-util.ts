@@ -3,10 +3,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MaskedTransformer, defaultGeneratorConfig, type ModelConfig } from "@grpomesh/model";
+import { MaskedTransformer, defaultGeneratorConfig, expectedTensorShapes, weightsDigest, type ModelConfig } from "@grpomesh/model";
 import { Rng } from "@grpomesh/rng";
 import type { TrainParams, UpdatePayload } from "@grpomesh/loop";
-import type { PolicyEngine } from "./policy.ts";
+import type { PolicyEngine, PolicyEngineOptions } from "./policy.ts";
+import { createTrainingBackend } from "./backends/choose.ts";
+import type { EngineName } from "./backends/types.ts";
 import type { ReferenceEngine } from "./reference.ts";
 
 export const TINY_VOCAB = ["[PAD]", "[MASK]", " ", "a", "b", "c", "d", "e", "f", "g"];
@@ -97,4 +99,25 @@ export async function caught(fn: () => Promise<unknown>): Promise<Error & { grpc
     return err as Error & { grpcCode?: number };
   }
   throw new Error("expected the call to throw, but it returned");
+}
+
+/** A policy on `engine` holding `model`'s weights (the model is disposed when the engine is onnx). */
+export async function policyOn(engine: EngineName, model: MaskedTransformer, options: PolicyEngineOptions = {}): Promise<PolicyEngine> {
+  const { PolicyEngine } = await import("./policy.ts");
+  if (engine === "tfjs") return new PolicyEngine(model, options);
+  const { backend, selection } = await createTrainingBackend(model.config, { engine });
+  await backend.setWeights(model.getWeights());
+  model.dispose();
+  return new PolicyEngine(backend, { ...options, config: model.config, selection });
+}
+
+/** A reference on `engine` holding `model`'s weights (the model is disposed when the engine is onnx). */
+export async function referenceOn(engine: EngineName, model: MaskedTransformer): Promise<ReferenceEngine> {
+  const { ReferenceEngine } = await import("./reference.ts");
+  if (engine === "tfjs") return new ReferenceEngine(model);
+  const weights = model.getWeights();
+  const { backend, selection } = await createTrainingBackend(model.config, { engine });
+  await backend.setWeights(weights);
+  model.dispose();
+  return new ReferenceEngine(backend, { config: model.config, weightsDigest: weightsDigest(weights, expectedTensorShapes(model.config)), selection });
 }

@@ -1,12 +1,12 @@
 // The GRPO loop of libs/loop running in-process on these engines: they implement its ports as the
-// gRPC adapters do, the reward rises on a learnable judge, and a resumed run matches an unbroken one.
+// gRPC adapters do, the reward rises on a learnable judge, and a resumed run matches an unbroken one —
+// on every engine (tfjs and onnxruntime).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { initBackend } from "@grpomesh/model";
 import { GRPO_DEFAULTS, GrpoTrainer, type DataPort, type GrpoConfig, type JudgePort, type MaskedBatchLike } from "@grpomesh/loop";
-import { PolicyEngine } from "./policy.ts";
-import { ReferenceEngine } from "./reference.ts";
-import { maskedInputs, MASK, tempDir, tinyModel } from "./fixtures.test-util.ts";
+import { ENGINE_NAMES, type EngineName } from "./backends/types.ts";
+import { maskedInputs, MASK, policyOn, referenceOn, tempDir, tinyModel } from "./fixtures.test-util.ts";
 
 await initBackend("wasm", { log: false });
 
@@ -67,14 +67,16 @@ function config(overrides: Partial<GrpoConfig> = {}): GrpoConfig {
   };
 }
 
-function ports(dataBatch: number) {
-  const policy = new PolicyEngine(tinyModel(1));
-  const reference = new ReferenceEngine(tinyModel(1));
+async function ports(engine: EngineName, dataBatch: number) {
+  const policy = await policyOn(engine, tinyModel(1));
+  const reference = await referenceOn(engine, tinyModel(1));
   return { policy, reference, judge: countA, data: new TinyData(dataBatch) };
 }
 
-test("the GRPO loop runs on the engines and raises the reward of a learnable judge", async () => {
-  const p = ports(8);
+for (const engine of ENGINE_NAMES) {
+
+test(`${engine}: the GRPO loop runs on the engines and raises the reward of a learnable judge`, async () => {
+  const p = await ports(engine, 8);
   const trainer = new GrpoTrainer(p, config(), { maskTokenId: MASK });
   const first = await trainer.evaluate();
   const rewards: number[] = [];
@@ -88,15 +90,15 @@ test("the GRPO loop runs on the engines and raises the reward of a learnable jud
   p.reference.dispose();
 });
 
-test("a run resumed from its checkpoint reaches the same weights as an unbroken run", async () => {
+test(`${engine}: a run resumed from its checkpoint reaches the same weights as an unbroken run`, async () => {
   const runA = tempDir("engine-loop-");
   const runB = tempDir("engine-loop-");
   dirs.push(runA, runB);
-  const unbroken = ports(4);
+  const unbroken = await ports(engine, 4);
   const a = new GrpoTrainer(unbroken, config({ max_iters: 4 }), { runDir: runA.path, maskTokenId: MASK });
   for (let i = 0; i < 4; i++) await a.trainStep();
 
-  const killed = ports(4);
+  const killed = await ports(engine, 4);
   const b = new GrpoTrainer(killed, config({ max_iters: 4 }), { runDir: runB.path, maskTokenId: MASK });
   for (let i = 0; i < 2; i++) await b.trainStep();
   await b.checkpoint();
@@ -104,7 +106,7 @@ test("a run resumed from its checkpoint reaches the same weights as an unbroken 
   killed.policy.dispose();
   killed.reference.dispose();
 
-  const restarted = ports(4);
+  const restarted = await ports(engine, 4);
   const c = new GrpoTrainer(restarted, config({ max_iters: 4 }), { runDir: runB.path, maskTokenId: MASK });
   assert.equal(await c.resumeLatest(), 2);
   for (let i = 0; i < 2; i++) await c.trainStep();
@@ -115,3 +117,4 @@ test("a run resumed from its checkpoint reaches the same weights as an unbroken 
     p.reference.dispose();
   }
 });
+}

@@ -1,0 +1,153 @@
+// The two engines agree: same gradients and loss values for the same Update (within float32
+// tolerance), checkpoints written by one load in the other and train on the same way, and "auto"
+// picks by what is installed. The onnxruntime engine computes in a worker: the event loop keeps
+// running during an update.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { initBackend } from "@grpomesh/model";
+import { selectEngine, type EngineProbe } from "./backends/choose.ts";
+import { buildUpdate, caught, policyOn, referenceOn, tempDir, tinyModel } from "./fixtures.test-util.ts";
+import type { PolicyEngine } from "./policy.ts";
+
+await initBackend("wasm", { log: false });
+const dir = tempDir("engines-");
+after(() => dir.remove());
+
+/** max |a − b| over every gradient, relative to the largest |a| (plus a floor for all-zero grads). */
+function gradientGap(a: Map<string, Float32Array>, b: Map<string, Float32Array>): { worst: number; scale: number; where: string } {
+  let worst = 0, scale = 0, where = "";
+  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+  for (const [name, ga] of a) {
+    const gb = b.get(name)!;
+    for (let i = 0; i < ga.length; i++) {
+      scale = Math.max(scale, Math.abs(ga[i]!));
+      const d = Math.abs(ga[i]! - gb[i]!);
+      if (d > worst) [worst, where] = [d, `${name}[${i}]`];
+    }
+  }
+  return { worst, scale, where };
+}
+
+/**
+ * How far apart two policies' last updates are: ‖Δa − Δb‖ / ‖Δa‖ over all weights, where Δ is
+ * the change from `before`. Max-abs weight differences are the wrong measure after AdamW: a
+ * gradient that is ~0 in both engines can differ in sign by rounding, and Adam turns either sign
+ * into a step of ±lr.
+ */
+async function updateGap(before: Map<string, Float32Array>, a: PolicyEngine, b: PolicyEngine): Promise<number> {
+  const wa = await a.backend.getWeights();
+  const wb = await b.backend.getWeights();
+  let diff = 0, norm = 0;
+  for (const [name, w0] of before) {
+    const x = wa.get(name)!, y = wb.get(name)!;
+    for (let i = 0; i < w0.length; i++) {
+      diff += (x[i]! - y[i]!) ** 2;
+      norm += (x[i]! - w0[i]!) ** 2;
+    }
+  }
+  return Math.sqrt(diff / norm);
+}
+
+const SETTINGS = [
+  { name: "exact KL, sum", params: {} },
+  { name: "k3 KL, mean, micro-batches of 2", params: { klEstimator: "k3" as const, tokenReduction: "mean" as const, microBatchSize: 2 } },
+  { name: "PPO epochs (clipped ratio after the first)", params: { ppoEpochs: 2 } },
+];
+
+for (const setting of SETTINGS) {
+  test(`gradients and loss values: onnx equals tfjs (${setting.name})`, async () => {
+    const tfjs = await policyOn("tfjs", tinyModel(7));
+    const onnx = await policyOn("onnx", tinyModel(7));
+    const ref = await referenceOn("tfjs", tinyModel(7));
+    const payload = await buildUpdate(tfjs, ref, 1, { batch: 4, groupSize: 3, params: setting.params });
+    const a = await tfjs.gradients(payload);
+    const b = await onnx.gradients(payload);
+    for (const key of Object.keys(a.values) as Array<keyof typeof a.values>) {
+      assert.ok(Math.abs(a.values[key] - b.values[key]) <= 1e-4 * Math.max(1, Math.abs(a.values[key])), `${key}: tfjs ${a.values[key]} vs onnx ${b.values[key]}`);
+    }
+    const gap = gradientGap(a.grads, b.grads);
+    // float32 sums in different orders: 1e-4 of the largest gradient, which catches any wrong rule
+    assert.ok(gap.worst <= 1e-4 * gap.scale + 1e-7, `largest difference ${gap.worst} at ${gap.where} (largest |g| ${gap.scale})`);
+    assert.ok(Math.abs(a.gradNorm - b.gradNorm) <= 1e-4 * a.gradNorm);
+    // one whole update (PPO: both epochs) lands on the same weights
+    const before = await tfjs.backend.getWeights();
+    await tfjs.update(payload);
+    await onnx.update(payload);
+    const gap2 = await updateGap(before, tfjs, onnx);
+    assert.ok(gap2 < 1e-3, `the updates differ by ${gap2} of their size`);
+    for (const e of [tfjs, onnx, ref]) await e.close();
+  });
+}
+
+for (const [from, to] of [["onnx", "tfjs"], ["tfjs", "onnx"]] as const) {
+  test(`a checkpoint trained with ${from} loads in ${to} and trains on the same way`, async () => {
+    const ref = await referenceOn("tfjs", tinyModel(3));
+    const trained = await policyOn(from, tinyModel(3));
+    const updates = [];
+    for (let step = 1; step <= 3; step++) updates.push(await buildUpdate(trained, ref, step));
+    for (const u of updates.slice(0, 2)) await trained.update(u);
+    const saved = await trained.saveCheckpoint(`${dir.path}/${from}`);
+    assert.ok(saved.files.includes("optimizer.safetensors"));
+
+    const loaded = await policyOn(to, tinyModel(99)); // other weights until the checkpoint loads
+    const state = await loaded.loadCheckpoint(`${dir.path}/${from}`);
+    assert.deepEqual(state, { policyVersion: 2, lastStep: 2, weightsDigest: saved.weightsDigest });
+    assert.equal((await loaded.state()).weightsDigest, saved.weightsDigest);
+    // a retried step is answered from the recorded result on the other engine too
+    assert.equal((await loaded.update(updates[1]!)).replayed, true);
+    // step 3 uses the restored AdamW moments: both engines land on the same weights
+    const before = await trained.backend.getWeights();
+    const a = await trained.update(updates[2]!);
+    const b = await loaded.update(updates[2]!);
+    assert.ok(Math.abs(a.metrics.loss - b.metrics.loss) <= 1e-4 * Math.max(1, Math.abs(a.metrics.loss)));
+    const gap = await updateGap(before, trained, loaded);
+    assert.ok(gap < 1e-3, `step 3 differs by ${gap} of its size`);
+    for (const e of [trained, loaded, ref]) await e.close();
+  });
+}
+
+test("the onnxruntime engine computes in a worker: timers fire during an update", async () => {
+  const onnx = await policyOn("onnx", tinyModel(5, { seq_len: 64, d_model: 64, n_layer: 2 }));
+  const ref = await referenceOn("onnx", tinyModel(5, { seq_len: 64, d_model: 64, n_layer: 2 }));
+  const payload = await buildUpdate(onnx, ref, 1, { batch: 32, seqLen: 64, groupSize: 8 });
+  await onnx.gradients(payload); // builds the session: not what this test times
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 2);
+  const started = performance.now();
+  await onnx.update(payload);
+  const ms = performance.now() - started;
+  clearInterval(timer);
+  assert.ok(ms < 10 || ticks >= Math.min(3, ms / 20), `${ticks} timer ticks during a ${ms.toFixed(0)} ms update: the event loop was blocked`);
+  for (const e of [onnx, ref]) await e.close();
+});
+
+test("a closed onnxruntime engine says so instead of hanging", async () => {
+  const onnx = await policyOn("onnx", tinyModel(1));
+  await onnx.close();
+  const err = await caught(() => onnx.state());
+  assert.equal(err.grpcCode, 9);
+  assert.match(err.message, /disposed/);
+});
+
+test("engine choice: auto takes the fastest installed; an explicit choice or GRPOMESH_ENGINE wins; nonsense is refused", () => {
+  const probe = (p: Partial<Record<keyof EngineProbe, boolean>>): EngineProbe => ({
+    cuda: () => p.cuda ?? false,
+    tfjsNodeGpu: () => p.tfjsNodeGpu ?? false,
+    onnxEngine: () => p.onnxEngine ?? true,
+  });
+  const pick = (choice: string | undefined, p: Partial<Record<keyof EngineProbe, boolean>>, env: Record<string, string> = {}) => {
+    const s = selectEngine(choice, env, probe(p));
+    return [s.engine, s.executionProviders?.join("+") ?? "-"].join(" ");
+  };
+  assert.equal(pick("auto", {}), "onnx cpu");
+  assert.equal(pick(undefined, { tfjsNodeGpu: true }), "tfjs -");
+  assert.equal(pick("auto", { cuda: true, tfjsNodeGpu: true }), "onnx cuda+cpu");
+  assert.equal(pick("auto", { onnxEngine: false }), "tfjs -");
+  assert.equal(pick("tfjs", { cuda: true }), "tfjs -");
+  assert.equal(pick("onnx", { tfjsNodeGpu: true }), "onnx cpu");
+  assert.equal(pick("onnx", {}, { GRPOMESH_ENGINE: "tfjs" }), "tfjs -");
+  assert.match(selectEngine("auto", {}, probe({})).reason, /no GPU engine installed; onnxruntime on the CPU/);
+  assert.match(selectEngine("tfjs", {}, probe({})).reason, /asked for --engine=tfjs/);
+  assert.throws(() => selectEngine("pytorch", {}, probe({})), (err: Error & { grpcCode?: number }) => err.grpcCode === 3 && /engine is "pytorch"; expected one of auto, onnx, tfjs/.test(err.message));
+  assert.throws(() => selectEngine("auto", { GRPOMESH_ENGINE: "gpu" }, probe({})), /GRPOMESH_ENGINE is "gpu"/);
+});
