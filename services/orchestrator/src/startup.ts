@@ -42,7 +42,7 @@ export async function runStartupChecks(
   if (p.config!.modelType !== "masked_lm") fail(`policy model_type is "${p.config!.modelType}"; expected "masked_lm"`);
   const policyDiff = vocabularyDifference({ vocab: p.vocab!.tokens, maskTokenId: p.vocab!.maskTokenId }, dataVocabView, { model: "policy", other: "dataset" });
   if (policyDiff) fail(`${policyDiff}; use a generator trained on this corpus`);
-  log(`check: policy loaded ${p.config!.nLayer} layers × d_model ${p.config!.dModel}, seq_len ${p.config!.seqLen}, ${p.parameterCount} parameters, version ${p.policyVersion}, backend ${p.backend}`);
+  log(`check: policy loaded ${p.config!.nLayer} layers × d_model ${p.config!.dModel}, seq_len ${p.config!.seqLen}, ${p.parameterCount} parameters, version ${p.policyVersion}, engine ${p.backend}`);
 
   // 3. The reference is the same architecture and vocabulary, frozen, and (on a fresh run) the initial policy.
   const r = await reference.client.info({});

@@ -42,6 +42,8 @@ test("npm start's stack trains a tiny policy over gRPC and the judge's reward ri
     assert.match(output, /judge-0\s+ready/);
     assert.match(output, /judge-1\s+ready/);
     assert.match(output, /stopped all processes/);
+    // the launcher says which engine trains and why; here "auto" finds no GPU engine
+    assert.match(output, /grpo-mesh: policy engine: onnxruntime cpu, \d+ threads \(auto: no GPU engine installed/);
 
     const records = readFileSync(join(runDir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     const steps = records.filter((r) => r.type === "step");

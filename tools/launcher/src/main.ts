@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { ChildDiedError, Supervisor, freePort } from "./supervisor.ts";
-import { ROOT, startStack, tsxProcess } from "./stack.ts";
+import { ROOT, engineLine, startStack, tsxProcess } from "./stack.ts";
 
 const HELP = `usage: npm start -- [launcher options] [orchestrator --key=value options]
 
@@ -14,6 +14,8 @@ launcher options:
   --judge-model=FILE       judge ONNX model (default models/judge/model.onnx)
   --run-config=FILE        orchestrator config file (default configs/local.json)
   --run-dir=DIR            run directory (default runs/<date-time>)
+  --engine=NAME            policy/reference engine: auto (default: the fastest installed —
+                           onnxruntime CUDA, then tfjs-node-gpu, then onnxruntime CPU), onnx or tfjs
 Everything else goes to the orchestrator (see: node --import tsx services/orchestrator/src/main.ts --help),
 e.g. npm start -- --max_iters=50 --learning_rate=3e-4`;
 
@@ -23,6 +25,7 @@ interface LauncherArgs {
   judgeModel: string;
   runConfig: string;
   runDir: string;
+  engine: string;
   passthrough: string[];
 }
 
@@ -33,6 +36,7 @@ function parseArgs(argv: string[]): LauncherArgs | "help" {
     judgeModel: join(ROOT, "models/judge/model.onnx"),
     runConfig: join(ROOT, "configs/local.json"),
     runDir: join(ROOT, "runs", new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-")),
+    engine: "auto",
     passthrough: [],
   };
   for (const arg of argv) {
@@ -56,6 +60,10 @@ function parseArgs(argv: string[]): LauncherArgs | "help" {
         break;
       case "--run-dir":
         args.runDir = resolve(value);
+        break;
+      case "--engine":
+        if (!["auto", "onnx", "tfjs"].includes(value)) throw new Error(`--engine=${value}: expected auto, onnx or tfjs`);
+        args.engine = value;
         break;
       default:
         args.passthrough.push(arg);
@@ -110,11 +118,13 @@ async function main(): Promise<number> {
         judgeModel: a.judgeModel,
         judges: a.judges,
         logDir,
+        engine: a.engine,
         onReady: (name, ms, metricsPort) => console.log(`grpo-mesh: ${name.padEnd(9)} ready (${(ms / 1000).toFixed(1)}s) — metrics http://127.0.0.1:${metricsPort}/metrics`),
       },
       sup,
     );
     started = true;
+    console.log(`grpo-mesh: ${engineLine(sup.logPath("policy"))}`);
     const orchestratorPort = await freePort();
     const orchestrator = tsxProcess(
       "orchestrator",

@@ -1,5 +1,6 @@
 // The local stack's service processes (judges, reference, policy) on free loopback ports, shared
 // by `npm start` and the benchmarks so both run exactly the same services.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Supervisor, freePort, type ProcessSpec } from "./supervisor.ts";
@@ -11,6 +12,8 @@ export interface StackOptions {
   judgeModel: string;
   judges: number;
   logDir: string;
+  /** Policy and reference engine: auto (default; the fastest installed), onnx or tfjs. */
+  engine?: string;
   onReady?: (name: string, ms: number, metricsPort: number) => void;
   timeoutMs?: number;
 }
@@ -41,11 +44,25 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
   const judges = await Promise.all(
     Array.from({ length: opts.judges }, (_, i) => service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`, "--sessions=1", "--threads=1"])),
   );
-  const reference = await service("reference", "services/reference/src/main.ts", [`--checkpoint=${opts.generator}`]);
-  const policy = await service("policy", "services/policy/src/main.ts", [`--checkpoint=${opts.generator}`]);
+  const engine = opts.engine ? [`--engine=${opts.engine}`] : [];
+  const reference = await service("reference", "services/reference/src/main.ts", [`--checkpoint=${opts.generator}`, ...engine]);
+  const policy = await service("policy", "services/policy/src/main.ts", [`--checkpoint=${opts.generator}`, ...engine]);
   await supervisor.startAll([...judges.map((j) => j[0]), reference[0], policy[0]], {
     timeoutMs: opts.timeoutMs ?? 180_000,
     onReady: (name, ms) => opts.onReady?.(name, ms, metricsPorts.get(name)!),
   });
   return { supervisor, policy: policy[1], reference: reference[1], judges: judges.map((j) => j[1]), metricsPorts };
+}
+
+/** What the policy's start line says about its engine, e.g. `policy engine: onnxruntime cpu, 2 threads (auto: …)`. */
+export function engineLine(policyLog: string): string {
+  const start = readFileSync(policyLog, "utf8").split("\n").find((line) => line.includes("policy: serving"));
+  const field = (name: string): string | undefined => {
+    const m = start ? new RegExp(` ${name}=(?:"([^"]*)"|(\\S+))`).exec(start) : null;
+    return m ? (m[1] ?? m[2]) : undefined;
+  };
+  const engine = field("engine");
+  if (!engine) return `policy engine: see ${policyLog}`;
+  const reason = field("engine_reason");
+  return `policy engine: ${engine}${reason ? ` (${reason})` : ""}`;
 }
