@@ -116,7 +116,7 @@ export async function referenceOn(engine: EngineName, model: MaskedTransformer):
   const { ReferenceEngine } = await import("./reference.ts");
   if (engine === "tfjs") return new ReferenceEngine(model);
   const weights = model.getWeights();
-  const { backend, selection } = await createTrainingBackend(model.config, { engine });
+  const { backend, selection } = await createTrainingBackend(model.config, { engine, frozen: true });
   await backend.setWeights(weights);
   model.dispose();
   return new ReferenceEngine(backend, { config: model.config, weightsDigest: weightsDigest(weights, expectedTensorShapes(model.config)), selection });

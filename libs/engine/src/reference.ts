@@ -96,7 +96,7 @@ export class ReferenceEngine implements ReferencePort {
       }
     }
     if (ckpt.config.model_type !== "masked_lm") throw failedPrecondition(`the reference needs a masked_lm generator; this checkpoint is a ${ckpt.config.model_type}`);
-    const { backend, selection } = await createTrainingBackend(ckpt.config, { engine: options.engine, tfjsBackend: options.backend, threads: options.threads });
+    const { backend, selection } = await createTrainingBackend(ckpt.config, { engine: options.engine, tfjsBackend: options.backend, threads: options.threads, frozen: true });
     try {
       await backend.setWeights(ckpt.weights);
       if (backend instanceof TfjsBackend) for (const v of backend.model.variables.values()) v.trainable = false;

@@ -7,6 +7,8 @@ export interface OnnxWorkerInit {
   config: ModelConfig;
   threads?: number;
   executionProviders: string[];
+  /** Weights that never change (the reference): baked into the forward session, which runs faster. */
+  frozen?: boolean;
 }
 
 export type OnnxWorkerReady = { type: "ready"; description: string; parameterCount: number } | { type: "failed"; message: string };

@@ -19,7 +19,11 @@ async function main(): Promise<void> {
   try {
     const zeros = new Map<string, Float32Array>();
     for (const [name, shape] of expectedTensorShapes(init.config)) zeros.set(name, new Float32Array(shape.reduce((a, b) => a * b, 1)));
-    trainer = await OnnxTrainer.create(init.config, zeros, { threads: init.threads, executionProviders: init.executionProviders });
+    trainer = await OnnxTrainer.create(init.config, zeros, {
+      threads: init.threads,
+      executionProviders: init.executionProviders,
+      forwardWeights: init.frozen ? "initializers" : "inputs",
+    });
   } catch (err) {
     port.postMessage({ type: "failed", message: (err as Error).message } satisfies OnnxWorkerReady);
     return;
