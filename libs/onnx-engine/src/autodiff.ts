@@ -259,7 +259,7 @@ export class Tape {
   /**
    * gelu_tanh(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), written as x·σ(z) with
    * z = x·(2c + 2ck·x²) (0.5·(1 + tanh u) = σ(2u)): 6 elementwise ops forward and 7 backward
-   * instead of 9 + 9, which matters because these [B·T, d_ff] passes are memory-bound.
+   * instead of 9 + 9 (memory-bound passes over [B·T, d_ff]).
    */
   geluTanh(x: Value): Value {
     const C = Math.sqrt(2 / Math.PI), K = 0.044715;
