@@ -33,6 +33,8 @@ export interface JudgeConfig {
   scheduler: Scheduler;
   /** Micro-batcher: how long the first request of an idle queue waits for company. */
   batchWindowMs: number;
+  /** Most tokens (rows × seq_len) per onnxruntime run; larger requests run in pieces. 0: whole requests. */
+  runTokens: number;
 }
 
 export const DEFAULT_JUDGE_CONFIG: JudgeConfig = {
@@ -50,6 +52,7 @@ export const DEFAULT_JUDGE_CONFIG: JudgeConfig = {
   sessions: 0,
   scheduler: "parallel",
   batchWindowMs: 0,
+  runTokens: 1024,
 };
 
 interface FlagSpec {
@@ -74,6 +77,7 @@ const FLAGS: Record<string, FlagSpec> = {
   sessions: { key: "sessions", env: "JUDGE_SESSIONS", kind: "int", help: "onnxruntime sessions (worker threads) per model, i.e. runs in flight at once; 0 = one per CPU (1 on cuda)" },
   scheduler: { key: "scheduler", env: "JUDGE_SCHEDULER", kind: "scheduler", help: "microbatch (concatenate queued requests into one run) or parallel (one run per request, up to --sessions at once)" },
   "batch-window-ms": { key: "batchWindowMs", env: "JUDGE_BATCH_WINDOW_MS", kind: "int", help: "microbatch: ms an idle queue waits for more requests before running" },
+  "run-tokens": { key: "runTokens", env: "JUDGE_RUN_TOKENS", kind: "int", help: "most tokens (rows × seq_len) per onnxruntime run; larger requests run in pieces, which keeps activations in cache (≈1.5× faster on CPU; cuda always runs whole requests); 0 = whole requests" },
 };
 
 export { ConfigError };
@@ -105,7 +109,7 @@ function parseValue(flag: string, spec: FlagSpec, raw: string, source: string): 
     }
     case "int": {
       const n = Number(raw);
-      const min = flag === "threads" || flag === "sessions" || flag === "batch-window-ms" || flag === "repository-poll-ms" ? 0 : 1;
+      const min = flag === "threads" || flag === "sessions" || flag === "batch-window-ms" || flag === "repository-poll-ms" || flag === "run-tokens" ? 0 : 1;
       if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) throw bad(`an integer ≥ ${min}`);
       return n;
     }

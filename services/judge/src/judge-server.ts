@@ -91,7 +91,7 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
       const started = performance.now();
       let model: LoadedModel;
       try {
-        model = await loadJudgeModel(path, { executionProvider: config.executionProvider, threads: parallelism.threads, sessions: parallelism.sessions, version });
+        model = await loadJudgeModel(path, { executionProvider: config.executionProvider, threads: parallelism.threads, sessions: parallelism.sessions, version, runTokens: config.executionProvider === "cuda" ? 0 : config.runTokens });
       } catch (err) {
         metrics.modelLoads.inc({ result: "failure" });
         throw err;

@@ -36,6 +36,25 @@ test("a model loads with its metadata version, digest and name, and scores like 
   }
 });
 
+test("a request larger than --run-tokens runs in pieces of whole rows and scores as one run does", async () => {
+  const bytes = tinyScorer("pieces", 3);
+  const whole = await loadJudgeModel(repo.write("whole.onnx", bytes), cpu);
+  // SEQ_LEN·2 + 1 tokens: two rows per run, the last run holding one row
+  const pieces = await loadJudgeModel(repo.write("pieces.onnx", bytes), { ...cpu, runTokens: SEQ_LEN * 2 + 1 });
+  try {
+    const ids = randomIds(7, SEQ_LEN, 11);
+    // run() hands its ids to the session's worker (transferred): a fresh array per call
+    const a = await whole.run(BigInt64Array.from(ids, BigInt), 7, SEQ_LEN);
+    const b = await pieces.run(BigInt64Array.from(ids, BigInt), 7, SEQ_LEN);
+    assert.equal(b.length, 7);
+    // the same rows in another batch size: onnxruntime may block its GEMMs differently (float32 rounding)
+    a.forEach((x, i) => assert.ok(Math.abs(x - b[i]!) <= 1e-5 * Math.max(1, Math.abs(x)), `row ${i}: ${x} vs ${b[i]}`));
+  } finally {
+    whole.release();
+    pieces.release();
+  }
+});
+
 test("an explicit version wins; without metadata the version is the version folder, else the digest prefix, and the name the file name", async () => {
   const explicit = await loadJudgeModel(repo.write("e.onnx", tinyScorer("meta-v", 1)), { ...cpu, version: "ops-label" });
   assert.equal(explicit.version, "ops-label");

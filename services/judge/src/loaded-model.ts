@@ -21,6 +21,8 @@ export interface LoadModelOptions {
   sessions?: number;
   /** Overrides the version from the model's metadata or digest. */
   version?: string;
+  /** Most tokens per onnxruntime run (larger requests run in pieces); 0 or absent: whole requests. */
+  runTokens?: number;
 }
 
 /** Sequence length of the warm-up inference when the model's seq_len is dynamic. */
@@ -138,7 +140,7 @@ export async function loadJudgeModel(path: string, opts: LoadModelOptions): Prom
 
   let sessions: SessionPool;
   try {
-    sessions = await SessionPool.create(bytes, { sessions: opts.sessions ?? 1, threads: opts.threads, executionProviders: providers });
+    sessions = await SessionPool.create(bytes, { sessions: opts.sessions ?? 1, threads: opts.threads, executionProviders: providers, runTokens: opts.runTokens ?? 0 });
   } catch (err) {
     throw refuse(`onnxruntime cannot create a session (${(err as Error).message})`);
   }

@@ -10,6 +10,8 @@ export interface WorkerInit {
   bytes: Uint8Array;
   executionProviders: InferenceSession.ExecutionProviderConfig[];
   threads: number;
+  /** Most tokens per run; 0: whole requests. */
+  runTokens: number;
 }
 
 export type WorkerReady = { type: "ready"; io: SessionIo } | { type: "failed"; message: string };
@@ -31,6 +33,8 @@ export interface SessionPoolOptions {
   /** Intra-op threads per session; 0 lets onnxruntime choose. */
   threads: number;
   executionProviders: InferenceSession.ExecutionProviderConfig[];
+  /** Most tokens (rows × seqLen) per onnxruntime run; bigger requests run in pieces. 0: whole requests. */
+  runTokens?: number;
 }
 
 export class SessionError extends Error {
@@ -145,7 +149,7 @@ export class SessionPool {
 }
 
 function startWorker(bytes: Uint8Array, opts: SessionPoolOptions): Promise<{ slot: Slot; io: SessionIo }> {
-  const init: WorkerInit = { bytes, executionProviders: opts.executionProviders, threads: opts.threads };
+  const init: WorkerInit = { bytes, executionProviders: opts.executionProviders, threads: opts.threads, runTokens: opts.runTokens ?? 0 };
   const worker = new Worker(BOOTSTRAP, { eval: true, workerData: init });
   return new Promise((resolve, reject) => {
     const fail = (why: string) => {
