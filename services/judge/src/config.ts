@@ -1,5 +1,6 @@
 // The judge's command line: `--key=value` flags with JUDGE_* environment fallbacks, checked
 // against the defaults' types; unknown flags are refused so a typo cannot pass silently.
+import { DEFAULT_RUN_TOKENS } from "@grpomesh/onnx/pieces";
 import { ConfigError } from "@grpomesh/config";
 
 import type { ExecutionProvider } from "@grpomesh/onnx/providers";
@@ -52,7 +53,7 @@ export const DEFAULT_JUDGE_CONFIG: JudgeConfig = {
   sessions: 0,
   scheduler: "parallel",
   batchWindowMs: 0,
-  runTokens: 1024,
+  runTokens: DEFAULT_RUN_TOKENS,
 };
 
 interface FlagSpec {
