@@ -102,7 +102,7 @@ export class PolicyEngine implements PolicyPort {
    * updates are restored too). `engine` picks what computes ("auto": the fastest installed);
    * `backend` is the tfjs backend when that engine is tfjs.
    */
-  static async fromCheckpoint(dir: string, options: PolicyEngineOptions & { backend?: string; engine?: EngineChoice; threads?: number } = {}): Promise<PolicyEngine> {
+  static async fromCheckpoint(dir: string, options: PolicyEngineOptions & { backend?: string; engine?: EngineChoice; threads?: number; spinning?: boolean } = {}): Promise<PolicyEngine> {
     requireFolder(dir);
     let config: ModelConfig;
     try {
@@ -111,7 +111,7 @@ export class PolicyEngine implements PolicyPort {
       rethrowAs(err, failedPrecondition, "cannot load policy checkpoint: ");
     }
     if (config.model_type !== "masked_lm") throw failedPrecondition(`the policy needs a masked_lm generator; this checkpoint is a ${config.model_type}`);
-    const { backend, selection } = await createTrainingBackend(config, { engine: options.engine, tfjsBackend: options.backend, threads: options.threads });
+    const { backend, selection } = await createTrainingBackend(config, { engine: options.engine, tfjsBackend: options.backend, threads: options.threads, spinning: options.spinning });
     const engine = new PolicyEngine(backend, { ...options, config, selection });
     try {
       await engine.loadNow(dir);

@@ -73,7 +73,7 @@ export class ReferenceEngine implements ReferencePort {
    */
   static async fromCheckpoint(
     dir: string,
-    options: ReferenceEngineOptions & { backend?: string; engine?: EngineChoice; threads?: number; datasetVocabulary?: VocabularyView & { source?: string } } = {},
+    options: ReferenceEngineOptions & { backend?: string; engine?: EngineChoice; threads?: number; spinning?: boolean; datasetVocabulary?: VocabularyView & { source?: string } } = {},
   ): Promise<ReferenceEngine> {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw notFound(`checkpoint folder ${dir} does not exist; expected a folder with config.json and model.safetensors (docs/model-format.md)`);
@@ -96,7 +96,7 @@ export class ReferenceEngine implements ReferencePort {
       }
     }
     if (ckpt.config.model_type !== "masked_lm") throw failedPrecondition(`the reference needs a masked_lm generator; this checkpoint is a ${ckpt.config.model_type}`);
-    const { backend, selection } = await createTrainingBackend(ckpt.config, { engine: options.engine, tfjsBackend: options.backend, threads: options.threads, frozen: true });
+    const { backend, selection } = await createTrainingBackend(ckpt.config, { engine: options.engine, tfjsBackend: options.backend, threads: options.threads, frozen: true, spinning: options.spinning });
     try {
       await backend.setWeights(ckpt.weights);
       if (backend instanceof TfjsBackend) for (const v of backend.model.variables.values()) v.trainable = false;

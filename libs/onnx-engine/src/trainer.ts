@@ -58,6 +58,11 @@ export interface OnnxTrainerOptions {
    * graph it nearly doubled peak memory and page-faulted gigabytes per run (README, "Speed").
    */
   memoryPattern?: boolean;
+  /**
+   * onnxruntime's intra-op threads spin-wait after a run (default true, its default). Turn off
+   * where other compute shares the cores between runs (several engines or a judge on one machine).
+   */
+  spinning?: boolean;
 }
 
 export interface AdamWStepOptions {
@@ -216,6 +221,9 @@ export class OnnxTrainer {
       graphOptimizationLevel: "all",
       intraOpNumThreads: threads,
       enableMemPattern: opts.memoryPattern ?? false,
+      // Spinning threads keep a core busy after each run: faster back-to-back runs, but they
+      // slow whatever else runs next on those cores (another engine, a judge).
+      ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: "0" } } } } : {}),
     };
     const cacheSize = opts.sessionCacheSize ?? 3;
     if (!Number.isInteger(cacheSize) || cacheSize < 1) throw new Error(`sessionCacheSize is ${cacheSize}; expected a positive integer`);

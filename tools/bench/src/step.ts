@@ -4,15 +4,16 @@
 // what the network costs: the RPC share of the step.
 import { mkdtempSync, rmSync } from "node:fs";
 import { existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { readFileSync } from "node:fs";
 import { loadCorpus, type Corpus } from "@grpomesh/data";
-import { PolicyEngine, ReferenceEngine, type EngineChoice } from "@grpomesh/engine";
+import { ENGINE_CHOICES, ENGINE_ENV, PolicyEngine, ReferenceEngine, type EngineChoice } from "@grpomesh/engine";
 import { CorpusData, GRPO_DEFAULTS, GrpoTrainer, type GrpoConfig, type JudgePort, type StepRecord } from "@grpomesh/loop";
 import { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig } from "@grpomesh/model";
 import { inspectJudgeModel } from "@grpomesh/onnx";
+import { DEFAULT_RUN_TOKENS, runInPieces } from "@grpomesh/onnx/pieces";
 import { GrpcPolicy, GrpcReference, JudgeFleet } from "@grpomesh/orchestrator";
 import { ROOT, startStack, writeCharacterJudge } from "@grpomesh/launcher";
 import { parseFlags } from "./options.ts";
@@ -27,21 +28,27 @@ export class InProcessJudge implements JudgePort {
     private readonly inputName: string,
     private readonly int64: boolean,
     private readonly version: string,
+    private readonly runTokens: number,
   ) {}
 
   /** `threads`: onnxruntime's intra-op threads (default: onnxruntime's own choice, all cores). */
-  static async open(path: string, threads?: number): Promise<InProcessJudge> {
+  /** `runTokens`: tokens per onnxruntime run, as a judge replica's --run-tokens (0: one run). */
+  static async open(path: string, threads?: number, runTokens = DEFAULT_RUN_TOKENS): Promise<InProcessJudge> {
     const bytes = readFileSync(path);
     const info = inspectJudgeModel(bytes);
     const session = await ort.InferenceSession.create(bytes, threads ? { intraOpNumThreads: threads } : {});
-    return new InProcessJudge(session, info.inputName, info.inputDtype === "int64", info.version ?? "unversioned");
+    return new InProcessJudge(session, info.inputName, info.inputDtype === "int64", info.version ?? "unversioned", runTokens);
   }
 
   async score(sequences: Int32Array, { count, seqLen, groupSize }: { count: number; seqLen: number; groupSize: number }) {
-    const data = this.int64 ? BigInt64Array.from(sequences, (x) => BigInt(x)) : sequences;
-    const out = await this.session.run({ [this.inputName]: new ort.Tensor(this.int64 ? "int64" : "int32", data, [count, seqLen]) });
-    const scores = Float32Array.from(Object.values(out)[0]!.data as Float32Array);
-    return { scores, groupVersions: new Array<string>(count / groupSize).fill(this.version) };
+    const ids = this.int64 ? BigInt64Array.from(sequences, (x) => BigInt(x)) : sequences;
+    const { data } = await runInPieces(count, seqLen, this.runTokens, async (start, rows) => {
+      const piece = ids.subarray(start * seqLen, (start + rows) * seqLen);
+      const out = await this.session.run({ [this.inputName]: new ort.Tensor(this.int64 ? "int64" : "int32", piece, [rows, seqLen]) });
+      const scores = Object.values(out)[0]!;
+      return { data: scores.data as Float32Array, dims: scores.dims };
+    });
+    return { scores: data, groupVersions: new Array<string>(count / groupSize).fill(this.version) };
   }
 
   async release(): Promise<void> {
@@ -113,16 +120,33 @@ export async function measureSteps(trainer: GrpoTrainer, warmup: number, steps: 
 export async function run(argv: string[]): Promise<void> {
   const flags = parseFlags(
     argv,
-    { generator: join(ROOT, "models/generator"), "judge-model": join(ROOT, "models/judge/model.onnx"), steps: 5, warmup: 1, "batch-size": 16, "group-size": 8, judges: 2, mode: "both" },
-    { mode: "both | inproc | grpc", judges: "judge replicas in the gRPC run" },
+    {
+      generator: join(ROOT, "models/generator"),
+      "judge-model": join(ROOT, "models/judge/model.onnx"),
+      steps: 5,
+      warmup: 1,
+      "batch-size": 16,
+      "group-size": 8,
+      judges: 2,
+      mode: "both",
+      engines: "onnx,tfjs",
+    },
+    {
+      mode: "both | inproc | grpc",
+      judges: "judge replicas in the gRPC run",
+      engines: "policy/reference engines to measure, in order (onnx, tfjs, auto); the first is compared against the rest",
+    },
   );
+  const engines = String(flags.engines).split(",").map((e) => e.trim()).filter(Boolean) as EngineChoice[];
+  for (const e of engines) if (!ENGINE_CHOICES.includes(e)) throw new Error(`--engines names "${e}"; expected a comma-separated list of ${ENGINE_CHOICES.join(", ")}`);
+  if (process.env[ENGINE_ENV]) throw new Error(`${ENGINE_ENV}=${process.env[ENGINE_ENV]} would override every engine this bench compares; unset it and use --engines`);
   const tmp = mkdtempSync(join(tmpdir(), "grpomesh-bench-step-"));
   try {
-    const backend = await initBackend(undefined, { log: false });
     const corpus = loadCorpus();
     let generator = flags.generator;
     if (!existsSync(join(generator, "config.json"))) {
       generator = join(tmp, "generator");
+      await initBackend(undefined, { log: false });
       const model = new MaskedTransformer(defaultGeneratorConfig(corpus.vocab.tokens), { seed: 1 });
       model.save(generator);
       model.dispose();
@@ -137,54 +161,75 @@ export async function run(argv: string[]): Promise<void> {
     }
     const config = benchGrpoConfig(flags["batch-size"], flags["group-size"]);
     console.log(
-      `GRPO step, B=${config.batch_size}, k=${config.group_size} (${config.batch_size * config.group_size} sequences), model ${modelConfig.n_layer}L×${modelConfig.d_model}, T=${modelConfig.seq_len}; tfjs backend ${backend.backend}; ${flags.warmup} warm-up + ${flags.steps} measured steps`,
+      `GRPO step, B=${config.batch_size}, k=${config.group_size} (${config.batch_size * config.group_size} sequences), model ${modelConfig.n_layer}L×${modelConfig.d_model}, T=${modelConfig.seq_len}; ` +
+        `engines ${engines.join(", ")}; ${flags.warmup} warm-up + ${flags.steps} measured steps each; ${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores`,
     );
-    const results: Record<string, StepRecord[]> = {};
+    const stepMeans: Array<{ engine: string; inproc?: number; grpc?: number }> = [];
 
-    if (flags.mode !== "grpc") {
-      console.log("in-process (policy, reference and judge engines in this process):");
-      const inproc = await buildInProcessTrainer({ generator, judgeModel, corpus, config });
-      results.inproc = await measureSteps(inproc.trainer, flags.warmup, flags.steps);
-      await inproc.close();
-    }
-    if (flags.mode !== "inproc") {
-      console.log(`over gRPC (policy, reference and ${flags.judges} judge process(es) on loopback):`);
-      const stack = await startStack({ generator, judgeModel, judges: flags.judges, logDir: join(tmp, "logs") });
-      const policy = new GrpcPolicy(stack.policy);
-      const reference = new GrpcReference(stack.reference);
-      const judges = new JudgeFleet(stack.judges);
-      try {
-        const trainer = new GrpoTrainer({ policy, reference, judge: judges, data: benchData(corpus, modelConfig.seq_len, config) }, config, { maskTokenId: corpus.vocab.maskTokenId });
-        results.grpc = await measureSteps(trainer, flags.warmup, flags.steps);
-      } finally {
-        policy.close();
-        reference.close();
-        judges.close();
-        await stack.supervisor.stopAll();
+    for (const engine of engines) {
+      const results: Record<string, StepRecord[]> = {};
+      let what: string = engine;
+      if (flags.mode !== "grpc") {
+        console.log(`[${engine}] in-process (policy, reference and judge engines in this process):`);
+        const inproc = await buildInProcessTrainer({ generator, judgeModel, corpus, config, engine });
+        what = (await inproc.policy.info()).backend;
+        results.inproc = await measureSteps(inproc.trainer, flags.warmup, flags.steps);
+        await inproc.close();
       }
-    }
-
-    const modes = Object.keys(results);
-    const avg = (mode: string, phase: (typeof PHASES)[number]) => mean(results[mode]!.map((r) => r.phases[phase]));
-    const rows = PHASES.map((phase) => {
-      const cells = modes.map((m) => avg(m, phase).toFixed(0));
+      if (flags.mode !== "inproc") {
+        console.log(`[${engine}] over gRPC (policy, reference and ${flags.judges} judge process(es) on loopback):`);
+        const stack = await startStack({ generator, judgeModel, judges: flags.judges, logDir: join(tmp, "logs"), engine });
+        const policy = new GrpcPolicy(stack.policy);
+        const reference = new GrpcReference(stack.reference);
+        const judges = new JudgeFleet(stack.judges);
+        try {
+          const trainer = new GrpoTrainer({ policy, reference, judge: judges, data: benchData(corpus, modelConfig.seq_len, config) }, config, { maskTokenId: corpus.vocab.maskTokenId });
+          results.grpc = await measureSteps(trainer, flags.warmup, flags.steps);
+        } finally {
+          policy.close();
+          reference.close();
+          judges.close();
+          await stack.supervisor.stopAll();
+        }
+      }
+      console.log(`${engine} (${what}):`);
+      console.log(phaseTable(results));
+      const modes = Object.keys(results);
+      const avg = (mode: string) => mean(results[mode]!.map((r) => r.phases.step_ms));
+      for (const m of modes) {
+        const step = avg(m);
+        console.log(`${m === "inproc" ? "in-process" : "gRPC"}: ${(1000 / step).toFixed(2)} steps/s, ${((config.batch_size * config.group_size * modelConfig.seq_len) / (step / 1000)).toFixed(0)} tokens/s`);
+      }
       if (modes.length === 2) {
-        const delta = avg("grpc", phase) - avg("inproc", phase);
-        cells.push(`${delta >= 0 ? "+" : ""}${delta.toFixed(0)}`);
+        const share = (avg("grpc") - avg("inproc")) / avg("grpc");
+        console.log(`RPC share of the gRPC step: ${(share * 100).toFixed(1)}% (goal ≤ 5%; noisy on a shared 2-core machine: compare within one run)`);
       }
-      return [phase.replace(/_ms$/, ""), ...cells];
-    });
-    const header = ["phase (mean ms)", ...modes.map((m) => (m === "inproc" ? "in-process" : "gRPC")), ...(modes.length === 2 ? ["gRPC − in-process"] : [])];
-    console.log(formatTable(header, rows));
-    for (const m of modes) {
-      const step = avg(m, "step_ms");
-      console.log(`${m === "inproc" ? "in-process" : "gRPC"}: ${(1000 / step).toFixed(2)} steps/s, ${((config.batch_size * config.group_size * modelConfig.seq_len) / (step / 1000)).toFixed(0)} tokens/s`);
+      stepMeans.push({ engine, inproc: results.inproc && avg("inproc"), grpc: results.grpc && avg("grpc") });
     }
-    if (modes.length === 2) {
-      const share = (avg("grpc", "step_ms") - avg("inproc", "step_ms")) / avg("grpc", "step_ms");
-      console.log(`RPC share of the gRPC step: ${(share * 100).toFixed(1)}% (noisy on a shared 2-core machine: compare within one run)`);
+    const [first, ...rest] = stepMeans;
+    for (const other of rest) {
+      for (const mode of ["inproc", "grpc"] as const) {
+        const a = first![mode], b = other[mode];
+        if (a && b) console.log(`${mode === "inproc" ? "in-process" : "gRPC"} step: ${first!.engine} ${(a / 1000).toFixed(2)}s, ${other.engine} ${(b / 1000).toFixed(2)}s: ${(b / a).toFixed(2)}× faster with ${first!.engine}`);
+      }
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** Mean ms per phase for each mode that ran, and the gRPC − in-process difference when both did. */
+export function phaseTable(results: Record<string, StepRecord[]>): string {
+  const modes = Object.keys(results);
+  const avg = (mode: string, phase: (typeof PHASES)[number]) => mean(results[mode]!.map((r) => r.phases[phase]));
+  const rows = PHASES.map((phase) => {
+    const cells = modes.map((m) => avg(m, phase).toFixed(0));
+    if (modes.length === 2) {
+      const delta = avg("grpc", phase) - avg("inproc", phase);
+      cells.push(`${delta >= 0 ? "+" : ""}${delta.toFixed(0)}`);
+    }
+    return [phase.replace(/_ms$/, ""), ...cells];
+  });
+  const header = ["phase (mean ms)", ...modes.map((m) => (m === "inproc" ? "in-process" : "gRPC")), ...(modes.length === 2 ? ["gRPC − in-process"] : [])];
+  return formatTable(header, rows);
 }

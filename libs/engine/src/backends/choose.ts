@@ -60,7 +60,7 @@ export function selectEngine(choice: EngineChoice | string | undefined, env: Nod
 /** Creates the chosen backend; its weights are placeholders until the caller loads a checkpoint. */
 export async function createTrainingBackend(
   config: ModelConfig,
-  options: { engine?: EngineChoice | string; tfjsBackend?: string; threads?: number; frozen?: boolean } = {},
+  options: { engine?: EngineChoice | string; tfjsBackend?: string; threads?: number; frozen?: boolean; spinning?: boolean } = {},
 ): Promise<{ backend: TrainingBackend; selection: EngineSelection }> {
   const selection = selectEngine(options.engine);
   if (selection.engine === "tfjs") {
@@ -71,7 +71,7 @@ export async function createTrainingBackend(
   }
   const { OnnxWorkerBackend } = await import("./onnx.ts");
   try {
-    const backend = await OnnxWorkerBackend.start(config, { threads: options.threads, executionProviders: selection.executionProviders ?? ["cpu"], frozen: options.frozen });
+    const backend = await OnnxWorkerBackend.start(config, { threads: options.threads, executionProviders: selection.executionProviders ?? ["cpu"], frozen: options.frozen, spinning: options.spinning ?? false });
     return { backend, selection };
   } catch (err) {
     throw failedPrecondition(`the onnxruntime engine could not start: ${(err as Error).message}. Run with --engine=tfjs to train with tfjs instead.`);

@@ -9,6 +9,8 @@ export interface OnnxWorkerInit {
   executionProviders: string[];
   /** Weights that never change (the reference): baked into the forward session, which runs faster. */
   frozen?: boolean;
+  /** onnxruntime's spin-waiting threads (default on); see OnnxTrainerOptions.spinning. */
+  spinning?: boolean;
 }
 
 export type OnnxWorkerReady = { type: "ready"; description: string; parameterCount: number } | { type: "failed"; message: string };

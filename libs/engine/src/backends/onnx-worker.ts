@@ -23,6 +23,7 @@ async function main(): Promise<void> {
       threads: init.threads,
       executionProviders: init.executionProviders,
       forwardWeights: init.frozen ? "initializers" : "inputs",
+      spinning: init.spinning,
     });
   } catch (err) {
     port.postMessage({ type: "failed", message: (err as Error).message } satisfies OnnxWorkerReady);

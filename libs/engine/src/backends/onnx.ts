@@ -42,8 +42,8 @@ export class OnnxWorkerBackend implements TrainingBackend {
   }
 
   /** Starts the worker and its trainer (placeholder weights until setWeights). */
-  static start(config: ModelConfig, options: { threads?: number; executionProviders: string[]; frozen?: boolean }): Promise<OnnxWorkerBackend> {
-    const init: OnnxWorkerInit = { config, threads: options.threads, executionProviders: options.executionProviders, frozen: options.frozen };
+  static start(config: ModelConfig, options: { threads?: number; executionProviders: string[]; frozen?: boolean; spinning?: boolean }): Promise<OnnxWorkerBackend> {
+    const init: OnnxWorkerInit = { config, threads: options.threads, executionProviders: options.executionProviders, frozen: options.frozen, spinning: options.spinning };
     const worker = new Worker(BOOTSTRAP, { eval: true, workerData: init });
     return new Promise((resolve, reject) => {
       const fail = (why: string) => {
