@@ -171,11 +171,15 @@ export class GrpoTrainer<C = unknown> {
     const stepNo = this.step + 1;
     const seed = String(this.rng.nextU32());
 
+    // The reference needs only the inputs: it computes while the policy samples and the judges
+    // score (other machines in a deployment), and reference_ms is what the step still waits after.
+    const reference = this.ports.reference.logProbs(batch.inputs, shape, c.temperature);
+    reference.catch(() => {}); // awaited below; an earlier failure must not leave it unhandled
     const sampled = await this.ports.policy.sample(batch.inputs, shape, { temperature: c.temperature, topP: c.top_p, groupSize: k, seed });
     phases.sample_ms = t.lap();
     const judged = await this.ports.judge.score(sampled.completions, { count: batch.batchSize * k, seqLen: batch.seqLen, groupSize: k });
     phases.judge_ms = t.lap();
-    const refLogProbs = await this.ports.reference.logProbs(batch.inputs, shape, c.temperature);
+    const refLogProbs = await reference;
     phases.reference_ms = t.lap();
 
     const adv = groupRelativeAdvantages(judged.scores, { groupSize: k, norm: c.advantage_norm, stdFloor: c.std_floor });
