@@ -24,6 +24,8 @@ export const POLICY_FLAG_DEFAULTS = {
   engine: "auto",
   /** onnxruntime intra-op threads; 0 = one per core. */
   threads: 0,
+  /** onnxruntime threads spin-wait after a run: on for a node of its own, off (default) where the judge or another engine shares the cores. */
+  spin_wait: false,
   /** tfjs backend when the engine is tfjs: empty = first installed of node-gpu, node, wasm, cpu. */
   backend: "",
 };
@@ -45,6 +47,7 @@ export interface PolicyServiceConfig {
   engine: EngineChoice;
   /** undefined: one per core. */
   threads: number | undefined;
+  spinWait: boolean;
 }
 
 export const ENV_PREFIX = "POLICY_";
@@ -85,6 +88,7 @@ function toServiceConfig(f: PolicyFlags): PolicyServiceConfig {
     backend: f.backend === "" ? undefined : f.backend,
     engine: f.engine as EngineChoice,
     threads: nonNegative(f.threads, "--threads") || undefined,
+    spinWait: f.spin_wait,
   };
 }
 

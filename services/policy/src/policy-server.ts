@@ -43,6 +43,7 @@ export function defaultPolicyConfig(): PolicyServiceConfig {
     backend: undefined,
     engine: d.engine as EngineChoice,
     threads: d.threads || undefined,
+    spinWait: d.spin_wait,
   };
 }
 
@@ -196,6 +197,7 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
       backend: config.backend,
       engine: config.engine,
       threads: config.threads,
+      spinning: config.spinWait,
       replayWindow: config.replayWindow,
       limits: { maxBatch: config.maxBatch, maxCompletions: config.maxCompletions, maxPpoEpochs: config.maxPpoEpochs },
     })),

@@ -23,6 +23,8 @@ export const REFERENCE_FLAG_DEFAULTS = {
   engine: "auto",
   /** onnxruntime intra-op threads; 0 = one per core. */
   threads: 0,
+  /** onnxruntime threads spin-wait after a run: on for a node of its own, off (default) where the judge or another engine shares the cores. */
+  spin_wait: false,
   /** tfjs backend when the engine is tfjs: empty = first installed of node-gpu, node, wasm, cpu. */
   backend: "",
 };
@@ -43,6 +45,7 @@ export interface ReferenceServiceConfig {
   engine: EngineChoice;
   /** undefined: one per core. */
   threads: number | undefined;
+  spinWait: boolean;
 }
 
 export const ENV_PREFIX = "REFERENCE_";
@@ -81,6 +84,7 @@ function toServiceConfig(f: ReferenceFlags): ReferenceServiceConfig {
     backend: f.backend === "" ? undefined : f.backend,
     engine: f.engine as EngineChoice,
     threads: nonNegative(f.threads, "--threads") || undefined,
+    spinWait: f.spin_wait,
   };
 }
 

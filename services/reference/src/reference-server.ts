@@ -39,6 +39,7 @@ export function defaultReferenceConfig(): ReferenceServiceConfig {
     backend: undefined,
     engine: d.engine as EngineChoice,
     threads: d.threads || undefined,
+    spinWait: d.spin_wait,
   };
 }
 
@@ -113,6 +114,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       backend: config.backend,
       engine: config.engine,
       threads: config.threads,
+      spinning: config.spinWait,
       datasetVocabulary: config.datasetMeta === null ? undefined : datasetVocabulary(config.datasetMeta),
       limits: { maxBatch: config.maxBatch, maxCompletions: config.maxCompletions },
     })),
