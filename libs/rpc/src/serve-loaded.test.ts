@@ -35,7 +35,9 @@ test("NOT_SERVING while the model loads, SERVING after; shutdown frees the model
       await loading;
       return { name: "model" };
     },
-    dispose: () => (disposed = true),
+    dispose: () => {
+      disposed = true;
+    },
   });
   let status = "";
   for (let i = 0; i < 50 && status !== "NOT_SERVING"; i++) {
