@@ -1,36 +1,6 @@
 export { initBackend, BACKEND_ENV, type BackendChoice, type BackendInfo } from "./backend.ts";
-export {
-  DEFAULT_GENERATOR_ARCH,
-  defaultGeneratorConfig,
-  expectedTensorShapes,
-  flopsPerToken,
-  parameterCount,
-  validateConfig,
-  type ModelConfig,
-  type ModelType,
-} from "./config.ts";
-export {
-  decodeSafetensors,
-  encodeSafetensors,
-  safeTensor,
-  type SafeData,
-  type SafeDtype,
-  type SafeTensor,
-  type SafetensorsFile,
-} from "./safetensors.ts";
-export {
-  CONFIG_FILE,
-  WEIGHTS_FILE,
-  checkWeightsAgainstConfig,
-  loadCheckpoint,
-  loadConfig,
-  saveCheckpoint,
-  weightsDigest,
-  writeFileAtomic,
-  type CheckpointContents,
-  type LoadedCheckpoint,
-  type Weights,
-} from "./checkpoint.ts";
+// config, safetensors, checkpoints, special tokens and the optimizer state layout (no tfjs)
+export * from "./format.ts";
 export { localAttentionInit } from "./local-init.ts";
 export { MaskedTransformer, batchMatMul, geluTanh, matMul2d, type ForwardOptions } from "./transformer.ts";
 export {

@@ -3,6 +3,7 @@
 // is engine-independent; a backend only runs forwards, gradients and the AdamW arithmetic.
 import type { AdamWState, Weights } from "@grpomesh/model/format";
 import type { LossInputs, LossOptions, LossValues } from "@grpomesh/grpo/loss";
+import type { AdamWStepOptions } from "@grpomesh/onnx-engine";
 
 /** The training engines there are: tfjs (wasm, cpu, node, node-gpu) and onnxruntime-node training graphs. */
 export const ENGINE_NAMES = ["onnx", "tfjs"] as const;
@@ -11,15 +12,8 @@ export type EngineName = (typeof ENGINE_NAMES)[number];
 export type EngineChoice = EngineName | "auto";
 export const ENGINE_CHOICES: readonly EngineChoice[] = ["auto", ...ENGINE_NAMES];
 
-export interface AdamWStepOptions {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** Multiplies every gradient first (global-norm clipping). Default 1. */
-  gradScale?: number;
-}
+/** AdamW hyper-parameters of one update, and the clipping factor (the onnx engine's own type). */
+export type { AdamWStepOptions };
 
 /** Forward passes over one set of weights. */
 export interface ForwardBackend {
