@@ -212,7 +212,10 @@ export function formatSizeReport(r: SizeReport): string {
     for (const m of modes) cells.push(ms(r.peer.modes[m]!.median_ms[phase]));
     for (const m of modes) {
       const peer = r.peer.modes[m]!.median_ms[phase];
-      cells.push(phase === "data" || phase === "advantage" || ours === undefined || peer === undefined || ours <= 0 ? "" : formatRatio(peer / ours));
+      // Our reference runs while the policy samples and the judge scores: what is left of it is a
+      // wait of ~0 ms, and a ratio against it means nothing.
+      const overlapped = phase === "reference" && ours !== undefined && ours < 5;
+      cells.push(phase === "data" || phase === "advantage" || ours === undefined || peer === undefined || ours <= 0 ? "" : overlapped ? "overlapped" : formatRatio(peer / ours));
     }
     return cells;
   });
