@@ -84,7 +84,13 @@ export interface LossAndGrads {
 /** A small least-recently-used map of sessions; evicted sessions are released. */
 class SessionCache {
   private readonly entries = new Map<string, Promise<ort.InferenceSession>>();
+  /** Sessions this cache released (evicted or cleared). */
+  released = 0;
   constructor(private readonly capacity: number) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
 
   get(key: string, create: () => Promise<ort.InferenceSession>): Promise<ort.InferenceSession> {
     let entry = this.entries.get(key);
@@ -99,7 +105,7 @@ class SessionCache {
     while (this.entries.size > this.capacity) {
       const [oldKey, old] = this.entries.entries().next().value!;
       this.entries.delete(oldKey);
-      void old.then((s) => s.release()).catch(() => undefined);
+      void old.then((s) => s.release()).then(() => this.released++, () => undefined);
     }
     return entry;
   }
@@ -107,7 +113,7 @@ class SessionCache {
   async clear(): Promise<void> {
     const all = [...this.entries.values()];
     this.entries.clear();
-    await Promise.all(all.map((p) => p.then((s) => s.release()).catch(() => undefined)));
+    await Promise.all(all.map((p) => p.then((s) => s.release()).then(() => this.released++, () => undefined)));
   }
 }
 
@@ -197,6 +203,7 @@ export class OnnxTrainer {
   private readonly forwardSessions: SessionCache;
   private readonly trainSessions: SessionCache;
   private adamwSession: Promise<ort.InferenceSession> | null = null;
+  private sessionsCreated = 0;
   private readonly embedding: EmbeddingMode;
   private readonly tokensPerRun: { forward: number; train: number };
   private readonly bakeForwardWeights: boolean;
@@ -534,7 +541,20 @@ export class OnnxTrainer {
   }
 
   private createSession(model: Uint8Array): Promise<ort.InferenceSession> {
-    return ort.InferenceSession.create(model, this.sessionOptions);
+    return ort.InferenceSession.create(model, this.sessionOptions).then((session) => {
+      this.sessionsCreated++;
+      return session;
+    });
+  }
+
+  /**
+   * Sessions held now: cached forward and training sessions (each cache holds at most
+   * `sessionCacheSize`), and how many were created and not yet released (the AdamW session
+   * included) — what a leak test watches.
+   */
+  sessionCounts(): { forward: number; train: number; open: number } {
+    const released = this.forwardSessions.released + this.trainSessions.released;
+    return { forward: this.forwardSessions.size, train: this.trainSessions.size, open: this.sessionsCreated - released };
   }
 
   private feeds(): Record<string, ort.Tensor> {
