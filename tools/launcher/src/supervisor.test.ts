@@ -43,8 +43,15 @@ test("waitFor returns the exit code of a process expected to finish; stopAll kil
   }
 });
 
-test("freePort gives distinct usable ports", async () => {
-  const a = await freePort();
-  const b = await freePort();
-  assert.ok(a > 0 && b > 0);
+test("freePort gives distinct ports below the ephemeral range that a server can bind on every interface", async () => {
+  const ports: number[] = [];
+  for (let i = 0; i < 20; i++) ports.push(await freePort());
+  assert.equal(new Set(ports).size, ports.length, `a port was handed out twice: ${ports}`);
+  assert.ok(ports.every((p) => p >= 20_000 && p < 32_768), `ports outside 20000–32767: ${ports}`);
+  const { createServer } = await import("node:net");
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(ports[0], "0.0.0.0", () => server.close(() => resolve()));
+  });
 });

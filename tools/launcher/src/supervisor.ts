@@ -148,12 +148,44 @@ export class Supervisor {
   }
 }
 
-/** A free TCP port on 127.0.0.1 (bound and released; fine for a local stack). */
-export function freePort(): Promise<number> {
+/**
+ * A TCP port free on every interface, for a child to bind a moment later. Ports come from below
+ * Linux's ephemeral range (32768–60999), where other processes' `listen(0)` and outgoing
+ * connections never land, so nothing else takes the port in between (a kernel-chosen port could
+ * be handed to another process before the child binds it: EADDRINUSE under parallel tests); no
+ * port is handed out twice by one process. Falls back to a kernel-chosen port.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const port = PORT_RANGE.low + Math.floor(Math.random() * (PORT_RANGE.high - PORT_RANGE.low));
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  const port = await kernelPort();
+  handedOut.add(port);
+  return port;
+}
+
+const PORT_RANGE = { low: 20_000, high: 32_000 };
+const handedOut = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    // 0.0.0.0: what the metrics endpoints bind; it fails if any address holds the port
+    server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
+  });
+}
+
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(0, "0.0.0.0", () => {
       const address = server.address();
       const port = typeof address === "object" && address ? address.port : 0;
       server.close(() => resolve(port));
