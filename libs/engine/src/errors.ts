@@ -30,3 +30,8 @@ export function rethrowAs(err: unknown, wrap: (message: string) => EngineError, 
   if (err instanceof EngineError) throw err;
   throw wrap(prefix + (err instanceof Error ? err.message : String(err)));
 }
+
+/** FAILED_PRECONDITION unless `config` is a masked_lm generator (what the policy and reference serve). */
+export function requireGenerator(config: { model_type: string }, role: "policy" | "reference"): void {
+  if (config.model_type !== "masked_lm") throw failedPrecondition(`the ${role} needs a masked_lm generator; this checkpoint is a ${config.model_type}`);
+}

@@ -1,6 +1,6 @@
 // The policy and reference engines: libs/model and libs/grpo behind the loop's PolicyPort and
 // ReferencePort, so the GRPO loop runs on them in-process and services wrap them for gRPC.
-export { PolicyEngine, clipScale, updateDigest, type GradientResult, type PolicyEngineOptions, type PolicyInfo } from "./policy.ts";
+export { PolicyEngine, updateDigest, type GradientResult, type PolicyEngineOptions, type PolicyInfo } from "./policy.ts";
 export { ReferenceEngine, type ReferenceEngineOptions, type ReferenceInfo, type ReferenceScores } from "./reference.ts";
 export { EngineError, GrpcCode, failedPrecondition, invalidArgument, notFound, resourceExhausted, type GrpcCodeValue } from "./errors.ts";
 export {
@@ -23,3 +23,4 @@ export { modelStartFields, type ModelInfo } from "./model-info.ts";
 export { ENGINE_CHOICES, ENGINE_NAMES, type AdamWStepOptions, type EngineChoice, type EngineName, type ForwardBackend, type TrainingBackend } from "./backends/types.ts";
 export { ENGINE_ENV, createTrainingBackend, selectEngine, type EngineSelection } from "./backends/choose.ts";
 export { TfjsBackend } from "./backends/tfjs.ts";
+export { accumulateGradients } from "./backends/accumulate.ts";

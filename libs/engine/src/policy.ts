@@ -12,6 +12,8 @@ import {
   loadConfig,
   optimizerStateFromSafeTensors,
   optimizerStateToSafeTensors,
+  clipScale,
+  globalNorm,
   saveCheckpoint as writeCheckpointFolder,
   specialTokenIds,
   weightsDigest,
@@ -19,12 +21,13 @@ import {
   type ModelConfig,
   type Weights,
 } from "@grpomesh/model/format";
-import { sumLossValues, type LossInputs, type LossOptions, type LossValues } from "@grpomesh/grpo/loss";
+import type { LossInputs, LossOptions, LossValues } from "@grpomesh/grpo/loss";
 import type { BatchShape, PolicyPort, PolicyState, SampleParams, SampleResult, TrainParams, UpdateMetrics, UpdatePayload, UpdateResult } from "@grpomesh/loop";
+import { accumulateGradients } from "./backends/accumulate.ts";
 import { createTrainingBackend, type EngineSelection } from "./backends/choose.ts";
 import { TfjsBackend } from "./backends/tfjs.ts";
 import type { EngineChoice, TrainingBackend } from "./backends/types.ts";
-import { failedPrecondition, invalidArgument, notFound, rethrowAs } from "./errors.ts";
+import { failedPrecondition, invalidArgument, notFound, requireGenerator, rethrowAs } from "./errors.ts";
 import { completionLogProbsFrom } from "./log-probs.ts";
 import { POLICY_STATE_FILE, formatPolicyState, readPolicyState, type OptimizerSettings, type RecordedUpdate } from "./policy-state.ts";
 import { SerialQueue } from "./serial.ts";
@@ -83,9 +86,7 @@ export class PolicyEngine implements PolicyPort {
   constructor(model: MaskedTransformer | TrainingBackend, options: PolicyEngineOptions & { config?: ModelConfig; selection?: EngineSelection } = {}) {
     const config = model instanceof MaskedTransformer ? model.config : options.config;
     if (!config) throw new Error("PolicyEngine: a backend needs its model config (options.config)");
-    if (config.model_type !== "masked_lm") {
-      throw failedPrecondition(`the policy needs a masked_lm generator; this checkpoint is a ${config.model_type}`);
-    }
+    requireGenerator(config, "policy");
     this.backend = model instanceof MaskedTransformer ? new TfjsBackend(model) : model;
     this.config = config;
     this.selection = options.selection ?? { engine: this.backend.engine, reason: "given" };
@@ -110,7 +111,7 @@ export class PolicyEngine implements PolicyPort {
     } catch (err) {
       rethrowAs(err, failedPrecondition, "cannot load policy checkpoint: ");
     }
-    if (config.model_type !== "masked_lm") throw failedPrecondition(`the policy needs a masked_lm generator; this checkpoint is a ${config.model_type}`);
+    requireGenerator(config, "policy"); // before a backend (maybe a worker) starts for nothing
     const { backend, selection } = await createTrainingBackend(config, { engine: options.engine, tfjsBackend: options.backend, threads: options.threads, spinning: options.spinning });
     const engine = new PolicyEngine(backend, { ...options, config, selection });
     try {
@@ -183,7 +184,7 @@ export class PolicyEngine implements PolicyPort {
       this.checkAlive();
       const checked = checkUpdatePayload(payload, this.facts, this.limits);
       const { grads, values } = await this.accumulate(payload, checked, false);
-      return { values, gradNorm: globalNorm(grads), grads };
+      return { values, gradNorm: globalNorm(grads.values()), grads };
     });
   }
 
@@ -220,7 +221,7 @@ export class PolicyEngine implements PolicyPort {
         if (!Number.isFinite(values.loss)) {
           throw failedPrecondition(`step ${step}, epoch ${epoch}: the GRPO loss is ${values.loss}; no update was applied. The weights may have diverged: lower learning_rate or load an earlier checkpoint.`);
         }
-        const norm = globalNorm(grads);
+        const norm = globalNorm(grads.values());
         if (!Number.isFinite(norm)) {
           throw failedPrecondition(`step ${step}, epoch ${epoch}: the gradient norm is ${norm}; no update was applied. Lower learning_rate or load an earlier checkpoint.`);
         }
@@ -297,7 +298,6 @@ export class PolicyEngine implements PolicyPort {
   private async accumulate(p: UpdatePayload, checked: CheckedUpdate, withOld: boolean): Promise<{ grads: Map<string, Float32Array>; values: LossValues }> {
     const { batch: B, seqLen: T, groupSize: k, params } = p;
     const V = this.facts.vocabSize;
-    const micro = params.microBatchSize > 0 ? Math.min(params.microBatchSize, B) : B;
     const old = withOld ? this.reducedOldLogProbs(p, checked) : undefined;
     const options: LossOptions = {
       klBeta: params.klBeta,
@@ -306,34 +306,18 @@ export class PolicyEngine implements PolicyPort {
       clipEps: params.clipEps,
       sampleCount: B * k,
     };
-    let summed: Map<string, Float32Array> | null = null;
-    const parts: LossValues[] = [];
-    for (let s = 0; s < B; s += micro) {
-      const e = Math.min(B, s + micro);
-      const inputs: LossInputs = {
-        batchSize: e - s,
-        groupSize: k,
-        seqLen: T,
-        vocabSize: V,
-        completions: p.completions.subarray(s * k * T, e * k * T),
-        mask: checked.mask.subarray(s * T, e * T),
-        advantages: p.advantages.subarray(s * k, e * k),
-        refLogProbs: checked.hasRef ? p.refLogProbs.subarray(s * T * V, e * T * V) : undefined,
-        oldLogProbs: old?.subarray(s * k, e * k),
-      };
-      const result = await this.backend.lossAndGrads(p.inputs.subarray(s * T, e * T), inputs, options, params.temperature);
-      parts.push(result.values);
-      if (!summed) {
-        summed = result.grads;
-        continue;
-      }
-      for (const [name, g] of result.grads) {
-        const acc = summed.get(name);
-        if (!acc) summed.set(name, g);
-        else for (let i = 0; i < g.length; i++) acc[i]! += g[i]!;
-      }
-    }
-    return { grads: summed ?? new Map(), values: sumLossValues(parts) };
+    const inputs: LossInputs = {
+      batchSize: B,
+      groupSize: k,
+      seqLen: T,
+      vocabSize: V,
+      completions: p.completions,
+      mask: checked.mask,
+      advantages: p.advantages,
+      refLogProbs: checked.hasRef ? p.refLogProbs : undefined,
+      oldLogProbs: old,
+    };
+    return accumulateGradients(this.backend, p.inputs, inputs, options, params.temperature, params.microBatchSize);
   }
 
   /** Sampling-time log π as the loss reads it: summed, or averaged over M_i for "mean". */
@@ -503,19 +487,6 @@ function requireFolder(dir: string): void {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw notFound(`checkpoint folder ${dir} does not exist; expected a folder with config.json and model.safetensors (docs/model-format.md)`);
   }
-}
-
-/** Global L2 norm of the gradients, accumulated in float64. */
-function globalNorm(grads: Map<string, Float32Array>): number {
-  let sum = 0;
-  for (const g of grads.values()) for (let i = 0; i < g.length; i++) sum += g[i]! * g[i]!;
-  return Math.sqrt(sum);
-}
-
-/** PyTorch's clip_grad_norm_: scale by maxNorm / (norm + 1e-6) only when norm > maxNorm (maxNorm ≤ 0: never). */
-export function clipScale(norm: number, maxNorm: number): number {
-  if (!(Number.isFinite(maxNorm) && maxNorm > 0) || norm <= maxNorm) return 1;
-  return maxNorm / (norm + 1e-6);
 }
 
 const PARAM_KEYS: ReadonlyArray<keyof TrainParams> = [

@@ -10,7 +10,7 @@ import { createTrainingBackend, type EngineSelection } from "./backends/choose.t
 import { TfjsBackend } from "./backends/tfjs.ts";
 import type { EngineChoice, ForwardBackend } from "./backends/types.ts";
 import type { BatchShape, ReferencePort } from "@grpomesh/loop";
-import { failedPrecondition, invalidArgument, notFound, rethrowAs } from "./errors.ts";
+import { failedPrecondition, invalidArgument, notFound, requireGenerator, rethrowAs } from "./errors.ts";
 import { completionLogProbsFrom } from "./log-probs.ts";
 import { checkCompletionCount, checkIds, checkShape, resolveLimits, type EngineLimits, type ModelFacts } from "./validate.ts";
 import { vocabularyDifference, type VocabularyView } from "./vocab.ts";
@@ -48,11 +48,8 @@ export class ReferenceEngine implements ReferencePort {
   constructor(model: MaskedTransformer | ForwardBackend, options: ReferenceEngineOptions & { config?: ModelConfig; weightsDigest?: string; selection?: EngineSelection } = {}) {
     const config = model instanceof MaskedTransformer ? model.config : options.config;
     if (!config) throw new Error("ReferenceEngine: a backend needs its model config (options.config)");
-    if (config.model_type !== "masked_lm") {
-      throw failedPrecondition(`the reference needs a masked_lm generator; this checkpoint is a ${config.model_type}`);
-    }
+    requireGenerator(config, "reference");
     if (model instanceof MaskedTransformer) {
-      for (const v of model.variables.values()) v.trainable = false;
       this.backend = new TfjsBackend(model);
       this.weightsDigest = weightsDigest(model.getWeights(), expectedTensorShapes(config));
     } else {
@@ -60,6 +57,8 @@ export class ReferenceEngine implements ReferencePort {
       this.backend = model;
       this.weightsDigest = options.weightsDigest;
     }
+    // tfjs differentiates every trainable variable in the process: the reference's must not be
+    if (this.backend instanceof TfjsBackend) for (const v of this.backend.model.variables.values()) v.trainable = false;
     this.config = config;
     this.selection = options.selection ?? { engine: this.backend.engine, reason: "given" };
     this.limits = resolveLimits(options.limits);
@@ -95,11 +94,10 @@ export class ReferenceEngine implements ReferencePort {
         throw failedPrecondition(`the reference checkpoint does not speak the dataset's vocabulary: ${difference}. Use the generator trained on this dataset, or point --dataset-meta at its metadata.`);
       }
     }
-    if (ckpt.config.model_type !== "masked_lm") throw failedPrecondition(`the reference needs a masked_lm generator; this checkpoint is a ${ckpt.config.model_type}`);
+    requireGenerator(ckpt.config, "reference"); // before a backend (maybe a worker) starts for nothing
     const { backend, selection } = await createTrainingBackend(ckpt.config, { engine: options.engine, tfjsBackend: options.backend, threads: options.threads, frozen: true, spinning: options.spinning });
     try {
       await backend.setWeights(ckpt.weights);
-      if (backend instanceof TfjsBackend) for (const v of backend.model.variables.values()) v.trainable = false;
     } catch (err) {
       await backend.dispose();
       throw err;

@@ -8,7 +8,7 @@ export { TOKEN_REDUCTIONS, checkFillIns } from "./batch.ts";
 export type { KlEstimator } from "./kl.ts";
 export { KL_ESTIMATORS, exactKl, k1Kl, k3Kl, klPerSample, sequenceLogProbs } from "./kl.ts";
 export type { LossInputs, LossOptions, LossValues, ResolvedLossOptions } from "./loss.ts";
-export { DEFAULT_LOSS_OPTIONS, LOSS_VALUE_KEYS, grpoLossArrays, resolveLossInputs, sumLossValues } from "./loss.ts";
+export { DEFAULT_LOSS_OPTIONS, LOSS_VALUE_KEYS, grpoLossArrays, resolveLossInputs, sliceLossInputs, sumLossValues } from "./loss.ts";
 export type { LossTensors } from "./loss-tf.ts";
 export { grpoLossAndGrads, grpoLossTensors, readLossValues } from "./loss-tf.ts";
 export type { StepMetrics } from "./metrics.ts";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { LossValues } from "./index.ts";
-import { grpoLossArrays, groupRelativeAdvantages, stepMetrics, sumLossValues } from "./index.ts";
+import { grpoLossArrays, groupRelativeAdvantages, sliceLossInputs, stepMetrics, sumLossValues } from "./index.ts";
 import { ln, ppoCase, tinyBatch } from "./fixtures.test-util.ts";
 
 const LN2 = 0.6931471805599453;
@@ -68,14 +68,13 @@ test("micro-batches with sampleCount = the whole batch sum to the full-batch val
     advantages: [1, -1, 0.5, -0.5],
   };
   const whole = grpoLossArrays(full.logp, full);
-  const part = (i: number) => grpoLossArrays(full.logp.subarray(i * 9, i * 9 + 9), {
-    ...full, batchSize: 1,
-    completions: full.completions.subarray(i * 6, i * 6 + 6),
-    mask: full.mask.subarray(i * 3, i * 3 + 3),
-    refLogProbs: full.refLogProbs.subarray(i * 9, i * 9 + 9),
-    advantages: full.advantages.slice(i * 2, i * 2 + 2),
-  }, { sampleCount: 4 });
+  const part = (i: number) => grpoLossArrays(full.logp.subarray(i * 9, i * 9 + 9), sliceLossInputs(full, i, i + 1), { sampleCount: 4 });
   nearValues(sumLossValues([part(0), part(1)]), { ...whole }, 1e-9);
+  // the slice is a view of the typed arrays (no copy) and a copy of plain ones
+  const second = sliceLossInputs(full, 1, 2);
+  assert.equal(second.completions.buffer, full.completions.buffer);
+  assert.deepEqual([...second.completions], [1, 0, 0, 2, 2, 0]);
+  assert.deepEqual({ B: second.batchSize, mask: [...second.mask], adv: Array.from(second.advantages) }, { B: 1, mask: [1, 0, 1], adv: [0.5, -0.5] });
 });
 
 test("loss inputs are checked: β > 0 needs reference log-probs; bad advantages and options refused", () => {

@@ -136,3 +136,28 @@ export function sumLossValues(parts: readonly LossValues[]): LossValues {
   for (const p of parts) for (const key of LOSS_VALUE_KEYS) out[key] += p[key];
   return out;
 }
+
+/** An array's elements [start, end): a view for typed arrays, a copy for anything else. */
+function range(a: ArrayLike<number>, start: number, end: number): ArrayLike<number> {
+  if (ArrayBuffer.isView(a)) return (a as unknown as Float32Array).subarray(start, end);
+  return Array.prototype.slice.call(a, start, end) as number[];
+}
+
+/**
+ * Inputs [start, end) of a batch as a batch of their own (views, no copies of typed arrays): the
+ * micro-batch of gradient accumulation. Pass the whole batch's B·k as sampleCount to each.
+ */
+export function sliceLossInputs(x: LossInputs, start: number, end: number): LossInputs {
+  const { groupSize: k, seqLen: T, vocabSize: V } = x;
+  return {
+    batchSize: end - start,
+    groupSize: k,
+    seqLen: T,
+    vocabSize: V,
+    completions: x.completions.subarray(start * k * T, end * k * T),
+    mask: x.mask.subarray(start * T, end * T),
+    advantages: range(x.advantages, start * k, end * k),
+    refLogProbs: x.refLogProbs === undefined ? undefined : range(x.refLogProbs, start * T * V, end * T * V),
+    oldLogProbs: x.oldLogProbs === undefined ? undefined : range(x.oldLogProbs, start * k, end * k),
+  };
+}

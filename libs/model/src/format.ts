@@ -19,7 +19,9 @@ export {
 export { BANNED_LOGIT, specialTokenIds } from "./special-tokens.ts";
 export {
   checkOptimizerState,
+  clipScale,
   cosineLearningRate,
+  globalNorm,
   isDecayed,
   optimizerStateFromSafeTensors,
   optimizerStateToSafeTensors,

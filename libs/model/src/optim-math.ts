@@ -85,3 +85,19 @@ export function checkOptimizerState(state: AdamWState, shapes: Map<string, numbe
   }
   if (problems.length) throw new Error(`optimizer state does not match the model's parameters:\n  - ${problems.join("\n  - ")}`);
 }
+
+/** Global L2 norm of a set of gradients, accumulated in float64. */
+export function globalNorm(grads: Iterable<ArrayLike<number>>): number {
+  let sum = 0;
+  for (const g of grads) for (let i = 0; i < g.length; i++) sum += g[i]! * g[i]!;
+  return Math.sqrt(sum);
+}
+
+/**
+ * PyTorch's clip_grad_norm_ factor: maxNorm / (norm + 1e-6) when norm > maxNorm, else 1 (and 1
+ * when maxNorm is not a positive number: no clipping).
+ */
+export function clipScale(norm: number, maxNorm: number): number {
+  if (!(Number.isFinite(maxNorm) && maxNorm > 0) || norm <= maxNorm) return 1;
+  return maxNorm / (norm + 1e-6);
+}

@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // tfjs-core's Node build registers no gradients; see gradients.ts.
 import "./gradients.ts";
 import type { SafeTensor } from "./safetensors.ts";
-import { checkOptimizerState, isDecayed, optimizerStateFromSafeTensors, optimizerStateToSafeTensors, type AdamWState } from "./optim-math.ts";
+import { checkOptimizerState, clipScale, isDecayed, optimizerStateFromSafeTensors, optimizerStateToSafeTensors, type AdamWState } from "./optim-math.ts";
 
 export { cosineLearningRate, isDecayed, type AdamWState, type CosineSchedule } from "./optim-math.ts";
 
@@ -132,8 +132,8 @@ export function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { 
   const normTensor = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))));
   const norm = normTensor.dataSync()[0]!;
   normTensor.dispose();
-  if (!(Number.isFinite(maxNorm) && maxNorm > 0) || norm <= maxNorm) return { grads, norm };
-  const scale = maxNorm / (norm + 1e-6);
+  const scale = clipScale(norm, maxNorm);
+  if (scale === 1) return { grads, norm };
   const out = new Map<string, tf.Tensor>();
   for (const [name, g] of grads) {
     out.set(name, tf.mul(g, scale));

@@ -7,8 +7,9 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TrainingBackend } from "@grpomesh/engine";
+import { accumulateGradients } from "@grpomesh/engine/accumulate";
 import type { LossInputs, LossOptions } from "@grpomesh/grpo/loss";
-import { BANNED_LOGIT, expectedTensorShapes, flopsPerToken, parameterCount, specialTokenIds, validateConfig, type ModelConfig, type Weights } from "@grpomesh/model/format";
+import { BANNED_LOGIT, clipScale, expectedTensorShapes, globalNorm, flopsPerToken, parameterCount, specialTokenIds, validateConfig, type ModelConfig, type Weights } from "@grpomesh/model/format";
 import { Rng, mixSeeds } from "@grpomesh/rng";
 import { parseFlags, requirePositiveIntegers } from "./options.ts";
 import { formatTable } from "./stats.ts";
@@ -253,20 +254,6 @@ export async function grpoBatch(
   };
 }
 
-function sliceInputs(x: LossInputs, s: number, e: number): LossInputs {
-  const { groupSize: k, seqLen: T, vocabSize: V } = x;
-  return {
-    batchSize: e - s,
-    groupSize: k,
-    seqLen: T,
-    vocabSize: V,
-    completions: x.completions.subarray(s * k * T, e * k * T),
-    mask: x.mask.subarray(s * T, e * T),
-    advantages: (x.advantages as Float32Array).subarray(s * k, e * k),
-    refLogProbs: (x.refLogProbs as Float32Array).subarray(s * T * V, e * T * V),
-  };
-}
-
 /**
  * One training step as the policy runs it: Σ of lossAndGrads over micro-batches (each divided by
  * the whole batch's B·k), global-norm clipping, AdamW. Returns the loss and the time of each part.
@@ -277,36 +264,17 @@ export async function trainingStep(
   inputs: LossInputs,
   microBatch: number,
 ): Promise<{ loss: number; gradNorm: number; grads_s: number; adamw_s: number }> {
-  const { batchSize: B, groupSize: k, seqLen: T } = inputs;
-  const micro = microBatch > 0 ? Math.min(microBatch, B) : B;
+  const { batchSize: B, groupSize: k } = inputs;
   const options: LossOptions = { klBeta: STEP_SETTINGS.klBeta, klEstimator: "exact", tokenReduction: "sum", sampleCount: B * k };
   const t0 = performance.now();
-  let summed: Map<string, Float32Array> | null = null;
-  let loss = 0;
-  for (let s = 0; s < B; s += micro) {
-    const e = Math.min(B, s + micro);
-    const part = e - s === B ? inputs : sliceInputs(inputs, s, e);
-    const r = await backend.lossAndGrads(ids.subarray(s * T, e * T), part, options, STEP_SETTINGS.temperature);
-    loss += r.values.loss;
-    if (!summed) summed = r.grads;
-    else {
-      for (const [name, g] of r.grads) {
-        const acc = summed.get(name);
-        if (!acc) summed.set(name, g);
-        else for (let i = 0; i < g.length; i++) acc[i]! += g[i]!;
-      }
-    }
-  }
-  let sq = 0;
-  for (const g of summed!.values()) for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
-  const gradNorm = Math.sqrt(sq);
-  // PyTorch's clip_grad_norm_ (libs/engine clipScale), inlined so this module loads no engine.
-  const gradScale = gradNorm > STEP_SETTINGS.gradClip ? STEP_SETTINGS.gradClip / (gradNorm + 1e-6) : 1;
+  const { grads, values } = await accumulateGradients(backend, ids, inputs, options, STEP_SETTINGS.temperature, microBatch);
+  const gradNorm = globalNorm(grads.values());
+  const gradScale = clipScale(gradNorm, STEP_SETTINGS.gradClip);
   const t1 = performance.now();
   const { lr, beta1, beta2, eps, weightDecay } = STEP_SETTINGS;
-  await backend.applyAdamW(summed!, { lr, beta1, beta2, eps, weightDecay, gradScale });
+  await backend.applyAdamW(grads, { lr, beta1, beta2, eps, weightDecay, gradScale });
   const t2 = performance.now();
-  return { loss, gradNorm, grads_s: (t1 - t0) / 1000, adamw_s: (t2 - t1) / 1000 };
+  return { loss: values.loss, gradNorm, grads_s: (t1 - t0) / 1000, adamw_s: (t2 - t1) / 1000 };
 }
 
 // ---------------------------------------------------------------------------------------------
