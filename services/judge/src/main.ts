@@ -31,6 +31,7 @@ function startFields(s: JudgeServer): Array<[string, string | number]> {
     ["scheduler", c.scheduler],
     ["max_batch", c.maxBatch],
     ["batch_window_ms", c.batchWindowMs],
+    ["run_tokens", c.executionProvider === "cuda" ? "whole" : c.runTokens || "whole"],
     ["max_message_bytes", c.maxMessageBytes],
     ["metrics", s.metricsPort === null ? "off" : `:${s.metricsPort}/metrics`],
     ["repository", c.modelRepository ?? "-"],

@@ -83,12 +83,14 @@ export interface InProcessOptions {
   engine?: EngineChoice;
   /** Threads of the onnxruntime engines and the judge session (default: each one's own). */
   threads?: number;
+  /** The engines' onnxruntime threads spin after a run (default: off, as the services). */
+  spinWait?: boolean;
 }
 
 /** The GRPO step in one process: policy and reference engines from `generator`, the judge as one onnxruntime session. */
 export async function buildInProcessTrainer(opts: InProcessOptions): Promise<InProcessTrainer> {
   const seqLen = loadConfig(opts.generator).seq_len;
-  const engineOptions = { ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.threads ? { threads: opts.threads } : {}) };
+  const engineOptions = { ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.threads ? { threads: opts.threads } : {}), spinning: opts.spinWait ?? false };
   const policy = await PolicyEngine.fromCheckpoint(opts.generator, engineOptions);
   const reference = await ReferenceEngine.fromCheckpoint(opts.generator, engineOptions);
   const judge = await InProcessJudge.open(opts.judgeModel, opts.threads);
@@ -130,11 +132,13 @@ export async function run(argv: string[]): Promise<void> {
       judges: 2,
       mode: "both",
       engines: "onnx,tfjs",
+      "spin-wait": false,
     },
     {
       mode: "both | inproc | grpc",
       judges: "judge replicas in the gRPC run",
       engines: "policy/reference engines to measure, in order (onnx, tfjs, auto); the first is compared against the rest",
+      "spin-wait": "let the engines' onnxruntime threads spin after a run (the services' --spin_wait)",
     },
   );
   const engines = String(flags.engines).split(",").map((e) => e.trim()).filter(Boolean) as EngineChoice[];
@@ -171,14 +175,14 @@ export async function run(argv: string[]): Promise<void> {
       let what: string = engine;
       if (flags.mode !== "grpc") {
         console.log(`[${engine}] in-process (policy, reference and judge engines in this process):`);
-        const inproc = await buildInProcessTrainer({ generator, judgeModel, corpus, config, engine });
+        const inproc = await buildInProcessTrainer({ generator, judgeModel, corpus, config, engine, spinWait: flags["spin-wait"] });
         what = (await inproc.policy.info()).backend;
         results.inproc = await measureSteps(inproc.trainer, flags.warmup, flags.steps);
         await inproc.close();
       }
       if (flags.mode !== "inproc") {
         console.log(`[${engine}] over gRPC (policy, reference and ${flags.judges} judge process(es) on loopback):`);
-        const stack = await startStack({ generator, judgeModel, judges: flags.judges, logDir: join(tmp, "logs"), engine });
+        const stack = await startStack({ generator, judgeModel, judges: flags.judges, logDir: join(tmp, "logs"), engine, spinWait: flags["spin-wait"] });
         const policy = new GrpcPolicy(stack.policy);
         const reference = new GrpcReference(stack.reference);
         const judges = new JudgeFleet(stack.judges);

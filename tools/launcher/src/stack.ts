@@ -14,6 +14,8 @@ export interface StackOptions {
   logDir: string;
   /** Policy and reference engine: auto (default; the fastest installed), onnx or tfjs. */
   engine?: string;
+  /** Let the policy's and reference's onnxruntime threads spin after a run (--spin_wait). */
+  spinWait?: boolean;
   onReady?: (name: string, ms: number, metricsPort: number) => void;
   timeoutMs?: number;
 }
@@ -44,7 +46,7 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
   const judges = await Promise.all(
     Array.from({ length: opts.judges }, (_, i) => service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`, "--sessions=1", "--threads=1"])),
   );
-  const engine = opts.engine ? [`--engine=${opts.engine}`] : [];
+  const engine = [...(opts.engine ? [`--engine=${opts.engine}`] : []), ...(opts.spinWait ? ["--spin_wait=true"] : [])];
   const reference = await service("reference", "services/reference/src/main.ts", [`--checkpoint=${opts.generator}`, ...engine]);
   const policy = await service("policy", "services/policy/src/main.ts", [`--checkpoint=${opts.generator}`, ...engine]);
   await supervisor.startAll([...judges.map((j) => j[0]), reference[0], policy[0]], {
