@@ -88,8 +88,8 @@ export function startMetricsServer(opts: { port: number; host?: string; registry
     }
   });
   return new Promise((resolve, reject) => {
-    server.once("error", (err) => reject(new Error(`cannot serve metrics on ${opts.host ?? "0.0.0.0"}:${opts.port}: ${err.message}`)));
-    server.listen(opts.port, opts.host ?? "0.0.0.0", () => {
+    server.once("error", (err) => reject(new Error(`cannot serve metrics on ${opts.host ?? "127.0.0.1"}:${opts.port}: ${err.message}`)));
+    server.listen(opts.port, opts.host ?? "127.0.0.1", () => {
       const address = server.address();
       resolve({
         port: typeof address === "object" && address ? address.port : opts.port,

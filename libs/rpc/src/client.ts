@@ -5,6 +5,7 @@ import { create, type DescMessage, type DescService, type MessageInitShape, type
 import { service as healthServiceDefinition } from "grpc-health-check";
 import { methodDefinition } from "./adapter.ts";
 import { Status, statusName } from "./errors.ts";
+import { INSECURE, adminMetadata, channelCredentials, type Security } from "./security.ts";
 
 export interface ClientOptions {
   /** Default deadline for every call (ms). */
@@ -13,6 +14,8 @@ export interface ClientOptions {
   loadBalancing?: "pick_first" | "round_robin";
   maxMessageBytes?: number;
   channelOptions?: grpc.ChannelOptions;
+  /** TLS (and mTLS) credentials and the admin token sent with every call (default: plaintext, no token). */
+  security?: Security;
 }
 
 export interface CallOptions {
@@ -60,7 +63,9 @@ export function channelOptions(opts: ClientOptions = {}): grpc.ChannelOptions {
  * "dns:///name:port" (a headless Service on Kubernetes).
  */
 export function createClient<S extends DescService>(service: S, target: string, opts: ClientOptions = {}): Client<S> {
-  const grpcClient = new grpc.Client(target, grpc.credentials.createInsecure(), channelOptions(opts));
+  const security = opts.security ?? INSECURE;
+  const grpcClient = new grpc.Client(target, channelCredentials(security), channelOptions(opts));
+  const credentialMetadata = adminMetadata(security);
   const client: Record<string, unknown> = {
     target,
     grpcClient,
@@ -77,7 +82,7 @@ export function createClient<S extends DescService>(service: S, target: string, 
           def.requestSerialize,
           def.responseDeserialize,
           create(method.input, request),
-          callOpts.metadata ?? new grpc.Metadata(),
+          withCredential(callOpts.metadata, credentialMetadata),
           { deadline },
           (err, value) => {
             if (err) reject(new RpcCallError(err.code ?? Status.UNKNOWN, err.details ?? err.message, where));
@@ -89,11 +94,18 @@ export function createClient<S extends DescService>(service: S, target: string, 
   return client as Client<S>;
 }
 
+/** The call's metadata plus the admin token, unless the call sets its own authorization. */
+function withCredential(metadata: grpc.Metadata | undefined, credential: grpc.Metadata): grpc.Metadata {
+  const md = metadata?.clone() ?? new grpc.Metadata();
+  for (const [key, value] of Object.entries(credential.getMap())) if (md.get(key).length === 0) md.set(key, value);
+  return md;
+}
+
 const HealthClient = grpc.makeGenericClientConstructor(healthServiceDefinition as grpc.ServiceDefinition, "Health");
 
 /** One grpc.health.v1 Check: "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN", or throws on transport errors. */
-export function checkHealth(target: string, service = "", deadlineMs = 2_000): Promise<string> {
-  const client = new HealthClient(target, grpc.credentials.createInsecure());
+export function checkHealth(target: string, service = "", deadlineMs = 2_000, security: Security = INSECURE): Promise<string> {
+  const client = new HealthClient(target, channelCredentials(security));
   return new Promise<string>((resolve, reject) => {
     (client as unknown as { check: Function }).check(
       { service },
@@ -108,12 +120,15 @@ export function checkHealth(target: string, service = "", deadlineMs = 2_000): P
 }
 
 /** Polls the health service until it answers SERVING, or fails after timeoutMs with the last answer. */
-export async function waitForServing(target: string, { timeoutMs = 30_000, service = "", intervalMs = 200 } = {}): Promise<void> {
+export async function waitForServing(
+  target: string,
+  { timeoutMs = 30_000, service = "", intervalMs = 200, security = INSECURE }: { timeoutMs?: number; service?: string; intervalMs?: number; security?: Security } = {},
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   let last = "no answer";
   while (Date.now() < until) {
     try {
-      last = await checkHealth(target, service, Math.min(2_000, Math.max(100, until - Date.now())));
+      last = await checkHealth(target, service, Math.min(2_000, Math.max(100, until - Date.now())), security);
       if (last === "SERVING") return;
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);

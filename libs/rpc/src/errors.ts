@@ -44,6 +44,24 @@ export function asInvalidArgument<T>(fn: () => T): T {
   }
 }
 
+/** Longest status message a server sends (HTTP/2 trailers are small; messages echo inputs). */
+export const MAX_STATUS_MESSAGE_CHARS = 2048;
+
+/** A message cut to `max` characters, saying how much was left out. */
+export function truncateMessage(message: string, max = MAX_STATUS_MESSAGE_CHARS): string {
+  if (message.length <= max) return message;
+  return `${message.slice(0, max)}… (${message.length - max} more characters)`;
+}
+
+/**
+ * A value from a request, quoted for an error message and cut to `max` characters: messages
+ * name what was sent without echoing a megabyte of it back.
+ */
+export function echo(value: string, max = 200): string {
+  const quoted = JSON.stringify(value.length > max ? value.slice(0, max) : value);
+  return value.length > max ? `${quoted}… (${value.length} characters)` : quoted;
+}
+
 export function statusName(code: number): string {
   return Status[code] ?? `CODE_${code}`;
 }

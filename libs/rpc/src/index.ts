@@ -4,3 +4,5 @@ export * from "./server.ts";
 export * from "./client.ts";
 export * from "./service-main.ts";
 export * from "./serve-loaded.ts";
+export * from "./security.ts";
+export * from "./pki.ts";

@@ -31,7 +31,7 @@ const running = await startServer({
       loadModel() {
         throw new Error("boom: not a model");
       },
-    }),
+    }, []),
   ],
 });
 const client = createClient(JudgeService, running.address, { deadlineMs: 5_000 });
@@ -89,7 +89,7 @@ test("deadlines are enforced", async () => {
         score: () => new Promise((r) => setTimeout(() => r({}), 500)),
         info: () => ({}),
         loadModel: () => ({}),
-      }),
+      }, []),
     ],
   });
   const c = createClient(JudgeService, slow.address);

@@ -10,7 +10,7 @@ const handlers = bindService(JudgeService, {
   },
   info: () => ({ modelName: "m" }),
   loadModel: () => ({}),
-});
+}, ["LoadModel"]);
 
 /** Binds `port` on loopback (0 = any) and releases it; rejects if it is taken. */
 function probePort(port: number): Promise<number> {

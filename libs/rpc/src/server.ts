@@ -6,7 +6,8 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import { ReflectionService } from "@grpc/reflection";
 import { methodDefinition } from "./adapter.ts";
-import { statusOf, Status } from "./errors.ts";
+import { statusOf, Status, truncateMessage } from "./errors.ts";
+import { INSECURE, checkAdmin, serverCredentials, type Security } from "./security.ts";
 
 export interface CallContext {
   /** Method name as in the proto, e.g. "Score". */
@@ -34,11 +35,20 @@ export type ServiceHandlers<S extends DescService> = {
 export interface ServiceBinding {
   service: DescService;
   handlers: Record<string, Handler<DescMessage, DescMessage>>;
+  /** Proto names of the state-changing methods: they need the admin credential (libs/rpc/security). */
+  adminMethods: ReadonlySet<string>;
 }
 
-/** Typed helper to pair a service with its handlers. */
-export function bindService<S extends DescService>(service: S, handlers: ServiceHandlers<S>): ServiceBinding {
-  return { service, handlers: handlers as unknown as ServiceBinding["handlers"] };
+/**
+ * Pairs a service with its handlers. `adminMethods` names (as in the proto) every method that
+ * changes state — required, so no service forgets to say — and the server refuses those without
+ * the admin credential before the handler runs.
+ */
+export function bindService<S extends DescService>(service: S, handlers: ServiceHandlers<S>, adminMethods: readonly string[]): ServiceBinding {
+  for (const name of adminMethods) {
+    if (!service.methods.some((m) => m.name === name)) throw new Error(`${service.typeName} has no method ${name} to mark as admin`);
+  }
+  return { service, handlers: handlers as unknown as ServiceBinding["handlers"], adminMethods: new Set(adminMethods) };
 }
 
 export interface CallRecord {
@@ -60,6 +70,8 @@ export interface ServerOptions {
   onCall?: (record: CallRecord) => void;
   /** Extra grpc-js server options. */
   grpcOptions?: grpc.ServerOptions;
+  /** TLS and the admin credential (default: plaintext, state-changing RPCs refused). */
+  security?: Security;
 }
 
 export interface RunningServer {
@@ -80,7 +92,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     "grpc.max_send_message_length": opts.maxSendMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     ...opts.grpcOptions,
   });
-  for (const binding of opts.services) addService(server, binding, opts.onCall);
+  const security = opts.security ?? INSECURE;
+  for (const binding of opts.services) addService(server, binding, security, opts.onCall);
 
   const names = ["", ...opts.services.map((b) => b.service.typeName)];
   const statusOfAll = (serving: boolean): ServingStatus => (serving ? "SERVING" : "NOT_SERVING");
@@ -90,7 +103,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   new ReflectionService(reflectionPackageDefinition(opts.services.map((b) => b.service))).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(opts.address, grpc.ServerCredentials.createInsecure(), (err, boundPort) => {
+    server.bindAsync(opts.address, serverCredentials(security), (err, boundPort) => {
       if (err) reject(new Error(`cannot listen on ${opts.address}: ${err.message}`));
       else resolve(boundPort);
     });
@@ -119,8 +132,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 }
 
-function addService(server: grpc.Server, binding: ServiceBinding, onCall?: (r: CallRecord) => void): void {
-  const { service, handlers } = binding;
+function addService(server: grpc.Server, binding: ServiceBinding, security: Security, onCall?: (r: CallRecord) => void): void {
+  const { service, handlers, adminMethods } = binding;
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const method of service.methods) {
@@ -139,7 +152,10 @@ function addService(server: grpc.Server, binding: ServiceBinding, onCall?: (r: C
         cancelled: () => call.cancelled,
       };
       Promise.resolve()
-        .then(() => handler(call.request as MessageShape<DescMessage>, ctx))
+        .then(() => {
+          if (adminMethods.has(method.name)) checkAdmin(security, call.metadata, `${service.name}.${method.name}`);
+          return handler(call.request as MessageShape<DescMessage>, ctx);
+        })
         .then(
           (result) => {
             finish(Status.OK);
@@ -149,7 +165,8 @@ function addService(server: grpc.Server, binding: ServiceBinding, onCall?: (r: C
             const { code, message } = statusOf(err);
             if (code === Status.INTERNAL) console.error(`[${service.typeName}/${method.name}] internal error:`, err);
             finish(code);
-            callback({ code, details: message, metadata: new grpc.Metadata() });
+            // Bounded: a message that echoes a huge input must not overflow the HTTP/2 trailers.
+            callback({ code, details: truncateMessage(message), metadata: new grpc.Metadata() });
           },
         );
     };
