@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CONFIG_FILE, WEIGHTS_FILE, loadCheckpoint, saveCheckpoint, weightsDigest } from "./checkpoint.ts";
+import { CHECKPOINT_MARKER, CONFIG_FILE, NotACheckpointError, WEIGHTS_FILE, loadCheckpoint, saveCheckpoint, weightsDigest } from "./checkpoint.ts";
 import { expectedTensorShapes } from "./config.ts";
 import { decodeSafetensors, encodeSafetensors, safeTensor } from "./safetensors.ts";
 import { randomizeWeights, tinyConfig } from "./test-helpers.ts";
@@ -26,7 +26,7 @@ test("save then load round-trips config, weights (bit-exact), metadata, extra te
     extraFiles: { "state.json": '{"step":12}' },
   });
   assert.deepEqual(readdirSync(root), ["ckpt"], "temp folders were left behind");
-  assert.deepEqual(readdirSync(dir).sort(), [CONFIG_FILE, WEIGHTS_FILE, "optimizer.safetensors", "state.json"]);
+  assert.deepEqual(readdirSync(dir).sort(), [CHECKPOINT_MARKER, CONFIG_FILE, WEIGHTS_FILE, "optimizer.safetensors", "state.json"]);
   const back = loadCheckpoint(dir);
   assert.deepEqual(back.config, config);
   assert.equal(back.digest, digest);
@@ -36,7 +36,7 @@ test("save then load round-trips config, weights (bit-exact), metadata, extra te
   assert.equal(readFileSync(join(dir, "state.json"), "utf8"), '{"step":12}');
   // Overwriting replaces the folder whole (no stale files) and leaves nothing beside it.
   saveCheckpoint(dir, { config, weights });
-  assert.deepEqual(readdirSync(dir).sort(), [CONFIG_FILE, WEIGHTS_FILE]);
+  assert.deepEqual(readdirSync(dir).sort(), [CHECKPOINT_MARKER, CONFIG_FILE, WEIGHTS_FILE]);
   assert.deepEqual(readdirSync(root), ["ckpt"]);
   rmSync(root, { recursive: true });
 });
@@ -82,4 +82,27 @@ test("refuses an invalid config and a missing folder with clear errors", () => {
   assert.throws(() => saveCheckpoint(join(tempDir(), "x"), { config: { ...config, d_model: 15 }, weights }), /d_model \(15\) must be divisible by n_head \(2\)/);
   assert.throws(() => loadCheckpoint(join(tempDir(), "nothing-here")), /no config\.json in/);
   assert.throws(() => saveCheckpoint(join(tempDir(), "y"), { config, weights, extraTensors: { "../evil": new Map() } }), /extra tensor file name/);
+});
+
+test("a save never replaces what it did not write: a file, a foreign folder, a symbolic link", () => {
+  const root = tempDir();
+  const file = join(root, "important.txt");
+  writeFileSync(file, "keep me");
+  const folder = join(root, "photos");
+  mkdirSync(folder);
+  writeFileSync(join(folder, "a.jpg"), "jpeg");
+  const link = join(root, "link");
+  symlinkSync(folder, link);
+  for (const target of [file, folder, link]) {
+    assert.throws(() => saveCheckpoint(target, { config, weights }), (e: Error) => e instanceof NotACheckpointError && (e as NotACheckpointError).grpcCode === 9 && /nothing was changed/.test(e.message));
+  }
+  assert.equal(readFileSync(file, "utf8"), "keep me");
+  assert.deepEqual(readdirSync(folder), ["a.jpg"]);
+  assert.deepEqual(readdirSync(root).sort(), ["important.txt", "link", "photos"], "no temp folders left behind");
+  // A folder that merely looks like a checkpoint (config + weights, no marker) is not replaced either.
+  const lookalike = join(root, "lookalike");
+  saveCheckpoint(lookalike, { config, weights });
+  rmSync(join(lookalike, CHECKPOINT_MARKER));
+  assert.throws(() => saveCheckpoint(lookalike, { config, weights }), NotACheckpointError);
+  rmSync(root, { recursive: true });
 });

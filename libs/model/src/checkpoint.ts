@@ -1,9 +1,10 @@
 // A checkpoint is a folder: config.json + model.safetensors (docs/model-format.md), optionally
 // more named tensor files (e.g. optimizer.safetensors) and small extra files (e.g. run state).
 // The folder is written beside its destination and renamed into place, so a reader sees either
-// the old checkpoint or the new one, never half of each.
+// the old checkpoint or the new one, never half of each. Every folder it writes carries a marker
+// file, and a save replaces only a folder that has one: it never removes anything it did not write.
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { expectedTensorShapes, validateConfig, type ModelConfig } from "./config.ts";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "./safetensors.ts";
@@ -12,6 +13,23 @@ export const CONFIG_FILE = "config.json";
 export const WEIGHTS_FILE = "model.safetensors";
 const DIGEST_KEY = "sha256";
 const NAME_RE = /^[a-z0-9][a-z0-9_-]*$/;
+/** Marks a folder as a checkpoint this project wrote; only such a folder is ever replaced. */
+export const CHECKPOINT_MARKER = ".grpomesh-checkpoint";
+
+/** Thrown when a save would replace something that is not a checkpoint folder; maps to FAILED_PRECONDITION. */
+export class NotACheckpointError extends Error {
+  override name = "NotACheckpointError";
+  readonly grpcCode = 9; // FAILED_PRECONDITION, without importing grpc here
+}
+
+/** True when `dir` is a folder that saveCheckpoint wrote (it carries the marker file). */
+export function isCheckpointFolder(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory() && statSync(join(dir, CHECKPOINT_MARKER)).isFile();
+  } catch {
+    return false;
+  }
+}
 
 export type Weights = Map<string, Float32Array>;
 
@@ -138,10 +156,18 @@ export function saveCheckpoint(dir: string, contents: CheckpointContents): strin
     }
     files.push([name, data]);
   }
+  files.push([CHECKPOINT_MARKER, JSON.stringify({ format: "grpomesh.checkpoint.v1", weights_sha256: digest }) + "\n"]);
   // config.json last: a folder with a config is complete.
   files.push([CONFIG_FILE, JSON.stringify(config, null, 2) + "\n"]);
 
   const target = resolve(dir);
+  const existing = lstatOrNull(target);
+  if (existing && !(existing.isDirectory() && isCheckpointFolder(target))) {
+    throw new NotACheckpointError(
+      `${target} already exists and is not a checkpoint folder this project wrote (${existing.isDirectory() ? `no ${CHECKPOINT_MARKER} marker` : existing.isSymbolicLink() ? "a symbolic link" : "a file"}); ` +
+        `nothing was changed. Save to a new folder, or remove it yourself if it is yours to remove.`,
+    );
+  }
   const parent = dirname(target);
   mkdirSync(parent, { recursive: true });
   const suffix = `${process.pid}-${randomBytes(4).toString("hex")}`;
@@ -151,8 +177,8 @@ export function saveCheckpoint(dir: string, contents: CheckpointContents): strin
   try {
     for (const [name, data] of files) writeFileSynced(join(tmp, name), data);
     fsyncDir(tmp);
-    // Linux cannot rename a folder over a non-empty one: move the old one aside first.
-    const hadOld = existsSync(target);
+    // Linux cannot rename a folder over a non-empty one: move the old checkpoint aside first.
+    const hadOld = existing !== null;
     if (hadOld) renameSync(target, old);
     try {
       renameSync(tmp, target);
@@ -167,6 +193,15 @@ export function saveCheckpoint(dir: string, contents: CheckpointContents): strin
     throw err;
   }
   return digest;
+}
+
+function lstatOrNull(path: string) {
+  try {
+    return lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
 }
 
 /** Reads and validates config.json alone (cheap: no weights). */

@@ -18,6 +18,7 @@ export const resourceExhausted = (message: string) => new RpcError(Status.RESOUR
 export const notFound = (message: string) => new RpcError(Status.NOT_FOUND, message);
 export const unavailable = (message: string) => new RpcError(Status.UNAVAILABLE, message);
 export const aborted = (message: string) => new RpcError(Status.ABORTED, message);
+export const permissionDenied = (message: string) => new RpcError(Status.PERMISSION_DENIED, message);
 
 /**
  * The gRPC status for any thrown value: an RpcError keeps its code, an error that declares a

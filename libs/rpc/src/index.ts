@@ -6,3 +6,4 @@ export * from "./service-main.ts";
 export * from "./serve-loaded.ts";
 export * from "./security.ts";
 export * from "./pki.ts";
+export * from "./paths.ts";

@@ -213,3 +213,24 @@ test("status messages and echoed values are bounded", () => {
   assert.match(echo(long), /^"x{200}"… \(1048576 characters\)$/);
   assert.equal(echo("short"), '"short"');
 });
+
+describe("confinePath", () => {
+  test("relative paths resolve inside the root; .., absolute paths and symlinks out are refused; long paths are bounded", async () => {
+    const { confinePath, MAX_PATH_BYTES } = await import("./paths.ts");
+    const { mkdirSync, symlinkSync } = await import("node:fs");
+    const root = join(dir, "root");
+    mkdirSync(join(root, "a"), { recursive: true });
+    symlinkSync("/etc", join(root, "escape"));
+    assert.equal(confinePath(root, "a/b", "dir"), join(root, "a/b"));
+    assert.equal(confinePath(root, join(root, "new/deeper"), "dir"), join(root, "new/deeper"));
+    const refused = (p: string, c: Status) => assert.throws(() => confinePath(root, p, "dir"), (e: { code: Status; message: string }) => e.code === c && e.message.length < 600);
+    refused("../outside", Status.PERMISSION_DENIED);
+    refused("/etc/passwd", Status.PERMISSION_DENIED);
+    refused("escape/passwd", Status.PERMISSION_DENIED);
+    refused("escape", Status.PERMISSION_DENIED);
+    refused("a".repeat(MAX_PATH_BYTES + 1), Status.INVALID_ARGUMENT);
+    refused("a".repeat(1 << 20), Status.INVALID_ARGUMENT);
+    refused("", Status.INVALID_ARGUMENT);
+    refused("a\0b", Status.INVALID_ARGUMENT);
+  });
+});

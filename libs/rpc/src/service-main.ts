@@ -1,6 +1,8 @@
 // The life of a service process, the same for every service: parse flags, start, print one start
 // line, drain and exit 0 on SIGTERM/SIGINT. Exit 2 for a bad flag (with the usage), 1 when the
-// service cannot start (with the reason).
+// service cannot start (with the reason). A service that says how it is secured gets tls=… admin=…
+// on its start line, and a warning line when it is not fully secured.
+import { securityFields, securityWarning, type Security } from "./security.ts";
 
 export interface ServiceProcess {
   /** Stops accepting calls and finishes the ones in flight, waiting at most `graceMs`. */
@@ -16,6 +18,8 @@ export interface ServiceMainOptions<C, S extends ServiceProcess> {
   start(config: C): Promise<S>;
   /** The start line's key=value fields: address, model, configuration. */
   startFields(server: S): Array<[string, string | number]> | Promise<Array<[string, string | number]>>;
+  /** The credentials the server runs with: reported on the start line (and warned about when missing). */
+  security?(server: S): Security;
   /** How long SIGTERM waits for in-flight calls. */
   graceMs: number;
   argv?: readonly string[];
@@ -50,7 +54,10 @@ export async function runServiceMain<C, S extends ServiceProcess>(opts: ServiceM
     console.error(`${name}: cannot start: ${(err as Error).message}`);
     process.exit(1);
   }
-  console.log(formatStartLine(name, await opts.startFields(server)));
+  const security = opts.security?.(server);
+  console.log(formatStartLine(name, [...(await opts.startFields(server)), ...(security ? securityFields(security) : [])]));
+  const warning = security && securityWarning(name, security);
+  if (warning) console.error(warning);
 
   let stopping = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -2,13 +2,18 @@
 // refused with the nearest known one) with POLICY_* environment fallbacks; flags win over env.
 import { ENGINE_CHOICES, type EngineChoice } from "@grpomesh/engine";
 import { atLeastOne, ConfigError, envUsage, parseConfigWithEnv, parsePortOrOff } from "@grpomesh/config";
+import { SECURITY_FLAG_DEFAULTS } from "@grpomesh/rpc";
 
 export const POLICY_FLAG_DEFAULTS = {
   /** Generator checkpoint folder (config.json + model.safetensors), or a policy checkpoint. */
   checkpoint: "models/generator",
-  address: "0.0.0.0:50071",
+  /** gRPC listen address; loopback unless told otherwise (a pod passes 0.0.0.0:50071). */
+  address: "127.0.0.1:50071",
   /** Port of /metrics; 0 picks a free one, "off" disables. */
   metrics_port: "9465",
+  /** Interface /metrics listens on (a pod passes 0.0.0.0 so Prometheus can scrape it). */
+  metrics_host: "127.0.0.1",
+  ...SECURITY_FLAG_DEFAULTS,
   /** Most inputs per Sample/Update. */
   max_batch: 256,
   /** Most completions (B·k) per Sample/Update. */
@@ -18,8 +23,8 @@ export const POLICY_FLAG_DEFAULTS = {
   max_message_bytes: 64 * 1024 * 1024,
   /** Recent Update results kept (and checkpointed) to answer retries. */
   replay_window: 64,
-  /** When set, SaveCheckpoint/LoadCheckpoint folders must lie inside it (relative ones resolve against it). */
-  checkpoint_root: "",
+  /** SaveCheckpoint/LoadCheckpoint folders must lie inside it (relative ones resolve against it); never unconfined. */
+  checkpoint_root: "runs",
   /** What computes: auto = the fastest installed (onnxruntime CUDA → tfjs-node-gpu → onnxruntime CPU; docs/engine.md), onnx, or tfjs. */
   engine: "auto",
   /** onnxruntime intra-op threads; 0 = one per core. */
@@ -37,12 +42,17 @@ export interface PolicyServiceConfig {
   address: string;
   /** null: no /metrics endpoint. */
   metricsPort: number | null;
+  metricsHost: string;
+  /** Folder of tls.crt, tls.key, ca.crt; null = plaintext. */
+  tlsDir: string | null;
+  /** File holding the admin token; null = state-changing RPCs refused. */
+  adminTokenFile: string | null;
   maxBatch: number;
   maxCompletions: number;
   maxPpoEpochs: number;
   maxMessageBytes: number;
   replayWindow: number;
-  checkpointRoot: string | null;
+  checkpointRoot: string;
   backend: string | undefined;
   engine: EngineChoice;
   /** undefined: one per core. */
@@ -79,12 +89,15 @@ function toServiceConfig(f: PolicyFlags): PolicyServiceConfig {
     checkpoint: f.checkpoint,
     address: f.address,
     metricsPort: parseMetricsPort(f.metrics_port),
+    metricsHost: f.metrics_host,
+    tlsDir: f.tls_dir || null,
+    adminTokenFile: f.admin_token_file || null,
     maxBatch: positive("max_batch"),
     maxCompletions: positive("max_completions"),
     maxPpoEpochs: positive("max_ppo_epochs"),
     maxMessageBytes: positive("max_message_bytes"),
     replayWindow: positive("replay_window"),
-    checkpointRoot: f.checkpoint_root === "" ? null : f.checkpoint_root,
+    checkpointRoot: nonEmpty(f.checkpoint_root, "--checkpoint-root", "a folder that confines SaveCheckpoint/LoadCheckpoint (default runs)"),
     backend: f.backend === "" ? undefined : f.backend,
     engine: f.engine as EngineChoice,
     threads: nonNegative(f.threads, "--threads") || undefined,
@@ -94,6 +107,11 @@ function toServiceConfig(f: PolicyFlags): PolicyServiceConfig {
 
 export function parseMetricsPort(raw: string): number | null {
   return parsePortOrOff(raw, "--metrics-port");
+}
+
+function nonEmpty(value: string, flag: string, expected: string): string {
+  if (value === "") throw new ConfigError(`${flag} is empty; expected ${expected}`);
+  return value;
 }
 
 function nonNegative(n: number, flag: string): number {

@@ -31,6 +31,8 @@ test("serves with one start line, reports SERVING, and exits 0 on SIGTERM", asyn
     assert.ok(starts[0]!.includes(field), `start line lacks ${field}: ${starts[0]}`);
   }
   assert.match(starts[0]!, / params=\d+ .* digest=[0-9a-f]{16} /);
+  assert.match(starts[0]!, / tls=off admin=none$/);
+  assert.match(run.stderr, /policy: WARNING: plaintext gRPC .*no --admin_token_file: state-changing RPCs are refused/);
   assert.match(run.stdout, /SIGTERM, finishing in-flight requests/);
 });
 
@@ -49,6 +51,9 @@ test("flags win over POLICY_* variables, which win over the defaults; bad values
     { b: config.maxBatch, a: config.address, m: config.metricsPort, r: config.checkpointRoot, c: config.checkpoint, be: config.backend },
     { b: 12, a: "127.0.0.1:7000", m: 0, r: "/runs", c: "models/generator", be: undefined },
   );
+  const safe = parsePolicyConfig([]).config;
+  assert.deepEqual({ a: safe.address, h: safe.metricsHost, r: safe.checkpointRoot, t: safe.tlsDir, k: safe.adminTokenFile }, { a: "127.0.0.1:50071", h: "127.0.0.1", r: "runs", t: null, k: null }, "safe defaults: loopback, confined, no credentials");
+  assert.throws(() => parsePolicyConfig(["--checkpoint-root="]), /--checkpoint-root is empty/);
   assert.equal(parsePolicyConfig(["--metrics-port=off"]).config.metricsPort, null);
   assert.equal(parsePolicyConfig(["--help"]).help, true);
   assert.throws(() => parsePolicyConfig(["--metrics-port=70000"]), /--metrics-port is "70000"; expected a port/);

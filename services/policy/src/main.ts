@@ -11,6 +11,7 @@ await runServiceMain({
   usage: policyUsage,
   start: startPolicyServer,
   startFields,
+  security: (s) => s.security,
   graceMs: 30_000,
 });
 
@@ -26,6 +27,6 @@ async function startFields(s: PolicyServer): Promise<Array<[string, string | num
     ["max_batch", s.config.maxBatch],
     ["max_completions", s.config.maxCompletions],
     ["metrics", s.metricsPort === null ? "off" : `:${s.metricsPort}/metrics`],
-    ["checkpoint_root", s.config.checkpointRoot ?? "-"],
+    ["checkpoint_root", s.config.checkpointRoot],
   ];
 }

@@ -3,7 +3,8 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { DataType, PolicyService } from "@grpomesh/proto";
-import { checkHealth, createClient, RpcCallError, Status, type Client } from "@grpomesh/rpc";
+import { writeFileSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { checkHealth, createClient, loadSecurity, RpcCallError, Status, type Client } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
 import { PolicyEngine, ReferenceEngine } from "@grpomesh/engine";
 import { initBackend } from "@grpomesh/model";
@@ -17,8 +18,11 @@ const V = TINY_VOCAB.length;
 const B = 4, T = 16, K = 3;
 const dir = tempDir();
 writeTinyCheckpoint(`${dir.path}/gen`, 1);
+const tokenFile = `${dir.path}/admin-token`;
+writeFileSync(tokenFile, "policy-test-admin-token-0123456789\n");
 let server: PolicyServer;
 let client: Client<typeof PolicyService>;
+let anonymous: Client<typeof PolicyService>;
 let reference: ReferenceEngine;
 
 before(async () => {
@@ -31,12 +35,15 @@ before(async () => {
     maxCompletions: 64,
     maxMessageBytes: 256 * 1024,
     checkpointRoot: dir.path,
+    adminTokenFile: tokenFile,
   });
-  client = createClient(PolicyService, server.address, { deadlineMs: 30_000 });
+  client = createClient(PolicyService, server.address, { deadlineMs: 30_000, security: loadSecurity({ adminTokenFile: tokenFile }) });
+  anonymous = createClient(PolicyService, server.address, { deadlineMs: 30_000 });
   reference = await ReferenceEngine.fromCheckpoint(`${dir.path}/gen`);
 });
 after(async () => {
   client.close();
+  anonymous.close();
   await server.shutdown(1_000);
   reference.dispose();
   dir.remove();
@@ -111,7 +118,7 @@ test("Info, Sample, Update, SaveCheckpoint, LoadCheckpoint round trip; gRPC matc
   assert.equal((await client.info({})).weightsDigest, info1.weightsDigest);
 
   const saved = await client.saveCheckpoint({ dir: "ckpt/step-1" }); // relative: inside the checkpoint root
-  assert.deepEqual(saved.files, ["config.json", "model.safetensors", "optimizer.safetensors", "policy-state.json"]);
+  assert.deepEqual(saved.files, [".grpomesh-checkpoint", "config.json", "model.safetensors", "optimizer.safetensors", "policy-state.json"]);
   assert.deepEqual({ v: saved.policyVersion, s: saved.lastStep, d: saved.weightsDigest }, { v: 1, s: 1, d: info1.weightsDigest });
 
   const p2 = await payloadFor(2);
@@ -154,19 +161,30 @@ test("every bad request gets its status code, state is unchanged, and the next g
     ["sample: too many completions", () => client.sample({ inputs: encodeTensor(good.inputs, [B, T]), params: { temperature: 1, topP: 1, groupSize: 17, seed: "3" } }), Status.RESOURCE_EXHAUSTED, /4 × 17 = 68 completions/],
     ["sample: inputs of rank 1", () => client.sample({ inputs: encodeTensor(good.inputs, [B * T]), params: { temperature: 1, topP: 1, groupSize: 2, seed: "3" } }), Status.INVALID_ARGUMENT, /inputs has shape \[64\]; expected \[\*, \*\]/],
     ["load: missing folder", () => client.loadCheckpoint({ dir: "nope" }), Status.NOT_FOUND, /checkpoint folder .*nope does not exist/],
-    ["load: outside the checkpoint root", () => client.loadCheckpoint({ dir: "/etc" }), Status.INVALID_ARGUMENT, /checkpoint folder \/etc is outside the checkpoint root/],
+    ["load: outside the checkpoint root", () => client.loadCheckpoint({ dir: "/etc" }), Status.PERMISSION_DENIED, /dir "\/etc" is outside .*; use a path inside it/],
     ["load: another architecture", async () => {
       writeTinyCheckpoint(`${dir.path}/wide`, 2, { d_model: 48, n_head: 2 });
       return client.loadCheckpoint({ dir: "wide" });
     }, Status.FAILED_PRECONDITION, /d_model is 48 in the checkpoint .* but 32 in the running policy/],
     ["save: empty dir", () => client.saveCheckpoint({ dir: "" }), Status.INVALID_ARGUMENT, /dir is empty/],
-    ["save: escaping the root", () => client.saveCheckpoint({ dir: "../elsewhere" }), Status.INVALID_ARGUMENT, /outside the checkpoint root/],
+    ["save: escaping the root", () => client.saveCheckpoint({ dir: "../elsewhere" }), Status.PERMISSION_DENIED, /is outside/],
+    ["save: a 100 kB path", () => client.saveCheckpoint({ dir: "a".repeat(100_000) }), Status.INVALID_ARGUMENT, /dir is 100000 bytes .*paths are at most 4096 bytes/],
+    ["save: onto a file that is not a checkpoint", () => client.saveCheckpoint({ dir: "victim/important.txt" }), Status.FAILED_PRECONDITION, /is not a checkpoint folder this project wrote .*nothing was changed/],
+    ["save: onto a foreign folder", () => client.saveCheckpoint({ dir: "victim" }), Status.FAILED_PRECONDITION, /no \.grpomesh-checkpoint marker/],
+    ["save: through a symbolic link out of the root", () => client.saveCheckpoint({ dir: "link-out/x" }), Status.PERMISSION_DENIED, /is outside/],
+    ["update without the admin token", () => anonymous.update(req), Status.UNAUTHENTICATED, /needs the admin token/],
+    ["save without the admin token", () => anonymous.saveCheckpoint({ dir: "ckpt/anon" }), Status.UNAUTHENTICATED, /needs the admin token/],
+    ["load without the admin token", () => anonymous.loadCheckpoint({ dir: "ckpt/step-1" }), Status.UNAUTHENTICATED, /needs the admin token/],
   ];
+  mkdirSync(`${dir.path}/victim`, { recursive: true });
+  writeFileSync(`${dir.path}/victim/important.txt`, "keep me");
+  symlinkSync("/tmp", `${dir.path}/link-out`);
   for (const [label, call, code, message] of cases) {
     await expectStatus(call(), code, message, label);
     const now = await client.info({});
     assert.deepEqual({ v: now.policyVersion, s: now.lastStep, d: now.weightsDigest }, { v: state.policyVersion, s: state.lastStep, d: state.weightsDigest }, `${label} changed the state`);
   }
+  assert.equal(readFileSync(`${dir.path}/victim/important.txt`, "utf8"), "keep me");
   const ok = await client.update(req);
   assert.deepEqual({ replayed: ok.replayed, v: ok.policyVersion }, { replayed: false, v: state.policyVersion + 1 });
 });

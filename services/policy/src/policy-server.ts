@@ -1,9 +1,8 @@
 // The policy service: Sample, Update, Info, SaveCheckpoint and LoadCheckpoint over gRPC (with
 // health and reflection from libs/rpc) and a Prometheus /metrics endpoint, around one
 // PolicyEngine. Handlers only decode tensors, call the engine and encode its answer.
-import { isAbsolute, relative, resolve } from "node:path";
 import { DataType, KlEstimator, PolicyService, TokenReduction } from "@grpomesh/proto";
-import { bindService, invalidArgument, serveWhileLoading, unavailable } from "@grpomesh/rpc";
+import { bindService, confinePath, invalidArgument, loadSecurity, serveWhileLoading, unavailable, type Security } from "@grpomesh/rpc";
 import { createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
 import { PolicyEngine, type EngineChoice } from "@grpomesh/engine";
@@ -13,8 +12,8 @@ import { POLICY_FLAG_DEFAULTS, parseMetricsPort, type PolicyServiceConfig } from
 import { PolicyMetrics } from "./policy-metrics.ts";
 
 export type PolicyServerOptions = Partial<PolicyServiceConfig> & {
-  /** Host of the /metrics endpoint (default 0.0.0.0). */
-  metricsHost?: string;
+  /** Credentials already loaded (tests); default: loaded from tlsDir and adminTokenFile. */
+  security?: Security;
 };
 
 export interface PolicyServer {
@@ -22,6 +21,7 @@ export interface PolicyServer {
   port: number;
   metricsPort: number | null;
   config: PolicyServiceConfig;
+  security: Security;
   engine: PolicyEngine;
   registry: Registry;
   /** Stops accepting calls, lets in-flight ones finish (up to graceMs), frees the model. */
@@ -34,12 +34,15 @@ export function defaultPolicyConfig(): PolicyServiceConfig {
     checkpoint: d.checkpoint,
     address: d.address,
     metricsPort: parseMetricsPort(d.metrics_port),
+    metricsHost: d.metrics_host,
+    tlsDir: null,
+    adminTokenFile: null,
     maxBatch: d.max_batch,
     maxCompletions: d.max_completions,
     maxPpoEpochs: d.max_ppo_epochs,
     maxMessageBytes: d.max_message_bytes,
     replayWindow: d.replay_window,
-    checkpointRoot: null,
+    checkpointRoot: d.checkpoint_root,
     backend: undefined,
     engine: d.engine as EngineChoice,
     threads: d.threads || undefined,
@@ -64,7 +67,9 @@ export function modelInfo(c: ModelConfig) {
  * rejects with the reason.
  */
 export async function startPolicyServer(options: PolicyServerOptions = {}): Promise<PolicyServer> {
-  const config: PolicyServiceConfig = { ...defaultPolicyConfig(), ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  const { security: given, ...settings } = options;
+  const config: PolicyServiceConfig = { ...defaultPolicyConfig(), ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) };
+  const security = given ?? loadSecurity({ tlsDir: config.tlsDir, adminTokenFile: config.adminTokenFile });
   const service = createMetrics("policy");
   let engine: PolicyEngine | null = null;
   const metrics = new PolicyMetrics(service.registry, {
@@ -75,115 +80,109 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
     if (!engine) throw unavailable(`the policy is still loading its checkpoint ${config.checkpoint}; retry when health reports SERVING`);
     return engine;
   };
-  const checkpointDir = (dir: string): string => {
-    if (!dir) throw invalidArgument("dir is empty; expected the checkpoint folder to use");
-    if (config.checkpointRoot === null) return dir;
-    const root = resolve(config.checkpointRoot);
-    const path = resolve(root, dir);
-    const rel = relative(root, path);
-    if (rel.startsWith("..") || isAbsolute(rel)) {
-      throw invalidArgument(`checkpoint folder ${dir} is outside the checkpoint root ${root}; use a folder inside it (relative paths resolve against it)`);
-    }
-    return path;
-  };
+  const checkpointDir = (dir: string): string => confinePath(config.checkpointRoot, dir, "dir");
 
-  const handlers = bindService(PolicyService, {
-    async sample(req) {
-      const e = need();
-      const inputs = decodeTensor(req.inputs, { name: "inputs", dtype: DataType.INT32, shape: [null, null] });
-      const [B, T] = inputs.shape as [number, number];
-      const p = req.params;
-      if (!p) throw invalidArgument("params is missing; expected SamplingParams {temperature, top_p, group_size, seed}");
-      const r = await e.sample(inputs.values, { batch: B, seqLen: T }, { temperature: p.temperature, topP: p.topP, groupSize: p.groupSize, seed: p.seed });
-      metrics.sampledSequences.inc(B * p.groupSize);
-      return {
-        completions: encodeTensor(r.completions, [B, p.groupSize, T]),
-        logProbs: encodeTensor(r.logProbs, [B, p.groupSize]),
-        policyVersion: r.policyVersion,
-      };
-    },
+  const handlers = bindService(
+    PolicyService,
+    {
+      async sample(req) {
+        const e = need();
+        const inputs = decodeTensor(req.inputs, { name: "inputs", dtype: DataType.INT32, shape: [null, null] });
+        const [B, T] = inputs.shape as [number, number];
+        const p = req.params;
+        if (!p) throw invalidArgument("params is missing; expected SamplingParams {temperature, top_p, group_size, seed}");
+        const r = await e.sample(inputs.values, { batch: B, seqLen: T }, { temperature: p.temperature, topP: p.topP, groupSize: p.groupSize, seed: p.seed });
+        metrics.sampledSequences.inc(B * p.groupSize);
+        return {
+          completions: encodeTensor(r.completions, [B, p.groupSize, T]),
+          logProbs: encodeTensor(r.logProbs, [B, p.groupSize]),
+          policyVersion: r.policyVersion,
+        };
+      },
 
-    async update(req) {
-      const e = need();
-      const V = e.config.vocab_size;
-      const inputs = decodeTensor(req.inputs, { name: "inputs", dtype: DataType.INT32, shape: [null, null] });
-      const [B, T] = inputs.shape as [number, number];
-      const completions = decodeTensor(req.completions, { name: "completions", dtype: DataType.INT32, shape: [B, null, T] });
-      const k = completions.shape[1]!;
-      const advantages = decodeTensor(req.advantages, { name: "advantages", dtype: DataType.FLOAT32, shape: [B, k] });
-      const refLogProbs = req.refLogProbs
-        ? decodeTensor(req.refLogProbs, { name: "ref_log_probs", dtype: DataType.FLOAT32, shape: [B, T, V] }).values
-        : new Float32Array(0);
-      const oldLogProbs = req.oldLogProbs
-        ? decodeTensor(req.oldLogProbs, { name: "old_log_probs", dtype: DataType.FLOAT32, shape: [B, k] }).values
-        : new Float32Array(0);
-      const p = req.params;
-      if (!p) throw invalidArgument("params is missing; expected the run's TrainParams");
-      const klEstimator = KL[p.klEstimator];
-      const tokenReduction = REDUCTION[p.tokenReduction];
-      if (!klEstimator) throw invalidArgument(`params.kl_estimator is ${KlEstimator[p.klEstimator] ? `KL_ESTIMATOR_${KlEstimator[p.klEstimator]}` : p.klEstimator}; expected KL_ESTIMATOR_EXACT, KL_ESTIMATOR_K1 or KL_ESTIMATOR_K3`);
-      if (!tokenReduction) throw invalidArgument(`params.token_reduction is ${TokenReduction[p.tokenReduction] ? `TOKEN_REDUCTION_${TokenReduction[p.tokenReduction]}` : p.tokenReduction}; expected TOKEN_REDUCTION_SUM or TOKEN_REDUCTION_MEAN`);
-      const params: TrainParams = {
-        learningRate: p.learningRate,
-        warmupSteps: p.warmupSteps,
-        maxSteps: p.maxSteps,
-        minLrRatio: p.minLrRatio,
-        weightDecay: p.weightDecay,
-        beta1: p.beta1,
-        beta2: p.beta2,
-        eps: p.eps,
-        gradClip: p.gradClip,
-        microBatchSize: p.microBatchSize,
-        klBeta: p.klBeta,
-        klEstimator,
-        tokenReduction,
-        ppoEpochs: p.ppoEpochs,
-        clipEps: p.clipEps,
-        temperature: p.temperature,
-      };
-      const r = await e.update({
-        step: req.step,
-        batch: B,
-        seqLen: T,
-        groupSize: k,
-        inputs: inputs.values,
-        completions: completions.values,
-        advantages: advantages.values,
-        refLogProbs,
-        oldLogProbs,
-        params,
-      });
-      metrics.updates.inc({ result: r.replayed ? "replayed" : "applied" });
-      if (!r.replayed) {
-        metrics.updateDuration.observe(r.metrics.updateMs / 1000);
-        metrics.gradNorm.observe(r.metrics.gradNorm);
-      }
-      return { step: r.step, policyVersion: r.policyVersion, replayed: r.replayed, metrics: r.metrics };
-    },
+      async update(req) {
+        const e = need();
+        const V = e.config.vocab_size;
+        const inputs = decodeTensor(req.inputs, { name: "inputs", dtype: DataType.INT32, shape: [null, null] });
+        const [B, T] = inputs.shape as [number, number];
+        const completions = decodeTensor(req.completions, { name: "completions", dtype: DataType.INT32, shape: [B, null, T] });
+        const k = completions.shape[1]!;
+        const advantages = decodeTensor(req.advantages, { name: "advantages", dtype: DataType.FLOAT32, shape: [B, k] });
+        const refLogProbs = req.refLogProbs
+          ? decodeTensor(req.refLogProbs, { name: "ref_log_probs", dtype: DataType.FLOAT32, shape: [B, T, V] }).values
+          : new Float32Array(0);
+        const oldLogProbs = req.oldLogProbs
+          ? decodeTensor(req.oldLogProbs, { name: "old_log_probs", dtype: DataType.FLOAT32, shape: [B, k] }).values
+          : new Float32Array(0);
+        const p = req.params;
+        if (!p) throw invalidArgument("params is missing; expected the run's TrainParams");
+        const klEstimator = KL[p.klEstimator];
+        const tokenReduction = REDUCTION[p.tokenReduction];
+        if (!klEstimator) throw invalidArgument(`params.kl_estimator is ${KlEstimator[p.klEstimator] ? `KL_ESTIMATOR_${KlEstimator[p.klEstimator]}` : p.klEstimator}; expected KL_ESTIMATOR_EXACT, KL_ESTIMATOR_K1 or KL_ESTIMATOR_K3`);
+        if (!tokenReduction) throw invalidArgument(`params.token_reduction is ${TokenReduction[p.tokenReduction] ? `TOKEN_REDUCTION_${TokenReduction[p.tokenReduction]}` : p.tokenReduction}; expected TOKEN_REDUCTION_SUM or TOKEN_REDUCTION_MEAN`);
+        const params: TrainParams = {
+          learningRate: p.learningRate,
+          warmupSteps: p.warmupSteps,
+          maxSteps: p.maxSteps,
+          minLrRatio: p.minLrRatio,
+          weightDecay: p.weightDecay,
+          beta1: p.beta1,
+          beta2: p.beta2,
+          eps: p.eps,
+          gradClip: p.gradClip,
+          microBatchSize: p.microBatchSize,
+          klBeta: p.klBeta,
+          klEstimator,
+          tokenReduction,
+          ppoEpochs: p.ppoEpochs,
+          clipEps: p.clipEps,
+          temperature: p.temperature,
+        };
+        const r = await e.update({
+          step: req.step,
+          batch: B,
+          seqLen: T,
+          groupSize: k,
+          inputs: inputs.values,
+          completions: completions.values,
+          advantages: advantages.values,
+          refLogProbs,
+          oldLogProbs,
+          params,
+        });
+        metrics.updates.inc({ result: r.replayed ? "replayed" : "applied" });
+        if (!r.replayed) {
+          metrics.updateDuration.observe(r.metrics.updateMs / 1000);
+          metrics.gradNorm.observe(r.metrics.gradNorm);
+        }
+        return { step: r.step, policyVersion: r.policyVersion, replayed: r.replayed, metrics: r.metrics };
+      },
 
-    async info() {
-      const e = need();
-      const i = await e.info();
-      return {
-        ...modelInfo(i.config),
-        policyVersion: i.policyVersion,
-        lastStep: i.lastStep,
-        backend: i.backend,
-        parameterCount: i.parameterCount,
-        weightsDigest: i.weightsDigest,
-      };
-    },
+      async info() {
+        const e = need();
+        const i = await e.info();
+        return {
+          ...modelInfo(i.config),
+          policyVersion: i.policyVersion,
+          lastStep: i.lastStep,
+          backend: i.backend,
+          parameterCount: i.parameterCount,
+          weightsDigest: i.weightsDigest,
+        };
+      },
 
-    async saveCheckpoint(req) {
-      const e = need();
-      return e.saveCheckpoint(checkpointDir(req.dir));
-    },
+      async saveCheckpoint(req) {
+        const e = need();
+        return e.saveCheckpoint(checkpointDir(req.dir));
+      },
 
-    async loadCheckpoint(req) {
-      const e = need();
-      return e.loadCheckpoint(checkpointDir(req.dir));
+      async loadCheckpoint(req) {
+        const e = need();
+        return e.loadCheckpoint(checkpointDir(req.dir));
+      },
     },
-  });
+    ["Update", "SaveCheckpoint", "LoadCheckpoint"],
+  );
 
   const served = await serveWhileLoading({
     address: config.address,
@@ -191,8 +190,9 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
     maxReceiveMessageBytes: config.maxMessageBytes,
     maxSendMessageBytes: config.maxMessageBytes,
     onCall: service.observeCall,
+    security,
     startMetrics: async () =>
-      config.metricsPort === null ? null : startMetricsServer({ port: config.metricsPort, host: options.metricsHost, registry: service.registry }),
+      config.metricsPort === null ? null : startMetricsServer({ port: config.metricsPort, host: config.metricsHost, registry: service.registry }),
     load: async () => (engine = await PolicyEngine.fromCheckpoint(config.checkpoint, {
       backend: config.backend,
       engine: config.engine,
@@ -208,6 +208,7 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
     port: served.rpc.port,
     metricsPort: served.metricsPort,
     config,
+    security,
     engine: served.model,
     registry: service.registry,
     shutdown: served.shutdown,
