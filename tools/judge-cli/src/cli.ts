@@ -1,16 +1,82 @@
-// `npm run judge -- <command>`: operate a judge fleet from the shell.
+// `npm run judge -- <command>`: operate a judge fleet and a training run from the shell.
 //   status --judges=SPEC                       what every replica serves
 //   swap <model.onnx> [--version=V] --judges=SPEC          load on every replica now (rolled back if one refuses)
 //   swap <model.onnx> [--version=V] --orchestrator=ADDR    roll it between two training steps
+//   run status|pause|resume|checkpoint --orchestrator=ADDR the run's state and its admin RPCs
 // SPEC: "host:port,host:port", "@file" or "dns:///service:port" (as the orchestrator's --judges).
-import { JudgeService, OrchestratorService } from "@grpomesh/proto";
-import { createClient } from "@grpomesh/rpc";
+// Credentials: --tls-dir and --admin-token-file, else those of a local run (--run-dir, default the
+// newest run under runs/ that `npm start` left a stack.json in), whose addresses are defaults too.
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { JudgeService, OrchestratorService, RunState } from "@grpomesh/proto";
+import { createClient, loadSecurity, type Security } from "@grpomesh/rpc";
+import { REPO_ROOT } from "@grpomesh/data";
 import { JudgeFleet, resolveJudgeTargets } from "@grpomesh/orchestrator";
 
 export const USAGE = `usage: npm run judge -- <command> [options]
-  status --judges=SPEC
+  status [--judges=SPEC]
   swap <model.onnx> [--version=V] (--judges=SPEC | --orchestrator=HOST:PORT)
-SPEC is "host:port,host:port", "@file" or "dns:///service:port".`;
+  run status|pause|resume|checkpoint [--orchestrator=HOST:PORT]
+SPEC is "host:port,host:port", "@file" or "dns:///service:port".
+Credentials: --tls-dir=DIR (tls.crt, tls.key, ca.crt) and --admin-token-file=FILE
+(env GRPOMESH_TLS_DIR, GRPOMESH_ADMIN_TOKEN_FILE); without them, those of a local run:
+--run-dir=DIR, default the newest runs/* with a stack.json (its addresses are the defaults too).`;
+
+const FLAGS = ["judges", "orchestrator", "version", "deadline-ms", "tls-dir", "admin-token-file", "run-dir"];
+
+/** What `npm start` writes into its run directory: addresses and where the credentials are. */
+export interface StackFile {
+  services?: Record<string, { address?: string }>;
+  orchestrator?: string;
+  tls_dir?: string;
+  admin_token_file?: string;
+}
+
+interface Target {
+  security: Security;
+  judges?: string;
+  orchestrator?: string;
+  /** One line saying where the credentials and addresses came from. */
+  source: string;
+}
+
+function newestStack(runsDir: string): string | undefined {
+  if (!existsSync(runsDir)) return undefined;
+  const runs = readdirSync(runsDir)
+    .map((name) => join(runsDir, name, "stack.json"))
+    .filter((path) => existsSync(path))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  return runs[0];
+}
+
+function readStack(path: string): StackFile {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as StackFile;
+  } catch (err) {
+    throw new Error(`${path} is not a readable stack file: ${(err as Error).message}`);
+  }
+}
+
+/** Credentials and default addresses: flags and environment first, then a local run's stack.json. */
+export function resolveTarget(flags: Map<string, string>, env: Record<string, string | undefined> = process.env, runsDir = join(REPO_ROOT, "runs")): Target {
+  const tlsDir = flags.get("tls-dir") ?? env.GRPOMESH_TLS_DIR;
+  const tokenFile = flags.get("admin-token-file") ?? env.GRPOMESH_ADMIN_TOKEN_FILE;
+  const runDir = flags.get("run-dir");
+  const stackPath = runDir ? join(resolve(runDir), "stack.json") : tlsDir || tokenFile ? undefined : newestStack(runsDir);
+  if (runDir && !existsSync(stackPath!)) throw new Error(`--run-dir=${runDir} has no stack.json; pass a run directory that npm start made, or --tls-dir and --admin-token-file`);
+  const stack = stackPath ? readStack(stackPath) : {};
+  const judgeAddresses = Object.entries(stack.services ?? {})
+    .filter(([name, s]) => name.startsWith("judge") && s.address)
+    .map(([, s]) => s.address!);
+  const security = loadSecurity({ tlsDir: tlsDir ?? stack.tls_dir, adminTokenFile: tokenFile ?? stack.admin_token_file });
+  const how = `${security.tls ? (security.tls.ca ? "mTLS" : "TLS") : "plaintext"}${security.adminToken ? " + admin token" : ""}`;
+  return {
+    security,
+    judges: flags.get("judges") ?? (judgeAddresses.length ? judgeAddresses.join(",") : undefined),
+    orchestrator: flags.get("orchestrator") ?? stack.orchestrator,
+    source: stackPath ? `credentials and addresses of the run in ${join(stackPath, "..")} (${how})` : `${how}${tlsDir || tokenFile ? " from the given files" : ""}`,
+  };
+}
 
 export interface CliIo {
   out(line: string): void;
@@ -25,15 +91,15 @@ function parse(argv: string[]): { positional: string[]; flags: Map<string, strin
     else if (arg.startsWith("--")) throw new Error(`option ${arg} needs a value (--key=value)\n${USAGE}`);
     else positional.push(arg);
   }
-  for (const key of flags.keys()) if (!["judges", "orchestrator", "version", "deadline-ms"].includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
+  for (const key of flags.keys()) if (!FLAGS.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
   return { positional, flags };
 }
 
-async function status(spec: string, io: CliIo): Promise<number> {
+async function status(spec: string, security: Security, io: CliIo): Promise<number> {
   const targets = await resolveJudgeTargets(spec);
   let failed = 0;
   for (const target of targets) {
-    const client = createClient(JudgeService, target, { deadlineMs: 5_000 });
+    const client = createClient(JudgeService, target, { deadlineMs: 5_000, security });
     try {
       const info = await client.info({});
       io.out(`${target}  ${info.modelName} ${info.modelVersion}  (${info.executionProvider}, ${info.modelPath})`);
@@ -47,8 +113,8 @@ async function status(spec: string, io: CliIo): Promise<number> {
   return failed ? 1 : 0;
 }
 
-async function swapDirect(model: string, version: string, spec: string, io: CliIo): Promise<number> {
-  const fleet = await JudgeFleet.fromSpec(spec, { log: (l) => io.out(`  ${l}`) });
+async function swapDirect(model: string, version: string, spec: string, security: Security, io: CliIo): Promise<number> {
+  const fleet = await JudgeFleet.fromSpec(spec, { log: (l) => io.out(`  ${l}`), security });
   try {
     io.out(`swapping ${fleet.replicas.length} replica(s) to ${model}${version ? ` (version ${version})` : ""}:`);
     const t0 = performance.now();
@@ -61,8 +127,8 @@ async function swapDirect(model: string, version: string, spec: string, io: CliI
   }
 }
 
-async function swapViaOrchestrator(model: string, version: string, address: string, io: CliIo): Promise<number> {
-  const client = createClient(OrchestratorService, address, { deadlineMs: 600_000 });
+async function swapViaOrchestrator(model: string, version: string, address: string, security: Security, io: CliIo): Promise<number> {
+  const client = createClient(OrchestratorService, address, { deadlineMs: 600_000, security });
   try {
     const before = await client.status({});
     io.out(`orchestrator at ${address}: step ${before.step}/${before.maxSteps}, judge ${before.judgeVersion || "(none yet)"}; waiting for the next step boundary…`);
@@ -76,27 +142,66 @@ async function swapViaOrchestrator(model: string, version: string, address: stri
   }
 }
 
-export async function runCli(argv: string[], io: CliIo = { out: (l) => console.log(l) }): Promise<number> {
+async function runCommand(action: string, address: string, security: Security, io: CliIo): Promise<number> {
+  const client = createClient(OrchestratorService, address, { deadlineMs: 600_000, security });
+  try {
+    switch (action) {
+      case "status": {
+        const s = await client.status({});
+        const metrics = Object.entries(s.lastMetrics).filter(([k]) => ["mean_reward", "kl_per_token", "loss", "eval_mean_reward"].includes(k));
+        io.out(`${RunState[s.state]} step ${s.step}/${s.maxSteps}, policy version ${s.policyVersion}, judge ${s.judgeVersion || "(none yet)"}, run ${s.runDir}`);
+        if (metrics.length) io.out(`  ${metrics.map(([k, v]) => `${k}=${v.toFixed(4)}`).join(" ")}`);
+        if (s.error) io.out(`  error: ${s.error}`);
+        return 0;
+      }
+      case "pause":
+        io.out(`paused after step ${(await client.pause({})).step}`);
+        return 0;
+      case "resume":
+        io.out(`resumed at step ${(await client.resume({})).step}`);
+        return 0;
+      case "checkpoint": {
+        const r = await client.checkpoint({});
+        io.out(`checkpoint of step ${r.step}: ${r.path}`);
+        return 0;
+      }
+      default:
+        throw new Error(`unknown run action "${action}"; expected status, pause, resume or checkpoint\n${USAGE}`);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+export async function runCli(argv: string[], io: CliIo = { out: (l) => console.log(l) }, env: Record<string, string | undefined> = process.env): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === "--help" || command === "help") {
     io.out(USAGE);
     return command ? 0 : 2;
   }
   const { positional, flags } = parse(rest);
-  const judges = flags.get("judges");
-  const orchestrator = flags.get("orchestrator");
+  const target = resolveTarget(flags, env);
+  const { judges, orchestrator, security } = target;
+  io.out(`(${target.source})`);
   if (command === "status") {
-    if (!judges) throw new Error(`status needs --judges=SPEC\n${USAGE}`);
-    return status(judges, io);
+    if (!judges) throw new Error(`status needs --judges=SPEC (no local run to take the addresses from)\n${USAGE}`);
+    return status(judges, security, io);
+  }
+  if (command === "run") {
+    if (positional.length !== 1) throw new Error(`run takes one action: status, pause, resume or checkpoint\n${USAGE}`);
+    if (!orchestrator) throw new Error(`run needs --orchestrator=HOST:PORT (no local run to take the address from)\n${USAGE}`);
+    return runCommand(positional[0]!, orchestrator, security, io);
   }
   if (command === "swap") {
     if (positional.length !== 1) throw new Error(`swap takes one model path; got ${positional.length}\n${USAGE}`);
-    if (!judges === !orchestrator) throw new Error(`swap needs exactly one of --judges=SPEC or --orchestrator=HOST:PORT\n${USAGE}`);
+    const viaJudges = flags.has("judges") || (!flags.has("orchestrator") && !orchestrator);
+    if (flags.has("judges") && flags.has("orchestrator")) throw new Error(`swap needs one of --judges=SPEC or --orchestrator=HOST:PORT, not both\n${USAGE}`);
+    if (viaJudges ? !judges : !orchestrator) throw new Error(`swap needs --judges=SPEC or --orchestrator=HOST:PORT\n${USAGE}`);
     // Passed as given: the judges resolve it (relative paths against their --model-repository),
     // and they may run on other machines than this command.
     const model = positional[0]!;
     const version = flags.get("version") ?? "";
-    return judges ? swapDirect(model, version, judges, io) : swapViaOrchestrator(model, version, orchestrator!, io);
+    return viaJudges ? swapDirect(model, version, judges!, security, io) : swapViaOrchestrator(model, version, orchestrator!, security, io);
   }
   throw new Error(`unknown command "${command}"\n${USAGE}`);
 }
