@@ -112,15 +112,16 @@ export interface LocalCredentials {
 
 /**
  * Fresh credentials for a stack on this machine: one CA, a server certificate for localhost,
- * 127.0.0.1 and ::1 (shared by every service), a client certificate (the orchestrator and the CLIs)
- * and a random admin token. Everything lives in `dir` with owner-only permissions.
+ * 127.0.0.1 and ::1 (shared by every service), a client certificate (the orchestrator and the CLIs;
+ * valid for serving on loopback too, since the orchestrator also serves the CLIs with it) and a
+ * random admin token. Everything lives in `dir` with owner-only permissions.
  */
 export async function createLocalCredentials(dir: string, opts: { days?: number } = {}): Promise<LocalCredentials> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const ca = await createCertificateAuthority("grpo-mesh local CA", opts.days ?? 30);
   const server = await ca.issue({ commonName: "grpo-mesh services", dnsNames: ["localhost"], ips: ["127.0.0.1", "::1"], usage: "server" });
-  const client = await ca.issue({ commonName: "grpo-mesh client", usage: "client" });
+  const client = await ca.issue({ commonName: "grpo-mesh client", dnsNames: ["localhost"], ips: ["127.0.0.1", "::1"], usage: "both" });
   const adminTokenFile = join(dir, "admin-token");
   writeFileSync(adminTokenFile, randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
   return {

@@ -234,3 +234,12 @@ describe("confinePath", () => {
     refused("a\0b", Status.INVALID_ARGUMENT);
   });
 });
+
+test("local credentials: the client folder serves too (the orchestrator serves the CLIs with it)", async () => {
+  const server = await serve(loadSecurity({ tlsDir: creds.clientTlsDir }));
+  try {
+    assert.equal(await checkHealth(server.address, "", 5_000, loadSecurity({ tlsDir: creds.clientTlsDir })), "SERVING");
+  } finally {
+    await server.shutdown(100);
+  }
+});
