@@ -39,9 +39,18 @@ test("npm start's stack trains a tiny policy over gRPC and the judge's reward ri
     );
     const output = `${res.stdout}\n${res.stderr}`;
     assert.equal(res.status, 0, `launcher failed:\n${output.slice(-4000)}`);
-    assert.match(output, /judge-0\s+ready/);
-    assert.match(output, /judge-1\s+ready/);
+    for (const name of ["judge-0", "judge-1", "reference", "policy"]) assert.match(output, new RegExp(`${name}\\s+ready \\([\\d.]+s\\) — gRPC 127\\.0\\.0\\.1:\\d+, metrics http://127\\.0\\.0\\.1:\\d+/metrics`));
     assert.match(output, /stopped all processes/);
+    // Secured by default: one line says so, and every service's start line shows mTLS and the token.
+    assert.match(output, /grpo-mesh: mTLS on every channel, admin token in .*run\/secrets\/admin-token/);
+    for (const name of ["judge-0", "judge-1", "reference", "policy"]) assert.match(readFileSync(join(runDir, "logs", `${name}.log`), "utf8"), /: serving .* tls=mtls admin=token/, name);
+    // stack.json tells the CLIs where everything is and which credentials to use.
+    const stack = JSON.parse(readFileSync(join(runDir, "stack.json"), "utf8"));
+    assert.deepEqual(Object.keys(stack.services).sort(), ["judge-0", "judge-1", "orchestrator", "policy", "reference"]);
+    for (const s of Object.values(stack.services) as Array<{ address: string; metrics: number }>) assert.ok(/^127\.0\.0\.1:\d+$/.test(s.address) && s.metrics > 0, JSON.stringify(s));
+    assert.equal(stack.orchestrator, stack.services.orchestrator.address);
+    assert.equal(stack.tls_dir, join(runDir, "secrets", "client"));
+    assert.equal(stack.admin_token_file, join(runDir, "secrets", "admin-token"));
     // the launcher says which engine trains and why; here "auto" finds no GPU engine
     assert.match(output, /grpo-mesh: policy engine: onnxruntime cpu, \d+ threads \(auto: no GPU engine installed/);
 

@@ -1,10 +1,14 @@
 // `npm start`: the whole local stack on loopback — two judge replicas, the reference, the policy,
-// then the orchestrator, which trains the default run with a live progress line. Every process is
-// stopped at the end, on Ctrl-C, or as soon as one of them dies.
-import { existsSync, mkdirSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
-import { ChildDiedError, Supervisor, freePort } from "./supervisor.ts";
-import { ROOT, engineLine, startStack, tsxProcess } from "./stack.ts";
+// then the orchestrator, which trains the default run with a live progress line. Every channel is
+// mutual TLS and the admin RPCs need the run's token (both made fresh in <run>/secrets/, reused on
+// --resume). A judge replica or the reference that dies is restarted with backoff while training
+// goes on; when the policy dies (or a restarted service keeps failing) the orchestrator is stopped
+// first, at a step boundary, then the rest. Ctrl-C stops the orchestrator after its step, then the rest.
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { latestCheckpoint } from "@grpomesh/loop";
+import { ChildDiedError, Supervisor, describeExit, freePort, runJob } from "./supervisor.ts";
+import { ROOT, engineLine, runCredentials, stackFile, startStack, tsxProcess, writeStackFile } from "./stack.ts";
 
 const HELP = `usage: npm start -- [launcher options] [orchestrator --key=value options]
 
@@ -86,16 +90,23 @@ async function main(): Promise<number> {
   ] as const) {
     if (!existsSync(path)) throw new Error(`${what} not found at ${path}; ${how}`);
   }
-  mkdirSync(a.runDir, { recursive: true });
+  const rel = (p: string) => relative(process.cwd(), p) || ".";
+  makeRunDir(a.runDir);
+  const resuming = a.passthrough.some((arg) => arg === "--resume" || arg === "--resume=true");
+  const secrets = await runCredentials(join(a.runDir, "secrets"), { reuse: resuming });
   const logDir = join(a.runDir, "logs");
-  const sup = new Supervisor(logDir);
+  const sup = new Supervisor(logDir, { say: (line) => console.log(`grpo-mesh: ${line}`) });
   process.on("exit", () => sup.killAllNow());
 
-  const rel = (p: string) => relative(process.cwd(), p) || ".";
+  console.log(
+    `grpo-mesh: mTLS on every channel, admin token in ${rel(secrets.credentials.adminTokenFile)} ` +
+      `(${secrets.reused ? "the run's credentials, reused" : `fresh credentials${secrets.reason ? `: ${secrets.reason}` : ""}`})`,
+  );
   console.log(`grpo-mesh: starting ${a.judges + 2} services (logs in ${rel(logDir)}/)`);
   const t0 = performance.now();
 
   let interrupted = 0;
+  let started = false;
   const onSignal = (sig: NodeJS.Signals) => {
     interrupted++;
     if (interrupted === 1) {
@@ -107,9 +118,19 @@ async function main(): Promise<number> {
       void sup.stopAll(1_000).then(() => process.exit(130));
     }
   };
-  let started = false;
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+
+  const resumeHint = () => {
+    let checkpoint: string | undefined;
+    try {
+      checkpoint = latestCheckpoint(a.runDir);
+    } catch (err) {
+      checkpoint = undefined;
+      console.error(`grpo-mesh: cannot read the run's latest checkpoint: ${(err as Error).message}`);
+    }
+    return `${checkpoint ? `the run's last checkpoint is ${rel(checkpoint)}` : "the run has no checkpoint yet"}; continue with: npm start -- --resume --run-dir=${rel(a.runDir)}`;
+  };
 
   try {
     const stack = await startStack(
@@ -119,14 +140,18 @@ async function main(): Promise<number> {
         judges: a.judges,
         logDir,
         engine: a.engine,
-        onReady: (name, ms, metricsPort) => console.log(`grpo-mesh: ${name.padEnd(9)} ready (${(ms / 1000).toFixed(1)}s) — metrics http://127.0.0.1:${metricsPort}/metrics`),
+        credentials: secrets.credentials,
+        checkpointRoot: a.runDir,
+        onReady: (name, ms, s) =>
+          console.log(`grpo-mesh: ${name.padEnd(9)} ready (${(ms / 1000).toFixed(1)}s) — gRPC ${s.address}, metrics http://127.0.0.1:${s.metrics}/metrics`),
       },
       sup,
     );
     started = true;
-    console.log(`grpo-mesh: ${engineLine(sup.logPath("policy"))}`);
-    const orchestratorPort = await freePort();
-    const orchestrator = tsxProcess(
+    console.log(`grpo-mesh: ${engineLine(stack.services.policy!.startLine)}`);
+    const orchestrator = { address: `127.0.0.1:${await freePort()}`, metrics: await freePort() };
+    const stackPath = writeStackFile(a.runDir, stackFile(stack, orchestrator));
+    const spec = tsxProcess(
       "orchestrator",
       "services/orchestrator/src/main.ts",
       [
@@ -134,8 +159,9 @@ async function main(): Promise<number> {
         `--policy=${stack.policy}`,
         `--reference=${stack.reference}`,
         `--judges=${stack.judges.join(",")}`,
-        `--address=127.0.0.1:${orchestratorPort}`,
-        `--metrics-port=${await freePort()}`,
+        ...stack.clientFlags,
+        `--address=${orchestrator.address}`,
+        `--metrics-port=${orchestrator.metrics}`,
         `--run_dir=${a.runDir}`,
         // The orchestrator writes into a pipe; its progress line is rewritten in place when we are on a terminal.
         `--progress=${process.stdout.isTTY ? "line" : "log"}`,
@@ -143,12 +169,23 @@ async function main(): Promise<number> {
       ],
       { foreground: true },
     );
-    console.log(`grpo-mesh: all services ready in ${((performance.now() - t0) / 1000).toFixed(1)}s; starting the orchestrator (run ${rel(a.runDir)})`);
-    sup.start(orchestrator);
-    const code = await sup.waitFor("orchestrator");
-    await sup.stopAll();
-    console.log(`grpo-mesh: stopped all processes${code === 0 ? "" : ` (orchestrator exit code ${code})`}`);
-    return interrupted ? 130 : (code ?? 1);
+    console.log(
+      `grpo-mesh: all services ready in ${((performance.now() - t0) / 1000).toFixed(1)}s; starting the orchestrator (run ${rel(a.runDir)}; addresses in ${rel(stackPath)})`,
+    );
+    const outcome = await runJob(sup, spec, {
+      onDeath: (died, orchestratorRunning) => {
+        console.error(`\ngrpo-mesh: ${died.message}`);
+        if (orchestratorRunning) console.error("grpo-mesh: stopping the orchestrator first, at a step boundary (the checkpoints already written stay as they are); then every other process");
+      },
+    });
+    if (outcome.died) {
+      const { died } = outcome;
+      console.error(`grpo-mesh: ${died.processName} died (${describeExit(died.code, died.signal)}); the orchestrator stopped (${describeExit(outcome.code, null)}), then every other process.`);
+      console.error(`grpo-mesh: ${resumeHint()}`);
+      return 1;
+    }
+    console.log(`grpo-mesh: stopped all processes${outcome.code === 0 ? "" : ` (orchestrator exit code ${outcome.code})`}`);
+    return interrupted ? 130 : (outcome.code ?? 1);
   } catch (err) {
     await sup.stopAll(2_000);
     if (err instanceof ChildDiedError) {
@@ -156,6 +193,27 @@ async function main(): Promise<number> {
       return 1;
     }
     throw err;
+  }
+}
+
+/** Creates the run directory, saying plainly when the filesystem refuses (read-only, full, not allowed). */
+function makeRunDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    let code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      // Node's recursive mkdir can say ENOENT where the real refusal is at the nearest existing folder.
+      let existing = dirname(dir);
+      while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+      try {
+        accessSync(existing, constants.W_OK);
+      } catch (inner) {
+        code = (inner as NodeJS.ErrnoException).code ?? code;
+      }
+    }
+    const why = { EROFS: "the filesystem is read-only", ENOSPC: "the disk is full", EACCES: "permission denied", EPERM: "permission denied", ENOTDIR: "a part of the path is a file" }[code ?? ""];
+    throw new Error(`cannot create the run directory ${dir}: ${why ?? (err as Error).message}; pass --run-dir=DIR on a writable disk`);
   }
 }
 

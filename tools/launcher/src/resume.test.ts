@@ -9,16 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCorpus } from "@grpomesh/data";
 import { initBackend } from "@grpomesh/model";
-import { ROOT, startStack } from "./stack.ts";
+import { ROOT, startStack, type Stack } from "./stack.ts";
 import { freePort } from "./supervisor.ts";
 import { writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
 
 const RUN = { max_iters: 12, batch_size: 4, group_size: 4, learning_rate: 0.01, warmup_iters: 2, kl_beta: 0.05, eval_interval: 0, eval_batches: 1, sample_interval: 0, checkpoint_interval: 4, warn_kl: 1000 };
 
-function orchestratorArgs(stack: { policy: string; reference: string; judges: string[] }, config: string, runDir: string, port: number, extra: string[] = []): string[] {
+function orchestratorArgs(stack: Stack, config: string, runDir: string, port: number, extra: string[] = []): string[] {
   return [
     "--import", "tsx", join(ROOT, "services/orchestrator/src/main.ts"),
-    `--config=${config}`, `--policy=${stack.policy}`, `--reference=${stack.reference}`, `--judges=${stack.judges.join(",")}`,
+    `--config=${config}`, `--policy=${stack.policy}`, `--reference=${stack.reference}`, `--judges=${stack.judges.join(",")}`, ...stack.clientFlags,
     `--address=127.0.0.1:${port}`, `--run_dir=${runDir}`, "--progress=log", ...extra,
   ];
 }
@@ -41,7 +41,7 @@ test("a run killed mid-way and resumed reaches the same weights as an unbroken r
     const finalDigest = (runDir: string) => JSON.parse(readFileSync(join(runDir, "checkpoints", "step-000012", "orchestrator.json"), "utf8")).policy.weights_digest as string;
 
     // 1. The unbroken run.
-    const a = await startStack({ generator, judgeModel, judges: 1, logDir: join(dir, "logs-a") });
+    const a = await startStack({ generator, judgeModel, judges: 1, checkpointRoot: dir, logDir: join(dir, "logs-a") });
     const unbroken = join(dir, "unbroken");
     try {
       const res = spawnSync(process.execPath, orchestratorArgs(a, config, unbroken, await freePort()), { cwd: ROOT, encoding: "utf8" });
@@ -51,7 +51,7 @@ test("a run killed mid-way and resumed reaches the same weights as an unbroken r
     }
 
     // 2. The same run, SIGKILLed after step 6 (last checkpoint: step 4), then resumed.
-    const b = await startStack({ generator, judgeModel, judges: 1, logDir: join(dir, "logs-b") });
+    const b = await startStack({ generator, judgeModel, judges: 1, checkpointRoot: dir, logDir: join(dir, "logs-b") });
     const broken = join(dir, "broken");
     try {
       const child = spawn(process.execPath, orchestratorArgs(b, config, broken, await freePort()), { cwd: ROOT, stdio: "ignore" });

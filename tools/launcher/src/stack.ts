@@ -1,9 +1,12 @@
 // The local stack's service processes (judges, reference, policy) on free loopback ports, shared
-// by `npm start` and the benchmarks so both run exactly the same services.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+// by `npm start`, the benchmarks and the tests so all run exactly the same services: mutual TLS and
+// an admin token by default, judges and the reference restarted when they die.
+import { X509Certificate } from "node:crypto";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Supervisor, freePort, type ProcessSpec } from "./supervisor.ts";
+import { INSECURE, createLocalCredentials, loadSecurity, type LocalCredentials, type Security } from "@grpomesh/rpc";
+import { Supervisor, freePort, type ProcessSpec, type RestartPolicy } from "./supervisor.ts";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -16,8 +19,26 @@ export interface StackOptions {
   engine?: string;
   /** Let the policy's and reference's onnxruntime threads spin after a run (--spin_wait). */
   spinWait?: boolean;
-  onReady?: (name: string, ms: number, metricsPort: number) => void;
+  /**
+   * What the services serve with: mutual TLS and an admin token. Default: fresh credentials in
+   * `secretsDir`. "insecure": plaintext and no token (the policy then refuses Update).
+   */
+  credentials?: LocalCredentials | "insecure";
+  /** Where fresh credentials are made; default a `secrets` folder beside `logDir`. */
+  secretsDir?: string;
+  /** The policy's --checkpoint_root (where SaveCheckpoint may write): the run directory. */
+  checkpointRoot?: string;
+  /** Judges and the reference are restarted when they die (default); false: any death is fatal. */
+  restart?: Partial<RestartPolicy> | false;
+  onReady?: (name: string, ms: number, service: StackService) => void;
   timeoutMs?: number;
+}
+
+export interface StackService {
+  /** gRPC address, from the service's start line. */
+  address: string;
+  metrics: number;
+  startLine: string;
 }
 
 export interface Stack {
@@ -26,45 +47,152 @@ export interface Stack {
   reference: string;
   judges: string[];
   metricsPorts: Map<string, number>;
+  services: Record<string, StackService>;
+  /** null when the stack runs insecure. */
+  credentials: LocalCredentials | null;
+  /** How a client reaches the services: the client certificate and the admin token. */
+  clientSecurity: Security;
+  /** The same for the orchestrator's command line: --tls_dir and --admin_token_file (none when insecure). */
+  clientFlags: string[];
 }
 
 export function tsxProcess(name: string, script: string, flags: string[], extra: Partial<ProcessSpec> = {}): ProcessSpec {
   return { name, command: process.execPath, args: ["--import", "tsx", join(ROOT, script), ...flags], ...extra };
 }
 
-/** Starts the services and resolves once every one answers SERVING (rejects if one dies first). */
+/** The credentials folder a run's stack uses: `server/`, `client/` and `admin-token`, as createLocalCredentials writes them. */
+export function credentialsIn(dir: string): LocalCredentials {
+  return { dir, serverTlsDir: join(dir, "server"), clientTlsDir: join(dir, "client"), adminTokenFile: join(dir, "admin-token") };
+}
+
+/**
+ * The run's credentials: those already in `dir` when `reuse` is set and they are complete and valid
+ * for another day, else fresh ones. `reason` says why fresh ones were made over existing ones.
+ */
+export async function runCredentials(dir: string, { reuse }: { reuse: boolean }): Promise<{ credentials: LocalCredentials; reused: boolean; reason?: string }> {
+  const existing = credentialsIn(dir);
+  if (reuse && existsSync(dir)) {
+    const problem = credentialsProblem(existing);
+    if (!problem) return { credentials: existing, reused: true };
+    return { credentials: await createLocalCredentials(dir), reused: false, reason: problem };
+  }
+  return { credentials: await createLocalCredentials(dir), reused: false };
+}
+
+function credentialsProblem(c: LocalCredentials): string | undefined {
+  for (const tls of [c.serverTlsDir, c.clientTlsDir]) {
+    for (const file of ["tls.crt", "tls.key", "ca.crt"]) if (!existsSync(join(tls, file))) return `${join(tls, file)} is missing`;
+    const validTo = Date.parse(new X509Certificate(readFileSync(join(tls, "tls.crt"))).validTo);
+    if (!(validTo > Date.now() + 24 * 3600_000)) return `${join(tls, "tls.crt")} expires ${new Date(validTo).toISOString()}`;
+  }
+  if (!existsSync(c.adminTokenFile)) return `${c.adminTokenFile} is missing`;
+  return undefined;
+}
+
+/** The key=value fields of a start line (`policy: serving address=… engine="…"`), quoted values unquoted. */
+export function startLineFields(line: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const m of line.matchAll(/ ([a-z_]+)=(?:"((?:[^"\\]|\\.)*)"|(\S+))/g)) fields.set(m[1]!, m[2] !== undefined ? JSON.parse(`"${m[2]}"`) : m[3]!);
+  return fields;
+}
+
+/** Starts the services and resolves once every one has printed its start line and answers SERVING (rejects if one dies first). */
 export async function startStack(opts: StackOptions, supervisor = new Supervisor(opts.logDir)): Promise<Stack> {
+  const credentials = opts.credentials === "insecure" ? null : (opts.credentials ?? (await createLocalCredentials(opts.secretsDir ?? join(dirname(opts.logDir), "secrets"))));
+  const clientSecurity = credentials ? loadSecurity({ tlsDir: credentials.clientTlsDir, adminTokenFile: credentials.adminTokenFile }) : INSECURE;
+  const restart = opts.restart === false ? undefined : (opts.restart ?? {});
   const metricsPorts = new Map<string, number>();
-  const service = async (name: string, script: string, flags: string[]): Promise<[ProcessSpec, string]> => {
+  const service = async (name: string, script: string, flags: string[], { dashes = false, restartable = false } = {}): Promise<[ProcessSpec, string]> => {
     const port = await freePort();
     metricsPorts.set(name, await freePort());
     const address = `127.0.0.1:${port}`;
-    return [tsxProcess(name, script, [...flags, `--address=${address}`, `--metrics-port=${metricsPorts.get(name)}`], { healthTarget: address }), address];
+    // The judge's own parser spells its flags with dashes; the others take underscores.
+    const flag = (key: string, value: string) => `--${dashes ? key.replace(/_/g, "-") : key}=${value}`;
+    const security = credentials ? [flag("tls_dir", credentials.serverTlsDir), flag("admin_token_file", credentials.adminTokenFile)] : [];
+    const role = script.split("/")[1]!;
+    return [
+      tsxProcess(name, script, [...flags, ...security, `--address=${address}`, `--metrics-port=${metricsPorts.get(name)}`], {
+        healthTarget: address,
+        healthSecurity: clientSecurity,
+        // runServiceMain prints it once the server is up; health alone can pass before it is written.
+        readyLine: new RegExp(`^${role}: serving `),
+        ...(restartable && restart ? { restart } : {}),
+      }),
+      address,
+    ];
   };
   // One onnxruntime session per local replica: the replicas already share this machine's cores
   // with each other and with the policy and reference.
   const judges = await Promise.all(
-    Array.from({ length: opts.judges }, (_, i) => service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`, "--sessions=1", "--threads=1"])),
+    Array.from({ length: opts.judges }, (_, i) =>
+      service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`, "--sessions=1", "--threads=1"], { dashes: true, restartable: true }),
+    ),
   );
   const engine = [...(opts.engine ? [`--engine=${opts.engine}`] : []), ...(opts.spinWait ? ["--spin_wait=true"] : [])];
-  const reference = await service("reference", "services/reference/src/main.ts", [`--checkpoint=${opts.generator}`, ...engine]);
-  const policy = await service("policy", "services/policy/src/main.ts", [`--checkpoint=${opts.generator}`, ...engine]);
+  // The reference is stateless (frozen weights): a restart on the same port serves the same answers.
+  const reference = await service("reference", "services/reference/src/main.ts", [`--checkpoint=${opts.generator}`, ...engine], { restartable: true });
+  // The policy holds the training state since the last checkpoint: it is not restarted (the run resumes instead).
+  const policy = await service("policy", "services/policy/src/main.ts", [
+    `--checkpoint=${opts.generator}`,
+    ...engine,
+    ...(opts.checkpointRoot ? [`--checkpoint_root=${opts.checkpointRoot}`] : []),
+  ]);
+  const services: Record<string, StackService> = {};
   await supervisor.startAll([...judges.map((j) => j[0]), reference[0], policy[0]], {
     timeoutMs: opts.timeoutMs ?? 180_000,
-    onReady: (name, ms) => opts.onReady?.(name, ms, metricsPorts.get(name)!),
+    onReady: (name, ms, proc) => {
+      const startLine = proc.startLine ?? "";
+      const address = startLineFields(startLine).get("address") ?? proc.spec.healthTarget!;
+      services[name] = { address, metrics: metricsPorts.get(name)!, startLine };
+      opts.onReady?.(name, ms, services[name]);
+    },
   });
-  return { supervisor, policy: policy[1], reference: reference[1], judges: judges.map((j) => j[1]), metricsPorts };
+  return {
+    supervisor,
+    policy: services.policy!.address,
+    reference: services.reference!.address,
+    judges: judges.map((j) => services[j[0].name]!.address),
+    metricsPorts,
+    services,
+    credentials,
+    clientSecurity,
+    clientFlags: credentials ? [`--tls_dir=${credentials.clientTlsDir}`, `--admin_token_file=${credentials.adminTokenFile}`] : [],
+  };
 }
 
 /** What the policy's start line says about its engine, e.g. `policy engine: onnxruntime cpu, 2 threads (auto: …)`. */
-export function engineLine(policyLog: string): string {
-  const start = readFileSync(policyLog, "utf8").split("\n").find((line) => line.includes("policy: serving"));
-  const field = (name: string): string | undefined => {
-    const m = start ? new RegExp(` ${name}=(?:"([^"]*)"|(\\S+))`).exec(start) : null;
-    return m ? (m[1] ?? m[2]) : undefined;
-  };
-  const engine = field("engine");
-  if (!engine) return `policy engine: see ${policyLog}`;
-  const reason = field("engine_reason");
+export function engineLine(policyStartLine: string): string {
+  const fields = startLineFields(policyStartLine);
+  const engine = fields.get("engine");
+  if (!engine) return `policy engine: not on its start line (${policyStartLine.slice(0, 200)})`;
+  const reason = fields.get("engine_reason");
   return `policy engine: ${engine}${reason ? ` (${reason})` : ""}`;
+}
+
+/** `<run>/stack.json`: where a run's services listen and its credentials are, for the CLIs (`npm run judge -- …`). */
+export interface StackFile {
+  services: Record<string, { address: string; metrics: number }>;
+  orchestrator: string;
+  tls_dir: string;
+  admin_token_file: string;
+}
+
+export function stackFile(stack: Stack, orchestrator: { address: string; metrics: number }): StackFile {
+  return {
+    services: {
+      ...Object.fromEntries(Object.entries(stack.services).map(([name, s]) => [name, { address: s.address, metrics: s.metrics }])),
+      orchestrator,
+    },
+    orchestrator: orchestrator.address,
+    tls_dir: stack.credentials?.clientTlsDir ?? "",
+    admin_token_file: stack.credentials?.adminTokenFile ?? "",
+  };
+}
+
+/** Writes `<runDir>/stack.json` whole or not at all. */
+export function writeStackFile(runDir: string, file: StackFile): string {
+  const path = join(runDir, "stack.json");
+  writeFileSync(`${path}.tmp`, JSON.stringify(file, null, 2) + "\n");
+  renameSync(`${path}.tmp`, path);
+  return path;
 }

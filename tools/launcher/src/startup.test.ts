@@ -26,7 +26,7 @@ test("a judge whose vocabulary differs from the dataset's is refused at start", 
       const res = spawnSync(
         process.execPath,
         ["--import", "tsx", join(ROOT, "services/orchestrator/src/main.ts"), `--policy=${stack.policy}`, `--reference=${stack.reference}`,
-          `--judges=${stack.judges[0]}`, `--address=127.0.0.1:${await freePort()}`, `--run_dir=${join(dir, "run")}`, "--max_iters=2"],
+          `--judges=${stack.judges[0]}`, ...stack.clientFlags, `--address=127.0.0.1:${await freePort()}`, `--run_dir=${join(dir, "run")}`, "--max_iters=2"],
         { cwd: ROOT, encoding: "utf8" },
       );
       assert.equal(res.status, 1, res.stdout + res.stderr);

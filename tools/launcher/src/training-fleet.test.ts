@@ -45,13 +45,13 @@ async function setup(dir: string) {
   writeCharacterJudge(join(dir, "repo", "a.onnx"), vocab.tokens, "a", { seqLen: 32, version: "a-counter-v1" });
   const config = join(dir, "run.json");
   writeFileSync(config, JSON.stringify(RUN));
-  const stack = await startStack({ generator, judgeModel: join(dir, "repo", "e.onnx"), judges: 2, logDir: join(dir, "logs") });
+  const stack = await startStack({ generator, judgeModel: join(dir, "repo", "e.onnx"), judges: 2, checkpointRoot: dir, logDir: join(dir, "logs") });
   const port = await freePort();
   const runDir = join(dir, "run");
   const child = spawn(
     process.execPath,
     ["--import", "tsx", join(ROOT, "services/orchestrator/src/main.ts"), `--config=${config}`, `--policy=${stack.policy}`, `--reference=${stack.reference}`,
-      `--judges=${stack.judges.join(",")}`, `--address=127.0.0.1:${port}`, `--run_dir=${runDir}`, "--progress=log"],
+      `--judges=${stack.judges.join(",")}`, ...stack.clientFlags, `--address=127.0.0.1:${port}`, `--run_dir=${runDir}`, "--progress=log"],
     { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -87,9 +87,9 @@ test("killing a judge replica mid-run loses no step and applies none twice", { t
 test("Status, Pause, Resume, Checkpoint and SwapJudge act on the running loop at step boundaries", { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "grpomesh-swap-"));
   const run = await setup(dir);
-  const client = createClient(OrchestratorService, run.orchestrator);
+  const client = createClient(OrchestratorService, run.orchestrator, { security: run.stack.clientSecurity });
   try {
-    await waitForServing(run.orchestrator, { timeoutMs: 120_000 });
+    await waitForServing(run.orchestrator, { timeoutMs: 120_000, security: run.stack.clientSecurity });
     await waitForSteps(run.runDir, 2, run.child);
     const status = await client.status({});
     assert.equal(status.state, RunState.RUNNING);
