@@ -4,6 +4,8 @@ import { checkDockerfile, checkImagesInManifests, checkRunSyntax, type ServicePo
 import { MANIFEST_CHECKS } from "./k8s.ts";
 import { checkScrapeConfig, checkServiceMonitor } from "./monitoring.ts";
 import { checkServiceCommands, checkWiring, defaultServicePorts } from "./services.ts";
+import { CREDENTIAL_CHECKS } from "./credentials.ts";
+import { checkNetworkPolicies } from "./network.ts";
 
 export function checkAll(bundle: DeployBundle, ports: ServicePorts = defaultServicePorts()): Record<string, string[]> {
   return {
@@ -15,5 +17,7 @@ export function checkAll(bundle: DeployBundle, ports: ServicePorts = defaultServ
     checkWiring: checkWiring(bundle),
     checkServiceMonitor: checkServiceMonitor(bundle),
     checkScrapeConfig: checkScrapeConfig(bundle),
+    ...Object.fromEntries(Object.entries(CREDENTIAL_CHECKS).map(([name, check]) => [name, check(bundle)])),
+    checkNetworkPolicies: checkNetworkPolicies(bundle),
   };
 }

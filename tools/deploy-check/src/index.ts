@@ -8,4 +8,7 @@ export { parseDockerfile, DockerIgnore, DockerfileError, stageEnv, ancestry, typ
 export { checkDockerfile, checkRunSyntax, checkImagesInManifests, serviceTargets, IMAGE_PREFIX, SERVICES, type ServiceName, type ServicePorts } from "./images.ts";
 export { checkServiceCommands, checkWiring, containerCommands, defaultServicePorts, expandK8sVars } from "./services.ts";
 export { checkServiceMonitor, checkScrapeConfig, checkAutoscalerMetrics, relabel, adapterMetrics } from "./monitoring.ts";
+export { CREDENTIAL_CHECKS, checkServiceAccounts, checkCredentials, checkExplicitAddresses, healthcheckProbe, flagValue } from "./credentials.ts";
+export { checkNetworkPolicies, allowedFlows, namespacePeers, outsidePeers, flowName, INTENDED_FLOWS, PROMETHEUS, type Flow, type Peer } from "./network.ts";
+export { makeClusterSecrets, makeSecretsMain, secretsYaml, writeClusterSecrets, checkSecretsAgainstManifests, serviceDnsNames, ROLE_TLS_SECRETS, ADMIN_TOKEN_SECRET, type ClusterSecrets } from "./secrets.ts";
 export { checkAll } from "./check-all.ts";

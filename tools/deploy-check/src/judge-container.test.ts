@@ -6,15 +6,19 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { randomScorerOnnx, scorerConfig } from "@grpomesh/judge";
-import { waitForServing } from "@grpomesh/rpc";
+import { loadSecurity, waitForServing } from "@grpomesh/rpc";
 import { REPO_ROOT } from "./bundle.ts";
+import { flagValue, healthcheckProbe } from "./credentials.ts";
+import { makeClusterSecrets, secretData } from "./secrets.ts";
 import { containerCommands } from "./services.ts";
 import { bundle, container } from "./test/helpers.ts";
 
 // The judge Deployment's container, run as the pod would run it (same command, args and resolved
 // env; only its volume mounts moved under a temp folder and its ports made free ones), against a
-// small random model placed where JUDGE_MODEL says: it must come up SERVING for the readiness
-// probe's service name, pass the image's HEALTHCHECK script and serve /metrics.
+// small random model placed where JUDGE_MODEL says, and the judge-tls and admin-token Secrets that
+// deploy/scripts/make-secrets.ts makes placed where the pod mounts them: it must come up SERVING
+// over mutual TLS for the readiness probe's service name, pass the readiness probe's own command
+// and serve /metrics. Listen addresses become 127.0.0.1 (tests bind loopback only).
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -41,8 +45,28 @@ describe("the judge container's command", () => {
     const moved = (text: string) => mounts.reduce((t, m) => t.replace(new RegExp(`(^|=)${m.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}(?=/|$)`), `$1${dir}${m}`), text);
     const grpcPort = await freePort();
     const metricsPort = await freePort();
-    const argv = cc.argv.map((a) => moved(a).replace(/^--address=(.*):\d+$/, `--address=$1:${grpcPort}`).replace(/^--metrics-port=\d+$/, `--metrics-port=${metricsPort}`));
-    assert.ok(argv.includes(`--metrics-port=${metricsPort}`) && argv.some((a) => a.endsWith(`:${grpcPort}`)), `ports not found in ${argv.join(" ")}`);
+    const argv = cc.argv.map((a) =>
+      moved(a)
+        .replace(/^--address=0\.0\.0\.0:\d+$/, `--address=127.0.0.1:${grpcPort}`)
+        .replace(/^--metrics-port=\d+$/, `--metrics-port=${metricsPort}`)
+        .replace(/^--metrics-host=0\.0\.0\.0$/, "--metrics-host=127.0.0.1"),
+    );
+    assert.ok(argv.includes(`--metrics-port=${metricsPort}`) && argv.includes(`--address=127.0.0.1:${grpcPort}`) && argv.includes("--metrics-host=127.0.0.1"), `ports not found in ${argv.join(" ")}`);
+
+    // The Secrets, where the pod mounts them: TLS folder and admin token.
+    const secrets = await makeClusterSecrets({ namespace: cc.w.namespace });
+    const tlsDir = flagValue(argv, "tls_dir")!;
+    const tokenFile = flagValue(argv, "admin_token_file")!;
+    assert.ok(tlsDir?.startsWith(dir) && tokenFile?.startsWith(dir), `credentials not under the moved mounts: ${argv.join(" ")}`);
+    const put = (secretName: string, key: string, path: string) => {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, secretData(secrets.secrets.find((o) => o.metadata?.name === secretName)!, key)!);
+    };
+    for (const key of ["tls.crt", "tls.key", "ca.crt"]) put("judge-tls", key, join(tlsDir, key));
+    put("admin-token", "token", tokenFile);
+    // The orchestrator's certificate, as a client of the judge.
+    const clientDir = join(dir, "orchestrator-tls");
+    for (const key of ["tls.crt", "tls.key", "ca.crt"]) put("orchestrator-tls", key, join(clientDir, key));
 
     // A small model where the pod would find JUDGE_MODEL: <repository>/<JUDGE_MODEL>.
     const repository = argv.find((a) => a.startsWith("--model-repository="))!.slice("--model-repository=".length);
@@ -56,17 +80,23 @@ describe("the judge container's command", () => {
     child.stderr!.on("data", (d: Buffer) => (output += d));
     const exited = new Promise<number | null>((resolve) => child!.on("exit", (code) => resolve(code)));
 
-    const probeService = container(b, "Deployment", "judge").readinessProbe?.grpc?.service ?? "";
+    const readiness = container(b, "Deployment", "judge").readinessProbe!;
+    const probe = healthcheckProbe(readiness);
+    assert.ok(probe, "the judge's readiness probe does not run healthcheck.mjs");
     await Promise.race([
-      waitForServing(`127.0.0.1:${grpcPort}`, { service: probeService, timeoutMs: 60_000 }),
+      waitForServing(`127.0.0.1:${grpcPort}`, { service: probe.service, timeoutMs: 60_000, security: loadSecurity({ tlsDir: clientDir }) }),
       exited.then((code) => assert.fail(`the judge exited (${code}) before serving:\n${output}`)),
     ]);
     assert.match(output, /model=judge version=deploy-check/, output);
+    assert.match(output, /tls=mtls/, output);
 
-    const health = await new Promise<number>((resolve) =>
-      execFile(process.execPath, ["deploy/images/healthcheck.mjs", `127.0.0.1:${grpcPort}`], { cwd: REPO_ROOT }, (err) => resolve(err ? Number(err.code) : 0)),
+    // The readiness probe's own command, run as the kubelet would (script from the checkout).
+    const command = readiness.exec!.command!.map((a) => moved(a).replace(/^\/app\//, "").replace(/^127\.0\.0\.1:\d+$/, `127.0.0.1:${grpcPort}`));
+    assert.equal(command[0], "node");
+    const health = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, command.slice(1), { cwd: REPO_ROOT }, (err, _out, stderr) => resolve({ code: err ? Number(err.code) : 0, stderr })),
     );
-    assert.equal(health, 0, "the image's HEALTHCHECK script reports unhealthy");
+    assert.deepEqual(health, { code: 0, stderr: "" }, "the readiness probe's command reports unhealthy");
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     assert.match(metrics, /^judge_pending_sequences /m);
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startJudgeServer, type JudgeServer } from "@grpomesh/judge";
 import { checkHealth } from "@grpomesh/rpc";
+import { healthcheckProbe } from "./credentials.ts";
 import { workloads } from "./k8s.ts";
 import { adapterMetrics, checkAutoscalerMetrics } from "./monitoring.ts";
 import { containerCommands } from "./services.ts";
@@ -49,7 +50,7 @@ describe("a running judge", () => {
     assertProblem(checkAutoscalerMetrics(b, exported), /must map label namespace to resource namespace and pod to pod/);
   });
 
-  it("every gRPC probe asks for a health service name its server registers", async () => {
+  it("every health probe (gRPC, or healthcheck.mjs in an exec probe) asks for a health service name its server registers", async () => {
     const b = bundle();
     const commands = containerCommands(b);
     const probes: Array<{ service: string; name: string; at: string }> = [];
@@ -58,6 +59,8 @@ describe("a running judge", () => {
         const service = commands.find((x) => x.w.m === w.m && x.container.name === c.name)?.service ?? "?";
         for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe]) {
           if (probe?.grpc) probes.push({ service, name: probe.grpc.service ?? "", at: `${w.m.file} ${c.name}` });
+          const hc = probe && healthcheckProbe(probe);
+          if (hc) probes.push({ service, name: hc.service, at: `${w.m.file} ${c.name}` });
         }
       }
     }

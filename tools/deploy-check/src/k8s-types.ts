@@ -22,10 +22,10 @@ export interface ContainerPort {
 }
 
 export interface Probe {
+  exec?: { command?: string[] };
   grpc?: { port?: number; service?: string };
   httpGet?: { port?: number | string; path?: string };
   tcpSocket?: { port?: number | string };
-  exec?: { command?: string[] };
   periodSeconds?: number;
   timeoutSeconds?: number;
   failureThreshold?: number;
@@ -69,7 +69,7 @@ export interface Volume {
   persistentVolumeClaim?: { claimName?: string; readOnly?: boolean };
   configMap?: { name?: string; items?: Array<{ key?: string; path?: string }>; optional?: boolean };
   emptyDir?: Record<string, unknown>;
-  secret?: { secretName?: string };
+  secret?: { secretName?: string; items?: Array<{ key?: string; path?: string }>; defaultMode?: number; optional?: boolean };
 }
 
 export interface PodSpec {
@@ -80,6 +80,8 @@ export interface PodSpec {
   tolerations?: Array<{ key?: string; operator?: string; value?: string; effect?: string }>;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; runAsGroup?: number; fsGroup?: number };
   restartPolicy?: string;
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
 }
 
 export interface PodTemplate {
@@ -125,6 +127,34 @@ export interface K8sObject {
     namespaceSelector?: { matchNames?: string[]; any?: boolean };
     // Job
     backoffLimit?: number;
+    // NetworkPolicy
+    podSelector?: LabelSelector;
+    policyTypes?: string[];
+    ingress?: NetworkPolicyRule[];
+    egress?: NetworkPolicyRule[];
   } & PodSpec;
   data?: Record<string, string>;
+  /** Secret */
+  type?: string;
+  /** ServiceAccount */
+  automountServiceAccountToken?: boolean;
+}
+
+export interface NetworkPolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: { cidr?: string; except?: string[] };
+}
+
+export interface NetworkPolicyPort {
+  protocol?: string;
+  port?: number | string;
+  endPort?: number;
+}
+
+/** An ingress rule (from) or an egress rule (to). */
+export interface NetworkPolicyRule {
+  from?: NetworkPolicyPeer[];
+  to?: NetworkPolicyPeer[];
+  ports?: NetworkPolicyPort[];
 }

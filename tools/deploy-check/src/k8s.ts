@@ -18,6 +18,9 @@ export const API_VERSIONS: Record<string, string> = {
   PodDisruptionBudget: "policy/v1",
   HorizontalPodAutoscaler: "autoscaling/v2",
   ServiceMonitor: "monitoring.coreos.com/v1",
+  ServiceAccount: "v1",
+  NetworkPolicy: "networking.k8s.io/v1",
+  Secret: "v1",
 };
 
 const CLUSTER_SCOPED = new Set(["Namespace"]);

@@ -39,6 +39,8 @@ describe("deploy/ YAML", () => {
       "PersistentVolumeClaim/model-store",
       "PersistentVolumeClaim/runs",
       "ServiceMonitor/grpomesh",
+      "ServiceAccount/grpomesh",
+      "NetworkPolicy/default-deny",
     ]) {
       assert.ok(kinds.includes(want), `${want} is missing from deploy/k8s (found ${kinds.join(", ")})`);
     }
@@ -130,7 +132,7 @@ describe("checkWorkloads", () => {
 
   it("probes must use declared ports", () => {
     const b = bundle();
-    container(b, "Deployment", "judge").readinessProbe!.grpc!.port = 50052;
+    container(b, "Deployment", "judge").readinessProbe = { tcpSocket: { port: 50052 } };
     assertProblem(checkWorkloads(b), /container judge: readinessProbe probes port 50052, which the container does not declare/);
   });
 

@@ -60,8 +60,10 @@ describe("what the containers run", () => {
 
   it("--config must come from a ConfigMap volume", () => {
     const b = bundle();
-    setArg(b, "Job", "orchestrator", "--config=", "--config=/etc/grpomesh/other.json");
-    assertProblem(checkServiceCommands(b), /--config=\/etc\/grpomesh\/other\.json: ConfigMap run-config has no entry for other\.json/);
+    setArg(b, "Job", "orchestrator", "--config=", "--config=/etc/grpomesh/config/other.json");
+    assertProblem(checkServiceCommands(b), /--config=\/etc\/grpomesh\/config\/other\.json: ConfigMap run-config has no entry for other\.json/);
+    setArg(b, "Job", "orchestrator", "--config=", "--config=/etc/grpomesh/run.json");
+    assertProblem(checkServiceCommands(b), /--config=\/etc\/grpomesh\/run\.json is not on a ConfigMap volume/);
   });
 
   it("a main.ts that does not exist, or a container that runs no service, is caught", () => {
@@ -76,7 +78,7 @@ describe("what the containers run", () => {
   it("listen addresses must be reachable from other pods and match the declared ports", () => {
     const b = bundle();
     setArg(b, "Job", "orchestrator", "--address=", null); // the default, 127.0.0.1:50070
-    setArg(b, "Deployment", "reference", "--metrics-port=", "--metrics-port=9476");
+    setArg(b, "Deployment", "reference", "--metrics_port=", "--metrics_port=9476");
     container(b, "Deployment", "judge").ports!.find((p) => p.name === "grpc")!.containerPort = 50061;
     const problems = checkServiceCommands(b);
     assertProblem(problems, /container orchestrator: listens on 127\.0\.0\.1:50070; other pods cannot reach 127\.0\.0\.1/);
@@ -92,7 +94,7 @@ describe("what the containers run", () => {
     const problems = checkServiceCommands(b);
     assertProblem(problems, /container orchestrator: --run_dir=\/data\/grpo-1 \(\/data\/grpo-1\) is written to but lies on no volume/);
     assertProblem(problems, /container policy: --checkpoint=models\/generator-missing \(\/app\/models\/generator-missing\) is on no volume and not a file of the repository image/);
-    assertProblem(problems, /container policy: --checkpoint-root=\/runs is written to, but volume runs is mounted read-only/);
+    assertProblem(problems, /container policy: --checkpoint_root=\/runs is written to, but volume runs is mounted read-only/);
   });
 });
 
@@ -132,18 +134,18 @@ describe("checkWiring", () => {
   it("the policy writes checkpoints into the orchestrator's run directory: same claim, same path", () => {
     const b = bundle();
     container(b, "Deployment", "policy").volumeMounts!.find((v) => v.name === "runs")!.mountPath = "/checkpoints";
-    setArg(b, "Deployment", "policy", "--checkpoint-root=", "--checkpoint-root=/checkpoints");
+    setArg(b, "Deployment", "policy", "--checkpoint_root=", "--checkpoint_root=/checkpoints");
     const problems = checkWiring(b);
     assertProblem(problems, /mounts the run-directory claim at \/checkpoints, the orchestrator at \/runs/);
-    assertProblem(problems, /--checkpoint-root=\/checkpoints does not contain the orchestrator's --run_dir=\/runs\/grpo-1/);
+    assertProblem(problems, /--checkpoint_root=\/checkpoints does not contain the orchestrator's --run_dir=\/runs\/grpo-1/);
   });
 
-  it("a policy on another claim, or without --checkpoint-root, is caught", () => {
+  it("a policy on another claim, or without --checkpoint_root, is caught", () => {
     const b = bundle();
     obj(b, "Deployment", "policy").spec!.template!.spec!.volumes!.find((v) => v.name === "runs")!.persistentVolumeClaim!.claimName = "model-store";
-    assertProblem(checkWiring(b), /--checkpoint-root=\/runs is on claim model-store; the orchestrator's run directory is on claim runs/);
-    setArg(b, "Deployment", "policy", "--checkpoint-root=", null);
-    assertProblem(checkWiring(b), /container policy: no --checkpoint-root/);
+    assertProblem(checkWiring(b), /--checkpoint_root=\/runs is on claim model-store; the orchestrator's run directory is on claim runs/);
+    setArg(b, "Deployment", "policy", "--checkpoint_root=", null);
+    assertProblem(checkWiring(b), /container policy: no --checkpoint_root/);
   });
 
   it("the policy stays a single writer", () => {

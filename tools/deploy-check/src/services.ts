@@ -149,7 +149,7 @@ export function parseServiceSettings(bundle: DeployBundle, cc: ContainerCommand)
       case "policy": {
         const { config: c } = parsePolicyConfig(cc.flags, cc.env);
         const paths: ServiceSettings["paths"] = [{ what: "--checkpoint", path: c.checkpoint, base: APP_DIR, write: false }];
-        if (c.checkpointRoot) paths.push({ what: "--checkpoint-root", path: c.checkpointRoot, base: APP_DIR, write: true });
+        if (c.checkpointRoot) paths.push({ what: "--checkpoint_root", path: c.checkpointRoot, base: APP_DIR, write: true });
         return { address: c.address, metricsPort: c.metricsPort, paths, config: c as unknown as Record<string, unknown> };
       }
       case "reference": {
@@ -354,19 +354,20 @@ export function checkWiring(bundle: DeployBundle): string[] {
     const orchClaim = orchMount && orch.cc.w.pod.spec?.volumes?.find((v) => v.name === orchMount.name)?.persistentVolumeClaim?.claimName;
     if (!orchClaim) problems.push(`${at}: --run_dir=${runDir} is not on a PersistentVolumeClaim`);
     for (const pol of of("policy")) {
-      const root = pol.s.config.checkpointRoot as string | null;
+      // Passed explicitly: the default (runs, relative to the working directory) is in the image.
+      const root = pol.cc.flags.some((f) => /^--checkpoint[_-]root=/.test(f)) ? (pol.s.config.checkpointRoot as string) : null;
       if (!root) {
-        problems.push(`${pol.cc.at}: no --checkpoint-root; set it to the run-directory volume's mount path so SaveCheckpoint/LoadCheckpoint stay on it`);
+        problems.push(`${pol.cc.at}: no --checkpoint_root; set it to the run-directory volume's mount path so SaveCheckpoint/LoadCheckpoint stay on it`);
         continue;
       }
       const polMount = mountFor(pol.cc.container, root);
       const polClaim = polMount && pol.cc.w.pod.spec?.volumes?.find((v) => v.name === polMount.name)?.persistentVolumeClaim?.claimName;
-      if (orchClaim && polClaim !== orchClaim) problems.push(`${pol.cc.at}: --checkpoint-root=${root} is on ${polClaim ? `claim ${polClaim}` : "no claim"}; the orchestrator's run directory is on claim ${orchClaim}`);
+      if (orchClaim && polClaim !== orchClaim) problems.push(`${pol.cc.at}: --checkpoint_root=${root} is on ${polClaim ? `claim ${polClaim}` : "no claim"}; the orchestrator's run directory is on claim ${orchClaim}`);
       if (orchMount && polMount && orchMount.mountPath !== polMount.mountPath) {
         problems.push(`${pol.cc.at}: mounts the run-directory claim at ${polMount.mountPath}, the orchestrator at ${orchMount.mountPath}; checkpoint paths are absolute, so the paths must match`);
       }
       const rel = posix.relative(root, runDir);
-      if (rel.startsWith("..") || posix.isAbsolute(rel)) problems.push(`${pol.cc.at}: --checkpoint-root=${root} does not contain the orchestrator's --run_dir=${runDir}; the policy would refuse its checkpoint folders`);
+      if (rel.startsWith("..") || posix.isAbsolute(rel)) problems.push(`${pol.cc.at}: --checkpoint_root=${root} does not contain the orchestrator's --run_dir=${runDir}; the policy would refuse its checkpoint folders`);
     }
   }
 
