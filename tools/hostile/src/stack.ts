@@ -1,0 +1,219 @@
+// The stack under attack: policy, reference, one judge and an orchestrator running a seeded run,
+// each a real process on loopback with mutual TLS and an admin token, on tiny models in a temp
+// folder. The orchestrator is paused once it has trained a step, so the run state holds still and
+// any change to it is the hostile traffic's doing.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadCorpus } from "@grpomesh/data";
+import { freePort, writeCharacterJudge, writeTinyGenerator } from "@grpomesh/launcher";
+import { initBackend } from "@grpomesh/model";
+import { DataType, JudgeService, OrchestratorService, PolicyService, RunState } from "@grpomesh/proto";
+import { createClient, createLocalCredentials, loadSecurity, waitForServing, type Client, type Security } from "@grpomesh/rpc";
+import type { ServiceName, StackFacts } from "./cases.ts";
+
+export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** Largest request the policy, reference and judge accept here (small, so "oversized" is cheap to send). */
+export const SERVICE_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** The orchestrator has no flag for it: libs/rpc's default. */
+export const ORCHESTRATOR_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+interface Proc {
+  name: ServiceName;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  logPath: string;
+  alive: boolean;
+}
+
+export interface HostileStack {
+  dir: string;
+  targets: Record<ServiceName, string>;
+  /** Client certificate and admin token. */
+  security: Security;
+  facts: StackFacts;
+  /** Folders and files the services may read and write on request (the state snapshot covers them). */
+  watched: string[];
+  /** Names of processes that exited. */
+  dead(): ServiceName[];
+  logTail(name: ServiceName, lines?: number): string;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  dir: string;
+  seed: number;
+  log?: (line: string) => void;
+  timeoutMs?: number;
+}
+
+/** Builds the models and folders, starts the four services, waits, and pauses the run after its first step. */
+export async function startHostileStack(opts: StackOptions): Promise<HostileStack> {
+  const { dir, log = () => {} } = opts;
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const logs = join(dir, "logs");
+  mkdirSync(logs, { recursive: true });
+
+  // --- models and the folders hostile paths aim at ---
+  await initBackend(undefined, { log: false });
+  const corpus = loadCorpus();
+  const vocab = corpus.vocab.tokens;
+  const seqLen = 32;
+  const generator = join(dir, "generator");
+  writeTinyGenerator(generator, vocab, { seqLen, seed: opts.seed });
+  const repository = join(dir, "judges");
+  const servingModel = join(repository, "count-e", "1", "model.onnx");
+  writeCharacterJudge(servingModel, vocab, "e", { seqLen });
+  const swapped = [...vocab];
+  [swapped[10], swapped[11]] = [swapped[11]!, swapped[10]!];
+  writeCharacterJudge(join(repository, "other-vocab", "1", "model.onnx"), swapped, "e", { seqLen, version: "other-vocab-v1" });
+  writeFileSync(join(repository, "notes.onnx"), "not an ONNX model\n");
+  const outside = join(dir, "outside");
+  writeCharacterJudge(join(outside, "model.onnx"), vocab, "e", { seqLen, version: "outside-v1" });
+  symlinkSync(outside, join(repository, "escape"));
+  const runDir = join(dir, "run");
+  mkdirSync(join(runDir, "victim-dir"), { recursive: true });
+  writeFileSync(join(runDir, "victim.txt"), "not a checkpoint\n");
+  writeFileSync(join(runDir, "victim-dir", "keep.txt"), "not a checkpoint either\n");
+  // A symlink inside the checkpoint root to a real checkpoint outside it: loading it would roll the policy back.
+  symlinkSync(generator, join(runDir, "escape"));
+
+  const credentials = await createLocalCredentials(join(dir, "secrets"));
+  const security = loadSecurity({ tlsDir: credentials.clientTlsDir, adminTokenFile: credentials.adminTokenFile });
+  const ports = { policy: await freePort(), reference: await freePort(), judge: await freePort(), orchestrator: await freePort() };
+  const targets = Object.fromEntries(Object.entries(ports).map(([k, p]) => [k, `127.0.0.1:${p}`])) as Record<ServiceName, string>;
+  const server = (dashes: boolean) => [
+    `--${dashes ? "tls-dir" : "tls_dir"}=${credentials.serverTlsDir}`,
+    `--${dashes ? "admin-token-file" : "admin_token_file"}=${credentials.adminTokenFile}`,
+  ];
+
+  const procs: Proc[] = [];
+  const start = (name: ServiceName, script: string, args: string[]) => {
+    const logPath = join(logs, `${name}.log`);
+    const out = createWriteStream(logPath);
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, script), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    child.stdout!.pipe(out);
+    child.stderr!.pipe(out);
+    const p: Proc = { name, child, logPath, alive: true, exited: Promise.resolve(null) };
+    p.exited = new Promise((resolve) => child.once("close", (code) => ((p.alive = false), resolve(code))));
+    procs.push(p);
+    return p;
+  };
+  const logTail = (name: ServiceName, lines = 20) => {
+    const p = procs.find((x) => x.name === name);
+    if (!p) return "";
+    try {
+      return readFileSync(p.logPath, "utf8").trim().split("\n").slice(-lines).join("\n");
+    } catch {
+      return "";
+    }
+  };
+  const stop = async () => {
+    const live = procs.filter((p) => p.alive);
+    for (const p of live) p.child.kill("SIGTERM");
+    const timer = setTimeout(() => live.forEach((p) => p.alive && p.child.kill("SIGKILL")), 10_000);
+    await Promise.all(live.map((p) => p.exited));
+    clearTimeout(timer);
+  };
+  const ready = async (name: ServiceName) => {
+    const p = procs.find((x) => x.name === name)!;
+    const died = p.exited.then((code) => {
+      throw new Error(`${name} exited (code ${code}) before serving:\n${logTail(name)}`);
+    });
+    await Promise.race([waitForServing(targets[name], { timeoutMs, security }), died]);
+    log(`${name} serving on ${targets[name]}`);
+  };
+
+  try {
+    const common = ["--threads=1"];
+    start("judge", "services/judge/src/main.ts", [
+      `--model=${servingModel}`, `--model-repository=${repository}`, `--address=${targets.judge}`, "--metrics-port=off",
+      `--max-message-bytes=${SERVICE_MAX_MESSAGE_BYTES}`, "--sessions=1", "--threads=1", ...server(true),
+    ]);
+    start("reference", "services/reference/src/main.ts", [
+      `--checkpoint=${generator}`, `--address=${targets.reference}`, "--metrics_port=off", `--max_message_bytes=${SERVICE_MAX_MESSAGE_BYTES}`, ...common, ...server(false),
+    ]);
+    start("policy", "services/policy/src/main.ts", [
+      `--checkpoint=${generator}`, `--checkpoint_root=${runDir}`, `--address=${targets.policy}`, "--metrics_port=off",
+      `--max_message_bytes=${SERVICE_MAX_MESSAGE_BYTES}`, ...common, ...server(false),
+    ]);
+    await Promise.all((["judge", "reference", "policy"] as const).map(ready));
+    start("orchestrator", "services/orchestrator/src/main.ts", [
+      `--policy=${targets.policy}`, `--reference=${targets.reference}`, `--judges=${targets.judge}`, `--address=${targets.orchestrator}`,
+      `--run_dir=${runDir}`, `--seed=${opts.seed}`, "--max_iters=100000", "--batch_size=2", "--group_size=2", "--eval_interval=100000",
+      "--eval_batches=1", "--sample_interval=100000", "--checkpoint_interval=100000", "--warmup_iters=1", "--progress=log", "--log_every=1",
+      `--tls_dir=${credentials.clientTlsDir}`, `--admin_token_file=${credentials.adminTokenFile}`,
+    ]);
+    await ready("orchestrator");
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  // --- pause the run after its first step, and wait until nothing moves ---
+  const orchestrator = createClient(OrchestratorService, targets.orchestrator, { security, deadlineMs: 30_000 });
+  const policy = createClient(PolicyService, targets.policy, { security, deadlineMs: 30_000 });
+  const judge = createClient(JudgeService, targets.judge, { security, deadlineMs: 30_000 });
+  try {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await orchestrator.status({});
+      if (s.state === RunState.FAILED || s.state === RunState.DONE) throw new Error(`the run ended (${RunState[s.state]}) before it could be paused: ${s.error}\n${logTail("orchestrator")}`);
+      if (s.step >= 1) break;
+      if (Date.now() > until) throw new Error(`the run did not finish a step within ${timeoutMs} ms:\n${logTail("orchestrator")}`);
+      await sleep(200);
+    }
+    await orchestrator.pause({});
+    const lastStep = await settledStep(orchestrator, policy, until);
+    log(`run paused at step ${lastStep}`);
+    const info = await policy.info({});
+    const judgeInfo = await judge.info({});
+    const facts: StackFacts = {
+      vocabSize: info.config!.vocabSize,
+      seqLen: info.config!.seqLen,
+      maskTokenId: info.vocab!.maskTokenId,
+      judgeDtype: judgeInfo.inputDtype === DataType.INT64 ? DataType.INT64 : DataType.INT32,
+      lastStep,
+      maxMessageBytes: { policy: SERVICE_MAX_MESSAGE_BYTES, reference: SERVICE_MAX_MESSAGE_BYTES, judge: SERVICE_MAX_MESSAGE_BYTES, orchestrator: ORCHESTRATOR_MAX_MESSAGE_BYTES },
+      policyPaths: { symlinkOut: "escape", victimFile: "victim.txt", victimDir: "victim-dir" },
+      judgePaths: { symlinkOut: "escape/model.onnx", servingModel, otherVocabModel: join(repository, "other-vocab", "1", "model.onnx"), notOnnx: join(repository, "notes.onnx") },
+    };
+    return {
+      dir,
+      targets,
+      security,
+      facts,
+      watched: [dir, "/etc/passwd"],
+      dead: () => procs.filter((p) => !p.alive).map((p) => p.name),
+      logTail,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  } finally {
+    orchestrator.close();
+    policy.close();
+    judge.close();
+  }
+}
+
+/** Waits until the policy's last step equals the orchestrator's step and both hold for a second. */
+async function settledStep(orchestrator: Client<typeof OrchestratorService>, policy: Client<typeof PolicyService>, until: number): Promise<number> {
+  let last = -1;
+  let since = Date.now();
+  for (;;) {
+    const [s, p] = await Promise.all([orchestrator.status({}), policy.info({})]);
+    const step = s.step === p.lastStep ? s.step : -1;
+    if (step !== last) {
+      last = step;
+      since = Date.now();
+    } else if (step >= 0 && Date.now() - since >= 1_500) return step;
+    if (Date.now() > until) throw new Error(`the run did not hold still after Pause (orchestrator step ${s.step}, policy last_step ${p.lastStep})`);
+    await sleep(250);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
