@@ -24,6 +24,8 @@ export interface StackOptions {
    * `secretsDir`. "insecure": plaintext and no token (the policy then refuses Update).
    */
   credentials?: LocalCredentials | "insecure";
+  /** false: plaintext gRPC, the admin token still required (a baseline to measure TLS's cost against). */
+  tls?: boolean;
   /** Where fresh credentials are made; default a `secrets` folder beside `logDir`. */
   secretsDir?: string;
   /** The policy's --checkpoint_root (where SaveCheckpoint may write): the run directory. */
@@ -99,7 +101,8 @@ export function startLineFields(line: string): Map<string, string> {
 /** Starts the services and resolves once every one has printed its start line and answers SERVING (rejects if one dies first). */
 export async function startStack(opts: StackOptions, supervisor = new Supervisor(opts.logDir)): Promise<Stack> {
   const credentials = opts.credentials === "insecure" ? null : (opts.credentials ?? (await createLocalCredentials(opts.secretsDir ?? join(dirname(opts.logDir), "secrets"))));
-  const clientSecurity = credentials ? loadSecurity({ tlsDir: credentials.clientTlsDir, adminTokenFile: credentials.adminTokenFile }) : INSECURE;
+  const tls = opts.tls ?? true;
+  const clientSecurity = credentials ? loadSecurity({ tlsDir: tls ? credentials.clientTlsDir : null, adminTokenFile: credentials.adminTokenFile }) : INSECURE;
   const restart = opts.restart === false ? undefined : (opts.restart ?? {});
   const metricsPorts = new Map<string, number>();
   const service = async (name: string, script: string, flags: string[], { dashes = false, restartable = false } = {}): Promise<[ProcessSpec, string]> => {
@@ -108,7 +111,7 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
     const address = `127.0.0.1:${port}`;
     // The judge's own parser spells its flags with dashes; the others take underscores.
     const flag = (key: string, value: string) => `--${dashes ? key.replace(/_/g, "-") : key}=${value}`;
-    const security = credentials ? [flag("tls_dir", credentials.serverTlsDir), flag("admin_token_file", credentials.adminTokenFile)] : [];
+    const security = credentials ? [...(tls ? [flag("tls_dir", credentials.serverTlsDir)] : []), flag("admin_token_file", credentials.adminTokenFile)] : [];
     const role = script.split("/")[1]!;
     return [
       tsxProcess(name, script, [...flags, ...security, `--address=${address}`, `--metrics-port=${metricsPorts.get(name)}`], {
@@ -156,7 +159,7 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
     services,
     credentials,
     clientSecurity,
-    clientFlags: credentials ? [`--tls_dir=${credentials.clientTlsDir}`, `--admin_token_file=${credentials.adminTokenFile}`] : [],
+    clientFlags: credentials ? [...(tls ? [`--tls_dir=${credentials.clientTlsDir}`] : []), `--admin_token_file=${credentials.adminTokenFile}`] : [],
   };
 }
 
@@ -184,8 +187,8 @@ export function stackFile(stack: Stack, orchestrator: { address: string; metrics
       orchestrator,
     },
     orchestrator: orchestrator.address,
-    tls_dir: stack.credentials?.clientTlsDir ?? "",
-    admin_token_file: stack.credentials?.adminTokenFile ?? "",
+    tls_dir: stack.clientSecurity.tls?.dir ?? "",
+    admin_token_file: stack.clientSecurity.adminTokenFile ?? "",
   };
 }
 
