@@ -91,8 +91,8 @@ export function hostilePaths(ctx: PathContext = {}): string[] {
   return [...escapingPaths(ctx), ...CONFUSING_PATHS];
 }
 
-/** Version labels and other free strings: empty, 1 MiB, control characters, unicode. */
-export const HOSTILE_LABELS: readonly string[] = ["x".repeat(MIB), "\u0000", "\n\r\t", "../../v", "\u202e\u0645".repeat(100), "v".repeat(4097)];
+/** Version labels a service must refuse: 1 MiB, over 4 KiB, NUL, line breaks (they would forge log lines). */
+export const HOSTILE_LABELS: readonly string[] = ["x".repeat(MIB), "v".repeat(4097), "\u0000", "v1\u0000", "\n\r\t", "v1\njudge: serving address=0.0.0.0:1"];
 
 /**
  * A seeded source of hostile values. `pick` chooses among the fixed lists above; `garbage`
