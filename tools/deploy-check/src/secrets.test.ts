@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, createServer, type TLSSocket } from "node:tls";
 import { after, before, describe, it } from "node:test";
 import { createCertificateAuthority } from "@grpomesh/rpc";
-import { parseYamlDocuments } from "./bundle.ts";
+import { parseYamlDocuments, REPO_ROOT } from "./bundle.ts";
 import { checkSecretsAgainstManifests, makeClusterSecrets, makeSecretsMain, secretData, type ClusterSecrets } from "./secrets.ts";
 import { assertProblem, bundle, obj } from "./test/helpers.ts";
 
@@ -121,5 +122,17 @@ describe("make-secrets command line", () => {
     assert.match((await run([])).out, /--out_dir is required/);
     assert.match((await run([`--out_dir=${dir}/a`, "--days=0"])).out, /--days="0"; expected a whole number of days from 1 to 3650/);
     assert.match((await run([`--out_dir=${dir}/a`, "--namespace=Bad_NS"])).out, /--namespace="Bad_NS" is not a namespace name/);
+  });
+
+  it("runs as deploy/scripts/make-secrets.ts", async () => {
+    const out = join(dir, "script");
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, ["--import", "tsx", "deploy/scripts/make-secrets.ts", `--out_dir=${out}`], { cwd: REPO_ROOT, timeout: 60_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /secrets\.yaml +kubectl apply -f it/);
+    assert.equal(parseYamlDocuments(readFileSync(join(out, "secrets.yaml"), "utf8"), "secrets.yaml").length, 5);
   });
 });
