@@ -1,13 +1,18 @@
-// The GRPO loop (DESIGN §2) as a small class over the four ports: batch → sample → judge →
+// The GRPO loop as a small class over the four ports: batch → sample → judge →
 // reference → advantages → update, with held-out evaluation, printed samples, JSONL records,
 // atomic checkpoints of policy + orchestrator state, pause/resume and between-step actions.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, fsyncSync, closeSync, appendFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { sha256Hex } from "@grpomesh/data";
 import { groupRelativeAdvantages, stepMetrics, type StepMetrics } from "@grpomesh/grpo";
 import { Rng, mixSeeds, type RngState } from "@grpomesh/rng";
 import type { GrpoConfig } from "./config.ts";
 import type { DataPort, JudgePort, MaskedBatchLike, PolicyPort, ReferencePort, TrainParams } from "./ports.ts";
+import {
+  CHECKPOINTS_DIR, CONFIG_FILE, LATEST_FILE, LOG_FILE, ORCHESTRATOR_FORMAT, ORCHESTRATOR_STATE_FILE,
+  checkpointName, chooseCheckpoint, cutLogBack, ensureRunDir, inRunDir, listCheckpointFolders, readLog, setCheckpointsAside,
+  sha256File, verifyCheckpoint, wallSecondsSoFar, writeAtomic,
+  type CheckpointChoice, type OrchestratorCheckpoint, type SkippedCheckpoint,
+} from "./run-dir.ts";
 
 export interface Ports<C = unknown> {
   policy: PolicyPort;
@@ -77,22 +82,25 @@ export interface TrainerOptions {
   /** Token ids → text, for printed samples. */
   decode?: (ids: Int32Array) => string;
   hooks?: TrainerHooks;
-  /** Recorded in checkpoints so a resume with different settings is noticed. */
+  /** Recorded in checkpoints (and config.json) so a resume restores the run's settings. */
   configForRecord?: object;
+  /** When this process began (ms since epoch), for the segment's wall time; default: construction. */
+  segmentStartMs?: number;
 }
 
-export interface OrchestratorCheckpoint {
-  format: "grpomesh.orchestrator.v1";
+export interface ResumeResult {
   step: number;
-  data_cursor: unknown;
-  rng_state: RngState;
-  judge_version: string;
-  policy: { dir: string; weights_digest: string; policy_version: number; files: Record<string, string> };
+  /** The checkpoint folder the run continues from. */
+  checkpoint: string;
+  /** Newer checkpoints that did not verify (moved to checkpoints/set-aside/), with why. */
+  skipped: SkippedCheckpoint[];
+  notes: string[];
+  /** Records cut from log.jsonl (the steps after the checkpoint, redone now). */
+  supersededRecords: number;
+  /** The configuration the checkpoint recorded. */
   config: object;
-  time: string;
 }
 
-const LATEST = "latest.json";
 const WARNING_QUIET_STEPS = 20;
 
 export class GrpoTrainer<C = unknown> {
@@ -106,6 +114,18 @@ export class GrpoTrainer<C = unknown> {
   private warned = new Map<string, { step: number; suppressed: number }>();
   lastRecord: StepRecord | undefined;
   lastEval: EvalRecord | undefined;
+  /** The run's first evaluation (step 0), from this process or, after a resume, from the log. */
+  firstEval: EvalRecord | undefined;
+  /** True while run() is between its first and last step. */
+  private running = false;
+  /** The loop is parked at a step boundary because it was paused. */
+  private parked = false;
+  private parkWaiters: Array<(step: number) => void> = [];
+  /** The checkpoint this trainer wrote or resumed from last: writing it again is a no-op, not an overwrite. */
+  private lastCheckpoint: { step: number; dir: string } | undefined;
+  private readonly segmentStartMs: number;
+  /** Wall time of the run's earlier segments (processes before a resume), in seconds. */
+  private priorWallS = 0;
 
   constructor(
     private readonly ports: Ports<C>,
@@ -113,20 +133,37 @@ export class GrpoTrainer<C = unknown> {
     private readonly opts: TrainerOptions,
   ) {
     this.rng = new Rng(mixSeeds(config.seed, "orchestrator"));
-    if (opts.runDir) mkdirSync(join(opts.runDir, "checkpoints"), { recursive: true });
+    this.segmentStartMs = opts.segmentStartMs ?? Date.now();
   }
 
+  /** A pause was asked for (the loop stops, or has stopped, at the next step boundary). */
   get isPaused(): boolean {
     return this.paused;
   }
 
-  pause(): void {
+  /** The loop is stopped at a step boundary by a pause: no step is in flight. */
+  get isParked(): boolean {
+    return this.parked;
+  }
+
+  /**
+   * Stops the loop at the next step boundary. Resolves with the last step applied once the loop
+   * is parked there (at once when no loop runs), so the step a caller sees is the one it stopped at.
+   */
+  pause(): Promise<number> {
     this.paused = true;
+    if (!this.running || this.parked) return Promise.resolve(this.step);
+    return new Promise((resolve) => this.parkWaiters.push(resolve));
   }
 
   resume(): void {
     this.paused = false;
     this.resumeWaiters.splice(0).forEach((r) => r());
+  }
+
+  /** Seconds of wall time over every segment of the run so far (earlier processes included). */
+  totalWallSeconds(): number {
+    return this.priorWallS + (Date.now() - this.segmentStartMs) / 1000;
   }
 
   /** Runs `action` at the next step boundary (e.g. a judge swap); resolves with its result. */
@@ -210,7 +247,6 @@ export class GrpoTrainer<C = unknown> {
     const maskedPerInput = masked / batch.batchSize;
     const versions = new Set(judged.groupVersions);
     const judgeVersion = [...versions].join("+");
-    if (versions.size > 1) this.warn("judge-versions", `step ${stepNo}: groups were scored by several judge versions (${judgeVersion})`);
     this.lastJudgeVersion = judgeVersion;
     const m = updated.metrics;
     const record: StepRecord = {
@@ -232,6 +268,8 @@ export class GrpoTrainer<C = unknown> {
     this.lastRecord = record;
     this.append(record);
     this.opts.hooks?.onStep?.(record);
+    // Warnings carry the step they are about (records after a checkpoint are cut on resume by step).
+    if (versions.size > 1) this.warn("judge-versions", `step ${stepNo}: groups were scored by several judge versions (${judgeVersion})`);
     if (adv.fracZeroStdGroups >= c.warn_frac_zero_std) {
       this.warn("zero-std", `step ${stepNo}: ${(adv.fracZeroStdGroups * 100).toFixed(0)}% of groups have all-equal rewards — no learning signal from them (rewards stopped varying?)`);
     }
@@ -282,52 +320,100 @@ export class GrpoTrainer<C = unknown> {
       eval_ms: t.total(),
     };
     this.lastEval = record;
+    this.firstEval ??= record;
     this.append(record);
     this.opts.hooks?.onEval?.(record);
     return record;
   }
 
-  /** Trains until max_iters (or until `signal` aborts), evaluating and checkpointing on schedule. */
+  /**
+   * Trains until max_iters (or until `signal` aborts), evaluating and checkpointing on schedule.
+   * A fresh run evaluates at step 0 first; a resumed one takes that evaluation from the log.
+   */
   async run(signal?: AbortSignal): Promise<{ first: EvalRecord; last: EvalRecord; steps: number }> {
     const c = this.config;
-    const first = this.step === 0 || !this.lastEval ? await this.evaluate() : this.lastEval;
-    while (this.step < c.max_iters && !signal?.aborted) {
+    this.running = true;
+    try {
+      if (!this.firstEval) await this.evaluate();
+      while (this.step < c.max_iters && !signal?.aborted) {
+        await this.boundary(signal);
+        if (signal?.aborted) break;
+        await this.trainStep();
+        if (c.eval_interval > 0 && this.step % c.eval_interval === 0 && this.step < c.max_iters) await this.evaluate();
+        if (c.checkpoint_interval > 0 && this.step % c.checkpoint_interval === 0) await this.checkpoint();
+      }
       await this.boundary(signal);
-      if (signal?.aborted) break;
-      await this.trainStep();
-      if (c.eval_interval > 0 && this.step % c.eval_interval === 0 && this.step < c.max_iters) await this.evaluate();
-      if (c.checkpoint_interval > 0 && this.step % c.checkpoint_interval === 0) await this.checkpoint();
+      const last = this.lastEval?.step === this.step ? this.lastEval : await this.evaluate();
+      if (this.opts.runDir && this.lastCheckpoint?.step !== this.step) await this.checkpoint();
+      this.endSegment(this.step >= c.max_iters ? "finished" : "stopped");
+      return { first: this.firstEval!, last, steps: this.step };
+    } catch (err) {
+      try {
+        this.endSegment("failed", err instanceof Error ? err.message : String(err));
+      } catch {
+        // the run directory itself may be what failed (full, read-only); the first error is the one to report
+      }
+      throw err;
+    } finally {
+      this.running = false;
+      this.parkWaiters.splice(0).forEach((r) => r(this.step));
     }
-    await this.boundary(signal);
-    const last = this.lastEval?.step === this.step ? this.lastEval : await this.evaluate();
-    if (this.opts.runDir && (c.checkpoint_interval === 0 || this.step % c.checkpoint_interval !== 0)) await this.checkpoint();
-    return { first, last, steps: this.step };
   }
 
   private async boundary(signal?: AbortSignal): Promise<void> {
     for (const action of this.betweenSteps.splice(0)) await action();
     while (this.paused && !signal?.aborted) {
+      this.parked = true;
+      this.parkWaiters.splice(0).forEach((r) => r(this.step));
       await new Promise<void>((r) => {
         this.resumeWaiters.push(r);
         signal?.addEventListener("abort", () => r(), { once: true });
       });
       for (const action of this.betweenSteps.splice(0)) await action();
     }
+    this.parked = false;
   }
 
-  /** Writes a consistent checkpoint: policy weights + optimizer, then orchestrator state, then the pointer. */
+  /**
+   * Starts a fresh run in the run directory: saves its configuration (config.json, what --resume
+   * restores) and a "start" record with `fields` (e.g. where the configuration came from).
+   */
+  begin(fields: object = {}): void {
+    const runDir = this.requireRunDir();
+    ensureRunDir(runDir);
+    const config = join(runDir, CONFIG_FILE);
+    inRunDir(runDir, config, "write", () => writeAtomic(config, JSON.stringify(this.opts.configForRecord ?? this.config, null, 2) + "\n"));
+    this.append({ type: "start", step: 0, time: new Date().toISOString(), segment_start: new Date(this.segmentStartMs).toISOString(), ...fields });
+  }
+
+  /** Writes the segment's "end" record: its wall time and the total so far (summary.json's wall_s). */
+  private endSegment(reason: "finished" | "stopped" | "failed", error?: string): void {
+    const wall = (Date.now() - this.segmentStartMs) / 1000;
+    this.append({ type: "end", step: this.step, time: new Date().toISOString(), reason, wall_s: wall, total_wall_s: this.priorWallS + wall, ...(error ? { error } : {}) });
+  }
+
+  /**
+   * Writes a consistent checkpoint: policy weights + optimizer, then orchestrator state, then the
+   * pointer. Never replaces a folder: asked again at the step it last wrote (or resumed from), it
+   * returns that folder; a step folder it did not write is an error, and nothing is touched.
+   */
   async checkpoint(): Promise<string> {
     const runDir = this.requireRunDir();
-    const name = `step-${String(this.step).padStart(6, "0")}`;
-    const dir = join(runDir, "checkpoints", name);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
+    const name = checkpointName(this.step);
+    const root = join(runDir, CHECKPOINTS_DIR);
+    const dir = join(root, name);
+    if (this.lastCheckpoint?.step === this.step && this.lastCheckpoint.dir === dir && existsSync(dir)) return dir;
+    if (existsSync(dir)) {
+      throw new Error(`checkpoint folder ${dir} already exists and this run did not write it; nothing was overwritten — move it away, or resume from it with --resume`);
+    }
+    inRunDir(runDir, root, "create folder", () => existsSync(root) || mkdirSync(root));
+    inRunDir(runDir, dir, "create folder", () => mkdirSync(dir));
     const policyDir = join(dir, "policy");
     const saved = await this.ports.policy.saveCheckpoint(policyDir);
     const files: Record<string, string> = {};
     for (const f of readdirSync(policyDir).sort()) files[f] = sha256File(join(policyDir, f));
     const state: OrchestratorCheckpoint = {
-      format: "grpomesh.orchestrator.v1",
+      format: ORCHESTRATOR_FORMAT,
       step: this.step,
       data_cursor: this.ports.data.cursor(),
       rng_state: this.rng.state(),
@@ -336,30 +422,81 @@ export class GrpoTrainer<C = unknown> {
       config: this.opts.configForRecord ?? this.config,
       time: new Date().toISOString(),
     };
-    writeAtomic(join(dir, "orchestrator.json"), JSON.stringify(state, null, 2) + "\n");
-    writeAtomic(join(runDir, "checkpoints", LATEST), JSON.stringify({ checkpoint: name, step: this.step }) + "\n");
+    const stateFile = join(dir, ORCHESTRATOR_STATE_FILE);
+    inRunDir(runDir, stateFile, "write", () => writeAtomic(stateFile, JSON.stringify(state, null, 2) + "\n"));
+    const pointer = join(root, LATEST_FILE);
+    inRunDir(runDir, pointer, "write", () => writeAtomic(pointer, JSON.stringify({ checkpoint: name, step: this.step }) + "\n"));
+    this.lastCheckpoint = { step: this.step, dir };
     this.opts.hooks?.onCheckpoint?.(dir, this.step);
     return dir;
   }
 
-  /** Continues from the latest complete checkpoint of the run directory; returns its step, or 0 if none. */
+  /** Continues from the newest checkpoint of the run directory that verifies (see resumeFromCheckpoint); returns its step. */
   async resumeLatest(): Promise<number> {
-    const runDir = this.requireRunDir();
-    const pointer = join(runDir, "checkpoints", LATEST);
-    if (!existsSync(pointer)) return 0;
-    const { checkpoint } = JSON.parse(readFileSync(pointer, "utf8")) as { checkpoint: string };
-    return this.resumeFrom(join(runDir, "checkpoints", checkpoint));
+    return (await this.resumeFromCheckpoint()).step;
   }
 
-  async resumeFrom(dir: string): Promise<number> {
-    const state = JSON.parse(readFileSync(join(dir, "orchestrator.json"), "utf8")) as OrchestratorCheckpoint;
-    if (state.format !== "grpomesh.orchestrator.v1") throw new Error(`${dir}/orchestrator.json has format ${state.format}; expected grpomesh.orchestrator.v1`);
-    const policyDir = join(dir, state.policy.dir);
-    for (const [file, digest] of Object.entries(state.policy.files)) {
-      const actual = sha256File(join(policyDir, file));
-      if (actual !== digest) throw new Error(`checkpoint ${dir} is corrupt: ${state.policy.dir}/${file} has sha256 ${actual}; the checkpoint recorded ${digest}`);
+  /**
+   * Continues the run from `choice` (default: chooseCheckpoint(runDir)): the newest checkpoint
+   * whose digests verify. Newer ones that do not verify are moved to checkpoints/set-aside/ and
+   * named in the result; when checkpoints exist but none verifies, it fails naming each and why.
+   * log.jsonl is cut back to the checkpoint's step (the cut records go to log.superseded.jsonl)
+   * so the redone steps count once, and a "resume" record says what happened.
+   */
+  async resumeFromCheckpoint(choice: CheckpointChoice = chooseCheckpoint(this.requireRunDir()), fields: object = {}): Promise<ResumeResult> {
+    const runDir = this.requireRunDir();
+    const chosen = choice.chosen;
+    if (!chosen) {
+      if (choice.skipped.length === 0) throw new Error(`${runDir} has no checkpoint to resume from (${join(runDir, CHECKPOINTS_DIR)} holds no step-NNNNNN folder)`);
+      throw new Error(`no checkpoint in ${join(runDir, CHECKPOINTS_DIR)} verifies, so the run cannot resume (nothing was changed):\n  ${choice.skipped.map((s) => `${s.checkpoint}: ${s.reason}`).join("\n  ")}`);
     }
-    const loaded = await this.ports.policy.loadCheckpoint(policyDir);
+    // Load first: if the policy refuses, nothing on disk has changed yet.
+    await this.restoreFrom(chosen.dir, chosen.state);
+    const newer = listCheckpointFolders(runDir).filter((f) => f.step > chosen.step);
+    const movedTo = setCheckpointsAside(runDir, newer);
+    const skipped = choice.skipped.map((s) => {
+      const i = newer.findIndex((f) => f.name === s.checkpoint);
+      return i >= 0 ? { ...s, moved_to: movedTo[i] } : s;
+    });
+    const logPath = join(runDir, LOG_FILE);
+    const before = readLog(logPath).records;
+    const priorWall = wallSecondsSoFar(before);
+    const cut = cutLogBack(runDir, chosen.step);
+    this.priorWallS = priorWall;
+    this.firstEval = (cut.kept.find((r) => r.type === "eval" && r.step === 0) as EvalRecord | undefined) ?? this.firstEval;
+    const lastEval = [...cut.kept].reverse().find((r) => r.type === "eval") as EvalRecord | undefined;
+    this.lastEval = lastEval?.step === chosen.step ? lastEval : undefined;
+    const lastStep = [...cut.kept].reverse().find((r) => r.type === "step" && r.step === chosen.step) as StepRecord | undefined;
+    if (lastStep) this.lastRecord = lastStep;
+    const pointer = join(runDir, CHECKPOINTS_DIR, LATEST_FILE);
+    inRunDir(runDir, pointer, "write", () => writeAtomic(pointer, JSON.stringify({ checkpoint: chosen.name, step: chosen.step }) + "\n"));
+    this.lastCheckpoint = { step: chosen.step, dir: chosen.dir };
+    this.append({
+      type: "resume",
+      step: chosen.step,
+      from_checkpoint: chosen.dir,
+      skipped,
+      notes: choice.notes,
+      superseded_records: cut.removed.length,
+      ...(cut.partialLastLine !== undefined ? { dropped_partial_line: cut.partialLastLine.slice(0, 200) } : {}),
+      time: new Date().toISOString(),
+      segment_start: new Date(this.segmentStartMs).toISOString(),
+      prior_wall_s: priorWall,
+      ...fields,
+    });
+    return { step: chosen.step, checkpoint: chosen.dir, skipped, notes: choice.notes, supersededRecords: cut.removed.length, config: chosen.state.config };
+  }
+
+  /** Loads one checkpoint folder (its digests checked again) without touching the log: for tools and tests. */
+  async resumeFrom(dir: string): Promise<number> {
+    const state = verifyCheckpoint(dir);
+    await this.restoreFrom(dir, state);
+    this.lastCheckpoint = { step: state.step, dir };
+    return state.step;
+  }
+
+  private async restoreFrom(dir: string, state: OrchestratorCheckpoint): Promise<void> {
+    const loaded = await this.ports.policy.loadCheckpoint(join(dir, state.policy.dir));
     if (loaded.weightsDigest !== state.policy.weights_digest) {
       throw new Error(`policy loaded weights with digest ${loaded.weightsDigest}; checkpoint ${dir} recorded ${state.policy.weights_digest}`);
     }
@@ -368,7 +505,6 @@ export class GrpoTrainer<C = unknown> {
     this.step = state.step;
     this.lastJudgeVersion = state.judge_version;
     this.lastEval = undefined;
-    return state.step;
   }
 
   private samplesFrom(batch: MaskedBatchLike, completions: Int32Array, rewards: Float32Array, count: number): SampleView[] {
@@ -405,7 +541,10 @@ export class GrpoTrainer<C = unknown> {
   }
 
   private append(record: object): void {
-    if (this.opts.runDir) appendFileSync(join(this.opts.runDir, "log.jsonl"), JSON.stringify(record) + "\n");
+    const runDir = this.opts.runDir;
+    if (!runDir) return;
+    const path = join(runDir, LOG_FILE);
+    inRunDir(runDir, path, "append to", () => appendFileSync(path, JSON.stringify(record) + "\n"));
   }
 
   private requireRunDir(): string {
@@ -426,26 +565,4 @@ class Stopwatch {
   total(): number {
     return performance.now() - this.start;
   }
-}
-
-export function sha256File(path: string): string {
-  return sha256Hex(readFileSync(path));
-}
-
-/** temp file + fsync + rename: readers see the old file or the new one, never half of one. */
-export function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  const fd = openSync(tmp, "r");
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, path);
-}
-
-export function latestCheckpoint(runDir: string): string | undefined {
-  const pointer = join(runDir, "checkpoints", LATEST);
-  if (!existsSync(pointer)) return undefined;
-  const { checkpoint } = JSON.parse(readFileSync(pointer, "utf8")) as { checkpoint: string };
-  const dir = join(runDir, "checkpoints", checkpoint);
-  return existsSync(dir) && statSync(dir).isDirectory() ? dir : undefined;
 }
