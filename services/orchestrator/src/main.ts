@@ -1,14 +1,14 @@
 // The orchestrator: connects to policy, reference and judges, checks them, runs the GRPO loop,
 // and reports. Usage: node --import tsx services/orchestrator/src/main.ts [--config=run.json] [--key=value ...]
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { formatConfig } from "@grpomesh/config";
-import { DEFAULT_CORPUS_PATH, REPO_ROOT, loadCorpus } from "@grpomesh/data";
-import { CorpusData, GrpoTrainer, latestCheckpoint, type GrpoConfig } from "@grpomesh/loop";
+import { join } from "node:path";
+import { envUsage, formatConfig } from "@grpomesh/config";
+import { DEFAULT_CORPUS_PATH, loadCorpus } from "@grpomesh/data";
+import { CorpusData, GrpoTrainer, LOG_FILE, SUMMARY_FILE, ensureRunDir, inRunDir, latestCheckpoint, readLog, summarizeLog, writeAtomic, type GrpoConfig } from "@grpomesh/loop";
 import { RunState } from "@grpomesh/proto";
 import { startMetricsServer } from "@grpomesh/metrics";
-import { waitForServing } from "@grpomesh/rpc";
-import { ORCHESTRATOR_DEFAULTS, parseOrchestratorConfig } from "./config.ts";
+import { loadSecurity, securityFields, securityWarning, waitForServing } from "@grpomesh/rpc";
+import { ENV_PREFIX, ORCHESTRATOR_DEFAULTS, parseOrchestratorConfig } from "./config.ts";
+import { planRun } from "./recovery.ts";
 import { GrpcPolicy, GrpcReference } from "./grpc-ports.ts";
 import { JudgeFleet } from "./judge-fleet.ts";
 import { RunMetrics } from "./metrics.ts";
@@ -19,35 +19,43 @@ import { runStartupChecks } from "./startup.ts";
 const log = (line: string) => console.log(`[orchestrator] ${line}`);
 
 async function main(): Promise<number> {
-  const wallStart = performance.now();
-  const parsed = parseOrchestratorConfig(process.argv.slice(2));
+  const segmentStartMs = Date.now();
+  const argv = process.argv.slice(2);
+  const parsed = parseOrchestratorConfig(argv, undefined, process.env);
   if (parsed.help) {
-    console.log(`usage: orchestrator [--config=run.json] [--key=value ...]\n\n${formatConfig(ORCHESTRATOR_DEFAULTS)}`);
+    console.log(`${envUsage(ORCHESTRATOR_DEFAULTS, ENV_PREFIX, "orchestrator [--config=run.json]")}\n\nOn --resume the run's saved configuration is restored; see services/orchestrator/README.md.`);
     return 0;
   }
-  const cfg = parsed.config;
-  const runDir = resolve(cfg.run_dir || join(REPO_ROOT, "runs", new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-")));
-  if (!cfg.resume && latestCheckpoint(runDir)) {
-    throw new Error(`${runDir} already holds checkpoints; pass --resume to continue that run, or choose another --run_dir`);
+  // Decided before anything is written or connected: fresh, resume, or already finished.
+  const plan = planRun(argv, process.env);
+  if (plan.kind === "finished") {
+    log(plan.message);
+    return 0;
   }
-  mkdirSync(runDir, { recursive: true });
-  console.log(`resolved configuration${parsed.configFile ? ` (file ${parsed.configFile})` : ""}:\n${formatConfig(cfg, ORCHESTRATOR_DEFAULTS)}`);
-  writeFileSync(join(runDir, cfg.resume && existsSync(join(runDir, "config.json")) ? `config.resume-${Date.now()}.json` : "config.json"), JSON.stringify(cfg, null, 2) + "\n");
+  const cfg = plan.config;
+  const runDir = plan.runDir;
+  const resuming = plan.kind === "resume";
+  for (const note of plan.notes) log(note);
+  ensureRunDir(runDir);
+  const security = loadSecurity({ tlsDir: cfg.tls_dir, adminTokenFile: cfg.admin_token_file });
+  const insecure = securityWarning("orchestrator", security);
+  if (insecure) console.warn(`[orchestrator] ${insecure}`);
+  console.log(`resolved configuration${parsed.configFile ? ` (file ${parsed.configFile})` : ""}${resuming ? ` (restored from ${plan.savedFrom})` : ""}:\n${formatConfig(cfg, ORCHESTRATOR_DEFAULTS)}`);
+  if (resuming) for (const c of plan.changes) log(`resume changes ${c.key}: ${JSON.stringify(c.saved)} → ${JSON.stringify(c.given)} (${c.source})`);
 
   const corpus = loadCorpus(cfg.corpus || DEFAULT_CORPUS_PATH);
-  const policy = new GrpcPolicy(cfg.policy);
-  const reference = new GrpcReference(cfg.reference);
-  const judges = await JudgeFleet.fromSpec(cfg.judges, { chunkGroups: cfg.judge_chunk_groups, deadlineMs: cfg.judge_deadline_ms, refreshMs: cfg.judges_refresh_ms, log });
-  for (const target of [cfg.policy, cfg.reference, ...judges.replicas.map((r) => r.target)]) await waitForServing(target, { timeoutMs: 120_000 });
+  const policy = new GrpcPolicy(cfg.policy, { security });
+  const reference = new GrpcReference(cfg.reference, { security });
+  // swapDeadlineMs and security: the fleet bounds a swap's hold on the loop and connects like the other clients.
+  const fleetOptions = { chunkGroups: cfg.judge_chunk_groups, deadlineMs: cfg.judge_deadline_ms, swapDeadlineMs: cfg.judge_swap_deadline_ms, refreshMs: cfg.judges_refresh_ms, security, log };
+  const judges = await JudgeFleet.fromSpec(cfg.judges, fleetOptions);
+  for (const target of [cfg.policy, cfg.reference, ...judges.replicas.map((r) => r.target)]) await waitForServing(target, { timeoutMs: 120_000, security });
 
-  const resuming = cfg.resume && latestCheckpoint(runDir) !== undefined;
   const facts = await runStartupChecks({ policy, reference, judges, corpus, resuming }, log);
   const data = new CorpusData({ corpus, seqLen: facts.seqLen, batchSize: cfg.batch_size, seed: cfg.seed, evalBatches: cfg.eval_batches });
   const metrics = new RunMetrics();
   const mode = cfg.progress === "auto" ? (process.stdout.isTTY ? "line" : "log") : cfg.progress;
   const progress = new ProgressLine(cfg.max_iters, mode, cfg.log_every);
-  let klSum = 0;
-  let klSteps = 0;
   const trainer = new GrpoTrainer(
     { policy, reference, judge: judges, data },
     cfg as GrpoConfig,
@@ -56,11 +64,10 @@ async function main(): Promise<number> {
       maskTokenId: corpus.vocab.maskTokenId,
       decode: (ids) => corpus.vocab.decode(ids, { maskChar: "_" }),
       configForRecord: cfg,
+      segmentStartMs,
       hooks: {
         onStep: (r) => {
           metrics.recordStep(r);
-          klSum += r.mean_kl;
-          klSteps++;
           progress.step(r);
         },
         onEval: (r) => {
@@ -83,18 +90,24 @@ async function main(): Promise<number> {
       },
     },
   );
-  if (resuming) {
-    const step = await trainer.resumeLatest();
-    log(`resumed from ${latestCheckpoint(runDir)} at step ${step}`);
-  } else if (facts.policyLastStep > 0) {
-    throw new Error(`the policy has already applied ${facts.policyLastStep} steps but this is a fresh run; restart the policy from the initial checkpoint or pass --resume`);
+  if (plan.kind === "resume") {
+    const r = await trainer.resumeFromCheckpoint(plan.choice, { config_changes: plan.changes.map(({ key, saved, given }) => ({ key, saved, given })) });
+    for (const s of r.skipped) log(`skipped checkpoint ${s.checkpoint}: ${s.reason}${"moved_to" in s ? ` (moved to ${String(s.moved_to)})` : ""}`);
+    for (const n of r.notes) log(n);
+    log(`resumed from ${r.checkpoint} at step ${r.step}${r.supersededRecords ? `; ${r.supersededRecords} log records after it moved to log.superseded.jsonl (those steps are redone)` : ""}`);
+  } else {
+    if (facts.policyLastStep > 0) {
+      throw new Error(`the policy has already applied ${facts.policyLastStep} steps but this is a fresh run; restart the policy from the initial checkpoint or pass --resume`);
+    }
+    trainer.begin({ config_file: plan.configFile ?? null, config_file_values: plan.configFileValues ?? null, policy_weights_digest: facts.policyDigest });
   }
 
   let state = RunState.RUNNING;
   let error = "";
-  const server = await startOrchestratorServer(cfg.address, { trainer, judges, runDir, state: () => state, error: () => error, looping: () => state === RunState.RUNNING }, metrics.service.observeCall);
+  const server = await startOrchestratorServer(cfg.address, { trainer, judges, runDir, state: () => state, error: () => error, looping: () => state === RunState.RUNNING }, { onCall: metrics.service.observeCall, security });
   const metricsServer = cfg.metrics_port >= 0 ? await startMetricsServer({ port: cfg.metrics_port, host: cfg.metrics_host, registry: metrics.service.registry }) : undefined;
-  log(`serving on ${server.address}${metricsServer ? `, /metrics on ${cfg.metrics_host}:${metricsServer.port}` : ""}; run directory ${runDir}`);
+  const secured = securityFields(security).map(([k, v]) => `${k}=${v}`).join(" ");
+  log(`serving on ${server.address} (${secured})${metricsServer ? `, /metrics on ${cfg.metrics_host}:${metricsServer.port}` : ""}; run directory ${runDir}`);
 
   const abort = new AbortController();
   const onSignal = (sig: string) => {
@@ -113,35 +126,49 @@ async function main(): Promise<number> {
     const referenceAfter = (await reference.client.info({})).weightsDigest;
     if (referenceAfter !== facts.referenceDigest) throw new Error(`the reference's weights changed during the run (${facts.referenceDigest.slice(0, 12)} → ${referenceAfter.slice(0, 12)}); it must be frozen`);
     const policyAfter = await policy.state();
+    // The whole run, every segment: log.jsonl holds each step once (it is cut back on resume), the
+    // run's first evaluation (step 0) and the wall time of earlier segments.
+    const records = readLog(join(runDir, LOG_FILE)).records;
+    const run = summarizeLog(records);
+    const startRecord = records.find((r) => r.type === "start");
+    const initialDigest = typeof startRecord?.policy_weights_digest === "string" ? startRecord.policy_weights_digest : resuming ? facts.referenceDigest : facts.policyDigest;
+    const first = run.first_eval ?? result.first;
+    const last = run.last_eval ?? result.last;
+    const lastEnd = [...records].reverse().find((r) => r.type === "end");
     const summary = {
       steps: result.steps,
-      heldout_reward_before: result.first.mean_reward,
-      heldout_reward_after: result.last.mean_reward,
-      heldout_accuracy_before: result.first.accuracy,
-      heldout_accuracy_after: result.last.accuracy,
-      mean_kl: klSteps ? klSum / klSteps : 0,
-      final_kl: trainer.lastRecord?.mean_kl ?? 0,
-      policy_weights_changed: policyAfter.weightsDigest !== facts.policyDigest,
+      heldout_reward_before: first.mean_reward as number,
+      heldout_reward_after: last.mean_reward as number,
+      heldout_accuracy_before: first.accuracy as number,
+      heldout_accuracy_after: last.accuracy as number,
+      heldout_before_step: first.step,
+      heldout_after_step: last.step,
+      mean_kl: run.mean_kl,
+      final_kl: run.final_kl,
+      step_records: run.step_records,
+      policy_weights_changed: policyAfter.weightsDigest !== initialDigest,
       reference_unchanged: true,
       judge_version: trainer.lastJudgeVersion,
-      wall_s: (performance.now() - wallStart) / 1000,
+      segments: run.segments,
+      wall_s: typeof lastEnd?.total_wall_s === "number" ? lastEnd.total_wall_s : trainer.totalWallSeconds(),
       run_dir: runDir,
       checkpoint: latestCheckpoint(runDir),
-      log: join(runDir, "log.jsonl"),
+      log: join(runDir, LOG_FILE),
     };
-    writeFileSync(join(runDir, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+    const summaryPath = join(runDir, SUMMARY_FILE);
+    inRunDir(runDir, summaryPath, "write", () => writeAtomic(summaryPath, JSON.stringify(summary, null, 2) + "\n"));
     console.log(
       [
         "",
         summary.steps < cfg.max_iters
           ? `stopped at step ${summary.steps} of ${cfg.max_iters} after ${formatDuration(summary.wall_s * 1000)}; continue with: npm start -- --resume --run-dir=${runDir}`
-          : `done: ${summary.steps} steps in ${formatDuration(summary.wall_s * 1000)}`,
+          : `done: ${summary.steps} steps in ${formatDuration(summary.wall_s * 1000)}${summary.segments > 1 ? ` over ${summary.segments} segments` : ""}`,
         `  held-out reward    ${summary.heldout_reward_before.toFixed(4)} → ${summary.heldout_reward_after.toFixed(4)} (${signed(summary.heldout_reward_after - summary.heldout_reward_before)})`,
         `  held-out accuracy  ${(summary.heldout_accuracy_before * 100).toFixed(2)}% → ${(summary.heldout_accuracy_after * 100).toFixed(2)}%`,
         `  mean KL            ${summary.mean_kl.toFixed(4)} (last step ${summary.final_kl.toFixed(4)})`,
         `  checkpoint         ${summary.checkpoint ?? "none"}`,
         `  log                ${summary.log}`,
-        `  summary            ${join(runDir, "summary.json")}`,
+        `  summary            ${summaryPath}`,
       ].join("\n"),
     );
     // Stopped by a signal before max_iters: a checkpoint was written, but the run is not finished —
