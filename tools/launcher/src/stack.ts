@@ -19,6 +19,8 @@ export interface StackOptions {
   engine?: string;
   /** Let the policy's and reference's onnxruntime threads spin after a run (--spin_wait). */
   spinWait?: boolean;
+  /** Policy's and reference's onnxruntime threads (--threads; default one per core). */
+  threads?: number;
   /**
    * What the services serve with: mutual TLS and an admin token. Default: fresh credentials in
    * `secretsDir`. "insecure": plaintext and no token (the policy then refuses Update).
@@ -131,7 +133,7 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
       service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`, "--sessions=1", "--threads=1"], { dashes: true, restartable: true }),
     ),
   );
-  const engine = [...(opts.engine ? [`--engine=${opts.engine}`] : []), ...(opts.spinWait ? ["--spin_wait=true"] : [])];
+  const engine = [...(opts.engine ? [`--engine=${opts.engine}`] : []), ...(opts.spinWait ? ["--spin_wait=true"] : []), ...(opts.threads ? [`--threads=${opts.threads}`] : [])];
   // The reference is stateless (frozen weights): a restart on the same port serves the same answers.
   const reference = await service("reference", "services/reference/src/main.ts", [`--checkpoint=${opts.generator}`, ...engine], { restartable: true });
   // The policy holds the training state since the last checkpoint: it is not restarted (the run resumes instead).
