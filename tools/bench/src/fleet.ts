@@ -85,8 +85,9 @@ interface Measured {
 }
 
 async function measure(procs: JudgeProcess[], modelPath: string, o: typeof DEFAULTS): Promise<Measured> {
-  const fleet = new JudgeFleet(procs.map((p) => p.address), { deadlineMs: 600_000 });
-  const clients = procs.map((p) => createClient(JudgeService, p.address, { deadlineMs: 600_000 }));
+  const security = procs[0]!.security;
+  const fleet = new JudgeFleet(procs.map((p) => p.address), { deadlineMs: 600_000, security });
+  const clients = procs.map((p) => createClient(JudgeService, p.address, { deadlineMs: 600_000, security }));
   try {
     const info = await clients[0]!.info({});
     const seqLen = info.seqLen || o["seq-len"];

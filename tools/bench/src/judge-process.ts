@@ -2,10 +2,12 @@
 // start line, scrape its /metrics, and pick the model (the trained judge, a given file, or a
 // random-weight scorer of the default judge size exported on the fly).
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { loadSecurity, type Security } from "@grpomesh/rpc";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const JUDGE_MAIN = join(ROOT, "services/judge/src/main.ts");
@@ -16,13 +18,34 @@ export interface JudgeProcess {
   address: string;
   metricsPort: number;
   startLine: string;
+  /** What a client needs to call it, LoadModel included: the bench's admin token (plaintext on loopback). */
+  security: Security;
   stop(): Promise<void>;
 }
 
-/** Spawns the judge on a free port (gRPC and /metrics) and resolves once it prints its start line. */
+let benchToken: { file: string; security: Security } | undefined;
+
+/** One admin token for every judge this bench process starts (LoadModel needs it), removed at exit. */
+function benchAdminToken(): { file: string; security: Security } {
+  if (!benchToken) {
+    const dir = mkdtempSync(join(tmpdir(), "grpomesh-bench-token-"));
+    const file = join(dir, "admin-token");
+    writeFileSync(file, randomBytes(24).toString("base64url") + "\n", { mode: 0o600 });
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+    benchToken = { file, security: loadSecurity({ adminTokenFile: file }) };
+  }
+  return benchToken;
+}
+
+/**
+ * Spawns the judge on a free port (gRPC and /metrics) and resolves once it prints its start line.
+ * Plaintext with an admin token: these benches measure the judge, and their numbers stay
+ * comparable across versions (`npm run bench -- step --tls=both` measures what TLS costs).
+ */
 export function startJudge(args: string[]): Promise<JudgeProcess> {
+  const token = benchAdminToken();
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", JUDGE_MAIN, "--address=127.0.0.1:0", "--metrics-port=0", ...args], {
+    const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", JUDGE_MAIN, "--address=127.0.0.1:0", "--metrics-port=0", `--admin-token-file=${token.file}`, ...args], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -43,6 +66,7 @@ export function startJudge(args: string[]): Promise<JudgeProcess> {
         address,
         metricsPort,
         startLine: line,
+        security: token.security,
         stop: async () => {
           child.kill("SIGTERM");
           await exited;

@@ -44,7 +44,7 @@ export async function run(argv: string[]): Promise<void> {
     for (const args of judges) {
       const judge = await startJudge([`--model=${model.path}`, ...args]);
       const label = judgeLabel(judge.startLine);
-      const client = createClient(JudgeService, judge.address, { deadlineMs: 600_000 });
+      const client = createClient(JudgeService, judge.address, { deadlineMs: 600_000, security: judge.security });
       try {
         console.log(judge.startLine);
         const info = await client.info({});

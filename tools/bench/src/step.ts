@@ -1,7 +1,8 @@
 // `npm run bench -- step`: the GRPO step time by phase (sample, judge, reference, update) for the
 // default config, in-process (engines in this process, onnxruntime judge in this process) and over
 // gRPC (the same services `npm start` runs, as separate processes on loopback). The difference is
-// what the network costs: the RPC share of the step.
+// what the network costs: the RPC share of the step. The gRPC run uses mutual TLS and the admin token
+// as `npm start` does; `--tls=both` also runs it over plaintext (token kept) and reports TLS's cost.
 import { mkdtempSync, rmSync } from "node:fs";
 import { existsSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
@@ -133,14 +134,18 @@ export async function run(argv: string[]): Promise<void> {
       mode: "both",
       engines: "onnx,tfjs",
       "spin-wait": false,
+      tls: "on",
     },
     {
       mode: "both | inproc | grpc",
       judges: "judge replicas in the gRPC run",
       engines: "policy/reference engines to measure, in order (onnx, tfjs, auto); the first is compared against the rest",
       "spin-wait": "let the engines' onnxruntime threads spin after a run (the services' --spin_wait)",
+      tls: "on (mTLS + admin token, as npm start) | off (plaintext + admin token) | both (off, then on, and TLS's share of the step)",
     },
   );
+  const tlsModes = ({ on: [true], off: [false], both: [false, true] } as Record<string, boolean[]>)[flags.tls];
+  if (!tlsModes) throw new Error(`--tls=${flags.tls}: expected on, off or both`);
   const engines = String(flags.engines).split(",").map((e) => e.trim()).filter(Boolean) as EngineChoice[];
   for (const e of engines) if (!ENGINE_CHOICES.includes(e)) throw new Error(`--engines names "${e}"; expected a comma-separated list of ${ENGINE_CHOICES.join(", ")}`);
   if (process.env[ENGINE_ENV]) throw new Error(`${ENGINE_ENV}=${process.env[ENGINE_ENV]} would override every engine this bench compares; unset it and use --engines`);
@@ -181,19 +186,10 @@ export async function run(argv: string[]): Promise<void> {
         await inproc.close();
       }
       if (flags.mode !== "inproc") {
-        console.log(`[${engine}] over gRPC (policy, reference and ${flags.judges} judge process(es) on loopback):`);
-        const stack = await startStack({ generator, judgeModel, judges: flags.judges, logDir: join(tmp, "logs"), engine, spinWait: flags["spin-wait"] });
-        const policy = new GrpcPolicy(stack.policy);
-        const reference = new GrpcReference(stack.reference);
-        const judges = new JudgeFleet(stack.judges);
-        try {
-          const trainer = new GrpoTrainer({ policy, reference, judge: judges, data: benchData(corpus, modelConfig.seq_len, config) }, config, { maskTokenId: corpus.vocab.maskTokenId });
-          results.grpc = await measureSteps(trainer, flags.warmup, flags.steps);
-        } finally {
-          policy.close();
-          reference.close();
-          judges.close();
-          await stack.supervisor.stopAll();
+        for (const tls of tlsModes) {
+          const mode = tlsModes.length === 2 ? (tls ? "grpc" : "plain") : "grpc";
+          console.log(`[${engine}] over gRPC${tls ? " with mTLS" : " in plaintext"} (policy, reference and ${flags.judges} judge process(es) on loopback):`);
+          results[mode] = await measureGrpc({ generator, judgeModel, corpus, config, engine, seqLen: modelConfig.seq_len, judges: flags.judges, spinWait: flags["spin-wait"], tls, dir: join(tmp, mode) }, flags.warmup, flags.steps);
         }
       }
       console.log(`${engine} (${what}):`);
@@ -202,11 +198,15 @@ export async function run(argv: string[]): Promise<void> {
       const avg = (mode: string) => mean(results[mode]!.map((r) => r.phases.step_ms));
       for (const m of modes) {
         const step = avg(m);
-        console.log(`${m === "inproc" ? "in-process" : "gRPC"}: ${(1000 / step).toFixed(2)} steps/s, ${((config.batch_size * config.group_size * modelConfig.seq_len) / (step / 1000)).toFixed(0)} tokens/s`);
+        console.log(`${MODE_NAMES[m]}: ${(1000 / step).toFixed(2)} steps/s, ${((config.batch_size * config.group_size * modelConfig.seq_len) / (step / 1000)).toFixed(0)} tokens/s`);
       }
-      if (modes.length === 2) {
+      if (results.inproc && results.grpc) {
         const share = (avg("grpc") - avg("inproc")) / avg("grpc");
         console.log(`RPC share of the gRPC step: ${(share * 100).toFixed(1)}% (goal ≤ 5%; noisy on a shared 2-core machine: compare within one run)`);
+      }
+      if (results.plain && results.grpc) {
+        const share = (avg("grpc") - avg("plain")) / avg("grpc");
+        console.log(`TLS share of the gRPC step: ${(share * 100).toFixed(1)}% (${avg("plain").toFixed(0)} ms plaintext, ${avg("grpc").toFixed(0)} ms mTLS; goal ≤ 5%)`);
       }
       stepMeans.push({ engine, inproc: results.inproc && avg("inproc"), grpc: results.grpc && avg("grpc") });
     }
@@ -222,18 +222,42 @@ export async function run(argv: string[]): Promise<void> {
   }
 }
 
-/** Mean ms per phase for each mode that ran, and the gRPC − in-process difference when both did. */
+const MODE_NAMES: Record<string, string> = { inproc: "in-process", plain: "gRPC plaintext", grpc: "gRPC" };
+
+/** The GRPO step over the local stack's services (as `npm start` runs them), `steps` measured after `warmup`. */
+async function measureGrpc(
+  o: { generator: string; judgeModel: string; corpus: Corpus; config: GrpoConfig; engine: EngineChoice; seqLen: number; judges: number; spinWait: boolean; tls: boolean; dir: string },
+  warmup: number,
+  steps: number,
+): Promise<StepRecord[]> {
+  const stack = await startStack({ generator: o.generator, judgeModel: o.judgeModel, judges: o.judges, logDir: join(o.dir, "logs"), engine: o.engine, spinWait: o.spinWait, tls: o.tls, restart: false });
+  const security = stack.clientSecurity;
+  const policy = new GrpcPolicy(stack.policy, { security });
+  const reference = new GrpcReference(stack.reference, { security });
+  const judges = new JudgeFleet(stack.judges, { security });
+  try {
+    const trainer = new GrpoTrainer({ policy, reference, judge: judges, data: benchData(o.corpus, o.seqLen, o.config) }, o.config, { maskTokenId: o.corpus.vocab.maskTokenId });
+    return await measureSteps(trainer, warmup, steps);
+  } finally {
+    policy.close();
+    reference.close();
+    judges.close();
+    await stack.supervisor.stopAll();
+  }
+}
+
+/** Mean ms per phase for each mode that ran, and the gRPC − in-process difference when both ran. */
 export function phaseTable(results: Record<string, StepRecord[]>): string {
   const modes = Object.keys(results);
   const avg = (mode: string, phase: (typeof PHASES)[number]) => mean(results[mode]!.map((r) => r.phases[phase]));
   const rows = PHASES.map((phase) => {
     const cells = modes.map((m) => avg(m, phase).toFixed(0));
-    if (modes.length === 2) {
+    if (results.inproc && results.grpc) {
       const delta = avg("grpc", phase) - avg("inproc", phase);
       cells.push(`${delta >= 0 ? "+" : ""}${delta.toFixed(0)}`);
     }
     return [phase.replace(/_ms$/, ""), ...cells];
   });
-  const header = ["phase (mean ms)", ...modes.map((m) => (m === "inproc" ? "in-process" : "gRPC")), ...(modes.length === 2 ? ["gRPC − in-process"] : [])];
+  const header = ["phase (mean ms)", ...modes.map((m) => MODE_NAMES[m] ?? m), ...(results.inproc && results.grpc ? ["gRPC − in-process"] : [])];
   return formatTable(header, rows);
 }
