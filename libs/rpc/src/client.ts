@@ -16,6 +16,11 @@ export interface ClientOptions {
   channelOptions?: grpc.ChannelOptions;
   /** TLS (and mTLS) credentials and the admin token sent with every call (default: plaintext, no token). */
   security?: Security;
+  /**
+   * The name the server's certificate must carry when it differs from the target's host: a judge
+   * dialled by pod IP, found through a headless Service, presents the Service's name.
+   */
+  tlsServerName?: string;
 }
 
 export interface CallOptions {
@@ -54,6 +59,7 @@ export function channelOptions(opts: ClientOptions = {}): grpc.ChannelOptions {
     "grpc.initial_reconnect_backoff_ms": 200,
     "grpc.max_reconnect_backoff_ms": 5_000,
     "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ [opts.loadBalancing ?? "pick_first"]: {} }] }),
+    ...(opts.tlsServerName ? { "grpc.ssl_target_name_override": opts.tlsServerName, "grpc.default_authority": opts.tlsServerName } : {}),
     ...opts.channelOptions,
   };
 }

@@ -243,3 +243,21 @@ test("local credentials: the client folder serves too (the orchestrator serves t
     await server.shutdown(100);
   }
 });
+
+test("tlsServerName: a server dialled by an address its certificate does not name is accepted under the name it does carry", async () => {
+  const ca = await createCertificateAuthority("names CA");
+  const pem = await ca.issue({ commonName: "judge", dnsNames: ["judge-headless.ns.svc"], usage: "server" });
+  const s = await serve(loadSecurity({ tlsDir: writeTlsDir(join(dir, "named-server"), pem, ca.cert) }));
+  const clientDir = writeTlsDir(join(dir, "named-client"), await ca.issue({ commonName: "orchestrator", usage: "client" }), ca.cert);
+  const security = loadSecurity({ tlsDir: clientDir });
+  const plain = createClient(JudgeService, s.address, { deadlineMs: 3_000, security });
+  const named = createClient(JudgeService, s.address, { deadlineMs: 3_000, security, tlsServerName: "judge-headless.ns.svc" });
+  try {
+    assert.equal(await code(plain.info({})), Status.UNAVAILABLE, "127.0.0.1 is not in the certificate");
+    assert.equal((await named.info({})).modelName, "m");
+  } finally {
+    plain.close();
+    named.close();
+    await s.shutdown(100);
+  }
+});

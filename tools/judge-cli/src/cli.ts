@@ -18,7 +18,7 @@ export const USAGE = `usage: npm run judge -- <command> [options]
   swap <model.onnx> [--version=V] (--judges=SPEC | --orchestrator=HOST:PORT)
   run status|pause|resume|checkpoint [--orchestrator=HOST:PORT]
 SPEC is "host:port,host:port", "@file" or "dns:///service:port".
-Credentials: --tls-dir=DIR (tls.crt, tls.key, ca.crt) and --admin-token-file=FILE
+Credentials: --tls-dir=DIR (tls.crt, tls.key, ca.crt) and --admin-token-file=FILE (or --tls_dir, --admin_token_file)
 (env GRPOMESH_TLS_DIR, GRPOMESH_ADMIN_TOKEN_FILE); without them, those of a local run:
 --run-dir=DIR, default the newest runs/* with a stack.json (its addresses are the defaults too).`;
 
@@ -86,8 +86,8 @@ function parse(argv: string[]): { positional: string[]; flags: Map<string, strin
   const positional: string[] = [];
   const flags = new Map<string, string>();
   for (const arg of argv) {
-    const m = /^--([a-z-]+)=(.*)$/s.exec(arg);
-    if (m) flags.set(m[1]!, m[2]!);
+    const m = /^--([a-z_-]+)=(.*)$/s.exec(arg);
+    if (m) flags.set(m[1]!.replace(/_/g, "-"), m[2]!);
     else if (arg.startsWith("--")) throw new Error(`option ${arg} needs a value (--key=value)\n${USAGE}`);
     else positional.push(arg);
   }
