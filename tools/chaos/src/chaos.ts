@@ -1,18 +1,19 @@
-// The chaos run: one local stack (judge replicas, reference, policy), an uninterrupted seeded GRPO
-// run as the yardstick, then the same run again while planned SIGKILLs hit policy, reference, a
-// judge replica and the orchestrator. What dies is brought back the way the cluster would: a judge
-// or the reference is restarted at its address (a Deployment behind a Service) while training
-// goes on; a dead policy stops the run, is restarted from the initial generator, and the
-// orchestrator resumes with --resume from its newest checkpoint (which reloads the policy's
-// weights and optimizer); a dead orchestrator is resumed the same way. At the end the two runs'
-// final checkpoints must be equal byte for byte and every step must be counted once.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { freePort } from "@grpomesh/launcher";
+// The chaos run: the local stack as `npm start` runs it (judge replicas, reference, policy), an
+// uninterrupted seeded GRPO run as the yardstick, then the same run again while planned SIGKILLs
+// hit policy, reference, a judge replica and the orchestrator. What dies comes back the way the
+// cluster would bring it back: the launcher's supervisor restarts a judge or the reference at its
+// address with backoff (a Deployment behind a Service) and training should go on meanwhile; a
+// dead policy stops the run, is restarted from the initial generator, and the orchestrator resumes
+// with --resume from its newest checkpoint (which reloads the policy's weights and optimizer); a
+// dead orchestrator is resumed the same way. At the end the two runs' final checkpoints must be
+// equal byte for byte, every step must be counted once, and each death must have been handled as
+// its role's should be.
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { Supervisor, freePort, startStack, type Stack } from "@grpomesh/launcher";
 import { latestCheckpoint, sha256File } from "@grpomesh/loop";
-import { INSECURE, createLocalCredentials, loadSecurity, type Security } from "@grpomesh/rpc";
 import { firstDifference, ledgerProblems, readLog, stepLedger, type StepLedger } from "./ledger.ts";
-import { ManagedProcess, describeExit, type Exit, type ManagedSpec } from "./processes.ts";
+import { ManagedProcess, describeExit, tsxSpec, type Exit } from "./processes.ts";
 import { planFaults, type PlannedFault, type Role } from "./plan.ts";
 
 export interface ChaosOptions {
@@ -31,8 +32,8 @@ export interface ChaosOptions {
   workDir: string;
   /** onnxruntime threads for policy and reference (fixed, so every run reduces in the same order). */
   threads: number;
-  /** mTLS + admin token on every service (the default); false: plaintext. */
-  secure?: boolean;
+  /** Mutual TLS between the services (default); false: plaintext gRPC (the admin token is still required). */
+  tls?: boolean;
   /** A judge or the reference waits this long before it is started again (a Deployment's restart backoff). */
   restartBackoffMs?: number;
   /** How long an orchestrator may take to notice a dead policy and exit before it is stopped. */
@@ -60,6 +61,8 @@ export interface FaultOutcome {
   redone: number[];
   /** Steps from this fault up to the next one whose live record matches the uninterrupted run's (null: none to compare). */
   stepsAfterEqual: boolean | null;
+  /** Byte offset of the orchestrator's log when the signal was sent (to find what it said about the fault). */
+  orchestratorLogOffset: number;
 }
 
 export interface RunResult {
@@ -70,6 +73,8 @@ export interface RunResult {
   files: Record<string, string>;
   weightsDigest: string;
   ledger: StepLedger;
+  /** Step numbers of the records a resume moved to log.superseded.jsonl. */
+  supersededSteps: number[];
   meanStepMs: number;
 }
 
@@ -86,6 +91,8 @@ export interface ChaosReport {
   filesEqual: Record<string, boolean>;
   weightsDigestEqual: boolean;
   ledgerProblems: string[];
+  /** Deaths not handled as their role's should be (e.g. a judge's death that stopped the run). */
+  behaviourProblems: string[];
   trajectoryDifference: ReturnType<typeof firstDifference>;
   passed: boolean;
 }
@@ -101,23 +108,29 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const log = opts.log ?? (() => {});
   const plan = planFaults({ seed: opts.seed, faults: opts.faults, steps: opts.steps, judges: opts.judges, spec: opts.plan });
   mkdirSync(opts.workDir, { recursive: true });
-  const stack = await ChaosStack.create(opts);
+  const stack = new ChaosStack(opts, join(opts.workDir, "logs"));
   const onExit = () => stack.killNow();
   process.on("exit", onExit);
   try {
-    log(`chaos: starting ${opts.judges} judge replica(s), reference and policy (${stack.securityLine}; logs in ${stack.logDir})`);
-    await stack.startServices();
+    log(`chaos: starting ${opts.judges} judge replica(s), reference and policy (logs in ${stack.logDir})`);
+    await stack.start();
+    log(`chaos: stack ready (${stack.securityLine})`);
     log(`chaos: uninterrupted run of ${opts.steps} steps (checkpoint every ${opts.checkpointInterval})`);
     const reference = await stack.runUninterrupted(join(opts.workDir, "runs", "uninterrupted"));
     log(`chaos: uninterrupted run done in ${(reference.wallMs / 1000).toFixed(1)} s (${reference.meanStepMs.toFixed(0)} ms/step); final weights ${reference.weightsDigest.slice(0, 12)}`);
     await stack.restartPolicyFresh();
     log(`chaos: the same run with ${plan.length} fault(s): ${plan.map((f) => `${stack.targetOf(f)}@${f.afterStep}`).join(", ") || "none"}`);
     const chaosDir = join(opts.workDir, "runs", "chaos");
-    const { outcomes, unexplained, wallMs } = await new FaultRun(stack, plan, chaosDir, reference, opts, log).run();
+    const { outcomes, unexplained, wallMs, resumed, restartedSteps } = await new FaultRun(stack, plan, chaosDir, reference, opts, log).run();
     const chaos = stack.result(chaosDir, wallMs);
     const filesEqual = Object.fromEntries(COMPARED_FILES.map((f) => [f, reference.files[f] !== undefined && reference.files[f] === chaos.files[f]]));
-    const problems = [...ledgerProblems(reference.ledger).map((p) => `uninterrupted run: ${p}`), ...ledgerProblems(chaos.ledger).map((p) => `chaos run: ${p}`)];
+    const problems = [
+      ...ledgerProblems(reference.ledger).map((p) => `uninterrupted run: ${p}`),
+      ...ledgerProblems(chaos.ledger).map((p) => `chaos run: ${p}`),
+      ...resumeProblems(chaos, outcomes, resumed, restartedSteps),
+    ];
     const difference = firstDifference(reference.ledger, chaos.ledger);
+    const behaviour = behaviourProblems(outcomes);
     const weightsDigestEqual = reference.weightsDigest === chaos.weightsDigest;
     return {
       options: { ...opts, log: undefined } as Omit<ChaosOptions, "log">,
@@ -130,12 +143,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       filesEqual,
       weightsDigestEqual,
       ledgerProblems: problems,
+      behaviourProblems: behaviour,
       trajectoryDifference: difference,
       passed:
         Object.values(filesEqual).every(Boolean) &&
         weightsDigestEqual &&
         chaos.checkpointStep === opts.steps &&
         problems.length === 0 &&
+        behaviour.length === 0 &&
         difference === undefined &&
         unexplained.length === 0 &&
         outcomes.every((o) => o.injected),
@@ -146,105 +161,175 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
-/** The stack's processes and how each role is started. */
+/**
+ * A judge replica or the reference is restarted by the supervisor while training goes on (the
+ * fleet retries a chunk on another replica; the orchestrator waits for the reference): neither
+ * death may stop the orchestrator. A policy or orchestrator death is recovered by a resume.
+ */
+function behaviourProblems(outcomes: FaultOutcome[]): string[] {
+  const problems: string[] = [];
+  for (const o of outcomes.filter((x) => x.injected)) {
+    const stopped = o.events.find((e) => e.startsWith("orchestrator exited"));
+    if ((o.fault.role === "judge" || o.fault.role === "reference") && o.resumedFrom.length > 0) {
+      problems.push(`${o.target}'s death stopped the orchestrator (${stopped ?? "it exited"}); training should go on while the supervisor restarts ${o.target}`);
+    }
+    if ((o.fault.role === "policy" || o.fault.role === "orchestrator") && o.resumedFrom.length === 0) {
+      problems.push(`the ${o.fault.role}'s death was not followed by a resume`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Whether the log tells the resumes as they happened: one "resume" record per resume, and the
+ * redone steps' first records in log.superseded.jsonl (none left in log.jsonl).
+ */
+function resumeProblems(chaos: RunResult, outcomes: FaultOutcome[], resumed: number, restartedSteps: number[]): string[] {
+  const problems: string[] = [];
+  if (chaos.ledger.resumes.length !== resumed) problems.push(`chaos run: log.jsonl has ${chaos.ledger.resumes.length} "resume" record(s); the orchestrator resumed ${resumed} time(s)`);
+  const redone = outcomes.flatMap((o) => o.redone);
+  for (const s of restartedSteps) redone.splice(redone.indexOf(s), 1);
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b).join(",");
+  if (sorted(redone) !== sorted(chaos.supersededSteps)) {
+    problems.push(`chaos run: log.superseded.jsonl holds step records ${sorted(chaos.supersededSteps) || "(none)"}; the resumes redid steps ${sorted(redone) || "(none)"}`);
+  }
+  return problems;
+}
+
+/**
+ * The stack as `npm start` runs it (the launcher's startStack and Supervisor: mTLS and an admin
+ * token, judges and the reference restarted with backoff when they die, the policy not), plus
+ * what the chaos run starts itself: each run's orchestrator, and the policy once it was killed.
+ */
 class ChaosStack {
-  readonly services = new Map<string, ManagedProcess>();
+  private readonly said: Array<{ atMs: number; line: string }> = [];
+  private readonly supervisor: Supervisor;
+  private stack: Stack | undefined;
+  /** The policy after its first restart (the supervisor does not restart it; the chaos run does). */
+  private policyProcess: ManagedProcess | undefined;
   private orchestrator: ManagedProcess | undefined;
 
-  private constructor(
+  constructor(
     private readonly opts: ChaosOptions,
     readonly logDir: string,
-    private readonly security: Security,
-    private readonly flags: { service: string[]; judge: string[]; orchestrator: string[] },
-    readonly securityLine: string,
-  ) {}
-
-  static async create(opts: ChaosOptions): Promise<ChaosStack> {
-    const logDir = join(opts.workDir, "logs");
+  ) {
     mkdirSync(logDir, { recursive: true });
-    let security: Security = INSECURE;
-    let flags = { service: [] as string[], judge: [] as string[], orchestrator: [] as string[] };
-    let line = "plaintext, no admin token";
-    if (opts.secure !== false) {
-      const creds = await createLocalCredentials(join(opts.workDir, "secrets"));
-      security = loadSecurity({ tlsDir: creds.clientTlsDir, adminTokenFile: creds.adminTokenFile });
-      flags = {
-        service: [`--tls_dir=${creds.serverTlsDir}`, `--admin_token_file=${creds.adminTokenFile}`],
-        judge: [`--tls-dir=${creds.serverTlsDir}`, `--admin-token-file=${creds.adminTokenFile}`],
-        orchestrator: [`--tls_dir=${creds.clientTlsDir}`, `--admin_token_file=${creds.adminTokenFile}`],
-      };
-      line = `mTLS + admin token from ${creds.dir}`;
-    }
-    const stack = new ChaosStack(opts, logDir, security, flags, line);
-    const address = async () => `127.0.0.1:${await freePort()}`;
-    for (let i = 0; i < opts.judges; i++) {
-      stack.add({ name: `judge-${i}`, script: "services/judge/src/main.ts", address: await address(), flags: [`--model=${opts.judgeModel}`, "--sessions=1", "--threads=1", "--metrics-port=off", ...flags.judge] });
-    }
-    const engine = ["--engine=onnx", `--threads=${opts.threads}`, "--metrics-port=off", ...flags.service];
-    stack.add({ name: "reference", script: "services/reference/src/main.ts", address: await address(), flags: [`--checkpoint=${opts.generator}`, ...engine] });
-    // Checkpoints are confined to the runs folder (the policy refuses paths outside --checkpoint_root).
-    stack.add({ name: "policy", script: "services/policy/src/main.ts", address: await address(), flags: [`--checkpoint=${opts.generator}`, `--checkpoint_root=${join(opts.workDir, "runs")}`, ...engine] });
-    return stack;
+    this.supervisor = new Supervisor(logDir, { say: (line) => this.said.push({ atMs: performance.now(), line }) });
   }
 
-  private add(spec: ManagedSpec): void {
-    this.services.set(spec.name, new ManagedProcess({ ...spec, flags: [...spec.flags, `--address=${spec.address}`] }, join(this.logDir, `${spec.name}.log`), this.security));
+  async start(): Promise<void> {
+    this.stack = await startStack(
+      {
+        generator: this.opts.generator,
+        judgeModel: this.opts.judgeModel,
+        judges: this.opts.judges,
+        logDir: this.logDir,
+        engine: "onnx",
+        threads: this.opts.threads,
+        secretsDir: join(this.opts.workDir, "secrets"),
+        tls: this.opts.tls ?? true,
+        // Both runs' directories lie under runs/: the policy's SaveCheckpoint must reach them.
+        checkpointRoot: join(this.opts.workDir, "runs"),
+        restart: { initialBackoffMs: this.opts.restartBackoffMs ?? 1_000 },
+        timeoutMs: HEALTH_TIMEOUT_MS,
+      },
+      this.supervisor,
+    );
   }
 
-  service(name: string): ManagedProcess {
-    const s = this.services.get(name);
-    if (!s) throw new Error(`no service named ${name}; the stack has ${[...this.services.keys()].join(", ")}`);
-    return s;
+  private get s(): Stack {
+    if (!this.stack) throw new Error("the stack is not started");
+    return this.stack;
+  }
+
+  get securityLine(): string {
+    const c = this.s.credentials;
+    if (!c) return "plaintext, no admin token";
+    return `${this.s.clientSecurity.tls ? "mTLS" : "plaintext gRPC"} + admin token, credentials in ${c.dir}`;
+  }
+
+  /** A service's gRPC address (judge-0, reference, policy). */
+  address(name: string): string {
+    if (name === "policy") return this.s.policy;
+    if (name === "reference") return this.s.reference;
+    const judge = this.s.services[name];
+    if (!judge) throw new Error(`no service named ${name}`);
+    return judge.address;
   }
 
   targetOf(fault: PlannedFault): string {
     return fault.role === "judge" ? `judge-${fault.replica}` : fault.role;
   }
 
-  async startServices(): Promise<void> {
-    await Promise.all([...this.services.values()].map((s) => s.startServing(HEALTH_TIMEOUT_MS)));
+  /** SIGKILL to a supervised service's current process (as the kernel's OOM killer would send it); resolves when it is gone. */
+  async killSupervised(name: string): Promise<Exit> {
+    const child = this.supervisor.get(name).child;
+    if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
+    const gone = new Promise<Exit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+    child.kill("SIGKILL");
+    return gone;
   }
 
-  /** The policy back to the initial generator: a fresh process at the same address. */
+  /** What the supervisor said since `fromIndex`. */
+  saidSince(fromIndex: number): string[] {
+    return this.said.slice(fromIndex).map((s) => s.line);
+  }
+
+  get saidCount(): number {
+    return this.said.length;
+  }
+
+  /**
+   * Waits until the supervisor says it restarted `name` and the process is ready again (start line
+   * and health check); returns its words: the backoff and how long the new process took.
+   */
+  async supervisorRestarted(name: string, fromIndex: number): Promise<string[]> {
+    let gaveUp = false;
+    void this.supervisor.get(name).exited.then(() => (gaveUp = true));
+    const until = Date.now() + HEALTH_TIMEOUT_MS + 60_000;
+    while (Date.now() < until) {
+      const lines = this.saidSince(fromIndex).filter((l) => l.startsWith(`${name} `));
+      if (lines.some((l) => l.startsWith(`${name} restarted and ready again`))) return lines;
+      if (gaveUp) throw new Error(`the launcher's supervisor gave up on ${name}: ${lines.join(" / ")}; see ${this.supervisor.logPath(name)}`);
+      await sleep(POLL_MS * 4);
+    }
+    throw new Error(`the launcher's supervisor did not restart ${name} within ${(HEALTH_TIMEOUT_MS + 60_000) / 1000} s; it said: ${this.saidSince(fromIndex).join(" / ") || "nothing"}; see ${this.supervisor.logPath(name)}`);
+  }
+
+  async killPolicy(): Promise<Exit> {
+    return this.policyProcess ? this.policyProcess.kill("SIGKILL") : this.killSupervised("policy");
+  }
+
+  /** The policy back to the initial generator: a fresh process with the same command line (so the same address). */
   async restartPolicyFresh(): Promise<number> {
-    const policy = this.service("policy");
-    await policy.stop();
+    if (this.policyProcess) await this.policyProcess.stop();
+    else await this.supervisor.stop("policy");
+    const spec = this.supervisor.get("policy").spec;
+    this.policyProcess ??= new ManagedProcess({ name: "policy", command: spec.command, args: spec.args, address: this.s.policy }, join(this.logDir, "policy.log"), this.s.clientSecurity);
     const t0 = performance.now();
-    await policy.startServing(HEALTH_TIMEOUT_MS);
-    return performance.now() - t0;
-  }
-
-  async restart(name: string): Promise<number> {
-    const s = this.service(name);
-    await new Promise((r) => setTimeout(r, this.opts.restartBackoffMs ?? 500));
-    const t0 = performance.now();
-    await s.startServing(HEALTH_TIMEOUT_MS);
+    await this.policyProcess.startServing(HEALTH_TIMEOUT_MS);
     return performance.now() - t0;
   }
 
   /** The orchestrator of a run directory (one per run; started again with --resume). */
   orchestratorFor(runDir: string): ManagedProcess {
     mkdirSync(runDir, { recursive: true });
-    const config = join(runDir, "..", `${runDir.split("/").pop()}.run.json`);
+    const name = basename(runDir);
+    const config = join(dirname(runDir), `${name}.run.json`);
     writeFileSync(config, JSON.stringify({ ...this.opts.runConfig, max_iters: this.opts.steps, checkpoint_interval: this.opts.checkpointInterval, seed: this.opts.seed }, null, 2) + "\n");
-    const judges = [...this.services.values()].filter((s) => s.spec.name.startsWith("judge-")).map((s) => s.spec.address);
     this.orchestrator = new ManagedProcess(
-      {
-        name: "orchestrator",
-        script: "services/orchestrator/src/main.ts",
-        flags: [
-          `--config=${config}`,
-          `--policy=${this.service("policy").spec.address}`,
-          `--reference=${this.service("reference").spec.address}`,
-          `--judges=${judges.join(",")}`,
-          `--run_dir=${runDir}`,
-          "--progress=log",
-          "--log_every=1",
-          ...this.flags.orchestrator,
-        ],
-      },
-      join(this.logDir, `orchestrator-${runDir.split("/").pop()}.log`),
-      this.security,
+      tsxSpec("orchestrator", "services/orchestrator/src/main.ts", [
+        `--config=${config}`,
+        `--policy=${this.s.policy}`,
+        `--reference=${this.s.reference}`,
+        `--judges=${this.s.judges.join(",")}`,
+        `--run_dir=${runDir}`,
+        "--progress=log",
+        "--log_every=1",
+        ...this.s.clientFlags,
+      ]),
+      join(this.logDir, `orchestrator-${name}.log`),
+      this.s.clientSecurity,
     );
     return this.orchestrator;
   }
@@ -267,8 +352,9 @@ class ChaosStack {
       const path = join(checkpoint, state.policy.dir, f);
       if (existsSync(path)) files[f] = sha256File(path);
     }
-    const records = readLog(join(runDir, "log.jsonl"));
-    const ledger = stepLedger(records, this.opts.steps);
+    const ledger = stepLedger(readLog(join(runDir, "log.jsonl")), this.opts.steps);
+    const superseded = join(runDir, "log.superseded.jsonl");
+    const supersededSteps = existsSync(superseded) ? readLog(superseded).filter((r) => r.type === "step").map((r) => r.step!) : [];
     const stepMs = [...ledger.live.values()].map((r) => (r.phases as { step_ms?: number } | undefined)?.step_ms ?? 0).filter((ms) => ms > 0);
     return {
       runDir,
@@ -278,18 +364,21 @@ class ChaosStack {
       files,
       weightsDigest: state.policy.weights_digest,
       ledger,
+      supersededSteps,
       meanStepMs: stepMs.length ? stepMs.reduce((a, b) => a + b, 0) / stepMs.length : 0,
     };
   }
 
   async stopAll(): Promise<void> {
     await this.orchestrator?.stop(10_000);
-    await Promise.all([...this.services.values()].map((s) => s.stop()));
+    await this.policyProcess?.stop();
+    await this.supervisor.stopAll();
   }
 
   killNow(): void {
     this.orchestrator?.killNow();
-    for (const s of this.services.values()) s.killNow();
+    this.policyProcess?.killNow();
+    this.supervisor.killAllNow();
   }
 }
 
@@ -303,6 +392,10 @@ class FaultRun {
   private progressSince = 0;
   private t0 = 0;
   private resumes = 0;
+  /** Resumes from a checkpoint (each must leave a "resume" record in log.jsonl). */
+  resumedCount = 0;
+  /** Steps done again from scratch because the run was moved aside (no checkpoint yet). */
+  readonly restartedSteps: number[] = [];
 
   constructor(
     private readonly stack: ChaosStack,
@@ -316,7 +409,7 @@ class FaultRun {
     this.logPath = join(runDir, "log.jsonl");
   }
 
-  async run(): Promise<{ outcomes: FaultOutcome[]; unexplained: string[]; wallMs: number }> {
+  async run(): Promise<{ outcomes: FaultOutcome[]; unexplained: string[]; wallMs: number; resumed: number; restartedSteps: number[] }> {
     this.t0 = performance.now();
     await this.startOrchestrator(false);
     for (const fault of this.plan) {
@@ -332,6 +425,7 @@ class FaultRun {
         resumedFrom: [],
         redone: [],
         stepsAfterEqual: null,
+        orchestratorLogOffset: 0,
       };
       if (!(await this.waitForStep(fault.afterStep))) {
         outcome.events.push("not injected: the run had finished");
@@ -351,7 +445,8 @@ class FaultRun {
     await this.finish();
     const wallMs = performance.now() - this.t0;
     this.judgeTrajectories();
-    return { outcomes: this.outcomes, unexplained: this.unexplained, wallMs };
+    this.fleetRetries();
+    return { outcomes: this.outcomes, unexplained: this.unexplained, wallMs, resumed: this.resumedCount, restartedSteps: this.restartedSteps };
   }
 
   private async inject(outcome: FaultOutcome, delayMs: number): Promise<void> {
@@ -359,6 +454,7 @@ class FaultRun {
     outcome.atStep = this.lastLoggedStep(0);
     outcome.delayMs = delayMs;
     outcome.atS = (performance.now() - this.t0) / 1000;
+    outcome.orchestratorLogOffset = existsSync(this.orch.logPath) ? statSync(this.orch.logPath).size : 0;
     const role: Role = outcome.fault.role;
     this.log(`chaos: SIGKILL ${outcome.target} after step ${outcome.atStep} (+${delayMs} ms, t=${outcome.atS.toFixed(1)} s)`);
     if (role === "orchestrator") {
@@ -366,19 +462,21 @@ class FaultRun {
       outcome.events.push(`orchestrator died (${describeExit(exit)})`);
       await this.resume(outcome);
     } else if (role === "judge" || role === "reference") {
-      const exit = await this.stack.service(outcome.target).kill("SIGKILL");
+      // The launcher's supervisor restarts these (with backoff, at the same address). A judge's
+      // death should be absorbed by the fleet (another replica scores the chunk), the reference's
+      // by the orchestrator waiting for it; if the orchestrator fails instead, waitForStep/finish
+      // see it exit and resume it, and the table says so.
+      const said = this.stack.saidCount;
+      const exit = await this.stack.killSupervised(outcome.target);
       outcome.events.push(`${outcome.target} died (${describeExit(exit)})`);
-      const ms = await this.stack.restart(outcome.target);
-      outcome.events.push(`restarted at the same address (serving after ${(ms / 1000).toFixed(1)} s)`);
-      // A judge death is absorbed by the fleet (another replica scores the chunk); whether the
-      // orchestrator survived the reference's is seen by waitForStep/finish, which resume it if not.
+      outcome.events.push(restartWords(await this.stack.supervisorRestarted(outcome.target, said)));
     } else {
-      const exit = await this.stack.service("policy").kill("SIGKILL");
+      const exit = await this.stack.killPolicy();
       outcome.events.push(`policy died (${describeExit(exit)})`);
       await this.orchestratorStops(outcome);
       const ms = await this.stack.restartPolicyFresh();
       outcome.events.push(`policy restarted from the initial generator (${(ms / 1000).toFixed(1)} s)`);
-      await this.resume(outcome);
+      await this.resume(outcome, { policyFresh: true });
     }
     this.progressSince = Date.now();
   }
@@ -399,21 +497,31 @@ class FaultRun {
   }
 
   /** The orchestrator again with --resume over the same run directory. */
-  private async resume(outcome: FaultOutcome | undefined): Promise<void> {
+  private async resume(outcome: FaultOutcome | undefined, { policyFresh = false } = {}): Promise<void> {
     if (++this.resumes > this.plan.length * 2 + 3) throw new Error(`the orchestrator was resumed ${this.resumes - 1} times for ${this.plan.length} fault(s); giving up (see ${this.orch.logPath})`);
     const lastStep = this.lastLoggedStep(0);
-    const checkpoint = latestCheckpoint(this.runDir);
-    if (!checkpoint) {
-      // Nothing to resume from: the policy holds steps no checkpoint has, so it starts over too.
-      const ms = await this.stack.restartPolicyFresh();
-      outcome?.events.push(`no checkpoint yet: policy restarted from the initial generator (${(ms / 1000).toFixed(1)} s), run started again`);
+    if (!latestCheckpoint(this.runDir) && existsSync(join(this.runDir, "log.jsonl"))) {
+      // Nothing to resume from, and --resume refuses to start over a run's log: the run is moved
+      // aside and started again from scratch, with the policy back at the initial generator.
+      const aside = `${this.runDir}.before-fault-${this.outcomes.length}`;
+      renameSync(this.runDir, aside);
+      const ms = policyFresh ? 0 : await this.stack.restartPolicyFresh();
+      outcome?.events.push(
+        `no checkpoint yet: run moved to ${basename(aside)}${policyFresh ? "" : `, policy restarted from the initial generator (${(ms / 1000).toFixed(1)} s)`}, run started again from step 0`,
+      );
+      for (let s = 1; s <= lastStep; s++) this.restartedSteps.push(s);
+      if (outcome) for (let s = 1; s <= lastStep; s++) outcome.redone.push(s);
+      await this.startOrchestrator(false);
+      outcome?.resumedFrom.push(0);
+      return;
     }
     await this.startOrchestrator(true);
     const from = await this.resumedFromStep();
+    this.resumedCount++;
     if (outcome) {
       outcome.resumedFrom.push(from);
-      for (let s = from + 1; s <= lastStep; s++) if (!outcome.redone.includes(s)) outcome.redone.push(s);
-      outcome.events.push(from > 0 ? `orchestrator resumed from checkpoint step ${from}` : "orchestrator started from step 0");
+      for (let s = from + 1; s <= lastStep; s++) outcome.redone.push(s);
+      outcome.events.push(`orchestrator resumed from checkpoint step ${from}`);
     }
     this.log(`chaos: orchestrator resumed from step ${from} (last logged step ${lastStep})`);
   }
@@ -422,15 +530,14 @@ class FaultRun {
     this.orch.start([`--address=127.0.0.1:${await freePort()}`, ...(resume ? ["--resume"] : [])]);
   }
 
-  /** The step the orchestrator's resume line names ("resumed from … at step N"); 0 when it started fresh. */
+  /** The step the orchestrator's resume line names ("resumed from … at step N"). */
   private async resumedFromStep(): Promise<number> {
     const until = Date.now() + STEP_WAIT_MS;
     while (Date.now() < until) {
       const out = this.orch.output();
       const m = /resumed from \S+ at step (\d+)/.exec(out);
       if (m) return Number(m[1]);
-      // Started from scratch: its first step record (or its serving line) comes without a resume line.
-      if (/\[orchestrator\] serving on/.test(out)) return 0;
+      if (/\[orchestrator\] serving on/.test(out)) throw new Error(`the orchestrator started with --resume but did not resume (no "resumed from" line before it served); see ${this.orch.logPath}`);
       if (!this.orch.alive) throw new Error(`the orchestrator exited (${describeExit(this.orch.lastExit!)}) while resuming; last output:\n${this.orch.tail(20)}\nfull log: ${this.orch.logPath}`);
       await sleep(POLL_MS * 4);
     }
@@ -482,6 +589,20 @@ class FaultRun {
     return error.replace(/^\[orchestrator\]\s*/, "").slice(0, 300);
   }
 
+  /** For a judge's death: how many chunks the orchestrator's fleet retried on another replica (what kept training going). */
+  private fleetRetries(): void {
+    const injected = this.outcomes.filter((o) => o.injected);
+    const log = readFileSync(this.orch.logPath);
+    injected.forEach((o, i) => {
+      if (o.fault.role !== "judge") return;
+      const address = this.stack.address(o.target);
+      const text = log.subarray(o.orchestratorLogOffset, injected[i + 1]?.orchestratorLogOffset ?? log.length).toString("utf8");
+      const retried = text.split("\n").filter((l) => l.includes(`failed at ${address}`) && l.includes("retrying on another replica")).length;
+      const at = o.events.findIndex((e) => e.startsWith("restarted by"));
+      o.events.splice(at >= 0 ? at : o.events.length, 0, retried ? `the fleet retried ${retried} chunk(s) on another replica` : "no chunk was sent to it while it was down");
+    });
+  }
+
   /** Marks each fault by whether the live steps from its trigger to the next fault's match the uninterrupted run. */
   private judgeTrajectories(): void {
     const ledger = stepLedger(readLog(this.logPath), this.opts.steps);
@@ -529,6 +650,13 @@ class FaultRun {
     }
     return 0;
   }
+}
+
+/** The supervisor's words about a restart, short: "restarted by the launcher's supervisor at the same address (backoff 1.0 s, ready after 2.3 s)". */
+function restartWords(lines: string[]): string {
+  const backoff = lines.map((l) => /restarting it in ([\d.]+) s/.exec(l)?.[1]).find(Boolean);
+  const ready = lines.map((l) => /restarted and ready again \(([\d.]+) s/.exec(l)?.[1]).find(Boolean);
+  return `restarted by the launcher's supervisor at the same address (backoff ${backoff ?? "?"} s, ready after ${ready ?? "?"} s)`;
 }
 
 function sleep(ms: number): Promise<void> {

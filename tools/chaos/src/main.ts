@@ -27,8 +27,8 @@ const DEFAULTS = {
   models: "bundled",
   /** Run settings for the bundled models (steps, checkpoint interval and seed are set from the flags above). */
   run_config: "configs/local.json",
-  /** mTLS and an admin token on every service (fresh credentials in the work folder); false: plaintext. */
-  secure: true,
+  /** Mutual TLS between the services (fresh credentials in the work folder); false: plaintext gRPC. The admin token is always required. */
+  tls: true,
   /** onnxruntime threads of policy and reference, fixed so every run reduces in the same order. */
   threads: 1,
   /** Where runs, logs and credentials go (default: a fresh folder in the system's temp dir, removed after a pass). */
@@ -65,7 +65,7 @@ async function main(): Promise<number> {
     judgeModel: models.judgeModel,
     workDir,
     threads: c.threads,
-    secure: c.secure,
+    tls: c.tls,
     log: (line) => console.log(line),
   });
   console.log(`\nchaos: seed ${c.seed}, ${c.steps} steps, checkpoint every ${c.checkpoint_interval}, ${c.judges} judges, ${c.models} models, ${report.security} (${((performance.now() - t0) / 1000).toFixed(0)} s in all)\n`);

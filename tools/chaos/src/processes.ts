@@ -1,6 +1,6 @@
-// One stack process that can be killed and started again with the same command line (so the same
-// address), the way a Deployment restarts a pod behind a Service. Output goes to one log file per
-// process, appended across restarts with a line marking each start.
+// A process the chaos run starts itself, kills, and starts again with the same command line (so
+// the same address): the orchestrator, and the policy once it has been brought back. Output goes
+// to one log file per process, appended across starts with a line marking each.
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,11 +18,15 @@ export function describeExit(e: Exit): string {
 
 export interface ManagedSpec {
   name: string;
-  /** Script relative to the repository root, run with tsx. */
-  script: string;
-  flags: string[];
+  command: string;
+  args: string[];
   /** gRPC address to health-check after a start (none for the orchestrator). */
   address?: string;
+}
+
+/** A TypeScript entry point of this repository, run with tsx. */
+export function tsxSpec(name: string, script: string, flags: string[], address?: string): ManagedSpec {
+  return { name, command: process.execPath, args: ["--import", "tsx", join(ROOT, script), ...flags], ...(address ? { address } : {}) };
 }
 
 export class ManagedProcess {
@@ -57,7 +61,7 @@ export class ManagedProcess {
     const fd = openSync(this.logPath, "a");
     try {
       // Own process group, so a terminal's Ctrl-C reaches only the chaos tool, which then stops everything.
-      this.child = spawn(process.execPath, ["--import", "tsx", join(ROOT, this.spec.script), ...this.spec.flags, ...extraFlags], {
+      this.child = spawn(this.spec.command, [...this.spec.args, ...extraFlags], {
         cwd: ROOT,
         stdio: ["ignore", fd, fd],
         detached: true,

@@ -39,9 +39,11 @@ export function formatVerdict(report: ChaosReport): string {
   lines.push(`  weights digest         ${report.weightsDigestEqual ? "equal" : "DIFFERENT"} (${short(r.weightsDigest)} vs ${short(c.weightsDigest)})`);
   const counted = report.ledgerProblems.length === 0;
   lines.push(
-    `  steps counted once     ${counted ? "yes" : "NO"} (chaos log: ${c.ledger.live.size} live step records, ${c.ledger.superseded} superseded, ${c.ledger.resumes.length} resume record(s))`,
+    `  steps counted once     ${counted ? "yes" : "NO"} (chaos log.jsonl: ${c.ledger.live.size} step records${c.ledger.superseded ? ` + ${c.ledger.superseded} marked superseded` : ""}, ${c.ledger.resumes.length} resume record(s); ${c.supersededSteps.length} redone step record(s) in log.superseded.jsonl)`,
   );
   for (const p of report.ledgerProblems) lines.push(`    - ${p}`);
+  lines.push(`  deaths handled        ${report.behaviourProblems.length ? "NO" : "yes (each as its role's should be)"}`);
+  for (const p of report.behaviourProblems) lines.push(`    - ${p}`);
   const d = report.trajectoryDifference;
   lines.push(`  live steps equal       ${d ? `NO (first at step ${d.step}: ${d.field} ${String(d.a)} vs ${String(d.b)})` : "yes (every step's loss, reward, KL, grad norm… bit for bit)"}`);
   for (const u of report.unexplained) lines.push(`  unexplained: ${u}`);
