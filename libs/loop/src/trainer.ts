@@ -126,6 +126,7 @@ export class GrpoTrainer<C = unknown> {
   private readonly segmentStartMs: number;
   /** Wall time of the run's earlier segments (processes before a resume), in seconds. */
   private priorWallS = 0;
+  private runDirReady = false;
 
   constructor(
     private readonly ports: Ports<C>,
@@ -380,7 +381,6 @@ export class GrpoTrainer<C = unknown> {
    */
   begin(fields: object = {}): void {
     const runDir = this.requireRunDir();
-    ensureRunDir(runDir);
     const config = join(runDir, CONFIG_FILE);
     inRunDir(runDir, config, "write", () => writeAtomic(config, JSON.stringify(this.opts.configForRecord ?? this.config, null, 2) + "\n"));
     this.append({ type: "start", step: 0, time: new Date().toISOString(), segment_start: new Date(this.segmentStartMs).toISOString(), ...fields });
@@ -443,8 +443,10 @@ export class GrpoTrainer<C = unknown> {
    * log.jsonl is cut back to the checkpoint's step (the cut records go to log.superseded.jsonl)
    * so the redone steps count once, and a "resume" record says what happened.
    */
-  async resumeFromCheckpoint(choice: CheckpointChoice = chooseCheckpoint(this.requireRunDir()), fields: object = {}): Promise<ResumeResult> {
-    const runDir = this.requireRunDir();
+  async resumeFromCheckpoint(choice?: CheckpointChoice, fields: object = {}): Promise<ResumeResult> {
+    if (!this.opts.runDir) throw new Error("this trainer has no run directory; pass runDir to resume");
+    const runDir = this.opts.runDir;
+    choice ??= chooseCheckpoint(runDir);
     const chosen = choice.chosen;
     if (!chosen) {
       if (choice.skipped.length === 0) throw new Error(`${runDir} has no checkpoint to resume from (${join(runDir, CHECKPOINTS_DIR)} holds no step-NNNNNN folder)`);
@@ -452,6 +454,7 @@ export class GrpoTrainer<C = unknown> {
     }
     // Load first: if the policy refuses, nothing on disk has changed yet.
     await this.restoreFrom(chosen.dir, chosen.state);
+    this.requireRunDir();
     const newer = listCheckpointFolders(runDir).filter((f) => f.step > chosen.step);
     const movedTo = setCheckpointsAside(runDir, newer);
     const skipped = choice.skipped.map((s) => {
@@ -541,14 +544,19 @@ export class GrpoTrainer<C = unknown> {
   }
 
   private append(record: object): void {
-    const runDir = this.opts.runDir;
-    if (!runDir) return;
+    if (!this.opts.runDir) return;
+    const runDir = this.requireRunDir();
     const path = join(runDir, LOG_FILE);
     inRunDir(runDir, path, "append to", () => appendFileSync(path, JSON.stringify(record) + "\n"));
   }
 
+  /** The run directory, created (and checked writable) before the first write to it. */
   private requireRunDir(): string {
     if (!this.opts.runDir) throw new Error("this trainer has no run directory; pass runDir to checkpoint or resume");
+    if (!this.runDirReady) {
+      ensureRunDir(this.opts.runDir);
+      this.runDirReady = true;
+    }
     return this.opts.runDir;
   }
 }

@@ -4,3 +4,4 @@ export * from "./judge-fleet.ts";
 export * from "./progress.ts";
 export * from "./startup.ts";
 export * from "./server.ts";
+export * from "./recovery.ts";
