@@ -7,6 +7,17 @@ test("defaults when nothing is given", () => {
   assert.equal(DEFAULT_JUDGE_CONFIG.executionProvider, "cpu");
   assert.equal(DEFAULT_JUDGE_CONFIG.scheduler, "parallel");
   assert.equal(DEFAULT_JUDGE_CONFIG.sessions, 0, "sessions default to one per CPU");
+  const c = DEFAULT_JUDGE_CONFIG;
+  assert.deepEqual({ a: c.address, h: c.metricsHost, t: c.tlsDir, k: c.adminTokenFile }, { a: "127.0.0.1:50051", h: "127.0.0.1", t: null, k: null }, "safe defaults: loopback, no credentials");
+});
+
+test("security flags: --tls-dir, --admin-token-file, --metrics-host, or JUDGE_* variables; empty means none", () => {
+  const c = parseJudgeConfig(["--tls-dir=/secrets/tls", "--metrics-host=0.0.0.0"], { JUDGE_ADMIN_TOKEN_FILE: "/secrets/admin/token", JUDGE_TLS_DIR: "/ignored" });
+  assert.deepEqual({ t: c.tlsDir, k: c.adminTokenFile, h: c.metricsHost }, { t: "/secrets/tls", k: "/secrets/admin/token", h: "0.0.0.0" });
+  assert.equal(parseJudgeConfig(["--tls-dir="], { JUDGE_TLS_DIR: "/x" }).tlsDir, null);
+  assert.equal(parseJudgeConfig([], { JUDGE_METRICS_HOST: "::" }).metricsHost, "::");
+  assert.throws(() => parseJudgeConfig(["--metrics-host="]), /--metrics-host is ""; expected a non-empty string/);
+  assert.match(judgeUsage(), /--model-repository=….*default the folder of --model, else \.\/models\]/);
 });
 
 test("environment fills in, flags win over the environment", () => {
@@ -52,7 +63,7 @@ test("--help is recognised and the usage lists every flag with its env variable"
   assert.ok(wantsHelp(["--help"]));
   assert.ok(!wantsHelp(["--model=x"]));
   const usage = judgeUsage();
-  for (const flag of ["--model", "--address", "--metrics-port", "--max-batch", "--max-message-bytes", "--execution-provider", "--threads", "--model-repository", "--scheduler", "--repository-poll-ms", "--model-name"]) {
+  for (const flag of ["--model", "--address", "--metrics-port", "--metrics-host", "--tls-dir", "--admin-token-file", "--max-batch", "--max-message-bytes", "--execution-provider", "--threads", "--model-repository", "--scheduler", "--repository-poll-ms", "--model-name"]) {
     assert.ok(usage.includes(`${flag}=`), `usage lacks ${flag}`);
   }
   assert.match(usage, /env JUDGE_MODEL;/);

@@ -13,7 +13,10 @@ export interface JudgeConfig {
   model: string | null;
   /** Version label for the start model; default: its grpomesh.version metadata, else its digest. */
   modelVersion: string | null;
-  /** Root that confines --model and LoadModel paths; null accepts any path. */
+  /**
+   * The only folder LoadModel (and the poller) may load from; relative paths resolve against it.
+   * null: the folder of --model, or `models` in the working directory when there is no --model.
+   */
   modelRepository: string | null;
   /** Poll the repository every this many ms and serve its highest complete version; 0 = no polling. */
   repositoryPollMs: number;
@@ -22,6 +25,12 @@ export interface JudgeConfig {
   address: string;
   /** Port of the Prometheus /metrics endpoint; null turns it off, 0 picks a free port. */
   metricsPort: number | null;
+  /** Interface /metrics listens on (a pod passes 0.0.0.0 so Prometheus can scrape it). */
+  metricsHost: string;
+  /** Folder with tls.crt, tls.key and ca.crt (a Kubernetes TLS Secret); null: plaintext. */
+  tlsDir: string | null;
+  /** File holding the admin token LoadModel requires; null: LoadModel is refused. */
+  adminTokenFile: string | null;
   /** Most sequences one Score request may carry (and one micro-batch may hold). */
   maxBatch: number;
   /** Largest request accepted; larger ones get RESOURCE_EXHAUSTED. */
@@ -44,8 +53,11 @@ export const DEFAULT_JUDGE_CONFIG: JudgeConfig = {
   modelRepository: null,
   repositoryPollMs: 0,
   modelName: null,
-  address: "0.0.0.0:50051",
+  address: "127.0.0.1:50051",
   metricsPort: 9464,
+  metricsHost: "127.0.0.1",
+  tlsDir: null,
+  adminTokenFile: null,
   maxBatch: 1024,
   maxMessageBytes: 64 * 1024 * 1024,
   executionProvider: "cpu",
@@ -59,18 +71,23 @@ export const DEFAULT_JUDGE_CONFIG: JudgeConfig = {
 interface FlagSpec {
   key: keyof JudgeConfig;
   env: string;
-  kind: "path" | "string" | "name" | "port" | "int" | "provider" | "scheduler";
+  kind: "path" | "optional-path" | "string" | "name" | "port" | "int" | "provider" | "scheduler";
   help: string;
+  /** What the usage shows as the default when the value alone does not say it. */
+  defaultText?: string;
 }
 
 const FLAGS: Record<string, FlagSpec> = {
   model: { key: "model", env: "JUDGE_MODEL", kind: "path", help: "ONNX judge model to load at start (omit to wait for LoadModel)" },
   "model-version": { key: "modelVersion", env: "JUDGE_MODEL_VERSION", kind: "string", help: "version label of --model (default: its grpomesh.version metadata, else sha256 digest)" },
-  "model-repository": { key: "modelRepository", env: "JUDGE_MODEL_REPOSITORY", kind: "path", help: "directory that --model and LoadModel paths must stay inside (relative paths resolve against it)" },
+  "model-repository": { key: "modelRepository", env: "JUDGE_MODEL_REPOSITORY", kind: "path", help: "the only directory --model, LoadModel and the poller load from (relative paths resolve against it; symlinks out of it are refused)", defaultText: "the folder of --model, else ./models" },
   "repository-poll-ms": { key: "repositoryPollMs", env: "JUDGE_REPOSITORY_POLL_MS", kind: "int", help: "poll --model-repository every N ms and serve its highest complete <name>/<version>/model.onnx; 0 = off" },
   "model-name": { key: "modelName", env: "JUDGE_MODEL_NAME", kind: "name", help: "the repository folder the poller follows (default: the only one present)" },
-  address: { key: "address", env: "JUDGE_ADDRESS", kind: "string", help: "gRPC listen address host:port (port 0 picks a free one)" },
+  address: { key: "address", env: "JUDGE_ADDRESS", kind: "string", help: "gRPC listen address host:port (port 0 picks a free one; a pod passes 0.0.0.0:50051)" },
   "metrics-port": { key: "metricsPort", env: "JUDGE_METRICS_PORT", kind: "port", help: "Prometheus /metrics port; 0 picks a free one, 'off' disables" },
+  "metrics-host": { key: "metricsHost", env: "JUDGE_METRICS_HOST", kind: "string", help: "interface /metrics listens on (a pod passes 0.0.0.0)" },
+  "tls-dir": { key: "tlsDir", env: "JUDGE_TLS_DIR", kind: "optional-path", help: "folder with tls.crt, tls.key and ca.crt (a Kubernetes TLS Secret); with ca.crt clients need certificates (mTLS); empty = plaintext" },
+  "admin-token-file": { key: "adminTokenFile", env: "JUDGE_ADMIN_TOKEN_FILE", kind: "optional-path", help: "file holding the admin token LoadModel requires (authorization: Bearer <token>); empty = LoadModel refused" },
   "max-batch": { key: "maxBatch", env: "JUDGE_MAX_BATCH", kind: "int", help: "most sequences per Score request and per micro-batch" },
   "max-message-bytes": { key: "maxMessageBytes", env: "JUDGE_MAX_MESSAGE_BYTES", kind: "int", help: "largest request in bytes (larger: RESOURCE_EXHAUSTED)" },
   "execution-provider": { key: "executionProvider", env: "JUDGE_EXECUTION_PROVIDER", kind: "provider", help: "cpu or cuda" },
@@ -87,7 +104,7 @@ export { ConfigError };
 export function judgeUsage(): string {
   const lines = Object.entries(FLAGS).map(([flag, spec]) => {
     const def = DEFAULT_JUDGE_CONFIG[spec.key];
-    return `  --${flag}=…`.padEnd(26) + `${spec.help} [env ${spec.env}; default ${def === null ? "none" : def}]`;
+    return `  --${flag}=…`.padEnd(26) + `${spec.help} [env ${spec.env}; default ${spec.defaultText ?? (def === null ? "none" : def)}]`;
   });
   return ["usage: node --import tsx services/judge/src/main.ts [--flag=value …]", ...lines].join("\n");
 }
@@ -95,6 +112,8 @@ export function judgeUsage(): string {
 function parseValue(flag: string, spec: FlagSpec, raw: string, source: string): JudgeConfig[keyof JudgeConfig] {
   const bad = (expected: string) => new ConfigError(`${source} is ${JSON.stringify(raw)}; expected ${expected}`);
   switch (spec.kind) {
+    case "optional-path":
+      return raw === "" ? null : raw;
     case "path":
     case "string":
       if (raw === "") throw bad(spec.kind === "path" ? "a non-empty path" : "a non-empty string");

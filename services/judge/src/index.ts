@@ -1,12 +1,12 @@
 // The judge service as a library: start it in-process (tests, the local launcher) or run main.ts.
-export { startJudgeServer, type JudgeServer, type JudgeServerOptions, type LoadResult } from "./judge-server.ts";
+export { startJudgeServer, type JudgeServer, type JudgeServerOptions, type LoadChecks, type LoadResult } from "./judge-server.ts";
 export { parseJudgeConfig, judgeUsage, DEFAULT_JUDGE_CONFIG, ConfigError, type JudgeConfig, type ExecutionProvider, type Scheduler } from "./config.ts";
-export { loadJudgeModel, LoadedModel, type LoadModelOptions, type TokenIds } from "./loaded-model.ts";
+export { checkVersionField, loadJudgeModel, LoadedModel, versionLabel, type LoadModelOptions, type TokenIds } from "./loaded-model.ts";
 export { ModelSlot } from "./model-slot.ts";
 export { MicroBatcher, type BatchResult, type MicroBatcherOptions } from "./batcher.ts";
 export { validateTokens, type TokenBatch, type TokenExpectation } from "./tokens.ts";
 export { executionProviders, cudaProviderInstalled, ExecutionProviderError } from "@grpomesh/onnx/providers";
-export { resolveModelPath } from "./repository.ts";
+export { modelRoot, resolveModelPath, DEFAULT_MODEL_REPOSITORY, type ModelRoot } from "./repository.ts";
 export { randomScorerOnnx, scorerConfig, syntheticVocab, DEFAULT_JUDGE_ARCH } from "./random-scorer.ts";
 export { resolveParallelism, cpuBudget, type Parallelism } from "./parallelism.ts";
 export { SessionPool, SessionError, type SessionPoolOptions } from "./session-pool.ts";

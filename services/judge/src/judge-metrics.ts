@@ -23,6 +23,7 @@ export class JudgeMetrics {
   readonly modelInfo: Gauge<"model" | "version" | "path" | "execution_provider">;
   readonly modelLoads: Counter<"result">;
   readonly modelLoadDuration: Histogram<string>;
+  readonly vocabularyRefusals: Counter<string>;
   private infoLabels: Record<"model" | "version" | "path" | "execution_provider", string> | null = null;
 
   constructor(registry: Registry, pendingRows: () => number) {
@@ -70,6 +71,11 @@ export class JudgeMetrics {
       name: "judge_model_load_duration_seconds",
       help: "Read, contract check, session creation and warm-up of a model.",
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.vocabularyRefusals = new Counter({
+      name: "judge_model_vocabulary_refusals_total",
+      help: "Repository versions refused because their vocabulary differs from the served model's (ids would change meaning).",
       registers,
     });
   }

@@ -1,7 +1,8 @@
 // The judge service: Score, Info and LoadModel over gRPC (with health and reflection from
 // libs/rpc) and a Prometheus /metrics endpoint, wired around one ModelSlot.
 import { DataType, JudgeService } from "@grpomesh/proto";
-import { bindService, startServer, type CallContext, type RunningServer } from "@grpomesh/rpc";
+import { bindService, failedPrecondition, loadSecurity, startServer, type CallContext, type RunningServer, type Security } from "@grpomesh/rpc";
+import { vocabularyDifference } from "@grpomesh/data";
 import { createMetrics, startMetricsServer, type MetricsServer, type Registry } from "@grpomesh/metrics";
 import { encodeTensor } from "@grpomesh/tensor";
 import { checkJudgeConfig, DEFAULT_JUDGE_CONFIG, type JudgeConfig } from "./config.ts";
@@ -9,15 +10,15 @@ import { MicroBatcher, type BatchResult } from "./batcher.ts";
 import { executionProviders } from "@grpomesh/onnx/providers";
 import { resolveParallelism, type Parallelism } from "./parallelism.ts";
 import { JudgeMetrics } from "./judge-metrics.ts";
-import { loadJudgeModel, type LoadedModel } from "./loaded-model.ts";
+import { checkVersionField, loadJudgeModel, type LoadedModel } from "./loaded-model.ts";
 import { ModelSlot } from "./model-slot.ts";
-import { openRepository, resolveModelPath } from "./repository.ts";
+import { modelRoot, resolveModelPath, type ModelRoot } from "./repository.ts";
 import { RepositoryWatcher } from "./repository-watcher.ts";
 import { validateTokens, type TokenBatch } from "./tokens.ts";
 
 export type JudgeServerOptions = Partial<JudgeConfig> & {
-  /** Host of the /metrics endpoint (default 0.0.0.0). */
-  metricsHost?: string;
+  /** TLS and the admin token; default: what config.tlsDir and config.adminTokenFile name. */
+  security?: Security;
   /** Where the repository poller reports loads and refusals (default: stdout, prefixed "judge: "). */
   log?: (line: string) => void;
 };
@@ -37,6 +38,10 @@ export interface JudgeServer {
   /** Port of /metrics, or null when off. */
   metricsPort: number | null;
   config: JudgeConfig;
+  /** TLS and the admin credential the server runs with. */
+  security: Security;
+  /** The only folder models are loaded from, and where that choice came from. */
+  modelRoot: ModelRoot;
   /** Sessions and threads per session actually used (config's 0s resolved). */
   parallelism: Parallelism;
   registry: Registry;
@@ -44,8 +49,13 @@ export interface JudgeServer {
   /** The repository poller (--repository-poll-ms), or null when off. */
   repository: RepositoryWatcher | null;
   /** Same as the LoadModel RPC: load beside the current model, check, swap. */
-  loadModel(path: string, version?: string): Promise<LoadResult>;
+  loadModel(path: string, version?: string, checks?: LoadChecks): Promise<LoadResult>;
   shutdown(graceMs?: number): Promise<void>;
+}
+
+export interface LoadChecks {
+  /** Refuse a model whose vocabulary differs from the served one's (the repository poller's rule). */
+  sameVocabulary?: boolean;
 }
 
 /**
@@ -54,12 +64,13 @@ export interface JudgeServer {
  * server and rejects with the contract message.
  */
 export async function startJudgeServer(options: JudgeServerOptions = {}): Promise<JudgeServer> {
-  const { metricsHost, log = (line: string) => console.log(`judge: ${line}`), ...overrides } = options;
-  const config: JudgeConfig = { ...DEFAULT_JUDGE_CONFIG, ...overrides };
+  const { log = (line: string) => console.log(`judge: ${line}`), security: givenSecurity, ...overrides } = options;
+  const config: JudgeConfig = { ...DEFAULT_JUDGE_CONFIG, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
   checkJudgeConfig(config);
+  const security = givenSecurity ?? loadSecurity({ tlsDir: config.tlsDir, adminTokenFile: config.adminTokenFile });
   // Fail at start, not at the first LoadModel, when the provider cannot work on this node.
   executionProviders(config.executionProvider);
-  const repositoryRoot = config.modelRepository === null ? null : openRepository(config.modelRepository);
+  const repository = modelRoot(config);
   const parallelism = resolveParallelism(config);
   const slot = new ModelSlot();
   const batchers = new WeakMap<LoadedModel, MicroBatcher>();
@@ -83,11 +94,32 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
     metrics.executionBatchSize.observe(rows);
   }
 
+  /** The repository poller's rule: a new version must keep every id's meaning. */
+  function checkSameVocabulary(model: LoadedModel): void {
+    const served = slot.current;
+    if (!served) return;
+    const difference = vocabularyDifference({ vocab: model.info.vocab }, { vocab: served.info.vocab }, {
+      model: `judge model ${model.path} (${model.name} ${model.version})`,
+      other: `model it would replace (${served.name} ${served.version})`,
+    });
+    if (difference) {
+      metrics.vocabularyRefusals.inc();
+      throw failedPrecondition(`${difference}; use a judge trained on this corpus`);
+    }
+  }
+
   let loading: Promise<unknown> = Promise.resolve();
   /** Loads are serialized: two admins racing must not both think their model won. */
-  function loadModel(requested: string, version?: string): Promise<LoadResult> {
+  function loadModel(requested: string, version?: string, checks: LoadChecks = {}): Promise<LoadResult> {
+    let path: string;
+    try {
+      // Checked before waiting for other loads: a bad request is answered at once.
+      path = resolveModelPath(requested, repository);
+      if (version) checkVersionField(version);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const next = loading.then(async (): Promise<LoadResult> => {
-      const path = resolveModelPath(requested, repositoryRoot);
       const started = performance.now();
       let model: LoadedModel;
       try {
@@ -95,6 +127,16 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
       } catch (err) {
         metrics.modelLoads.inc({ result: "failure" });
         throw err;
+      }
+      if (checks.sameVocabulary) {
+        try {
+          checkSameVocabulary(model);
+        } catch (err) {
+          metrics.modelLoads.inc({ result: "failure" });
+          model.release();
+          await model.released;
+          throw err;
+        }
       }
       metrics.modelLoads.inc({ result: "success" });
       metrics.modelLoadDuration.observe((performance.now() - started) / 1000);
@@ -162,7 +204,7 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
       const r = await loadModel(request.path, request.version || undefined);
       return { modelName: r.name, modelVersion: r.version, previousVersion: r.previousVersion ?? "", loadMs: r.loadMs };
     },
-  });
+  }, ["LoadModel"]);
 
   rpc = await startServer({
     address: config.address,
@@ -170,12 +212,13 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
     maxReceiveMessageBytes: config.maxMessageBytes,
     initiallyServing: false,
     onCall: service.observeCall,
+    security,
   });
   let metricsServer: MetricsServer | null = null;
-  let repository: RepositoryWatcher | null = null;
+  let watcher: RepositoryWatcher | null = null;
   const running = rpc;
   const shutdown = async (graceMs = 2_000) => {
-    await repository?.stop();
+    await watcher?.stop();
     running.setServing(false);
     await running.shutdown(graceMs);
     await metricsServer?.close();
@@ -184,19 +227,19 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
 
   try {
     if (config.metricsPort !== null) {
-      metricsServer = await startMetricsServer({ port: config.metricsPort, host: metricsHost, registry: service.registry });
+      metricsServer = await startMetricsServer({ port: config.metricsPort, host: config.metricsHost, registry: service.registry });
     }
-    if (config.model !== null) await loadModel(config.model, config.modelVersion ?? undefined);
+    if (repository.startModel !== null) await loadModel(repository.startModel, config.modelVersion ?? undefined);
     if (config.repositoryPollMs > 0) {
-      repository = new RepositoryWatcher({
-        root: repositoryRoot!,
+      watcher = new RepositoryWatcher({
+        root: repository.root,
         modelName: config.modelName,
         pollMs: config.repositoryPollMs,
-        load: (path) => loadModel(path),
+        load: (path) => loadModel(path, undefined, { sameVocabulary: true }),
         log,
         startPath: slot.current?.path ?? null,
       });
-      repository.start();
+      watcher.start();
     }
   } catch (err) {
     await shutdown(0);
@@ -208,10 +251,12 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
     port: running.port,
     metricsPort: metricsServer?.port ?? null,
     config,
+    security,
+    modelRoot: repository,
     parallelism,
     registry: service.registry,
     slot,
-    repository,
+    repository: watcher,
     loadModel,
     shutdown,
   };

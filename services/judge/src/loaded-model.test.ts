@@ -1,9 +1,9 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { RpcError, Status } from "@grpomesh/rpc";
-import { loadJudgeModel, nameFromPath } from "./loaded-model.ts";
+import { checkVersionField, loadJudgeModel, nameFromPath } from "./loaded-model.ts";
 import { ModelSlot } from "./model-slot.ts";
-import { directScores, failsWarmUpModel, generatorModel, meanIdModel, randomIds, SEQ_LEN, tempRepository, tinyScorer, unknownOpModel } from "./test/fixtures.ts";
+import { directScores, failsWarmUpModel, generatorModel, label, meanIdModel, randomIds, SEQ_LEN, tempRepository, tinyScorer, unknownOpModel } from "./test/fixtures.ts";
 
 const repo = tempRepository();
 after(() => repo.remove());
@@ -23,7 +23,8 @@ test("a model loads with its metadata version, digest and name, and scores like 
   const path = repo.write("a.onnx", bytes);
   const model = await loadJudgeModel(path, cpu);
   try {
-    assert.equal(model.version, "a1");
+    assert.match(model.version, /^a1\+sha256:[0-9a-f]{12}$/);
+    assert.equal(model.version, `a1+sha256:${model.digest.slice("sha256:".length, "sha256:".length + 12)}`);
     assert.equal(model.name, "tiny-judge");
     assert.match(model.digest, /^sha256:[0-9a-f]{64}$/);
     assert.equal(model.info.seqLen, SEQ_LEN);
@@ -56,8 +57,9 @@ test("a request larger than --run-tokens runs in pieces of whole rows and scores
 });
 
 test("an explicit version wins; without metadata the version is the version folder, else the digest prefix, and the name the file name", async () => {
-  const explicit = await loadJudgeModel(repo.write("e.onnx", tinyScorer("meta-v", 1)), { ...cpu, version: "ops-label" });
-  assert.equal(explicit.version, "ops-label");
+  const metaBytes = tinyScorer("meta-v", 1);
+  const explicit = await loadJudgeModel(repo.write("e.onnx", metaBytes), { ...cpu, version: "ops-label" });
+  assert.equal(explicit.version, label("ops-label", metaBytes));
   explicit.release();
   const { GraphBuilder, TensorProto_DataType: T } = await import("@grpomesh/onnx");
   const g = new GraphBuilder();
@@ -70,8 +72,32 @@ test("an explicit version wins; without metadata the version is the version fold
   bare.release();
   // In a Triton-style <name>/<version>/model.onnx layout the folders name and number it.
   const numbered = await loadJudgeModel(repo.write("bare/3/model.onnx", bareBytes), cpu);
-  assert.deepEqual([numbered.name, numbered.version], ["bare", "3"]);
+  assert.deepEqual([numbered.name, numbered.version], ["bare", label("3", bareBytes)]);
   numbered.release();
+});
+
+test("two files with the same metadata get different labels; a label that names a digest must be the file's", async () => {
+  const one = tinyScorer("same-v", 1);
+  const two = tinyScorer("same-v", 2);
+  const a = await loadJudgeModel(repo.write("same-1.onnx", one), cpu);
+  const b = await loadJudgeModel(repo.write("same-2.onnx", two), cpu);
+  try {
+    assert.notEqual(a.version, b.version);
+    assert.deepEqual([a.version, b.version], [label("same-v", one), label("same-v", two)]);
+    // A rollback passes the label Info reported: kept as it is while the file is unchanged…
+    const again = await loadJudgeModel(a.path, { ...cpu, version: a.version });
+    assert.equal(again.version, a.version);
+    again.release();
+    // …and refused once the file changed (the label would lie about what is served).
+    repo.write("same-1.onnx", two);
+    await assert.rejects(loadJudgeModel(a.path, { ...cpu, version: a.version }), refusedWith(Status.FAILED_PRECONDITION, /version "same-v\+sha256:[0-9a-f]{12}" names file digest sha256:[0-9a-f]{12} but .*same-1\.onnx has sha256:[0-9a-f]{12}; the file changed/));
+  } finally {
+    a.release();
+    b.release();
+  }
+  assert.throws(() => checkVersionField("v".repeat(129)), refusedWith(Status.INVALID_ARGUMENT, /version is 129 characters \("v{40}"… \(129 characters\)\); a version label is at most 128/));
+  assert.throws(() => checkVersionField("judge v2"), refusedWith(Status.INVALID_ARGUMENT, /contains whitespace or control characters/));
+  checkVersionField("judge-v2");
 });
 
 test("contract breakers, warm-up failures and missing files are refused with the reason", async () => {
@@ -86,7 +112,7 @@ test("contract breakers, warm-up failures and missing files are refused with the
   await assert.rejects(loadJudgeModel(repo.write("warm.onnx", failsWarmUpModel()), cpu), refusedWith(Status.FAILED_PRECONDITION, /warm\.onnx refused: warm-up inference failed: .*Reshape/));
   await assert.rejects(
     loadJudgeModel(repo.write("two.onnx", failsWarmUpModel(8)), cpu),
-    refusedWith(Status.FAILED_PRECONDITION, /two\.onnx refused: warm-up inference failed: judge model broken-1 returned float32 \[2\] for 1 sequences; expected float32 \[1\] or \[1, 1\]/),
+    refusedWith(Status.FAILED_PRECONDITION, /two\.onnx refused: warm-up inference failed: judge model broken-1\+sha256:[0-9a-f]{12} returned float32 \[2\] for 1 sequences; expected float32 \[1\] or \[1, 1\]/),
   );
   await assert.rejects(
     loadJudgeModel(repo.write("op.onnx", unknownOpModel()), { ...cpu, sessions: 2 }),
@@ -100,7 +126,7 @@ test("run() refuses ids in the wrong dtype; an int32 model with a dynamic seq_le
   const path = repo.write("mean.onnx", meanIdModel());
   const model = await loadJudgeModel(path, cpu);
   try {
-    await assert.rejects(model.run(BigInt64Array.of(1n), 1, 1), /run\(\) got int64 ids; model mean-1 takes int32/);
+    await assert.rejects(model.run(BigInt64Array.of(1n), 1, 1), /run\(\) got int64 ids; model mean-1\+sha256:[0-9a-f]{12} takes int32/);
     const scores = await model.run(Int32Array.of(1, 2, 3, 5, 5, 5), 2, 3);
     assert.deepEqual([...scores], [2, 5]);
   } finally {
@@ -115,9 +141,9 @@ test("a swap leaves in-flight holders on the old session; it is freed when the l
   const newBytes = tinyScorer("new", 2);
   assert.equal(slot.swap(await loadJudgeModel(repo.write("old.onnx", oldBytes), cpu)), null);
   const inFlight = slot.acquire();
-  assert.equal(slot.swap(await loadJudgeModel(repo.write("new.onnx", newBytes), cpu)), "old");
-  assert.equal(slot.current!.version, "new");
-  assert.equal(inFlight.version, "old");
+  assert.equal(slot.swap(await loadJudgeModel(repo.write("new.onnx", newBytes), cpu)), label("old", oldBytes));
+  assert.equal(slot.current!.version, label("new", newBytes));
+  assert.equal(inFlight.version, label("old", oldBytes));
   assert.equal(inFlight.references, 1);
   assert.equal(inFlight.released, null, "old session must stay open while a request holds it");
   const ids = randomIds(3, SEQ_LEN, 11);

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname, sep } from "node:path";
 import type { InferenceSession } from "onnxruntime-node";
 import { inspectJudgeModel, JudgeContractError, type JudgeModelInfo } from "@grpomesh/onnx/contract";
-import { failedPrecondition, notFound } from "@grpomesh/rpc";
+import { echo, failedPrecondition, invalidArgument, notFound } from "@grpomesh/rpc";
 import type { ExecutionProvider } from "./config.ts";
 import { executionProviders } from "@grpomesh/onnx/providers";
 import { SessionPool } from "./session-pool.ts";
@@ -19,7 +19,7 @@ export interface LoadModelOptions {
   threads: number;
   /** Sessions (worker threads) that may run at once; default 1. */
   sessions?: number;
-  /** Overrides the version from the model's metadata or digest. */
+  /** Overrides the version from the model's metadata or folder; the label still ends with the file's digest (see versionLabel). */
   version?: string;
   /** Most tokens per onnxruntime run (larger requests run in pieces); 0 or absent: whole requests. */
   runTokens?: number;
@@ -102,6 +102,36 @@ export function versionFromPath(path: string): string | null {
   return /^[1-9]\d*$/.test(folder) ? folder : null;
 }
 
+/** Longest version label a LoadModel request may give (it labels metrics and every score). */
+export const MAX_VERSION_CHARS = 128;
+/** Hex digits of the file's sha256 a label carries: enough to tell files apart, short enough to read. */
+export const LABEL_DIGEST_HEX = 12;
+const DIGEST_TAIL = /(?:^|\+)sha256:([0-9a-f]+)$/;
+
+/** A requested version label: at most MAX_VERSION_CHARS printable characters (INVALID_ARGUMENT otherwise). */
+export function checkVersionField(version: string): void {
+  if (version.length > MAX_VERSION_CHARS) throw invalidArgument(`version is ${version.length} characters (${echo(version, 40)}); a version label is at most ${MAX_VERSION_CHARS}`);
+  if (/[\p{Cc}\s]/u.test(version)) throw invalidArgument(`version ${echo(version)} contains whitespace or control characters; expected a label such as judge-v2`);
+}
+
+/**
+ * The label a model is served under: `<base>+sha256:<12 hex of the file>`, or `sha256:<12 hex>`
+ * without a base, so two files with the same metadata never share a label. `base` is the
+ * requested version, else the model's grpomesh.version, else its version folder. A requested label
+ * that already ends in a digest (a rollback to a label Info reported) is kept when the digest is
+ * this file's and refused (FAILED_PRECONDITION) when the file has changed since.
+ */
+export function versionLabel(fileDigest: string, requested: string | undefined, fromModel: string | null, path: string): string {
+  const hex = fileDigest.replace(/^sha256:/, "").slice(0, LABEL_DIGEST_HEX);
+  const tail = requested ? DIGEST_TAIL.exec(requested) : null;
+  if (requested && tail) {
+    if (tail[1] === hex) return requested;
+    throw failedPrecondition(`version ${echo(requested)} names file digest sha256:${tail[1]} but ${path} has sha256:${hex}; the file changed since that label was given. Load it without a version (or with one that does not end in +sha256:…) to serve what is there now`);
+  }
+  const base = requested || fromModel;
+  return base ? `${base}+sha256:${hex}` : `sha256:${hex}`;
+}
+
 async function readModelFile(path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
@@ -136,7 +166,9 @@ export async function loadJudgeModel(path: string, opts: LoadModelOptions): Prom
     }
   };
   // The byte-level check first: it is cheap and explains a wrong file better than onnxruntime does.
-  contract(() => inspectJudgeModel(bytes));
+  const declared = contract(() => inspectJudgeModel(bytes));
+  const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+  const version = versionLabel(digest, opts.version, declared.version || versionFromPath(path), path);
 
   let sessions: SessionPool;
   try {
@@ -152,10 +184,9 @@ export async function loadJudgeModel(path: string, opts: LoadModelOptions): Prom
     await sessions.release();
     throw err;
   }
-  const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
   const model = new LoadedModel(path, info, sessions, opts.executionProvider, {
     name: info.name ?? nameFromPath(path),
-    version: opts.version || info.version || versionFromPath(path) || digest.slice(0, "sha256:".length + 12),
+    version,
     digest,
   });
   try {

@@ -3,13 +3,16 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { createLocalCredentials } from "@grpomesh/rpc";
 import { runTsx, runUntilServing } from "@grpomesh/rpc/testing";
 import { cudaProviderInstalled } from "@grpomesh/onnx/providers";
-import { generatorModel, tempRepository, tinyScorer } from "./test/fixtures.ts";
+import { generatorModel, label, tempRepository, tinyScorer } from "./test/fixtures.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const repo = tempRepository();
-repo.write("judge/1/model.onnx", tinyScorer("v1", 1));
+const v1 = tinyScorer("v1", 1);
+repo.write("judge/1/model.onnx", v1);
 repo.write("gen.onnx", generatorModel());
 after(() => repo.remove());
 
@@ -26,10 +29,26 @@ test("starts with one start line, serves health, and exits 0 on SIGTERM", async 
   assert.equal(run.health, "SERVING");
   const starts = run.startLines;
   assert.equal(starts.length, 1, run.stdout);
-  for (const field of ["model=tiny-judge ", "version=v1 ", "provider=cpu ", "threads=1 ", "sessions=2 ", "scheduler=parallel ", "max_batch=64 ", "metrics=off ", `repository=${repo.root} `, "poll_ms=0 ", "seq_len=16 "]) {
+  for (const field of ["model=tiny-judge ", `version=${label("v1", v1)} `, "provider=cpu ", "threads=1 ", "sessions=2 ", "scheduler=parallel ", "max_batch=64 ", "metrics=off ", `repository=${repo.root} `, "repository_from=flag ", "poll_ms=0 ", "seq_len=16 "]) {
     assert.ok(starts[0]!.includes(field), `start line lacks ${field}: ${starts[0]}`);
   }
+  assert.match(starts[0]!, / tls=off admin=none$/);
+  assert.match(run.stderr, /judge: WARNING: plaintext gRPC .*no --admin_token_file: state-changing RPCs are refused/);
   assert.match(run.stdout, /SIGTERM, finishing in-flight requests/);
+});
+
+test("with --tls-dir and --admin-token-file it serves mTLS, says so, and prints no warning; the repository defaults to the model's folder", async () => {
+  const creds = await createLocalCredentials(join(repo.root, "secrets"));
+  const run = await runUntilServing(MAIN, ["--address=127.0.0.1:0", "--metrics-port=off", "--threads=1", "--sessions=1", `--model=${repo.root}/judge/1/model.onnx`, `--tls-dir=${creds.serverTlsDir}`], {
+    name: "judge",
+    env: { JUDGE_ADMIN_TOKEN_FILE: creds.adminTokenFile },
+    timeoutMs: 30_000,
+  });
+  assert.equal(run.code, 0, `exit ${run.code} ${run.signal}; stderr: ${run.stderr}`);
+  assert.equal(run.startLines.length, 1, run.stdout);
+  assert.match(run.startLines[0]!, new RegExp(` repository=${repo.root}/judge/1 repository_from=model `));
+  assert.match(run.startLines[0]!, / tls=mtls admin=token$/);
+  assert.doesNotMatch(run.stderr, /WARNING/);
 });
 
 test("a contract-breaking model exits 1 with the contract message", async () => {

@@ -1,5 +1,6 @@
 // The judge process: parse flags (JUDGE_* env fallbacks), start the server, log one start line,
-// shut down gracefully on SIGTERM/SIGINT. A start model that breaks the contract exits 1.
+// shut down gracefully on SIGTERM/SIGINT. A start model that breaks the contract exits 1. The start
+// line ends with tls=… admin=…, and a warning goes to stderr when the judge is not fully secured.
 import { runServiceMain } from "@grpomesh/rpc";
 import { judgeUsage, parseJudgeConfig, wantsHelp } from "./config.ts";
 import { startJudgeServer, type JudgeServer } from "./judge-server.ts";
@@ -10,6 +11,7 @@ await runServiceMain({
   usage: judgeUsage,
   start: startJudgeServer,
   startFields,
+  security: (s) => s.security,
   graceMs: 10_000,
 });
 
@@ -34,7 +36,8 @@ function startFields(s: JudgeServer): Array<[string, string | number]> {
     ["run_tokens", c.executionProvider === "cuda" ? "whole" : c.runTokens || "whole"],
     ["max_message_bytes", c.maxMessageBytes],
     ["metrics", s.metricsPort === null ? "off" : `:${s.metricsPort}/metrics`],
-    ["repository", c.modelRepository ?? "-"],
+    ["repository", s.modelRoot.root],
+    ["repository_from", { "--model-repository": "flag", "the folder of --model": "model", "default ./models": "default" }[s.modelRoot.source]],
     ["poll_ms", c.repositoryPollMs],
     ["model_name", c.modelName ?? "-"],
     ["load_ms", m ? Math.round(m.loadMs) : "-"],

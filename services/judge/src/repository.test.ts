@@ -4,9 +4,9 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { RpcError, Status } from "@grpomesh/rpc";
-import { openRepository, resolveModelPath, scanRepository } from "./repository.ts";
+import { DEFAULT_MODEL_REPOSITORY, modelRoot, openRepository, resolveModelPath, scanRepository } from "./repository.ts";
 
-test("paths stay inside the model repository, symlinks included", () => {
+test("paths stay inside the model repository, symlinks included; long paths are refused with the value cut", () => {
   const base = mkdtempSync(join(tmpdir(), "judge-repo-"));
   try {
     const root = join(base, "models");
@@ -14,27 +14,55 @@ test("paths stay inside the model repository, symlinks included", () => {
     writeFileSync(join(root, "judge", "2", "model.onnx"), "x");
     writeFileSync(join(base, "secret.onnx"), "x");
     symlinkSync(join(base, "secret.onnx"), join(root, "link.onnx"));
-    const real = openRepository(root);
+    symlinkSync(base, join(root, "up"));
+    const repo = modelRoot({ modelRepository: root, model: null });
+    const real = repo.root;
 
-    assert.equal(resolveModelPath("judge/2/model.onnx", real), join(real, "judge", "2", "model.onnx"));
-    assert.equal(resolveModelPath(join(real, "judge", "2", "model.onnx"), real), join(real, "judge", "2", "model.onnx"));
-    assert.equal(resolveModelPath("judge/../judge/2/model.onnx", real), join(real, "judge", "2", "model.onnx"));
+    assert.equal(resolveModelPath("judge/2/model.onnx", repo), join(real, "judge", "2", "model.onnx"));
+    assert.equal(resolveModelPath(join(real, "judge", "2", "model.onnx"), repo), join(real, "judge", "2", "model.onnx"));
+    assert.equal(resolveModelPath("judge/../judge/2/model.onnx", repo), join(real, "judge", "2", "model.onnx"));
 
-    const outside = (p: string) =>
-      assert.throws(() => resolveModelPath(p, real), (e: unknown) => e instanceof RpcError && e.code === Status.INVALID_ARGUMENT && /outside the model repository/.test(e.message));
+    const refused = (p: string, code: Status, re: RegExp) =>
+      assert.throws(() => resolveModelPath(p, repo), (e: unknown) => e instanceof RpcError && e.code === code && re.test(e.message), p.slice(0, 80));
+    const outside = (p: string) => refused(p, Status.PERMISSION_DENIED, /is outside .*models.*only from its model repository \(--model-repository\)/);
     outside("../secret.onnx");
     outside("judge/../../secret.onnx");
     outside(join(base, "secret.onnx"));
     outside("link.onnx");
-    assert.throws(() => resolveModelPath("", real), /path is empty/);
+    outside("up/secret.onnx");
+    outside("up/not-there/x.onnx");
+    refused("", Status.INVALID_ARGUMENT, /path is empty/);
+    refused("a".repeat(4097), Status.INVALID_ARGUMENT, /path is 4097 bytes \("a{80}"… \(4097 characters\)\); paths are at most 4096 bytes/);
+    const mib = "judge/".repeat(200_000);
+    const t0 = performance.now();
+    assert.throws(() => resolveModelPath(mib, repo), (e: unknown) => e instanceof RpcError && e.code === Status.INVALID_ARGUMENT && e.message.length < 400);
+    assert.ok(performance.now() - t0 < 100, "a 1 MiB path is refused without walking it");
+    assert.ok(resolveModelPath("a".repeat(4000), repo).endsWith("a".repeat(4000)), "4000 bytes is within the bound");
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
 });
 
-test("without a repository paths resolve against the working directory; a missing repository is refused", () => {
-  assert.equal(resolveModelPath("models/judge/model.onnx", null), resolve("models/judge/model.onnx"));
+test("the repository defaults to the real folder of --model, else ./models; a missing configured repository is refused", () => {
+  const base = mkdtempSync(join(tmpdir(), "judge-root-"));
+  try {
+    mkdirSync(join(base, "real"));
+    writeFileSync(join(base, "real", "judge.onnx"), "x");
+    writeFileSync(join(base, "other.onnx"), "x");
+    symlinkSync(join(base, "real", "judge.onnx"), join(base, "link.onnx"));
+    const fromModel = modelRoot({ modelRepository: null, model: join(base, "real", "judge.onnx") });
+    assert.deepEqual(fromModel, { root: join(base, "real"), source: "the folder of --model", startModel: join(base, "real", "judge.onnx") });
+    // A start model that is a link: the folder it really lies in, so a sibling of the link is outside.
+    const viaLink = modelRoot({ modelRepository: null, model: join(base, "link.onnx") });
+    assert.equal(viaLink.root, join(base, "real"));
+    assert.throws(() => resolveModelPath(join(base, "other.onnx"), viaLink), (e: unknown) => e instanceof RpcError && e.code === Status.PERMISSION_DENIED);
+    assert.deepEqual(modelRoot({ modelRepository: null, model: null }), { root: resolve(DEFAULT_MODEL_REPOSITORY), source: "default ./models", startModel: null });
+    assert.equal(modelRoot({ modelRepository: base, model: "real/judge.onnx" }).startModel, join(base, "real", "judge.onnx"));
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
   assert.throws(() => openRepository("/nonexistent/judge-models"), /model repository \/nonexistent\/judge-models is not a directory/);
+  assert.throws(() => modelRoot({ modelRepository: "/nonexistent/judge-models", model: null }), /is not a directory/);
 });
 
 test("a scan lists a model's numbered versions, highest first, and says when the model to follow is ambiguous", async () => {

@@ -1,11 +1,24 @@
-// Model paths. With a model repository configured, every path (the start model and LoadModel's)
-// resolves against it and must stay inside it, symlinks included: LoadModel is an admin RPC, but
-// it must not become a way to read arbitrary files on the node. `scanRepository` lists the numbered
-// versions the repository poller chooses from.
+// Model paths. Every path the judge loads — the start model, LoadModel's, the poller's — resolves
+// against its model repository and must stay inside it, symlinks included: LoadModel is an admin
+// RPC, but it must not become a way to read arbitrary files on the node. There is always a
+// repository: --model-repository, else the folder of --model, else ./models. `scanRepository`
+// lists the numbered versions the repository poller chooses from.
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
-import { isAbsolute, join, relative, resolve } from "node:path";
-import { invalidArgument } from "@grpomesh/rpc";
+import { dirname, join, resolve } from "node:path";
+import { confinePath, permissionDenied, RpcError, Status } from "@grpomesh/rpc";
+
+/** Where LoadModel paths are confined when neither --model-repository nor --model is given. */
+export const DEFAULT_MODEL_REPOSITORY = "models";
+
+export interface ModelRoot {
+  /** Real path of the repository (it may not exist yet when it is the default). */
+  root: string;
+  /** Where it came from, for messages and the start line. */
+  source: "--model-repository" | "the folder of --model" | "default ./models";
+  /** Absolute path of the start model (--model), or null. */
+  startModel: string | null;
+}
 
 /** Checks that a configured repository exists and returns its real path. */
 export function openRepository(root: string): string {
@@ -15,24 +28,37 @@ export function openRepository(root: string): string {
   return realpathSync(root);
 }
 
-function inside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+const realIfExists = (path: string) => (existsSync(path) ? realpathSync(path) : path);
+
+/**
+ * The judge's model repository: --model-repository (which must exist; --model resolves against
+ * it), else the folder the --model file really lies in (symlinks resolved), else ./models.
+ */
+export function modelRoot(config: { modelRepository: string | null; model: string | null }): ModelRoot {
+  if (config.modelRepository !== null) {
+    const root = openRepository(config.modelRepository);
+    return { root, source: "--model-repository", startModel: config.model === null ? null : resolve(root, config.model) };
+  }
+  if (config.model !== null) {
+    const model = realIfExists(resolve(config.model));
+    return { root: dirname(model), source: "the folder of --model", startModel: model };
+  }
+  return { root: realIfExists(resolve(DEFAULT_MODEL_REPOSITORY)), source: "default ./models", startModel: null };
 }
 
 /**
- * The absolute path of `requested`: relative to `repositoryRoot` when one is given (and refused
- * with INVALID_ARGUMENT when it leaves it), else relative to the working directory.
+ * The absolute path of `requested` inside the repository (relative paths resolve against it).
+ * INVALID_ARGUMENT for an empty or over-long path, PERMISSION_DENIED for one that leads outside.
  */
-export function resolveModelPath(requested: string, repositoryRoot: string | null): string {
-  if (!requested) throw invalidArgument("path is empty; expected the path of an .onnx file" + (repositoryRoot ? ` inside the model repository ${repositoryRoot}` : ""));
-  if (repositoryRoot === null) return resolve(requested);
-  const path = resolve(repositoryRoot, requested);
-  const outside = () =>
-    invalidArgument(`path ${JSON.stringify(requested)} resolves to ${path}, outside the model repository ${repositoryRoot}; give a path inside the repository`);
-  if (!inside(repositoryRoot, path)) throw outside();
-  if (existsSync(path) && !inside(repositoryRoot, realpathSync(path))) throw outside();
-  return path;
+export function resolveModelPath(requested: string, repository: ModelRoot): string {
+  try {
+    return confinePath(repository.root, requested, "path");
+  } catch (err) {
+    if (err instanceof RpcError && err.code === Status.PERMISSION_DENIED) {
+      throw permissionDenied(`${err.message}. This judge loads models only from its model repository (${repository.source}); copy the model there or start the judge with --model-repository`);
+    }
+    throw err;
+  }
 }
 
 /** One `<name>/<version>/model.onnx` of a repository as it stands now. */

@@ -9,7 +9,7 @@ import { DataType, JudgeService } from "@grpomesh/proto";
 import { checkHealth, createClient } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
 import { startJudgeServer } from "./judge-server.ts";
-import { directScores, randomIds, SEQ_LEN, tempRepository, testJudgeOptions, tinyScorer, waitFor } from "./test/fixtures.ts";
+import { directScores, label, randomIds, SEQ_LEN, tempRepository, testAdmin, testJudgeOptions, tinyScorer, waitFor } from "./test/fixtures.ts";
 
 const CLIENTS = 4;
 const ROWS = 4;
@@ -17,13 +17,15 @@ const repo = tempRepository();
 after(() => repo.remove());
 
 test("no Score call fails while models are swapped back and forth by LoadModel and the repository poller", async () => {
-  const models: Record<string, Uint8Array> = { a1: tinyScorer("a1", 1), b2: tinyScorer("b2", 2) };
-  repo.write("judge/1/model.onnx", models.a1!);
+  const [bytesA, bytesB] = [tinyScorer("a1", 1), tinyScorer("b2", 2)];
+  const [A1, B2] = [label("a1", bytesA), label("b2", bytesB)];
+  const models: Record<string, Uint8Array> = { [A1]: bytesA, [B2]: bytesB };
+  repo.write("judge/1/model.onnx", bytesA);
   const lines: string[] = [];
   const judge = await startJudgeServer(
     testJudgeOptions(repo.root, { model: "judge/1/model.onnx", repositoryPollMs: 50, scheduler: "parallel", sessions: 2, log: (l) => lines.push(l) }),
   );
-  const admin = createClient(JudgeService, judge.address, { deadlineMs: 30_000 });
+  const admin = createClient(JudgeService, judge.address, { deadlineMs: 30_000, security: testAdmin().security });
   const inputs = Array.from({ length: CLIENTS }, (_, i) => randomIds(ROWS, SEQ_LEN, 200 + i));
   const expected: Record<string, number[][]> = {};
   for (const [version, bytes] of Object.entries(models)) expected[version] = await Promise.all(inputs.map(async (ids) => [...(await directScores(bytes, ids, ROWS, SEQ_LEN))]));
@@ -77,14 +79,14 @@ test("no Score call fails while models are swapped back and forth by LoadModel a
 
   try {
     await everyClientAgain("start");
-    await viaRepository("a new version 2", () => repo.writeAtomically("judge/2/model.onnx", models.b2!), () => version() === "b2");
-    await viaRpc("judge/1/model.onnx", "a1");
-    await viaRpc("judge/2/model.onnx", "b2");
-    await viaRepository("a new version 3", () => repo.writeAtomically("judge/3/model.onnx", models.a1!), () => version() === "a1");
-    await viaRpc("judge/2/model.onnx", "b2");
+    await viaRepository("a new version 2", () => repo.writeAtomically("judge/2/model.onnx", bytesB), () => version() === B2);
+    await viaRpc("judge/1/model.onnx", A1);
+    await viaRpc("judge/2/model.onnx", B2);
+    await viaRepository("a new version 3", () => repo.writeAtomically("judge/3/model.onnx", bytesA), () => version() === A1);
+    await viaRpc("judge/2/model.onnx", B2);
     const servedV2 = () => lines.filter((l) => l.startsWith("repository: serving judge/2/")).length;
     await viaRepository("version 3 removed", () => rmSync(join(repo.root, "judge/3"), { recursive: true }), () => servedV2() === 2);
-    await viaRpc("judge/1/model.onnx", "a1");
+    await viaRpc("judge/1/model.onnx", A1);
   } finally {
     running = false;
     await Promise.all(clients);
@@ -93,7 +95,7 @@ test("no Score call fails while models are swapped back and forth by LoadModel a
     await judge.shutdown();
   }
   assert.deepEqual(failures, [], `${failures.length} failed calls`);
-  assert.ok((seen.a1 ?? 0) > CLIENTS && (seen.b2 ?? 0) > CLIENTS, `responses by version: ${JSON.stringify(seen)}`);
+  assert.ok((seen[A1] ?? 0) > CLIENTS && (seen[B2] ?? 0) > CLIENTS, `responses by version: ${JSON.stringify(seen)}`);
   assert.deepEqual([...new Set(health)], ["SERVING"]);
   assert.equal(lines.filter((l) => l.includes("refused")).length, 0, lines.join("\n"));
 });

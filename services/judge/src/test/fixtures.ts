@@ -1,6 +1,7 @@
 // Judge models for the tests, written to a temp model repository: small random-weight scorers from
 // the project's exporter, a hand-built int32 model with a dynamic seq_len whose score is the mean
 // id (checkable by hand), and models that break the contract or fail their warm-up.
+import { createHash } from "node:crypto";
 import { mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -8,6 +9,7 @@ import * as ort from "onnxruntime-node";
 import { randomScorerOnnx, scorerConfig } from "../random-scorer.ts";
 import { GraphBuilder, TensorProto_DataType as T } from "@grpomesh/onnx";
 import { Rng } from "@grpomesh/rng";
+import { loadSecurity, type Security } from "@grpomesh/rpc";
 import type { JudgeServerOptions } from "../judge-server.ts";
 
 export const SEQ_LEN = 16;
@@ -60,6 +62,13 @@ export function tinyScorer(version: string, seed: number): Uint8Array {
   return randomScorerOnnx(TINY, { seed, std: 0.3, version, name: "tiny-judge" });
 }
 
+/** A scorer whose vocabulary is TINY's with ids 4 and 5 swapped: same size, different meaning. */
+export function swappedVocabScorer(version: string, seed: number): Uint8Array {
+  const vocab = [...TINY.vocab];
+  [vocab[4], vocab[5]] = [vocab[5]!, vocab[4]!];
+  return randomScorerOnnx(scorerConfig({ ...TINY, vocab }), { seed, std: 0.3, version, name: "tiny-judge" });
+}
+
 /** The exporter's generator graph: a valid ONNX model the judge contract refuses (masked_lm). */
 export function generatorModel(): Uint8Array {
   const config = scorerConfig({ ...TINY, model_type: "masked_lm" });
@@ -103,6 +112,12 @@ export function unknownOpModel(): Uint8Array {
   return g.toModel({ metadata: meta(VOCAB_SIZE, "unknown-op-1") });
 }
 
+/** The label the judge serves `bytes` under: `<base>+sha256:<12 hex of the file>` (or the digest alone). */
+export function label(base: string | null, bytes: Uint8Array): string {
+  const hex = createHash("sha256").update(bytes).digest("hex").slice(0, 12);
+  return base ? `${base}+sha256:${hex}` : `sha256:${hex}`;
+}
+
 /** Seeded token ids in [0, vocabSize). */
 export function randomIds(rows: number, seqLen: number, seed: number, vocabSize = VOCAB_SIZE): Int32Array {
   const rng = new Rng(seed);
@@ -123,10 +138,24 @@ export async function directScores(bytes: Uint8Array, ids: Int32Array, rows: num
   }
 }
 
+let adminDir: string | null = null;
+/** An admin token file for test judges (one per process) and the client Security that sends it. */
+export function testAdmin(): { tokenFile: string; security: Security } {
+  if (adminDir === null) {
+    adminDir = mkdtempSync(join(tmpdir(), "judge-admin-"));
+    writeFileSync(join(adminDir, "admin-token"), "judge-test-admin-token-0123456789\n", { mode: 0o600 });
+    const dir = adminDir;
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  }
+  const tokenFile = join(adminDir, "admin-token");
+  return { tokenFile, security: loadSecurity({ adminTokenFile: tokenFile }) };
+}
+
 /**
  * A judge on a free loopback port, without /metrics, one single-threaded session, over the
- * repository at `root`; `overrides` add the rest (polling, the start model, a log sink).
+ * repository at `root`, taking LoadModel from clients with `testAdmin().security`; `overrides`
+ * add the rest (polling, the start model, a log sink).
  */
 export function testJudgeOptions(root: string, overrides: JudgeServerOptions = {}): JudgeServerOptions {
-  return { address: "127.0.0.1:0", metricsPort: null, modelRepository: root, sessions: 1, threads: 1, ...overrides };
+  return { address: "127.0.0.1:0", metricsPort: null, modelRepository: root, sessions: 1, threads: 1, adminTokenFile: testAdmin().tokenFile, ...overrides };
 }
