@@ -71,7 +71,7 @@ test("a judge that never finishes loading holds the loop no longer than judge_sw
       (err: RpcCallError) => err.code,
     );
     const heldMs = Date.now() - t0;
-    assert.equal(loads, 1);
+    assert.ok(loads >= 1, "the swap reached the judge");
     assert.notEqual(swap, Status.OK);
     assert.notEqual(swap, Status.UNKNOWN);
     assert.ok(heldMs < SWAP_DEADLINE_MS + 2_000, `the swap held the loop ${heldMs} ms; deadline ${SWAP_DEADLINE_MS} ms`);
