@@ -46,8 +46,17 @@ async function main(): Promise<number> {
   const corpus = loadCorpus(cfg.corpus || DEFAULT_CORPUS_PATH);
   const policy = new GrpcPolicy(cfg.policy, { security });
   const reference = new GrpcReference(cfg.reference, { security });
-  // swapDeadlineMs and security: the fleet bounds a swap's hold on the loop and connects like the other clients.
-  const fleetOptions = { chunkGroups: cfg.judge_chunk_groups, deadlineMs: cfg.judge_deadline_ms, swapDeadlineMs: cfg.judge_swap_deadline_ms, refreshMs: cfg.judges_refresh_ms, security, log };
+  // The fleet bounds a swap's hold on the loop (swapDeadlineMs), connects like the other clients
+  // (security), and refuses swapped-in or joining judges that speak another vocabulary (vocab).
+  const fleetOptions = {
+    chunkGroups: cfg.judge_chunk_groups,
+    deadlineMs: cfg.judge_deadline_ms,
+    swapDeadlineMs: cfg.judge_swap_deadline_ms,
+    refreshMs: cfg.judges_refresh_ms,
+    security,
+    vocab: { vocab: corpus.vocab.tokens, maskTokenId: corpus.meta.mask_token_id },
+    log,
+  };
   const judges = await JudgeFleet.fromSpec(cfg.judges, fleetOptions);
   for (const target of [cfg.policy, cfg.reference, ...judges.replicas.map((r) => r.target)]) await waitForServing(target, { timeoutMs: 120_000, security });
 
