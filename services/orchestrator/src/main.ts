@@ -54,7 +54,7 @@ async function main(): Promise<number> {
     swapDeadlineMs: cfg.judge_swap_deadline_ms,
     refreshMs: cfg.judges_refresh_ms,
     security,
-    vocab: { vocab: corpus.vocab.tokens, maskTokenId: corpus.meta.mask_token_id },
+    vocab: { vocab: [...corpus.vocab.tokens], maskTokenId: corpus.meta.mask_token_id },
     log,
   };
   const judges = await JudgeFleet.fromSpec(cfg.judges, fleetOptions);
