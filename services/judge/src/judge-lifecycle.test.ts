@@ -77,6 +77,21 @@ test("the repository defaults to the folder of --model: siblings load, other fol
   }
 });
 
+test("a LoadModel whose caller gave up (deadline passed) is dropped, not swapped in", async () => {
+  const judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, sessions: 1, threads: 1, model: pathA, adminTokenFile: tokenFile });
+  const client = createClient(JudgeService, judge.address, { deadlineMs: 10_000, security: admin });
+  try {
+    const A = label("a1", modelA);
+    await assert.rejects(client.loadModel({ path: "b.onnx" }, { deadlineMs: 30 }), refusedWith(Status.DEADLINE_EXCEEDED, /./));
+    // Loads are serialized: once this one is done, the abandoned one has been dropped or swapped in.
+    assert.equal((await client.loadModel({ path: "a.onnx" })).previousVersion, A, "the abandoned load never served");
+    assert.equal((await client.info({})).modelVersion, A);
+  } finally {
+    client.close();
+    await judge.shutdown();
+  }
+});
+
 test("with neither --model nor --model-repository LoadModel is confined to ./models; without an admin token it is refused", async () => {
   const judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, sessions: 1, threads: 1 });
   const client = createClient(JudgeService, judge.address, { deadlineMs: 10_000, security: admin });

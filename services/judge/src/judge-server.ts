@@ -56,6 +56,8 @@ export interface JudgeServer {
 export interface LoadChecks {
   /** Refuse a model whose vocabulary differs from the served one's (the repository poller's rule). */
   sameVocabulary?: boolean;
+  /** True once the caller gave up (a LoadModel past its deadline): the load is dropped, not swapped in. */
+  cancelled?: () => boolean;
 }
 
 /**
@@ -119,7 +121,9 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
     } catch (err) {
       return Promise.reject(err);
     }
+    const abandoned = () => failedPrecondition(`LoadModel of ${path} was cancelled by its caller (deadline passed) before the swap; nothing was changed`);
     const next = loading.then(async (): Promise<LoadResult> => {
+      if (checks.cancelled?.()) throw abandoned();
       const started = performance.now();
       let model: LoadedModel;
       try {
@@ -128,9 +132,11 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
         metrics.modelLoads.inc({ result: "failure" });
         throw err;
       }
-      if (checks.sameVocabulary) {
+      if (checks.sameVocabulary || checks.cancelled) {
         try {
-          checkSameVocabulary(model);
+          if (checks.sameVocabulary) checkSameVocabulary(model);
+          // A caller that gave up believes the old model still serves: do not prove it wrong.
+          if (checks.cancelled?.()) throw abandoned();
         } catch (err) {
           metrics.modelLoads.inc({ result: "failure" });
           model.release();
@@ -200,8 +206,8 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
       };
     },
 
-    async loadModel(request) {
-      const r = await loadModel(request.path, request.version || undefined);
+    async loadModel(request, ctx) {
+      const r = await loadModel(request.path, request.version || undefined, { cancelled: ctx.cancelled });
       return { modelName: r.name, modelVersion: r.version, previousVersion: r.previousVersion ?? "", loadMs: r.loadMs };
     },
   }, ["LoadModel"]);
