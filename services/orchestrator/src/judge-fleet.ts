@@ -1,10 +1,13 @@
 // The judges as one scorer: a step's B·k sequences are cut into whole-group chunks, spread over
 // the replicas and scored concurrently; a chunk that fails or times out is retried on another
 // replica with backoff. A reward is never made up: when no replica answers, the step fails loudly.
+// A swap loads a model on every replica or on none, within its own deadline, and every judge the
+// fleet uses speaks the dataset's vocabulary (ids mean the same tokens everywhere).
 import { lookup } from "node:dns/promises";
 import { readFileSync } from "node:fs";
-import { DataType, JudgeService } from "@grpomesh/proto";
-import { createClient, Status, type Client, RpcCallError } from "@grpomesh/rpc";
+import { DataType, JudgeService, type JudgeServiceInfoResponse } from "@grpomesh/proto";
+import { createClient, Status, type Client, RpcCallError, type Security } from "@grpomesh/rpc";
+import { vocabularyDifference } from "@grpomesh/data";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
 import type { JudgePort, JudgeScores } from "@grpomesh/loop";
 
@@ -16,7 +19,17 @@ export interface JudgeFleetOptions {
   maxAttempts?: number;
   backoffMs?: number;
   log?: (line: string) => void;
+  /** TLS (mTLS) and the admin token LoadModel needs, for every replica. Default: plaintext, no token. */
+  security?: Security;
+  /** Longest a swap may hold a step (Info, LoadModel, rolling back), in ms. Default 30000. */
+  swapDeadlineMs?: number;
+  /** The dataset's vocabulary: swaps and joining replicas whose judge speaks another are refused. */
+  vocab?: { vocab: string[]; maskTokenId?: number };
+  /** How often a replica that is not admitted (or not yet rolled back) is tried again, in ms. Default 5000. */
+  retryMs?: number;
 }
+
+export const DEFAULT_SWAP_DEADLINE_MS = 30_000;
 
 export interface ReplicaSwap {
   address: string;
@@ -36,7 +49,15 @@ interface Replica {
   inFlight: number;
   /** A replica that joined and is not yet known to serve the fleet's model gets no chunks. */
   pending: boolean;
+  /** Why it was last kept out, so a standing reason is logged once. */
+  keptOutFor?: string;
 }
+
+// A LoadModel that failed with one of these did not change the replica; any other failure
+// (deadline, connection lost) may still complete there, so the replica is rolled back too.
+const LOAD_REFUSED = new Set([Status.INVALID_ARGUMENT, Status.FAILED_PRECONDITION, Status.NOT_FOUND, Status.PERMISSION_DENIED, Status.UNAUTHENTICATED, Status.RESOURCE_EXHAUSTED, Status.UNIMPLEMENTED, Status.ALREADY_EXISTS, Status.OUT_OF_RANGE]);
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
  * Where the replicas are: "host:port,host:port" (static), "@path" (a file of addresses, one per
@@ -69,14 +90,16 @@ const NOT_RETRIABLE = new Set([Status.INVALID_ARGUMENT, Status.FAILED_PRECONDITI
 export class JudgeFleet implements JudgePort {
   replicas: Replica[] = [];
   private next = 0;
-  private readonly opts: Required<JudgeFleetOptions>;
+  private readonly opts: Required<Omit<JudgeFleetOptions, "security" | "vocab">> & Pick<JudgeFleetOptions, "security" | "vocab">;
   private refreshTimer: NodeJS.Timeout | undefined;
   /** The model the fleet serves: the last successful swap, else the version first seen. */
   private model: { path?: string; version: string } | undefined;
 
   /** `targets`: one address per replica, e.g. ["127.0.0.1:50061", "127.0.0.1:50062"]. */
   constructor(targets: string[], opts: JudgeFleetOptions = {}) {
-    this.opts = { chunkGroups: 0, deadlineMs: 60_000, maxAttempts: 0, backoffMs: 200, log: () => {}, ...opts };
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as JudgeFleetOptions;
+    this.opts = { chunkGroups: 0, deadlineMs: 60_000, maxAttempts: 0, backoffMs: 200, log: () => {}, swapDeadlineMs: DEFAULT_SWAP_DEADLINE_MS, retryMs: 5_000, ...given };
+    if (!(this.opts.swapDeadlineMs > 0)) throw new Error(`judge swap deadline is ${this.opts.swapDeadlineMs} ms; expected a positive number of ms`);
     this.setTargets(targets);
   }
 
@@ -108,7 +131,8 @@ export class JudgeFleet implements JudgePort {
     }
     const joining = this.replicas.length > 0;
     for (const target of wanted.filter((t) => !keep.some((r) => r.target === t))) {
-      const replica: Replica = { target, client: createClient(JudgeService, target, { deadlineMs: this.opts.deadlineMs }), served: 0, failures: 0, downUntil: 0, inFlight: 0, pending: joining };
+      const client = createClient(JudgeService, target, { deadlineMs: this.opts.deadlineMs, security: this.opts.security });
+      const replica: Replica = { target, client, served: 0, failures: 0, downUntil: 0, inFlight: 0, pending: joining };
       keep.push(replica);
       if (joining) {
         this.opts.log(`judge replica ${target} joined the fleet`);
@@ -118,27 +142,63 @@ export class JudgeFleet implements JudgePort {
     this.replicas = keep;
   }
 
+  /** Why a judge cannot serve this fleet's dataset (startup.ts's words), or null when it speaks its vocabulary. */
+  vocabularyProblem(target: string, info: Pick<JudgeServiceInfoResponse, "vocab" | "modelName" | "modelVersion">): string | null {
+    if (!this.opts.vocab) return null;
+    const difference = vocabularyDifference({ vocab: info.vocab }, this.opts.vocab, { model: `judge ${target} (${info.modelName} ${info.modelVersion})`, other: "dataset" });
+    return difference && `${difference}; use a judge trained on this corpus`;
+  }
+
+  /** Keeps `replica` out of scoring for `why` (logged when the reason changes) and tries `again` later. */
+  private keepOut(replica: Replica, why: string, again: () => Promise<void>): void {
+    if (replica.keptOutFor !== why) this.opts.log(why);
+    replica.keptOutFor = why;
+    replica.pending = true;
+    setTimeout(() => void (this.replicas.includes(replica) && again()), this.opts.retryMs).unref();
+  }
+
   /**
    * Lets a replica that joined mid-run take chunks once it serves the fleet's model — loading it
-   * there first when the fleet's model came from a swap — so a step never mixes versions.
+   * there first when the fleet's model came from a swap — so a step never mixes versions, and
+   * only if its judge speaks the dataset's vocabulary.
    */
   private async admit(replica: Replica): Promise<void> {
     try {
-      const info = await replica.client.info({}, { deadlineMs: 10_000 });
+      let info = await replica.client.info({}, { deadlineMs: 10_000 });
       const want = this.model;
       if (want && info.modelVersion !== want.version) {
         if (!want.path) {
-          this.opts.log(`judge replica ${replica.target} serves ${info.modelVersion}, the fleet serves ${want.version}: kept out until it serves ${want.version}`);
-          setTimeout(() => void (this.replicas.includes(replica) && this.admit(replica)), 5_000).unref();
+          this.keepOut(replica, `judge replica ${replica.target} serves ${info.modelVersion}, the fleet serves ${want.version}: kept out until it serves ${want.version}`, () => this.admit(replica));
           return;
         }
-        const res = await replica.client.loadModel({ path: want.path, version: want.version }, { deadlineMs: 120_000 });
+        const res = await replica.client.loadModel({ path: want.path, version: want.version }, { deadlineMs: this.opts.swapDeadlineMs });
         this.opts.log(`judge replica ${replica.target}: loaded the fleet's model ${res.modelVersion} (was ${info.modelVersion})`);
+        info = await replica.client.info({}, { deadlineMs: 10_000 });
+      }
+      const problem = this.vocabularyProblem(replica.target, info);
+      if (problem) {
+        this.keepOut(replica, `judge replica ${replica.target} not admitted: ${problem}`, () => this.admit(replica));
+        return;
       }
       replica.pending = false;
+      replica.keptOutFor = undefined;
     } catch (err) {
-      this.opts.log(`judge replica ${replica.target} not admitted yet: ${err instanceof Error ? err.message : String(err)}`);
-      setTimeout(() => void (this.replicas.includes(replica) && this.admit(replica)), 5_000).unref();
+      this.keepOut(replica, `judge replica ${replica.target} not admitted yet: ${messageOf(err)}`, () => this.admit(replica));
+    }
+  }
+
+  /**
+   * Loads `model` on a replica whose swap could not be undone within the deadline (its load may
+   * still complete there), retrying until it serves it; it takes no chunks until then.
+   */
+  private async restore(replica: Replica, model: { path: string; version: string }): Promise<void> {
+    try {
+      await replica.client.loadModel(model, { deadlineMs: Math.max(this.opts.swapDeadlineMs, 120_000) });
+      this.opts.log(`judge replica ${replica.target}: rolled back to ${model.version}`);
+      replica.pending = false;
+      replica.keptOutFor = undefined;
+    } catch (err) {
+      this.keepOut(replica, `judge replica ${replica.target} not rolled back to ${model.version} yet (kept out of scoring): ${messageOf(err)}`, () => this.restore(replica, model));
     }
   }
 
@@ -218,31 +278,81 @@ export class JudgeFleet implements JudgePort {
 
   /**
    * Loads a model on every replica at once (between steps, so no step sees two versions). If any
-   * replica refuses it, the replicas that took it are rolled back to the model they had, so the
-   * fleet never mixes versions.
+   * replica refuses it — or its judge does not speak the dataset's vocabulary — the replicas that
+   * took it are rolled back to the model they had, so the fleet never mixes versions. The whole
+   * swap takes at most `swapDeadlineMs` (loads get two thirds of it, rolling back the rest): a
+   * replica that cannot be rolled back in time is kept out of scoring and rolled back in the background.
    */
   async swapModel(path: string, version: string): Promise<ReplicaSwap[]> {
+    const deadline = Date.now() + this.opts.swapDeadlineMs;
+    // Info and LoadModel get two thirds of the deadline; the last third is kept for rolling back.
+    const loadDeadline = deadline - this.opts.swapDeadlineMs / 3;
+    const left = (until = deadline) => Math.max(1, until - Date.now());
     const replicas = this.replicas.filter((r) => !r.pending);
-    const before = await Promise.all(replicas.map((r) => r.client.info({})));
-    const settled = await Promise.allSettled(replicas.map((r) => r.client.loadModel({ path, version }, { deadlineMs: 120_000 })));
+    const infos = await Promise.allSettled(replicas.map((r) => r.client.info({}, { deadlineMs: left(loadDeadline) })));
+    const silent = replicas.filter((_, i) => infos[i]!.status === "rejected").map((r) => r.target);
+    if (silent.length > 0) {
+      return infos.map((b, i) => ({
+        address: replicas[i]!.target,
+        ok: false,
+        modelVersion: b.status === "fulfilled" ? b.value.modelVersion : "",
+        error: b.status === "rejected" ? `Info failed, nothing was loaded: ${messageOf(b.reason)}` : `nothing was loaded: ${silent.join(", ")} did not answer Info within the swap deadline (${this.opts.swapDeadlineMs} ms)`,
+        loadMs: 0,
+      }));
+    }
+    const before = infos.map((b) => (b as PromiseFulfilledResult<JudgeServiceInfoResponse>).value);
+    const settled = await Promise.allSettled(replicas.map((r) => r.client.loadModel({ path, version }, { deadlineMs: left(loadDeadline) })));
     const results: ReplicaSwap[] = settled.map((s, i) =>
       s.status === "fulfilled"
         ? { address: replicas[i]!.target, ok: true, modelVersion: s.value.modelVersion, error: "", loadMs: s.value.loadMs }
-        : { address: replicas[i]!.target, ok: false, modelVersion: before[i]!.modelVersion, error: s.reason instanceof Error ? s.reason.message : String(s.reason), loadMs: 0 },
+        : { address: replicas[i]!.target, ok: false, modelVersion: before[i]!.modelVersion, error: messageOf(s.reason), loadMs: 0 },
     );
+    // Took the new model (true), may still take it (the call failed in transit), or refused it.
+    const changed = settled.map((s) => s.status === "fulfilled" || !(s.reason instanceof RpcCallError && LOAD_REFUSED.has(s.reason.code)));
+    if (this.opts.vocab) {
+      await Promise.all(
+        results.map(async (r, i) => {
+          if (!r.ok) return;
+          try {
+            const problem = this.vocabularyProblem(r.address, await replicas[i]!.client.info({}, { deadlineMs: left(loadDeadline) }));
+            if (problem) Object.assign(r, { ok: false, error: problem });
+          } catch (err) {
+            Object.assign(r, { ok: false, error: `its vocabulary could not be checked: ${messageOf(err)}` });
+          }
+        }),
+      );
+    }
     const refused = results.filter((r) => !r.ok);
     if (refused.length === 0) {
       for (const [i, r] of results.entries()) this.opts.log(`judge ${r.address}: ${before[i]!.modelVersion} → ${r.modelVersion} (${r.loadMs.toFixed(0)} ms)`);
       this.model = { path, version: results[0]!.modelVersion };
       return results;
     }
+    const why = `${refused.map((x) => x.address).join(", ")} refused the new model`;
     await Promise.all(
       results.map(async (r, i) => {
-        if (!r.ok) return;
-        await replicas[i]!.client.loadModel({ path: before[i]!.modelPath, version: before[i]!.modelVersion }, { deadlineMs: 120_000 });
-        r.ok = false;
-        r.modelVersion = before[i]!.modelVersion;
-        r.error = `rolled back to ${before[i]!.modelVersion} because ${refused.map((x) => x.address).join(", ")} refused the new model`;
+        if (!changed[i]) return;
+        const replica = replicas[i]!;
+        const old = { path: before[i]!.modelPath, version: before[i]!.modelVersion };
+        // What happened here: it took the model and another replica refused, or its own load or check failed.
+        const cause = r.ok ? `it loaded ${r.modelVersion} but ${why}` : r.error;
+        const inTransit = settled[i]!.status === "rejected";
+        Object.assign(r, { ok: false, modelVersion: old.version });
+        if (!old.path) {
+          r.error = `${cause}; it served no model before the swap, so it is kept out of scoring until it serves the fleet's`;
+          replica.pending = true;
+          void this.admit(replica);
+          return;
+        }
+        const reason = `${cause}; rolled back to ${old.version}${inTransit ? " in case the load still completes" : ""}`;
+        try {
+          await replica.client.loadModel(old, { deadlineMs: left() });
+          r.error = reason;
+        } catch (err) {
+          r.error = `${cause}; rolling back to ${old.version} in the background, kept out of scoring until then (${messageOf(err)})`;
+          replica.pending = true;
+          void this.restore(replica, old);
+        }
       }),
     );
     return results;
