@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { loadCorpus } from "@grpomesh/data";
 import { sha256File as sha256 } from "@grpomesh/loop";
 import { initBackend } from "@grpomesh/model";
-import { writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
+import { judgeLabel, writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -68,7 +68,7 @@ test("npm start's stack trains a tiny policy over gRPC and the judge's reward ri
     assert.equal(summary.reference_unchanged, true);
     // The judge is frozen: its file is untouched and every step was scored by the one version.
     assert.equal(sha256(judgeModel), judgeDigest);
-    assert.deepEqual([...new Set(steps.map((s) => s.judge_version))], ["e-counter-v1"]);
+    assert.deepEqual([...new Set(steps.map((s) => s.judge_version))], [judgeLabel(judgeModel, "e-counter-v1")]);
     // The policy's checkpoint differs from the initial weights; the initial checkpoint is untouched.
     const finalCkpt = JSON.parse(readFileSync(join(summary.checkpoint, "orchestrator.json"), "utf8"));
     assert.notEqual(finalCkpt.policy.weights_digest, initialDigest);

@@ -10,9 +10,10 @@ import { loadCorpus } from "@grpomesh/data";
 import { initBackend } from "@grpomesh/model";
 import { JudgeFleet } from "@grpomesh/orchestrator";
 import { Rng } from "@grpomesh/rng";
+import { INSECURE, createLocalCredentials, loadSecurity, type Security } from "@grpomesh/rpc";
 import { tsxProcess } from "./stack.ts";
 import { Supervisor, freePort } from "./supervisor.ts";
-import { writeCharacterJudge } from "./test-models.ts";
+import { judgeLabel, writeCharacterJudge } from "./test-models.ts";
 
 const T = 32;
 const dir = mkdtempSync(join(tmpdir(), "grpomesh-fleet-"));
@@ -20,6 +21,9 @@ const sup = new Supervisor(join(dir, "logs"));
 const addresses: string[] = [];
 let eId = 0;
 let V = 0;
+let security: Security = INSECURE;
+let eLabel = "";
+let aLabel = "";
 
 before(async () => {
   await initBackend(undefined, { log: false });
@@ -29,11 +33,16 @@ before(async () => {
   const model = join(dir, "judge.onnx");
   writeCharacterJudge(model, vocab.tokens, "e", { seqLen: T });
   writeCharacterJudge(join(dir, "a.onnx"), vocab.tokens, "a", { seqLen: T, version: "a-counter-v1" });
+  eLabel = judgeLabel(model, "e-counter-v1");
+  aLabel = judgeLabel(join(dir, "a.onnx"), "a-counter-v1");
+  // As npm start runs them: mutual TLS, and the admin token LoadModel needs.
+  const creds = await createLocalCredentials(join(dir, "secrets"));
+  security = loadSecurity({ tlsDir: creds.clientTlsDir, adminTokenFile: creds.adminTokenFile });
   const specs = [];
   for (let i = 0; i < 4; i++) {
     const port = await freePort();
     addresses.push(`127.0.0.1:${port}`);
-    specs.push(tsxProcess(`judge-${i}`, "services/judge/src/main.ts", [`--model=${model}`, `--address=127.0.0.1:${port}`, "--metrics-port=off"], { healthTarget: `127.0.0.1:${port}` }));
+    specs.push(tsxProcess(`judge-${i}`, "services/judge/src/main.ts", [`--model=${model}`, `--address=127.0.0.1:${port}`, "--metrics-port=off", `--tls-dir=${creds.serverTlsDir}`, `--admin-token-file=${creds.adminTokenFile}`], { healthTarget: `127.0.0.1:${port}`, healthSecurity: security }));
   }
   await sup.startAll(specs, { timeoutMs: 120_000 });
 });
@@ -66,12 +75,12 @@ function assertScores(got: Float32Array, want: Float32Array): void {
 }
 
 test("a step's chunks are spread over every replica and reassembled in order", async () => {
-  const fleet = new JudgeFleet(addresses.slice(0, 3));
+  const fleet = new JudgeFleet(addresses.slice(0, 3), { security });
   try {
     const { seqs, want } = batch(16 * 4, 1);
     const res = await fleet.score(seqs, { count: 64, seqLen: T, groupSize: 4 });
     assertScores(res.scores, want);
-    assert.deepEqual([...new Set(res.groupVersions)], ["e-counter-v1"]);
+    assert.deepEqual([...new Set(res.groupVersions)], [eLabel]);
     const shares = fleet.shares();
     for (const a of addresses.slice(0, 3)) assert.ok(shares[a]! > 0, `replica ${a} served nothing: ${JSON.stringify(shares)}`);
     assert.equal(Object.values(shares).reduce((x, y) => x + y, 0), 64);
@@ -83,7 +92,7 @@ test("a step's chunks are spread over every replica and reassembled in order", a
 test("replicas listed in a watched file join while running", async () => {
   const file = join(dir, "judges.txt");
   writeFileSync(file, `${addresses[0]}\n`);
-  const fleet = await JudgeFleet.fromSpec(`@${file}`, { refreshMs: 50 });
+  const fleet = await JudgeFleet.fromSpec(`@${file}`, { refreshMs: 50, security });
   try {
     const { seqs, want } = batch(32, 2);
     assertScores((await fleet.score(seqs, { count: 32, seqLen: T, groupSize: 4 })).scores, want);
@@ -101,17 +110,17 @@ test("replicas listed in a watched file join while running", async () => {
 test("a replica that joins after a swap is brought to the fleet's model before it gets chunks", async () => {
   const file = join(dir, "judges-swap.txt");
   writeFileSync(file, `${addresses[0]}\n`);
-  const fleet = await JudgeFleet.fromSpec(`@${file}`, { refreshMs: 50 });
+  const fleet = await JudgeFleet.fromSpec(`@${file}`, { refreshMs: 50, security });
   try {
     const swapped = await fleet.swapModel(join(dir, "a.onnx"), "");
-    assert.deepEqual(swapped.map((r) => [r.ok, r.modelVersion]), [[true, "a-counter-v1"]]);
+    assert.deepEqual(swapped.map((r) => [r.ok, r.modelVersion]), [[true, aLabel]]);
     appendFileSync(file, `${addresses[1]}\n`); // still serving the e-counter model
     const until = Date.now() + 10_000;
     while ((fleet.replicas.length < 2 || fleet.replicas.some((r) => r.pending)) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     assert.ok(fleet.replicas.length === 2 && fleet.replicas.every((r) => !r.pending), "the new replica was not admitted");
     const { seqs } = batch(32, 3);
     const res = await fleet.score(seqs, { count: 32, seqLen: T, groupSize: 4 });
-    assert.deepEqual([...new Set(res.groupVersions)], ["a-counter-v1"]);
+    assert.deepEqual([...new Set(res.groupVersions)], [aLabel]);
     assert.ok(fleet.shares()[addresses[1]!]! > 0);
   } finally {
     fleet.close();
@@ -119,7 +128,7 @@ test("a replica that joins after a swap is brought to the fleet's model before i
 });
 
 test("a killed replica's chunks are retried on the others; with none left the call fails loudly", async () => {
-  const fleet = new JudgeFleet([addresses[2]!, addresses[3]!], { backoffMs: 20 });
+  const fleet = new JudgeFleet([addresses[2]!, addresses[3]!], { backoffMs: 20, security });
   try {
     sup.signal("judge-3", "SIGKILL");
     await new Promise((r) => setTimeout(r, 200));

@@ -1,7 +1,8 @@
 // Small real models for end-to-end tests: a randomly initialised generator checkpoint and a
 // rule-based judge compiled into the sequence-scorer architecture and exported to ONNX, whose
 // reward (2·share of one character − 1) a policy can learn in a few steps.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MaskedTransformer, defaultGeneratorConfig, type ModelConfig } from "@grpomesh/model";
 import { exportModelToOnnx } from "@grpomesh/onnx";
@@ -45,4 +46,9 @@ export function writeCharacterJudge(path: string, vocab: readonly string[], char
   const bytes = exportModelToOnnx(config, weights, { version, name: `count-${char}` });
   mkdirSync(join(path, ".."), { recursive: true });
   writeFileSync(path, bytes);
+}
+
+/** The version a judge serves `path` under: its metadata version and the first 12 hex of the file's sha256. */
+export function judgeLabel(path: string, version: string): string {
+  return `${version}+sha256:${createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 12)}`;
 }

@@ -13,7 +13,7 @@ import { OrchestratorService, RunState } from "@grpomesh/proto";
 import { createClient, waitForServing } from "@grpomesh/rpc";
 import { ROOT, startStack } from "./stack.ts";
 import { freePort } from "./supervisor.ts";
-import { writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
+import { judgeLabel, writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
 
 const RUN = { max_iters: 16, batch_size: 4, group_size: 4, learning_rate: 0.01, warmup_iters: 2, kl_beta: 0.05, eval_interval: 0, eval_batches: 1, sample_interval: 0, checkpoint_interval: 0, warn_kl: 1000 };
 
@@ -113,14 +113,14 @@ test("Status, Pause, Resume, Checkpoint and SwapJudge act on the running loop at
     await waitForSteps(run.runDir, held + 1, run.child);
     const res = await client.swapJudge({ path: join(run.repo, "a.onnx"), version: "" });
     assert.equal(res.replicas.length, 2);
-    assert.ok(res.replicas.every((r) => r.ok && r.modelVersion === "a-counter-v1"), JSON.stringify(res.replicas));
+    assert.ok(res.replicas.every((r) => r.ok && r.modelVersion === judgeLabel(join(run.repo, "a.onnx"), "a-counter-v1")), JSON.stringify(res.replicas));
     const code = await run.exited;
     assert.equal(code, 0, run.output().slice(-3000));
     const lines = steps(run.runDir);
     assertEveryStepOnce(lines, 16);
     const at = res.effectiveStep;
     assert.ok(at > held && at <= 16, `effective step ${at}`);
-    for (const s of lines) assert.equal(s.judge_version, s.step < at ? "e-counter-v1" : "a-counter-v1", `step ${s.step} scored by ${s.judge_version}; swap effective at ${at}`);
+    for (const s of lines) assert.equal(s.judge_version, s.step < at ? judgeLabel(join(run.repo, "e.onnx"), "e-counter-v1") : judgeLabel(join(run.repo, "a.onnx"), "a-counter-v1"), `step ${s.step} scored by ${s.judge_version}; swap effective at ${at}`);
   } finally {
     client.close();
     run.child.kill("SIGKILL");
