@@ -17,7 +17,7 @@ after(() => dir.remove());
 
 test("logProbs: [B, T, V] log-softmax at τ at masked positions, zeros elsewhere, specials at ≈ −1e9", async () => {
   const ref = await ReferenceEngine.fromCheckpoint(`${dir.path}/gen`);
-  const B = 3, T = 12, tau = 0.7;
+  const B = 3, T = 16, tau = 0.7;
   const inputs = maskedInputs(B, T, 3);
   const lp = await ref.logProbs(inputs, { batch: B, seqLen: T }, tau);
   assert.equal(lp.length, B * T * V);
@@ -85,33 +85,65 @@ test("a checkpoint whose vocabulary differs from the dataset's is refused, namin
 
 test("bad LogProbs requests are refused with their status codes", async () => {
   const ref = new ReferenceEngine(tinyModel(2), { limits: { maxBatch: 4, maxCompletions: 8 } });
-  const inputs = maskedInputs(2, 8, 1);
-  const shape = { batch: 2, seqLen: 8 };
+  const T = 16; // the tiny model's seq_len
+  const inputs = maskedInputs(2, T, 1);
+  const shape = { batch: 2, seqLen: T };
+  const unmasked = inputs.findIndex((x) => x !== MASK);
+  const masked = inputs.findIndex((x) => x === MASK);
+  /** Completions [2, 2, T] that fill every masked position with token 2 and copy the rest. */
+  const fillIns = () => Int32Array.from({ length: 2 * 2 * T }, (_, n) => {
+    const x = inputs[Math.floor(n / (2 * T)) * T + (n % T)]!;
+    return x === MASK ? 2 : x;
+  });
+  const at = (member: number, pos: number, value: number) => {
+    const c = fillIns();
+    c[Math.floor(pos / T) * 2 * T + member * T + (pos % T)] = value;
+    return c;
+  };
+  const other = (x: number) => (x === 3 ? 4 : 3);
   const cases: Array<[string, () => Promise<unknown>, number, RegExp]> = [
     ["zero temperature", () => ref.logProbs(inputs, shape, 0), 3, /temperature is 0/],
     ["NaN temperature", () => ref.logProbs(inputs, shape, NaN), 3, /temperature is NaN/],
-    ["wrong shape", () => ref.logProbs(inputs, { batch: 2, seqLen: 7 }, 1), 3, /inputs holds 16 ids; expected \[B, T\] = \[2, 7\] = 14/],
-    ["too long", () => ref.logProbs(new Int32Array(34), { batch: 2, seqLen: 17 }, 1), 3, /seq_len is 16/],
+    ["wrong shape", () => ref.logProbs(inputs, { batch: 3, seqLen: T }, 1), 3, /inputs holds 32 ids; expected \[B, T\] = \[3, 16\] = 48/],
+    ["too long", () => ref.logProbs(new Int32Array(34), { batch: 2, seqLen: 17 }, 1), 3, /inputs have 17 positions; this model's seq_len is 16\. Send sequences of exactly 16 tokens/],
+    ["too short", () => ref.logProbs(maskedInputs(2, 12, 1), { batch: 2, seqLen: 12 }, 1), 3, /inputs have 12 positions; this model's seq_len is 16\. Send sequences of exactly 16 tokens \(inputs of shape \[B, 16\]\)/],
     ["id out of range", () => ref.logProbs(Int32Array.from(inputs, (x, i) => (i === 3 ? 10 : x)), shape, 1), 3, /inputs\[3\] is 10/],
-    ["batch above the cap", () => ref.logProbs(new Int32Array(5 * 8), { batch: 5, seqLen: 8 }, 1), 8, /at most 4 per request/],
-    ["completions above the cap", () => ref.score(inputs, shape, 1, { completions: new Int32Array(2 * 5 * 8), groupSize: 5 }), 8, /2 × 5 = 10 completions/],
+    ["batch above the cap", () => ref.logProbs(new Int32Array(5 * T), { batch: 5, seqLen: T }, 1), 8, /at most 4 per request/],
+    ["completions above the cap", () => ref.score(inputs, shape, 1, { completions: new Int32Array(2 * 5 * T), groupSize: 5 }), 8, /2 × 5 = 10 completions/],
     ["completions of the wrong size", () => ref.score(inputs, shape, 1, { completions: new Int32Array(3), groupSize: 2 }), 3, /completions holds 3 ids/],
+    [
+      "a completion that contradicts its input at an unmasked position",
+      () => ref.score(inputs, shape, 1, { completions: at(1, unmasked, other(inputs[unmasked]!)), groupSize: 2 }),
+      3,
+      new RegExp(`completions\\[input ${Math.floor(unmasked / T)}, member 1, position ${unmasked % T}\\] is ${other(inputs[unmasked]!)} but the input holds ${inputs[unmasked]} there; completions must equal their inputs at unmasked positions`),
+    ],
+    ["a masked position filled with [MASK]", () => ref.score(inputs, shape, 1, { completions: at(0, masked, MASK), groupSize: 2 }), 3, /is the \[MASK\] token \(1\); a fill-in never produces special tokens/],
+    ["a masked position filled with [PAD]", () => ref.score(inputs, shape, 1, { completions: at(0, masked, PAD), groupSize: 2 }), 3, /is the \[PAD\] token \(0\)/],
   ];
   for (const [name, call, code, message] of cases) {
     const err = await caught(call);
     assert.equal(err.grpcCode, code, `${name}: ${err.message}`);
     assert.match(err.message, message, name);
   }
+  // The same request with agreeing completions is answered.
+  const ok = await ref.score(inputs, shape, 1, { completions: fillIns(), groupSize: 2 });
+  assert.equal(ok.completionLogProbs!.length, 4);
+  assert.ok(ok.completionLogProbs!.every(Number.isFinite));
   ref.dispose();
 });
 
 test("no tensor leaks over repeated LogProbs", async () => {
   const ref = new ReferenceEngine(tinyModel(2));
   const inputs = maskedInputs(4, 16, 5);
+  // Two members per input, each the input with token 3 at its masked positions.
+  const fillIn = Int32Array.from({ length: 4 * 2 * 16 }, (_, n) => {
+    const x = inputs[Math.floor(n / 32) * 16 + (n % 16)]!;
+    return x === MASK ? 3 : x;
+  });
   await ref.logProbs(inputs, { batch: 4, seqLen: 16 }, 0.8);
   const baseline = tf.memory().numTensors;
   for (let i = 0; i < 5; i++) {
-    await ref.score(inputs, { batch: 4, seqLen: 16 }, 0.8, { completions: new Int32Array(4 * 2 * 16).fill(3), groupSize: 2 });
+    await ref.score(inputs, { batch: 4, seqLen: 16 }, 0.8, { completions: fillIn, groupSize: 2 });
     await caught(() => ref.logProbs(inputs, { batch: 4, seqLen: 16 }, -1));
   }
   assert.equal(tf.memory().numTensors, baseline);

@@ -12,7 +12,7 @@ import type { EngineChoice, ForwardBackend } from "./backends/types.ts";
 import type { BatchShape, ReferencePort } from "@grpomesh/loop";
 import { failedPrecondition, invalidArgument, notFound, requireGenerator, rethrowAs } from "./errors.ts";
 import { completionLogProbsFrom } from "./log-probs.ts";
-import { checkCompletionCount, checkIds, checkShape, resolveLimits, type EngineLimits, type ModelFacts } from "./validate.ts";
+import { checkCompletionCount, checkCompletionsAgree, checkIds, checkShape, resolveLimits, type EngineLimits, type ModelFacts } from "./validate.ts";
 import { vocabularyDifference, type VocabularyView } from "./vocab.ts";
 import type { ModelInfo } from "./model-info.ts";
 
@@ -112,7 +112,8 @@ export class ReferenceEngine implements ReferencePort {
   /** One forward pass: the distributions and, when `completions` are given, their summed log-probs. */
   async score(inputs: Int32Array, shape: BatchShape, temperature: number, completions?: { completions: Int32Array; groupSize: number }): Promise<ReferenceScores> {
     if (this.disposed) throw failedPrecondition("the reference engine was disposed (the server is shutting down); retry against a running reference");
-    checkShape(shape, this.facts, this.limits);
+    // Whole windows only: the loop sends [B, seq_len], and shorter ones would give other numbers.
+    checkShape(shape, this.facts, this.limits, { exactSeqLen: true });
     const { batch: B, seqLen: T } = shape;
     if (!(typeof temperature === "number" && Number.isFinite(temperature) && temperature > 0)) {
       throw invalidArgument(`temperature is ${temperature}; expected a finite number > 0 (the sampling temperature)`);
@@ -123,6 +124,7 @@ export class ReferenceEngine implements ReferencePort {
       if (!Number.isSafeInteger(k) || k < 1) throw invalidArgument(`group size is ${k}; expected a positive integer`);
       checkCompletionCount(B, k, this.limits);
       checkIds("completions", completions.completions, B * k * T, this.facts.vocabSize, `[B, k, T] = [${B}, ${k}, ${T}]`);
+      checkCompletionsAgree(inputs, completions.completions, { batch: B, groupSize: k, seqLen: T }, this.facts);
     }
     const logits = await this.backend.logits(inputs, B, T);
     const distributions = await maskedLogProbs(logits, inputs, { batch: B, seqLen: T, maskTokenId: this.facts.maskTokenId, temperature, bannedTokenIds: this.banned });

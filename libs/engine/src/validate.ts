@@ -35,8 +35,11 @@ export interface ModelFacts {
 
 const isPositiveInt = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 1;
 
-/** B and T: positive integers, T ≤ the model's seq_len, B ≤ maxBatch. */
-export function checkShape(shape: BatchShape, model: ModelFacts, limits: EngineLimits): void {
+/**
+ * B and T: positive integers, T ≤ the model's seq_len (exactly it with `exactSeqLen`: numbers for
+ * shorter windows than the model was trained on are not the ones training uses), B ≤ maxBatch.
+ */
+export function checkShape(shape: BatchShape, model: ModelFacts, limits: EngineLimits, opts: { exactSeqLen?: boolean } = {}): void {
   if (!shape || !isPositiveInt(shape.batch) || !isPositiveInt(shape.seqLen)) {
     throw invalidArgument(`batch shape is ${JSON.stringify(shape)}; expected {batch, seqLen} with positive integers (inputs of shape [B, T])`);
   }
@@ -44,7 +47,10 @@ export function checkShape(shape: BatchShape, model: ModelFacts, limits: EngineL
     throw resourceExhausted(`request holds ${shape.batch} inputs; this engine accepts at most ${limits.maxBatch} per request (raise --max-batch or split the batch)`);
   }
   if (shape.seqLen > model.seqLen) {
-    throw invalidArgument(`inputs have ${shape.seqLen} positions; this model's seq_len is ${model.seqLen}. Send sequences of at most ${model.seqLen} tokens`);
+    throw invalidArgument(`inputs have ${shape.seqLen} positions; this model's seq_len is ${model.seqLen}. Send sequences of ${opts.exactSeqLen ? "exactly" : "at most"} ${model.seqLen} tokens`);
+  }
+  if (opts.exactSeqLen && shape.seqLen !== model.seqLen) {
+    throw invalidArgument(`inputs have ${shape.seqLen} positions; this model's seq_len is ${model.seqLen}. Send sequences of exactly ${model.seqLen} tokens (inputs of shape [B, ${model.seqLen}])`);
   }
 }
 
@@ -66,6 +72,32 @@ export function checkIds(name: string, ids: unknown, length: number, vocabSize: 
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     if (id < 0 || id >= vocabSize) throw invalidArgument(`${name}[${i}] is ${id}; token ids must be in [0, ${vocabSize}) (this model's vocabulary)`);
+  }
+}
+
+/**
+ * Completions [B, k, T] that are fill-ins of their inputs [B, T]: equal to the input at every
+ * unmasked position, an ordinary token id (never [MASK] or [PAD]) at every masked one. The
+ * first violation is INVALID_ARGUMENT naming input, member, position and both values.
+ */
+export function checkCompletionsAgree(inputs: Int32Array, completions: Int32Array, shape: { batch: number; groupSize: number; seqLen: number }, model: ModelFacts): void {
+  const { batch: B, groupSize: k, seqLen: T } = shape;
+  const V = model.vocabSize;
+  for (let i = 0; i < B; i++) {
+    for (let j = 0; j < k; j++) {
+      for (let t = 0; t < T; t++) {
+        const a = completions[(i * k + j) * T + t]!;
+        const x = inputs[i * T + t]!;
+        const where = `completions[input ${i}, member ${j}, position ${t}]`;
+        if (x !== model.maskTokenId) {
+          if (a !== x) throw invalidArgument(`${where} is ${a} but the input holds ${x} there; completions must equal their inputs at unmasked positions (were inputs and completions taken from the same batch?)`);
+        } else if (a < 0 || a >= V) {
+          throw invalidArgument(`${where} is ${a}; a filled-in token must be an id in [0, ${V})`);
+        } else if (a === model.maskTokenId || a === model.padTokenId) {
+          throw invalidArgument(`${where} is the ${a === model.maskTokenId ? "[MASK]" : "[PAD]"} token (${a}); a fill-in never produces special tokens — were these completions sampled by this policy?`);
+        }
+      }
+    }
   }
 }
 
@@ -169,22 +201,7 @@ export function checkUpdatePayload(p: UpdatePayload, model: ModelFacts, limits: 
   const c = p.completions;
   if (!(c instanceof Int32Array)) throw invalidArgument(`completions must be an Int32Array [B, k, T]; got ${describeValue(c)}`);
   if (c.length !== B * k * T) throw invalidArgument(`completions hold ${c.length} ids; expected [B, k, T] = [${B}, ${k}, ${T}] = ${B * k * T}`);
-  for (let i = 0; i < B; i++) {
-    for (let j = 0; j < k; j++) {
-      for (let t = 0; t < T; t++) {
-        const a = c[(i * k + j) * T + t]!;
-        const x = p.inputs[i * T + t]!;
-        const where = `completions[input ${i}, member ${j}, position ${t}]`;
-        if (!mask[i * T + t]) {
-          if (a !== x) throw invalidArgument(`${where} is ${a} but the input holds ${x} there; completions must equal their inputs at unmasked positions (were inputs and completions taken from the same batch?)`);
-        } else if (a < 0 || a >= V) {
-          throw invalidArgument(`${where} is ${a}; a filled-in token must be an id in [0, ${V})`);
-        } else if (a === model.maskTokenId || a === model.padTokenId) {
-          throw invalidArgument(`${where} is the ${a === model.maskTokenId ? "[MASK]" : "[PAD]"} token (${a}); a fill-in never produces special tokens — were these completions sampled by this policy?`);
-        }
-      }
-    }
-  }
+  checkCompletionsAgree(p.inputs, c, { batch: B, groupSize: k, seqLen: T }, model);
 
   checkFiniteFloats("advantages", p.advantages, B * k, `[B, k] = [${B}, ${k}]`, (s) => `input ${Math.floor(s / k)}, member ${s % k}`);
 
