@@ -4,13 +4,18 @@ import { join, resolve } from "node:path";
 import { ENGINE_CHOICES, type EngineChoice } from "@grpomesh/engine";
 import { atLeastOne, ConfigError, envUsage, parseConfigWithEnv, parsePortOrOff } from "@grpomesh/config";
 import { REPO_ROOT } from "@grpomesh/data";
+import { SECURITY_FLAG_DEFAULTS } from "@grpomesh/rpc";
 
 export const REFERENCE_FLAG_DEFAULTS = {
   /** Generator checkpoint folder (config.json + model.safetensors): the policy's starting point. */
   checkpoint: "models/generator",
-  address: "0.0.0.0:50072",
+  /** gRPC listen address; loopback unless told otherwise (a pod passes 0.0.0.0:50072). */
+  address: "127.0.0.1:50072",
   /** Port of /metrics; 0 picks a free one, "off" disables. */
   metrics_port: "9466",
+  /** Interface /metrics listens on (a pod passes 0.0.0.0 so Prometheus can scrape it). */
+  metrics_host: "127.0.0.1",
+  ...SECURITY_FLAG_DEFAULTS,
   /** Dataset metadata whose vocabulary the checkpoint must speak; "none" skips the check. The default is the repository's. */
   dataset_meta: "data/corpus/kjv.meta.json",
   /** Most inputs per LogProbs request. */
@@ -36,6 +41,11 @@ export interface ReferenceServiceConfig {
   address: string;
   /** null: no /metrics endpoint. */
   metricsPort: number | null;
+  metricsHost: string;
+  /** Folder of tls.crt, tls.key, ca.crt; null = plaintext. */
+  tlsDir: string | null;
+  /** File holding the admin token; null = none (the reference has no state-changing RPC; the token is only checked for form). */
+  adminTokenFile: string | null;
   /** null: no vocabulary check. */
   datasetMeta: string | null;
   maxBatch: number;
@@ -77,6 +87,9 @@ function toServiceConfig(f: ReferenceFlags): ReferenceServiceConfig {
     checkpoint: f.checkpoint,
     address: f.address,
     metricsPort: parseMetricsPort(f.metrics_port),
+    metricsHost: nonEmpty(f.metrics_host, "--metrics-host", "an interface address such as 127.0.0.1 or 0.0.0.0"),
+    tlsDir: f.tls_dir || null,
+    adminTokenFile: f.admin_token_file || null,
     datasetMeta: datasetMetaPath(f.dataset_meta),
     maxBatch: positive("max_batch"),
     maxCompletions: positive("max_completions"),
@@ -97,6 +110,11 @@ function datasetMetaPath(raw: string): string | null {
 
 export function parseMetricsPort(raw: string): number | null {
   return parsePortOrOff(raw, "--metrics-port");
+}
+
+function nonEmpty(value: string, flag: string, expected: string): string {
+  if (value === "") throw new ConfigError(`${flag} is empty; expected ${expected}`);
+  return value;
 }
 
 function nonNegative(n: number, flag: string): number {

@@ -4,6 +4,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { createLocalCredentials } from "@grpomesh/rpc";
 import { runTsx, runUntilServing } from "@grpomesh/rpc/testing";
 import { REPO_ROOT } from "@grpomesh/data";
 import { initBackend } from "@grpomesh/model";
@@ -34,6 +35,20 @@ test("serves with one start line, reports SERVING, and exits 0 on SIGTERM", asyn
     assert.ok(starts[0]!.includes(field), `start line lacks ${field}: ${starts[0]}`);
   }
   assert.match(starts[0]!, / digest=[0-9a-f]{16} /);
+  assert.match(starts[0]!, / tls=off admin=none$/);
+  assert.match(run.stderr, /reference: WARNING: plaintext gRPC \(no --tls_dir\)/);
+});
+
+test("with --tls_dir and --admin_token_file it serves mutual TLS, says so on the start line, and warns of nothing", async () => {
+  const creds = await createLocalCredentials(`${dir.path}/secrets`);
+  const run = await runUntilServing(MAIN, [`--checkpoint=${dir.path}/gen`, "--address=127.0.0.1:0", "--metrics-port=off", `--tls_dir=${creds.serverTlsDir}`], {
+    name: "reference",
+    env: { GRPOMESH_TF_BACKEND: "wasm", REFERENCE_DATASET_META: `${dir.path}/tiny.meta.json`, REFERENCE_ADMIN_TOKEN_FILE: creds.adminTokenFile },
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.startLines.length, 1, run.stdout);
+  assert.match(run.startLines[0]!, / tls=mtls admin=token$/);
+  assert.doesNotMatch(run.stderr, /WARNING/);
 });
 
 test("refuses at start, exit 1, a checkpoint whose vocabulary is not the default dataset's", async () => {
@@ -47,6 +62,9 @@ test("flags: the default dataset metadata is the repository's; none turns the ch
   assert.equal(parseReferenceConfig([]).config.datasetMeta, join(REPO_ROOT, "data/corpus/kjv.meta.json"));
   assert.equal(parseReferenceConfig(["--dataset-meta=none"]).config.datasetMeta, null);
   assert.equal(parseReferenceConfig([], { REFERENCE_DATASET_META: "/x/y.json" }).config.datasetMeta, "/x/y.json");
-  assert.equal(parseReferenceConfig([]).config.address, "0.0.0.0:50072");
+  const safe = parseReferenceConfig([]).config;
+  assert.deepEqual({ a: safe.address, h: safe.metricsHost, t: safe.tlsDir, k: safe.adminTokenFile }, { a: "127.0.0.1:50072", h: "127.0.0.1", t: null, k: null }, "safe defaults: loopback, no credentials");
+  const given = parseReferenceConfig(["--tls_dir=/secrets/tls", "--metrics_host=0.0.0.0"], { REFERENCE_ADMIN_TOKEN_FILE: "/secrets/token" }).config;
+  assert.deepEqual({ t: given.tlsDir, k: given.adminTokenFile, h: given.metricsHost }, { t: "/secrets/tls", k: "/secrets/token", h: "0.0.0.0" });
   assert.throws(() => parseReferenceConfig(["--replay-window=3"]), /unknown option --replay-window/);
 });

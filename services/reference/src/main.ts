@@ -1,6 +1,7 @@
 // The reference process: parse flags (REFERENCE_* env fallbacks), load the checkpoint and check its
 // vocabulary against the dataset's, serve, log one start line, shut down on SIGTERM/SIGINT.
-// A refused checkpoint exits 1 with the reason.
+// A refused checkpoint exits 1 with the reason. The start line ends with tls=… admin=…; stderr gets
+// a warning when the reference is not fully secured.
 import { modelStartFields } from "@grpomesh/engine";
 import { runServiceMain } from "@grpomesh/rpc";
 import { parseReferenceConfig, referenceUsage } from "./config.ts";
@@ -12,6 +13,7 @@ await runServiceMain({
   usage: referenceUsage,
   start: startReferenceServer,
   startFields,
+  security: (s) => s.security,
   graceMs: 10_000,
 });
 

@@ -1,9 +1,10 @@
-// The reference over real gRPC on loopback: LogProbs equals the engine called directly, bad
-// requests get their status codes, the vocabulary check refuses a mismatched checkpoint, /metrics.
+// The reference over real gRPC on loopback with mutual TLS: LogProbs equals the engine called
+// directly, bad requests get their status codes, the vocabulary check refuses a mismatched
+// checkpoint, /metrics.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { DataType, ReferenceService } from "@grpomesh/proto";
-import { checkHealth, createClient, RpcCallError, Status, type Client } from "@grpomesh/rpc";
+import { checkHealth, createClient, createLocalCredentials, INSECURE, loadSecurity, RpcCallError, Status, type Client, type Security } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
 import { ReferenceEngine } from "@grpomesh/engine";
 import { initBackend } from "@grpomesh/model";
@@ -19,8 +20,12 @@ writeTinyCheckpoint(`${dir.path}/gen`, 4);
 writeDatasetMeta(`${dir.path}/tiny.meta.json`, TINY_VOCAB);
 let server: ReferenceServer;
 let client: Client<typeof ReferenceService>;
+let security: Security;
 
 before(async () => {
+  const creds = await createLocalCredentials(`${dir.path}/secrets`);
+  // The client certificate alone: the reference has no state-changing RPC, so no token is needed.
+  security = loadSecurity({ tlsDir: creds.clientTlsDir });
   server = await startReferenceServer({
     checkpoint: `${dir.path}/gen`,
     datasetMeta: `${dir.path}/tiny.meta.json`,
@@ -29,8 +34,10 @@ before(async () => {
     metricsHost: "127.0.0.1",
     maxBatch: 8,
     maxMessageBytes: 128 * 1024,
+    tlsDir: creds.serverTlsDir,
+    adminTokenFile: creds.adminTokenFile,
   });
-  client = createClient(ReferenceService, server.address);
+  client = createClient(ReferenceService, server.address, { security });
 });
 after(async () => {
   client.close();
@@ -39,7 +46,10 @@ after(async () => {
 });
 
 test("LogProbs over gRPC equals ReferenceEngine called directly; Info and health report the model", async () => {
-  assert.equal(await checkHealth(server.address, "grpomesh.v1.ReferenceService"), "SERVING");
+  assert.equal(await checkHealth(server.address, "grpomesh.v1.ReferenceService", 5_000, security), "SERVING");
+  const plain = createClient(ReferenceService, server.address, { deadlineMs: 3_000, security: INSECURE });
+  await assert.rejects(plain.info({}), (e: unknown) => e instanceof RpcCallError && e.code === Status.UNAVAILABLE, "no client certificate: no handshake");
+  plain.close();
   const direct = await ReferenceEngine.fromCheckpoint(`${dir.path}/gen`);
   const inputs = maskedInputs(B, T, 11);
   const completions = Int32Array.from({ length: B * K * T }, (_, i) => {
@@ -67,6 +77,9 @@ test("LogProbs over gRPC equals ReferenceEngine called directly; Info and health
   direct.dispose();
 });
 
+/** A token other than `x` (and not [MASK]): what a contradicting completion holds at an unmasked position. */
+const unmaskedOther = (x: number) => (x === 3 ? 4 : 3);
+
 test("every bad request gets its status code; the weights stay the same and the next request succeeds", async () => {
   const digest = (await client.info({})).weightsDigest;
   const inputs = maskedInputs(B, T, 12);
@@ -78,6 +91,13 @@ test("every bad request gets its status code; the weights stay the same and the 
     ["temperature 0", () => client.logProbs({ ...ok, temperature: 0 }), Status.INVALID_ARGUMENT, /temperature is 0; expected a finite number > 0/],
     ["token out of range", () => client.logProbs({ ...ok, inputs: encodeTensor(Int32Array.from(inputs, (x, i) => (i === 5 ? -3 : x)), [B, T]) }), Status.INVALID_ARGUMENT, /inputs\[5\] is -3/],
     ["longer than seq_len", () => client.logProbs({ ...ok, inputs: encodeTensor(new Int32Array(B * 20), [B, 20]) }), Status.INVALID_ARGUMENT, /seq_len is 16/],
+    ["shorter than seq_len", () => client.logProbs({ ...ok, inputs: encodeTensor(maskedInputs(B, 12, 12), [B, 12]) }), Status.INVALID_ARGUMENT, /inputs have 12 positions; this model's seq_len is 16\. Send sequences of exactly 16 tokens/],
+    [
+      "completions that contradict their inputs",
+      () => client.logProbs({ ...ok, completions: encodeTensor(Int32Array.from({ length: B * K * T }, (_, i) => inputs[Math.floor(i / (K * T)) * T + (i % T)]! === 1 ? 3 : unmaskedOther(inputs[Math.floor(i / (K * T)) * T + (i % T)]!)), [B, K, T]) }),
+      Status.INVALID_ARGUMENT,
+      /completions\[input 0, member 0, position \d+\] is \d+ but the input holds \d+ there; completions must equal their inputs at unmasked positions/,
+    ],
     ["completions of another T", () => client.logProbs({ ...ok, completions: encodeTensor(new Int32Array(B * K * 4), [B, K, 4]) }), Status.INVALID_ARGUMENT, /completions has shape \[3, 2, 4\]; expected \[3, \*, 16\]/],
     ["batch above --max-batch", () => client.logProbs({ ...ok, inputs: encodeTensor(new Int32Array(9 * T).fill(1), [9, T]) }), Status.RESOURCE_EXHAUSTED, /request holds 9 inputs; this engine accepts at most 8/],
     ["message above --max-message-bytes", () => client.logProbs({ ...ok, completions: encodeTensor(new Int32Array(B * 1000 * T), [B, 1000, T]) }), Status.RESOURCE_EXHAUSTED, /./],

@@ -2,7 +2,7 @@
 // and a Prometheus /metrics endpoint, around one frozen ReferenceEngine. At start it refuses a
 // checkpoint whose vocabulary differs from the dataset's.
 import { DataType, ReferenceService } from "@grpomesh/proto";
-import { bindService, invalidArgument, serveWhileLoading, unavailable } from "@grpomesh/rpc";
+import { bindService, invalidArgument, loadSecurity, serveWhileLoading, unavailable, type Security } from "@grpomesh/rpc";
 import { Counter, Gauge, createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
 import { ReferenceEngine, failedPrecondition, type EngineChoice } from "@grpomesh/engine";
@@ -11,8 +11,8 @@ import type { ModelConfig } from "@grpomesh/model";
 import { REFERENCE_FLAG_DEFAULTS, parseMetricsPort, type ReferenceServiceConfig } from "./config.ts";
 
 export type ReferenceServerOptions = Partial<ReferenceServiceConfig> & {
-  /** Host of the /metrics endpoint (default 0.0.0.0). */
-  metricsHost?: string;
+  /** TLS and the admin token; default: what config.tlsDir and config.adminTokenFile name. */
+  security?: Security;
 };
 
 export interface ReferenceServer {
@@ -20,6 +20,8 @@ export interface ReferenceServer {
   port: number;
   metricsPort: number | null;
   config: ReferenceServiceConfig;
+  /** TLS and the admin credential the server runs with. */
+  security: Security;
   engine: ReferenceEngine;
   registry: Registry;
   shutdown(graceMs?: number): Promise<void>;
@@ -32,6 +34,9 @@ export function defaultReferenceConfig(): ReferenceServiceConfig {
     checkpoint: d.checkpoint,
     address: d.address,
     metricsPort: parseMetricsPort(d.metrics_port),
+    metricsHost: d.metrics_host,
+    tlsDir: null,
+    adminTokenFile: null,
     datasetMeta: null,
     maxBatch: d.max_batch,
     maxCompletions: d.max_completions,
@@ -67,7 +72,9 @@ function datasetVocabulary(path: string) {
  * rejects with the reason.
  */
 export async function startReferenceServer(options: ReferenceServerOptions = {}): Promise<ReferenceServer> {
-  const config: ReferenceServiceConfig = { ...defaultReferenceConfig(), ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  const { security: givenSecurity, ...overrides } = options;
+  const config: ReferenceServiceConfig = { ...defaultReferenceConfig(), ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+  const security = givenSecurity ?? loadSecurity({ tlsDir: config.tlsDir, adminTokenFile: config.adminTokenFile });
   const service = createMetrics("reference");
   const registers = [service.registry];
   const inputsServed = new Counter({ name: "reference_inputs_total", help: "Inputs whose log-probs were computed (one forward pass each).", registers });
@@ -100,7 +107,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       const i = engine.info();
       return { ...modelInfo(i.config), backend: i.backend, weightsDigest: i.weightsDigest };
     },
-  });
+    // Both RPCs only read: the reference's weights never change, so no method needs the admin token.
+  }, []);
 
   const served = await serveWhileLoading({
     address: config.address,
@@ -108,8 +116,9 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     maxReceiveMessageBytes: config.maxMessageBytes,
     maxSendMessageBytes: config.maxMessageBytes,
     onCall: service.observeCall,
+    security,
     startMetrics: async () =>
-      config.metricsPort === null ? null : startMetricsServer({ port: config.metricsPort, host: options.metricsHost, registry: service.registry }),
+      config.metricsPort === null ? null : startMetricsServer({ port: config.metricsPort, host: config.metricsHost, registry: service.registry }),
     load: async () => (engine = await ReferenceEngine.fromCheckpoint(config.checkpoint, {
       backend: config.backend,
       engine: config.engine,
@@ -123,5 +132,5 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   const { rpc, shutdown } = served;
   const info = served.model.info();
   modelGauge.set({ checkpoint: config.checkpoint, weights_digest: info.weightsDigest, backend: info.backend }, 1);
-  return { address: rpc.address, port: rpc.port, metricsPort: served.metricsPort, config, engine: served.model, registry: service.registry, shutdown };
+  return { address: rpc.address, port: rpc.port, metricsPort: served.metricsPort, config, security, engine: served.model, registry: service.registry, shutdown };
 }
