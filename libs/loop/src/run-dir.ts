@@ -419,7 +419,7 @@ export function assertFreshRunDir(runDir: string): void {
   if (!existsSync(runDir)) return;
   const c = inspectRunDir(runDir);
   if (c.checkpoints.length || c.hasLatest) {
-    throw new Error(`${runDir} already holds checkpoints (${c.checkpoints.map((f) => f.name).join(", ") || LATEST_FILE}); pass --resume to continue that run, or choose another --run_dir`);
+    throw new Error(`${runDir} already holds checkpoints; pass --resume to continue that run, or choose another --run_dir (it holds ${c.checkpoints.map((f) => f.name).join(", ") || LATEST_FILE})`);
   }
   if (c.logRecords > 0) {
     throw new Error(`${runDir} already holds a run's ${LOG_FILE} (${c.loggedSteps} steps, no checkpoint); a fresh run would write over it — choose another --run_dir, or move that run away`);
