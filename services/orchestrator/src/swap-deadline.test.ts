@@ -4,7 +4,7 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GrpoTrainer } from "@grpomesh/loop";
@@ -12,7 +12,7 @@ import { TINY_MASK, TINY_VOCAB, tinyConfig, tinyPorts } from "@grpomesh/loop/tes
 import { DataType, JudgeService, OrchestratorService, RunState } from "@grpomesh/proto";
 import { RpcCallError, Status, bindService, createClient, loadSecurity, startServer } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
-import { JudgeFleet, type JudgeFleetOptions } from "./judge-fleet.ts";
+import { JudgeFleet } from "./judge-fleet.ts";
 import { startOrchestratorServer } from "./server.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "orch-swap-"));
@@ -20,11 +20,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const SWAP_DEADLINE_MS = 600;
 
-// JudgeFleetOptions.swapDeadlineMs is being added to judge-fleet.ts; until it is there a swap waits
-// for the judge's own 120 s LoadModel deadline and this test is skipped (without it the swap was still waiting after 60 s).
-const FLEET_BOUNDS_SWAPS = /swapDeadlineMs/.test(readFileSync(new URL("./judge-fleet.ts", import.meta.url), "utf8"));
-
-test("a judge that never finishes loading holds the loop no longer than judge_swap_deadline_ms", { timeout: 20_000, skip: FLEET_BOUNDS_SWAPS ? undefined : "JudgeFleet does not take swapDeadlineMs yet" }, async () => {
+test("a judge that never finishes loading holds the loop no longer than judge_swap_deadline_ms", { timeout: 20_000 }, async () => {
   let loads = 0;
   const judge = await startServer({
     address: "127.0.0.1:0",
@@ -51,9 +47,8 @@ test("a judge that never finishes loading holds the loop no longer than judge_sw
       ),
     ],
   });
-  // The option the orchestrator passes from judge_swap_deadline_ms.
-  const options: JudgeFleetOptions & { swapDeadlineMs: number } = { deadlineMs: 10_000, swapDeadlineMs: SWAP_DEADLINE_MS };
-  const fleet = new JudgeFleet([judge.address], options);
+  // swapDeadlineMs: what the orchestrator passes from judge_swap_deadline_ms.
+  const fleet = new JudgeFleet([judge.address], { deadlineMs: 10_000, swapDeadlineMs: SWAP_DEADLINE_MS });
   const trainer = new GrpoTrainer({ ...tinyPorts(), judge: fleet }, tinyConfig({ max_iters: 10_000, checkpoint_interval: 0 }), { runDir: join(dir, "run"), maskTokenId: TINY_MASK });
   let state = RunState.RUNNING;
   const tokenFile = join(dir, "admin-token");
