@@ -21,7 +21,13 @@ launcher options:
   --engine=NAME            policy/reference engine: auto (default: the fastest installed —
                            onnxruntime CUDA, then tfjs-node-gpu, then onnxruntime CPU), onnx or tfjs
 Everything else goes to the orchestrator (see: node --import tsx services/orchestrator/src/main.ts --help),
-e.g. npm start -- --max_iters=50 --learning_rate=3e-4`;
+e.g. npm start -- --max_iters=50 --learning_rate=3e-4; --resume --run-dir=DIR continues a run.
+
+Every channel is mutual TLS and the admin RPCs need a token: both are made in <run-dir>/secrets/
+(reused by --resume). <run-dir>/stack.json lists the services' gRPC addresses and metrics ports and
+the client credentials, for npm run judge -- …. A judge replica or the reference that dies is
+restarted on its address with doubling backoff (1 s, 2 s, … up to 30 s; given up after 5 failures in
+a row within a minute of their start); when the policy dies, the orchestrator stops first.`;
 
 interface LauncherArgs {
   judges: number;
