@@ -258,7 +258,7 @@ test("checkpoint round trip: a restored policy continues bit-identically and sti
   const u2 = await buildUpdate(a, reference, 2, { params: { microBatchSize: 2, klEstimator: "k1" } });
   const r2 = await a.update(u2);
   const saved = await a.saveCheckpoint(`${dir.path}/policy`);
-  assert.deepEqual(saved.files, ["config.json", "model.safetensors", "optimizer.safetensors", "policy-state.json"]);
+  assert.deepEqual(saved.files, [".grpomesh-checkpoint", "config.json", "model.safetensors", "optimizer.safetensors", "policy-state.json"]);
   assert.deepEqual({ v: saved.policyVersion, s: saved.lastStep }, { v: 2, s: 2 });
   assert.equal(saved.weightsDigest, (await a.state()).weightsDigest);
 

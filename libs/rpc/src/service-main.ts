@@ -2,7 +2,7 @@
 // line, drain and exit 0 on SIGTERM/SIGINT. Exit 2 for a bad flag (with the usage), 1 when the
 // service cannot start (with the reason). A service that says how it is secured gets tls=… admin=…
 // on its start line, and a warning line when it is not fully secured.
-import { securityFields, securityWarning, type Security } from "./security.ts";
+import { securityFields, securityWarning, type Security, type SecurityFlagNames } from "./security.ts";
 
 export interface ServiceProcess {
   /** Stops accepting calls and finishes the ones in flight, waiting at most `graceMs`. */
@@ -20,6 +20,8 @@ export interface ServiceMainOptions<C, S extends ServiceProcess> {
   startFields(server: S): Array<[string, string | number]> | Promise<Array<[string, string | number]>>;
   /** The credentials the server runs with: reported on the start line (and warned about when missing). */
   security?(server: S): Security;
+  /** How the warning names the credential flags (default --tls_dir, --admin_token_file). */
+  securityFlags?: SecurityFlagNames;
   /** How long SIGTERM waits for in-flight calls. */
   graceMs: number;
   argv?: readonly string[];
@@ -56,7 +58,7 @@ export async function runServiceMain<C, S extends ServiceProcess>(opts: ServiceM
   }
   const security = opts.security?.(server);
   console.log(formatStartLine(name, [...(await opts.startFields(server)), ...(security ? securityFields(security) : [])]));
-  const warning = security && securityWarning(name, security);
+  const warning = security && securityWarning(name, security, opts.securityFlags);
   if (warning) console.error(warning);
 
   let stopping = false;

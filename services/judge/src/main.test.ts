@@ -33,7 +33,7 @@ test("starts with one start line, serves health, and exits 0 on SIGTERM", async 
     assert.ok(starts[0]!.includes(field), `start line lacks ${field}: ${starts[0]}`);
   }
   assert.match(starts[0]!, / tls=off admin=none$/);
-  assert.match(run.stderr, /judge: WARNING: plaintext gRPC .*no --admin_token_file: state-changing RPCs are refused/);
+  assert.match(run.stderr, /judge: WARNING: plaintext gRPC .*no --admin-token-file: state-changing RPCs are refused/);
   assert.match(run.stdout, /SIGTERM, finishing in-flight requests/);
 });
 

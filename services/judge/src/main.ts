@@ -1,7 +1,7 @@
 // The judge process: parse flags (JUDGE_* env fallbacks), start the server, log one start line,
 // shut down gracefully on SIGTERM/SIGINT. A start model that breaks the contract exits 1. The start
 // line ends with tls=… admin=…, and a warning goes to stderr when the judge is not fully secured.
-import { runServiceMain } from "@grpomesh/rpc";
+import { DASH_FLAGS, runServiceMain } from "@grpomesh/rpc";
 import { judgeUsage, parseJudgeConfig, wantsHelp } from "./config.ts";
 import { startJudgeServer, type JudgeServer } from "./judge-server.ts";
 
@@ -12,6 +12,7 @@ await runServiceMain({
   start: startJudgeServer,
   startFields,
   security: (s) => s.security,
+  securityFlags: DASH_FLAGS,
   graceMs: 10_000,
 });
 

@@ -1,6 +1,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCorpus } from "@grpomesh/data";
@@ -9,6 +9,11 @@ import { Supervisor, freePort, tsxProcess, writeCharacterJudge } from "@grpomesh
 import { runCli } from "./cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "grpomesh-judge-cli-"));
+const token = join(dir, "admin-token");
+writeFileSync(token, "judge-cli-test-admin-token-0123456789\n");
+// No local run is found unless a test makes one: the CLI looks for stack.json files here.
+const runsDir = join(dir, "runs");
+const env = { GRPOMESH_RUNS_DIR: runsDir };
 const sup = new Supervisor(join(dir, "logs"));
 const targets: string[] = [];
 
@@ -22,7 +27,7 @@ before(async () => {
   for (let i = 0; i < 2; i++) {
     const port = await freePort();
     targets.push(`127.0.0.1:${port}`);
-    specs.push(tsxProcess(`judge-${i}`, "services/judge/src/main.ts", [`--model=${join(dir, "e.onnx")}`, `--address=127.0.0.1:${port}`, "--metrics-port=off"], { healthTarget: `127.0.0.1:${port}` }));
+    specs.push(tsxProcess(`judge-${i}`, "services/judge/src/main.ts", [`--model=${join(dir, "e.onnx")}`, `--address=127.0.0.1:${port}`, "--metrics-port=off", `--admin-token-file=${token}`], { healthTarget: `127.0.0.1:${port}` }));
   }
   await sup.startAll(specs, { timeoutMs: 120_000 });
 });
@@ -32,15 +37,15 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(argv: string[]): Promise<{ code: number; out: string }> {
+async function run(argv: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   const lines: string[] = [];
-  const code = await runCli(argv, { out: (l) => lines.push(l) });
+  const code = await runCli(argv, { out: (l) => lines.push(l) }, { ...env, ...extraEnv });
   return { code, out: lines.join("\n") };
 }
 
 test("swap loads the model on every replica and reports what each serves", async () => {
   const spec = `--judges=${targets.join(",")}`;
-  const swapped = await run(["swap", join(dir, "a.onnx"), spec]);
+  const swapped = await run(["swap", join(dir, "a.onnx"), spec, `--admin-token-file=${token}`]);
   assert.equal(swapped.code, 0, swapped.out);
   for (const t of targets) assert.match(swapped.out, new RegExp(`${t.replace(/\./g, "\\.")}  a-v1`));
   const status = await run(["status", spec]);
@@ -51,15 +56,46 @@ test("swap loads the model on every replica and reports what each serves", async
 test("a model that fails the check is refused and every replica keeps its model", async () => {
   const spec = `--judges=${targets.join(",")}`;
   const before = await run(["status", spec]);
-  const res = await run(["swap", join(dir, "broken.onnx"), spec]);
+  const res = await run(["swap", join(dir, "broken.onnx"), spec, `--admin_token_file=${token}`]);
   assert.equal(res.code, 1, res.out);
   assert.match(res.out, /kept/);
   const after = await run(["status", spec]);
   assert.equal(after.out, before.out);
 });
 
+test("without the admin token a swap is refused and every replica keeps its model", async () => {
+  const spec = `--judges=${targets.join(",")}`;
+  const before = await run(["status", spec]);
+  const res = await run(["swap", join(dir, "e.onnx"), spec]);
+  assert.equal(res.code, 1, res.out);
+  assert.match(res.out, /needs the admin token/);
+  assert.equal((await run(["status", spec])).out, before.out);
+});
+
+test("a local run's stack.json gives the credentials and the judges' addresses (the newest run wins)", async () => {
+  const old = join(runsDir, "old");
+  const fresh = join(runsDir, "fresh");
+  mkdirSync(old, { recursive: true });
+  mkdirSync(fresh, { recursive: true });
+  writeFileSync(join(old, "stack.json"), JSON.stringify({ services: { "judge-0": { address: "127.0.0.1:1" } } }));
+  await new Promise((r) => setTimeout(r, 20));
+  writeFileSync(join(fresh, "stack.json"), JSON.stringify({ services: Object.fromEntries(targets.map((t, i) => [`judge-${i}`, { address: t }])), admin_token_file: token, tls_dir: "" }));
+  try {
+    const status = await run(["status"]);
+    assert.equal(status.code, 0, status.out);
+    assert.match(status.out, new RegExp(`credentials and addresses of the run in ${fresh.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} \\(plaintext \\+ admin token\\)`));
+    assert.equal(status.out.match(/127\.0\.0\.1:\d+  /g)?.length, targets.length, status.out);
+    assert.match((await run(["status", `--run-dir=${old}`])).out, /127\.0\.0\.1:1  unreachable/);
+    await assert.rejects(run(["status", `--run-dir=${dir}`]), /has no stack\.json/);
+  } finally {
+    rmSync(runsDir, { recursive: true, force: true });
+  }
+});
+
 test("usage errors are explained", async () => {
-  await assert.rejects(runCli(["swap", "x.onnx"], { out: () => {} }), /exactly one of --judges=SPEC or --orchestrator/);
-  await assert.rejects(runCli(["frobnicate"], { out: () => {} }), /unknown command "frobnicate"/);
-  await assert.rejects(runCli(["status", "--judges=a", "--bogus=1"], { out: () => {} }), /unknown option --bogus/);
+  await assert.rejects(runCli(["swap", "x.onnx"], { out: () => {} }, env), /swap needs --judges=SPEC or --orchestrator=HOST:PORT/);
+  await assert.rejects(runCli(["swap", "x.onnx", "--judges=a", "--orchestrator=b"], { out: () => {} }, env), /not both/);
+  await assert.rejects(runCli(["frobnicate"], { out: () => {} }, env), /unknown command "frobnicate"/);
+  await assert.rejects(runCli(["status", "--judges=a", "--bogus=1"], { out: () => {} }, env), /unknown option --bogus/);
+  await assert.rejects(runCli(["run", "explode", "--orchestrator=127.0.0.1:1"], { out: () => {} }, env), /unknown run action "explode"/);
 });

@@ -20,7 +20,7 @@ export const USAGE = `usage: npm run judge -- <command> [options]
 SPEC is "host:port,host:port", "@file" or "dns:///service:port".
 Credentials: --tls-dir=DIR (tls.crt, tls.key, ca.crt) and --admin-token-file=FILE (or --tls_dir, --admin_token_file)
 (env GRPOMESH_TLS_DIR, GRPOMESH_ADMIN_TOKEN_FILE); without them, those of a local run:
---run-dir=DIR, default the newest runs/* with a stack.json (its addresses are the defaults too).`;
+--run-dir=DIR, default the newest runs/* (or $GRPOMESH_RUNS_DIR/*) with a stack.json (its addresses are the defaults too).`;
 
 const FLAGS = ["judges", "orchestrator", "version", "deadline-ms", "tls-dir", "admin-token-file", "run-dir"];
 
@@ -58,7 +58,8 @@ function readStack(path: string): StackFile {
 }
 
 /** Credentials and default addresses: flags and environment first, then a local run's stack.json. */
-export function resolveTarget(flags: Map<string, string>, env: Record<string, string | undefined> = process.env, runsDir = join(REPO_ROOT, "runs")): Target {
+export function resolveTarget(flags: Map<string, string>, env: Record<string, string | undefined> = process.env): Target {
+  const runsDir = env.GRPOMESH_RUNS_DIR || join(REPO_ROOT, "runs");
   const tlsDir = flags.get("tls-dir") ?? env.GRPOMESH_TLS_DIR;
   const tokenFile = flags.get("admin-token-file") ?? env.GRPOMESH_ADMIN_TOKEN_FILE;
   const runDir = flags.get("run-dir");
@@ -179,6 +180,7 @@ export async function runCli(argv: string[], io: CliIo = { out: (l) => console.l
     io.out(USAGE);
     return command ? 0 : 2;
   }
+  if (!["status", "swap", "run"].includes(command)) throw new Error(`unknown command "${command}"\n${USAGE}`);
   const { positional, flags } = parse(rest);
   const target = resolveTarget(flags, env);
   const { judges, orchestrator, security } = target;
