@@ -41,6 +41,12 @@ export const ADMIN_METHODS: Record<ServiceName, readonly string[]> = {
   orchestrator: ["Pause", "Resume", "SwapJudge", "Checkpoint"],
 };
 
+/**
+ * A SwapJudge call's deadline: the orchestrator bounds each swap by --judge_swap_deadline_ms (5 s
+ * here) and runs them one at a time, so with four calls in flight one may wait for three others.
+ */
+export const SWAP_CALL_DEADLINE_MS = 25_000;
+
 export const isAdminMethod = (service: ServiceName, method: string): boolean => ADMIN_METHODS[service].includes(method);
 
 /**
@@ -445,7 +451,7 @@ export function catalogue(): CaseFactory[] {
     adminOnly("orchestrator", "SwapJudge", label, (h, f) => {
       const { path: p, version = "" } = path(h, f);
       return request(bin(SwapJudgeRequestSchema, { path: p, version }), true, [p, version].filter((s) => s.length > 256), `path ${show(p)} version ${show(version)}`);
-    }, weight, 20_000);
+    }, weight, SWAP_CALL_DEADLINE_MS);
   cases.push(
     swap("hostile path", (h, f) => ({ path: h.pick([...hostilePaths(f.judgePaths), f.judgePaths.notOnnx]) })),
     swap("a judge with another vocabulary", (_h, f) => ({ path: f.judgePaths.otherVocabModel }), 1),

@@ -5,7 +5,10 @@
 // status and a short message without a stack trace, within its deadline, and change nothing.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { SERVICES, type ServiceName } from "./cases.ts";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { SwapJudgeRequestSchema } from "@grpomesh/proto";
+import { SERVICES, SWAP_CALL_DEADLINE_MS, type ServiceName } from "./cases.ts";
+import type { HostileCall } from "./probe.ts";
 import { everyCase, randomCall } from "./runner.ts";
 import { HostileSession } from "./session.ts";
 
@@ -21,7 +24,11 @@ describe("hostile input against every RPC", { timeout: 240_000 }, () => {
     const systematic = everyCase(session.cases, session.values, session.stack.facts);
     let random = 0;
     await session.run(() => systematic.next().value ?? (random++ < RANDOM_CALLS ? randomCall(session.cases, session.values, session.stack.facts) : undefined));
+    // Swaps queue at the step boundary: several at once must each still be answered in time.
+    const burst = burstOfSwaps(session.stack.facts.judgePaths.otherVocabModel, 4);
+    await session.run(() => burst.shift());
     await session.checkHealth("after the hostile calls");
+    console.log(`${session.tally.calls} hostile calls (seed ${SEED})\n${session.tally.table()}`);
   }, { timeout: 200_000 });
 
   after(async () => {
@@ -60,3 +67,18 @@ describe("hostile input against every RPC", { timeout: 240_000 }, () => {
     assert.deepEqual(await session.stateChanges(), []);
   });
 });
+
+/** SwapJudge calls sent at once, each of which must be refused: a judge with another vocabulary, /etc/passwd. */
+function burstOfSwaps(otherVocabModel: string, n: number): HostileCall[] {
+  return Array.from({ length: n }, (_, i) => {
+    const path = i % 2 === 0 ? otherVocabModel : "/etc/passwd";
+    return {
+      service: "orchestrator",
+      method: "SwapJudge",
+      label: "swaps sent at once",
+      auth: "admin",
+      deadlineMs: SWAP_CALL_DEADLINE_MS,
+      request: { body: toBinary(SwapJudgeRequestSchema, create(SwapJudgeRequestSchema, { path })), mustRefuse: true, echoes: [], undecodable: false, oversized: false, detail: `path ${path}` },
+    };
+  });
+}

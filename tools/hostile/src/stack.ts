@@ -17,6 +17,11 @@ export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** Largest request the policy, reference and judge accept here (small, so "oversized" is cheap to send). */
 export const SERVICE_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/**
+ * The orchestrator's bound on one judge swap (--judge_swap_deadline_ms): SwapJudge calls queue at
+ * the step boundary, so a call may wait for the swaps ahead of it (cases.ts gives it four bounds).
+ */
+export const SWAP_DEADLINE_MS = 5_000;
 /** The orchestrator has no flag for it: libs/rpc's default. */
 export const ORCHESTRATOR_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -111,6 +116,12 @@ export async function startHostileStack(opts: StackOptions): Promise<HostileStac
     }
   };
   const stop = async () => {
+    // The orchestrator first, so it does not fail a step on services already gone.
+    const orchestrator = procs.find((p) => p.name === "orchestrator" && p.alive);
+    if (orchestrator) {
+      orchestrator.child.kill("SIGTERM");
+      await Promise.race([orchestrator.exited, sleep(10_000)]);
+    }
     const live = procs.filter((p) => p.alive);
     for (const p of live) p.child.kill("SIGTERM");
     const timer = setTimeout(() => live.forEach((p) => p.alive && p.child.kill("SIGKILL")), 10_000);
@@ -143,7 +154,7 @@ export async function startHostileStack(opts: StackOptions): Promise<HostileStac
     start("orchestrator", "services/orchestrator/src/main.ts", [
       `--policy=${targets.policy}`, `--reference=${targets.reference}`, `--judges=${targets.judge}`, `--address=${targets.orchestrator}`,
       `--run_dir=${runDir}`, `--seed=${opts.seed}`, "--max_iters=100000", "--batch_size=2", "--group_size=2", "--eval_interval=100000",
-      "--eval_batches=1", "--sample_interval=100000", "--checkpoint_interval=100000", "--warmup_iters=1", "--progress=log", "--log_every=1",
+      "--eval_batches=1", "--sample_interval=100000", "--checkpoint_interval=100000", "--warmup_iters=1", "--progress=log", "--log_every=1", `--judge_swap_deadline_ms=${SWAP_DEADLINE_MS}`,
       `--tls_dir=${credentials.clientTlsDir}`, `--admin_token_file=${credentials.adminTokenFile}`,
     ]);
     await ready("orchestrator");
