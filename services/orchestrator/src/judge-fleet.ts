@@ -21,6 +21,12 @@ export interface JudgeFleetOptions {
   log?: (line: string) => void;
   /** TLS (mTLS) and the admin token LoadModel needs, for every replica. Default: plaintext, no token. */
   security?: Security;
+  /**
+   * The name every replica's certificate carries, when replicas are dialled by address. fromSpec
+   * sets it to the Service name of a "dns:///name:port" spec (pods are dialled by IP, which no
+   * certificate names).
+   */
+  tlsServerName?: string;
   /** Longest a swap may hold a step (Info, LoadModel, rolling back), in ms. Default 30000. */
   swapDeadlineMs?: number;
   /** The dataset's vocabulary: swaps and joining replicas whose judge speaks another are refused. */
@@ -90,7 +96,7 @@ const NOT_RETRIABLE = new Set([Status.INVALID_ARGUMENT, Status.FAILED_PRECONDITI
 export class JudgeFleet implements JudgePort {
   replicas: Replica[] = [];
   private next = 0;
-  private readonly opts: Required<Omit<JudgeFleetOptions, "security" | "vocab">> & Pick<JudgeFleetOptions, "security" | "vocab">;
+  private readonly opts: Required<Omit<JudgeFleetOptions, "security" | "vocab" | "tlsServerName">> & Pick<JudgeFleetOptions, "security" | "vocab" | "tlsServerName">;
   private refreshTimer: NodeJS.Timeout | undefined;
   /** The model the fleet serves: the last successful swap, else the version first seen. */
   private model: { path?: string; version: string } | undefined;
@@ -105,7 +111,8 @@ export class JudgeFleet implements JudgePort {
 
   /** A fleet over a target spec (see resolveJudgeTargets), re-resolved every `refreshMs` (0 = never). */
   static async fromSpec(spec: string, opts: JudgeFleetOptions & { refreshMs?: number } = {}): Promise<JudgeFleet> {
-    const fleet = new JudgeFleet(await resolveJudgeTargets(spec), opts);
+    const dnsName = /^dns:\/\/[^/]*\/(.+):\d+$/.exec(spec.trim())?.[1];
+    const fleet = new JudgeFleet(await resolveJudgeTargets(spec), { tlsServerName: dnsName, ...opts });
     const dynamic = spec.trim().startsWith("@") || spec.trim().startsWith("dns:");
     if (dynamic && opts.refreshMs && opts.refreshMs > 0) {
       fleet.refreshTimer = setInterval(() => {
@@ -131,7 +138,7 @@ export class JudgeFleet implements JudgePort {
     }
     const joining = this.replicas.length > 0;
     for (const target of wanted.filter((t) => !keep.some((r) => r.target === t))) {
-      const client = createClient(JudgeService, target, { deadlineMs: this.opts.deadlineMs, security: this.opts.security });
+      const client = createClient(JudgeService, target, { deadlineMs: this.opts.deadlineMs, security: this.opts.security, tlsServerName: this.opts.tlsServerName });
       const replica: Replica = { target, client, served: 0, failures: 0, downUntil: 0, inFlight: 0, pending: joining };
       keep.push(replica);
       if (joining) {
