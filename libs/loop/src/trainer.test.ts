@@ -174,3 +174,43 @@ test("Pause answers with the step the loop stopped at, once it has stopped (not 
   abort.abort();
   await running;
 });
+
+test("a burst of between-step actions on a paused loop: each runs at once, none waits for a later wake-up", async () => {
+  const run = tempRun();
+  const a = trainerIn(run.dir, { max_iters: 500, checkpoint_interval: 0 }, { judgeDelayMs: 10 });
+  a.trainer.begin();
+  const abort = new AbortController();
+  const running = a.trainer.run(abort.signal);
+  while (a.trainer.step < 1) await new Promise((r) => setTimeout(r, 5));
+  await a.trainer.pause();
+  const slowAction = (i: number) => () => new Promise<number>((r) => setTimeout(() => r(i), 30));
+  const t0 = Date.now();
+  // As concurrent SwapJudge calls do: the later ones arrive while the first one runs.
+  const first = a.trainer.atNextBoundary(slowAction(0));
+  await new Promise((r) => setTimeout(r, 10));
+  const done = await Promise.all([first, ...[1, 2, 3].map((i) => a.trainer.atNextBoundary(slowAction(i)))]);
+  assert.deepEqual(done, [0, 1, 2, 3]);
+  assert.ok(Date.now() - t0 < 2_000, `4 actions of 30 ms took ${Date.now() - t0} ms`);
+  assert.ok(a.trainer.isParked, "still paused after the actions");
+  abort.abort();
+  await running;
+});
+
+test("waking a paused loop many times leaves no abort listeners behind", async () => {
+  const run = tempRun();
+  const a = trainerIn(run.dir, { max_iters: 500, checkpoint_interval: 0 }, { judgeDelayMs: 10 });
+  a.trainer.begin();
+  const abort = new AbortController();
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on("warning", onWarning);
+  const running = a.trainer.run(abort.signal);
+  while (a.trainer.step < 1) await new Promise((r) => setTimeout(r, 5));
+  await a.trainer.pause();
+  for (let i = 0; i < 30; i++) await a.trainer.atNextBoundary(async () => i);
+  abort.abort();
+  await running;
+  await new Promise((r) => setImmediate(r));
+  process.off("warning", onWarning);
+  assert.ok(!warnings.includes("MaxListenersExceededWarning"), warnings.join(", "));
+});

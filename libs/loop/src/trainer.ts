@@ -362,15 +362,23 @@ export class GrpoTrainer<C = unknown> {
   }
 
   private async boundary(signal?: AbortSignal): Promise<void> {
-    for (const action of this.betweenSteps.splice(0)) await action();
+    const runQueued = async () => {
+      // Actions queued while one runs (a burst of swaps) are run here too: none waits for a later wake-up.
+      while (this.betweenSteps.length) await this.betweenSteps.shift()!();
+    };
+    await runQueued();
     while (this.paused && !signal?.aborted) {
       this.parked = true;
       this.parkWaiters.splice(0).forEach((r) => r(this.step));
       await new Promise<void>((r) => {
-        this.resumeWaiters.push(r);
-        signal?.addEventListener("abort", () => r(), { once: true });
+        const wake = () => {
+          signal?.removeEventListener("abort", wake);
+          r();
+        };
+        this.resumeWaiters.push(wake);
+        signal?.addEventListener("abort", wake, { once: true });
       });
-      for (const action of this.betweenSteps.splice(0)) await action();
+      await runQueued();
     }
     this.parked = false;
   }

@@ -1,6 +1,6 @@
 // The loop's policy and reference ports over gRPC: tensors in and out through the wire format.
 import { DataType, PolicyService, ReferenceService } from "@grpomesh/proto";
-import { createClient, type Client, type ClientOptions } from "@grpomesh/rpc";
+import { createClient, RpcCallError, Status, type Client, type ClientOptions } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
 import { encodeUpdateRequest, type BatchShape, type PolicyPort, type PolicyState, type ReferencePort, type SampleParams, type SampleResult, type UpdatePayload, type UpdateResult } from "@grpomesh/loop";
 
@@ -66,15 +66,41 @@ export class GrpcPolicy implements PolicyPort {
   }
 }
 
+export interface ReferenceRetry {
+  /** How long LogProbs keeps retrying a reference that is unreachable (restarting), in ms. 0: fail at once. */
+  unavailableMs?: number;
+  /** Told of each retry, e.g. "reference at … unavailable (…); retrying in 0.4 s". */
+  log?: (line: string) => void;
+}
+
+/**
+ * The reference over gRPC. It is frozen and LogProbs only reads, so a call that finds it
+ * unreachable — a pod being replaced, a process the supervisor is restarting — is retried with
+ * backoff for up to `unavailableMs` before the step fails.
+ */
 export class GrpcReference implements ReferencePort {
   readonly client: Client<typeof ReferenceService>;
-  constructor(target: string, opts: ClientOptions = {}) {
-    this.client = createClient(ReferenceService, target, { deadlineMs: 300_000, ...opts });
+  private readonly retry: Required<ReferenceRetry>;
+  constructor(target: string, opts: ClientOptions & { retry?: ReferenceRetry } = {}) {
+    const { retry, ...clientOptions } = opts;
+    this.client = createClient(ReferenceService, target, { deadlineMs: 300_000, ...clientOptions });
+    this.retry = { unavailableMs: 120_000, log: () => {}, ...retry };
   }
 
   async logProbs(inputs: Int32Array, shape: BatchShape, temperature: number): Promise<Float32Array> {
-    const res = await this.client.logProbs({ inputs: encodeTensor(inputs, [shape.batch, shape.seqLen]), temperature, returnDistributions: true });
-    return decodeTensor(res.distributions, { name: "distributions", dtype: DataType.FLOAT32, shape: [shape.batch, shape.seqLen, null] }).values;
+    const request = { inputs: encodeTensor(inputs, [shape.batch, shape.seqLen]), temperature, returnDistributions: true };
+    const until = Date.now() + this.retry.unavailableMs;
+    for (let backoffMs = 200; ; backoffMs = Math.min(backoffMs * 2, 5_000)) {
+      try {
+        const res = await this.client.logProbs(request);
+        return decodeTensor(res.distributions, { name: "distributions", dtype: DataType.FLOAT32, shape: [shape.batch, shape.seqLen, null] }).values;
+      } catch (err) {
+        const unavailable = err instanceof RpcCallError && err.code === Status.UNAVAILABLE;
+        if (!unavailable || Date.now() + backoffMs > until) throw err;
+        this.retry.log(`reference at ${this.client.target} is unavailable (${err.details}); retrying in ${(backoffMs / 1000).toFixed(1)} s`);
+        await new Promise((r) => setTimeout(r, backoffMs));
+      }
+    }
   }
 
   close(): void {

@@ -45,7 +45,7 @@ async function main(): Promise<number> {
 
   const corpus = loadCorpus(cfg.corpus || DEFAULT_CORPUS_PATH);
   const policy = new GrpcPolicy(cfg.policy, { security });
-  const reference = new GrpcReference(cfg.reference, { security });
+  const reference = new GrpcReference(cfg.reference, { security, retry: { log } });
   // The fleet bounds a swap's hold on the loop (swapDeadlineMs), connects like the other clients
   // (security), and refuses swapped-in or joining judges that speak another vocabulary (vocab).
   const fleetOptions = {
