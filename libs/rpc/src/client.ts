@@ -5,7 +5,7 @@ import { create, type DescMessage, type DescService, type MessageInitShape, type
 import { service as healthServiceDefinition } from "grpc-health-check";
 import { methodDefinition } from "./adapter.ts";
 import { Status, statusName } from "./errors.ts";
-import { INSECURE, adminMetadata, channelCredentials, type Security } from "./security.ts";
+import { INSECURE, adminMetadata, targetCredentials, type Security } from "./security.ts";
 
 export interface ClientOptions {
   /** Default deadline for every call (ms). */
@@ -59,7 +59,6 @@ export function channelOptions(opts: ClientOptions = {}): grpc.ChannelOptions {
     "grpc.initial_reconnect_backoff_ms": 200,
     "grpc.max_reconnect_backoff_ms": 5_000,
     "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ [opts.loadBalancing ?? "pick_first"]: {} }] }),
-    ...(opts.tlsServerName ? { "grpc.ssl_target_name_override": opts.tlsServerName, "grpc.default_authority": opts.tlsServerName } : {}),
     ...opts.channelOptions,
   };
 }
@@ -70,7 +69,8 @@ export function channelOptions(opts: ClientOptions = {}): grpc.ChannelOptions {
  */
 export function createClient<S extends DescService>(service: S, target: string, opts: ClientOptions = {}): Client<S> {
   const security = opts.security ?? INSECURE;
-  const grpcClient = new grpc.Client(target, channelCredentials(security), channelOptions(opts));
+  const tls = targetCredentials(target, security, opts.tlsServerName);
+  const grpcClient = new grpc.Client(target, tls.credentials, { ...channelOptions(opts), ...tls.options });
   const credentialMetadata = adminMetadata(security);
   const client: Record<string, unknown> = {
     target,
@@ -111,7 +111,8 @@ const HealthClient = grpc.makeGenericClientConstructor(healthServiceDefinition a
 
 /** One grpc.health.v1 Check: "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN", or throws on transport errors. */
 export function checkHealth(target: string, service = "", deadlineMs = 2_000, security: Security = INSECURE): Promise<string> {
-  const client = new HealthClient(target, channelCredentials(security));
+  const tls = targetCredentials(target, security);
+  const client = new HealthClient(target, tls.credentials, tls.options);
   return new Promise<string>((resolve, reject) => {
     (client as unknown as { check: Function }).check(
       { service },

@@ -11,6 +11,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { isIP } from "node:net";
+import { checkServerIdentity } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import { RpcError, Status } from "./errors.ts";
 
@@ -96,10 +98,34 @@ export function serverCredentials(security: Security): grpc.ServerCredentials {
   return grpc.ServerCredentials.createSsl(tls.ca, [{ private_key: tls.key, cert_chain: tls.cert }], tls.ca !== null);
 }
 
-export function channelCredentials(security: Security): grpc.ChannelCredentials {
+export function channelCredentials(security: Security, verifyOptions?: grpc.VerifyOptions): grpc.ChannelCredentials {
   const tls = security.tls;
   if (!tls) return grpc.credentials.createInsecure();
-  return grpc.credentials.createSsl(tls.ca, tls.key, tls.cert);
+  return grpc.credentials.createSsl(tls.ca, tls.key, tls.cert, verifyOptions);
+}
+
+/** The host of a plain "host:port" or "[v6]:port" target; undefined for resolver targets (dns:///…, ipv4:…). */
+function plainHost(target: string): string | undefined {
+  const m = /^\[([^\]]+)\]:\d+$/.exec(target) ?? /^([^:/]+):\d+$/.exec(target);
+  return m?.[1];
+}
+
+/**
+ * Credentials and channel options for one target. TLS to an IP address: grpc-js would put the IP
+ * in SNI, which TLS forbids (Node warns, DEP0123); SNI then carries a placeholder name while the
+ * certificate is still checked against the IP itself. `serverName`: the name the certificate must
+ * carry instead of the target's host.
+ */
+export function targetCredentials(target: string, security: Security, serverName?: string): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
+  if (serverName) {
+    return { credentials: channelCredentials(security), options: security.tls ? { "grpc.ssl_target_name_override": serverName, "grpc.default_authority": serverName } : {} };
+  }
+  const host = plainHost(target);
+  if (!security.tls || !host || !isIP(host)) return { credentials: channelCredentials(security), options: {} };
+  return {
+    credentials: channelCredentials(security, { checkServerIdentity: (_sni, cert) => checkServerIdentity(host, cert) }),
+    options: { "grpc.ssl_target_name_override": "ip-address.invalid", "grpc.default_authority": target },
+  };
 }
 
 /** Start-line fields: `tls=mtls|tls|off admin=token|none`. */
