@@ -222,7 +222,7 @@ export async function run(argv: string[]): Promise<void> {
   }
 }
 
-const MODE_NAMES: Record<string, string> = { inproc: "in-process", plain: "gRPC plaintext", grpc: "gRPC" };
+const MODE_NAMES: Record<string, string> = { inproc: "in-process", plain: "gRPC plaintext", grpc: "gRPC mTLS" };
 
 /** The GRPO step over the local stack's services (as `npm start` runs them), `steps` measured after `warmup`. */
 async function measureGrpc(
@@ -258,6 +258,6 @@ export function phaseTable(results: Record<string, StepRecord[]>): string {
     }
     return [phase.replace(/_ms$/, ""), ...cells];
   });
-  const header = ["phase (mean ms)", ...modes.map((m) => MODE_NAMES[m] ?? m), ...(results.inproc && results.grpc ? ["gRPC − in-process"] : [])];
+  const header = ["phase (mean ms)", ...modes.map((m) => MODE_NAMES[m] ?? m), ...(results.inproc && results.grpc ? ["mTLS − in-process"] : [])];
   return formatTable(header, rows);
 }
