@@ -235,3 +235,32 @@ test("a dns:/// fleet dials pods by address and checks their certificates by the
     await server.shutdown(100);
   }
 });
+
+test("a replica that comes back serving another model (a restart after a swap) is not used until it serves the fleet's again", async () => {
+  const pair = [judges[0]!.address, judges[1]!.address];
+  const lines: string[] = [];
+  const fleet = new JudgeFleet(pair, { security, log: (l) => lines.push(l), backoffMs: 20 });
+  try {
+    assert.ok((await fleet.swapModel(models.b, "")).every((r) => r.ok));
+    const [b] = await served(pair);
+    // As a restarted process would: the second replica serves its start model again.
+    const direct = createClient(JudgeService, pair[1]!, { deadlineMs: 10_000, security });
+    try {
+      await direct.loadModel({ path: models.a, version: "" });
+    } finally {
+      direct.close();
+    }
+    const seqLen = 16;
+    const groups = 8;
+    const tokens = new Int32Array(groups * 2 * seqLen).fill(3);
+    for (let round = 0; round < 3; round++) {
+      const scored = await fleet.score(tokens, { count: groups * 2, seqLen, groupSize: 2 });
+      assert.deepEqual(new Set(scored.groupVersions), new Set([b]), "no group is scored by another model");
+    }
+    await waitFor("the replica to be brought back to the fleet's model", async () => JSON.stringify(await served(pair)) === JSON.stringify([b, b]) && fleet.replicas.every((r) => !r.pending));
+    assert.ok(lines.some((l) => /serves a\+sha256:[0-9a-f]{12}, not the fleet's b\+sha256/.test(l)), lines.join("\n"));
+    assert.ok(lines.some((l) => /loaded the fleet's model b\+sha256/.test(l)), lines.join("\n"));
+  } finally {
+    fleet.close();
+  }
+});

@@ -264,6 +264,14 @@ export class JudgeFleet implements JudgePort {
         for (let i = 0; i < n; i++) {
           if (!Number.isFinite(values[i]!)) throw new Error(`judge ${replica.target} returned a non-finite score ${values[i]} for sequence ${i}`);
         }
+        if (this.model && res.modelVersion !== this.model.version) {
+          // A replica that restarted comes back with the model it was started with, not the one a
+          // swap gave the fleet: its scores are not used, and it is re-admitted (the fleet's model
+          // loaded there) before it takes chunks again.
+          replica.pending = true;
+          void this.admit(replica);
+          throw new Error(`judge ${replica.target} serves ${res.modelVersion}, not the fleet's ${this.model.version} (restarted?); its scores are dropped and the fleet's model is loaded there`);
+        }
         replica.served += n;
         replica.downUntil = 0;
         this.model ??= { version: res.modelVersion };
