@@ -336,6 +336,9 @@ export class GrpoTrainer<C = unknown> {
     this.running = true;
     try {
       if (!this.firstEval) await this.evaluate();
+      // A checkpoint of the starting point: a run that dies before its first interval checkpoint
+      // resumes from step 0 (the policy's initial weights reloaded) instead of having nothing to resume.
+      if (this.opts.runDir && this.step === 0 && !this.lastCheckpoint) await this.checkpoint();
       while (this.step < c.max_iters && !signal?.aborted) {
         await this.boundary(signal);
         if (signal?.aborted) break;
