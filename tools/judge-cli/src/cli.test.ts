@@ -83,7 +83,7 @@ test("a local run's stack.json gives the credentials and the judges' addresses (
   try {
     const status = await run(["status"]);
     assert.equal(status.code, 0, status.out);
-    assert.match(status.out, new RegExp(`credentials and addresses of the run in ${fresh.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} \\(plaintext \\+ admin token\\)`));
+    assert.ok(status.out.includes(`(plaintext + admin token from the run in ${fresh})`), status.out);
     assert.equal(status.out.match(/127\.0\.0\.1:\d+  /g)?.length, targets.length, status.out);
     assert.match((await run(["status", `--run-dir=${old}`])).out, /127\.0\.0\.1:1  unreachable/);
     await assert.rejects(run(["status", `--run-dir=${dir}`]), /has no stack\.json/);

@@ -7,7 +7,7 @@
 // Credentials: --tls-dir and --admin-token-file, else those of a local run (--run-dir, default the
 // newest run under runs/ that `npm start` left a stack.json in), whose addresses are defaults too.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { JudgeService, OrchestratorService, RunState } from "@grpomesh/proto";
 import { createClient, loadSecurity, type Security } from "@grpomesh/rpc";
 import { REPO_ROOT } from "@grpomesh/data";
@@ -63,7 +63,9 @@ export function resolveTarget(flags: Map<string, string>, env: Record<string, st
   const tlsDir = flags.get("tls-dir") ?? env.GRPOMESH_TLS_DIR;
   const tokenFile = flags.get("admin-token-file") ?? env.GRPOMESH_ADMIN_TOKEN_FILE;
   const runDir = flags.get("run-dir");
-  const stackPath = runDir ? join(resolve(runDir), "stack.json") : tlsDir || tokenFile ? undefined : newestStack(runsDir);
+  // A local run supplies what the flags leave out: addresses, and credentials unless given.
+  const needsStack = runDir || !(tlsDir || tokenFile) || !(flags.has("judges") || flags.has("orchestrator"));
+  const stackPath = runDir ? join(resolve(runDir), "stack.json") : needsStack ? newestStack(runsDir) : undefined;
   if (runDir && !existsSync(stackPath!)) throw new Error(`--run-dir=${runDir} has no stack.json; pass a run directory that npm start made, or --tls-dir and --admin-token-file`);
   const stack = stackPath ? readStack(stackPath) : {};
   const judgeAddresses = Object.entries(stack.services ?? {})
@@ -75,7 +77,10 @@ export function resolveTarget(flags: Map<string, string>, env: Record<string, st
     security,
     judges: flags.get("judges") ?? (judgeAddresses.length ? judgeAddresses.join(",") : undefined),
     orchestrator: flags.get("orchestrator") ?? stack.orchestrator,
-    source: stackPath ? `credentials and addresses of the run in ${join(stackPath, "..")} (${how})` : `${how}${tlsDir || tokenFile ? " from the given files" : ""}`,
+    source: [
+      `${how}${tlsDir || tokenFile ? " from the given files" : stackPath ? ` from the run in ${join(stackPath, "..")}` : ""}`,
+      ...(stackPath && (tlsDir || tokenFile) ? [`addresses from the run in ${join(stackPath, "..")} unless given`] : []),
+    ].join("; "),
   };
 }
 
@@ -199,9 +204,12 @@ export async function runCli(argv: string[], io: CliIo = { out: (l) => console.l
     const viaJudges = flags.has("judges") || (!flags.has("orchestrator") && !orchestrator);
     if (flags.has("judges") && flags.has("orchestrator")) throw new Error(`swap needs one of --judges=SPEC or --orchestrator=HOST:PORT, not both\n${USAGE}`);
     if (viaJudges ? !judges : !orchestrator) throw new Error(`swap needs --judges=SPEC or --orchestrator=HOST:PORT\n${USAGE}`);
-    // Passed as given: the judges resolve it (relative paths against their --model-repository),
-    // and they may run on other machines than this command.
-    const model = positional[0]!;
+    // Otherwise passed as given: the judges resolve it (relative paths against their model
+    // repository), and they may run on other machines than this command. A relative path that
+    // exists here is a local stack's file: sent absolute, not read against the repository.
+    const given = positional[0]!;
+    const model = !isAbsolute(given) && existsSync(given) ? resolve(given) : given;
+    if (model !== given) io.out(`(sending ${given} as ${model})`);
     const version = flags.get("version") ?? "";
     return viaJudges ? swapDirect(model, version, judges!, security, io) : swapViaOrchestrator(model, version, orchestrator!, security, io);
   }
