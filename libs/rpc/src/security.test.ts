@@ -265,3 +265,26 @@ test("tlsServerName: a server dialled by an address its certificate does not nam
     await s.shutdown(100);
   }
 });
+
+test("bytes that are not the method's message: INVALID_ARGUMENT naming the type — after the admin check", async () => {
+  const server = await serve(loadSecurity({ adminTokenFile: creds.adminTokenFile }));
+  const client = new grpc.Client(server.address, grpc.credentials.createInsecure());
+  const raw = (method: string, md = new grpc.Metadata()) =>
+    new Promise<grpc.ServiceError | null>((resolve) =>
+      client.makeUnaryRequest(`/grpomesh.v1.JudgeService/${method}`, () => Buffer.from([0xff, 0xff, 0xff, 0x0f, 0x01]), (b: Buffer) => b, {}, md, { deadline: Date.now() + 3_000 }, (err) => resolve(err)),
+    );
+  try {
+    const garbage = await raw("Score");
+    assert.equal(garbage?.code, Status.INVALID_ARGUMENT);
+    assert.match(garbage!.details, /the request is not a valid grpomesh\.v1\.ScoreRequest message/);
+    const start = loads;
+    assert.equal((await raw("LoadModel"))?.code, Status.UNAUTHENTICATED, "unauthenticated callers learn nothing about parsing");
+    const md = new grpc.Metadata();
+    md.set("authorization", `Bearer ${readFileSync(creds.adminTokenFile, "utf8").trim()}`);
+    assert.equal((await raw("LoadModel", md))?.code, Status.INVALID_ARGUMENT);
+    assert.equal(loads, start);
+  } finally {
+    client.close();
+    await server.shutdown(100);
+  }
+});

@@ -6,7 +6,7 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import { ReflectionService } from "@grpc/reflection";
 import { methodDefinition } from "./adapter.ts";
-import { statusOf, Status, truncateMessage } from "./errors.ts";
+import { invalidArgument, statusOf, Status, truncateMessage } from "./errors.ts";
 import { INSECURE, checkAdmin, serverCredentials, type Security } from "./security.ts";
 
 export interface CallContext {
@@ -132,6 +132,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 }
 
+/** What a request whose bytes do not decode becomes, so the handler wrapper can answer it. */
+class UndecodableRequest {
+  constructor(readonly reason: string) {}
+}
+
 function addService(server: grpc.Server, binding: ServiceBinding, security: Security, onCall?: (r: CallRecord) => void): void {
   const { service, handlers, adminMethods } = binding;
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
@@ -139,7 +144,19 @@ function addService(server: grpc.Server, binding: ServiceBinding, security: Secu
   for (const method of service.methods) {
     const handler = handlers[method.localName];
     if (typeof handler !== "function") throw new Error(`${service.typeName}: no handler for ${method.name}`);
-    definition[method.localName] = methodDefinition(service, method);
+    const strict = methodDefinition(service, method);
+    // Bytes that are not the method's message reach the handler wrapper as an UndecodableRequest,
+    // so they are answered INVALID_ARGUMENT like any other bad input (after the admin check).
+    definition[method.localName] = {
+      ...strict,
+      requestDeserialize: (buf: Buffer) => {
+        try {
+          return strict.requestDeserialize(buf);
+        } catch (err) {
+          return new UndecodableRequest(err instanceof Error ? err.message : String(err));
+        }
+      },
+    };
     implementation[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const started = process.hrtime.bigint();
       const finish = (code: Status) =>
@@ -154,6 +171,9 @@ function addService(server: grpc.Server, binding: ServiceBinding, security: Secu
       Promise.resolve()
         .then(() => {
           if (adminMethods.has(method.name)) checkAdmin(security, call.metadata, `${service.name}.${method.name}`);
+          if (call.request instanceof UndecodableRequest) {
+            throw invalidArgument(`the request is not a valid ${method.input.typeName} message (${call.request.reason}); send the message the proto defines`);
+          }
           return handler(call.request as MessageShape<DescMessage>, ctx);
         })
         .then(

@@ -21,11 +21,11 @@ const REFUSALS = new Set<Status>([
 ]);
 
 /**
- * grpc-js answers a request whose bytes are not a protobuf message with INTERNAL before any
- * handler runs; gRPC's status-code table prescribes exactly that ("Error parsing request proto:
- * INTERNAL, server"). It is the one INTERNAL accepted, and only with grpc-js's own words.
+ * Bytes that are not the method's message are bad input like any other: libs/rpc answers them
+ * INVALID_ARGUMENT naming the message type (after the admin check, so an unauthenticated caller
+ * learns nothing about parsing). No INTERNAL is accepted.
  */
-const UNDECODABLE_DETAILS = "Error deserializing request";
+const UNDECODABLE_DETAILS = /^the request is not a valid grpomesh\.v1\.\w+ message \(/;
 
 export interface CallResult {
   code: Status;
@@ -103,8 +103,8 @@ export class RawClients {
 export function allowedCodes(c: HostileCall): Set<Status> {
   const r = c.request;
   if (r.oversized) return new Set([Status.RESOURCE_EXHAUSTED]);
-  if (r.undecodable) return new Set([Status.INTERNAL]);
   if (isAdminMethod(c.service, c.method) && c.auth !== "admin") return new Set([c.auth === "wrong" ? Status.PERMISSION_DENIED : Status.UNAUTHENTICATED]);
+  if (r.undecodable) return new Set([Status.INVALID_ARGUMENT]);
   const codes = new Set(REFUSALS);
   if (!r.mustRefuse) codes.add(Status.OK);
   return codes;
@@ -116,7 +116,8 @@ export function violations(c: HostileCall, res: CallResult): string[] {
   const allowed = allowedCodes(c);
   if (res.code === Status.DEADLINE_EXCEEDED) out.push(`no answer within its ${c.deadlineMs} ms deadline (hang)`);
   else if (!allowed.has(res.code)) out.push(`status ${statusName(res.code)}; expected ${[...allowed].map(statusName).join(" or ")}`);
-  if (res.code === Status.INTERNAL && !(c.request.undecodable && res.details === UNDECODABLE_DETAILS)) out.push("INTERNAL from a handler (an unexpected error, not a refusal)");
+  if (res.code === Status.INTERNAL) out.push("INTERNAL (an unexpected error, not a refusal)");
+  if (c.request.undecodable && res.code === Status.INVALID_ARGUMENT && !UNDECODABLE_DETAILS.test(res.details)) out.push(`undecodable bytes answered without naming the message type: ${res.details.slice(0, 120)}`);
   if (res.latencyMs > c.deadlineMs + DEADLINE_SLACK_MS) out.push(`returned after ${Math.round(res.latencyMs)} ms, past its ${c.deadlineMs} ms deadline`);
   if (res.details.length > MAX_MESSAGE_CHARS) out.push(`message of ${res.details.length} characters (at most ${MAX_MESSAGE_CHARS})`);
   if (/\n\s+at /.test(res.details) || /^\s*at .+:\d+:\d+\)?$/m.test(res.details)) out.push("message carries a stack trace");
