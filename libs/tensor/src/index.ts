@@ -11,3 +11,4 @@ export {
   type TensorValues,
   type ValuesOf,
 } from "./tensor.ts";
+export { TOKEN_DTYPES, decodeTokens, type DecodedTokens, type TokenTensorExpectation } from "./tokens.ts";
