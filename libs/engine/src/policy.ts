@@ -1,4 +1,4 @@
-// The policy engine (DESIGN §2–§3): the trainable generator, its AdamW state and version counter.
+// The policy engine (docs/design.md, "The roles"): the trainable generator, its AdamW state and version counter.
 // Sample draws k completions per input from ONE forward pass; Update applies one GRPO step exactly
 // once (a retried step is answered from memory). Everything is validated before state changes,
 // and on CPU/wasm the same checkpoint plus the same updates give bit-identical weights.

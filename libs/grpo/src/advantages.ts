@@ -1,4 +1,4 @@
-// Group-relative advantages (DESIGN §2 step 5). Pure arithmetic in float64; the result is float32
+// Group-relative advantages (docs/design.md, "Advantages"). Pure arithmetic in float64; the result is float32
 // because it goes straight into the loss tensors.
 //
 // Every std here is the POPULATION std (divide by k, numpy's default): it is what "the spread of

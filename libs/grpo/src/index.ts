@@ -1,4 +1,4 @@
-// GRPO math (DESIGN §2): advantages, KL estimators, the loss on arrays and as a tfjs function,
+// GRPO math (docs/design.md, "The algorithm"): advantages, KL estimators, the loss on arrays and as a tfjs function,
 // per-step metrics. Pure functions: no I/O, no clock, no global state besides tfjs's own.
 
 export type { AdvantageNorm, AdvantageOptions, AdvantageResult } from "./advantages.ts";

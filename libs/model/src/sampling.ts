@@ -1,5 +1,5 @@
 // Single-step fill-in: one forward pass per input gives a distribution at every masked position,
-// and all k samples of a group are drawn from it (DESIGN.md §2, "key fact"). Log-probs are those
+// and all k samples of a group are drawn from it (docs/design.md, "Group sampling"). Log-probs are those
 // of the sampling distribution at temperature τ BEFORE top-p truncation, for policy and reference
 // alike; the special tokens ([MASK], [PAD]) are never sampled and carry probability 0.
 import * as tf from "@tensorflow/tfjs-core";

@@ -1,6 +1,6 @@
 // The masked (bidirectional) character transformer of docs/model-format.md in tfjs: one file,
 // read top to bottom like nanoGPT's model.py. Two choices are for tfjs-wasm speed and coverage
-// (DESIGN.md §5): linear layers use a custom-gradient matmul with explicit transposes, and the
+// (docs/engine.md): linear layers use a custom-gradient matmul with explicit transposes, and the
 // token embedding is oneHot(ids) @ table, because gather's gradient is not registered on wasm.
 import * as tf from "@tensorflow/tfjs-core";
 // tfjs-core's Node build registers no gradients; see gradients.ts.

@@ -4,7 +4,7 @@ import { expectedTensorShapes, validateConfig, type ModelConfig } from "@grpomes
 import { exportModelToOnnx } from "@grpomesh/onnx";
 import { Rng } from "@grpomesh/rng";
 
-/** The size of the project's default models (DESIGN.md §5: 4 layers, d_model 128, 4 heads, seq_len 128). */
+/** The size of the project's default models (4 layers, d_model 128, 4 heads, seq_len 128). */
 export const DEFAULT_JUDGE_ARCH = { seq_len: 128, n_layer: 4, n_head: 4, d_model: 128, d_ff: 512 } as const;
 
 /** "[PAD]", "[MASK]", then printable ASCII: a stand-in vocabulary of `size` distinct tokens. */

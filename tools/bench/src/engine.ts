@@ -1,6 +1,6 @@
 // `npm run bench -- engine`: forward and training-step (GRPO loss + gradients + AdamW) speed of
 // every training engine behind libs/engine's TrainingBackend seam, at the bundled generator's size
-// and at the reference size of issue #6, in seconds and GFLOP/s (flopsPerToken; train = 3× forward).
+// and at the benchmarks' reference size, in seconds and GFLOP/s (flopsPerToken; train = 3× forward).
 // Weights are seeded random (speed does not depend on them); inputs are real masked corpus text.
 import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
@@ -22,11 +22,11 @@ export type Engine = (typeof ENGINES)[number];
 export const SIZE_NAMES = ["default", "reference"] as const;
 export type SizeName = (typeof SIZE_NAMES)[number];
 
-/** Issue #6's reference size (DESIGN.md §5: 4.85M parameters with the bundled vocabulary). */
+/** The reference size of the engine benchmarks (4.85M parameters with the bundled vocabulary). */
 export const REFERENCE_ARCH = { n_layer: 6, d_model: 256, n_head: 8, d_ff: 1024, seq_len: 256 } as const;
-/** Inputs per batch: the GRPO batch at the default size, issue #6's batch at the reference size. */
+/** Inputs per batch: the GRPO batch at the default size, 64 at the reference size. */
 export const SIZE_BATCH: Record<SizeName, number> = { default: 16, reference: 64 };
-/** Issue #6's goals at the reference size, in GFLOP/s (PyTorch trains at ≈79 here). */
+/** The goals at the reference size, in GFLOP/s (PyTorch trains at ≈79 here). */
 export const GOALS = { train: 80, forward: 120 } as const;
 /**
  * Inputs per lossAndGrads call when --micro-batch=auto (0 = the whole batch). tfjs-wasm's 4 GiB
