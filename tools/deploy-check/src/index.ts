@@ -3,6 +3,7 @@
 // Docker engine needed; the tests next to these files run every check on the repository.
 export { loadBundle, cloneBundle, parseYamlDocuments, REPO_ROOT, PATHS, YamlError, type DeployBundle, type Manifest, type Kustomization } from "./bundle.ts";
 export type * from "./k8s-types.ts";
+export { checkSchemas, validateObject, modelOf, stableApiVersion } from "./schema.ts";
 export { MANIFEST_CHECKS, checkObjects, checkKustomizations, checkWorkloads, checkServices, checkDisruptionAndScaling, checkPodSecurity, workloads, namespaceOf, findObject, selectorMatches, imageName } from "./k8s.ts";
 export { parseDockerfile, DockerIgnore, DockerfileError, stageEnv, ancestry, type Dockerfile, type Stage } from "./dockerfile.ts";
 export { checkDockerfile, checkRunSyntax, checkImagesInManifests, serviceTargets, IMAGE_PREFIX, SERVICES, type ServiceName, type ServicePorts } from "./images.ts";

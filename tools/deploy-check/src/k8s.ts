@@ -1,27 +1,12 @@
-// Checks on the Kubernetes manifests by themselves: object shape, kustomization, selectors, ports,
-// volumes, claims and ConfigMaps, disruption budget and autoscaler. Each returns problems as
+// Checks on the Kubernetes manifests by themselves: the schema of every object (by kubernetes-models,
+// in schema.ts), then what the schemas cannot say: names, namespaces, kustomization, selectors,
+// ports, volumes, claims and ConfigMaps, disruption budget and autoscaler. Each returns problems as
 // sentences (empty: all good).
 import { existsSync } from "node:fs";
 import { join, normalize } from "node:path";
 import { where, yamlFiles, PATHS, type DeployBundle, type Manifest } from "./bundle.ts";
 import type { Container, ContainerPort, K8sObject, LabelSelector, Labels, PodTemplate } from "./k8s-types.ts";
-
-/** apiVersion each kind must use (current stable groups; e.g. autoscaling/v2beta2 is gone since 1.26). */
-export const API_VERSIONS: Record<string, string> = {
-  Namespace: "v1",
-  ConfigMap: "v1",
-  Service: "v1",
-  Pod: "v1",
-  PersistentVolumeClaim: "v1",
-  Deployment: "apps/v1",
-  Job: "batch/v1",
-  PodDisruptionBudget: "policy/v1",
-  HorizontalPodAutoscaler: "autoscaling/v2",
-  ServiceMonitor: "monitoring.coreos.com/v1",
-  ServiceAccount: "v1",
-  NetworkPolicy: "networking.k8s.io/v1",
-  Secret: "v1",
-};
+import { checkSchemas } from "./schema.ts";
 
 const CLUSTER_SCOPED = new Set(["Namespace"]);
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -124,24 +109,18 @@ export function servicePortTarget(pod: PodTemplate, sp: { port?: number; targetP
 
 // ---------------------------------------------------------------- checks
 
-/** apiVersion, kind, metadata.name; the apiVersion each kind needs; names; namespaces; duplicates. */
+/** metadata.name, names, namespaces, duplicates (apiVersion, kind and fields: checkSchemas). */
 export function checkObjects(bundle: DeployBundle): string[] {
   const problems: string[] = [];
   const seen = new Map<string, string>();
   const namespaces = new Set(objectsOfKind(bundle, "Namespace").map((m) => m.obj.metadata?.name));
   for (const m of bundle.manifests) {
     const o = m.obj;
-    if (o === null || typeof o !== "object" || Array.isArray(o)) {
-      problems.push(`${m.file}#${m.index + 1}: a document is not an object; expected a Kubernetes object with apiVersion, kind and metadata.name`);
+    if (o === null || typeof o !== "object" || Array.isArray(o) || !o.kind) continue; // checkSchemas reports it
+    if (typeof o.metadata?.name !== "string" || !o.metadata.name) {
+      problems.push(`${where(m)}: no metadata.name`);
       continue;
     }
-    if (!o.apiVersion) problems.push(`${where(m)}: no apiVersion`);
-    if (!o.kind) problems.push(`${where(m)}: no kind`);
-    if (!o.metadata?.name) problems.push(`${where(m)}: no metadata.name`);
-    if (!o.kind || !o.metadata?.name) continue;
-    const expected = API_VERSIONS[o.kind];
-    if (!expected) problems.push(`${where(m)}: kind ${o.kind} is not one these checks know; add it to API_VERSIONS in tools/deploy-check/src/k8s.ts with its apiVersion`);
-    else if (o.apiVersion !== expected) problems.push(`${where(m)}: apiVersion is ${o.apiVersion}; ${o.kind} needs ${expected}`);
     if (!DNS_LABEL.test(o.metadata.name) || o.metadata.name.length > 63) {
       problems.push(`${where(m)}: name ${JSON.stringify(o.metadata.name)} is not a DNS label (lower-case letters, digits, '-', at most 63 characters)`);
     }
@@ -220,11 +199,9 @@ export function checkWorkloads(bundle: DeployBundle): string[] {
     }
     for (const c of containersOf(w.pod)) {
       const cat = `${at} container ${c.name}`;
-      if (!c.name) problems.push(`${at}: a container has no name`);
       if (!c.image) problems.push(`${cat}: no image`);
       const names = new Set<string>();
       for (const p of c.ports ?? []) {
-        if (!p.containerPort) problems.push(`${cat}: port ${p.name} has no containerPort`);
         if (p.name !== undefined) {
           if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p.name) || p.name.length > 15) problems.push(`${cat}: port name ${JSON.stringify(p.name)} is not an IANA service name (at most 15 lower-case characters)`);
           if (names.has(p.name)) problems.push(`${cat}: port name ${p.name} is used twice`);
@@ -234,7 +211,6 @@ export function checkWorkloads(bundle: DeployBundle): string[] {
       for (const [kind, probe] of [["startupProbe", c.startupProbe], ["readinessProbe", c.readinessProbe], ["livenessProbe", c.livenessProbe]] as const) {
         if (!probe) continue;
         const ref = probe.grpc?.port ?? probe.httpGet?.port ?? probe.tcpSocket?.port;
-        if (probe.grpc && typeof probe.grpc.port !== "number") problems.push(`${cat}: ${kind}.grpc.port must be a number (Kubernetes does not resolve named ports for gRPC probes)`);
         if (ref !== undefined && !(c.ports ?? []).some((p) => (typeof ref === "number" ? p.containerPort === ref : p.name === ref))) {
           problems.push(`${cat}: ${kind} probes port ${ref}, which the container does not declare (ports: ${(c.ports ?? []).map((p) => `${p.name}=${p.containerPort}`).join(", ") || "none"})`);
         }
@@ -286,7 +262,6 @@ export function checkServices(bundle: DeployBundle): string[] {
     if (kinds.size > 1) problems.push(`${at}: selector ${JSON.stringify(sel)} matches the pods of several workloads (${[...kinds].join(", ")}); traffic would mix them`);
     const portNames = new Set<string>();
     for (const sp of svc.obj.spec?.ports ?? []) {
-      if (!sp.port) problems.push(`${at}: port ${sp.name} has no port number`);
       if (sp.name) {
         if (portNames.has(sp.name)) problems.push(`${at}: port name ${sp.name} is used twice`);
         portNames.add(sp.name);
@@ -361,4 +336,4 @@ export function checkPodSecurity(bundle: DeployBundle): string[] {
   return problems;
 }
 
-export const MANIFEST_CHECKS = { checkObjects, checkKustomizations, checkWorkloads, checkServices, checkDisruptionAndScaling, checkPodSecurity };
+export const MANIFEST_CHECKS = { checkSchemas, checkObjects, checkKustomizations, checkWorkloads, checkServices, checkDisruptionAndScaling, checkPodSecurity };

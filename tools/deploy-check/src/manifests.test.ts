@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { PATHS, parseYamlDocuments, yamlFiles, REPO_ROOT, YamlError } from "./bundle.ts";
+import { loadBundle, PATHS, parseYamlDocuments, yamlFiles, REPO_ROOT, YamlError } from "./bundle.ts";
+import { checkAll } from "./check-all.ts";
+import { checkSchemas, validateObject } from "./schema.ts";
 import {
   checkDisruptionAndScaling,
   checkKustomizations,
@@ -57,20 +60,93 @@ describe("deploy/ YAML", () => {
   });
 });
 
-describe("checkObjects", () => {
-  it("needs apiVersion, kind and metadata.name", () => {
+describe("checkSchemas (kubernetes-models)", () => {
+  it("needs apiVersion and kind, and a resource the libraries know", () => {
     const b = bundle();
     delete obj(b, "Deployment", "judge").apiVersion;
-    delete obj(b, "Service", "policy").metadata!.name;
-    const problems = checkObjects(b);
+    delete obj(b, "Service", "policy").kind;
+    obj(b, "ServiceAccount", "grpomesh").kind = "ServiceAcount";
+    const problems = checkSchemas(b);
     assertProblem(problems, /judge\.yaml#2 Deployment\/judge: no apiVersion/);
-    assertProblem(problems, /policy\.yaml#2 Service\/\?: no metadata\.name/);
+    assertProblem(problems, /policy\.yaml#\d+ \?\/policy: no kind/);
+    assertProblem(problems, /ServiceAcount v1 is not a resource kubernetes-models or @kubernetes-models\/prometheus-operator knows/);
   });
 
-  it("refuses an apiVersion the kind does not use", () => {
+  it("refuses a beta apiVersion where a stable one exists", () => {
     const b = bundle();
     obj(b, "HorizontalPodAutoscaler", "judge").apiVersion = "autoscaling/v2beta2";
-    assertProblem(checkObjects(b), /apiVersion is autoscaling\/v2beta2; HorizontalPodAutoscaler needs autoscaling\/v2/);
+    assertProblem(checkSchemas(b), /apiVersion is autoscaling\/v2beta2; HorizontalPodAutoscaler needs autoscaling\/v2/);
+  });
+
+  it("a wrong type is caught, with its field path", () => {
+    const b = bundle();
+    const judge = obj(b, "Deployment", "judge");
+    (judge.spec as Record<string, unknown>).replicas = "2";
+    container(b, "Deployment", "policy").ports![0]!.containerPort = "50051" as unknown as number;
+    container(b, "Deployment", "reference").readinessProbe = { grpc: { port: "grpc" as unknown as number } };
+    (obj(b, "ServiceMonitor", "grpomesh").spec!.endpoints![0] as Record<string, unknown>).port = 9464;
+    const problems = checkSchemas(b);
+    assertProblem(problems, /judge\.yaml#2 Deployment\/judge: spec\.replicas must be integer/);
+    assertProblem(problems, /Deployment\/policy: spec\.template\.spec\.containers\[0\]\.ports\[0\]\.containerPort must be integer/);
+    assertProblem(problems, /Deployment\/reference: spec\.template\.spec\.containers\[0\]\.readinessProbe\.grpc\.port must be integer/);
+    assertProblem(problems, /ServiceMonitor\/grpomesh: spec\.endpoints\[0\]\.port must be string/);
+  });
+
+  it("a missing required field is caught (a container's name, a port's number)", () => {
+    const b = bundle();
+    delete container(b, "Deployment", "judge").name;
+    delete container(b, "Deployment", "judge").ports![0]!.containerPort;
+    delete obj(b, "Service", "policy").spec!.ports![0]!.port;
+    const problems = checkSchemas(b);
+    assertProblem(problems, /Deployment\/judge: spec\.template\.spec\.containers\[0\] needs name/);
+    assertProblem(problems, /Deployment\/judge: spec\.template\.spec\.containers\[0\]\.ports\[0\] needs containerPort/);
+    assertProblem(problems, /Service\/policy: spec\.ports\[0\] needs port/);
+  });
+
+  it("a misspelled field is caught at every depth, in core objects and in the ServiceMonitor CRD", () => {
+    const b = bundle();
+    (obj(b, "Deployment", "judge").metadata as Record<string, unknown>).lables = { a: "b" };
+    (container(b, "Deployment", "policy") as Record<string, unknown>).imagePullPolicty = "Always";
+    (obj(b, "Job", "orchestrator").spec as Record<string, unknown>).backofLimit = 3;
+    (obj(b, "ServiceMonitor", "grpomesh").spec!.endpoints![0] as Record<string, unknown>).intervall = "5s";
+    const problems = checkSchemas(b);
+    assertProblem(problems, /Deployment\/judge: metadata\.lables is not a field of Deployment apps\/v1/);
+    assertProblem(problems, /Deployment\/policy: spec\.template\.spec\.containers\[0\]\.imagePullPolicty is not a field of Deployment apps\/v1/);
+    assertProblem(problems, /Job\/orchestrator: spec\.backofLimit is not a field of Job batch\/v1/);
+    assertProblem(problems, /ServiceMonitor\/grpomesh: spec\.endpoints\[0\]\.intervall is not a field of ServiceMonitor monitoring\.coreos\.com\/v1/);
+  });
+
+  it("free-form maps (labels, ConfigMap data, resource quantities) are not mistaken for unknown fields", () => {
+    const problems = validateObject("v1", "ConfigMap", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x", labels: { anything: "goes" }, annotations: { "a/b": "c" } }, data: { "any.key": "v" } });
+    assert.deepEqual(problems, []);
+    assert.deepEqual(validateObject("v1", "Pod", { apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { containers: [{ name: "c", resources: { limits: { "nvidia.com/gpu": 1, cpu: "1" } } }] } }), []);
+  });
+
+  it("a planted error in a copy of deploy/ is caught by the whole check, with its file and document", () => {
+    const root = mkdtempSync(join(tmpdir(), "deploy-check-"));
+    try {
+      cpSync(join(REPO_ROOT, "deploy"), join(root, "deploy"), { recursive: true });
+      for (const f of ["package.json", "package-lock.json"]) copyFileSync(join(REPO_ROOT, f), join(root, f));
+      const file = join(root, PATHS.k8s, "policy.yaml");
+      const text = readFileSync(file, "utf8");
+      assert.match(text, /imagePullPolicy:/);
+      assert.match(text, /replicas: 1\b/);
+      writeFileSync(file, text.replace("imagePullPolicy:", "imagePullPolicty:").replace(/replicas: 1\b/, 'replicas: "one"'));
+      const problems = checkAll(loadBundle(root)).checkSchemas!;
+      assertProblem(problems, /^deploy\/k8s\/policy\.yaml#\d+ Deployment\/policy: spec\.replicas must be integer$/);
+      assertProblem(problems, /^deploy\/k8s\/policy\.yaml#\d+ Deployment\/policy: spec\.template\.spec\.containers\[0\]\.imagePullPolicty is not a field/);
+      assert.equal(problems.length, 2, problems.join("\n"));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("checkObjects", () => {
+  it("needs metadata.name", () => {
+    const b = bundle();
+    delete obj(b, "Service", "policy").metadata!.name;
+    assertProblem(checkObjects(b), /policy\.yaml#2 Service\/\?: no metadata\.name/);
   });
 
   it("refuses names that are not DNS labels, duplicates and namespaces that disagree with the kustomization", () => {
