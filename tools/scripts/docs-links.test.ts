@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { checkLinks, extractLinks, findMarkdownFiles, formatBroken, headingAnchors } from "./docs-links.ts";
+import { readFileSync } from "node:fs";
+import { relative } from "node:path";
+import { checkLinks, extractLinks, findMarkdownFiles, formatBroken, headingAnchors, outsideCitations } from "./docs-links.ts";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../..");
 
@@ -62,4 +64,27 @@ test("checkLinks reports a missing file, a missing folder and a missing anchor, 
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test("no Markdown file cites a design document outside the repository or an issue number", () => {
+  const found = findMarkdownFiles(REPO_ROOT).flatMap((f) =>
+    outsideCitations(readFileSync(f, "utf8")).map((c) => `${relative(REPO_ROOT, f)}:${c.line}: ${c.what}: ${c.text}`),
+  );
+  assert.deepEqual(found, [], "rephrase these so the repository's docs stand alone (docs/design.md holds the design)");
+});
+
+test("outsideCitations catches the planted citations and leaves code, anchors and ordinary words alone", () => {
+  const text = [
+    "See DESIGN.md §5 for sizes.", // 1
+    "the data is at ../shared/data/kjv.txt", // 2
+    "The tests of #4 check it; issue 11 asked for it.", // 3
+    "A CA `Issuer` and [a heading](#3-things) and `DESIGN §2` in code.", // 4
+    "```", // 5
+    "DESIGN.md #12", // 6 (fenced)
+    "```", // 7
+  ].join("\n");
+  assert.deepEqual(
+    outsideCitations(text).map((c) => c.line),
+    [1, 2, 3],
+  );
 });

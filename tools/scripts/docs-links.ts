@@ -123,6 +123,22 @@ export function checkLinks(root: string, files: readonly string[] = findMarkdown
   return broken;
 }
 
+/** Citations a document of this repository must not make: a design document outside it, or an issue number. */
+export const OUTSIDE_CITATIONS: ReadonlyArray<{ pattern: RegExp; what: string }> = [
+  { pattern: /\bDESIGN(\.md)?\s*§|\bDESIGN\.md\b/, what: "a design document outside the repository (cite docs/design.md)" },
+  { pattern: /\.\.\/shared\//, what: "a path outside the repository (../shared/)" },
+  { pattern: /(^|[\s,;])#\d+\b|\bissues? #?\d+\b/i, what: "an issue number (say what the change was instead)" },
+];
+
+/** Lines of Markdown prose (code blanked) that cite something outside the repository. */
+export function outsideCitations(text: string): Array<{ line: number; what: string; text: string }> {
+  const out: Array<{ line: number; what: string; text: string }> = [];
+  withoutCode(text).split("\n").forEach((line, i) => {
+    for (const c of OUTSIDE_CITATIONS) if (c.pattern.test(line)) out.push({ line: i + 1, what: c.what, text: line.trim().slice(0, 120) });
+  });
+  return out;
+}
+
 export function formatBroken(b: BrokenLink): string {
   return `${b.file}:${b.line}: link ${b.target} — ${b.reason}`;
 }
