@@ -1,160 +1,84 @@
-// The parts of Kubernetes objects the checks read. Every field is optional: the manifests are
-// untrusted input, and a missing field is a problem to report, not a crash.
+// The Kubernetes objects the checks read, typed by kubernetes-models (so `tsc --strict` refuses a
+// misspelled field in the checks themselves). Every field is made optional: the manifests are
+// untrusted input, and a missing field is a problem to report (checkSchemas does), not a crash.
+import type { IServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
+import type { IDeploymentSpec } from "kubernetes-models/apps/v1/DeploymentSpec";
+import type { IHorizontalPodAutoscalerSpec } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscalerSpec";
+import type { IJobSpec } from "kubernetes-models/batch/v1/JobSpec";
+import type { INetworkPolicyPeer } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer";
+import type { INetworkPolicyPort } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort";
+import type { INetworkPolicySpec } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicySpec";
+import type { IPodDisruptionBudgetSpec } from "kubernetes-models/policy/v1/PodDisruptionBudgetSpec";
+import type { IContainer } from "kubernetes-models/v1/Container";
+import type { IContainerPort } from "kubernetes-models/v1/ContainerPort";
+import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
+import type { IPersistentVolumeClaimSpec } from "kubernetes-models/v1/PersistentVolumeClaimSpec";
+import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
+import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
+import type { IProbe } from "kubernetes-models/v1/Probe";
+import type { IServicePort } from "kubernetes-models/v1/ServicePort";
+import type { IServiceSpec } from "kubernetes-models/v1/ServiceSpec";
+import type { IVolume } from "kubernetes-models/v1/Volume";
+import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
+
+/** T with every field optional, all the way down. */
+export type Loose<T> = T extends ReadonlyArray<infer U>
+  ? Array<Loose<U>>
+  : T extends object
+    ? string extends keyof T
+      ? { [K in keyof T]: Loose<T[K]> } // a map (labels, data, quantities): its values stay as they are
+      : { [K in keyof T]?: Loose<T[K]> }
+    : T;
 
 export type Labels = Record<string, string>;
-
-export interface LabelSelector {
-  matchLabels?: Labels;
-  matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
-}
-
-export interface ObjectMeta {
-  name?: string;
-  namespace?: string;
-  labels?: Labels;
-  annotations?: Record<string, string>;
-}
-
-export interface ContainerPort {
-  name?: string;
-  containerPort?: number;
-  protocol?: string;
-}
-
-export interface Probe {
-  exec?: { command?: string[] };
-  grpc?: { port?: number; service?: string };
-  httpGet?: { port?: number | string; path?: string };
-  tcpSocket?: { port?: number | string };
-  periodSeconds?: number;
-  timeoutSeconds?: number;
-  failureThreshold?: number;
-}
-
-export interface EnvVar {
-  name?: string;
-  value?: string;
-  valueFrom?: {
-    fieldRef?: { fieldPath?: string };
-    configMapKeyRef?: { name?: string; key?: string; optional?: boolean };
-    secretKeyRef?: { name?: string; key?: string; optional?: boolean };
-  };
-}
-
-export interface VolumeMount {
-  name?: string;
-  mountPath?: string;
-  readOnly?: boolean;
-  subPath?: string;
-}
-
-export interface Container {
-  name?: string;
-  image?: string;
-  command?: string[];
-  args?: string[];
-  env?: EnvVar[];
-  envFrom?: Array<{ configMapRef?: { name?: string; optional?: boolean }; prefix?: string }>;
-  ports?: ContainerPort[];
-  startupProbe?: Probe;
-  readinessProbe?: Probe;
-  livenessProbe?: Probe;
-  resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> };
-  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean };
-  volumeMounts?: VolumeMount[];
-}
-
-export interface Volume {
-  name?: string;
-  persistentVolumeClaim?: { claimName?: string; readOnly?: boolean };
-  configMap?: { name?: string; items?: Array<{ key?: string; path?: string }>; optional?: boolean };
-  emptyDir?: Record<string, unknown>;
-  secret?: { secretName?: string; items?: Array<{ key?: string; path?: string }>; defaultMode?: number; optional?: boolean };
-}
-
-export interface PodSpec {
-  containers?: Container[];
-  initContainers?: Container[];
-  volumes?: Volume[];
-  nodeSelector?: Labels;
-  tolerations?: Array<{ key?: string; operator?: string; value?: string; effect?: string }>;
-  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; runAsGroup?: number; fsGroup?: number };
-  restartPolicy?: string;
-  serviceAccountName?: string;
-  automountServiceAccountToken?: boolean;
-}
-
-export interface PodTemplate {
-  metadata?: ObjectMeta;
-  spec?: PodSpec;
-}
-
-export interface ServicePort {
-  name?: string;
-  port?: number;
-  targetPort?: number | string;
-  protocol?: string;
-}
-
-export interface K8sObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjectMeta;
-  // Deployments, Jobs, Services, PDBs, HPAs, PVCs, ServiceMonitors, Pods: their spec fields.
-  spec?: {
-    replicas?: number;
-    /** A label map on Services, a LabelSelector elsewhere: read it with serviceSelector / labelSelector. */
-    selector?: Record<string, unknown>;
-    template?: PodTemplate;
-    strategy?: { type?: string };
-    // Service
-    type?: string;
-    clusterIP?: string;
-    publishNotReadyAddresses?: boolean;
-    ports?: ServicePort[];
-    // PodDisruptionBudget
-    minAvailable?: number | string;
-    maxUnavailable?: number | string;
-    // HorizontalPodAutoscaler
-    scaleTargetRef?: { apiVersion?: string; kind?: string; name?: string };
-    minReplicas?: number;
-    maxReplicas?: number;
-    metrics?: Array<{ type?: string; pods?: { metric?: { name?: string }; target?: { type?: string; averageValue?: string | number } } }>;
-    // PersistentVolumeClaim
-    accessModes?: string[];
-    // ServiceMonitor
-    endpoints?: Array<{ port?: string; path?: string; interval?: string }>;
-    namespaceSelector?: { matchNames?: string[]; any?: boolean };
-    // Job
-    backoffLimit?: number;
-    // NetworkPolicy
-    podSelector?: LabelSelector;
-    policyTypes?: string[];
-    ingress?: NetworkPolicyRule[];
-    egress?: NetworkPolicyRule[];
-  } & PodSpec;
-  data?: Record<string, string>;
-  /** Secret */
-  type?: string;
-  /** ServiceAccount */
-  automountServiceAccountToken?: boolean;
-}
-
-export interface NetworkPolicyPeer {
-  podSelector?: LabelSelector;
-  namespaceSelector?: LabelSelector;
-  ipBlock?: { cidr?: string; except?: string[] };
-}
-
-export interface NetworkPolicyPort {
-  protocol?: string;
-  port?: number | string;
-  endPort?: number;
-}
-
+export type LabelSelector = Loose<NonNullable<IDeploymentSpec["selector"]>>;
+export type ObjectMeta = Loose<NonNullable<IPodTemplateSpec["metadata"]>>;
+export type ContainerPort = Loose<IContainerPort>;
+export type Probe = Loose<IProbe>;
+export type EnvVar = Loose<IEnvVar>;
+export type VolumeMount = Loose<IVolumeMount>;
+export type Container = Loose<IContainer>;
+export type Volume = Loose<IVolume>;
+export type PodSpec = Loose<IPodSpec>;
+export type PodTemplate = Loose<IPodTemplateSpec>;
+export type ServicePort = Loose<IServicePort>;
+export type NetworkPolicyPeer = Loose<INetworkPolicyPeer>;
+export type NetworkPolicyPort = Loose<INetworkPolicyPort>;
 /** An ingress rule (from) or an egress rule (to). */
 export interface NetworkPolicyRule {
   from?: NetworkPolicyPeer[];
   to?: NetworkPolicyPeer[];
   ports?: NetworkPolicyPort[];
+}
+
+/** The spec fields of every kind the manifests hold, merged (a check reads those of its kind). */
+type Spec = Loose<
+  Omit<IDeploymentSpec, "selector"> &
+    Omit<IJobSpec, "selector" | "template"> &
+    Omit<IServiceSpec, "selector" | "ports"> &
+    Omit<IPodDisruptionBudgetSpec, "selector"> &
+    IHorizontalPodAutoscalerSpec &
+    Omit<IPersistentVolumeClaimSpec, "selector" | "resources"> &
+    Omit<INetworkPolicySpec, "ingress" | "egress"> &
+    Omit<IServiceMonitor["spec"], "selector"> &
+    Omit<IPodSpec, "resources">
+> & {
+  /** A label map on Services, a LabelSelector elsewhere: read it with serviceSelector / labelSelector. */
+  selector?: Record<string, unknown>;
+  ports?: ServicePort[];
+  ingress?: NetworkPolicyRule[];
+  egress?: NetworkPolicyRule[];
+};
+
+export interface K8sObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+  spec?: Spec;
+  /** ConfigMap, Secret */
+  data?: Record<string, string>;
+  /** Secret */
+  type?: string;
+  /** ServiceAccount */
+  automountServiceAccountToken?: boolean;
 }

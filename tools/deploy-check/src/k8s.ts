@@ -72,8 +72,9 @@ export function selectorMatches(selector: LabelSelector, labels: Labels | undefi
   if (!hasAny) return false; // an empty selector here is a mistake, never "everything"
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
   for (const e of selector.matchExpressions ?? []) {
-    const has = e.key in l;
-    const inValues = has && (e.values ?? []).includes(l[e.key]!);
+    const key = e.key ?? "";
+    const has = key in l;
+    const inValues = has && (e.values ?? []).includes(l[key]!);
     if (e.operator === "In" && !inValues) return false;
     if (e.operator === "NotIn" && inValues) return false;
     if (e.operator === "Exists" && !has) return false;

@@ -98,8 +98,9 @@ export function policySelectorMatches(selector: LabelSelector | undefined, label
   if (!selector) return true;
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
   for (const e of selector.matchExpressions ?? []) {
-    const has = e.key in labels;
-    const inValues = has && (e.values ?? []).includes(labels[e.key]!);
+    const key = e.key ?? "";
+    const has = key in labels;
+    const inValues = has && (e.values ?? []).includes(labels[key]!);
     if (e.operator === "In" && !inValues) return false;
     if (e.operator === "NotIn" && inValues) return false;
     if (e.operator === "Exists" && !has) return false;
@@ -199,7 +200,7 @@ export function checkNetworkPolicies(bundle: DeployBundle, intended: readonly st
     const denyAll = policies.find((m) => {
       const spec = m.obj.spec ?? {};
       const selectsAll = Object.keys(spec.podSelector?.matchLabels ?? {}).length === 0 && (spec.podSelector?.matchExpressions ?? []).length === 0;
-      return namespaceOf(bundle, m) === ns && selectsAll && ["Ingress", "Egress"].every((t) => (spec.policyTypes ?? []).includes(t)) && (spec.ingress ?? []).length === 0 && (spec.egress ?? []).length === 0;
+      return namespaceOf(bundle, m) === ns && selectsAll && (["Ingress", "Egress"] as const).every((t) => (spec.policyTypes ?? []).includes(t)) && (spec.ingress ?? []).length === 0 && (spec.egress ?? []).length === 0;
     });
     if (!denyAll) problems.push(`namespace ${ns} has no default-deny NetworkPolicy (podSelector: {}, policyTypes: [Ingress, Egress], no rules); every pod can reach and be reached by anything`);
   }
