@@ -78,18 +78,20 @@ describe("checkSchemas (kubernetes-models)", () => {
     assertProblem(checkSchemas(b), /apiVersion is autoscaling\/v2beta2; HorizontalPodAutoscaler needs autoscaling\/v2/);
   });
 
-  it("a wrong type is caught, with its field path", () => {
+  it("a wrong type or a value outside an enum is caught, with its field path", () => {
     const b = bundle();
     const judge = obj(b, "Deployment", "judge");
     (judge.spec as Record<string, unknown>).replicas = "2";
     container(b, "Deployment", "policy").ports![0]!.containerPort = "50051" as unknown as number;
     container(b, "Deployment", "reference").readinessProbe = { grpc: { port: "grpc" as unknown as number } };
     (obj(b, "ServiceMonitor", "grpomesh").spec!.endpoints![0] as Record<string, unknown>).port = 9464;
+    container(b, "Deployment", "judge").imagePullPolicy = "Sometimes";
     const problems = checkSchemas(b);
     assertProblem(problems, /judge\.yaml#2 Deployment\/judge: spec\.replicas must be integer/);
     assertProblem(problems, /Deployment\/policy: spec\.template\.spec\.containers\[0\]\.ports\[0\]\.containerPort must be integer/);
     assertProblem(problems, /Deployment\/reference: spec\.template\.spec\.containers\[0\]\.readinessProbe\.grpc\.port must be integer/);
     assertProblem(problems, /ServiceMonitor\/grpomesh: spec\.endpoints\[0\]\.port must be string/);
+    assertProblem(problems, /Deployment\/judge: spec\.template\.spec\.containers\[0\]\.imagePullPolicy must be one of \["Always","IfNotPresent","Never"\]/);
   });
 
   it("a missing required field is caught (a container's name, a port's number)", () => {

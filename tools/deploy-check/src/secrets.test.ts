@@ -7,6 +7,7 @@ import { connect, createServer, type TLSSocket } from "node:tls";
 import { after, before, describe, it } from "node:test";
 import { createCertificateAuthority } from "@grpomesh/rpc";
 import { parseYamlDocuments, REPO_ROOT } from "./bundle.ts";
+import { validateObject } from "./schema.ts";
 import { checkSecretsAgainstManifests, makeClusterSecrets, makeSecretsMain, secretData, type ClusterSecrets } from "./secrets.ts";
 import { assertProblem, bundle, obj } from "./test/helpers.ts";
 
@@ -21,6 +22,7 @@ describe("deploy/scripts/make-secrets.ts: the Secrets the manifests mount", () =
 
   it("match every Secret volume: TLS Secrets with ca.crt from one CA, both usages, every Service name and loopback", () => {
     assert.deepEqual(checkSecretsAgainstManifests(bundle(), made), []);
+    for (const o of made.secrets) assert.deepEqual(validateObject("v1", "Secret", o), [], `Secret ${o.metadata?.name} against the v1 Secret schema`);
     assert.deepEqual(made.secrets.map((o) => `${o.type} ${o.metadata?.name}`).sort(), [
       "Opaque admin-token",
       "kubernetes.io/tls judge-tls",
