@@ -85,7 +85,7 @@ describe("checkSchemas (kubernetes-models)", () => {
     container(b, "Deployment", "policy").ports![0]!.containerPort = "50051" as unknown as number;
     container(b, "Deployment", "reference").readinessProbe = { grpc: { port: "grpc" as unknown as number } };
     (obj(b, "ServiceMonitor", "grpomesh").spec!.endpoints![0] as Record<string, unknown>).port = 9464;
-    container(b, "Deployment", "judge").imagePullPolicy = "Sometimes";
+    (container(b, "Deployment", "judge") as Record<string, unknown>).imagePullPolicy = "Sometimes"; // tsc refuses it too
     const problems = checkSchemas(b);
     assertProblem(problems, /judge\.yaml#2 Deployment\/judge: spec\.replicas must be integer/);
     assertProblem(problems, /Deployment\/policy: spec\.template\.spec\.containers\[0\]\.ports\[0\]\.containerPort must be integer/);
