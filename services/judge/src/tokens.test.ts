@@ -32,6 +32,18 @@ test("int32 and int64 ids are converted to the dtype the model declares", () => 
   assert.deepEqual([...same.ids], [1n, 2n, 3n]);
 });
 
+test("an int64 request gives the same ids as its int32 twin, bit for bit, for either model dtype", () => {
+  const ids = Int32Array.of(0, 9, 3, 7, 1, 2);
+  for (const inputDtype of ["int32", "int64"] as const) {
+    const expect = { ...expect64, inputDtype };
+    const narrow = validateTokens(encodeTensor(ids, [2, 3]), expect);
+    const wide = validateTokens(encodeTensor(BigInt64Array.from(ids, BigInt), [2, 3]), expect);
+    assert.equal(wide.ids.constructor, narrow.ids.constructor);
+    assert.deepEqual(new Uint8Array(wide.ids.buffer, wide.ids.byteOffset, wide.ids.byteLength), new Uint8Array(narrow.ids.buffer, narrow.ids.byteOffset, narrow.ids.byteLength));
+    assert.deepEqual([wide.rows, wide.seqLen], [narrow.rows, narrow.seqLen]);
+  }
+});
+
 test("the ids are copied: later writes to the request bytes do not reach the batch", () => {
   const values = Int32Array.of(1, 2, 3);
   const batch = validateTokens(encodeTensor(values, [1, 3]), { ...expect64, inputDtype: "int32" });
@@ -66,6 +78,9 @@ test("an id outside the vocabulary is refused with its row, column and value", (
   // 2^32 + 3 has low word 3: the high word must be checked too.
   refused(() => validateTokens(encodeTensor(BigInt64Array.of(1n, 2n, 4294967299n), [1, 3]), expect64), I, /row 0, column 2 is 4294967299/);
   refused(() => validateTokens(encodeTensor(BigInt64Array.of(-5n), [1, 1]), expect32), I, /row 0, column 0 is -5/);
+  // int64 ids outside int32 (where the low word alone would look valid or negative) name their exact value
+  refused(() => validateTokens(encodeTensor(BigInt64Array.of(1n, 2n, 3n, 4n, 5n, 2n ** 40n), [2, 3]), expect64), I, /tokens row 1, column 2 is 1099511627776; expected a token id in \[0, 10\) \(judge model v1 has 10 tokens in its vocabulary\)/);
+  refused(() => validateTokens(encodeTensor(BigInt64Array.of(-(2n ** 63n)), [1, 1]), expect32), I, /tokens row 0, column 0 is -9223372036854775808; expected a token id in \[0, 10\)/);
 });
 
 test("more sequences than --max-batch is RESOURCE_EXHAUSTED", () => {

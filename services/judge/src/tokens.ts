@@ -2,7 +2,7 @@
 // the model's vocabulary; then the ids in the dtype the model declares (int32 ↔ int64).
 import { DataType, type Tensor } from "@grpomesh/proto";
 import { asInvalidArgument, invalidArgument, resourceExhausted } from "@grpomesh/rpc";
-import { decodeTensor, dtypeName } from "@grpomesh/tensor";
+import { decodeTokens, dtypeName, type DecodedTokens } from "@grpomesh/tensor";
 import type { TokenIds } from "./loaded-model.ts";
 
 export interface TokenBatch {
@@ -47,39 +47,25 @@ export function validateTokens(tokens: Tensor | undefined, expect: TokenExpectat
   if (n > BigInt(expect.maxBatch)) {
     throw resourceExhausted(`tokens holds ${n} sequences; this judge accepts at most ${expect.maxBatch} per request (--max-batch); split the batch`);
   }
-  const decoded = asInvalidArgument(() => decodeTensor(tokens, { name: "tokens", dtype: [DataType.INT32, DataType.INT64] }));
-  const rows = Number(n);
-  const seqLen = Number(t);
-  return { ids: checkAndConvert(decoded.values as TokenIds, seqLen, expect), rows, seqLen };
+  const V = expect.vocabSize;
+  const decoded = asInvalidArgument(() =>
+    decodeTokens(tokens, {
+      name: "tokens",
+      vocabSize: V,
+      vocabNote: ` (judge model ${expect.version} has ${V} tokens in its vocabulary)`,
+      dimNames: ["row", "column"],
+    }),
+  );
+  return { ids: toModelDtype(decoded, expect.inputDtype), rows: Number(n), seqLen: Number(t) };
 }
 
-/** One pass over the ids: range check and copy into the model's dtype (little-endian host, as libs/tensor checks). */
-function checkAndConvert(values: TokenIds, seqLen: number, expect: TokenExpectation): TokenIds {
-  const V = expect.vocabSize;
-  const count = values.length;
-  const fail = (i: number) => {
-    const value = values[i]!;
-    return invalidArgument(
-      `tokens row ${Math.floor(i / seqLen)}, column ${i % seqLen} is ${value}; expected a token id in [0, ${V}) (judge model ${expect.version} has ${V} tokens in its vocabulary)`,
-    );
-  };
-  // int64 ids are read as pairs of int32 words: low word the id, high word 0 for any valid id.
-  const words = values instanceof BigInt64Array ? new Int32Array(values.buffer, values.byteOffset, count * 2) : null;
-  if (expect.inputDtype === "int64") {
-    const out = new BigInt64Array(count);
-    const outWords = new Int32Array(out.buffer);
-    for (let i = 0; i < count; i++) {
-      const lo = words ? words[2 * i]! : (values as Int32Array)[i]!;
-      if ((words && words[2 * i + 1] !== 0) || lo < 0 || lo >= V) throw fail(i);
-      outWords[2 * i] = lo;
-    }
-    return out;
-  }
-  const out = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    const lo = words ? words[2 * i]! : (values as Int32Array)[i]!;
-    if ((words && words[2 * i + 1] !== 0) || lo < 0 || lo >= V) throw fail(i);
-    out[i] = lo;
-  }
+/** The checked ids in the model's dtype, in a fresh array (an INT32 request decodes to a view over its bytes). */
+function toModelDtype(decoded: DecodedTokens, inputDtype: "int32" | "int64"): TokenIds {
+  const values = decoded.values;
+  if (inputDtype === "int32") return decoded.dtype === DataType.INT32 ? values.slice() : values;
+  // Every id is in [0, V) ⊂ [0, 2^31): the low word is the id, the high word 0 (little-endian host, as libs/tensor checks).
+  const out = new BigInt64Array(values.length);
+  const outWords = new Int32Array(out.buffer);
+  for (let i = 0; i < values.length; i++) outWords[2 * i] = values[i]!;
   return out;
 }

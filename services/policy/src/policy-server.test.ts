@@ -189,6 +189,39 @@ test("every bad request gets its status code, state is unchanged, and the next g
   assert.deepEqual({ replayed: ok.replayed, v: ok.policyVersion }, { replayed: false, v: state.policyVersion + 1 });
 });
 
+test("int64 token tensors (numpy's default) get the same answers as int32, bit for bit; ids outside int32 are refused naming the element", async () => {
+  const wide = (a: Int32Array, shape: number[]) => encodeTensor(BigInt64Array.from(a, BigInt), shape);
+  const inputs = maskedInputs(B, T, 77);
+  const params = { temperature: 0.8, topP: 0.95, groupSize: K, seed: "77" };
+  const narrow = await client.sample({ inputs: encodeTensor(inputs, [B, T]), params });
+  const widened = await client.sample({ inputs: wide(inputs, [B, T]), params });
+  assert.deepEqual(widened.completions, narrow.completions);
+  assert.deepEqual(widened.logProbs, narrow.logProbs);
+  assert.equal(widened.policyVersion, narrow.policyVersion);
+
+  // Update: the server fed int64 tensors and an engine at the same state fed Int32Arrays end equal.
+  await client.saveCheckpoint({ dir: "ckpt/int64-twin" });
+  const local = await PolicyEngine.fromCheckpoint(`${dir.path}/ckpt/int64-twin`);
+  const state = await client.info({});
+  const p = await payloadFor(state.lastStep + 1);
+  const req = updateRequest(p);
+  const bad: Array<[string, () => Promise<unknown>, RegExp]> = [
+    ["inputs id 2^32 + 3", () => client.update({ ...req, inputs: encodeTensor(BigInt64Array.from(p.inputs, (x, i) => (i === 17 ? 4294967299n : BigInt(x))), [B, T]) }), /inputs\[1, 1\] is 4294967299; expected a token id in \[0, 2147483647\]/],
+    ["completions id -1", () => client.update({ ...req, completions: encodeTensor(BigInt64Array.from(p.completions, (x, i) => (i === T + 2 ? -1n : BigInt(x))), [B, K, T]) }), /completions\[0, 1, 2\] is -1; expected a token id in \[0, 2147483647\]/],
+    ["sample: inputs id 2^31", () => client.sample({ inputs: encodeTensor(BigInt64Array.from(inputs, (x, i) => (i === 3 ? 2n ** 31n : BigInt(x))), [B, T]), params }), /inputs\[0, 3\] is 2147483648; expected a token id in \[0, 2147483647\]/],
+  ];
+  for (const [label, call, message] of bad) await expectStatus(call(), Status.INVALID_ARGUMENT, message, label);
+  assert.equal((await client.info({})).weightsDigest, state.weightsDigest);
+  const r = await client.update({ ...req, inputs: wide(p.inputs, [B, T]), completions: wide(p.completions, [B, K, T]) });
+  assert.equal(r.replayed, false);
+  const l = await local.update(p);
+  assert.equal(r.metrics!.loss, l.metrics.loss);
+  assert.equal(r.metrics!.gradNorm, l.metrics.gradNorm);
+  assert.equal(r.metrics!.tokens, l.metrics.tokens);
+  assert.equal((await client.info({})).weightsDigest, (await local.state()).weightsDigest);
+  local.dispose();
+});
+
 test("/metrics: request counters, policy_version, policy_last_step, update duration and grad norm", async () => {
   const info = await client.info({});
   const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();

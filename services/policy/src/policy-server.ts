@@ -4,7 +4,7 @@
 import { DataType, KlEstimator, PolicyService, TokenReduction } from "@grpomesh/proto";
 import { bindService, confinePath, invalidArgument, loadSecurity, serveWhileLoading, unavailable, type Security } from "@grpomesh/rpc";
 import { createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
-import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
+import { decodeTensor, decodeTokens, encodeTensor } from "@grpomesh/tensor";
 import { PolicyEngine, type EngineChoice } from "@grpomesh/engine";
 import type { TrainParams } from "@grpomesh/loop";
 import type { ModelConfig } from "@grpomesh/model";
@@ -87,7 +87,7 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
     {
       async sample(req) {
         const e = need();
-        const inputs = decodeTensor(req.inputs, { name: "inputs", dtype: DataType.INT32, shape: [null, null] });
+        const inputs = decodeTokens(req.inputs, { name: "inputs", shape: [null, null] });
         const [B, T] = inputs.shape as [number, number];
         const p = req.params;
         if (!p) throw invalidArgument("params is missing; expected SamplingParams {temperature, top_p, group_size, seed}");
@@ -103,9 +103,9 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
       async update(req) {
         const e = need();
         const V = e.config.vocab_size;
-        const inputs = decodeTensor(req.inputs, { name: "inputs", dtype: DataType.INT32, shape: [null, null] });
+        const inputs = decodeTokens(req.inputs, { name: "inputs", shape: [null, null] });
         const [B, T] = inputs.shape as [number, number];
-        const completions = decodeTensor(req.completions, { name: "completions", dtype: DataType.INT32, shape: [B, null, T] });
+        const completions = decodeTokens(req.completions, { name: "completions", shape: [B, null, T] });
         const k = completions.shape[1]!;
         const advantages = decodeTensor(req.advantages, { name: "advantages", dtype: DataType.FLOAT32, shape: [B, k] });
         const refLogProbs = req.refLogProbs

@@ -77,6 +77,23 @@ test("LogProbs over gRPC equals ReferenceEngine called directly; Info and health
   direct.dispose();
 });
 
+test("int64 token tensors (numpy's default) get the same answers as int32, bit for bit", async () => {
+  const inputs = maskedInputs(B, T, 21);
+  const completions = Int32Array.from({ length: B * K * T }, (_, i) => {
+    const x = inputs[Math.floor(i / (K * T)) * T + (i % T)]!;
+    return x === 1 ? 3 + (i % 5) : x;
+  });
+  const wide = (a: Int32Array, shape: number[]) => encodeTensor(BigInt64Array.from(a, BigInt), shape);
+  const narrow = await client.logProbs({ inputs: encodeTensor(inputs, [B, T]), temperature: 0.7, returnDistributions: true, completions: encodeTensor(completions, [B, K, T]) });
+  const widened = await client.logProbs({ inputs: wide(inputs, [B, T]), temperature: 0.7, returnDistributions: true, completions: wide(completions, [B, K, T]) });
+  assert.ok(narrow.distributions && narrow.completionLogProbs);
+  assert.deepEqual(widened.distributions, narrow.distributions);
+  assert.deepEqual(widened.completionLogProbs, narrow.completionLogProbs);
+  // one of each is allowed too
+  const mixed = await client.logProbs({ inputs: encodeTensor(inputs, [B, T]), temperature: 0.7, completions: wide(completions, [B, K, T]) });
+  assert.deepEqual(mixed.completionLogProbs, narrow.completionLogProbs);
+});
+
 /** A token other than `x` (and not [MASK]): what a contradicting completion holds at an unmasked position. */
 const unmaskedOther = (x: number) => (x === 3 ? 4 : 3);
 
@@ -86,10 +103,12 @@ test("every bad request gets its status code; the weights stay the same and the 
   const ok = { inputs: encodeTensor(inputs, [B, T]), temperature: 0.8, returnDistributions: true };
   const cases: Array<[string, () => Promise<unknown>, Status, RegExp]> = [
     ["inputs missing", () => client.logProbs({ ...ok, inputs: undefined }), Status.INVALID_ARGUMENT, /inputs is missing/],
-    ["inputs as int64", () => client.logProbs({ ...ok, inputs: encodeTensor(BigInt64Array.from(inputs, BigInt), [B, T]) }), Status.INVALID_ARGUMENT, /inputs has dtype INT64; expected INT32/],
+    ["inputs as float", () => client.logProbs({ ...ok, inputs: encodeTensor(Float32Array.from(inputs), [B, T]) }), Status.INVALID_ARGUMENT, /inputs has dtype FLOAT32; expected INT32 or INT64/],
+    ["int64 inputs id 2^32 + 3", () => client.logProbs({ ...ok, inputs: encodeTensor(BigInt64Array.from(inputs, (x, i) => (i === T + 4 ? 4294967299n : BigInt(x))), [B, T]) }), Status.INVALID_ARGUMENT, /inputs\[1, 4\] is 4294967299; expected a token id in \[0, 2147483647\]/],
+    ["int64 completions id -2", () => client.logProbs({ ...ok, completions: encodeTensor(BigInt64Array.from({ length: B * K * T }, (_, i) => (i === K * T + 3 ? -2n : 3n)), [B, K, T]) }), Status.INVALID_ARGUMENT, /completions\[1, 0, 3\] is -2; expected a token id in \[0, 2147483647\]/],
     ["asks for nothing", () => client.logProbs({ ...ok, returnDistributions: false }), Status.INVALID_ARGUMENT, /the request asks for nothing/],
     ["temperature 0", () => client.logProbs({ ...ok, temperature: 0 }), Status.INVALID_ARGUMENT, /temperature is 0; expected a finite number > 0/],
-    ["token out of range", () => client.logProbs({ ...ok, inputs: encodeTensor(Int32Array.from(inputs, (x, i) => (i === 5 ? -3 : x)), [B, T]) }), Status.INVALID_ARGUMENT, /inputs\[5\] is -3/],
+    ["token out of range", () => client.logProbs({ ...ok, inputs: encodeTensor(Int32Array.from(inputs, (x, i) => (i === 5 ? -3 : x)), [B, T]) }), Status.INVALID_ARGUMENT, /inputs\[0, 5\] is -3; expected a token id in \[0, 2147483647\]/],
     ["longer than seq_len", () => client.logProbs({ ...ok, inputs: encodeTensor(new Int32Array(B * 20), [B, 20]) }), Status.INVALID_ARGUMENT, /seq_len is 16/],
     ["shorter than seq_len", () => client.logProbs({ ...ok, inputs: encodeTensor(maskedInputs(B, 12, 12), [B, 12]) }), Status.INVALID_ARGUMENT, /inputs have 12 positions; this model's seq_len is 16\. Send sequences of exactly 16 tokens/],
     [

@@ -4,7 +4,7 @@
 import { DataType, ReferenceService } from "@grpomesh/proto";
 import { bindService, invalidArgument, loadSecurity, serveWhileLoading, unavailable, type Security } from "@grpomesh/rpc";
 import { Counter, Gauge, createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
-import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
+import { decodeTokens, encodeTensor } from "@grpomesh/tensor";
 import { ReferenceEngine, failedPrecondition, type EngineChoice } from "@grpomesh/engine";
 import { readCorpusMetadata } from "@grpomesh/data";
 import type { ModelConfig } from "@grpomesh/model";
@@ -84,11 +84,11 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   const handlers = bindService(ReferenceService, {
     async logProbs(req) {
       if (!engine) throw unavailable(`the reference is still loading its checkpoint ${config.checkpoint}; retry when health reports SERVING`);
-      const inputs = decodeTensor(req.inputs, { name: "inputs", dtype: DataType.INT32, shape: [null, null] });
+      const inputs = decodeTokens(req.inputs, { name: "inputs", shape: [null, null] });
       const [B, T] = inputs.shape as [number, number];
       let completions: { completions: Int32Array; groupSize: number } | undefined;
       if (req.completions) {
-        const c = decodeTensor(req.completions, { name: "completions", dtype: DataType.INT32, shape: [B, null, T] });
+        const c = decodeTokens(req.completions, { name: "completions", shape: [B, null, T] });
         completions = { completions: c.values, groupSize: c.shape[1]! };
       }
       if (!req.returnDistributions && !completions) {
