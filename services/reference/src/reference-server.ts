@@ -1,7 +1,7 @@
 // The reference service: LogProbs and Info over gRPC (with health and reflection from libs/rpc)
 // and a Prometheus /metrics endpoint, around one frozen ReferenceEngine. At start it refuses a
 // checkpoint whose vocabulary differs from the dataset's.
-import { DataType, ReferenceService } from "@grpomesh/proto";
+import { ReferenceService } from "@grpomesh/proto";
 import { bindService, invalidArgument, loadSecurity, serveWhileLoading, unavailable, type Security } from "@grpomesh/rpc";
 import { Counter, Gauge, createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTokens, encodeTensor } from "@grpomesh/tensor";
