@@ -19,7 +19,8 @@ export const file_grpomesh_v1_judge: GenFile = /*@__PURE__*/
  */
 export type ScoreRequest = Message<"grpomesh.v1.ScoreRequest"> & {
   /**
-   * int32 or int64 [N, T] token ids of complete sequences.
+   * Required. int32 or int64 [N, T] token ids of complete sequences, each in [0, vocab size);
+   * T is the model's seq_len when it has a fixed one. N is at most max_batch_size.
    *
    * @generated from field: grpomesh.v1.Tensor tokens = 1;
    */

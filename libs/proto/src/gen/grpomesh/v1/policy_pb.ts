@@ -17,25 +17,36 @@ export const file_grpomesh_v1_policy: GenFile = /*@__PURE__*/
   fileDesc("ChhncnBvbWVzaC92MS9wb2xpY3kucHJvdG8SC2dycG9tZXNoLnYxIloKDlNhbXBsaW5nUGFyYW1zEhMKC3RlbXBlcmF0dXJlGAEgASgCEg0KBXRvcF9wGAIgASgCEhIKCmdyb3VwX3NpemUYAyABKA0SEAoEc2VlZBgEIAEoBEICMAEiYQoNU2FtcGxlUmVxdWVzdBIjCgZpbnB1dHMYASABKAsyEy5ncnBvbWVzaC52MS5UZW5zb3ISKwoGcGFyYW1zGAIgASgLMhsuZ3Jwb21lc2gudjEuU2FtcGxpbmdQYXJhbXMiegoOU2FtcGxlUmVzcG9uc2USKAoLY29tcGxldGlvbnMYASABKAsyEy5ncnBvbWVzaC52MS5UZW5zb3ISJgoJbG9nX3Byb2JzGAIgASgLMhMuZ3Jwb21lc2gudjEuVGVuc29yEhYKDnBvbGljeV92ZXJzaW9uGAMgASgNIoMDCgtUcmFpblBhcmFtcxIVCg1sZWFybmluZ19yYXRlGAEgASgCEhQKDHdhcm11cF9zdGVwcxgCIAEoDRIRCgltYXhfc3RlcHMYAyABKA0SFAoMbWluX2xyX3JhdGlvGAQgASgCEhQKDHdlaWdodF9kZWNheRgFIAEoAhINCgViZXRhMRgGIAEoAhINCgViZXRhMhgHIAEoAhILCgNlcHMYCCABKAISEQoJZ3JhZF9jbGlwGAkgASgCEhgKEG1pY3JvX2JhdGNoX3NpemUYCiABKA0SDwoHa2xfYmV0YRgLIAEoAhIuCgxrbF9lc3RpbWF0b3IYDCABKA4yGC5ncnBvbWVzaC52MS5LbEVzdGltYXRvchI0Cg90b2tlbl9yZWR1Y3Rpb24YDSABKA4yGy5ncnBvbWVzaC52MS5Ub2tlblJlZHVjdGlvbhISCgpwcG9fZXBvY2hzGA4gASgNEhAKCGNsaXBfZXBzGA8gASgCEhMKC3RlbXBlcmF0dXJlGBAgASgCIpcCCg1VcGRhdGVSZXF1ZXN0EgwKBHN0ZXAYASABKA0SIwoGaW5wdXRzGAIgASgLMhMuZ3Jwb21lc2gudjEuVGVuc29yEigKC2NvbXBsZXRpb25zGAMgASgLMhMuZ3Jwb21lc2gudjEuVGVuc29yEicKCmFkdmFudGFnZXMYBCABKAsyEy5ncnBvbWVzaC52MS5UZW5zb3ISKgoNcmVmX2xvZ19wcm9icxgFIAEoCzITLmdycG9tZXNoLnYxLlRlbnNvchIqCg1vbGRfbG9nX3Byb2JzGAYgASgLMhMuZ3Jwb21lc2gudjEuVGVuc29yEigKBnBhcmFtcxgHIAEoCzIYLmdycG9tZXNoLnYxLlRyYWluUGFyYW1zIsoBCg1VcGRhdGVNZXRyaWNzEgwKBGxvc3MYASABKAESDwoHcGdfbG9zcxgCIAEoARISCgprbF9wZW5hbHR5GAMgASgBEg8KB21lYW5fa2wYBCABKAESFQoNbWVhbl9sb2dfcHJvYhgFIAEoARIRCglncmFkX25vcm0YBiABKAESFQoNbGVhcm5pbmdfcmF0ZRgHIAEoARIRCgljbGlwX2ZyYWMYCCABKAESEQoJdXBkYXRlX21zGAkgASgBEg4KBnRva2VucxgKIAEoDSJ1Cg5VcGRhdGVSZXNwb25zZRIMCgRzdGVwGAEgASgNEhYKDnBvbGljeV92ZXJzaW9uGAIgASgNEisKB21ldHJpY3MYAyABKAsyGi5ncnBvbWVzaC52MS5VcGRhdGVNZXRyaWNzEhAKCHJlcGxheWVkGAQgASgIIhoKGFBvbGljeVNlcnZpY2VJbmZvUmVxdWVzdCLaAQoZUG9saWN5U2VydmljZUluZm9SZXNwb25zZRIoCgZjb25maWcYASABKAsyGC5ncnBvbWVzaC52MS5Nb2RlbENvbmZpZxImCgV2b2NhYhgCIAEoCzIXLmdycG9tZXNoLnYxLlZvY2FidWxhcnkSFgoOcG9saWN5X3ZlcnNpb24YAyABKA0SEQoJbGFzdF9zdGVwGAQgASgNEg8KB2JhY2tlbmQYBSABKAkSFwoPcGFyYW1ldGVyX2NvdW50GAYgASgNEhYKDndlaWdodHNfZGlnZXN0GAcgASgJIiQKFVNhdmVDaGVja3BvaW50UmVxdWVzdBILCgNkaXIYASABKAkiagoWU2F2ZUNoZWNrcG9pbnRSZXNwb25zZRINCgVmaWxlcxgBIAMoCRIWCg5wb2xpY3lfdmVyc2lvbhgCIAEoDRIRCglsYXN0X3N0ZXAYAyABKA0SFgoOd2VpZ2h0c19kaWdlc3QYBCABKAkiJAoVTG9hZENoZWNrcG9pbnRSZXF1ZXN0EgsKA2RpchgBIAEoCSJbChZMb2FkQ2hlY2twb2ludFJlc3BvbnNlEhYKDnBvbGljeV92ZXJzaW9uGAEgASgNEhEKCWxhc3Rfc3RlcBgCIAEoDRIWCg53ZWlnaHRzX2RpZ2VzdBgDIAEoCSp9Cg1BZHZhbnRhZ2VOb3JtEh4KGkFEVkFOVEFHRV9OT1JNX1VOU1BFQ0lGSUVEEAASGQoVQURWQU5UQUdFX05PUk1fR0xPQkFMEAESGAoUQURWQU5UQUdFX05PUk1fR1JPVVAQAhIXChNBRFZBTlRBR0VfTk9STV9OT05FEAMqbQoLS2xFc3RpbWF0b3ISHAoYS0xfRVNUSU1BVE9SX1VOU1BFQ0lGSUVEEAASFgoSS0xfRVNUSU1BVE9SX0VYQUNUEAESEwoPS0xfRVNUSU1BVE9SX0sxEAISEwoPS0xfRVNUSU1BVE9SX0szEAMqZAoOVG9rZW5SZWR1Y3Rpb24SHwobVE9LRU5fUkVEVUNUSU9OX1VOU1BFQ0lGSUVEEAASFwoTVE9LRU5fUkVEVUNUSU9OX1NVTRABEhgKFFRPS0VOX1JFRFVDVElPTl9NRUFOEAIyogMKDVBvbGljeVNlcnZpY2USQQoGU2FtcGxlEhouZ3Jwb21lc2gudjEuU2FtcGxlUmVxdWVzdBobLmdycG9tZXNoLnYxLlNhbXBsZVJlc3BvbnNlEkEKBlVwZGF0ZRIaLmdycG9tZXNoLnYxLlVwZGF0ZVJlcXVlc3QaGy5ncnBvbWVzaC52MS5VcGRhdGVSZXNwb25zZRJVCgRJbmZvEiUuZ3Jwb21lc2gudjEuUG9saWN5U2VydmljZUluZm9SZXF1ZXN0GiYuZ3Jwb21lc2gudjEuUG9saWN5U2VydmljZUluZm9SZXNwb25zZRJZCg5TYXZlQ2hlY2twb2ludBIiLmdycG9tZXNoLnYxLlNhdmVDaGVja3BvaW50UmVxdWVzdBojLmdycG9tZXNoLnYxLlNhdmVDaGVja3BvaW50UmVzcG9uc2USWQoOTG9hZENoZWNrcG9pbnQSIi5ncnBvbWVzaC52MS5Mb2FkQ2hlY2twb2ludFJlcXVlc3QaIy5ncnBvbWVzaC52MS5Mb2FkQ2hlY2twb2ludFJlc3BvbnNlYgZwcm90bzM", [file_grpomesh_v1_model, file_grpomesh_v1_tensor]);
 
 /**
+ * Required in SampleRequest. proto3 reads an unset number as 0, so temperature, top_p and
+ * group_size must be set: a 0 there is refused with INVALID_ARGUMENT.
+ *
  * @generated from message grpomesh.v1.SamplingParams
  */
 export type SamplingParams = Message<"grpomesh.v1.SamplingParams"> & {
   /**
+   * Required, finite and > 0 (e.g. 0.8); Update's TrainParams.temperature should carry the same value.
+   *
    * @generated from field: float temperature = 1;
    */
   temperature: number;
 
   /**
+   * Required, in (0, 1]; 1 disables nucleus truncation.
+   *
    * @generated from field: float top_p = 2;
    */
   topP: number;
 
   /**
+   * Required, ≥ 1: completions k per input. batch × group_size is capped by --max-completions.
+   *
    * @generated from field: uint32 group_size = 3;
    */
   groupSize: number;
 
   /**
+   * Any value (0 included); the same inputs, weights and seed give the same completions.
+   *
    * @generated from field: uint64 seed = 4 [jstype = JS_STRING];
    */
   seed: string;
@@ -53,13 +64,16 @@ export const SamplingParamsSchema: GenMessage<SamplingParams> = /*@__PURE__*/
  */
 export type SampleRequest = Message<"grpomesh.v1.SampleRequest"> & {
   /**
-   * int32 [B, T] token ids; masked positions hold the mask token id.
+   * Required. int32 or int64 [B, T] token ids, each in [0, vocab_size); masked positions hold the
+   * mask token id. T is at most the model's seq_len; B at most --max-batch.
    *
    * @generated from field: grpomesh.v1.Tensor inputs = 1;
    */
   inputs?: Tensor | undefined;
 
   /**
+   * Required.
+   *
    * @generated from field: grpomesh.v1.SamplingParams params = 2;
    */
   params?: SamplingParams | undefined;
@@ -77,7 +91,7 @@ export const SampleRequestSchema: GenMessage<SampleRequest> = /*@__PURE__*/
  */
 export type SampleResponse = Message<"grpomesh.v1.SampleResponse"> & {
   /**
-   * int32 [B, k, T]: inputs with every masked position filled.
+   * int32 [B, k, T]: inputs with every masked position filled (always int32, whatever the request's dtype).
    *
    * @generated from field: grpomesh.v1.Tensor completions = 1;
    */
@@ -105,87 +119,123 @@ export const SampleResponseSchema: GenMessage<SampleResponse> = /*@__PURE__*/
 
 /**
  * Loss and optimizer settings, sent with every Update so the policy holds no run configuration
- * of its own and a replayed request means the same thing.
+ * of its own and a replayed request means the same thing. proto3 reads an unset field as 0 (or
+ * the UNSPECIFIED enum value): the fields marked "required" below have no meaningful 0 and a
+ * request leaving them out is refused with INVALID_ARGUMENT, every problem named in one message.
  *
  * @generated from message grpomesh.v1.TrainParams
  */
 export type TrainParams = Message<"grpomesh.v1.TrainParams"> & {
   /**
+   * Required, finite and > 0: the peak learning rate, reached at the end of warm-up.
+   *
    * @generated from field: float learning_rate = 1;
    */
   learningRate: number;
 
   /**
+   * ≥ 0; 0 = no warm-up.
+   *
    * @generated from field: uint32 warmup_steps = 2;
    */
   warmupSteps: number;
 
   /**
+   * ≥ 0: the step at which the cosine decay reaches learning_rate × min_lr_ratio and stays there
+   * (so 0 means the rate is learning_rate × min_lr_ratio from the end of warm-up on).
+   *
    * @generated from field: uint32 max_steps = 3;
    */
   maxSteps: number;
 
   /**
+   * In [0, 1].
+   *
    * @generated from field: float min_lr_ratio = 4;
    */
   minLrRatio: number;
 
   /**
+   * Finite and ≥ 0; 0 = no decoupled weight decay.
+   *
    * @generated from field: float weight_decay = 5;
    */
   weightDecay: number;
 
   /**
+   * AdamW β1, in [0, 1) (0 is allowed: no momentum).
+   *
    * @generated from field: float beta1 = 6;
    */
   beta1: number;
 
   /**
+   * AdamW β2, in [0, 1).
+   *
    * @generated from field: float beta2 = 7;
    */
   beta2: number;
 
   /**
+   * Required, finite and > 0 (e.g. 1e-8): AdamW's ε.
+   *
    * @generated from field: float eps = 8;
    */
   eps: number;
 
   /**
+   * Finite and ≥ 0: the global gradient-norm clip; 0 disables clipping.
+   *
    * @generated from field: float grad_clip = 9;
    */
   gradClip: number;
 
   /**
+   * ≥ 0: completions per forward/backward pass; 0 = the whole batch at once.
+   *
    * @generated from field: uint32 micro_batch_size = 10;
    */
   microBatchSize: number;
 
   /**
+   * Finite and ≥ 0: the KL penalty's weight; 0 lets UpdateRequest.ref_log_probs be left out.
+   *
    * @generated from field: float kl_beta = 11;
    */
   klBeta: number;
 
   /**
+   * Required: not KL_ESTIMATOR_UNSPECIFIED.
+   *
    * @generated from field: grpomesh.v1.KlEstimator kl_estimator = 12;
    */
   klEstimator: KlEstimator;
 
   /**
+   * Required: not TOKEN_REDUCTION_UNSPECIFIED.
+   *
    * @generated from field: grpomesh.v1.TokenReduction token_reduction = 13;
    */
   tokenReduction: TokenReduction;
 
   /**
+   * Required, ≥ 1 (1 = a single policy-gradient step; more need old_log_probs); at most
+   * --max-ppo-epochs (RESOURCE_EXHAUSTED above it).
+   *
    * @generated from field: uint32 ppo_epochs = 14;
    */
   ppoEpochs: number;
 
   /**
+   * Required, in (0, 1) (e.g. 0.2): the PPO ratio clip.
+   *
    * @generated from field: float clip_eps = 15;
    */
   clipEps: number;
 
   /**
+   * Required, finite and > 0: the sampling temperature the completions were drawn at.
+   *
    * @generated from field: float temperature = 16;
    */
   temperature: number;
@@ -210,41 +260,45 @@ export type UpdateRequest = Message<"grpomesh.v1.UpdateRequest"> & {
   step: number;
 
   /**
-   * int32 [B, T] masked inputs.
+   * Required. int32 or int64 [B, T] masked inputs, ids in [0, vocab_size); T at most the seq_len.
    *
    * @generated from field: grpomesh.v1.Tensor inputs = 2;
    */
   inputs?: Tensor | undefined;
 
   /**
-   * int32 [B, k, T] completions.
+   * Required. int32 or int64 [B, k, T] completions: equal to the inputs at unmasked positions.
    *
    * @generated from field: grpomesh.v1.Tensor completions = 3;
    */
   completions?: Tensor | undefined;
 
   /**
-   * float32 [B, k] advantages.
+   * Required. float32 [B, k] advantages, all finite.
    *
    * @generated from field: grpomesh.v1.Tensor advantages = 4;
    */
   advantages?: Tensor | undefined;
 
   /**
-   * float32 [B, T, V] reference log-probabilities (meaningful at masked positions).
+   * float32 [B, T, V] reference log-probabilities (meaningful at masked positions); required
+   * unless params.kl_beta is 0.
    *
    * @generated from field: grpomesh.v1.Tensor ref_log_probs = 5;
    */
   refLogProbs?: Tensor | undefined;
 
   /**
-   * float32 [B, k] sampling-time log-probs (for PPO ratios when ppo_epochs > 1); optional.
+   * float32 [B, k] sampling-time log-probs (Sample's log_probs, for PPO ratios); required when
+   * params.ppo_epochs > 1, optional otherwise.
    *
    * @generated from field: grpomesh.v1.Tensor old_log_probs = 6;
    */
   oldLogProbs?: Tensor | undefined;
 
   /**
+   * Required.
+   *
    * @generated from field: grpomesh.v1.TrainParams params = 7;
    */
   params?: TrainParams | undefined;

@@ -21,26 +21,30 @@ export const file_grpomesh_v1_reference: GenFile = /*@__PURE__*/
  */
 export type LogProbsRequest = Message<"grpomesh.v1.LogProbsRequest"> & {
   /**
-   * int32 [B, T] masked inputs.
+   * Required. int32 or int64 [B, T] masked inputs, ids in [0, vocab_size); T is the model's seq_len.
    *
    * @generated from field: grpomesh.v1.Tensor inputs = 1;
    */
   inputs?: Tensor | undefined;
 
   /**
-   * Optional int32 [B, k, T] completions; when present, their summed log-probs are returned.
+   * Optional int32 or int64 [B, k, T] completions; when present, their summed log-probs are returned.
    *
    * @generated from field: grpomesh.v1.Tensor completions = 2;
    */
   completions?: Tensor | undefined;
 
   /**
+   * Required, finite and > 0 (proto3 reads an unset float as 0, which is refused): the
+   * temperature the log-probs are taken at, the policy's sampling temperature.
+   *
    * @generated from field: float temperature = 3;
    */
   temperature: number;
 
   /**
-   * Return the full [B, T, V] log-prob distributions (needed by the exact KL).
+   * Return the full [B, T, V] log-prob distributions (needed by the exact KL). At least one of
+   * return_distributions and completions must be set.
    *
    * @generated from field: bool return_distributions = 4;
    */

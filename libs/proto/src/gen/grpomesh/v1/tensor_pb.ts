@@ -15,11 +15,15 @@ export const file_grpomesh_v1_tensor: GenFile = /*@__PURE__*/
 /**
  * A dense tensor on the wire: row-major, little-endian raw bytes (the KServe v2 / Triton
  * "raw contents" convention). len(data) must equal product(shape) * sizeof(dtype).
+ * Token-id tensors are accepted as INT32 or INT64 by every service alike (numpy's default
+ * integer is int64); every id must be ≥ 0 and fit in int32. Services answer token ids as INT32.
  *
  * @generated from message grpomesh.v1.Tensor
  */
 export type Tensor = Message<"grpomesh.v1.Tensor"> & {
   /**
+   * Required: DATA_TYPE_UNSPECIFIED is refused.
+   *
    * @generated from field: grpomesh.v1.DataType dtype = 1;
    */
   dtype: DataType;
