@@ -1,5 +1,6 @@
 // What the GRPO loop needs from each role. The orchestrator implements these over gRPC; tests
 // implement them in-process with the same engines, so the loop runs the same either way.
+import type { TrainParams as WireTrainParams } from "@grpomesh/proto";
 
 /** Shapes: B inputs of T tokens; k completions per input; V vocabulary entries. */
 export interface BatchShape {
@@ -23,24 +24,16 @@ export interface SampleResult {
   policyVersion: number;
 }
 
-export interface TrainParams {
-  learningRate: number;
-  warmupSteps: number;
-  maxSteps: number;
-  minLrRatio: number;
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  gradClip: number;
-  microBatchSize: number;
-  klBeta: number;
+/**
+ * The loss and optimizer settings of an Update: the generated proto message's fields (a field added
+ * to TrainParams in proto/grpomesh/v1/policy.proto appears here by itself), with the two enums as
+ * their names. libs/loop's encodeUpdateRequest and the policy service's decodeTrainParams are the
+ * only conversions between the two.
+ */
+export type TrainParams = Omit<WireTrainParams, "$typeName" | "$unknown" | "klEstimator" | "tokenReduction"> & {
   klEstimator: "exact" | "k1" | "k3";
   tokenReduction: "sum" | "mean";
-  ppoEpochs: number;
-  clipEps: number;
-  temperature: number;
-}
+};
 
 export interface UpdatePayload extends BatchShape {
   step: number;

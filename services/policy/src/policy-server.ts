@@ -1,7 +1,7 @@
 // The policy service: Sample, Update, Info, SaveCheckpoint and LoadCheckpoint over gRPC (with
 // health and reflection from libs/rpc) and a Prometheus /metrics endpoint, around one
 // PolicyEngine. Handlers only decode tensors, call the engine and encode its answer.
-import { DataType, KlEstimator, PolicyService, TokenReduction } from "@grpomesh/proto";
+import { DataType, KlEstimator, PolicyService, TokenReduction, type TrainParams as WireTrainParams } from "@grpomesh/proto";
 import { bindService, confinePath, invalidArgument, loadSecurity, serveWhileLoading, unavailable, type Security } from "@grpomesh/rpc";
 import { createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTensor, decodeTokens, encodeTensor } from "@grpomesh/tensor";
@@ -52,6 +52,20 @@ export function defaultPolicyConfig(): PolicyServiceConfig {
 
 const KL: Record<number, TrainParams["klEstimator"] | undefined> = { [KlEstimator.EXACT]: "exact", [KlEstimator.K1]: "k1", [KlEstimator.K3]: "k3" };
 const REDUCTION: Record<number, TrainParams["tokenReduction"] | undefined> = { [TokenReduction.SUM]: "sum", [TokenReduction.MEAN]: "mean" };
+
+/**
+ * The one decoding of an Update's TrainParams (libs/loop's encodeUpdateRequest is the encoding):
+ * every field as it came, the two enums as names. The engine checks the values.
+ */
+export function decodeTrainParams(p: WireTrainParams | undefined): TrainParams {
+  if (!p) throw invalidArgument("params is missing; expected the run's TrainParams");
+  const { $typeName: _typeName, $unknown: _unknown, klEstimator: kl, tokenReduction: reduction, ...numbers } = p;
+  const klEstimator = KL[kl];
+  const tokenReduction = REDUCTION[reduction];
+  if (!klEstimator) throw invalidArgument(`params.kl_estimator is ${KlEstimator[kl] ? `KL_ESTIMATOR_${KlEstimator[kl]}` : kl}; expected KL_ESTIMATOR_EXACT, KL_ESTIMATOR_K1 or KL_ESTIMATOR_K3`);
+  if (!tokenReduction) throw invalidArgument(`params.token_reduction is ${TokenReduction[reduction] ? `TOKEN_REDUCTION_${TokenReduction[reduction]}` : reduction}; expected TOKEN_REDUCTION_SUM or TOKEN_REDUCTION_MEAN`);
+  return { ...numbers, klEstimator, tokenReduction };
+}
 
 /** The proto ModelConfig and Vocabulary of a config.json. */
 export function modelInfo(c: ModelConfig) {
@@ -114,30 +128,7 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
         const oldLogProbs = req.oldLogProbs
           ? decodeTensor(req.oldLogProbs, { name: "old_log_probs", dtype: DataType.FLOAT32, shape: [B, k] }).values
           : new Float32Array(0);
-        const p = req.params;
-        if (!p) throw invalidArgument("params is missing; expected the run's TrainParams");
-        const klEstimator = KL[p.klEstimator];
-        const tokenReduction = REDUCTION[p.tokenReduction];
-        if (!klEstimator) throw invalidArgument(`params.kl_estimator is ${KlEstimator[p.klEstimator] ? `KL_ESTIMATOR_${KlEstimator[p.klEstimator]}` : p.klEstimator}; expected KL_ESTIMATOR_EXACT, KL_ESTIMATOR_K1 or KL_ESTIMATOR_K3`);
-        if (!tokenReduction) throw invalidArgument(`params.token_reduction is ${TokenReduction[p.tokenReduction] ? `TOKEN_REDUCTION_${TokenReduction[p.tokenReduction]}` : p.tokenReduction}; expected TOKEN_REDUCTION_SUM or TOKEN_REDUCTION_MEAN`);
-        const params: TrainParams = {
-          learningRate: p.learningRate,
-          warmupSteps: p.warmupSteps,
-          maxSteps: p.maxSteps,
-          minLrRatio: p.minLrRatio,
-          weightDecay: p.weightDecay,
-          beta1: p.beta1,
-          beta2: p.beta2,
-          eps: p.eps,
-          gradClip: p.gradClip,
-          microBatchSize: p.microBatchSize,
-          klBeta: p.klBeta,
-          klEstimator,
-          tokenReduction,
-          ppoEpochs: p.ppoEpochs,
-          clipEps: p.clipEps,
-          temperature: p.temperature,
-        };
+        const params = decodeTrainParams(req.params);
         const r = await e.update({
           step: req.step,
           batch: B,
