@@ -489,10 +489,13 @@ function requireFolder(dir: string): void {
   }
 }
 
-const PARAM_KEYS: ReadonlyArray<keyof TrainParams> = [
+// In proto field order. A replay must match every field: a TrainParams field (the proto message's)
+// left out here fails to compile below.
+const PARAM_KEYS = [
   "learningRate", "warmupSteps", "maxSteps", "minLrRatio", "weightDecay", "beta1", "beta2", "eps", "gradClip",
   "microBatchSize", "klBeta", "klEstimator", "tokenReduction", "ppoEpochs", "clipEps", "temperature",
-];
+] as const satisfies ReadonlyArray<keyof TrainParams>;
+const paramKeysCoverTrainParams: [Exclude<keyof TrainParams, (typeof PARAM_KEYS)[number]>] extends [never] ? true : never = true;
 
 /** sha256 of an Update request: step, shapes, params and every array's bytes. */
 export function updateDigest(p: UpdatePayload): string {
