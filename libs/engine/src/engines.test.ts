@@ -6,7 +6,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { initBackend } from "@grpomesh/model";
 import { selectEngine, type EngineProbe } from "./backends/choose.ts";
-import { buildUpdate, caught, policyOn, referenceOn, tempDir, tinyModel } from "./fixtures.test-util.ts";
+import { buildUpdate, caught, policyOn, referenceOn, tempDir, tinyModel } from "./test/fixtures.ts";
 import type { PolicyEngine } from "./policy.ts";
 
 await initBackend("wasm", { log: false });

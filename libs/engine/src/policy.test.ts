@@ -5,7 +5,7 @@ import { cosineLearningRate, initBackend, parameterCount } from "@grpomesh/model
 import type { UpdatePayload } from "@grpomesh/loop";
 import { PolicyEngine } from "./policy.ts";
 import { ReferenceEngine } from "./reference.ts";
-import { buildUpdate, caught, maskedInputs, MASK, PAD, tempDir, tinyConfig, tinyModel, trainParams, TINY_VOCAB } from "./fixtures.test-util.ts";
+import { buildUpdate, caught, maskedInputs, MASK, PAD, tempDir, tinyConfig, tinyModel, trainParams, TINY_VOCAB } from "./test/fixtures.ts";
 
 await initBackend("wasm", { log: false });
 

@@ -6,7 +6,7 @@ import { PolicyEngine } from "./policy.ts";
 import { TfjsBackend } from "./backends/tfjs.ts";
 import { ReferenceEngine } from "./reference.ts";
 import { vocabularyDifference } from "./vocab.ts";
-import { buildUpdate, caught, maskedInputs, MASK, PAD, tempDir, tinyModel, TINY_VOCAB } from "./fixtures.test-util.ts";
+import { buildUpdate, caught, maskedInputs, MASK, PAD, tempDir, tinyModel, TINY_VOCAB } from "./test/fixtures.ts";
 
 await initBackend("wasm", { log: false });
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { exactKl, k1Kl, k3Kl, klPerSample, sequenceLogProbs } from "./index.ts";
-import { ln, tinyBatch } from "./fixtures.test-util.ts";
+import { ln, tinyBatch } from "./test/fixtures.ts";
 
 const LN2 = 0.6931471805599453;
 

@@ -6,7 +6,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { Rng } from "@grpomesh/rng";
 import type { LossInputs, LossOptions, LossValues } from "./index.ts";
 import { LOSS_VALUE_KEYS, grpoLossAndGrads, grpoLossArrays, grpoLossTensors, readLossValues, sequenceLogProbs } from "./index.ts";
-import { ln, logSoftmax, ppoCase } from "./fixtures.test-util.ts";
+import { ln, logSoftmax, ppoCase } from "./test/fixtures.ts";
 
 // wasm is the CPU default in production; cpu (pure JS) is tfjs's reference backend.
 const BACKENDS = ["cpu", "wasm"] as const;

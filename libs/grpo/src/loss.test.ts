@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { LossValues } from "./index.ts";
 import { grpoLossArrays, groupRelativeAdvantages, sliceLossInputs, stepMetrics, sumLossValues } from "./index.ts";
-import { ln, ppoCase, tinyBatch } from "./fixtures.test-util.ts";
+import { ln, ppoCase, tinyBatch } from "./test/fixtures.ts";
 
 const LN2 = 0.6931471805599453;
 

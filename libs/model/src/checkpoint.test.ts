@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { CHECKPOINT_MARKER, CONFIG_FILE, NotACheckpointError, WEIGHTS_FILE, loadCheckpoint, saveCheckpoint, weightsDigest } from "./checkpoint.ts";
 import { expectedTensorShapes } from "./config.ts";
 import { decodeSafetensors, encodeSafetensors, safeTensor } from "./safetensors.ts";
-import { randomizeWeights, tinyConfig } from "./test-helpers.ts";
+import { randomizeWeights, tinyConfig } from "./test/fixtures.ts";
 
 const config = tinyConfig();
 const weights = randomizeWeights(expectedTensorShapes(config), 3);

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { defaultGeneratorConfig, expectedTensorShapes, flopsPerToken, parameterCount, validateConfig } from "./config.ts";
-import { TINY_VOCAB, tinyConfig } from "./test-helpers.ts";
+import { TINY_VOCAB, tinyConfig } from "./test/fixtures.ts";
 
 test("the default generator: 4 layers, d_model 128, 4 heads, seq_len 128, d_ff 512", () => {
   const vocab = ["[PAD]", "[MASK]", ...Array.from({ length: 73 }, (_, i) => String.fromCharCode(32 + i))];

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "./backend.ts";
 import { BANNED_LOGIT, logSoftmaxWithTemperature, maskedLogProbs, sampleFillIns, specialTokenIds } from "./sampling.ts";
 import { MaskedTransformer } from "./transformer.ts";
-import { tinyConfig } from "./test-helpers.ts";
+import { tinyConfig } from "./test/fixtures.ts";
 
 await initBackend("wasm", { log: false });
 

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "./backend.ts";
 import { AdamW, clipGradNorm, cosineLearningRate, isDecayed, maskedLmLoss, maskedTokenAccuracy, trainStep } from "./train.ts";
 import { MaskedTransformer } from "./transformer.ts";
-import { tinyConfig } from "./test-helpers.ts";
+import { tinyConfig } from "./test/fixtures.ts";
 
 await initBackend("wasm", { log: false });
 

@@ -5,7 +5,7 @@ import { initBackend } from "./backend.ts";
 import { expectedTensorShapes } from "./config.ts";
 import { maskedLmLoss } from "./train.ts";
 import { MaskedTransformer, batchMatMul, matMul2d } from "./transformer.ts";
-import { randomizeWeights, referenceForward, tinyConfig } from "./test-helpers.ts";
+import { randomizeWeights, referenceForward, tinyConfig } from "./test/fixtures.ts";
 
 await initBackend("wasm", { log: false });
 

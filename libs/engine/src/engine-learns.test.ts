@@ -1,12 +1,13 @@
-// The GRPO loop of libs/loop running in-process on these engines: they implement its ports as the
-// gRPC adapters do, the reward rises on a learnable judge, and a resumed run matches an unbroken one —
-// on every engine (tfjs and onnxruntime).
+// Engine tests: the policy and reference engines as the GRPO loop's ports, on every engine (tfjs and
+// onnxruntime) — the real PolicyEngine learns (the reward of a learnable judge rises), and its
+// checkpoint restores it exactly (a resumed run matches an unbroken one). The loop's own behaviour
+// is tested on in-memory ports in libs/loop (trainer-steps.test.ts, trainer.test.ts).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { initBackend } from "@grpomesh/model";
 import { GRPO_DEFAULTS, GrpoTrainer, type DataPort, type GrpoConfig, type JudgePort, type MaskedBatchLike } from "@grpomesh/loop";
 import { ENGINE_NAMES, type EngineName } from "./backends/types.ts";
-import { maskedInputs, MASK, policyOn, referenceOn, tempDir, tinyModel } from "./fixtures.test-util.ts";
+import { maskedInputs, MASK, policyOn, referenceOn, tempDir, tinyModel } from "./test/fixtures.ts";
 
 await initBackend("wasm", { log: false });
 
@@ -75,7 +76,7 @@ async function ports(engine: EngineName, dataBatch: number) {
 
 for (const engine of ENGINE_NAMES) {
 
-test(`${engine}: the GRPO loop runs on the engines and raises the reward of a learnable judge`, async () => {
+test(`${engine} engine: GRPO updates on the real PolicyEngine raise the reward of a learnable judge`, async () => {
   const p = await ports(engine, 8);
   const trainer = new GrpoTrainer(p, config(), { maskTokenId: MASK });
   const first = await trainer.evaluate();
@@ -90,7 +91,7 @@ test(`${engine}: the GRPO loop runs on the engines and raises the reward of a le
   p.reference.dispose();
 });
 
-test(`${engine}: a run resumed from its checkpoint reaches the same weights as an unbroken run`, async () => {
+test(`${engine} engine: its checkpoint restores the policy exactly, so a resumed run reaches the same weights as an unbroken run`, async () => {
   const runA = tempDir("engine-loop-");
   const runB = tempDir("engine-loop-");
   dirs.push(runA, runB);

@@ -1,5 +1,5 @@
 // Shared fixtures for this package's tests (not part of the public API).
-import { defaultGeneratorConfig, type ModelConfig } from "./config.ts";
+import { defaultGeneratorConfig, type ModelConfig } from "../config.ts";
 
 export const TINY_VOCAB = ["[PAD]", "[MASK]", "\n", " ", "a", "b", "c", "d", "e", "f"];
 

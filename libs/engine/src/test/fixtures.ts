@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { MaskedTransformer, defaultGeneratorConfig, expectedTensorShapes, weightsDigest, type ModelConfig } from "@grpomesh/model";
 import { Rng } from "@grpomesh/rng";
 import type { TrainParams, UpdatePayload } from "@grpomesh/loop";
-import type { PolicyEngine, PolicyEngineOptions } from "./policy.ts";
-import { createTrainingBackend } from "./backends/choose.ts";
-import type { EngineName } from "./backends/types.ts";
-import type { ReferenceEngine } from "./reference.ts";
+import type { PolicyEngine, PolicyEngineOptions } from "../policy.ts";
+import { createTrainingBackend } from "../backends/choose.ts";
+import type { EngineName } from "../backends/types.ts";
+import type { ReferenceEngine } from "../reference.ts";
 
 export const TINY_VOCAB = ["[PAD]", "[MASK]", " ", "a", "b", "c", "d", "e", "f", "g"];
 export const MASK = 1;
@@ -103,7 +103,7 @@ export async function caught(fn: () => Promise<unknown>): Promise<Error & { grpc
 
 /** A policy on `engine` holding `model`'s weights (the model is disposed when the engine is onnx). */
 export async function policyOn(engine: EngineName, model: MaskedTransformer, options: PolicyEngineOptions = {}): Promise<PolicyEngine> {
-  const { PolicyEngine } = await import("./policy.ts");
+  const { PolicyEngine } = await import("../policy.ts");
   if (engine === "tfjs") return new PolicyEngine(model, options);
   const { backend, selection } = await createTrainingBackend(model.config, { engine });
   await backend.setWeights(model.getWeights());
@@ -113,7 +113,7 @@ export async function policyOn(engine: EngineName, model: MaskedTransformer, opt
 
 /** A reference on `engine` holding `model`'s weights (the model is disposed when the engine is onnx). */
 export async function referenceOn(engine: EngineName, model: MaskedTransformer): Promise<ReferenceEngine> {
-  const { ReferenceEngine } = await import("./reference.ts");
+  const { ReferenceEngine } = await import("../reference.ts");
   if (engine === "tfjs") return new ReferenceEngine(model);
   const weights = model.getWeights();
   const { backend, selection } = await createTrainingBackend(model.config, { engine, frozen: true });

@@ -3,7 +3,7 @@
 //   t = 1 (masked): p_θ = p_ref = [.2, .3, .5]
 //   t = 2 (NOT masked): anything — NaN in the reference proves it is never read.
 //   completions: member 0 = [0, 2, ·], member 1 = [1, 1, ·]
-import type { FillIns } from "./batch.ts";
+import type { FillIns } from "../batch.ts";
 
 export const ln = Math.log;
 
