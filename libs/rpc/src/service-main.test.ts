@@ -1,5 +1,6 @@
 // runServiceMain as a real process: start line, health, SIGTERM drain and exit 0; exit 2 for a bad
-// flag, 1 for a failed start, 0 for --help.
+// flag, 1 for a failed start, 0 for --help; a service that finishes by itself exits with its own code
+// and stops at a safe point on the first signal, at once on the second.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -30,4 +31,35 @@ test("a bad flag exits 2 with the usage, a failed start 1 with the reason, --hel
 
 test("start-line values with spaces are quoted", () => {
   assert.equal(formatStartLine("svc", [["a", 1], ["b", "x y"], ["c", "-"]]), 'svc: serving a=1 b="x y" c=-');
+});
+
+const FINISHING = fileURLToPath(new URL("./test/finishing-main.ts", import.meta.url));
+
+test("a service that finishes by itself exits with done's code; a failed run exits 1 with the reason", async () => {
+  const [finished, three, failed, bad] = await Promise.all([
+    runTsx(FINISHING, ["--exit-code=0"]),
+    runTsx(FINISHING, ["--exit-code=3"]),
+    runTsx(FINISHING, ["--fail=the judge went away"]),
+    runTsx(FINISHING, ["--colour=red"]),
+  ]);
+  assert.deepEqual([finished.code, finished.stdout, finished.stderr], [0, "[finishing] started\n", ""]);
+  assert.equal(three.code, 3);
+  assert.equal(failed.code, 1);
+  assert.equal(failed.stderr, "[finishing] error: the judge went away\n");
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr, "[finishing] unknown flag --colour=red\nusage: finishing-main.ts [--exit-code=N] [--fail=reason] [--stuck]\n");
+});
+
+test("with stop: the first signal asks the service to stop (done gives the code), a second exits 130 at once", async () => {
+  const once = await runTsx(FINISHING, [], { onLine: (line, kill) => line === "[finishing] started" && kill("SIGTERM") });
+  assert.equal(once.code, 130, once.stderr);
+  assert.equal(once.stdout, "[finishing] started\n[finishing] SIGTERM: stopping at the next safe point\n");
+  const twice = await runTsx(FINISHING, ["--stuck"], {
+    onLine(line, kill) {
+      if (line === "[finishing] started") kill("SIGINT");
+      if (line.includes("stopping at the next safe point")) kill("SIGINT");
+    },
+  });
+  assert.equal(twice.code, 130, twice.stderr);
+  assert.equal(twice.stdout, "[finishing] started\n[finishing] SIGINT: stopping at the next safe point\n");
 });

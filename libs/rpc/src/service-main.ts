@@ -1,7 +1,9 @@
 // The life of a service process, the same for every service: parse flags, start, print one start
 // line, drain and exit 0 on SIGTERM/SIGINT. Exit 2 for a bad flag (with the usage), 1 when the
 // service cannot start (with the reason). A service that says how it is secured gets tls=… admin=…
-// on its start line, and a warning line when it is not fully secured.
+// on its start line, and a warning line when it is not fully secured. A service that finishes by
+// itself (a training run) gives `done` and `stop`: the process exits with done's code, the first
+// SIGTERM/SIGINT asks it to stop at a safe point, a second exits 130 at once.
 import { securityFields, securityWarning, type Security, type SecurityFlagNames } from "./security.ts";
 
 export interface ServiceProcess {
@@ -12,12 +14,20 @@ export interface ServiceProcess {
 export interface ServiceMainOptions<C, S extends ServiceProcess> {
   /** Prefix of every line the process prints, e.g. "judge". */
   name: string;
+  /** How the lines this function prints begin (default "<name>:"), for a service whose own lines read "[name] …". */
+  prefix?: string;
   /** Flags and environment to a config, or `help` when --help was asked. Any error it throws is a bad flag. */
   parse(argv: readonly string[], env: Record<string, string | undefined>): { config: C; help: boolean } | { config?: undefined; help: true };
   usage(): string;
   start(config: C): Promise<S>;
   /** The start line's key=value fields: address, model, configuration. */
-  startFields(server: S): Array<[string, string | number]> | Promise<Array<[string, string | number]>>;
+  startFields?(server: S): Array<[string, string | number]> | Promise<Array<[string, string | number]>>;
+  /** Instead of `startFields`: the whole start line, for a service whose lines read otherwise (undefined: none, e.g. nothing to serve). */
+  startLine?(server: S): string | undefined;
+  /** A service that finishes by itself: the exit code it finishes with (a rejection exits 1 with the reason). */
+  done?(server: S): Promise<number>;
+  /** What the first SIGTERM/SIGINT does instead of draining: ask the service to stop at a safe point (`done` then gives the code); a second signal exits 130 at once. */
+  stop?(server: S, signal: NodeJS.Signals): void;
   /** The credentials the server runs with: reported on the start line (and warned about when missing). */
   security?(server: S): Security;
   /** How the warning names the credential flags (default --tls_dir, --admin_token_file). */
@@ -36,11 +46,12 @@ export function formatStartLine(name: string, fields: Array<[string, string | nu
 /** Runs a service process to its end; returns the started server (the process exits on a signal). */
 export async function runServiceMain<C, S extends ServiceProcess>(opts: ServiceMainOptions<C, S>): Promise<S> {
   const { name } = opts;
+  const prefix = opts.prefix ?? `${name}:`;
   let parsed: ReturnType<ServiceMainOptions<C, S>["parse"]>;
   try {
     parsed = opts.parse(opts.argv ?? process.argv.slice(2), opts.env ?? process.env);
   } catch (err) {
-    console.error(`${name}: ${(err as Error).message}\n${opts.usage()}`);
+    console.error(`${prefix} ${(err as Error).message}\n${opts.usage()}`);
     process.exit(2);
   }
   if (parsed.help) {
@@ -53,28 +64,48 @@ export async function runServiceMain<C, S extends ServiceProcess>(opts: ServiceM
   try {
     server = await opts.start(config);
   } catch (err) {
-    console.error(`${name}: cannot start: ${(err as Error).message}`);
+    console.error(`${prefix} cannot start: ${(err as Error).message}`);
     process.exit(1);
   }
   const security = opts.security?.(server);
-  console.log(formatStartLine(name, [...(await opts.startFields(server)), ...(security ? securityFields(security) : [])]));
-  const warning = security && securityWarning(name, security, opts.securityFlags);
-  if (warning) console.error(warning);
+  const startLine = opts.startFields
+    ? formatStartLine(name, [...(await opts.startFields(server)), ...(security ? securityFields(security) : [])])
+    : opts.startLine?.(server);
 
+  // Signals are handled before the start line is out: a supervisor may signal as soon as it sees it.
   let stopping = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
+      if (opts.stop) {
+        if (stopping) process.exit(130);
+        stopping = true;
+        opts.stop(server, signal);
+        return;
+      }
       if (stopping) return;
       stopping = true;
-      console.log(`${name}: ${signal}, finishing in-flight requests (up to ${opts.graceMs / 1000} s) and shutting down`);
+      console.log(`${prefix} ${signal}, finishing in-flight requests (up to ${opts.graceMs / 1000} s) and shutting down`);
       server.shutdown(opts.graceMs).then(
         () => process.exit(0),
         (err: unknown) => {
-          console.error(`${name}: shutdown failed: ${(err as Error).message}`);
+          console.error(`${prefix} shutdown failed: ${(err as Error).message}`);
           process.exit(1);
         },
       );
     });
+  }
+  if (startLine !== undefined) console.log(startLine);
+  const warning = security && securityWarning(name, security, opts.securityFlags);
+  if (warning) console.error(warning);
+  if (opts.done) {
+    let code: number;
+    try {
+      code = await opts.done(server);
+    } catch (err) {
+      console.error(`${prefix} error: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    }
+    process.exit(code);
   }
   return server;
 }

@@ -5,3 +5,4 @@ export * from "./progress.ts";
 export * from "./startup.ts";
 export * from "./server.ts";
 export * from "./recovery.ts";
+export * from "./run.ts";
