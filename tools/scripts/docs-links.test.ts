@@ -13,7 +13,10 @@ const REPO_ROOT = resolve(import.meta.dirname, "../..");
 
 test("every relative link in every *.md of the repository resolves (files, folders, #anchors into Markdown)", () => {
   const files = findMarkdownFiles(REPO_ROOT);
-  assert.ok(files.some((f) => f.endsWith("README.md")), "found no README.md: the search is broken");
+  assert.ok(
+    files.some((f) => f.endsWith("README.md")),
+    "found no README.md: the search is broken",
+  );
   // Relative to the checkout: the checkout itself may lie under a folder named tmp.
   assert.ok(!files.some((f) => /(^|[\\/])(node_modules|runs|tmp|\.git)[\\/]/.test(relative(REPO_ROOT, f))), "searched a folder it should skip");
   const broken = checkLinks(REPO_ROOT, files);

@@ -50,13 +50,15 @@ function withoutCode(text: string, keepSpans = false): string {
 /** Every link target with its line: inline `[text](target "title")`, images, and `[id]: target` definitions. */
 export function extractLinks(text: string): Array<{ target: string; line: number }> {
   const out: Array<{ target: string; line: number }> = [];
-  withoutCode(text).split("\n").forEach((line, i) => {
-    for (const m of line.matchAll(/\]\(\s*(<[^>]*>|[^)\s]+)(?:\s+["'(][^)]*)?\)/g)) {
-      out.push({ target: m[1]!.replace(/^<|>$/g, ""), line: i + 1 });
-    }
-    const def = /^\s{0,3}\[[^\]]+\]:\s*(<[^>]*>|\S+)/.exec(line);
-    if (def) out.push({ target: def[1]!.replace(/^<|>$/g, ""), line: i + 1 });
-  });
+  withoutCode(text)
+    .split("\n")
+    .forEach((line, i) => {
+      for (const m of line.matchAll(/\]\(\s*(<[^>]*>|[^)\s]+)(?:\s+["'(][^)]*)?\)/g)) {
+        out.push({ target: m[1]!.replace(/^<|>$/g, ""), line: i + 1 });
+      }
+      const def = /^\s{0,3}\[[^\]]+\]:\s*(<[^>]*>|\S+)/.exec(line);
+      if (def) out.push({ target: def[1]!.replace(/^<|>$/g, ""), line: i + 1 });
+    });
   return out;
 }
 
@@ -133,9 +135,11 @@ export const OUTSIDE_CITATIONS: ReadonlyArray<{ pattern: RegExp; what: string }>
 /** Lines of Markdown prose (code blanked) that cite something outside the repository. */
 export function outsideCitations(text: string): Array<{ line: number; what: string; text: string }> {
   const out: Array<{ line: number; what: string; text: string }> = [];
-  withoutCode(text).split("\n").forEach((line, i) => {
-    for (const c of OUTSIDE_CITATIONS) if (c.pattern.test(line)) out.push({ line: i + 1, what: c.what, text: line.trim().slice(0, 120) });
-  });
+  withoutCode(text)
+    .split("\n")
+    .forEach((line, i) => {
+      for (const c of OUTSIDE_CITATIONS) if (c.pattern.test(line)) out.push({ line: i + 1, what: c.what, text: line.trim().slice(0, 120) });
+    });
   return out;
 }
 
@@ -147,6 +151,10 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const root = resolve(process.argv[2] ?? ".");
   const broken = checkLinks(root);
   for (const b of broken) console.log(formatBroken(b));
-  console.log(broken.length === 0 ? `docs-links: every relative link in ${findMarkdownFiles(root).length} Markdown files resolves` : `docs-links: ${broken.length} broken`);
+  console.log(
+    broken.length === 0
+      ? `docs-links: every relative link in ${findMarkdownFiles(root).length} Markdown files resolves`
+      : `docs-links: ${broken.length} broken`,
+  );
   process.exit(broken.length === 0 ? 0 : 1);
 }

@@ -67,7 +67,10 @@ test("unknown options are refused with the nearest key", () => {
   });
   assert.throws(() => parseConfig(DEFAULTS, { argv: ["--batchsize", "4"] }), /did you mean --batch_size\?/);
   // nothing close: list what exists
-  assert.throws(() => parseConfig(DEFAULTS, { argv: ["--zzz=1"] }), /unknown option --zzz; known options: --batch_size, --learning_rate, --compile, --out_dir, --advantage_norm/);
+  assert.throws(
+    () => parseConfig(DEFAULTS, { argv: ["--zzz=1"] }),
+    /unknown option --zzz; known options: --batch_size, --learning_rate, --compile, --out_dir, --advantage_norm/,
+  );
   assert.throws(() => parseConfig(DEFAULTS, { argv: ["--no-batch_size"] }), /unknown option --no-batch_size/);
   assert.throws(() => parseConfig(DEFAULTS, { argv: ["-lr=3"] }), /single-dash option -lr=3 is not supported/);
   assert.throws(() => parseConfig(DEFAULTS, { argv: ["learning_rate=3"] }), /looks like an option without its dashes; write --learning_rate=3/);
@@ -115,12 +118,16 @@ test("config file errors: unknown keys, JSON types, enum values, bad JSON, missi
   withFile(JSON.stringify({ batch_size: 6.5 }), (path) =>
     assert.throws(() => parseConfig(DEFAULTS, { ...SPEC, file: path, argv: [] }), /is 6.5 \(number\); expected an integer/),
   );
-  withFile(JSON.stringify({ compile: 1 }), (path) => assert.throws(() => parseConfig(DEFAULTS, { file: path, argv: [] }), /is 1 \(number\); expected a boolean/));
+  withFile(JSON.stringify({ compile: 1 }), (path) =>
+    assert.throws(() => parseConfig(DEFAULTS, { file: path, argv: [] }), /is 1 \(number\); expected a boolean/),
+  );
   withFile(JSON.stringify({ advantage_norm: "batch" }), (path) =>
     assert.throws(() => parseConfig(DEFAULTS, { ...SPEC, file: path, argv: [] }), /has value "batch"; expected one of global, group, none/),
   );
   withFile("{ batch_size: 1 }", (path) => assert.throws(() => parseConfig(DEFAULTS, { file: path, argv: [] }), /config file .* is not valid JSON/));
-  withFile("[1, 2]", (path) => assert.throws(() => parseConfig(DEFAULTS, { file: path, argv: [] }), /must hold a JSON object of key: value pairs; got an array/));
+  withFile("[1, 2]", (path) =>
+    assert.throws(() => parseConfig(DEFAULTS, { file: path, argv: [] }), /must hold a JSON object of key: value pairs; got an array/),
+  );
   assert.throws(() => parseConfig(DEFAULTS, { argv: ["--config=/nonexistent/run.json"] }), /cannot read config file \/nonexistent\/run.json/);
 });
 
@@ -145,15 +152,9 @@ test("formatConfig prints aligned key = value lines and marks changes", () => {
   const r = parseConfig(DEFAULTS, { ...SPEC, argv: ["--batch_size=32", "--compile"] });
   assert.equal(
     formatConfig(r.config),
-    [
-      "batch_size     = 32",
-      "learning_rate  = 0.00001",
-      "compile        = true",
-      'out_dir        = "runs/grpo"',
-      'advantage_norm = "global"',
-    ].join("\n"),
+    ["batch_size     = 32", "learning_rate  = 0.00001", "compile        = true", 'out_dir        = "runs/grpo"', 'advantage_norm = "global"'].join("\n"),
   );
-  assert.equal(formatConfig({ a: 1, bb: "x" }, { a: 2, bb: "x" }), "a  = 1  # default: 2\nbb = \"x\"");
+  assert.equal(formatConfig({ a: 1, bb: "x" }, { a: 2, bb: "x" }), 'a  = 1  # default: 2\nbb = "x"');
 });
 
 test("nearest suggests only plausible typos", () => {

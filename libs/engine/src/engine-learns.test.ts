@@ -75,47 +75,49 @@ async function ports(engine: EngineName, dataBatch: number) {
 }
 
 for (const engine of ENGINE_NAMES) {
-
-test(`${engine} engine: GRPO updates on the real PolicyEngine raise the reward of a learnable judge`, async () => {
-  const p = await ports(engine, 8);
-  const trainer = new GrpoTrainer(p, config(), { maskTokenId: MASK });
-  const first = await trainer.evaluate();
-  const rewards: number[] = [];
-  for (let i = 0; i < 12; i++) rewards.push((await trainer.trainStep()).mean_reward);
-  const last = await trainer.evaluate();
-  assert.deepEqual({ v: (await p.policy.state()).policyVersion, s: (await p.policy.state()).lastStep }, { v: 12, s: 12 });
-  assert.equal(trainer.lastRecord!.policy_version, 12);
-  assert.ok(last.mean_reward > first.mean_reward + 0.2, `held-out reward ${first.mean_reward.toFixed(3)} → ${last.mean_reward.toFixed(3)} (train: ${rewards.map((r) => r.toFixed(2)).join(" ")})`);
-  assert.ok(trainer.lastRecord!.mean_kl > 0);
-  p.policy.dispose();
-  p.reference.dispose();
-});
-
-test(`${engine} engine: its checkpoint restores the policy exactly, so a resumed run reaches the same weights as an unbroken run`, async () => {
-  const runA = tempDir("engine-loop-");
-  const runB = tempDir("engine-loop-");
-  dirs.push(runA, runB);
-  const unbroken = await ports(engine, 4);
-  const a = new GrpoTrainer(unbroken, config({ max_iters: 4 }), { runDir: runA.path, maskTokenId: MASK });
-  for (let i = 0; i < 4; i++) await a.trainStep();
-
-  const killed = await ports(engine, 4);
-  const b = new GrpoTrainer(killed, config({ max_iters: 4 }), { runDir: runB.path, maskTokenId: MASK });
-  for (let i = 0; i < 2; i++) await b.trainStep();
-  await b.checkpoint();
-  await b.trainStep(); // lost with the process
-  killed.policy.dispose();
-  killed.reference.dispose();
-
-  const restarted = await ports(engine, 4);
-  const c = new GrpoTrainer(restarted, config({ max_iters: 4 }), { runDir: runB.path, maskTokenId: MASK });
-  assert.equal(await c.resumeLatest(), 2);
-  for (let i = 0; i < 2; i++) await c.trainStep();
-  assert.equal((await restarted.policy.state()).weightsDigest, (await unbroken.policy.state()).weightsDigest);
-  assert.equal((await restarted.policy.state()).lastStep, 4);
-  for (const p of [unbroken, restarted]) {
+  test(`${engine} engine: GRPO updates on the real PolicyEngine raise the reward of a learnable judge`, async () => {
+    const p = await ports(engine, 8);
+    const trainer = new GrpoTrainer(p, config(), { maskTokenId: MASK });
+    const first = await trainer.evaluate();
+    const rewards: number[] = [];
+    for (let i = 0; i < 12; i++) rewards.push((await trainer.trainStep()).mean_reward);
+    const last = await trainer.evaluate();
+    assert.deepEqual({ v: (await p.policy.state()).policyVersion, s: (await p.policy.state()).lastStep }, { v: 12, s: 12 });
+    assert.equal(trainer.lastRecord!.policy_version, 12);
+    assert.ok(
+      last.mean_reward > first.mean_reward + 0.2,
+      `held-out reward ${first.mean_reward.toFixed(3)} → ${last.mean_reward.toFixed(3)} (train: ${rewards.map((r) => r.toFixed(2)).join(" ")})`,
+    );
+    assert.ok(trainer.lastRecord!.mean_kl > 0);
     p.policy.dispose();
     p.reference.dispose();
-  }
-});
+  });
+
+  test(`${engine} engine: its checkpoint restores the policy exactly, so a resumed run reaches the same weights as an unbroken run`, async () => {
+    const runA = tempDir("engine-loop-");
+    const runB = tempDir("engine-loop-");
+    dirs.push(runA, runB);
+    const unbroken = await ports(engine, 4);
+    const a = new GrpoTrainer(unbroken, config({ max_iters: 4 }), { runDir: runA.path, maskTokenId: MASK });
+    for (let i = 0; i < 4; i++) await a.trainStep();
+
+    const killed = await ports(engine, 4);
+    const b = new GrpoTrainer(killed, config({ max_iters: 4 }), { runDir: runB.path, maskTokenId: MASK });
+    for (let i = 0; i < 2; i++) await b.trainStep();
+    await b.checkpoint();
+    await b.trainStep(); // lost with the process
+    killed.policy.dispose();
+    killed.reference.dispose();
+
+    const restarted = await ports(engine, 4);
+    const c = new GrpoTrainer(restarted, config({ max_iters: 4 }), { runDir: runB.path, maskTokenId: MASK });
+    assert.equal(await c.resumeLatest(), 2);
+    for (let i = 0; i < 2; i++) await c.trainStep();
+    assert.equal((await restarted.policy.state()).weightsDigest, (await unbroken.policy.state()).weightsDigest);
+    assert.equal((await restarted.policy.state()).lastStep, 4);
+    for (const p of [unbroken, restarted]) {
+      p.policy.dispose();
+      p.reference.dispose();
+    }
+  });
 }

@@ -15,7 +15,9 @@ after(() => dir.remove());
 
 /** max |a − b| over every gradient, relative to the largest |a| (plus a floor for all-zero grads). */
 function gradientGap(a: Map<string, Float32Array>, b: Map<string, Float32Array>): { worst: number; scale: number; where: string } {
-  let worst = 0, scale = 0, where = "";
+  let worst = 0,
+    scale = 0,
+    where = "";
   assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
   for (const [name, ga] of a) {
     const gb = b.get(name)!;
@@ -37,9 +39,11 @@ function gradientGap(a: Map<string, Float32Array>, b: Map<string, Float32Array>)
 async function updateGap(before: Map<string, Float32Array>, a: PolicyEngine, b: PolicyEngine): Promise<number> {
   const wa = await a.backend.getWeights();
   const wb = await b.backend.getWeights();
-  let diff = 0, norm = 0;
+  let diff = 0,
+    norm = 0;
   for (const [name, w0] of before) {
-    const x = wa.get(name)!, y = wb.get(name)!;
+    const x = wa.get(name)!,
+      y = wb.get(name)!;
     for (let i = 0; i < w0.length; i++) {
       diff += (x[i]! - y[i]!) ** 2;
       norm += (x[i]! - w0[i]!) ** 2;
@@ -63,7 +67,10 @@ for (const setting of SETTINGS) {
     const a = await tfjs.gradients(payload);
     const b = await onnx.gradients(payload);
     for (const key of Object.keys(a.values) as Array<keyof typeof a.values>) {
-      assert.ok(Math.abs(a.values[key] - b.values[key]) <= 1e-4 * Math.max(1, Math.abs(a.values[key])), `${key}: tfjs ${a.values[key]} vs onnx ${b.values[key]}`);
+      assert.ok(
+        Math.abs(a.values[key] - b.values[key]) <= 1e-4 * Math.max(1, Math.abs(a.values[key])),
+        `${key}: tfjs ${a.values[key]} vs onnx ${b.values[key]}`,
+      );
     }
     const gap = gradientGap(a.grads, b.grads);
     // float32 sums in different orders: 1e-4 of the largest gradient, which catches any wrong rule
@@ -79,7 +86,10 @@ for (const setting of SETTINGS) {
   });
 }
 
-for (const [from, to] of [["onnx", "tfjs"], ["tfjs", "onnx"]] as const) {
+for (const [from, to] of [
+  ["onnx", "tfjs"],
+  ["tfjs", "onnx"],
+] as const) {
   test(`a checkpoint trained with ${from} loads in ${to} and trains on the same way`, async () => {
     const ref = await referenceOn("tfjs", tinyModel(3));
     const trained = await policyOn(from, tinyModel(3));
@@ -149,6 +159,9 @@ test("engine choice: auto takes the fastest installed; an explicit choice or GRP
   assert.equal(pick("onnx", {}, { GRPOMESH_ENGINE: "tfjs" }), "tfjs -");
   assert.match(selectEngine("auto", {}, probe({})).reason, /no GPU engine installed; onnxruntime on the CPU/);
   assert.match(selectEngine("tfjs", {}, probe({})).reason, /asked for --engine=tfjs/);
-  assert.throws(() => selectEngine("pytorch", {}, probe({})), (err: Error & { grpcCode?: number }) => err.grpcCode === 3 && /engine is "pytorch"; expected one of auto, onnx, tfjs/.test(err.message));
+  assert.throws(
+    () => selectEngine("pytorch", {}, probe({})),
+    (err: Error & { grpcCode?: number }) => err.grpcCode === 3 && /engine is "pytorch"; expected one of auto, onnx, tfjs/.test(err.message),
+  );
   assert.throws(() => selectEngine("auto", { GRPOMESH_ENGINE: "gpu" }, probe({})), /GRPOMESH_ENGINE is "gpu"/);
 });

@@ -17,10 +17,26 @@ export {
 } from "./validate.ts";
 export { configDifference, vocabularyDifference, type VocabularyView } from "./vocab.ts";
 export { completionLogProbsFrom } from "./log-probs.ts";
-export { POLICY_STATE_FILE, POLICY_STATE_FORMAT, formatPolicyState, readPolicyState, type OptimizerSettings, type PolicyStateFile, type RecordedUpdate } from "./policy-state.ts";
+export {
+  POLICY_STATE_FILE,
+  POLICY_STATE_FORMAT,
+  formatPolicyState,
+  readPolicyState,
+  type OptimizerSettings,
+  type PolicyStateFile,
+  type RecordedUpdate,
+} from "./policy-state.ts";
 export { SerialQueue } from "./serial.ts";
 export { modelStartFields, type ModelInfo } from "./model-info.ts";
-export { ENGINE_CHOICES, ENGINE_NAMES, type AdamWStepOptions, type EngineChoice, type EngineName, type ForwardBackend, type TrainingBackend } from "./backends/types.ts";
+export {
+  ENGINE_CHOICES,
+  ENGINE_NAMES,
+  type AdamWStepOptions,
+  type EngineChoice,
+  type EngineName,
+  type ForwardBackend,
+  type TrainingBackend,
+} from "./backends/types.ts";
 export { ENGINE_ENV, createTrainingBackend, selectEngine, type EngineSelection } from "./backends/choose.ts";
 export { TfjsBackend } from "./backends/tfjs.ts";
 export { accumulateGradients } from "./backends/accumulate.ts";

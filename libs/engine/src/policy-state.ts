@@ -35,32 +35,44 @@ export interface PolicyStateFile {
 }
 
 const METRIC_KEYS: ReadonlyArray<keyof UpdateMetrics> = [
-  "loss", "pgLoss", "klPenalty", "meanKl", "meanLogProb", "gradNorm", "learningRate", "clipFrac", "updateMs", "tokens",
+  "loss",
+  "pgLoss",
+  "klPenalty",
+  "meanKl",
+  "meanLogProb",
+  "gradNorm",
+  "learningRate",
+  "clipFrac",
+  "updateMs",
+  "tokens",
 ];
 
 // JSON has no NaN (mean_kl is NaN when no reference log-probs were sent): keep such values as
 // strings so a replay after a restore returns exactly what the first answer did.
 const encodeNumber = (x: number): number | string => (Number.isFinite(x) ? x : String(x));
-const decodeNumber = (x: unknown): number => (typeof x === "number" ? x : x === "NaN" ? NaN : x === "Infinity" ? Infinity : x === "-Infinity" ? -Infinity : NaN);
+const decodeNumber = (x: unknown): number =>
+  typeof x === "number" ? x : x === "NaN" ? NaN : x === "Infinity" ? Infinity : x === "-Infinity" ? -Infinity : NaN;
 
 export function formatPolicyState(s: PolicyStateFile): string {
-  return JSON.stringify(
-    {
-      format: POLICY_STATE_FORMAT,
-      policy_version: s.policyVersion,
-      last_step: s.lastStep,
-      weights_digest: s.weightsDigest,
-      optimizer: s.optimizer && { beta1: s.optimizer.beta1, beta2: s.optimizer.beta2, eps: s.optimizer.eps, weight_decay: s.optimizer.weightDecay },
-      recent_updates: s.recentUpdates.map((r) => ({
-        step: r.step,
-        policy_version: r.policyVersion,
-        payload_sha256: r.payloadSha256,
-        metrics: Object.fromEntries(METRIC_KEYS.map((k) => [k, encodeNumber(r.metrics[k])])),
-      })),
-    },
-    null,
-    2,
-  ) + "\n";
+  return (
+    JSON.stringify(
+      {
+        format: POLICY_STATE_FORMAT,
+        policy_version: s.policyVersion,
+        last_step: s.lastStep,
+        weights_digest: s.weightsDigest,
+        optimizer: s.optimizer && { beta1: s.optimizer.beta1, beta2: s.optimizer.beta2, eps: s.optimizer.eps, weight_decay: s.optimizer.weightDecay },
+        recent_updates: s.recentUpdates.map((r) => ({
+          step: r.step,
+          policy_version: r.policyVersion,
+          payload_sha256: r.payloadSha256,
+          metrics: Object.fromEntries(METRIC_KEYS.map((k) => [k, encodeNumber(r.metrics[k])])),
+        })),
+      },
+      null,
+      2,
+    ) + "\n"
+  );
 }
 
 /** Reads `dir/policy-state.json`; null when the folder has none (a plain pretrained checkpoint). */
@@ -81,7 +93,8 @@ export function readPolicyState(dir: string): PolicyStateFile | null {
   };
   const policyVersion = count(raw.policy_version, "policy_version");
   const lastStep = count(raw.last_step, "last_step");
-  if (typeof raw.weights_digest !== "string" || !/^[0-9a-f]{64}$/.test(raw.weights_digest)) throw bad(`weights_digest is ${JSON.stringify(raw.weights_digest)}, expected 64 hex digits`);
+  if (typeof raw.weights_digest !== "string" || !/^[0-9a-f]{64}$/.test(raw.weights_digest))
+    throw bad(`weights_digest is ${JSON.stringify(raw.weights_digest)}, expected 64 hex digits`);
   let optimizer: OptimizerSettings | null = null;
   if (raw.optimizer !== null && raw.optimizer !== undefined) {
     const o = raw.optimizer as Record<string, unknown>;

@@ -24,7 +24,9 @@ function freshPolicy(options: ConstructorParameters<typeof PolicyEngine>[1] = {}
 
 test("sample: k completions per input from one forward, fill-ins only at masks, deterministic in the seed", async () => {
   const policy = freshPolicy();
-  const B = 3, T = 16, k = 4;
+  const B = 3,
+    T = 16,
+    k = 4;
   const inputs = maskedInputs(B, T, 7);
   const params = { temperature: 0.8, topP: 0.95, groupSize: k, seed: "12345" };
   const a = await policy.sample(inputs, { batch: B, seqLen: T }, params);
@@ -34,7 +36,8 @@ test("sample: k completions per input from one forward, fill-ins only at masks, 
   for (let b = 0; b < B; b++) {
     for (let j = 0; j < k; j++) {
       for (let t = 0; t < T; t++) {
-        const x = inputs[b * T + t]!, c = a.completions[(b * k + j) * T + t]!;
+        const x = inputs[b * T + t]!,
+          c = a.completions[(b * k + j) * T + t]!;
         if (x === MASK) assert.ok(c !== MASK && c !== PAD && c >= 0 && c < V, `masked position filled with ${c}`);
         else assert.equal(c, x);
       }
@@ -66,7 +69,8 @@ test("update: changes the weights, bumps the version, reports the metrics; a dup
   assert.equal(first.step, 1);
   assert.equal(first.policyVersion, 1);
   const m = first.metrics;
-  for (const key of ["loss", "pgLoss", "klPenalty", "meanKl", "meanLogProb", "gradNorm", "updateMs"] as const) assert.ok(Number.isFinite(m[key]), `${key} = ${m[key]}`);
+  for (const key of ["loss", "pgLoss", "klPenalty", "meanKl", "meanLogProb", "gradNorm", "updateMs"] as const)
+    assert.ok(Number.isFinite(m[key]), `${key} = ${m[key]}`);
   assert.ok(m.meanLogProb < 0 && m.gradNorm > 0);
   assert.ok(Math.abs(m.meanKl) < 1e-4, `the policy starts at the reference: KL ${m.meanKl}`);
   assert.equal(m.learningRate, cosineLearningRate(0, { lr: 1e-2, warmupSteps: 5, maxSteps: 50, minLrRatio: 0.1 }));
@@ -122,7 +126,9 @@ test("every bad Update and Sample is refused with its status code, state unchang
   const policy = freshPolicy({ limits: { maxBatch: 8, maxCompletions: 40, maxPpoEpochs: 4 } });
   const good = await buildUpdate(policy, reference, 1);
   const before = await policy.state();
-  const B = good.batch, T = good.seqLen, k = good.groupSize;
+  const B = good.batch,
+    T = good.seqLen,
+    k = good.groupSize;
   const firstMasked = good.inputs.indexOf(MASK);
   const firstUnmasked = good.inputs.findIndex((x) => x !== MASK);
   const row = (i: number) => Math.floor(i / T) * k * T + (i % T); // member 0 of the input holding position i
@@ -136,21 +142,46 @@ test("every bad Update and Sample is refused with its status code, state unchang
     ["negative input id", { inputs: edit(good.inputs, 1, -1) }, 3, /inputs\[1\] is -1/],
     ["inputs too short", { inputs: good.inputs.subarray(1) }, 3, /inputs holds 63 ids; expected \[B, T\] = \[4, 16\] = 64/],
     ["inputs not int32", { inputs: Float32Array.from(good.inputs) as unknown as Int32Array }, 3, /inputs must be an Int32Array/],
-    ["completion differs at an unmasked position", { completions: edit(good.completions, row(firstUnmasked), (good.inputs[firstUnmasked]! + 1) % V || 2) }, 3, /must equal their inputs at unmasked positions/],
+    [
+      "completion differs at an unmasked position",
+      { completions: edit(good.completions, row(firstUnmasked), (good.inputs[firstUnmasked]! + 1) % V || 2) },
+      3,
+      /must equal their inputs at unmasked positions/,
+    ],
     ["completion holds [MASK]", { completions: edit(good.completions, row(firstMasked), MASK) }, 3, /is the \[MASK\] token/],
     ["completion holds [PAD]", { completions: edit(good.completions, row(firstMasked), PAD) }, 3, /is the \[PAD\] token/],
     ["completion out of range", { completions: edit(good.completions, row(firstMasked), 99) }, 3, /a filled-in token must be an id in \[0, 10\)/],
     ["completions of another group size", { groupSize: k + 1 }, 3, /completions hold 192 ids; expected \[B, k, T\] = \[4, 4, 16\]/],
     ["NaN advantage", { advantages: edit(good.advantages, 2, NaN) }, 3, /advantages\[2\] \(input 0, member 2\) is NaN/],
     ["infinite advantage", { advantages: edit(good.advantages, 0, Infinity) }, 3, /advantages\[0\] .* is Infinity/],
-    ["ref log-probs of another vocabulary", { refLogProbs: good.refLogProbs.subarray(0, B * T * (V - 1)) }, 3, /ref_log_probs hold 576 values; expected \[B, T, V\]/],
-    ["NaN ref log-prob at a mask", { refLogProbs: edit(good.refLogProbs, firstMasked * V + 3, NaN) }, 3, /ref_log_probs\[input 0, position \d+, token 3\] is NaN/],
+    [
+      "ref log-probs of another vocabulary",
+      { refLogProbs: good.refLogProbs.subarray(0, B * T * (V - 1)) },
+      3,
+      /ref_log_probs hold 576 values; expected \[B, T, V\]/,
+    ],
+    [
+      "NaN ref log-prob at a mask",
+      { refLogProbs: edit(good.refLogProbs, firstMasked * V + 3, NaN) },
+      3,
+      /ref_log_probs\[input 0, position \d+, token 3\] is NaN/,
+    ],
     ["positive ref log-prob at a mask", { refLogProbs: edit(good.refLogProbs, firstMasked * V + 3, 0.5) }, 3, /expected a finite log-probability ≤ 0/],
     ["ref missing with kl_beta > 0", { refLogProbs: new Float32Array(0) }, 3, /ref_log_probs are missing but kl_beta is 0.1/],
-    ["old log-probs missing with ppo_epochs 2", { oldLogProbs: new Float32Array(0), params: trainParams({ ppoEpochs: 2 }) }, 3, /old_log_probs are missing but ppo_epochs is 2/],
+    [
+      "old log-probs missing with ppo_epochs 2",
+      { oldLogProbs: new Float32Array(0), params: trainParams({ ppoEpochs: 2 }) },
+      3,
+      /old_log_probs are missing but ppo_epochs is 2/,
+    ],
     ["NaN old log-prob", { oldLogProbs: edit(good.oldLogProbs, 0, NaN) }, 3, /old_log_probs\[0\]/],
     ["zero temperature", { params: trainParams({ temperature: 0 }) }, 3, /temperature is 0; expected a finite number > 0/],
-    ["bad params, all named", { params: trainParams({ learningRate: -1, beta2: 1, clipEps: 0, klEstimator: "k2" as never, microBatchSize: 1.5 }) }, 3, /learning_rate is -1.*beta2 is 1.*micro_batch_size is 1.5.*kl_estimator is "k2".*clip_eps is 0/],
+    [
+      "bad params, all named",
+      { params: trainParams({ learningRate: -1, beta2: 1, clipEps: 0, klEstimator: "k2" as never, microBatchSize: 1.5 }) },
+      3,
+      /learning_rate is -1.*beta2 is 1.*micro_batch_size is 1.5.*kl_estimator is "k2".*clip_eps is 0/,
+    ],
     ["sequence longer than seq_len", { seqLen: 17, inputs: new Int32Array(B * 17) }, 3, /inputs have 17 positions; this model's seq_len is 16/],
     ["batch above --max-batch", { batch: 9 }, 8, /request holds 9 inputs; this engine accepts at most 8/],
     ["too many completions", { groupSize: 11 }, 8, /4 × 11 = 44 completions; this engine accepts at most 40/],
@@ -170,7 +201,12 @@ test("every bad Update and Sample is refused with its status code, state unchang
     ["negative temperature", () => policy.sample(good.inputs, shape, { ...sampleParams, temperature: -1 }), 3, /temperature is -1/],
     ["group size 0", () => policy.sample(good.inputs, shape, { ...sampleParams, groupSize: 0 }), 3, /group_size is 0/],
     ["seed not a number", () => policy.sample(good.inputs, shape, { ...sampleParams, seed: "x1" }), 3, /seed is "x1"/],
-    ["shape not matching", () => policy.sample(good.inputs, { batch: 3, seqLen: T }, sampleParams), 3, /inputs holds 64 ids; expected \[B, T\] = \[3, 16\] = 48/],
+    [
+      "shape not matching",
+      () => policy.sample(good.inputs, { batch: 3, seqLen: T }, sampleParams),
+      3,
+      /inputs holds 64 ids; expected \[B, T\] = \[3, 16\] = 48/,
+    ],
     ["id out of range", () => policy.sample(edit(good.inputs, 5, 42), shape, sampleParams), 3, /inputs\[5\] is 42/],
     ["too many completions", () => policy.sample(good.inputs, shape, { ...sampleParams, groupSize: 20 }), 8, /80 completions/],
   ];
@@ -196,7 +232,8 @@ test("the sign is right: completions with positive advantage gain log-prob, nega
   const before = await policy.completionLogProbs(payload.inputs, payload.completions, shape, 0.8);
   await policy.update(payload);
   const after = await policy.completionLogProbs(payload.inputs, payload.completions, shape, 0.8);
-  let up = 0, down = 0;
+  let up = 0,
+    down = 0;
   for (let s = 0; s < before.length; s++) {
     const delta = after[s]! - before[s]!;
     if (payload.advantages[s]! > 0) up += delta;
@@ -215,7 +252,8 @@ test("micro-batching gives the whole batch's gradients (within 1e-5) and loss va
   const whole = await policy.gradients(next);
   for (const micro of [1, 2, 3]) {
     const split = await policy.gradients({ ...next, params: { ...next.params, microBatchSize: micro } });
-    let maxDiff = 0, maxAbs = 0;
+    let maxDiff = 0,
+      maxAbs = 0;
     for (const [name, g] of whole.grads) {
       const h = split.grads.get(name)!;
       for (let i = 0; i < g.length; i++) {
@@ -227,7 +265,10 @@ test("micro-batching gives the whole batch's gradients (within 1e-5) and loss va
     assert.ok(maxDiff < 1e-5, `micro-batch ${micro}: max |Δgrad| = ${maxDiff}`);
     assert.ok(Math.abs(split.gradNorm - whole.gradNorm) < 1e-5 * whole.gradNorm);
     for (const key of ["loss", "pgLoss", "klPenalty", "meanKl", "meanLogProb"] as const) {
-      assert.ok(Math.abs(split.values[key] - whole.values[key]) < 1e-5 * (1 + Math.abs(whole.values[key])), `${key}: ${split.values[key]} vs ${whole.values[key]}`);
+      assert.ok(
+        Math.abs(split.values[key] - whole.values[key]) < 1e-5 * (1 + Math.abs(whole.values[key])),
+        `${key}: ${split.values[key]} vs ${whole.values[key]}`,
+      );
     }
   }
   assert.equal((await policy.state()).lastStep, 1, "gradients() applies nothing");

@@ -32,7 +32,16 @@ import { completionLogProbsFrom } from "./log-probs.ts";
 import { POLICY_STATE_FILE, formatPolicyState, readPolicyState, type OptimizerSettings, type RecordedUpdate } from "./policy-state.ts";
 import { SerialQueue } from "./serial.ts";
 import type { ModelInfo } from "./model-info.ts";
-import { checkIds, checkSampleParams, checkShape, checkUpdatePayload, resolveLimits, type CheckedUpdate, type EngineLimits, type ModelFacts } from "./validate.ts";
+import {
+  checkIds,
+  checkSampleParams,
+  checkShape,
+  checkUpdatePayload,
+  resolveLimits,
+  type CheckedUpdate,
+  type EngineLimits,
+  type ModelFacts,
+} from "./validate.ts";
 import { configDifference } from "./vocab.ts";
 
 export interface PolicyEngineOptions {
@@ -93,7 +102,12 @@ export class PolicyEngine implements PolicyPort {
     this.limits = resolveLimits(options.limits);
     this.replayWindow = options.replayWindow ?? DEFAULT_REPLAY_WINDOW;
     if (!Number.isSafeInteger(this.replayWindow) || this.replayWindow < 1) throw new Error(`replayWindow is ${this.replayWindow}; expected a positive integer`);
-    this.facts = { vocabSize: this.config.vocab_size, seqLen: this.config.seq_len, maskTokenId: this.config.mask_token_id, padTokenId: this.config.pad_token_id };
+    this.facts = {
+      vocabSize: this.config.vocab_size,
+      seqLen: this.config.seq_len,
+      maskTokenId: this.config.mask_token_id,
+      padTokenId: this.config.pad_token_id,
+    };
     this.banned = specialTokenIds(this.config);
   }
 
@@ -103,7 +117,10 @@ export class PolicyEngine implements PolicyPort {
    * updates are restored too). `engine` picks what computes ("auto": the fastest installed);
    * `backend` is the tfjs backend when that engine is tfjs.
    */
-  static async fromCheckpoint(dir: string, options: PolicyEngineOptions & { backend?: string; engine?: EngineChoice; threads?: number; spinning?: boolean } = {}): Promise<PolicyEngine> {
+  static async fromCheckpoint(
+    dir: string,
+    options: PolicyEngineOptions & { backend?: string; engine?: EngineChoice; threads?: number; spinning?: boolean } = {},
+  ): Promise<PolicyEngine> {
     requireFolder(dir);
     let config: ModelConfig;
     try {
@@ -112,7 +129,12 @@ export class PolicyEngine implements PolicyPort {
       rethrowAs(err, failedPrecondition, "cannot load policy checkpoint: ");
     }
     requireGenerator(config, "policy"); // before a backend (maybe a worker) starts for nothing
-    const { backend, selection } = await createTrainingBackend(config, { engine: options.engine, tfjsBackend: options.backend, threads: options.threads, spinning: options.spinning });
+    const { backend, selection } = await createTrainingBackend(config, {
+      engine: options.engine,
+      tfjsBackend: options.backend,
+      threads: options.threads,
+      spinning: options.spinning,
+    });
     const engine = new PolicyEngine(backend, { ...options, config, selection });
     try {
       await engine.loadNow(dir);
@@ -212,18 +234,24 @@ export class PolicyEngine implements PolicyPort {
     const settings: OptimizerSettings = { beta1: params.beta1, beta2: params.beta2, eps: params.eps, weightDecay: params.weightDecay };
     // With several epochs a later one could still fail (non-finite loss): keep what to restore.
     const snapshot =
-      params.ppoEpochs > 1 ? { weights: await this.backend.getWeights(), optimizer: await this.backend.exportOptimizerState(), settings: this.optimizerSettings } : null;
+      params.ppoEpochs > 1
+        ? { weights: await this.backend.getWeights(), optimizer: await this.backend.exportOptimizerState(), settings: this.optimizerSettings }
+        : null;
     const epochValues: LossValues[] = [];
     const gradNorms: number[] = [];
     try {
       for (let epoch = 1; epoch <= params.ppoEpochs; epoch++) {
         const { grads, values } = await this.accumulate(p, checked, epoch > 1);
         if (!Number.isFinite(values.loss)) {
-          throw failedPrecondition(`step ${step}, epoch ${epoch}: the GRPO loss is ${values.loss}; no update was applied. The weights may have diverged: lower learning_rate or load an earlier checkpoint.`);
+          throw failedPrecondition(
+            `step ${step}, epoch ${epoch}: the GRPO loss is ${values.loss}; no update was applied. The weights may have diverged: lower learning_rate or load an earlier checkpoint.`,
+          );
         }
         const norm = globalNorm(grads.values());
         if (!Number.isFinite(norm)) {
-          throw failedPrecondition(`step ${step}, epoch ${epoch}: the gradient norm is ${norm}; no update was applied. Lower learning_rate or load an earlier checkpoint.`);
+          throw failedPrecondition(
+            `step ${step}, epoch ${epoch}: the gradient norm is ${norm}; no update was applied. Lower learning_rate or load an earlier checkpoint.`,
+          );
         }
         await this.backend.applyAdamW(grads, { lr: learningRate, ...settings, gradScale: clipScale(norm, params.gradClip) });
         this.optimizerSettings = settings;
@@ -424,11 +452,15 @@ export class PolicyEngine implements PolicyPort {
     }
     const difference = configDifference(ckpt.config, this.config, { model: `checkpoint ${dir}`, other: "running policy" });
     if (difference) {
-      throw failedPrecondition(`checkpoint ${dir} does not fit this policy: ${difference}. Load a checkpoint of the same model, or restart the policy with --checkpoint=${dir}`);
+      throw failedPrecondition(
+        `checkpoint ${dir} does not fit this policy: ${difference}. Load a checkpoint of the same model, or restart the policy with --checkpoint=${dir}`,
+      );
     }
     const state = readPolicyState(dir);
     if (state && state.weightsDigest !== ckpt.digest) {
-      throw failedPrecondition(`${dir}/${POLICY_STATE_FILE} records weights ${state.weightsDigest} but model.safetensors holds ${ckpt.digest}; the folder mixes two checkpoints. Restore it from a good copy.`);
+      throw failedPrecondition(
+        `${dir}/${POLICY_STATE_FILE} records weights ${state.weightsDigest} but model.safetensors holds ${ckpt.digest}; the folder mixes two checkpoints. Restore it from a good copy.`,
+      );
     }
     let optimizer: AdamWState | null = null;
     let settings: OptimizerSettings | null = null;
@@ -492,8 +524,22 @@ function requireFolder(dir: string): void {
 // In proto field order. A replay must match every field: a TrainParams field (the proto message's)
 // left out here fails to compile below.
 const PARAM_KEYS = [
-  "learningRate", "warmupSteps", "maxSteps", "minLrRatio", "weightDecay", "beta1", "beta2", "eps", "gradClip",
-  "microBatchSize", "klBeta", "klEstimator", "tokenReduction", "ppoEpochs", "clipEps", "temperature",
+  "learningRate",
+  "warmupSteps",
+  "maxSteps",
+  "minLrRatio",
+  "weightDecay",
+  "beta1",
+  "beta2",
+  "eps",
+  "gradClip",
+  "microBatchSize",
+  "klBeta",
+  "klEstimator",
+  "tokenReduction",
+  "ppoEpochs",
+  "clipEps",
+  "temperature",
 ] as const satisfies ReadonlyArray<keyof TrainParams>;
 const paramKeysCoverTrainParams: [Exclude<keyof TrainParams, (typeof PARAM_KEYS)[number]>] extends [never] ? true : never = true;
 

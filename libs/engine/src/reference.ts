@@ -45,7 +45,10 @@ export class ReferenceEngine implements ReferencePort {
    * Serves `model` frozen (a tfjs model's variables stop being trainable). A backend needs its
    * config and the digest of the weights it holds.
    */
-  constructor(model: MaskedTransformer | ForwardBackend, options: ReferenceEngineOptions & { config?: ModelConfig; weightsDigest?: string; selection?: EngineSelection } = {}) {
+  constructor(
+    model: MaskedTransformer | ForwardBackend,
+    options: ReferenceEngineOptions & { config?: ModelConfig; weightsDigest?: string; selection?: EngineSelection } = {},
+  ) {
     const config = model instanceof MaskedTransformer ? model.config : options.config;
     if (!config) throw new Error("ReferenceEngine: a backend needs its model config (options.config)");
     requireGenerator(config, "reference");
@@ -62,7 +65,12 @@ export class ReferenceEngine implements ReferencePort {
     this.config = config;
     this.selection = options.selection ?? { engine: this.backend.engine, reason: "given" };
     this.limits = resolveLimits(options.limits);
-    this.facts = { vocabSize: this.config.vocab_size, seqLen: this.config.seq_len, maskTokenId: this.config.mask_token_id, padTokenId: this.config.pad_token_id };
+    this.facts = {
+      vocabSize: this.config.vocab_size,
+      seqLen: this.config.seq_len,
+      maskTokenId: this.config.mask_token_id,
+      padTokenId: this.config.pad_token_id,
+    };
     this.banned = specialTokenIds(this.config);
   }
 
@@ -72,7 +80,13 @@ export class ReferenceEngine implements ReferencePort {
    */
   static async fromCheckpoint(
     dir: string,
-    options: ReferenceEngineOptions & { backend?: string; engine?: EngineChoice; threads?: number; spinning?: boolean; datasetVocabulary?: VocabularyView & { source?: string } } = {},
+    options: ReferenceEngineOptions & {
+      backend?: string;
+      engine?: EngineChoice;
+      threads?: number;
+      spinning?: boolean;
+      datasetVocabulary?: VocabularyView & { source?: string };
+    } = {},
   ): Promise<ReferenceEngine> {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw notFound(`checkpoint folder ${dir} does not exist; expected a folder with config.json and model.safetensors (docs/model-format.md)`);
@@ -91,11 +105,19 @@ export class ReferenceEngine implements ReferencePort {
         { model: `checkpoint ${dir}`, other: `dataset${data.source ? ` ${data.source}` : ""}` },
       );
       if (difference) {
-        throw failedPrecondition(`the reference checkpoint does not speak the dataset's vocabulary: ${difference}. Use the generator trained on this dataset, or point --dataset-meta at its metadata.`);
+        throw failedPrecondition(
+          `the reference checkpoint does not speak the dataset's vocabulary: ${difference}. Use the generator trained on this dataset, or point --dataset-meta at its metadata.`,
+        );
       }
     }
     requireGenerator(ckpt.config, "reference"); // before a backend (maybe a worker) starts for nothing
-    const { backend, selection } = await createTrainingBackend(ckpt.config, { engine: options.engine, tfjsBackend: options.backend, threads: options.threads, frozen: true, spinning: options.spinning });
+    const { backend, selection } = await createTrainingBackend(ckpt.config, {
+      engine: options.engine,
+      tfjsBackend: options.backend,
+      threads: options.threads,
+      frozen: true,
+      spinning: options.spinning,
+    });
     try {
       await backend.setWeights(ckpt.weights);
     } catch (err) {
@@ -110,7 +132,12 @@ export class ReferenceEngine implements ReferencePort {
   }
 
   /** One forward pass: the distributions and, when `completions` are given, their summed log-probs. */
-  async score(inputs: Int32Array, shape: BatchShape, temperature: number, completions?: { completions: Int32Array; groupSize: number }): Promise<ReferenceScores> {
+  async score(
+    inputs: Int32Array,
+    shape: BatchShape,
+    temperature: number,
+    completions?: { completions: Int32Array; groupSize: number },
+  ): Promise<ReferenceScores> {
     if (this.disposed) throw failedPrecondition("the reference engine was disposed (the server is shutting down); retry against a running reference");
     // Whole windows only: the loop sends [B, seq_len], and shorter ones would give other numbers.
     checkShape(shape, this.facts, this.limits, { exactSeqLen: true });
@@ -127,7 +154,13 @@ export class ReferenceEngine implements ReferencePort {
       checkCompletionsAgree(inputs, completions.completions, { batch: B, groupSize: k, seqLen: T }, this.facts);
     }
     const logits = await this.backend.logits(inputs, B, T);
-    const distributions = await maskedLogProbs(logits, inputs, { batch: B, seqLen: T, maskTokenId: this.facts.maskTokenId, temperature, bannedTokenIds: this.banned });
+    const distributions = await maskedLogProbs(logits, inputs, {
+      batch: B,
+      seqLen: T,
+      maskTokenId: this.facts.maskTokenId,
+      temperature,
+      bannedTokenIds: this.banned,
+    });
     if (!completions) return { distributions };
     const completionLogProbs = completionLogProbsFrom(distributions, inputs, completions.completions, {
       batch: B,
@@ -150,7 +183,13 @@ export class ReferenceEngine implements ReferencePort {
   }
 
   info(): ReferenceInfo {
-    return { config: this.config, backend: this.backend.description, engineReason: this.selection.reason, parameterCount: this.backend.parameterCount(), weightsDigest: this.weightsDigest };
+    return {
+      config: this.config,
+      backend: this.backend.description,
+      engineReason: this.selection.reason,
+      parameterCount: this.backend.parameterCount(),
+      weightsDigest: this.weightsDigest,
+    };
   }
 
   async close(): Promise<void> {

@@ -44,13 +44,19 @@ export function checkShape(shape: BatchShape, model: ModelFacts, limits: EngineL
     throw invalidArgument(`batch shape is ${JSON.stringify(shape)}; expected {batch, seqLen} with positive integers (inputs of shape [B, T])`);
   }
   if (shape.batch > limits.maxBatch) {
-    throw resourceExhausted(`request holds ${shape.batch} inputs; this engine accepts at most ${limits.maxBatch} per request (raise --max-batch or split the batch)`);
+    throw resourceExhausted(
+      `request holds ${shape.batch} inputs; this engine accepts at most ${limits.maxBatch} per request (raise --max-batch or split the batch)`,
+    );
   }
   if (shape.seqLen > model.seqLen) {
-    throw invalidArgument(`inputs have ${shape.seqLen} positions; this model's seq_len is ${model.seqLen}. Send sequences of ${opts.exactSeqLen ? "exactly" : "at most"} ${model.seqLen} tokens`);
+    throw invalidArgument(
+      `inputs have ${shape.seqLen} positions; this model's seq_len is ${model.seqLen}. Send sequences of ${opts.exactSeqLen ? "exactly" : "at most"} ${model.seqLen} tokens`,
+    );
   }
   if (opts.exactSeqLen && shape.seqLen !== model.seqLen) {
-    throw invalidArgument(`inputs have ${shape.seqLen} positions; this model's seq_len is ${model.seqLen}. Send sequences of exactly ${model.seqLen} tokens (inputs of shape [B, ${model.seqLen}])`);
+    throw invalidArgument(
+      `inputs have ${shape.seqLen} positions; this model's seq_len is ${model.seqLen}. Send sequences of exactly ${model.seqLen} tokens (inputs of shape [B, ${model.seqLen}])`,
+    );
   }
 }
 
@@ -80,7 +86,12 @@ export function checkIds(name: string, ids: unknown, length: number, vocabSize: 
  * unmasked position, an ordinary token id (never [MASK] or [PAD]) at every masked one. The
  * first violation is INVALID_ARGUMENT naming input, member, position and both values.
  */
-export function checkCompletionsAgree(inputs: Int32Array, completions: Int32Array, shape: { batch: number; groupSize: number; seqLen: number }, model: ModelFacts): void {
+export function checkCompletionsAgree(
+  inputs: Int32Array,
+  completions: Int32Array,
+  shape: { batch: number; groupSize: number; seqLen: number },
+  model: ModelFacts,
+): void {
   const { batch: B, groupSize: k, seqLen: T } = shape;
   const V = model.vocabSize;
   for (let i = 0; i < B; i++) {
@@ -90,11 +101,16 @@ export function checkCompletionsAgree(inputs: Int32Array, completions: Int32Arra
         const x = inputs[i * T + t]!;
         const where = `completions[input ${i}, member ${j}, position ${t}]`;
         if (x !== model.maskTokenId) {
-          if (a !== x) throw invalidArgument(`${where} is ${a} but the input holds ${x} there; completions must equal their inputs at unmasked positions (were inputs and completions taken from the same batch?)`);
+          if (a !== x)
+            throw invalidArgument(
+              `${where} is ${a} but the input holds ${x} there; completions must equal their inputs at unmasked positions (were inputs and completions taken from the same batch?)`,
+            );
         } else if (a < 0 || a >= V) {
           throw invalidArgument(`${where} is ${a}; a filled-in token must be an id in [0, ${V})`);
         } else if (a === model.maskTokenId || a === model.padTokenId) {
-          throw invalidArgument(`${where} is the ${a === model.maskTokenId ? "[MASK]" : "[PAD]"} token (${a}); a fill-in never produces special tokens — were these completions sampled by this policy?`);
+          throw invalidArgument(
+            `${where} is the ${a === model.maskTokenId ? "[MASK]" : "[PAD]"} token (${a}); a fill-in never produces special tokens — were these completions sampled by this policy?`,
+          );
         }
       }
     }
@@ -102,12 +118,20 @@ export function checkCompletionsAgree(inputs: Int32Array, completions: Int32Arra
 }
 
 /** A Float32Array of `length` finite values. */
-export function checkFiniteFloats(name: string, values: unknown, length: number, shapeText: string, perItem?: (i: number) => string): asserts values is Float32Array {
+export function checkFiniteFloats(
+  name: string,
+  values: unknown,
+  length: number,
+  shapeText: string,
+  perItem?: (i: number) => string,
+): asserts values is Float32Array {
   if (!(values instanceof Float32Array)) throw invalidArgument(`${name} must be a Float32Array ${shapeText}; got ${describeValue(values)}`);
   if (values.length !== length) throw invalidArgument(`${name} holds ${values.length} values; expected ${shapeText} = ${length}`);
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i]!)) {
-      throw invalidArgument(`${name}[${i}]${perItem ? ` (${perItem(i)})` : ""} is ${values[i]}; expected a finite number (a missing reward or NaN must be refused upstream, not trained on)`);
+      throw invalidArgument(
+        `${name}[${i}]${perItem ? ` (${perItem(i)})` : ""} is ${values[i]}; expected a finite number (a missing reward or NaN must be refused upstream, not trained on)`,
+      );
     }
   }
 }
@@ -122,10 +146,13 @@ function describeValue(v: unknown): string {
 export function checkSampleParams(params: SampleParams, batch: number, limits: EngineLimits): void {
   if (!params || typeof params !== "object") throw invalidArgument(`sampling params are missing; expected {temperature, topP, groupSize, seed}`);
   const problems: string[] = [];
-  if (!(typeof params.temperature === "number" && Number.isFinite(params.temperature) && params.temperature > 0)) problems.push(`temperature is ${params.temperature}; expected a finite number > 0 (e.g. 0.8)`);
-  if (!(typeof params.topP === "number" && params.topP > 0 && params.topP <= 1)) problems.push(`top_p is ${params.topP}; expected a number in (0, 1] (1 disables truncation)`);
+  if (!(typeof params.temperature === "number" && Number.isFinite(params.temperature) && params.temperature > 0))
+    problems.push(`temperature is ${params.temperature}; expected a finite number > 0 (e.g. 0.8)`);
+  if (!(typeof params.topP === "number" && params.topP > 0 && params.topP <= 1))
+    problems.push(`top_p is ${params.topP}; expected a number in (0, 1] (1 disables truncation)`);
   if (!isPositiveInt(params.groupSize)) problems.push(`group_size is ${params.groupSize}; expected a positive integer`);
-  if (typeof params.seed !== "string" || !/^\d{1,20}$/.test(params.seed)) problems.push(`seed is ${JSON.stringify(params.seed)}; expected a decimal string of an unsigned 64-bit integer`);
+  if (typeof params.seed !== "string" || !/^\d{1,20}$/.test(params.seed))
+    problems.push(`seed is ${JSON.stringify(params.seed)}; expected a decimal string of an unsigned 64-bit integer`);
   if (problems.length) throw invalidArgument(`invalid sampling params: ${problems.join("; ")}`);
   checkCompletionCount(batch, params.groupSize, limits);
 }
@@ -136,7 +163,8 @@ const nonNegativeInt = (v: unknown) => typeof v === "number" && Number.isSafeInt
 
 /** Every TrainParams field, all problems in one message. */
 export function checkTrainParams(params: TrainParams, limits: EngineLimits): void {
-  if (!params || typeof params !== "object") throw invalidArgument(`train params are missing; expected the TrainParams of the run (learning rate, schedule, loss settings)`);
+  if (!params || typeof params !== "object")
+    throw invalidArgument(`train params are missing; expected the TrainParams of the run (learning rate, schedule, loss settings)`);
   const p = params;
   const problems: string[] = [];
   const need = (ok: boolean, text: string) => ok || problems.push(text);
@@ -151,13 +179,20 @@ export function checkTrainParams(params: TrainParams, limits: EngineLimits): voi
   need(inRange(p.gradClip, 0, Infinity, false, true), `grad_clip is ${p.gradClip}; expected a finite number ≥ 0 (0 disables clipping)`);
   need(nonNegativeInt(p.microBatchSize), `micro_batch_size is ${p.microBatchSize}; expected an integer ≥ 0 (0 = the whole batch at once)`);
   need(inRange(p.klBeta, 0, Infinity, false, true), `kl_beta is ${p.klBeta}; expected a finite number ≥ 0`);
-  need((KL_ESTIMATORS as readonly unknown[]).includes(p.klEstimator), `kl_estimator is ${JSON.stringify(p.klEstimator)}; expected one of ${KL_ESTIMATORS.join(", ")}`);
-  need((TOKEN_REDUCTIONS as readonly unknown[]).includes(p.tokenReduction), `token_reduction is ${JSON.stringify(p.tokenReduction)}; expected one of ${TOKEN_REDUCTIONS.join(", ")}`);
+  need(
+    (KL_ESTIMATORS as readonly unknown[]).includes(p.klEstimator),
+    `kl_estimator is ${JSON.stringify(p.klEstimator)}; expected one of ${KL_ESTIMATORS.join(", ")}`,
+  );
+  need(
+    (TOKEN_REDUCTIONS as readonly unknown[]).includes(p.tokenReduction),
+    `token_reduction is ${JSON.stringify(p.tokenReduction)}; expected one of ${TOKEN_REDUCTIONS.join(", ")}`,
+  );
   need(isPositiveInt(p.ppoEpochs), `ppo_epochs is ${p.ppoEpochs}; expected a positive integer (1 = the seed's loss)`);
   need(inRange(p.clipEps, 0, 1, true, true), `clip_eps is ${p.clipEps}; expected a number in (0, 1), e.g. 0.2`);
   need(inRange(p.temperature, 0, Infinity, true, true), `temperature is ${p.temperature}; expected a finite number > 0 (the sampling temperature)`);
   if (problems.length) throw invalidArgument(`invalid train params: ${problems.join("; ")}`);
-  if (p.ppoEpochs > limits.maxPpoEpochs) throw resourceExhausted(`ppo_epochs is ${p.ppoEpochs}; this engine runs at most ${limits.maxPpoEpochs} epochs per Update`);
+  if (p.ppoEpochs > limits.maxPpoEpochs)
+    throw resourceExhausted(`ppo_epochs is ${p.ppoEpochs}; this engine runs at most ${limits.maxPpoEpochs} epochs per Update`);
 }
 
 /** What the update needs after validation: the mask and per-input masked counts. */
@@ -208,11 +243,16 @@ export function checkUpdatePayload(p: UpdatePayload, model: ModelFacts, limits: 
   const ref = p.refLogProbs;
   const hasRef = ref instanceof Float32Array && ref.length > 0;
   if (!hasRef) {
-    if (p.params.klBeta > 0) throw invalidArgument(`ref_log_probs are missing but kl_beta is ${p.params.klBeta}; send the reference log-probs [B, T, V] = [${B}, ${T}, ${V}] or set kl_beta to 0`);
+    if (p.params.klBeta > 0)
+      throw invalidArgument(
+        `ref_log_probs are missing but kl_beta is ${p.params.klBeta}; send the reference log-probs [B, T, V] = [${B}, ${T}, ${V}] or set kl_beta to 0`,
+      );
     if (ref !== undefined && !(ref instanceof Float32Array)) throw invalidArgument(`ref_log_probs must be a Float32Array [B, T, V]; got ${describeValue(ref)}`);
   } else {
     if (ref.length !== B * T * V) {
-      throw invalidArgument(`ref_log_probs hold ${ref.length} values; expected [B, T, V] = [${B}, ${T}, ${V}] = ${B * T * V} (is the reference's vocabulary the policy's?)`);
+      throw invalidArgument(
+        `ref_log_probs hold ${ref.length} values; expected [B, T, V] = [${B}, ${T}, ${V}] = ${B * T * V} (is the reference's vocabulary the policy's?)`,
+      );
     }
     for (let pos = 0; pos < B * T; pos++) {
       if (!mask[pos]) continue;
@@ -230,7 +270,10 @@ export function checkUpdatePayload(p: UpdatePayload, model: ModelFacts, limits: 
   const old = p.oldLogProbs;
   const hasOld = old instanceof Float32Array && old.length > 0;
   if (!hasOld) {
-    if (p.params.ppoEpochs > 1) throw invalidArgument(`old_log_probs are missing but ppo_epochs is ${p.params.ppoEpochs}; send the sampling-time log-probs [B, k] (Sample returns them) or set ppo_epochs to 1`);
+    if (p.params.ppoEpochs > 1)
+      throw invalidArgument(
+        `old_log_probs are missing but ppo_epochs is ${p.params.ppoEpochs}; send the sampling-time log-probs [B, k] (Sample returns them) or set ppo_epochs to 1`,
+      );
     if (old !== undefined && !(old instanceof Float32Array)) throw invalidArgument(`old_log_probs must be a Float32Array [B, k]; got ${describeValue(old)}`);
   } else {
     checkFiniteFloats("old_log_probs", old, B * k, `[B, k] = [${B}, ${k}]`, (s) => `input ${Math.floor(s / k)}, member ${s % k}`);

@@ -10,7 +10,8 @@ export { vocabularyDifference, type VocabularyView } from "@grpomesh/data";
 export function configDifference(mine: ModelConfig, theirs: ModelConfig, names: { model: string; other: string }): string | null {
   for (const key of Object.keys(mine) as Array<keyof ModelConfig>) {
     if (key === "vocab") continue;
-    if (mine[key] !== theirs[key]) return `${key} is ${JSON.stringify(mine[key])} in the ${names.model} but ${JSON.stringify(theirs[key])} in the ${names.other}`;
+    if (mine[key] !== theirs[key])
+      return `${key} is ${JSON.stringify(mine[key])} in the ${names.model} but ${JSON.stringify(theirs[key])} in the ${names.other}`;
   }
   return vocabularyDifference(
     { vocab: mine.vocab, maskTokenId: mine.mask_token_id, padTokenId: mine.pad_token_id },

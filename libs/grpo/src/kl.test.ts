@@ -15,10 +15,16 @@ test("exact KL on V = 3 by hand; ≥ 0; 0 when p = p_ref; shared by the group", 
   // t0: .5·ln(.5/.25) + .25·ln(.25/.5) + .25·ln(1) = .5 ln2 − .25 ln2 = .25 ln2 = 0.1732868
   // t1: identical distributions → 0; t2: not masked (its NaN reference is never read)
   near(exactKl(b, b.logp, b.refLogp), [0.25 * LN2]);
-  near(exactKl(b, b.logp, b.refLogp, "mean"), [0.25 * LN2 / 2]); // |M| = 2
+  near(exactKl(b, b.logp, b.refLogp, "mean"), [(0.25 * LN2) / 2]); // |M| = 2
   near(exactKl(b, b.logp, b.logp), [0], 1e-7);
   near(klPerSample("exact", b, b.logp, b.refLogp), [0.25 * LN2, 0.25 * LN2]);
-  assert.ok(exactKl(b, b.refLogp.map((x, i) => (Number.isNaN(x) ? b.logp[i]! : x)), b.logp)[0]! > 0);
+  assert.ok(
+    exactKl(
+      b,
+      b.refLogp.map((x, i) => (Number.isNaN(x) ? b.logp[i]! : x)),
+      b.logp,
+    )[0]! > 0,
+  );
 });
 
 test("k1 on V = 3 by hand (can be negative)", () => {
@@ -50,8 +56,14 @@ test("sequence log-probs sum (or average) the sampled tokens over the mask", () 
 test("KL inputs with wrong shapes, bad ids or non-finite masked values are refused", () => {
   const b = tinyBatch();
   assert.throws(() => exactKl(b, b.logp.subarray(1), b.refLogp), /logp has 8 values; expected B·T·V = 1·3·3 = 9/);
-  assert.throws(() => k1Kl({ ...b, completions: new Int32Array([3, 2, 0, 1, 1, 0]) }, b.logp, b.refLogp), /token 3 at input 0, member 0, position 0 is outside the vocabulary \[0, 3\)/);
-  assert.throws(() => k3Kl({ ...b, mask: new Uint8Array([1, 1, 1]), completions: new Int32Array([0, 2, 0, 1, 1, 0]) }, b.logp, b.refLogp), /refLogp\[input 0, position 2, token 0\] is NaN/);
+  assert.throws(
+    () => k1Kl({ ...b, completions: new Int32Array([3, 2, 0, 1, 1, 0]) }, b.logp, b.refLogp),
+    /token 3 at input 0, member 0, position 0 is outside the vocabulary \[0, 3\)/,
+  );
+  assert.throws(
+    () => k3Kl({ ...b, mask: new Uint8Array([1, 1, 1]), completions: new Int32Array([0, 2, 0, 1, 1, 0]) }, b.logp, b.refLogp),
+    /refLogp\[input 0, position 2, token 0\] is NaN/,
+  );
   assert.throws(() => k1Kl({ ...b, mask: new Uint8Array([1, 1]) }, b.logp, b.refLogp), /mask must be a Uint8Array of B·T = 3 flags/);
   assert.throws(() => klPerSample("k2" as never, b, b.logp, b.refLogp), /expected one of exact, k1, k3/);
 });

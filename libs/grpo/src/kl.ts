@@ -41,12 +41,7 @@ export function exactKl(f: FillIns, logp: ArrayLike<number>, refLogp: ArrayLike<
 }
 
 /** Calls fn(sample index i·k+j, log p_θ(a_t), log p_ref(a_t)) for every masked token of every sample. */
-function forEachSampledToken(
-  f: FillIns,
-  logp: ArrayLike<number>,
-  refLogp: ArrayLike<number>,
-  fn: (sample: number, lp: number, lref: number) => void,
-): void {
+function forEachSampledToken(f: FillIns, logp: ArrayLike<number>, refLogp: ArrayLike<number>, fn: (sample: number, lp: number, lref: number) => void): void {
   const { batchSize: B, groupSize: k, seqLen: T, vocabSize: V } = f;
   for (let i = 0; i < B; i++) {
     for (let j = 0; j < k; j++) {

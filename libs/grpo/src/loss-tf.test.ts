@@ -11,7 +11,10 @@ import { ln, logSoftmax, ppoCase } from "./test/fixtures.ts";
 // wasm is the CPU default in production; cpu (pure JS) is tfjs's reference backend.
 const BACKENDS = ["cpu", "wasm"] as const;
 const TAU = 0.8;
-const B = 2, K = 3, T = 4, V = 5;
+const B = 2,
+  K = 3,
+  T = 4,
+  V = 5;
 
 /** A random batch with unmasked positions holding garbage ids, and its logits. */
 function randomCase(seed: number): { logits: Float64Array; inputs: LossInputs } {
@@ -50,7 +53,8 @@ const CONFIGS: Array<{ name: string; options: LossOptions; ppo?: boolean }> = [
 
 function assertClose(actual: LossValues, expected: LossValues, tol: number, label: string): void {
   for (const key of LOSS_VALUE_KEYS) {
-    const a = actual[key], e = expected[key];
+    const a = actual[key],
+      e = expected[key];
     assert.ok(Math.abs(a - e) <= tol * (1 + Math.abs(e)), `${label} ${key}: tfjs ${a} vs arrays ${e}`);
   }
 }
@@ -86,7 +90,8 @@ for (const backend of BACKENDS) {
       const lossAt = (x: Float64Array) => grpoLossArrays(logSoftmax(x, V, TAU), inputs, c.options).loss;
       const fd = new Float64Array(logits.length);
       for (let p = 0; p < logits.length; p++) {
-        const up = Float64Array.from(logits), down = Float64Array.from(logits);
+        const up = Float64Array.from(logits),
+          down = Float64Array.from(logits);
         up[p]! += h;
         down[p]! -= h;
         fd[p] = (lossAt(up) - lossAt(down)) / (2 * h);
@@ -114,7 +119,10 @@ test("PPO clipping gradients by hand: clipped samples contribute nothing", async
   await tf.setBackend("cpu");
   const logp = tf.tensor3d([ln(0.5), ln(0.5)], [1, 1, 2]);
   const grad = tf.grad((x: tf.Tensor) => grpoLossTensors(x as tf.Tensor3D, ppoCase(), { klBeta: 0, clipEps: 0.2 }).loss)(logp);
-  assert.deepEqual(Array.from(grad.dataSync()).map((x) => Math.round(x * 1e6) / 1e6), [0.375, -0.125]);
+  assert.deepEqual(
+    Array.from(grad.dataSync()).map((x) => Math.round(x * 1e6) / 1e6),
+    [0.375, -0.125],
+  );
   const out = grpoLossTensors(logp, ppoCase(), { klBeta: 0, clipEps: 0.2 });
   out.loss.dispose();
   const values = readLossValues(out.metrics);
@@ -134,7 +142,8 @@ test("ppo_epochs = 1 (ratio 1): value and gradient equal the unclipped loss", as
     w.dispose();
     return { g, values };
   };
-  const plain = run(inputs), ppo = run(atStart);
+  const plain = run(inputs),
+    ppo = run(atStart);
   assertClose(ppo.values, plain.values, 1e-5, "ratio 1");
   assert.equal(ppo.values.clipFrac, 0);
   for (let p = 0; p < plain.g.length; p++) assert.ok(Math.abs(ppo.g[p]! - plain.g[p]!) < 1e-5, `logit ${p}: ${ppo.g[p]} vs ${plain.g[p]}`);
@@ -147,7 +156,10 @@ for (const backend of BACKENDS) {
     const w = tf.variable(tf.tensor3d(Float32Array.from(logits), [B, T, V]));
     const ppoInputs = withOldLogProbs(inputs, logSoftmax(logits, V, TAU), "sum", 4);
     const once = () => {
-      for (const [i, o] of [[inputs, { klEstimator: "exact" }], [ppoInputs, { klEstimator: "k3" }]] as const) {
+      for (const [i, o] of [
+        [inputs, { klEstimator: "exact" }],
+        [ppoInputs, { klEstimator: "k3" }],
+      ] as const) {
         const { grads } = grpoLossAndGrads(() => tf.logSoftmax(tf.div(w, TAU)) as tf.Tensor3D, i, o, [w]);
         tf.dispose(grads);
         const logp = tf.tidy(() => tf.logSoftmax(tf.div(w, TAU)) as tf.Tensor3D);

@@ -18,7 +18,8 @@ test("seed loss (sum, exact KL) by hand", () => {
   // log π: member 0 = 2 ln .5 = −1.3862944, member 1 = ln .25 + ln .3 = −2.5902672; A = [1, −1]
   // pg = −mean(log π · A) = −(−1.3862944 + 2.5902672)/2 = −ln(.5/.3)... = −0.6019864
   // exact KL = .25 ln2 = 0.1732868 for both members; penalty = .1 · 0.1732868
-  const lp0 = 2 * ln(0.5), lp1 = ln(0.25) + ln(0.3);
+  const lp0 = 2 * ln(0.5),
+    lp1 = ln(0.25) + ln(0.3);
   const pg = -(lp0 * 1 + lp1 * -1) / 2;
   assert.ok(Math.abs(pg - -0.6019864) < 1e-6);
   const v = grpoLossArrays(b.logp, { ...b, advantages: [1, -1], refLogProbs: b.refLogp }, { klBeta: 0.1 });
@@ -27,7 +28,8 @@ test("seed loss (sum, exact KL) by hand", () => {
 
 test('"mean" token reduction averages log π and the KL over |M| = 2; k1 and k3 enter the loss', () => {
   const b = tinyBatch();
-  const lp0 = ln(0.5), lp1 = (ln(0.25) + ln(0.3)) / 2;
+  const lp0 = ln(0.5),
+    lp1 = (ln(0.25) + ln(0.3)) / 2;
   const mean = grpoLossArrays(b.logp, { ...b, advantages: [1, -1], refLogProbs: b.refLogp }, { klBeta: 0.1, tokenReduction: "mean" });
   nearValues(mean, { pgLoss: -(lp0 - lp1) / 2, meanKl: (0.25 * LN2) / 2, meanLogProb: (lp0 + lp1) / 2 });
   // k1 per member [ln2, −ln2] → mean 0; k3 [.5 + ln2 − 1, 1 − ln2] → mean .25
@@ -60,7 +62,8 @@ test("micro-batches with sampleCount = the whole batch sum to the full-batch val
   // two inputs; each micro-batch is one input, divided by the full B·k = 4
   const b = tinyBatch();
   const full = {
-    ...b, batchSize: 2,
+    ...b,
+    batchSize: 2,
     completions: new Int32Array([0, 2, 0, 1, 1, 0, 1, 0, 0, 2, 2, 0]),
     mask: new Uint8Array([1, 1, 0, 1, 0, 1]),
     logp: new Float32Array([...b.logp, ...b.logp]),
@@ -82,9 +85,15 @@ test("loss inputs are checked: β > 0 needs reference log-probs; bad advantages 
   assert.throws(() => grpoLossArrays(b.logp, { ...b, advantages: [1, -1] }), /klBeta is 0.1 but no refLogProbs were given/);
   nearValues(grpoLossArrays(b.logp, { ...b, advantages: [1, -1] }, { klBeta: 0 }), { klPenalty: 0, meanKl: Number.NaN });
   assert.throws(() => grpoLossArrays(b.logp, { ...b, advantages: [1, Number.NaN], refLogProbs: b.refLogp }), /advantages\[1\] \(input 0, member 1\) is NaN/);
-  assert.throws(() => grpoLossArrays(b.logp, { ...b, advantages: [1], refLogProbs: b.refLogp }), /advantages has 1 values; expected one per completion, B·k = 2/);
+  assert.throws(
+    () => grpoLossArrays(b.logp, { ...b, advantages: [1], refLogProbs: b.refLogp }),
+    /advantages has 1 values; expected one per completion, B·k = 2/,
+  );
   assert.throws(() => grpoLossArrays(b.logp, { ...b, advantages: [1, -1], refLogProbs: b.refLogp }, { clipEps: 1.5 }), /clipEps is 1.5/);
-  assert.throws(() => grpoLossArrays(b.logp, { ...b, advantages: [1, -1], refLogProbs: b.refLogp }, { tokenReduction: "max" as never }), /expected one of sum, mean/);
+  assert.throws(
+    () => grpoLossArrays(b.logp, { ...b, advantages: [1, -1], refLogProbs: b.refLogp }, { tokenReduction: "max" as never }),
+    /expected one of sum, mean/,
+  );
   assert.throws(() => grpoLossArrays(b.logp, { ...b, advantages: [1, -1], refLogProbs: b.refLogp }, { klBeta: -1 }), /klBeta is -1/);
 });
 
@@ -94,8 +103,16 @@ test("stepMetrics carries the seed's names plus frac_zero_std_groups", () => {
   const loss: LossValues = { loss: 0.5, pgLoss: 0.4, klPenalty: 0.1, meanKl: 1, meanLogProb: -3, clipFrac: 0 };
   // mean reward 2, population std √((1+1+0+0)/4) = √.5
   assert.deepEqual(stepMetrics(rewards, adv, loss), {
-    loss: 0.5, pg_loss: 0.4, kl_penalty: 0.1, mean_reward: 2, std_reward: Math.sqrt(0.5), mean_advantage: 0,
-    mean_kl: 1, mean_log_prob: -3, frac_zero_std_groups: 0.5, clip_frac: 0,
+    loss: 0.5,
+    pg_loss: 0.4,
+    kl_penalty: 0.1,
+    mean_reward: 2,
+    std_reward: Math.sqrt(0.5),
+    mean_advantage: 0,
+    mean_kl: 1,
+    mean_log_prob: -3,
+    frac_zero_std_groups: 0.5,
+    clip_frac: 0,
   });
   assert.throws(() => stepMetrics([1, 2], adv, loss), /2 rewards but 4 advantages/);
 });

@@ -106,7 +106,10 @@ export function grpoLossArrays(logp: ArrayLike<number>, inputs: LossInputs, opti
   const logPi = sequenceLogProbs(inputs, logp, o.tokenReduction);
   const kl = inputs.refLogProbs ? klPerSample(o.klEstimator, inputs, logp, inputs.refLogProbs, o.tokenReduction) : null;
 
-  let pg = 0, klSum = 0, lpSum = 0, clipped = 0;
+  let pg = 0,
+    klSum = 0,
+    lpSum = 0,
+    clipped = 0;
   for (let s = 0; s < n; s++) {
     const a = inputs.advantages[s]!;
     const lp = logPi[s]!;

@@ -56,14 +56,17 @@ export function checkGrpoConfig(c: GrpoConfig): void {
     if (!Number.isInteger(v) || v < 1) problems.push(`${k} is ${v}; expected a positive integer`);
   };
   (["batch_size", "max_iters", "ppo_epochs", "eval_batches"] as const).forEach(positiveInt);
-  if (!Number.isInteger(c.group_size) || c.group_size < 2) problems.push(`group_size is ${c.group_size}; expected an integer ≥ 2 (a group needs members to compare)`);
+  if (!Number.isInteger(c.group_size) || c.group_size < 2)
+    problems.push(`group_size is ${c.group_size}; expected an integer ≥ 2 (a group needs members to compare)`);
   if (!(c.temperature > 0)) problems.push(`temperature is ${c.temperature}; expected > 0`);
   if (!(c.top_p > 0 && c.top_p <= 1)) problems.push(`top_p is ${c.top_p}; expected in (0, 1]`);
   if (!(c.learning_rate > 0)) problems.push(`learning_rate is ${c.learning_rate}; expected > 0`);
   if (!(c.kl_beta >= 0)) problems.push(`kl_beta is ${c.kl_beta}; expected ≥ 0`);
   if (!(c.min_lr_ratio >= 0 && c.min_lr_ratio <= 1)) problems.push(`min_lr_ratio is ${c.min_lr_ratio}; expected in [0, 1]`);
-  if (c.micro_batch_size < 0 || !Number.isInteger(c.micro_batch_size)) problems.push(`micro_batch_size is ${c.micro_batch_size}; expected 0 (whole batch) or a positive integer`);
-  if (c.micro_batch_size > 0 && c.batch_size % c.micro_batch_size !== 0) problems.push(`batch_size ${c.batch_size} is not a multiple of micro_batch_size ${c.micro_batch_size}`);
+  if (c.micro_batch_size < 0 || !Number.isInteger(c.micro_batch_size))
+    problems.push(`micro_batch_size is ${c.micro_batch_size}; expected 0 (whole batch) or a positive integer`);
+  if (c.micro_batch_size > 0 && c.batch_size % c.micro_batch_size !== 0)
+    problems.push(`batch_size ${c.batch_size} is not a multiple of micro_batch_size ${c.micro_batch_size}`);
   for (const k of ["eval_interval", "sample_interval", "checkpoint_interval", "warmup_iters"] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 0) problems.push(`${k} is ${c[k]}; expected a non-negative integer (0 = never)`);
   }

@@ -40,7 +40,10 @@ test("log.jsonl: a last line cut off by a crash is set apart; a bad line in the 
   const log = join(dir, "log.jsonl");
   writeFileSync(log, '{"type":"step","step":1}\n{"type":"step","st');
   const read = readLog(log);
-  assert.deepEqual(read.records.map((r) => r.step), [1]);
+  assert.deepEqual(
+    read.records.map((r) => r.step),
+    [1],
+  );
   assert.equal(read.partialLastLine, '{"type":"step","st');
   writeFileSync(log, '{"type":"step","step":1}\nnot json\n{"type":"step","step":2}\n');
   assert.throws(() => readLog(log), /log\.jsonl line 2 is not a JSON record/);
@@ -48,12 +51,18 @@ test("log.jsonl: a last line cut off by a crash is set apart; a bad line in the 
 
 test("a run directory that cannot be created or written says why, not ENOENT … mkdir", () => {
   // /proc refuses new entries even to root, with ENOENT although /proc exists.
-  assert.throws(() => ensureRunDir("/proc/grpomesh-run/a"), /run directory \/proc\/grpomesh-run\/a cannot be created: \/proc does not allow new folders \(ENOENT from a read-only or virtual file system\); choose a writable --run_dir/);
+  assert.throws(
+    () => ensureRunDir("/proc/grpomesh-run/a"),
+    /run directory \/proc\/grpomesh-run\/a cannot be created: \/proc does not allow new folders \(ENOENT from a read-only or virtual file system\); choose a writable --run_dir/,
+  );
   const file = join(temp(), "a-file");
   writeFileSync(file, "x");
   assert.throws(() => ensureRunDir(join(file, "run")), /run directory .*a-file\/run is not a folder \(.*a-file is a file\)/);
   // /sys: the kernel refuses a new file even to root (EACCES).
-  assert.throws(() => ensureRunDir("/sys"), /run directory \/sys is read-only \(EACCES: permission denied\): cannot write \/sys\/\.write-test-\d+; choose a writable --run_dir/);
+  assert.throws(
+    () => ensureRunDir("/sys"),
+    /run directory \/sys is read-only \(EACCES: permission denied\): cannot write \/sys\/\.write-test-\d+; choose a writable --run_dir/,
+  );
   const dir = join(temp(), "new", "run");
   ensureRunDir(dir);
   assert.doesNotThrow(() => ensureRunDir(dir));
@@ -62,13 +71,19 @@ test("a run directory that cannot be created or written says why, not ENOENT …
 test("fs errors carry their meaning: a real ENOSPC and EACCES, and EROFS", () => {
   const enospc = errorOf(() => writeFileSync("/dev/full", "x"));
   assert.equal(enospc.code, "ENOSPC");
-  assert.match(runDirError(enospc, "/runs/a", "/runs/a/log.jsonl", "append to").message, /^run directory \/runs\/a has no space left \(ENOSPC: the device is full\): cannot append to \/runs\/a\/log\.jsonl; free some space/);
+  assert.match(
+    runDirError(enospc, "/runs/a", "/runs/a/log.jsonl", "append to").message,
+    /^run directory \/runs\/a has no space left \(ENOSPC: the device is full\): cannot append to \/runs\/a\/log\.jsonl; free some space/,
+  );
   const eacces = errorOf(() => writeFileSync("/sys/grpomesh", "x"));
   assert.equal(eacces.code, "EACCES");
   assert.match(runDirError(eacces, "/sys", "/sys/grpomesh", "write").message, /run directory \/sys is read-only \(EACCES/);
   // A read-only mount needs privileges a test does not have; the errno is what the kernel sends.
   const erofs = Object.assign(new Error("EROFS: read-only file system, open '/mnt/ro/log.jsonl'"), { code: "EROFS" });
-  assert.match(runDirError(erofs, "/mnt/ro", "/mnt/ro/log.jsonl", "append to").message, /run directory \/mnt\/ro is read-only \(EROFS: the file system is mounted read-only\)/);
+  assert.match(
+    runDirError(erofs, "/mnt/ro", "/mnt/ro/log.jsonl", "append to").message,
+    /run directory \/mnt\/ro is read-only \(EROFS: the file system is mounted read-only\)/,
+  );
 });
 
 test("a full device under the run's log stops the run with ENOSPC named, not a bare errno", async () => {
@@ -92,7 +107,13 @@ test("a fresh run refuses a directory holding another run's log or checkpoints",
 
 test("wall time over segments: an end record's, else to the last record of a killed segment", () => {
   const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
-  assert.equal(wallSecondsSoFar([{ type: "start", time: t(0), segment_start: t(0) }, { type: "step", step: 1, time: t(10) }]), 10);
+  assert.equal(
+    wallSecondsSoFar([
+      { type: "start", time: t(0), segment_start: t(0) },
+      { type: "step", step: 1, time: t(10) },
+    ]),
+    10,
+  );
   assert.equal(
     wallSecondsSoFar([
       { type: "start", time: t(0), segment_start: t(0) },

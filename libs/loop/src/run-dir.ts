@@ -2,7 +2,20 @@
 // and the checks that keep a run from losing work silently: every JSON read names its file, a
 // checkpoint counts only when its digests verify, a fresh run never writes over an old one, and a
 // file-system error says what it means for the run (read-only, full) rather than a bare errno.
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { sha256Hex } from "@grpomesh/data";
 import type { RngState } from "@grpomesh/rng";
@@ -36,7 +49,10 @@ export interface OrchestratorCheckpoint {
 /** A run directory that cannot be written (read-only, full, not a folder): the message says which and what to do. */
 export class RunDirError extends Error {
   override name = "RunDirError";
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
   }
 }
@@ -97,7 +113,10 @@ export function ensureRunDir(runDir: string): void {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST") continue;
       if (code === "ENOENT" && existsSync(dirname(dir))) {
-        throw new RunDirError(`run directory ${runDir} cannot be created: ${dirname(dir)} does not allow new folders (ENOENT from a read-only or virtual file system); choose a writable --run_dir`, "ENOENT");
+        throw new RunDirError(
+          `run directory ${runDir} cannot be created: ${dirname(dir)} does not allow new folders (ENOENT from a read-only or virtual file system); choose a writable --run_dir`,
+          "ENOENT",
+        );
       }
       throw runDirError(err, runDir, dir, "create folder");
     }
@@ -190,7 +209,8 @@ export function verifyCheckpoint(dir: string, expectedStep?: number): Orchestrat
     const path = join(policyDir, name);
     if (!existsSync(path)) throw new Error(`${path} is missing (the checkpoint recorded it)`);
     const actual = sha256File(path);
-    if (actual !== digest) throw new Error(`${path} has sha256 ${actual.slice(0, 16)}…; the checkpoint recorded ${String(digest).slice(0, 16)}… (corrupt or changed)`);
+    if (actual !== digest)
+      throw new Error(`${path} has sha256 ${actual.slice(0, 16)}…; the checkpoint recorded ${String(digest).slice(0, 16)}… (corrupt or changed)`);
   }
   return state;
 }
@@ -225,7 +245,8 @@ export function chooseCheckpoint(runDir: string): CheckpointChoice {
       const pointer = readJsonFile<{ checkpoint?: unknown }>(pointerPath);
       if (typeof pointer?.checkpoint !== "string") throw new Error(`${pointerPath} names no checkpoint`);
       pointed = pointer.checkpoint;
-      if (!folders.some((f) => f.name === pointed)) skipped.push({ checkpoint: pointed, reason: `named by ${pointerPath}, but ${join(runDir, CHECKPOINTS_DIR, pointed)} does not exist` });
+      if (!folders.some((f) => f.name === pointed))
+        skipped.push({ checkpoint: pointed, reason: `named by ${pointerPath}, but ${join(runDir, CHECKPOINTS_DIR, pointed)} does not exist` });
     } catch (err) {
       notes.push(`${(err as Error).message}; choosing among the checkpoint folders instead`);
     }
@@ -289,7 +310,7 @@ export function readLog(path: string): { records: LogRecord[]; partialLastLine?:
     if (line.trim() === "") continue;
     try {
       const record = JSON.parse(line) as LogRecord;
-      if (!record || typeof record !== "object" || typeof record.type !== "string") throw new Error("not a record with a \"type\"");
+      if (!record || typeof record !== "object" || typeof record.type !== "string") throw new Error('not a record with a "type"');
       records.push(record);
     } catch (err) {
       const last = lines.slice(i + 1).every((l) => l.trim() === "");
@@ -419,10 +440,14 @@ export function assertFreshRunDir(runDir: string): void {
   if (!existsSync(runDir)) return;
   const c = inspectRunDir(runDir);
   if (c.checkpoints.length || c.hasLatest) {
-    throw new Error(`${runDir} already holds checkpoints; pass --resume to continue that run, or choose another --run_dir (it holds ${c.checkpoints.map((f) => f.name).join(", ") || LATEST_FILE})`);
+    throw new Error(
+      `${runDir} already holds checkpoints; pass --resume to continue that run, or choose another --run_dir (it holds ${c.checkpoints.map((f) => f.name).join(", ") || LATEST_FILE})`,
+    );
   }
   if (c.logRecords > 0) {
-    throw new Error(`${runDir} already holds a run's ${LOG_FILE} (${c.loggedSteps} steps, no checkpoint); a fresh run would write over it — choose another --run_dir, or move that run away`);
+    throw new Error(
+      `${runDir} already holds a run's ${LOG_FILE} (${c.loggedSteps} steps, no checkpoint); a fresh run would write over it — choose another --run_dir, or move that run away`,
+    );
   }
 }
 

@@ -6,7 +6,19 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex } from "@grpomesh/data";
 import { GRPO_DEFAULTS, type GrpoConfig } from "./config.ts";
-import type { BatchShape, DataPort, JudgePort, MaskedBatchLike, PolicyPort, PolicyState, ReferencePort, SampleParams, SampleResult, UpdatePayload, UpdateResult } from "./ports.ts";
+import type {
+  BatchShape,
+  DataPort,
+  JudgePort,
+  MaskedBatchLike,
+  PolicyPort,
+  PolicyState,
+  ReferencePort,
+  SampleParams,
+  SampleResult,
+  UpdatePayload,
+  UpdateResult,
+} from "./ports.ts";
 
 export const TINY_MASK = 0;
 export const TINY_VOCAB = 8;
@@ -52,7 +64,18 @@ export class TinyPolicy implements PolicyPort {
     for (let i = 0; i < this.weights.length; i++) this.weights[i]! += p.params.learningRate * (adv + (tokens % 97) * (i + 1) * 1e-3);
     this.lastStep = p.step;
     this.version++;
-    const metrics = { loss: adv, pgLoss: adv, klPenalty: 0, meanKl: 0.01 * p.step, meanLogProb: 0, gradNorm: adv, learningRate: p.params.learningRate, clipFrac: 0, updateMs: 1, tokens };
+    const metrics = {
+      loss: adv,
+      pgLoss: adv,
+      klPenalty: 0,
+      meanKl: 0.01 * p.step,
+      meanLogProb: 0,
+      gradNorm: adv,
+      learningRate: p.params.learningRate,
+      clipFrac: 0,
+      updateMs: 1,
+      tokens,
+    };
     return { step: p.step, policyVersion: this.version, replayed: false, metrics };
   }
 
@@ -135,5 +158,17 @@ export function tinyPorts(opts: { judgeDelayMs?: number } = {}) {
 }
 
 export function tinyConfig(overrides: Partial<GrpoConfig> = {}): GrpoConfig {
-  return { ...GRPO_DEFAULTS, batch_size: 2, group_size: 4, learning_rate: 0.1, warmup_iters: 0, max_iters: 6, eval_interval: 0, sample_interval: 0, checkpoint_interval: 2, eval_batches: 2, ...overrides };
+  return {
+    ...GRPO_DEFAULTS,
+    batch_size: 2,
+    group_size: 4,
+    learning_rate: 0.1,
+    warmup_iters: 0,
+    max_iters: 6,
+    eval_interval: 0,
+    sample_interval: 0,
+    checkpoint_interval: 2,
+    eval_batches: 2,
+    ...overrides,
+  };
 }

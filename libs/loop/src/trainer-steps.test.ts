@@ -87,7 +87,18 @@ class LearnerPolicy implements PolicyPort {
     for (let v = 1; v < TINY_VOCAB; v++) this.logits[v]! += u.params.learningRate * grad[v]!;
     this.lastStep = u.step;
     this.version++;
-    const metrics = { loss: 0, pgLoss: 0, klPenalty: 0, meanKl: 0.01, meanLogProb: 0, gradNorm: Math.hypot(...grad), learningRate: u.params.learningRate, clipFrac: 0, updateMs: 1, tokens: 0 };
+    const metrics = {
+      loss: 0,
+      pgLoss: 0,
+      klPenalty: 0,
+      meanKl: 0.01,
+      meanLogProb: 0,
+      gradNorm: Math.hypot(...grad),
+      learningRate: u.params.learningRate,
+      clipFrac: 0,
+      updateMs: 1,
+      tokens: 0,
+    };
     return { step: u.step, policyVersion: this.version, replayed: false, metrics };
   }
 
@@ -113,7 +124,10 @@ test("the loop raises the reward of a learnable judge; each step advances the po
   const last = await trainer.evaluate();
   assert.deepEqual({ v: (await ports.policy.state()).policyVersion, s: (await ports.policy.state()).lastStep }, { v: 12, s: 12 });
   assert.equal(trainer.lastRecord!.policy_version, 12);
-  assert.ok(last.mean_reward > first.mean_reward + 0.2, `held-out reward ${first.mean_reward.toFixed(3)} → ${last.mean_reward.toFixed(3)} (train: ${rewards.map((r) => r.toFixed(2)).join(" ")})`);
+  assert.ok(
+    last.mean_reward > first.mean_reward + 0.2,
+    `held-out reward ${first.mean_reward.toFixed(3)} → ${last.mean_reward.toFixed(3)} (train: ${rewards.map((r) => r.toFixed(2)).join(" ")})`,
+  );
   assert.ok(trainer.lastRecord!.mean_kl > 0);
 });
 

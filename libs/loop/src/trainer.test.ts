@@ -25,7 +25,10 @@ function trainerIn(runDir: string, overrides = {}, opts: { judgeDelayMs?: number
   return { ports, trainer };
 }
 
-const steps = (runDir: string) => readLog(join(runDir, "log.jsonl")).records.filter((r) => r.type === "step").map((r) => r.step);
+const steps = (runDir: string) =>
+  readLog(join(runDir, "log.jsonl"))
+    .records.filter((r) => r.type === "step")
+    .map((r) => r.step);
 
 async function unbrokenDigest(overrides = {}): Promise<string> {
   const run = tempRun();
@@ -60,7 +63,12 @@ test("a corrupt latest checkpoint: resume falls back to the newest that verifies
   assert.equal(readdirSync(join(run.dir, "checkpoints", "set-aside")).filter((n) => n.startsWith("step-000006-")).length, 1);
   // The log is cut back to step 4: steps 5-7 moved to log.superseded.jsonl, and a resume record says so.
   assert.deepEqual(steps(run.dir), [1, 2, 3, 4]);
-  assert.deepEqual(readLog(join(run.dir, "log.superseded.jsonl")).records.filter((x) => x.type === "step").map((x) => x.step), [5, 6, 7]);
+  assert.deepEqual(
+    readLog(join(run.dir, "log.superseded.jsonl"))
+      .records.filter((x) => x.type === "step")
+      .map((x) => x.step),
+    [5, 6, 7],
+  );
   const resume = readLog(join(run.dir, "log.jsonl")).records.find((x) => x.type === "resume")!;
   assert.equal(resume.step, 4);
   assert.match(String(resume.from_checkpoint), /step-000004$/);

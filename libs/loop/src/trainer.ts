@@ -8,10 +8,27 @@ import { Rng, mixSeeds, type RngState } from "@grpomesh/rng";
 import type { GrpoConfig } from "./config.ts";
 import type { DataPort, JudgePort, MaskedBatchLike, PolicyPort, ReferencePort, TrainParams } from "./ports.ts";
 import {
-  CHECKPOINTS_DIR, CONFIG_FILE, LATEST_FILE, LOG_FILE, ORCHESTRATOR_FORMAT, ORCHESTRATOR_STATE_FILE,
-  checkpointName, chooseCheckpoint, cutLogBack, ensureRunDir, inRunDir, listCheckpointFolders, readLog, setCheckpointsAside,
-  sha256File, verifyCheckpoint, wallSecondsSoFar, writeAtomic,
-  type CheckpointChoice, type OrchestratorCheckpoint, type SkippedCheckpoint,
+  CHECKPOINTS_DIR,
+  CONFIG_FILE,
+  LATEST_FILE,
+  LOG_FILE,
+  ORCHESTRATOR_FORMAT,
+  ORCHESTRATOR_STATE_FILE,
+  checkpointName,
+  chooseCheckpoint,
+  cutLogBack,
+  ensureRunDir,
+  inRunDir,
+  listCheckpointFolders,
+  readLog,
+  setCheckpointsAside,
+  sha256File,
+  verifyCheckpoint,
+  wallSecondsSoFar,
+  writeAtomic,
+  type CheckpointChoice,
+  type OrchestratorCheckpoint,
+  type SkippedCheckpoint,
 } from "./run-dir.ts";
 
 export interface Ports<C = unknown> {
@@ -170,7 +187,11 @@ export class GrpoTrainer<C = unknown> {
   /** Runs `action` at the next step boundary (e.g. a judge swap); resolves with its result. */
   atNextBoundary<T>(action: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.betweenSteps.push(() => action().then(resolve, (e) => { reject(e); }));
+      this.betweenSteps.push(() =>
+        action().then(resolve, (e) => {
+          reject(e);
+        }),
+      );
       // A paused loop sits at a boundary: wake it so the action runs now (it stays paused after).
       this.resumeWaiters.splice(0).forEach((r) => r());
     });
@@ -272,10 +293,16 @@ export class GrpoTrainer<C = unknown> {
     // Warnings carry the step they are about (records after a checkpoint are cut on resume by step).
     if (versions.size > 1) this.warn("judge-versions", `step ${stepNo}: groups were scored by several judge versions (${judgeVersion})`);
     if (adv.fracZeroStdGroups >= c.warn_frac_zero_std) {
-      this.warn("zero-std", `step ${stepNo}: ${(adv.fracZeroStdGroups * 100).toFixed(0)}% of groups have all-equal rewards — no learning signal from them (rewards stopped varying?)`);
+      this.warn(
+        "zero-std",
+        `step ${stepNo}: ${(adv.fracZeroStdGroups * 100).toFixed(0)}% of groups have all-equal rewards — no learning signal from them (rewards stopped varying?)`,
+      );
     }
     if (!Number.isFinite(record.kl_per_token) || record.kl_per_token > c.warn_kl) {
-      this.warn("kl", `step ${stepNo}: KL to the reference is ${record.kl_per_token.toFixed(3)} nats per masked token (> warn_kl ${c.warn_kl}) — the policy is drifting; lower learning_rate or raise kl_beta`);
+      this.warn(
+        "kl",
+        `step ${stepNo}: KL to the reference is ${record.kl_per_token.toFixed(3)} nats per masked token (> warn_kl ${c.warn_kl}) — the policy is drifting; lower learning_rate or raise kl_beta`,
+      );
     }
     if (c.sample_interval > 0 && stepNo % c.sample_interval === 0 && this.opts.decode) {
       this.opts.hooks?.onSamples?.(stepNo, this.samplesFrom(batch, sampled.completions, judged.scores, c.samples_to_show));
@@ -287,14 +314,22 @@ export class GrpoTrainer<C = unknown> {
   async evaluate(): Promise<EvalRecord> {
     const c = this.config;
     const t = new Stopwatch();
-    let rewardSum = 0, sequences = 0, correct = 0, masked = 0;
+    let rewardSum = 0,
+      sequences = 0,
+      correct = 0,
+      masked = 0;
     const versions = new Set<string>();
     const batches = this.ports.data.evalBatches();
     for (let i = 0; i < batches.length; i++) {
       const b = batches[i]!;
       const shape = { batch: b.batchSize, seqLen: b.seqLen };
       // One completion per input with a fixed seed per batch, so evaluations are comparable.
-      const sampled = await this.ports.policy.sample(b.inputs, shape, { temperature: c.temperature, topP: c.top_p, groupSize: 1, seed: String(mixSeeds("eval", i)) });
+      const sampled = await this.ports.policy.sample(b.inputs, shape, {
+        temperature: c.temperature,
+        topP: c.top_p,
+        groupSize: 1,
+        seed: String(mixSeeds("eval", i)),
+      });
       const judged = await this.ports.judge.score(sampled.completions, { count: b.batchSize, seqLen: b.seqLen, groupSize: 1 });
       judged.groupVersions.forEach((v) => versions.add(v));
       for (let r = 0; r < b.batchSize; r++) {
@@ -400,7 +435,15 @@ export class GrpoTrainer<C = unknown> {
   /** Writes the segment's "end" record: its wall time and the total so far (summary.json's wall_s). */
   private endSegment(reason: "finished" | "stopped" | "failed", error?: string): void {
     const wall = (Date.now() - this.segmentStartMs) / 1000;
-    this.append({ type: "end", step: this.step, time: new Date().toISOString(), reason, wall_s: wall, total_wall_s: this.priorWallS + wall, ...(error ? { error } : {}) });
+    this.append({
+      type: "end",
+      step: this.step,
+      time: new Date().toISOString(),
+      reason,
+      wall_s: wall,
+      total_wall_s: this.priorWallS + wall,
+      ...(error ? { error } : {}),
+    });
   }
 
   /**
@@ -415,7 +458,9 @@ export class GrpoTrainer<C = unknown> {
     const dir = join(root, name);
     if (this.lastCheckpoint?.step === this.step && this.lastCheckpoint.dir === dir && existsSync(dir)) return dir;
     if (existsSync(dir)) {
-      throw new Error(`checkpoint folder ${dir} already exists and this run did not write it; nothing was overwritten — move it away, or resume from it with --resume`);
+      throw new Error(
+        `checkpoint folder ${dir} already exists and this run did not write it; nothing was overwritten — move it away, or resume from it with --resume`,
+      );
     }
     inRunDir(runDir, root, "create folder", () => existsSync(root) || mkdirSync(root));
     inRunDir(runDir, dir, "create folder", () => mkdirSync(dir));
@@ -460,8 +505,11 @@ export class GrpoTrainer<C = unknown> {
     choice ??= chooseCheckpoint(runDir);
     const chosen = choice.chosen;
     if (!chosen) {
-      if (choice.skipped.length === 0) throw new Error(`${runDir} has no checkpoint to resume from (${join(runDir, CHECKPOINTS_DIR)} holds no step-NNNNNN folder)`);
-      throw new Error(`no checkpoint in ${join(runDir, CHECKPOINTS_DIR)} verifies, so the run cannot resume (nothing was changed):\n  ${choice.skipped.map((s) => `${s.checkpoint}: ${s.reason}`).join("\n  ")}`);
+      if (choice.skipped.length === 0)
+        throw new Error(`${runDir} has no checkpoint to resume from (${join(runDir, CHECKPOINTS_DIR)} holds no step-NNNNNN folder)`);
+      throw new Error(
+        `no checkpoint in ${join(runDir, CHECKPOINTS_DIR)} verifies, so the run cannot resume (nothing was changed):\n  ${choice.skipped.map((s) => `${s.checkpoint}: ${s.reason}`).join("\n  ")}`,
+      );
     }
     // Load first: if the policy refuses, nothing on disk has changed yet.
     await this.restoreFrom(chosen.dir, chosen.state);
@@ -523,7 +571,8 @@ export class GrpoTrainer<C = unknown> {
 
   private samplesFrom(batch: MaskedBatchLike, completions: Int32Array, rewards: Float32Array, count: number): SampleView[] {
     const decode = this.opts.decode!;
-    const T = batch.seqLen, k = this.config.group_size;
+    const T = batch.seqLen,
+      k = this.config.group_size;
     const out: SampleView[] = [];
     for (let i = 0; i < Math.min(count, batch.batchSize); i++) {
       const row = (a: Int32Array, off: number) => a.subarray(off, off + T);

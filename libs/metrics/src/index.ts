@@ -29,7 +29,12 @@ export function createMetrics(prefix: string, opts: { defaultMetrics?: boolean }
   if (!/^[a-z_][a-z0-9_]*$/.test(prefix)) throw new Error(`metric prefix "${prefix}" must match [a-z_][a-z0-9_]*`);
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: `${prefix}_` });
-  const success = new Counter({ name: `${prefix}_request_success_total`, help: "Requests answered OK, by method.", labelNames: ["method"], registers: [registry] });
+  const success = new Counter({
+    name: `${prefix}_request_success_total`,
+    help: "Requests answered OK, by method.",
+    labelNames: ["method"],
+    registers: [registry],
+  });
   const failure = new Counter({
     name: `${prefix}_request_failure_total`,
     help: "Requests answered with an error, by method and gRPC status code name.",
@@ -54,9 +59,23 @@ export function createMetrics(prefix: string, opts: { defaultMetrics?: boolean }
 }
 
 const GRPC_CODE_NAMES = [
-  "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-  "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
 ];
 
 export interface MetricsServer {

@@ -10,7 +10,9 @@ const flops = flopsPerToken(config);
 const model = new MaskedTransformer(config, { seed: 1 });
 const optimizer = new AdamW(model.variables, { weightDecay: 0.1 });
 const batches = process.argv.slice(2).map(Number);
-console.log(`${parameterCount(config)} parameters; ${(flops.forward / 1e6).toFixed(2)} MFLOP/token forward, ${(flops.train / 1e6).toFixed(2)} train; backend ${info.backend}`);
+console.log(
+  `${parameterCount(config)} parameters; ${(flops.forward / 1e6).toFixed(2)} MFLOP/token forward, ${(flops.train / 1e6).toFixed(2)} train; backend ${info.backend}`,
+);
 const REPEATS = 3;
 for (const B of batches.length ? batches : [16, 64]) {
   const T = config.seq_len;
@@ -29,7 +31,8 @@ for (const B of batches.length ? batches : [16, 64]) {
     if (r > 0) step.push(performance.now() - t0);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const f = median(fwd), s = median(step);
+  const f = median(fwd),
+    s = median(step);
   const tokens = B * T;
   console.log(
     `batch ${B}: forward ${f.toFixed(0)} ms (${((tokens / f) * 1000).toFixed(0)} tok/s, ${((tokens * flops.forward) / f / 1e6).toFixed(2)} GFLOP/s); ` +

@@ -25,9 +25,14 @@ const PACKAGE: Record<BackendChoice, string> = {
 };
 const TF_NAME: Record<BackendChoice, string> = { "node-gpu": "tensorflow", node: "tensorflow", wasm: "wasm", cpu: "cpu" };
 const ALIASES: Record<string, BackendChoice> = {
-  "node-gpu": "node-gpu", "tfjs-node-gpu": "node-gpu", gpu: "node-gpu",
-  node: "node", "tfjs-node": "node", tensorflow: "node",
-  wasm: "wasm", cpu: "cpu",
+  "node-gpu": "node-gpu",
+  "tfjs-node-gpu": "node-gpu",
+  gpu: "node-gpu",
+  node: "node",
+  "tfjs-node": "node",
+  tensorflow: "node",
+  wasm: "wasm",
+  cpu: "cpu",
 };
 
 export const BACKEND_ENV = "GRPOMESH_TF_BACKEND";
@@ -69,13 +74,15 @@ export function initBackend(preferred?: string, options: { log?: ((line: string)
     if (request && currentRequest !== request) {
       return current.then((info) => {
         if (info.choice === request) return info;
-        throw new Error(`tfjs backend is already "${info.choice}" (${info.reason}); cannot switch to "${request}" in the same process. Ask for it before anything else initialises tfjs.`);
+        throw new Error(
+          `tfjs backend is already "${info.choice}" (${info.reason}); cannot switch to "${request}" in the same process. Ask for it before anything else initialises tfjs.`,
+        );
       });
     }
     return current;
   }
   currentRequest = request;
-  const log = options.log === false ? () => {} : options.log ?? ((line: string) => console.log(line));
+  const log = options.log === false ? () => {} : (options.log ?? ((line: string) => console.log(line)));
   current = (async () => {
     let choice: BackendChoice;
     let reason: string;

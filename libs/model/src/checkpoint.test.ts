@@ -79,7 +79,10 @@ test("loading detects weights that no longer match the stored digest", () => {
 });
 
 test("refuses an invalid config and a missing folder with clear errors", () => {
-  assert.throws(() => saveCheckpoint(join(tempDir(), "x"), { config: { ...config, d_model: 15 }, weights }), /d_model \(15\) must be divisible by n_head \(2\)/);
+  assert.throws(
+    () => saveCheckpoint(join(tempDir(), "x"), { config: { ...config, d_model: 15 }, weights }),
+    /d_model \(15\) must be divisible by n_head \(2\)/,
+  );
   assert.throws(() => loadCheckpoint(join(tempDir(), "nothing-here")), /no config\.json in/);
   assert.throws(() => saveCheckpoint(join(tempDir(), "y"), { config, weights, extraTensors: { "../evil": new Map() } }), /extra tensor file name/);
 });
@@ -94,7 +97,10 @@ test("a save never replaces what it did not write: a file, a foreign folder, a s
   const link = join(root, "link");
   symlinkSync(folder, link);
   for (const target of [file, folder, link]) {
-    assert.throws(() => saveCheckpoint(target, { config, weights }), (e: Error) => e instanceof NotACheckpointError && (e as NotACheckpointError).grpcCode === 9 && /nothing was changed/.test(e.message));
+    assert.throws(
+      () => saveCheckpoint(target, { config, weights }),
+      (e: Error) => e instanceof NotACheckpointError && (e as NotACheckpointError).grpcCode === 9 && /nothing was changed/.test(e.message),
+    );
   }
   assert.equal(readFileSync(file, "utf8"), "keep me");
   assert.deepEqual(readdirSync(folder), ["a.jpg"]);

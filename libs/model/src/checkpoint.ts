@@ -143,9 +143,7 @@ export function saveCheckpoint(dir: string, contents: CheckpointContents): strin
   const digest = weightsDigest(contents.weights, shapes);
   const tensors = new Map<string, SafeTensor>();
   for (const [name, data] of contents.weights) tensors.set(name, { dtype: "F32", shape: shapes.get(name)!, data });
-  const files: Array<[string, string | Uint8Array]> = [
-    [WEIGHTS_FILE, encodeSafetensors(tensors, { ...contents.metadata, [DIGEST_KEY]: digest })],
-  ];
+  const files: Array<[string, string | Uint8Array]> = [[WEIGHTS_FILE, encodeSafetensors(tensors, { ...contents.metadata, [DIGEST_KEY]: digest })]];
   for (const [stem, extra] of Object.entries(contents.extraTensors ?? {})) {
     if (!NAME_RE.test(stem) || stem === "model") throw new Error(`extra tensor file name "${stem}" must match ${NAME_RE} and not be "model"`);
     files.push([`${stem}.safetensors`, encodeSafetensors(extra)]);

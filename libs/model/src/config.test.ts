@@ -7,7 +7,16 @@ test("the default generator: 4 layers, d_model 128, 4 heads, seq_len 128, d_ff 5
   const vocab = ["[PAD]", "[MASK]", ...Array.from({ length: 73 }, (_, i) => String.fromCharCode(32 + i))];
   const c = defaultGeneratorConfig(vocab);
   assert.deepEqual(
-    { n_layer: c.n_layer, d_model: c.d_model, n_head: c.n_head, seq_len: c.seq_len, d_ff: c.d_ff, vocab_size: c.vocab_size, mask: c.mask_token_id, pad: c.pad_token_id },
+    {
+      n_layer: c.n_layer,
+      d_model: c.d_model,
+      n_head: c.n_head,
+      seq_len: c.seq_len,
+      d_ff: c.d_ff,
+      vocab_size: c.vocab_size,
+      mask: c.mask_token_id,
+      pad: c.pad_token_id,
+    },
     { n_layer: 4, d_model: 128, n_head: 4, seq_len: 128, d_ff: 512, vocab_size: 75, mask: 1, pad: 0 },
   );
   // By hand: embeddings 75·128 + 128·128; per layer 4·128 (LN) + 128·384 + 384 + 128·128 + 128 + 128·512 + 512 + 512·128 + 128;

@@ -21,8 +21,19 @@ export interface ModelConfig {
 }
 
 const KEYS: ReadonlyArray<keyof ModelConfig> = [
-  "model_type", "vocab_size", "seq_len", "n_layer", "n_head", "d_model", "d_ff",
-  "dropout", "ln_eps", "activation", "vocab", "mask_token_id", "pad_token_id",
+  "model_type",
+  "vocab_size",
+  "seq_len",
+  "n_layer",
+  "n_head",
+  "d_model",
+  "d_ff",
+  "dropout",
+  "ln_eps",
+  "activation",
+  "vocab",
+  "mask_token_id",
+  "pad_token_id",
 ];
 
 /** Architecture of the bundled generator (see tools/pretrain/README.md for how it was chosen). */
@@ -93,7 +104,8 @@ export function validateConfig(raw: unknown): ModelConfig {
   if (!Array.isArray(r.vocab) || r.vocab.some((t) => typeof t !== "string")) {
     errors.push(`vocab must be an array of token strings in id order`);
   } else {
-    if (r.vocab.length !== r.vocab_size) errors.push(`vocab has ${r.vocab.length} tokens but vocab_size is ${JSON.stringify(r.vocab_size)}; they must be equal`);
+    if (r.vocab.length !== r.vocab_size)
+      errors.push(`vocab has ${r.vocab.length} tokens but vocab_size is ${JSON.stringify(r.vocab_size)}; they must be equal`);
     const seen = new Set<string>();
     for (const t of r.vocab as string[]) {
       if (seen.has(t)) errors.push(`vocab lists token ${JSON.stringify(t)} twice; tokens must be distinct`);
@@ -107,7 +119,8 @@ export function validateConfig(raw: unknown): ModelConfig {
       errors.push(`${key} must be an integer in [0, vocab_size=${JSON.stringify(r.vocab_size)}); got ${JSON.stringify(v)}`);
     }
   }
-  if (r.mask_token_id === r.pad_token_id && typeof r.mask_token_id === "number") errors.push(`mask_token_id and pad_token_id must differ; both are ${r.mask_token_id}`);
+  if (r.mask_token_id === r.pad_token_id && typeof r.mask_token_id === "number")
+    errors.push(`mask_token_id and pad_token_id must differ; both are ${r.mask_token_id}`);
   if (errors.length) throw new Error(`invalid model config:\n  - ${errors.join("\n  - ")}`);
   return raw as ModelConfig;
 }

@@ -1,7 +1,16 @@
 // `@grpomesh/model/format`: everything about the model's files and arithmetic that needs no tensor
 // engine (config, safetensors, checkpoints, special tokens, the optimizer's schedule and state
 // layout). Engines other than tfjs import this entry so that loading them never loads tfjs.
-export { DEFAULT_GENERATOR_ARCH, defaultGeneratorConfig, expectedTensorShapes, flopsPerToken, parameterCount, validateConfig, type ModelConfig, type ModelType } from "./config.ts";
+export {
+  DEFAULT_GENERATOR_ARCH,
+  defaultGeneratorConfig,
+  expectedTensorShapes,
+  flopsPerToken,
+  parameterCount,
+  validateConfig,
+  type ModelConfig,
+  type ModelType,
+} from "./config.ts";
 export { decodeSafetensors, encodeSafetensors, safeTensor, type SafeData, type SafeDtype, type SafeTensor, type SafetensorsFile } from "./safetensors.ts";
 export {
   CONFIG_FILE,

@@ -9,11 +9,21 @@ test("after the local init each layer-0 head attends most to its offset (−1, +
   const config = defaultGeneratorConfig(vocab, { seq_len: 48, d_model: 64, n_head: 4, d_ff: 128, n_layer: 1 });
   // GPT-2 style starting values (normal(0, 0.02)), as MaskedTransformer makes them.
   const rng = new Rng(1);
-  const w = new Map([...expectedTensorShapes(config)].map(([name, shape]) => [name, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.02 * rng.normal())]));
+  const w = new Map(
+    [...expectedTensorShapes(config)].map(([name, shape]) => [
+      name,
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.02 * rng.normal()),
+    ]),
+  );
   localAttentionInit(config, w, 6);
   assert.deepEqual([...expectedTensorShapes(config).keys()].sort(), [...w.keys()].sort());
-  const D = 64, H = 4, dh = 16, T = 48;
-  const tok = w.get("tok_emb.weight")!, pos = w.get("pos_emb.weight")!, qkv = w.get("blocks.0.attn.qkv.weight")!;
+  const D = 64,
+    H = 4,
+    dh = 16,
+    T = 48;
+  const tok = w.get("tok_emb.weight")!,
+    pos = w.get("pos_emb.weight")!,
+    qkv = w.get("blocks.0.attn.qkv.weight")!;
   // LayerNorm (weight 1, bias 0 at init) of token + position, then q/k projections for one head.
   const ln = (v: number, t: number) => {
     const x = Array.from({ length: D }, (_, i) => tok[v * D + i]! + pos[t * D + i]!);

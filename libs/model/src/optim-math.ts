@@ -31,7 +31,6 @@ export function isDecayed(name: string): boolean {
   return /(^|\.)(qkv|out|fc|proj|head|score)\.weight$/.test(name);
 }
 
-
 /** AdamW state: the update count and `m.<param>` / `v.<param>` moments, flat. */
 export interface AdamWState {
   step: number;
@@ -56,7 +55,8 @@ export function optimizerStateToSafeTensors(state: AdamWState, shapes: Map<strin
  */
 export function optimizerStateFromSafeTensors(entries: Map<string, SafeTensor>, shapes: Map<string, number[]>): AdamWState {
   const stepEntry = entries.get("step");
-  if (!stepEntry || stepEntry.dtype !== "I64" || stepEntry.data.length !== 1) throw new Error(`optimizer state needs a "step" tensor of dtype I64 and one element`);
+  if (!stepEntry || stepEntry.dtype !== "I64" || stepEntry.data.length !== 1)
+    throw new Error(`optimizer state needs a "step" tensor of dtype I64 and one element`);
   const tensors = new Map<string, Float32Array>();
   for (const [key, t] of entries) {
     if (key === "step") continue;

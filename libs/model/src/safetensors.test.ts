@@ -34,7 +34,10 @@ test("F32, I32 and I64 round-trip bit-exactly, with metadata and an 8-byte align
     const got = back.tensors.get(name)!;
     assert.equal(got.dtype, t.dtype);
     assert.deepEqual(got.shape, t.shape);
-    assert.deepEqual(new Uint8Array(got.data.buffer, got.data.byteOffset, got.data.byteLength), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    assert.deepEqual(
+      new Uint8Array(got.data.buffer, got.data.byteOffset, got.data.byteLength),
+      new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+    );
   }
   // Same content in another insertion order gives the same bytes.
   const reordered = new Map([...tensors.entries()].reverse());
@@ -58,7 +61,15 @@ test("refuses malformed files with a message naming the problem", () => {
   const four = new Uint8Array(4);
   const cases: Array<[string, Uint8Array, RegExp]> = [
     ["too short", new Uint8Array(5), /needs 8/],
-    ["header length past the end", (() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 1000n, true); return b; })(), /header length 1000 exceeds/],
+    [
+      "header length past the end",
+      (() => {
+        const b = new Uint8Array(16);
+        new DataView(b.buffer).setBigUint64(0, 1000n, true);
+        return b;
+      })(),
+      /header length 1000 exceeds/,
+    ],
     ["not JSON", rawFile(null, four, "{nope"), /not JSON/],
     ["header is an array", rawFile([], four), /must be a JSON object/],
     ["bad dtype", rawFile({ x: { dtype: "F16", shape: [2], data_offsets: [0, 4] } }, four), /dtype "F16"; supported dtypes are F32, I32, I64/],
@@ -72,7 +83,11 @@ test("refuses malformed files with a message naming the problem", () => {
     ["metadata not strings", rawFile({ __metadata__: { a: 1 } }, new Uint8Array(0)), /must be a string/],
   ];
   for (const [name, bytes, pattern] of cases) {
-    assert.throws(() => decodeSafetensors(bytes, "w.safetensors"), (e: Error) => e.message.startsWith("w.safetensors is not a valid safetensors file") && pattern.test(e.message), name);
+    assert.throws(
+      () => decodeSafetensors(bytes, "w.safetensors"),
+      (e: Error) => e.message.startsWith("w.safetensors is not a valid safetensors file") && pattern.test(e.message),
+      name,
+    );
   }
 });
 

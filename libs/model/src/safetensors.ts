@@ -56,8 +56,10 @@ export function encodeSafetensors(tensors: Map<string, SafeTensor> | Record<stri
     if (name === METADATA_KEY) throw new Error(`"${METADATA_KEY}" is reserved and cannot name a tensor`);
     const dtype = dtypeOf(t.data);
     if (dtype !== t.dtype) throw new Error(`tensor "${name}" says dtype ${t.dtype} but holds a ${t.data.constructor.name}`);
-    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`tensor "${name}" has shape [${t.shape}]; dimensions must be non-negative integers`);
-    if (elementCount(t.shape) !== t.data.length) throw new Error(`tensor "${name}" has shape [${t.shape}] (${elementCount(t.shape)} elements) but ${t.data.length} values`);
+    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw new Error(`tensor "${name}" has shape [${t.shape}]; dimensions must be non-negative integers`);
+    if (elementCount(t.shape) !== t.data.length)
+      throw new Error(`tensor "${name}" has shape [${t.shape}] (${elementCount(t.shape)} elements) but ${t.data.length} values`);
     const bytes = t.data.length * ITEM_BYTES[dtype];
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
@@ -114,7 +116,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = "safetensors data"
     const dtype = info.dtype;
     if (dtype !== "F32" && dtype !== "I32" && dtype !== "I64") fail(`tensor "${name}" has dtype ${JSON.stringify(dtype)}; supported dtypes are F32, I32, I64`);
     const shape = info.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`tensor "${name}" has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+      fail(`tensor "${name}" has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`);
     const offsets = info.data_offsets;
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
       fail(`tensor "${name}" has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] non-negative integers`);

@@ -15,11 +15,7 @@ const config = tinyConfig();
 const model = new MaskedTransformer(config, { seed: 11 });
 
 // Three inputs with different masks.
-const inputs = Int32Array.from([
-  4, 1, 6, 1, 7, 8, 9, 4, 1, 6, 7, 8,
-  1, 1, 1, 5, 5, 5, 3, 3, 3, 1, 1, 1,
-  9, 8, 7, 6, 5, 4, 3, 2, 9, 8, 7, 1,
-]);
+const inputs = Int32Array.from([4, 1, 6, 1, 7, 8, 9, 4, 1, 6, 7, 8, 1, 1, 1, 5, 5, 5, 3, 3, 3, 1, 1, 1, 9, 8, 7, 6, 5, 4, 3, 2, 9, 8, 7, 1]);
 const B = 3;
 const base = { batch: B, seqLen: T, maskTokenId: MASK, temperature: 0.8, topP: 0.95, seed: 42 };
 
@@ -28,12 +24,14 @@ test("completions fill every masked position, keep the rest, never produce [MASK
   const out = await sampleFillIns(model, inputs, { ...base, groupSize: k, temperature: 3, topP: 1 });
   assert.equal(out.completions.length, B * k * T);
   assert.equal(out.logProbs.length, B * k);
-  for (let b = 0; b < B; b++) for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) {
-    const x = inputs[b * T + t]!;
-    const y = out.completions[(b * k + j) * T + t]!;
-    if (x === MASK) assert.ok(!specialTokenIds(config).includes(y), `sampled special ${y}`);
-    else assert.equal(y, x);
-  }
+  for (let b = 0; b < B; b++)
+    for (let j = 0; j < k; j++)
+      for (let t = 0; t < T; t++) {
+        const x = inputs[b * T + t]!;
+        const y = out.completions[(b * k + j) * T + t]!;
+        if (x === MASK) assert.ok(!specialTokenIds(config).includes(y), `sampled special ${y}`);
+        else assert.equal(y, x);
+      }
 });
 
 test("same seed gives the same completions; another seed different ones", async () => {
@@ -50,20 +48,21 @@ test("log-probs: sum of per-token log-probs at τ before top-p, equal to maskedL
   const k = 4;
   const out = await sampleFillIns(model, inputs, { ...base, groupSize: k, topP: 0.5, returnTokenLogProbs: true });
   const dist = await maskedLogProbs(model, inputs, { ...base });
-  for (let b = 0; b < B; b++) for (let j = 0; j < k; j++) {
-    let sum = 0;
-    for (let t = 0; t < T; t++) {
-      const lp = out.tokenLogProbs![(b * k + j) * T + t]!;
-      if (inputs[b * T + t] !== MASK) {
-        assert.equal(lp, 0);
-        continue;
+  for (let b = 0; b < B; b++)
+    for (let j = 0; j < k; j++) {
+      let sum = 0;
+      for (let t = 0; t < T; t++) {
+        const lp = out.tokenLogProbs![(b * k + j) * T + t]!;
+        if (inputs[b * T + t] !== MASK) {
+          assert.equal(lp, 0);
+          continue;
+        }
+        const token = out.completions[(b * k + j) * T + t]!;
+        assert.ok(Math.abs(lp - dist[(b * T + t) * V + token]!) < 1e-6);
+        sum += lp;
       }
-      const token = out.completions[(b * k + j) * T + t]!;
-      assert.ok(Math.abs(lp - dist[(b * T + t) * V + token]!) < 1e-6);
-      sum += lp;
+      assert.ok(Math.abs(sum - out.logProbs[b * k + j]!) < 1e-4);
     }
-    assert.ok(Math.abs(sum - out.logProbs[b * k + j]!) < 1e-4);
-  }
   // Unmasked positions carry zeros; masked ones a normalised distribution with specials at 0.
   for (let p = 0; p < B * T; p++) {
     const row = dist.subarray(p * V, (p + 1) * V);
@@ -100,7 +99,12 @@ test("an input's samples do not depend on which other inputs are in the batch", 
   const other = await sampleFillIns(model, changed, { ...base, groupSize: k });
   assert.deepEqual(other.completions.subarray(k * T), full.completions.subarray(k * T));
   // With inputSeeds, input 2 alone gives what it gave at position 2 of the batch.
-  const alone = await sampleFillIns(model, inputs.slice(2 * T), { ...base, batch: 1, groupSize: k, inputSeeds: [(await import("@grpomesh/rng")).mixSeeds(42, 2)] });
+  const alone = await sampleFillIns(model, inputs.slice(2 * T), {
+    ...base,
+    batch: 1,
+    groupSize: k,
+    inputSeeds: [(await import("@grpomesh/rng")).mixSeeds(42, 2)],
+  });
   assert.deepEqual(alone.completions, full.completions.subarray(2 * k * T));
   for (let j = 0; j < k; j++) assert.ok(Math.abs(alone.logProbs[j]! - full.logProbs[2 * k + j]!) < 1e-4);
 });
@@ -115,7 +119,16 @@ test("top-p on probs [0.5, 0.3, 0.15, 0.05] with p=0.8 samples only the first tw
   }
   const ids = new Int32Array(seqLen).fill(MASK);
   const k = 50;
-  const out = await sampleFillIns(logits, ids, { batch: 1, seqLen, maskTokenId: MASK, groupSize: k, temperature: 1, topP: 0.8, seed: 7, bannedTokenIds: [0, 1] });
+  const out = await sampleFillIns(logits, ids, {
+    batch: 1,
+    seqLen,
+    maskTokenId: MASK,
+    groupSize: k,
+    temperature: 1,
+    topP: 0.8,
+    seed: 7,
+    bannedTokenIds: [0, 1],
+  });
   const counts = [0, 0, 0, 0, 0, 0];
   for (const token of out.completions) counts[token]!++;
   const n = seqLen * k;

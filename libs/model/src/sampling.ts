@@ -51,7 +51,11 @@ export interface MaskedInputs {
 }
 
 /** Logits [B·T·V] for flat ids [B·T], in one forward pass when the source is a model. */
-export async function computeLogits(source: LogitsSource, inputs: Int32Array, shape: { batch: number; seqLen: number; vocabSize?: number }): Promise<Float32Array> {
+export async function computeLogits(
+  source: LogitsSource,
+  inputs: Int32Array,
+  shape: { batch: number; seqLen: number; vocabSize?: number },
+): Promise<Float32Array> {
   const { batch, seqLen } = shape;
   if (inputs.length !== batch * seqLen) throw new Error(`inputs hold ${inputs.length} ids; expected batch ${batch} × seqLen ${seqLen} = ${batch * seqLen}`);
   if (source instanceof MaskedTransformer) {

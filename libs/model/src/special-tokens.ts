@@ -11,4 +11,3 @@ export const BANNED_LOGIT = -1e9;
 export function specialTokenIds(config: Pick<ModelConfig, "mask_token_id" | "pad_token_id">): number[] {
   return [config.mask_token_id, config.pad_token_id];
 }
-

@@ -18,7 +18,12 @@ test("AdamW matches a hand computation on a 2-parameter problem (decay on the ma
   ]);
   const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.5 });
   const lr = 0.1;
-  let w = 1, b = 2, mw = 0, vw = 0, mb = 0, vb = 0;
+  let w = 1,
+    b = 2,
+    mw = 0,
+    vw = 0,
+    mb = 0,
+    vb = 0;
   for (let t = 1; t <= 3; t++) {
     const grads = new Map([
       ["head.weight", tf.scalar(w - 3)],
@@ -27,11 +32,14 @@ test("AdamW matches a hand computation on a 2-parameter problem (decay on the ma
     opt.apply(grads, lr);
     tf.dispose([...grads.values()]);
     // by hand
-    const gw = w - 3, gb = b + 1;
+    const gw = w - 3,
+      gb = b + 1;
     w -= lr * 0.5 * w;
-    mw = 0.9 * mw + 0.1 * gw; vw = 0.99 * vw + 0.01 * gw * gw;
+    mw = 0.9 * mw + 0.1 * gw;
+    vw = 0.99 * vw + 0.01 * gw * gw;
     w -= (lr * (mw / (1 - 0.9 ** t))) / (Math.sqrt(vw / (1 - 0.99 ** t)) + 1e-8);
-    mb = 0.9 * mb + 0.1 * gb; vb = 0.99 * vb + 0.01 * gb * gb;
+    mb = 0.9 * mb + 0.1 * gb;
+    vb = 0.99 * vb + 0.01 * gb * gb;
     b -= (lr * (mb / (1 - 0.9 ** t))) / (Math.sqrt(vb / (1 - 0.99 ** t)) + 1e-8);
     close(vars.get("head.weight")!.dataSync()[0]!, w, 1e-5);
     close(vars.get("head.bias")!.dataSync()[0]!, b, 1e-5);
@@ -42,26 +50,45 @@ test("AdamW matches a hand computation on a 2-parameter problem (decay on the ma
 });
 
 test("weight decay skips biases, LayerNorm and embeddings", () => {
-  for (const name of ["blocks.0.attn.qkv.weight", "blocks.3.attn.out.weight", "blocks.1.mlp.fc.weight", "blocks.1.mlp.proj.weight", "head.weight", "score.weight"]) assert.ok(isDecayed(name), name);
-  for (const name of ["tok_emb.weight", "pos_emb.weight", "blocks.0.ln1.weight", "blocks.0.ln2.bias", "ln_f.weight", "blocks.0.attn.qkv.bias", "head.bias"]) assert.ok(!isDecayed(name), name);
+  for (const name of [
+    "blocks.0.attn.qkv.weight",
+    "blocks.3.attn.out.weight",
+    "blocks.1.mlp.fc.weight",
+    "blocks.1.mlp.proj.weight",
+    "head.weight",
+    "score.weight",
+  ])
+    assert.ok(isDecayed(name), name);
+  for (const name of ["tok_emb.weight", "pos_emb.weight", "blocks.0.ln1.weight", "blocks.0.ln2.bias", "ln_f.weight", "blocks.0.attn.qkv.bias", "head.bias"])
+    assert.ok(!isDecayed(name), name);
 });
 
 test("AdamW state exports and imports (also as safetensors) so training continues identically", () => {
   const make = (id: string) => new Map([["head.weight", tf.variable(tf.tensor1d([1, -2]), true, `adamw_state_${id}`)]]);
-  const va = make("a"), vb = make("b");
+  const va = make("a"),
+    vb = make("b");
   const a = new AdamW(va, { weightDecay: 0.1 });
   const b = new AdamW(vb, { weightDecay: 0.1 });
   const grad = () => new Map([["head.weight", tf.tensor1d([0.5, -0.25])]]);
-  for (let i = 0; i < 2; i++) { const g = grad(); a.apply(g, 0.01); tf.dispose([...g.values()]); }
+  for (let i = 0; i < 2; i++) {
+    const g = grad();
+    a.apply(g, 0.01);
+    tf.dispose([...g.values()]);
+  }
   vb.get("head.weight")!.assign(va.get("head.weight")!);
   b.loadSafeTensors(a.toSafeTensors());
   assert.equal(b.step, 2);
-  for (const opt of [a, b]) { const g = grad(); opt.apply(g, 0.01); tf.dispose([...g.values()]); }
+  for (const opt of [a, b]) {
+    const g = grad();
+    opt.apply(g, 0.01);
+    tf.dispose([...g.values()]);
+  }
   assert.deepEqual(vb.get("head.weight")!.dataSync(), va.get("head.weight")!.dataSync());
   const state = a.exportState();
   state.tensors.delete("v.head.weight");
   assert.throws(() => b.importState(state), /missing "v\.head\.weight"/);
-  a.dispose(); b.dispose();
+  a.dispose();
+  b.dispose();
   for (const v of [...va.values(), ...vb.values()]) v.dispose();
 });
 
@@ -78,10 +105,14 @@ test("cosine schedule: linear warm-up, cosine to the floor, then flat", () => {
 });
 
 test("global-norm clipping scales to maxNorm and returns the norm before clipping", () => {
-  const grads = new Map([["a", tf.tensor1d([3, 0])], ["b", tf.tensor1d([0, 4])]]);
+  const grads = new Map([
+    ["a", tf.tensor1d([3, 0])],
+    ["b", tf.tensor1d([0, 4])],
+  ]);
   const { grads: clipped, norm } = clipGradNorm(grads, 1);
   close(norm, 5);
-  const a = clipped.get("a")!.dataSync(), b = clipped.get("b")!.dataSync();
+  const a = clipped.get("a")!.dataSync(),
+    b = clipped.get("b")!.dataSync();
   close(Math.hypot(a[0]!, b[1]!), 1, 1e-5);
   const untouched = clipGradNorm(clipped, 10);
   assert.equal(untouched.grads, clipped);
@@ -90,7 +121,13 @@ test("global-norm clipping scales to maxNorm and returns the norm before clippin
 
 test("masked-LM loss and accuracy count masked positions only", () => {
   // B=1, T=3, V=2: position 1 is not masked and would dominate the loss if counted.
-  const logits = tf.tensor3d([[[0, 1], [100, -100], [2, 0]]]);
+  const logits = tf.tensor3d([
+    [
+      [0, 1],
+      [100, -100],
+      [2, 0],
+    ],
+  ]);
   const targets = tf.tensor2d([[0, 1, 1]], [1, 3], "int32");
   const mask = tf.tensor2d([[1, 0, 1]]);
   const loss = maskedLmLoss(logits, targets, mask);
@@ -119,24 +156,33 @@ test("gradient accumulation over micro-batches equals one full batch", () => {
   const rFull = trainStep(() => maskedLmLoss(full.forward(inputs), ids, mask), { optimizer: optFull, learningRate: 1e-2, maxGradNorm: 0.5 });
   const half = (h: number, t: tf.Tensor) => tf.slice(t, [2 * h, 0], [2, 12]);
   const rAcc = trainStep((i) => maskedLmLoss(acc.forward(half(i, inputs) as tf.Tensor2D), half(i, ids), half(i, mask)), {
-    optimizer: optAcc, learningRate: 1e-2, maxGradNorm: 0.5, microBatches: 2, microBatchWeights: counts.map((c) => c / total),
+    optimizer: optAcc,
+    learningRate: 1e-2,
+    maxGradNorm: 0.5,
+    microBatches: 2,
+    microBatchWeights: counts.map((c) => c / total),
   });
   close(rAcc.loss, rFull.loss, 1e-5);
   close(rAcc.gradNorm, rFull.gradNorm, 1e-4);
-  const wf = full.getWeights(), wa = acc.getWeights();
+  const wf = full.getWeights(),
+    wa = acc.getWeights();
   for (const [name, data] of wf) {
     const other = wa.get(name)!;
     for (let i = 0; i < data.length; i++) assert.ok(Math.abs(data[i]! - other[i]!) < 1e-5, `${name}[${i}]`);
   }
   tf.dispose([ids, mask, inputs]);
-  optFull.dispose(); optAcc.dispose(); full.dispose(); acc.dispose();
+  optFull.dispose();
+  optAcc.dispose();
+  full.dispose();
+  acc.dispose();
 });
 
 test("trainStep lowers the loss on a fixed batch and leaks no tensors over repeated steps", () => {
   const model = new MaskedTransformer(tinyConfig(), { seed: 2 });
   const opt = new AdamW(model.variables, { weightDecay: 0.1 });
   const { ids, mask, inputs } = lmBatch(5);
-  const step = () => trainStep(() => maskedLmLoss(model.forward(inputs, { training: true }), ids, mask), { optimizer: opt, learningRate: 3e-3, microBatches: 2 });
+  const step = () =>
+    trainStep(() => maskedLmLoss(model.forward(inputs, { training: true }), ids, mask), { optimizer: opt, learningRate: 3e-3, microBatches: 2 });
   const first = step();
   const before = tf.memory().numTensors;
   let last = first;
@@ -145,15 +191,20 @@ test("trainStep lowers the loss on a fixed batch and leaks no tensors over repea
   assert.ok(last.loss < first.loss * 0.8, `loss ${first.loss} → ${last.loss}`);
   assert.ok(Number.isFinite(last.gradNorm) && last.gradNorm > 0);
   tf.dispose([ids, mask, inputs]);
-  opt.dispose(); model.dispose();
+  opt.dispose();
+  model.dispose();
 });
 
 test("trainStep refuses a non-finite loss without updating", () => {
   const model = new MaskedTransformer(tinyConfig(), { seed: 2 });
   const opt = new AdamW(model.variables);
   const before = model.getWeights();
-  assert.throws(() => trainStep(() => tf.div(tf.sum(model.variables.get("head.bias")!), 0) as tf.Scalar, { optimizer: opt, learningRate: 1 }), /non-finite loss/);
+  assert.throws(
+    () => trainStep(() => tf.div(tf.sum(model.variables.get("head.bias")!), 0) as tf.Scalar, { optimizer: opt, learningRate: 1 }),
+    /non-finite loss/,
+  );
   assert.equal(opt.step, 0);
   assert.deepEqual(model.getWeights().get("head.bias"), before.get("head.bias"));
-  opt.dispose(); model.dispose();
+  opt.dispose();
+  model.dispose();
 });

@@ -21,7 +21,6 @@ export interface AdamWOptions {
   decay?: (name: string) => boolean;
 }
 
-
 /**
  * AdamW with decoupled weight decay (Loshchilov & Hutter; PyTorch's update):
  *   p ← p − lr·wd·p;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
@@ -39,7 +38,10 @@ export class AdamW {
   /** Number of updates applied (t in the bias corrections). */
   step = 0;
 
-  constructor(readonly variables: Map<string, tf.Variable>, options: AdamWOptions = {}) {
+  constructor(
+    readonly variables: Map<string, tf.Variable>,
+    options: AdamWOptions = {},
+  ) {
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.eps = options.eps ?? 1e-8;
@@ -208,7 +210,8 @@ export function trainStep(lossFn: (microBatch: number) => tf.Scalar, options: Tr
   const n = options.microBatches ?? 1;
   if (!Number.isInteger(n) || n < 1) throw new Error(`microBatches must be a positive integer; got ${n}`);
   const weights = options.microBatchWeights ?? new Array<number>(n).fill(1 / n);
-  if (weights.length !== n || weights.some((w) => !Number.isFinite(w))) throw new Error(`microBatchWeights must hold ${n} finite numbers; got ${JSON.stringify(weights)}`);
+  if (weights.length !== n || weights.some((w) => !Number.isFinite(w)))
+    throw new Error(`microBatchWeights must hold ${n} finite numbers; got ${JSON.stringify(weights)}`);
   const byTfName = new Map<string, string>();
   for (const [name, variable] of options.optimizer.variables) byTfName.set(variable.name, name);
   const varList = [...options.optimizer.variables.values()];

@@ -23,7 +23,14 @@ test("runs on the wasm backend", () => {
 test("masked_lm forward gives logits [B, T, V]; sequence_scorer gives scores [B]", () => {
   const lm = new MaskedTransformer(tinyConfig(), { seed: 1 });
   const scorer = new MaskedTransformer(tinyConfig({ model_type: "sequence_scorer" }), { seed: 1 });
-  const ids = tf.tensor2d([[4, 5, 1, 3, 6, 7, 8, 9, 1, 2, 4, 5], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 4, 4]], [2, 12], "int32");
+  const ids = tf.tensor2d(
+    [
+      [4, 5, 1, 3, 6, 7, 8, 9, 1, 2, 4, 5],
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 4, 4],
+    ],
+    [2, 12],
+    "int32",
+  );
   const logits = lm.forward(ids);
   const scores = scorer.forward(ids);
   assert.deepEqual(logits.shape, [2, 12, 10]);
@@ -42,7 +49,10 @@ test("forward matches a plain float64 implementation of docs/model-format.md (bo
     const model = new MaskedTransformer(config);
     const weights = randomizeWeights(expectedTensorShapes(config), 7);
     model.setWeights(weights);
-    const seqs = [[4, 5, 1, 3, 6, 7, 8, 9, 1, 2, 4, 5], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 9]];
+    const seqs = [
+      [4, 5, 1, 3, 6, 7, 8, 9, 1, 2, 4, 5],
+      [9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 9],
+    ];
     const out = model.forwardIds(Int32Array.from(seqs.flat()), 2, 12);
     const got = out.dataSync();
     const per = got.length / 2;
@@ -79,7 +89,8 @@ test("gradients of the masked-LM loss match finite differences of the reference 
   const V = config.vocab_size;
   const refLoss = (w: Map<string, Float32Array>) => {
     const logits = referenceForward(config, w, seq);
-    let sum = 0, n = 0;
+    let sum = 0,
+      n = 0;
     for (let t = 0; t < seq.length; t++) {
       if (seq[t] !== 1) continue;
       const row = logits.subarray(t * V, (t + 1) * V);
@@ -94,11 +105,25 @@ test("gradients of the masked-LM loss match finite differences of the reference 
   const mask = tf.tensor2d([seq.map((x) => (x === 1 ? 1 : 0))]);
   const { value, grads } = tf.variableGrads(() => maskedLmLoss(model.forward(ids, { training: true }), tg, mask), [...model.variables.values()]);
   assert.ok(Math.abs(value.dataSync()[0]! - refLoss(weights)) < 1e-4);
-  for (const name of ["tok_emb.weight", "pos_emb.weight", "blocks.0.attn.qkv.weight", "blocks.0.attn.qkv.bias", "blocks.1.attn.out.weight", "blocks.0.ln1.weight", "blocks.1.ln2.bias", "blocks.1.mlp.fc.weight", "blocks.0.mlp.proj.weight", "ln_f.weight", "head.weight", "head.bias"]) {
+  for (const name of [
+    "tok_emb.weight",
+    "pos_emb.weight",
+    "blocks.0.attn.qkv.weight",
+    "blocks.0.attn.qkv.bias",
+    "blocks.1.attn.out.weight",
+    "blocks.0.ln1.weight",
+    "blocks.1.ln2.bias",
+    "blocks.1.mlp.fc.weight",
+    "blocks.0.mlp.proj.weight",
+    "ln_f.weight",
+    "head.weight",
+    "head.bias",
+  ]) {
     const g = grads[model.variables.get(name)!.name]!.dataSync();
     for (const idx of [0, 5, 17, 40, 101]) {
       if (idx >= g.length) continue;
-      const plus = Float32Array.from(weights.get(name)!), minus = Float32Array.from(weights.get(name)!);
+      const plus = Float32Array.from(weights.get(name)!),
+        minus = Float32Array.from(weights.get(name)!);
       plus[idx]! += 1e-3;
       minus[idx]! -= 1e-3;
       const numeric = (refLoss(new Map(weights).set(name, plus)) - refLoss(new Map(weights).set(name, minus))) / 2e-3;
@@ -128,7 +153,9 @@ test("init is seeded and GPT-2 style", () => {
   const w1 = new MaskedTransformer(config, { seed: 5 });
   const w2 = new MaskedTransformer(config, { seed: 5 });
   const w3 = new MaskedTransformer(config, { seed: 6 });
-  const a = w1.getWeights(), b = w2.getWeights(), c = w3.getWeights();
+  const a = w1.getWeights(),
+    b = w2.getWeights(),
+    c = w3.getWeights();
   assert.deepEqual(a.get("blocks.0.attn.qkv.weight"), b.get("blocks.0.attn.qkv.weight"));
   assert.notDeepEqual(a.get("blocks.0.attn.qkv.weight"), c.get("blocks.0.attn.qkv.weight"));
   const std = (x: Float32Array) => Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length);
@@ -151,7 +178,10 @@ test("getWeights/setWeights round-trip bit-exactly and refuse wrong names or siz
   bad.set("head.weight", new Float32Array(3));
   bad.delete("ln_f.bias");
   bad.set("extra.weight", new Float32Array(1));
-  assert.throws(() => dst.setWeights(bad), (e: Error) => /missing "ln_f\.bias"/.test(e.message) && /"head\.weight" has 3 values/.test(e.message) && /unexpected "extra\.weight"/.test(e.message));
+  assert.throws(
+    () => dst.setWeights(bad),
+    (e: Error) => /missing "ln_f\.bias"/.test(e.message) && /"head\.weight" has 3 values/.test(e.message) && /unexpected "extra\.weight"/.test(e.message),
+  );
   src.dispose();
   dst.dispose();
 });
@@ -191,7 +221,10 @@ test("a backward pass runs on wasm and reaches every parameter (dropout on)", ()
     const g = grads[v.name];
     assert.ok(g, `no gradient for ${name}`);
     assert.deepEqual(g.shape, v.shape, name);
-    assert.ok(g.dataSync().some((x) => x !== 0), `gradient of ${name} is all zeros`);
+    assert.ok(
+      g.dataSync().some((x) => x !== 0),
+      `gradient of ${name} is all zeros`,
+    );
   }
   tf.dispose([ids, value, ...Object.values(grads)]);
   model.dispose();

@@ -26,9 +26,7 @@ const { values: args, positionals } = parseArgs({
 const size = positionals[0] ?? "reference";
 const vocab = ["[PAD]", "[MASK]", ...Array.from({ length: 73 }, (_, i) => String.fromCharCode(33 + i))];
 const config: ModelConfig =
-  size === "reference"
-    ? defaultGeneratorConfig(vocab, { n_layer: 6, d_model: 256, n_head: 8, d_ff: 1024, seq_len: 256 })
-    : defaultGeneratorConfig(vocab);
+  size === "reference" ? defaultGeneratorConfig(vocab, { n_layer: 6, d_model: 256, n_head: 8, d_ff: 1024, seq_len: 256 }) : defaultGeneratorConfig(vocab);
 const B = Number(args.batch ?? (size === "reference" ? 64 : 16));
 const T = config.seq_len;
 const k = Number(args.k);
@@ -60,13 +58,17 @@ const line = (what: string, seconds: number[], flop: number) =>
       `best ${Math.min(...seconds).toFixed(3)} s ${(flop / Math.min(...seconds) / 1e9).toFixed(1).padStart(6)} GFLOP/s  (${seconds.map((s) => s.toFixed(3)).join(", ")})`,
   );
 
-console.log(`${size}: ${config.n_layer} layers, d_model ${config.d_model}, ${config.n_head} heads, d_ff ${config.d_ff}, T ${T}, B ${B}, k ${k}, V ${V}, threads ${threads ?? "default"}, embedding ${embedding}`);
+console.log(
+  `${size}: ${config.n_layer} layers, d_model ${config.d_model}, ${config.n_head} heads, d_ff ${config.d_ff}, T ${T}, B ${B}, k ${k}, V ${V}, threads ${threads ?? "default"}, embedding ${embedding}`,
+);
 const tokensPerRun = {
   forward: args["forward-tokens"] ? Number(args["forward-tokens"]) : undefined,
   train: args["train-tokens"] ? Number(args["train-tokens"]) : undefined,
 };
 const trainer = await OnnxTrainer.create(config, weights, { threads, embedding, memoryPattern: args["mem-pattern"], tokensPerRun });
-console.log(`parameters ${trainer.parameterCount()}; forward ${(flops.forward * B * T / 1e9).toFixed(1)} GFLOP, train ${(flops.train * B * T / 1e9).toFixed(1)} GFLOP`);
+console.log(
+  `parameters ${trainer.parameterCount()}; forward ${((flops.forward * B * T) / 1e9).toFixed(1)} GFLOP, train ${((flops.train * B * T) / 1e9).toFixed(1)} GFLOP`,
+);
 
 if (!args["skip-forward"]) {
   let t0 = performance.now();
@@ -102,7 +104,9 @@ if (!args["skip-train"]) {
   const first = await trainer.lossAndGrads(ids, inputs, {}, 0.8, banned);
   console.log(`lossAndGrads first call incl. graph + session ${((performance.now() - t0) / 1000).toFixed(3)} s; loss ${first.values.loss.toFixed(4)}`);
   await trainer.applyAdamW(first.grads, opts);
-  const grad: number[] = [], adam: number[] = [], step: number[] = [];
+  const grad: number[] = [],
+    adam: number[] = [],
+    step: number[] = [];
   for (let r = 0; r < runs; r++) {
     t0 = performance.now();
     const { grads } = await trainer.lossAndGrads(ids, inputs, {}, 0.8, banned);

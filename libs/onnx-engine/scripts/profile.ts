@@ -12,12 +12,20 @@ import { TRAIN_INPUTS as I, buildForwardGraph, buildTrainGraph } from "../src/in
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
-  options: { batch: { type: "string" }, threads: { type: "string", default: "2" }, forward: { type: "boolean", default: false }, runs: { type: "string", default: "3" } },
+  options: {
+    batch: { type: "string" },
+    threads: { type: "string", default: "2" },
+    forward: { type: "boolean", default: false },
+    runs: { type: "string", default: "3" },
+  },
 });
 const vocab = ["[PAD]", "[MASK]", ...Array.from({ length: 73 }, (_, i) => String.fromCharCode(33 + i))];
 const reference = (positionals[0] ?? "reference") === "reference";
 const config = reference ? defaultGeneratorConfig(vocab, { n_layer: 6, d_model: 256, n_head: 8, d_ff: 1024, seq_len: 256 }) : defaultGeneratorConfig(vocab);
-const B = Number(args.batch ?? 8), T = config.seq_len, k = 8, V = config.vocab_size;
+const B = Number(args.batch ?? 8),
+  T = config.seq_len,
+  k = 8,
+  V = config.vocab_size;
 const model = args.forward
   ? buildForwardGraph(config, B, T)
   : buildTrainGraph(config, { batch: B, seqLen: T, groupSize: k, kl: "exact", klInLoss: true, ppo: false });
@@ -32,15 +40,39 @@ const session = await ort.InferenceSession.create(model, {
 const rng = new Rng(1);
 const f32 = (n: number, f: () => number) => Float32Array.from({ length: n }, f);
 const feeds: Record<string, ort.Tensor> = {};
-for (const [name, shape] of expectedTensorShapes(config)) feeds[name] = new ort.Tensor("float32", f32(shape.reduce((a, b) => a * b, 1), () => rng.normal() * 0.02), shape);
-feeds.ids = new ort.Tensor("int64", BigInt64Array.from({ length: B * T }, () => BigInt(2 + rng.nextInt(V - 2))), [B, T]);
+for (const [name, shape] of expectedTensorShapes(config))
+  feeds[name] = new ort.Tensor(
+    "float32",
+    f32(
+      shape.reduce((a, b) => a * b, 1),
+      () => rng.normal() * 0.02,
+    ),
+    shape,
+  );
+feeds.ids = new ort.Tensor(
+  "int64",
+  BigInt64Array.from({ length: B * T }, () => BigInt(2 + rng.nextInt(V - 2))),
+  [B, T],
+);
 if (!args.forward) {
   feeds[I.temperature] = new ort.Tensor("float32", Float32Array.of(0.8), []);
   feeds[I.bannedKeep] = new ort.Tensor("float32", new Float32Array(V).fill(1), [V]);
   feeds[I.bannedAdd] = new ort.Tensor("float32", new Float32Array(V), [V]);
-  feeds[I.completionIds] = new ort.Tensor("int64", BigInt64Array.from({ length: B * T * k }, () => BigInt(rng.nextInt(V))), [B, T, k]);
-  feeds[I.tokenWeight] = new ort.Tensor("float32", f32(B * T, () => (rng.next() < 0.15 ? 1 : 0)), [B, T, 1]);
-  feeds[I.advantages] = new ort.Tensor("float32", f32(B * k, () => rng.normal()), [B, k]);
+  feeds[I.completionIds] = new ort.Tensor(
+    "int64",
+    BigInt64Array.from({ length: B * T * k }, () => BigInt(rng.nextInt(V))),
+    [B, T, k],
+  );
+  feeds[I.tokenWeight] = new ort.Tensor(
+    "float32",
+    f32(B * T, () => (rng.next() < 0.15 ? 1 : 0)),
+    [B, T, 1],
+  );
+  feeds[I.advantages] = new ort.Tensor(
+    "float32",
+    f32(B * k, () => rng.normal()),
+    [B, k],
+  );
   feeds[I.sampleCount] = new ort.Tensor("float32", Float32Array.of(B * k), []);
   feeds[I.klBeta] = new ort.Tensor("float32", Float32Array.of(0.1), []);
   feeds[I.refLogProbs] = new ort.Tensor("float32", new Float32Array(B * T * V).fill(-Math.log(V)), [B, T, V]);
@@ -52,7 +84,13 @@ for (let r = 0; r < Number(args.runs); r++) {
 }
 const file = (session as unknown as { endProfiling(): string | undefined }).endProfiling() ?? "";
 await session.release();
-interface ProfileEvent { cat: string; name: string; ts: number; dur: number; args: { op_name?: string; input_type_shape?: Array<Record<string, number[]>> } }
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  ts: number;
+  dur: number;
+  args: { op_name?: string; input_type_shape?: Array<Record<string, number[]>> };
+}
 const path = file || join(dir, (await import("node:fs")).readdirSync(dir)[0]!);
 const events = JSON.parse(readFileSync(path, "utf8")) as ProfileEvent[];
 rmSync(dir, { recursive: true, force: true });

@@ -42,7 +42,11 @@ async function gradCheck(build: (t: Tape, xs: Value[]) => Value, specs: InputSpe
   const xs = specs.map((s, i) => t.input(`x${i}`, "float32", s.shape));
   const y = build(t, xs);
   const r = t.constant(uniform(rng, sizeOf(y.shape), 0.5, 1.5), y.shape, "r");
-  const loss = t.reduceSum(t.mul(y, r), y.shape.map((_, i) => i), false);
+  const loss = t.reduceSum(
+    t.mul(y, r),
+    y.shape.map((_, i) => i),
+    false,
+  );
   const checked = xs.filter((_, i) => !specs[i]!.constant);
   const grads = t.gradients(loss, checked);
   t.output(loss, "loss");
@@ -55,7 +59,9 @@ async function gradCheck(build: (t: Tape, xs: Value[]) => Value, specs: InputSpe
       return session.run(feeds);
     };
     const base = await run(data);
-    let worst = 0, scale = 0, count = 0;
+    let worst = 0,
+      scale = 0,
+      count = 0;
     const pairs: Array<{ analytic: number; fd: number }> = [];
     let gi = 0;
     for (let i = 0; i < specs.length; i++) {
@@ -155,10 +161,13 @@ test("reshape, transpose, expand", async () => {
 });
 
 test("split (one piece unused), concat, slice", async () => {
-  await gradCheck((t, [a]) => {
-    const [p, , r] = t.split(a!, 1, [1, 2, 3]);
-    return t.mul(p!, t.reduceSum(r!, [1], true));
-  }, [{ shape: [2, 6] }]);
+  await gradCheck(
+    (t, [a]) => {
+      const [p, , r] = t.split(a!, 1, [1, 2, 3]);
+      return t.mul(p!, t.reduceSum(r!, [1], true));
+    },
+    [{ shape: [2, 6] }],
+  );
   await gradCheck((t, [a, b]) => t.concat([a!, t.exp(b!), a!], 0), [{ shape: [2, 3] }, { shape: [1, 3] }]);
   await gradCheck((t, [a]) => t.slice(a!, [1, 0], [3, 2], [0, 2]), [{ shape: [4, 2, 3] }]);
 });
@@ -173,9 +182,27 @@ test("reduceSum and reduceMean, with and without keepdims", async () => {
 test("min, max, where and clip away from their kinks", async () => {
   // Values on a grid 0.1 apart (so no two are within the FD step of each other) and off the bounds.
   const grid = (n: number, offset: number) => Float32Array.from({ length: n }, (_, i) => -1.05 + offset + ((i * 7) % n) * 0.1);
-  await gradCheck((t, [a, b]) => t.min(a!, b!), [{ shape: [12], data: grid(12, 0) }, { shape: [12], data: grid(12, 0.05).reverse() }]);
-  await gradCheck((t, [a, b]) => t.max(a!, b!), [{ shape: [3, 4], data: grid(12, 0) }, { shape: [4], data: Float32Array.of(-0.52, 0.13, 0.38, -0.07) }]);
-  await gradCheck((t, [a, b]) => t.where(t.compare("Less", a!, b!), t.mul(a!, 2), t.exp(b!)), [{ shape: [12], data: grid(12, 0) }, { shape: [12], data: grid(12, 0.05).reverse() }]);
+  await gradCheck(
+    (t, [a, b]) => t.min(a!, b!),
+    [
+      { shape: [12], data: grid(12, 0) },
+      { shape: [12], data: grid(12, 0.05).reverse() },
+    ],
+  );
+  await gradCheck(
+    (t, [a, b]) => t.max(a!, b!),
+    [
+      { shape: [3, 4], data: grid(12, 0) },
+      { shape: [4], data: Float32Array.of(-0.52, 0.13, 0.38, -0.07) },
+    ],
+  );
+  await gradCheck(
+    (t, [a, b]) => t.where(t.compare("Less", a!, b!), t.mul(a!, 2), t.exp(b!)),
+    [
+      { shape: [12], data: grid(12, 0) },
+      { shape: [12], data: grid(12, 0.05).reverse() },
+    ],
+  );
   await gradCheck((t, [a]) => t.clip(a!, -0.5, 0.42), [{ shape: [12], data: grid(12, 0.03) }]);
 });
 
@@ -209,9 +236,24 @@ test("fan-in sums every use; values off the path get no gradient (zeros)", async
 
 test("the FD check rejects a wrong rule", async () => {
   // x·x with a backward that forgets the factor 2: the checker must catch it.
-  const wrongSquare = (t: Tape, x: Value) => t.customGrad("WrongSquare", [x], () => [t.mul(x, x)], ([dy]) => [t.mul(dy!, x)])[0]!;
-  await assert.rejects(gradCheck((t, [a]) => wrongSquare(t, a!), [{ shape: [2, 3] }]), /analytic gradient/);
-  const rightSquare = (t: Tape, x: Value) => t.customGrad("Square", [x], () => [t.mul(x, x)], ([dy]) => [t.mul(dy!, t.mul(x, 2))])[0]!;
+  const wrongSquare = (t: Tape, x: Value) =>
+    t.customGrad(
+      "WrongSquare",
+      [x],
+      () => [t.mul(x, x)],
+      ([dy]) => [t.mul(dy!, x)],
+    )[0]!;
+  await assert.rejects(
+    gradCheck((t, [a]) => wrongSquare(t, a!), [{ shape: [2, 3] }]),
+    /analytic gradient/,
+  );
+  const rightSquare = (t: Tape, x: Value) =>
+    t.customGrad(
+      "Square",
+      [x],
+      () => [t.mul(x, x)],
+      ([dy]) => [t.mul(dy!, t.mul(x, 2))],
+    )[0]!;
   await gradCheck((t, [a]) => rightSquare(t, a!), [{ shape: [2, 3] }]);
 });
 

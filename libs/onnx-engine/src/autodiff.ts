@@ -214,7 +214,8 @@ export class Tape {
 
   /** clip(x, lo, hi); the gradient passes where lo ≤ x ≤ hi (bounds included, as tf.clipByValue). */
   clip(x: Value, lo: Operand, hi: Operand): Value {
-    const l = this.operand(lo), h = this.operand(hi);
+    const l = this.operand(lo),
+      h = this.operand(hi);
     if (l.shape.length || h.shape.length) throw new Error(`clip bounds must be scalars; got ${fmt(l.shape)} and ${fmt(h.shape)}`);
     return this.emit("Clip", [x, l, h], [{ dtype: "float32", shape: x.shape }], {}, ([dy], needs) => {
       if (!needs[0]) return [null, null, null];
@@ -225,7 +226,8 @@ export class Tape {
 
   /** cond ? a : b, broadcast. */
   where(cond: Value, a: Operand, b: Operand): Value {
-    const x = this.operand(a), y = this.operand(b);
+    const x = this.operand(a),
+      y = this.operand(b);
     if (cond.dtype !== "bool") throw new Error(`where: condition has dtype ${cond.dtype}; expected bool`);
     const shape = broadcastShapes(cond.shape, broadcastShapes(x.shape, y.shape, "where"), "where");
     return this.emit("Where", [cond, x, y], [{ dtype: "float32", shape }], {}, ([dy], needs) => {
@@ -236,7 +238,8 @@ export class Tape {
 
   /** Comparison (Less, LessOrEqual, Greater, GreaterOrEqual, Equal) → bool; no gradient. */
   compare(op: "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "Equal", a: Operand, b: Operand): Value {
-    const x = this.operand(a), y = this.operand(b);
+    const x = this.operand(a),
+      y = this.operand(b);
     return this.emit(op, [x, y], [{ dtype: "bool", shape: broadcastShapes(x.shape, y.shape, op) }])[0]!;
   }
 
@@ -262,18 +265,24 @@ export class Tape {
    * instead of 9 + 9 (memory-bound passes over [B·T, d_ff]).
    */
   geluTanh(x: Value): Value {
-    const C = Math.sqrt(2 / Math.PI), K = 0.044715;
+    const C = Math.sqrt(2 / Math.PI),
+      K = 0.044715;
     let x2!: Value, s!: Value, y!: Value;
-    this.customGrad("GeluTanh", [x], () => {
-      x2 = this.mul(x, x);
-      s = this.sigmoid(this.mul(x, this.add(this.mul(x2, 2 * C * K), 2 * C)));
-      y = this.mul(x, s);
-      return [y];
-    }, ([dy]) => {
-      // d/dx [x·σ(z)] = σ + x·σ·(1−σ)·dz/dx = σ + y·(1−σ)·(2c + 6ck·x²)
-      const d = this.add(this.mul(this.mul(y, this.sub(1, s)), this.add(this.mul(x2, 6 * C * K), 2 * C)), s);
-      return [this.mul(dy!, d)];
-    });
+    this.customGrad(
+      "GeluTanh",
+      [x],
+      () => {
+        x2 = this.mul(x, x);
+        s = this.sigmoid(this.mul(x, this.add(this.mul(x2, 2 * C * K), 2 * C)));
+        y = this.mul(x, s);
+        return [y];
+      },
+      ([dy]) => {
+        // d/dx [x·σ(z)] = σ + x·σ·(1−σ)·dz/dx = σ + y·(1−σ)·(2c + 6ck·x²)
+        const d = this.add(this.mul(this.mul(y, this.sub(1, s)), this.add(this.mul(x2, 6 * C * K), 2 * C)), s);
+        return [this.mul(dy!, d)];
+      },
+    );
     return y;
   }
 
@@ -302,10 +311,12 @@ export class Tape {
    */
   matMulT(a: Value, b: Value): Value {
     if (b.shape.length < 2) throw new Error(`matMulT needs rank ≥ 2 operands; got ${fmt(a.shape)} and ${fmt(b.shape)}`);
-    return this.customGrad("MatMulT", [a, b], () => [this.matMul(a, this.swapLast(b))], ([dy], needs) => [
-      needs[0] ? this.sumTo(this.matMul(dy!, b), a.shape) : null,
-      needs[1] ? this.sumTo(this.matMul(this.swapLast(dy!), a), b.shape) : null,
-    ])[0]!;
+    return this.customGrad(
+      "MatMulT",
+      [a, b],
+      () => [this.matMul(a, this.swapLast(b))],
+      ([dy], needs) => [needs[0] ? this.sumTo(this.matMul(dy!, b), a.shape) : null, needs[1] ? this.sumTo(this.matMul(this.swapLast(dy!), a), b.shape) : null],
+    )[0]!;
   }
 
   /**
@@ -321,7 +332,11 @@ export class Tape {
     const [y, mean, inv] = this.emit(
       "LayerNormalization",
       [x, scale, bias],
-      [{ dtype: "float32", shape: x.shape }, { dtype: "float32", shape: stat }, { dtype: "float32", shape: stat }],
+      [
+        { dtype: "float32", shape: x.shape },
+        { dtype: "float32", shape: stat },
+        { dtype: "float32", shape: stat },
+      ],
       { axis: -1, epsilon: float(eps) },
       ([dy, dMean, dInv], needs) => {
         if (dMean || dInv) throw new Error("layerNorm: gradients through Mean/InvStdDev outputs are not supported; use the normalized output only");
@@ -367,7 +382,9 @@ export class Tape {
       throw new Error(`transpose perm [${perm.join(", ")}] is not a permutation of the axes of ${fmt(x.shape)}`);
     }
     const inverse = perm.map((_, i) => perm.indexOf(i));
-    return this.emit("Transpose", [x], [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]!) }], { perm: [...perm] }, ([dy]) => [this.transpose(dy!, inverse)])[0]!;
+    return this.emit("Transpose", [x], [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]!) }], { perm: [...perm] }, ([dy]) => [
+      this.transpose(dy!, inverse),
+    ])[0]!;
   }
 
   /** Splits along `axis` into pieces of the given sizes; backward concatenates (zeros for unused pieces). */
@@ -387,12 +404,17 @@ export class Tape {
     const shape = [...xs[0]!.shape];
     shape[a] = 0;
     for (const x of xs) {
-      if (x.shape.length !== shape.length || x.shape.some((d, i) => i !== a && d !== shape[i])) throw new Error(`concat: ${fmt(x.shape)} does not match ${fmt(xs[0]!.shape)} off axis ${a}`);
+      if (x.shape.length !== shape.length || x.shape.some((d, i) => i !== a && d !== shape[i]))
+        throw new Error(`concat: ${fmt(x.shape)} does not match ${fmt(xs[0]!.shape)} off axis ${a}`);
       shape[a] += x.shape[a]!;
     }
     if (xs.length === 1) return xs[0]!;
     return this.emit("Concat", [...xs], [{ dtype: xs[0]!.dtype, shape }], { axis: a }, ([dy], needs) => {
-      const parts = this.split(dy!, a, xs.map((x) => x.shape[a]!));
+      const parts = this.split(
+        dy!,
+        a,
+        xs.map((x) => x.shape[a]!),
+      );
       return parts.map((p, i) => (needs[i] ? p : null));
     })[0]!;
   }
@@ -404,8 +426,10 @@ export class Tape {
     const end = [...x.shape];
     axes.forEach((axis, i) => {
       const a = normAxis(axis, x.shape.length, "slice");
-      const s = starts[i]!, e = ends[i]!;
-      if (!(Number.isInteger(s) && Number.isInteger(e) && 0 <= s && s < e && e <= x.shape[a]!)) throw new Error(`slice [${s}, ${e}) is outside axis ${a} of ${fmt(x.shape)}`);
+      const s = starts[i]!,
+        e = ends[i]!;
+      if (!(Number.isInteger(s) && Number.isInteger(e) && 0 <= s && s < e && e <= x.shape[a]!))
+        throw new Error(`slice [${s}, ${e}) is outside axis ${a} of ${fmt(x.shape)}`);
       shape[a] = e - s;
       begin[a] = s;
       end[a] = e;
@@ -433,7 +457,10 @@ export class Tape {
     const keep = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
     const shape = keepdims ? keep : x.shape.filter((_, i) => !ax.includes(i));
     if (ax.length === 0) return x;
-    return this.emit("ReduceSum", [x, this.ints(ax)], [{ dtype: "float32", shape }], { keepdims: keepdims ? 1 : 0 }, ([dy]) => [this.expand(this.reshape(dy!, keep), x.shape), null])[0]!;
+    return this.emit("ReduceSum", [x, this.ints(ax)], [{ dtype: "float32", shape }], { keepdims: keepdims ? 1 : 0 }, ([dy]) => [
+      this.expand(this.reshape(dy!, keep), x.shape),
+      null,
+    ])[0]!;
   }
 
   reduceMean(x: Value, axes: readonly number[], keepdims: boolean): Value {
@@ -479,7 +506,8 @@ export class Tape {
    * to the loss get no backward nodes.
    */
   gradients(loss: Value, params: readonly Value[]): Value[] {
-    if (loss.dtype !== "float32" || loss.shape.length !== 0) throw new Error(`gradients: the loss must be a float32 scalar; got ${loss.dtype} ${fmt(loss.shape)}`);
+    if (loss.dtype !== "float32" || loss.shape.length !== 0)
+      throw new Error(`gradients: the loss must be a float32 scalar; got ${loss.dtype} ${fmt(loss.shape)}`);
     const live = new Set(params.map((p) => p.id));
     for (const r of this.records) {
       if (r.inputs.some((x) => live.has(x.id))) for (const o of r.outputs) if (o.dtype === "float32") live.add(o.id);
@@ -543,7 +571,11 @@ export class Tape {
     backward?: Backward,
   ): Value[] {
     const outputs = outs.map((o) => this.fresh(o.dtype, o.shape, op.toLowerCase()));
-    this.graph.node(op, inputs.map((x) => this.renamed.get(x.name) ?? x.name), { attrs, outputs: outputs.map((o) => o.name) });
+    this.graph.node(
+      op,
+      inputs.map((x) => this.renamed.get(x.name) ?? x.name),
+      { attrs, outputs: outputs.map((o) => o.name) },
+    );
     for (const o of outputs) this.producers.set(o.name, this.graph.nodes[this.graph.nodes.length - 1]!);
     if (this.recording && backward) this.records.push({ op, inputs, outputs, backward });
     return outputs;
@@ -578,7 +610,8 @@ export class Tape {
     b: Operand,
     grad: (dy: Value, inputs: [Value, Value], needs: readonly boolean[], out: Value) => Array<Value | null>,
   ): Value {
-    const x = this.operand(a), y = this.operand(b);
+    const x = this.operand(a),
+      y = this.operand(b);
     if (x.dtype !== "float32" || y.dtype !== "float32") throw new Error(`${op} needs float32 operands; got ${x.dtype} and ${y.dtype}`);
     const shape = broadcastShapes(x.shape, y.shape, op);
     const [out] = this.emit(op, [x, y], [{ dtype: "float32", shape }], {}, ([dy], needs) => grad(dy!, [x, y], needs, out!));

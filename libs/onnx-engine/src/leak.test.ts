@@ -9,7 +9,9 @@ import { OnnxTrainer } from "./trainer.ts";
 
 const VOCAB = ["[PAD]", "[MASK]", " ", "a", "b", "c", "d", "e", "f", "g"];
 const config = defaultGeneratorConfig(VOCAB, { seq_len: 16, n_layer: 2, n_head: 2, d_model: 32, d_ff: 64 });
-const T = config.seq_len, V = config.vocab_size, K = 3;
+const T = config.seq_len,
+  V = config.vocab_size,
+  K = 3;
 
 function batch(B: number, seed: number) {
   const rng = new Rng(seed);
@@ -24,7 +26,12 @@ function batch(B: number, seed: number) {
 
 test("steps with changing batch shapes keep at most sessionCacheSize sessions per kind and level off in memory", async () => {
   const rng = new Rng(1);
-  const weights = new Map([...expectedTensorShapes(config)].map(([name, shape]) => [name, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.02)]));
+  const weights = new Map(
+    [...expectedTensorShapes(config)].map(([name, shape]) => [
+      name,
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.02),
+    ]),
+  );
   const trainer = await OnnxTrainer.create(config, weights, { threads: 1, sessionCacheSize: 2 });
   const sizes = [1, 2, 3, 4, 5]; // more shapes than the cache holds: every round evicts
   const step = async (n: number) => {

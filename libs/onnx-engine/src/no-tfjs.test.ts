@@ -13,7 +13,11 @@ const register = `import { register } from "node:module"; register("data:text/ja
 
 function importWithGuard(entry: string): { status: number | null; output: string } {
   const script = `const m = await import(${JSON.stringify(entry)}); console.log("loaded", Object.keys(m).length);`;
-  const r = spawnSync(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(register)}`, "--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+  const r = spawnSync(
+    process.execPath,
+    ["--import", `data:text/javascript,${encodeURIComponent(register)}`, "--import", "tsx", "--input-type=module", "-e", script],
+    { encoding: "utf8" },
+  );
   return { status: r.status, output: r.stdout + r.stderr };
 }
 

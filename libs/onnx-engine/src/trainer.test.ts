@@ -21,7 +21,10 @@ await initBackend("wasm", { log: false });
 const ckpt = loadCheckpoint(fileURLToPath(new URL("../../../models/generator", import.meta.url)));
 const config = ckpt.config;
 const TAU = 0.8;
-const B = 2, K = 4, T = config.seq_len, V = config.vocab_size;
+const B = 2,
+  K = 4,
+  T = config.seq_len,
+  V = config.vocab_size;
 const banned = specialTokenIds(config);
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -61,7 +64,8 @@ function makeBatch(model: MaskedTransformer, seed: number, B = 2): { ids: Int32A
           completions[(i * K + j) * T + t] = -1; // never read
           continue;
         }
-        let u = rng.next(), v = 0;
+        let u = rng.next(),
+          v = 0;
         for (; v < V - 1; v++) if ((u -= Math.exp(logpData[(i * T + t) * V + v]!)) < 0) break;
         completions[(i * K + j) * T + t] = v;
       }
@@ -74,7 +78,9 @@ function makeBatch(model: MaskedTransformer, seed: number, B = 2): { ids: Int32A
 function tfjsLossAndGrads(model: MaskedTransformer, ids: Int32Array, inputs: LossInputs, options: LossOptions): { values: LossValues; grads: Weights } {
   const idsT = tf.tensor2d(ids, [B, T], "int32");
   const names = new Map([...model.variables].map(([name, v]) => [v.name, name]));
-  const { grads, values } = grpoLossAndGrads(() => logSoftmaxWithTemperature(model.forward(idsT), TAU, banned) as tf.Tensor3D, inputs, options, [...model.variables.values()]);
+  const { grads, values } = grpoLossAndGrads(() => logSoftmaxWithTemperature(model.forward(idsT), TAU, banned) as tf.Tensor3D, inputs, options, [
+    ...model.variables.values(),
+  ]);
   const out: Weights = new Map();
   for (const [tfName, g] of Object.entries(grads)) out.set(names.get(tfName)!, g.dataSync() as Float32Array);
   tf.dispose([idsT, ...Object.values(grads)]);
@@ -83,7 +89,8 @@ function tfjsLossAndGrads(model: MaskedTransformer, ids: Int32Array, inputs: Los
 
 function assertSameLoss(onnx: { values: LossValues; grads: Weights }, tfjs: { values: LossValues; grads: Weights }, label: string): void {
   for (const key of LOSS_VALUE_KEYS) {
-    const a = onnx.values[key], e = tfjs.values[key];
+    const a = onnx.values[key],
+      e = tfjs.values[key];
     if (Number.isNaN(e)) assert.ok(Number.isNaN(a), `${label} ${key}: onnx ${a}, tfjs NaN`);
     else assert.ok(Math.abs(a - e) <= 1e-5 * (1 + Math.abs(e)), `${label} ${key}: onnx ${a} vs tfjs ${e}`);
   }
@@ -118,7 +125,7 @@ test("logits equal MaskedTransformer.forward within 1e-4 (full and shorter seque
   }
 });
 
-test("forwardWeights \"initializers\" gives the same logits and follows weight changes", async () => {
+test('forwardWeights "initializers" gives the same logits and follows weight changes', async () => {
   const baked = await OnnxTrainer.create(config, ckpt.weights, { threads: 1, forwardWeights: "initializers" });
   const plain = await OnnxTrainer.create(config, ckpt.weights, { threads: 1 });
   const ids = batch.ids.subarray(0, T);
@@ -128,7 +135,10 @@ test("forwardWeights \"initializers\" gives the same logits and follows weight c
   plain.setWeights(changed);
   const after = await baked.logits(ids, 1, T);
   assert.ok(maxAbsDiff(after, await plain.logits(ids, 1, T)) <= 1e-5);
-  assert.ok(Math.abs(after[V - 1]! - after[0]! - ((await trainer.logits(ids, 1, T))[V - 1]! - (await trainer.logits(ids, 1, T))[0]!) - (V - 1) * 0.01) < 1e-4, "the new head bias is used");
+  assert.ok(
+    Math.abs(after[V - 1]! - after[0]! - ((await trainer.logits(ids, 1, T))[V - 1]! - (await trainer.logits(ids, 1, T))[0]!) - (V - 1) * 0.01) < 1e-4,
+    "the new head bias is used",
+  );
   await baked.release();
   await plain.release();
 });
@@ -153,7 +163,8 @@ for (const s of SETTINGS) {
     }
     const expected = tfjsLossAndGrads(model, batch.ids, inputs, s.options);
     const actual = await trainer.lossAndGrads(batch.ids, inputs, s.options, TAU, banned);
-    if (s.ppo) assert.ok(expected.values.clipFrac > 0 && expected.values.clipFrac < 1, `the PPO case should clip some samples; clipFrac ${expected.values.clipFrac}`);
+    if (s.ppo)
+      assert.ok(expected.values.clipFrac > 0 && expected.values.clipFrac < 1, `the PPO case should clip some samples; clipFrac ${expected.values.clipFrac}`);
     assertSameLoss(actual, expected, s.name);
   });
 }
@@ -172,7 +183,11 @@ test("a batch split into runs (the last one padded) gives the logits, values and
     const ppoInputs = options.klEstimator === "exact" ? inputs : big.inputs;
     const whole = await trainer.lossAndGrads(big.ids, ppoInputs, options, TAU, banned);
     const parts = await split.lossAndGrads(big.ids, ppoInputs, options, TAU, banned);
-    for (const key of LOSS_VALUE_KEYS) assert.ok(Math.abs(parts.values[key] - whole.values[key]) <= 1e-5 * (1 + Math.abs(whole.values[key])), `${key}: ${parts.values[key]} vs ${whole.values[key]}`);
+    for (const key of LOSS_VALUE_KEYS)
+      assert.ok(
+        Math.abs(parts.values[key] - whole.values[key]) <= 1e-5 * (1 + Math.abs(whole.values[key])),
+        `${key}: ${parts.values[key]} vs ${whole.values[key]}`,
+      );
     for (const [name, g] of whole.grads) {
       const diff = maxAbsDiff(parts.grads.get(name)!, g);
       assert.ok(diff <= 1e-5 * maxAbs(g) + 1e-7, `${options.klEstimator} gradient of ${name}: ${diff}`);
@@ -226,7 +241,10 @@ test("AdamW graph equals libs/model's AdamW over three steps (weight decay, grad
 test("gradients from lossAndGrads feed applyAdamW; weights and optimizer state round-trip", async () => {
   const a = await OnnxTrainer.create(config, ckpt.weights, { threads: 1 });
   assert.equal(a.exportOptimizerState(), null);
-  assert.equal(a.parameterCount(), [...ckpt.weights.values()].reduce((n, w) => n + w.length, 0));
+  assert.equal(
+    a.parameterCount(),
+    [...ckpt.weights.values()].reduce((n, w) => n + w.length, 0),
+  );
   const adam = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
   const { grads } = await a.lossAndGrads(batch.ids, batch.inputs, {}, TAU, banned);
   await a.applyAdamW(grads, adam);
@@ -261,7 +279,10 @@ test("wrong shapes and inputs are refused with what was expected", async () => {
   await assert.rejects(trainer.logits(new Int32Array(B * T).fill(V), B, T), /outside the vocabulary/);
   await assert.rejects(trainer.lossAndGrads(batch.ids, batch.inputs, {}, 0, banned), /temperature/);
   await assert.rejects(trainer.lossAndGrads(batch.ids, batch.inputs, {}, TAU, [V]), /banned token id 75/);
-  await assert.rejects(trainer.applyAdamW(new Map([["head.bias", new Float32Array(V)]]), { lr: 1, beta1: 0.9, beta2: 0.9, eps: 1e-8, weightDecay: 0 }), /missing "tok_emb\.weight"/);
+  await assert.rejects(
+    trainer.applyAdamW(new Map([["head.bias", new Float32Array(V)]]), { lr: 1, beta1: 0.9, beta2: 0.9, eps: 1e-8, weightDecay: 0 }),
+    /missing "tok_emb\.weight"/,
+  );
   const state = { step: 1, tensors: new Map([["m.head.bias", new Float32Array(2)]]) };
   assert.throws(() => trainer.importOptimizerState(state), /optimizer state does not match/);
   await assert.rejects(OnnxTrainer.create({ ...config, model_type: "sequence_scorer" }, ckpt.weights), /masked_lm/);

@@ -105,7 +105,12 @@ class SessionCache {
     while (this.entries.size > this.capacity) {
       const [oldKey, old] = this.entries.entries().next().value!;
       this.entries.delete(oldKey);
-      void old.then((s) => s.release()).then(() => this.released++, () => undefined);
+      void old
+        .then((s) => s.release())
+        .then(
+          () => this.released++,
+          () => undefined,
+        );
     }
     return entry;
   }
@@ -113,7 +118,16 @@ class SessionCache {
   async clear(): Promise<void> {
     const all = [...this.entries.values()];
     this.entries.clear();
-    await Promise.all(all.map((p) => p.then((s) => s.release()).then(() => this.released++, () => undefined)));
+    await Promise.all(
+      all.map((p) =>
+        p
+          .then((s) => s.release())
+          .then(
+            () => this.released++,
+            () => undefined,
+          ),
+      ),
+    );
   }
 }
 
@@ -219,7 +233,7 @@ export class OnnxTrainer {
     this.flat = new Float32Array(this.layout.size);
     this.spare = new Float32Array(this.layout.size);
     const providers = opts.executionProviders ?? ["cpu"];
-    if (!providers.length) throw new Error("executionProviders is empty; pass e.g. [\"cpu\"] or [\"cuda\", \"cpu\"]");
+    if (!providers.length) throw new Error('executionProviders is empty; pass e.g. ["cpu"] or ["cuda", "cpu"]');
     this.executionProvider = providers[0]!;
     const threads = opts.threads ?? availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads is ${threads}; expected a positive integer`);
@@ -265,17 +279,23 @@ export class OnnxTrainer {
       const { runs, perRun: q } = this.runsFor(batch, seqLen, this.tokensPerRun.forward);
       const weights = this.bakeForwardWeights ? this.layout.views(this.flat) : undefined;
       const key = this.bakeForwardWeights ? `${q}x${seqLen}@${this.weightsVersion}` : `${q}x${seqLen}`;
-      const session = await this.forwardSessions.get(key, () => this.createSession(buildForwardGraph(this.config, q, seqLen, { embedding: this.embedding, weights })));
+      const session = await this.forwardSessions.get(key, () =>
+        this.createSession(buildForwardGraph(this.config, q, seqLen, { embedding: this.embedding, weights })),
+      );
       const weightFeeds = this.bakeForwardWeights ? {} : this.feeds();
       const logits = new Float32Array(batch * seqLen * V);
       const row = seqLen * V;
       for (let r = 0; r < runs; r++) {
-        const s = r * q, e = Math.min(batch, s + q);
+        const s = r * q,
+          e = Math.min(batch, s + q);
         const full = e - s === q;
         const runIds = full ? idsI64.subarray(s * seqLen, e * seqLen) : new BigInt64Array(q * seqLen);
         if (!full) runIds.set(idsI64.subarray(s * seqLen, e * seqLen)); // padding rows hold id 0; their logits are dropped
         const target = full ? logits.subarray(s * row, e * row) : new Float32Array(q * row);
-        await session.run({ ...weightFeeds, [IDS_INPUT]: new ort.Tensor("int64", runIds, [q, seqLen]) }, { [LOGITS_OUTPUT]: new ort.Tensor("float32", target, [q, seqLen, V]) });
+        await session.run(
+          { ...weightFeeds, [IDS_INPUT]: new ort.Tensor("int64", runIds, [q, seqLen]) },
+          { [LOGITS_OUTPUT]: new ort.Tensor("float32", target, [q, seqLen, V]) },
+        );
         if (!full) logits.set(target.subarray(0, (e - s) * row), s * row);
       }
       return logits;
@@ -352,7 +372,8 @@ export class OnnxTrainer {
       const parts: LossValues[] = [];
       const weightFeeds = this.feeds();
       for (let r = 0; r < runs; r++) {
-        const s = r * q, e = Math.min(B, s + q);
+        const s = r * q,
+          e = Math.min(B, s + q);
         const rows = <A extends Float32Array | BigInt64Array>(data: A, perRow: number): A => {
           const view = data.subarray(s * perRow, e * perRow) as A;
           if (e - s === q) return view;

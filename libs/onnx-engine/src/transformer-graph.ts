@@ -80,9 +80,20 @@ function checkShape(config: ModelConfig, batch: number, seqLen: number): void {
  * gelu_tanh MLP, final LN, linear head. Activations are [B·T, ·] so linear layers are 2-D MatMuls.
  * Returns logits [B·T, V].
  */
-export function emitLogits(t: Tape, config: ModelConfig, batch: number, seqLen: number, w: (name: string) => Value, ids: Value, embedding: EmbeddingMode = "onehot"): Value {
+export function emitLogits(
+  t: Tape,
+  config: ModelConfig,
+  batch: number,
+  seqLen: number,
+  w: (name: string) => Value,
+  ids: Value,
+  embedding: EmbeddingMode = "onehot",
+): Value {
   const { d_model: D, n_head: H, vocab_size: V, n_layer: L, ln_eps: eps } = config;
-  const B = batch, T = seqLen, N = B * T, dh = D / H;
+  const B = batch,
+    T = seqLen,
+    N = B * T,
+    dh = D / H;
   const flatIds = t.reshape(ids, [N]);
   const tok = embedding === "gather" ? t.gather(w("tok_emb.weight"), flatIds) : t.matMul(t.oneHot(flatIds, V), w("tok_emb.weight"));
   const pos = T === config.seq_len ? w("pos_emb.weight") : t.slice(w("pos_emb.weight"), [0], [T], [0]);
@@ -93,7 +104,11 @@ export function emitLogits(t: Tape, config: ModelConfig, batch: number, seqLen: 
 
   // 1/√dh scales the q columns of the qkv weight and bias ([D, 3D], tiny) instead of the scores
   // ([B, H, T, T]) or q ([B·T, D]): the same product, without a pass over a large activation.
-  const qScale = t.constant(Float32Array.from({ length: 3 * D }, (_, c) => (c < D ? 1 / Math.sqrt(dh) : 1)), [3 * D], "q_scale");
+  const qScale = t.constant(
+    Float32Array.from({ length: 3 * D }, (_, c) => (c < D ? 1 / Math.sqrt(dh) : 1)),
+    [3 * D],
+    "q_scale",
+  );
   for (let i = 0; i < L; i++) {
     const p = `blocks.${i}`;
     const a = t.layerNorm(h, w(`${p}.ln1.weight`), w(`${p}.ln1.bias`), eps);
@@ -159,7 +174,12 @@ export function buildTrainGraph(config: ModelConfig, spec: TrainGraphSpec): Uint
   const logp = t.reshape(t.logSoftmax(t.add(t.mul(t.div(logits, temperature), keep), add)), [B, T, V]);
   const tokenLogp = t.gatherElements(logp, completionIds, 2); // [B, T, k]
   const logPi = t.reduceSum(t.mul(tokenLogp, tokenWeight), [1], false); // [B, k]
-  const all = (x: Value) => t.reduceSum(x, x.shape.map((_, i) => i), false);
+  const all = (x: Value) =>
+    t.reduceSum(
+      x,
+      x.shape.map((_, i) => i),
+      false,
+    );
 
   let pgSum: Value;
   let clipFrac: Value | null = null;
@@ -201,7 +221,10 @@ export function buildTrainGraph(config: ModelConfig, spec: TrainGraphSpec): Uint
   const meanLogProb = t.div(all(logPi), sampleCount);
 
   const names = [...params.keys()];
-  const grads = t.gradients(loss, names.map((n) => params.get(n)!));
+  const grads = t.gradients(
+    loss,
+    names.map((n) => params.get(n)!),
+  );
   const [oLoss, oPg, oKlPen, oMeanKl, oLogProb, oClip] = METRIC_OUTPUTS;
   t.output(loss, oLoss);
   t.output(pgLoss, oPg);

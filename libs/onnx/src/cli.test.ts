@@ -12,12 +12,27 @@ import { inspectJudgeModel, readModelMetadata } from "./contract.ts";
 
 function writeCheckpoint(dir: string, modelType: ModelType): void {
   const config = validateConfig({
-    model_type: modelType, vocab_size: 6, seq_len: 8, n_layer: 1, n_head: 2, d_model: 8, d_ff: 16, dropout: 0, ln_eps: 1e-5,
-    activation: "gelu_tanh", vocab: ["[PAD]", "[MASK]", "a", "b", " ", "."], mask_token_id: 1, pad_token_id: 0,
+    model_type: modelType,
+    vocab_size: 6,
+    seq_len: 8,
+    n_layer: 1,
+    n_head: 2,
+    d_model: 8,
+    d_ff: 16,
+    dropout: 0,
+    ln_eps: 1e-5,
+    activation: "gelu_tanh",
+    vocab: ["[PAD]", "[MASK]", "a", "b", " ", "."],
+    mask_token_id: 1,
+    pad_token_id: 0,
   });
   const rng = new Rng(5);
   const weights = new Map<string, Float32Array>();
-  for (const [name, shape] of expectedTensorShapes(config)) weights.set(name, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.1));
+  for (const [name, shape] of expectedTensorShapes(config))
+    weights.set(
+      name,
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.1),
+    );
   saveCheckpoint(dir, { config, weights });
 }
 

@@ -37,7 +37,9 @@ export function runExportCli(argv: string[], log: (line: string) => void = conso
   // A scorer is meant to be a judge: refuse to write one the judge service would refuse to load.
   if (ckpt.config.model_type === "sequence_scorer") inspectJudgeModel(bytes);
   writeFileAtomic(outPath, bytes);
-  log(`wrote ${outPath}: ${ckpt.config.model_type}, ${(bytes.length / 1e6).toFixed(2)} MB, weights sha256 ${ckpt.digest.slice(0, 12)}…${flags.version ? `, version ${flags.version}` : ""}`);
+  log(
+    `wrote ${outPath}: ${ckpt.config.model_type}, ${(bytes.length / 1e6).toFixed(2)} MB, weights sha256 ${ckpt.digest.slice(0, 12)}…${flags.version ? `, version ${flags.version}` : ""}`,
+  );
   return { outPath, bytes: bytes.length, modelType: ckpt.config.model_type, digest: ckpt.digest };
 }
 

@@ -64,7 +64,17 @@ test("a conforming judge is described, and scores through onnxruntime", async ()
   const info = inspectJudgeModel(bytes, session);
   assert.deepEqual(
     { ...info, metadata: undefined },
-    { inputName: "tokens", inputDtype: "int64", seqLen: 4, outputName: "score", outputShape: ["batch"], vocab: VOCAB, version: "tiny-1", modelType: "sequence_scorer", metadata: undefined },
+    {
+      inputName: "tokens",
+      inputDtype: "int64",
+      seqLen: 4,
+      outputName: "score",
+      outputShape: ["batch"],
+      vocab: VOCAB,
+      version: "tiny-1",
+      modelType: "sequence_scorer",
+      metadata: undefined,
+    },
   );
   assert.equal(info.name, undefined);
   assert.equal(info.metadata["grpomesh.version"], "tiny-1");
@@ -121,17 +131,29 @@ test("output problems are named with what was found and what was expected", () =
 
 test("metadata problems are named with what was found and what was expected", () => {
   const { "grpomesh.vocab": vocab, "grpomesh.model_type": _type, ...rest } = GOOD_METADATA;
-  assertContractError(tinyJudge({ metadata: { ...GOOD_METADATA, "grpomesh.model_type": "masked_lm" } }), 'metadata grpomesh.model_type is "masked_lm"; expected "sequence_scorer"');
+  assertContractError(
+    tinyJudge({ metadata: { ...GOOD_METADATA, "grpomesh.model_type": "masked_lm" } }),
+    'metadata grpomesh.model_type is "masked_lm"; expected "sequence_scorer"',
+  );
   assertContractError(
     tinyJudge({ metadata: { ...rest, "grpomesh.vocab": vocab } }),
     'metadata grpomesh.model_type is missing; expected "sequence_scorer" (set it in the ONNX metadata_props)',
   );
   const expected = 'expected a JSON array of the token strings in id order (specials by name, e.g. "[MASK]")';
   assertContractError(tinyJudge({ metadata: { ...rest, "grpomesh.model_type": "sequence_scorer" } }), `metadata grpomesh.vocab is missing; ${expected}`);
-  assertContractError(tinyJudge({ metadata: { ...GOOD_METADATA, "grpomesh.vocab": "[a, b]" } }), /^metadata grpomesh\.vocab is not valid JSON \(.+\); expected a JSON array/);
-  assertContractError(tinyJudge({ metadata: { ...GOOD_METADATA, "grpomesh.vocab": '{"a":0}' } }), `metadata grpomesh.vocab is {"a":0}; ${expected}, each non-empty`);
+  assertContractError(
+    tinyJudge({ metadata: { ...GOOD_METADATA, "grpomesh.vocab": "[a, b]" } }),
+    /^metadata grpomesh\.vocab is not valid JSON \(.+\); expected a JSON array/,
+  );
+  assertContractError(
+    tinyJudge({ metadata: { ...GOOD_METADATA, "grpomesh.vocab": '{"a":0}' } }),
+    `metadata grpomesh.vocab is {"a":0}; ${expected}, each non-empty`,
+  );
   assertContractError(tinyJudge({ metadata: { ...GOOD_METADATA, "grpomesh.vocab": "[]" } }), `metadata grpomesh.vocab is []; ${expected}, each non-empty`);
-  assertContractError(tinyJudge({ metadata: { ...GOOD_METADATA, "grpomesh.vocab": '["a", 1]' } }), `metadata grpomesh.vocab is ["a", 1]; ${expected}, each non-empty`);
+  assertContractError(
+    tinyJudge({ metadata: { ...GOOD_METADATA, "grpomesh.vocab": '["a", 1]' } }),
+    `metadata grpomesh.vocab is ["a", 1]; ${expected}, each non-empty`,
+  );
   assertContractError(
     tinyJudge({ metadata: { ...GOOD_METADATA, "grpomesh.vocab": '["a","b","a"]' } }),
     'metadata grpomesh.vocab lists "a" twice (ids 0 and 2); expected each token string once',
@@ -148,12 +170,17 @@ test("a session that does not match the bytes is refused", async () => {
   const other = await ort.InferenceSession.create(tinyJudge({ inputType: T.INT32, outputName: "value" }));
   assert.throws(
     () => inspectJudgeModel(bytes, other),
-    new JudgeContractError('session has inputs [tokens] and outputs [value] but the model bytes declare input "tokens" and output "score"; load the session from the same bytes'),
+    new JudgeContractError(
+      'session has inputs [tokens] and outputs [value] but the model bytes declare input "tokens" and output "score"; load the session from the same bytes',
+    ),
   );
   const int32 = await ort.InferenceSession.create(tinyJudge({ inputType: T.INT32 }));
   assert.throws(() => inspectJudgeModel(bytes, int32), new JudgeContractError('session input "tokens" is int32; expected int64 as the model bytes declare'));
   const longer = await ort.InferenceSession.create(tinyJudge({ inputDims: ["batch", 8] }));
-  assert.throws(() => inspectJudgeModel(bytes, longer), new JudgeContractError('session input "tokens" has shape [batch, 8]; expected [batch, 4] as the model bytes declare'));
+  assert.throws(
+    () => inspectJudgeModel(bytes, longer),
+    new JudgeContractError('session input "tokens" has shape [batch, 8]; expected [batch, 4] as the model bytes declare'),
+  );
 });
 
 test("readModelMetadata returns every metadata_props entry", () => {

@@ -72,11 +72,15 @@ interface TensorValue {
 function tensorValue(info: ValueInfoProto, role: "input" | "output"): TensorValue {
   const type = info.type?.value;
   if (type?.case !== "tensorType") {
-    throw new JudgeContractError(`${role} "${info.name}" is ${type?.case ?? "untyped"}, not a tensor; expected a ${role === "input" ? "tensor of token ids [batch, seq_len]" : "float32 tensor [batch] or [batch, 1]"}`);
+    throw new JudgeContractError(
+      `${role} "${info.name}" is ${type?.case ?? "untyped"}, not a tensor; expected a ${role === "input" ? "tensor of token ids [batch, seq_len]" : "float32 tensor [batch] or [batch, 1]"}`,
+    );
   }
   const shape = type.value.shape;
   const dims = shape
-    ? shape.dim.map((d): Dim => (d.value.case === "dimValue" ? Number(d.value.value) : d.value.case === "dimParam" && d.value.value !== "" ? d.value.value : null))
+    ? shape.dim.map((d): Dim =>
+        d.value.case === "dimValue" ? Number(d.value.value) : d.value.case === "dimParam" && d.value.value !== "" ? d.value.value : null,
+      )
     : null;
   return { name: info.name, elemType: type.value.elemType, dims };
 }
@@ -116,7 +120,9 @@ function checkInput(model: ModelProto): TensorValue {
     throw new JudgeContractError(`input "${input.name}" has shape ${formatShape(input.dims)}; expected [batch, seq_len]`);
   }
   if (isFixed(input.dims[0]!)) {
-    throw new JudgeContractError(`input "${input.name}" has shape ${formatShape(input.dims)} with a fixed batch of ${input.dims[0]}; expected [batch, seq_len] with a dynamic batch (export with dim_param "batch")`);
+    throw new JudgeContractError(
+      `input "${input.name}" has shape ${formatShape(input.dims)} with a fixed batch of ${input.dims[0]}; expected [batch, seq_len] with a dynamic batch (export with dim_param "batch")`,
+    );
   }
   const seqLen = input.dims[1]!;
   if (isFixed(seqLen) && seqLen <= 0) {
@@ -129,7 +135,9 @@ function checkOutput(model: ModelProto): TensorValue {
   const outputs = model.graph!.output;
   if (outputs.length !== 1) {
     const names = outputs.map((o) => `"${o.name}"`).join(", ");
-    throw new JudgeContractError(`model has ${outputs.length} outputs${names ? ` (${names})` : ""}; expected exactly one float32 score output of shape [batch] or [batch, 1]`);
+    throw new JudgeContractError(
+      `model has ${outputs.length} outputs${names ? ` (${names})` : ""}; expected exactly one float32 score output of shape [batch] or [batch, 1]`,
+    );
   }
   const output = tensorValue(outputs[0]!, "output");
   if (output.elemType !== TensorProto_DataType.FLOAT) {
@@ -143,7 +151,7 @@ function checkOutput(model: ModelProto): TensorValue {
 }
 
 function checkVocab(raw: string | undefined): string[] {
-  const expected = "expected a JSON array of the token strings in id order (specials by name, e.g. \"[MASK]\")";
+  const expected = 'expected a JSON array of the token strings in id order (specials by name, e.g. "[MASK]")';
   if (raw === undefined) throw new JudgeContractError(`metadata ${META_VOCAB} is missing; ${expected}`);
   let vocab: unknown;
   try {
@@ -175,7 +183,9 @@ function checkSession(session: SessionIo, input: TensorValue, output: TensorValu
   const inMeta = session.inputMetadata[0];
   const outMeta = session.outputMetadata[0];
   if (inMeta && (!inMeta.isTensor || inMeta.type !== inputDtype)) {
-    throw new JudgeContractError(`session input "${input.name}" is ${inMeta.isTensor ? inMeta.type : "not a tensor"}; expected ${inputDtype} as the model bytes declare`);
+    throw new JudgeContractError(
+      `session input "${input.name}" is ${inMeta.isTensor ? inMeta.type : "not a tensor"}; expected ${inputDtype} as the model bytes declare`,
+    );
   }
   if (outMeta && (!outMeta.isTensor || outMeta.type !== "float32")) {
     throw new JudgeContractError(`session output "${output.name}" is ${outMeta.isTensor ? outMeta.type : "not a tensor"}; expected float32 scores`);
@@ -184,10 +194,14 @@ function checkSession(session: SessionIo, input: TensorValue, output: TensorValu
   const agree = (got: ReadonlyArray<number | string>, want: Dim[] | null) =>
     want === null || got.length === 0 || (got.length === want.length && got.every((d, i) => !isFixed(want[i]!) || d === want[i]));
   if (inMeta?.isTensor && !agree(inMeta.shape, input.dims)) {
-    throw new JudgeContractError(`session input "${input.name}" has shape ${formatShape([...inMeta.shape])}; expected ${formatShape(input.dims!)} as the model bytes declare`);
+    throw new JudgeContractError(
+      `session input "${input.name}" has shape ${formatShape([...inMeta.shape])}; expected ${formatShape(input.dims!)} as the model bytes declare`,
+    );
   }
   if (outMeta?.isTensor && !agree(outMeta.shape, output.dims)) {
-    throw new JudgeContractError(`session output "${output.name}" has shape ${formatShape([...outMeta.shape])}; expected ${formatShape(output.dims!)} as the model bytes declare`);
+    throw new JudgeContractError(
+      `session output "${output.name}" has shape ${formatShape([...outMeta.shape])}; expected ${formatShape(output.dims!)} as the model bytes declare`,
+    );
   }
 }
 

@@ -38,7 +38,10 @@ function randomWeights(config: ModelConfig, seed: number): Map<string, Float32Ar
     const size = shape.reduce((a, b) => a * b, 1);
     const isLnWeight = /ln(1|2|_f)\.weight$/.test(name);
     const scale = name.endsWith(".bias") ? 0.1 : isLnWeight ? 0.2 : 0.5 / Math.sqrt(shape[0]!);
-    weights.set(name, Float32Array.from({ length: size }, () => (isLnWeight ? 1 : 0) + scale * rng.normal() * (name.includes("emb") ? Math.sqrt(shape[0]!) : 1)));
+    weights.set(
+      name,
+      Float32Array.from({ length: size }, () => (isLnWeight ? 1 : 0) + scale * rng.normal() * (name.includes("emb") ? Math.sqrt(shape[0]!) : 1)),
+    );
   }
   return weights;
 }
@@ -63,7 +66,13 @@ async function tfjsForward(config: ModelConfig, weights: Map<string, Float32Arra
 async function onnxForward(bytes: Uint8Array, ids: Int32Array, batch: number, seqLen: number): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const session = await ort.InferenceSession.create(bytes);
   try {
-    const out = await session.run({ tokens: new ort.Tensor("int64", BigInt64Array.from(ids, (v) => BigInt(v)), [batch, seqLen]) });
+    const out = await session.run({
+      tokens: new ort.Tensor(
+        "int64",
+        BigInt64Array.from(ids, (v) => BigInt(v)),
+        [batch, seqLen],
+      ),
+    });
     const value = out[session.outputNames[0]!]!;
     return { data: value.data as Float32Array, dims: value.dims };
   } finally {
@@ -136,7 +145,10 @@ test("the exported scorer meets the judge contract; the generator is refused by 
   const generator = smallConfig("masked_lm");
   const genBytes = exportModelToOnnx(generator, randomWeights(generator, 1));
   assert.equal(readModelMetadata(genBytes)["grpomesh.model_type"], "masked_lm");
-  assert.throws(() => inspectJudgeModel(genBytes), new JudgeContractError(`output "logits" has shape [batch, 16, ${VOCAB.length}]; expected [batch] or [batch, 1]`));
+  assert.throws(
+    () => inspectJudgeModel(genBytes),
+    new JudgeContractError(`output "logits" has shape [batch, 16, ${VOCAB.length}]; expected [batch] or [batch, 1]`),
+  );
 });
 
 test("weights that do not match the config are refused before anything is written", () => {

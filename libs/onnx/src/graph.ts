@@ -61,11 +61,7 @@ export function valueInfo(name: string, elemType: TensorProto_DataType, dims: Di
           dim: dims.map((d) =>
             create(TensorShapeProto_DimensionSchema, {
               value:
-                typeof d === "number"
-                  ? { case: "dimValue", value: BigInt(d) }
-                  : typeof d === "string"
-                    ? { case: "dimParam", value: d }
-                    : { case: undefined },
+                typeof d === "number" ? { case: "dimValue", value: BigInt(d) } : typeof d === "string" ? { case: "dimParam", value: d } : { case: undefined },
             }),
           ),
         });
@@ -159,11 +155,7 @@ export class GraphBuilder {
   }
 
   /** Adds one node and returns its first output's name. */
-  node(
-    opType: string,
-    inputs: string[],
-    opts: { attrs?: Record<string, AttrValue>; outputs?: string[]; name?: string } = {},
-  ): string {
+  node(opType: string, inputs: string[], opts: { attrs?: Record<string, AttrValue>; outputs?: string[]; name?: string } = {}): string {
     const outputs = opts.outputs ?? [this.fresh(opts.name ?? opType.toLowerCase())];
     for (const out of opts.outputs ?? []) this.claim(out);
     const attribute_ = Object.entries(opts.attrs ?? {}).map(([k, v]) => attribute(k, v));

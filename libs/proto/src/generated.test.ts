@@ -31,8 +31,12 @@ test("regenerating from proto/ reproduces the committed code byte for byte", () 
     writeFileSync(template, original.replace("out: libs/proto/src/gen", `out: ${join(out, "gen")}`));
     assert.notEqual(readFileSync(template, "utf8"), original, "buf.gen.yaml no longer writes to libs/proto/src/gen");
     execFileSync(buf, ["generate", "--template", template], { cwd: root, stdio: "pipe" });
-    const fresh = listFiles(join(out, "gen")).map((p) => relative(join(out, "gen"), p)).sort();
-    const have = listFiles(committed).map((p) => relative(committed, p)).sort();
+    const fresh = listFiles(join(out, "gen"))
+      .map((p) => relative(join(out, "gen"), p))
+      .sort();
+    const have = listFiles(committed)
+      .map((p) => relative(committed, p))
+      .sort();
     assert.deepEqual(have, fresh, "generated file list differs: run `npm run generate` and commit");
     for (const rel of fresh) {
       assert.equal(

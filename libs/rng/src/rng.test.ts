@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { Rng, mixSeeds, seedToU32 } from "./index.ts";
 
 test("same seed gives the same sequence; different seeds differ", () => {
-  const a = new Rng(42), b = new Rng(42), c = new Rng(43);
+  const a = new Rng(42),
+    b = new Rng(42),
+    c = new Rng(43);
   const sa = Array.from({ length: 16 }, () => a.nextU32());
   const sb = Array.from({ length: 16 }, () => b.nextU32());
   const sc = Array.from({ length: 16 }, () => c.nextU32());
@@ -21,7 +23,10 @@ test("state round trip continues the same stream", () => {
   const a = new Rng(1);
   for (let i = 0; i < 5; i++) a.next();
   const b = Rng.fromState(a.state());
-  assert.deepEqual(Array.from({ length: 8 }, () => a.nextU32()), Array.from({ length: 8 }, () => b.nextU32()));
+  assert.deepEqual(
+    Array.from({ length: 8 }, () => a.nextU32()),
+    Array.from({ length: 8 }, () => b.nextU32()),
+  );
   assert.throws(() => Rng.fromState([1, 2, 3] as never), /four unsigned 32-bit integers/);
 });
 

@@ -129,7 +129,12 @@ export function checkHealth(target: string, service = "", deadlineMs = 2_000, se
 /** Polls the health service until it answers SERVING, or fails after timeoutMs with the last answer. */
 export async function waitForServing(
   target: string,
-  { timeoutMs = 30_000, service = "", intervalMs = 200, security = INSECURE }: { timeoutMs?: number; service?: string; intervalMs?: number; security?: Security } = {},
+  {
+    timeoutMs = 30_000,
+    service = "",
+    intervalMs = 200,
+    security = INSECURE,
+  }: { timeoutMs?: number; service?: string; intervalMs?: number; security?: Security } = {},
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
   let last = "no answer";

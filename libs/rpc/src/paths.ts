@@ -41,7 +41,10 @@ export function confinePath(root: string, requested: string, field: string): str
   checkPathField(requested, field);
   const absRoot = resolve(root);
   const path = resolve(absRoot, requested);
-  const outside = () => permissionDenied(`${field} ${echo(requested)} is outside ${absRoot}, the only folder this service reads and writes on request; use a path inside it (relative paths resolve against it)`);
+  const outside = () =>
+    permissionDenied(
+      `${field} ${echo(requested)} is outside ${absRoot}, the only folder this service reads and writes on request; use a path inside it (relative paths resolve against it)`,
+    );
   if (!inside(absRoot, path)) throw outside();
   if (existsSync(absRoot) && !inside(realpathSync(absRoot), realPathOfNearest(path))) throw outside();
   return path;

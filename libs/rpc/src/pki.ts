@@ -34,7 +34,10 @@ export interface IssueOptions {
   notAfter?: Date;
 }
 
-const serial = () => randomBytes(16).toString("hex").replace(/^[89a-f]/, "1");
+const serial = () =>
+  randomBytes(16)
+    .toString("hex")
+    .replace(/^[89a-f]/, "1");
 
 async function pemKey(key: webcrypto.CryptoKey): Promise<string> {
   const der = await webcrypto.subtle.exportKey("pkcs8", key);
@@ -69,7 +72,10 @@ export async function createCertificateAuthority(name = "grpo-mesh local CA", da
         client: [x509.ExtendedKeyUsage.clientAuth],
         both: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
       }[opts.usage];
-      const names = [...(opts.dnsNames ?? []).map((value) => ({ type: "dns" as const, value })), ...(opts.ips ?? []).map((value) => ({ type: "ip" as const, value }))];
+      const names = [
+        ...(opts.dnsNames ?? []).map((value) => ({ type: "dns" as const, value })),
+        ...(opts.ips ?? []).map((value) => ({ type: "ip" as const, value })),
+      ];
       const leaf = await x509.X509CertificateGenerator.create({
         serialNumber: serial(),
         subject: `CN=${opts.commonName}`,

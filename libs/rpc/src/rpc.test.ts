@@ -15,23 +15,27 @@ const running = await startServer({
   initiallyServing: false,
   onCall: (r) => calls.push(r),
   services: [
-    bindService(JudgeService, {
-      score(req) {
-        const t = req.tokens;
-        if (!t || t.dtype !== DataType.INT32 || t.shape.length !== 2) throw invalidArgument("tokens must be int32 [N, T]");
-        const [n, len] = t.shape.map(Number) as [number, number];
-        const ids = new Int32Array(new Uint8Array(t.data).buffer);
-        const scores = new Float32Array(n);
-        for (let i = 0; i < n; i++) for (let j = 0; j < len; j++) scores[i] += ids[i * len + j]!;
-        return { scores: { dtype: DataType.FLOAT32, shape: [BigInt(n)], data: new Uint8Array(scores.buffer) }, modelVersion: "sum-v1" };
+    bindService(
+      JudgeService,
+      {
+        score(req) {
+          const t = req.tokens;
+          if (!t || t.dtype !== DataType.INT32 || t.shape.length !== 2) throw invalidArgument("tokens must be int32 [N, T]");
+          const [n, len] = t.shape.map(Number) as [number, number];
+          const ids = new Int32Array(new Uint8Array(t.data).buffer);
+          const scores = new Float32Array(n);
+          for (let i = 0; i < n; i++) for (let j = 0; j < len; j++) scores[i] += ids[i * len + j]!;
+          return { scores: { dtype: DataType.FLOAT32, shape: [BigInt(n)], data: new Uint8Array(scores.buffer) }, modelVersion: "sum-v1" };
+        },
+        info() {
+          return { modelName: "sum", modelVersion: "sum-v1", vocab: ["a", "b"] };
+        },
+        loadModel() {
+          throw new Error("boom: not a model");
+        },
       },
-      info() {
-        return { modelName: "sum", modelVersion: "sum-v1", vocab: ["a", "b"] };
-      },
-      loadModel() {
-        throw new Error("boom: not a model");
-      },
-    }, []),
+      [],
+    ),
   ],
 });
 const client = createClient(JudgeService, running.address, { deadlineMs: 5_000 });
@@ -85,11 +89,15 @@ test("deadlines are enforced", async () => {
   const slow = await startServer({
     address: "127.0.0.1:0",
     services: [
-      bindService(JudgeService, {
-        score: () => new Promise((r) => setTimeout(() => r({}), 500)),
-        info: () => ({}),
-        loadModel: () => ({}),
-      }, []),
+      bindService(
+        JudgeService,
+        {
+          score: () => new Promise((r) => setTimeout(() => r({}), 500)),
+          info: () => ({}),
+          loadModel: () => ({}),
+        },
+        [],
+      ),
     ],
   });
   const c = createClient(JudgeService, slow.address);

@@ -67,7 +67,13 @@ before(async () => {
 
 const deprecations: string[] = [];
 process.on("warning", (w: Error & { code?: string }) => w.code && deprecations.push(w.code));
-after(() => assert.deepEqual(deprecations.filter((c) => c === "DEP0123"), [], "TLS to an IP address must not put the IP in SNI (DEP0123)"));
+after(() =>
+  assert.deepEqual(
+    deprecations.filter((c) => c === "DEP0123"),
+    [],
+    "TLS to an IP address must not put the IP in SNI (DEP0123)",
+  ),
+);
 
 describe("mutual TLS", () => {
   let server: RunningServer;
@@ -95,7 +101,9 @@ describe("mutual TLS", () => {
 
   test("a TLS client without a certificate is refused", async () => {
     // loadTlsDir insists on a certificate, so build this credential by hand: it trusts the server's CA and presents nothing.
-    const client = new HealthClient(server.address, grpc.credentials.createSsl(readFileSync(join(creds.clientTlsDir, "ca.crt"))), { "grpc.ssl_target_name_override": "localhost" });
+    const client = new HealthClient(server.address, grpc.credentials.createSsl(readFileSync(join(creds.clientTlsDir, "ca.crt"))), {
+      "grpc.ssl_target_name_override": "localhost",
+    });
     const err = await new Promise<grpc.ServiceError | null>((resolve) =>
       (client as unknown as { check: Function }).check({ service: "" }, { deadline: Date.now() + 3_000 }, (e: grpc.ServiceError | null) => resolve(e)),
     );
@@ -119,7 +127,12 @@ describe("mutual TLS", () => {
     const s = await serve(loadSecurity({ tlsDir: serverDir }));
     try {
       const valid = await ca.issue({ commonName: "client", usage: "client" });
-      const expired = await ca.issue({ commonName: "client", usage: "client", notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
+      const expired = await ca.issue({
+        commonName: "client",
+        usage: "client",
+        notBefore: new Date(Date.now() - 10 * 86_400_000),
+        notAfter: new Date(Date.now() - 86_400_000),
+      });
       const validDir = writeTlsDir(join(dir, "valid-client"), valid, ca.cert);
       const expiredDir = writeTlsDir(join(dir, "expired-client"), expired, ca.cert);
       assert.equal(await checkHealth(s.address, "", 5_000, loadSecurity({ tlsDir: validDir })), "SERVING", "the same CA's valid certificate is served");
@@ -227,7 +240,11 @@ describe("confinePath", () => {
     symlinkSync("/etc", join(root, "escape"));
     assert.equal(confinePath(root, "a/b", "dir"), join(root, "a/b"));
     assert.equal(confinePath(root, join(root, "new/deeper"), "dir"), join(root, "new/deeper"));
-    const refused = (p: string, c: Status) => assert.throws(() => confinePath(root, p, "dir"), (e: { code: Status; message: string }) => e.code === c && e.message.length < 600);
+    const refused = (p: string, c: Status) =>
+      assert.throws(
+        () => confinePath(root, p, "dir"),
+        (e: { code: Status; message: string }) => e.code === c && e.message.length < 600,
+      );
     refused("../outside", Status.PERMISSION_DENIED);
     refused("/etc/passwd", Status.PERMISSION_DENIED);
     refused("escape/passwd", Status.PERMISSION_DENIED);
@@ -271,7 +288,15 @@ test("bytes that are not the method's message: INVALID_ARGUMENT naming the type 
   const client = new grpc.Client(server.address, grpc.credentials.createInsecure());
   const raw = (method: string, md = new grpc.Metadata()) =>
     new Promise<grpc.ServiceError | null>((resolve) =>
-      client.makeUnaryRequest(`/grpomesh.v1.JudgeService/${method}`, () => Buffer.from([0xff, 0xff, 0xff, 0x0f, 0x01]), (b: Buffer) => b, {}, md, { deadline: Date.now() + 3_000 }, (err) => resolve(err)),
+      client.makeUnaryRequest(
+        `/grpomesh.v1.JudgeService/${method}`,
+        () => Buffer.from([0xff, 0xff, 0xff, 0x0f, 0x01]),
+        (b: Buffer) => b,
+        {},
+        md,
+        { deadline: Date.now() + 3_000 },
+        (err) => resolve(err),
+      ),
     );
   try {
     const garbage = await raw("Score");

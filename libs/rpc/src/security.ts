@@ -55,7 +55,10 @@ export class SecurityConfigError extends Error {
 
 function readRequired(dir: string, file: string): Buffer {
   const path = join(dir, file);
-  if (!existsSync(path)) throw new SecurityConfigError(`TLS folder ${dir} has no ${file}; expected ${TLS_CERT_FILE}, ${TLS_KEY_FILE} and ${TLS_CA_FILE} (a Kubernetes TLS Secret's layout)`);
+  if (!existsSync(path))
+    throw new SecurityConfigError(
+      `TLS folder ${dir} has no ${file}; expected ${TLS_CERT_FILE}, ${TLS_KEY_FILE} and ${TLS_CA_FILE} (a Kubernetes TLS Secret's layout)`,
+    );
   const data = readFileSync(path);
   if (!data.toString("latin1").includes("-----BEGIN")) throw new SecurityConfigError(`${path} is not PEM (no -----BEGIN line)`);
   return data;
@@ -63,7 +66,8 @@ function readRequired(dir: string, file: string): Buffer {
 
 /** Reads a TLS folder; throws SecurityConfigError naming the missing or malformed file. */
 export function loadTlsDir(dir: string): TlsMaterial {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new SecurityConfigError(`TLS folder ${dir} does not exist; expected a folder with ${TLS_CERT_FILE}, ${TLS_KEY_FILE} and ${TLS_CA_FILE}`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new SecurityConfigError(`TLS folder ${dir} does not exist; expected a folder with ${TLS_CERT_FILE}, ${TLS_KEY_FILE} and ${TLS_CA_FILE}`);
   const cert = readRequired(dir, TLS_CERT_FILE);
   const key = readRequired(dir, TLS_KEY_FILE);
   const ca = existsSync(join(dir, TLS_CA_FILE)) ? readRequired(dir, TLS_CA_FILE) : null;
@@ -74,9 +78,11 @@ export function loadTlsDir(dir: string): TlsMaterial {
 export function readAdminToken(path: string): string {
   if (!existsSync(path)) throw new SecurityConfigError(`admin token file ${path} does not exist`);
   const raw = readFileSync(path);
-  if (raw.length > MAX_TOKEN_BYTES) throw new SecurityConfigError(`admin token file ${path} is ${raw.length} bytes; expected one line of at most ${MAX_TOKEN_BYTES} bytes`);
+  if (raw.length > MAX_TOKEN_BYTES)
+    throw new SecurityConfigError(`admin token file ${path} is ${raw.length} bytes; expected one line of at most ${MAX_TOKEN_BYTES} bytes`);
   const token = raw.toString("utf8").trim();
-  if (token.length < 16) throw new SecurityConfigError(`admin token in ${path} is ${token.length} characters; expected at least 16 (e.g. openssl rand -base64 32)`);
+  if (token.length < 16)
+    throw new SecurityConfigError(`admin token in ${path} is ${token.length} characters; expected at least 16 (e.g. openssl rand -base64 32)`);
   if (/[\r\n]/.test(token)) throw new SecurityConfigError(`admin token file ${path} holds several lines; expected one`);
   return token;
 }
@@ -116,9 +122,16 @@ function plainHost(target: string): string | undefined {
  * certificate is still checked against the IP itself. `serverName`: the name the certificate must
  * carry instead of the target's host.
  */
-export function targetCredentials(target: string, security: Security, serverName?: string): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
+export function targetCredentials(
+  target: string,
+  security: Security,
+  serverName?: string,
+): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
   if (serverName) {
-    return { credentials: channelCredentials(security), options: security.tls ? { "grpc.ssl_target_name_override": serverName, "grpc.default_authority": serverName } : {} };
+    return {
+      credentials: channelCredentials(security),
+      options: security.tls ? { "grpc.ssl_target_name_override": serverName, "grpc.default_authority": serverName } : {},
+    };
   }
   const host = plainHost(target);
   if (!security.tls || !host || !isIP(host)) return { credentials: channelCredentials(security), options: {} };
@@ -162,14 +175,19 @@ const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
  */
 export function checkAdmin(security: Security, metadata: grpc.Metadata, method: string): void {
   if (!security.adminToken) {
-    throw new RpcError(Status.PERMISSION_DENIED, `${method} changes state and this service was started without an admin credential (--admin_token_file); it serves read RPCs only`);
+    throw new RpcError(
+      Status.PERMISSION_DENIED,
+      `${method} changes state and this service was started without an admin credential (--admin_token_file); it serves read RPCs only`,
+    );
   }
   const values = metadata.get(AUTHORIZATION_HEADER);
-  if (values.length === 0) throw new RpcError(Status.UNAUTHENTICATED, `${method} changes state and needs the admin token: send metadata "authorization: Bearer <token>"`);
+  if (values.length === 0)
+    throw new RpcError(Status.UNAUTHENTICATED, `${method} changes state and needs the admin token: send metadata "authorization: Bearer <token>"`);
   const value = String(values[0]);
   const m = /^Bearer\s+(\S+)\s*$/i.exec(value);
   if (!m) throw new RpcError(Status.UNAUTHENTICATED, `${method}: the authorization metadata is not "Bearer <token>"`);
-  if (!timingSafeEqual(digest(m[1]!), digest(security.adminToken))) throw new RpcError(Status.PERMISSION_DENIED, `${method}: the admin token is not the one this service was given`);
+  if (!timingSafeEqual(digest(m[1]!), digest(security.adminToken)))
+    throw new RpcError(Status.PERMISSION_DENIED, `${method}: the admin token is not the one this service was given`);
 }
 
 /** Metadata that carries the admin token (empty when there is none). */

@@ -4,13 +4,17 @@ import { createServer } from "node:net";
 import { JudgeService } from "@grpomesh/proto";
 import { bindService, checkHealth, serveWhileLoading, unavailable } from "./index.ts";
 
-const handlers = bindService(JudgeService, {
-  score: () => {
-    throw unavailable("not loaded");
+const handlers = bindService(
+  JudgeService,
+  {
+    score: () => {
+      throw unavailable("not loaded");
+    },
+    info: () => ({ modelName: "m" }),
+    loadModel: () => ({}),
   },
-  info: () => ({ modelName: "m" }),
-  loadModel: () => ({}),
-}, ["LoadModel"]);
+  ["LoadModel"],
+);
 
 /** Binds `port` on loopback (0 = any) and releases it; rejects if it is taken. */
 function probePort(port: number): Promise<number> {

@@ -20,16 +20,11 @@ export interface CallContext {
   cancelled(): boolean;
 }
 
-type Handler<I extends DescMessage, O extends DescMessage> = (
-  request: MessageShape<I>,
-  ctx: CallContext,
-) => Promise<MessageInitShape<O>> | MessageInitShape<O>;
+type Handler<I extends DescMessage, O extends DescMessage> = (request: MessageShape<I>, ctx: CallContext) => Promise<MessageInitShape<O>> | MessageInitShape<O>;
 
 /** The handlers of a service: one per method, keyed by local (camelCase) name. */
 export type ServiceHandlers<S extends DescService> = {
-  [K in keyof S["method"]]: S["method"][K] extends { input: infer I extends DescMessage; output: infer O extends DescMessage }
-    ? Handler<I, O>
-    : never;
+  [K in keyof S["method"]]: S["method"][K] extends { input: infer I extends DescMessage; output: infer O extends DescMessage } ? Handler<I, O> : never;
 };
 
 export interface ServiceBinding {

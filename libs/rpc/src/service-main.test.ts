@@ -30,7 +30,14 @@ test("a bad flag exits 2 with the usage, a failed start 1 with the reason, --hel
 });
 
 test("start-line values with spaces are quoted", () => {
-  assert.equal(formatStartLine("svc", [["a", 1], ["b", "x y"], ["c", "-"]]), 'svc: serving a=1 b="x y" c=-');
+  assert.equal(
+    formatStartLine("svc", [
+      ["a", 1],
+      ["b", "x y"],
+      ["c", "-"],
+    ]),
+    'svc: serving a=1 b="x y" c=-',
+  );
 });
 
 const FINISHING = fileURLToPath(new URL("./test/finishing-main.ts", import.meta.url));

@@ -51,7 +51,11 @@ export interface ServingRun extends ProcessRun {
  * Runs a service main until it prints `<name>: serving address=…`, checks health there, then sends
  * SIGTERM and waits for the process to end.
  */
-export async function runUntilServing(script: string, args: readonly string[], opts: { name: string; healthService?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<ServingRun> {
+export async function runUntilServing(
+  script: string,
+  args: readonly string[],
+  opts: { name: string; healthService?: string; env?: Record<string, string>; timeoutMs?: number },
+): Promise<ServingRun> {
   let health = "";
   let checked: Promise<void> = Promise.resolve();
   const prefix = `${opts.name}: serving `;

@@ -109,9 +109,16 @@ test("decode refuses a missing tensor", () => {
 });
 
 test("decode refuses unspecified and unknown dtypes", () => {
-  refuses(() => decodeTensor(tensor(DataType.UNSPECIFIED, [1n], new Uint8Array(4)), { name: "inputs" }), "inputs",
-    /^inputs has dtype UNSPECIFIED; expected one of FLOAT32, INT32, INT64, UINT8, FLOAT64, BOOL/);
-  refuses(() => decodeTensor(tensor(42 as DataType, [1n], new Uint8Array(4)), { name: "inputs" }), "inputs", /^inputs has dtype DataType\(42\); expected one of/);
+  refuses(
+    () => decodeTensor(tensor(DataType.UNSPECIFIED, [1n], new Uint8Array(4)), { name: "inputs" }),
+    "inputs",
+    /^inputs has dtype UNSPECIFIED; expected one of FLOAT32, INT32, INT64, UINT8, FLOAT64, BOOL/,
+  );
+  refuses(
+    () => decodeTensor(tensor(42 as DataType, [1n], new Uint8Array(4)), { name: "inputs" }),
+    "inputs",
+    /^inputs has dtype DataType\(42\); expected one of/,
+  );
 });
 
 test("decode refuses a wrong dtype, naming the expected one(s)", () => {
@@ -121,13 +128,26 @@ test("decode refuses a wrong dtype, naming the expected one(s)", () => {
 });
 
 test("decode refuses negative dimensions and element-count overflow", () => {
-  refuses(() => decodeTensor(tensor(DataType.INT32, [4n, -1n], new Uint8Array(0)), { name: "inputs" }), "inputs",
-    "inputs has shape [4, -1]; dimensions must be non-negative");
-  refuses(() => decodeTensor(tensor(DataType.UINT8, [2n ** 62n], new Uint8Array(0)), { name: "inputs" }), "inputs", /dimension 4611686018427387904 exceeds 9007199254740991/);
-  refuses(() => decodeTensor(tensor(DataType.UINT8, [2n ** 30n, 2n ** 30n], new Uint8Array(0)), { name: "inputs" }), "inputs",
-    /^inputs has shape \[1073741824, 1073741824\] with 1152921504606846976 elements; expected at most 9007199254740991$/);
-  refuses(() => decodeTensor(tensor(DataType.UINT8, [3n, 5n], new Uint8Array(15)), { name: "inputs", maxElements: 10 }), "inputs",
-    "inputs has shape [3, 5] with 15 elements; expected at most 10");
+  refuses(
+    () => decodeTensor(tensor(DataType.INT32, [4n, -1n], new Uint8Array(0)), { name: "inputs" }),
+    "inputs",
+    "inputs has shape [4, -1]; dimensions must be non-negative",
+  );
+  refuses(
+    () => decodeTensor(tensor(DataType.UINT8, [2n ** 62n], new Uint8Array(0)), { name: "inputs" }),
+    "inputs",
+    /dimension 4611686018427387904 exceeds 9007199254740991/,
+  );
+  refuses(
+    () => decodeTensor(tensor(DataType.UINT8, [2n ** 30n, 2n ** 30n], new Uint8Array(0)), { name: "inputs" }),
+    "inputs",
+    /^inputs has shape \[1073741824, 1073741824\] with 1152921504606846976 elements; expected at most 9007199254740991$/,
+  );
+  refuses(
+    () => decodeTensor(tensor(DataType.UINT8, [3n, 5n], new Uint8Array(15)), { name: "inputs", maxElements: 10 }),
+    "inputs",
+    "inputs has shape [3, 5] with 15 elements; expected at most 10",
+  );
 });
 
 test("decode refuses rank and shape mismatches", () => {
@@ -138,10 +158,16 @@ test("decode refuses rank and shape mismatches", () => {
 });
 
 test("decode refuses a byte length that does not match shape and dtype", () => {
-  refuses(() => decodeTensor(tensor(DataType.INT32, [7n], new Uint8Array(27)), { name: "inputs" }), "inputs",
-    "inputs: 27 bytes for shape [7] of INT32; expected 28");
-  refuses(() => decodeTensor(tensor(DataType.FLOAT64, [], new Uint8Array(0)), { name: "scale" }), "scale",
-    "scale: 0 bytes for shape [] of FLOAT64; expected 8");
+  refuses(
+    () => decodeTensor(tensor(DataType.INT32, [7n], new Uint8Array(27)), { name: "inputs" }),
+    "inputs",
+    "inputs: 27 bytes for shape [7] of INT32; expected 28",
+  );
+  refuses(
+    () => decodeTensor(tensor(DataType.FLOAT64, [], new Uint8Array(0)), { name: "scale" }),
+    "scale",
+    "scale: 0 bytes for shape [] of FLOAT64; expected 8",
+  );
 });
 
 test("encode refuses shapes that do not fit the values and arrays it cannot send", () => {

@@ -37,8 +37,14 @@ test("INT64 bytes at an odd offset inside a larger buffer decode correctly", () 
 });
 
 test("ids that are negative or do not fit in int32 are refused naming the element and its value", () => {
-  refused(() => decodeTokens(encodeTensor(BigInt64Array.of(1n, 2n, 3n, 4294967299n), [2, 2]), { name: "inputs" }), /inputs\[1, 1\] is 4294967299; expected a token id in \[0, 2147483647\]/);
-  refused(() => decodeTokens(encodeTensor(BigInt64Array.of(2147483648n), [1, 1]), { name: "inputs" }), /inputs\[0, 0\] is 2147483648; expected a token id in \[0, 2147483647\]/);
+  refused(
+    () => decodeTokens(encodeTensor(BigInt64Array.of(1n, 2n, 3n, 4294967299n), [2, 2]), { name: "inputs" }),
+    /inputs\[1, 1\] is 4294967299; expected a token id in \[0, 2147483647\]/,
+  );
+  refused(
+    () => decodeTokens(encodeTensor(BigInt64Array.of(2147483648n), [1, 1]), { name: "inputs" }),
+    /inputs\[0, 0\] is 2147483648; expected a token id in \[0, 2147483647\]/,
+  );
   refused(() => decodeTokens(encodeTensor(BigInt64Array.of(0n, -1n), [1, 1, 2]), { name: "completions" }), /completions\[0, 0, 1\] is -1; expected a token id/);
   refused(() => decodeTokens(encodeTensor(BigInt64Array.of(-(2n ** 63n)), [1]), { name: "inputs" }), /inputs\[0\] is -9223372036854775808/);
   refused(() => decodeTokens(encodeTensor(Int32Array.of(5, -3), [2]), { name: "inputs" }), /inputs\[1\] is -3; expected a token id in \[0, 2147483647\]/);
@@ -47,8 +53,14 @@ test("ids that are negative or do not fit in int32 are refused naming the elemen
 test("with a vocabulary size, ids at or above it are refused too; dimension names name the element", () => {
   const expect = { name: "tokens", vocabSize: 10, vocabNote: " (this model has 10 tokens)", dimNames: ["row", "column"] };
   assert.deepEqual([...decodeTokens(encodeTensor(BigInt64Array.of(0n, 9n), [1, 2]), expect).values], [0, 9]);
-  refused(() => decodeTokens(encodeTensor(Int32Array.of(0, 1, 2, 3, 10, 5), [2, 3]), expect), /tokens row 1, column 1 is 10; expected a token id in \[0, 10\) \(this model has 10 tokens\)/);
-  refused(() => decodeTokens(encodeTensor(BigInt64Array.of(1n, 2n, 4294967299n), [1, 3]), expect), /tokens row 0, column 2 is 4294967299; expected a token id in \[0, 10\)/);
+  refused(
+    () => decodeTokens(encodeTensor(Int32Array.of(0, 1, 2, 3, 10, 5), [2, 3]), expect),
+    /tokens row 1, column 1 is 10; expected a token id in \[0, 10\) \(this model has 10 tokens\)/,
+  );
+  refused(
+    () => decodeTokens(encodeTensor(BigInt64Array.of(1n, 2n, 4294967299n), [1, 3]), expect),
+    /tokens row 0, column 2 is 4294967299; expected a token id in \[0, 10\)/,
+  );
 });
 
 test("other dtypes, shapes and byte counts are refused as decodeTensor refuses them", () => {

@@ -26,9 +26,15 @@ test("requests that arrive during a run are merged into the next run and get the
     b.submit(ids([4, 4]), 1, 2),
     b.submit(ids([5, 5], [6, 6], [7, 7]), 3, 2),
   ]);
-  assert.deepEqual(results.map((r) => [...r.scores]), [[2], [4, 6], [8], [10, 12, 14]]);
+  assert.deepEqual(
+    results.map((r) => [...r.scores]),
+    [[2], [4, 6], [8], [10, 12, 14]],
+  );
   // The first runs alone (the queue was idle); the three that queued behind it share one run.
-  assert.deepEqual(log, [{ rows: 1, seqLen: 2 }, { rows: 6, seqLen: 2 }]);
+  assert.deepEqual(log, [
+    { rows: 1, seqLen: 2 },
+    { rows: 6, seqLen: 2 },
+  ]);
   assert.equal(results[3]!.batchRows, 6);
   assert.ok(results[3]!.queueSeconds > 0);
   assert.equal(b.pendingRows, 0);
@@ -44,7 +50,10 @@ test("a window lets an idle queue gather requests; maxBatch closes a batch; seq 
     b.submit(ids([4, 0], [5, 0]), 2, 2),
     b.submit(ids([2, 2, 2]), 1, 3),
   ]);
-  assert.deepEqual(results.map((r) => [...r.scores]), [[1], [3], [2, 3], [4, 5], [6]]);
+  assert.deepEqual(
+    results.map((r) => [...r.scores]),
+    [[1], [3], [2, 3], [4, 5], [6]],
+  );
   assert.deepEqual(log, [
     { rows: 3, seqLen: 2 },
     { rows: 2, seqLen: 3 },
@@ -72,7 +81,10 @@ test("a failed run rejects each of its requests; the next run still works", asyn
     { maxBatch: 8, windowMs: 10 },
   );
   const failed = await Promise.allSettled([b.submit(ids([1]), 1, 1), b.submit(ids([2]), 1, 1)]);
-  assert.deepEqual(failed.map((r) => r.status), ["rejected", "rejected"]);
+  assert.deepEqual(
+    failed.map((r) => r.status),
+    ["rejected", "rejected"],
+  );
   assert.match(String((failed[0] as PromiseRejectedResult).reason), /run exploded/);
   fail = false;
   assert.deepEqual([...(await b.submit(ids([7]), 1, 1)).scores], [7]);
@@ -119,16 +131,29 @@ test("with several sessions runs proceed at once and the queue is shared out eve
   };
   const merged = new MicroBatcher(counted, { maxBatch: 100, windowMs: 20, concurrentRuns: 2 });
   const six = Array.from({ length: 6 }, (_, i) => merged.submit(ids([i, 1]), 1, 2));
-  assert.deepEqual((await Promise.all(six)).map((r) => r.scores[0]), [1, 2, 3, 4, 5, 6]);
-  assert.deepEqual(log.map((l) => l.rows), [3, 3], "six queued rows shared by two idle sessions");
+  assert.deepEqual(
+    (await Promise.all(six)).map((r) => r.scores[0]),
+    [1, 2, 3, 4, 5, 6],
+  );
+  assert.deepEqual(
+    log.map((l) => l.rows),
+    [3, 3],
+    "six queued rows shared by two idle sessions",
+  );
   assert.equal(most, 2);
 
   log.length = 0;
   most = 0;
   const single = new MicroBatcher(counted, { maxBatch: 100, windowMs: 0, concurrentRuns: 2, merge: false });
   const four = await Promise.all(Array.from({ length: 4 }, (_, i) => single.submit(ids([i, i]), 1, 2)));
-  assert.deepEqual(four.map((r) => r.scores[0]), [0, 2, 4, 6]);
-  assert.deepEqual(log.map((l) => l.rows), [1, 1, 1, 1]);
+  assert.deepEqual(
+    four.map((r) => r.scores[0]),
+    [0, 2, 4, 6],
+  );
+  assert.deepEqual(
+    log.map((l) => l.rows),
+    [1, 1, 1, 1],
+  );
   assert.equal(most, 2);
   assert.throws(() => new MicroBatcher(counted, { maxBatch: 1, windowMs: 0, concurrentRuns: 0 }), /concurrentRuns is 0/);
 });

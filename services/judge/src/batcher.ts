@@ -110,7 +110,7 @@ export class MicroBatcher {
     const seqLen = this.queue[0]!.seqLen;
     const idle = (this.opts.concurrentRuns ?? 1) - this.running;
     const share = Math.ceil(this.queuedRows / Math.max(1, idle));
-    for (let i = 0; i < this.queue.length; ) {
+    for (let i = 0; i < this.queue.length;) {
       const job = this.queue[i]!;
       if (job.cancelled?.()) {
         this.queue.splice(i, 1);

@@ -8,11 +8,18 @@ test("defaults when nothing is given", () => {
   assert.equal(DEFAULT_JUDGE_CONFIG.scheduler, "parallel");
   assert.equal(DEFAULT_JUDGE_CONFIG.sessions, 0, "sessions default to one per CPU");
   const c = DEFAULT_JUDGE_CONFIG;
-  assert.deepEqual({ a: c.address, h: c.metricsHost, t: c.tlsDir, k: c.adminTokenFile }, { a: "127.0.0.1:50051", h: "127.0.0.1", t: null, k: null }, "safe defaults: loopback, no credentials");
+  assert.deepEqual(
+    { a: c.address, h: c.metricsHost, t: c.tlsDir, k: c.adminTokenFile },
+    { a: "127.0.0.1:50051", h: "127.0.0.1", t: null, k: null },
+    "safe defaults: loopback, no credentials",
+  );
 });
 
 test("security flags: --tls-dir, --admin-token-file, --metrics-host, or JUDGE_* variables; empty means none", () => {
-  const c = parseJudgeConfig(["--tls-dir=/secrets/tls", "--metrics-host=0.0.0.0"], { JUDGE_ADMIN_TOKEN_FILE: "/secrets/admin/token", JUDGE_TLS_DIR: "/ignored" });
+  const c = parseJudgeConfig(["--tls-dir=/secrets/tls", "--metrics-host=0.0.0.0"], {
+    JUDGE_ADMIN_TOKEN_FILE: "/secrets/admin/token",
+    JUDGE_TLS_DIR: "/ignored",
+  });
   assert.deepEqual({ t: c.tlsDir, k: c.adminTokenFile, h: c.metricsHost }, { t: "/secrets/tls", k: "/secrets/admin/token", h: "0.0.0.0" });
   assert.equal(parseJudgeConfig(["--tls-dir="], { JUDGE_TLS_DIR: "/x" }).tlsDir, null);
   assert.equal(parseJudgeConfig([], { JUDGE_METRICS_HOST: "::" }).metricsHost, "::");
@@ -22,7 +29,10 @@ test("security flags: --tls-dir, --admin-token-file, --metrics-host, or JUDGE_* 
 
 test("environment fills in, flags win over the environment", () => {
   const env = { JUDGE_MODEL: "env.onnx", JUDGE_MAX_BATCH: "64", JUDGE_THREADS: "2", JUDGE_METRICS_PORT: "off", JUDGE_SCHEDULER: "parallel" };
-  const c = parseJudgeConfig(["--model=flag.onnx", "--address=127.0.0.1:0", "--max-message-bytes=1024", "--execution-provider=cuda", "--batch-window-ms=3"], env);
+  const c = parseJudgeConfig(
+    ["--model=flag.onnx", "--address=127.0.0.1:0", "--max-message-bytes=1024", "--execution-provider=cuda", "--batch-window-ms=3"],
+    env,
+  );
   assert.equal(c.model, "flag.onnx");
   assert.equal(c.address, "127.0.0.1:0");
   assert.equal(c.maxBatch, 64);
@@ -37,7 +47,10 @@ test("environment fills in, flags win over the environment", () => {
 
 test("unknown flags, malformed arguments and bad values are refused by name", () => {
   const refused = (argv: string[], env: Record<string, string>, re: RegExp) =>
-    assert.throws(() => parseJudgeConfig(argv, env), (e: unknown) => e instanceof ConfigError && re.test(e.message));
+    assert.throws(
+      () => parseJudgeConfig(argv, env),
+      (e: unknown) => e instanceof ConfigError && re.test(e.message),
+    );
   refused(["--modle=x.onnx"], {}, /unknown flag --modle; known flags: --model, /);
   refused(["model.onnx"], {}, /"model.onnx" is not of the form --flag=value/);
   refused(["--max-batch=0"], {}, /--max-batch is "0"; expected an integer ≥ 1/);
@@ -63,7 +76,22 @@ test("--help is recognised and the usage lists every flag with its env variable"
   assert.ok(wantsHelp(["--help"]));
   assert.ok(!wantsHelp(["--model=x"]));
   const usage = judgeUsage();
-  for (const flag of ["--model", "--address", "--metrics-port", "--metrics-host", "--tls-dir", "--admin-token-file", "--max-batch", "--max-message-bytes", "--execution-provider", "--threads", "--model-repository", "--scheduler", "--repository-poll-ms", "--model-name"]) {
+  for (const flag of [
+    "--model",
+    "--address",
+    "--metrics-port",
+    "--metrics-host",
+    "--tls-dir",
+    "--admin-token-file",
+    "--max-batch",
+    "--max-message-bytes",
+    "--execution-provider",
+    "--threads",
+    "--model-repository",
+    "--scheduler",
+    "--repository-poll-ms",
+    "--model-name",
+  ]) {
     assert.ok(usage.includes(`${flag}=`), `usage lacks ${flag}`);
   }
   assert.match(usage, /env JUDGE_MODEL;/);

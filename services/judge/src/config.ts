@@ -79,23 +79,74 @@ interface FlagSpec {
 
 const FLAGS: Record<string, FlagSpec> = {
   model: { key: "model", env: "JUDGE_MODEL", kind: "path", help: "ONNX judge model to load at start (omit to wait for LoadModel)" },
-  "model-version": { key: "modelVersion", env: "JUDGE_MODEL_VERSION", kind: "string", help: "version label of --model (default: its grpomesh.version metadata, else sha256 digest)" },
-  "model-repository": { key: "modelRepository", env: "JUDGE_MODEL_REPOSITORY", kind: "path", help: "the only directory --model, LoadModel and the poller load from (relative paths resolve against it; symlinks out of it are refused)", defaultText: "the folder of --model, else ./models" },
-  "repository-poll-ms": { key: "repositoryPollMs", env: "JUDGE_REPOSITORY_POLL_MS", kind: "int", help: "poll --model-repository every N ms and serve its highest complete <name>/<version>/model.onnx; 0 = off" },
+  "model-version": {
+    key: "modelVersion",
+    env: "JUDGE_MODEL_VERSION",
+    kind: "string",
+    help: "version label of --model (default: its grpomesh.version metadata, else sha256 digest)",
+  },
+  "model-repository": {
+    key: "modelRepository",
+    env: "JUDGE_MODEL_REPOSITORY",
+    kind: "path",
+    help: "the only directory --model, LoadModel and the poller load from (relative paths resolve against it; symlinks out of it are refused)",
+    defaultText: "the folder of --model, else ./models",
+  },
+  "repository-poll-ms": {
+    key: "repositoryPollMs",
+    env: "JUDGE_REPOSITORY_POLL_MS",
+    kind: "int",
+    help: "poll --model-repository every N ms and serve its highest complete <name>/<version>/model.onnx; 0 = off",
+  },
   "model-name": { key: "modelName", env: "JUDGE_MODEL_NAME", kind: "name", help: "the repository folder the poller follows (default: the only one present)" },
-  address: { key: "address", env: "JUDGE_ADDRESS", kind: "string", help: "gRPC listen address host:port (port 0 picks a free one; a pod passes 0.0.0.0:50051)" },
+  address: {
+    key: "address",
+    env: "JUDGE_ADDRESS",
+    kind: "string",
+    help: "gRPC listen address host:port (port 0 picks a free one; a pod passes 0.0.0.0:50051)",
+  },
   "metrics-port": { key: "metricsPort", env: "JUDGE_METRICS_PORT", kind: "port", help: "Prometheus /metrics port; 0 picks a free one, 'off' disables" },
   "metrics-host": { key: "metricsHost", env: "JUDGE_METRICS_HOST", kind: "string", help: "interface /metrics listens on (a pod passes 0.0.0.0)" },
-  "tls-dir": { key: "tlsDir", env: "JUDGE_TLS_DIR", kind: "optional-path", help: "folder with tls.crt, tls.key and ca.crt (a Kubernetes TLS Secret); with ca.crt clients need certificates (mTLS); empty = plaintext" },
-  "admin-token-file": { key: "adminTokenFile", env: "JUDGE_ADMIN_TOKEN_FILE", kind: "optional-path", help: "file holding the admin token LoadModel requires (authorization: Bearer <token>); empty = LoadModel refused" },
+  "tls-dir": {
+    key: "tlsDir",
+    env: "JUDGE_TLS_DIR",
+    kind: "optional-path",
+    help: "folder with tls.crt, tls.key and ca.crt (a Kubernetes TLS Secret); with ca.crt clients need certificates (mTLS); empty = plaintext",
+  },
+  "admin-token-file": {
+    key: "adminTokenFile",
+    env: "JUDGE_ADMIN_TOKEN_FILE",
+    kind: "optional-path",
+    help: "file holding the admin token LoadModel requires (authorization: Bearer <token>); empty = LoadModel refused",
+  },
   "max-batch": { key: "maxBatch", env: "JUDGE_MAX_BATCH", kind: "int", help: "most sequences per Score request and per micro-batch" },
   "max-message-bytes": { key: "maxMessageBytes", env: "JUDGE_MAX_MESSAGE_BYTES", kind: "int", help: "largest request in bytes (larger: RESOURCE_EXHAUSTED)" },
   "execution-provider": { key: "executionProvider", env: "JUDGE_EXECUTION_PROVIDER", kind: "provider", help: "cpu or cuda" },
   threads: { key: "threads", env: "JUDGE_THREADS", kind: "int", help: "onnxruntime intra-op threads per session; 0 = the CPUs split among the sessions" },
-  sessions: { key: "sessions", env: "JUDGE_SESSIONS", kind: "int", help: "onnxruntime sessions (worker threads) per model, i.e. runs in flight at once; 0 = one per CPU (1 on cuda)" },
-  scheduler: { key: "scheduler", env: "JUDGE_SCHEDULER", kind: "scheduler", help: "microbatch (concatenate queued requests into one run) or parallel (one run per request, up to --sessions at once)" },
-  "batch-window-ms": { key: "batchWindowMs", env: "JUDGE_BATCH_WINDOW_MS", kind: "int", help: "microbatch: ms an idle queue waits for more requests before running" },
-  "run-tokens": { key: "runTokens", env: "JUDGE_RUN_TOKENS", kind: "int", help: "most tokens (rows × seq_len) per onnxruntime run; larger requests run in pieces, which keeps activations in cache (≈1.5× faster on CPU; cuda always runs whole requests); 0 = whole requests" },
+  sessions: {
+    key: "sessions",
+    env: "JUDGE_SESSIONS",
+    kind: "int",
+    help: "onnxruntime sessions (worker threads) per model, i.e. runs in flight at once; 0 = one per CPU (1 on cuda)",
+  },
+  scheduler: {
+    key: "scheduler",
+    env: "JUDGE_SCHEDULER",
+    kind: "scheduler",
+    help: "microbatch (concatenate queued requests into one run) or parallel (one run per request, up to --sessions at once)",
+  },
+  "batch-window-ms": {
+    key: "batchWindowMs",
+    env: "JUDGE_BATCH_WINDOW_MS",
+    kind: "int",
+    help: "microbatch: ms an idle queue waits for more requests before running",
+  },
+  "run-tokens": {
+    key: "runTokens",
+    env: "JUDGE_RUN_TOKENS",
+    kind: "int",
+    help: "most tokens (rows × seq_len) per onnxruntime run; larger requests run in pieces, which keeps activations in cache (≈1.5× faster on CPU; cuda always runs whole requests); 0 = whole requests",
+  },
 };
 
 export { ConfigError };
@@ -159,7 +210,12 @@ export function parseJudgeConfig(argv: readonly string[], env: Record<string, st
     const m = /^--([a-z-]+)=(.*)$/s.exec(arg);
     if (!m) throw new ConfigError(`argument ${JSON.stringify(arg)} is not of the form --flag=value; run with --help for the flags`);
     const spec = FLAGS[m[1]!];
-    if (!spec) throw new ConfigError(`unknown flag --${m[1]}; known flags: ${Object.keys(FLAGS).map((f) => `--${f}`).join(", ")}`);
+    if (!spec)
+      throw new ConfigError(
+        `unknown flag --${m[1]}; known flags: ${Object.keys(FLAGS)
+          .map((f) => `--${f}`)
+          .join(", ")}`,
+      );
     set(spec, parseValue(m[1]!, spec, m[2]!, `--${m[1]}`));
   }
   checkJudgeConfig(config);
@@ -169,10 +225,14 @@ export function parseJudgeConfig(argv: readonly string[], env: Record<string, st
 /** Flags that only make sense together; startJudgeServer checks the same for in-process callers. */
 export function checkJudgeConfig(config: JudgeConfig): void {
   if (config.repositoryPollMs > 0 && config.modelRepository === null) {
-    throw new ConfigError(`--repository-poll-ms is ${config.repositoryPollMs} but no --model-repository is set; give the repository to poll, or --repository-poll-ms=0`);
+    throw new ConfigError(
+      `--repository-poll-ms is ${config.repositoryPollMs} but no --model-repository is set; give the repository to poll, or --repository-poll-ms=0`,
+    );
   }
   if (config.modelName !== null && config.repositoryPollMs === 0) {
-    throw new ConfigError(`--model-name is ${JSON.stringify(config.modelName)} but the repository is not polled; set --repository-poll-ms (e.g. 5000) with --model-repository, or drop --model-name`);
+    throw new ConfigError(
+      `--model-name is ${JSON.stringify(config.modelName)} but the repository is not polled; set --repository-poll-ms (e.g. 5000) with --model-repository, or drop --model-name`,
+    );
   }
 }
 

@@ -29,7 +29,14 @@ after(() => {
 const refusedWith = (code: Status, re: RegExp) => (e: unknown) => e instanceof RpcCallError && e.code === code && re.test(e.details);
 
 test("without a model the judge is NOT_SERVING and answers UNAVAILABLE; LoadModel makes it SERVING", async () => {
-  const judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, sessions: 1, threads: 1, modelRepository: repo.root, adminTokenFile: tokenFile });
+  const judge = await startJudgeServer({
+    address: "127.0.0.1:0",
+    metricsPort: null,
+    sessions: 1,
+    threads: 1,
+    modelRepository: repo.root,
+    adminTokenFile: tokenFile,
+  });
   const client = createClient(JudgeService, judge.address, { deadlineMs: 10_000, security: admin });
   try {
     assert.equal(await checkHealth(judge.address), "NOT_SERVING");
@@ -61,12 +68,22 @@ test("the repository defaults to the folder of --model: siblings load, other fol
     assert.deepEqual(judge.modelRoot, { root: repo.root, source: "the folder of --model", startModel: pathA });
     const A = label("a1", modelA);
     for (const path of [outsidePath, "link-out.onnx", "../x.onnx", "/etc/passwd"]) {
-      await assert.rejects(client.loadModel({ path }), refusedWith(Status.PERMISSION_DENIED, /is outside .*only from its model repository \(the folder of --model\)/), path);
+      await assert.rejects(
+        client.loadModel({ path }),
+        refusedWith(Status.PERMISSION_DENIED, /is outside .*only from its model repository \(the folder of --model\)/),
+        path,
+      );
       assert.equal((await client.info({})).modelVersion, A, `${path} changed the model`);
     }
     // 1 MiB (under the default 64 MiB message cap): refused by length at once, with the value cut.
     const t0 = performance.now();
-    await assert.rejects(client.loadModel({ path: "a/".repeat(524_288) }), (e: unknown) => e instanceof RpcCallError && e.code === Status.INVALID_ARGUMENT && /^path is 1048576 bytes \("(a\/){40}"… \(1048576 characters\)\); paths are at most 4096 bytes$/.test(e.details));
+    await assert.rejects(
+      client.loadModel({ path: "a/".repeat(524_288) }),
+      (e: unknown) =>
+        e instanceof RpcCallError &&
+        e.code === Status.INVALID_ARGUMENT &&
+        /^path is 1048576 bytes \("(a\/){40}"… \(1048576 characters\)\); paths are at most 4096 bytes$/.test(e.details),
+    );
     assert.ok(performance.now() - t0 < 5_000, `a 1 MiB path took ${Math.round(performance.now() - t0)} ms`);
     const swapped = await client.loadModel({ path: "b.onnx" });
     assert.deepEqual([swapped.modelVersion, swapped.previousVersion], [label("b1", modelB), A]);
@@ -122,7 +139,10 @@ test("the parallel scheduler scores concurrent requests like onnxruntime does", 
     const batches = Array.from({ length: 6 }, (_, i) => randomIds(2, SEQ_LEN, 50 + i));
     const responses = await Promise.all(batches.map((ids) => client.score({ tokens: encodeTensor(ids, [2, SEQ_LEN]) })));
     for (const [i, r] of responses.entries()) {
-      assert.deepEqual([...decodeTensor(r.scores, { name: "scores", dtype: DataType.FLOAT32 }).values], [...(await directScores(modelA, batches[i]!, 2, SEQ_LEN))]);
+      assert.deepEqual(
+        [...decodeTensor(r.scores, { name: "scores", dtype: DataType.FLOAT32 }).values],
+        [...(await directScores(modelA, batches[i]!, 2, SEQ_LEN))],
+      );
     }
   } finally {
     client.close();

@@ -8,7 +8,18 @@ import { join } from "node:path";
 import { checkHealth, createClient, createLocalCredentials, INSECURE, loadSecurity, RpcCallError, Status, type Client, type Security } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
 import { startJudgeServer, type JudgeServer } from "./judge-server.ts";
-import { directScores, failsWarmUpModel, generatorModel, label, meanIdModel, randomIds, SEQ_LEN, tempRepository, tinyScorer, VOCAB_SIZE } from "./test/fixtures.ts";
+import {
+  directScores,
+  failsWarmUpModel,
+  generatorModel,
+  label,
+  meanIdModel,
+  randomIds,
+  SEQ_LEN,
+  tempRepository,
+  tinyScorer,
+  VOCAB_SIZE,
+} from "./test/fixtures.ts";
 
 const repo = tempRepository();
 const modelA = tinyScorer("a1", 1);
@@ -120,16 +131,61 @@ test("every bad input gets its status code and the next good request still succe
   const cases: Array<[string, Parameters<typeof client.score>[0], Status, RegExp]> = [
     ["missing tokens", {}, I, /tokens is missing/],
     ["float dtype", { tokens: encodeTensor(new Float32Array(SEQ_LEN), [1, SEQ_LEN]) }, I, /dtype FLOAT32; expected INT32 or INT64/],
-    ["unspecified dtype", { tokens: create(TensorSchema, { shape: [1n, BigInt(SEQ_LEN)], data: new Uint8Array(4 * SEQ_LEN) }) }, I, /dtype DATA_TYPE_UNSPECIFIED|dtype UNSPECIFIED/],
+    [
+      "unspecified dtype",
+      { tokens: create(TensorSchema, { shape: [1n, BigInt(SEQ_LEN)], data: new Uint8Array(4 * SEQ_LEN) }) },
+      I,
+      /dtype DATA_TYPE_UNSPECIFIED|dtype UNSPECIFIED/,
+    ],
     ["rank 1", { tokens: encodeTensor(new Int32Array(SEQ_LEN), [SEQ_LEN]) }, I, /rank 1\); expected rank 2/],
     ["rank 3", { tokens: encodeTensor(new Int32Array(SEQ_LEN), [1, 1, SEQ_LEN]) }, I, /rank 3\); expected rank 2/],
-    ["wrong seq_len", { tokens: tokens(new Int32Array(2 * 9), 2, 9) }, I, new RegExp(`shape \\[2, 9\\]; expected \\[N, ${SEQ_LEN}\\]: judge model a1\\+sha256:`)],
+    [
+      "wrong seq_len",
+      { tokens: tokens(new Int32Array(2 * 9), 2, 9) },
+      I,
+      new RegExp(`shape \\[2, 9\\]; expected \\[N, ${SEQ_LEN}\\]: judge model a1\\+sha256:`),
+    ],
     ["empty batch", { tokens: tokens(new Int32Array(0), 0) }, I, /an empty batch/],
-    ["id too large", { tokens: tokens(Int32Array.from({ length: 2 * SEQ_LEN }, (_, i) => (i === SEQ_LEN + 5 ? VOCAB_SIZE : 3)), 2) }, I, new RegExp(`row 1, column 5 is ${VOCAB_SIZE}; expected a token id in \\[0, ${VOCAB_SIZE}\\)`)],
-    ["negative id", { tokens: tokens(Int32Array.from({ length: SEQ_LEN }, (_, i) => (i === 3 ? -2 : 0)), 1) }, I, /row 0, column 3 is -2/],
-    ["bytes short of the shape", { tokens: create(TensorSchema, { dtype: DataType.INT32, shape: [2n, BigInt(SEQ_LEN)], data: new Uint8Array(10) }) }, I, /10 bytes for shape/],
-    ["over --max-batch", { tokens: tokens(new Int32Array((MAX_BATCH + 1) * SEQ_LEN), MAX_BATCH + 1) }, Status.RESOURCE_EXHAUSTED, /holds 33 sequences; this judge accepts at most 32/],
-    ["over the message limit", { tokens: encodeTensor(new Int32Array(MAX_MESSAGE_BYTES / 4 + 16), [1, MAX_MESSAGE_BYTES / 4 + 16]) }, Status.RESOURCE_EXHAUSTED, /./],
+    [
+      "id too large",
+      {
+        tokens: tokens(
+          Int32Array.from({ length: 2 * SEQ_LEN }, (_, i) => (i === SEQ_LEN + 5 ? VOCAB_SIZE : 3)),
+          2,
+        ),
+      },
+      I,
+      new RegExp(`row 1, column 5 is ${VOCAB_SIZE}; expected a token id in \\[0, ${VOCAB_SIZE}\\)`),
+    ],
+    [
+      "negative id",
+      {
+        tokens: tokens(
+          Int32Array.from({ length: SEQ_LEN }, (_, i) => (i === 3 ? -2 : 0)),
+          1,
+        ),
+      },
+      I,
+      /row 0, column 3 is -2/,
+    ],
+    [
+      "bytes short of the shape",
+      { tokens: create(TensorSchema, { dtype: DataType.INT32, shape: [2n, BigInt(SEQ_LEN)], data: new Uint8Array(10) }) },
+      I,
+      /10 bytes for shape/,
+    ],
+    [
+      "over --max-batch",
+      { tokens: tokens(new Int32Array((MAX_BATCH + 1) * SEQ_LEN), MAX_BATCH + 1) },
+      Status.RESOURCE_EXHAUSTED,
+      /holds 33 sequences; this judge accepts at most 32/,
+    ],
+    [
+      "over the message limit",
+      { tokens: encodeTensor(new Int32Array(MAX_MESSAGE_BYTES / 4 + 16), [1, MAX_MESSAGE_BYTES / 4 + 16]) },
+      Status.RESOURCE_EXHAUSTED,
+      /./,
+    ],
   ];
   for (const [what, request, code, re] of cases) {
     await assert.rejects(client.score(request), rejectsWith(code, re), what);
@@ -146,7 +202,10 @@ test("concurrent requests are merged by the micro-batcher and each gets its own 
   const responses = await Promise.all(batches.map((ids) => client.score({ tokens: tokens(ids, 3) })));
   const all = new Int32Array(batches.flatMap((b) => [...b]));
   const expected = [...(await directScores(modelA, all, 36, SEQ_LEN))];
-  assert.deepEqual(responses.flatMap(scoresOf).map((x) => x.toFixed(5)), expected.map((x) => x.toFixed(5)));
+  assert.deepEqual(
+    responses.flatMap(scoresOf).map((x) => x.toFixed(5)),
+    expected.map((x) => x.toFixed(5)),
+  );
   const runs = sample(await metricsText(judge), `judge_execution_count_total{model="tiny-judge",version="${A1}"}`) - runsBefore;
   assert.ok(runs < 12, `12 concurrent requests took ${runs} onnxruntime runs; expected fewer (merged)`);
 });
@@ -193,12 +252,21 @@ test("LoadModel swaps atomically under load; bad models are refused while the ol
   );
   await assert.rejects(client.loadModel({ path: "../".repeat(350_000) }), rejectsWith(Status.RESOURCE_EXHAUSTED, /larger than max/));
   assert.ok(performance.now() - t0 < 5_000, `long paths took ${performance.now() - t0} ms`);
-  await assert.rejects(client.loadModel({ path: "judge/1/model.onnx", version: "v".repeat(200) }), rejectsWith(Status.INVALID_ARGUMENT, /a version label is at most 128/));
+  await assert.rejects(
+    client.loadModel({ path: "judge/1/model.onnx", version: "v".repeat(200) }),
+    rejectsWith(Status.INVALID_ARGUMENT, /a version label is at most 128/),
+  );
   assert.equal((await client.score({ tokens: tokens(ids, 4) })).modelVersion, B2, "the same connection still serves");
 
   // LoadModel needs the admin token; reads do not. Refused before anything is loaded.
-  await assert.rejects(reader.loadModel({ path: "judge/1/model.onnx" }), rejectsWith(Status.UNAUTHENTICATED, /LoadModel changes state and needs the admin token/));
-  const wrong = createClient(JudgeService, judge.address, { deadlineMs: 10_000, security: { ...clientSecurity, adminToken: "not-the-admin-token-0123456789" } });
+  await assert.rejects(
+    reader.loadModel({ path: "judge/1/model.onnx" }),
+    rejectsWith(Status.UNAUTHENTICATED, /LoadModel changes state and needs the admin token/),
+  );
+  const wrong = createClient(JudgeService, judge.address, {
+    deadlineMs: 10_000,
+    security: { ...clientSecurity, adminToken: "not-the-admin-token-0123456789" },
+  });
   await assert.rejects(wrong.loadModel({ path: "judge/1/model.onnx" }), rejectsWith(Status.PERMISSION_DENIED, /not the one this service was given/));
   wrong.close();
   assert.equal((await reader.score({ tokens: tokens(ids, 4) })).modelVersion, B2, "reads need no token; the refused loads changed nothing");

@@ -100,10 +100,14 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
   function checkSameVocabulary(model: LoadedModel): void {
     const served = slot.current;
     if (!served) return;
-    const difference = vocabularyDifference({ vocab: model.info.vocab }, { vocab: served.info.vocab }, {
-      model: `judge model ${model.path} (${model.name} ${model.version})`,
-      other: `model it would replace (${served.name} ${served.version})`,
-    });
+    const difference = vocabularyDifference(
+      { vocab: model.info.vocab },
+      { vocab: served.info.vocab },
+      {
+        model: `judge model ${model.path} (${model.name} ${model.version})`,
+        other: `model it would replace (${served.name} ${served.version})`,
+      },
+    );
     if (difference) {
       metrics.vocabularyRefusals.inc();
       throw failedPrecondition(`${difference}; use a judge trained on this corpus`);
@@ -127,7 +131,13 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
       const started = performance.now();
       let model: LoadedModel;
       try {
-        model = await loadJudgeModel(path, { executionProvider: config.executionProvider, threads: parallelism.threads, sessions: parallelism.sessions, version, runTokens: config.executionProvider === "cuda" ? 0 : config.runTokens });
+        model = await loadJudgeModel(path, {
+          executionProvider: config.executionProvider,
+          threads: parallelism.threads,
+          sessions: parallelism.sessions,
+          version,
+          runTokens: config.executionProvider === "cuda" ? 0 : config.runTokens,
+        });
       } catch (err) {
         metrics.modelLoads.inc({ result: "failure" });
         throw err;
@@ -165,52 +175,56 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
     return next;
   }
 
-  const handlers = bindService(JudgeService, {
-    async score(request, ctx) {
-      const model = slot.acquire();
-      metrics.inflightRequests.inc();
-      try {
-        const batch = validateTokens(request.tokens, {
-          vocabSize: model.info.vocab.length,
-          seqLen: model.info.seqLen,
-          inputDtype: model.info.inputDtype,
-          maxBatch: config.maxBatch,
-          version: model.version,
-        });
-        metrics.requestBatchSize.observe(batch.rows);
-        const result = await scoreOn(model, batch, ctx);
-        const labels = { model: model.name, version: model.version };
-        metrics.queueDuration.observe(labels, result.queueSeconds);
-        metrics.inferenceCount.inc(labels, batch.rows);
-        return { scores: encodeTensor(result.scores, [batch.rows]), modelName: model.name, modelVersion: model.version };
-      } finally {
-        metrics.inflightRequests.dec();
-        model.release();
-      }
-    },
+  const handlers = bindService(
+    JudgeService,
+    {
+      async score(request, ctx) {
+        const model = slot.acquire();
+        metrics.inflightRequests.inc();
+        try {
+          const batch = validateTokens(request.tokens, {
+            vocabSize: model.info.vocab.length,
+            seqLen: model.info.seqLen,
+            inputDtype: model.info.inputDtype,
+            maxBatch: config.maxBatch,
+            version: model.version,
+          });
+          metrics.requestBatchSize.observe(batch.rows);
+          const result = await scoreOn(model, batch, ctx);
+          const labels = { model: model.name, version: model.version };
+          metrics.queueDuration.observe(labels, result.queueSeconds);
+          metrics.inferenceCount.inc(labels, batch.rows);
+          return { scores: encodeTensor(result.scores, [batch.rows]), modelName: model.name, modelVersion: model.version };
+        } finally {
+          metrics.inflightRequests.dec();
+          model.release();
+        }
+      },
 
-    info() {
-      const model = slot.current;
-      const common = { executionProvider: config.executionProvider, maxBatchSize: config.maxBatch };
-      if (!model) return common;
-      return {
-        ...common,
-        modelName: model.name,
-        modelVersion: model.version,
-        inputName: model.info.inputName,
-        inputDtype: model.info.inputDtype === "int64" ? DataType.INT64 : DataType.INT32,
-        outputName: model.info.outputName,
-        seqLen: model.info.seqLen ?? 0,
-        vocab: model.info.vocab,
-        modelPath: model.path,
-      };
-    },
+      info() {
+        const model = slot.current;
+        const common = { executionProvider: config.executionProvider, maxBatchSize: config.maxBatch };
+        if (!model) return common;
+        return {
+          ...common,
+          modelName: model.name,
+          modelVersion: model.version,
+          inputName: model.info.inputName,
+          inputDtype: model.info.inputDtype === "int64" ? DataType.INT64 : DataType.INT32,
+          outputName: model.info.outputName,
+          seqLen: model.info.seqLen ?? 0,
+          vocab: model.info.vocab,
+          modelPath: model.path,
+        };
+      },
 
-    async loadModel(request, ctx) {
-      const r = await loadModel(request.path, request.version || undefined, { cancelled: ctx.cancelled });
-      return { modelName: r.name, modelVersion: r.version, previousVersion: r.previousVersion ?? "", loadMs: r.loadMs };
+      async loadModel(request, ctx) {
+        const r = await loadModel(request.path, request.version || undefined, { cancelled: ctx.cancelled });
+        return { modelName: r.name, modelVersion: r.version, previousVersion: r.previousVersion ?? "", loadMs: r.loadMs };
+      },
     },
-  }, ["LoadModel"]);
+    ["LoadModel"],
+  );
 
   rpc = await startServer({
     address: config.address,

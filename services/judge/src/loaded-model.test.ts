@@ -3,7 +3,18 @@ import assert from "node:assert/strict";
 import { RpcError, Status } from "@grpomesh/rpc";
 import { checkVersionField, loadJudgeModel, nameFromPath } from "./loaded-model.ts";
 import { ModelSlot } from "./model-slot.ts";
-import { directScores, failsWarmUpModel, generatorModel, label, meanIdModel, randomIds, SEQ_LEN, tempRepository, tinyScorer, unknownOpModel } from "./test/fixtures.ts";
+import {
+  directScores,
+  failsWarmUpModel,
+  generatorModel,
+  label,
+  meanIdModel,
+  randomIds,
+  SEQ_LEN,
+  tempRepository,
+  tinyScorer,
+  unknownOpModel,
+} from "./test/fixtures.ts";
 
 const repo = tempRepository();
 after(() => repo.remove());
@@ -90,12 +101,21 @@ test("two files with the same metadata get different labels; a label that names 
     again.release();
     // …and refused once the file changed (the label would lie about what is served).
     repo.write("same-1.onnx", two);
-    await assert.rejects(loadJudgeModel(a.path, { ...cpu, version: a.version }), refusedWith(Status.FAILED_PRECONDITION, /version "same-v\+sha256:[0-9a-f]{12}" names file digest sha256:[0-9a-f]{12} but .*same-1\.onnx has sha256:[0-9a-f]{12}; the file changed/));
+    await assert.rejects(
+      loadJudgeModel(a.path, { ...cpu, version: a.version }),
+      refusedWith(
+        Status.FAILED_PRECONDITION,
+        /version "same-v\+sha256:[0-9a-f]{12}" names file digest sha256:[0-9a-f]{12} but .*same-1\.onnx has sha256:[0-9a-f]{12}; the file changed/,
+      ),
+    );
   } finally {
     a.release();
     b.release();
   }
-  assert.throws(() => checkVersionField("v".repeat(129)), refusedWith(Status.INVALID_ARGUMENT, /version is 129 characters \("v{40}"… \(129 characters\)\); a version label is at most 128/));
+  assert.throws(
+    () => checkVersionField("v".repeat(129)),
+    refusedWith(Status.INVALID_ARGUMENT, /version is 129 characters \("v{40}"… \(129 characters\)\); a version label is at most 128/),
+  );
   assert.throws(() => checkVersionField("judge v2"), refusedWith(Status.INVALID_ARGUMENT, /contains whitespace or control characters/));
   checkVersionField("judge-v2");
 });
@@ -103,23 +123,35 @@ test("two files with the same metadata get different labels; a label that names 
 test("contract breakers, warm-up failures and missing files are refused with the reason", async () => {
   await assert.rejects(
     loadJudgeModel(repo.write("gen.onnx", generatorModel()), cpu),
-    refusedWith(Status.FAILED_PRECONDITION, /gen\.onnx refused: output "logits" has shape \[batch, 16, 20\]; expected \[batch\] or \[batch, 1\] \(see docs\/judge-contract\.md\)/),
+    refusedWith(
+      Status.FAILED_PRECONDITION,
+      /gen\.onnx refused: output "logits" has shape \[batch, 16, 20\]; expected \[batch\] or \[batch, 1\] \(see docs\/judge-contract\.md\)/,
+    ),
   );
   await assert.rejects(
     loadJudgeModel(repo.write("text.onnx", new TextEncoder().encode("not a model at all")), cpu),
     refusedWith(Status.FAILED_PRECONDITION, /text\.onnx refused: .*expected/),
   );
-  await assert.rejects(loadJudgeModel(repo.write("warm.onnx", failsWarmUpModel()), cpu), refusedWith(Status.FAILED_PRECONDITION, /warm\.onnx refused: warm-up inference failed: .*Reshape/));
+  await assert.rejects(
+    loadJudgeModel(repo.write("warm.onnx", failsWarmUpModel()), cpu),
+    refusedWith(Status.FAILED_PRECONDITION, /warm\.onnx refused: warm-up inference failed: .*Reshape/),
+  );
   await assert.rejects(
     loadJudgeModel(repo.write("two.onnx", failsWarmUpModel(8)), cpu),
-    refusedWith(Status.FAILED_PRECONDITION, /two\.onnx refused: warm-up inference failed: judge model broken-1\+sha256:[0-9a-f]{12} returned float32 \[2\] for 1 sequences; expected float32 \[1\] or \[1, 1\]/),
+    refusedWith(
+      Status.FAILED_PRECONDITION,
+      /two\.onnx refused: warm-up inference failed: judge model broken-1\+sha256:[0-9a-f]{12} returned float32 \[2\] for 1 sequences; expected float32 \[1\] or \[1, 1\]/,
+    ),
   );
   await assert.rejects(
     loadJudgeModel(repo.write("op.onnx", unknownOpModel()), { ...cpu, sessions: 2 }),
     refusedWith(Status.FAILED_PRECONDITION, /op\.onnx refused: onnxruntime cannot create a session \(.*NoSuchScorerOp/),
   );
   await assert.rejects(loadJudgeModel(`${repo.root}/nope.onnx`, cpu), refusedWith(Status.NOT_FOUND, /nope\.onnx does not exist/));
-  await assert.rejects(loadJudgeModel(repo.write("c.onnx", meanIdModel()), { ...cpu, executionProvider: "cuda" }), refusedWith(Status.FAILED_PRECONDITION, /execution provider "cuda"/));
+  await assert.rejects(
+    loadJudgeModel(repo.write("c.onnx", meanIdModel()), { ...cpu, executionProvider: "cuda" }),
+    refusedWith(Status.FAILED_PRECONDITION, /execution provider "cuda"/),
+  );
 });
 
 test("run() refuses ids in the wrong dtype; an int32 model with a dynamic seq_len scores by hand", async () => {

@@ -110,8 +110,10 @@ const DIGEST_TAIL = /(?:^|\+)sha256:([0-9a-f]+)$/;
 
 /** A requested version label: at most MAX_VERSION_CHARS printable characters (INVALID_ARGUMENT otherwise). */
 export function checkVersionField(version: string): void {
-  if (version.length > MAX_VERSION_CHARS) throw invalidArgument(`version is ${version.length} characters (${echo(version, 40)}); a version label is at most ${MAX_VERSION_CHARS}`);
-  if (/[\p{Cc}\s]/u.test(version)) throw invalidArgument(`version ${echo(version)} contains whitespace or control characters; expected a label such as judge-v2`);
+  if (version.length > MAX_VERSION_CHARS)
+    throw invalidArgument(`version is ${version.length} characters (${echo(version, 40)}); a version label is at most ${MAX_VERSION_CHARS}`);
+  if (/[\p{Cc}\s]/u.test(version))
+    throw invalidArgument(`version ${echo(version)} contains whitespace or control characters; expected a label such as judge-v2`);
 }
 
 /**
@@ -126,7 +128,9 @@ export function versionLabel(fileDigest: string, requested: string | undefined, 
   const tail = requested ? DIGEST_TAIL.exec(requested) : null;
   if (requested && tail) {
     if (tail[1] === hex) return requested;
-    throw failedPrecondition(`version ${echo(requested)} names file digest sha256:${tail[1]} but ${path} has sha256:${hex}; the file changed since that label was given. Load it without a version (or with one that does not end in +sha256:…) to serve what is there now`);
+    throw failedPrecondition(
+      `version ${echo(requested)} names file digest sha256:${tail[1]} but ${path} has sha256:${hex}; the file changed since that label was given. Load it without a version (or with one that does not end in +sha256:…) to serve what is there now`,
+    );
   }
   const base = requested || fromModel;
   return base ? `${base}+sha256:${hex}` : `sha256:${hex}`;
@@ -172,7 +176,12 @@ export async function loadJudgeModel(path: string, opts: LoadModelOptions): Prom
 
   let sessions: SessionPool;
   try {
-    sessions = await SessionPool.create(bytes, { sessions: opts.sessions ?? 1, threads: opts.threads, executionProviders: providers, runTokens: opts.runTokens ?? 0 });
+    sessions = await SessionPool.create(bytes, {
+      sessions: opts.sessions ?? 1,
+      threads: opts.threads,
+      executionProviders: providers,
+      runTokens: opts.runTokens ?? 0,
+    });
   } catch (err) {
     throw refuse(`onnxruntime cannot create a session (${(err as Error).message})`);
   }

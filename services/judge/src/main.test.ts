@@ -29,7 +29,20 @@ test("starts with one start line, serves health, and exits 0 on SIGTERM", async 
   assert.equal(run.health, "SERVING");
   const starts = run.startLines;
   assert.equal(starts.length, 1, run.stdout);
-  for (const field of ["model=tiny-judge ", `version=${label("v1", v1)} `, "provider=cpu ", "threads=1 ", "sessions=2 ", "scheduler=parallel ", "max_batch=64 ", "metrics=off ", `repository=${repo.root} `, "repository_from=flag ", "poll_ms=0 ", "seq_len=16 "]) {
+  for (const field of [
+    "model=tiny-judge ",
+    `version=${label("v1", v1)} `,
+    "provider=cpu ",
+    "threads=1 ",
+    "sessions=2 ",
+    "scheduler=parallel ",
+    "max_batch=64 ",
+    "metrics=off ",
+    `repository=${repo.root} `,
+    "repository_from=flag ",
+    "poll_ms=0 ",
+    "seq_len=16 ",
+  ]) {
     assert.ok(starts[0]!.includes(field), `start line lacks ${field}: ${starts[0]}`);
   }
   assert.match(starts[0]!, / tls=off admin=none$/);
@@ -39,11 +52,22 @@ test("starts with one start line, serves health, and exits 0 on SIGTERM", async 
 
 test("with --tls-dir and --admin-token-file it serves mTLS, says so, and prints no warning; the repository defaults to the model's folder", async () => {
   const creds = await createLocalCredentials(join(repo.root, "secrets"));
-  const run = await runUntilServing(MAIN, ["--address=127.0.0.1:0", "--metrics-port=off", "--threads=1", "--sessions=1", `--model=${repo.root}/judge/1/model.onnx`, `--tls-dir=${creds.serverTlsDir}`], {
-    name: "judge",
-    env: { JUDGE_ADMIN_TOKEN_FILE: creds.adminTokenFile },
-    timeoutMs: 30_000,
-  });
+  const run = await runUntilServing(
+    MAIN,
+    [
+      "--address=127.0.0.1:0",
+      "--metrics-port=off",
+      "--threads=1",
+      "--sessions=1",
+      `--model=${repo.root}/judge/1/model.onnx`,
+      `--tls-dir=${creds.serverTlsDir}`,
+    ],
+    {
+      name: "judge",
+      env: { JUDGE_ADMIN_TOKEN_FILE: creds.adminTokenFile },
+      timeoutMs: 30_000,
+    },
+  );
   assert.equal(run.code, 0, `exit ${run.code} ${run.signal}; stderr: ${run.stderr}`);
   assert.equal(run.startLines.length, 1, run.stdout);
   assert.match(run.startLines[0]!, new RegExp(` repository=${repo.root}/judge/1 repository_from=model `));
@@ -54,7 +78,10 @@ test("with --tls-dir and --admin-token-file it serves mTLS, says so, and prints 
 test("a contract-breaking model exits 1 with the contract message", async () => {
   const run = await runMain([`--model=${repo.root}/gen.onnx`, "--address=127.0.0.1:0", "--metrics-port=off"]);
   assert.equal(run.code, 1, run.stderr);
-  assert.match(run.stderr, /judge: cannot start: judge model .*gen\.onnx refused: output "logits" has shape \[batch, 16, 20\]; expected \[batch\] or \[batch, 1\]/);
+  assert.match(
+    run.stderr,
+    /judge: cannot start: judge model .*gen\.onnx refused: output "logits" has shape \[batch, 16, 20\]; expected \[batch\] or \[batch, 1\]/,
+  );
   assert.equal(run.stdout, "");
 });
 

@@ -9,7 +9,10 @@ const INT_FLAGS = { "seq-len": "seq_len", "n-layer": "n_layer", "d-model": "d_mo
 
 function main(argv: string[]): void {
   const out = argv.find((a) => !a.startsWith("--"));
-  if (!out) throw new Error("no output path; usage: make-random-judge.ts out.onnx [--seed=N] [--version=V] [--seq-len=N] [--n-layer=N] [--d-model=N] [--n-head=N] [--d-ff=N] [--vocab-size=N]");
+  if (!out)
+    throw new Error(
+      "no output path; usage: make-random-judge.ts out.onnx [--seed=N] [--version=V] [--seq-len=N] [--n-layer=N] [--d-model=N] [--n-head=N] [--d-ff=N] [--vocab-size=N]",
+    );
   const overrides: Record<string, number> = {};
   let seed = "0";
   let version = "random";
@@ -23,7 +26,12 @@ function main(argv: string[]): void {
       const n = Number(value);
       if (!Number.isInteger(n) || n <= 0) throw new Error(`--${flag}=${value}; expected a positive integer`);
       overrides[INT_FLAGS[flag as keyof typeof INT_FLAGS]] = n;
-    } else throw new Error(`unknown flag --${flag}; known: --seed, --version, ${Object.keys(INT_FLAGS).map((f) => `--${f}`).join(", ")}`);
+    } else
+      throw new Error(
+        `unknown flag --${flag}; known: --seed, --version, ${Object.keys(INT_FLAGS)
+          .map((f) => `--${f}`)
+          .join(", ")}`,
+      );
   }
   const config = scorerConfig(overrides);
   const bytes = randomScorerOnnx(config, { seed, version, name: "random-judge" });

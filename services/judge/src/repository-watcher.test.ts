@@ -9,7 +9,18 @@ import { DataType, JudgeService } from "@grpomesh/proto";
 import { checkHealth, createClient } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
 import { startJudgeServer, type JudgeServer, type JudgeServerOptions } from "./judge-server.ts";
-import { directScores, generatorModel, label, randomIds, SEQ_LEN, swappedVocabScorer, tempRepository, testJudgeOptions, tinyScorer, waitFor } from "./test/fixtures.ts";
+import {
+  directScores,
+  generatorModel,
+  label,
+  randomIds,
+  SEQ_LEN,
+  swappedVocabScorer,
+  tempRepository,
+  testJudgeOptions,
+  tinyScorer,
+  waitFor,
+} from "./test/fixtures.ts";
 
 const modelA = tinyScorer("a1", 1);
 const modelB = tinyScorer("b2", 2);
@@ -136,7 +147,10 @@ test("with a real poll interval the judge starts without --model, serves v1, the
   } finally {
     await judge.shutdown();
   }
-  assert.deepEqual(lines.filter((l) => /^repository: serving/.test(l)).map((l) => /judge\/\d/.exec(l)?.[0]), ["judge/1", "judge/2"]);
+  assert.deepEqual(
+    lines.filter((l) => /^repository: serving/.test(l)).map((l) => /judge\/\d/.exec(l)?.[0]),
+    ["judge/1", "judge/2"],
+  );
 });
 
 test("the poller refuses a version whose vocabulary differs from the served model's; the old one keeps serving", async () => {
@@ -149,7 +163,10 @@ test("the poller refuses a version whose vocabulary differs from the served mode
     assert.equal(judge.slot.current?.version, A1, "ids would change meaning: the old model keeps serving");
     const refusals = lines.filter((l) => l.includes("judge/2/model.onnx refused"));
     assert.equal(refusals.length, 1, lines.join("\n"));
-    assert.match(refusals[0]!, /refused, the current model keeps serving: token id 4 is "#" in the judge model .*judge\/2\/model\.onnx \(tiny-judge a2\+sha256:[0-9a-f]{12}\) but "\\"" in the model it would replace \(tiny-judge a1\+sha256:[0-9a-f]{12}\); use a judge trained on this corpus/);
+    assert.match(
+      refusals[0]!,
+      /refused, the current model keeps serving: token id 4 is "#" in the judge model .*judge\/2\/model\.onnx \(tiny-judge a2\+sha256:[0-9a-f]{12}\) but "\\"" in the model it would replace \(tiny-judge a1\+sha256:[0-9a-f]{12}\); use a judge trained on this corpus/,
+    );
     const refused = (await judge.registry.getSingleMetric("judge_model_vocabulary_refusals_total")!.get()).values[0]?.value;
     assert.equal(refused, 1);
     assert.deepEqual(await loads(judge), { success: 1, failure: 1 });

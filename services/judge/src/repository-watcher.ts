@@ -51,9 +51,11 @@ export class RepositoryWatcher {
 
   /** One poll, after any poll in progress. Never rejects: problems are logged. */
   poll(): Promise<void> {
-    const next = this.polling.then(() => (this.stopped ? undefined : this.pollOnce())).catch((err: unknown) => {
-      this.problem(`polling ${this.opts.root} failed: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    const next = this.polling
+      .then(() => (this.stopped ? undefined : this.pollOnce()))
+      .catch((err: unknown) => {
+        this.problem(`polling ${this.opts.root} failed: ${err instanceof Error ? err.message : String(err)}`);
+      });
     this.polling = next;
     return next;
   }

@@ -23,7 +23,11 @@ test("paths stay inside the model repository, symlinks included; long paths are 
     assert.equal(resolveModelPath("judge/../judge/2/model.onnx", repo), join(real, "judge", "2", "model.onnx"));
 
     const refused = (p: string, code: Status, re: RegExp) =>
-      assert.throws(() => resolveModelPath(p, repo), (e: unknown) => e instanceof RpcError && e.code === code && re.test(e.message), p.slice(0, 80));
+      assert.throws(
+        () => resolveModelPath(p, repo),
+        (e: unknown) => e instanceof RpcError && e.code === code && re.test(e.message),
+        p.slice(0, 80),
+      );
     const outside = (p: string) => refused(p, Status.PERMISSION_DENIED, /is outside .*models.*only from its model repository \(--model-repository\)/);
     outside("../secret.onnx");
     outside("judge/../../secret.onnx");
@@ -35,7 +39,10 @@ test("paths stay inside the model repository, symlinks included; long paths are 
     refused("a".repeat(4097), Status.INVALID_ARGUMENT, /path is 4097 bytes \("a{80}"… \(4097 characters\)\); paths are at most 4096 bytes/);
     const mib = "judge/".repeat(200_000);
     const t0 = performance.now();
-    assert.throws(() => resolveModelPath(mib, repo), (e: unknown) => e instanceof RpcError && e.code === Status.INVALID_ARGUMENT && e.message.length < 400);
+    assert.throws(
+      () => resolveModelPath(mib, repo),
+      (e: unknown) => e instanceof RpcError && e.code === Status.INVALID_ARGUMENT && e.message.length < 400,
+    );
     assert.ok(performance.now() - t0 < 100, "a 1 MiB path is refused without walking it");
     assert.ok(resolveModelPath("a".repeat(4000), repo).endsWith("a".repeat(4000)), "4000 bytes is within the bound");
   } finally {
@@ -55,8 +62,15 @@ test("the repository defaults to the real folder of --model, else ./models; a mi
     // A start model that is a link: the folder it really lies in, so a sibling of the link is outside.
     const viaLink = modelRoot({ modelRepository: null, model: join(base, "link.onnx") });
     assert.equal(viaLink.root, join(base, "real"));
-    assert.throws(() => resolveModelPath(join(base, "other.onnx"), viaLink), (e: unknown) => e instanceof RpcError && e.code === Status.PERMISSION_DENIED);
-    assert.deepEqual(modelRoot({ modelRepository: null, model: null }), { root: resolve(DEFAULT_MODEL_REPOSITORY), source: "default ./models", startModel: null });
+    assert.throws(
+      () => resolveModelPath(join(base, "other.onnx"), viaLink),
+      (e: unknown) => e instanceof RpcError && e.code === Status.PERMISSION_DENIED,
+    );
+    assert.deepEqual(modelRoot({ modelRepository: null, model: null }), {
+      root: resolve(DEFAULT_MODEL_REPOSITORY),
+      source: "default ./models",
+      startModel: null,
+    });
     assert.equal(modelRoot({ modelRepository: base, model: "real/judge.onnx" }).startModel, join(base, "real", "judge.onnx"));
   } finally {
     rmSync(base, { recursive: true, force: true });
@@ -83,13 +97,19 @@ test("a scan lists a model's numbered versions, highest first, and says when the
     const scan = await scanRepository(root, null);
     assert.equal(scan.problem, null);
     assert.equal(scan.name, "judge");
-    assert.deepEqual(scan.versions.map((v) => v.version), [10, 9, 1]);
+    assert.deepEqual(
+      scan.versions.map((v) => v.version),
+      [10, 9, 1],
+    );
     assert.equal(scan.versions[0]!.path, join(root, "judge", "10", "model.onnx"));
     assert.match(scan.versions[0]!.signature, /^1:\d+$/, "size:mtime");
 
     put("other/3/model.onnx");
     assert.match((await scanRepository(root, null)).problem ?? "", /holds several models \(judge, other\); choose one with --model-name/);
-    assert.deepEqual((await scanRepository(root, "other")).versions.map((v) => v.version), [3]);
+    assert.deepEqual(
+      (await scanRepository(root, "other")).versions.map((v) => v.version),
+      [3],
+    );
     assert.match((await scanRepository(root, "missing")).problem ?? "", /has no folder missing \(--model-name\)/);
   } finally {
     rmSync(root, { recursive: true, force: true });

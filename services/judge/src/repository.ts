@@ -55,7 +55,9 @@ export function resolveModelPath(requested: string, repository: ModelRoot): stri
     return confinePath(repository.root, requested, "path");
   } catch (err) {
     if (err instanceof RpcError && err.code === Status.PERMISSION_DENIED) {
-      throw permissionDenied(`${err.message}. This judge loads models only from its model repository (${repository.source}); copy the model there or start the judge with --model-repository`);
+      throw permissionDenied(
+        `${err.message}. This judge loads models only from its model repository (${repository.source}); copy the model there or start the judge with --model-repository`,
+      );
     }
     throw err;
   }

@@ -49,11 +49,20 @@ test("with two sessions two runs are in flight at once; with one the second wait
 });
 
 test("a session onnxruntime cannot create, a failing run and a released pool all say why", async () => {
-  await assert.rejects(SessionPool.create(unknownOpModel(), { sessions: 2, threads: 1, executionProviders: ["cpu"] }), (e: unknown) => e instanceof SessionError && /NoSuchScorerOp/.test(e.message));
+  await assert.rejects(
+    SessionPool.create(unknownOpModel(), { sessions: 2, threads: 1, executionProviders: ["cpu"] }),
+    (e: unknown) => e instanceof SessionError && /NoSuchScorerOp/.test(e.message),
+  );
   const pool = await SessionPool.create(bytes, { sessions: 1, threads: 1, executionProviders: ["cpu"] });
   try {
-    await assert.rejects(pool.run(new BigInt64Array(3 * 5), 3, 5, "tokens", "score"), (e: unknown) => e instanceof SessionError && /tokens|dimension|Got invalid/i.test(e.message));
-    await assert.rejects(pool.run(new BigInt64Array(64), 1, 64, "nope", "score"), (e: unknown) => e instanceof SessionError && /input 'tokens' is missing/.test(e.message));
+    await assert.rejects(
+      pool.run(new BigInt64Array(3 * 5), 3, 5, "tokens", "score"),
+      (e: unknown) => e instanceof SessionError && /tokens|dimension|Got invalid/i.test(e.message),
+    );
+    await assert.rejects(
+      pool.run(new BigInt64Array(64), 1, 64, "nope", "score"),
+      (e: unknown) => e instanceof SessionError && /input 'tokens' is missing/.test(e.message),
+    );
     const ok = await pool.run(new BigInt64Array(64), 1, 64, "tokens", "score");
     assert.equal(ok.scores.length, 1, "a failed run leaves the session usable");
   } finally {

@@ -101,7 +101,8 @@ export class SessionPool {
     let slot = this.slots.find((s) => !s.busy && !s.dead);
     while (!slot) {
       const dead = this.slots.find((s) => s.dead);
-      if (dead && this.slots.every((s) => s.dead)) throw new SessionError(`every session worker of this model has stopped (${dead.dead}); load the model again`);
+      if (dead && this.slots.every((s) => s.dead))
+        throw new SessionError(`every session worker of this model has stopped (${dead.dead}); load the model again`);
       await new Promise<void>((r) => this.waiting.push(r));
       slot = this.slots.find((s) => !s.busy && !s.dead);
     }

@@ -28,7 +28,8 @@ test("no Score call fails while models are swapped back and forth by LoadModel a
   const admin = createClient(JudgeService, judge.address, { deadlineMs: 30_000, security: testAdmin().security });
   const inputs = Array.from({ length: CLIENTS }, (_, i) => randomIds(ROWS, SEQ_LEN, 200 + i));
   const expected: Record<string, number[][]> = {};
-  for (const [version, bytes] of Object.entries(models)) expected[version] = await Promise.all(inputs.map(async (ids) => [...(await directScores(bytes, ids, ROWS, SEQ_LEN))]));
+  for (const [version, bytes] of Object.entries(models))
+    expected[version] = await Promise.all(inputs.map(async (ids) => [...(await directScores(bytes, ids, ROWS, SEQ_LEN))]));
 
   let running = true;
   const failures: string[] = [];
@@ -44,7 +45,8 @@ test("no Score call fails while models are swapped back and forth by LoadModel a
           const res = await client.score({ tokens });
           const scores = [...decodeTensor(res.scores, { name: "scores", dtype: DataType.FLOAT32 }).values];
           if (!(res.modelVersion in expected)) failures.push(`client ${i}: version ${res.modelVersion} is neither model`);
-          else if (JSON.stringify(scores) !== JSON.stringify(expected[res.modelVersion]![i])) failures.push(`client ${i}: scores of ${res.modelVersion} differ from that model's`);
+          else if (JSON.stringify(scores) !== JSON.stringify(expected[res.modelVersion]![i]))
+            failures.push(`client ${i}: scores of ${res.modelVersion} differ from that model's`);
           seen[res.modelVersion] = (seen[res.modelVersion] ?? 0) + 1;
           answered[i]!++;
         } catch (err) {
@@ -79,13 +81,25 @@ test("no Score call fails while models are swapped back and forth by LoadModel a
 
   try {
     await everyClientAgain("start");
-    await viaRepository("a new version 2", () => repo.writeAtomically("judge/2/model.onnx", bytesB), () => version() === B2);
+    await viaRepository(
+      "a new version 2",
+      () => repo.writeAtomically("judge/2/model.onnx", bytesB),
+      () => version() === B2,
+    );
     await viaRpc("judge/1/model.onnx", A1);
     await viaRpc("judge/2/model.onnx", B2);
-    await viaRepository("a new version 3", () => repo.writeAtomically("judge/3/model.onnx", bytesA), () => version() === A1);
+    await viaRepository(
+      "a new version 3",
+      () => repo.writeAtomically("judge/3/model.onnx", bytesA),
+      () => version() === A1,
+    );
     await viaRpc("judge/2/model.onnx", B2);
     const servedV2 = () => lines.filter((l) => l.startsWith("repository: serving judge/2/")).length;
-    await viaRepository("version 3 removed", () => rmSync(join(repo.root, "judge/3"), { recursive: true }), () => servedV2() === 2);
+    await viaRepository(
+      "version 3 removed",
+      () => rmSync(join(repo.root, "judge/3"), { recursive: true }),
+      () => servedV2() === 2,
+    );
     await viaRpc("judge/1/model.onnx", A1);
   } finally {
     running = false;

@@ -41,7 +41,9 @@ export function validateTokens(tokens: Tensor | undefined, expect: TokenExpectat
   if (n < 0n || t < 0n) throw invalidArgument(`tokens has shape ${shapeText(shape)}; dimensions must be non-negative`);
   if (n === 0n) throw invalidArgument(`tokens has shape ${shapeText(shape)}: an empty batch; send at least one sequence`);
   if (expect.seqLen !== null && t !== BigInt(expect.seqLen)) {
-    throw invalidArgument(`tokens has shape ${shapeText(shape)}; expected [N, ${expect.seqLen}]: judge model ${expect.version} scores sequences of exactly ${expect.seqLen} tokens`);
+    throw invalidArgument(
+      `tokens has shape ${shapeText(shape)}; expected [N, ${expect.seqLen}]: judge model ${expect.version} scores sequences of exactly ${expect.seqLen} tokens`,
+    );
   }
   if (t === 0n) throw invalidArgument(`tokens has shape ${shapeText(shape)}: sequences of length 0; expected at least one token per sequence`);
   if (n > BigInt(expect.maxBatch)) {

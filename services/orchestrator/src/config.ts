@@ -44,9 +44,24 @@ export type OrchestratorConfig = typeof ORCHESTRATOR_DEFAULTS;
 export const ENV_PREFIX = "ORCHESTRATOR_";
 
 const INTEGERS = [
-  "group_size", "batch_size", "ppo_epochs", "max_iters", "warmup_iters", "micro_batch_size", "seed", "eval_interval",
-  "eval_batches", "sample_interval", "samples_to_show", "checkpoint_interval", "judge_chunk_groups", "judge_deadline_ms", "judges_refresh_ms",
-  "judge_swap_deadline_ms", "metrics_port", "log_every",
+  "group_size",
+  "batch_size",
+  "ppo_epochs",
+  "max_iters",
+  "warmup_iters",
+  "micro_batch_size",
+  "seed",
+  "eval_interval",
+  "eval_batches",
+  "sample_interval",
+  "samples_to_show",
+  "checkpoint_interval",
+  "judge_chunk_groups",
+  "judge_deadline_ms",
+  "judges_refresh_ms",
+  "judge_swap_deadline_ms",
+  "metrics_port",
+  "log_every",
 ] as const;
 
 const PARSE = { choices: { ...GRPO_CHOICES, progress: ["auto", "line", "log"] }, integers: [...INTEGERS], maxPositional: 0 } as const;
@@ -59,11 +74,30 @@ const PARSE = { choices: { ...GRPO_CHOICES, progress: ["auto", "line", "log"] },
  * length: changing it continues the same run on a longer or shorter schedule.
  */
 export const RESUME_SAFE_KEYS: ReadonlySet<string> = new Set([
-  "max_iters", "eval_interval", "sample_interval", "samples_to_show", "checkpoint_interval", "log_every", "progress",
-  "warn_frac_zero_std", "warn_kl",
-  "policy", "reference", "judges", "judges_refresh_ms", "judge_chunk_groups", "judge_deadline_ms", "judge_swap_deadline_ms",
-  "address", "metrics_port", "metrics_host", "tls_dir", "admin_token_file",
-  "run_dir", "resume", "strict",
+  "max_iters",
+  "eval_interval",
+  "sample_interval",
+  "samples_to_show",
+  "checkpoint_interval",
+  "log_every",
+  "progress",
+  "warn_frac_zero_std",
+  "warn_kl",
+  "policy",
+  "reference",
+  "judges",
+  "judges_refresh_ms",
+  "judge_chunk_groups",
+  "judge_deadline_ms",
+  "judge_swap_deadline_ms",
+  "address",
+  "metrics_port",
+  "metrics_host",
+  "tls_dir",
+  "admin_token_file",
+  "run_dir",
+  "resume",
+  "strict",
 ] satisfies ReadonlyArray<keyof OrchestratorConfig>);
 
 export function parseOrchestratorConfig(argv: string[], file?: string, env: Record<string, string | undefined> = {}): ParsedConfig<OrchestratorConfig> {
@@ -129,7 +163,9 @@ export function resumeConfig(input: ResumeConfigInput): { config: OrchestratorCo
       continue;
     }
     if (typeof value !== typeof defaults[key]) {
-      throw new Error(`${input.savedFrom}: saved key ${key} is ${JSON.stringify(value)}; expected a ${typeof defaults[key]} — the saved configuration is corrupt`);
+      throw new Error(
+        `${input.savedFrom}: saved key ${key} is ${JSON.stringify(value)}; expected a ${typeof defaults[key]} — the saved configuration is corrupt`,
+      );
     }
     saved[key] = value;
   }

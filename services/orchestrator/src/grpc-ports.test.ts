@@ -8,7 +8,9 @@ import { RpcCallError, Status, bindService, invalidArgument, startServer, type R
 import { encodeTensor } from "@grpomesh/tensor";
 import { GrpcReference } from "./grpc-ports.ts";
 
-const B = 2, T = 3, V = 4;
+const B = 2,
+  T = 3,
+  V = 4;
 
 function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -2,7 +2,17 @@
 import { DataType, PolicyService, ReferenceService } from "@grpomesh/proto";
 import { createClient, RpcCallError, Status, type Client, type ClientOptions } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
-import { encodeUpdateRequest, type BatchShape, type PolicyPort, type PolicyState, type ReferencePort, type SampleParams, type SampleResult, type UpdatePayload, type UpdateResult } from "@grpomesh/loop";
+import {
+  encodeUpdateRequest,
+  type BatchShape,
+  type PolicyPort,
+  type PolicyState,
+  type ReferencePort,
+  type SampleParams,
+  type SampleResult,
+  type UpdatePayload,
+  type UpdateResult,
+} from "@grpomesh/loop";
 
 export class GrpcPolicy implements PolicyPort {
   readonly client: Client<typeof PolicyService>;

@@ -10,7 +10,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { JudgeService } from "@grpomesh/proto";
-import { bindService, createCertificateAuthority, createClient, createLocalCredentials, loadSecurity, startServer, writeTlsDir, type Security } from "@grpomesh/rpc";
+import {
+  bindService,
+  createCertificateAuthority,
+  createClient,
+  createLocalCredentials,
+  loadSecurity,
+  startServer,
+  writeTlsDir,
+  type Security,
+} from "@grpomesh/rpc";
 import { runTsx } from "@grpomesh/rpc/testing";
 import { JudgeFleet } from "./judge-fleet.ts";
 
@@ -35,7 +44,15 @@ let serverTlsDir = "";
 
 /** Starts services/judge/src/main.ts on a free loopback port and resolves with its address once it serves. */
 function startJudge(model: string): Promise<JudgeProcess> {
-  const args = [`--model=${model}`, "--address=127.0.0.1:0", "--metrics-port=off", "--sessions=1", "--threads=1", `--tls-dir=${serverTlsDir}`, `--admin-token-file=${tokenFile}`];
+  const args = [
+    `--model=${model}`,
+    "--address=127.0.0.1:0",
+    "--metrics-port=off",
+    "--sessions=1",
+    "--threads=1",
+    `--tls-dir=${serverTlsDir}`,
+    `--admin-token-file=${tokenFile}`,
+  ];
   const child = spawn(process.execPath, ["--import", "tsx", JUDGE_MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
     let out = "";
@@ -104,10 +121,16 @@ test("a swap reaches every replica over mTLS with the admin token; one to anothe
     assert.match(a!, /^a\+sha256:[0-9a-f]{12}$/);
 
     const swapped = await fleet.swapModel(models.b, "");
-    assert.ok(swapped.every((r) => r.ok), JSON.stringify(swapped));
+    assert.ok(
+      swapped.every((r) => r.ok),
+      JSON.stringify(swapped),
+    );
     const [b] = await served(pair);
     assert.match(b!, /^b\+sha256:[0-9a-f]{12}$/);
-    assert.deepEqual(swapped.map((r) => r.modelVersion), [b, b]);
+    assert.deepEqual(
+      swapped.map((r) => r.modelVersion),
+      [b, b],
+    );
 
     const refused = await fleet.swapModel(models.wide, "");
     assert.equal(refused.length, 2);
@@ -115,7 +138,12 @@ test("a swap reaches every replica over mTLS with the admin token; one to anothe
       assert.equal(r.ok, false);
       assert.equal(r.modelVersion, b);
       // startup.ts's words: "<difference>; use a judge trained on this corpus".
-      assert.match(r.error, new RegExp(`^the judge ${r.address} \\(random-judge wide\\+sha256:[0-9a-f]{12}\\) has 21 tokens and the dataset 20; the judge .* goes on with id 20 = "2"; use a judge trained on this corpus; rolled back to b\\+sha256:`));
+      assert.match(
+        r.error,
+        new RegExp(
+          `^the judge ${r.address} \\(random-judge wide\\+sha256:[0-9a-f]{12}\\) has 21 tokens and the dataset 20; the judge .* goes on with id 20 = "2"; use a judge trained on this corpus; rolled back to b\\+sha256:`,
+        ),
+      );
     }
     assert.deepEqual(await served(pair), [b, b], "every replica serves the model it had");
 
@@ -142,7 +170,10 @@ test("a stalled replica holds a swap no longer than swapDeadlineMs; nothing is l
     const results = await fleet.swapModel(models.a, "");
     const took = Date.now() - t0;
     assert.ok(took < 6_000 + 1_000, `the swap took ${took} ms with a 6000 ms deadline`);
-    assert.ok(results.every((r) => !r.ok), JSON.stringify(results));
+    assert.ok(
+      results.every((r) => !r.ok),
+      JSON.stringify(results),
+    );
     assert.match(results[1]!.error, /Info failed, nothing was loaded: .*DEADLINE_EXCEEDED/);
     assert.match(results[0]!.error, new RegExp(`nothing was loaded: ${judges[1]!.address} did not answer Info within the swap deadline \\(1500 ms\\)`));
   } finally {
@@ -175,13 +206,28 @@ test("a replica whose load outlives the deadline is rolled back too, in the back
     const results = await fleet.swapModel(models[to as "a" | "b"], "");
     const took = Date.now() - t0;
     assert.ok(took < 6_000 + 1_000, `the swap took ${took} ms with a 6000 ms deadline`);
-    assert.ok(results.every((r) => !r.ok), JSON.stringify(results));
-    assert.deepEqual(results.map((r) => r.modelVersion), before);
-    assert.match(results[0]!.error, new RegExp(`^it loaded ${to}\\+sha256:[0-9a-f]{12} but ${stalled.target} refused the new model; rolled back to ${from}\\+sha256:[0-9a-f]{12}$`));
-    assert.match(results[1]!.error, new RegExp(`DEADLINE_EXCEEDED.*; rolling back to ${from}\\+sha256:[0-9a-f]{12} in the background, kept out of scoring until then`));
+    assert.ok(
+      results.every((r) => !r.ok),
+      JSON.stringify(results),
+    );
+    assert.deepEqual(
+      results.map((r) => r.modelVersion),
+      before,
+    );
+    assert.match(
+      results[0]!.error,
+      new RegExp(`^it loaded ${to}\\+sha256:[0-9a-f]{12} but ${stalled.target} refused the new model; rolled back to ${from}\\+sha256:[0-9a-f]{12}$`),
+    );
+    assert.match(
+      results[1]!.error,
+      new RegExp(`DEADLINE_EXCEEDED.*; rolling back to ${from}\\+sha256:[0-9a-f]{12} in the background, kept out of scoring until then`),
+    );
     assert.equal(stalled.pending, true, "no chunks for a replica whose model is unknown");
     judges[1]!.child.kill("SIGCONT");
-    await waitFor("both replicas to serve their old model and the fleet to take chunks on both", async () => JSON.stringify(await served(pair)) === JSON.stringify(before) && fleet.replicas.every((r) => !r.pending));
+    await waitFor(
+      "both replicas to serve their old model and the fleet to take chunks on both",
+      async () => JSON.stringify(await served(pair)) === JSON.stringify(before) && fleet.replicas.every((r) => !r.pending),
+    );
   } finally {
     judges[1]!.child.kill("SIGCONT");
     fleet.close();
@@ -204,8 +250,19 @@ test("a replica that joins speaking another vocabulary is not admitted, and says
     await new Promise((r) => setTimeout(r, 500)); // several retries
     const refusals = lines.filter((l) => l.includes("not admitted"));
     assert.equal(refusals.length, 1, lines.join("\n"));
-    assert.match(refusals[0]!, new RegExp(`^judge replica ${joining} not admitted: the judge ${joining} \\(random-judge wide\\+sha256:[0-9a-f]{12}\\) has 21 tokens and the dataset 20; .*use a judge trained on this corpus$`));
-    assert.deepEqual(fleet.replicas.map((r) => [r.target, r.pending]), [[main, false], [joining, true]]);
+    assert.match(
+      refusals[0]!,
+      new RegExp(
+        `^judge replica ${joining} not admitted: the judge ${joining} \\(random-judge wide\\+sha256:[0-9a-f]{12}\\) has 21 tokens and the dataset 20; .*use a judge trained on this corpus$`,
+      ),
+    );
+    assert.deepEqual(
+      fleet.replicas.map((r) => [r.target, r.pending]),
+      [
+        [main, false],
+        [joining, true],
+      ],
+    );
   } finally {
     fleet.close();
   }
@@ -219,7 +276,9 @@ test("a dns:/// fleet dials pods by address and checks their certificates by the
   const server = await startServer({
     address: "127.0.0.1:0",
     security: loadSecurity({ tlsDir: serverDir }),
-    services: [bindService(JudgeService, { score: () => ({}), info: () => ({ modelName: "named", modelVersion: "v1" }), loadModel: () => ({}) }, ["LoadModel"])],
+    services: [
+      bindService(JudgeService, { score: () => ({}), info: () => ({ modelName: "named", modelVersion: "v1" }), loadModel: () => ({}) }, ["LoadModel"]),
+    ],
   });
   const clientSecurity = loadSecurity({ tlsDir: clientDir });
   const viaDns = await JudgeFleet.fromSpec(`dns:///localhost:${server.port}`, { security: clientSecurity });
@@ -257,9 +316,18 @@ test("a replica that comes back serving another model (a restart after a swap) i
       const scored = await fleet.score(tokens, { count: groups * 2, seqLen, groupSize: 2 });
       assert.deepEqual(new Set(scored.groupVersions), new Set([b]), "no group is scored by another model");
     }
-    await waitFor("the replica to be brought back to the fleet's model", async () => JSON.stringify(await served(pair)) === JSON.stringify([b, b]) && fleet.replicas.every((r) => !r.pending));
-    assert.ok(lines.some((l) => /serves a\+sha256:[0-9a-f]{12}, not the fleet's b\+sha256/.test(l)), lines.join("\n"));
-    assert.ok(lines.some((l) => /loaded the fleet's model b\+sha256/.test(l)), lines.join("\n"));
+    await waitFor(
+      "the replica to be brought back to the fleet's model",
+      async () => JSON.stringify(await served(pair)) === JSON.stringify([b, b]) && fleet.replicas.every((r) => !r.pending),
+    );
+    assert.ok(
+      lines.some((l) => /serves a\+sha256:[0-9a-f]{12}, not the fleet's b\+sha256/.test(l)),
+      lines.join("\n"),
+    );
+    assert.ok(
+      lines.some((l) => /loaded the fleet's model b\+sha256/.test(l)),
+      lines.join("\n"),
+    );
   } finally {
     fleet.close();
   }

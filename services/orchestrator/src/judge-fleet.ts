@@ -61,7 +61,17 @@ interface Replica {
 
 // A LoadModel that failed with one of these did not change the replica; any other failure
 // (deadline, connection lost) may still complete there, so the replica is rolled back too.
-const LOAD_REFUSED = new Set([Status.INVALID_ARGUMENT, Status.FAILED_PRECONDITION, Status.NOT_FOUND, Status.PERMISSION_DENIED, Status.UNAUTHENTICATED, Status.RESOURCE_EXHAUSTED, Status.UNIMPLEMENTED, Status.ALREADY_EXISTS, Status.OUT_OF_RANGE]);
+const LOAD_REFUSED = new Set([
+  Status.INVALID_ARGUMENT,
+  Status.FAILED_PRECONDITION,
+  Status.NOT_FOUND,
+  Status.PERMISSION_DENIED,
+  Status.UNAUTHENTICATED,
+  Status.RESOURCE_EXHAUSTED,
+  Status.UNIMPLEMENTED,
+  Status.ALREADY_EXISTS,
+  Status.OUT_OF_RANGE,
+]);
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -87,7 +97,10 @@ export async function resolveJudgeTargets(spec: string): Promise<string[]> {
     const addrs = await lookup(host, { all: true });
     return [...new Set(addrs.map((a) => (a.family === 6 ? `[${a.address}]:${port}` : `${a.address}:${port}`)))].sort();
   }
-  return trimmed.split(",").map((s) => s.trim()).filter(Boolean);
+  return trimmed
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 // Errors that another replica (or a later try) may not repeat; bad input would fail everywhere.
@@ -96,7 +109,8 @@ const NOT_RETRIABLE = new Set([Status.INVALID_ARGUMENT, Status.FAILED_PRECONDITI
 export class JudgeFleet implements JudgePort {
   replicas: Replica[] = [];
   private next = 0;
-  private readonly opts: Required<Omit<JudgeFleetOptions, "security" | "vocab" | "tlsServerName">> & Pick<JudgeFleetOptions, "security" | "vocab" | "tlsServerName">;
+  private readonly opts: Required<Omit<JudgeFleetOptions, "security" | "vocab" | "tlsServerName">> &
+    Pick<JudgeFleetOptions, "security" | "vocab" | "tlsServerName">;
   private refreshTimer: NodeJS.Timeout | undefined;
   /** The model the fleet serves: the last successful swap, else the version first seen. */
   private model: { path?: string; version: string } | undefined;
@@ -104,7 +118,16 @@ export class JudgeFleet implements JudgePort {
   /** `targets`: one address per replica, e.g. ["127.0.0.1:50061", "127.0.0.1:50062"]. */
   constructor(targets: string[], opts: JudgeFleetOptions = {}) {
     const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as JudgeFleetOptions;
-    this.opts = { chunkGroups: 0, deadlineMs: 60_000, maxAttempts: 0, backoffMs: 200, log: () => {}, swapDeadlineMs: DEFAULT_SWAP_DEADLINE_MS, retryMs: 5_000, ...given };
+    this.opts = {
+      chunkGroups: 0,
+      deadlineMs: 60_000,
+      maxAttempts: 0,
+      backoffMs: 200,
+      log: () => {},
+      swapDeadlineMs: DEFAULT_SWAP_DEADLINE_MS,
+      retryMs: 5_000,
+      ...given,
+    };
     if (!(this.opts.swapDeadlineMs > 0)) throw new Error(`judge swap deadline is ${this.opts.swapDeadlineMs} ms; expected a positive number of ms`);
     this.setTargets(targets);
   }
@@ -138,7 +161,11 @@ export class JudgeFleet implements JudgePort {
     }
     const joining = this.replicas.length > 0;
     for (const target of wanted.filter((t) => !keep.some((r) => r.target === t))) {
-      const client = createClient(JudgeService, target, { deadlineMs: this.opts.deadlineMs, security: this.opts.security, tlsServerName: this.opts.tlsServerName });
+      const client = createClient(JudgeService, target, {
+        deadlineMs: this.opts.deadlineMs,
+        security: this.opts.security,
+        tlsServerName: this.opts.tlsServerName,
+      });
       const replica: Replica = { target, client, served: 0, failures: 0, downUntil: 0, inFlight: 0, pending: joining };
       keep.push(replica);
       if (joining) {
@@ -152,7 +179,10 @@ export class JudgeFleet implements JudgePort {
   /** Why a judge cannot serve this fleet's dataset (startup.ts's words), or null when it speaks its vocabulary. */
   vocabularyProblem(target: string, info: Pick<JudgeServiceInfoResponse, "vocab" | "modelName" | "modelVersion">): string | null {
     if (!this.opts.vocab) return null;
-    const difference = vocabularyDifference({ vocab: info.vocab }, this.opts.vocab, { model: `judge ${target} (${info.modelName} ${info.modelVersion})`, other: "dataset" });
+    const difference = vocabularyDifference({ vocab: info.vocab }, this.opts.vocab, {
+      model: `judge ${target} (${info.modelName} ${info.modelVersion})`,
+      other: "dataset",
+    });
     return difference && `${difference}; use a judge trained on this corpus`;
   }
 
@@ -175,7 +205,11 @@ export class JudgeFleet implements JudgePort {
       const want = this.model;
       if (want && info.modelVersion !== want.version) {
         if (!want.path) {
-          this.keepOut(replica, `judge replica ${replica.target} serves ${info.modelVersion}, the fleet serves ${want.version}: kept out until it serves ${want.version}`, () => this.admit(replica));
+          this.keepOut(
+            replica,
+            `judge replica ${replica.target} serves ${info.modelVersion}, the fleet serves ${want.version}: kept out until it serves ${want.version}`,
+            () => this.admit(replica),
+          );
           return;
         }
         const res = await replica.client.loadModel({ path: want.path, version: want.version }, { deadlineMs: this.opts.swapDeadlineMs });
@@ -205,7 +239,9 @@ export class JudgeFleet implements JudgePort {
       replica.pending = false;
       replica.keptOutFor = undefined;
     } catch (err) {
-      this.keepOut(replica, `judge replica ${replica.target} not rolled back to ${model.version} yet (kept out of scoring): ${messageOf(err)}`, () => this.restore(replica, model));
+      this.keepOut(replica, `judge replica ${replica.target} not rolled back to ${model.version} yet (kept out of scoring): ${messageOf(err)}`, () =>
+        this.restore(replica, model),
+      );
     }
   }
 
@@ -270,7 +306,9 @@ export class JudgeFleet implements JudgePort {
           // loaded there) before it takes chunks again.
           replica.pending = true;
           void this.admit(replica);
-          throw new Error(`judge ${replica.target} serves ${res.modelVersion}, not the fleet's ${this.model.version} (restarted?); its scores are dropped and the fleet's model is loaded there`);
+          throw new Error(
+            `judge ${replica.target} serves ${res.modelVersion}, not the fleet's ${this.model.version} (restarted?); its scores are dropped and the fleet's model is loaded there`,
+          );
         }
         replica.served += n;
         replica.downUntil = 0;
@@ -311,7 +349,10 @@ export class JudgeFleet implements JudgePort {
         address: replicas[i]!.target,
         ok: false,
         modelVersion: b.status === "fulfilled" ? b.value.modelVersion : "",
-        error: b.status === "rejected" ? `Info failed, nothing was loaded: ${messageOf(b.reason)}` : `nothing was loaded: ${silent.join(", ")} did not answer Info within the swap deadline (${this.opts.swapDeadlineMs} ms)`,
+        error:
+          b.status === "rejected"
+            ? `Info failed, nothing was loaded: ${messageOf(b.reason)}`
+            : `nothing was loaded: ${silent.join(", ")} did not answer Info within the swap deadline (${this.opts.swapDeadlineMs} ms)`,
         loadMs: 0,
       }));
     }

@@ -4,8 +4,20 @@ import { Gauge, createMetrics, type ServiceMetrics } from "@grpomesh/metrics";
 import type { EvalRecord, StepRecord } from "@grpomesh/loop";
 
 const STEP_FIELDS = [
-  "loss", "pg_loss", "kl_penalty", "mean_reward", "std_reward", "mean_advantage", "mean_kl", "kl_per_token", "mean_log_prob",
-  "frac_zero_std_groups", "grad_norm", "learning_rate", "clip_frac", "tokens_per_s",
+  "loss",
+  "pg_loss",
+  "kl_penalty",
+  "mean_reward",
+  "std_reward",
+  "mean_advantage",
+  "mean_kl",
+  "kl_per_token",
+  "mean_log_prob",
+  "frac_zero_std_groups",
+  "grad_norm",
+  "learning_rate",
+  "clip_frac",
+  "tokens_per_s",
 ] as const;
 
 export class RunMetrics {
@@ -25,7 +37,12 @@ export class RunMetrics {
     for (const f of STEP_FIELDS) this.fields.set(f, new Gauge({ name: `grpo_${f}`, help: `GRPO ${f.replace(/_/g, " ")} of the last step.`, registers }));
     this.step = new Gauge({ name: "grpo_step", help: "Steps applied so far.", registers });
     this.policyVersion = new Gauge({ name: "grpo_policy_version", help: "Policy version after the last step.", registers });
-    this.judgeInfo = new Gauge({ name: "grpo_judge_model_info", help: "1 for the judge model version that scored the last step.", labelNames: ["version"], registers });
+    this.judgeInfo = new Gauge({
+      name: "grpo_judge_model_info",
+      help: "1 for the judge model version that scored the last step.",
+      labelNames: ["version"],
+      registers,
+    });
     this.phase = new Gauge({ name: "grpo_step_phase_seconds", help: "Duration of each phase of the last step.", labelNames: ["phase"], registers });
     this.evalReward = new Gauge({ name: "grpo_eval_mean_reward", help: "Held-out mean judge reward at the last evaluation.", registers });
     this.evalAccuracy = new Gauge({ name: "grpo_eval_accuracy", help: "Held-out masked-token accuracy at the last evaluation.", registers });

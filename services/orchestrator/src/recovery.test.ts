@@ -67,11 +67,18 @@ test("--resume refuses a changed training key, naming both values; safe keys may
       /  kl_beta: the run uses 0\.1; the command line or environment gives 0\.2/.test(e.message) &&
       /Keys a resume may change: max_iters, /.test(e.message),
   );
-  assert.throws(() => planRun(["--resume", `--run_dir=${runDir}`], { ORCHESTRATOR_LEARNING_RATE: "0.5" }), /learning_rate: the run uses 0\.00001; the command line or environment gives 0\.5/);
+  assert.throws(
+    () => planRun(["--resume", `--run_dir=${runDir}`], { ORCHESTRATOR_LEARNING_RATE: "0.5" }),
+    /learning_rate: the run uses 0\.00001; the command line or environment gives 0\.5/,
+  );
   const plan = planRun(["--resume", `--run_dir=${runDir}`, "--max_iters=20", "--policy=127.0.0.1:1", "--judge_swap_deadline_ms=1000"]);
   assert.equal(plan.kind, "resume");
   if (plan.kind !== "resume") return;
-  assert.deepEqual(plan.changes.map((c) => [c.key, c.saved, c.given]).sort(), [["judge_swap_deadline_ms", 30000, 1000], ["max_iters", 6, 20], ["policy", "127.0.0.1:50071", "127.0.0.1:1"]]);
+  assert.deepEqual(plan.changes.map((c) => [c.key, c.saved, c.given]).sort(), [
+    ["judge_swap_deadline_ms", 30000, 1000],
+    ["max_iters", 6, 20],
+    ["policy", "127.0.0.1:50071", "127.0.0.1:1"],
+  ]);
   assert.equal(plan.config.max_iters, 20);
 });
 
@@ -86,7 +93,10 @@ test("the config file the run started with changes nothing on resume; a key edit
   assert.equal(plan.kind, "resume");
   if (plan.kind === "resume") assert.deepEqual([plan.config.kl_beta, plan.config.learning_rate, plan.changes.length], [0.05, 1e-4, 0]);
   writeFileSync(file, JSON.stringify({ kl_beta: 0.1, learning_rate: 3e-4, max_iters: 6 }));
-  assert.throws(() => planRun(["--resume", `--run_dir=${runDir}`, `--config=${file}`]), new RegExp(`learning_rate: the run uses 0\\.0001; config file ${file} gives 0\\.0003`));
+  assert.throws(
+    () => planRun(["--resume", `--run_dir=${runDir}`, `--config=${file}`]),
+    new RegExp(`learning_rate: the run uses 0\\.0001; config file ${file} gives 0\\.0003`),
+  );
 });
 
 test("--resume of a finished run says so and changes nothing; the orchestrator exits 0 without touching a file", async () => {
@@ -96,7 +106,11 @@ test("--resume of a finished run says so and changes nothing; the orchestrator e
   assert.equal(plan.kind, "finished");
   const snapshot = () => snapshotFiles(runDir);
   const before = snapshot();
-  const res = spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "services/orchestrator/src/main.ts"), "--resume", `--run_dir=${runDir}`], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 });
+  const res = spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "services/orchestrator/src/main.ts"), "--resume", `--run_dir=${runDir}`], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   assert.equal(res.status, 0, res.stderr);
   assert.match(res.stdout, /run .* is already finished: step 6 of max_iters 6 .*summary\.json\); nothing to do, nothing was changed/);
   assert.deepEqual(snapshot(), before);
@@ -111,7 +125,10 @@ test("a fresh run refuses an old run's directory; --resume refuses one it cannot
   assert.throws(() => planRun([`--run_dir=${runDir}`]), /already holds checkpoints; pass --resume .*\(it holds step-000002\)/);
   // Checkpoints that all fail their digests: named, and nothing starts.
   writeFileSync(join(runDir, "checkpoints", "step-000002", "policy", "weights.bin"), "tampered");
-  assert.throws(() => planRun(["--resume", `--run_dir=${runDir}`]), /no checkpoint in .* verifies, so the run cannot continue.*\n  step-000002: .*weights\.bin has sha256/s);
+  assert.throws(
+    () => planRun(["--resume", `--run_dir=${runDir}`]),
+    /no checkpoint in .* verifies, so the run cannot continue.*\n  step-000002: .*weights\.bin has sha256/s,
+  );
   // A log and no checkpoint: starting over would write over it.
   rmSync(join(runDir, "checkpoints"), { recursive: true });
   assert.throws(() => planRun(["--resume", `--run_dir=${runDir}`]), /holds a run's log\.jsonl \(3 steps\) but no checkpoint to continue from/);
@@ -127,7 +144,10 @@ test("the orchestrator names a run directory it cannot create, and a refused res
   const run = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", main, ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 });
   const proc = run(["--run_dir=/proc/grpomesh-run", "--policy=127.0.0.1:1"]);
   assert.equal(proc.status, 1);
-  assert.match(proc.stderr, /run directory \/proc\/grpomesh-run cannot be created: \/proc does not allow new folders \(ENOENT from a read-only or virtual file system\)/);
+  assert.match(
+    proc.stderr,
+    /run directory \/proc\/grpomesh-run cannot be created: \/proc does not allow new folders \(ENOENT from a read-only or virtual file system\)/,
+  );
   assert.doesNotMatch(proc.stderr, /ENOENT: no such file or directory, mkdir/);
   const runDir = join(temp(), "run");
   await startRun(runDir, SMALL, 2);
@@ -138,7 +158,11 @@ test("the orchestrator names a run directory it cannot create, and a refused res
 });
 
 test("environment variables configure the orchestrator (ORCHESTRATOR_<KEY>); metrics and gRPC bind loopback by default", () => {
-  const { config } = parseOrchestratorConfig(["--max_iters=3"], undefined, { ORCHESTRATOR_KL_BETA: "0.02", ORCHESTRATOR_MAX_ITERS: "9", ORCHESTRATOR_TLS_DIR: "/secrets/tls" });
+  const { config } = parseOrchestratorConfig(["--max_iters=3"], undefined, {
+    ORCHESTRATOR_KL_BETA: "0.02",
+    ORCHESTRATOR_MAX_ITERS: "9",
+    ORCHESTRATOR_TLS_DIR: "/secrets/tls",
+  });
   assert.deepEqual([config.kl_beta, config.max_iters, config.tls_dir, config.admin_token_file], [0.02, 3, "/secrets/tls", ""]);
   assert.throws(() => parseOrchestratorConfig([], undefined, { ORCHESTRATOR_KL_BETA: "lots" }), /environment variable ORCHESTRATOR_KL_BETA/);
   assert.equal(config.metrics_host, "127.0.0.1");

@@ -6,7 +6,14 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { REPO_ROOT } from "@grpomesh/data";
 import {
-  CONFIG_FILE, LOG_FILE, SUMMARY_FILE, assertFreshRunDir, chooseCheckpoint, inspectRunDir, readJsonFile, readLog,
+  CONFIG_FILE,
+  LOG_FILE,
+  SUMMARY_FILE,
+  assertFreshRunDir,
+  chooseCheckpoint,
+  inspectRunDir,
+  readJsonFile,
+  readLog,
   type CheckpointChoice,
 } from "@grpomesh/loop";
 import { parseOrchestratorConfig, resumeConfig, type ConfigChange, type OrchestratorConfig } from "./config.ts";

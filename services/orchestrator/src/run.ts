@@ -4,7 +4,19 @@
 import { join } from "node:path";
 import { envUsage, formatConfig } from "@grpomesh/config";
 import { DEFAULT_CORPUS_PATH, loadCorpus } from "@grpomesh/data";
-import { CorpusData, GrpoTrainer, LOG_FILE, SUMMARY_FILE, ensureRunDir, inRunDir, latestCheckpoint, readLog, summarizeLog, writeAtomic, type GrpoConfig } from "@grpomesh/loop";
+import {
+  CorpusData,
+  GrpoTrainer,
+  LOG_FILE,
+  SUMMARY_FILE,
+  ensureRunDir,
+  inRunDir,
+  latestCheckpoint,
+  readLog,
+  summarizeLog,
+  writeAtomic,
+  type GrpoConfig,
+} from "@grpomesh/loop";
 import { RunState } from "@grpomesh/proto";
 import { startMetricsServer } from "@grpomesh/metrics";
 import { loadSecurity, securityFields, securityWarning, waitForServing } from "@grpomesh/rpc";
@@ -76,7 +88,9 @@ export async function startOrchestrator(args: OrchestratorArgs): Promise<Orchest
   const security = loadSecurity({ tlsDir: cfg.tls_dir, adminTokenFile: cfg.admin_token_file });
   const insecure = securityWarning("orchestrator", security);
   if (insecure) console.warn(`[orchestrator] ${insecure}`);
-  console.log(`resolved configuration${args.configFile ? ` (file ${args.configFile})` : ""}${resuming ? ` (restored from ${plan.savedFrom})` : ""}:\n${formatConfig(cfg, ORCHESTRATOR_DEFAULTS)}`);
+  console.log(
+    `resolved configuration${args.configFile ? ` (file ${args.configFile})` : ""}${resuming ? ` (restored from ${plan.savedFrom})` : ""}:\n${formatConfig(cfg, ORCHESTRATOR_DEFAULTS)}`,
+  );
   if (resuming) for (const c of plan.changes) log(`resume changes ${c.key}: ${JSON.stringify(c.saved)} → ${JSON.stringify(c.given)} (${c.source})`);
 
   const corpus = loadCorpus(cfg.corpus || DEFAULT_CORPUS_PATH);
@@ -101,57 +115,64 @@ export async function startOrchestrator(args: OrchestratorArgs): Promise<Orchest
   const metrics = new RunMetrics();
   const mode = cfg.progress === "auto" ? (process.stdout.isTTY ? "line" : "log") : cfg.progress;
   const progress = new ProgressLine(cfg.max_iters, mode, cfg.log_every);
-  const trainer = new GrpoTrainer(
-    { policy, reference, judge: judges, data },
-    cfg as GrpoConfig,
-    {
-      runDir,
-      maskTokenId: corpus.vocab.maskTokenId,
-      decode: (ids) => corpus.vocab.decode(ids, { maskChar: "_" }),
-      configForRecord: cfg,
-      segmentStartMs,
-      hooks: {
-        onStep: (r) => {
-          metrics.recordStep(r);
-          progress.step(r);
-        },
-        onEval: (r) => {
-          metrics.recordEval(r);
-          progress.breakLine();
-          log(formatEval(r));
-        },
-        onSamples: (step, samples) => {
-          progress.breakLine();
-          console.log(formatSamples(step, samples));
-        },
-        onWarning: (m) => {
-          progress.breakLine();
-          console.warn(`[orchestrator] WARNING: ${m}`);
-        },
-        onCheckpoint: (dir, step) => {
-          progress.breakLine();
-          log(`checkpoint @ step ${step}: ${dir}`);
-        },
+  const trainer = new GrpoTrainer({ policy, reference, judge: judges, data }, cfg as GrpoConfig, {
+    runDir,
+    maskTokenId: corpus.vocab.maskTokenId,
+    decode: (ids) => corpus.vocab.decode(ids, { maskChar: "_" }),
+    configForRecord: cfg,
+    segmentStartMs,
+    hooks: {
+      onStep: (r) => {
+        metrics.recordStep(r);
+        progress.step(r);
+      },
+      onEval: (r) => {
+        metrics.recordEval(r);
+        progress.breakLine();
+        log(formatEval(r));
+      },
+      onSamples: (step, samples) => {
+        progress.breakLine();
+        console.log(formatSamples(step, samples));
+      },
+      onWarning: (m) => {
+        progress.breakLine();
+        console.warn(`[orchestrator] WARNING: ${m}`);
+      },
+      onCheckpoint: (dir, step) => {
+        progress.breakLine();
+        log(`checkpoint @ step ${step}: ${dir}`);
       },
     },
-  );
+  });
   if (plan.kind === "resume") {
     const r = await trainer.resumeFromCheckpoint(plan.choice, { config_changes: plan.changes.map(({ key, saved, given }) => ({ key, saved, given })) });
     for (const s of r.skipped) log(`skipped checkpoint ${s.checkpoint}: ${s.reason}${"moved_to" in s ? ` (moved to ${String(s.moved_to)})` : ""}`);
     for (const n of r.notes) log(n);
-    log(`resumed from ${r.checkpoint} at step ${r.step}${r.supersededRecords ? `; ${r.supersededRecords} log records after it moved to log.superseded.jsonl (those steps are redone)` : ""}`);
+    log(
+      `resumed from ${r.checkpoint} at step ${r.step}${r.supersededRecords ? `; ${r.supersededRecords} log records after it moved to log.superseded.jsonl (those steps are redone)` : ""}`,
+    );
   } else {
     if (facts.policyLastStep > 0) {
-      throw new Error(`the policy has already applied ${facts.policyLastStep} steps but this is a fresh run; restart the policy from the initial checkpoint or pass --resume`);
+      throw new Error(
+        `the policy has already applied ${facts.policyLastStep} steps but this is a fresh run; restart the policy from the initial checkpoint or pass --resume`,
+      );
     }
     trainer.begin({ config_file: plan.configFile ?? null, config_file_values: plan.configFileValues ?? null, policy_weights_digest: facts.policyDigest });
   }
 
   let state = RunState.RUNNING;
   let error = "";
-  const server = await startOrchestratorServer(cfg.address, { trainer, judges, runDir, state: () => state, error: () => error, looping: () => state === RunState.RUNNING }, { onCall: metrics.service.observeCall, security });
-  const metricsServer = cfg.metrics_port >= 0 ? await startMetricsServer({ port: cfg.metrics_port, host: cfg.metrics_host, registry: metrics.service.registry }) : undefined;
-  const secured = securityFields(security).map(([k, v]) => `${k}=${v}`).join(" ");
+  const server = await startOrchestratorServer(
+    cfg.address,
+    { trainer, judges, runDir, state: () => state, error: () => error, looping: () => state === RunState.RUNNING },
+    { onCall: metrics.service.observeCall, security },
+  );
+  const metricsServer =
+    cfg.metrics_port >= 0 ? await startMetricsServer({ port: cfg.metrics_port, host: cfg.metrics_host, registry: metrics.service.registry }) : undefined;
+  const secured = securityFields(security)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
   const startLine = `[orchestrator] serving on ${server.address} (${secured})${metricsServer ? `, /metrics on ${cfg.metrics_host}:${metricsServer.port}` : ""}; run directory ${runDir}`;
 
   const abort = new AbortController();
@@ -161,14 +182,18 @@ export async function startOrchestrator(args: OrchestratorArgs): Promise<Orchest
       state = abort.signal.aborted ? RunState.PAUSED : RunState.DONE;
       progress.breakLine();
       const referenceAfter = (await reference.client.info({})).weightsDigest;
-      if (referenceAfter !== facts.referenceDigest) throw new Error(`the reference's weights changed during the run (${facts.referenceDigest.slice(0, 12)} → ${referenceAfter.slice(0, 12)}); it must be frozen`);
+      if (referenceAfter !== facts.referenceDigest)
+        throw new Error(
+          `the reference's weights changed during the run (${facts.referenceDigest.slice(0, 12)} → ${referenceAfter.slice(0, 12)}); it must be frozen`,
+        );
       const policyAfter = await policy.state();
       // The whole run, every segment: log.jsonl holds each step once (it is cut back on resume), the
       // run's first evaluation (step 0) and the wall time of earlier segments.
       const records = readLog(join(runDir, LOG_FILE)).records;
       const run = summarizeLog(records);
       const startRecord = records.find((r) => r.type === "start");
-      const initialDigest = typeof startRecord?.policy_weights_digest === "string" ? startRecord.policy_weights_digest : resuming ? facts.referenceDigest : facts.policyDigest;
+      const initialDigest =
+        typeof startRecord?.policy_weights_digest === "string" ? startRecord.policy_weights_digest : resuming ? facts.referenceDigest : facts.policyDigest;
       const first = run.first_eval ?? result.first;
       const last = run.last_eval ?? result.last;
       const lastEnd = [...records].reverse().find((r) => r.type === "end");
@@ -242,4 +267,3 @@ export async function startOrchestrator(args: OrchestratorArgs): Promise<Orchest
 function signed(x: number): string {
   return `${x >= 0 ? "+" : ""}${x.toFixed(4)}`;
 }
-

@@ -34,7 +34,11 @@ before(async () => {
   trainer.begin();
   // No judge answers at this address: a request that reached the fleet would fail UNAVAILABLE.
   judges = new JudgeFleet(["127.0.0.1:1"], { deadlineMs: 2_000 });
-  server = await startOrchestratorServer("127.0.0.1:0", { trainer, judges, runDir, state: () => state, error: () => "", looping: () => state === RunState.RUNNING }, { security: serverSecurity });
+  server = await startOrchestratorServer(
+    "127.0.0.1:0",
+    { trainer, judges, runDir, state: () => state, error: () => "", looping: () => state === RunState.RUNNING },
+    { security: serverSecurity },
+  );
   admin = createClient(OrchestratorService, server.address, { security: clientSecurity, deadlineMs: 20_000 });
   reader = createClient(OrchestratorService, server.address, { security: noToken, deadlineMs: 20_000 });
   running = trainer.run(abort.signal).finally(() => (state = RunState.DONE));

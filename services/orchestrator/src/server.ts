@@ -71,7 +71,9 @@ export async function startOrchestratorServer(address: string, run: RunControl, 
           async swapJudge(req) {
             checkPathField(req.path, "path");
             if (Buffer.byteLength(req.version, "utf8") > MAX_VERSION_BYTES) {
-              throw invalidArgument(`version ${echo(req.version, 80)} is ${Buffer.byteLength(req.version, "utf8")} bytes; expected a label of at most ${MAX_VERSION_BYTES} (or empty: the judge names it)`);
+              throw invalidArgument(
+                `version ${echo(req.version, 80)} is ${Buffer.byteLength(req.version, "utf8")} bytes; expected a label of at most ${MAX_VERSION_BYTES} (or empty: the judge names it)`,
+              );
             }
             // The fleet bounds how long the swap holds the loop (judge_swap_deadline_ms).
             const { replicas, effectiveStep } = await atBoundary(async () => ({
@@ -79,7 +81,9 @@ export async function startOrchestratorServer(address: string, run: RunControl, 
               effectiveStep: run.trainer.step + 1,
             }));
             if (replicas.some((r) => !r.ok)) {
-              throw failedPrecondition(`judge swap refused; every replica keeps its model: ${replicas.map((r) => `${r.address}: ${r.ok ? "ok" : r.error}`).join("; ")}`);
+              throw failedPrecondition(
+                `judge swap refused; every replica keeps its model: ${replicas.map((r) => `${r.address}: ${r.ok ? "ok" : r.error}`).join("; ")}`,
+              );
             }
             return { effectiveStep, replicas };
           },

@@ -32,9 +32,13 @@ export async function runStartupChecks(
 
   // 1. The dataset yields masked inputs and has a mask token.
   if (!Number.isInteger(corpus.meta.mask_token_id) || dataVocab[corpus.meta.mask_token_id] !== "[MASK]") {
-    fail(`dataset metadata has mask_token_id ${corpus.meta.mask_token_id}, which is not "[MASK]" in its vocabulary; rebuild the metadata (libs/data/src/build-metadata.ts)`);
+    fail(
+      `dataset metadata has mask_token_id ${corpus.meta.mask_token_id}, which is not "[MASK]" in its vocabulary; rebuild the metadata (libs/data/src/build-metadata.ts)`,
+    );
   }
-  log(`check: dataset ${corpus.meta.name} has ${dataVocab.length} tokens, mask_token_id ${corpus.meta.mask_token_id}, ${corpus.train.length} train / ${corpus.heldout.length} held-out characters`);
+  log(
+    `check: dataset ${corpus.meta.name} has ${dataVocab.length} tokens, mask_token_id ${corpus.meta.mask_token_id}, ${corpus.train.length} train / ${corpus.heldout.length} held-out characters`,
+  );
 
   // 2. The generator checkpoint loaded in the policy, with the data's vocabulary.
   const p = await policy.client.info({});
@@ -42,18 +46,25 @@ export async function runStartupChecks(
   if (p.config!.modelType !== "masked_lm") fail(`policy model_type is "${p.config!.modelType}"; expected "masked_lm"`);
   const policyDiff = vocabularyDifference({ vocab: p.vocab!.tokens, maskTokenId: p.vocab!.maskTokenId }, dataVocabView, { model: "policy", other: "dataset" });
   if (policyDiff) fail(`${policyDiff}; use a generator trained on this corpus`);
-  log(`check: policy loaded ${p.config!.nLayer} layers × d_model ${p.config!.dModel}, seq_len ${p.config!.seqLen}, ${p.parameterCount} parameters, version ${p.policyVersion}, engine ${p.backend}`);
+  log(
+    `check: policy loaded ${p.config!.nLayer} layers × d_model ${p.config!.dModel}, seq_len ${p.config!.seqLen}, ${p.parameterCount} parameters, version ${p.policyVersion}, engine ${p.backend}`,
+  );
 
   // 3. The reference is the same architecture and vocabulary, frozen, and (on a fresh run) the initial policy.
   const r = await reference.client.info({});
   if (!r.config || !r.vocab) fail(`reference at ${reference.client.target} reports no model config`);
-  const referenceDiff = vocabularyDifference({ vocab: r.vocab!.tokens, maskTokenId: r.vocab!.maskTokenId }, dataVocabView, { model: "reference", other: "dataset" });
+  const referenceDiff = vocabularyDifference({ vocab: r.vocab!.tokens, maskTokenId: r.vocab!.maskTokenId }, dataVocabView, {
+    model: "reference",
+    other: "dataset",
+  });
   if (referenceDiff) fail(`${referenceDiff}; start the reference from the policy's initial checkpoint`);
   if (r.config!.seqLen !== p.config!.seqLen || r.config!.vocabSize !== p.config!.vocabSize) {
     fail(`reference has seq_len ${r.config!.seqLen}, vocab ${r.config!.vocabSize}; policy has seq_len ${p.config!.seqLen}, vocab ${p.config!.vocabSize}`);
   }
   if (!resuming && p.policyVersion === 0 && r.weightsDigest !== p.weightsDigest) {
-    fail(`the reference's weights (digest ${r.weightsDigest.slice(0, 12)}) are not the initial policy's (${p.weightsDigest.slice(0, 12)}); start both from the same checkpoint`);
+    fail(
+      `the reference's weights (digest ${r.weightsDigest.slice(0, 12)}) are not the initial policy's (${p.weightsDigest.slice(0, 12)}); start both from the same checkpoint`,
+    );
   }
   log(`check: reference is frozen (weights ${r.weightsDigest.slice(0, 12)}, checked again at the end)`);
 
@@ -61,7 +72,10 @@ export async function runStartupChecks(
   const judgeVersions: Record<string, string> = {};
   for (const replica of judges.replicas) {
     const j = await replica.client.info({});
-    const judgeDiff = vocabularyDifference({ vocab: j.vocab }, dataVocabView, { model: `judge ${replica.target} (${j.modelName} ${j.modelVersion})`, other: "dataset" });
+    const judgeDiff = vocabularyDifference({ vocab: j.vocab }, dataVocabView, {
+      model: `judge ${replica.target} (${j.modelName} ${j.modelVersion})`,
+      other: "dataset",
+    });
     if (judgeDiff) fail(`${judgeDiff}; use a judge trained on this corpus`);
     if (j.seqLen !== 0 && j.seqLen !== p.config!.seqLen) fail(`judge ${replica.target} expects seq_len ${j.seqLen}; the policy generates ${p.config!.seqLen}`);
     judgeVersions[replica.target] = j.modelVersion;

@@ -49,12 +49,19 @@ test("a judge that never finishes loading holds the loop no longer than judge_sw
   });
   // swapDeadlineMs: what the orchestrator passes from judge_swap_deadline_ms.
   const fleet = new JudgeFleet([judge.address], { deadlineMs: 10_000, swapDeadlineMs: SWAP_DEADLINE_MS });
-  const trainer = new GrpoTrainer({ ...tinyPorts(), judge: fleet }, tinyConfig({ max_iters: 10_000, checkpoint_interval: 0 }), { runDir: join(dir, "run"), maskTokenId: TINY_MASK });
+  const trainer = new GrpoTrainer({ ...tinyPorts(), judge: fleet }, tinyConfig({ max_iters: 10_000, checkpoint_interval: 0 }), {
+    runDir: join(dir, "run"),
+    maskTokenId: TINY_MASK,
+  });
   let state = RunState.RUNNING;
   const tokenFile = join(dir, "admin-token");
   writeFileSync(tokenFile, randomBytes(24).toString("base64url"));
   const security = loadSecurity({ adminTokenFile: tokenFile });
-  const server = await startOrchestratorServer("127.0.0.1:0", { trainer, judges: fleet, runDir: join(dir, "run"), state: () => state, error: () => "", looping: () => state === RunState.RUNNING }, { security });
+  const server = await startOrchestratorServer(
+    "127.0.0.1:0",
+    { trainer, judges: fleet, runDir: join(dir, "run"), state: () => state, error: () => "", looping: () => state === RunState.RUNNING },
+    { security },
+  );
   const client = createClient(OrchestratorService, server.address, { deadlineMs: 30_000, security });
   const abort = new AbortController();
   const running = trainer.run(abort.signal).finally(() => (state = RunState.DONE));

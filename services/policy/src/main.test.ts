@@ -27,7 +27,17 @@ test("serves with one start line, reports SERVING, and exits 0 on SIGTERM", asyn
   const starts = run.startLines;
   assert.equal(starts.length, 1, run.stdout);
   assert.match(starts[0]!, / engine="onnxruntime cpu, \d+ threads" engine_reason="auto: [^"]+" /);
-  for (const field of [`checkpoint=${dir.path}/gen `, "layers=2 ", "d_model=32 ", "seq_len=16 ", "vocab=10 ", "version=0 ", "last_step=0 ", "max_batch=32 ", "metrics=off "]) {
+  for (const field of [
+    `checkpoint=${dir.path}/gen `,
+    "layers=2 ",
+    "d_model=32 ",
+    "seq_len=16 ",
+    "vocab=10 ",
+    "version=0 ",
+    "last_step=0 ",
+    "max_batch=32 ",
+    "metrics=off ",
+  ]) {
     assert.ok(starts[0]!.includes(field), `start line lacks ${field}: ${starts[0]}`);
   }
   assert.match(starts[0]!, / params=\d+ .* digest=[0-9a-f]{16} /);
@@ -46,13 +56,21 @@ test("a mistyped flag exits 2 with a suggestion; a missing checkpoint exits 1 wi
 });
 
 test("flags win over POLICY_* variables, which win over the defaults; bad values are refused", () => {
-  const { config } = parsePolicyConfig(["--max-batch=12", "--metrics-port=0"], { POLICY_MAX_BATCH: "99", POLICY_ADDRESS: "127.0.0.1:7000", POLICY_CHECKPOINT_ROOT: "/runs" });
+  const { config } = parsePolicyConfig(["--max-batch=12", "--metrics-port=0"], {
+    POLICY_MAX_BATCH: "99",
+    POLICY_ADDRESS: "127.0.0.1:7000",
+    POLICY_CHECKPOINT_ROOT: "/runs",
+  });
   assert.deepEqual(
     { b: config.maxBatch, a: config.address, m: config.metricsPort, r: config.checkpointRoot, c: config.checkpoint, be: config.backend },
     { b: 12, a: "127.0.0.1:7000", m: 0, r: "/runs", c: "models/generator", be: undefined },
   );
   const safe = parsePolicyConfig([]).config;
-  assert.deepEqual({ a: safe.address, h: safe.metricsHost, r: safe.checkpointRoot, t: safe.tlsDir, k: safe.adminTokenFile }, { a: "127.0.0.1:50071", h: "127.0.0.1", r: "runs", t: null, k: null }, "safe defaults: loopback, confined, no credentials");
+  assert.deepEqual(
+    { a: safe.address, h: safe.metricsHost, r: safe.checkpointRoot, t: safe.tlsDir, k: safe.adminTokenFile },
+    { a: "127.0.0.1:50071", h: "127.0.0.1", r: "runs", t: null, k: null },
+    "safe defaults: loopback, confined, no credentials",
+  );
   assert.throws(() => parsePolicyConfig(["--checkpoint-root="]), /--checkpoint-root is empty/);
   assert.equal(parsePolicyConfig(["--metrics-port=off"]).config.metricsPort, null);
   assert.equal(parsePolicyConfig(["--help"]).help, true);
@@ -60,5 +78,8 @@ test("flags win over POLICY_* variables, which win over the defaults; bad values
   assert.throws(() => parsePolicyConfig(["--max-batch=0"]), /--max-batch is 0; expected an integer ≥ 1/);
   assert.throws(() => parsePolicyConfig(["--max-batch=1.5"]), /expected an integer/);
   assert.throws(() => parsePolicyConfig(["--backend=tpu"]), /option --backend has value "tpu"; expected one of , wasm, cpu, node, node-gpu/);
-  assert.throws(() => parsePolicyConfig([], { POLICY_MAX_BATCH: "lots" }), /environment variable POLICY_MAX_BATCH: option --max_batch has value "lots"; expected an integer/);
+  assert.throws(
+    () => parsePolicyConfig([], { POLICY_MAX_BATCH: "lots" }),
+    /environment variable POLICY_MAX_BATCH: option --max_batch has value "lots"; expected an integer/,
+  );
 });

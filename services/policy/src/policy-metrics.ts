@@ -42,8 +42,18 @@ export class PolicyMetrics {
       buckets: UPDATE_BUCKETS_SECONDS,
       registers,
     });
-    this.gradNorm = new Histogram({ name: "policy_grad_norm", help: "Global gradient norm of applied updates, before clipping.", buckets: GRAD_NORM_BUCKETS, registers });
-    this.updates = new Counter({ name: "policy_updates_total", help: "Update requests answered, by result (applied or replayed).", labelNames: ["result"], registers });
+    this.gradNorm = new Histogram({
+      name: "policy_grad_norm",
+      help: "Global gradient norm of applied updates, before clipping.",
+      buckets: GRAD_NORM_BUCKETS,
+      registers,
+    });
+    this.updates = new Counter({
+      name: "policy_updates_total",
+      help: "Update requests answered, by result (applied or replayed).",
+      labelNames: ["result"],
+      registers,
+    });
     this.sampledSequences = new Counter({ name: "policy_sampled_sequences_total", help: "Completions returned by Sample.", registers });
   }
 }

@@ -15,7 +15,9 @@ import { maskedInputs, tempDir, trainParams, updateRequest, writeTinyCheckpoint,
 await initBackend("wasm", { log: false });
 
 const V = TINY_VOCAB.length;
-const B = 4, T = 16, K = 3;
+const B = 4,
+  T = 16,
+  K = 3;
 const dir = tempDir();
 writeTinyCheckpoint(`${dir.path}/gen`, 1);
 const tokenFile = `${dir.path}/admin-token`;
@@ -85,7 +87,16 @@ test("Info, Sample, Update, SaveCheckpoint, LoadCheckpoint round trip; gRPC matc
   assert.equal(await checkHealth(server.address, "grpomesh.v1.PolicyService"), "SERVING");
   const info0 = await client.info({});
   assert.deepEqual(
-    { type: info0.config?.modelType, V: info0.config?.vocabSize, T: info0.config?.seqLen, L: info0.config?.nLayer, D: info0.config?.dModel, version: info0.policyVersion, step: info0.lastStep, backend: info0.backend },
+    {
+      type: info0.config?.modelType,
+      V: info0.config?.vocabSize,
+      T: info0.config?.seqLen,
+      L: info0.config?.nLayer,
+      D: info0.config?.dModel,
+      version: info0.policyVersion,
+      step: info0.lastStep,
+      backend: info0.backend,
+    },
     { type: "masked_lm", V, T: 16, L: 2, D: 32, version: 0, step: 0, backend: (await server.engine.info()).backend },
   );
   assert.deepEqual(info0.vocab?.tokens, TINY_VOCAB);
@@ -142,34 +153,147 @@ test("every bad request gets its status code, state is unchanged, and the next g
   const f32 = (a: Float32Array, i: number, v: number) => Float32Array.from(a, (x, j) => (j === i ? v : x));
   const cases: Array<[string, () => Promise<unknown>, Status, RegExp]> = [
     ["inputs missing", () => client.update({ ...req, inputs: undefined }), Status.INVALID_ARGUMENT, /inputs is missing/],
-    ["inputs as float", () => client.update({ ...req, inputs: encodeTensor(Float32Array.from(good.inputs), [B, T]) }), Status.INVALID_ARGUMENT, /inputs has dtype FLOAT32; expected INT32/],
-    ["inputs with bad byte count", () => client.update({ ...req, inputs: { ...req.inputs!, shape: [BigInt(B), BigInt(T + 1)] } }), Status.INVALID_ARGUMENT, /inputs: 256 bytes for shape \[4, 17\]/],
-    ["completions of another T", () => client.update({ ...req, completions: encodeTensor(new Int32Array(B * K * 8), [B, K, 8]) }), Status.INVALID_ARGUMENT, /completions has shape \[4, 3, 8\]; expected \[4, \*, 16\]/],
-    ["advantages of another k", () => client.update({ ...req, advantages: encodeTensor(new Float32Array(B * 2), [B, 2]) }), Status.INVALID_ARGUMENT, /advantages has shape \[4, 2\]; expected \[4, 3\]/],
-    ["ref log-probs of another vocabulary", () => client.update({ ...req, refLogProbs: encodeTensor(new Float32Array(B * T * 12), [B, T, 12]) }), Status.INVALID_ARGUMENT, /ref_log_probs has shape \[4, 16, 12\]; expected \[4, 16, 10\]/],
-    ["NaN advantage", () => client.update({ ...req, advantages: encodeTensor(f32(good.advantages, 4, NaN), [B, K]) }), Status.INVALID_ARGUMENT, /advantages\[4\] \(input 1, member 1\) is NaN/],
-    ["token out of range", () => client.update({ ...req, inputs: encodeTensor(Int32Array.from(good.inputs, (x, i) => (i === 0 ? 99 : x)), [B, T]) }), Status.INVALID_ARGUMENT, /inputs\[0\] is 99/],
+    [
+      "inputs as float",
+      () => client.update({ ...req, inputs: encodeTensor(Float32Array.from(good.inputs), [B, T]) }),
+      Status.INVALID_ARGUMENT,
+      /inputs has dtype FLOAT32; expected INT32/,
+    ],
+    [
+      "inputs with bad byte count",
+      () => client.update({ ...req, inputs: { ...req.inputs!, shape: [BigInt(B), BigInt(T + 1)] } }),
+      Status.INVALID_ARGUMENT,
+      /inputs: 256 bytes for shape \[4, 17\]/,
+    ],
+    [
+      "completions of another T",
+      () => client.update({ ...req, completions: encodeTensor(new Int32Array(B * K * 8), [B, K, 8]) }),
+      Status.INVALID_ARGUMENT,
+      /completions has shape \[4, 3, 8\]; expected \[4, \*, 16\]/,
+    ],
+    [
+      "advantages of another k",
+      () => client.update({ ...req, advantages: encodeTensor(new Float32Array(B * 2), [B, 2]) }),
+      Status.INVALID_ARGUMENT,
+      /advantages has shape \[4, 2\]; expected \[4, 3\]/,
+    ],
+    [
+      "ref log-probs of another vocabulary",
+      () => client.update({ ...req, refLogProbs: encodeTensor(new Float32Array(B * T * 12), [B, T, 12]) }),
+      Status.INVALID_ARGUMENT,
+      /ref_log_probs has shape \[4, 16, 12\]; expected \[4, 16, 10\]/,
+    ],
+    [
+      "NaN advantage",
+      () => client.update({ ...req, advantages: encodeTensor(f32(good.advantages, 4, NaN), [B, K]) }),
+      Status.INVALID_ARGUMENT,
+      /advantages\[4\] \(input 1, member 1\) is NaN/,
+    ],
+    [
+      "token out of range",
+      () =>
+        client.update({
+          ...req,
+          inputs: encodeTensor(
+            Int32Array.from(good.inputs, (x, i) => (i === 0 ? 99 : x)),
+            [B, T],
+          ),
+        }),
+      Status.INVALID_ARGUMENT,
+      /inputs\[0\] is 99/,
+    ],
     ["params missing", () => client.update({ ...req, params: undefined }), Status.INVALID_ARGUMENT, /params is missing/],
-    ["KL estimator unspecified", () => client.update({ ...req, params: { ...req.params!, klEstimator: 0 } }), Status.INVALID_ARGUMENT, /kl_estimator is KL_ESTIMATOR_UNSPECIFIED/],
-    ["learning rate 0", () => client.update({ ...req, params: { ...req.params!, learningRate: 0 } }), Status.INVALID_ARGUMENT, /learning_rate is 0; expected a finite number > 0/],
+    [
+      "KL estimator unspecified",
+      () => client.update({ ...req, params: { ...req.params!, klEstimator: 0 } }),
+      Status.INVALID_ARGUMENT,
+      /kl_estimator is KL_ESTIMATOR_UNSPECIFIED/,
+    ],
+    [
+      "learning rate 0",
+      () => client.update({ ...req, params: { ...req.params!, learningRate: 0 } }),
+      Status.INVALID_ARGUMENT,
+      /learning_rate is 0; expected a finite number > 0/,
+    ],
     ["ppo epochs 0", () => client.update({ ...req, params: { ...req.params!, ppoEpochs: 0 } }), Status.INVALID_ARGUMENT, /ppo_epochs is 0/],
-    ["a gap", () => client.update({ ...req, step: step + 1 }), Status.FAILED_PRECONDITION, new RegExp(`policy has applied steps up to ${step - 1}; Update for step ${step + 1} would skip step ${step}`)],
-    ["batch above --max-batch", () => client.update(updateRequest({ ...good, batch: 9, inputs: new Int32Array(9 * T).fill(2), completions: new Int32Array(9 * K * T).fill(2), advantages: new Float32Array(9 * K), refLogProbs: new Float32Array(9 * T * V), oldLogProbs: new Float32Array(9 * K) })), Status.RESOURCE_EXHAUSTED, /request holds 9 inputs; this engine accepts at most 8/],
-    ["message above --max-message-bytes", () => client.update({ ...req, refLogProbs: encodeTensor(new Float32Array(70_000), [70_000]) }), Status.RESOURCE_EXHAUSTED, /./],
+    [
+      "a gap",
+      () => client.update({ ...req, step: step + 1 }),
+      Status.FAILED_PRECONDITION,
+      new RegExp(`policy has applied steps up to ${step - 1}; Update for step ${step + 1} would skip step ${step}`),
+    ],
+    [
+      "batch above --max-batch",
+      () =>
+        client.update(
+          updateRequest({
+            ...good,
+            batch: 9,
+            inputs: new Int32Array(9 * T).fill(2),
+            completions: new Int32Array(9 * K * T).fill(2),
+            advantages: new Float32Array(9 * K),
+            refLogProbs: new Float32Array(9 * T * V),
+            oldLogProbs: new Float32Array(9 * K),
+          }),
+        ),
+      Status.RESOURCE_EXHAUSTED,
+      /request holds 9 inputs; this engine accepts at most 8/,
+    ],
+    [
+      "message above --max-message-bytes",
+      () => client.update({ ...req, refLogProbs: encodeTensor(new Float32Array(70_000), [70_000]) }),
+      Status.RESOURCE_EXHAUSTED,
+      /./,
+    ],
     ["sample: params missing", () => client.sample({ inputs: encodeTensor(good.inputs, [B, T]) }), Status.INVALID_ARGUMENT, /params is missing/],
-    ["sample: top_p 1.5", () => client.sample({ inputs: encodeTensor(good.inputs, [B, T]), params: { temperature: 1, topP: 1.5, groupSize: 2, seed: "3" } }), Status.INVALID_ARGUMENT, /top_p is 1.5/],
-    ["sample: too many completions", () => client.sample({ inputs: encodeTensor(good.inputs, [B, T]), params: { temperature: 1, topP: 1, groupSize: 17, seed: "3" } }), Status.RESOURCE_EXHAUSTED, /4 × 17 = 68 completions/],
-    ["sample: inputs of rank 1", () => client.sample({ inputs: encodeTensor(good.inputs, [B * T]), params: { temperature: 1, topP: 1, groupSize: 2, seed: "3" } }), Status.INVALID_ARGUMENT, /inputs has shape \[64\]; expected \[\*, \*\]/],
+    [
+      "sample: top_p 1.5",
+      () => client.sample({ inputs: encodeTensor(good.inputs, [B, T]), params: { temperature: 1, topP: 1.5, groupSize: 2, seed: "3" } }),
+      Status.INVALID_ARGUMENT,
+      /top_p is 1.5/,
+    ],
+    [
+      "sample: too many completions",
+      () => client.sample({ inputs: encodeTensor(good.inputs, [B, T]), params: { temperature: 1, topP: 1, groupSize: 17, seed: "3" } }),
+      Status.RESOURCE_EXHAUSTED,
+      /4 × 17 = 68 completions/,
+    ],
+    [
+      "sample: inputs of rank 1",
+      () => client.sample({ inputs: encodeTensor(good.inputs, [B * T]), params: { temperature: 1, topP: 1, groupSize: 2, seed: "3" } }),
+      Status.INVALID_ARGUMENT,
+      /inputs has shape \[64\]; expected \[\*, \*\]/,
+    ],
     ["load: missing folder", () => client.loadCheckpoint({ dir: "nope" }), Status.NOT_FOUND, /checkpoint folder .*nope does not exist/],
-    ["load: outside the checkpoint root", () => client.loadCheckpoint({ dir: "/etc" }), Status.PERMISSION_DENIED, /dir "\/etc" is outside .*; use a path inside it/],
-    ["load: another architecture", async () => {
-      writeTinyCheckpoint(`${dir.path}/wide`, 2, { d_model: 48, n_head: 2 });
-      return client.loadCheckpoint({ dir: "wide" });
-    }, Status.FAILED_PRECONDITION, /d_model is 48 in the checkpoint .* but 32 in the running policy/],
+    [
+      "load: outside the checkpoint root",
+      () => client.loadCheckpoint({ dir: "/etc" }),
+      Status.PERMISSION_DENIED,
+      /dir "\/etc" is outside .*; use a path inside it/,
+    ],
+    [
+      "load: another architecture",
+      async () => {
+        writeTinyCheckpoint(`${dir.path}/wide`, 2, { d_model: 48, n_head: 2 });
+        return client.loadCheckpoint({ dir: "wide" });
+      },
+      Status.FAILED_PRECONDITION,
+      /d_model is 48 in the checkpoint .* but 32 in the running policy/,
+    ],
     ["save: empty dir", () => client.saveCheckpoint({ dir: "" }), Status.INVALID_ARGUMENT, /dir is empty/],
     ["save: escaping the root", () => client.saveCheckpoint({ dir: "../elsewhere" }), Status.PERMISSION_DENIED, /is outside/],
-    ["save: a 100 kB path", () => client.saveCheckpoint({ dir: "a".repeat(100_000) }), Status.INVALID_ARGUMENT, /dir is 100000 bytes .*paths are at most 4096 bytes/],
-    ["save: onto a file that is not a checkpoint", () => client.saveCheckpoint({ dir: "victim/important.txt" }), Status.FAILED_PRECONDITION, /is not a checkpoint folder this project wrote .*nothing was changed/],
+    [
+      "save: a 100 kB path",
+      () => client.saveCheckpoint({ dir: "a".repeat(100_000) }),
+      Status.INVALID_ARGUMENT,
+      /dir is 100000 bytes .*paths are at most 4096 bytes/,
+    ],
+    [
+      "save: onto a file that is not a checkpoint",
+      () => client.saveCheckpoint({ dir: "victim/important.txt" }),
+      Status.FAILED_PRECONDITION,
+      /is not a checkpoint folder this project wrote .*nothing was changed/,
+    ],
     ["save: onto a foreign folder", () => client.saveCheckpoint({ dir: "victim" }), Status.FAILED_PRECONDITION, /no \.grpomesh-checkpoint marker/],
     ["save: through a symbolic link out of the root", () => client.saveCheckpoint({ dir: "link-out/x" }), Status.PERMISSION_DENIED, /is outside/],
     ["update without the admin token", () => anonymous.update(req), Status.UNAUTHENTICATED, /needs the admin token/],
@@ -182,7 +306,11 @@ test("every bad request gets its status code, state is unchanged, and the next g
   for (const [label, call, code, message] of cases) {
     await expectStatus(call(), code, message, label);
     const now = await client.info({});
-    assert.deepEqual({ v: now.policyVersion, s: now.lastStep, d: now.weightsDigest }, { v: state.policyVersion, s: state.lastStep, d: state.weightsDigest }, `${label} changed the state`);
+    assert.deepEqual(
+      { v: now.policyVersion, s: now.lastStep, d: now.weightsDigest },
+      { v: state.policyVersion, s: state.lastStep, d: state.weightsDigest },
+      `${label} changed the state`,
+    );
   }
   assert.equal(readFileSync(`${dir.path}/victim/important.txt`, "utf8"), "keep me");
   const ok = await client.update(req);
@@ -206,9 +334,42 @@ test("int64 token tensors (numpy's default) get the same answers as int32, bit f
   const p = await payloadFor(state.lastStep + 1);
   const req = updateRequest(p);
   const bad: Array<[string, () => Promise<unknown>, RegExp]> = [
-    ["inputs id 2^32 + 3", () => client.update({ ...req, inputs: encodeTensor(BigInt64Array.from(p.inputs, (x, i) => (i === 17 ? 4294967299n : BigInt(x))), [B, T]) }), /inputs\[1, 1\] is 4294967299; expected a token id in \[0, 2147483647\]/],
-    ["completions id -1", () => client.update({ ...req, completions: encodeTensor(BigInt64Array.from(p.completions, (x, i) => (i === T + 2 ? -1n : BigInt(x))), [B, K, T]) }), /completions\[0, 1, 2\] is -1; expected a token id in \[0, 2147483647\]/],
-    ["sample: inputs id 2^31", () => client.sample({ inputs: encodeTensor(BigInt64Array.from(inputs, (x, i) => (i === 3 ? 2n ** 31n : BigInt(x))), [B, T]), params }), /inputs\[0, 3\] is 2147483648; expected a token id in \[0, 2147483647\]/],
+    [
+      "inputs id 2^32 + 3",
+      () =>
+        client.update({
+          ...req,
+          inputs: encodeTensor(
+            BigInt64Array.from(p.inputs, (x, i) => (i === 17 ? 4294967299n : BigInt(x))),
+            [B, T],
+          ),
+        }),
+      /inputs\[1, 1\] is 4294967299; expected a token id in \[0, 2147483647\]/,
+    ],
+    [
+      "completions id -1",
+      () =>
+        client.update({
+          ...req,
+          completions: encodeTensor(
+            BigInt64Array.from(p.completions, (x, i) => (i === T + 2 ? -1n : BigInt(x))),
+            [B, K, T],
+          ),
+        }),
+      /completions\[0, 1, 2\] is -1; expected a token id in \[0, 2147483647\]/,
+    ],
+    [
+      "sample: inputs id 2^31",
+      () =>
+        client.sample({
+          inputs: encodeTensor(
+            BigInt64Array.from(inputs, (x, i) => (i === 3 ? 2n ** 31n : BigInt(x))),
+            [B, T],
+          ),
+          params,
+        }),
+      /inputs\[0, 3\] is 2147483648; expected a token id in \[0, 2147483647\]/,
+    ],
   ];
   for (const [label, call, message] of bad) await expectStatus(call(), Status.INVALID_ARGUMENT, message, label);
   assert.equal((await client.info({})).weightsDigest, state.weightsDigest);
@@ -239,7 +400,13 @@ test("/metrics: request counters, policy_version, policy_last_step, update durat
 });
 
 test("a checkpoint that cannot be loaded stops the start with the reason", async () => {
-  await assert.rejects(startPolicyServer({ checkpoint: `${dir.path}/missing`, address: "127.0.0.1:0", metricsPort: null }), /checkpoint folder .*missing does not exist/);
+  await assert.rejects(
+    startPolicyServer({ checkpoint: `${dir.path}/missing`, address: "127.0.0.1:0", metricsPort: null }),
+    /checkpoint folder .*missing does not exist/,
+  );
   writeTinyCheckpoint(`${dir.path}/scorer`, 1, { model_type: "sequence_scorer" });
-  await assert.rejects(startPolicyServer({ checkpoint: `${dir.path}/scorer`, address: "127.0.0.1:0", metricsPort: null }), /the policy needs a masked_lm generator; this checkpoint is a sequence_scorer/);
+  await assert.rejects(
+    startPolicyServer({ checkpoint: `${dir.path}/scorer`, address: "127.0.0.1:0", metricsPort: null }),
+    /the policy needs a masked_lm generator; this checkpoint is a sequence_scorer/,
+  );
 });

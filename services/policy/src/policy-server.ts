@@ -62,15 +62,30 @@ export function decodeTrainParams(p: WireTrainParams | undefined): TrainParams {
   const { $typeName: _typeName, $unknown: _unknown, klEstimator: kl, tokenReduction: reduction, ...numbers } = p;
   const klEstimator = KL[kl];
   const tokenReduction = REDUCTION[reduction];
-  if (!klEstimator) throw invalidArgument(`params.kl_estimator is ${KlEstimator[kl] ? `KL_ESTIMATOR_${KlEstimator[kl]}` : kl}; expected KL_ESTIMATOR_EXACT, KL_ESTIMATOR_K1 or KL_ESTIMATOR_K3`);
-  if (!tokenReduction) throw invalidArgument(`params.token_reduction is ${TokenReduction[reduction] ? `TOKEN_REDUCTION_${TokenReduction[reduction]}` : reduction}; expected TOKEN_REDUCTION_SUM or TOKEN_REDUCTION_MEAN`);
+  if (!klEstimator)
+    throw invalidArgument(
+      `params.kl_estimator is ${KlEstimator[kl] ? `KL_ESTIMATOR_${KlEstimator[kl]}` : kl}; expected KL_ESTIMATOR_EXACT, KL_ESTIMATOR_K1 or KL_ESTIMATOR_K3`,
+    );
+  if (!tokenReduction)
+    throw invalidArgument(
+      `params.token_reduction is ${TokenReduction[reduction] ? `TOKEN_REDUCTION_${TokenReduction[reduction]}` : reduction}; expected TOKEN_REDUCTION_SUM or TOKEN_REDUCTION_MEAN`,
+    );
   return { ...numbers, klEstimator, tokenReduction };
 }
 
 /** The proto ModelConfig and Vocabulary of a config.json. */
 export function modelInfo(c: ModelConfig) {
   return {
-    config: { modelType: c.model_type, vocabSize: c.vocab_size, seqLen: c.seq_len, nLayer: c.n_layer, nHead: c.n_head, dModel: c.d_model, dFf: c.d_ff, dropout: c.dropout },
+    config: {
+      modelType: c.model_type,
+      vocabSize: c.vocab_size,
+      seqLen: c.seq_len,
+      nLayer: c.n_layer,
+      nHead: c.n_head,
+      dModel: c.d_model,
+      dFf: c.d_ff,
+      dropout: c.dropout,
+    },
     vocab: { tokens: c.vocab, maskTokenId: c.mask_token_id },
   };
 }
@@ -184,14 +199,15 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
     security,
     startMetrics: async () =>
       config.metricsPort === null ? null : startMetricsServer({ port: config.metricsPort, host: config.metricsHost, registry: service.registry }),
-    load: async () => (engine = await PolicyEngine.fromCheckpoint(config.checkpoint, {
-      backend: config.backend,
-      engine: config.engine,
-      threads: config.threads,
-      spinning: config.spinWait,
-      replayWindow: config.replayWindow,
-      limits: { maxBatch: config.maxBatch, maxCompletions: config.maxCompletions, maxPpoEpochs: config.maxPpoEpochs },
-    })),
+    load: async () =>
+      (engine = await PolicyEngine.fromCheckpoint(config.checkpoint, {
+        backend: config.backend,
+        engine: config.engine,
+        threads: config.threads,
+        spinning: config.spinWait,
+        replayWindow: config.replayWindow,
+        limits: { maxBatch: config.maxBatch, maxCompletions: config.maxCompletions, maxPpoEpochs: config.maxPpoEpochs },
+      })),
     dispose: (e) => e.close(),
   });
   return {

@@ -10,8 +10,15 @@ import { decodeTrainParams } from "./policy-server.ts";
 import { trainParams } from "./test/fixtures.ts";
 
 const payload = (params = trainParams()) => ({
-  step: 1, batch: 1, seqLen: 2, groupSize: 1,
-  inputs: new Int32Array(2), completions: new Int32Array(2), advantages: new Float32Array(1), refLogProbs: new Float32Array(0), oldLogProbs: new Float32Array(1),
+  step: 1,
+  batch: 1,
+  seqLen: 2,
+  groupSize: 1,
+  inputs: new Int32Array(2),
+  completions: new Int32Array(2),
+  advantages: new Float32Array(1),
+  refLogProbs: new Float32Array(0),
+  oldLogProbs: new Float32Array(1),
   params,
 });
 
@@ -33,5 +40,8 @@ test("missing params and unspecified enums are INVALID_ARGUMENT", () => {
     assert.throws(fn, (e: unknown) => e instanceof RpcError && e.code === Status.INVALID_ARGUMENT && re.test(e.message));
   refused(() => decodeTrainParams(undefined), /params is missing/);
   refused(() => decodeTrainParams(create(TrainParamsSchema, { tokenReduction: TokenReduction.SUM })), /kl_estimator is KL_ESTIMATOR_UNSPECIFIED/);
-  refused(() => decodeTrainParams(create(TrainParamsSchema, { klEstimator: KlEstimator.K1, tokenReduction: 7 as TokenReduction })), /token_reduction is 7; expected TOKEN_REDUCTION_SUM or TOKEN_REDUCTION_MEAN/);
+  refused(
+    () => decodeTrainParams(create(TrainParamsSchema, { klEstimator: KlEstimator.K1, tokenReduction: 7 as TokenReduction })),
+    /token_reduction is 7; expected TOKEN_REDUCTION_SUM or TOKEN_REDUCTION_MEAN/,
+  );
 });

@@ -54,7 +54,10 @@ test("with --tls_dir and --admin_token_file it serves mutual TLS, says so on the
 test("refuses at start, exit 1, a checkpoint whose vocabulary is not the default dataset's", async () => {
   const run = await runMain([`--checkpoint=${dir.path}/gen`, "--address=127.0.0.1:0", "--metrics-port=off"]);
   assert.equal(run.code, 1, run.stdout);
-  assert.match(run.stderr, /reference: cannot start: the reference checkpoint does not speak the dataset's vocabulary: token id 2 is " " in the checkpoint .*gen but "\\n" in the dataset .*kjv\.meta\.json/);
+  assert.match(
+    run.stderr,
+    /reference: cannot start: the reference checkpoint does not speak the dataset's vocabulary: token id 2 is " " in the checkpoint .*gen but "\\n" in the dataset .*kjv\.meta\.json/,
+  );
   assert.equal(run.stdout, "");
 });
 
@@ -63,7 +66,11 @@ test("flags: the default dataset metadata is the repository's; none turns the ch
   assert.equal(parseReferenceConfig(["--dataset-meta=none"]).config.datasetMeta, null);
   assert.equal(parseReferenceConfig([], { REFERENCE_DATASET_META: "/x/y.json" }).config.datasetMeta, "/x/y.json");
   const safe = parseReferenceConfig([]).config;
-  assert.deepEqual({ a: safe.address, h: safe.metricsHost, t: safe.tlsDir, k: safe.adminTokenFile }, { a: "127.0.0.1:50072", h: "127.0.0.1", t: null, k: null }, "safe defaults: loopback, no credentials");
+  assert.deepEqual(
+    { a: safe.address, h: safe.metricsHost, t: safe.tlsDir, k: safe.adminTokenFile },
+    { a: "127.0.0.1:50072", h: "127.0.0.1", t: null, k: null },
+    "safe defaults: loopback, no credentials",
+  );
   const given = parseReferenceConfig(["--tls_dir=/secrets/tls", "--metrics_host=0.0.0.0"], { REFERENCE_ADMIN_TOKEN_FILE: "/secrets/token" }).config;
   assert.deepEqual({ t: given.tlsDir, k: given.adminTokenFile, h: given.metricsHost }, { t: "/secrets/tls", k: "/secrets/token", h: "0.0.0.0" });
   assert.throws(() => parseReferenceConfig(["--replay-window=3"]), /unknown option --replay-window/);

@@ -14,7 +14,9 @@ import { maskedInputs, tempDir, writeDatasetMeta, writeTinyCheckpoint, TINY_VOCA
 await initBackend("wasm", { log: false });
 
 const V = TINY_VOCAB.length;
-const B = 3, T = 16, K = 2;
+const B = 3,
+  T = 16,
+  K = 2;
 const dir = tempDir();
 writeTinyCheckpoint(`${dir.path}/gen`, 4);
 writeDatasetMeta(`${dir.path}/tiny.meta.json`, TINY_VOCAB);
@@ -56,7 +58,12 @@ test("LogProbs over gRPC equals ReferenceEngine called directly; Info and health
     const x = inputs[Math.floor(i / (K * T)) * T + (i % T)]!;
     return x === 1 ? 3 + (i % 7) : x;
   });
-  const res = await client.logProbs({ inputs: encodeTensor(inputs, [B, T]), temperature: 0.8, returnDistributions: true, completions: encodeTensor(completions, [B, K, T]) });
+  const res = await client.logProbs({
+    inputs: encodeTensor(inputs, [B, T]),
+    temperature: 0.8,
+    returnDistributions: true,
+    completions: encodeTensor(completions, [B, K, T]),
+  });
   const dist = decodeTensor(res.distributions, { name: "distributions", dtype: DataType.FLOAT32, shape: [B, T, V] }).values;
   const sums = decodeTensor(res.completionLogProbs, { name: "completion_log_probs", dtype: DataType.FLOAT32, shape: [B, K] }).values;
   // temperature travels as a proto float: the engine must be called with the same float32 value
@@ -72,7 +79,10 @@ test("LogProbs over gRPC equals ReferenceEngine called directly; Info and health
   assert.ok(sumsOnly.completionLogProbs);
 
   const info = await client.info({});
-  assert.deepEqual({ type: info.config?.modelType, V: info.config?.vocabSize, T: info.config?.seqLen, backend: info.backend, digest: info.weightsDigest }, { type: "masked_lm", V, T: 16, backend: direct.info().backend, digest: direct.weightsDigest });
+  assert.deepEqual(
+    { type: info.config?.modelType, V: info.config?.vocabSize, T: info.config?.seqLen, backend: info.backend, digest: info.weightsDigest },
+    { type: "masked_lm", V, T: 16, backend: direct.info().backend, digest: direct.weightsDigest },
+  );
   assert.deepEqual(info.vocab?.tokens, TINY_VOCAB);
   direct.dispose();
 });
@@ -84,8 +94,18 @@ test("int64 token tensors (numpy's default) get the same answers as int32, bit f
     return x === 1 ? 3 + (i % 5) : x;
   });
   const wide = (a: Int32Array, shape: number[]) => encodeTensor(BigInt64Array.from(a, BigInt), shape);
-  const narrow = await client.logProbs({ inputs: encodeTensor(inputs, [B, T]), temperature: 0.7, returnDistributions: true, completions: encodeTensor(completions, [B, K, T]) });
-  const widened = await client.logProbs({ inputs: wide(inputs, [B, T]), temperature: 0.7, returnDistributions: true, completions: wide(completions, [B, K, T]) });
+  const narrow = await client.logProbs({
+    inputs: encodeTensor(inputs, [B, T]),
+    temperature: 0.7,
+    returnDistributions: true,
+    completions: encodeTensor(completions, [B, K, T]),
+  });
+  const widened = await client.logProbs({
+    inputs: wide(inputs, [B, T]),
+    temperature: 0.7,
+    returnDistributions: true,
+    completions: wide(completions, [B, K, T]),
+  });
   assert.ok(narrow.distributions && narrow.completionLogProbs);
   assert.deepEqual(widened.distributions, narrow.distributions);
   assert.deepEqual(widened.completionLogProbs, narrow.completionLogProbs);
@@ -103,23 +123,93 @@ test("every bad request gets its status code; the weights stay the same and the 
   const ok = { inputs: encodeTensor(inputs, [B, T]), temperature: 0.8, returnDistributions: true };
   const cases: Array<[string, () => Promise<unknown>, Status, RegExp]> = [
     ["inputs missing", () => client.logProbs({ ...ok, inputs: undefined }), Status.INVALID_ARGUMENT, /inputs is missing/],
-    ["inputs as float", () => client.logProbs({ ...ok, inputs: encodeTensor(Float32Array.from(inputs), [B, T]) }), Status.INVALID_ARGUMENT, /inputs has dtype FLOAT32; expected INT32 or INT64/],
-    ["int64 inputs id 2^32 + 3", () => client.logProbs({ ...ok, inputs: encodeTensor(BigInt64Array.from(inputs, (x, i) => (i === T + 4 ? 4294967299n : BigInt(x))), [B, T]) }), Status.INVALID_ARGUMENT, /inputs\[1, 4\] is 4294967299; expected a token id in \[0, 2147483647\]/],
-    ["int64 completions id -2", () => client.logProbs({ ...ok, completions: encodeTensor(BigInt64Array.from({ length: B * K * T }, (_, i) => (i === K * T + 3 ? -2n : 3n)), [B, K, T]) }), Status.INVALID_ARGUMENT, /completions\[1, 0, 3\] is -2; expected a token id in \[0, 2147483647\]/],
+    [
+      "inputs as float",
+      () => client.logProbs({ ...ok, inputs: encodeTensor(Float32Array.from(inputs), [B, T]) }),
+      Status.INVALID_ARGUMENT,
+      /inputs has dtype FLOAT32; expected INT32 or INT64/,
+    ],
+    [
+      "int64 inputs id 2^32 + 3",
+      () =>
+        client.logProbs({
+          ...ok,
+          inputs: encodeTensor(
+            BigInt64Array.from(inputs, (x, i) => (i === T + 4 ? 4294967299n : BigInt(x))),
+            [B, T],
+          ),
+        }),
+      Status.INVALID_ARGUMENT,
+      /inputs\[1, 4\] is 4294967299; expected a token id in \[0, 2147483647\]/,
+    ],
+    [
+      "int64 completions id -2",
+      () =>
+        client.logProbs({
+          ...ok,
+          completions: encodeTensor(
+            BigInt64Array.from({ length: B * K * T }, (_, i) => (i === K * T + 3 ? -2n : 3n)),
+            [B, K, T],
+          ),
+        }),
+      Status.INVALID_ARGUMENT,
+      /completions\[1, 0, 3\] is -2; expected a token id in \[0, 2147483647\]/,
+    ],
     ["asks for nothing", () => client.logProbs({ ...ok, returnDistributions: false }), Status.INVALID_ARGUMENT, /the request asks for nothing/],
     ["temperature 0", () => client.logProbs({ ...ok, temperature: 0 }), Status.INVALID_ARGUMENT, /temperature is 0; expected a finite number > 0/],
-    ["token out of range", () => client.logProbs({ ...ok, inputs: encodeTensor(Int32Array.from(inputs, (x, i) => (i === 5 ? -3 : x)), [B, T]) }), Status.INVALID_ARGUMENT, /inputs\[0, 5\] is -3; expected a token id in \[0, 2147483647\]/],
+    [
+      "token out of range",
+      () =>
+        client.logProbs({
+          ...ok,
+          inputs: encodeTensor(
+            Int32Array.from(inputs, (x, i) => (i === 5 ? -3 : x)),
+            [B, T],
+          ),
+        }),
+      Status.INVALID_ARGUMENT,
+      /inputs\[0, 5\] is -3; expected a token id in \[0, 2147483647\]/,
+    ],
     ["longer than seq_len", () => client.logProbs({ ...ok, inputs: encodeTensor(new Int32Array(B * 20), [B, 20]) }), Status.INVALID_ARGUMENT, /seq_len is 16/],
-    ["shorter than seq_len", () => client.logProbs({ ...ok, inputs: encodeTensor(maskedInputs(B, 12, 12), [B, 12]) }), Status.INVALID_ARGUMENT, /inputs have 12 positions; this model's seq_len is 16\. Send sequences of exactly 16 tokens/],
+    [
+      "shorter than seq_len",
+      () => client.logProbs({ ...ok, inputs: encodeTensor(maskedInputs(B, 12, 12), [B, 12]) }),
+      Status.INVALID_ARGUMENT,
+      /inputs have 12 positions; this model's seq_len is 16\. Send sequences of exactly 16 tokens/,
+    ],
     [
       "completions that contradict their inputs",
-      () => client.logProbs({ ...ok, completions: encodeTensor(Int32Array.from({ length: B * K * T }, (_, i) => inputs[Math.floor(i / (K * T)) * T + (i % T)]! === 1 ? 3 : unmaskedOther(inputs[Math.floor(i / (K * T)) * T + (i % T)]!)), [B, K, T]) }),
+      () =>
+        client.logProbs({
+          ...ok,
+          completions: encodeTensor(
+            Int32Array.from({ length: B * K * T }, (_, i) =>
+              inputs[Math.floor(i / (K * T)) * T + (i % T)]! === 1 ? 3 : unmaskedOther(inputs[Math.floor(i / (K * T)) * T + (i % T)]!),
+            ),
+            [B, K, T],
+          ),
+        }),
       Status.INVALID_ARGUMENT,
       /completions\[input 0, member 0, position \d+\] is \d+ but the input holds \d+ there; completions must equal their inputs at unmasked positions/,
     ],
-    ["completions of another T", () => client.logProbs({ ...ok, completions: encodeTensor(new Int32Array(B * K * 4), [B, K, 4]) }), Status.INVALID_ARGUMENT, /completions has shape \[3, 2, 4\]; expected \[3, \*, 16\]/],
-    ["batch above --max-batch", () => client.logProbs({ ...ok, inputs: encodeTensor(new Int32Array(9 * T).fill(1), [9, T]) }), Status.RESOURCE_EXHAUSTED, /request holds 9 inputs; this engine accepts at most 8/],
-    ["message above --max-message-bytes", () => client.logProbs({ ...ok, completions: encodeTensor(new Int32Array(B * 1000 * T), [B, 1000, T]) }), Status.RESOURCE_EXHAUSTED, /./],
+    [
+      "completions of another T",
+      () => client.logProbs({ ...ok, completions: encodeTensor(new Int32Array(B * K * 4), [B, K, 4]) }),
+      Status.INVALID_ARGUMENT,
+      /completions has shape \[3, 2, 4\]; expected \[3, \*, 16\]/,
+    ],
+    [
+      "batch above --max-batch",
+      () => client.logProbs({ ...ok, inputs: encodeTensor(new Int32Array(9 * T).fill(1), [9, T]) }),
+      Status.RESOURCE_EXHAUSTED,
+      /request holds 9 inputs; this engine accepts at most 8/,
+    ],
+    [
+      "message above --max-message-bytes",
+      () => client.logProbs({ ...ok, completions: encodeTensor(new Int32Array(B * 1000 * T), [B, 1000, T]) }),
+      Status.RESOURCE_EXHAUSTED,
+      /./,
+    ],
   ];
   for (const [label, call, code, message] of cases) {
     try {
@@ -156,5 +246,12 @@ test("/metrics: request counters, inputs served and the model info", async () =>
   assert.ok(value(/reference_request_success_total\{method="LogProbs"\}/) >= 3);
   assert.ok(value(/reference_request_failure_total\{method="LogProbs",code="INVALID_ARGUMENT"\}/) >= 1);
   assert.ok(value(/reference_inputs_total/) >= 3 * B);
-  assert.equal(value(new RegExp(`reference_model_info\\{checkpoint="${dir.path}/gen",weights_digest="${server.engine.weightsDigest}",backend="${server.engine.info().backend}"\\}`)), 1);
+  assert.equal(
+    value(
+      new RegExp(
+        `reference_model_info\\{checkpoint="${dir.path}/gen",weights_digest="${server.engine.weightsDigest}",backend="${server.engine.info().backend}"\\}`,
+      ),
+    ),
+    1,
+  );
 });

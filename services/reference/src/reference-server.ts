@@ -50,7 +50,16 @@ export function defaultReferenceConfig(): ReferenceServiceConfig {
 
 function modelInfo(c: ModelConfig) {
   return {
-    config: { modelType: c.model_type, vocabSize: c.vocab_size, seqLen: c.seq_len, nLayer: c.n_layer, nHead: c.n_head, dModel: c.d_model, dFf: c.d_ff, dropout: c.dropout },
+    config: {
+      modelType: c.model_type,
+      vocabSize: c.vocab_size,
+      seqLen: c.seq_len,
+      nLayer: c.n_layer,
+      nHead: c.n_head,
+      dModel: c.d_model,
+      dFf: c.d_ff,
+      dropout: c.dropout,
+    },
     vocab: { tokens: c.vocab, maskTokenId: c.mask_token_id },
   };
 }
@@ -78,37 +87,48 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   const service = createMetrics("reference");
   const registers = [service.registry];
   const inputsServed = new Counter({ name: "reference_inputs_total", help: "Inputs whose log-probs were computed (one forward pass each).", registers });
-  const modelGauge = new Gauge({ name: "reference_model_info", help: "1 for the weights this reference serves (labels say which).", labelNames: ["checkpoint", "weights_digest", "backend"], registers });
+  const modelGauge = new Gauge({
+    name: "reference_model_info",
+    help: "1 for the weights this reference serves (labels say which).",
+    labelNames: ["checkpoint", "weights_digest", "backend"],
+    registers,
+  });
   let engine: ReferenceEngine | null = null;
 
-  const handlers = bindService(ReferenceService, {
-    async logProbs(req) {
-      if (!engine) throw unavailable(`the reference is still loading its checkpoint ${config.checkpoint}; retry when health reports SERVING`);
-      const inputs = decodeTokens(req.inputs, { name: "inputs", shape: [null, null] });
-      const [B, T] = inputs.shape as [number, number];
-      let completions: { completions: Int32Array; groupSize: number } | undefined;
-      if (req.completions) {
-        const c = decodeTokens(req.completions, { name: "completions", shape: [B, null, T] });
-        completions = { completions: c.values, groupSize: c.shape[1]! };
-      }
-      if (!req.returnDistributions && !completions) {
-        throw invalidArgument("the request asks for nothing: set return_distributions (the [B, T, V] log-probs) or send completions (their summed log-probs)");
-      }
-      const scored = await engine.score(inputs.values, { batch: B, seqLen: T }, req.temperature, completions);
-      inputsServed.inc(B);
-      return {
-        distributions: req.returnDistributions ? encodeTensor(scored.distributions, [B, T, engine.config.vocab_size]) : undefined,
-        completionLogProbs: completions ? encodeTensor(scored.completionLogProbs!, [B, completions.groupSize]) : undefined,
-      };
-    },
+  const handlers = bindService(
+    ReferenceService,
+    {
+      async logProbs(req) {
+        if (!engine) throw unavailable(`the reference is still loading its checkpoint ${config.checkpoint}; retry when health reports SERVING`);
+        const inputs = decodeTokens(req.inputs, { name: "inputs", shape: [null, null] });
+        const [B, T] = inputs.shape as [number, number];
+        let completions: { completions: Int32Array; groupSize: number } | undefined;
+        if (req.completions) {
+          const c = decodeTokens(req.completions, { name: "completions", shape: [B, null, T] });
+          completions = { completions: c.values, groupSize: c.shape[1]! };
+        }
+        if (!req.returnDistributions && !completions) {
+          throw invalidArgument(
+            "the request asks for nothing: set return_distributions (the [B, T, V] log-probs) or send completions (their summed log-probs)",
+          );
+        }
+        const scored = await engine.score(inputs.values, { batch: B, seqLen: T }, req.temperature, completions);
+        inputsServed.inc(B);
+        return {
+          distributions: req.returnDistributions ? encodeTensor(scored.distributions, [B, T, engine.config.vocab_size]) : undefined,
+          completionLogProbs: completions ? encodeTensor(scored.completionLogProbs!, [B, completions.groupSize]) : undefined,
+        };
+      },
 
-    info() {
-      if (!engine) throw unavailable(`the reference is still loading its checkpoint ${config.checkpoint}; retry when health reports SERVING`);
-      const i = engine.info();
-      return { ...modelInfo(i.config), backend: i.backend, weightsDigest: i.weightsDigest };
+      info() {
+        if (!engine) throw unavailable(`the reference is still loading its checkpoint ${config.checkpoint}; retry when health reports SERVING`);
+        const i = engine.info();
+        return { ...modelInfo(i.config), backend: i.backend, weightsDigest: i.weightsDigest };
+      },
+      // Both RPCs only read: the reference's weights never change, so no method needs the admin token.
     },
-    // Both RPCs only read: the reference's weights never change, so no method needs the admin token.
-  }, []);
+    [],
+  );
 
   const served = await serveWhileLoading({
     address: config.address,
@@ -119,18 +139,28 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     security,
     startMetrics: async () =>
       config.metricsPort === null ? null : startMetricsServer({ port: config.metricsPort, host: config.metricsHost, registry: service.registry }),
-    load: async () => (engine = await ReferenceEngine.fromCheckpoint(config.checkpoint, {
-      backend: config.backend,
-      engine: config.engine,
-      threads: config.threads,
-      spinning: config.spinWait,
-      datasetVocabulary: config.datasetMeta === null ? undefined : datasetVocabulary(config.datasetMeta),
-      limits: { maxBatch: config.maxBatch, maxCompletions: config.maxCompletions },
-    })),
+    load: async () =>
+      (engine = await ReferenceEngine.fromCheckpoint(config.checkpoint, {
+        backend: config.backend,
+        engine: config.engine,
+        threads: config.threads,
+        spinning: config.spinWait,
+        datasetVocabulary: config.datasetMeta === null ? undefined : datasetVocabulary(config.datasetMeta),
+        limits: { maxBatch: config.maxBatch, maxCompletions: config.maxCompletions },
+      })),
     dispose: (e) => e.close(),
   });
   const { rpc, shutdown } = served;
   const info = served.model.info();
   modelGauge.set({ checkpoint: config.checkpoint, weights_digest: info.weightsDigest, backend: info.backend }, 1);
-  return { address: rpc.address, port: rpc.port, metricsPort: served.metricsPort, config, security, engine: served.model, registry: service.registry, shutdown };
+  return {
+    address: rpc.address,
+    port: rpc.port,
+    metricsPort: served.metricsPort,
+    config,
+    security,
+    engine: served.model,
+    registry: service.registry,
+    shutdown,
+  };
 }

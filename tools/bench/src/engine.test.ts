@@ -36,7 +36,17 @@ test("flags: defaults, comma lists, and refusals that say what is expected", () 
   assert.equal(d.runs, 5);
   assert.equal(d.groupSize, 8);
   assert.equal(d.microBatch, "auto");
-  const o = parseEngineFlags(["--sizes=reference", "--engines=tfjs,onnx,tfjs", "--runs=2", "--warmup=0", "--threads=1", "--group-size=4", "--micro-batch=2", "--budget-s=0", "--json=/tmp/x.json"]);
+  const o = parseEngineFlags([
+    "--sizes=reference",
+    "--engines=tfjs,onnx,tfjs",
+    "--runs=2",
+    "--warmup=0",
+    "--threads=1",
+    "--group-size=4",
+    "--micro-batch=2",
+    "--budget-s=0",
+    "--json=/tmp/x.json",
+  ]);
   assert.deepEqual(o.sizes, ["reference"]);
   assert.deepEqual(o.engines, ["tfjs", "onnx"]);
   assert.deepEqual([o.runs, o.warmup, o.threads, o.groupSize, o.microBatch, o.budgetS, o.json], [2, 0, 1, 4, 2, 0, "/tmp/x.json"]);
@@ -109,12 +119,18 @@ test("tables, goals and JSON: medians, GFLOP/s, speed-ups over tfjs, engines tha
 
   const lines = formatSizeReport(report).split("\n");
   assert.match(lines[0]!, /^size reference: 6 layers, d_model 256; B=64, T=256, k=8; forward 181\.0 GFLOP, training step 543\.0 GFLOP/);
-  assert.match(lines[1]!, /^engine\s+what runs\s+fwd runs\s+fwd s\s+fwd min s\s+fwd GFLOP\/s\s+train runs\s+train s\s+train min s\s+train GFLOP\/s\s+fwd vs tfjs\s+train vs tfjs$/);
+  assert.match(
+    lines[1]!,
+    /^engine\s+what runs\s+fwd runs\s+fwd s\s+fwd min s\s+fwd GFLOP\/s\s+train runs\s+train s\s+train min s\s+train GFLOP\/s\s+fwd vs tfjs\s+train vs tfjs$/,
+  );
   const cells = (prefix: string) => lines.find((l) => l.startsWith(prefix))!.split(/\s{2,}/);
   // onnx: forward median 1.2 s → 150.8 GFLOP/s, min 1.0; train median 6 s → 90.5 GFLOP/s; 15.08× and 10.10× tfjs.
   assert.deepEqual(cells("onnx "), ["onnx", "onnxruntime cpu, 2 threads", "3", "1.200", "1.000", "150.8", "3", "6.000", "5.000", "90.5", "15.08×", "10.10×"]);
   assert.deepEqual(cells("tfjs "), ["tfjs", "tfjs wasm", "1", "18.1", "18.1", "10.0", "1", "60.6", "60.6", "9.0", "1.00×", "1.00×"]);
-  assert.ok(lines.some((l) => l === "  onnx: training step = lossAndGrads 5.500 s (in 1 call(s) of ≤ 64 inputs) + AdamW 0.500 s; losses 0.2500, 0.1250"), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => l === "  onnx: training step = lossAndGrads 5.500 s (in 1 call(s) of ≤ 64 inputs) + AdamW 0.500 s; losses 0.2500, 0.1250"),
+    lines.join("\n"),
+  );
 
   const goals = goalLines([report]);
   assert.match(goals[0]!, /training step ≥ 80 GFLOP\/s .* forward ≥ 120 GFLOP\/s/);
@@ -143,7 +159,14 @@ test("tables, goals and JSON: medians, GFLOP/s, speed-ups over tfjs, engines tha
 function tinySetup(): { config: ModelConfig; data: ReturnType<MaskedBatchStream["next"]> } {
   const config = defaultGeneratorConfig(GENERATOR.vocab, { n_layer: 1, d_model: 16, n_head: 2, d_ff: 32, seq_len: 16 });
   const corpus = loadCorpus();
-  const stream = new MaskedBatchStream({ ids: corpus.train, seqLen: 16, batchSize: 3, seed: 5, masking: DEFAULT_MASKING, maskTokenId: corpus.vocab.maskTokenId });
+  const stream = new MaskedBatchStream({
+    ids: corpus.train,
+    seqLen: 16,
+    batchSize: 3,
+    seed: 5,
+    masking: DEFAULT_MASKING,
+    maskTokenId: corpus.vocab.maskTokenId,
+  });
   return { config, data: stream.next() };
 }
 
@@ -177,7 +200,10 @@ test("the GRPO batch: k sampled completions at masked positions, group-relative 
   assert.ok(masked > 0);
   const adv = Array.from(inputs.advantages);
   assert.equal(adv.length, 12);
-  assert.ok(adv.some((a) => a !== 0), `advantages ${adv}`);
+  assert.ok(
+    adv.some((a) => a !== 0),
+    `advantages ${adv}`,
+  );
   for (let i = 0; i < 3; i++) assert.ok(Math.abs(adv.slice(i * 4, i * 4 + 4).reduce((a, b) => a + b, 0)) < 1e-5, `group ${i} is not centred: ${adv}`);
 });
 
@@ -197,14 +223,20 @@ test("measureEngine really runs each engine: finite losses that agree, weights t
       assert.ok(m.forward.gflops > 0 && m.train.gflops > 0 && m.train.median_s >= m.train.min_s, engine);
       assert.equal(m.losses.length, 3, engine);
       assert.ok(m.losses.every(Number.isFinite), `${engine} losses ${m.losses}`);
-      assert.ok(m.gradNorms.every((g) => g > 0), `${engine} grad norms ${m.gradNorms}`);
+      assert.ok(
+        m.gradNorms.every((g) => g > 0),
+        `${engine} grad norms ${m.gradNorms}`,
+      );
       assert.equal(m.microBatch, engine === "tfjs" ? 2 : 3);
       firstLoss.push(m.losses[0]!);
       const after = await backend.getWeights();
       for (const name of ["head.weight", "blocks.0.attn.qkv.weight", "blocks.0.mlp.fc.weight", "ln_f.weight"]) {
         const before = weights.get(name)!;
         const now = after.get(name)!;
-        assert.ok(now.some((x, i) => x !== before[i]), `${engine}: ${name} did not change after 3 training steps`);
+        assert.ok(
+          now.some((x, i) => x !== before[i]),
+          `${engine}: ${name} did not change after 3 training steps`,
+        );
       }
       // A budget already spent: one warm-up (the second is skipped) and one timed run per phase.
       const b = await measureEngine(backend as TrainingBackend, { config, data, groupSize: 4, microBatch: 0, runs: 3, warmup: 2, budgetS: 1e-9, seed: 4 });

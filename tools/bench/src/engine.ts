@@ -9,7 +9,18 @@ import { fileURLToPath } from "node:url";
 import type { TrainingBackend } from "@grpomesh/engine";
 import { accumulateGradients } from "@grpomesh/engine/accumulate";
 import type { LossInputs, LossOptions } from "@grpomesh/grpo/loss";
-import { BANNED_LOGIT, clipScale, expectedTensorShapes, globalNorm, flopsPerToken, parameterCount, specialTokenIds, validateConfig, type ModelConfig, type Weights } from "@grpomesh/model/format";
+import {
+  BANNED_LOGIT,
+  clipScale,
+  expectedTensorShapes,
+  globalNorm,
+  flopsPerToken,
+  parameterCount,
+  specialTokenIds,
+  validateConfig,
+  type ModelConfig,
+  type Weights,
+} from "@grpomesh/model/format";
 import { Rng, mixSeeds } from "@grpomesh/rng";
 import { parseFlags, requirePositiveIntegers } from "./options.ts";
 import { formatTable } from "./stats.ts";
@@ -59,10 +70,12 @@ const HELP: Partial<Record<keyof typeof DEFAULTS, string>> = {
   engines: "comma list of onnx, tfjs (empty: every engine; one that cannot start is listed with the reason)",
   runs: "timed runs per phase (forward, training step); medians",
   warmup: "untimed runs first, per phase",
-  "budget-s": "seconds per phase (warm-up included) after which no further timed run starts, once one is done (tfjs-wasm at the reference size then runs fewer; the table says how many); 0 = always --runs",
+  "budget-s":
+    "seconds per phase (warm-up included) after which no further timed run starts, once one is done (tfjs-wasm at the reference size then runs fewer; the table says how many); 0 = always --runs",
   threads: "onnxruntime intra-op threads (0 = os.availableParallelism()); tfjs-wasm runs one thread under Node whatever this says",
   "group-size": "k completions per input in the GRPO loss",
-  "micro-batch": "inputs per lossAndGrads call, gradients summed (exact accumulation): auto = whole batch, except 4 for tfjs at the reference size (4 GiB wasm heap); or a number, 0 = whole batch",
+  "micro-batch":
+    "inputs per lossAndGrads call, gradients summed (exact accumulation): auto = whole batch, except 4 for tfjs at the reference size (4 GiB wasm heap); or a number, 0 = whole batch",
   "tfjs-backend": "tfjs backend (wasm, cpu, tensorflow…; empty: initBackend's choice)",
   seed: "seed of the random weights, the corpus windows and the sampled completions",
   json: "also write the results to this JSON file",
@@ -341,7 +354,9 @@ async function timePhase(
   }
   while (timed.length < runs) {
     if (timed.length && over(median(timed))) break;
-    progress(`run ${timed.length + 1}/${runs}${timed.length ? ` (median so far ${median(timed).toFixed(2)} s)` : warm.length ? ` (warm-up took ${warm.at(-1)!.toFixed(2)} s)` : ""}`);
+    progress(
+      `run ${timed.length + 1}/${runs}${timed.length ? ` (median so far ${median(timed).toFixed(2)} s)` : warm.length ? ` (warm-up took ${warm.at(-1)!.toFixed(2)} s)` : ""}`,
+    );
     const t0 = performance.now();
     await fn();
     timed.push((performance.now() - t0) / 1000);
@@ -360,21 +375,33 @@ export async function measureEngine(backend: TrainingBackend, spec: MeasureSpec,
   const flops = batchFlops(config, B, T);
 
   let first: Float32Array | null = null;
-  const fwd = await timePhase(spec.runs, spec.warmup, spec.budgetS, async () => {
-    const logits = await backend.logits(data.inputs, B, T);
-    first ??= logits;
-  }, (what) => progress(`forward ${what}`));
+  const fwd = await timePhase(
+    spec.runs,
+    spec.warmup,
+    spec.budgetS,
+    async () => {
+      const logits = await backend.logits(data.inputs, B, T);
+      first ??= logits;
+    },
+    (what) => progress(`forward ${what}`),
+  );
 
   const batch = await grpoBatch(config, data, first!, spec.groupSize, spec.seed);
   const losses: number[] = [];
   const gradNorms: number[] = [];
   const parts: Array<{ grads_s: number; adamw_s: number }> = [];
-  const train = await timePhase(spec.runs, spec.warmup, spec.budgetS, async () => {
-    const r = await trainingStep(backend, data.inputs, batch.inputs, spec.microBatch);
-    losses.push(r.loss);
-    gradNorms.push(r.gradNorm);
-    parts.push(r);
-  }, (what) => progress(`training step ${what}`));
+  const train = await timePhase(
+    spec.runs,
+    spec.warmup,
+    spec.budgetS,
+    async () => {
+      const r = await trainingStep(backend, data.inputs, batch.inputs, spec.microBatch);
+      losses.push(r.loss);
+      gradNorms.push(r.gradNorm);
+      parts.push(r);
+    },
+    (what) => progress(`training step ${what}`),
+  );
   const timedParts = parts.slice(train.warmup_s.length);
 
   const summary = (t: { warmup_s: number[]; runs_s: number[] }, flop: number): PhaseTimes => ({
@@ -430,7 +457,20 @@ export function speedUps(report: SizeReport, engine: Engine): { forward: number;
 }
 
 export function formatSizeReport(r: SizeReport): string {
-  const header = ["engine", "what runs", "fwd runs", "fwd s", "fwd min s", "fwd GFLOP/s", "train runs", "train s", "train min s", "train GFLOP/s", "fwd vs tfjs", "train vs tfjs"];
+  const header = [
+    "engine",
+    "what runs",
+    "fwd runs",
+    "fwd s",
+    "fwd min s",
+    "fwd GFLOP/s",
+    "train runs",
+    "train s",
+    "train min s",
+    "train GFLOP/s",
+    "fwd vs tfjs",
+    "train vs tfjs",
+  ];
   const rows: string[][] = [];
   const notes: string[] = [];
   // formatTable right-aligns every column but the first; padding first left-aligns this text one.
@@ -456,7 +496,8 @@ export function formatSizeReport(r: SizeReport): string {
       times(up.forward),
       times(up.train),
     ]);
-    const grads = median(m.train.grads_s), adam = median(m.train.adamw_s);
+    const grads = median(m.train.grads_s),
+      adam = median(m.train.adamw_s);
     notes.push(
       `  ${e.engine}: training step = lossAndGrads ${sec(grads)} s (in ${Math.ceil(r.batchSize / m.microBatch)} call(s) of ≤ ${m.microBatch} inputs) + AdamW ${sec(adam)} s; ` +
         `losses ${m.losses.map((l) => l.toFixed(4)).join(", ")}`,
@@ -482,7 +523,9 @@ export function goalLines(reports: readonly SizeReport[]): string[] {
     }
     const verdict = (g: number, goal: number) => `${gf(g)} (${g >= goal ? "met" : "not met"})`;
     const both = e.result.train.gflops >= GOALS.train && e.result.forward.gflops >= GOALS.forward;
-    lines.push(`  ${e.engine}: training step ${verdict(e.result.train.gflops, GOALS.train)}, forward ${verdict(e.result.forward.gflops, GOALS.forward)} — ${both ? "meets both goals" : "does not meet both goals"}`);
+    lines.push(
+      `  ${e.engine}: training step ${verdict(e.result.train.gflops, GOALS.train)}, forward ${verdict(e.result.forward.gflops, GOALS.forward)} — ${both ? "meets both goals" : "does not meet both goals"}`,
+    );
   }
   return lines;
 }
@@ -550,12 +593,23 @@ export async function run(argv: string[]): Promise<void> {
   const generator = loadConfig(o.generator);
   const corpus = loadCorpus();
   if (corpus.vocab.tokens.join("\u0000") !== generator.vocab.join("\u0000") || corpus.vocab.maskTokenId !== generator.mask_token_id) {
-    throw new Error(`${o.generator}/config.json has another vocabulary than the corpus (${corpus.vocab.tokens.length} tokens); expected the bundled generator's. Pass --generator=DIR of a model trained on this corpus.`);
+    throw new Error(
+      `${o.generator}/config.json has another vocabulary than the corpus (${corpus.vocab.tokens.length} tokens); expected the bundled generator's. Pass --generator=DIR of a model trained on this corpus.`,
+    );
   }
   const threads = o.threads || availableParallelism();
   const cpu = cpus();
-  const machine: Machine = { cpu: cpu[0]?.model ?? "unknown CPU", logicalCpus: cpu.length, threads, node: process.version, loadAverage1mAtStart: loadavg()[0]!, loadAverage1mAtEnd: NaN };
-  console.log(`bench engine: ${machine.cpu}, ${machine.logicalCpus} logical CPU(s), node ${machine.node}, load average ${machine.loadAverage1mAtStart.toFixed(2)}; onnxruntime threads ${threads}`);
+  const machine: Machine = {
+    cpu: cpu[0]?.model ?? "unknown CPU",
+    logicalCpus: cpu.length,
+    threads,
+    node: process.version,
+    loadAverage1mAtStart: loadavg()[0]!,
+    loadAverage1mAtEnd: NaN,
+  };
+  console.log(
+    `bench engine: ${machine.cpu}, ${machine.logicalCpus} logical CPU(s), node ${machine.node}, load average ${machine.loadAverage1mAtStart.toFixed(2)}; onnxruntime threads ${threads}`,
+  );
   console.log(
     `weights: seeded random (seed ${o.seed}); inputs: masked windows of the corpus (default masking); training step: GRPO loss (k=${o.groupSize}, global group-relative advantages, ` +
       `exact KL against the initial policy, β ${STEP_SETTINGS.klBeta}, τ ${STEP_SETTINGS.temperature}) + gradients + clipping + AdamW; ${o.warmup} warm-up + up to ${o.runs} timed runs per phase` +
@@ -568,7 +622,14 @@ export async function run(argv: string[]): Promise<void> {
     const config = sizeConfig(size, generator);
     const B = SIZE_BATCH[size];
     const T = config.seq_len;
-    const stream = new MaskedBatchStream({ ids: corpus.train, seqLen: T, batchSize: B, seed: mixSeeds(o.seed, "bench-engine-data", size), masking: DEFAULT_MASKING, maskTokenId: corpus.vocab.maskTokenId });
+    const stream = new MaskedBatchStream({
+      ids: corpus.train,
+      seqLen: T,
+      batchSize: B,
+      seed: mixSeeds(o.seed, "bench-engine-data", size),
+      masking: DEFAULT_MASKING,
+      maskTokenId: corpus.vocab.maskTokenId,
+    });
     const data = stream.next();
     const weights = seededWeights(config, o.seed);
     const parameters = parameterCount(config);
@@ -593,7 +654,8 @@ export async function run(argv: string[]): Promise<void> {
         const created = await createTrainingBackend(config, { engine, threads, tfjsBackend: o.tfjsBackend || undefined });
         backend = created.backend;
         entry.description = backend.description;
-        if (created.selection.engine !== engine) throw new Error(`asked for ${engine} but got ${created.selection.engine} (${created.selection.reason}); unset GRPOMESH_ENGINE to compare engines`);
+        if (created.selection.engine !== engine)
+          throw new Error(`asked for ${engine} but got ${created.selection.engine} (${created.selection.reason}); unset GRPOMESH_ENGINE to compare engines`);
       } catch (err) {
         entry.problem = `could not start: ${(err as Error).message}`;
         p.done(entry.problem);
@@ -604,7 +666,11 @@ export async function run(argv: string[]): Promise<void> {
         await backend.setWeights(weights);
         p.label = `${engine} at ${size} (${backend.description})`;
         const microBatch = o.microBatch === "auto" ? AUTO_MICRO_BATCH[engine][size] : o.microBatch;
-        entry.result = await measureEngine(backend, { config, data, groupSize: o.groupSize, microBatch, runs: o.runs, warmup: o.warmup, budgetS: o.budgetS, seed: o.seed }, p.update);
+        entry.result = await measureEngine(
+          backend,
+          { config, data, groupSize: o.groupSize, microBatch, runs: o.runs, warmup: o.warmup, budgetS: o.budgetS, seed: o.seed },
+          p.update,
+        );
         p.done(`forward ${sec(entry.result.forward.median_s)} s, training step ${sec(entry.result.train.median_s)} s (medians)`);
       } catch (err) {
         entry.problem = `failed while measuring: ${(err as Error).message}`;

@@ -8,17 +8,37 @@ import { printedLines, withTinyJudge } from "./test/tiny-judge.ts";
 test("bench fleet reports step seq/s and latency per replica count, and swap times", () =>
   withTinyJudge(async (model) => {
     const lines = await printedLines(() =>
-      run([`--model=${model}`, "--replicas=1,2", "--judges=--sessions=1 --threads=1", "--sequences=24", "--group-size=4", "--steps=3", "--warmup=1", "--swaps=1"]),
+      run([
+        `--model=${model}`,
+        "--replicas=1,2",
+        "--judges=--sessions=1 --threads=1",
+        "--sequences=24",
+        "--group-size=4",
+        "--steps=3",
+        "--warmup=1",
+        "--swaps=1",
+      ]),
     );
     const out = lines.join("\n");
     const numbers = (re: RegExp) => lines.filter((l) => re.test(l)).map((l) => l.trim().split(/\s+/).slice(2).map(Number));
     // label "parallel 1×1", then: replicas, seqs/chunk, seq/s, p50, p99, mean
     const steps = numbers(/^parallel 1×1(\s+\d+){6}$/);
-    assert.deepEqual(steps.map((r) => r.slice(0, 2)), [[1, 24], [2, 12]], out);
+    assert.deepEqual(
+      steps.map((r) => r.slice(0, 2)),
+      [
+        [1, 24],
+        [2, 12],
+      ],
+      out,
+    );
     for (const [, , seqPerS, p50, p99] of steps) assert.ok(seqPerS! > 0 && p50! >= 0 && p99! >= p50!, out);
     // then: replicas, LoadModel p50, its load_ms p50, swapModel, per replica
     const swaps = numbers(/^parallel 1×1(\s+\d+){5}$/);
-    assert.deepEqual(swaps.map((r) => r[0]), [1, 2], out);
+    assert.deepEqual(
+      swaps.map((r) => r[0]),
+      [1, 2],
+      out,
+    );
     for (const [, wall, server, fleet] of swaps) assert.ok(wall! >= server! && server! > 0 && fleet! > 0, out);
     await assert.rejects(run(["--sequences=10", "--group-size=4"]), /--sequences=10 is not a multiple of --group-size=4/);
   }));

@@ -25,7 +25,8 @@ const DEFAULTS = {
 const HELP: Partial<Record<keyof typeof DEFAULTS, string>> = {
   ...MODEL_FLAG_HELP,
   replicas: "judge replicas behind the fleet, comma list (e.g. 1,2,4)",
-  judges: "judge configurations, ';'-separated, each a space-separated list of judge flags for every replica (default: what npm start runs, --sessions=1, and the same with one intra-op thread)",
+  judges:
+    "judge configurations, ';'-separated, each a space-separated list of judge flags for every replica (default: what npm start runs, --sessions=1, and the same with one intra-op thread)",
   sequences: "sequences per step (B·k; the seed's step is 16 × 8 = 128)",
   "group-size": "k: chunks hold whole groups",
   steps: "timed steps per configuration, one at a time",
@@ -38,14 +39,17 @@ export async function run(argv: string[]): Promise<void> {
   const replicaCounts = intList("replicas", o.replicas);
   const judges = judgeConfigurations("judges", o.judges);
   requirePositiveIntegers(o, ["sequences", "group-size", "steps", "seq-len"]);
-  if (o.sequences % o["group-size"] !== 0) throw new Error(`--sequences=${o.sequences} is not a multiple of --group-size=${o["group-size"]}; a step is whole groups`);
+  if (o.sequences % o["group-size"] !== 0)
+    throw new Error(`--sequences=${o.sequences} is not a multiple of --group-size=${o["group-size"]}; a step is whole groups`);
 
   const model = await benchModel(o.model, o.seed);
   try {
     const cpu = cpus();
     console.log(`bench fleet: ${cpu.length}× ${cpu[0]?.model ?? "unknown CPU"}, node ${process.version}, load average ${loadavg()[0]!.toFixed(1)}`);
     console.log(`model: ${model.what}`);
-    console.log(`steps: ${o.sequences} sequences (groups of ${o["group-size"]}) through JudgeFleet, ${o.warmup} warm-up + ${o.steps} timed, one at a time; judges and the bench on loopback, sharing this machine's CPUs`);
+    console.log(
+      `steps: ${o.sequences} sequences (groups of ${o["group-size"]}) through JudgeFleet, ${o.warmup} warm-up + ${o.steps} timed, one at a time; judges and the bench on loopback, sharing this machine's CPUs`,
+    );
 
     const stepRows: string[][] = [];
     const swapRows: string[][] = [];
@@ -58,9 +62,24 @@ export async function run(argv: string[]): Promise<void> {
           const label = judgeLabel(procs[0]!.startLine);
           const { step, swap } = await measure(procs, model.path, o);
           const chunk = Math.ceil(o.sequences / o["group-size"] / n) * o["group-size"];
-          stepRows.push([label, String(n), String(chunk), (o.sequences / (mean(step) / 1000)).toFixed(0), percentile(step, 50).toFixed(0), percentile(step, 99).toFixed(0), mean(step).toFixed(0)]);
+          stepRows.push([
+            label,
+            String(n),
+            String(chunk),
+            (o.sequences / (mean(step) / 1000)).toFixed(0),
+            percentile(step, 50).toFixed(0),
+            percentile(step, 99).toFixed(0),
+            mean(step).toFixed(0),
+          ]);
           if (swap.loadWallMs.length) {
-            swapRows.push([label, String(n), percentile(swap.loadWallMs, 50).toFixed(0), percentile(swap.serverLoadMs, 50).toFixed(0), mean(swap.fleetSwapMs).toFixed(0), (mean(swap.fleetSwapMs) / n).toFixed(0)]);
+            swapRows.push([
+              label,
+              String(n),
+              percentile(swap.loadWallMs, 50).toFixed(0),
+              percentile(swap.serverLoadMs, 50).toFixed(0),
+              mean(swap.fleetSwapMs).toFixed(0),
+              (mean(swap.fleetSwapMs) / n).toFixed(0),
+            ]);
           }
         } finally {
           await Promise.all(procs.map((p) => p.stop()));
@@ -86,7 +105,10 @@ interface Measured {
 
 async function measure(procs: JudgeProcess[], modelPath: string, o: typeof DEFAULTS): Promise<Measured> {
   const security = procs[0]!.security;
-  const fleet = new JudgeFleet(procs.map((p) => p.address), { deadlineMs: 600_000, security });
+  const fleet = new JudgeFleet(
+    procs.map((p) => p.address),
+    { deadlineMs: 600_000, security },
+  );
   const clients = procs.map((p) => createClient(JudgeService, p.address, { deadlineMs: 600_000, security }));
   try {
     const info = await clients[0]!.info({});

@@ -45,10 +45,14 @@ function benchAdminToken(): { file: string; security: Security } {
 export function startJudge(args: string[]): Promise<JudgeProcess> {
   const token = benchAdminToken();
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", JUDGE_MAIN, "--address=127.0.0.1:0", "--metrics-port=0", `--admin-token-file=${token.file}`, ...args], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ["--import", "tsx", JUDGE_MAIN, "--address=127.0.0.1:0", "--metrics-port=0", `--admin-token-file=${token.file}`, ...args],
+      {
+        cwd: ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let out = "";
     let err = "";
     let started = false;
@@ -136,7 +140,10 @@ export function judgeConfigurations(flag: string, raw: string): string[][] {
   const configs = raw.split(";").map((j) => j.trim().split(/\s+/).filter(Boolean));
   for (const args of configs) {
     const bad = args.find((a) => !/^--[a-z-]+=\S+$/.test(a) || /^--(model|address|metrics-port)=/.test(a));
-    if (bad) throw new Error(`--${flag} has ${JSON.stringify(bad)}; expected judge flags like --scheduler=parallel --sessions=2 (the bench sets --model, --address and --metrics-port itself)`);
+    if (bad)
+      throw new Error(
+        `--${flag} has ${JSON.stringify(bad)}; expected judge flags like --scheduler=parallel --sessions=2 (the bench sets --model, --address and --metrics-port itself)`,
+      );
   }
   return configs;
 }

@@ -7,7 +7,14 @@ import { printedLines, withTinyJudge } from "./test/tiny-judge.ts";
 test("bench judge reports seq/s and latency for each scheduler and concurrency", () =>
   withTinyJudge(async (model) => {
     const lines = await printedLines(() =>
-      run([`--model=${model}`, "--batch=8", "--requests=6", "--warmup=1", "--concurrency=1,3", "--judges=--scheduler=microbatch --sessions=1 --threads=1;--scheduler=parallel --sessions=2 --threads=1"]),
+      run([
+        `--model=${model}`,
+        "--batch=8",
+        "--requests=6",
+        "--warmup=1",
+        "--concurrency=1,3",
+        "--judges=--scheduler=microbatch --sessions=1 --threads=1;--scheduler=parallel --sessions=2 --threads=1",
+      ]),
     );
     const out = lines.join("\n");
     assert.match(out, new RegExp(`model: ${model} \\(--model\\)`));

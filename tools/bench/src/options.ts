@@ -37,7 +37,9 @@ export function parseFlags<T extends Record<string, FlagValue>>(argv: readonly s
 
 /** "1,4,8" → [1, 4, 8]; each a positive integer. */
 export function intList(flag: string, raw: string | number): number[] {
-  const parts = String(raw).split(",").map((s) => s.trim());
+  const parts = String(raw)
+    .split(",")
+    .map((s) => s.trim());
   const values = parts.map(Number);
   if (parts.some((p) => p === "") || values.some((v) => !Number.isInteger(v) || v <= 0)) {
     throw new Error(`--${flag}=${raw}; expected positive integers separated by commas, e.g. 1,4`);

@@ -34,8 +34,19 @@ const VOCAB = ["[PAD]", "[MASK]", " ", "a", "b", "c", "d", "e", "f", "g"];
 
 function smallConfig(model_type: ModelConfig["model_type"]): ModelConfig {
   return validateConfig({
-    model_type, vocab_size: VOCAB.length, seq_len: 8, n_layer: 2, n_head: 2, d_model: 8, d_ff: 16,
-    dropout: 0, ln_eps: 1e-5, activation: "gelu_tanh", vocab: VOCAB, mask_token_id: 1, pad_token_id: 0,
+    model_type,
+    vocab_size: VOCAB.length,
+    seq_len: 8,
+    n_layer: 2,
+    n_head: 2,
+    d_model: 8,
+    d_ff: 16,
+    dropout: 0,
+    ln_eps: 1e-5,
+    activation: "gelu_tanh",
+    vocab: VOCAB,
+    mask_token_id: 1,
+    pad_token_id: 0,
   });
 }
 
@@ -43,7 +54,10 @@ function knownWeights(config: ModelConfig, seed: number): Map<string, Float32Arr
   const rng = new Rng(seed);
   const out = new Map<string, Float32Array>();
   for (const [name, shape] of expectedTensorShapes(config)) {
-    out.set(name, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()));
+    out.set(
+      name,
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()),
+    );
   }
   return out;
 }
@@ -71,7 +85,8 @@ test("the bundled judge's extracted weights score like its ONNX file (the names 
   const again = checkpointFromOnnx(exportModelToOnnx(judge.config, judge.weights));
   for (const [name, data] of judge.weights) assert.deepEqual(again.weights.get(name), data, name);
 
-  const B = 3, T = judge.config.seq_len;
+  const B = 3,
+    T = judge.config.seq_len;
   const rng = new Rng(11);
   const ids = Int32Array.from({ length: B * T }, () => 2 + Math.floor(rng.next() * (judge.config.vocab_size - 2)));
   const session = await ort.InferenceSession.create(bytes);
@@ -93,15 +108,26 @@ test("checkpointFromOnnx refuses a file without the config metadata or with a mi
   const bytes = exportModelToOnnx(config, knownWeights(config, 1));
   const model = fromBinary(ModelProtoSchema, bytes);
   const noMeta = create(ModelProtoSchema, { ...model, metadataProps: model.metadataProps.filter((e) => e.key !== "grpomesh.config") });
-  assert.throws(() => checkpointFromOnnx(toBinary(ModelProtoSchema, noMeta), "x.onnx"), /x\.onnx has no "grpomesh\.config" metadata; expected an ONNX file exported by libs\/onnx.*Re-export/);
+  assert.throws(
+    () => checkpointFromOnnx(toBinary(ModelProtoSchema, noMeta), "x.onnx"),
+    /x\.onnx has no "grpomesh\.config" metadata; expected an ONNX file exported by libs\/onnx.*Re-export/,
+  );
   model.graph!.initializer = model.graph!.initializer.filter((t) => t.name !== "blocks.1.mlp.fc.bias");
-  assert.throws(() => checkpointFromOnnx(toBinary(ModelProtoSchema, model), "y.onnx"), /y\.onnx does not hold the weights its config describes:\n  - no initializer "blocks\.1\.mlp\.fc\.bias"/);
+  assert.throws(
+    () => checkpointFromOnnx(toBinary(ModelProtoSchema, model), "y.onnx"),
+    /y\.onnx does not hold the weights its config describes:\n  - no initializer "blocks\.1\.mlp\.fc\.bias"/,
+  );
   assert.throws(() => checkpointFromOnnx(Uint8Array.of(1, 2, 3), "z.onnx"), /z\.onnx is not an ONNX ModelProto/);
 });
 
 function report(oursStep: number, repeatStep: number, groupStep: number): SizeReport {
   const phases = (step: number) => ({ sample: step * 0.2, judge: step * 0.2, reference: step * 0.2, advantage: 0.1, update: step * 0.4 - 0.1, step });
-  const mode = (step: number, rows: number) => ({ median_ms: phases(step), steps_ms: [step], metrics: [], forward_rows: { sample: rows, judge: 32, reference: rows, update: rows } });
+  const mode = (step: number, rows: number) => ({
+    median_ms: phases(step),
+    steps_ms: [step],
+    metrics: [],
+    forward_rows: { sample: rows, judge: 32, reference: rows, update: rows },
+  });
   return {
     size: "default",
     model: "tiny",
@@ -121,9 +147,18 @@ test("the size report lists each phase for ours and both peers, the ratios, and 
   const text = formatSizeReport(report(1000, 8000, 900));
   const lines = text.split("\n");
   assert.match(text, /phase \(median ms\)\s+ours \(in-process\)\s+peer repeat-k\s+peer group\s+repeat\/ours\s+group\/ours/);
-  assert.match(lines.find((l) => l.startsWith("step"))!, /^step\s+1000\s+8000\s+900\s+8\.00×\s+0\.90×$/);
-  assert.match(lines.find((l) => l.startsWith("update"))!, /^update\s+400\s+3200\s+360\s+8\.00×\s+0\.90×$/);
-  assert.match(lines.find((l) => l.startsWith("data"))!, /^data\s+1\s+—\s+—\s*$/);
+  assert.match(
+    lines.find((l) => l.startsWith("step"))!,
+    /^step\s+1000\s+8000\s+900\s+8\.00×\s+0\.90×$/,
+  );
+  assert.match(
+    lines.find((l) => l.startsWith("update"))!,
+    /^update\s+400\s+3200\s+360\s+8\.00×\s+0\.90×$/,
+  );
+  assert.match(
+    lines.find((l) => l.startsWith("data"))!,
+    /^data\s+1\s+—\s+—\s*$/,
+  );
   assert.match(text, /peer repeat-k \(B·k forwards\) \/ ours: 8\.00× step time \(goal ≥ 8×: met\)/);
   assert.match(text, /peer one-forward-per-group \(B forwards\) \/ ours: 0\.90× step time \(goal ≥ 1×: not met\)/);
   assert.match(text, /sequences per policy forward \(sample, reference, update\): ours 4; peer repeat-k 32; peer group 4; the judge scores 32 everywhere/);
@@ -139,7 +174,13 @@ test("the size report lists each phase for ours and both peers, the ratios, and 
 });
 
 test("parsePeerOutput reads the peer's last line and refuses output without a mode's step time", () => {
-  const result = { torch: "1.13", python: "3.11", threads: 2, blas: "x", modes: { group: { median_ms: { step: 12 }, steps_ms: [12], metrics: [], forward_rows: {} } } };
+  const result = {
+    torch: "1.13",
+    python: "3.11",
+    threads: 2,
+    blas: "x",
+    modes: { group: { median_ms: { step: 12 }, steps_ms: [12], metrics: [], forward_rows: {} } },
+  };
   assert.equal(parsePeerOutput(`noise\n${JSON.stringify(result)}\n`, ["group"]).modes.group!.median_ms.step, 12);
   assert.throws(() => parsePeerOutput(JSON.stringify(result), ["repeat"]), /no step time for mode "repeat"/);
   assert.throws(() => parsePeerOutput("Traceback (most recent call last):", []), /expected one JSON line of results/);
@@ -162,7 +203,11 @@ test("without torch the bench prints the apt-get line and exits non-zero, before
   assert.match(torchMissingMessage(probes), new RegExp(`\\n    ${INSTALL_TORCH}\\n[\\s\\S]*${missing}: not found`));
 
   const started = Date.now();
-  const r = spawnSync(process.execPath, ["--import", "tsx", "tools/bench/src/main.ts", "peer", `--python=${missing}`], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "tools/bench/src/main.ts", "peer", `--python=${missing}`], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   assert.equal(r.status, 1, r.stderr);
   assert.ok(r.stderr.includes(`    ${INSTALL_TORCH}\n`), r.stderr);
   assert.match(r.stderr, /not found/);

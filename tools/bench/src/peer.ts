@@ -93,7 +93,9 @@ export function checkpointFromOnnx(bytes: Uint8Array, source = "model"): { confi
   const meta = Object.fromEntries(model.metadataProps.map((e) => [e.key, e.value]));
   const raw = meta[META_CONFIG];
   if (raw === undefined) {
-    throw new Error(`${source} has no "${META_CONFIG}" metadata; expected an ONNX file exported by libs/onnx (exportModelToOnnx), which records config.json there. Re-export the model with it.`);
+    throw new Error(
+      `${source} has no "${META_CONFIG}" metadata; expected an ONNX file exported by libs/onnx (exportModelToOnnx), which records config.json there. Re-export the model with it.`,
+    );
   }
   const config = validateConfig(JSON.parse(raw));
   const byName = new Map((model.graph?.initializer ?? []).map((t) => [t.name, t]));
@@ -179,7 +181,8 @@ export function parsePeerOutput(stdout: string, modes: readonly PeerMode[]): Pee
   }
   for (const mode of modes) {
     const r = out.modes?.[mode];
-    if (!r || !Number.isFinite(r.median_ms?.step)) throw new Error(`the PyTorch peer's results have no step time for mode "${mode}"; expected modes.${mode}.median_ms.step`);
+    if (!r || !Number.isFinite(r.median_ms?.step))
+      throw new Error(`the PyTorch peer's results have no step time for mode "${mode}"; expected modes.${mode}.median_ms.step`);
   }
   return out;
 }
@@ -215,7 +218,13 @@ export function formatSizeReport(r: SizeReport): string {
       // Our reference runs while the policy samples and the judge scores: what is left of it is a
       // wait of ~0 ms, and a ratio against it means nothing.
       const overlapped = phase === "reference" && ours !== undefined && ours < 5;
-      cells.push(phase === "data" || phase === "advantage" || ours === undefined || peer === undefined || ours <= 0 ? "" : overlapped ? "overlapped" : formatRatio(peer / ours));
+      cells.push(
+        phase === "data" || phase === "advantage" || ours === undefined || peer === undefined || ours <= 0
+          ? ""
+          : overlapped
+            ? "overlapped"
+            : formatRatio(peer / ours),
+      );
     }
     return cells;
   });
@@ -243,7 +252,8 @@ export function busyWarning(load: number): string {
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, what: string): number {
-  if (a.length !== b.length) throw new Error(`${what}: ours has ${a.length} values, the peer's ${b.length}; both sides must run the same model on the same batch`);
+  if (a.length !== b.length)
+    throw new Error(`${what}: ours has ${a.length} values, the peer's ${b.length}; both sides must run the same model on the same batch`);
   let max = 0;
   for (let i = 0; i < a.length; i++) {
     const d = Math.abs(a[i]! - b[i]!);
@@ -263,7 +273,8 @@ const HELP = {
   "peer-threads": "the peer's threads alone, to see how it scales (0 = --threads); the ratios are meant with both sides on the same threads",
   modes: "peer modes: repeat (each input k times) and/or group (one forward per input)",
   engine: "our policy/reference engine, tfjs | onnx | auto (empty: the engines' default)",
-  "micro-batch-size": "inputs per micro-batch in our update (exact gradient accumulation): auto = the whole batch, except 4 with tfjs at the reference size (tfjs-wasm's 4 GiB heap cannot hold B=16 at T=256); or a number, 0 = whole batch",
+  "micro-batch-size":
+    "inputs per micro-batch in our update (exact gradient accumulation): auto = the whole batch, except 4 with tfjs at the reference size (tfjs-wasm's 4 GiB heap cannot hold B=16 at T=256); or a number, 0 = whole batch",
   python: "interpreter that imports torch (empty: /usr/bin/python3, then python3 on PATH)",
   json: "also write the results to this JSON file",
   generator: "checkpoint folder of the default-size generator",
@@ -315,13 +326,21 @@ export async function run(argv: string[]): Promise<void> {
   const threads = flags.threads || availableParallelism();
   const peerThreads = flags["peer-threads"] || threads;
   const { ENGINE_CHOICES, selectEngine } = await import("@grpomesh/engine");
-  if (flags.engine !== "" && !(ENGINE_CHOICES as readonly string[]).includes(flags.engine)) throw new Error(`--engine=${flags.engine}; expected one of ${ENGINE_CHOICES.join(", ")} (or leave it out for the engines' default)`);
+  if (flags.engine !== "" && !(ENGINE_CHOICES as readonly string[]).includes(flags.engine))
+    throw new Error(`--engine=${flags.engine}; expected one of ${ENGINE_CHOICES.join(", ")} (or leave it out for the engines' default)`);
   const engine = flags.engine === "" ? undefined : (flags.engine as EngineChoice);
   // tfjs-wasm needs micro-batches at the reference size; the onnxruntime engine splits large batches itself.
   const engineName = selectEngine(engine).engine;
 
   // The load before we start says how much other work shares the cores (and the timings' noise).
-  const machine = { cpu: cpus()[0]?.model ?? "unknown CPU", logicalCpus: cpus().length, threads, peerThreads, loadAverage1mAtStart: loadavg()[0]!, loadAverage1mAtEnd: NaN };
+  const machine = {
+    cpu: cpus()[0]?.model ?? "unknown CPU",
+    logicalCpus: cpus().length,
+    threads,
+    peerThreads,
+    loadAverage1mAtStart: loadavg()[0]!,
+    loadAverage1mAtEnd: NaN,
+  };
   console.log(
     `machine: ${machine.cpu}, ${machine.logicalCpus} logical CPU(s), load average ${machine.loadAverage1mAtStart.toFixed(2)} before the bench; ` +
       `${threads} thread(s) for our onnxruntime engines and judge, ${peerThreads} for the peer; python ${found.python} (torch ${found.torch})`,
@@ -331,7 +350,16 @@ export async function run(argv: string[]): Promise<void> {
   const reports: SizeReport[] = [];
   try {
     for (const size of sizes) {
-      const report = await runSize(size, { ...flags, modes: modes as PeerMode[], threads, python: found.python, peerThreads, tmp: join(tmp, size), microBatch: microBatch ?? (engineName === "tfjs" ? AUTO_MICRO_BATCH[size] : 0), engine });
+      const report = await runSize(size, {
+        ...flags,
+        modes: modes as PeerMode[],
+        threads,
+        python: found.python,
+        peerThreads,
+        tmp: join(tmp, size),
+        microBatch: microBatch ?? (engineName === "tfjs" ? AUTO_MICRO_BATCH[size] : 0),
+        engine,
+      });
       reports.push(report);
       console.log(formatSizeReport(report));
     }
@@ -467,7 +495,8 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
       ? `${policy.backend.description} policy and reference (${policy.selection.reason || `asked for ${policy.selection.engine}`})`
       : `policy ${policy.backend.description}, reference ${reference.backend.description}`;
   let records;
-  let logitsDiff = NaN, scoresDiff = NaN;
+  let logitsDiff = NaN,
+    scoresDiff = NaN;
   try {
     // The engine that is timed is the one checked (its logits before any update).
     logitsDiff = maxAbsDiff(await policy.backend.logits(first, config.batch_size, T), readF32(check.logits), "logits");
@@ -501,7 +530,12 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
     warmup: o.warmup,
     steps: o.steps,
     judge: judgeNote,
-    ours: { engine: `${engines}, onnxruntime judge`, microBatchSize: config.micro_batch_size, median_ms: ourMedians, steps_ms: records.map((r) => r.phases.step_ms) },
+    ours: {
+      engine: `${engines}, onnxruntime judge`,
+      microBatchSize: config.micro_batch_size,
+      median_ms: ourMedians,
+      steps_ms: records.map((r) => r.phases.step_ms),
+    },
     peer,
     check: { logitsMaxAbsDiff: logitsDiff, scoresMaxAbsDiff: scoresDiff },
     ratios,

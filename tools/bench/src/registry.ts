@@ -23,7 +23,8 @@ export const BENCHES: Record<string, BenchEntry> = {
     load: () => import("./step.ts"),
   },
   engine: {
-    summary: "Forward and training-step (GRPO loss + gradients + AdamW) time and GFLOP/s of every training engine (onnx, tfjs), default and reference sizes, against issue #6's goals",
+    summary:
+      "Forward and training-step (GRPO loss + gradients + AdamW) time and GFLOP/s of every training engine (onnx, tfjs), default and reference sizes, against issue #6's goals",
     load: () => import("./engine.ts"),
   },
   peer: {

@@ -15,12 +15,26 @@ test("nearest-rank percentiles and the mean", () => {
 });
 
 test("tables line up", () => {
-  assert.equal(formatTable(["a", "bb"], [["x", "1"], ["yyy", "22"]]), "a    bb\n---  --\nx     1\nyyy  22");
+  assert.equal(
+    formatTable(
+      ["a", "bb"],
+      [
+        ["x", "1"],
+        ["yyy", "22"],
+      ],
+    ),
+    "a    bb\n---  --\nx     1\nyyy  22",
+  );
 });
 
 test("flags are typed by their defaults; unknown or malformed ones are refused", () => {
   const d = { model: "", batch: 128, verbose: false, concurrency: "1" };
-  assert.deepEqual(parseFlags(["--batch=64", "--verbose", "--model=m.onnx", "--concurrency=1,4"], d), { model: "m.onnx", batch: 64, verbose: true, concurrency: "1,4" });
+  assert.deepEqual(parseFlags(["--batch=64", "--verbose", "--model=m.onnx", "--concurrency=1,4"], d), {
+    model: "m.onnx",
+    batch: 64,
+    verbose: true,
+    concurrency: "1,4",
+  });
   assert.throws(() => parseFlags(["--bacth=1"], d), /unknown flag --bacth; flags:\n  --model=""/);
   assert.throws(() => parseFlags(["--batch=many"], d), /--batch=many; expected a number/);
   assert.throws(() => parseFlags(["--batch"], d), /--batch needs a value/);

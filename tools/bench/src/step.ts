@@ -91,11 +91,17 @@ export interface InProcessOptions {
 /** The GRPO step in one process: policy and reference engines from `generator`, the judge as one onnxruntime session. */
 export async function buildInProcessTrainer(opts: InProcessOptions): Promise<InProcessTrainer> {
   const seqLen = loadConfig(opts.generator).seq_len;
-  const engineOptions = { ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.threads ? { threads: opts.threads } : {}), spinning: opts.spinWait ?? false };
+  const engineOptions = {
+    ...(opts.engine ? { engine: opts.engine } : {}),
+    ...(opts.threads ? { threads: opts.threads } : {}),
+    spinning: opts.spinWait ?? false,
+  };
   const policy = await PolicyEngine.fromCheckpoint(opts.generator, engineOptions);
   const reference = await ReferenceEngine.fromCheckpoint(opts.generator, engineOptions);
   const judge = await InProcessJudge.open(opts.judgeModel, opts.threads);
-  const trainer = new GrpoTrainer({ policy, reference, judge, data: benchData(opts.corpus, seqLen, opts.config) }, opts.config, { maskTokenId: opts.corpus.vocab.maskTokenId });
+  const trainer = new GrpoTrainer({ policy, reference, judge, data: benchData(opts.corpus, seqLen, opts.config) }, opts.config, {
+    maskTokenId: opts.corpus.vocab.maskTokenId,
+  });
   return {
     trainer,
     policy,
@@ -146,9 +152,14 @@ export async function run(argv: string[]): Promise<void> {
   );
   const tlsModes = ({ on: [true], off: [false], both: [false, true] } as Record<string, boolean[]>)[flags.tls];
   if (!tlsModes) throw new Error(`--tls=${flags.tls}: expected on, off or both`);
-  const engines = String(flags.engines).split(",").map((e) => e.trim()).filter(Boolean) as EngineChoice[];
-  for (const e of engines) if (!ENGINE_CHOICES.includes(e)) throw new Error(`--engines names "${e}"; expected a comma-separated list of ${ENGINE_CHOICES.join(", ")}`);
-  if (process.env[ENGINE_ENV]) throw new Error(`${ENGINE_ENV}=${process.env[ENGINE_ENV]} would override every engine this bench compares; unset it and use --engines`);
+  const engines = String(flags.engines)
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean) as EngineChoice[];
+  for (const e of engines)
+    if (!ENGINE_CHOICES.includes(e)) throw new Error(`--engines names "${e}"; expected a comma-separated list of ${ENGINE_CHOICES.join(", ")}`);
+  if (process.env[ENGINE_ENV])
+    throw new Error(`${ENGINE_ENV}=${process.env[ENGINE_ENV]} would override every engine this bench compares; unset it and use --engines`);
   const tmp = mkdtempSync(join(tmpdir(), "grpomesh-bench-step-"));
   try {
     const corpus = loadCorpus();
@@ -189,7 +200,22 @@ export async function run(argv: string[]): Promise<void> {
         for (const tls of tlsModes) {
           const mode = tlsModes.length === 2 ? (tls ? "grpc" : "plain") : "grpc";
           console.log(`[${engine}] over gRPC${tls ? " with mTLS" : " in plaintext"} (policy, reference and ${flags.judges} judge process(es) on loopback):`);
-          results[mode] = await measureGrpc({ generator, judgeModel, corpus, config, engine, seqLen: modelConfig.seq_len, judges: flags.judges, spinWait: flags["spin-wait"], tls, dir: join(tmp, mode) }, flags.warmup, flags.steps);
+          results[mode] = await measureGrpc(
+            {
+              generator,
+              judgeModel,
+              corpus,
+              config,
+              engine,
+              seqLen: modelConfig.seq_len,
+              judges: flags.judges,
+              spinWait: flags["spin-wait"],
+              tls,
+              dir: join(tmp, mode),
+            },
+            flags.warmup,
+            flags.steps,
+          );
         }
       }
       console.log(`${engine} (${what}):`);
@@ -198,7 +224,9 @@ export async function run(argv: string[]): Promise<void> {
       const avg = (mode: string) => mean(results[mode]!.map((r) => r.phases.step_ms));
       for (const m of modes) {
         const step = avg(m);
-        console.log(`${MODE_NAMES[m]}: ${(1000 / step).toFixed(2)} steps/s, ${((config.batch_size * config.group_size * modelConfig.seq_len) / (step / 1000)).toFixed(0)} tokens/s`);
+        console.log(
+          `${MODE_NAMES[m]}: ${(1000 / step).toFixed(2)} steps/s, ${((config.batch_size * config.group_size * modelConfig.seq_len) / (step / 1000)).toFixed(0)} tokens/s`,
+        );
       }
       if (results.inproc && results.grpc) {
         const share = (avg("grpc") - avg("inproc")) / avg("grpc");
@@ -206,15 +234,21 @@ export async function run(argv: string[]): Promise<void> {
       }
       if (results.plain && results.grpc) {
         const share = (avg("grpc") - avg("plain")) / avg("grpc");
-        console.log(`TLS share of the gRPC step: ${(share * 100).toFixed(1)}% (${avg("plain").toFixed(0)} ms plaintext, ${avg("grpc").toFixed(0)} ms mTLS; goal ≤ 5%)`);
+        console.log(
+          `TLS share of the gRPC step: ${(share * 100).toFixed(1)}% (${avg("plain").toFixed(0)} ms plaintext, ${avg("grpc").toFixed(0)} ms mTLS; goal ≤ 5%)`,
+        );
       }
       stepMeans.push({ engine, inproc: results.inproc && avg("inproc"), grpc: results.grpc && avg("grpc") });
     }
     const [first, ...rest] = stepMeans;
     for (const other of rest) {
       for (const mode of ["inproc", "grpc"] as const) {
-        const a = first![mode], b = other[mode];
-        if (a && b) console.log(`${mode === "inproc" ? "in-process" : "gRPC"} step: ${first!.engine} ${(a / 1000).toFixed(2)}s, ${other.engine} ${(b / 1000).toFixed(2)}s: ${(b / a).toFixed(2)}× faster with ${first!.engine}`);
+        const a = first![mode],
+          b = other[mode];
+        if (a && b)
+          console.log(
+            `${mode === "inproc" ? "in-process" : "gRPC"} step: ${first!.engine} ${(a / 1000).toFixed(2)}s, ${other.engine} ${(b / 1000).toFixed(2)}s: ${(b / a).toFixed(2)}× faster with ${first!.engine}`,
+          );
       }
     }
   } finally {
@@ -226,17 +260,39 @@ const MODE_NAMES: Record<string, string> = { inproc: "in-process", plain: "gRPC 
 
 /** The GRPO step over the local stack's services (as `npm start` runs them), `steps` measured after `warmup`. */
 async function measureGrpc(
-  o: { generator: string; judgeModel: string; corpus: Corpus; config: GrpoConfig; engine: EngineChoice; seqLen: number; judges: number; spinWait: boolean; tls: boolean; dir: string },
+  o: {
+    generator: string;
+    judgeModel: string;
+    corpus: Corpus;
+    config: GrpoConfig;
+    engine: EngineChoice;
+    seqLen: number;
+    judges: number;
+    spinWait: boolean;
+    tls: boolean;
+    dir: string;
+  },
   warmup: number,
   steps: number,
 ): Promise<StepRecord[]> {
-  const stack = await startStack({ generator: o.generator, judgeModel: o.judgeModel, judges: o.judges, logDir: join(o.dir, "logs"), engine: o.engine, spinWait: o.spinWait, tls: o.tls, restart: false });
+  const stack = await startStack({
+    generator: o.generator,
+    judgeModel: o.judgeModel,
+    judges: o.judges,
+    logDir: join(o.dir, "logs"),
+    engine: o.engine,
+    spinWait: o.spinWait,
+    tls: o.tls,
+    restart: false,
+  });
   const security = stack.clientSecurity;
   const policy = new GrpcPolicy(stack.policy, { security });
   const reference = new GrpcReference(stack.reference, { security });
   const judges = new JudgeFleet(stack.judges, { security });
   try {
-    const trainer = new GrpoTrainer({ policy, reference, judge: judges, data: benchData(o.corpus, o.seqLen, o.config) }, o.config, { maskTokenId: o.corpus.vocab.maskTokenId });
+    const trainer = new GrpoTrainer({ policy, reference, judge: judges, data: benchData(o.corpus, o.seqLen, o.config) }, o.config, {
+      maskTokenId: o.corpus.vocab.maskTokenId,
+    });
     return await measureSteps(trainer, warmup, steps);
   } finally {
     policy.close();

@@ -117,7 +117,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     log(`chaos: stack ready (${stack.securityLine})`);
     log(`chaos: uninterrupted run of ${opts.steps} steps (checkpoint every ${opts.checkpointInterval})`);
     const reference = await stack.runUninterrupted(join(opts.workDir, "runs", "uninterrupted"));
-    log(`chaos: uninterrupted run done in ${(reference.wallMs / 1000).toFixed(1)} s (${reference.meanStepMs.toFixed(0)} ms/step); final weights ${reference.weightsDigest.slice(0, 12)}`);
+    log(
+      `chaos: uninterrupted run done in ${(reference.wallMs / 1000).toFixed(1)} s (${reference.meanStepMs.toFixed(0)} ms/step); final weights ${reference.weightsDigest.slice(0, 12)}`,
+    );
     await stack.restartPolicyFresh();
     log(`chaos: the same run with ${plan.length} fault(s): ${plan.map((f) => `${stack.targetOf(f)}@${f.afterStep}`).join(", ") || "none"}`);
     const chaosDir = join(opts.workDir, "runs", "chaos");
@@ -171,7 +173,9 @@ function behaviourProblems(outcomes: FaultOutcome[]): string[] {
   for (const o of outcomes.filter((x) => x.injected)) {
     const stopped = o.events.find((e) => e.startsWith("orchestrator exited"));
     if ((o.fault.role === "judge" || o.fault.role === "reference") && o.resumedFrom.length > 0) {
-      problems.push(`${o.target}'s death stopped the orchestrator (${stopped ?? "it exited"}); training should go on while the supervisor restarts ${o.target}`);
+      problems.push(
+        `${o.target}'s death stopped the orchestrator (${stopped ?? "it exited"}); training should go on while the supervisor restarts ${o.target}`,
+      );
     }
     if ((o.fault.role === "policy" || o.fault.role === "orchestrator") && o.resumedFrom.length === 0) {
       problems.push(`the ${o.fault.role}'s death was not followed by a resume`);
@@ -186,12 +190,15 @@ function behaviourProblems(outcomes: FaultOutcome[]): string[] {
  */
 function resumeProblems(chaos: RunResult, outcomes: FaultOutcome[], resumed: number, restartedSteps: number[]): string[] {
   const problems: string[] = [];
-  if (chaos.ledger.resumes.length !== resumed) problems.push(`chaos run: log.jsonl has ${chaos.ledger.resumes.length} "resume" record(s); the orchestrator resumed ${resumed} time(s)`);
+  if (chaos.ledger.resumes.length !== resumed)
+    problems.push(`chaos run: log.jsonl has ${chaos.ledger.resumes.length} "resume" record(s); the orchestrator resumed ${resumed} time(s)`);
   const redone = outcomes.flatMap((o) => o.redone);
   for (const s of restartedSteps) redone.splice(redone.indexOf(s), 1);
   const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b).join(",");
   if (sorted(redone) !== sorted(chaos.supersededSteps)) {
-    problems.push(`chaos run: log.superseded.jsonl holds step records ${sorted(chaos.supersededSteps) || "(none)"}; the resumes redid steps ${sorted(redone) || "(none)"}`);
+    problems.push(
+      `chaos run: log.superseded.jsonl holds step records ${sorted(chaos.supersededSteps) || "(none)"}; the resumes redid steps ${sorted(redone) || "(none)"}`,
+    );
   }
   return problems;
 }
@@ -293,7 +300,9 @@ class ChaosStack {
       if (gaveUp) throw new Error(`the launcher's supervisor gave up on ${name}: ${lines.join(" / ")}; see ${this.supervisor.logPath(name)}`);
       await sleep(POLL_MS * 4);
     }
-    throw new Error(`the launcher's supervisor did not restart ${name} within ${(HEALTH_TIMEOUT_MS + 60_000) / 1000} s; it said: ${this.saidSince(fromIndex).join(" / ") || "nothing"}; see ${this.supervisor.logPath(name)}`);
+    throw new Error(
+      `the launcher's supervisor did not restart ${name} within ${(HEALTH_TIMEOUT_MS + 60_000) / 1000} s; it said: ${this.saidSince(fromIndex).join(" / ") || "nothing"}; see ${this.supervisor.logPath(name)}`,
+    );
   }
 
   async killPolicy(): Promise<Exit> {
@@ -305,7 +314,11 @@ class ChaosStack {
     if (this.policyProcess) await this.policyProcess.stop();
     else await this.supervisor.stop("policy");
     const spec = this.supervisor.get("policy").spec;
-    this.policyProcess ??= new ManagedProcess({ name: "policy", command: spec.command, args: spec.args, address: this.s.policy }, join(this.logDir, "policy.log"), this.s.clientSecurity);
+    this.policyProcess ??= new ManagedProcess(
+      { name: "policy", command: spec.command, args: spec.args, address: this.s.policy },
+      join(this.logDir, "policy.log"),
+      this.s.clientSecurity,
+    );
     const t0 = performance.now();
     await this.policyProcess.startServing(HEALTH_TIMEOUT_MS);
     return performance.now() - t0;
@@ -316,7 +329,11 @@ class ChaosStack {
     mkdirSync(runDir, { recursive: true });
     const name = basename(runDir);
     const config = join(dirname(runDir), `${name}.run.json`);
-    writeFileSync(config, JSON.stringify({ ...this.opts.runConfig, max_iters: this.opts.steps, checkpoint_interval: this.opts.checkpointInterval, seed: this.opts.seed }, null, 2) + "\n");
+    writeFileSync(
+      config,
+      JSON.stringify({ ...this.opts.runConfig, max_iters: this.opts.steps, checkpoint_interval: this.opts.checkpointInterval, seed: this.opts.seed }, null, 2) +
+        "\n",
+    );
     this.orchestrator = new ManagedProcess(
       tsxSpec("orchestrator", "services/orchestrator/src/main.ts", [
         `--config=${config}`,
@@ -354,7 +371,11 @@ class ChaosStack {
     }
     const ledger = stepLedger(readLog(join(runDir, "log.jsonl")), this.opts.steps);
     const superseded = join(runDir, "log.superseded.jsonl");
-    const supersededSteps = existsSync(superseded) ? readLog(superseded).filter((r) => r.type === "step").map((r) => r.step!) : [];
+    const supersededSteps = existsSync(superseded)
+      ? readLog(superseded)
+          .filter((r) => r.type === "step")
+          .map((r) => r.step!)
+      : [];
     const stepMs = [...ledger.live.values()].map((r) => (r.phases as { step_ms?: number } | undefined)?.step_ms ?? 0).filter((ms) => ms > 0);
     return {
       runDir,
@@ -498,7 +519,8 @@ class FaultRun {
 
   /** The orchestrator again with --resume over the same run directory. */
   private async resume(outcome: FaultOutcome | undefined, { policyFresh = false } = {}): Promise<void> {
-    if (++this.resumes > this.plan.length * 2 + 3) throw new Error(`the orchestrator was resumed ${this.resumes - 1} times for ${this.plan.length} fault(s); giving up (see ${this.orch.logPath})`);
+    if (++this.resumes > this.plan.length * 2 + 3)
+      throw new Error(`the orchestrator was resumed ${this.resumes - 1} times for ${this.plan.length} fault(s); giving up (see ${this.orch.logPath})`);
     const lastStep = this.lastLoggedStep(0);
     if (!latestCheckpoint(this.runDir) && existsSync(join(this.runDir, "log.jsonl"))) {
       // Nothing to resume from, and --resume refuses to start over a run's log: the run is moved
@@ -537,8 +559,12 @@ class FaultRun {
       const out = this.orch.output();
       const m = /resumed from \S+ at step (\d+)/.exec(out);
       if (m) return Number(m[1]);
-      if (/\[orchestrator\] serving on/.test(out)) throw new Error(`the orchestrator started with --resume but did not resume (no "resumed from" line before it served); see ${this.orch.logPath}`);
-      if (!this.orch.alive) throw new Error(`the orchestrator exited (${describeExit(this.orch.lastExit!)}) while resuming; last output:\n${this.orch.tail(20)}\nfull log: ${this.orch.logPath}`);
+      if (/\[orchestrator\] serving on/.test(out))
+        throw new Error(`the orchestrator started with --resume but did not resume (no "resumed from" line before it served); see ${this.orch.logPath}`);
+      if (!this.orch.alive)
+        throw new Error(
+          `the orchestrator exited (${describeExit(this.orch.lastExit!)}) while resuming; last output:\n${this.orch.tail(20)}\nfull log: ${this.orch.logPath}`,
+        );
       await sleep(POLL_MS * 4);
     }
     throw new Error(`the orchestrator did not report its resume within ${STEP_WAIT_MS / 1000} s; see ${this.orch.logPath}`);
@@ -584,7 +610,10 @@ class FaultRun {
 
   /** The orchestrator's last error line (or its last line). */
   private orchestratorError(): string {
-    const lines = this.orch.output().split("\n").filter((l) => l.trim());
+    const lines = this.orch
+      .output()
+      .split("\n")
+      .filter((l) => l.trim());
     const error = [...lines].reverse().find((l) => /error/i.test(l)) ?? lines.at(-1) ?? "no output";
     return error.replace(/^\[orchestrator\]\s*/, "").slice(0, 300);
   }
@@ -599,7 +628,11 @@ class FaultRun {
       const text = log.subarray(o.orchestratorLogOffset, injected[i + 1]?.orchestratorLogOffset ?? log.length).toString("utf8");
       const retried = text.split("\n").filter((l) => l.includes(`failed at ${address}`) && l.includes("retrying on another replica")).length;
       const at = o.events.findIndex((e) => e.startsWith("restarted by"));
-      o.events.splice(at >= 0 ? at : o.events.length, 0, retried ? `the fleet retried ${retried} chunk(s) on another replica` : "no chunk was sent to it while it was down");
+      o.events.splice(
+        at >= 0 ? at : o.events.length,
+        0,
+        retried ? `the fleet retried ${retried} chunk(s) on another replica` : "no chunk was sent to it while it was down",
+      );
     });
   }
 
@@ -610,7 +643,8 @@ class FaultRun {
     injected.forEach((o, i) => {
       const from = o.atStep + 1;
       const to = injected[i + 1]?.atStep ?? this.opts.steps;
-      let compared = 0, equal = true;
+      let compared = 0,
+        equal = true;
       for (let s = from; s <= to; s++) {
         const a = this.reference.ledger.live.get(s);
         const b = ledger.live.get(s);
@@ -619,10 +653,7 @@ class FaultRun {
           continue;
         }
         compared++;
-        const oneStep = firstDifference(
-          { ...this.reference.ledger, live: new Map([[s, a]]) },
-          { ...ledger, live: new Map([[s, b]]) },
-        );
+        const oneStep = firstDifference({ ...this.reference.ledger, live: new Map([[s, a]]) }, { ...ledger, live: new Map([[s, b]]) });
         if (oneStep) equal = false;
       }
       o.stepsAfterEqual = compared === 0 && equal ? null : equal;

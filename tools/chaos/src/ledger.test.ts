@@ -11,7 +11,10 @@ test("every step once: a clean log passes; a redone step logged twice without a 
   const clean = stepLedger([step(1), step(2), { type: "eval", step: 2 }, step(3)], 3);
   assert.deepEqual(ledgerProblems(clean), []);
   const doubled = stepLedger([step(1), step(2), step(3), step(2), step(3)], 3);
-  assert.deepEqual(ledgerProblems(doubled), ["step 2 counted 2 times (live records not marked superseded)", "step 3 counted 2 times (live records not marked superseded)"]);
+  assert.deepEqual(ledgerProblems(doubled), [
+    "step 2 counted 2 times (live records not marked superseded)",
+    "step 3 counted 2 times (live records not marked superseded)",
+  ]);
   assert.deepEqual(ledgerProblems(stepLedger([step(1), step(3)], 4)), ["steps never counted: 2, 4"]);
 });
 

@@ -69,7 +69,19 @@ export function ledgerProblems(ledger: StepLedger): string[] {
 }
 
 /** Fields of a step record that depend only on the computation (not on the clock or the process). */
-export const DETERMINISTIC_FIELDS = ["mean_reward", "std_reward", "loss", "pg_loss", "kl_penalty", "mean_kl", "mean_log_prob", "grad_norm", "learning_rate", "mean_advantage", "clip_frac"] as const;
+export const DETERMINISTIC_FIELDS = [
+  "mean_reward",
+  "std_reward",
+  "loss",
+  "pg_loss",
+  "kl_penalty",
+  "mean_kl",
+  "mean_log_prob",
+  "grad_norm",
+  "learning_rate",
+  "mean_advantage",
+  "clip_frac",
+] as const;
 
 /** The first live step whose deterministic fields differ between two runs, or undefined when all agree. */
 export function firstDifference(a: StepLedger, b: StepLedger): { step: number; field: string; a: unknown; b: unknown } | undefined {
@@ -89,7 +101,7 @@ export function firstDifference(a: StepLedger, b: StepLedger): { step: number; f
 export function ranges(values: readonly number[]): string {
   const sorted = [...values].sort((x, y) => x - y);
   const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
     parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}–${sorted[j]}`);

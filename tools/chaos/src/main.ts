@@ -65,7 +65,11 @@ counted once in log.jsonl, and every death was handled as its role's should be.
 `;
 
 async function main(): Promise<number> {
-  const parsed = parseConfig(DEFAULTS, { integers: ["seed", "faults", "steps", "judges", "checkpoint_interval", "threads"], choices: { models: ["bundled", "tiny"] }, maxPositional: 0 });
+  const parsed = parseConfig(DEFAULTS, {
+    integers: ["seed", "faults", "steps", "judges", "checkpoint_interval", "threads"],
+    choices: { models: ["bundled", "tiny"] },
+    maxPositional: 0,
+  });
   if (parsed.help) {
     console.log(`${HELP}\ndefaults:\n${formatConfig(DEFAULTS)}`);
     return 0;
@@ -95,7 +99,9 @@ async function main(): Promise<number> {
     tls: c.tls,
     log: (line) => console.log(line),
   });
-  console.log(`\nchaos: seed ${c.seed}, ${c.steps} steps, checkpoint every ${c.checkpoint_interval}, ${c.judges} judges, ${c.models} models, ${report.security} (${((performance.now() - t0) / 1000).toFixed(0)} s in all)\n`);
+  console.log(
+    `\nchaos: seed ${c.seed}, ${c.steps} steps, checkpoint every ${c.checkpoint_interval}, ${c.judges} judges, ${c.models} models, ${report.security} (${((performance.now() - t0) / 1000).toFixed(0)} s in all)\n`,
+  );
   console.log(formatTable(report));
   console.log(`\n${formatVerdict(report)}`);
   if (c.json) writeFileSync(resolve(c.json), JSON.stringify(report, (_k, v: unknown) => (v instanceof Map ? Object.fromEntries(v) : v), 2) + "\n");
@@ -108,7 +114,9 @@ function readRunConfig(path: string): Record<string, unknown> {
   try {
     return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
   } catch (err) {
-    throw new Error(`--run_config=${path}: ${err instanceof Error ? err.message : String(err)}; expected a JSON object of run settings (like configs/local.json)`);
+    throw new Error(
+      `--run_config=${path}: ${err instanceof Error ? err.message : String(err)}; expected a JSON object of run settings (like configs/local.json)`,
+    );
   }
 }
 

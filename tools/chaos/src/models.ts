@@ -14,7 +14,17 @@ export interface ChaosModels {
 }
 
 /** Small settings for the tiny models: a step takes a few hundred milliseconds on two cores. */
-export const TINY_RUN = { batch_size: 4, group_size: 4, learning_rate: 0.01, warmup_iters: 2, kl_beta: 0.05, eval_interval: 0, eval_batches: 1, sample_interval: 0, warn_kl: 1000 };
+export const TINY_RUN = {
+  batch_size: 4,
+  group_size: 4,
+  learning_rate: 0.01,
+  warmup_iters: 2,
+  kl_beta: 0.05,
+  eval_interval: 0,
+  eval_batches: 1,
+  sample_interval: 0,
+  warn_kl: 1000,
+};
 
 export async function tinyModels(dir: string): Promise<ChaosModels> {
   await initBackend(undefined, { log: false });
@@ -30,7 +40,10 @@ export async function tinyModels(dir: string): Promise<ChaosModels> {
 export function bundledModels(runConfig: Record<string, unknown>): ChaosModels {
   const generator = join(ROOT, "models/generator");
   const judgeModel = join(ROOT, "models/judge/model.onnx");
-  for (const [what, path] of [["generator checkpoint", join(generator, "config.json")], ["judge model", judgeModel]] as const) {
+  for (const [what, path] of [
+    ["generator checkpoint", join(generator, "config.json")],
+    ["judge model", judgeModel],
+  ] as const) {
     if (!existsSync(path)) throw new Error(`${what} not found at ${path}; run npm run build-models, or pass --models=tiny`);
   }
   return { generator, judgeModel, runConfig: { ...runConfig, eval_interval: 0, sample_interval: 0 } };

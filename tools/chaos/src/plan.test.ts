@@ -23,7 +23,14 @@ test("more faults than steps before the last are refused with the limit named", 
 
 test("an explicit plan gives roles and steps; bad entries are refused", () => {
   const plan = planFaults({ seed: 1, faults: 0, steps: 12, judges: 3, spec: "judge@3, policy@6,orchestrator@9" });
-  assert.deepEqual(plan.map((f) => [f.role, f.afterStep]), [["judge", 3], ["policy", 6], ["orchestrator", 9]]);
+  assert.deepEqual(
+    plan.map((f) => [f.role, f.afterStep]),
+    [
+      ["judge", 3],
+      ["policy", 6],
+      ["orchestrator", 9],
+    ],
+  );
   assert.throws(() => parseFaultSpec("jduge@3", 12), /expected role@step with role one of policy, reference, judge, orchestrator/);
   assert.throws(() => parseFaultSpec("judge@12", 12), /outside 1\.\.11/);
   assert.throws(() => parseFaultSpec("judge@5,policy@5", 12), /steps must increase/);

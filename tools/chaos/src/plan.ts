@@ -31,14 +31,20 @@ export function planFaults(opts: PlanOptions): PlannedFault[] {
   if (opts.spec) return parseFaultSpec(opts.spec, opts.steps).map((f) => ({ ...f, replica: rng.nextInt(opts.judges), delayFraction: rng.next() }));
   if (!Number.isInteger(opts.faults) || opts.faults < 0) throw new Error(`--faults=${opts.faults}: expected a whole number ≥ 0`);
   // A fault after the last step would find the run finished; each fault gets a step of its own.
-  if (opts.faults > opts.steps - 1) throw new Error(`--faults=${opts.faults} does not fit in --steps=${opts.steps}: at most steps − 1 = ${opts.steps - 1} faults (one per step before the last); raise --steps or lower --faults`);
+  if (opts.faults > opts.steps - 1)
+    throw new Error(
+      `--faults=${opts.faults} does not fit in --steps=${opts.steps}: at most steps − 1 = ${opts.steps - 1} faults (one per step before the last); raise --steps or lower --faults`,
+    );
   const roles: Role[] = [];
   while (roles.length < opts.faults) roles.push(...rng.shuffle([...ROLES]));
   // Triggers in the first three quarters of the run when they fit there: training goes on while a
   // judge restarts, and a fault planned near the end could find the run already finished.
   const early = Math.floor((opts.steps - 1) * 0.75);
   const span = opts.faults <= early ? early : opts.steps - 1;
-  const triggers = rng.shuffle(Array.from({ length: span }, (_, i) => i + 1)).slice(0, opts.faults).sort((a, b) => a - b);
+  const triggers = rng
+    .shuffle(Array.from({ length: span }, (_, i) => i + 1))
+    .slice(0, opts.faults)
+    .sort((a, b) => a - b);
   return triggers.map((afterStep, i) => ({ role: roles[i]!, replica: rng.nextInt(opts.judges), afterStep, delayFraction: rng.next() }));
 }
 
@@ -52,7 +58,8 @@ export function parseFaultSpec(spec: string, steps: number): Array<Pick<PlannedF
       const m = /^(\w+)@(\d+)$/.exec(part);
       const role = m?.[1] as Role | undefined;
       const afterStep = Number(m?.[2]);
-      if (!m || !ROLES.includes(role!)) throw new Error(`fault ${JSON.stringify(part.slice(0, 60))}: expected role@step with role one of ${ROLES.join(", ")}, e.g. judge@3`);
+      if (!m || !ROLES.includes(role!))
+        throw new Error(`fault ${JSON.stringify(part.slice(0, 60))}: expected role@step with role one of ${ROLES.join(", ")}, e.g. judge@3`);
       if (afterStep < 1 || afterStep >= steps) throw new Error(`fault ${part}: step ${afterStep} is outside 1..${steps - 1} (a fault needs a step after it)`);
       return { role: role!, afterStep };
     });

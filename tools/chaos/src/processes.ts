@@ -93,7 +93,8 @@ export class ManagedProcess {
     let last = "no answer";
     // Polled here rather than with waitForServing, so the checks stop as soon as the process dies.
     while (Date.now() < until) {
-      if (!this.alive) throw new Error(`${this.spec.name} exited (${describeExit(this.lastExit!)}) before serving; last output:\n${this.tail(15)}\nfull log: ${this.logPath}`);
+      if (!this.alive)
+        throw new Error(`${this.spec.name} exited (${describeExit(this.lastExit!)}) before serving; last output:\n${this.tail(15)}\nfull log: ${this.logPath}`);
       try {
         last = await checkHealth(this.spec.address, "", 2_000, this.security);
         if (last === "SERVING") return;
@@ -102,7 +103,9 @@ export class ManagedProcess {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`${this.spec.name} at ${this.spec.address} did not answer SERVING within ${timeoutMs / 1000} s (last: ${last.slice(0, 300)}); see ${this.logPath}`);
+    throw new Error(
+      `${this.spec.name} at ${this.spec.address} did not answer SERVING within ${timeoutMs / 1000} s (last: ${last.slice(0, 300)}); see ${this.logPath}`,
+    );
   }
 
   /** Sends `signal` and resolves when the process has exited (at once if it is not running). */
@@ -130,8 +133,15 @@ export class ManagedProcess {
 
   /** The last lines of the current start's output, indented, for error messages. */
   tail(lines: number): string {
-    const all = this.output().split("\n").filter((l) => l.trim());
-    return all.slice(-lines).map((l) => `  | ${l.slice(0, 400)}`).join("\n") || "  | (nothing)";
+    const all = this.output()
+      .split("\n")
+      .filter((l) => l.trim());
+    return (
+      all
+        .slice(-lines)
+        .map((l) => `  | ${l.slice(0, 400)}`)
+        .join("\n") || "  | (nothing)"
+    );
   }
 
   /** SIGKILL at once, synchronously (for process.on("exit")). */

@@ -30,7 +30,8 @@ export function formatTable(report: ChaosReport): string {
 }
 
 export function formatVerdict(report: ChaosReport): string {
-  const r = report.reference, c = report.chaos;
+  const r = report.reference,
+    c = report.chaos;
   const lines: string[] = [];
   lines.push(`final checkpoint: uninterrupted step ${r.checkpointStep}, chaos step ${c.checkpointStep} (of ${report.options.steps})`);
   for (const [file, equal] of Object.entries(report.filesEqual)) {
@@ -45,7 +46,9 @@ export function formatVerdict(report: ChaosReport): string {
   lines.push(`  deaths handled        ${report.behaviourProblems.length ? "NO" : "yes (each as its role's should be)"}`);
   for (const p of report.behaviourProblems) lines.push(`    - ${p}`);
   const d = report.trajectoryDifference;
-  lines.push(`  live steps equal       ${d ? `NO (first at step ${d.step}: ${d.field} ${String(d.a)} vs ${String(d.b)})` : "yes (every step's loss, reward, KL, grad norm… bit for bit)"}`);
+  lines.push(
+    `  live steps equal       ${d ? `NO (first at step ${d.step}: ${d.field} ${String(d.a)} vs ${String(d.b)})` : "yes (every step's loss, reward, KL, grad norm… bit for bit)"}`,
+  );
   for (const u of report.unexplained) lines.push(`  unexplained: ${u}`);
   const missed = report.outcomes.filter((o) => !o.injected).length;
   if (missed) lines.push(`  ${missed} fault(s) not injected (the run finished first)`);

@@ -18,7 +18,11 @@ describe("credential checks on the repository", () => {
     const b = bundle();
     assert.ok(container(b, "Deployment", "judge").args!.includes("--tls-dir=/etc/grpomesh/tls"));
     assert.ok(container(b, "Deployment", "judge").args!.includes("--admin-token-file=/etc/grpomesh/admin/token"));
-    for (const [kind, name] of [["Deployment", "policy"], ["Deployment", "reference"], ["Job", "orchestrator"]] as const) {
+    for (const [kind, name] of [
+      ["Deployment", "policy"],
+      ["Deployment", "reference"],
+      ["Job", "orchestrator"],
+    ] as const) {
       assert.ok(container(b, kind, name).args!.includes("--tls_dir=/etc/grpomesh/tls"), `${name}: --tls_dir`);
       assert.ok(container(b, kind, name).args!.includes("--admin_token_file=/etc/grpomesh/admin/token"), `${name}: --admin_token_file`);
     }
@@ -59,12 +63,18 @@ describe("checkCredentials", () => {
     setArg(b, "Deployment", "policy", "--tls_dir=", "--tls_dir=/tmp/tls");
     setArg(b, "Deployment", "reference", "--tls_dir=", "--tls_dir=/etc/grpomesh/tls/sub");
     container(b, "Job", "orchestrator").volumeMounts!.find((m) => m.name === "tls")!.readOnly = false;
-    podSpec(b, "Deployment", "judge").volumes!.find((v) => v.name === "tls")!.secret!.items = [{ key: "tls.crt", path: "tls.crt" }, { key: "tls.key", path: "tls.key" }];
+    podSpec(b, "Deployment", "judge").volumes!.find((v) => v.name === "tls")!.secret!.items = [
+      { key: "tls.crt", path: "tls.crt" },
+      { key: "tls.key", path: "tls.key" },
+    ];
     setArg(b, "Deployment", "judge", "--admin-token-file=", "--admin-token-file=/tmp/token");
     podSpec(b, "Deployment", "policy").volumes!.find((v) => v.name === "admin-token")!.secret!.items = [{ key: "token", path: "admin-token" }];
     const problems = checkCredentials(b);
     assertProblem(problems, /container policy: --tls_dir=\/tmp\/tls is not on a Secret volume/);
-    assertProblem(problems, /container reference: --tls_dir=\/etc\/grpomesh\/tls\/sub is inside Secret volume tls at \/etc\/grpomesh\/tls; point it at the mount path/);
+    assertProblem(
+      problems,
+      /container reference: --tls_dir=\/etc\/grpomesh\/tls\/sub is inside Secret volume tls at \/etc\/grpomesh\/tls; point it at the mount path/,
+    );
     assertProblem(problems, /container orchestrator: Secret volume tls \(TLS\) is mounted without readOnly: true/);
     assertProblem(problems, /container judge: Secret volume tls maps only tls\.crt, tls\.key; --tls_dir needs tls\.crt, tls\.key and ca\.crt/);
     assertProblem(problems, /container judge: --admin_token_file=\/tmp\/token is not on a Secret volume/);
@@ -87,20 +97,28 @@ describe("checkCredentials", () => {
     reference.livenessProbe!.exec!.command = reference.livenessProbe!.exec!.command!.map((a) => a.replace("127.0.0.1:50072", "reference:50071"));
     const problems = checkCredentials(b);
     assertProblem(problems, /container judge: livenessProbe is a gRPC probe, but the service serves TLS/);
-    assertProblem(problems, /container policy: readinessProbe runs deploy\/images\/healthcheck\.mjs with --tls_dir=\(none\); the service's is \/etc\/grpomesh\/tls/);
+    assertProblem(
+      problems,
+      /container policy: readinessProbe runs deploy\/images\/healthcheck\.mjs with --tls_dir=\(none\); the service's is \/etc\/grpomesh\/tls/,
+    );
     assertProblem(problems, /container policy: startupProbe gives the check a 4000 ms deadline but times the probe out after 4000 ms/);
     assertProblem(problems, /container reference: livenessProbe checks reference:50071; probe the container's own port over loopback/);
     assertProblem(problems, /container reference: livenessProbe checks port 50071; the container's grpc port is 50072/);
   });
 
   it("reads a probe's healthcheck command line", () => {
-    assert.deepEqual(healthcheckProbe({ exec: { command: ["node", "/app/deploy/images/healthcheck.mjs", "127.0.0.1:50051", "grpomesh.v1.JudgeService", "3000", "--tls_dir=/etc/grpomesh/tls"] } }), {
-      script: "/app/deploy/images/healthcheck.mjs",
-      target: "127.0.0.1:50051",
-      service: "grpomesh.v1.JudgeService",
-      deadlineMs: 3000,
-      tlsDir: "/etc/grpomesh/tls",
-    });
+    assert.deepEqual(
+      healthcheckProbe({
+        exec: { command: ["node", "/app/deploy/images/healthcheck.mjs", "127.0.0.1:50051", "grpomesh.v1.JudgeService", "3000", "--tls_dir=/etc/grpomesh/tls"] },
+      }),
+      {
+        script: "/app/deploy/images/healthcheck.mjs",
+        target: "127.0.0.1:50051",
+        service: "grpomesh.v1.JudgeService",
+        deadlineMs: 3000,
+        tlsDir: "/etc/grpomesh/tls",
+      },
+    );
     assert.equal(healthcheckProbe({ exec: { command: ["sh", "-c", "true"] } }), undefined);
   });
 });

@@ -14,7 +14,8 @@ export function checkServiceAccounts(bundle: DeployBundle): string[] {
   for (const w of workloads(bundle)) {
     const at = where(w.m);
     const spec = w.pod.spec ?? {};
-    if (spec.automountServiceAccountToken !== false) problems.push(`${at}: automountServiceAccountToken is not false on the pod; no GRPO Mesh pod calls the Kubernetes API, so none should hold a token`);
+    if (spec.automountServiceAccountToken !== false)
+      problems.push(`${at}: automountServiceAccountToken is not false on the pod; no GRPO Mesh pod calls the Kubernetes API, so none should hold a token`);
     if (!spec.serviceAccountName) {
       problems.push(`${at}: no serviceAccountName; the pod would run as the namespace's default ServiceAccount`);
       continue;
@@ -51,7 +52,13 @@ export function healthcheckProbe(probe: Probe): { script: string; target: string
   if (i < 0) return undefined;
   const rest = cmd.slice(i + 1);
   const positional = rest.filter((a) => !a.startsWith("--"));
-  return { script: cmd[i]!, target: positional[0] ?? "127.0.0.1:50051", service: positional[1] ?? "", deadlineMs: Number(positional[2] ?? 3000), tlsDir: flagValue(rest, "tls_dir") };
+  return {
+    script: cmd[i]!,
+    target: positional[0] ?? "127.0.0.1:50051",
+    service: positional[1] ?? "",
+    deadlineMs: Number(positional[2] ?? 3000),
+    tlsDir: flagValue(rest, "tls_dir"),
+  };
 }
 
 const PROBES = ["startupProbe", "readinessProbe", "livenessProbe"] as const;
@@ -63,7 +70,9 @@ function checkProbes(bundle: DeployBundle, c: Container, at: string, tlsDir: str
     const probe = c[kind];
     if (!probe) continue;
     if (probe.grpc && tlsDir) {
-      problems.push(`${at}: ${kind} is a gRPC probe, but the service serves TLS (--tls_dir) and the kubelet's gRPC probes speak plaintext only; run ${HEALTHCHECK} with --tls_dir as an exec probe`);
+      problems.push(
+        `${at}: ${kind} is a gRPC probe, but the service serves TLS (--tls_dir) and the kubelet's gRPC probes speak plaintext only; run ${HEALTHCHECK} with --tls_dir as an exec probe`,
+      );
       continue;
     }
     const hc = probe.exec ? healthcheckProbe(probe) : undefined;
@@ -71,11 +80,18 @@ function checkProbes(bundle: DeployBundle, c: Container, at: string, tlsDir: str
     const rel = hc.script.startsWith("/") ? posix.relative(APP_DIR, hc.script) : hc.script;
     if (!existsSync(join(bundle.root, rel))) problems.push(`${at}: ${kind} runs ${hc.script}, which is not ${APP_DIR}/${HEALTHCHECK} in the image`);
     const port = Number(hc.target.split(":").at(-1));
-    if (!/^(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(hc.target)) problems.push(`${at}: ${kind} checks ${hc.target}; probe the container's own port over loopback (127.0.0.1), which its certificate names`);
+    if (!/^(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(hc.target))
+      problems.push(`${at}: ${kind} checks ${hc.target}; probe the container's own port over loopback (127.0.0.1), which its certificate names`);
     if (port !== grpcPort) problems.push(`${at}: ${kind} checks port ${port}; the container's grpc port is ${grpcPort ?? "(none)"}`);
-    if ((hc.tlsDir ?? "") !== (tlsDir ?? "")) problems.push(`${at}: ${kind} runs ${HEALTHCHECK} with --tls_dir=${hc.tlsDir ?? "(none)"}; the service's is ${tlsDir ?? "(none)"}, so the probe could not complete a handshake`);
+    if ((hc.tlsDir ?? "") !== (tlsDir ?? ""))
+      problems.push(
+        `${at}: ${kind} runs ${HEALTHCHECK} with --tls_dir=${hc.tlsDir ?? "(none)"}; the service's is ${tlsDir ?? "(none)"}, so the probe could not complete a handshake`,
+      );
     const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
-    if (!(hc.deadlineMs > 0) || timeoutMs <= hc.deadlineMs) problems.push(`${at}: ${kind} gives the check a ${hc.deadlineMs} ms deadline but times the probe out after ${timeoutMs} ms; set timeoutSeconds above the deadline (node starts in the probe too)`);
+    if (!(hc.deadlineMs > 0) || timeoutMs <= hc.deadlineMs)
+      problems.push(
+        `${at}: ${kind} gives the check a ${hc.deadlineMs} ms deadline but times the probe out after ${timeoutMs} ms; set timeoutSeconds above the deadline (node starts in the probe too)`,
+      );
   }
   return problems;
 }
@@ -96,9 +112,13 @@ export function checkCredentials(bundle: DeployBundle): string[] {
     if (!tlsDir) problems.push(`${at}: no --tls_dir (judge: --tls-dir); the service would serve plaintext gRPC`);
     else {
       const { volume, mountPath, readOnly } = secretVolumeAt(cc, tlsDir);
-      if (!volume?.secret) problems.push(`${at}: --tls_dir=${tlsDir} is not on a Secret volume (mounts: ${(cc.container.volumeMounts ?? []).map((m) => m.mountPath).join(", ")})`);
+      if (!volume?.secret)
+        problems.push(`${at}: --tls_dir=${tlsDir} is not on a Secret volume (mounts: ${(cc.container.volumeMounts ?? []).map((m) => m.mountPath).join(", ")})`);
       else {
-        if (mountPath !== tlsDir.replace(/\/$/, "")) problems.push(`${at}: --tls_dir=${tlsDir} is inside Secret volume ${volume.name} at ${mountPath}; point it at the mount path, where tls.crt, tls.key and ca.crt are`);
+        if (mountPath !== tlsDir.replace(/\/$/, ""))
+          problems.push(
+            `${at}: --tls_dir=${tlsDir} is inside Secret volume ${volume.name} at ${mountPath}; point it at the mount path, where tls.crt, tls.key and ca.crt are`,
+          );
         if (!readOnly) problems.push(`${at}: Secret volume ${volume.name} (TLS) is mounted without readOnly: true`);
         const items = volume.secret.items;
         if (items && !["tls.crt", "tls.key", "ca.crt"].every((f) => items.some((i) => i.path === f))) {
@@ -107,7 +127,10 @@ export function checkCredentials(bundle: DeployBundle): string[] {
       }
     }
     const tokenFile = flagValue(cc.flags, "admin_token_file");
-    if (!tokenFile) problems.push(`${at}: no --admin_token_file (judge: --admin-token-file); its state-changing RPCs would refuse everyone${cc.service === "orchestrator" ? ", and it could not call the others'" : ""}`);
+    if (!tokenFile)
+      problems.push(
+        `${at}: no --admin_token_file (judge: --admin-token-file); its state-changing RPCs would refuse everyone${cc.service === "orchestrator" ? ", and it could not call the others'" : ""}`,
+      );
     else {
       const { volume, mountPath, readOnly } = secretVolumeAt(cc, tokenFile);
       if (!volume?.secret) problems.push(`${at}: --admin_token_file=${tokenFile} is not on a Secret volume`);
@@ -115,14 +138,17 @@ export function checkCredentials(bundle: DeployBundle): string[] {
         if (!readOnly) problems.push(`${at}: Secret volume ${volume.name} (admin token) is mounted without readOnly: true`);
         const rel = posix.relative(mountPath!, tokenFile);
         const items = volume.secret.items;
-        if (items && !items.some((i) => i.path === rel)) problems.push(`${at}: --admin_token_file=${tokenFile}: Secret volume ${volume.name} maps ${items.map((i) => i.path).join(", ")}, not ${rel}`);
+        if (items && !items.some((i) => i.path === rel))
+          problems.push(`${at}: --admin_token_file=${tokenFile}: Secret volume ${volume.name} maps ${items.map((i) => i.path).join(", ")}, not ${rel}`);
         tokenSecrets.set(at, volume.secret.secretName ?? "");
       }
     }
     problems.push(...checkProbes(bundle, cc.container, at, tlsDir));
   }
   if (new Set(tokenSecrets.values()).size > 1) {
-    problems.push(`the services read their admin token from different Secrets (${[...tokenSecrets].map(([at, s]) => `${at}: ${s}`).join("; ")}); the orchestrator sends one token to all of them`);
+    problems.push(
+      `the services read their admin token from different Secrets (${[...tokenSecrets].map(([at, s]) => `${at}: ${s}`).join("; ")}); the orchestrator sends one token to all of them`,
+    );
   }
   return problems;
 }
@@ -133,11 +159,17 @@ export function checkExplicitAddresses(bundle: DeployBundle): string[] {
   for (const cc of containerCommands(bundle)) {
     if (!cc.service) continue;
     const address = flagValue(cc.flags, "address");
-    if (!address?.startsWith("0.0.0.0:")) problems.push(`${cc.at}: passes ${address === undefined ? "no --address" : `--address=${address}`}; pass --address=0.0.0.0:<grpc port> (the default is loopback, which other pods cannot reach)`);
+    if (!address?.startsWith("0.0.0.0:"))
+      problems.push(
+        `${cc.at}: passes ${address === undefined ? "no --address" : `--address=${address}`}; pass --address=0.0.0.0:<grpc port> (the default is loopback, which other pods cannot reach)`,
+      );
     const metricsPort = flagValue(cc.flags, "metrics_port");
     if (metricsPort === "off" || metricsPort === "-1") continue;
     const host = flagValue(cc.flags, "metrics_host");
-    if (host !== "0.0.0.0") problems.push(`${cc.at}: passes ${host === undefined ? "no --metrics_host" : `--metrics_host=${host}`} (judge: --metrics-host); pass 0.0.0.0 so Prometheus can scrape /metrics (the default is loopback)`);
+    if (host !== "0.0.0.0")
+      problems.push(
+        `${cc.at}: passes ${host === undefined ? "no --metrics_host" : `--metrics_host=${host}`} (judge: --metrics-host); pass 0.0.0.0 so Prometheus can scrape /metrics (the default is loopback)`,
+      );
   }
   return problems;
 }

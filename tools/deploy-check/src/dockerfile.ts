@@ -252,7 +252,13 @@ function globToRegExp(pattern: string): RegExp {
       const end = pattern.indexOf("]", i);
       if (end < 0) re += "\\[";
       else {
-        re += "[" + pattern.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\") + "]";
+        re +=
+          "[" +
+          pattern
+            .slice(i + 1, end)
+            .replace(/^!/, "^")
+            .replace(/\\/g, "\\\\") +
+          "]";
         i = end;
       }
     } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");

@@ -22,18 +22,24 @@ describe("parseDockerfile", () => {
         "# syntax=docker/dockerfile:1",
         "ARG BASE=node:20-slim",
         "FROM ${BASE} AS base",
-        "ENV A=1 B=\"two words\"",
+        'ENV A=1 B="two words"',
         "RUN echo one \\",
         "  # a comment inside a continuation",
         "  && echo two",
         "FROM base AS app",
         "ENV C $A-x",
         "USER 1000:1000",
-        "HEALTHCHECK --interval=5s CMD [\"node\", \"check.mjs\"]",
+        'HEALTHCHECK --interval=5s CMD ["node", "check.mjs"]',
       ].join("\n"),
     );
     assert.deepEqual(df.globalArgs, { BASE: "node:20-slim" });
-    assert.deepEqual(df.stages.map((s) => [s.name, s.base]), [["base", "node:20-slim"], ["app", "base"]]);
+    assert.deepEqual(
+      df.stages.map((s) => [s.name, s.base]),
+      [
+        ["base", "node:20-slim"],
+        ["app", "base"],
+      ],
+    );
     assert.equal(df.stages[0]!.instructions[1]!.args, "echo one && echo two");
     const app = stageByName(df, "app")!;
     assert.equal(rootImage(df, app), "node:20-slim");
@@ -129,7 +135,11 @@ describe("checkDockerfile", () => {
   it("EXPOSE and HEALTHCHECK use the service's own default ports", () => {
     const b = bundle();
     editDockerfile(b, "FROM runtime-cpu AS judge\nEXPOSE 50051 9464", "FROM runtime-cpu AS judge\nEXPOSE 50061 9464");
-    editDockerfile(b, '"127.0.0.1:50072"]\nENTRYPOINT ["node", "--import", "tsx", "services/reference/src/main.ts"]\nCMD []\n\n# ---- policy-cpu', '"127.0.0.1:50071"]\nENTRYPOINT ["node", "--import", "tsx", "services/reference/src/main.ts"]\nCMD []\n\n# ---- policy-cpu');
+    editDockerfile(
+      b,
+      '"127.0.0.1:50072"]\nENTRYPOINT ["node", "--import", "tsx", "services/reference/src/main.ts"]\nCMD []\n\n# ---- policy-cpu',
+      '"127.0.0.1:50071"]\nENTRYPOINT ["node", "--import", "tsx", "services/reference/src/main.ts"]\nCMD []\n\n# ---- policy-cpu',
+    );
     const problems = checkDockerfile(b, ports);
     assertProblem(problems, /target judge: EXPOSE 50061 9464 lacks 50051, a default port of services\/judge/);
     assertProblem(problems, /target reference: HEALTHCHECK checks 127\.0\.0\.1:50071; services\/reference serves gRPC on 50072/);

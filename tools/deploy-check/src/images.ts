@@ -132,8 +132,10 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
   // Files the images run (ENTRYPOINT, CMD, HEALTHCHECK) exist and are in the context.
   for (const s of df.stages) {
     for (const ins of s.instructions) {
-      const cmd = ins.keyword === "HEALTHCHECK" ? healthcheckCommand(ins.args) : ins.keyword === "ENTRYPOINT" || ins.keyword === "CMD" ? execForm(ins.args) : undefined;
-      if ((ins.keyword === "ENTRYPOINT" || ins.keyword === "CMD") && !cmd) problems.push(`${file}:${ins.line}: ${ins.keyword} is in shell form; use exec form (["node", …]) so the service gets SIGTERM`);
+      const cmd =
+        ins.keyword === "HEALTHCHECK" ? healthcheckCommand(ins.args) : ins.keyword === "ENTRYPOINT" || ins.keyword === "CMD" ? execForm(ins.args) : undefined;
+      if ((ins.keyword === "ENTRYPOINT" || ins.keyword === "CMD") && !cmd)
+        problems.push(`${file}:${ins.line}: ${ins.keyword} is in shell form; use exec form (["node", …]) so the service gets SIGTERM`);
       for (const arg of cmd ?? []) {
         if (!/\.(ts|mjs|cjs|js|json)$/.test(arg) || arg.startsWith("-")) continue;
         const p = repoPath(df, s, arg);
@@ -153,9 +155,13 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
     if (!(t.entrypoint[0] === "node" && t.entrypoint.includes("--import") && t.entrypoint[t.entrypoint.indexOf("--import") + 1] === "tsx")) {
       problems.push(`${at}: ENTRYPOINT ${JSON.stringify(t.entrypoint)}; expected ["node", "--import", "tsx", "services/${t.service}/src/main.ts"]`);
     }
-    const exposed = t.stage.instructions.filter((i) => i.keyword === "EXPOSE").flatMap((i) => i.args.split(/\s+/)).map((p) => Number(p.split("/")[0]));
+    const exposed = t.stage.instructions
+      .filter((i) => i.keyword === "EXPOSE")
+      .flatMap((i) => i.args.split(/\s+/))
+      .map((p) => Number(p.split("/")[0]));
     const want = [ports[t.service].grpc, ports[t.service].metrics].filter((p): p is number => p !== null);
-    for (const p of want) if (!exposed.includes(p)) problems.push(`${at}: EXPOSE ${exposed.join(" ") || "(none)"} lacks ${p}, a default port of services/${t.service}`);
+    for (const p of want)
+      if (!exposed.includes(p)) problems.push(`${at}: EXPOSE ${exposed.join(" ") || "(none)"} lacks ${p}, a default port of services/${t.service}`);
     const hc = lastInstruction(df, t.stage, "HEALTHCHECK");
     const hcCmd = hc ? healthcheckCommand(hc.args) : undefined;
     const hcTarget = hcCmd?.find((a) => /^[\w.[\]:-]+:\d+$/.test(a));
@@ -164,18 +170,25 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
     }
     const env = stageEnv(df, t.stage);
     const cudaJudge = t.gpu && t.service === "judge";
-    if (!t.gpu && env.ONNXRUNTIME_NODE_INSTALL !== "skip") problems.push(`${at}: ENV ONNXRUNTIME_NODE_INSTALL is ${env.ONNXRUNTIME_NODE_INSTALL ?? "unset"}; CPU images need skip`);
+    if (!t.gpu && env.ONNXRUNTIME_NODE_INSTALL !== "skip")
+      problems.push(`${at}: ENV ONNXRUNTIME_NODE_INSTALL is ${env.ONNXRUNTIME_NODE_INSTALL ?? "unset"}; CPU images need skip`);
     const installers = contributingStages(df, t.stage).filter((s) => runs(s, NPM_INSTALL));
     if (installers.length === 0) problems.push(`${at}: no stage it is built from installs dependencies (npm ci)`);
     for (const s of installers) {
       const senv = stageEnv(df, s);
       const want = cudaJudge ? "cuda12" : "skip";
       if (senv.ONNXRUNTIME_NODE_INSTALL !== want) {
-        problems.push(`${file}: stage ${s.name} installs dependencies for target ${t.stage.name} with ONNXRUNTIME_NODE_INSTALL=${senv.ONNXRUNTIME_NODE_INSTALL ?? "(unset)"}; expected ${want}${cudaJudge ? " (the CUDA execution provider)" : " (the CPU binary ships in the package; without skip the install script downloads CUDA libraries)"}`);
+        problems.push(
+          `${file}: stage ${s.name} installs dependencies for target ${t.stage.name} with ONNXRUNTIME_NODE_INSTALL=${senv.ONNXRUNTIME_NODE_INSTALL ?? "(unset)"}; expected ${want}${cudaJudge ? " (the CUDA execution provider)" : " (the CPU binary ships in the package; without skip the install script downloads CUDA libraries)"}`,
+        );
       }
       if (tsxIsDev) {
-        if (senv.NODE_ENV === "production") problems.push(`${file}: stage ${s.name} runs npm with NODE_ENV=production, which leaves out devDependencies, tsx among them; the services run with node --import tsx`);
-        if (runs(s, /--omit[= ]dev|--production|--only[= ]prod/)) problems.push(`${file}: stage ${s.name} installs without devDependencies, but tsx (which runs every service) is a devDependency in package.json`);
+        if (senv.NODE_ENV === "production")
+          problems.push(
+            `${file}: stage ${s.name} runs npm with NODE_ENV=production, which leaves out devDependencies, tsx among them; the services run with node --import tsx`,
+          );
+        if (runs(s, /--omit[= ]dev|--production|--only[= ]prod/))
+          problems.push(`${file}: stage ${s.name} installs without devDependencies, but tsx (which runs every service) is a devDependency in package.json`);
       }
     }
   }
@@ -187,7 +200,8 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
       const m = /@tensorflow\/tfjs-node(?:-gpu)?@(\S+)/.exec(ins.keyword === "RUN" ? ins.args : "");
       if (!m) continue;
       const version = substitute(m[1]!, stageArgs(df, s));
-      if (version !== core) problems.push(`${file}:${ins.line}: installs tfjs-node ${version}; the lockfile's @tensorflow/tfjs-core is ${core}, and they must match`);
+      if (version !== core)
+        problems.push(`${file}:${ins.line}: installs tfjs-node ${version}; the lockfile's @tensorflow/tfjs-core is ${core}, and they must match`);
     }
   }
 
@@ -195,7 +209,8 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
   const nodeImage = df.globalArgs.NODE_IMAGE ?? df.stages[0]?.base ?? "";
   const major = Number(/^node:(\d+)/.exec(nodeImage)?.[1]);
   const needed = Number(/>=\s*(\d+)/.exec(bundle.packageJson.engines?.node ?? "")?.[1] ?? 0);
-  if (!(major >= needed)) problems.push(`${file}: NODE_IMAGE ${nodeImage} is Node ${major || "?"}; package.json needs node ${bundle.packageJson.engines?.node}`);
+  if (!(major >= needed))
+    problems.push(`${file}: NODE_IMAGE ${nodeImage} is Node ${major || "?"}; package.json needs node ${bundle.packageJson.engines?.node}`);
   return problems;
 }
 
@@ -227,7 +242,6 @@ export function workspacePackageJsons(bundle: DeployBundle): string[] {
   return out;
 }
 
-
 /** The Dockerfile target a container's image names (grpomesh/<target>), if it is one. */
 export function targetOfImage(df: Dockerfile, image: string | undefined): Stage | undefined {
   const name = imageName(image ?? "");
@@ -244,7 +258,9 @@ export function checkImagesInManifests(bundle: DeployBundle): string[] {
       const at = `${where(w.m)} container ${c.name}`;
       const stage = targetOfImage(df, c.image);
       if (!stage) {
-        problems.push(`${at}: image ${c.image} is not ${IMAGE_PREFIX}<target> for a target of ${bundle.dockerfile.file} (targets: ${targets.map((t) => t.stage.name).join(", ")})`);
+        problems.push(
+          `${at}: image ${c.image} is not ${IMAGE_PREFIX}<target> for a target of ${bundle.dockerfile.file} (targets: ${targets.map((t) => t.stage.name).join(", ")})`,
+        );
         continue;
       }
       const uid = lastInstruction(df, stage, "USER")?.args.split(":")[0];
@@ -257,12 +273,17 @@ export function checkImagesInManifests(bundle: DeployBundle): string[] {
       const gpus = c.resources?.limits?.["nvidia.com/gpu"];
       if (target.gpu) {
         if (!(Number(gpus) >= 1) || String(c.resources?.requests?.["nvidia.com/gpu"]) !== String(gpus)) {
-          problems.push(`${at}: image target ${stage.name} is a CUDA image but the container requests ${c.resources?.requests?.["nvidia.com/gpu"] ?? "no"} and limits ${gpus ?? "no"} nvidia.com/gpu; set both to 1`);
+          problems.push(
+            `${at}: image target ${stage.name} is a CUDA image but the container requests ${c.resources?.requests?.["nvidia.com/gpu"] ?? "no"} and limits ${gpus ?? "no"} nvidia.com/gpu; set both to 1`,
+          );
         }
         if (Object.keys(w.pod.spec?.nodeSelector ?? {}).length === 0) problems.push(`${at}: a GPU workload without a nodeSelector for GPU nodes`);
-        if (!(w.pod.spec?.tolerations ?? []).some((t) => t.key === "nvidia.com/gpu")) problems.push(`${at}: a GPU workload without a toleration for the nvidia.com/gpu taint`);
+        if (!(w.pod.spec?.tolerations ?? []).some((t) => t.key === "nvidia.com/gpu"))
+          problems.push(`${at}: a GPU workload without a toleration for the nvidia.com/gpu taint`);
       } else if (gpus !== undefined) {
-        problems.push(`${at}: image target ${stage.name} is a CPU image but the container asks for nvidia.com/gpu ${gpus}; use the GPU target or drop the request`);
+        problems.push(
+          `${at}: image target ${stage.name} is a CPU image but the container asks for nvidia.com/gpu ${gpus}; use the GPU target or drop the request`,
+        );
       }
     }
   }

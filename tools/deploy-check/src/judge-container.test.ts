@@ -42,7 +42,8 @@ describe("the judge container's command", () => {
     const cc = containerCommands(b).find((c) => c.service === "judge");
     assert.ok(cc, "no container runs the judge");
     const mounts = (container(b, "Deployment", "judge").volumeMounts ?? []).map((m) => m.mountPath!);
-    const moved = (text: string) => mounts.reduce((t, m) => t.replace(new RegExp(`(^|=)${m.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}(?=/|$)`), `$1${dir}${m}`), text);
+    const moved = (text: string) =>
+      mounts.reduce((t, m) => t.replace(new RegExp(`(^|=)${m.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}(?=/|$)`), `$1${dir}${m}`), text);
     const grpcPort = await freePort();
     const metricsPort = await freePort();
     const argv = cc.argv.map((a) =>
@@ -51,7 +52,10 @@ describe("the judge container's command", () => {
         .replace(/^--metrics-port=\d+$/, `--metrics-port=${metricsPort}`)
         .replace(/^--metrics-host=0\.0\.0\.0$/, "--metrics-host=127.0.0.1"),
     );
-    assert.ok(argv.includes(`--metrics-port=${metricsPort}`) && argv.includes(`--address=127.0.0.1:${grpcPort}`) && argv.includes("--metrics-host=127.0.0.1"), `ports not found in ${argv.join(" ")}`);
+    assert.ok(
+      argv.includes(`--metrics-port=${metricsPort}`) && argv.includes(`--address=127.0.0.1:${grpcPort}`) && argv.includes("--metrics-host=127.0.0.1"),
+      `ports not found in ${argv.join(" ")}`,
+    );
 
     // The Secrets, where the pod mounts them: TLS folder and admin token.
     const secrets = await makeClusterSecrets({ namespace: cc.w.namespace });
@@ -60,7 +64,13 @@ describe("the judge container's command", () => {
     assert.ok(tlsDir?.startsWith(dir) && tokenFile?.startsWith(dir), `credentials not under the moved mounts: ${argv.join(" ")}`);
     const put = (secretName: string, key: string, path: string) => {
       mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, secretData(secrets.secrets.find((o) => o.metadata?.name === secretName)!, key)!);
+      writeFileSync(
+        path,
+        secretData(
+          secrets.secrets.find((o) => o.metadata?.name === secretName)!,
+          key,
+        )!,
+      );
     };
     for (const key of ["tls.crt", "tls.key", "ca.crt"]) put("judge-tls", key, join(tlsDir, key));
     put("admin-token", "token", tokenFile);
@@ -72,7 +82,10 @@ describe("the judge container's command", () => {
     const repository = argv.find((a) => a.startsWith("--model-repository="))!.slice("--model-repository=".length);
     const modelPath = join(repository, cc.env.JUDGE_MODEL!);
     mkdirSync(dirname(modelPath), { recursive: true });
-    writeFileSync(modelPath, randomScorerOnnx(scorerConfig({ n_layer: 1, d_model: 32, n_head: 2, d_ff: 64, seq_len: 16 }), { seed: "1", version: "deploy-check" }));
+    writeFileSync(
+      modelPath,
+      randomScorerOnnx(scorerConfig({ n_layer: 1, d_model: 32, n_head: 2, d_ff: 64, seq_len: 16 }), { seed: "1", version: "deploy-check" }),
+    );
 
     assert.equal(argv[0], "node");
     child = spawn(process.execPath, argv.slice(1), { cwd: REPO_ROOT, env: { ...process.env, ...cc.env }, stdio: ["ignore", "pipe", "pipe"] });
@@ -91,7 +104,11 @@ describe("the judge container's command", () => {
     assert.match(output, /tls=mtls/, output);
 
     // The readiness probe's own command, run as the kubelet would (script from the checkout).
-    const command = readiness.exec!.command!.map((a) => moved(a).replace(/^\/app\//, "").replace(/^127\.0\.0\.1:\d+$/, `127.0.0.1:${grpcPort}`));
+    const command = readiness.exec!.command!.map((a) =>
+      moved(a)
+        .replace(/^\/app\//, "")
+        .replace(/^127\.0\.0\.1:\d+$/, `127.0.0.1:${grpcPort}`),
+    );
     assert.equal(command[0], "node");
     const health = await new Promise<{ code: number; stderr: string }>((resolve) =>
       execFile(process.execPath, command.slice(1), { cwd: REPO_ROOT }, (err, _out, stderr) => resolve({ code: err ? Number(err.code) : 0, stderr })),

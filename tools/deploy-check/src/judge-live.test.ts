@@ -16,7 +16,12 @@ describe("a running judge", () => {
   before(async () => {
     judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: 0, metricsHost: "127.0.0.1", sessions: 1, log: () => {} });
     const text = await (await fetch(`http://127.0.0.1:${judge.metricsPort}/metrics`)).text();
-    exportedNames = new Set(text.split("\n").filter((l) => l.startsWith("# TYPE ")).map((l) => l.split(" ")[2]!));
+    exportedNames = new Set(
+      text
+        .split("\n")
+        .filter((l) => l.startsWith("# TYPE "))
+        .map((l) => l.split(" ")[2]!),
+    );
   });
   after(async () => {
     await judge.shutdown(1000);
@@ -26,14 +31,20 @@ describe("a running judge", () => {
   it("the HPA's Pods metric is served by the adapter rule and exported by the judge", () => {
     const b = bundle();
     assert.ok(exportedNames.has("judge_pending_sequences"), `the judge exports ${[...exportedNames].join(", ")}`);
-    assert.deepEqual(adapterMetrics(b).map((m) => m.name), ["judge_pending_sequences"]);
+    assert.deepEqual(
+      adapterMetrics(b).map((m) => m.name),
+      ["judge_pending_sequences"],
+    );
     assert.deepEqual(checkAutoscalerMetrics(b, exported), []);
   });
 
   it("a metric the adapter does not serve is caught", () => {
     const b = bundle();
     obj(b, "HorizontalPodAutoscaler", "judge").spec!.metrics![0]!.pods!.metric!.name = "judge_queue_depth";
-    assertProblem(checkAutoscalerMetrics(b, exported), /scales on Pods metric judge_queue_depth, which no rule of deploy\/prometheus\/adapter-rules\.yaml serves/);
+    assertProblem(
+      checkAutoscalerMetrics(b, exported),
+      /scales on Pods metric judge_queue_depth, which no rule of deploy\/prometheus\/adapter-rules\.yaml serves/,
+    );
   });
 
   it("a rule over a series the judge does not export is caught", () => {
@@ -64,7 +75,10 @@ describe("a running judge", () => {
         }
       }
     }
-    assert.ok(probes.some((p) => p.service === "judge" && p.name === "grpomesh.v1.JudgeService"), "the judge's readiness probe names its service");
+    assert.ok(
+      probes.some((p) => p.service === "judge" && p.name === "grpomesh.v1.JudgeService"),
+      "the judge's readiness probe names its service",
+    );
     for (const p of probes) {
       // "" is registered by every service (libs/rpc startServer); named ones are checked against the live judge.
       if (p.name === "") continue;

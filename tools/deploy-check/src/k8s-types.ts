@@ -22,13 +22,14 @@ import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
 
 /** T with every field optional, all the way down. */
-export type Loose<T> = T extends ReadonlyArray<infer U>
-  ? Array<Loose<U>>
-  : T extends object
-    ? string extends keyof T
-      ? { [K in keyof T]: Loose<T[K]> } // a map (labels, data, quantities): its values stay as they are
-      : { [K in keyof T]?: Loose<T[K]> }
-    : T;
+export type Loose<T> =
+  T extends ReadonlyArray<infer U>
+    ? Array<Loose<U>>
+    : T extends object
+      ? string extends keyof T
+        ? { [K in keyof T]: Loose<T[K]> } // a map (labels, data, quantities): its values stay as they are
+        : { [K in keyof T]?: Loose<T[K]> }
+      : T;
 
 export type Labels = Record<string, string>;
 export type LabelSelector = Loose<NonNullable<IDeploymentSpec["selector"]>>;

@@ -151,9 +151,14 @@ export function checkKustomizations(bundle: DeployBundle): string[] {
       if (!existsSync(join(bundle.root, path))) problems.push(`${k.file}: resource ${r} does not exist (${path})`);
       listed.add(path);
     }
-    const images = new Set(workloads(bundle).filter((w) => kustomizationOf(bundle, w.m.file) === k).flatMap((w) => containersOf(w.pod).map((c) => imageName(c.image ?? ""))));
+    const images = new Set(
+      workloads(bundle)
+        .filter((w) => kustomizationOf(bundle, w.m.file) === k)
+        .flatMap((w) => containersOf(w.pod).map((c) => imageName(c.image ?? ""))),
+    );
     for (const img of k.value.images ?? []) {
-      if (!img.name || !images.has(img.name)) problems.push(`${k.file}: images entry ${JSON.stringify(img.name)} matches no container image of its resources (${[...images].join(", ")})`);
+      if (!img.name || !images.has(img.name))
+        problems.push(`${k.file}: images entry ${JSON.stringify(img.name)} matches no container image of its resources (${[...images].join(", ")})`);
     }
   }
   for (const file of new Set(yamlFiles(bundle.root, PATHS.k8s))) {
@@ -179,7 +184,10 @@ export function checkWorkloads(bundle: DeployBundle): string[] {
     const labels = w.pod.metadata?.labels ?? {};
     if (w.m.obj.kind === "Deployment") {
       const sel = labelSelector(w.m.obj);
-      if (!selectorMatches(sel, labels)) problems.push(`${at}: spec.selector ${JSON.stringify(sel)} does not match the pod template's labels ${JSON.stringify(labels)}; the API server refuses that`);
+      if (!selectorMatches(sel, labels))
+        problems.push(
+          `${at}: spec.selector ${JSON.stringify(sel)} does not match the pod template's labels ${JSON.stringify(labels)}; the API server refuses that`,
+        );
     }
     if (w.m.obj.kind === "Job" && !["Never", "OnFailure"].includes(w.pod.spec?.restartPolicy ?? "")) {
       problems.push(`${at}: restartPolicy is ${w.pod.spec?.restartPolicy ?? "unset"}; a Job's pods need Never or OnFailure`);
@@ -192,9 +200,13 @@ export function checkWorkloads(bundle: DeployBundle): string[] {
       }
       if (v.configMap) {
         const cm = findObject(bundle, "ConfigMap", v.configMap.name ?? "", w.namespace);
-        if (!cm && !v.configMap.optional) problems.push(`${at}: volume ${v.name} uses ConfigMap ${v.configMap.name}, which no manifest defines in namespace ${w.namespace}`);
+        if (!cm && !v.configMap.optional)
+          problems.push(`${at}: volume ${v.name} uses ConfigMap ${v.configMap.name}, which no manifest defines in namespace ${w.namespace}`);
         for (const item of v.configMap.items ?? []) {
-          if (cm && !(item.key! in (cm.obj.data ?? {}))) problems.push(`${at}: volume ${v.name} maps key ${item.key} of ConfigMap ${v.configMap.name}, which has keys ${Object.keys(cm.obj.data ?? {}).join(", ")}`);
+          if (cm && !(item.key! in (cm.obj.data ?? {})))
+            problems.push(
+              `${at}: volume ${v.name} maps key ${item.key} of ConfigMap ${v.configMap.name}, which has keys ${Object.keys(cm.obj.data ?? {}).join(", ")}`,
+            );
         }
       }
     }
@@ -204,16 +216,23 @@ export function checkWorkloads(bundle: DeployBundle): string[] {
       const names = new Set<string>();
       for (const p of c.ports ?? []) {
         if (p.name !== undefined) {
-          if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p.name) || p.name.length > 15) problems.push(`${cat}: port name ${JSON.stringify(p.name)} is not an IANA service name (at most 15 lower-case characters)`);
+          if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p.name) || p.name.length > 15)
+            problems.push(`${cat}: port name ${JSON.stringify(p.name)} is not an IANA service name (at most 15 lower-case characters)`);
           if (names.has(p.name)) problems.push(`${cat}: port name ${p.name} is used twice`);
           names.add(p.name);
         }
       }
-      for (const [kind, probe] of [["startupProbe", c.startupProbe], ["readinessProbe", c.readinessProbe], ["livenessProbe", c.livenessProbe]] as const) {
+      for (const [kind, probe] of [
+        ["startupProbe", c.startupProbe],
+        ["readinessProbe", c.readinessProbe],
+        ["livenessProbe", c.livenessProbe],
+      ] as const) {
         if (!probe) continue;
         const ref = probe.grpc?.port ?? probe.httpGet?.port ?? probe.tcpSocket?.port;
         if (ref !== undefined && !(c.ports ?? []).some((p) => (typeof ref === "number" ? p.containerPort === ref : p.name === ref))) {
-          problems.push(`${cat}: ${kind} probes port ${ref}, which the container does not declare (ports: ${(c.ports ?? []).map((p) => `${p.name}=${p.containerPort}`).join(", ") || "none"})`);
+          problems.push(
+            `${cat}: ${kind} probes port ${ref}, which the container does not declare (ports: ${(c.ports ?? []).map((p) => `${p.name}=${p.containerPort}`).join(", ") || "none"})`,
+          );
         }
       }
       for (const vm of c.volumeMounts ?? []) {
@@ -222,15 +241,18 @@ export function checkWorkloads(bundle: DeployBundle): string[] {
           problems.push(`${cat}: volumeMount ${vm.name} at ${vm.mountPath} names no volume of the pod (volumes: ${[...volumes.keys()].join(", ") || "none"})`);
           continue;
         }
-        if (v.persistentVolumeClaim?.readOnly && !vm.readOnly) problems.push(`${cat}: volume ${vm.name} is a read-only claim but is mounted at ${vm.mountPath} without readOnly: true`);
-        if (!vm.mountPath?.startsWith("/")) problems.push(`${cat}: volumeMount ${vm.name} has mountPath ${JSON.stringify(vm.mountPath)}; expected an absolute path`);
+        if (v.persistentVolumeClaim?.readOnly && !vm.readOnly)
+          problems.push(`${cat}: volume ${vm.name} is a read-only claim but is mounted at ${vm.mountPath} without readOnly: true`);
+        if (!vm.mountPath?.startsWith("/"))
+          problems.push(`${cat}: volumeMount ${vm.name} has mountPath ${JSON.stringify(vm.mountPath)}; expected an absolute path`);
       }
       for (const e of c.env ?? []) {
         const ref = e.valueFrom?.configMapKeyRef;
         if (!ref || ref.optional) continue;
         const cm = findObject(bundle, "ConfigMap", ref.name ?? "", w.namespace);
         if (!cm) problems.push(`${cat}: env ${e.name} reads ConfigMap ${ref.name}, which no manifest defines in namespace ${w.namespace}`);
-        else if (!(ref.key! in (cm.obj.data ?? {}))) problems.push(`${cat}: env ${e.name} reads key ${ref.key} of ConfigMap ${ref.name}, which has keys ${Object.keys(cm.obj.data ?? {}).join(", ")}`);
+        else if (!(ref.key! in (cm.obj.data ?? {})))
+          problems.push(`${cat}: env ${e.name} reads key ${ref.key} of ConfigMap ${ref.name}, which has keys ${Object.keys(cm.obj.data ?? {}).join(", ")}`);
       }
       for (const ef of c.envFrom ?? []) {
         if (ef.configMapRef && !ef.configMapRef.optional && !findObject(bundle, "ConfigMap", ef.configMapRef.name ?? "", w.namespace)) {
@@ -239,7 +261,9 @@ export function checkWorkloads(bundle: DeployBundle): string[] {
       }
       for (const [res, req] of Object.entries(c.resources?.requests ?? {})) {
         if (res.includes("/") && String(c.resources?.limits?.[res]) !== String(req)) {
-          problems.push(`${cat}: extended resource ${res} is requested (${req}) but its limit is ${c.resources?.limits?.[res] ?? "unset"}; Kubernetes needs them equal`);
+          problems.push(
+            `${cat}: extended resource ${res} is requested (${req}) but its limit is ${c.resources?.limits?.[res] ?? "unset"}; Kubernetes needs them equal`,
+          );
         }
       }
     }
@@ -258,9 +282,11 @@ export function checkServices(bundle: DeployBundle): string[] {
       continue;
     }
     const selected = selectedWorkloads(bundle, svc);
-    if (selected.length === 0) problems.push(`${at}: selector ${JSON.stringify(sel)} matches the pods of no Deployment, Job or Pod in namespace ${namespaceOf(bundle, svc)}`);
+    if (selected.length === 0)
+      problems.push(`${at}: selector ${JSON.stringify(sel)} matches the pods of no Deployment, Job or Pod in namespace ${namespaceOf(bundle, svc)}`);
     const kinds = new Set(selected.filter((w) => w.m.obj.kind !== "Pod").map((w) => `${w.m.obj.kind}/${w.m.obj.metadata?.name}`));
-    if (kinds.size > 1) problems.push(`${at}: selector ${JSON.stringify(sel)} matches the pods of several workloads (${[...kinds].join(", ")}); traffic would mix them`);
+    if (kinds.size > 1)
+      problems.push(`${at}: selector ${JSON.stringify(sel)} matches the pods of several workloads (${[...kinds].join(", ")}); traffic would mix them`);
     const portNames = new Set<string>();
     for (const sp of svc.obj.spec?.ports ?? []) {
       if (sp.name) {
@@ -273,7 +299,8 @@ export function checkServices(bundle: DeployBundle): string[] {
         }
       }
     }
-    if ((svc.obj.spec?.ports ?? []).length > 1 && [...(svc.obj.spec?.ports ?? [])].some((p) => !p.name)) problems.push(`${at}: a Service with several ports must name each one`);
+    if ((svc.obj.spec?.ports ?? []).length > 1 && [...(svc.obj.spec?.ports ?? [])].some((p) => !p.name))
+      problems.push(`${at}: a Service with several ports must name each one`);
   }
   return problems;
 }
@@ -285,7 +312,9 @@ export function checkDisruptionAndScaling(bundle: DeployBundle): string[] {
     const ns = namespaceOf(bundle, pdb);
     const matched = workloads(bundle).filter((w) => w.namespace === ns && selectorMatches(labelSelector(pdb.obj), w.pod.metadata?.labels));
     if (matched.length !== 1) {
-      problems.push(`${where(pdb)}: selector matches the pods of ${matched.length} workloads (${matched.map((w) => where(w.m)).join(", ") || "none"}); expected exactly one`);
+      problems.push(
+        `${where(pdb)}: selector matches the pods of ${matched.length} workloads (${matched.map((w) => where(w.m)).join(", ") || "none"}); expected exactly one`,
+      );
     }
     if ((pdb.obj.spec?.minAvailable === undefined) === (pdb.obj.spec?.maxUnavailable === undefined)) {
       problems.push(`${where(pdb)}: set exactly one of minAvailable and maxUnavailable`);
@@ -299,7 +328,8 @@ export function checkDisruptionAndScaling(bundle: DeployBundle): string[] {
       problems.push(`${where(hpa)}: scaleTargetRef ${ref.kind}/${ref.name} is not defined in namespace ${ns}`);
       continue;
     }
-    if (ref.apiVersion !== target.obj.apiVersion) problems.push(`${where(hpa)}: scaleTargetRef.apiVersion is ${ref.apiVersion}; the target is ${target.obj.apiVersion}`);
+    if (ref.apiVersion !== target.obj.apiVersion)
+      problems.push(`${where(hpa)}: scaleTargetRef.apiVersion is ${ref.apiVersion}; the target is ${target.obj.apiVersion}`);
     const min = hpa.obj.spec?.minReplicas ?? 1;
     const max = hpa.obj.spec?.maxReplicas ?? 0;
     if (!(min >= 1 && max >= min)) problems.push(`${where(hpa)}: minReplicas ${min} and maxReplicas ${max}; expected 1 ≤ min ≤ max`);
@@ -328,10 +358,16 @@ export function checkPodSecurity(bundle: DeployBundle): string[] {
     const sc = w.pod.spec?.securityContext ?? {};
     if (sc.runAsNonRoot !== true) problems.push(`${where(w.m)}: securityContext.runAsNonRoot is not true`);
     if (sc.runAsUser === 0) problems.push(`${where(w.m)}: securityContext.runAsUser is 0 (root)`);
-    const writesClaims = containersOf(w.pod).some((c) => (c.volumeMounts ?? []).some((vm) => !vm.readOnly && w.pod.spec?.volumes?.find((v) => v.name === vm.name)?.persistentVolumeClaim));
-    if (writesClaims && sc.fsGroup === undefined) problems.push(`${where(w.m)}: writes to a PersistentVolumeClaim as a non-root user but sets no securityContext.fsGroup, so the volume may not be writable`);
+    const writesClaims = containersOf(w.pod).some((c) =>
+      (c.volumeMounts ?? []).some((vm) => !vm.readOnly && w.pod.spec?.volumes?.find((v) => v.name === vm.name)?.persistentVolumeClaim),
+    );
+    if (writesClaims && sc.fsGroup === undefined)
+      problems.push(
+        `${where(w.m)}: writes to a PersistentVolumeClaim as a non-root user but sets no securityContext.fsGroup, so the volume may not be writable`,
+      );
     for (const c of containersOf(w.pod)) {
-      if (c.securityContext?.allowPrivilegeEscalation !== false) problems.push(`${where(w.m)} container ${c.name}: securityContext.allowPrivilegeEscalation is not false`);
+      if (c.securityContext?.allowPrivilegeEscalation !== false)
+        problems.push(`${where(w.m)} container ${c.name}: securityContext.allowPrivilegeEscalation is not false`);
     }
   }
   return problems;

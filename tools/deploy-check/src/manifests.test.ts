@@ -50,7 +50,10 @@ describe("deploy/ YAML", () => {
   });
 
   it("a document that does not parse is refused with its file and position", () => {
-    assert.throws(() => parseYamlDocuments("a: 1\n---\nkind: [unclosed\n", "x.yaml"), (err: unknown) => err instanceof YamlError && /x\.yaml: document 2/.test((err as Error).message));
+    assert.throws(
+      () => parseYamlDocuments("a: 1\n---\nkind: [unclosed\n", "x.yaml"),
+      (err: unknown) => err instanceof YamlError && /x\.yaml: document 2/.test((err as Error).message),
+    );
     assert.throws(() => parseYamlDocuments("a: 1\na: 2\n", "dup.yaml"), /dup\.yaml: document 1/);
   });
 
@@ -119,9 +122,22 @@ describe("checkSchemas (kubernetes-models)", () => {
   });
 
   it("free-form maps (labels, ConfigMap data, resource quantities) are not mistaken for unknown fields", () => {
-    const problems = validateObject("v1", "ConfigMap", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x", labels: { anything: "goes" }, annotations: { "a/b": "c" } }, data: { "any.key": "v" } });
+    const problems = validateObject("v1", "ConfigMap", {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "x", labels: { anything: "goes" }, annotations: { "a/b": "c" } },
+      data: { "any.key": "v" },
+    });
     assert.deepEqual(problems, []);
-    assert.deepEqual(validateObject("v1", "Pod", { apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { containers: [{ name: "c", resources: { limits: { "nvidia.com/gpu": 1, cpu: "1" } } }] } }), []);
+    assert.deepEqual(
+      validateObject("v1", "Pod", {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "p" },
+        spec: { containers: [{ name: "c", resources: { limits: { "nvidia.com/gpu": 1, cpu: "1" } } }] },
+      }),
+      [],
+    );
   });
 
   it("a planted error in a copy of deploy/ is caught by the whole check, with its file and document", () => {

@@ -7,7 +7,9 @@ describe("ServiceMonitor", () => {
   it("scrapes the metrics port of every pod once", () => {
     const b = bundle();
     assert.deepEqual(checkServiceMonitor(b), []);
-    const scraped = serviceMonitorTargets(b).map((t) => `${t.service}→${t.workload}`).sort();
+    const scraped = serviceMonitorTargets(b)
+      .map((t) => `${t.service}→${t.workload}`)
+      .sort();
     assert.deepEqual(scraped, ["judge→Deployment/judge", "orchestrator→Job/orchestrator", "policy→Deployment/policy", "reference→Deployment/reference"]);
   });
 
@@ -27,7 +29,10 @@ describe("ServiceMonitor", () => {
   it("a Service port named metrics must reach the container's metrics port", () => {
     const b = bundle();
     obj(b, "Service", "reference").spec!.ports!.find((p) => p.name === "metrics")!.targetPort = "grpc";
-    assertProblem(checkServiceMonitor(b), /scrapes grpomesh\/reference:metrics → Deployment\/reference, which reaches container port grpc, not the metrics port/);
+    assertProblem(
+      checkServiceMonitor(b),
+      /scrapes grpomesh\/reference:metrics → Deployment\/reference, which reaches container port grpc, not the metrics port/,
+    );
   });
 });
 
@@ -36,7 +41,12 @@ describe("plain Prometheus scrape config", () => {
     const b = bundle();
     assert.deepEqual(checkScrapeConfig(b), []);
     const { targets } = scrapeConfigTargets(b);
-    assert.deepEqual(targets.map((t) => `${t.service}→${t.workload}`).sort(), serviceMonitorTargets(b).map((t) => `${t.service}→${t.workload}`).sort());
+    assert.deepEqual(
+      targets.map((t) => `${t.service}→${t.workload}`).sort(),
+      serviceMonitorTargets(b)
+        .map((t) => `${t.service}→${t.workload}`)
+        .sort(),
+    );
     for (const t of targets) assert.equal(t.labels.namespace, "grpomesh");
   });
 
@@ -68,7 +78,10 @@ describe("relabel", () => {
     assert.equal(relabel(labels, [{ source_labels: ["__meta_a"], regex: "x|z", action: "keep" }])?.__meta_a, "x");
     assert.equal(relabel(labels, [{ source_labels: ["__meta_a"], regex: "xx?y", action: "keep" }]), null, "regex is anchored");
     assert.equal(relabel(labels, [{ source_labels: ["__meta_a"], regex: "x", action: "drop" }]), null);
-    assert.deepEqual(relabel(labels, [{ source_labels: ["__meta_a", "__meta_b"], regex: "(.*);(.*)", replacement: "$2-$1", target_label: "ab" }]), { ...labels, ab: "y-x" });
+    assert.deepEqual(relabel(labels, [{ source_labels: ["__meta_a", "__meta_b"], regex: "(.*);(.*)", replacement: "$2-$1", target_label: "ab" }]), {
+      ...labels,
+      ab: "y-x",
+    });
     assert.throws(() => relabel(labels, [{ action: "hashmod" }]), /hashmod is not simulated/);
   });
 });

@@ -3,7 +3,17 @@
 // prometheus-adapter needs; the adapter serves every Pods metric an autoscaler asks for.
 import { where, type DeployBundle } from "./bundle.ts";
 import type { PodTemplate } from "./k8s-types.ts";
-import { labelSelector, namespaceOf, objectsOfKind, resolveContainerPort, selectedWorkloads, selectorMatches, servicePortTarget, workloads, type Workload } from "./k8s.ts";
+import {
+  labelSelector,
+  namespaceOf,
+  objectsOfKind,
+  resolveContainerPort,
+  selectedWorkloads,
+  selectorMatches,
+  servicePortTarget,
+  workloads,
+  type Workload,
+} from "./k8s.ts";
 
 /** One scrape target: a Service port in front of one workload's metrics container port. */
 export interface ScrapeTarget {
@@ -30,7 +40,13 @@ export function serviceMonitorTargets(bundle: DeployBundle): ScrapeTarget[] {
         const sp = (svc.obj.spec?.ports ?? []).find((p) => p.name === ep.port);
         if (!sp) continue;
         for (const w of selectedWorkloads(bundle, svc)) {
-          out.push({ service: svc.obj.metadata!.name!, namespace: ns, port: ep.port!, workload: workloadName(w), labels: { namespace: ns, pod: `${w.m.obj.metadata?.name}-pod`, service: svc.obj.metadata!.name! } });
+          out.push({
+            service: svc.obj.metadata!.name!,
+            namespace: ns,
+            port: ep.port!,
+            workload: workloadName(w),
+            labels: { namespace: ns, pod: `${w.m.obj.metadata?.name}-pod`, service: svc.obj.metadata!.name! },
+          });
         }
       }
     }
@@ -49,15 +65,18 @@ function coverage(bundle: DeployBundle, targets: ScrapeTarget[], what: string): 
   const problems: string[] = [];
   for (const w of metricsWorkloads(bundle)) {
     const hits = targets.filter((t) => t.workload === workloadName(w) && t.namespace === w.namespace);
-    if (hits.length !== 1) problems.push(`${what}: ${where(w.m)}'s metrics port is scraped ${hits.length} times (${hits.map(key).join("; ") || "never"}); expected once`);
+    if (hits.length !== 1)
+      problems.push(`${what}: ${where(w.m)}'s metrics port is scraped ${hits.length} times (${hits.map(key).join("; ") || "never"}); expected once`);
   }
   for (const t of targets) {
     const w = workloads(bundle).find((x) => workloadName(x) === t.workload && x.namespace === t.namespace)!;
     const svc = objectsOfKind(bundle, "Service").find((s) => s.obj.metadata?.name === t.service && namespaceOf(bundle, s) === t.namespace)!;
     const sp = (svc.obj.spec?.ports ?? []).find((p) => p.name === t.port)!;
     const cp = servicePortTarget(w.pod as PodTemplate, sp);
-    if (cp?.port.name !== "metrics") problems.push(`${what}: scrapes ${key(t)}, which reaches container port ${cp?.port.name ?? sp.targetPort}, not the metrics port`);
-    for (const label of ["namespace", "pod"]) if (!t.labels[label]) problems.push(`${what}: series from ${key(t)} get no ${label} label; prometheus-adapter maps metrics to pods by namespace and pod`);
+    if (cp?.port.name !== "metrics")
+      problems.push(`${what}: scrapes ${key(t)}, which reaches container port ${cp?.port.name ?? sp.targetPort}, not the metrics port`);
+    for (const label of ["namespace", "pod"])
+      if (!t.labels[label]) problems.push(`${what}: series from ${key(t)} get no ${label} label; prometheus-adapter maps metrics to pods by namespace and pod`);
   }
   return problems;
 }
@@ -111,7 +130,8 @@ export function relabel(labels: Record<string, string>, rules: RelabelConfig[]):
         else out[r.target_label] = v;
       }
     }
-    if (!["keep", "drop", "replace"].includes(action)) throw new Error(`relabel action ${action} is not simulated by tools/deploy-check; use keep, drop or replace`);
+    if (!["keep", "drop", "replace"].includes(action))
+      throw new Error(`relabel action ${action} is not simulated by tools/deploy-check; use keep, drop or replace`);
   }
   return out;
 }
@@ -129,7 +149,8 @@ export function scrapeConfigTargets(bundle: DeployBundle): { targets: ScrapeTarg
       problems.push(`scrape job ${job.job_name}: needs kubernetes_sd_configs with role endpoints (a target per Service port and pod)`);
       continue;
     }
-    if ((job.metrics_path ?? "/metrics") !== "/metrics") problems.push(`scrape job ${job.job_name}: metrics_path ${job.metrics_path}; the services serve /metrics`);
+    if ((job.metrics_path ?? "/metrics") !== "/metrics")
+      problems.push(`scrape job ${job.job_name}: metrics_path ${job.metrics_path}; the services serve /metrics`);
     const namespaces = sds.flatMap((sd) => sd.namespaces?.names ?? []);
     for (const svc of objectsOfKind(bundle, "Service")) {
       const ns = namespaceOf(bundle, svc);
@@ -150,7 +171,14 @@ export function scrapeConfigTargets(bundle: DeployBundle): { targets: ScrapeTarg
           for (const [k, v] of Object.entries(svc.obj.metadata?.labels ?? {})) meta[`__meta_kubernetes_service_label_${sanitize(k)}`] = v;
           for (const [k, v] of Object.entries(w.pod.metadata?.labels ?? {})) meta[`__meta_kubernetes_pod_label_${sanitize(k)}`] = v;
           const labels = relabel(meta, job.relabel_configs ?? []);
-          if (labels) targets.push({ service: svc.obj.metadata!.name!, namespace: ns, port: sp.name ?? String(sp.port), workload: workloadName(w), labels: Object.fromEntries(Object.entries(labels).filter(([k]) => !k.startsWith("__"))) });
+          if (labels)
+            targets.push({
+              service: svc.obj.metadata!.name!,
+              namespace: ns,
+              port: sp.name ?? String(sp.port),
+              workload: workloadName(w),
+              labels: Object.fromEntries(Object.entries(labels).filter(([k]) => !k.startsWith("__"))),
+            });
         }
       }
     }
@@ -199,12 +227,16 @@ export function checkAutoscalerMetrics(bundle: DeployBundle, exported: (series: 
       const name = metric.pods?.metric?.name ?? "";
       const rule = served.find((s) => s.name === name);
       if (!rule) {
-        problems.push(`${where(hpa)}: scales on Pods metric ${name}, which no rule of deploy/prometheus/adapter-rules.yaml serves (served: ${served.map((s) => s.name).join(", ") || "none"})`);
+        problems.push(
+          `${where(hpa)}: scales on Pods metric ${name}, which no rule of deploy/prometheus/adapter-rules.yaml serves (served: ${served.map((s) => s.name).join(", ") || "none"})`,
+        );
         continue;
       }
       const overrides = rule.rule.resources?.overrides ?? {};
       if (overrides.namespace?.resource !== "namespace" || overrides.pod?.resource !== "pod") {
-        problems.push(`deploy/prometheus/adapter-rules.yaml: the rule for ${name} must map label namespace to resource namespace and pod to pod, or the Pods metric has no pods`);
+        problems.push(
+          `deploy/prometheus/adapter-rules.yaml: the rule for ${name} must map label namespace to resource namespace and pod to pod, or the Pods metric has no pods`,
+        );
       }
       if (!/<<\.Series>>/.test(rule.rule.metricsQuery ?? "") || !/<<\.LabelMatchers>>/.test(rule.rule.metricsQuery ?? "")) {
         problems.push(`deploy/prometheus/adapter-rules.yaml: the metricsQuery for ${name} must use <<.Series>> and <<.LabelMatchers>>`);

@@ -77,7 +77,11 @@ describe("NetworkPolicies", () => {
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
       metadata: { name: "judge-egress", namespace: "grpomesh" },
-      spec: { podSelector: { matchLabels: { "app.kubernetes.io/name": "judge" } }, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8"] } }] }] },
+      spec: {
+        podSelector: { matchLabels: { "app.kubernetes.io/name": "judge" } },
+        policyTypes: ["Egress"],
+        egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8"] } }] }],
+      },
     };
     b.manifests.push({ file: "deploy/k8s/network-policies.yaml", index: 99, obj: open });
     const problems = checkNetworkPolicies(b);

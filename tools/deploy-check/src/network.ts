@@ -43,7 +43,15 @@ export const PROMETHEUS = { namespace: "monitoring", labels: { "app.kubernetes.i
 export function outsidePeers(): Peer[] {
   const nsLabels = (ns: string) => ({ "kubernetes.io/metadata.name": ns });
   return [
-    { name: "prometheus", namespace: PROMETHEUS.namespace, namespaceLabels: nsLabels(PROMETHEUS.namespace), labels: { ...PROMETHEUS.labels }, ip: "10.244.9.1", ports: [{ port: 9090, protocol: "TCP" }], governed: false },
+    {
+      name: "prometheus",
+      namespace: PROMETHEUS.namespace,
+      namespaceLabels: nsLabels(PROMETHEUS.namespace),
+      labels: { ...PROMETHEUS.labels },
+      ip: "10.244.9.1",
+      ports: [{ port: 9090, protocol: "TCP" }],
+      governed: false,
+    },
     {
       name: "kube-dns",
       namespace: "kube-system",
@@ -58,9 +66,25 @@ export function outsidePeers(): Peer[] {
       governed: false,
     },
     // Another pod of the monitoring namespace (a namespaceSelector alone would let it in).
-    { name: "grafana", namespace: PROMETHEUS.namespace, namespaceLabels: nsLabels(PROMETHEUS.namespace), labels: { "app.kubernetes.io/name": "grafana" }, ip: "10.244.9.3", ports: [{ port: 3000, protocol: "TCP" }], governed: false },
+    {
+      name: "grafana",
+      namespace: PROMETHEUS.namespace,
+      namespaceLabels: nsLabels(PROMETHEUS.namespace),
+      labels: { "app.kubernetes.io/name": "grafana" },
+      ip: "10.244.9.3",
+      ports: [{ port: 3000, protocol: "TCP" }],
+      governed: false,
+    },
     // A Prometheus-labelled pod elsewhere (a podSelector with an empty namespaceSelector would let it in).
-    { name: "prometheus-elsewhere", namespace: "default", namespaceLabels: nsLabels("default"), labels: { ...PROMETHEUS.labels }, ip: "10.244.9.4", ports: [{ port: 9090, protocol: "TCP" }], governed: false },
+    {
+      name: "prometheus-elsewhere",
+      namespace: "default",
+      namespaceLabels: nsLabels("default"),
+      labels: { ...PROMETHEUS.labels },
+      ip: "10.244.9.4",
+      ports: [{ port: 9090, protocol: "TCP" }],
+      governed: false,
+    },
     { name: "internet", namespace: undefined, namespaceLabels: {}, labels: {}, ip: "203.0.113.7", ports: [{ port: 443, protocol: "TCP" }], governed: false },
   ];
 }
@@ -88,7 +112,15 @@ export function namespacePeers(bundle: DeployBundle): Peer[] {
     });
   }
   for (const ns of new Set(workloads(bundle).map((w) => w.namespace))) {
-    peers.push({ name: `stranger-in-${ns}`, namespace: ns, namespaceLabels: labelsOf(ns), labels: { run: "debug" }, ip: `10.244.0.${n++}`, ports: [{ port: UNDECLARED_PORT, protocol: "TCP" }], governed: true });
+    peers.push({
+      name: `stranger-in-${ns}`,
+      namespace: ns,
+      namespaceLabels: labelsOf(ns),
+      labels: { run: "debug" },
+      ip: `10.244.0.${n++}`,
+      ports: [{ port: UNDECLARED_PORT, protocol: "TCP" }],
+      governed: true,
+    });
   }
   return peers;
 }
@@ -119,7 +151,7 @@ export function cidrContains(cidr: string, ip: string): boolean {
   const bits = Number(bitsText ?? 32);
   if (bits === 0) return true;
   const mask = (0xffffffff << (32 - bits)) >>> 0;
-  return ((ipToInt(base) & mask) >>> 0) === ((ipToInt(ip) & mask) >>> 0);
+  return (ipToInt(base) & mask) >>> 0 === (ipToInt(ip) & mask) >>> 0;
 }
 
 function peerMatches(peer: NetworkPolicyPeer, other: Peer, policyNamespace: string): boolean {
@@ -159,7 +191,11 @@ function policyTypes(np: K8sObject): string[] {
 export function allowedFlows(bundle: DeployBundle, peers: Peer[] = [...namespacePeers(bundle), ...outsidePeers()]): Flow[] {
   const policies = objectsOfKind(bundle, "NetworkPolicy").map((m) => ({ obj: m.obj, namespace: namespaceOf(bundle, m) }));
   const selecting = (pod: Peer, type: string) =>
-    pod.governed ? policies.filter((p) => p.namespace === pod.namespace && policyTypes(p.obj).includes(type) && policySelectorMatches(p.obj.spec?.podSelector ?? {}, pod.labels)) : [];
+    pod.governed
+      ? policies.filter(
+          (p) => p.namespace === pod.namespace && policyTypes(p.obj).includes(type) && policySelectorMatches(p.obj.spec?.podSelector ?? {}, pod.labels),
+        )
+      : [];
   const flows: Flow[] = [];
   for (const src of peers) {
     for (const dst of peers) {
@@ -167,8 +203,12 @@ export function allowedFlows(bundle: DeployBundle, peers: Peer[] = [...namespace
       const egress = selecting(src, "Egress");
       const ingress = selecting(dst, "Ingress");
       for (const port of dst.ports) {
-        const out = egress.length === 0 || egress.some((p) => (p.obj.spec?.egress ?? []).some((r) => peersMatch(r.to, dst, p.namespace) && portsMatch(r.ports, dst, port)));
-        const inn = ingress.length === 0 || ingress.some((p) => (p.obj.spec?.ingress ?? []).some((r) => peersMatch(r.from, src, p.namespace) && portsMatch(r.ports, dst, port)));
+        const out =
+          egress.length === 0 ||
+          egress.some((p) => (p.obj.spec?.egress ?? []).some((r) => peersMatch(r.to, dst, p.namespace) && portsMatch(r.ports, dst, port)));
+        const inn =
+          ingress.length === 0 ||
+          ingress.some((p) => (p.obj.spec?.ingress ?? []).some((r) => peersMatch(r.from, src, p.namespace) && portsMatch(r.ports, dst, port)));
         if (out && inn) flows.push({ from: src.name, to: dst.name, port: port.port, protocol: port.protocol });
       }
     }
@@ -200,9 +240,18 @@ export function checkNetworkPolicies(bundle: DeployBundle, intended: readonly st
     const denyAll = policies.find((m) => {
       const spec = m.obj.spec ?? {};
       const selectsAll = Object.keys(spec.podSelector?.matchLabels ?? {}).length === 0 && (spec.podSelector?.matchExpressions ?? []).length === 0;
-      return namespaceOf(bundle, m) === ns && selectsAll && (["Ingress", "Egress"] as const).every((t) => (spec.policyTypes ?? []).includes(t)) && (spec.ingress ?? []).length === 0 && (spec.egress ?? []).length === 0;
+      return (
+        namespaceOf(bundle, m) === ns &&
+        selectsAll &&
+        (["Ingress", "Egress"] as const).every((t) => (spec.policyTypes ?? []).includes(t)) &&
+        (spec.ingress ?? []).length === 0 &&
+        (spec.egress ?? []).length === 0
+      );
     });
-    if (!denyAll) problems.push(`namespace ${ns} has no default-deny NetworkPolicy (podSelector: {}, policyTypes: [Ingress, Egress], no rules); every pod can reach and be reached by anything`);
+    if (!denyAll)
+      problems.push(
+        `namespace ${ns} has no default-deny NetworkPolicy (podSelector: {}, policyTypes: [Ingress, Egress], no rules); every pod can reach and be reached by anything`,
+      );
   }
   for (const m of policies) {
     if (!m.obj.spec?.podSelector) problems.push(`${where(m)}: no spec.podSelector (use {} for every pod of the namespace)`);

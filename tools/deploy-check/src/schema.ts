@@ -124,7 +124,11 @@ export function validateObject(apiVersion: string, kind: string, value: unknown)
         const path = fieldPath(e.instancePath.split("/").slice(1));
         const params = e.params as { missingProperty?: string; allowedValues?: unknown[] };
         const detail =
-          e.keyword === "required" ? `needs ${params.missingProperty}` : e.keyword === "enum" ? `must be one of ${JSON.stringify(params.allowedValues)}` : (e.message ?? e.keyword);
+          e.keyword === "required"
+            ? `needs ${params.missingProperty}`
+            : e.keyword === "enum"
+              ? `must be one of ${JSON.stringify(params.allowedValues)}`
+              : (e.message ?? e.keyword);
         problems.push(`${path} ${detail}`);
       }
     }
@@ -160,7 +164,9 @@ function checkManifestSchema(m: Manifest): string[] {
   const { group, version } = splitApiVersion(apiVersion);
   const stable = stableApiVersion(group, kind);
   if (!modelOf(apiVersion, kind)) {
-    return [`${where(m)}: ${kind} ${apiVersion} is not a resource kubernetes-models or @kubernetes-models/prometheus-operator knows${stable ? `; ${kind} needs ${stable}` : ""}`];
+    return [
+      `${where(m)}: ${kind} ${apiVersion} is not a resource kubernetes-models or @kubernetes-models/prometheus-operator knows${stable ? `; ${kind} needs ${stable}` : ""}`,
+    ];
   }
   const problems: string[] = [];
   if (!/^v\d+$/.test(version) && stable) problems.push(`${where(m)}: apiVersion is ${apiVersion}; ${kind} needs ${stable}`);

@@ -47,7 +47,12 @@ describe("deploy/scripts/make-secrets.ts: the Secrets the manifests mount", () =
   it("a certificate not signed by its ca.crt, or for one usage only, is caught", async () => {
     const s = structuredClone(made);
     const other = await createCertificateAuthority();
-    const pem = await other.issue({ commonName: "policy", dnsNames: ["policy", "policy.grpomesh", "policy.grpomesh.svc", "policy.grpomesh.svc.cluster.local", "localhost"], ips: ["127.0.0.1", "::1"], usage: "server" });
+    const pem = await other.issue({
+      commonName: "policy",
+      dnsNames: ["policy", "policy.grpomesh", "policy.grpomesh.svc", "policy.grpomesh.svc.cluster.local", "localhost"],
+      ips: ["127.0.0.1", "::1"],
+      usage: "server",
+    });
     secret(s, "policy-tls").data!["tls.crt"] = b64(pem.cert);
     const problems = checkSecretsAgainstManifests(bundle(), s);
     assertProblem(problems, /Secret policy-tls: tls\.crt is not signed by its ca\.crt/);
@@ -63,7 +68,11 @@ describe("deploy/scripts/make-secrets.ts: the Secrets the manifests mount", () =
   });
 
   it("complete a mutual TLS handshake under the Services' names, and refuse a wrong name", async () => {
-    const tls = (name: string) => ({ cert: secretData(secret(made, name), "tls.crt")!, key: secretData(secret(made, name), "tls.key")!, ca: secretData(secret(made, name), "ca.crt")! });
+    const tls = (name: string) => ({
+      cert: secretData(secret(made, name), "tls.crt")!,
+      key: secretData(secret(made, name), "tls.key")!,
+      ca: secretData(secret(made, name), "ca.crt")!,
+    });
     const server = createServer({ ...tls("policy-tls"), requestCert: true, rejectUnauthorized: true }, (socket) => socket.end("ok"));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const port = (server.address() as { port: number }).port;
@@ -93,7 +102,11 @@ describe("make-secrets command line", () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
   const run = async (argv: string[]) => {
     const out: string[] = [];
-    const code = await makeSecretsMain(argv, (l) => out.push(l), (l) => out.push(l));
+    const code = await makeSecretsMain(
+      argv,
+      (l) => out.push(l),
+      (l) => out.push(l),
+    );
     return { code, out: out.join("\n") };
   };
 
@@ -103,7 +116,10 @@ describe("make-secrets command line", () => {
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /policy-tls, reference-tls, judge-tls, orchestrator-tls and admin-token for namespace ml-team, valid 7 days/);
     const docs = parseYamlDocuments(readFileSync(join(out, "secrets.yaml"), "utf8"), "secrets.yaml");
-    assert.deepEqual(docs.map((d) => (d.value as { metadata: { namespace: string } }).metadata.namespace), Array(5).fill("ml-team"));
+    assert.deepEqual(
+      docs.map((d) => (d.value as { metadata: { namespace: string } }).metadata.namespace),
+      Array(5).fill("ml-team"),
+    );
     for (const f of ["secrets.yaml", "admin-token", "operator/tls.key"]) assert.equal(statSync(join(out, f)).mode & 0o077, 0, `${f} is readable by others`);
     assert.equal(statSync(out).mode & 0o777, 0o700);
     const token = readFileSync(join(out, "admin-token"), "utf8").trim();
@@ -129,8 +145,11 @@ describe("make-secrets command line", () => {
   it("runs as deploy/scripts/make-secrets.ts", async () => {
     const out = join(dir, "script");
     const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(process.execPath, ["--import", "tsx", "deploy/scripts/make-secrets.ts", `--out_dir=${out}`], { cwd: REPO_ROOT, timeout: 60_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        ["--import", "tsx", "deploy/scripts/make-secrets.ts", `--out_dir=${out}`],
+        { cwd: REPO_ROOT, timeout: 60_000 },
+        (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
       ),
     );
     assert.equal(r.code, 0, r.stderr);

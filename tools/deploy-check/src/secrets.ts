@@ -101,22 +101,29 @@ export function checkSecretsAgainstManifests(bundle: DeployBundle, s: ClusterSec
   const mounted = new Set<string>();
   const caCerts = new Set<string>();
   for (const w of workloads(bundle)) {
-    const services = objectsOfKind(bundle, "Service").filter((svc) => namespaceOf(bundle, svc) === w.namespace && serviceSelects(svc.obj, w.pod.metadata?.labels));
+    const services = objectsOfKind(bundle, "Service").filter(
+      (svc) => namespaceOf(bundle, svc) === w.namespace && serviceSelects(svc.obj, w.pod.metadata?.labels),
+    );
     for (const v of w.pod.spec?.volumes ?? []) {
       const name = v.secret?.secretName;
       if (!v.secret) continue;
       mounted.add(name ?? "");
       const secret = byName.get(name ?? "");
       if (!secret) {
-        problems.push(`${where(w.m)}: volume ${v.name} mounts Secret ${name}, which deploy/scripts/make-secrets.ts does not make (it makes ${[...byName.keys()].join(", ")})`);
+        problems.push(
+          `${where(w.m)}: volume ${v.name} mounts Secret ${name}, which deploy/scripts/make-secrets.ts does not make (it makes ${[...byName.keys()].join(", ")})`,
+        );
         continue;
       }
-      if (secret.metadata?.namespace !== w.namespace) problems.push(`${where(w.m)}: Secret ${name} is made for namespace ${secret.metadata?.namespace}; the pod runs in ${w.namespace}`);
+      if (secret.metadata?.namespace !== w.namespace)
+        problems.push(`${where(w.m)}: Secret ${name} is made for namespace ${secret.metadata?.namespace}; the pod runs in ${w.namespace}`);
       for (const item of v.secret.items ?? []) {
-        if (secretData(secret, item.key ?? "") === undefined) problems.push(`${where(w.m)}: volume ${v.name} maps key ${item.key} of Secret ${name}, which has keys ${Object.keys(secret.data ?? {}).join(", ")}`);
+        if (secretData(secret, item.key ?? "") === undefined)
+          problems.push(`${where(w.m)}: volume ${v.name} maps key ${item.key} of Secret ${name}, which has keys ${Object.keys(secret.data ?? {}).join(", ")}`);
       }
       if (secret.type !== "kubernetes.io/tls") continue;
-      for (const key of TLS_SECRET_KEYS) if (secretData(secret, key) === undefined) problems.push(`Secret ${name}: no ${key}; --tls_dir reads tls.crt, tls.key and ca.crt`);
+      for (const key of TLS_SECRET_KEYS)
+        if (secretData(secret, key) === undefined) problems.push(`Secret ${name}: no ${key}; --tls_dir reads tls.crt, tls.key and ca.crt`);
       const certPem = secretData(secret, "tls.crt");
       const caPem = secretData(secret, "ca.crt");
       if (!certPem || !caPem) continue;
@@ -124,13 +131,18 @@ export function checkSecretsAgainstManifests(bundle: DeployBundle, s: ClusterSec
       const cert = new X509Certificate(certPem);
       if (!cert.verify(new X509Certificate(caPem).publicKey)) problems.push(`Secret ${name}: tls.crt is not signed by its ca.crt`);
       for (const oid of [OID_SERVER_AUTH, OID_CLIENT_AUTH]) {
-        if (!(cert.keyUsage ?? []).includes(oid)) problems.push(`Secret ${name}: tls.crt lacks extended key usage ${oid === OID_SERVER_AUTH ? "serverAuth" : "clientAuth"} (it serves the role's port and is its probes' client certificate)`);
+        if (!(cert.keyUsage ?? []).includes(oid))
+          problems.push(
+            `Secret ${name}: tls.crt lacks extended key usage ${oid === OID_SERVER_AUTH ? "serverAuth" : "clientAuth"} (it serves the role's port and is its probes' client certificate)`,
+          );
       }
       const names = [...services.flatMap((svc) => serviceDnsNames(svc.obj.metadata?.name ?? "", w.namespace)), ...LOOPBACK.dnsNames];
       for (const dns of names) {
-        if (cert.checkHost(dns, { wildcards: false }) === undefined) problems.push(`Secret ${name} (mounted by ${where(w.m)}): tls.crt is not valid for ${dns}; clients that dial that name would refuse it`);
+        if (cert.checkHost(dns, { wildcards: false }) === undefined)
+          problems.push(`Secret ${name} (mounted by ${where(w.m)}): tls.crt is not valid for ${dns}; clients that dial that name would refuse it`);
       }
-      for (const ip of LOOPBACK.ips) if (cert.checkIP(ip) === undefined) problems.push(`Secret ${name}: tls.crt is not valid for ${ip}, which the exec probes dial`);
+      for (const ip of LOOPBACK.ips)
+        if (cert.checkIP(ip) === undefined) problems.push(`Secret ${name}: tls.crt is not valid for ${ip}, which the exec probes dial`);
     }
   }
   for (const name of byName.keys()) if (!mounted.has(name)) problems.push(`Secret ${name} is made but no pod mounts it`);
@@ -156,7 +168,11 @@ export function writeClusterSecrets(dir: string, s: ClusterSecrets): { secretsFi
 const USAGE = "usage: node --import tsx deploy/scripts/make-secrets.ts --out_dir=DIR [--namespace=grpomesh] [--days=90]";
 
 /** The command line of deploy/scripts/make-secrets.ts; returns the exit code. */
-export async function makeSecretsMain(argv: string[], log: (line: string) => void = console.log, error: (line: string) => void = console.error): Promise<number> {
+export async function makeSecretsMain(
+  argv: string[],
+  log: (line: string) => void = console.log,
+  error: (line: string) => void = console.error,
+): Promise<number> {
   const flags: Record<string, string> = { namespace: "grpomesh", days: "90", out_dir: "" };
   for (const arg of argv) {
     const m = /^--([a-z_-]+)=(.*)$/.exec(arg);
@@ -187,7 +203,9 @@ export async function makeSecretsMain(argv: string[], log: (line: string) => voi
   const dir = resolve(flags.out_dir);
   try {
     const out = writeClusterSecrets(dir, await makeClusterSecrets({ namespace: flags.namespace, days }));
-    log(`make-secrets: one CA, ${ROLE_TLS_SECRETS.map((r) => r.secretName).join(", ")} and ${ADMIN_TOKEN_SECRET.name} for namespace ${flags.namespace}, valid ${days} days`);
+    log(
+      `make-secrets: one CA, ${ROLE_TLS_SECRETS.map((r) => r.secretName).join(", ")} and ${ADMIN_TOKEN_SECRET.name} for namespace ${flags.namespace}, valid ${days} days`,
+    );
     log(`  ${out.secretsFile}   kubectl apply -f it (private keys: keep it out of version control)`);
     log(`  ${out.operatorTlsDir}/   --tls_dir for the CLIs through a port-forward`);
     log(`  ${out.adminTokenFile}   --admin_token_file for the CLIs`);

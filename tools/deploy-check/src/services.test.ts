@@ -93,7 +93,10 @@ describe("what the containers run", () => {
     container(b, "Deployment", "policy").volumeMounts!.find((v) => v.name === "runs")!.readOnly = true;
     const problems = checkServiceCommands(b);
     assertProblem(problems, /container orchestrator: --run_dir=\/data\/grpo-1 \(\/data\/grpo-1\) is written to but lies on no volume/);
-    assertProblem(problems, /container policy: --checkpoint=models\/generator-missing \(\/app\/models\/generator-missing\) is on no volume and not a file of the repository image/);
+    assertProblem(
+      problems,
+      /container policy: --checkpoint=models\/generator-missing \(\/app\/models\/generator-missing\) is on no volume and not a file of the repository image/,
+    );
     assertProblem(problems, /container policy: --checkpoint_root=\/runs is written to, but volume runs is mounted read-only/);
   });
 });

@@ -13,7 +13,17 @@ import { where, type DeployBundle } from "./bundle.ts";
 import { execForm, lastInstruction, parseDockerfile, stageEnv } from "./dockerfile.ts";
 import { SERVICES, targetOfImage, type ServiceName, type ServicePorts } from "./images.ts";
 import type { Container, VolumeMount } from "./k8s-types.ts";
-import { ON_DEMAND_DIR, findObject, namespaceOf, objectsOfKind, resolveContainerPort, selectedWorkloads, servicePortTarget, workloads, type Workload } from "./k8s.ts";
+import {
+  ON_DEMAND_DIR,
+  findObject,
+  namespaceOf,
+  objectsOfKind,
+  resolveContainerPort,
+  selectedWorkloads,
+  servicePortTarget,
+  workloads,
+  type Workload,
+} from "./k8s.ts";
 
 /** The image's working directory: relative paths in flags resolve against it. */
 export const APP_DIR = "/app";
@@ -52,7 +62,12 @@ export function expandK8sVars(text: string, env: Record<string, string>): string
 }
 
 /** The environment a container's process sees (image ENV, envFrom, env), with problems for what cannot be resolved. */
-export function containerEnv(bundle: DeployBundle, w: Workload, c: Container, imageEnv: Record<string, string>): { env: Record<string, string>; problems: string[] } {
+export function containerEnv(
+  bundle: DeployBundle,
+  w: Workload,
+  c: Container,
+  imageEnv: Record<string, string>,
+): { env: Record<string, string>; problems: string[] } {
   const env: Record<string, string> = { ...imageEnv };
   const problems: string[] = [];
   const at = `${where(w.m)} container ${c.name}`;
@@ -87,8 +102,8 @@ export function containerCommands(bundle: DeployBundle): ContainerCommand[] {
       const at = `${where(w.m)} container ${c.name}`;
       const problems: string[] = [];
       const stage = targetOfImage(df, c.image);
-      const entrypoint = stage ? execForm(lastInstruction(df, stage, "ENTRYPOINT")?.args ?? "[]") ?? [] : [];
-      const cmd = stage ? execForm(lastInstruction(df, stage, "CMD")?.args ?? "[]") ?? [] : [];
+      const entrypoint = stage ? (execForm(lastInstruction(df, stage, "ENTRYPOINT")?.args ?? "[]") ?? []) : [];
+      const cmd = stage ? (execForm(lastInstruction(df, stage, "CMD")?.args ?? "[]") ?? []) : [];
       const { env, problems: envProblems } = containerEnv(bundle, w, c, stage ? stageEnv(df, stage) : {});
       problems.push(...envProblems);
       const command = c.command ?? entrypoint;
@@ -128,7 +143,10 @@ function materializeConfigFile(bundle: DeployBundle, cc: ContainerCommand, path:
   const key = vol.configMap.items ? vol.configMap.items.find((i) => i.path === rel)?.key : rel;
   const cm = findObject(bundle, "ConfigMap", vol.configMap.name ?? "", cc.w.namespace);
   const text = key !== undefined ? cm?.obj.data?.[key] : undefined;
-  if (text === undefined) return [`${cc.at}: --config=${path}: ConfigMap ${vol.configMap.name} has no entry for ${rel} (keys: ${Object.keys(cm?.obj.data ?? {}).join(", ") || "none"})`];
+  if (text === undefined)
+    return [
+      `${cc.at}: --config=${path}: ConfigMap ${vol.configMap.name} has no entry for ${rel} (keys: ${Object.keys(cm?.obj.data ?? {}).join(", ") || "none"})`,
+    ];
   const file = join(dir, rel.replace(/\//g, "_"));
   writeFileSync(file, text);
   return file;
@@ -143,7 +161,8 @@ export function parseServiceSettings(bundle: DeployBundle, cc: ContainerCommand)
         const c = parseJudgeConfig(cc.flags, cc.env);
         const paths: ServiceSettings["paths"] = [];
         if (c.modelRepository) paths.push({ what: "--model-repository", path: c.modelRepository, base: APP_DIR, write: false });
-        if (c.model) paths.push({ what: "--model", path: c.model, base: c.modelRepository ? posix.resolve(APP_DIR, c.modelRepository) : APP_DIR, write: false });
+        if (c.model)
+          paths.push({ what: "--model", path: c.model, base: c.modelRepository ? posix.resolve(APP_DIR, c.modelRepository) : APP_DIR, write: false });
         return { address: c.address, metricsPort: c.metricsPort, paths, config: c as unknown as Record<string, unknown> };
       }
       case "policy": {
@@ -227,7 +246,8 @@ export function checkServiceCommands(bundle: DeployBundle): string[] {
       continue;
     }
     const { host, port } = splitHostPort(settings.address);
-    if (!["0.0.0.0", "[::]", "::"].includes(host)) problems.push(`${cc.at}: listens on ${settings.address}; other pods cannot reach ${host}, listen on 0.0.0.0:${port}`);
+    if (!["0.0.0.0", "[::]", "::"].includes(host))
+      problems.push(`${cc.at}: listens on ${settings.address}; other pods cannot reach ${host}, listen on 0.0.0.0:${port}`);
     const grpc = (cc.container.ports ?? []).find((p) => p.name === "grpc");
     if (grpc?.containerPort !== port) problems.push(`${cc.at}: serves gRPC on ${port} but declares port grpc=${grpc?.containerPort ?? "(none)"}`);
     const metrics = (cc.container.ports ?? []).find((p) => p.name === "metrics");
@@ -240,10 +260,14 @@ export function checkServiceCommands(bundle: DeployBundle): string[] {
       const abs = posix.resolve(p.base, p.path);
       const mount = mountFor(cc.container, abs);
       if (mount) {
-        if (p.write && mount.readOnly) problems.push(`${cc.at}: ${p.what}=${p.path} is written to, but volume ${mount.name} is mounted read-only at ${mount.mountPath}`);
+        if (p.write && mount.readOnly)
+          problems.push(`${cc.at}: ${p.what}=${p.path} is written to, but volume ${mount.name} is mounted read-only at ${mount.mountPath}`);
         continue;
       }
-      if (p.write) problems.push(`${cc.at}: ${p.what}=${p.path} (${abs}) is written to but lies on no volume: the data would be lost with the pod (and the root filesystem is read-only)`);
+      if (p.write)
+        problems.push(
+          `${cc.at}: ${p.what}=${p.path} (${abs}) is written to but lies on no volume: the data would be lost with the pod (and the root filesystem is read-only)`,
+        );
       else if (!abs.startsWith(APP_DIR + "/") || !existsSync(join(bundle.root, posix.relative(APP_DIR, abs)))) {
         problems.push(`${cc.at}: ${p.what}=${p.path} (${abs}) is on no volume and not a file of the repository image`);
       }
@@ -306,7 +330,9 @@ export function checkWiring(bundle: DeployBundle): string[] {
     const spec = String(cfg.judges);
     const dns = /^dns:\/\/[^/]*\/(.+):(\d+)$/.exec(spec);
     if (!dns) {
-      problems.push(`${at}: --judges=${spec}; in Kubernetes use dns:///<headless Service>.<namespace>.svc.cluster.local:<port>, re-resolved so new judge pods join`);
+      problems.push(
+        `${at}: --judges=${spec}; in Kubernetes use dns:///<headless Service>.<namespace>.svc.cluster.local:<port>, re-resolved so new judge pods join`,
+      );
     } else {
       const [, host, portText] = dns as unknown as [string, string, string];
       const port = Number(portText);
@@ -315,10 +341,14 @@ export function checkWiring(bundle: DeployBundle): string[] {
       if (!fqdn) problems.push(`${at}: --judges host ${host} is not a Service's full DNS name <service>.<namespace>.svc.cluster.local`);
       else if (!svc) problems.push(`${at}: --judges names Service ${fqdn[1]} in namespace ${fqdn[2]}, which no manifest defines`);
       else {
-        if (svc.obj.spec?.clusterIP !== "None") problems.push(`${at}: --judges names Service ${fqdn[1]}, which is not headless (clusterIP: None): its DNS name would give one virtual IP, not every judge`);
+        if (svc.obj.spec?.clusterIP !== "None")
+          problems.push(
+            `${at}: --judges names Service ${fqdn[1]}, which is not headless (clusterIP: None): its DNS name would give one virtual IP, not every judge`,
+          );
         const pods = selectedWorkloads(bundle, svc);
         const judgePods = pods.filter((w) => judges.some((j) => j.cc.w.m === w.m));
-        if (judgePods.length === 0 || judgePods.length !== pods.length) problems.push(`${at}: --judges Service ${fqdn[1]} selects ${pods.map((w) => where(w.m)).join(", ") || "no pods"}; expected the judge pods only`);
+        if (judgePods.length === 0 || judgePods.length !== pods.length)
+          problems.push(`${at}: --judges Service ${fqdn[1]} selects ${pods.map((w) => where(w.m)).join(", ") || "no pods"}; expected the judge pods only`);
         if (!(svc.obj.spec?.ports ?? []).some((p) => p.port === port)) problems.push(`${at}: --judges port ${port} is not a port of Service ${fqdn[1]}`);
         for (const j of judges.filter((j) => judgePods.some((w) => w.m === j.cc.w.m))) {
           const listen = splitHostPort(j.s.address).port;
@@ -345,7 +375,8 @@ export function checkWiring(bundle: DeployBundle): string[] {
       if (backends.length === 0) problems.push(`${at}: --${role}=${target}: Service ${svc.obj.metadata?.name} selects no pod running services/${role}`);
       for (const b of backends) {
         const cp = servicePortTarget(b.cc.w.pod, sp);
-        if (cp?.port.containerPort !== splitHostPort(b.s.address).port) problems.push(`${at}: --${role}=${target} reaches container port ${cp?.port.containerPort}, but ${b.cc.at} listens on ${b.s.address}`);
+        if (cp?.port.containerPort !== splitHostPort(b.s.address).port)
+          problems.push(`${at}: --${role}=${target} reaches container port ${cp?.port.containerPort}, but ${b.cc.at} listens on ${b.s.address}`);
       }
     }
     // Checkpoints: the policy writes into the orchestrator's run directory, so both must see it at the same path.
@@ -362,12 +393,20 @@ export function checkWiring(bundle: DeployBundle): string[] {
       }
       const polMount = mountFor(pol.cc.container, root);
       const polClaim = polMount && pol.cc.w.pod.spec?.volumes?.find((v) => v.name === polMount.name)?.persistentVolumeClaim?.claimName;
-      if (orchClaim && polClaim !== orchClaim) problems.push(`${pol.cc.at}: --checkpoint_root=${root} is on ${polClaim ? `claim ${polClaim}` : "no claim"}; the orchestrator's run directory is on claim ${orchClaim}`);
+      if (orchClaim && polClaim !== orchClaim)
+        problems.push(
+          `${pol.cc.at}: --checkpoint_root=${root} is on ${polClaim ? `claim ${polClaim}` : "no claim"}; the orchestrator's run directory is on claim ${orchClaim}`,
+        );
       if (orchMount && polMount && orchMount.mountPath !== polMount.mountPath) {
-        problems.push(`${pol.cc.at}: mounts the run-directory claim at ${polMount.mountPath}, the orchestrator at ${orchMount.mountPath}; checkpoint paths are absolute, so the paths must match`);
+        problems.push(
+          `${pol.cc.at}: mounts the run-directory claim at ${polMount.mountPath}, the orchestrator at ${orchMount.mountPath}; checkpoint paths are absolute, so the paths must match`,
+        );
       }
       const rel = posix.relative(root, runDir);
-      if (rel.startsWith("..") || posix.isAbsolute(rel)) problems.push(`${pol.cc.at}: --checkpoint_root=${root} does not contain the orchestrator's --run_dir=${runDir}; the policy would refuse its checkpoint folders`);
+      if (rel.startsWith("..") || posix.isAbsolute(rel))
+        problems.push(
+          `${pol.cc.at}: --checkpoint_root=${root} does not contain the orchestrator's --run_dir=${runDir}; the policy would refuse its checkpoint folders`,
+        );
     }
   }
 
@@ -389,15 +428,20 @@ export function checkWiring(bundle: DeployBundle): string[] {
     const mount = mountFor(j.cc.container, posix.resolve(APP_DIR, repo));
     const vol = mount && j.cc.w.pod.spec?.volumes?.find((v) => v.name === mount.name);
     if (!vol?.persistentVolumeClaim) problems.push(`${j.cc.at}: --model-repository=${repo} is not on a PersistentVolumeClaim`);
-    else if (!mount!.readOnly || !vol.persistentVolumeClaim.readOnly) problems.push(`${j.cc.at}: the model repository claim ${vol.persistentVolumeClaim.claimName} should be mounted read-only (volume and mount)`);
-    if (!j.s.config.model) problems.push(`${j.cc.at}: no --model (or JUDGE_MODEL): a judge that starts NOT_SERVING waits for LoadModel, and a scaled-up replica would never serve`);
+    else if (!mount!.readOnly || !vol.persistentVolumeClaim.readOnly)
+      problems.push(`${j.cc.at}: the model repository claim ${vol.persistentVolumeClaim.claimName} should be mounted read-only (volume and mount)`);
+    if (!j.s.config.model)
+      problems.push(`${j.cc.at}: no --model (or JUDGE_MODEL): a judge that starts NOT_SERVING waits for LoadModel, and a scaled-up replica would never serve`);
   }
 
   // Every gRPC port is behind a Service.
   for (const p of services) {
     const grpc = resolveContainerPort(p.cc.w.pod, "grpc");
     const behind = objectsOfKind(bundle, "Service").some(
-      (svc) => namespaceOf(bundle, svc) === p.cc.w.namespace && selectedWorkloads(bundle, svc).some((w) => w.m === p.cc.w.m) && (svc.obj.spec?.ports ?? []).some((sp) => servicePortTarget(p.cc.w.pod, sp)?.port === grpc?.port),
+      (svc) =>
+        namespaceOf(bundle, svc) === p.cc.w.namespace &&
+        selectedWorkloads(bundle, svc).some((w) => w.m === p.cc.w.m) &&
+        (svc.obj.spec?.ports ?? []).some((sp) => servicePortTarget(p.cc.w.pod, sp)?.port === grpc?.port),
     );
     if (!behind) problems.push(`${p.cc.at}: its gRPC port is behind no Service`);
   }

@@ -107,7 +107,14 @@ export interface CaseFactory {
 
 const bin = <D extends DescMessage>(schema: D, init: MessageInitShape<D>): Uint8Array => toBinary(schema, create(schema, init));
 
-const request = (body: Uint8Array, mustRefuse: boolean, echoes: string[] = [], detail?: string): HostileRequest => ({ body, mustRefuse, echoes, undecodable: false, oversized: false, detail });
+const request = (body: Uint8Array, mustRefuse: boolean, echoes: string[] = [], detail?: string): HostileRequest => ({
+  body,
+  mustRefuse,
+  echoes,
+  undecodable: false,
+  oversized: false,
+  detail,
+});
 
 /** A one-line, bounded description of a hostile string. */
 const show = (s: string): string => (s.length > 40 ? `${JSON.stringify(s.slice(0, 40))}… (${s.length} characters)` : JSON.stringify(s));
@@ -139,18 +146,33 @@ function validBatch(h: HostileValues, f: StackFacts, B = 1 + h.int(2), k = 1 + h
   const inputs = new Int32Array(B * T);
   for (let i = 0; i < inputs.length; i++) inputs[i] = i % T === 0 || h.chance(0.33) ? f.maskTokenId : plain();
   const completions = new Int32Array(B * k * T);
-  for (let b = 0; b < B; b++) for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) {
-    const x = inputs[b * T + t]!;
-    completions[(b * k + j) * T + t] = x === f.maskTokenId ? plain() : x;
-  }
+  for (let b = 0; b < B; b++)
+    for (let j = 0; j < k; j++)
+      for (let t = 0; t < T; t++) {
+        const x = inputs[b * T + t]!;
+        completions[(b * k + j) * T + t] = x === f.maskTokenId ? plain() : x;
+      }
   return { B, k, T, inputs, completions };
 }
 
 function validTrainParams(): MessageInitShape<typeof TrainParamsSchema> {
   return {
-    learningRate: 1e-3, warmupSteps: 1, maxSteps: 100, minLrRatio: 0.1, weightDecay: 0, beta1: 0.9, beta2: 0.99, eps: 1e-8,
-    gradClip: 1, microBatchSize: 0, klBeta: 0.05, klEstimator: KlEstimator.EXACT, tokenReduction: TokenReduction.MEAN,
-    ppoEpochs: 1, clipEps: 0.2, temperature: 1,
+    learningRate: 1e-3,
+    warmupSteps: 1,
+    maxSteps: 100,
+    minLrRatio: 0.1,
+    weightDecay: 0,
+    beta1: 0.9,
+    beta2: 0.99,
+    eps: 1e-8,
+    gradClip: 1,
+    microBatchSize: 0,
+    klBeta: 0.05,
+    klEstimator: KlEstimator.EXACT,
+    tokenReduction: TokenReduction.MEAN,
+    ppoEpochs: 1,
+    clipEps: 0.2,
+    temperature: 1,
   };
 }
 
@@ -194,7 +216,11 @@ function brokenTensor(h: HostileValues, f: StackFacts, kind: "ids" | "floats", s
     case 3:
       return { t: tensor(kind === "ids" ? DataType.FLOAT32 : DataType.INT32, shape, good), label: "wrong dtype" };
     case 4:
-      const other = h.pick(kind === "ids" ? [DataType.UNSPECIFIED, 99 as DataType, DataType.BOOL, DataType.FLOAT64, DataType.UINT8] : [DataType.UNSPECIFIED, 99 as DataType, DataType.BOOL, DataType.FLOAT64, DataType.INT64]);
+      const other = h.pick(
+        kind === "ids"
+          ? [DataType.UNSPECIFIED, 99 as DataType, DataType.BOOL, DataType.FLOAT64, DataType.UINT8]
+          : [DataType.UNSPECIFIED, 99 as DataType, DataType.BOOL, DataType.FLOAT64, DataType.INT64],
+      );
       return { t: tensor(other, shape, good), label: `dtype ${DataType[other] ?? other}` };
     case 5:
       return { t: tensor(dtype, shape, new Uint8Array(Math.max(0, good.byteLength - 1 - h.int(8)))), label: "data shorter than the shape" };
@@ -216,7 +242,14 @@ function brokenTensor(h: HostileValues, f: StackFacts, kind: "ids" | "floats", s
       return { t: tensor(dtype, shape, bad), label: "non-finite value" };
     }
     default:
-      return { t: tensor(dtype, shape.map((d) => (d > 1 ? d - 1 : d + 1)), good.subarray(0, 1)), label: "shape off by one" };
+      return {
+        t: tensor(
+          dtype,
+          shape.map((d) => (d > 1 ? d - 1 : d + 1)),
+          good.subarray(0, 1),
+        ),
+        label: "shape off by one",
+      };
   }
 }
 
@@ -250,7 +283,8 @@ function genericCases(service: ServiceName, method: string, admin: boolean): Cas
       make: () => ({ body: Uint8Array.of(0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00), mustRefuse: true, echoes: [], undecodable: true, oversized: false }),
     },
   ];
-  if (oversized) cases.push({
+  if (oversized)
+    cases.push({
       ...base,
       label: "oversized message",
       auths: admin ? ["none", "admin"] : ["admin"],
@@ -271,9 +305,33 @@ export function catalogue(): CaseFactory[] {
   for (const [service, desc] of Object.entries(SERVICES) as Array<[ServiceName, DescService]>) {
     for (const m of desc.methods) cases.push(...genericCases(service, m.name, isAdminMethod(service, m.name)));
   }
-  const read = (service: ServiceName, method: string, label: string, make: CaseFactory["make"], weight = 1): CaseFactory => ({ service, method, label, auths: ["admin"], weight, deadlineMs: 10_000, make });
-  const adminOnly = (service: ServiceName, method: string, label: string, make: CaseFactory["make"], weight = 1, deadlineMs = 10_000): CaseFactory => ({ service, method, label, auths: ["admin"], weight, deadlineMs, make });
-  const noToken = (service: ServiceName, method: string, label: string, make: CaseFactory["make"], weight = 0.5): CaseFactory => ({ service, method, label, auths: ["none", "wrong", "malformed"], weight, deadlineMs: 10_000, make });
+  const read = (service: ServiceName, method: string, label: string, make: CaseFactory["make"], weight = 1): CaseFactory => ({
+    service,
+    method,
+    label,
+    auths: ["admin"],
+    weight,
+    deadlineMs: 10_000,
+    make,
+  });
+  const adminOnly = (service: ServiceName, method: string, label: string, make: CaseFactory["make"], weight = 1, deadlineMs = 10_000): CaseFactory => ({
+    service,
+    method,
+    label,
+    auths: ["admin"],
+    weight,
+    deadlineMs,
+    make,
+  });
+  const noToken = (service: ServiceName, method: string, label: string, make: CaseFactory["make"], weight = 0.5): CaseFactory => ({
+    service,
+    method,
+    label,
+    auths: ["none", "wrong", "malformed"],
+    weight,
+    deadlineMs: 10_000,
+    make,
+  });
 
   // Empty messages: reads answer them or refuse; admin RPCs whose empty request is a legitimate
   // command (Pause, Resume, Checkpoint) are sent without a valid token only.
@@ -295,58 +353,116 @@ export function catalogue(): CaseFactory[] {
 
   // --- policy ---
   cases.push(
-    read("policy", "Sample", "hostile sampling params", (h, f) => {
-      const b = validBatch(h, f);
-      const temperature = h.float();
-      const topP = h.chance(0.5) ? h.float() : 1;
-      const groupSize = h.chance(0.5) ? h.u32() : 1 + h.int(2);
-      const seed = h.pick(["0", "18446744073709551615", "1"]);
-      const invalid = !(Number.isFinite(temperature) && temperature > 0) || !(Number.isFinite(topP) && topP > 0 && topP <= 1) || groupSize < 1 || groupSize > 8192;
-      return request(bin(SampleRequestSchema, { inputs: tensor(DataType.INT32, [b.B, b.T], b.inputs), params: { temperature, topP, groupSize, seed } }), invalid, [], `temperature ${temperature} top_p ${topP} group_size ${groupSize} seed ${seed}`);
-    }, 3),
-    read("policy", "Sample", "hostile inputs tensor", (h, f) => {
-      const { t, label } = brokenTensor(h, f, "ids", [1 + h.int(2), f.seqLen]);
-      return request(bin(SampleRequestSchema, { inputs: t, params: { temperature: 1, topP: 1, groupSize: 2, seed: "1" } }), true, [], `inputs: ${label}`);
-    }, 3),
+    read(
+      "policy",
+      "Sample",
+      "hostile sampling params",
+      (h, f) => {
+        const b = validBatch(h, f);
+        const temperature = h.float();
+        const topP = h.chance(0.5) ? h.float() : 1;
+        const groupSize = h.chance(0.5) ? h.u32() : 1 + h.int(2);
+        const seed = h.pick(["0", "18446744073709551615", "1"]);
+        const invalid =
+          !(Number.isFinite(temperature) && temperature > 0) || !(Number.isFinite(topP) && topP > 0 && topP <= 1) || groupSize < 1 || groupSize > 8192;
+        return request(
+          bin(SampleRequestSchema, { inputs: tensor(DataType.INT32, [b.B, b.T], b.inputs), params: { temperature, topP, groupSize, seed } }),
+          invalid,
+          [],
+          `temperature ${temperature} top_p ${topP} group_size ${groupSize} seed ${seed}`,
+        );
+      },
+      3,
+    ),
+    read(
+      "policy",
+      "Sample",
+      "hostile inputs tensor",
+      (h, f) => {
+        const { t, label } = brokenTensor(h, f, "ids", [1 + h.int(2), f.seqLen]);
+        return request(bin(SampleRequestSchema, { inputs: t, params: { temperature: 1, topP: 1, groupSize: 2, seed: "1" } }), true, [], `inputs: ${label}`);
+      },
+      3,
+    ),
     read("policy", "Sample", "missing params", (h, f) => {
       const b = validBatch(h, f);
       return request(bin(SampleRequestSchema, { inputs: tensor(DataType.INT32, [b.B, b.T], b.inputs) }), true);
     }),
     read("policy", "Sample", "more completions than allowed", (h, f) => {
       const b = validBatch(h, f, 1);
-      return request(bin(SampleRequestSchema, { inputs: tensor(DataType.INT32, [1, b.T], b.inputs), params: { temperature: 1, topP: 1, groupSize: 1_000_000 + h.int(1000), seed: "1" } }), true);
+      return request(
+        bin(SampleRequestSchema, {
+          inputs: tensor(DataType.INT32, [1, b.T], b.inputs),
+          params: { temperature: 1, topP: 1, groupSize: 1_000_000 + h.int(1000), seed: "1" },
+        }),
+        true,
+      );
     }),
     noToken("policy", "Update", "a valid update for the next step", (h, f) => request(bin(UpdateRequestSchema, validUpdate(h, f).init), true), 1),
-    adminOnly("policy", "Update", "hostile tensor", (h, f) => {
-      const { b, init } = validUpdate(h, f);
-      const which = h.pick(["inputs", "completions", "advantages", "refLogProbs", "oldLogProbs"] as const);
-      const shape = { inputs: [b.B, b.T], completions: [b.B, b.k, b.T], advantages: [b.B, b.k], refLogProbs: [b.B, b.T, f.vocabSize], oldLogProbs: [b.B, b.k] }[which];
-      const kind = which === "inputs" || which === "completions" ? "ids" : "floats";
-      let { t, label } = brokenTensor(h, f, kind, shape);
-      // An old_log_probs tensor is only read with ppo_epochs > 1; make it count.
-      const params = which === "oldLogProbs" ? { ...init.params, ppoEpochs: 2 } : init.params;
-      if (which === "oldLogProbs" && h.chance(0.3)) [t, label] = [tensor(DataType.FLOAT32, shape, new Float32Array(b.B * b.k).fill(1)), "log-probs > 0"];
-      return request(bin(UpdateRequestSchema, { ...init, params, [which]: t }), true, [], `${which} [${shape}]: ${label}`);
-    }, 4),
-    adminOnly("policy", "Update", "hostile train params", (h, f) => {
-      const { init } = validUpdate(h, f);
-      const params = { ...init.params } as Record<string, unknown>;
-      const field = h.pick(["learningRate", "minLrRatio", "weightDecay", "beta1", "beta2", "eps", "gradClip", "klBeta", "clipEps", "temperature"]);
-      params[field] = h.pick([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -1, -3.4e38]);
-      return request(bin(UpdateRequestSchema, { ...init, params: params as typeof init.params }), true, [], `params.${field} = ${params[field]}`);
-    }, 3),
-    adminOnly("policy", "Update", "hostile enums and counts", (h, f) => {
-      const { init } = validUpdate(h, f);
-      const params = { ...init.params };
-      switch (h.int(5)) {
-        case 0: params.klEstimator = h.pick([KlEstimator.UNSPECIFIED, 99 as KlEstimator]); break;
-        case 1: params.tokenReduction = h.pick([TokenReduction.UNSPECIFIED, 42 as TokenReduction]); break;
-        case 2: params.ppoEpochs = h.pick([0, 0xffffffff, 17]); break;
-        case 3: params.microBatchSize = h.pick([0xffffffff - 1, 0x80000000]); params.learningRate = Number.NaN; break;
-        default: return request(bin(UpdateRequestSchema, { ...init, params: undefined }), true);
-      }
-      return request(bin(UpdateRequestSchema, { ...init, params }), true);
-    }, 2),
+    adminOnly(
+      "policy",
+      "Update",
+      "hostile tensor",
+      (h, f) => {
+        const { b, init } = validUpdate(h, f);
+        const which = h.pick(["inputs", "completions", "advantages", "refLogProbs", "oldLogProbs"] as const);
+        const shape = {
+          inputs: [b.B, b.T],
+          completions: [b.B, b.k, b.T],
+          advantages: [b.B, b.k],
+          refLogProbs: [b.B, b.T, f.vocabSize],
+          oldLogProbs: [b.B, b.k],
+        }[which];
+        const kind = which === "inputs" || which === "completions" ? "ids" : "floats";
+        let { t, label } = brokenTensor(h, f, kind, shape);
+        // An old_log_probs tensor is only read with ppo_epochs > 1; make it count.
+        const params = which === "oldLogProbs" ? { ...init.params, ppoEpochs: 2 } : init.params;
+        if (which === "oldLogProbs" && h.chance(0.3)) [t, label] = [tensor(DataType.FLOAT32, shape, new Float32Array(b.B * b.k).fill(1)), "log-probs > 0"];
+        return request(bin(UpdateRequestSchema, { ...init, params, [which]: t }), true, [], `${which} [${shape}]: ${label}`);
+      },
+      4,
+    ),
+    adminOnly(
+      "policy",
+      "Update",
+      "hostile train params",
+      (h, f) => {
+        const { init } = validUpdate(h, f);
+        const params = { ...init.params } as Record<string, unknown>;
+        const field = h.pick(["learningRate", "minLrRatio", "weightDecay", "beta1", "beta2", "eps", "gradClip", "klBeta", "clipEps", "temperature"]);
+        params[field] = h.pick([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -1, -3.4e38]);
+        return request(bin(UpdateRequestSchema, { ...init, params: params as typeof init.params }), true, [], `params.${field} = ${params[field]}`);
+      },
+      3,
+    ),
+    adminOnly(
+      "policy",
+      "Update",
+      "hostile enums and counts",
+      (h, f) => {
+        const { init } = validUpdate(h, f);
+        const params = { ...init.params };
+        switch (h.int(5)) {
+          case 0:
+            params.klEstimator = h.pick([KlEstimator.UNSPECIFIED, 99 as KlEstimator]);
+            break;
+          case 1:
+            params.tokenReduction = h.pick([TokenReduction.UNSPECIFIED, 42 as TokenReduction]);
+            break;
+          case 2:
+            params.ppoEpochs = h.pick([0, 0xffffffff, 17]);
+            break;
+          case 3:
+            params.microBatchSize = h.pick([0xffffffff - 1, 0x80000000]);
+            params.learningRate = Number.NaN;
+            break;
+          default:
+            return request(bin(UpdateRequestSchema, { ...init, params: undefined }), true);
+        }
+        return request(bin(UpdateRequestSchema, { ...init, params }), true);
+      },
+      2,
+    ),
     adminOnly("policy", "Update", "step 0 or a step that skips ahead", (h, f) => {
       const { init } = validUpdate(h, f);
       return request(bin(UpdateRequestSchema, { ...init, step: h.pick([0, f.lastStep + 2, 0xffffffff]) }), true);
@@ -367,48 +483,87 @@ export function catalogue(): CaseFactory[] {
       weight: 0.5,
       deadlineMs: 10_000,
       // Exactly-once: a step already applied may be answered from memory (OK) or refused.
-      make: (h, f) => request(bin(UpdateRequestSchema, { step: Math.max(1, f.lastStep), inputs: brokenTensor(h, f, "ids", [1, f.seqLen]).t }), f.lastStep === 0),
+      make: (h, f) =>
+        request(bin(UpdateRequestSchema, { step: Math.max(1, f.lastStep), inputs: brokenTensor(h, f, "ids", [1, f.seqLen]).t }), f.lastStep === 0),
     },
   );
   const policyPath = (method: "SaveCheckpoint" | "LoadCheckpoint") =>
-    adminOnly("policy", method, "hostile path", (h, f) => {
-      const dir = h.pick(method === "SaveCheckpoint" ? escapingPaths(f.policyPaths) : hostilePaths(f.policyPaths));
-      const schema = method === "SaveCheckpoint" ? SaveCheckpointRequestSchema : LoadCheckpointRequestSchema;
-      return request(bin(schema, { dir }), true, dir.length > 256 ? [dir] : [], `dir ${show(dir)}`);
-    }, 4);
+    adminOnly(
+      "policy",
+      method,
+      "hostile path",
+      (h, f) => {
+        const dir = h.pick(method === "SaveCheckpoint" ? escapingPaths(f.policyPaths) : hostilePaths(f.policyPaths));
+        const schema = method === "SaveCheckpoint" ? SaveCheckpointRequestSchema : LoadCheckpointRequestSchema;
+        return request(bin(schema, { dir }), true, dir.length > 256 ? [dir] : [], `dir ${show(dir)}`);
+      },
+      4,
+    );
   cases.push(policyPath("SaveCheckpoint"), policyPath("LoadCheckpoint"));
   cases.push(
     noToken("policy", "SaveCheckpoint", "a valid new folder", (h) => request(bin(SaveCheckpointRequestSchema, { dir: `hostile-save-${h.int(1e9)}` }), true)),
-    noToken("policy", "LoadCheckpoint", "the starting checkpoint", (_h, f) => request(bin(LoadCheckpointRequestSchema, { dir: f.policyPaths.symlinkOut ?? "" }), true)),
+    noToken("policy", "LoadCheckpoint", "the starting checkpoint", (_h, f) =>
+      request(bin(LoadCheckpointRequestSchema, { dir: f.policyPaths.symlinkOut ?? "" }), true),
+    ),
   );
 
   // --- reference ---
-  const logProbs = (label: string, make: (h: HostileValues, f: StackFacts, b: Batch) => { init: MessageInitShape<typeof LogProbsRequestSchema>; invalid: boolean; detail?: string }, weight = 2) =>
-    read("reference", "LogProbs", label, (h, f) => {
-      const { init, invalid, detail } = make(h, f, validBatch(h, f));
-      return request(bin(LogProbsRequestSchema, init), invalid, [], detail ?? `temperature ${init.temperature}`);
-    }, weight);
+  const logProbs = (
+    label: string,
+    make: (h: HostileValues, f: StackFacts, b: Batch) => { init: MessageInitShape<typeof LogProbsRequestSchema>; invalid: boolean; detail?: string },
+    weight = 2,
+  ) =>
+    read(
+      "reference",
+      "LogProbs",
+      label,
+      (h, f) => {
+        const { init, invalid, detail } = make(h, f, validBatch(h, f));
+        return request(bin(LogProbsRequestSchema, init), invalid, [], detail ?? `temperature ${init.temperature}`);
+      },
+      weight,
+    );
   cases.push(
     logProbs("hostile temperature", (h, _f, b) => {
       const temperature = h.float();
       return {
-        init: { inputs: tensor(DataType.INT32, [b.B, b.T], b.inputs), completions: tensor(DataType.INT32, [b.B, b.k, b.T], b.completions), temperature, returnDistributions: h.chance(0.5) },
+        init: {
+          inputs: tensor(DataType.INT32, [b.B, b.T], b.inputs),
+          completions: tensor(DataType.INT32, [b.B, b.k, b.T], b.completions),
+          temperature,
+          returnDistributions: h.chance(0.5),
+        },
         invalid: !(Number.isFinite(temperature) && temperature > 0),
       };
     }),
-    logProbs("hostile inputs tensor", (h, f, b) => {
-      const { t, label } = brokenTensor(h, f, "ids", [b.B, b.T]);
-      return { init: { inputs: t, temperature: 1, returnDistributions: true }, invalid: true, detail: `inputs: ${label}` };
-    }, 3),
-    logProbs("hostile completions tensor", (h, f, b) => {
-      const { t, label } = brokenTensor(h, f, "ids", [b.B, b.k, b.T]);
-      return { init: { inputs: tensor(DataType.INT32, [b.B, b.T], b.inputs), completions: t, temperature: 1 }, invalid: true, detail: `completions: ${label}` };
-    }, 3),
+    logProbs(
+      "hostile inputs tensor",
+      (h, f, b) => {
+        const { t, label } = brokenTensor(h, f, "ids", [b.B, b.T]);
+        return { init: { inputs: t, temperature: 1, returnDistributions: true }, invalid: true, detail: `inputs: ${label}` };
+      },
+      3,
+    ),
+    logProbs(
+      "hostile completions tensor",
+      (h, f, b) => {
+        const { t, label } = brokenTensor(h, f, "ids", [b.B, b.k, b.T]);
+        return {
+          init: { inputs: tensor(DataType.INT32, [b.B, b.T], b.inputs), completions: t, temperature: 1 },
+          invalid: true,
+          detail: `completions: ${label}`,
+        };
+      },
+      3,
+    ),
     logProbs("completions that contradict the inputs", (h, f, b) => {
       const c = b.completions.slice();
       const t = b.inputs.findIndex((x) => x !== f.maskTokenId);
       if (t >= 0) c[t] = (b.inputs[t]! + 1) % f.vocabSize === f.maskTokenId ? (b.inputs[t]! + 2) % f.vocabSize : (b.inputs[t]! + 1) % f.vocabSize;
-      return { init: { inputs: tensor(DataType.INT32, [b.B, b.T], b.inputs), completions: tensor(DataType.INT32, [b.B, b.k, b.T], c), temperature: 1 }, invalid: t >= 0 };
+      return {
+        init: { inputs: tensor(DataType.INT32, [b.B, b.T], b.inputs), completions: tensor(DataType.INT32, [b.B, b.k, b.T], c), temperature: 1 },
+        invalid: t >= 0,
+      };
     }),
     logProbs("inputs shorter than the model's sequence length", (_h, _f, b) => {
       const T = b.T - 1;
@@ -420,11 +575,17 @@ export function catalogue(): CaseFactory[] {
 
   // --- judge ---
   cases.push(
-    read("judge", "Score", "hostile tokens tensor", (h, f) => {
-      const n = 1 + h.int(3);
-      const { t, label } = brokenTensor(h, f, "ids", [n, f.seqLen]);
-      return request(bin(ScoreRequestSchema, { tokens: t }), true, [], `tokens: ${label}`);
-    }, 4),
+    read(
+      "judge",
+      "Score",
+      "hostile tokens tensor",
+      (h, f) => {
+        const n = 1 + h.int(3);
+        const { t, label } = brokenTensor(h, f, "ids", [n, f.seqLen]);
+        return request(bin(ScoreRequestSchema, { tokens: t }), true, [], `tokens: ${label}`);
+      },
+      4,
+    ),
     read("judge", "Score", "int64 ids beyond int32", (h, f) => {
       const ids = new BigInt64Array(f.seqLen).fill(1n);
       ids[h.int(f.seqLen)] = h.pick([2n ** 40n, -(2n ** 63n), 2n ** 63n - 1n]);
@@ -436,27 +597,55 @@ export function catalogue(): CaseFactory[] {
     }),
   );
   const judgePath = (label: string, path: (h: HostileValues, f: StackFacts) => { path: string; version?: string }, weight = 3) =>
-    adminOnly("judge", "LoadModel", label, (h, f) => {
-      const { path: p, version = "" } = path(h, f);
-      return request(bin(LoadModelRequestSchema, { path: p, version }), true, [p, version].filter((s) => s.length > 256), `path ${show(p)} version ${show(version)}`);
-    }, weight, 15_000);
+    adminOnly(
+      "judge",
+      "LoadModel",
+      label,
+      (h, f) => {
+        const { path: p, version = "" } = path(h, f);
+        return request(
+          bin(LoadModelRequestSchema, { path: p, version }),
+          true,
+          [p, version].filter((s) => s.length > 256),
+          `path ${show(p)} version ${show(version)}`,
+        );
+      },
+      weight,
+      15_000,
+    );
   cases.push(
     judgePath("hostile path", (h, f) => ({ path: h.pick([...hostilePaths(f.judgePaths), f.judgePaths.notOnnx]) })),
     judgePath("the serving model with a hostile version label", (h, f) => ({ path: f.judgePaths.servingModel, version: h.pick(HOSTILE_LABELS) })),
-    noToken("judge", "LoadModel", "the serving model with a new label", (h, f) => request(bin(LoadModelRequestSchema, { path: f.judgePaths.servingModel, version: `hostile-${h.int(1e9)}` }), true)),
+    noToken("judge", "LoadModel", "the serving model with a new label", (h, f) =>
+      request(bin(LoadModelRequestSchema, { path: f.judgePaths.servingModel, version: `hostile-${h.int(1e9)}` }), true),
+    ),
   );
 
   // --- orchestrator ---
   const swap = (label: string, path: (h: HostileValues, f: StackFacts) => { path: string; version?: string }, weight = 3) =>
-    adminOnly("orchestrator", "SwapJudge", label, (h, f) => {
-      const { path: p, version = "" } = path(h, f);
-      return request(bin(SwapJudgeRequestSchema, { path: p, version }), true, [p, version].filter((s) => s.length > 256), `path ${show(p)} version ${show(version)}`);
-    }, weight, SWAP_CALL_DEADLINE_MS);
+    adminOnly(
+      "orchestrator",
+      "SwapJudge",
+      label,
+      (h, f) => {
+        const { path: p, version = "" } = path(h, f);
+        return request(
+          bin(SwapJudgeRequestSchema, { path: p, version }),
+          true,
+          [p, version].filter((s) => s.length > 256),
+          `path ${show(p)} version ${show(version)}`,
+        );
+      },
+      weight,
+      SWAP_CALL_DEADLINE_MS,
+    );
   cases.push(
     swap("hostile path", (h, f) => ({ path: h.pick([...hostilePaths(f.judgePaths), f.judgePaths.notOnnx]) })),
     swap("a judge with another vocabulary", (_h, f) => ({ path: f.judgePaths.otherVocabModel }), 1),
     swap("the serving model with a hostile version label", (h, f) => ({ path: f.judgePaths.servingModel, version: h.pick(HOSTILE_LABELS) }), 1),
-    noToken("orchestrator", "SwapJudge", "the serving model with a new label", (h, f) => request(bin(SwapJudgeRequestSchema, { path: f.judgePaths.servingModel, version: `hostile-${h.int(1e9)}` }), true)),
+    noToken("orchestrator", "SwapJudge", "the serving model with a new label", (h, f) =>
+      request(bin(SwapJudgeRequestSchema, { path: f.judgePaths.servingModel, version: `hostile-${h.int(1e9)}` }), true),
+    ),
   );
   return cases;
 }

@@ -19,17 +19,22 @@ const RANDOM_CALLS = 150;
 describe("hostile input against every RPC", { timeout: 240_000 }, () => {
   let session: HostileSession;
 
-  before(async () => {
-    session = await HostileSession.start({ seed: SEED, concurrency: 4 });
-    const systematic = everyCase(session.cases, session.values, session.stack.facts);
-    let random = 0;
-    await session.run(() => systematic.next().value ?? (random++ < RANDOM_CALLS ? randomCall(session.cases, session.values, session.stack.facts) : undefined));
-    // Swaps queue at the step boundary: several at once must each still be answered in time.
-    const burst = burstOfSwaps(session.stack.facts.judgePaths.otherVocabModel, 4);
-    await session.run(() => burst.shift());
-    await session.checkHealth("after the hostile calls");
-    console.log(`${session.tally.calls} hostile calls (seed ${SEED})\n${session.tally.table()}`);
-  }, { timeout: 200_000 });
+  before(
+    async () => {
+      session = await HostileSession.start({ seed: SEED, concurrency: 4 });
+      const systematic = everyCase(session.cases, session.values, session.stack.facts);
+      let random = 0;
+      await session.run(
+        () => systematic.next().value ?? (random++ < RANDOM_CALLS ? randomCall(session.cases, session.values, session.stack.facts) : undefined),
+      );
+      // Swaps queue at the step boundary: several at once must each still be answered in time.
+      const burst = burstOfSwaps(session.stack.facts.judgePaths.otherVocabModel, 4);
+      await session.run(() => burst.shift());
+      await session.checkHealth("after the hostile calls");
+      console.log(`${session.tally.calls} hostile calls (seed ${SEED})\n${session.tally.table()}`);
+    },
+    { timeout: 200_000 },
+  );
 
   after(async () => {
     await session?.stop();
@@ -78,7 +83,14 @@ function burstOfSwaps(otherVocabModel: string, n: number): HostileCall[] {
       label: "swaps sent at once",
       auth: "admin",
       deadlineMs: SWAP_CALL_DEADLINE_MS,
-      request: { body: toBinary(SwapJudgeRequestSchema, create(SwapJudgeRequestSchema, { path })), mustRefuse: true, echoes: [], undecodable: false, oversized: false, detail: `path ${path}` },
+      request: {
+        body: toBinary(SwapJudgeRequestSchema, create(SwapJudgeRequestSchema, { path })),
+        mustRefuse: true,
+        echoes: [],
+        undecodable: false,
+        oversized: false,
+        detail: `path ${path}`,
+      },
     };
   });
 }

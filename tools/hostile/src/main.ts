@@ -14,7 +14,13 @@ const USAGE = `usage: npm run hostile -- [--minutes=3] [--seed=1] [--concurrency
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { minutes: { type: "string", default: "3" }, seed: { type: "string", default: "1" }, concurrency: { type: "string", default: "4" }, keep: { type: "boolean", default: false }, help: { type: "boolean", default: false } },
+    options: {
+      minutes: { type: "string", default: "3" },
+      seed: { type: "string", default: "1" },
+      concurrency: { type: "string", default: "4" },
+      keep: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
     strict: true,
   });
   if (values.help) {
@@ -26,7 +32,8 @@ async function main(): Promise<number> {
   const concurrency = Number(values.concurrency);
   if (!(minutes > 0 && minutes <= 24 * 60)) throw new Error(`--minutes is ${JSON.stringify(values.minutes)}; expected a number of minutes in (0, 1440]`);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed is ${JSON.stringify(values.seed)}; expected an integer ≥ 0`);
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new Error(`--concurrency is ${JSON.stringify(values.concurrency)}; expected an integer in [1, 64]`);
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    throw new Error(`--concurrency is ${JSON.stringify(values.concurrency)}; expected an integer in [1, 64]`);
 
   const log = (line: string) => console.log(`[hostile] ${line}`);
   log(`starting policy, reference, judge and orchestrator (mTLS, admin token, seed ${seed})…`);

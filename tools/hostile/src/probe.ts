@@ -117,7 +117,8 @@ export function violations(c: HostileCall, res: CallResult): string[] {
   if (res.code === Status.DEADLINE_EXCEEDED) out.push(`no answer within its ${c.deadlineMs} ms deadline (hang)`);
   else if (!allowed.has(res.code)) out.push(`status ${statusName(res.code)}; expected ${[...allowed].map(statusName).join(" or ")}`);
   if (res.code === Status.INTERNAL) out.push("INTERNAL (an unexpected error, not a refusal)");
-  if (c.request.undecodable && res.code === Status.INVALID_ARGUMENT && !UNDECODABLE_DETAILS.test(res.details)) out.push(`undecodable bytes answered without naming the message type: ${res.details.slice(0, 120)}`);
+  if (c.request.undecodable && res.code === Status.INVALID_ARGUMENT && !UNDECODABLE_DETAILS.test(res.details))
+    out.push(`undecodable bytes answered without naming the message type: ${res.details.slice(0, 120)}`);
   if (res.latencyMs > c.deadlineMs + DEADLINE_SLACK_MS) out.push(`returned after ${Math.round(res.latencyMs)} ms, past its ${c.deadlineMs} ms deadline`);
   if (res.details.length > MAX_MESSAGE_CHARS) out.push(`message of ${res.details.length} characters (at most ${MAX_MESSAGE_CHARS})`);
   if (/\n\s+at /.test(res.details) || /^\s*at .+:\d+:\d+\)?$/m.test(res.details)) out.push("message carries a stack trace");

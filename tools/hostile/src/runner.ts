@@ -59,7 +59,10 @@ export class Tally {
     const header = ["service", "method", "calls", "statuses", "max ms", "violations"];
     const body = rows.map(([key, t]) => {
       const [service, method] = key.split(" ");
-      const codes = [...t.codes.entries()].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c}:${n}`).join(" ");
+      const codes = [...t.codes.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .map(([c, n]) => `${c}:${n}`)
+        .join(" ");
       return [service!, method!, String(t.calls), codes, String(Math.round(t.maxLatencyMs)), String(t.violations)];
     });
     const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));

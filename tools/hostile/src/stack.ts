@@ -140,22 +140,53 @@ export async function startHostileStack(opts: StackOptions): Promise<HostileStac
   try {
     const common = ["--threads=1"];
     start("judge", "services/judge/src/main.ts", [
-      `--model=${servingModel}`, `--model-repository=${repository}`, `--address=${targets.judge}`, "--metrics-port=off",
-      `--max-message-bytes=${SERVICE_MAX_MESSAGE_BYTES}`, "--sessions=1", "--threads=1", ...server(true),
+      `--model=${servingModel}`,
+      `--model-repository=${repository}`,
+      `--address=${targets.judge}`,
+      "--metrics-port=off",
+      `--max-message-bytes=${SERVICE_MAX_MESSAGE_BYTES}`,
+      "--sessions=1",
+      "--threads=1",
+      ...server(true),
     ]);
     start("reference", "services/reference/src/main.ts", [
-      `--checkpoint=${generator}`, `--address=${targets.reference}`, "--metrics_port=off", `--max_message_bytes=${SERVICE_MAX_MESSAGE_BYTES}`, ...common, ...server(false),
+      `--checkpoint=${generator}`,
+      `--address=${targets.reference}`,
+      "--metrics_port=off",
+      `--max_message_bytes=${SERVICE_MAX_MESSAGE_BYTES}`,
+      ...common,
+      ...server(false),
     ]);
     start("policy", "services/policy/src/main.ts", [
-      `--checkpoint=${generator}`, `--checkpoint_root=${runDir}`, `--address=${targets.policy}`, "--metrics_port=off",
-      `--max_message_bytes=${SERVICE_MAX_MESSAGE_BYTES}`, ...common, ...server(false),
+      `--checkpoint=${generator}`,
+      `--checkpoint_root=${runDir}`,
+      `--address=${targets.policy}`,
+      "--metrics_port=off",
+      `--max_message_bytes=${SERVICE_MAX_MESSAGE_BYTES}`,
+      ...common,
+      ...server(false),
     ]);
     await Promise.all((["judge", "reference", "policy"] as const).map(ready));
     start("orchestrator", "services/orchestrator/src/main.ts", [
-      `--policy=${targets.policy}`, `--reference=${targets.reference}`, `--judges=${targets.judge}`, `--address=${targets.orchestrator}`,
-      `--run_dir=${runDir}`, `--seed=${opts.seed}`, "--max_iters=100000", "--batch_size=2", "--group_size=2", "--eval_interval=100000",
-      "--eval_batches=1", "--sample_interval=100000", "--checkpoint_interval=100000", "--warmup_iters=1", "--progress=log", "--log_every=1", `--judge_swap_deadline_ms=${SWAP_DEADLINE_MS}`,
-      `--tls_dir=${credentials.clientTlsDir}`, `--admin_token_file=${credentials.adminTokenFile}`,
+      `--policy=${targets.policy}`,
+      `--reference=${targets.reference}`,
+      `--judges=${targets.judge}`,
+      `--address=${targets.orchestrator}`,
+      `--run_dir=${runDir}`,
+      `--seed=${opts.seed}`,
+      "--max_iters=100000",
+      "--batch_size=2",
+      "--group_size=2",
+      "--eval_interval=100000",
+      "--eval_batches=1",
+      "--sample_interval=100000",
+      "--checkpoint_interval=100000",
+      "--warmup_iters=1",
+      "--progress=log",
+      "--log_every=1",
+      `--judge_swap_deadline_ms=${SWAP_DEADLINE_MS}`,
+      `--tls_dir=${credentials.clientTlsDir}`,
+      `--admin_token_file=${credentials.adminTokenFile}`,
     ]);
     await ready("orchestrator");
   } catch (err) {
@@ -171,7 +202,8 @@ export async function startHostileStack(opts: StackOptions): Promise<HostileStac
     const until = Date.now() + timeoutMs;
     for (;;) {
       const s = await orchestrator.status({});
-      if (s.state === RunState.FAILED || s.state === RunState.DONE) throw new Error(`the run ended (${RunState[s.state]}) before it could be paused: ${s.error}\n${logTail("orchestrator")}`);
+      if (s.state === RunState.FAILED || s.state === RunState.DONE)
+        throw new Error(`the run ended (${RunState[s.state]}) before it could be paused: ${s.error}\n${logTail("orchestrator")}`);
       if (s.step >= 1) break;
       if (Date.now() > until) throw new Error(`the run did not finish a step within ${timeoutMs} ms:\n${logTail("orchestrator")}`);
       await sleep(200);
@@ -187,9 +219,19 @@ export async function startHostileStack(opts: StackOptions): Promise<HostileStac
       maskTokenId: info.vocab!.maskTokenId,
       judgeDtype: judgeInfo.inputDtype === DataType.INT64 ? DataType.INT64 : DataType.INT32,
       lastStep,
-      maxMessageBytes: { policy: SERVICE_MAX_MESSAGE_BYTES, reference: SERVICE_MAX_MESSAGE_BYTES, judge: SERVICE_MAX_MESSAGE_BYTES, orchestrator: ORCHESTRATOR_MAX_MESSAGE_BYTES },
+      maxMessageBytes: {
+        policy: SERVICE_MAX_MESSAGE_BYTES,
+        reference: SERVICE_MAX_MESSAGE_BYTES,
+        judge: SERVICE_MAX_MESSAGE_BYTES,
+        orchestrator: ORCHESTRATOR_MAX_MESSAGE_BYTES,
+      },
       policyPaths: { symlinkOut: "escape", victimFile: "victim.txt", victimDir: "victim-dir" },
-      judgePaths: { symlinkOut: "escape/model.onnx", servingModel, otherVocabModel: join(repository, "other-vocab", "1", "model.onnx"), notOnnx: join(repository, "notes.onnx") },
+      judgePaths: {
+        symlinkOut: "escape/model.onnx",
+        servingModel,
+        otherVocabModel: join(repository, "other-vocab", "1", "model.onnx"),
+        notOnnx: join(repository, "notes.onnx"),
+      },
     };
     return {
       dir,

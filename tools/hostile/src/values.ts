@@ -24,15 +24,7 @@ export const HOSTILE_FLOATS: readonly number[] = [
 export const HOSTILE_U32: readonly number[] = [0, 1, 0x7fffffff, 0x80000000, 0xffffffff];
 
 /** int64 tensor dimensions: negative, zero, overflowing products. */
-export const HOSTILE_DIMS: readonly bigint[] = [
-  -1n,
-  -(2n ** 63n),
-  0n,
-  2n ** 31n,
-  2n ** 32n + 1n,
-  2n ** 62n,
-  2n ** 63n - 1n,
-];
+export const HOSTILE_DIMS: readonly bigint[] = [-1n, -(2n ** 63n), 0n, 2n ** 31n, 2n ** 32n + 1n, 2n ** 62n, 2n ** 63n - 1n];
 
 export interface PathContext {
   /** A folder inside the service's allowed root that is a symlink to a folder outside it. */

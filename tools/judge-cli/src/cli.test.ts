@@ -27,7 +27,14 @@ before(async () => {
   for (let i = 0; i < 2; i++) {
     const port = await freePort();
     targets.push(`127.0.0.1:${port}`);
-    specs.push(tsxProcess(`judge-${i}`, "services/judge/src/main.ts", [`--model=${join(dir, "e.onnx")}`, `--address=127.0.0.1:${port}`, "--metrics-port=off", `--admin-token-file=${token}`], { healthTarget: `127.0.0.1:${port}` }));
+    specs.push(
+      tsxProcess(
+        `judge-${i}`,
+        "services/judge/src/main.ts",
+        [`--model=${join(dir, "e.onnx")}`, `--address=127.0.0.1:${port}`, "--metrics-port=off", `--admin-token-file=${token}`],
+        { healthTarget: `127.0.0.1:${port}` },
+      ),
+    );
   }
   await sup.startAll(specs, { timeoutMs: 120_000 });
 });
@@ -79,7 +86,10 @@ test("a local run's stack.json gives the credentials and the judges' addresses (
   mkdirSync(fresh, { recursive: true });
   writeFileSync(join(old, "stack.json"), JSON.stringify({ services: { "judge-0": { address: "127.0.0.1:1" } } }));
   await new Promise((r) => setTimeout(r, 20));
-  writeFileSync(join(fresh, "stack.json"), JSON.stringify({ services: Object.fromEntries(targets.map((t, i) => [`judge-${i}`, { address: t }])), admin_token_file: token, tls_dir: "" }));
+  writeFileSync(
+    join(fresh, "stack.json"),
+    JSON.stringify({ services: Object.fromEntries(targets.map((t, i) => [`judge-${i}`, { address: t }])), admin_token_file: token, tls_dir: "" }),
+  );
   try {
     const status = await run(["status"]);
     assert.equal(status.code, 0, status.out);

@@ -66,7 +66,8 @@ export function resolveTarget(flags: Map<string, string>, env: Record<string, st
   // A local run supplies what the flags leave out: addresses, and credentials unless given.
   const needsStack = runDir || !(tlsDir || tokenFile) || !(flags.has("judges") || flags.has("orchestrator"));
   const stackPath = runDir ? join(resolve(runDir), "stack.json") : needsStack ? newestStack(runsDir) : undefined;
-  if (runDir && !existsSync(stackPath!)) throw new Error(`--run-dir=${runDir} has no stack.json; pass a run directory that npm start made, or --tls-dir and --admin-token-file`);
+  if (runDir && !existsSync(stackPath!))
+    throw new Error(`--run-dir=${runDir} has no stack.json; pass a run directory that npm start made, or --tls-dir and --admin-token-file`);
   const stack = stackPath ? readStack(stackPath) : {};
   const judgeAddresses = Object.entries(stack.services ?? {})
     .filter(([name, s]) => name.startsWith("judge") && s.address)
@@ -137,7 +138,9 @@ async function swapViaOrchestrator(model: string, version: string, address: stri
   const client = createClient(OrchestratorService, address, { deadlineMs: 600_000, security });
   try {
     const before = await client.status({});
-    io.out(`orchestrator at ${address}: step ${before.step}/${before.maxSteps}, judge ${before.judgeVersion || "(none yet)"}; waiting for the next step boundary…`);
+    io.out(
+      `orchestrator at ${address}: step ${before.step}/${before.maxSteps}, judge ${before.judgeVersion || "(none yet)"}; waiting for the next step boundary…`,
+    );
     const t0 = performance.now();
     const res = await client.swapJudge({ path: model, version });
     io.out(`swapped in ${((performance.now() - t0) / 1000).toFixed(1)}s; effective from step ${res.effectiveStep}; every replica now serves:`);
@@ -155,7 +158,9 @@ async function runCommand(action: string, address: string, security: Security, i
       case "status": {
         const s = await client.status({});
         const metrics = Object.entries(s.lastMetrics).filter(([k]) => ["mean_reward", "kl_per_token", "loss", "eval_mean_reward"].includes(k));
-        io.out(`${RunState[s.state]} step ${s.step}/${s.maxSteps}, policy version ${s.policyVersion}, judge ${s.judgeVersion || "(none yet)"}, run ${s.runDir}`);
+        io.out(
+          `${RunState[s.state]} step ${s.step}/${s.maxSteps}, policy version ${s.policyVersion}, judge ${s.judgeVersion || "(none yet)"}, run ${s.runDir}`,
+        );
         if (metrics.length) io.out(`  ${metrics.map(([k, v]) => `${k}=${v.toFixed(4)}`).join(" ")}`);
         if (s.error) io.out(`  error: ${s.error}`);
         return 0;
@@ -179,7 +184,11 @@ async function runCommand(action: string, address: string, security: Security, i
   }
 }
 
-export async function runCli(argv: string[], io: CliIo = { out: (l) => console.log(l) }, env: Record<string, string | undefined> = process.env): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: CliIo = { out: (l) => console.log(l) },
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === "--help" || command === "help") {
     io.out(USAGE);

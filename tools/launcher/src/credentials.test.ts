@@ -13,7 +13,8 @@ test("a run's credentials are made fresh, reused on resume, and replaced when in
     const first = await runCredentials(secrets, { reuse: false });
     assert.equal(first.reused, false);
     const token = readFileSync(first.credentials.adminTokenFile, "utf8");
-    for (const tls of [first.credentials.serverTlsDir, first.credentials.clientTlsDir]) for (const f of ["tls.crt", "tls.key", "ca.crt"]) readFileSync(join(tls, f));
+    for (const tls of [first.credentials.serverTlsDir, first.credentials.clientTlsDir])
+      for (const f of ["tls.crt", "tls.key", "ca.crt"]) readFileSync(join(tls, f));
 
     const resumed = await runCredentials(secrets, { reuse: true });
     assert.equal(resumed.reused, true);

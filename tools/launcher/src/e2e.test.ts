@@ -29,32 +29,60 @@ test("npm start's stack trains a tiny policy over gRPC and the judge's reward ri
     const runConfig = join(dir, "run.json");
     writeFileSync(
       runConfig,
-      JSON.stringify({ max_iters: 24, batch_size: 8, group_size: 4, learning_rate: 0.03, warmup_iters: 2, kl_beta: 0.01, eval_interval: 12, eval_batches: 2, sample_interval: 12, checkpoint_interval: 12, temperature: 1.0, top_p: 1.0, warn_kl: 1000 }),
+      JSON.stringify({
+        max_iters: 24,
+        batch_size: 8,
+        group_size: 4,
+        learning_rate: 0.03,
+        warmup_iters: 2,
+        kl_beta: 0.01,
+        eval_interval: 12,
+        eval_batches: 2,
+        sample_interval: 12,
+        checkpoint_interval: 12,
+        temperature: 1.0,
+        top_p: 1.0,
+        warn_kl: 1000,
+      }),
     );
     const runDir = join(dir, "run");
     const res = spawnSync(
       process.execPath,
-      ["--import", "tsx", join(ROOT, "tools/launcher/src/main.ts"), `--generator=${generator}`, `--judge-model=${judgeModel}`, `--run-config=${runConfig}`, `--run-dir=${runDir}`],
+      [
+        "--import",
+        "tsx",
+        join(ROOT, "tools/launcher/src/main.ts"),
+        `--generator=${generator}`,
+        `--judge-model=${judgeModel}`,
+        `--run-config=${runConfig}`,
+        `--run-dir=${runDir}`,
+      ],
       { cwd: ROOT, encoding: "utf8", timeout: 540_000 },
     );
     const output = `${res.stdout}\n${res.stderr}`;
     assert.equal(res.status, 0, `launcher failed:\n${output.slice(-4000)}`);
-    for (const name of ["judge-0", "judge-1", "reference", "policy"]) assert.match(output, new RegExp(`${name}\\s+ready \\([\\d.]+s\\) — gRPC 127\\.0\\.0\\.1:\\d+, metrics http://127\\.0\\.0\\.1:\\d+/metrics`));
+    for (const name of ["judge-0", "judge-1", "reference", "policy"])
+      assert.match(output, new RegExp(`${name}\\s+ready \\([\\d.]+s\\) — gRPC 127\\.0\\.0\\.1:\\d+, metrics http://127\\.0\\.0\\.1:\\d+/metrics`));
     assert.match(output, /stopped all processes/);
     // Secured by default: one line says so, and every service's start line shows mTLS and the token.
     assert.match(output, /grpo-mesh: mTLS on every channel, admin token in .*run\/secrets\/admin-token/);
-    for (const name of ["judge-0", "judge-1", "reference", "policy"]) assert.match(readFileSync(join(runDir, "logs", `${name}.log`), "utf8"), /: serving .* tls=mtls admin=token/, name);
+    for (const name of ["judge-0", "judge-1", "reference", "policy"])
+      assert.match(readFileSync(join(runDir, "logs", `${name}.log`), "utf8"), /: serving .* tls=mtls admin=token/, name);
     // stack.json tells the CLIs where everything is and which credentials to use.
     const stack = JSON.parse(readFileSync(join(runDir, "stack.json"), "utf8"));
     assert.deepEqual(Object.keys(stack.services).sort(), ["judge-0", "judge-1", "orchestrator", "policy", "reference"]);
-    for (const s of Object.values(stack.services) as Array<{ address: string; metrics: number }>) assert.ok(/^127\.0\.0\.1:\d+$/.test(s.address) && s.metrics > 0, JSON.stringify(s));
+    for (const s of Object.values(stack.services) as Array<{ address: string; metrics: number }>)
+      assert.ok(/^127\.0\.0\.1:\d+$/.test(s.address) && s.metrics > 0, JSON.stringify(s));
     assert.equal(stack.orchestrator, stack.services.orchestrator.address);
     assert.equal(stack.tls_dir, join(runDir, "secrets", "client"));
     assert.equal(stack.admin_token_file, join(runDir, "secrets", "admin-token"));
     // the launcher says which engine trains and why; here "auto" finds no GPU engine
     assert.match(output, /grpo-mesh: policy engine: onnxruntime cpu, \d+ threads \(auto: no GPU engine installed/);
 
-    const records = readFileSync(join(runDir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const records = readFileSync(join(runDir, "log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const steps = records.filter((r) => r.type === "step");
     assert.equal(steps.length, 24);
     const avg = (rs: Array<{ mean_reward: number }>) => rs.reduce((s, r) => s + r.mean_reward, 0) / rs.length;
@@ -63,7 +91,10 @@ test("npm start's stack trains a tiny policy over gRPC and the judge's reward ri
     assert.ok(late > early + 0.05, `training reward did not rise: first 4 steps ${early.toFixed(4)}, last 4 ${late.toFixed(4)}`);
 
     const summary = JSON.parse(readFileSync(join(runDir, "summary.json"), "utf8"));
-    assert.ok(summary.heldout_reward_after > summary.heldout_reward_before, `held-out reward ${summary.heldout_reward_before} → ${summary.heldout_reward_after}`);
+    assert.ok(
+      summary.heldout_reward_after > summary.heldout_reward_before,
+      `held-out reward ${summary.heldout_reward_before} → ${summary.heldout_reward_after}`,
+    );
     assert.equal(summary.policy_weights_changed, true);
     assert.equal(summary.reference_unchanged, true);
     // The judge is frozen: its file is untouched and every step was scored by the one version.

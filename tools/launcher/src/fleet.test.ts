@@ -42,7 +42,20 @@ before(async () => {
   for (let i = 0; i < 4; i++) {
     const port = await freePort();
     addresses.push(`127.0.0.1:${port}`);
-    specs.push(tsxProcess(`judge-${i}`, "services/judge/src/main.ts", [`--model=${model}`, `--address=127.0.0.1:${port}`, "--metrics-port=off", `--tls-dir=${creds.serverTlsDir}`, `--admin-token-file=${creds.adminTokenFile}`], { healthTarget: `127.0.0.1:${port}`, healthSecurity: security }));
+    specs.push(
+      tsxProcess(
+        `judge-${i}`,
+        "services/judge/src/main.ts",
+        [
+          `--model=${model}`,
+          `--address=127.0.0.1:${port}`,
+          "--metrics-port=off",
+          `--tls-dir=${creds.serverTlsDir}`,
+          `--admin-token-file=${creds.adminTokenFile}`,
+        ],
+        { healthTarget: `127.0.0.1:${port}`, healthSecurity: security },
+      ),
+    );
   }
   await sup.startAll(specs, { timeoutMs: 120_000 });
 });
@@ -83,7 +96,10 @@ test("a step's chunks are spread over every replica and reassembled in order", a
     assert.deepEqual([...new Set(res.groupVersions)], [eLabel]);
     const shares = fleet.shares();
     for (const a of addresses.slice(0, 3)) assert.ok(shares[a]! > 0, `replica ${a} served nothing: ${JSON.stringify(shares)}`);
-    assert.equal(Object.values(shares).reduce((x, y) => x + y, 0), 64);
+    assert.equal(
+      Object.values(shares).reduce((x, y) => x + y, 0),
+      64,
+    );
   } finally {
     fleet.close();
   }
@@ -113,7 +129,10 @@ test("a replica that joins after a swap is brought to the fleet's model before i
   const fleet = await JudgeFleet.fromSpec(`@${file}`, { refreshMs: 50, security });
   try {
     const swapped = await fleet.swapModel(join(dir, "a.onnx"), "");
-    assert.deepEqual(swapped.map((r) => [r.ok, r.modelVersion]), [[true, aLabel]]);
+    assert.deepEqual(
+      swapped.map((r) => [r.ok, r.modelVersion]),
+      [[true, aLabel]],
+    );
     appendFileSync(file, `${addresses[1]}\n`); // still serving the e-counter model
     const until = Date.now() + 10_000;
     while ((fleet.replicas.length < 2 || fleet.replicas.some((r) => r.pending)) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));

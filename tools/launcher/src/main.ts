@@ -181,12 +181,17 @@ async function main(): Promise<number> {
     const outcome = await runJob(sup, spec, {
       onDeath: (died, orchestratorRunning) => {
         console.error(`\ngrpo-mesh: ${died.message}`);
-        if (orchestratorRunning) console.error("grpo-mesh: stopping the orchestrator first, at a step boundary (the checkpoints already written stay as they are); then every other process");
+        if (orchestratorRunning)
+          console.error(
+            "grpo-mesh: stopping the orchestrator first, at a step boundary (the checkpoints already written stay as they are); then every other process",
+          );
       },
     });
     if (outcome.died) {
       const { died } = outcome;
-      console.error(`grpo-mesh: ${died.processName} died (${describeExit(died.code, died.signal)}); the orchestrator stopped (${describeExit(outcome.code, null)}), then every other process.`);
+      console.error(
+        `grpo-mesh: ${died.processName} died (${describeExit(died.code, died.signal)}); the orchestrator stopped (${describeExit(outcome.code, null)}), then every other process.`,
+      );
       console.error(`grpo-mesh: ${resumeHint()}`);
       return 1;
     }
@@ -218,7 +223,13 @@ function makeRunDir(dir: string): void {
         code = (inner as NodeJS.ErrnoException).code ?? code;
       }
     }
-    const why = { EROFS: "the filesystem is read-only", ENOSPC: "the disk is full", EACCES: "permission denied", EPERM: "permission denied", ENOTDIR: "a part of the path is a file" }[code ?? ""];
+    const why = {
+      EROFS: "the filesystem is read-only",
+      ENOSPC: "the disk is full",
+      EACCES: "permission denied",
+      EPERM: "permission denied",
+      ENOTDIR: "a part of the path is a file",
+    }[code ?? ""];
     throw new Error(`cannot create the run directory ${dir}: ${why ?? (err as Error).message}; pass --run-dir=DIR on a writable disk`);
   }
 }

@@ -13,18 +13,43 @@ import { ROOT, startStack, type Stack } from "./stack.ts";
 import { freePort } from "./supervisor.ts";
 import { writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
 
-const RUN = { max_iters: 12, batch_size: 4, group_size: 4, learning_rate: 0.01, warmup_iters: 2, kl_beta: 0.05, eval_interval: 0, eval_batches: 1, sample_interval: 0, checkpoint_interval: 4, warn_kl: 1000 };
+const RUN = {
+  max_iters: 12,
+  batch_size: 4,
+  group_size: 4,
+  learning_rate: 0.01,
+  warmup_iters: 2,
+  kl_beta: 0.05,
+  eval_interval: 0,
+  eval_batches: 1,
+  sample_interval: 0,
+  checkpoint_interval: 4,
+  warn_kl: 1000,
+};
 
 function orchestratorArgs(stack: Stack, config: string, runDir: string, port: number, extra: string[] = []): string[] {
   return [
-    "--import", "tsx", join(ROOT, "services/orchestrator/src/main.ts"),
-    `--config=${config}`, `--policy=${stack.policy}`, `--reference=${stack.reference}`, `--judges=${stack.judges.join(",")}`, ...stack.clientFlags,
-    `--address=127.0.0.1:${port}`, `--run_dir=${runDir}`, "--progress=log", ...extra,
+    "--import",
+    "tsx",
+    join(ROOT, "services/orchestrator/src/main.ts"),
+    `--config=${config}`,
+    `--policy=${stack.policy}`,
+    `--reference=${stack.reference}`,
+    `--judges=${stack.judges.join(",")}`,
+    ...stack.clientFlags,
+    `--address=127.0.0.1:${port}`,
+    `--run_dir=${runDir}`,
+    "--progress=log",
+    ...extra,
   ];
 }
 
 const stepsLogged = (runDir: string) =>
-  existsSync(join(runDir, "log.jsonl")) ? readFileSync(join(runDir, "log.jsonl"), "utf8").split("\n").filter((l) => l.includes('"type":"step"')).length : 0;
+  existsSync(join(runDir, "log.jsonl"))
+    ? readFileSync(join(runDir, "log.jsonl"), "utf8")
+        .split("\n")
+        .filter((l) => l.includes('"type":"step"')).length
+    : 0;
 
 test("a run killed mid-way and resumed reaches the same weights as an unbroken run", { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "grpomesh-resume-"));
@@ -38,7 +63,8 @@ test("a run killed mid-way and resumed reaches the same weights as an unbroken r
     const config = join(dir, "run.json");
     writeFileSync(config, JSON.stringify(RUN));
 
-    const finalDigest = (runDir: string) => JSON.parse(readFileSync(join(runDir, "checkpoints", "step-000012", "orchestrator.json"), "utf8")).policy.weights_digest as string;
+    const finalDigest = (runDir: string) =>
+      JSON.parse(readFileSync(join(runDir, "checkpoints", "step-000012", "orchestrator.json"), "utf8")).policy.weights_digest as string;
 
     // 1. The unbroken run.
     const a = await startStack({ generator, judgeModel, judges: 1, checkpointRoot: dir, logDir: join(dir, "logs-a") });

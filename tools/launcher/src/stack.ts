@@ -102,7 +102,8 @@ export function startLineFields(line: string): Map<string, string> {
 
 /** Starts the services and resolves once every one has printed its start line and answers SERVING (rejects if one dies first). */
 export async function startStack(opts: StackOptions, supervisor = new Supervisor(opts.logDir)): Promise<Stack> {
-  const credentials = opts.credentials === "insecure" ? null : (opts.credentials ?? (await createLocalCredentials(opts.secretsDir ?? join(dirname(opts.logDir), "secrets"))));
+  const credentials =
+    opts.credentials === "insecure" ? null : (opts.credentials ?? (await createLocalCredentials(opts.secretsDir ?? join(dirname(opts.logDir), "secrets"))));
   const tls = opts.tls ?? true;
   const clientSecurity = credentials ? loadSecurity({ tlsDir: tls ? credentials.clientTlsDir : null, adminTokenFile: credentials.adminTokenFile }) : INSECURE;
   const restart = opts.restart === false ? undefined : (opts.restart ?? {});
@@ -133,7 +134,11 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
       service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`, "--sessions=1", "--threads=1"], { dashes: true, restartable: true }),
     ),
   );
-  const engine = [...(opts.engine ? [`--engine=${opts.engine}`] : []), ...(opts.spinWait ? ["--spin_wait=true"] : []), ...(opts.threads ? [`--threads=${opts.threads}`] : [])];
+  const engine = [
+    ...(opts.engine ? [`--engine=${opts.engine}`] : []),
+    ...(opts.spinWait ? ["--spin_wait=true"] : []),
+    ...(opts.threads ? [`--threads=${opts.threads}`] : []),
+  ];
   // The reference is stateless (frozen weights): a restart on the same port serves the same answers.
   const reference = await service("reference", "services/reference/src/main.ts", [`--checkpoint=${opts.generator}`, ...engine], { restartable: true });
   // The policy holds the training state since the last checkpoint: it is not restarted (the run resumes instead).

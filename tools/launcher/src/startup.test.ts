@@ -25,12 +25,27 @@ test("a judge whose vocabulary differs from the dataset's is refused at start", 
     try {
       const res = spawnSync(
         process.execPath,
-        ["--import", "tsx", join(ROOT, "services/orchestrator/src/main.ts"), `--policy=${stack.policy}`, `--reference=${stack.reference}`,
-          `--judges=${stack.judges[0]}`, ...stack.clientFlags, `--address=127.0.0.1:${await freePort()}`, `--run_dir=${join(dir, "run")}`, "--max_iters=2"],
+        [
+          "--import",
+          "tsx",
+          join(ROOT, "services/orchestrator/src/main.ts"),
+          `--policy=${stack.policy}`,
+          `--reference=${stack.reference}`,
+          `--judges=${stack.judges[0]}`,
+          ...stack.clientFlags,
+          `--address=127.0.0.1:${await freePort()}`,
+          `--run_dir=${join(dir, "run")}`,
+          "--max_iters=2",
+        ],
         { cwd: ROOT, encoding: "utf8" },
       );
       assert.equal(res.status, 1, res.stdout + res.stderr);
-      assert.match(res.stderr, new RegExp(`token id 10 is ${JSON.stringify(swapped[10]).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} in the judge .* but .* in the dataset; use a judge trained on this corpus`));
+      assert.match(
+        res.stderr,
+        new RegExp(
+          `token id 10 is ${JSON.stringify(swapped[10]).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} in the judge .* but .* in the dataset; use a judge trained on this corpus`,
+        ),
+      );
       assert.doesNotMatch(res.stdout, /^step /m, "a step ran before the check");
     } finally {
       await stack.supervisor.stopAll();

@@ -49,7 +49,10 @@ test("freePort gives distinct ports below the ephemeral range that a server can 
   const ports: number[] = [];
   for (let i = 0; i < 20; i++) ports.push(await freePort());
   assert.equal(new Set(ports).size, ports.length, `a port was handed out twice: ${ports}`);
-  assert.ok(ports.every((p) => p >= 20_000 && p < 32_768), `ports outside 20000–32767: ${ports}`);
+  assert.ok(
+    ports.every((p) => p >= 20_000 && p < 32_768),
+    `ports outside 20000–32767: ${ports}`,
+  );
   const { createServer } = await import("node:net");
   await new Promise<void>((resolve, reject) => {
     const server = createServer();
@@ -76,10 +79,13 @@ test("a service that answers health before it prints its start line is ready onl
     let line: string | undefined;
     let healthBeforeLine = false;
     const t0 = Date.now();
-    const starting = sup.startAll([lineService("slow", [`--address=${address}`, "--line-delay-ms=2000"], { healthTarget: address, readyLine: /^slow: serving / })], {
-      timeoutMs: 60_000,
-      onReady: (_name, _ms, proc) => (line = proc.startLine),
-    });
+    const starting = sup.startAll(
+      [lineService("slow", [`--address=${address}`, "--line-delay-ms=2000"], { healthTarget: address, readyLine: /^slow: serving / })],
+      {
+        timeoutMs: 60_000,
+        onReady: (_name, _ms, proc) => (line = proc.startLine),
+      },
+    );
     // The race the launcher used to lose: health answers SERVING while the start line is not yet written.
     await waitForServing(address, { timeoutMs: 60_000, intervalMs: 50 });
     healthBeforeLine = sup.get("slow").startLine === undefined;
@@ -99,8 +105,18 @@ test("a restartable service that keeps dying is restarted with doubling backoff,
   const sup = new Supervisor(dir, { say: (l) => said.push(l) });
   const starts = join(dir, "starts");
   try {
-    const script = "require('fs').appendFileSync(process.env.STARTS, Date.now() + '\\n'); console.log('flaky: serving'); setTimeout(() => process.exit(7), 100)";
-    await sup.startAll([{ name: "flaky", command: node, args: ["-e", script], env: { STARTS: starts }, readyLine: /^flaky: serving/, restart: { initialBackoffMs: 300, maxQuickFailures: 3, quickMs: 30_000 } }]);
+    const script =
+      "require('fs').appendFileSync(process.env.STARTS, Date.now() + '\\n'); console.log('flaky: serving'); setTimeout(() => process.exit(7), 100)";
+    await sup.startAll([
+      {
+        name: "flaky",
+        command: node,
+        args: ["-e", script],
+        env: { STARTS: starts },
+        readyLine: /^flaky: serving/,
+        restart: { initialBackoffMs: 300, maxQuickFailures: 3, quickMs: 30_000 },
+      },
+    ]);
     await assert.rejects(sup.died, (err: ChildDiedError) => {
       assert.equal(err.processName, "flaky");
       assert.equal(err.code, 7);
@@ -112,8 +128,14 @@ test("a restartable service that keeps dying is restarted with doubling backoff,
     assert.ok(times[1]! - times[0]! >= 100 + 300, `first restart after ${times[1]! - times[0]!} ms; expected ≥ 100 ms run + 300 ms backoff`);
     assert.ok(times[2]! - times[1]! >= 100 + 600, `second restart after ${times[2]! - times[1]!} ms; expected ≥ 100 ms run + 600 ms backoff`);
     assert.equal(sup.get("flaky").restarts, 2);
-    assert.match(said[0]!, /^flaky exited unexpectedly \(exit code 7; log .*flaky\.log\); restarting it in 0\.3 s \(restart 1; gives up after 3 quick failures in a row\)/);
-    assert.match(said.find((l) => l.includes("restart 2"))!, /restarting it in 0\.6 s/);
+    assert.match(
+      said[0]!,
+      /^flaky exited unexpectedly \(exit code 7; log .*flaky\.log\); restarting it in 0\.3 s \(restart 1; gives up after 3 quick failures in a row\)/,
+    );
+    assert.match(
+      said.find((l) => l.includes("restart 2"))!,
+      /restarting it in 0\.6 s/,
+    );
   } finally {
     await sup.stopAll(2_000);
     rmSync(dir, { recursive: true, force: true });
@@ -128,10 +150,13 @@ test("a killed service is restarted on its address while the others keep running
   sup.died.catch((err) => (fatal = err));
   try {
     const address = `127.0.0.1:${await freePort()}`;
-    await sup.startAll([
-      lineService("replica", [`--address=${address}`], { healthTarget: address, readyLine: /^replica: serving /, restart: { initialBackoffMs: 100 } }),
-      { name: "other", command: node, args: ["-e", "console.log('other: serving'); setInterval(() => {}, 1000)"], readyLine: /^other: serving/ },
-    ], { timeoutMs: 60_000 });
+    await sup.startAll(
+      [
+        lineService("replica", [`--address=${address}`], { healthTarget: address, readyLine: /^replica: serving /, restart: { initialBackoffMs: 100 } }),
+        { name: "other", command: node, args: ["-e", "console.log('other: serving'); setInterval(() => {}, 1000)"], readyLine: /^other: serving/ },
+      ],
+      { timeoutMs: 60_000 },
+    );
     const other = sup.get("other").child;
     const first = sup.get("replica").child.pid;
     sup.signal("replica", "SIGKILL");
@@ -151,7 +176,9 @@ test("a killed service is restarted on its address while the others keep running
   const sup2 = new Supervisor(dir);
   try {
     await assert.rejects(
-      sup2.startAll([{ name: "broken", command: node, args: ["-e", "console.error('bad model'); process.exit(2)"], readyLine: /^broken: serving/, restart: {} }]),
+      sup2.startAll([
+        { name: "broken", command: node, args: ["-e", "console.error('bad model'); process.exit(2)"], readyLine: /^broken: serving/, restart: {} },
+      ]),
       (err: ChildDiedError) => err.processName === "broken" && err.code === 2 && /bad model/.test(err.message) && err.gaveUp === undefined,
     );
   } finally {
@@ -165,22 +192,32 @@ test("when a service dies, the job is stopped with SIGINT and only after it exit
   const sup = new Supervisor(dir);
   const events = join(dir, "events");
   try {
-    await sup.startAll([
-      // Dies (SIGKILL) once the test creates the file GO.
-      {
-        name: "policy",
-        command: node,
-        args: ["-e", "console.log('policy: serving'); console.log('last words'); setInterval(() => require('fs').existsSync(process.env.GO) && process.kill(process.pid, 'SIGKILL'), 20)"],
-        env: { GO: join(dir, "go") },
-        readyLine: /^policy: serving/,
-      },
-      lineService("judge", [`--on-term-file=${events}`], { readyLine: /^judge: serving/ }),
-    ], { timeoutMs: 60_000 });
+    await sup.startAll(
+      [
+        // Dies (SIGKILL) once the test creates the file GO.
+        {
+          name: "policy",
+          command: node,
+          args: [
+            "-e",
+            "console.log('policy: serving'); console.log('last words'); setInterval(() => require('fs').existsSync(process.env.GO) && process.kill(process.pid, 'SIGKILL'), 20)",
+          ],
+          env: { GO: join(dir, "go") },
+          readyLine: /^policy: serving/,
+        },
+        lineService("judge", [`--on-term-file=${events}`], { readyLine: /^judge: serving/ }),
+      ],
+      { timeoutMs: 60_000 },
+    );
     let noticedWhileRunning: boolean | undefined;
     // The job takes 700 ms to stop after SIGINT and then fails, as the orchestrator does without its policy.
-    const running = runJob(sup, lineService("orchestrator", [`--on-term-file=${events}`, "--term-delay-ms=700", "--exit-code=1"], { readyLine: /^orchestrator: serving/ }), {
-      onDeath: (_err, running) => (noticedWhileRunning = running),
-    });
+    const running = runJob(
+      sup,
+      lineService("orchestrator", [`--on-term-file=${events}`, "--term-delay-ms=700", "--exit-code=1"], { readyLine: /^orchestrator: serving/ }),
+      {
+        onDeath: (_err, running) => (noticedWhileRunning = running),
+      },
+    );
     await untilStartLine(sup, "orchestrator");
     writeFileSync(join(dir, "go"), "");
     const outcome = await running;
@@ -189,8 +226,15 @@ test("when a service dies, the job is stopped with SIGINT and only after it exit
     assert.match(outcome.died!.message, /policy exited unexpectedly \(signal SIGKILL\); last output:\n.*\n  \| last words/);
     assert.equal(outcome.code, 1);
     assert.equal(noticedWhileRunning, true);
-    const lines = readFileSync(events, "utf8").trim().split("\n").map((l) => l.split(" "));
-    assert.deepEqual(lines.map((l) => `${l[0]} ${l[2]}`), ["orchestrator SIGINT", "judge SIGTERM"], "the job must stop (on SIGINT) before anything else is stopped");
+    const lines = readFileSync(events, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "));
+    assert.deepEqual(
+      lines.map((l) => `${l[0]} ${l[2]}`),
+      ["orchestrator SIGINT", "judge SIGTERM"],
+      "the job must stop (on SIGINT) before anything else is stopped",
+    );
     assert.ok(Number(lines[1]![3]) >= Number(lines[0]![3]));
   } finally {
     await sup.stopAll(2_000);
@@ -207,7 +251,13 @@ test("stopAll stops what started last first: the job before the services it need
     sup.start(lineService("job", [`--on-term-file=${events}`, "--term-delay-ms=700"], { readyLine: /^job: serving/ }));
     await untilStartLine(sup, "job");
     await sup.stopAll(10_000);
-    assert.deepEqual(readFileSync(events, "utf8").trim().split("\n").map((l) => l.split(" ")[0]), ["job", "service"]);
+    assert.deepEqual(
+      readFileSync(events, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" ")[0]),
+      ["job", "service"],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

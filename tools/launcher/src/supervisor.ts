@@ -209,7 +209,8 @@ export class Supervisor {
     let fatal: string | undefined;
     // Only what once served is restarted: a process that cannot start at all fails the stack at once.
     if (!policy || !entry.everReady) fatal = "";
-    else if (entry.quickFailures >= policy.maxQuickFailures) fatal = `gave up restarting it after ${entry.quickFailures} failures in a row, each within ${policy.quickMs / 1000} s of its start`;
+    else if (entry.quickFailures >= policy.maxQuickFailures)
+      fatal = `gave up restarting it after ${entry.quickFailures} failures in a row, each within ${policy.quickMs / 1000} s of its start`;
     if (fatal !== undefined) {
       entry.log.end();
       const err = new ChildDiedError(spec.name, code, signal, [...entry.tail], this.logPath(spec.name), fatal || undefined);
@@ -244,7 +245,9 @@ export class Supervisor {
   /** Resolves once the entry's current child printed its start line and answers SERVING; rejects if it exits first. */
   private async whenReady(entry: Internal, timeoutMs: number): Promise<void> {
     const child = entry.child;
-    const gone = new Promise<never>((_, reject) => child.once("close", (code, signal) => reject(new Error(`${entry.spec.name} exited (${describeExit(code, signal)}) before it was ready`))));
+    const gone = new Promise<never>((_, reject) =>
+      child.once("close", (code, signal) => reject(new Error(`${entry.spec.name} exited (${describeExit(code, signal)}) before it was ready`))),
+    );
     gone.catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
@@ -270,7 +273,10 @@ export class Supervisor {
    * Starts every spec (one tier: they stop together), then waits until each has printed its start
    * line and answers SERVING. Rejects with a ChildDiedError if one dies first.
    */
-  async startAll(specs: ProcessSpec[], { timeoutMs = 120_000, onReady }: { timeoutMs?: number; onReady?: (name: string, ms: number, process: Running) => void } = {}): Promise<void> {
+  async startAll(
+    specs: ProcessSpec[],
+    { timeoutMs = 120_000, onReady }: { timeoutMs?: number; onReady?: (name: string, ms: number, process: Running) => void } = {},
+  ): Promise<void> {
     const started = Date.now();
     const tier = this.tiers++;
     const entries = specs.map((s) => this.launch(s, tier));

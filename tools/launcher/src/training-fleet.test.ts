@@ -15,7 +15,19 @@ import { ROOT, startStack } from "./stack.ts";
 import { freePort } from "./supervisor.ts";
 import { judgeLabel, writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
 
-const RUN = { max_iters: 16, batch_size: 4, group_size: 4, learning_rate: 0.01, warmup_iters: 2, kl_beta: 0.05, eval_interval: 0, eval_batches: 1, sample_interval: 0, checkpoint_interval: 0, warn_kl: 1000 };
+const RUN = {
+  max_iters: 16,
+  batch_size: 4,
+  group_size: 4,
+  learning_rate: 0.01,
+  warmup_iters: 2,
+  kl_beta: 0.05,
+  eval_interval: 0,
+  eval_batches: 1,
+  sample_interval: 0,
+  checkpoint_interval: 0,
+  warn_kl: 1000,
+};
 
 interface StepLine {
   type: string;
@@ -27,7 +39,10 @@ interface StepLine {
 
 function steps(runDir: string): StepLine[] {
   if (!existsSync(join(runDir, "log.jsonl"))) return [];
-  return readFileSync(join(runDir, "log.jsonl"), "utf8").split("\n").filter((l) => l.includes('"type":"step"')).map((l) => JSON.parse(l));
+  return readFileSync(join(runDir, "log.jsonl"), "utf8")
+    .split("\n")
+    .filter((l) => l.includes('"type":"step"'))
+    .map((l) => JSON.parse(l));
 }
 
 async function waitForSteps(runDir: string, n: number, child: { exitCode: number | null }): Promise<void> {
@@ -50,8 +65,19 @@ async function setup(dir: string) {
   const runDir = join(dir, "run");
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", join(ROOT, "services/orchestrator/src/main.ts"), `--config=${config}`, `--policy=${stack.policy}`, `--reference=${stack.reference}`,
-      `--judges=${stack.judges.join(",")}`, ...stack.clientFlags, `--address=127.0.0.1:${port}`, `--run_dir=${runDir}`, "--progress=log"],
+    [
+      "--import",
+      "tsx",
+      join(ROOT, "services/orchestrator/src/main.ts"),
+      `--config=${config}`,
+      `--policy=${stack.policy}`,
+      `--reference=${stack.reference}`,
+      `--judges=${stack.judges.join(",")}`,
+      ...stack.clientFlags,
+      `--address=127.0.0.1:${port}`,
+      `--run_dir=${runDir}`,
+      "--progress=log",
+    ],
     { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -62,8 +88,16 @@ async function setup(dir: string) {
 }
 
 function assertEveryStepOnce(lines: StepLine[], n: number): void {
-  assert.deepEqual(lines.map((s) => s.step), Array.from({ length: n }, (_, i) => i + 1), "a step was lost or repeated");
-  assert.deepEqual(lines.map((s) => s.policy_version), Array.from({ length: n }, (_, i) => i + 1), "an update was applied twice or not at all");
+  assert.deepEqual(
+    lines.map((s) => s.step),
+    Array.from({ length: n }, (_, i) => i + 1),
+    "a step was lost or repeated",
+  );
+  assert.deepEqual(
+    lines.map((s) => s.policy_version),
+    Array.from({ length: n }, (_, i) => i + 1),
+    "an update was applied twice or not at all",
+  );
   assert.ok(lines.every((s) => !s.replayed));
 }
 
@@ -113,14 +147,22 @@ test("Status, Pause, Resume, Checkpoint and SwapJudge act on the running loop at
     await waitForSteps(run.runDir, held + 1, run.child);
     const res = await client.swapJudge({ path: join(run.repo, "a.onnx"), version: "" });
     assert.equal(res.replicas.length, 2);
-    assert.ok(res.replicas.every((r) => r.ok && r.modelVersion === judgeLabel(join(run.repo, "a.onnx"), "a-counter-v1")), JSON.stringify(res.replicas));
+    assert.ok(
+      res.replicas.every((r) => r.ok && r.modelVersion === judgeLabel(join(run.repo, "a.onnx"), "a-counter-v1")),
+      JSON.stringify(res.replicas),
+    );
     const code = await run.exited;
     assert.equal(code, 0, run.output().slice(-3000));
     const lines = steps(run.runDir);
     assertEveryStepOnce(lines, 16);
     const at = res.effectiveStep;
     assert.ok(at > held && at <= 16, `effective step ${at}`);
-    for (const s of lines) assert.equal(s.judge_version, s.step < at ? judgeLabel(join(run.repo, "e.onnx"), "e-counter-v1") : judgeLabel(join(run.repo, "a.onnx"), "a-counter-v1"), `step ${s.step} scored by ${s.judge_version}; swap effective at ${at}`);
+    for (const s of lines)
+      assert.equal(
+        s.judge_version,
+        s.step < at ? judgeLabel(join(run.repo, "e.onnx"), "e-counter-v1") : judgeLabel(join(run.repo, "a.onnx"), "a-counter-v1"),
+        `step ${s.step} scored by ${s.judge_version}; swap effective at ${at}`,
+      );
   } finally {
     client.close();
     run.child.kill("SIGKILL");

@@ -14,7 +14,10 @@ function workspace(projects: Record<string, { tags: string[]; deps?: string[]; s
   for (const [dir, p] of Object.entries(projects)) {
     mkdirSync(join(root, dir, "src"), { recursive: true });
     const name = `@t/${dir.split("/")[1]}`;
-    writeFileSync(join(root, dir, "package.json"), JSON.stringify({ name, nx: { tags: p.tags }, dependencies: Object.fromEntries((p.deps ?? []).map((d) => [d, "*"])) }));
+    writeFileSync(
+      join(root, dir, "package.json"),
+      JSON.stringify({ name, nx: { tags: p.tags }, dependencies: Object.fromEntries((p.deps ?? []).map((d) => [d, "*"])) }),
+    );
     writeFileSync(join(root, dir, "src/index.ts"), p.src);
   }
   return root;
@@ -31,7 +34,10 @@ test("a lib importing a service or tool is refused; a service importing a lib is
     const all = loadWorkspace(root);
     const get = (n: string) => all.find((p) => p.name === n)!;
     const a = checkProject(get("@t/a"), all, constraints, root);
-    assert.ok(a.some((v) => /type:lib\) may only depend on projects tagged type:lib; @t\/svc/.test(v.message)), JSON.stringify(a));
+    assert.ok(
+      a.some((v) => /type:lib\) may only depend on projects tagged type:lib; @t\/svc/.test(v.message)),
+      JSON.stringify(a),
+    );
     assert.equal(a[0]!.line, 1);
     assert.deepEqual(checkProject(get("@t/b"), all, constraints, root), []);
     assert.deepEqual(checkProject(get("@t/svc"), all, constraints, root), []);
@@ -49,7 +55,12 @@ test("shared libs may not import ml libs; undeclared deps and relative escapes a
   });
   try {
     const all = loadWorkspace(root);
-    const v = checkProject(all.find((p) => p.name === "@t/s")!, all, constraints, root).map((x) => x.message);
+    const v = checkProject(
+      all.find((p) => p.name === "@t/s")!,
+      all,
+      constraints,
+      root,
+    ).map((x) => x.message);
     assert.ok(v.some((m) => /does not list it in package.json dependencies/.test(m)));
     assert.ok(v.some((m) => /scope:shared\) may only depend on projects tagged scope:shared/.test(m)));
     assert.ok(v.some((m) => /relative import "..\/..\/m\/src\/index.ts" leaves @t\/s; import "@t\/m" instead/.test(m)));

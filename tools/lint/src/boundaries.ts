@@ -51,7 +51,8 @@ export function loadWorkspace(workspaceRoot: string): Project[] {
 
 // Static imports/exports must start a line (so import-like text inside strings is not mistaken
 // for one); dynamic import() and require() count anywhere.
-const IMPORT_RE = /^\s*(?:import|export)\b[^;]*?\bfrom\s*["']([^"']+)["']|^\s*import\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']|\brequire\s*\(\s*["']([^"']+)["']/gm;
+const IMPORT_RE =
+  /^\s*(?:import|export)\b[^;]*?\bfrom\s*["']([^"']+)["']|^\s*import\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']|\brequire\s*\(\s*["']([^"']+)["']/gm;
 
 function sourceFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -67,7 +68,11 @@ export function checkProject(project: Project, all: Project[], constraints: DepC
   const violations: Violation[] = [];
   const rules = constraints.filter((c) => project.tags.includes(c.sourceTag));
   if (!project.tags.some((t) => t.startsWith("type:")) || !project.tags.some((t) => t.startsWith("scope:"))) {
-    violations.push({ file: relative(workspaceRoot, join(project.root, "package.json")), line: 1, message: `${project.name} needs a scope:* and a type:* tag in package.json "nx.tags"` });
+    violations.push({
+      file: relative(workspaceRoot, join(project.root, "package.json")),
+      line: 1,
+      message: `${project.name} needs a scope:* and a type:* tag in package.json "nx.tags"`,
+    });
   }
   for (const file of sourceFiles(join(project.root, "src"))) {
     const text = readFileSync(file, "utf8");

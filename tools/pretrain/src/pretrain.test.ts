@@ -9,9 +9,22 @@ import { DEFAULTS, parseArgs, pretrain } from "./pretrain.ts";
 
 const tiny = (out: string) =>
   parseArgs([
-    "--seq-len=32", "--n-layer=1", "--n-head=2", "--d-model=16", "--d-ff=32", "--batch-size=4", "--micro-batches=2",
-    "--max-steps=4", "--warmup-steps=0", "--learning-rate=0.01", "--eval-interval=2", "--eval-batches=2", "--eval-batch-size=4",
-    "--progress-seconds=1000", "--backend=wasm", `--out=${out}`,
+    "--seq-len=32",
+    "--n-layer=1",
+    "--n-head=2",
+    "--d-model=16",
+    "--d-ff=32",
+    "--batch-size=4",
+    "--micro-batches=2",
+    "--max-steps=4",
+    "--warmup-steps=0",
+    "--learning-rate=0.01",
+    "--eval-interval=2",
+    "--eval-batches=2",
+    "--eval-batch-size=4",
+    "--progress-seconds=1000",
+    "--backend=wasm",
+    `--out=${out}`,
   ]);
 
 test("a 4-step run on a tiny config lowers the held-out loss and writes a loadable, reproducible checkpoint", async () => {
@@ -20,8 +33,14 @@ test("a 4-step run on a tiny config lowers the held-out loss and writes a loadab
   const a = await pretrain(tiny(join(root, "a")), (l) => lines.push(l));
   assert.equal(a.steps, 4);
   assert.ok(a.after.loss < a.before.loss, `held-out loss ${a.before.loss} → ${a.after.loss}`);
-  assert.deepEqual(a.history.map((h) => h.step), [0, 2, 4]);
-  assert.ok(lines.some((l) => /^step 4\/4 loss .* tok\/s .* ETA/.test(l)), lines.join("\n"));
+  assert.deepEqual(
+    a.history.map((h) => h.step),
+    [0, 2, 4],
+  );
+  assert.ok(
+    lines.some((l) => /^step 4\/4 loss .* tok\/s .* ETA/.test(l)),
+    lines.join("\n"),
+  );
   const ckpt = loadCheckpoint(join(root, "a"));
   assert.equal(ckpt.digest, a.digest);
   assert.deepEqual(ckpt.config.vocab, [...loadCorpus().vocab.tokens]);

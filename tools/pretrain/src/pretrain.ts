@@ -136,7 +136,12 @@ export async function pretrain(o: PretrainOptions, log: (line: string) => void =
 
   // model
   const config = defaultGeneratorConfig(corpus.vocab.tokens, {
-    seq_len: o.seq_len, n_layer: o.n_layer, n_head: o.n_head, d_model: o.d_model, d_ff: o.d_ff, dropout: o.dropout,
+    seq_len: o.seq_len,
+    n_layer: o.n_layer,
+    n_head: o.n_head,
+    d_model: o.d_model,
+    d_ff: o.d_ff,
+    dropout: o.dropout,
   });
   const model = new MaskedTransformer(config, { seed: o.seed });
   if (o.local_init > 0) {
@@ -153,11 +158,25 @@ export async function pretrain(o: PretrainOptions, log: (line: string) => void =
 
   // data
   const micro = o.batch_size / o.micro_batches;
-  const stream = new MaskedBatchStream({ ids: corpus.train, seqLen: config.seq_len, batchSize: micro, seed: o.seed, masking, maskTokenId: config.mask_token_id });
-  const evalSet = fixedEvalBatches(corpus.heldout, {
-    count: o.eval_batches, batchSize: o.eval_batch_size, seqLen: config.seq_len, seed: o.seed, masking, maskTokenId: config.mask_token_id,
+  const stream = new MaskedBatchStream({
+    ids: corpus.train,
+    seqLen: config.seq_len,
+    batchSize: micro,
+    seed: o.seed,
+    masking,
+    maskTokenId: config.mask_token_id,
   });
-  log(`data: ${corpus.train.length} train / ${corpus.heldout.length} held-out characters (held out: ${corpus.meta.split.heldout_books.join(", ")}); eval on ${o.eval_batches}×${o.eval_batch_size} fixed held-out windows`);
+  const evalSet = fixedEvalBatches(corpus.heldout, {
+    count: o.eval_batches,
+    batchSize: o.eval_batch_size,
+    seqLen: config.seq_len,
+    seed: o.seed,
+    masking,
+    maskTokenId: config.mask_token_id,
+  });
+  log(
+    `data: ${corpus.train.length} train / ${corpus.heldout.length} held-out characters (held out: ${corpus.meta.split.heldout_books.join(", ")}); eval on ${o.eval_batches}×${o.eval_batch_size} fixed held-out windows`,
+  );
 
   const before = evaluate(model, evalSet);
   const history: PretrainResult["history"] = [{ step: 0, ...before }];
@@ -231,7 +250,12 @@ export async function pretrain(o: PretrainOptions, log: (line: string) => void =
     heldout_before: before,
     heldout_after: after,
     history,
-    data: { train_chars: corpus.train.length, heldout_chars: corpus.heldout.length, heldout_books: corpus.meta.split.heldout_books, corpus_sha256: corpus.meta.sha256 },
+    data: {
+      train_chars: corpus.train.length,
+      heldout_chars: corpus.heldout.length,
+      heldout_books: corpus.meta.split.heldout_books,
+      corpus_sha256: corpus.meta.sha256,
+    },
   };
   const digest = model.save(o.out, {
     metadata: {

@@ -18,7 +18,7 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
   let positives = 0;
   let rankSum = 0;
   // Average ranks over runs of tied scores.
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start;
     while (end + 1 < order.length && scores[order[end + 1]!] === scores[order[start]!]) end++;
     const meanRank = (start + end) / 2 + 1;

@@ -11,8 +11,19 @@ const T = 8;
 
 function tinyGeneratorConfig(vocab = VOCAB): ModelConfig {
   return validateConfig({
-    model_type: "masked_lm", vocab_size: vocab.length, seq_len: T, n_layer: 1, n_head: 2, d_model: 8, d_ff: 16, dropout: 0, ln_eps: 1e-5,
-    activation: "gelu_tanh", vocab, mask_token_id: MASK, pad_token_id: 0,
+    model_type: "masked_lm",
+    vocab_size: vocab.length,
+    seq_len: T,
+    n_layer: 1,
+    n_head: 2,
+    d_model: 8,
+    d_ff: 16,
+    dropout: 0,
+    ln_eps: 1e-5,
+    activation: "gelu_tanh",
+    vocab,
+    mask_token_id: MASK,
+    pad_token_id: 0,
   });
 }
 
@@ -25,7 +36,18 @@ function windows(): Pick<NegativeOptions, "inputs" | "targets" | "batch"> {
 }
 
 function options(overrides: Partial<NegativeOptions> = {}): NegativeOptions {
-  return { ...windows(), seqLen: T, maskTokenId: MASK, specialIds: [MASK, 0], vocabSize: VOCAB.length, randomShare: 0, temperature: 1, topP: 1, seed: 3, ...overrides };
+  return {
+    ...windows(),
+    seqLen: T,
+    maskTokenId: MASK,
+    specialIds: [MASK, 0],
+    vocabSize: VOCAB.length,
+    randomShare: 0,
+    temperature: 1,
+    topP: 1,
+    seed: 3,
+    ...overrides,
+  };
 }
 
 before(async () => {
@@ -64,7 +86,10 @@ test("negatives keep unmasked positions, never produce specials, and are determi
       else assert.equal(a.ids[p], o.targets[p]);
     }
     const seeds = await Promise.all([10, 11, 12, 13].map((seed) => makeNegatives(generator, { ...o, seed })));
-    assert.ok(seeds.some((n) => n.ids.join() !== a.ids.join()), "other seeds give other fills");
+    assert.ok(
+      seeds.some((n) => n.ids.join() !== a.ids.join()),
+      "other seeds give other fills",
+    );
   } finally {
     await generator.release();
   }

@@ -36,7 +36,11 @@ export class OnnxGenerator {
   /** Logits [B·T·V] for ids [B·T]. */
   async logits(ids: Int32Array, batch: number): Promise<Float32Array> {
     const T = this.config.seq_len;
-    const tokens = new ort.Tensor("int64", BigInt64Array.from(ids, (v) => BigInt(v)), [batch, T]);
+    const tokens = new ort.Tensor(
+      "int64",
+      BigInt64Array.from(ids, (v) => BigInt(v)),
+      [batch, T],
+    );
     const out = await this.session.run({ tokens });
     return out.logits!.data as Float32Array;
   }
@@ -68,11 +72,13 @@ export interface NegativeOptions {
 /** Fills every masked position of each window; deterministic in (options, generator weights). */
 export async function makeNegatives(generator: OnnxGenerator | null, o: NegativeOptions): Promise<Negatives> {
   const { batch: B, seqLen: T, maskTokenId } = o;
-  if (o.inputs.length !== B * T || o.targets.length !== B * T) throw new Error(`inputs and targets must hold batch ${B} × seqLen ${T} ids; got ${o.inputs.length} and ${o.targets.length}`);
+  if (o.inputs.length !== B * T || o.targets.length !== B * T)
+    throw new Error(`inputs and targets must hold batch ${B} × seqLen ${T} ids; got ${o.inputs.length} and ${o.targets.length}`);
   if (!(o.randomShare >= 0 && o.randomShare <= 1)) throw new Error(`randomShare is ${o.randomShare}; expected a number in [0, 1]`);
   const rng = new Rng(mixSeeds(o.seed, "negative-kinds"));
   const kinds: NegativeKind[] = Array.from({ length: B }, () => (rng.next() < o.randomShare ? "random" : "generator"));
-  if (!generator && kinds.includes("generator")) throw new Error("generator negatives were asked for but no generator was given; pass one or set randomShare to 1");
+  if (!generator && kinds.includes("generator"))
+    throw new Error("generator negatives were asked for but no generator was given; pass one or set randomShare to 1");
   const ids = o.inputs.slice();
 
   const special = new Set(o.specialIds);

@@ -36,9 +36,18 @@ function tinyOptions(overrides: Partial<TrainJudgeOptions>): TrainJudgeOptions {
   return {
     ...DEFAULT_OPTIONS,
     generator: generatorDir,
-    n_layer: 0, n_head: 0, d_model: 0, d_ff: 0,
-    batch_size: 8, steps: 3, warmup_steps: 1, eval_windows: 16, eval_every: 2, log_every: 1,
-    version: "judge-test", name: "tiny judge",
+    n_layer: 0,
+    n_head: 0,
+    d_model: 0,
+    d_ff: 0,
+    batch_size: 8,
+    steps: 3,
+    warmup_steps: 1,
+    eval_windows: 16,
+    eval_every: 2,
+    log_every: 1,
+    version: "judge-test",
+    name: "tiny judge",
     ...overrides,
   };
 }
@@ -78,7 +87,10 @@ test("init=generator copies the generator's trunk (first n_layer blocks) and lea
   assert.deepEqual(weights.get("blocks.0.attn.qkv.weight"), gen.get("blocks.0.attn.qkv.weight"));
   assert.deepEqual(weights.get("tok_emb.weight"), gen.get("tok_emb.weight"));
   assert.deepEqual(weights.get("score.weight"), fresh.get("score.weight"));
-  assert.throws(() => judgeConfig(genConfig, tinyOptions({ d_model: 32 })), /init=generator needs the generator's width and at most its depth \(n_layer ≤ 1, n_head 2, d_model 16, d_ff 32\); got n_layer 1, n_head 2, d_model 32, d_ff 32/);
+  assert.throws(
+    () => judgeConfig(genConfig, tinyOptions({ d_model: 32 })),
+    /init=generator needs the generator's width and at most its depth \(n_layer ≤ 1, n_head 2, d_model 16, d_ff 32\); got n_layer 1, n_head 2, d_model 32, d_ff 32/,
+  );
   assert.throws(() => judgeConfig(genConfig, tinyOptions({ n_layer: 2 })), /at most its depth/);
   const scratch = judgeConfig(genConfig, tinyOptions({ init: "scratch", n_layer: 2, d_model: 32 }));
   assert.equal(scratch.n_layer, 2);
@@ -91,9 +103,18 @@ test("a few steps write a checkpoint and a model.onnx that meets the judge contr
   const steps: StepInfo[] = [];
   const result = await trainJudge(tinyOptions({ out }), { log: (l) => lines.push(l), onStepEnd: (s) => steps.push(s) });
 
-  assert.deepEqual(steps.map((s) => s.step), [1, 2, 3]);
-  assert.ok(lines.some((l) => /^step 3\/3 \| loss \d+\.\d{4} \| acc \d\.\d{3} \| [\d.]+ seq\/s \| lr .* \| ETA \d+s$/.test(l)), lines.join("\n"));
-  assert.deepEqual(result.evals.map((e) => e.step), [2, 3]);
+  assert.deepEqual(
+    steps.map((s) => s.step),
+    [1, 2, 3],
+  );
+  assert.ok(
+    lines.some((l) => /^step 3\/3 \| loss \d+\.\d{4} \| acc \d\.\d{3} \| [\d.]+ seq\/s \| lr .* \| ETA \d+s$/.test(l)),
+    lines.join("\n"),
+  );
+  assert.deepEqual(
+    result.evals.map((e) => e.step),
+    [2, 3],
+  );
   assert.ok(result.final.auc >= 0 && result.final.auc <= 1);
   assert.ok(result.exportMaxDiff <= 1e-4);
 
@@ -114,7 +135,13 @@ test("a few steps write a checkpoint and a model.onnx that meets the judge contr
   const ids = Int32Array.from({ length: 4 * 16 }, (_, i) => 2 + ((i * 7) % 70));
   const tfScores = await scoreSequences(judge, ids, 16);
   judge.dispose();
-  const onnx = await session.run({ tokens: new ort.Tensor("int64", BigInt64Array.from(ids, (v) => BigInt(v)), [4, 16]) });
+  const onnx = await session.run({
+    tokens: new ort.Tensor(
+      "int64",
+      BigInt64Array.from(ids, (v) => BigInt(v)),
+      [4, 16],
+    ),
+  });
   const onnxScores = onnx.score!.data as Float32Array;
   for (let i = 0; i < 4; i++) assert.ok(Math.abs(onnxScores[i]! - tfScores[i]!) < 1e-4);
 
@@ -125,7 +152,16 @@ test("a few steps write a checkpoint and a model.onnx that meets the judge contr
 
 test("the judge learns: held-out AUC against (near-random) generator fills rises well above chance", async () => {
   const result = await trainJudge(
-    tinyOptions({ out: join(tmp, "judge-learns"), steps: 60, batch_size: 16, learning_rate: 3e-3, warmup_steps: 5, eval_windows: 64, eval_every: 1000, log_every: 1000 }),
+    tinyOptions({
+      out: join(tmp, "judge-learns"),
+      steps: 60,
+      batch_size: 16,
+      learning_rate: 3e-3,
+      warmup_steps: 5,
+      eval_windows: 64,
+      eval_every: 1000,
+      log_every: 1000,
+    }),
     { log: () => {} },
   );
   assert.ok(result.final.auc > 0.8, `held-out AUC after 60 steps is ${result.final.auc}`);
@@ -137,5 +173,8 @@ test("a generator with another vocabulary than the corpus is refused", async () 
   const dir = join(tmp, "other-generator");
   other.save(dir);
   other.dispose();
-  await assert.rejects(() => trainJudge(tinyOptions({ generator: dir, out: join(tmp, "never") }), { log: () => {} }), /was trained on another vocabulary than the corpus: vocabularies differ at id 2/);
+  await assert.rejects(
+    () => trainJudge(tinyOptions({ generator: dir, out: join(tmp, "never") }), { log: () => {} }),
+    /was trained on another vocabulary than the corpus: vocabularies differ at id 2/,
+  );
 });

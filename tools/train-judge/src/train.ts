@@ -139,7 +139,12 @@ export function judgeConfig(gen: ModelConfig, o: TrainJudgeOptions): ModelConfig
 }
 
 /** Initial judge weights: the generator's embeddings, first n_layer blocks and ln_f, or a fresh model. */
-export function initialJudgeWeights(config: ModelConfig, judge: MaskedTransformer, o: Pick<TrainJudgeOptions, "init" | "local_init">, generator: Weights): Weights {
+export function initialJudgeWeights(
+  config: ModelConfig,
+  judge: MaskedTransformer,
+  o: Pick<TrainJudgeOptions, "init" | "local_init">,
+  generator: Weights,
+): Weights {
   const weights = judge.getWeights();
   if (o.init === "generator") {
     for (const name of weights.keys()) {
@@ -175,13 +180,28 @@ async function buildEvalSet(corpus: Corpus, generator: OnnxGenerator, o: TrainJu
   const T = config.seq_len;
   const batchSize = Math.min(64, o.eval_windows);
   const count = Math.ceil(o.eval_windows / batchSize);
-  const batches = fixedEvalBatches(corpus.heldout, { count, batchSize, seqLen: T, seed: mixSeeds(o.seed, "judge-eval"), masking: o.masking, maskTokenId: config.mask_token_id });
+  const batches = fixedEvalBatches(corpus.heldout, {
+    count,
+    batchSize,
+    seqLen: T,
+    seed: mixSeeds(o.seed, "judge-eval"),
+    masking: o.masking,
+    maskTokenId: config.mask_token_id,
+  });
   const parts: LabelledSet[] = [];
   for (const [k, batch] of batches.entries()) {
     // Held-out negatives come from the generator only: the hard case the judge exists for.
     const neg = await makeNegatives(generator, {
-      inputs: batch.inputs, targets: batch.targets, batch: batchSize, seqLen: T, maskTokenId: config.mask_token_id,
-      specialIds: specialTokenIds(config), vocabSize: config.vocab_size, randomShare: 0, temperature: o.temperature, topP: o.top_p,
+      inputs: batch.inputs,
+      targets: batch.targets,
+      batch: batchSize,
+      seqLen: T,
+      maskTokenId: config.mask_token_id,
+      specialIds: specialTokenIds(config),
+      vocabSize: config.vocab_size,
+      randomShare: 0,
+      temperature: o.temperature,
+      topP: o.top_p,
       seed: mixSeeds(o.seed, "judge-eval-negatives", k),
     });
     parts.push(pairUp(batch.targets, neg.ids, neg.identical, batchSize, T));
@@ -228,8 +248,14 @@ async function evaluate(model: MaskedTransformer, set: LabelledSet, T: number, s
     accuracy: accuracy(scores, labels),
     auc: rocAuc(scores, labels),
     loss: loss / keep.length,
-    accuracyReal: accuracy(real.map((i) => all[i]!), real.map(() => 1)),
-    accuracyFake: accuracy(fake.map((i) => all[i]!), fake.map(() => 0)),
+    accuracyReal: accuracy(
+      real.map((i) => all[i]!),
+      real.map(() => 1),
+    ),
+    accuracyFake: accuracy(
+      fake.map((i) => all[i]!),
+      fake.map(() => 0),
+    ),
   };
 }
 
@@ -249,13 +275,21 @@ export async function exportVerifiedJudge(
   try {
     const contract = inspectJudgeModel(bytes, session);
     const n = ids.length / T;
-    const out = await session.run({ [contract.inputName]: new ort.Tensor("int64", BigInt64Array.from(ids, (v) => BigInt(v)), [n, T]) });
+    const out = await session.run({
+      [contract.inputName]: new ort.Tensor(
+        "int64",
+        BigInt64Array.from(ids, (v) => BigInt(v)),
+        [n, T],
+      ),
+    });
     const onnxScores = out[contract.outputName]!.data as Float32Array;
     const tfScores = await scoreSequences(model, ids, T);
     let maxDiff = 0;
     for (let i = 0; i < n; i++) maxDiff = Math.max(maxDiff, Math.abs(onnxScores[i]! - tfScores[i]!));
     if (!(maxDiff <= EXPORT_TOLERANCE)) {
-      throw new Error(`the ONNX export's scores differ from tfjs's by up to ${maxDiff} (tolerance ${EXPORT_TOLERANCE}); not writing it. This is an exporter bug: report it with the checkpoint.`);
+      throw new Error(
+        `the ONNX export's scores differ from tfjs's by up to ${maxDiff} (tolerance ${EXPORT_TOLERANCE}); not writing it. This is an exporter bug: report it with the checkpoint.`,
+      );
     }
     return { bytes, maxDiff, contract };
   } finally {
@@ -273,7 +307,10 @@ export async function trainJudge(options: TrainJudgeOptions, hooks: TrainJudgeHo
   const corpus = o.corpus ? loadCorpus(resolve(o.corpus)) : loadCorpus();
   const gen = loadCheckpoint(resolve(o.generator));
   const difference = corpus.vocab.describeDifference(Vocabulary.fromJSON(gen.config));
-  if (difference) throw new Error(`the generator at ${o.generator} was trained on another vocabulary than the corpus: ${difference}; use a generator pretrained on this corpus`);
+  if (difference)
+    throw new Error(
+      `the generator at ${o.generator} was trained on another vocabulary than the corpus: ${difference}; use a generator pretrained on this corpus`,
+    );
   const generator = await OnnxGenerator.create(gen.config, gen.weights, o.ort_threads);
 
   const config = judgeConfig(gen.config, o);
@@ -282,7 +319,14 @@ export async function trainJudge(options: TrainJudgeOptions, hooks: TrainJudgeHo
   const judge = new MaskedTransformer(config, { seed: mixSeeds(o.seed, "judge-init") });
   judge.setWeights(initialJudgeWeights(config, judge, o, gen.weights));
   const optimizer = new AdamW(judge.variables, { weightDecay: o.weight_decay });
-  const stream = new MaskedBatchStream({ ids: corpus.train, seqLen: T, batchSize: B, seed: mixSeeds(o.seed, "judge-train"), masking: o.masking, maskTokenId: config.mask_token_id });
+  const stream = new MaskedBatchStream({
+    ids: corpus.train,
+    seqLen: T,
+    batchSize: B,
+    seed: mixSeeds(o.seed, "judge-train"),
+    masking: o.masking,
+    maskTokenId: config.mask_token_id,
+  });
   const schedule = { lr: o.learning_rate, warmupSteps: o.warmup_steps, maxSteps: o.steps, minLrRatio: o.min_lr_ratio };
   log(
     `train-judge: judge ${parameterCount(config)} params (${config.n_layer} layers, d_model ${config.d_model}, ${config.n_head} heads, d_ff ${config.d_ff}, seq_len ${T}; init ${o.init}); ` +
@@ -292,13 +336,17 @@ export async function trainJudge(options: TrainJudgeOptions, hooks: TrainJudgeHo
 
   try {
     const evalSet = await buildEvalSet(corpus, generator, o, config);
-    log(`held-out eval set: ${evalSet.count} sequences from ${corpus.meta.split.heldout_books.length} held-out books (${corpus.meta.split.heldout_books[0]} … ${corpus.meta.split.heldout_books.at(-1)})`);
+    log(
+      `held-out eval set: ${evalSet.count} sequences from ${corpus.meta.split.heldout_books.length} held-out books (${corpus.meta.split.heldout_books[0]} … ${corpus.meta.split.heldout_books.at(-1)})`,
+    );
     const evals: EvalResult[] = [];
     const runEval = async (step: number) => {
       const result = await evaluate(judge, evalSet, T, step);
       evals.push(result);
       hooks.onEval?.(result);
-      log(`eval step ${step}: held-out acc ${result.accuracy.toFixed(4)} AUC ${result.auc.toFixed(4)} loss ${result.loss.toFixed(4)} (real ${result.accuracyReal.toFixed(3)}, generated ${result.accuracyFake.toFixed(3)})`);
+      log(
+        `eval step ${step}: held-out acc ${result.accuracy.toFixed(4)} AUC ${result.auc.toFixed(4)} loss ${result.loss.toFixed(4)} (real ${result.accuracyReal.toFixed(3)}, generated ${result.accuracyFake.toFixed(3)})`,
+      );
       return result;
     };
 
@@ -312,8 +360,16 @@ export async function trainJudge(options: TrainJudgeOptions, hooks: TrainJudgeHo
       const batch = stream.next();
       const genStart = performance.now();
       const neg = await makeNegatives(generator, {
-        inputs: batch.inputs, targets: batch.targets, batch: B, seqLen: T, maskTokenId: config.mask_token_id,
-        specialIds: specialTokenIds(config), vocabSize: config.vocab_size, randomShare: o.random_share, temperature: o.temperature, topP: o.top_p,
+        inputs: batch.inputs,
+        targets: batch.targets,
+        batch: B,
+        seqLen: T,
+        maskTokenId: config.mask_token_id,
+        specialIds: specialTokenIds(config),
+        vocabSize: config.vocab_size,
+        randomShare: o.random_share,
+        temperature: o.temperature,
+        topP: o.top_p,
         seed: mixSeeds(o.seed, "judge-train-negatives", step),
       });
       genSeconds += (performance.now() - genStart) / 1000;
@@ -322,7 +378,13 @@ export async function trainJudge(options: TrainJudgeOptions, hooks: TrainJudgeHo
       // Micro-batch i holds windows [i·m, (i+1)·m): their positives and their negatives.
       const m = B / o.micro_batches;
       const micro = Array.from({ length: o.micro_batches }, (_, i) =>
-        pairUp(batch.targets.subarray(i * m * T, (i + 1) * m * T), neg.ids.subarray(i * m * T, (i + 1) * m * T), neg.identical.subarray(i * m, (i + 1) * m), m, T),
+        pairUp(
+          batch.targets.subarray(i * m * T, (i + 1) * m * T),
+          neg.ids.subarray(i * m * T, (i + 1) * m * T),
+          neg.identical.subarray(i * m, (i + 1) * m),
+          m,
+          T,
+        ),
       );
       const weightSums = micro.map((s) => s.weights.reduce((a, b) => a + b, 0));
       const total = weightSums.reduce((a, b) => a + b, 0);
@@ -346,7 +408,16 @@ export async function trainJudge(options: TrainJudgeOptions, hooks: TrainJudgeHo
       const elapsed = (performance.now() - trainStart) / 1000;
       const seqPerSecond = (done * 2 * B) / elapsed;
       const etaSeconds = ((o.steps - done) * elapsed) / done;
-      const info: StepInfo = { step: done, steps: o.steps, loss: windowLoss / windowCount, accuracy: windowHits / windowCount, learningRate: lr, gradNorm: result.gradNorm, seqPerSecond, etaSeconds };
+      const info: StepInfo = {
+        step: done,
+        steps: o.steps,
+        loss: windowLoss / windowCount,
+        accuracy: windowHits / windowCount,
+        learningRate: lr,
+        gradNorm: result.gradNorm,
+        seqPerSecond,
+        etaSeconds,
+      };
       hooks.onStepEnd?.(info);
       if (done % o.log_every === 0 || done === o.steps) {
         log(

@@ -54,7 +54,11 @@ export function selectEngine(choice: EngineChoice | string | undefined, env: Nod
   if (cuda) return { engine: "onnx", reason: "auto: onnxruntime's CUDA provider is installed", executionProviders: ["cuda", "cpu"] };
   if (probe.tfjsNodeGpu()) return { engine: "tfjs", reason: "auto: @tensorflow/tfjs-node-gpu is installed and onnxruntime has no CUDA provider" };
   if (!probe.onnxEngine()) return { engine: "tfjs", reason: "auto: @grpomesh/onnx-engine cannot be loaded; tfjs is the only engine here" };
-  return { engine: "onnx", reason: "auto: no GPU engine installed; onnxruntime on the CPU is the fastest CPU engine (docs/engine.md)", executionProviders: ["cpu"] };
+  return {
+    engine: "onnx",
+    reason: "auto: no GPU engine installed; onnxruntime on the CPU is the fastest CPU engine (docs/engine.md)",
+    executionProviders: ["cpu"],
+  };
 }
 
 /** Creates the chosen backend; its weights are placeholders until the caller loads a checkpoint. */
@@ -71,7 +75,12 @@ export async function createTrainingBackend(
   }
   const { OnnxWorkerBackend } = await import("./onnx.ts");
   try {
-    const backend = await OnnxWorkerBackend.start(config, { threads: options.threads, executionProviders: selection.executionProviders ?? ["cpu"], frozen: options.frozen, spinning: options.spinning ?? false });
+    const backend = await OnnxWorkerBackend.start(config, {
+      threads: options.threads,
+      executionProviders: selection.executionProviders ?? ["cpu"],
+      frozen: options.frozen,
+      spinning: options.spinning ?? false,
+    });
     return { backend, selection };
   } catch (err) {
     throw failedPrecondition(`the onnxruntime engine could not start: ${(err as Error).message}. Run with --engine=tfjs to train with tfjs instead.`);

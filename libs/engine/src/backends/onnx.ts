@@ -42,8 +42,17 @@ export class OnnxWorkerBackend implements TrainingBackend {
   }
 
   /** Starts the worker and its trainer (placeholder weights until setWeights). */
-  static start(config: ModelConfig, options: { threads?: number; executionProviders: string[]; frozen?: boolean; spinning?: boolean }): Promise<OnnxWorkerBackend> {
-    const init: OnnxWorkerInit = { config, threads: options.threads, executionProviders: options.executionProviders, frozen: options.frozen, spinning: options.spinning };
+  static start(
+    config: ModelConfig,
+    options: { threads?: number; executionProviders: string[]; frozen?: boolean; spinning?: boolean },
+  ): Promise<OnnxWorkerBackend> {
+    const init: OnnxWorkerInit = {
+      config,
+      threads: options.threads,
+      executionProviders: options.executionProviders,
+      frozen: options.frozen,
+      spinning: options.spinning,
+    };
     const worker = new Worker(BOOTSTRAP, { eval: true, workerData: init });
     return new Promise((resolve, reject) => {
       const fail = (why: string) => {
@@ -74,7 +83,12 @@ export class OnnxWorkerBackend implements TrainingBackend {
     return this.call({ op: "logits", args: [compact(ids), batch, seqLen] });
   }
 
-  lossAndGrads(ids: Int32Array, inputs: LossInputs, options: LossOptions, temperature: number): Promise<{ values: LossValues; grads: Map<string, Float32Array> }> {
+  lossAndGrads(
+    ids: Int32Array,
+    inputs: LossInputs,
+    options: LossOptions,
+    temperature: number,
+  ): Promise<{ values: LossValues; grads: Map<string, Float32Array> }> {
     // Micro-batches are views into the whole request: send only their own bytes.
     const own = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, ArrayBuffer.isView(v) ? compact(v) : v]));
     return this.call({ op: "lossAndGrads", args: [compact(ids), own, options, temperature] });

@@ -34,7 +34,12 @@ export class TfjsBackend implements TrainingBackend {
     }
   }
 
-  async lossAndGrads(ids: Int32Array, inputs: LossInputs, options: LossOptions, temperature: number): Promise<{ values: LossValues; grads: Map<string, Float32Array> }> {
+  async lossAndGrads(
+    ids: Int32Array,
+    inputs: LossInputs,
+    options: LossOptions,
+    temperature: number,
+  ): Promise<{ values: LossValues; grads: Map<string, Float32Array> }> {
     const idsTensor = tf.tensor2d(ids, [inputs.batchSize, inputs.seqLen], "int32");
     let result: { grads: tf.NamedTensorMap; values: LossValues };
     try {
@@ -60,7 +65,10 @@ export class TfjsBackend implements TrainingBackend {
       for (const [name, g] of grads) {
         const variable = this.model.variables.get(name);
         if (!variable) throw new Error(`AdamW got a gradient for "${name}", which is not one of the model's weights`);
-        tensors.set(name, tf.tidy(() => (scale === 1 ? tf.tensor(g, variable.shape) : tf.mul(tf.tensor(g, variable.shape), scale))));
+        tensors.set(
+          name,
+          tf.tidy(() => (scale === 1 ? tf.tensor(g, variable.shape) : tf.mul(tf.tensor(g, variable.shape), scale))),
+        );
       }
       optimizer.apply(tensors, o.lr);
     } finally {

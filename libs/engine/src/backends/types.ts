@@ -35,7 +35,12 @@ export interface TrainingBackend extends ForwardBackend {
    * log-softmax(logits/τ) with the model's special tokens banned; its values and the gradient of
    * every weight. Nothing changes.
    */
-  lossAndGrads(ids: Int32Array, inputs: LossInputs, options: LossOptions, temperature: number): Promise<{ values: LossValues; grads: Map<string, Float32Array> }>;
+  lossAndGrads(
+    ids: Int32Array,
+    inputs: LossInputs,
+    options: LossOptions,
+    temperature: number,
+  ): Promise<{ values: LossValues; grads: Map<string, Float32Array> }>;
   /** One AdamW update of every weight that has a gradient (creates the moments on first use). */
   applyAdamW(grads: Map<string, Float32Array>, options: AdamWStepOptions): Promise<void>;
   /** Replaces every weight (names and sizes checked by the caller against the config). */

@@ -40,7 +40,10 @@ export function logSoftmax(logits: ArrayLike<number>, V: number, tau = 1): Float
 export function ppoCase() {
   const rho = [1.5, 1.5, 0.5, 0.5];
   return {
-    batchSize: 1, groupSize: 4, seqLen: 1, vocabSize: 2,
+    batchSize: 1,
+    groupSize: 4,
+    seqLen: 1,
+    vocabSize: 2,
     completions: new Int32Array([0, 0, 1, 1]),
     mask: new Uint8Array([1]),
     advantages: [1, -1, 1, -1],

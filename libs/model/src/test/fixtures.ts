@@ -16,11 +16,12 @@ export function referenceForward(config: ModelConfig, w: Map<string, Float32Arra
   const get = (n: string) => w.get(n)!;
   const matmul = (x: Float64Array, rows: number, inDim: number, W: Float32Array, b: Float32Array, outDim: number) => {
     const y = new Float64Array(rows * outDim);
-    for (let r = 0; r < rows; r++) for (let o = 0; o < outDim; o++) {
-      let s = b[o]!;
-      for (let i = 0; i < inDim; i++) s += x[r * inDim + i]! * W[i * outDim + o]!;
-      y[r * outDim + o] = s;
-    }
+    for (let r = 0; r < rows; r++)
+      for (let o = 0; o < outDim; o++) {
+        let s = b[o]!;
+        for (let i = 0; i < inDim; i++) s += x[r * inDim + i]! * W[i * outDim + o]!;
+        y[r * outDim + o] = s;
+      }
     return y;
   };
   const ln = (x: Float64Array, g: Float32Array, b: Float32Array) => {
@@ -55,7 +56,7 @@ export function referenceForward(config: ModelConfig, w: Map<string, Float32Arra
           max = Math.max(max, scores[j]!);
         }
         let sum = 0;
-        for (let j = 0; j < T; j++) sum += (scores[j] = Math.exp(scores[j]! - max));
+        for (let j = 0; j < T; j++) sum += scores[j] = Math.exp(scores[j]! - max);
         for (let c = 0; c < dh; c++) {
           let s = 0;
           for (let j = 0; j < T; j++) s += (scores[j]! / sum) * qkv[j * 3 * D + 2 * D + hd * dh + c]!;

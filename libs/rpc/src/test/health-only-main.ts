@@ -26,6 +26,9 @@ await runServiceMain({
     if (config.failStart) throw new Error(config.failStart);
     return startServer({ address: config.address, services: [] });
   },
-  startFields: (s) => [["address", s.address], ["note", "two words"]],
+  startFields: (s) => [
+    ["address", s.address],
+    ["note", "two words"],
+  ],
   graceMs: 1_000,
 });

@@ -39,11 +39,26 @@ export function maskedInputs(batch: number, seqLen: number, seed: number): Int32
 /** Float parameters as they arrive after a trip through the proto's float32 fields. */
 export function trainParams(overrides: Partial<TrainParams> = {}): TrainParams {
   const p: TrainParams = {
-    learningRate: 1e-2, warmupSteps: 2, maxSteps: 50, minLrRatio: 0.1, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8,
-    gradClip: 1, microBatchSize: 2, klBeta: 0.1, klEstimator: "exact", tokenReduction: "sum", ppoEpochs: 1, clipEps: 0.2, temperature: 0.8,
+    learningRate: 1e-2,
+    warmupSteps: 2,
+    maxSteps: 50,
+    minLrRatio: 0.1,
+    weightDecay: 0.01,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    gradClip: 1,
+    microBatchSize: 2,
+    klBeta: 0.1,
+    klEstimator: "exact",
+    tokenReduction: "sum",
+    ppoEpochs: 1,
+    clipEps: 0.2,
+    temperature: 0.8,
     ...overrides,
   };
-  for (const key of ["learningRate", "minLrRatio", "weightDecay", "beta1", "beta2", "eps", "gradClip", "klBeta", "clipEps", "temperature"] as const) p[key] = Math.fround(p[key]);
+  for (const key of ["learningRate", "minLrRatio", "weightDecay", "beta1", "beta2", "eps", "gradClip", "klBeta", "clipEps", "temperature"] as const)
+    p[key] = Math.fround(p[key]);
   return p;
 }
 

@@ -14,7 +14,9 @@ export function tempDir(prefix = "reference-test-"): { path: string; remove(): v
 }
 
 export function writeTinyCheckpoint(dir: string, seed = 1, overrides: Partial<ModelConfig> = {}): void {
-  const model = new MaskedTransformer(defaultGeneratorConfig(TINY_VOCAB, { seq_len: 16, n_layer: 2, n_head: 2, d_model: 32, d_ff: 64, ...overrides }), { seed });
+  const model = new MaskedTransformer(defaultGeneratorConfig(TINY_VOCAB, { seq_len: 16, n_layer: 2, n_head: 2, d_model: 32, d_ff: 64, ...overrides }), {
+    seed,
+  });
   model.save(dir);
   model.dispose();
 }

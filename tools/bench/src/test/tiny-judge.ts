@@ -15,7 +15,18 @@ export async function withTinyJudge(fn: (model: string) => Promise<void>): Promi
     const model = join(dir, "tiny.onnx");
     const made = spawnSync(
       process.execPath,
-      ["--import", "tsx", "services/judge/src/make-random-judge.ts", model, "--seq-len=16", "--n-layer=1", "--d-model=16", "--n-head=2", "--d-ff=32", "--vocab-size=12"],
+      [
+        "--import",
+        "tsx",
+        "services/judge/src/make-random-judge.ts",
+        model,
+        "--seq-len=16",
+        "--n-layer=1",
+        "--d-model=16",
+        "--n-head=2",
+        "--d-ff=32",
+        "--vocab-size=12",
+      ],
       { cwd: ROOT, encoding: "utf8" },
     );
     if (made.status !== 0) throw new Error(`make-random-judge failed: ${made.stderr}`);

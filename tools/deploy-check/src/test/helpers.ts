@@ -40,5 +40,8 @@ export function setArg(b: DeployBundle, kind: string, name: string, prefix: stri
 
 /** Asserts that some problem matches `pattern`, showing them all when none does. */
 export function assertProblem(problems: string[], pattern: RegExp): void {
-  assert.ok(problems.some((p) => pattern.test(p)), `expected a problem matching ${pattern}; got:\n${problems.join("\n") || "(none)"}`);
+  assert.ok(
+    problems.some((p) => pattern.test(p)),
+    `expected a problem matching ${pattern}; got:\n${problems.join("\n") || "(none)"}`,
+  );
 }

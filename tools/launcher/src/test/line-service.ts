@@ -14,15 +14,21 @@ if (flags.has("starts-file")) appendFileSync(flags.get("starts-file")!, `${Date.
 const server = flags.has("address") ? await startServer({ address: flags.get("address")!, services: [] }) : undefined;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
-    setTimeout(() => {
-      if (flags.has("on-term-file")) appendFileSync(flags.get("on-term-file")!, `${name} stopped ${signal} ${Date.now()}\n`);
-      void server?.shutdown(100).then(() => process.exit(number("exit-code", 0)));
-      if (!server) process.exit(number("exit-code", 0));
-    }, number("term-delay-ms", 0));
+    setTimeout(
+      () => {
+        if (flags.has("on-term-file")) appendFileSync(flags.get("on-term-file")!, `${name} stopped ${signal} ${Date.now()}\n`);
+        void server?.shutdown(100).then(() => process.exit(number("exit-code", 0)));
+        if (!server) process.exit(number("exit-code", 0));
+      },
+      number("term-delay-ms", 0),
+    );
   });
 }
-setTimeout(() => {
-  console.log(`${name}: serving address=${server?.address ?? "none"} note="two words"`);
-  if (flags.has("exit-after-ms")) setTimeout(() => process.exit(number("exit-code", 0)), number("exit-after-ms", 0));
-}, number("line-delay-ms", 0));
+setTimeout(
+  () => {
+    console.log(`${name}: serving address=${server?.address ?? "none"} note="two words"`);
+    if (flags.has("exit-after-ms")) setTimeout(() => process.exit(number("exit-code", 0)), number("exit-after-ms", 0));
+  },
+  number("line-delay-ms", 0),
+);
 setInterval(() => {}, 1_000);
