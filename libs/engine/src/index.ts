@@ -27,7 +27,7 @@ export {
   type RecordedUpdate,
 } from "./policy-state.ts";
 export { SerialQueue } from "./serial.ts";
-export { modelStartFields, type ModelInfo } from "./model-info.ts";
+export { modelInfoMessage, modelStartFields, type ModelInfo } from "./model-info.ts";
 export {
   ENGINE_CHOICES,
   ENGINE_NAMES,

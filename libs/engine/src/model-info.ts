@@ -33,3 +33,20 @@ export function modelStartFields(info: ModelInfo, checkpoint: string, state: Fie
     ["digest", info.weightsDigest.slice(0, 16)],
   ];
 }
+
+/** The proto ModelConfig and Vocabulary of a config.json, as policy and reference report them in Info. */
+export function modelInfoMessage(c: ModelConfig) {
+  return {
+    config: {
+      modelType: c.model_type,
+      vocabSize: c.vocab_size,
+      seqLen: c.seq_len,
+      nLayer: c.n_layer,
+      nHead: c.n_head,
+      dModel: c.d_model,
+      dFf: c.d_ff,
+      dropout: c.dropout,
+    },
+    vocab: { tokens: c.vocab, maskTokenId: c.mask_token_id },
+  };
+}

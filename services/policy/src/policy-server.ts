@@ -5,9 +5,8 @@ import { DataType, KlEstimator, PolicyService, TokenReduction, type TrainParams 
 import { bindService, confinePath, invalidArgument, loadSecurity, serveWhileLoading, unavailable, type Security } from "@grpomesh/rpc";
 import { createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTensor, decodeTokens, encodeTensor } from "@grpomesh/tensor";
-import { PolicyEngine, type EngineChoice } from "@grpomesh/engine";
+import { PolicyEngine, modelInfoMessage, type EngineChoice } from "@grpomesh/engine";
 import type { TrainParams } from "@grpomesh/loop";
-import type { ModelConfig } from "@grpomesh/model";
 import { POLICY_FLAG_DEFAULTS, parseMetricsPort, type PolicyServiceConfig } from "./config.ts";
 import { PolicyMetrics } from "./policy-metrics.ts";
 
@@ -71,23 +70,6 @@ export function decodeTrainParams(p: WireTrainParams | undefined): TrainParams {
       `params.token_reduction is ${TokenReduction[reduction] ? `TOKEN_REDUCTION_${TokenReduction[reduction]}` : reduction}; expected TOKEN_REDUCTION_SUM or TOKEN_REDUCTION_MEAN`,
     );
   return { ...numbers, klEstimator, tokenReduction };
-}
-
-/** The proto ModelConfig and Vocabulary of a config.json. */
-export function modelInfo(c: ModelConfig) {
-  return {
-    config: {
-      modelType: c.model_type,
-      vocabSize: c.vocab_size,
-      seqLen: c.seq_len,
-      nLayer: c.n_layer,
-      nHead: c.n_head,
-      dModel: c.d_model,
-      dFf: c.d_ff,
-      dropout: c.dropout,
-    },
-    vocab: { tokens: c.vocab, maskTokenId: c.mask_token_id },
-  };
 }
 
 /**
@@ -168,7 +150,7 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
         const e = need();
         const i = await e.info();
         return {
-          ...modelInfo(i.config),
+          ...modelInfoMessage(i.config),
           policyVersion: i.policyVersion,
           lastStep: i.lastStep,
           backend: i.backend,

@@ -5,9 +5,8 @@ import { ReferenceService } from "@grpomesh/proto";
 import { bindService, invalidArgument, loadSecurity, serveWhileLoading, unavailable, type Security } from "@grpomesh/rpc";
 import { Counter, Gauge, createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTokens, encodeTensor } from "@grpomesh/tensor";
-import { ReferenceEngine, failedPrecondition, type EngineChoice } from "@grpomesh/engine";
+import { ReferenceEngine, failedPrecondition, modelInfoMessage, type EngineChoice } from "@grpomesh/engine";
 import { readCorpusMetadata } from "@grpomesh/data";
-import type { ModelConfig } from "@grpomesh/model";
 import { REFERENCE_FLAG_DEFAULTS, parseMetricsPort, type ReferenceServiceConfig } from "./config.ts";
 
 export type ReferenceServerOptions = Partial<ReferenceServiceConfig> & {
@@ -45,22 +44,6 @@ export function defaultReferenceConfig(): ReferenceServiceConfig {
     engine: d.engine as EngineChoice,
     threads: d.threads || undefined,
     spinWait: d.spin_wait,
-  };
-}
-
-function modelInfo(c: ModelConfig) {
-  return {
-    config: {
-      modelType: c.model_type,
-      vocabSize: c.vocab_size,
-      seqLen: c.seq_len,
-      nLayer: c.n_layer,
-      nHead: c.n_head,
-      dModel: c.d_model,
-      dFf: c.d_ff,
-      dropout: c.dropout,
-    },
-    vocab: { tokens: c.vocab, maskTokenId: c.mask_token_id },
   };
 }
 
@@ -123,7 +106,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       info() {
         if (!engine) throw unavailable(`the reference is still loading its checkpoint ${config.checkpoint}; retry when health reports SERVING`);
         const i = engine.info();
-        return { ...modelInfo(i.config), backend: i.backend, weightsDigest: i.weightsDigest };
+        return { ...modelInfoMessage(i.config), backend: i.backend, weightsDigest: i.weightsDigest };
       },
       // Both RPCs only read: the reference's weights never change, so no method needs the admin token.
     },
