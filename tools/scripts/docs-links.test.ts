@@ -2,11 +2,9 @@
 // should, on a planted fixture.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { readFileSync } from "node:fs";
-import { relative } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import { checkLinks, extractLinks, findMarkdownFiles, formatBroken, headingAnchors, outsideCitations } from "./docs-links.ts";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../..");
@@ -52,17 +50,25 @@ test("checkLinks reports a missing file, a missing folder and a missing anchor, 
         "[gone](docs/gone.md)",
         "[no anchor](docs/design.md#the-rules) [no folder](services/nothing/)",
         "`[in code](nothing.md)`",
+        `[beside the checkout](../${basename(root)}-beside/notes.md)`,
       ].join("\n"),
     );
+    // It exists on this machine, beside the checkout, and is still refused: users do not have it.
+    const beside = `${root}-beside`;
+    mkdirSync(beside, { recursive: true });
+    writeFileSync(join(beside, "notes.md"), "# Notes\n");
     const broken = checkLinks(root);
+    rmSync(beside, { recursive: true, force: true });
     assert.deepEqual(
       broken.map((b) => [b.file, b.line, b.target]),
       [
         ["README.md", 3, "docs/gone.md"],
         ["README.md", 4, "docs/design.md#the-rules"],
         ["README.md", 4, "services/nothing/"],
+        ["README.md", 6, `../${basename(root)}-beside/notes.md`],
       ],
     );
+    assert.match(broken[3]!.reason, /is outside the repository/);
     assert.match(formatBroken(broken[0]!), /README\.md:3: link docs\/gone\.md — docs\/gone\.md does not exist/);
     assert.match(broken[1]!.reason, /no heading with anchor #the-rules/);
   } finally {
@@ -79,16 +85,15 @@ test("no Markdown file cites a design document outside the repository or an issu
 
 test("outsideCitations catches the planted citations and leaves code, anchors and ordinary words alone", () => {
   const text = [
-    "See DESIGN.md §5 for sizes.", // 1
-    "the data is at ../shared/data/kjv.txt", // 2
-    "The tests of #4 check it; issue 11 asked for it.", // 3
-    "A CA `Issuer` and [a heading](#3-things) and `DESIGN §2` in code.", // 4
-    "```", // 5
-    "DESIGN.md #12", // 6 (fenced)
-    "```", // 7
+    "See HANDBOOK.md §5 for sizes.", // 1
+    "The tests of #4 check it; issue 11 asked for it.", // 2
+    "A CA `Issuer` and [a heading](#3-things) and `HANDBOOK §2` in code.", // 3
+    "```", // 4
+    "HANDBOOK.md §12 #12", // 5 (fenced)
+    "```", // 6
   ].join("\n");
   assert.deepEqual(
     outsideCitations(text).map((c) => c.line),
-    [1, 2, 3],
+    [1, 2],
   );
 });
