@@ -3,7 +3,7 @@
 
 The same masked character transformer as docs/model-format.md (pre-LN, bidirectional attention,
 gelu tanh, final LN, masked_lm head or mean-pooled score), loaded from config.json +
-model.safetensors, trained with the loss of DESIGN.md §2.7 (token_reduction "sum", exact KL) and
+model.safetensors, trained with the loss of docs/design.md, "The loss" (token_reduction "sum", exact KL) and
 torch.optim.AdamW. Two modes:
 
   repeat  each input repeated k times: sampling, reference and update run on B·k sequences
@@ -171,7 +171,7 @@ class MaskedTransformer(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
-# The GRPO pieces (DESIGN.md §2)
+# The GRPO pieces (docs/design.md, "The algorithm")
 
 
 def masked_log_softmax(logits, temperature, banned):
