@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadCorpus } from "@grpomesh/data";
-import { ROOT, writeCharacterJudge, writeTinyGenerator } from "@grpomesh/launcher";
+import { ROOT, TINY_RUN, writeCharacterJudge, writeTinyGenerator } from "@grpomesh/launcher";
 import { initBackend } from "@grpomesh/model";
 
 export interface ChaosModels {
@@ -12,19 +12,6 @@ export interface ChaosModels {
   /** Orchestrator run settings suited to these models (steps and checkpoint interval are set by the chaos run). */
   runConfig: Record<string, unknown>;
 }
-
-/** Small settings for the tiny models: a step takes a few hundred milliseconds on two cores. */
-export const TINY_RUN = {
-  batch_size: 4,
-  group_size: 4,
-  learning_rate: 0.01,
-  warmup_iters: 2,
-  kl_beta: 0.05,
-  eval_interval: 0,
-  eval_batches: 1,
-  sample_interval: 0,
-  warn_kl: 1000,
-};
 
 export async function tinyModels(dir: string): Promise<ChaosModels> {
   await initBackend(undefined, { log: false });

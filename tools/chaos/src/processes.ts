@@ -3,9 +3,8 @@
 // to one log file per process, appended across starts with a line marking each.
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, closeSync, openSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { checkHealth, type Security } from "@grpomesh/rpc";
-import { ROOT } from "@grpomesh/launcher";
+import { ROOT, describeExit as describeCodeOrSignal, tsxProcess } from "@grpomesh/launcher";
 
 export interface Exit {
   code: number | null;
@@ -13,7 +12,7 @@ export interface Exit {
 }
 
 export function describeExit(e: Exit): string {
-  return e.signal ? `signal ${e.signal}` : `exit code ${e.code}`;
+  return describeCodeOrSignal(e.code, e.signal);
 }
 
 export interface ManagedSpec {
@@ -26,7 +25,8 @@ export interface ManagedSpec {
 
 /** A TypeScript entry point of this repository, run with tsx. */
 export function tsxSpec(name: string, script: string, flags: string[], address?: string): ManagedSpec {
-  return { name, command: process.execPath, args: ["--import", "tsx", join(ROOT, script), ...flags], ...(address ? { address } : {}) };
+  const { command, args } = tsxProcess(name, script, flags);
+  return { name, command, args, ...(address ? { address } : {}) };
 }
 
 export class ManagedProcess {

@@ -11,21 +11,9 @@ import { loadCorpus } from "@grpomesh/data";
 import { initBackend } from "@grpomesh/model";
 import { ROOT, startStack, type Stack } from "./stack.ts";
 import { freePort } from "./supervisor.ts";
-import { writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
+import { TINY_RUN, writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
 
-const RUN = {
-  max_iters: 12,
-  batch_size: 4,
-  group_size: 4,
-  learning_rate: 0.01,
-  warmup_iters: 2,
-  kl_beta: 0.05,
-  eval_interval: 0,
-  eval_batches: 1,
-  sample_interval: 0,
-  checkpoint_interval: 4,
-  warn_kl: 1000,
-};
+const RUN = { ...TINY_RUN, max_iters: 12, checkpoint_interval: 4 };
 
 function orchestratorArgs(stack: Stack, config: string, runDir: string, port: number, extra: string[] = []): string[] {
   return [

@@ -13,22 +13,10 @@ import { initBackend } from "@grpomesh/model";
 import { OrchestratorService, RunState } from "@grpomesh/proto";
 import { createClient, loadSecurity } from "@grpomesh/rpc";
 import { ROOT } from "./stack.ts";
-import { writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
+import { TINY_RUN, writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
 
 // Long enough that the run is still going when the test kills the policy; the resume shortens it.
-const RUN = {
-  max_iters: 5000,
-  batch_size: 4,
-  group_size: 4,
-  learning_rate: 0.01,
-  warmup_iters: 2,
-  kl_beta: 0.05,
-  eval_interval: 0,
-  eval_batches: 1,
-  sample_interval: 0,
-  checkpoint_interval: 4,
-  warn_kl: 1000,
-};
+const RUN = { ...TINY_RUN, max_iters: 5000, checkpoint_interval: 4 };
 
 const stepsIn = (runDir: string): number[] =>
   existsSync(join(runDir, "log.jsonl"))

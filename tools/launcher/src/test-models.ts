@@ -7,6 +7,22 @@ import { join } from "node:path";
 import { MaskedTransformer, defaultGeneratorConfig, type ModelConfig } from "@grpomesh/model";
 import { exportModelToOnnx } from "@grpomesh/onnx";
 
+/**
+ * Orchestrator settings for these tiny models: a step takes a few hundred milliseconds on two
+ * cores; no evaluation or printed samples between steps. Callers add max_iters and intervals.
+ */
+export const TINY_RUN = {
+  batch_size: 4,
+  group_size: 4,
+  learning_rate: 0.01,
+  warmup_iters: 2,
+  kl_beta: 0.05,
+  eval_interval: 0,
+  eval_batches: 1,
+  sample_interval: 0,
+  warn_kl: 1000,
+};
+
 export function writeTinyGenerator(dir: string, vocab: readonly string[], { seqLen = 32, seed = 7 } = {}): string {
   const config = defaultGeneratorConfig(vocab, { seq_len: seqLen, n_layer: 1, n_head: 2, d_model: 16, d_ff: 32, dropout: 0 });
   const model = new MaskedTransformer(config, { seed });

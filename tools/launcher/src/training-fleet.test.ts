@@ -13,21 +13,9 @@ import { OrchestratorService, RunState } from "@grpomesh/proto";
 import { createClient, waitForServing } from "@grpomesh/rpc";
 import { ROOT, startStack } from "./stack.ts";
 import { freePort } from "./supervisor.ts";
-import { judgeLabel, writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
+import { judgeLabel, TINY_RUN, writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
 
-const RUN = {
-  max_iters: 16,
-  batch_size: 4,
-  group_size: 4,
-  learning_rate: 0.01,
-  warmup_iters: 2,
-  kl_beta: 0.05,
-  eval_interval: 0,
-  eval_batches: 1,
-  sample_interval: 0,
-  checkpoint_interval: 0,
-  warn_kl: 1000,
-};
+const RUN = { ...TINY_RUN, max_iters: 16, checkpoint_interval: 0 };
 
 interface StepLine {
   type: string;
