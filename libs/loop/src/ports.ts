@@ -27,8 +27,8 @@ export interface SampleResult {
 /**
  * The loss and optimizer settings of an Update: the generated proto message's fields (a field added
  * to TrainParams in proto/grpomesh/v1/policy.proto appears here by itself), with the two enums as
- * their names. libs/loop's encodeUpdateRequest and the policy service's decodeTrainParams are the
- * only conversions between the two.
+ * their names. encodeUpdateRequest and decodeTrainParams (wire.ts) are the only conversions
+ * between the two.
  */
 export type TrainParams = Omit<WireTrainParams, "$typeName" | "$unknown" | "klEstimator" | "tokenReduction"> & {
   klEstimator: "exact" | "k1" | "k3";

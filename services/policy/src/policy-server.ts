@@ -1,12 +1,12 @@
 // The policy service: Sample, Update, Info, SaveCheckpoint and LoadCheckpoint over gRPC (with
 // health and reflection from libs/rpc) and a Prometheus /metrics endpoint, around one
 // PolicyEngine. Handlers only decode tensors, call the engine and encode its answer.
-import { DataType, KlEstimator, PolicyService, TokenReduction, type TrainParams as WireTrainParams } from "@grpomesh/proto";
+import { DataType, PolicyService } from "@grpomesh/proto";
 import { bindService, confinePath, invalidArgument, loadSecurity, serveWhileLoading, unavailable, type Security } from "@grpomesh/rpc";
 import { createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTensor, decodeTokens, encodeTensor } from "@grpomesh/tensor";
 import { PolicyEngine, modelInfoMessage, type EngineChoice } from "@grpomesh/engine";
-import type { TrainParams } from "@grpomesh/loop";
+import { decodeTrainParams } from "@grpomesh/loop";
 import { POLICY_FLAG_DEFAULTS, parseMetricsPort, type PolicyServiceConfig } from "./config.ts";
 import { PolicyMetrics } from "./policy-metrics.ts";
 
@@ -47,29 +47,6 @@ export function defaultPolicyConfig(): PolicyServiceConfig {
     threads: d.threads || undefined,
     spinWait: d.spin_wait,
   };
-}
-
-const KL: Record<number, TrainParams["klEstimator"] | undefined> = { [KlEstimator.EXACT]: "exact", [KlEstimator.K1]: "k1", [KlEstimator.K3]: "k3" };
-const REDUCTION: Record<number, TrainParams["tokenReduction"] | undefined> = { [TokenReduction.SUM]: "sum", [TokenReduction.MEAN]: "mean" };
-
-/**
- * The one decoding of an Update's TrainParams (libs/loop's encodeUpdateRequest is the encoding):
- * every field as it came, the two enums as names. The engine checks the values.
- */
-export function decodeTrainParams(p: WireTrainParams | undefined): TrainParams {
-  if (!p) throw invalidArgument("params is missing; expected the run's TrainParams");
-  const { $typeName: _typeName, $unknown: _unknown, klEstimator: kl, tokenReduction: reduction, ...numbers } = p;
-  const klEstimator = KL[kl];
-  const tokenReduction = REDUCTION[reduction];
-  if (!klEstimator)
-    throw invalidArgument(
-      `params.kl_estimator is ${KlEstimator[kl] ? `KL_ESTIMATOR_${KlEstimator[kl]}` : kl}; expected KL_ESTIMATOR_EXACT, KL_ESTIMATOR_K1 or KL_ESTIMATOR_K3`,
-    );
-  if (!tokenReduction)
-    throw invalidArgument(
-      `params.token_reduction is ${TokenReduction[reduction] ? `TOKEN_REDUCTION_${TokenReduction[reduction]}` : reduction}; expected TOKEN_REDUCTION_SUM or TOKEN_REDUCTION_MEAN`,
-    );
-  return { ...numbers, klEstimator, tokenReduction };
 }
 
 /**

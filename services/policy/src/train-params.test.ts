@@ -1,12 +1,11 @@
-// TrainParams on the wire: libs/loop's encodeUpdateRequest and the policy's decodeTrainParams are
-// inverse, and the port type carries every field of the generated message.
+// TrainParams on the wire: libs/loop's encodeUpdateRequest and decodeTrainParams (what the policy
+// decodes an Update with) are inverse, and the port type carries every field of the generated message.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { KlEstimator, TokenReduction, TrainParamsSchema, UpdateRequestSchema } from "@grpomesh/proto";
-import { RpcError, Status } from "@grpomesh/rpc";
-import { encodeUpdateRequest } from "@grpomesh/loop";
-import { decodeTrainParams } from "./policy-server.ts";
+import { Status, statusOf } from "@grpomesh/rpc";
+import { decodeTrainParams, encodeUpdateRequest } from "@grpomesh/loop";
 import { trainParams } from "./test/fixtures.ts";
 
 const payload = (params = trainParams()) => ({
@@ -37,7 +36,7 @@ test("the decoded params hold exactly the generated message's fields", () => {
 
 test("missing params and unspecified enums are INVALID_ARGUMENT", () => {
   const refused = (fn: () => unknown, re: RegExp) =>
-    assert.throws(fn, (e: unknown) => e instanceof RpcError && e.code === Status.INVALID_ARGUMENT && re.test(e.message));
+    assert.throws(fn, (e: unknown) => statusOf(e).code === Status.INVALID_ARGUMENT && re.test(statusOf(e).message));
   refused(() => decodeTrainParams(undefined), /params is missing/);
   refused(() => decodeTrainParams(create(TrainParamsSchema, { tokenReduction: TokenReduction.SUM })), /kl_estimator is KL_ESTIMATOR_UNSPECIFIED/);
   refused(
