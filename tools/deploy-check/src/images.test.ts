@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DockerIgnore, healthcheckCommand, parseDockerfile, parseEnvArgs, rootImage, stageByName, stageEnv, DockerfileError } from "./dockerfile.ts";
+import { dockerIgnore, healthcheckCommand, parseDockerfile, rootImage, stageByName, stageEnv, DockerfileError } from "./dockerfile.ts";
 import { checkDockerfile, checkImagesInManifests, checkRunSyntax, serviceTargets } from "./images.ts";
 import { defaultServicePorts } from "./services.ts";
 import type { DeployBundle } from "./bundle.ts";
@@ -28,6 +28,7 @@ describe("parseDockerfile", () => {
         "  && echo two",
         "FROM base AS app",
         "ENV C $A-x",
+        "ENV PATH /a b",
         "USER 1000:1000",
         'HEALTHCHECK --interval=5s CMD ["node", "check.mjs"]',
       ].join("\n"),
@@ -43,16 +44,15 @@ describe("parseDockerfile", () => {
     assert.equal(df.stages[0]!.instructions[1]!.args, "echo one && echo two");
     const app = stageByName(df, "app")!;
     assert.equal(rootImage(df, app), "node:20-slim");
-    assert.deepEqual(stageEnv(df, app), { A: "1", B: "two words", C: "1-x" });
+    assert.deepEqual(stageEnv(df, app), { A: "1", B: "two words", C: "1-x", PATH: "/a b" });
     assert.deepEqual(healthcheckCommand(app.instructions.at(-1)!.args), ["node", "check.mjs"]);
-    assert.deepEqual(parseEnvArgs("PATH /a b"), [["PATH", "/a b"]]);
     assert.throws(() => parseDockerfile("RUN x\nFROM y"), DockerfileError);
   });
 });
 
-describe("DockerIgnore", () => {
+describe("dockerIgnore", () => {
   it("matches like BuildKit: ** across folders, a matched folder hides its files, the last rule wins", () => {
-    const ig = new DockerIgnore("# comment\n**/node_modules\n/runs\n*.log\n**/*.test.ts\ndocs\n!docs/keep.md\n");
+    const ig = dockerIgnore("# comment\n**/node_modules\n/runs\n*.log\n**/*.test.ts\ndocs\n!docs/keep.md\n");
     assert.equal(ig.ignores("node_modules/x/index.js"), true);
     assert.equal(ig.ignores("libs/model/node_modules/y"), true);
     assert.equal(ig.ignores("runs/2026/log.jsonl"), true);

@@ -18,7 +18,7 @@ import {
   stageByName,
   stageEnv,
   substitute,
-  DockerIgnore,
+  dockerIgnore,
   type Dockerfile,
   type Stage,
 } from "./dockerfile.ts";
@@ -99,7 +99,7 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
   } catch (err) {
     return [`${file}: ${(err as Error).message}`];
   }
-  const ignore = new DockerIgnore(bundle.dockerignore.text);
+  const ignore = dockerIgnore(bundle.dockerignore.text);
   const inContext = (path: string, why: string) => {
     if (!existsSync(join(bundle.root, path))) problems.push(`${file}: ${why} ${path}, which does not exist in the repository`);
     else if (ignore.ignores(path)) problems.push(`${file}: ${why} ${path}, but ${bundle.dockerignore.file} leaves it out of the build context`);
@@ -221,8 +221,7 @@ export function checkRunSyntax(bundle: DeployBundle): string[] {
   for (const s of df.stages) {
     for (const ins of s.instructions) {
       if (ins.keyword !== "RUN" || execForm(ins.args)) continue;
-      const script = ins.args.replace(/^(--\S+\s+)*/, "");
-      const r = spawnSync("sh", ["-n", "-c", script], { encoding: "utf8" });
+      const r = spawnSync("sh", ["-n", "-c", ins.args], { encoding: "utf8" });
       if (r.error) return [`cannot run sh to check RUN syntax: ${r.error.message}`];
       if (r.status !== 0) problems.push(`${bundle.dockerfile.file}:${ins.line}: RUN is not valid sh: ${r.stderr.trim()}`);
     }

@@ -18,7 +18,7 @@ export {
   selectorMatches,
   imageName,
 } from "./k8s.ts";
-export { parseDockerfile, DockerIgnore, DockerfileError, stageEnv, ancestry, type Dockerfile, type Stage } from "./dockerfile.ts";
+export { parseDockerfile, dockerIgnore, DockerfileError, stageEnv, ancestry, type Dockerfile, type Stage } from "./dockerfile.ts";
 export {
   checkDockerfile,
   checkRunSyntax,
