@@ -3,19 +3,34 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { formatConfig, nearest, parseConfig } from "./index.ts";
+import {
+  ConfigError,
+  PORT_OR_OFF,
+  type ParseOptions,
+  checkValues,
+  defaults,
+  formatConfig,
+  markdownTable,
+  nearest,
+  parseSettings,
+  portOrNull,
+  setting,
+  usage,
+  z,
+} from "./index.ts";
 
-const DEFAULTS = {
-  batch_size: 16,
-  learning_rate: 1e-5,
-  compile: false,
-  out_dir: "runs/grpo",
-  advantage_norm: "global" as "global" | "group" | "none",
+const TABLE = {
+  batch_size: setting(z.int().min(1), 16, "inputs per step"),
+  learning_rate: setting(z.number(), 1e-5, "peak learning rate"),
+  compile: setting(z.boolean(), false, "compile the model"),
+  out_dir: setting(z.string(), "runs/grpo", "where the run goes"),
+  advantage_norm: setting(z.enum(["global", "group", "none"]), "global", "how advantages are normalised"),
+  metrics_port: setting(PORT_OR_OFF, 9464, "/metrics port; off disables it"),
+  top_p: setting(z.number().gt(0).max(1), 0.95, "nucleus mass"),
 };
-const SPEC = {
-  integers: ["batch_size"] as const,
-  choices: { advantage_norm: ["global", "group", "none"] },
-};
+
+const parse = (argv: string[], more: ParseOptions<typeof TABLE> = {}) => parseSettings(TABLE, { argv, ...more });
+const fails = (fn: () => unknown, re: RegExp) => assert.throws(fn, (e: unknown) => e instanceof ConfigError && re.test(e.message), String(re));
 
 function withFile(contents: string, fn: (path: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), "grpomesh-config-"));
@@ -29,135 +44,108 @@ function withFile(contents: string, fn: (path: string) => void): void {
 }
 
 test("defaults come back unchanged, typed, with nothing changed", () => {
-  const r = parseConfig(DEFAULTS, { ...SPEC, argv: [] });
-  assert.deepEqual(r.config, DEFAULTS);
-  assert.deepEqual(r.changed, []);
-  assert.deepEqual(r.positional, []);
-  assert.equal(r.help, false);
-  const lr: number = r.config.learning_rate; // typed by the defaults
-  assert.equal(lr, 1e-5);
+  const r = parse([]);
+  assert.deepEqual(r.config, defaults(TABLE));
+  assert.deepEqual([r.changed, r.positional, r.help], [[], [], false]);
+  const norm: "global" | "group" | "none" = r.config.advantage_norm; // typed by the table
+  assert.equal(norm, "global");
 });
 
-test("--key=value, --key value, --flag, --no-flag; dashes and underscores are equivalent; last wins", () => {
-  const r = parseConfig(DEFAULTS, {
-    ...SPEC,
-    argv: ["--batch-size=32", "--learning_rate", "3e-4", "--compile", "--out-dir=", "--advantage_norm", "group", "--batch_size=8"],
-  });
-  assert.deepEqual(r.config, { batch_size: 8, learning_rate: 3e-4, compile: true, out_dir: "", advantage_norm: "group" });
+test("--key=value, --key value, --flag, --no-flag; dashes are an alias of underscores; last wins", () => {
+  const r = parse(["--batch-size=32", "--learning_rate", "3e-4", "--compile", "--out-dir=", "--advantage_norm", "group", "--batch_size=8"]);
+  assert.deepEqual(
+    { ...r.config, metrics_port: 0, top_p: 0 },
+    { batch_size: 8, learning_rate: 3e-4, compile: true, out_dir: "", advantage_norm: "group", metrics_port: 0, top_p: 0 },
+  );
   assert.deepEqual(r.changed.sort(), ["advantage_norm", "batch_size", "compile", "learning_rate", "out_dir"]);
-  assert.equal(parseConfig(DEFAULTS, { argv: ["--compile", "--no-compile"] }).config.compile, false);
-  assert.equal(parseConfig(DEFAULTS, { argv: ["--compile=false"] }).config.compile, false);
-  assert.equal(parseConfig(DEFAULTS, { argv: ["--compile=YES"] }).config.compile, true);
-  // a negative number is a value, not an option
-  assert.equal(parseConfig(DEFAULTS, { argv: ["--learning_rate", "-1e-3"] }).config.learning_rate, -1e-3);
-  // integer-marked keys accept integer-valued exponents
-  assert.equal(parseConfig(DEFAULTS, { ...SPEC, argv: ["--batch_size=1e3"] }).config.batch_size, 1000);
+  assert.equal(parse(["--compile", "--no-compile"]).config.compile, false);
+  assert.equal(parse(["--compile=YES"]).config.compile, true);
+  assert.equal(parse(["--learning_rate", "-1e-3"]).config.learning_rate, -1e-3); // a negative number is a value
+  assert.equal(parse(["--batch_size=1e3"]).config.batch_size, 1000);
+  assert.equal(parse(["--out_dir=123"]).config.out_dir, "123"); // a string stays a string
 });
 
-test("a bare boolean flag does not swallow the next argument; positionals pass through", () => {
-  const r = parseConfig(DEFAULTS, { argv: ["export", "--compile", "model.onnx", "-", "-3", "--", "--not-an-option"] });
+test("a port or off: the one way to turn a listener off", () => {
+  assert.equal(parse(["--metrics_port=off"]).config.metrics_port, "off");
+  assert.equal(portOrNull(parse(["--metrics_port=off"]).config.metrics_port), null);
+  assert.equal(parse(["--metrics_port=0"]).config.metrics_port, 0);
+  fails(() => parse(["--metrics_port=-1"]), /--metrics_port is -1; expected "off" or an integer in \[0, 65535\]/);
+  fails(() => parse(["--metrics_port=70000"]), /expected "off" or an integer in \[0, 65535\]/);
+});
+
+test("a bare boolean flag does not swallow the next argument; positionals only where allowed", () => {
+  const r = parse(["export", "--compile", "model.onnx", "-3", "--", "--not-an-option"], { maxPositional: 9 });
   assert.equal(r.config.compile, true);
-  assert.deepEqual(r.positional, ["export", "model.onnx", "-", "-3", "--not-an-option"]);
-  assert.throws(() => parseConfig(DEFAULTS, { argv: ["a", "b"], maxPositional: 1 }), /got 2 positional argument\(s\) \("a" "b"\); expected at most 1/);
+  assert.deepEqual(r.positional, ["export", "model.onnx", "-3", "--not-an-option"]);
+  fails(() => parse(["stray"]), /got 1 positional argument\(s\) \("stray"\); expected none/);
+  fails(() => parse(["batch_size=3"]), /looks like an option without its dashes; write --batch_size=3/);
+  fails(() => parse(["-x"]), /single-dash option -x is not supported/);
 });
 
-test("unknown options are refused with the nearest key", () => {
-  assert.throws(() => parseConfig(DEFAULTS, { argv: ["--lerning_rate=1"] }), {
-    message: "unknown option --lerning_rate; did you mean --learning_rate?",
+test("unknown keys are refused with the nearest key; values with what the key accepts", () => {
+  fails(() => parse(["--batch_szie=3"]), /unknown option --batch_szie; did you mean --batch_size\?/);
+  fails(() => parse(["--zzzzzzzzzz=1"]), /known keys: --batch_size, --learning_rate/);
+  fails(() => parse(["--batch_size=0"]), /option --batch_size is 0; expected an integer ≥ 1/);
+  fails(() => parse(["--batch_size=2.5"]), /expected an integer ≥ 1/);
+  fails(() => parse(["--learning_rate=fast"]), /option --learning_rate is "fast"; expected a number/);
+  fails(() => parse(["--top_p=0"]), /expected a number in \(0, 1\]/);
+  fails(() => parse(["--compile=maybe"]), /expected true or false/);
+  fails(() => parse(["--advantage_norm=grup"]), /expected one of global, group, none \(did you mean group\?\)/);
+  fails(() => parse(["--batch_size"]), /option --batch_size needs a value/);
+  fails(() => parse([`--out_dir`, "x".repeat(5000), `--batch_size=${"9".repeat(900)}x`]), /is "9{200}…"/); // echoed truncated
+});
+
+test("environment between the defaults and the file; the file before the flags; errors name their source", () => {
+  const env = { SVC_BATCH_SIZE: "4", SVC_COMPILE: "true", OTHER_BATCH_SIZE: "99" };
+  withFile(JSON.stringify({ batch_size: 5, "learning-rate": 0.5 }), (path) => {
+    const r = parse([`--config=${path}`, "--learning_rate=0.25"], { env, envPrefix: "SVC_" });
+    assert.deepEqual([r.config.batch_size, r.config.compile, r.config.learning_rate, r.configFile], [5, true, 0.25, path]);
   });
-  assert.throws(() => parseConfig(DEFAULTS, { argv: ["--batchsize", "4"] }), /did you mean --batch_size\?/);
-  // nothing close: list what exists
-  assert.throws(
-    () => parseConfig(DEFAULTS, { argv: ["--zzz=1"] }),
-    /unknown option --zzz; known options: --batch_size, --learning_rate, --compile, --out_dir, --advantage_norm/,
-  );
-  assert.throws(() => parseConfig(DEFAULTS, { argv: ["--no-batch_size"] }), /unknown option --no-batch_size/);
-  assert.throws(() => parseConfig(DEFAULTS, { argv: ["-lr=3"] }), /single-dash option -lr=3 is not supported/);
-  assert.throws(() => parseConfig(DEFAULTS, { argv: ["learning_rate=3"] }), /looks like an option without its dashes; write --learning_rate=3/);
+  assert.equal(parse([], { env, envPrefix: "SVC_" }).config.batch_size, 4);
+  assert.equal(parse(["--batch_size=6"], { env, envPrefix: "SVC_" }).config.batch_size, 6);
+  fails(() => parse([], { env: { SVC_BATCH_SIZE: "0" }, envPrefix: "SVC_" }), /environment variable SVC_BATCH_SIZE is 0; expected an integer ≥ 1/);
 });
 
-test("type errors name the key, the value and the expected type", () => {
-  const bad = (argv: string[], re: RegExp) => assert.throws(() => parseConfig(DEFAULTS, { ...SPEC, argv }), re);
-  bad(["--batch_size=abc"], /option --batch_size has value "abc"; expected an integer/);
-  bad(["--batch_size=2.5"], /option --batch_size has value "2.5"; expected an integer/);
-  bad(["--learning_rate=fast"], /option --learning_rate has value "fast"; expected a number/);
-  bad(["--learning_rate=Infinity"], /expected a number/);
-  bad(["--learning_rate="], /option --learning_rate has value ""; expected a number/);
-  bad(["--compile=maybe"], /option --compile has value "maybe"; expected a boolean \(true\/false\)/);
-  bad(["--learning_rate"], /option --learning_rate needs a value: --learning_rate=VALUE/);
-  bad(["--learning_rate", "--compile"], /option --learning_rate needs a value/);
+test("config file errors: unknown keys, JSON types (no coercion), bad JSON, missing file", () => {
+  withFile(JSON.stringify({ batch_szie: 3 }), (p) =>
+    fails(() => parse([`--config=${p}`]), /unknown key "batch_szie" in config file .*; did you mean "batch_size"\?/),
+  );
+  withFile(JSON.stringify({ batch_size: "3" }), (p) =>
+    fails(() => parse([`--config=${p}`]), /key "batch_size" in config file .* is "3"; expected an integer ≥ 1/),
+  );
+  withFile("{nope", (p) => fails(() => parse([`--config=${p}`]), /is not valid JSON/));
+  withFile("[1]", (p) => fails(() => parse([`--config=${p}`]), /must hold a JSON object.*got an array/));
+  fails(() => parse(["--config=/nonexistent/run.json"]), /cannot read config file/);
 });
 
-test("enum errors list the choices (and suggest the nearest)", () => {
-  assert.throws(() => parseConfig(DEFAULTS, { ...SPEC, argv: ["--advantage_norm=grup"] }), {
-    message: 'option --advantage_norm has value "grup"; expected one of global, group, none (did you mean group?)',
-  });
-  assert.throws(() => parseConfig(DEFAULTS, { ...SPEC, argv: ["--advantage_norm=batch"] }), /expected one of global, group, none$/);
+test("relations between keys; values built in code are checked by the same rows", () => {
+  const check = (c: ReturnType<typeof defaults<typeof TABLE>>) => (c.batch_size > 8 && c.top_p < 0.5 ? ["batch_size > 8 needs top_p ≥ 0.5"] : []);
+  fails(() => parse(["--batch_size=9", "--top_p=0.1"], { check }), /^batch_size > 8 needs top_p ≥ 0.5$/);
+  checkValues(TABLE, defaults(TABLE), check);
+  fails(
+    () => checkValues(TABLE, { ...defaults(TABLE), batch_size: 0, top_p: 3 }),
+    /invalid settings:\n {2}batch_size is 0; .*\n {2}top_p is 3; expected a number in \(0, 1\]/,
+  );
 });
 
-test("a JSON config file sits between the defaults and the argv overrides", () => {
-  withFile(JSON.stringify({ "batch-size": 64, learning_rate: 0.001, advantage_norm: "none" }), (path) => {
-    const r = parseConfig(DEFAULTS, { ...SPEC, argv: [`--config=${path}`, "--learning_rate=0.002"] });
-    assert.deepEqual(r.config, { ...DEFAULTS, batch_size: 64, learning_rate: 0.002, advantage_norm: "none" });
-    assert.equal(r.configFile, path);
-    // the same file given as an option, and --config PATH with a space
-    assert.equal(parseConfig(DEFAULTS, { ...SPEC, argv: [], file: path }).config.batch_size, 64);
-    assert.equal(parseConfig(DEFAULTS, { ...SPEC, argv: ["--config", path] }).config.batch_size, 64);
-  });
+test("--help, usage and the Markdown table list every key with what it accepts, default, variable and description", () => {
+  assert.equal(parse(["--help"]).help, true);
+  assert.equal(parse(["-h"]).help, true);
+  const text = usage(TABLE, "svc", "SVC_");
+  assert.match(text, /--batch_size {2}\(an integer ≥ 1; default 16\) {2}\[env SVC_BATCH_SIZE\]\n {6}inputs per step/);
+  assert.match(text, /--advantage_norm {2}\(one of global, group, none; default "global"\)/);
+  const md = markdownTable(TABLE, "SVC_");
+  assert.match(md, /\| `metrics_port` \| "off" or an integer in \[0, 65535\] \| `9464` \| `SVC_METRICS_PORT` \| \/metrics port; off disables it \|/);
+  assert.equal(md.split("\n").length, 2 + Object.keys(TABLE).length);
 });
 
-test("config file errors: unknown keys, JSON types, enum values, bad JSON, missing file", () => {
-  withFile(JSON.stringify({ lerning_rate: 1 }), (path) =>
-    assert.throws(() => parseConfig(DEFAULTS, { file: path, argv: [] }), {
-      message: `unknown key "lerning_rate" in config file ${path}; did you mean "learning_rate"?`,
-    }),
-  );
-  withFile(JSON.stringify({ batch_size: "64" }), (path) =>
-    assert.throws(() => parseConfig(DEFAULTS, { ...SPEC, file: path, argv: [] }), /key "batch_size" in config file .* is "64" \(string\); expected an integer/),
-  );
-  withFile(JSON.stringify({ batch_size: 6.5 }), (path) =>
-    assert.throws(() => parseConfig(DEFAULTS, { ...SPEC, file: path, argv: [] }), /is 6.5 \(number\); expected an integer/),
-  );
-  withFile(JSON.stringify({ compile: 1 }), (path) =>
-    assert.throws(() => parseConfig(DEFAULTS, { file: path, argv: [] }), /is 1 \(number\); expected a boolean/),
-  );
-  withFile(JSON.stringify({ advantage_norm: "batch" }), (path) =>
-    assert.throws(() => parseConfig(DEFAULTS, { ...SPEC, file: path, argv: [] }), /has value "batch"; expected one of global, group, none/),
-  );
-  withFile("{ batch_size: 1 }", (path) => assert.throws(() => parseConfig(DEFAULTS, { file: path, argv: [] }), /config file .* is not valid JSON/));
-  withFile("[1, 2]", (path) =>
-    assert.throws(() => parseConfig(DEFAULTS, { file: path, argv: [] }), /must hold a JSON object of key: value pairs; got an array/),
-  );
-  assert.throws(() => parseConfig(DEFAULTS, { argv: ["--config=/nonexistent/run.json"] }), /cannot read config file \/nonexistent\/run.json/);
+test("a table whose default breaks its own type, or a key that is not snake_case, is refused", () => {
+  assert.throws(() => parseSettings({ n: setting(z.int().min(1), 0, "n") }, { argv: [] }), /setting n: default 0 is not an integer ≥ 1/);
+  assert.throws(() => parseSettings({ "bad-key": setting(z.int(), 0, "x") }, { argv: [] }), /keys are snake_case/);
 });
 
-test("--help is reported unless help is itself an option", () => {
-  assert.equal(parseConfig(DEFAULTS, { argv: ["--help"] }).help, true);
-  const r = parseConfig({ help: false }, { argv: ["--help"] });
-  assert.equal(r.help, false);
-  assert.equal(r.config.help, true);
-});
-
-test("bad defaults and declarations are refused", () => {
-  assert.throws(() => parseConfig({ config: "x" }, { argv: [] }), /reserved for --config/);
-  assert.throws(() => parseConfig({ a_b: 1, "a-b": 2 }, { argv: [] }), /collide/);
-  assert.throws(() => parseConfig({ a: [1] as never }, { argv: [] }), /default a has type object; expected number, boolean or string/);
-  assert.throws(() => parseConfig({ a: 1.5 }, { argv: [], integers: ["a"] }), /marked integer but is not an integer/);
-  assert.throws(() => parseConfig({ a: "x" }, { argv: [], choices: { a: ["y"] } }), /not one of its choices y/);
-  assert.throws(() => parseConfig({ a: 1 }, { argv: [], choices: { a: ["y"] } as never }), /whose default is not a string/);
-  assert.throws(() => parseConfig({ a: 1 }, { argv: [], integers: ["b" as never] }), /not a key of the defaults/);
-});
-
-test("formatConfig prints aligned key = value lines and marks changes", () => {
-  const r = parseConfig(DEFAULTS, { ...SPEC, argv: ["--batch_size=32", "--compile"] });
-  assert.equal(
-    formatConfig(r.config),
-    ["batch_size     = 32", "learning_rate  = 0.00001", "compile        = true", 'out_dir        = "runs/grpo"', 'advantage_norm = "global"'].join("\n"),
-  );
-  assert.equal(formatConfig({ a: 1, bb: "x" }, { a: 2, bb: "x" }), 'a  = 1  # default: 2\nbb = "x"');
-});
-
-test("nearest suggests only plausible typos", () => {
+test("formatConfig prints aligned key = value lines and marks changes; nearest suggests only plausible typos", () => {
+  assert.equal(formatConfig({ a: 1, long_key: "x" }, { a: 2, long_key: "x" }), 'a        = 1  # default: 2\nlong_key = "x"');
   assert.equal(nearest("lerning_rate", ["learning_rate", "batch_size"]), "learning_rate");
-  assert.equal(nearest("xyz", ["learning_rate", "batch_size"]), undefined);
+  assert.equal(nearest("zzz", ["learning_rate"]), undefined);
 });

@@ -1,95 +1,118 @@
-// nanoGPT-style configuration: typed defaults, then a JSON config file, then --key=value
-// overrides, each checked against the defaults' types. Unknown keys are refused with the nearest
-// known key, so a typo never silently trains with the default.
-
+// One settings schema for every service and tool. A table maps each key (snake_case: what users
+// write in config files, on the command line and, upper-cased, in environment variables) to a zod
+// type (its kind and allowed range or values), a default and a one-line description. From the
+// table come parsing (defaults, then <PREFIX><KEY> environment variables, then a JSON config file,
+// then --key=value flags; a later one wins), all per-key validation, `--help` and
+// docs/configuration.md. Unknown keys are refused with the nearest known key, so a typo never
+// silently trains with the default. Keys are spelled with underscores; dashes are accepted as an alias.
 import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+export { z };
 
 export type ConfigValue = number | boolean | string;
-export type ConfigShape = { [key: string]: ConfigValue };
 
-export interface ParseOptions<T extends ConfigShape> {
-  /** Command-line arguments (default process.argv.slice(2)). */
-  argv?: readonly string[];
-  /** JSON config file read before the argv overrides; `--config=path.json` in argv replaces it. */
-  file?: string;
-  /** Allowed values of string options (enums). */
-  choices?: { readonly [K in keyof T]?: readonly string[] };
-  /** Number options that accept only integers. */
-  integers?: readonly (keyof T & string)[];
-  /** Most positional arguments accepted (default: any number). */
-  maxPositional?: number;
+export interface Setting<T extends ConfigValue = ConfigValue> {
+  readonly type: z.ZodType<T>;
+  readonly default: T;
+  /** One line: what the setting does (and what 0 or "" means, when it means something). */
+  readonly doc: string;
 }
 
-export interface ParsedConfig<T extends ConfigShape> {
-  config: T;
-  /** Arguments that are not options, in order (everything after a bare `--` included). */
-  positional: string[];
-  /** The JSON file that was read, if any. */
-  configFile?: string;
-  /** Keys whose value differs from the default. */
-  changed: (keyof T & string)[];
-  /** `--help` was given (and "help" is not a key of the defaults): print formatConfig(defaults) and exit. */
-  help: boolean;
+export type Table = Readonly<Record<string, Setting>>;
+/** The parsed values of a table: each key with its setting's type. */
+export type Values<T extends Table> = { -readonly [K in keyof T]: T[K]["default"] };
+
+/** A setting; the default is checked against the type when the table is first used. */
+export function setting<T extends ConfigValue>(type: z.ZodType<T>, def: NoInfer<T>, doc: string): Setting<T> {
+  return { type, default: def, doc };
 }
 
-const normalize = (key: string): string => key.replace(/-/g, "_");
+/** A port, or "off" to turn the listener off; 0 picks a free port. The one way to disable /metrics. */
+export const PORT_OR_OFF = z.union([z.literal("off"), z.int().min(0).max(65535)]);
 
-type Kind = "number" | "integer" | "boolean" | "string" | "enum";
+/** "off" → null, else the port. */
+export const portOrNull = (v: "off" | number): number | null => (v === "off" ? null : v);
 
-interface KeySpec {
-  key: string;
-  kind: Kind;
-  choices?: readonly string[];
+/** A bad flag, variable, file key or value: the process should print the message and exit 2. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
 }
 
-function describe(spec: KeySpec): string {
-  switch (spec.kind) {
+// ---------------------------------------------------------------------------------------------
+// What a setting accepts, read from its zod type's JSON Schema.
+
+type Json = {
+  type?: string;
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: Json[];
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  minLength?: number;
+};
+
+const jsonCache = new WeakMap<z.ZodType, Json>();
+function jsonOf(type: z.ZodType): Json {
+  let j = jsonCache.get(type);
+  if (!j) jsonCache.set(type, (j = z.toJSONSchema(type, { unrepresentable: "any" }) as Json));
+  return j;
+}
+
+const SAFE = Number.MAX_SAFE_INTEGER;
+function rangeText(j: Json): string {
+  const lo = j.exclusiveMinimum ?? j.minimum;
+  const hi = j.exclusiveMaximum ?? (j.maximum !== undefined && Math.abs(j.maximum) < SAFE ? j.maximum : undefined);
+  const hasLo = lo !== undefined && Math.abs(lo) < SAFE;
+  if (hasLo && hi !== undefined) return ` in ${j.exclusiveMinimum !== undefined ? "(" : "["}${lo}, ${hi}${j.exclusiveMaximum !== undefined ? ")" : "]"}`;
+  if (hasLo) return ` ${j.exclusiveMinimum !== undefined ? ">" : "≥"} ${lo}`;
+  if (hi !== undefined) return ` ${j.exclusiveMaximum !== undefined ? "<" : "≤"} ${hi}`;
+  return "";
+}
+
+function describeJson(j: Json): string {
+  if (j.anyOf) return j.anyOf.map(describeJson).join(" or ");
+  if (j.const !== undefined) return JSON.stringify(j.const);
+  if (j.enum) return `one of ${j.enum.join(", ")}`;
+  switch (j.type) {
     case "integer":
-      return "an integer";
+      return `an integer${rangeText(j)}`;
     case "number":
-      return "a number";
+      return `a number${rangeText(j)}`;
     case "boolean":
-      return "a boolean (true/false)";
+      return "true or false";
     case "string":
-      return "a string";
-    case "enum":
-      return `one of ${spec.choices!.join(", ")}`;
+      return j.minLength ? "a non-empty string" : "a string";
   }
+  return "a value";
 }
 
-/** Checks the defaults and declarations once, and indexes keys by their normalized spelling. */
-function buildSpecs<T extends ConfigShape>(defaults: T, options: ParseOptions<T>): Map<string, KeySpec> {
-  const specs = new Map<string, KeySpec>();
-  const integers = new Set<string>(options.integers ?? []);
-  const choices = (options.choices ?? {}) as Record<string, readonly string[] | undefined>;
-  for (const [key, value] of Object.entries(defaults)) {
-    const norm = normalize(key);
-    if (norm === "config") throw new Error(`default key "${key}" is reserved for --config=path.json; rename it`);
-    if (specs.has(norm)) throw new Error(`default keys "${specs.get(norm)!.key}" and "${key}" collide (dashes and underscores are equivalent); rename one`);
-    let spec: KeySpec;
-    if (typeof value === "boolean") spec = { key, kind: "boolean" };
-    else if (typeof value === "number") {
-      if (Number.isNaN(value)) throw new Error(`default ${key} is NaN; expected a number`);
-      spec = { key, kind: integers.has(key) ? "integer" : "number" };
-      if (spec.kind === "integer" && !Number.isSafeInteger(value)) throw new Error(`default ${key} = ${value} is marked integer but is not an integer`);
-    } else if (typeof value === "string") {
-      const allowed = choices[key];
-      spec = allowed ? { key, kind: "enum", choices: allowed } : { key, kind: "string" };
-      if (allowed && !allowed.includes(value)) throw new Error(`default ${key} = ${JSON.stringify(value)} is not one of its choices ${allowed.join(", ")}`);
-    } else {
-      throw new Error(`default ${key} has type ${value === null ? "null" : typeof value}; expected number, boolean or string`);
-    }
-    specs.set(norm, spec);
+/** What the setting accepts, in words: "an integer ≥ 2", "one of sum, mean", "\"off\" or an integer in [0, 65535]". */
+export const allowedValues = (s: Setting): string => describeJson(jsonOf(s.type));
+
+/** The JSON types a setting's value may have (a union may take several). */
+function kinds(j: Json): Set<string> {
+  if (j.anyOf) return new Set(j.anyOf.flatMap((b) => [...kinds(b)]));
+  if (j.const !== undefined || j.enum) return new Set(["string"]);
+  return new Set([j.type === "integer" ? "number" : (j.type ?? "string")]);
+}
+
+const TRUE = new Set(["true", "1", "yes", "on"]);
+const FALSE = new Set(["false", "0", "no", "off"]);
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** A command-line or environment string as the setting's value: a number, a boolean, or the string itself. */
+function fromString(s: Setting, raw: string): unknown {
+  const k = kinds(jsonOf(s.type));
+  if (k.has("number") && NUMBER.test(raw) && Number.isFinite(Number(raw)) && !(k.has("string") && s.type.safeParse(raw).success)) return Number(raw);
+  if (k.has("boolean") && !k.has("string")) {
+    const v = raw.toLowerCase();
+    if (TRUE.has(v)) return true;
+    if (FALSE.has(v)) return false;
   }
-  for (const key of integers) {
-    if (!(key in defaults)) throw new Error(`integers lists "${key}", which is not a key of the defaults`);
-    if (typeof defaults[key] !== "number") throw new Error(`integers lists "${key}", whose default is not a number`);
-  }
-  for (const key of Object.keys(choices)) {
-    if (!(key in defaults)) throw new Error(`choices lists "${key}", which is not a key of the defaults`);
-    if (typeof defaults[key] !== "string") throw new Error(`choices lists "${key}", whose default is not a string`);
-  }
-  return specs;
+  return raw;
 }
 
 function levenshtein(a: string, b: string): number {
@@ -113,79 +136,90 @@ export function nearest(word: string, candidates: Iterable<string>): string | un
   return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
-function unknownKey(what: "option" | "key", shown: string, norm: string, specs: Map<string, KeySpec>, format: (key: string) => string, where = ""): Error {
-  const guess = nearest(norm, specs.keys());
-  const hint = guess ? `did you mean ${format(specs.get(guess)!.key)}?` : `known ${what}s: ${[...specs.values()].map((s) => format(s.key)).join(", ")}`;
-  return new Error(`unknown ${what} ${shown}${where}; ${hint}`);
+/** The value checked against the setting's type, or a ConfigError naming where it came from and what is allowed. */
+function checked(s: Setting, value: unknown, shown: string): ConfigValue {
+  const r = s.type.safeParse(value);
+  if (r.success) return r.data;
+  const custom = r.error.issues.find((i) => i.code === "custom");
+  const j = jsonOf(s.type);
+  const guess = j.enum && typeof value === "string" ? nearest(value, j.enum.map(String)) : undefined;
+  const got = typeof value === "string" ? JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value) : JSON.stringify(value);
+  throw new ConfigError(`${shown} is ${got}; expected ${custom ? custom.message : allowedValues(s)}${guess ? ` (did you mean ${guess}?)` : ""}`);
 }
 
-const TRUE = new Set(["true", "1", "yes", "on"]);
-const FALSE = new Set(["false", "0", "no", "off"]);
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const normalize = (key: string): string => key.replace(/-/g, "_");
 
-/** Parses a command-line string into the key's type. */
-function fromString(spec: KeySpec, raw: string, shown: string): ConfigValue {
-  const bad = () => new Error(`${shown} has value ${JSON.stringify(raw)}; expected ${describe(spec)}`);
-  switch (spec.kind) {
-    case "boolean": {
-      const v = raw.toLowerCase();
-      if (TRUE.has(v)) return true;
-      if (FALSE.has(v)) return false;
-      throw bad();
-    }
-    case "number":
-    case "integer": {
-      const n = Number(raw);
-      if (!NUMBER.test(raw) || !Number.isFinite(n)) throw bad();
-      if (spec.kind === "integer" && !Number.isSafeInteger(n)) throw bad();
-      return n;
-    }
-    case "enum":
-      if (!spec.choices!.includes(raw)) {
-        const guess = nearest(raw, spec.choices!);
-        throw new Error(`${shown} has value ${JSON.stringify(raw)}; expected ${describe(spec)}${guess ? ` (did you mean ${guess}?)` : ""}`);
-      }
-      return raw;
-    case "string":
-      return raw;
-  }
+/** The variable that sets `key`: prefix + the key in upper case ("max_batch" → "POLICY_MAX_BATCH"). */
+export const envVariable = (prefix: string, key: string): string => prefix + normalize(key).toUpperCase();
+
+function unknownKey(table: Table, shown: string, norm: string, format: (key: string) => string, where = ""): ConfigError {
+  const guess = nearest(norm, Object.keys(table));
+  const hint = guess ? `did you mean ${format(guess)}?` : `known keys: ${Object.keys(table).map(format).join(", ")}`;
+  return new ConfigError(`unknown ${shown}${where}; ${hint}`);
 }
 
-/** Checks a value read from a JSON file against the key's type (no string-to-number coercion). */
-function fromJson(spec: KeySpec, value: unknown, shown: string): ConfigValue {
-  const got = `${JSON.stringify(value)} (${value === null ? "null" : Array.isArray(value) ? "array" : typeof value})`;
-  const bad = () => new Error(`${shown} is ${got}; expected ${describe(spec)}`);
-  switch (spec.kind) {
-    case "boolean":
-      if (typeof value !== "boolean") throw bad();
-      return value;
-    case "number":
-      if (typeof value !== "number") throw bad();
-      return value;
-    case "integer":
-      if (typeof value !== "number" || !Number.isSafeInteger(value)) throw bad();
-      return value;
-    case "string":
-      if (typeof value !== "string") throw bad();
-      return value;
-    case "enum":
-      if (typeof value !== "string") throw bad();
-      return fromString(spec, value, shown);
+const checkedTables = new WeakSet<Table>();
+/** Each default is a value of its own type, and no two keys collide once dashes are underscores. */
+function checkTable(table: Table): void {
+  if (checkedTables.has(table)) return;
+  for (const [key, s] of Object.entries(table)) {
+    if (key !== normalize(key) || key === "config" || key === "help") throw new Error(`setting key "${key}": keys are snake_case and not "config"/"help"`);
+    if (!s.type.safeParse(s.default).success) throw new Error(`setting ${key}: default ${JSON.stringify(s.default)} is not ${allowedValues(s)}`);
   }
+  checkedTables.add(table);
+}
+
+export interface ParseOptions<T extends Table> {
+  /** Command-line arguments (default process.argv.slice(2)). */
+  argv?: readonly string[];
+  /** Environment (default: none); with envPrefix, <PREFIX><KEY> sets a key between the defaults and the file. */
+  env?: Readonly<Record<string, string | undefined>>;
+  envPrefix?: string;
+  /** JSON config file read before the flags; `--config=path.json` in argv replaces it. */
+  file?: string;
+  /** Most positional arguments accepted (default: none). */
+  maxPositional?: number;
+  /** Relations between values that a per-key type cannot see; each string is one problem. */
+  check?: (values: Values<T>) => string[];
+}
+
+export interface Parsed<T extends Table> {
+  config: Values<T>;
+  /** Arguments that are not options, in order (everything after a bare `--` included). */
+  positional: string[];
+  /** The JSON file that was read, if any. */
+  configFile?: string;
+  /** Keys whose value differs from the default. */
+  changed: (keyof T & string)[];
+  /** `--help` was given: print usage() and exit 0. */
+  help: boolean;
+}
+
+/** The defaults of a table, as values. */
+export function defaults<T extends Table>(table: T): Values<T> {
+  checkTable(table);
+  return Object.fromEntries(Object.entries(table).map(([k, s]) => [k, s.default])) as Values<T>;
 }
 
 /**
- * Resolves a configuration: `defaults`, then the JSON file (`--config=path.json`, else
- * `options.file`), then `--key=value` / `--key value` / `--flag` / `--no-flag` overrides in order
- * (a later one wins). Dashes and underscores in keys are equivalent. `--` ends the options.
+ * Resolves a table's values: defaults, environment, the JSON file (`--config=path.json`, else
+ * `options.file`), then `--key=value` / `--key value` / `--flag` / `--no-flag` in order. `--` ends
+ * the options. Every error is a ConfigError naming the flag, variable or file key at fault.
  */
-export function parseConfig<T extends ConfigShape>(defaults: T, options: ParseOptions<T> = {}): ParsedConfig<T> {
-  const specs = buildSpecs(defaults, options);
+export function parseSettings<T extends Table>(table: T, options: ParseOptions<T> = {}): Parsed<T> {
+  checkTable(table);
   const argv = options.argv ?? process.argv.slice(2);
-  const overrides: Array<{ spec: KeySpec; value: ConfigValue }> = [];
+  const config = defaults(table) as Record<string, ConfigValue>;
   const positional: string[] = [];
+  const flags: Array<{ key: string; value: unknown; shown: string }> = [];
   let configFile = options.file;
   let help = false;
+
+  for (const [key, s] of Object.entries(table)) {
+    const name = options.envPrefix !== undefined ? envVariable(options.envPrefix, key) : undefined;
+    const raw = name !== undefined ? options.env?.[name] : undefined;
+    if (raw !== undefined) config[key] = checked(s, fromString(s, raw), `environment variable ${name}`);
+  }
 
   for (let n = 0; n < argv.length; n++) {
     const arg = argv[n]!;
@@ -194,68 +228,83 @@ export function parseConfig<T extends ConfigShape>(defaults: T, options: ParseOp
       break;
     }
     if (!arg.startsWith("--")) {
-      if (/^-[A-Za-z]/.test(arg)) throw new Error(`single-dash option ${arg} is not supported; write options as --key=value`);
-      const eq = arg.indexOf("=");
-      if (eq > 0 && specs.has(normalize(arg.slice(0, eq)))) {
-        throw new Error(`argument ${arg} looks like an option without its dashes; write --${arg}`);
-      }
-      positional.push(arg);
+      if (/^-[A-Za-z]/.test(arg) && arg !== "-h") throw new ConfigError(`single-dash option ${arg} is not supported; write options as --key=value`);
+      if (arg === "-h") help = true;
+      else if (arg.indexOf("=") > 0 && normalize(arg.slice(0, arg.indexOf("="))) in table)
+        throw new ConfigError(`argument ${arg} looks like an option without its dashes; write --${arg}`);
+      else positional.push(arg);
       continue;
     }
     const body = arg.slice(2);
     const eq = body.indexOf("=");
     const name = eq >= 0 ? body.slice(0, eq) : body;
     let raw: string | undefined = eq >= 0 ? body.slice(eq + 1) : undefined;
-    const norm = normalize(name);
+    const key = normalize(name);
     const takeNext = (): string => {
       const next = argv[n + 1];
-      if (next === undefined || next.startsWith("--")) throw new Error(`option --${name} needs a value: --${name}=VALUE`);
+      if (next === undefined || next.startsWith("--")) throw new ConfigError(`option --${name} needs a value: --${name}=VALUE`);
       n++;
       return next;
     };
-
-    if (norm === "config") {
+    if (key === "config") {
       configFile = raw ?? takeNext();
-      if (configFile === "") throw new Error("--config needs a path to a JSON file: --config=path.json");
+      if (configFile === "") throw new ConfigError("--config needs a path to a JSON file: --config=path.json");
       continue;
     }
-    if (norm === "help" && !specs.has("help") && raw === undefined) {
+    if (key === "help" && raw === undefined) {
       help = true;
       continue;
     }
-    let spec = specs.get(norm);
-    if (!spec && norm.startsWith("no_") && raw === undefined && specs.get(norm.slice(3))?.kind === "boolean") {
-      overrides.push({ spec: specs.get(norm.slice(3))!, value: false });
+    const s = table[key];
+    if (!s && key.startsWith("no_") && raw === undefined && table[key.slice(3)]?.default === false) {
+      flags.push({ key: key.slice(3), value: false, shown: `option --${name}` });
       continue;
     }
-    if (!spec) throw unknownKey("option", `--${name}`, norm, specs, (k) => `--${k}`);
-    if (spec.kind === "boolean" && raw === undefined) {
-      overrides.push({ spec, value: true }); // a bare flag never swallows the next argument
+    if (!s) throw unknownKey(table, `option --${name}`, key, (k) => `--${k}`);
+    if (typeof s.default === "boolean" && raw === undefined) {
+      flags.push({ key, value: true, shown: `option --${name}` }); // a bare flag never swallows the next argument
       continue;
     }
     raw ??= takeNext();
-    overrides.push({ spec, value: fromString(spec, raw, `option --${name}`) });
+    flags.push({ key, value: fromString(s, raw), shown: `option --${name}` });
   }
 
-  if (options.maxPositional !== undefined && positional.length > options.maxPositional) {
-    throw new Error(
+  const most = options.maxPositional ?? 0;
+  if (positional.length > most) {
+    throw new ConfigError(
       `got ${positional.length} positional argument(s) (${positional.map((p) => JSON.stringify(p)).join(" ")}); ` +
-        `expected at most ${options.maxPositional} — options are written --key=value`,
+        `expected ${most === 0 ? "none" : `at most ${most}`} — options are written --key=value`,
     );
   }
 
-  const config: ConfigShape = { ...defaults };
   if (configFile !== undefined) {
-    for (const [key, value] of Object.entries(readConfigFile(configFile))) {
-      const spec = specs.get(normalize(key));
-      if (!spec) throw unknownKey("key", JSON.stringify(key), normalize(key), specs, (k) => JSON.stringify(k), ` in config file ${configFile}`);
-      config[spec.key] = fromJson(spec, value, `key ${JSON.stringify(key)} in config file ${configFile}`);
+    for (const [k, value] of Object.entries(readConfigFile(configFile))) {
+      const key = normalize(k);
+      if (!table[key]) throw unknownKey(table, `key ${JSON.stringify(k)}`, key, (x) => JSON.stringify(x), ` in config file ${configFile}`);
+      config[key] = checked(table[key], value, `key ${JSON.stringify(k)} in config file ${configFile}`);
     }
   }
-  for (const { spec, value } of overrides) config[spec.key] = value;
+  for (const f of flags) config[f.key] = checked(table[f.key]!, f.value, f.shown);
 
-  const changed = Object.keys(defaults).filter((k) => config[k] !== defaults[k]) as (keyof T & string)[];
-  return { config: config as T, positional, configFile, changed, help };
+  const values = config as Values<T>;
+  const problems = options.check?.(values) ?? [];
+  if (problems.length) throw new ConfigError(problems.length === 1 ? problems[0]! : `invalid settings:\n  ${problems.join("\n  ")}`);
+  const changed = Object.keys(table).filter((k) => config[k] !== table[k]!.default) as (keyof T & string)[];
+  return { config: values, positional, configFile, changed, help };
+}
+
+/** Checks values built in code (not parsed) against the table: every key's type, then the relations. Throws ConfigError. */
+export function checkValues<T extends Table>(table: T, values: Values<T>, check?: (values: Values<T>) => string[]): void {
+  const problems: string[] = [];
+  for (const [key, s] of Object.entries(table)) {
+    try {
+      checked(s, (values as Record<string, unknown>)[key], key);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  problems.push(...(check?.(values) ?? []));
+  if (problems.length) throw new ConfigError(problems.length === 1 ? problems[0]! : `invalid settings:\n  ${problems.join("\n  ")}`);
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -263,28 +312,54 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new Error(`cannot read config file ${path}: ${(err as Error).message}`);
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new Error(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw new Error(`config file ${path} must hold a JSON object of key: value pairs; got ${Array.isArray(parsed) ? "an array" : JSON.stringify(parsed)}`);
+    throw new ConfigError(
+      `config file ${path} must hold a JSON object of key: value pairs; got ${Array.isArray(parsed) ? "an array" : JSON.stringify(parsed)}`,
+    );
   }
   return parsed as Record<string, unknown>;
+}
+
+const show = (v: ConfigValue) => (typeof v === "string" ? JSON.stringify(v) : String(v));
+
+/** `--help`: a usage line, then every key with what it accepts, its default, its variable and its description. */
+export function usage(table: Table, command: string, envPrefix?: string, intro = ""): string {
+  checkTable(table);
+  const lines = [`usage: ${command} [--key=value …] [--config=FILE.json]`, ...(intro ? [intro] : []), ""];
+  for (const [key, s] of Object.entries(table)) {
+    const env = envPrefix !== undefined ? `  [env ${envVariable(envPrefix, key)}]` : "";
+    lines.push(`  --${key}  (${allowedValues(s)}; default ${show(s.default)})${env}`, `      ${s.doc}`);
+  }
+  lines.push("", "Keys may be written with dashes (--max-batch) as well as underscores (--max_batch).");
+  return lines.join("\n");
+}
+
+/** One Markdown table of settings: key, accepted values, default, environment variable, description. */
+export function markdownTable(table: Table, envPrefix?: string): string {
+  checkTable(table);
+  const cell = (s: string) => s.replace(/\|/g, "\\|");
+  const rows = Object.entries(table).map(
+    ([key, s]) =>
+      `| \`${key}\` | ${cell(allowedValues(s))} | \`${cell(show(s.default))}\` | ${envPrefix !== undefined ? `\`${envVariable(envPrefix, key)}\`` : "—"} | ${cell(s.doc)} |`,
+  );
+  return ["| key | accepts | default | environment | description |", "| --- | --- | --- | --- | --- |", ...rows].join("\n");
 }
 
 /**
  * The resolved config as aligned `key = value` lines (strings quoted). With `defaults`, values that
  * differ from them are marked `# default: …`.
  */
-export function formatConfig(config: ConfigShape, defaults?: ConfigShape): string {
+export function formatConfig(config: Readonly<Record<string, ConfigValue>>, defaults?: Readonly<Record<string, ConfigValue>>): string {
   const keys = Object.keys(config);
   const width = Math.max(0, ...keys.map((k) => k.length));
-  const show = (v: ConfigValue) => (typeof v === "string" ? JSON.stringify(v) : String(v));
   return keys
     .map((k) => {
       const line = `${k.padEnd(width)} = ${show(config[k]!)}`;
@@ -293,4 +368,6 @@ export function formatConfig(config: ConfigShape, defaults?: ConfigShape): strin
     .join("\n");
 }
 
-export { ConfigError, parseConfigWithEnv, envUsage, envVariable, parsePortOrOff, atLeastOne, type EnvParseOptions } from "./env.ts";
+// TEMPORARY (see legacy.ts).
+export { parseConfig, type ConfigShape, type ParsedConfig } from "./legacy.ts";
+export { parseConfigWithEnv, envUsage, parsePortOrOff, atLeastOne, type EnvParseOptions } from "./legacy-env.ts";

@@ -1,7 +1,7 @@
 // The orchestrator's configuration: the GRPO defaults plus where the other roles are and where the
 // run lives. Parsed nanoGPT-style by libs/config: defaults, ORCHESTRATOR_<KEY> environment
 // variables, the JSON file (--config=run.json), then --key=value overrides.
-import { GRPO_CHOICES, GRPO_DEFAULTS, checkGrpoConfig, readJsonFile, type GrpoConfig } from "@grpomesh/loop";
+import { GRPO_DEFAULTS, checkGrpoConfig, readJsonFile, type GrpoConfig } from "@grpomesh/loop";
 import { parseConfig, parseConfigWithEnv, type ParsedConfig } from "@grpomesh/config";
 import { SECURITY_FLAG_DEFAULTS } from "@grpomesh/rpc";
 
@@ -64,7 +64,16 @@ const INTEGERS = [
   "log_every",
 ] as const;
 
-const PARSE = { choices: { ...GRPO_CHOICES, progress: ["auto", "line", "log"] }, integers: [...INTEGERS], maxPositional: 0 } as const;
+const PARSE = {
+  choices: {
+    advantage_norm: ["global", "group", "none"],
+    kl_estimator: ["exact", "k1", "k3"],
+    token_reduction: ["sum", "mean"],
+    progress: ["auto", "line", "log"],
+  },
+  integers: [...INTEGERS],
+  maxPositional: 0,
+} as const;
 
 /**
  * Keys a resumed run may change: how long it runs, how often it reports and saves, where the other

@@ -1,12 +1,10 @@
 // Services take their flags from the command line and, for containers, from `<PREFIX><KEY>`
 // environment variables (POLICY_MAX_BATCH for --max-batch): defaults, then the environment, then
 // the flags. An error names the variable or the flag at fault.
-import { formatConfig, parseConfig, type ConfigShape, type ParseOptions, type ParsedConfig } from "./index.ts";
+import { formatConfig, parseConfig, type ConfigShape, type ParseOptions, type ParsedConfig } from "./legacy.ts";
 
 /** A bad flag, variable or value: the process should print the usage and exit 2. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+import { ConfigError } from "./index.ts";
 
 export interface EnvParseOptions<T extends ConfigShape> extends Omit<ParseOptions<T>, "argv"> {
   argv: readonly string[];
@@ -15,10 +13,7 @@ export interface EnvParseOptions<T extends ConfigShape> extends Omit<ParseOption
   envPrefix: string;
 }
 
-/** The variable that sets `key`: prefix + the key in upper case ("max_batch" → "POLICY_MAX_BATCH"). */
-export function envVariable(prefix: string, key: string): string {
-  return prefix + key.replace(/-/g, "_").toUpperCase();
-}
+import { envVariable } from "./index.ts";
 
 /**
  * parseConfig with environment variables between the defaults and the flags (a flag wins).
