@@ -2,7 +2,9 @@ export { initBackend, BACKEND_ENV, type BackendChoice, type BackendInfo } from "
 // config, safetensors, checkpoints, special tokens and the optimizer state layout (no tfjs)
 export * from "./format.ts";
 export { localAttentionInit } from "./local-init.ts";
-export { MaskedTransformer, batchMatMul, geluTanh, matMul2d, type ForwardOptions } from "./transformer.ts";
+export { MaskedTransformer, type ForwardOptions } from "./transformer.ts";
+export { tfOps } from "./tf-ops.ts";
+export { transformerForward, type EmbeddingMode, type ForwardShape, type Ops } from "./forward.ts";
 export {
   BANNED_LOGIT,
   computeLogits,

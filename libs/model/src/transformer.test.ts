@@ -4,7 +4,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "./backend.ts";
 import { expectedTensorShapes } from "./config.ts";
 import { maskedLmLoss } from "./train.ts";
-import { MaskedTransformer, batchMatMul, matMul2d } from "./transformer.ts";
+import { MaskedTransformer } from "./transformer.ts";
+import { tfOps } from "./tf-ops.ts";
 import { randomizeWeights, referenceForward, tinyConfig } from "./test/fixtures.ts";
 
 await initBackend("wasm", { log: false });
@@ -196,17 +197,17 @@ test("forward refuses float ids and over-long sequences", () => {
   model.dispose();
 });
 
-test("customGrad matmuls give the same gradients as tfjs's built-in matMul", () => {
+test("the customGrad matMul gives the same gradients as tfjs's built-in matMul", () => {
   const x = tf.randomNormal([7, 5], 0, 1, "float32", 1) as tf.Tensor2D;
   const w = tf.randomNormal([5, 3], 0, 1, "float32", 2) as tf.Tensor2D;
   const dy = tf.randomNormal([7, 3], 0, 1, "float32", 3);
-  const ours = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(matMul2d(a as tf.Tensor2D, b as tf.Tensor2D), dy)))([x, w]);
+  const ours = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tfOps.matMul(a, b), dy)))([x, w]);
   const theirs = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), dy)))([x, w]);
   for (let i = 0; i < 2; i++) assert.ok(maxAbsDiff(ours[i]!.dataSync(), theirs[i]!.dataSync()) < 1e-5);
   const a3 = tf.randomNormal([4, 6, 5], 0, 1, "float32", 4) as tf.Tensor3D;
   const b3 = tf.randomNormal([4, 5, 2], 0, 1, "float32", 5) as tf.Tensor3D;
   const dy3 = tf.randomNormal([4, 6, 2], 0, 1, "float32", 6);
-  const ours3 = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(batchMatMul(a as tf.Tensor3D, b as tf.Tensor3D), dy3)))([a3, b3]);
+  const ours3 = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tfOps.matMul(a, b), dy3)))([a3, b3]);
   const theirs3 = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D), dy3)))([a3, b3]);
   for (let i = 0; i < 2; i++) assert.ok(maxAbsDiff(ours3[i]!.dataSync(), theirs3[i]!.dataSync()) < 1e-5);
   tf.dispose([x, w, dy, a3, b3, dy3, ...ours, ...theirs, ...ours3, ...theirs3]);
