@@ -2,18 +2,15 @@
 // each a real process on loopback with mutual TLS and an admin token, on tiny models in a temp
 // folder. The orchestrator is paused once it has trained a step, so the run state holds still and
 // any change to it is the hostile traffic's doing.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { loadCorpus } from "@grpomesh/data";
-import { freePort, writeCharacterJudge, writeTinyGenerator } from "@grpomesh/launcher";
+import { Supervisor, freePort, startStack, tsxProcess, writeCharacterJudge, writeTinyGenerator } from "@grpomesh/launcher";
 import { initBackend } from "@grpomesh/model";
 import { DataType, JudgeService, OrchestratorService, PolicyService, RunState } from "@grpomesh/proto";
-import { createClient, createLocalCredentials, loadSecurity, waitForServing, type Client, type Security } from "@grpomesh/rpc";
-import type { ServiceName, StackFacts } from "./cases.ts";
-
-export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+import { createClient, type Client, type Security } from "@grpomesh/rpc";
+import { SERVICES, type ServiceName, type StackFacts } from "./cases.ts";
 
 /** Largest request the policy, reference and judge accept here (small, so "oversized" is cheap to send). */
 export const SERVICE_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -25,14 +22,6 @@ export const SWAP_DEADLINE_MS = 5_000;
 /** The orchestrator has no flag for it: libs/rpc's default. */
 export const ORCHESTRATOR_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
-interface Proc {
-  name: ServiceName;
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  logPath: string;
-  alive: boolean;
-}
-
 export interface HostileStack {
   dir: string;
   targets: Record<ServiceName, string>;
@@ -43,7 +32,8 @@ export interface HostileStack {
   watched: string[];
   /** Names of processes that exited. */
   dead(): ServiceName[];
-  logTail(name: ServiceName, lines?: number): string;
+  /** A process's last lines of output. */
+  logTail(name: ServiceName): string;
   stop(): Promise<void>;
 }
 
@@ -58,8 +48,6 @@ export interface StackOptions {
 export async function startHostileStack(opts: StackOptions): Promise<HostileStack> {
   const { dir, log = () => {} } = opts;
   const timeoutMs = opts.timeoutMs ?? 120_000;
-  const logs = join(dir, "logs");
-  mkdirSync(logs, { recursive: true });
 
   // --- models and the folders hostile paths aim at ---
   await initBackend(undefined, { log: false });
@@ -85,110 +73,72 @@ export async function startHostileStack(opts: StackOptions): Promise<HostileStac
   // A symlink inside the checkpoint root to a real checkpoint outside it: loading it would roll the policy back.
   symlinkSync(generator, join(runDir, "escape"));
 
-  const credentials = await createLocalCredentials(join(dir, "secrets"));
-  const security = loadSecurity({ tlsDir: credentials.clientTlsDir, adminTokenFile: credentials.adminTokenFile });
-  const ports = { policy: await freePort(), reference: await freePort(), judge: await freePort(), orchestrator: await freePort() };
-  const targets = Object.fromEntries(Object.entries(ports).map(([k, p]) => [k, `127.0.0.1:${p}`])) as Record<ServiceName, string>;
-  const server = (dashes: boolean) => [
-    `--${dashes ? "tls-dir" : "tls_dir"}=${credentials.serverTlsDir}`,
-    `--${dashes ? "admin-token-file" : "admin_token_file"}=${credentials.adminTokenFile}`,
-  ];
-
-  const procs: Proc[] = [];
-  const start = (name: ServiceName, script: string, args: string[]) => {
-    const logPath = join(logs, `${name}.log`);
-    const out = createWriteStream(logPath);
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, script), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
-    child.stdout!.pipe(out);
-    child.stderr!.pipe(out);
-    const p: Proc = { name, child, logPath, alive: true, exited: Promise.resolve(null) };
-    p.exited = new Promise((resolve) => child.once("close", (code) => ((p.alive = false), resolve(code))));
-    procs.push(p);
-    return p;
-  };
-  const logTail = (name: ServiceName, lines = 20) => {
-    const p = procs.find((x) => x.name === name);
-    if (!p) return "";
-    try {
-      return readFileSync(p.logPath, "utf8").trim().split("\n").slice(-lines).join("\n");
-    } catch {
-      return "";
-    }
-  };
-  const stop = async () => {
-    // The orchestrator first, so it does not fail a step on services already gone.
-    const orchestrator = procs.find((p) => p.name === "orchestrator" && p.alive);
-    if (orchestrator) {
-      orchestrator.child.kill("SIGTERM");
-      await Promise.race([orchestrator.exited, sleep(10_000)]);
-    }
-    const live = procs.filter((p) => p.alive);
-    for (const p of live) p.child.kill("SIGTERM");
-    const timer = setTimeout(() => live.forEach((p) => p.alive && p.child.kill("SIGKILL")), 10_000);
-    await Promise.all(live.map((p) => p.exited));
-    clearTimeout(timer);
-  };
-  const ready = async (name: ServiceName) => {
-    const p = procs.find((x) => x.name === name)!;
-    const died = p.exited.then((code) => {
-      throw new Error(`${name} exited (code ${code}) before serving:\n${logTail(name)}`);
-    });
-    await Promise.race([waitForServing(targets[name], { timeoutMs, security }), died]);
-    log(`${name} serving on ${targets[name]}`);
-  };
-
+  const logDir = join(dir, "logs");
+  const sup = new Supervisor(logDir);
+  const procName = (name: ServiceName) => (name === "judge" ? "judge-0" : name);
+  const logTail = (name: ServiceName) => sup.get(procName(name)).tail.join("\n");
+  const stop = () => sup.stopAll(10_000);
+  let targets: Record<ServiceName, string>;
+  let security: Security;
   try {
-    const common = ["--threads=1"];
-    start("judge", "services/judge/src/main.ts", [
-      `--model=${servingModel}`,
-      `--model-repository=${repository}`,
-      `--address=${targets.judge}`,
-      "--metrics-port=off",
-      `--max-message-bytes=${SERVICE_MAX_MESSAGE_BYTES}`,
-      "--sessions=1",
-      "--threads=1",
-      ...server(true),
-    ]);
-    start("reference", "services/reference/src/main.ts", [
-      `--checkpoint=${generator}`,
-      `--address=${targets.reference}`,
-      "--metrics_port=off",
-      `--max_message_bytes=${SERVICE_MAX_MESSAGE_BYTES}`,
-      ...common,
-      ...server(false),
-    ]);
-    start("policy", "services/policy/src/main.ts", [
-      `--checkpoint=${generator}`,
-      `--checkpoint_root=${runDir}`,
-      `--address=${targets.policy}`,
-      "--metrics_port=off",
-      `--max_message_bytes=${SERVICE_MAX_MESSAGE_BYTES}`,
-      ...common,
-      ...server(false),
-    ]);
-    await Promise.all((["judge", "reference", "policy"] as const).map(ready));
-    start("orchestrator", "services/orchestrator/src/main.ts", [
-      `--policy=${targets.policy}`,
-      `--reference=${targets.reference}`,
-      `--judges=${targets.judge}`,
-      `--address=${targets.orchestrator}`,
-      `--run_dir=${runDir}`,
-      `--seed=${opts.seed}`,
-      "--max_iters=100000",
-      "--batch_size=2",
-      "--group_size=2",
-      "--eval_interval=100000",
-      "--eval_batches=1",
-      "--sample_interval=100000",
-      "--checkpoint_interval=100000",
-      "--warmup_iters=1",
-      "--progress=log",
-      "--log_every=1",
-      `--judge_swap_deadline_ms=${SWAP_DEADLINE_MS}`,
-      `--tls_dir=${credentials.clientTlsDir}`,
-      `--admin_token_file=${credentials.adminTokenFile}`,
-    ]);
-    await ready("orchestrator");
+    const stack = await startStack(
+      {
+        generator,
+        judgeModel: servingModel,
+        judges: 1,
+        logDir,
+        threads: 1,
+        checkpointRoot: runDir,
+        // A death is a finding here: nothing is restarted.
+        restart: false,
+        timeoutMs,
+        flags: {
+          judge: [`--model-repository=${repository}`, `--max-message-bytes=${SERVICE_MAX_MESSAGE_BYTES}`],
+          reference: [`--max_message_bytes=${SERVICE_MAX_MESSAGE_BYTES}`],
+          policy: [`--max_message_bytes=${SERVICE_MAX_MESSAGE_BYTES}`],
+        },
+        onReady: (name, _ms, s) => log(`${name} serving on ${s.address}`),
+      },
+      sup,
+    );
+    security = stack.clientSecurity;
+    targets = {
+      judge: stack.judges[0]!,
+      reference: stack.reference,
+      policy: stack.policy,
+      orchestrator: `127.0.0.1:${await freePort()}`,
+    };
+    await sup.startAll(
+      [
+        tsxProcess(
+          "orchestrator",
+          "services/orchestrator/src/main.ts",
+          [
+            `--policy=${targets.policy}`,
+            `--reference=${targets.reference}`,
+            `--judges=${targets.judge}`,
+            `--address=${targets.orchestrator}`,
+            `--run_dir=${runDir}`,
+            `--seed=${opts.seed}`,
+            "--max_iters=100000",
+            "--batch_size=2",
+            "--group_size=2",
+            "--eval_interval=100000",
+            "--eval_batches=1",
+            "--sample_interval=100000",
+            "--checkpoint_interval=100000",
+            "--warmup_iters=1",
+            "--progress=log",
+            "--log_every=1",
+            `--judge_swap_deadline_ms=${SWAP_DEADLINE_MS}`,
+            ...stack.clientFlags,
+          ],
+          { healthTarget: targets.orchestrator, healthSecurity: security },
+        ),
+      ],
+      { timeoutMs },
+    );
+    log(`orchestrator serving on ${targets.orchestrator}`);
   } catch (err) {
     await stop();
     throw err;
@@ -239,7 +189,7 @@ export async function startHostileStack(opts: StackOptions): Promise<HostileStac
       security,
       facts,
       watched: [dir, "/etc/passwd"],
-      dead: () => procs.filter((p) => !p.alive).map((p) => p.name),
+      dead: () => (Object.keys(SERVICES) as ServiceName[]).filter((n) => !alive(sup.get(procName(n)).child)),
       logTail,
       stop,
     };
@@ -269,4 +219,5 @@ async function settledStep(orchestrator: Client<typeof OrchestratorService>, pol
   }
 }
 
+const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

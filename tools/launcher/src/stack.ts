@@ -32,6 +32,8 @@ export interface StackOptions {
   secretsDir?: string;
   /** The policy's --checkpoint_root (where SaveCheckpoint may write): the run directory. */
   checkpointRoot?: string;
+  /** More flags for each role's command line (the judge spells its flags with dashes). */
+  flags?: Partial<Record<"judge" | "reference" | "policy", string[]>>;
   /** Judges and the reference are restarted when they die (default); false: any death is fatal. */
   restart?: Partial<RestartPolicy> | false;
   onReady?: (name: string, ms: number, service: StackService) => void;
@@ -115,9 +117,9 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
     // The judge's own parser spells its flags with dashes; the others take underscores.
     const flag = (key: string, value: string) => `--${dashes ? key.replace(/_/g, "-") : key}=${value}`;
     const security = credentials ? [...(tls ? [flag("tls_dir", credentials.serverTlsDir)] : []), flag("admin_token_file", credentials.adminTokenFile)] : [];
-    const role = script.split("/")[1]!;
+    const role = script.split("/")[1]! as "judge" | "reference" | "policy";
     return [
-      tsxProcess(name, script, [...flags, ...security, `--address=${address}`, `--metrics-port=${metricsPorts.get(name)}`], {
+      tsxProcess(name, script, [...flags, ...(opts.flags?.[role] ?? []), ...security, `--address=${address}`, `--metrics-port=${metricsPorts.get(name)}`], {
         healthTarget: address,
         healthSecurity: clientSecurity,
         // runServiceMain prints it once the server is up; health alone can pass before it is written.
