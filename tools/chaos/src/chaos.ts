@@ -10,10 +10,10 @@
 // its role's should be.
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { Supervisor, freePort, startStack, type Stack } from "@grpomesh/launcher";
+import { Supervisor, freePort, startStack, tsxProcess, type Stack } from "@grpomesh/launcher";
 import { latestCheckpoint, sha256File } from "@grpomesh/loop";
 import { firstDifference, ledgerProblems, readLog, stepLedger, type StepLedger } from "./ledger.ts";
-import { ManagedProcess, describeExit, tsxSpec, type Exit } from "./processes.ts";
+import { Restartable, describeExit, type Exit } from "./processes.ts";
 import { planFaults, type PlannedFault, type Role } from "./plan.ts";
 
 export interface ChaosOptions {
@@ -206,15 +206,15 @@ function resumeProblems(chaos: RunResult, outcomes: FaultOutcome[], resumed: num
 /**
  * The stack as `npm start` runs it (the launcher's startStack and Supervisor: mTLS and an admin
  * token, judges and the reference restarted with backoff when they die, the policy not), plus
- * what the chaos run starts itself: each run's orchestrator, and the policy once it was killed.
+ * what the chaos run starts itself on the same supervisor: each run's orchestrator, and the policy
+ * once it was killed.
  */
 class ChaosStack {
   private readonly said: Array<{ atMs: number; line: string }> = [];
   private readonly supervisor: Supervisor;
   private stack: Stack | undefined;
-  /** The policy after its first restart (the supervisor does not restart it; the chaos run does). */
-  private policyProcess: ManagedProcess | undefined;
-  private orchestrator: ManagedProcess | undefined;
+  /** The policy, which the supervisor does not restart (the chaos run does). */
+  private policyProcess: Restartable | undefined;
 
   constructor(
     private readonly opts: ChaosOptions,
@@ -305,27 +305,24 @@ class ChaosStack {
     );
   }
 
-  async killPolicy(): Promise<Exit> {
-    return this.policyProcess ? this.policyProcess.kill("SIGKILL") : this.killSupervised("policy");
+  private get policy(): Restartable {
+    return (this.policyProcess ??= new Restartable(this.supervisor, this.supervisor.get("policy").spec));
+  }
+
+  killPolicy(): Promise<Exit> {
+    return this.policy.stop({ signal: "SIGKILL" });
   }
 
   /** The policy back to the initial generator: a fresh process with the same command line (so the same address). */
   async restartPolicyFresh(): Promise<number> {
-    if (this.policyProcess) await this.policyProcess.stop();
-    else await this.supervisor.stop("policy");
-    const spec = this.supervisor.get("policy").spec;
-    this.policyProcess ??= new ManagedProcess(
-      { name: "policy", command: spec.command, args: spec.args, address: this.s.policy },
-      join(this.logDir, "policy.log"),
-      this.s.clientSecurity,
-    );
+    await this.policy.stop();
     const t0 = performance.now();
-    await this.policyProcess.startServing(HEALTH_TIMEOUT_MS);
+    await this.policy.start([], HEALTH_TIMEOUT_MS);
     return performance.now() - t0;
   }
 
   /** The orchestrator of a run directory (one per run; started again with --resume). */
-  orchestratorFor(runDir: string): ManagedProcess {
+  orchestratorFor(runDir: string): Restartable {
     mkdirSync(runDir, { recursive: true });
     const name = basename(runDir);
     const config = join(dirname(runDir), `${name}.run.json`);
@@ -334,8 +331,9 @@ class ChaosStack {
       JSON.stringify({ ...this.opts.runConfig, max_iters: this.opts.steps, checkpoint_interval: this.opts.checkpointInterval, seed: this.opts.seed }, null, 2) +
         "\n",
     );
-    this.orchestrator = new ManagedProcess(
-      tsxSpec("orchestrator", "services/orchestrator/src/main.ts", [
+    return new Restartable(
+      this.supervisor,
+      tsxProcess(`orchestrator-${name}`, "services/orchestrator/src/main.ts", [
         `--config=${config}`,
         `--policy=${this.s.policy}`,
         `--reference=${this.s.reference}`,
@@ -345,16 +343,13 @@ class ChaosStack {
         "--log_every=1",
         ...this.s.clientFlags,
       ]),
-      join(this.logDir, `orchestrator-${name}.log`),
-      this.s.clientSecurity,
     );
-    return this.orchestrator;
   }
 
   async runUninterrupted(runDir: string): Promise<RunResult> {
     const orch = this.orchestratorFor(runDir);
     const t0 = performance.now();
-    orch.start([`--address=127.0.0.1:${await freePort()}`]);
+    await orch.start([`--address=127.0.0.1:${await freePort()}`]);
     const exit = await orch.exited();
     if (exit.code !== 0) throw new Error(`the uninterrupted run failed (${describeExit(exit)}); last output:\n${orch.tail(20)}\nfull log: ${orch.logPath}`);
     return this.result(runDir, performance.now() - t0);
@@ -390,22 +385,18 @@ class ChaosStack {
     };
   }
 
-  async stopAll(): Promise<void> {
-    await this.orchestrator?.stop(10_000);
-    await this.policyProcess?.stop();
-    await this.supervisor.stopAll();
+  stopAll(): Promise<void> {
+    return this.supervisor.stopAll(10_000);
   }
 
   killNow(): void {
-    this.orchestrator?.killNow();
-    this.policyProcess?.killNow();
     this.supervisor.killAllNow();
   }
 }
 
 /** The chaos run proper: fires the plan's faults in order and brings the stack back after each. */
 class FaultRun {
-  private readonly orch: ManagedProcess;
+  private readonly orch: Restartable;
   private readonly logPath: string;
   private readonly outcomes: FaultOutcome[] = [];
   private readonly unexplained: string[] = [];
@@ -479,7 +470,7 @@ class FaultRun {
     const role: Role = outcome.fault.role;
     this.log(`chaos: SIGKILL ${outcome.target} after step ${outcome.atStep} (+${delayMs} ms, t=${outcome.atS.toFixed(1)} s)`);
     if (role === "orchestrator") {
-      const exit = await this.orch.kill("SIGKILL");
+      const exit = await this.orch.stop({ signal: "SIGKILL" });
       outcome.events.push(`orchestrator died (${describeExit(exit)})`);
       await this.resume(outcome);
     } else if (role === "judge" || role === "reference") {
@@ -514,7 +505,7 @@ class FaultRun {
     }
     outcome.events.push(`orchestrator still running ${limit / 1000} s after the policy died; stopped it`);
     this.unexplained.push(`the orchestrator did not stop within ${limit / 1000} s after the policy died (${outcome.target} at step ${outcome.atStep})`);
-    await this.orch.stop(10_000);
+    await this.orch.stop({ graceMs: 10_000 });
   }
 
   /** The orchestrator again with --resume over the same run directory. */
@@ -549,7 +540,7 @@ class FaultRun {
   }
 
   private async startOrchestrator(resume: boolean): Promise<void> {
-    this.orch.start([`--address=127.0.0.1:${await freePort()}`, ...(resume ? ["--resume"] : [])]);
+    await this.orch.start([`--address=127.0.0.1:${await freePort()}`, ...(resume ? ["--resume"] : [])]);
   }
 
   /** The step the orchestrator's resume line names ("resumed from … at step N"). */

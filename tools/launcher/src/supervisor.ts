@@ -120,13 +120,18 @@ export class Supervisor {
     return join(this.logDir, `${name}.log`);
   }
 
-  /** Starts one process (in a tier of its own: it is stopped before everything started earlier). */
+  /**
+   * Starts one process (in a tier of its own: it is stopped before everything started earlier). A
+   * name whose process is gone for good may be started again (e.g. a job resumed).
+   */
   start(spec: ProcessSpec): Running {
     return this.launch(spec, this.tiers++);
   }
 
   private launch(spec: ProcessSpec, tier: number): Internal {
-    if (this.running.some((r) => r.spec.name === spec.name)) throw new Error(`a process named ${spec.name} is already supervised`);
+    const old = this.running.find((r) => r.spec.name === spec.name);
+    if (old && (alive(old.child) || old.restartTimer)) throw new Error(`a process named ${spec.name} is already supervised`);
+    this.running = this.running.filter((r) => r !== old);
     let resolveExited!: (code: number | null) => void;
     const exited = new Promise<number | null>((r) => (resolveExited = r));
     const entry = {
