@@ -23,7 +23,7 @@ import {
 } from "@grpomesh/model/format";
 import { Rng, mixSeeds } from "@grpomesh/rng";
 import { parseFlags, requirePositiveIntegers } from "./options.ts";
-import { formatTable } from "./stats.ts";
+import { formatTable, median } from "./stats.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -148,13 +148,6 @@ export function batchFlops(config: ModelConfig, batch: number, seqLen = config.s
 
 export function gflopPerSecond(flops: number, seconds: number): number {
   return seconds > 0 ? flops / seconds / 1e9 : NaN;
-}
-
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** The config of a size: the generator's own, or its vocabulary at the reference architecture. */

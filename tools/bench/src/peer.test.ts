@@ -21,7 +21,6 @@ import {
   formatSizeReport,
   goalLine,
   maxAbsDiff,
-  median,
   parsePeerOutput,
   probeTorch,
   torchMissingMessage,
@@ -186,11 +185,8 @@ test("parsePeerOutput reads the peer's last line and refuses output without a mo
   assert.throws(() => parsePeerOutput("Traceback (most recent call last):", []), /expected one JSON line of results/);
 });
 
-test("median, maxAbsDiff and the busy-machine warning", () => {
+test("maxAbsDiff and the busy-machine warning", () => {
   assert.match(busyWarning(1.234), /load average 1\.23 before the bench.*unreliable and mostly favour ours; rerun on an idle machine \(load < 0\.5\)/);
-  assert.equal(median([3, 1, 2]), 2);
-  assert.equal(median([4, 1, 3, 2]), 2.5);
-  assert.ok(Number.isNaN(median([])));
   assert.equal(maxAbsDiff([1, 2, 3], [1, 2.5, 2], "x"), 1);
   assert.equal(maxAbsDiff([1, NaN], [1, 1], "x"), Infinity);
   assert.throws(() => maxAbsDiff([1], [1, 2], "logits"), /logits: ours has 1 values, the peer's 2/);

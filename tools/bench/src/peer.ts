@@ -12,7 +12,8 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { ModelProtoSchema, TensorProto_DataType } from "onnx-buf";
 import { expectedTensorShapes, validateConfig, type ModelConfig, type Weights } from "@grpomesh/model/format";
 import { parseFlags, requirePositiveIntegers } from "./options.ts";
-import { formatTable } from "./stats.ts";
+import { AUTO_MICRO_BATCH, REFERENCE_ARCH, SIZE_NAMES, type SizeName } from "./engine.ts";
+import { formatTable, median } from "./stats.ts";
 import type { EngineChoice } from "@grpomesh/engine";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -27,11 +28,6 @@ export const BUSY_LOAD = 0.5;
 const META_CONFIG = "grpomesh.config"; // libs/onnx export.ts writes the whole config.json here
 const META_VERSION = "grpomesh.version";
 
-export const SIZES = {
-  default: { seq_len: 128, n_layer: 4, n_head: 4, d_model: 128, d_ff: 512 },
-  reference: { seq_len: 256, n_layer: 6, n_head: 8, d_model: 256, d_ff: 1024 },
-} as const;
-export type SizeName = keyof typeof SIZES;
 export const PEER_MODES = ["repeat", "group"] as const;
 export type PeerMode = (typeof PEER_MODES)[number];
 export const PHASES = ["data", "sample", "judge", "reference", "advantage", "update", "step"] as const;
@@ -187,13 +183,6 @@ export function parsePeerOutput(stdout: string, modes: readonly PeerMode[]): Pee
   return out;
 }
 
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 export function formatRatio(ratio: number): string {
   return Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : "—";
 }
@@ -303,7 +292,7 @@ export async function run(argv: string[]): Promise<void> {
     HELP,
   );
   const sizes: SizeName[] = flags.size === "both" ? ["default", "reference"] : [flags.size as SizeName];
-  if (!sizes.every((s) => s in SIZES)) throw new Error(`--size=${flags.size}; expected default, reference or both`);
+  if (!sizes.every((s) => SIZE_NAMES.includes(s))) throw new Error(`--size=${flags.size}; expected default, reference or both`);
   const modes = flags.modes.split(",").map((m) => m.trim());
   if (modes.length === 0 || !modes.every((m): m is PeerMode => (PEER_MODES as readonly string[]).includes(m))) {
     throw new Error(`--modes=${flags.modes}; expected repeat, group or repeat,group`);
@@ -357,7 +346,7 @@ export async function run(argv: string[]): Promise<void> {
         python: found.python,
         peerThreads,
         tmp: join(tmp, size),
-        microBatch: microBatch ?? (engineName === "tfjs" ? AUTO_MICRO_BATCH[size] : 0),
+        microBatch: microBatch ?? (engineName === "tfjs" ? AUTO_MICRO_BATCH.tfjs[size] : 0),
         engine,
       });
       reports.push(report);
@@ -394,9 +383,6 @@ interface SizeOptions {
   engine?: EngineChoice;
 }
 
-/** Inputs per micro-batch of our tfjs update when --micro-batch-size=auto (0 = the whole batch). */
-export const AUTO_MICRO_BATCH: Record<SizeName, number> = { default: 0, reference: 4 };
-
 async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   // The engines load only here, so `--help` and the torch probe stay quick.
   const { loadCorpus } = await import("@grpomesh/data");
@@ -416,7 +402,7 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   let generatorNote = generator;
   if (size !== "default" || !existsSync(join(generator, "config.json"))) {
     generator = join(o.tmp, "generator");
-    const model = new MaskedTransformer(defaultGeneratorConfig(corpus.vocab.tokens, SIZES[size]), { seed: 1 });
+    const model = new MaskedTransformer(defaultGeneratorConfig(corpus.vocab.tokens, size === "reference" ? REFERENCE_ARCH : {}), { seed: 1 });
     model.save(generator);
     model.dispose();
     generatorNote = "randomly initialised (seed 1)";
