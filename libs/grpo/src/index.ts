@@ -1,4 +1,4 @@
-// GRPO math (docs/design.md, "The algorithm"): advantages, KL estimators, the loss on arrays and as a tfjs function,
+// GRPO math (docs/design.md, "The algorithm"): advantages, KL estimators, the loss on arrays and on tensors (any engine of @grpomesh/model's op set),
 // per-step metrics. Pure functions: no I/O, no clock, no global state besides tfjs's own.
 
 export type { AdvantageNorm, AdvantageOptions, AdvantageResult } from "./advantages.ts";
@@ -9,8 +9,9 @@ export type { KlEstimator } from "./kl.ts";
 export { KL_ESTIMATORS, exactKl, k1Kl, k3Kl, klPerSample, sequenceLogProbs } from "./kl.ts";
 export type { LossInputs, LossOptions, LossValues, ResolvedLossOptions } from "./loss.ts";
 export { DEFAULT_LOSS_OPTIONS, LOSS_VALUE_KEYS, grpoLossArrays, resolveLossInputs, sliceLossInputs, sumLossValues } from "./loss.ts";
+export type { KlMode, LossData, LossParts, LossSpec } from "./loss-graph.ts";
+export { grpoLoss, lossData, lossSpec, readLossParts } from "./loss-graph.ts";
 export type { LossTensors } from "./loss-tf.ts";
 export { grpoLossAndGrads, grpoLossTensors, readLossValues } from "./loss-tf.ts";
 export type { StepMetrics } from "./metrics.ts";
 export { stepMetrics } from "./metrics.ts";
-export { ensureTfGradients } from "./tf-gradients.ts";

@@ -27,6 +27,9 @@ export {
 } from "./checkpoint.ts";
 export { BANNED_LOGIT, specialTokenIds } from "./special-tokens.ts";
 export {
+  ADAMW_SCALARS,
+  adamwScalars,
+  adamwUpdate,
   checkOptimizerState,
   clipScale,
   cosineLearningRate,
@@ -34,6 +37,8 @@ export {
   isDecayed,
   optimizerStateFromSafeTensors,
   optimizerStateToSafeTensors,
+  type AdamWScalar,
+  type AdamWSettings,
   type AdamWState,
   type CosineSchedule,
 } from "./optim-math.ts";

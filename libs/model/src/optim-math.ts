@@ -1,6 +1,68 @@
-// Optimizer arithmetic that needs no tensor engine: the learning-rate schedule and which
-// parameters are decayed. Every training engine (tfjs, onnxruntime) shares these.
+// The optimizer, written once for every training engine (tfjs, onnxruntime): AdamW against the op
+// set of ops.ts, the learning-rate schedule, which parameters are decayed, the state's layout.
+import type { Ops } from "./ops.ts";
 import type { SafeTensor } from "./safetensors.ts";
+
+/** AdamW's scalars, each a float32 scalar in a graph. Factors like 1 − β1 are computed in JS (float64). */
+export const ADAMW_SCALARS = [
+  "lr",
+  "beta1",
+  "one_minus_beta1",
+  "beta2",
+  "one_minus_beta2",
+  "eps",
+  /** 1 − β1^t */
+  "bias_correction1",
+  /** 1 − β2^t */
+  "bias_correction2",
+  /** 1 − lr·weight_decay, applied to decayed parameters only */
+  "decay_factor",
+  /** multiplies every gradient first (global-norm clipping's factor) */
+  "grad_scale",
+] as const;
+
+export type AdamWScalar = (typeof ADAMW_SCALARS)[number];
+
+export interface AdamWSettings {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Default 1. */
+  gradScale?: number;
+}
+
+/** The scalars of update number `step` (1 for the first). */
+export function adamwScalars(o: AdamWSettings, step: number): Record<AdamWScalar, number> {
+  return {
+    lr: o.lr,
+    beta1: o.beta1,
+    one_minus_beta1: 1 - o.beta1,
+    beta2: o.beta2,
+    one_minus_beta2: 1 - o.beta2,
+    eps: o.eps,
+    bias_correction1: 1 - o.beta1 ** step,
+    bias_correction2: 1 - o.beta2 ** step,
+    decay_factor: 1 - o.lr * o.weightDecay,
+    grad_scale: o.gradScale ?? 1,
+  };
+}
+
+/**
+ * AdamW with decoupled weight decay (Loshchilov & Hutter; PyTorch's update), the same float32 ops
+ * in the same order on every engine:
+ *   g ← g·grad_scale;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
+ *   p ← (decayed ? p·(1−lr·wd) : p) − lr · (m / (1−β1^t)) / (√(v / (1−β2^t)) + ε)
+ */
+export function adamwUpdate<X>(o: Ops<X>, x: { p: X; m: X; v: X; grad: X }, s: Record<AdamWScalar, X | number>, decayed: boolean): { p: X; m: X; v: X } {
+  const g = o.mul(x.grad, s.grad_scale);
+  const m = o.add(o.mul(x.m, s.beta1), o.mul(g, s.one_minus_beta1));
+  const v = o.add(o.mul(x.v, s.beta2), o.mul(o.mul(g, g), s.one_minus_beta2));
+  const update = o.div(o.div(m, s.bias_correction1), o.add(o.sqrt(o.div(v, s.bias_correction2)), s.eps));
+  const kept = decayed ? o.mul(x.p, s.decay_factor) : x.p;
+  return { p: o.sub(kept, o.mul(update, s.lr)), m, v };
+}
 
 export interface CosineSchedule {
   /** Peak learning rate, reached at the end of warm-up. */

@@ -2,10 +2,18 @@
 // state, global-norm clipping, the cosine schedule, the masked-LM loss, and a model-agnostic
 // trainStep that accumulates gradients over micro-batches of any scalar loss.
 import * as tf from "@tensorflow/tfjs-core";
-// tfjs-core's Node build registers no gradients; see gradients.ts.
-import "./gradients.ts";
 import type { SafeTensor } from "./safetensors.ts";
-import { checkOptimizerState, clipScale, isDecayed, optimizerStateFromSafeTensors, optimizerStateToSafeTensors, type AdamWState } from "./optim-math.ts";
+import {
+  adamwScalars,
+  adamwUpdate,
+  checkOptimizerState,
+  clipScale,
+  isDecayed,
+  optimizerStateFromSafeTensors,
+  optimizerStateToSafeTensors,
+  type AdamWState,
+} from "./optim-math.ts";
+import { tfOps } from "./tf-ops.ts";
 
 export { cosineLearningRate, isDecayed, type AdamWState, type CosineSchedule } from "./optim-math.ts";
 
@@ -22,10 +30,8 @@ export interface AdamWOptions {
 }
 
 /**
- * AdamW with decoupled weight decay (Loshchilov & Hutter; PyTorch's update):
- *   p ← p − lr·wd·p;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
- *   p ← p − lr · (m / (1−β1^t)) / (√(v / (1−β2^t)) + ε)
- * Parameters without a gradient in a step are left untouched (as PyTorch does for grad = None).
+ * adamwUpdate (optim-math.ts) over tf.Variables, with its moments and step. Parameters without a
+ * gradient in a step are left untouched (as PyTorch does for grad = None).
  */
 export class AdamW {
   readonly beta1: number;
@@ -53,29 +59,19 @@ export class AdamW {
     }
   }
 
-  /** Applies one update with the given gradients (keyed like `variables`) and learning rate. */
-  apply(grads: Map<string, tf.Tensor>, lr: number): void {
+  /** Applies one update with the given gradients (keyed like `variables`, each first multiplied by gradScale) and learning rate. */
+  apply(grads: Map<string, tf.Tensor>, lr: number, gradScale = 1): void {
     for (const name of grads.keys()) if (!this.variables.has(name)) throw new Error(`AdamW got a gradient for "${name}", which is not one of its variables`);
     this.step += 1;
-    const c1 = 1 - this.beta1 ** this.step;
-    const c2 = 1 - this.beta2 ** this.step;
+    const s = adamwScalars({ lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, gradScale }, this.step);
     for (const [name, variable] of this.variables) {
-      const g = grads.get(name);
-      if (!g) continue;
-      const [m, v] = tf.tidy(() => [
-        tf.add(tf.mul(this.m.get(name)!, this.beta1), tf.mul(g, 1 - this.beta1)),
-        tf.add(tf.mul(this.v.get(name)!, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)),
-      ]);
-      this.m.get(name)!.dispose();
-      this.v.get(name)!.dispose();
-      this.m.set(name, m!);
-      this.v.set(name, v!);
-      const wd = this.decay(name) ? this.weightDecay : 0;
-      tf.tidy(() => {
-        const update = tf.div(tf.div(m!, c1), tf.add(tf.sqrt(tf.div(v!, c2)), this.eps));
-        const decayed = wd ? tf.mul(variable, 1 - lr * wd) : variable;
-        variable.assign(tf.sub(decayed, tf.mul(update, lr)));
-      });
+      const grad = grads.get(name);
+      if (!grad) continue;
+      const next = tf.tidy(() => adamwUpdate(tfOps, { p: variable, m: this.m.get(name)!, v: this.v.get(name)!, grad }, s, this.decay(name)));
+      variable.assign(next.p);
+      tf.dispose([next.p, this.m.get(name)!, this.v.get(name)!]);
+      this.m.set(name, next.m);
+      this.v.set(name, next.v);
     }
   }
 

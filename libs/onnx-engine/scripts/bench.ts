@@ -6,7 +6,8 @@
 import { parseArgs } from "node:util";
 import { defaultGeneratorConfig, expectedTensorShapes, flopsPerToken, specialTokenIds, type ModelConfig } from "@grpomesh/model/format";
 import { Rng } from "@grpomesh/rng";
-import { OnnxTrainer, type EmbeddingMode } from "../src/index.ts";
+import type { EmbeddingMode } from "@grpomesh/model/forward";
+import { OnnxTrainer } from "../src/index.ts";
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,

@@ -8,7 +8,8 @@ import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { defaultGeneratorConfig, expectedTensorShapes } from "@grpomesh/model/format";
 import { Rng } from "@grpomesh/rng";
-import { TRAIN_INPUTS as I, buildForwardGraph, buildTrainGraph } from "../src/index.ts";
+import { TOKENS_INPUT, buildForwardGraph } from "@grpomesh/onnx/export";
+import { TRAIN_INPUTS as I, buildTrainGraph } from "../src/index.ts";
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -27,7 +28,7 @@ const B = Number(args.batch ?? 8),
   k = 8,
   V = config.vocab_size;
 const model = args.forward
-  ? buildForwardGraph(config, B, T)
+  ? buildForwardGraph(config, { batch: B, seqLen: T })
   : buildTrainGraph(config, { batch: B, seqLen: T, groupSize: k, kl: "exact", klInLoss: true, ppo: false });
 const dir = mkdtempSync(join(tmpdir(), "onnx-engine-profile-"));
 const session = await ort.InferenceSession.create(model, {
@@ -49,7 +50,7 @@ for (const [name, shape] of expectedTensorShapes(config))
     ),
     shape,
   );
-feeds.ids = new ort.Tensor(
+feeds[TOKENS_INPUT] = new ort.Tensor(
   "int64",
   BigInt64Array.from({ length: B * T }, () => BigInt(2 + rng.nextInt(V - 2))),
   [B, T],
@@ -75,7 +76,7 @@ if (!args.forward) {
   );
   feeds[I.sampleCount] = new ort.Tensor("float32", Float32Array.of(B * k), []);
   feeds[I.klBeta] = new ort.Tensor("float32", Float32Array.of(0.1), []);
-  feeds[I.refLogProbs] = new ort.Tensor("float32", new Float32Array(B * T * V).fill(-Math.log(V)), [B, T, V]);
+  feeds[I.ref] = new ort.Tensor("float32", new Float32Array(B * T * V).fill(-Math.log(V)), [B, T, V]);
 }
 for (let r = 0; r < Number(args.runs); r++) {
   const t0 = performance.now();

@@ -1,17 +1,2 @@
-export { Tape, broadcastShapes, sizeOf, type Backward, type DType, type Value } from "./autodiff.ts";
-export {
-  IDS_INPUT,
-  LOGITS_OUTPUT,
-  METRIC_OUTPUTS,
-  TRAIN_INPUTS,
-  buildForwardGraph,
-  buildTrainGraph,
-  emitLogits,
-  gradOutputName,
-  type EmbeddingMode,
-  type ForwardGraphOptions,
-  type KlMode,
-  type TrainGraphSpec,
-} from "./transformer-graph.ts";
-export { ADAMW_SCALARS, adamwNames, buildAdamWGraph, type AdamWGroup, type AdamWScalar } from "./adamw-graph.ts";
-export { OnnxTrainer, type AdamWStepOptions, type LossAndGrads, type OnnxTrainerOptions } from "./trainer.ts";
+export { TRAIN_INPUTS, adamwNames, buildAdamWGraph, buildTrainGraph, gradOutputName, type AdamWGroup, type TrainGraphSpec } from "./train-graph.ts";
+export { OnnxTrainer, type LossAndGrads, type OnnxTrainerOptions } from "./trainer.ts";

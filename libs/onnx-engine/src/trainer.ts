@@ -1,35 +1,28 @@
 // The policy's weights, AdamW state and onnxruntime sessions: forward, GRPO loss + gradients, and
-// the AdamW update, each one ONNX graph per batch shape (built by transformer-graph.ts and
-// adamw-graph.ts), cached. No tfjs is loaded: only @grpomesh/model/format and the tfjs-free
+// the AdamW update, each one ONNX graph per batch shape (built by train-graph.ts and
+// @grpomesh/onnx/export), cached. No tfjs is loaded: only @grpomesh/model/format and the tfjs-free
 // entries of @grpomesh/grpo.
 import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
 import {
   BANNED_LOGIT,
+  adamwScalars,
   checkOptimizerState,
   checkWeightsAgainstConfig,
   expectedTensorShapes,
   isDecayed,
   validateConfig,
+  ADAMW_SCALARS,
+  type AdamWSettings,
   type AdamWState,
   type ModelConfig,
   type Weights,
 } from "@grpomesh/model/format";
-import { resolveLossInputs, sumLossValues, type LossInputs, type LossOptions, type LossValues } from "@grpomesh/grpo/loss";
-import { tokenWeights } from "@grpomesh/grpo/batch";
-import { ADAMW_SCALARS, adamwNames, buildAdamWGraph, type AdamWGroup, type AdamWScalar } from "./adamw-graph.ts";
-import {
-  IDS_INPUT,
-  LOGITS_OUTPUT,
-  METRIC_OUTPUTS,
-  TRAIN_INPUTS,
-  buildForwardGraph,
-  buildTrainGraph,
-  gradOutputName,
-  type EmbeddingMode,
-  type KlMode,
-  type TrainGraphSpec,
-} from "./transformer-graph.ts";
+import type { EmbeddingMode } from "@grpomesh/model/forward";
+import { LOSS_VALUE_KEYS, resolveLossInputs, sumLossValues, type LossInputs, type LossOptions, type LossValues } from "@grpomesh/grpo/loss";
+import { lossData, lossSpec, readLossParts, type LossParts } from "@grpomesh/grpo/loss-graph";
+import { LOGITS_OUTPUT, TOKENS_INPUT, buildForwardGraph } from "@grpomesh/onnx/export";
+import { TRAIN_INPUTS, adamwNames, buildAdamWGraph, buildTrainGraph, gradOutputName, type AdamWGroup, type TrainGraphSpec } from "./train-graph.ts";
 
 export interface OnnxTrainerOptions {
   /** onnxruntime intra-op threads; default os.availableParallelism(). */
@@ -63,16 +56,6 @@ export interface OnnxTrainerOptions {
    * where other compute shares the cores between runs (several engines or a judge on one machine).
    */
   spinning?: boolean;
-}
-
-export interface AdamWStepOptions {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** Multiplies every gradient first (global-norm clipping's factor); default 1. */
-  gradScale?: number;
 }
 
 export interface LossAndGrads {
@@ -280,7 +263,7 @@ export class OnnxTrainer {
       const weights = this.bakeForwardWeights ? this.layout.views(this.flat) : undefined;
       const key = this.bakeForwardWeights ? `${q}x${seqLen}@${this.weightsVersion}` : `${q}x${seqLen}`;
       const session = await this.forwardSessions.get(key, () =>
-        this.createSession(buildForwardGraph(this.config, q, seqLen, { embedding: this.embedding, weights })),
+        this.createSession(buildForwardGraph(this.config, { batch: q, seqLen, embedding: this.embedding, weights })),
       );
       const weightFeeds = this.bakeForwardWeights ? {} : this.feeds();
       const logits = new Float32Array(batch * seqLen * V);
@@ -293,7 +276,7 @@ export class OnnxTrainer {
         if (!full) runIds.set(idsI64.subarray(s * seqLen, e * seqLen)); // padding rows hold id 0; their logits are dropped
         const target = full ? logits.subarray(s * row, e * row) : new Float32Array(q * row);
         await session.run(
-          { ...weightFeeds, [IDS_INPUT]: new ort.Tensor("int64", runIds, [q, seqLen]) },
+          { ...weightFeeds, [TOKENS_INPUT]: new ort.Tensor("int64", runIds, [q, seqLen]) },
           { [LOGITS_OUTPUT]: new ort.Tensor("float32", target, [q, seqLen, V]) },
         );
         if (!full) logits.set(target.subarray(0, (e - s) * row), s * row);
@@ -322,46 +305,17 @@ export class OnnxTrainer {
         keep[id] = 0;
         add[id] = BANNED_LOGIT;
       }
-      const kl: KlMode = inputs.refLogProbs ? o.klEstimator : "none";
-      const klInLoss = kl !== "none" && o.klBeta > 0;
-      const ppo = inputs.oldLogProbs !== undefined;
-
-      // The data-only tensors for the whole batch, built as loss-tf.ts builds its constants.
-      const w = tokenWeights(inputs, o.tokenReduction);
-      const completionIds = new BigInt64Array(B * T * k);
-      const weightBT = new Float32Array(B * T);
-      const maskBT = new Float32Array(B * T);
-      const { mask, completions } = inputs;
-      for (let i = 0; i < B; i++) {
-        for (let t = 0; t < T; t++) {
-          if (!mask[i * T + t]) continue;
-          weightBT[i * T + t] = w[i]!;
-          maskBT[i * T + t] = 1;
-          for (let j = 0; j < k; j++) completionIds[(i * T + t) * k + j] = BigInt(completions[(i * k + j) * T + t]!);
-        }
-      }
-      const advantages = Float32Array.from(inputs.advantages);
-      const old = ppo ? Float32Array.from(inputs.oldLogProbs!) : null;
-      const ref = inputs.refLogProbs;
-      let refData: Float32Array | null = null; // exact: [B, T, V] masked; k1/k3: [B, T, k]
-      if (kl === "exact") {
-        refData = new Float32Array(B * T * V);
-        for (let p = 0; p < B * T; p++) if (maskBT[p]) for (let v = p * V; v < p * V + V; v++) refData[v] = ref![v]!;
-      } else if (kl !== "none") {
-        refData = new Float32Array(B * T * k);
-        for (let p = 0; p < B * T; p++) {
-          if (!maskBT[p]) continue;
-          for (let j = 0; j < k; j++) refData[p * k + j] = ref![p * V + Number(completionIds[p * k + j]!)]!;
-        }
-      }
+      const spec = lossSpec(inputs, o);
+      const d = lossData(inputs, o, spec);
+      const completionIds = BigInt64Array.from(d.completionIds, (id) => BigInt(id));
 
       // Runs of at most tokensPerRun.train tokens (faster: activations stay in cache), near-equal in size
       // so one graph serves them all; a short last run is padded with inputs of weight 0, which
       // add exactly 0 to every value and gradient. Every run divides by the whole sampleCount.
       const { runs, perRun: q } = this.runsFor(B, T, this.tokensPerRun.train);
-      const spec: TrainGraphSpec = { batch: q, seqLen: T, groupSize: k, kl, klInLoss, ppo, embedding: this.embedding };
-      const key = `${q}x${T}x${k}:${kl}${klInLoss ? "+" : "-"}:${ppo ? "ppo" : "pg"}`;
-      const session = await this.trainSessions.get(key, () => this.createSession(buildTrainGraph(this.config, spec)));
+      const graph: TrainGraphSpec = { ...spec, batch: q, seqLen: T, groupSize: k, embedding: this.embedding };
+      const key = `${q}x${T}x${k}:${spec.kl}${spec.klInLoss ? "+" : "-"}:${spec.ppo ? "ppo" : "pg"}`;
+      const session = await this.trainSessions.get(key, () => this.createSession(buildTrainGraph(this.config, graph)));
       const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor("float32", data, dims);
       const scalar = (x: number) => f32(Float32Array.of(x), []);
       const I = TRAIN_INPUTS;
@@ -383,23 +337,23 @@ export class OnnxTrainer {
         };
         const feeds: Record<string, ort.Tensor> = {
           ...weightFeeds,
-          [IDS_INPUT]: new ort.Tensor("int64", rows(idsI64, T), [q, T]),
+          [TOKENS_INPUT]: new ort.Tensor("int64", rows(idsI64, T), [q, T]),
           [I.temperature]: scalar(temperature),
           [I.bannedKeep]: f32(keep, [V]),
           [I.bannedAdd]: f32(add, [V]),
           [I.completionIds]: new ort.Tensor("int64", rows(completionIds, T * k), [q, T, k]),
-          [I.tokenWeight]: f32(rows(weightBT, T), [q, T, 1]),
-          [I.advantages]: f32(rows(advantages, k), [q, k]),
+          [I.tokenWeight]: f32(rows(d.tokenWeight, T), [q, T, 1]),
+          [I.advantages]: f32(rows(d.advantages, k), [q, k]),
           [I.sampleCount]: scalar(o.sampleCount),
         };
-        if (klInLoss) feeds[I.klBeta] = scalar(o.klBeta);
-        if (kl === "exact") feeds[I.refLogProbs] = f32(rows(refData!, T * V), [q, T, V]);
-        else if (kl !== "none") {
-          feeds[I.refTokenLogProbs] = f32(rows(refData!, T * k), [q, T, k]);
-          feeds[I.tokenMask] = f32(rows(maskBT, T), [q, T, 1]);
+        if (spec.klInLoss) feeds[I.klBeta] = scalar(o.klBeta);
+        if (spec.kl === "exact") feeds[I.ref] = f32(rows(d.ref!, T * V), [q, T, V]);
+        else if (spec.kl !== "none") {
+          feeds[I.ref] = f32(rows(d.ref!, T * k), [q, T, k]);
+          feeds[I.tokenMask] = f32(rows(d.tokenMask, T), [q, T, 1]);
         }
-        if (old) {
-          feeds[I.oldLogProbs] = f32(rows(old, k), [q, k]);
+        if (spec.ppo) {
+          feeds[I.oldLogProbs] = f32(rows(d.oldLogProbs!, k), [q, k]);
           feeds[I.clipLow] = scalar(1 - o.clipEps);
           feeds[I.clipHigh] = scalar(1 + o.clipEps);
         }
@@ -409,16 +363,8 @@ export class OnnxTrainer {
         for (const [name, shape] of this.shapes) fetches[gradOutputName(name)] = new ort.Tensor("float32", this.layout.view(target, name), shape);
         const out = await session.run(feeds, fetches);
         if (r > 0) for (let i = 0; i < flatGrads.length; i++) flatGrads[i]! += scratch[i]!;
-        const read = (name: string) => (out[name]!.data as Float32Array)[0]!;
-        const [oLoss, oPg, oKlPen, oMeanKl, oLogProb, oClip] = METRIC_OUTPUTS;
-        parts.push({
-          loss: read(oLoss),
-          pgLoss: read(oPg),
-          klPenalty: klInLoss ? read(oKlPen) : 0,
-          meanKl: kl === "none" ? Number.NaN : read(oMeanKl),
-          meanLogProb: read(oLogProb),
-          clipFrac: ppo ? read(oClip) : 0,
-        });
+        const outputs = Object.fromEntries(LOSS_VALUE_KEYS.map((key) => [key, out[key] ?? null])) as unknown as LossParts<ort.Tensor>;
+        parts.push(readLossParts(outputs, (x) => (x.data as Float32Array)[0]!));
       }
       return { values: sumLossValues(parts), grads: this.layout.views(flatGrads) };
     });
@@ -428,7 +374,7 @@ export class OnnxTrainer {
   // Update
 
   /** One AdamW step (libs/model's arithmetic) with the given gradients, which must cover every weight. */
-  applyAdamW(grads: Map<string, Float32Array>, opts: AdamWStepOptions): Promise<void> {
+  applyAdamW(grads: Map<string, Float32Array>, opts: AdamWSettings): Promise<void> {
     return this.exclusive(async () => {
       const problems: string[] = [];
       for (const [name, shape] of this.shapes) {
@@ -438,24 +384,12 @@ export class OnnxTrainer {
       }
       for (const name of grads.keys()) if (!this.shapes.has(name)) problems.push(`"${name}" is not a parameter of this model`);
       if (problems.length) throw new Error(`applyAdamW needs one gradient per parameter:\n  - ${problems.join("\n  - ")}`);
-      const gradScale = opts.gradScale ?? 1;
-      for (const [key, value] of Object.entries({ ...opts, gradScale })) {
+      for (const [key, value] of Object.entries(opts)) {
         if (!Number.isFinite(value)) throw new Error(`applyAdamW option ${key} is ${value}; expected a finite number`);
       }
       const moments = this.moments ?? { step: 0, m: new Float32Array(this.layout.size), v: new Float32Array(this.layout.size) };
       const step = moments.step + 1;
-      const scalars: Record<AdamWScalar, number> = {
-        lr: opts.lr,
-        beta1: opts.beta1,
-        one_minus_beta1: 1 - opts.beta1,
-        beta2: opts.beta2,
-        one_minus_beta2: 1 - opts.beta2,
-        eps: opts.eps,
-        bias_correction1: 1 - opts.beta1 ** step,
-        bias_correction2: 1 - opts.beta2 ** step,
-        decay_factor: 1 - opts.lr * opts.weightDecay,
-        grad_scale: gradScale,
-      };
+      const scalars = adamwScalars(opts, step);
       const flatGrads = this.layout.backing(grads) ?? this.layout.pack(grads);
       const next: Moments = this.spareMoments ?? { step, m: new Float32Array(this.layout.size), v: new Float32Array(this.layout.size) };
       next.step = step;

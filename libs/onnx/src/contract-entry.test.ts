@@ -1,16 +1,18 @@
-// `@grpomesh/onnx/contract` is the judge's way in: checking a model must not load tfjs (the full
-// entry pulls the exporter and libs/model, ≈0.7 s of a judge's start). This file imports nothing else.
+// `@grpomesh/onnx` (the contract the judge checks models with, the exporter and the Tape) must not
+// load tfjs: ≈0.7 s of a judge's start, and the onnxruntime engine builds on it. This file imports nothing else.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
 /** tfjs-core registers its engine on the global object when its module is evaluated. */
 const tfjsLoaded = () => (globalThis as { _tfengine?: unknown })._tfengine !== undefined;
 
-test("the contract entry loads without tfjs; the full entry loads it", async () => {
+test("the contract entry and the full entry (exporter included) load without tfjs; @grpomesh/model loads it", async () => {
   const contract = await import("@grpomesh/onnx/contract");
   assert.equal(typeof contract.inspectJudgeModel, "function");
-  assert.equal(tfjsLoaded(), false, "@grpomesh/onnx/contract loaded tfjs; keep the exporter and libs/model out of contract.ts's imports");
   const full = await import("@grpomesh/onnx");
   assert.equal(full.inspectJudgeModel, contract.inspectJudgeModel);
-  assert.equal(tfjsLoaded(), true, "the full entry should load tfjs (through the exporter); if it no longer does, this check proves nothing");
+  assert.equal(typeof full.exportModelToOnnx, "function");
+  assert.equal(tfjsLoaded(), false, "@grpomesh/onnx loaded tfjs; import @grpomesh/model/format and /forward, not the package root");
+  await import("@grpomesh/model");
+  assert.equal(tfjsLoaded(), true, "@grpomesh/model should load tfjs; if it no longer does, this check proves nothing");
 });

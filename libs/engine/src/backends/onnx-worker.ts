@@ -5,9 +5,8 @@ import { availableParallelism } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { OnnxTrainer } from "@grpomesh/onnx-engine";
 import { expectedTensorShapes, specialTokenIds } from "@grpomesh/model/format";
-import type { AdamWState } from "@grpomesh/model/format";
+import type { AdamWSettings, AdamWState } from "@grpomesh/model/format";
 import type { LossInputs, LossOptions } from "@grpomesh/grpo/loss";
-import type { AdamWStepOptions } from "./types.ts";
 import { type OnnxReply, type OnnxRequest, type OnnxWorkerInit, type OnnxWorkerReady } from "./onnx-protocol.ts";
 
 const init = workerData as OnnxWorkerInit;
@@ -54,7 +53,7 @@ async function dispatch(trainer: OnnxTrainer, req: OnnxRequest): Promise<unknown
       return await trainer.lossAndGrads(ids, inputs as LossInputs, options as LossOptions, temperature, banned);
     }
     case "applyAdamW":
-      return await trainer.applyAdamW(req.args[0], req.args[1] as AdamWStepOptions);
+      return await trainer.applyAdamW(req.args[0], req.args[1] as AdamWSettings);
     case "setWeights":
       return trainer.setWeights(req.args[0]);
     case "importOptimizerState":

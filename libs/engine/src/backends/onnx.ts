@@ -1,11 +1,11 @@
 // The onnxruntime training engine behind the backend seam: an OnnxTrainer (libs/onnx-engine) in a
 // worker thread, so the event loop keeps serving gRPC and health checks while a step computes.
 import { Worker } from "node:worker_threads";
-import type { AdamWState, ModelConfig, Weights } from "@grpomesh/model/format";
+import type { AdamWSettings, AdamWState, ModelConfig, Weights } from "@grpomesh/model/format";
 import type { LossInputs, LossOptions, LossValues } from "@grpomesh/grpo/loss";
 import { failedPrecondition } from "../errors.ts";
 import { compact, type OnnxCall, type OnnxReply, type OnnxWorkerInit, type OnnxWorkerReady } from "./onnx-protocol.ts";
-import type { AdamWStepOptions, TrainingBackend } from "./types.ts";
+import type { TrainingBackend } from "./types.ts";
 
 // The worker registers tsx's loader first (a worker does not inherit --import hooks), then loads
 // the TypeScript module; both by absolute URL so any working directory works.
@@ -94,7 +94,7 @@ export class OnnxWorkerBackend implements TrainingBackend {
     return this.call({ op: "lossAndGrads", args: [compact(ids), own, options, temperature] });
   }
 
-  applyAdamW(grads: Map<string, Float32Array>, options: AdamWStepOptions): Promise<void> {
+  applyAdamW(grads: Map<string, Float32Array>, options: AdamWSettings): Promise<void> {
     return this.call({ op: "applyAdamW", args: [grads, options] });
   }
 

@@ -2,10 +2,10 @@
 // libs/model's AdamW. Runs on whatever tfjs backend initBackend chose (node-gpu, node, wasm, cpu).
 import * as tf from "@tensorflow/tfjs-core";
 import { AdamW, MaskedTransformer, logSoftmaxWithTemperature, specialTokenIds } from "@grpomesh/model";
-import type { AdamWState, Weights } from "@grpomesh/model/format";
+import type { AdamWSettings, AdamWState, Weights } from "@grpomesh/model/format";
 import { grpoLossAndGrads } from "@grpomesh/grpo";
 import type { LossInputs, LossOptions, LossValues } from "@grpomesh/grpo/loss";
-import type { AdamWStepOptions, TrainingBackend } from "./types.ts";
+import type { TrainingBackend } from "./types.ts";
 
 export class TfjsBackend implements TrainingBackend {
   readonly engine = "tfjs" as const;
@@ -57,27 +57,23 @@ export class TfjsBackend implements TrainingBackend {
     return { values: result.values, grads };
   }
 
-  async applyAdamW(grads: Map<string, Float32Array>, o: AdamWStepOptions): Promise<void> {
+  async applyAdamW(grads: Map<string, Float32Array>, o: AdamWSettings): Promise<void> {
     const optimizer = this.optimizerFor(o);
-    const scale = o.gradScale ?? 1;
     const tensors = new Map<string, tf.Tensor>();
     try {
       for (const [name, g] of grads) {
         const variable = this.model.variables.get(name);
         if (!variable) throw new Error(`AdamW got a gradient for "${name}", which is not one of the model's weights`);
-        tensors.set(
-          name,
-          tf.tidy(() => (scale === 1 ? tf.tensor(g, variable.shape) : tf.mul(tf.tensor(g, variable.shape), scale))),
-        );
+        tensors.set(name, tf.tensor(g, variable.shape));
       }
-      optimizer.apply(tensors, o.lr);
+      optimizer.apply(tensors, o.lr, o.gradScale);
     } finally {
       tf.dispose([...tensors.values()]);
     }
   }
 
   /** AdamW with these settings; rebuilt (keeping its moments and step) when the settings change. */
-  private optimizerFor(o: AdamWStepOptions): AdamW {
+  private optimizerFor(o: AdamWSettings): AdamW {
     const settings = { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay };
     const same = this.settings && (Object.keys(settings) as Array<keyof typeof settings>).every((k) => this.settings![k] === settings[k]);
     if (this.optimizer && same) return this.optimizer;

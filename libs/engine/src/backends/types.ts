@@ -1,9 +1,8 @@
 // The seam between the engines (policy, reference) and whatever computes with the weights. The
 // policy's bookkeeping — exactly-once updates, validation, checkpoints, clipping, the schedule —
 // is engine-independent; a backend only runs forwards, gradients and the AdamW arithmetic.
-import type { AdamWState, Weights } from "@grpomesh/model/format";
+import type { AdamWSettings, AdamWState, Weights } from "@grpomesh/model/format";
 import type { LossInputs, LossOptions, LossValues } from "@grpomesh/grpo/loss";
-import type { AdamWStepOptions } from "@grpomesh/onnx-engine";
 
 /** The training engines there are: tfjs (wasm, cpu, node, node-gpu) and onnxruntime-node training graphs. */
 export const ENGINE_NAMES = ["onnx", "tfjs"] as const;
@@ -11,9 +10,6 @@ export type EngineName = (typeof ENGINE_NAMES)[number];
 /** What a user asks for: an engine, or "auto" (the fastest installed; see engine-choice.ts). */
 export type EngineChoice = EngineName | "auto";
 export const ENGINE_CHOICES: readonly EngineChoice[] = ["auto", ...ENGINE_NAMES];
-
-/** AdamW hyper-parameters of one update, and the clipping factor (the onnx engine's own type). */
-export type { AdamWStepOptions };
 
 /** Forward passes over one set of weights. */
 export interface ForwardBackend {
@@ -42,7 +38,7 @@ export interface TrainingBackend extends ForwardBackend {
     temperature: number,
   ): Promise<{ values: LossValues; grads: Map<string, Float32Array> }>;
   /** One AdamW update of every weight that has a gradient (creates the moments on first use). */
-  applyAdamW(grads: Map<string, Float32Array>, options: AdamWStepOptions): Promise<void>;
+  applyAdamW(grads: Map<string, Float32Array>, options: AdamWSettings): Promise<void>;
   /** Replaces every weight (names and sizes checked by the caller against the config). */
   setWeights(weights: Weights): Promise<void>;
   /** The AdamW moments and step, or null before the first update. */

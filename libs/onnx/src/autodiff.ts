@@ -2,9 +2,11 @@
 // standard opset-17 nodes (no com.microsoft domain, so the graph also runs under CUDA) and records
 // a backward rule; `gradients(loss, params)` walks the records backwards and emits the backward
 // pass as more ONNX nodes in the same graph. Every value knows its dtype and shape, so shapes are
-// checked here, in JS, when the graph is built — not by onnxruntime at run time.
-import { GraphBuilder, TensorProto_DataType, float, valueInfo } from "@grpomesh/onnx/graph";
-import type { AttrValue } from "@grpomesh/onnx/graph";
+// checked here, in JS, when the graph is built — not by onnxruntime at run time. It implements the
+// op set of @grpomesh/model/forward, so the transformer, the GRPO loss and AdamW become graphs.
+import type { Ops } from "@grpomesh/model/forward";
+import { GraphBuilder, TensorProto_DataType, float, valueInfo } from "./graph.ts";
+import type { AttrValue, Dim, ModelOptions } from "./graph.ts";
 import type { NodeProto } from "onnx-buf";
 
 export type DType = "float32" | "int64" | "bool";
@@ -68,7 +70,7 @@ function normAxis(axis: number, rank: number, what: string): number {
  * Builds one ONNX graph and its gradient. Values are created by the op methods; the graph's
  * inputs by `input`, its outputs by `output`; `toModel()` serializes it.
  */
-export class Tape {
+export class Tape implements Ops<Value> {
   readonly graph = new GraphBuilder();
   private readonly records: OpRecord[] = [];
   private nextId = 0;
@@ -84,8 +86,9 @@ export class Tape {
   // -------------------------------------------------------------------------------------------
   // Graph inputs, outputs and constants
 
-  input(name: string, dtype: DType, shape: readonly number[]): Value {
-    this.graph.input(name, ELEM_TYPE[dtype], [...shape]);
+  /** `dims` declares other dims than `shape` in the graph's signature (a symbolic batch, see reshape). */
+  input(name: string, dtype: DType, shape: readonly number[], dims: Dim[] = [...shape]): Value {
+    this.graph.input(name, ELEM_TYPE[dtype], dims);
     return this.named(name, dtype, shape);
   }
 
@@ -94,19 +97,19 @@ export class Tape {
    * Identity would copy the tensor on every run); inputs, initializers and values already output
    * go through an Identity.
    */
-  output(value: Value, name: string): void {
+  output(value: Value, name: string, dims: Dim[] = [...value.shape]): void {
     const current = this.renamed.get(value.name) ?? value.name;
     const producer = this.producers.get(current);
     if (!producer || this.outputNames.has(current) || this.outputNames.has(name)) {
       if (this.outputNames.has(name)) throw new Error(`graph output "${name}" is declared twice; pick another name`);
-      this.graph.output(current, name, ELEM_TYPE[value.dtype], [...value.shape]);
+      this.graph.output(current, name, ELEM_TYPE[value.dtype], dims);
     } else {
       producer.output = producer.output.map((o) => (o === current ? name : o));
       for (const node of this.graph.nodes) node.input = node.input.map((i) => (i === current ? name : i));
       this.producers.delete(current);
       this.producers.set(name, producer);
       this.renamed.set(value.name, name);
-      this.graph.outputs.push(valueInfo(name, ELEM_TYPE[value.dtype], [...value.shape]));
+      this.graph.outputs.push(valueInfo(name, ELEM_TYPE[value.dtype], dims));
     }
     this.outputNames.add(name);
   }
@@ -153,8 +156,8 @@ export class Tape {
   }
 
   /** Serializes the graph as an opset-17 ModelProto. */
-  toModel(graphName = "grpomesh_train"): Uint8Array {
-    return this.graph.toModel({ graphName, docString: "built by @grpomesh/onnx-engine autodiff" });
+  toModel(opts: ModelOptions = {}): Uint8Array {
+    return this.graph.toModel({ graphName: "grpomesh_train", docString: "built by @grpomesh/onnx autodiff", ...opts });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -248,6 +251,11 @@ export class Tape {
     if (ids.dtype !== "int64") throw new Error(`oneHot: ids have dtype ${ids.dtype}; expected int64`);
     const values = this.constant(Float32Array.of(0, 1), [2], "onehot_values");
     return this.emit("OneHot", [ids, this.ints([depth]), values], [{ dtype: "float32", shape: [...ids.shape, depth] }], { axis: -1 })[0]!;
+  }
+
+  /** a < b as 0/1 float32 (no gradient). */
+  less(a: Value, b: Value): Value {
+    return this.cast(this.compare("Less", a, b), "float32");
   }
 
   /** Cast (no gradient: used for masks and counts). */
@@ -370,11 +378,16 @@ export class Tape {
   // -------------------------------------------------------------------------------------------
   // Shape ops
 
+  /**
+   * The node's target says −1 for the first axis: the same shape here, and a graph whose leading
+   * (batch) axis may be declared symbolic (`input`'s dims) runs at any batch size.
+   */
   reshape(x: Value, shape: readonly number[]): Value {
-    if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`reshape target ${fmt(shape)} must list every size (static shapes; no -1 or 0)`);
+    if (shape.some((d) => !Number.isInteger(d) || d < 1)) throw new Error(`reshape target ${fmt(shape)} must list every size (static shapes; no -1 or 0)`);
     if (sizeOf(shape) !== sizeOf(x.shape)) throw new Error(`cannot reshape ${fmt(x.shape)} (${sizeOf(x.shape)} values) to ${fmt(shape)}`);
     if (sameShape(shape, x.shape)) return x;
-    return this.emit("Reshape", [x, this.ints(shape)], [{ dtype: x.dtype, shape }], {}, ([dy]) => [this.reshape(dy!, x.shape), null])[0]!;
+    const target = this.ints(shape.map((d, i) => (i === 0 ? -1 : d)));
+    return this.emit("Reshape", [x, target], [{ dtype: x.dtype, shape }], {}, ([dy]) => [this.reshape(dy!, x.shape), null])[0]!;
   }
 
   transpose(x: Value, perm: readonly number[]): Value {
