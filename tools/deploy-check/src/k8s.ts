@@ -66,10 +66,13 @@ export function labelSelector(obj: K8sObject): LabelSelector {
   return (obj.spec?.selector ?? {}) as LabelSelector;
 }
 
-export function selectorMatches(selector: LabelSelector, labels: Labels | undefined): boolean {
+/**
+ * Whether labels satisfy a LabelSelector's matchLabels and matchExpressions. An empty selector
+ * selects everything in a NetworkPolicy (`emptyMatchesAll`); elsewhere here it is a mistake, never "everything".
+ */
+export function selectorMatches(selector: LabelSelector | undefined, labels: Labels | undefined, emptyMatchesAll = false): boolean {
   const l = labels ?? {};
-  const hasAny = Object.keys(selector.matchLabels ?? {}).length > 0 || (selector.matchExpressions ?? []).length > 0;
-  if (!hasAny) return false; // an empty selector here is a mistake, never "everything"
+  if (!selector || (Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0)) return emptyMatchesAll;
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
   for (const e of selector.matchExpressions ?? []) {
     const key = e.key ?? "";

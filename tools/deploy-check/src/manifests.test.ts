@@ -301,5 +301,7 @@ describe("selectorMatches", () => {
     assert.equal(selectorMatches({ matchExpressions: [{ key: "tier", operator: "NotIn", values: ["cpu"] }] }, labels), false);
     assert.equal(selectorMatches({ matchExpressions: [{ key: "gpu", operator: "DoesNotExist" }] }, labels), true);
     assert.equal(selectorMatches({}, labels), false);
+    assert.equal(selectorMatches({}, labels, true), true, "a NetworkPolicy's empty selector selects every pod");
+    assert.equal(selectorMatches(undefined, labels, true), true);
   });
 });

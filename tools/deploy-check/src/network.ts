@@ -5,7 +5,7 @@
 // surely as one that is missing.
 import { where, type DeployBundle } from "./bundle.ts";
 import type { K8sObject, LabelSelector, Labels, NetworkPolicyPeer, NetworkPolicyPort } from "./k8s-types.ts";
-import { containersOf, namespaceOf, objectsOfKind, workloads } from "./k8s.ts";
+import { containersOf, namespaceOf, objectsOfKind, selectorMatches, workloads } from "./k8s.ts";
 
 export interface Peer {
   /** The workload's name, or what the outside pod stands for. */
@@ -125,22 +125,6 @@ export function namespacePeers(bundle: DeployBundle): Peer[] {
   return peers;
 }
 
-/** A NetworkPolicy's label selectors: an empty selector ({}) selects everything. */
-export function policySelectorMatches(selector: LabelSelector | undefined, labels: Labels): boolean {
-  if (!selector) return true;
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of selector.matchExpressions ?? []) {
-    const key = e.key ?? "";
-    const has = key in labels;
-    const inValues = has && (e.values ?? []).includes(labels[key]!);
-    if (e.operator === "In" && !inValues) return false;
-    if (e.operator === "NotIn" && inValues) return false;
-    if (e.operator === "Exists" && !has) return false;
-    if (e.operator === "DoesNotExist" && has) return false;
-  }
-  return true;
-}
-
 function ipToInt(ip: string): number {
   return ip.split(".").reduce((acc, part) => acc * 256 + Number(part), 0);
 }
@@ -161,11 +145,11 @@ function peerMatches(peer: NetworkPolicyPeer, other: Peer, policyNamespace: stri
   }
   if (other.namespace === undefined) return false; // selectors match pods only
   if (peer.namespaceSelector) {
-    if (!policySelectorMatches(peer.namespaceSelector, other.namespaceLabels)) return false;
+    if (!selectorMatches(peer.namespaceSelector, other.namespaceLabels, true)) return false;
   } else if (other.namespace !== policyNamespace) {
     return false; // a podSelector alone means pods of the policy's own namespace
   }
-  return policySelectorMatches(peer.podSelector, other.labels);
+  return selectorMatches(peer.podSelector, other.labels, true);
 }
 
 function peersMatch(peers: NetworkPolicyPeer[] | undefined, other: Peer, policyNamespace: string): boolean {
@@ -192,9 +176,7 @@ export function allowedFlows(bundle: DeployBundle, peers: Peer[] = [...namespace
   const policies = objectsOfKind(bundle, "NetworkPolicy").map((m) => ({ obj: m.obj, namespace: namespaceOf(bundle, m) }));
   const selecting = (pod: Peer, type: string) =>
     pod.governed
-      ? policies.filter(
-          (p) => p.namespace === pod.namespace && policyTypes(p.obj).includes(type) && policySelectorMatches(p.obj.spec?.podSelector ?? {}, pod.labels),
-        )
+      ? policies.filter((p) => p.namespace === pod.namespace && policyTypes(p.obj).includes(type) && selectorMatches(p.obj.spec?.podSelector, pod.labels, true))
       : [];
   const flows: Flow[] = [];
   for (const src of peers) {
