@@ -596,23 +596,27 @@ export function catalogue(): CaseFactory[] {
       return request(bin(ScoreRequestSchema, { tokens: { dtype: f.judgeDtype, shape: [BigInt(rows), BigInt(f.seqLen)], data: new Uint8Array(0) } }), true);
     }),
   );
-  const judgePath = (label: string, path: (h: HostileValues, f: StackFacts) => { path: string; version?: string }, weight = 3) =>
-    adminOnly(
-      "judge",
-      "LoadModel",
-      label,
-      (h, f) => {
-        const { path: p, version = "" } = path(h, f);
-        return request(
-          bin(LoadModelRequestSchema, { path: p, version }),
-          true,
-          [p, version].filter((s) => s.length > 256),
-          `path ${show(p)} version ${show(version)}`,
-        );
-      },
-      weight,
-      15_000,
-    );
+  /** The admin RPCs that load a model file: LoadModel (judge) and SwapJudge (orchestrator), with a path and a version label. */
+  const modelPath =
+    (service: ServiceName, method: string, schema: typeof LoadModelRequestSchema | typeof SwapJudgeRequestSchema, deadlineMs: number) =>
+    (label: string, path: (h: HostileValues, f: StackFacts) => { path: string; version?: string }, weight = 3) =>
+      adminOnly(
+        service,
+        method,
+        label,
+        (h, f) => {
+          const { path: p, version = "" } = path(h, f);
+          return request(
+            bin<typeof schema>(schema, { path: p, version }),
+            true,
+            [p, version].filter((s) => s.length > 256),
+            `path ${show(p)} version ${show(version)}`,
+          );
+        },
+        weight,
+        deadlineMs,
+      );
+  const judgePath = modelPath("judge", "LoadModel", LoadModelRequestSchema, 15_000);
   cases.push(
     judgePath("hostile path", (h, f) => ({ path: h.pick([...hostilePaths(f.judgePaths), f.judgePaths.notOnnx]) })),
     judgePath("the serving model with a hostile version label", (h, f) => ({ path: f.judgePaths.servingModel, version: h.pick(HOSTILE_LABELS) })),
@@ -622,23 +626,7 @@ export function catalogue(): CaseFactory[] {
   );
 
   // --- orchestrator ---
-  const swap = (label: string, path: (h: HostileValues, f: StackFacts) => { path: string; version?: string }, weight = 3) =>
-    adminOnly(
-      "orchestrator",
-      "SwapJudge",
-      label,
-      (h, f) => {
-        const { path: p, version = "" } = path(h, f);
-        return request(
-          bin(SwapJudgeRequestSchema, { path: p, version }),
-          true,
-          [p, version].filter((s) => s.length > 256),
-          `path ${show(p)} version ${show(version)}`,
-        );
-      },
-      weight,
-      SWAP_CALL_DEADLINE_MS,
-    );
+  const swap = modelPath("orchestrator", "SwapJudge", SwapJudgeRequestSchema, SWAP_CALL_DEADLINE_MS);
   cases.push(
     swap("hostile path", (h, f) => ({ path: h.pick([...hostilePaths(f.judgePaths), f.judgePaths.notOnnx]) })),
     swap("a judge with another vocabulary", (_h, f) => ({ path: f.judgePaths.otherVocabModel }), 1),
