@@ -45,6 +45,27 @@ test("waitFor returns the exit code of a process expected to finish; stopAll kil
   }
 });
 
+test("a name is started again once its process is gone for good, never while it runs", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sup-"));
+  const sup = new Supervisor(dir);
+  const job = (word: string): ProcessSpec => ({
+    name: "job",
+    command: node,
+    args: ["-e", "console.log(process.argv.at(-1)); setInterval(() => {}, 1000)", word],
+    readyLine: /^(first|second)$/,
+  });
+  try {
+    await sup.startAll([job("first")]);
+    assert.throws(() => sup.start(job("second")), /a process named job is already supervised/);
+    await sup.stop("job");
+    await sup.startAll([job("second")]);
+    assert.equal(sup.get("job").startLine, "second");
+  } finally {
+    await sup.stopAll(500);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("freePort gives distinct ports below the ephemeral range that a server can bind on every interface", async () => {
   const ports: number[] = [];
   for (let i = 0; i < 20; i++) ports.push(await freePort());
