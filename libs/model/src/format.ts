@@ -25,7 +25,7 @@ export {
   type LoadedCheckpoint,
   type Weights,
 } from "./checkpoint.ts";
-export { BANNED_LOGIT, specialTokenIds } from "./special-tokens.ts";
+export { BANNED_LOGIT, bannedMasks, specialTokenIds } from "./special-tokens.ts";
 export {
   ADAMW_SCALARS,
   adamwScalars,

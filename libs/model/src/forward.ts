@@ -5,7 +5,7 @@
 import type { ModelConfig } from "./config.ts";
 import type { Ops } from "./ops.ts";
 
-export { allAxes, type Ops } from "./ops.ts";
+export type { Ops } from "./ops.ts";
 
 /**
  * How token ids become embeddings; both give the same numbers. "onehot" (default): oneHot(ids) @
@@ -71,4 +71,13 @@ export function transformerForward<X>(o: Ops<X>, config: ModelConfig, w: (name: 
     if (config.model_type === "masked_lm") return o.reshape(linear(out, "head"), [B, T, V]);
     return o.reshape(linear(o.reduceMean(o.reshape(out, [B, T, D]), [1], false), "score"), [B]);
   });
+}
+
+/**
+ * log softmax(logits / τ) over the last axis with banned ids forced to BANNED_LOGIT by the masks of
+ * bannedMasks: multiply then add (not where/select), both differentiable on every engine. The GRPO
+ * loss uses the sampler's τ and banned ids, so its log π matches the log-probs sampling reports.
+ */
+export function temperedLogSoftmax<X>(o: Ops<X>, logits: X, temperature: X | number, keep: X, add: X): X {
+  return o.logSoftmax(o.add(o.mul(o.div(logits, temperature), keep), add));
 }

@@ -4,7 +4,6 @@ export * from "./format.ts";
 export { localAttentionInit } from "./local-init.ts";
 export { MaskedTransformer, type ForwardOptions } from "./transformer.ts";
 export { tfOps } from "./tf-ops.ts";
-export { transformerForward, type EmbeddingMode, type ForwardShape, type Ops } from "./forward.ts";
 export {
   BANNED_LOGIT,
   computeLogits,

@@ -43,6 +43,3 @@ export interface Ops<T> {
   /** Frees intermediates of `fn` that it does not return (tfjs); graphs just run it. */
   tidy?<R extends T | T[]>(fn: () => R): R;
 }
-
-/** Every axis of a rank-`rank` tensor, for a full reduction. */
-export const allAxes = (rank: number): number[] => Array.from({ length: rank }, (_, i) => i);

@@ -4,34 +4,18 @@
 // alike; the special tokens ([MASK], [PAD]) are never sampled and carry probability 0.
 import * as tf from "@tensorflow/tfjs-core";
 import { mixSeeds, Rng } from "@grpomesh/rng";
-import { BANNED_LOGIT, specialTokenIds } from "./special-tokens.ts";
+import { BANNED_LOGIT, bannedMasks, specialTokenIds } from "./special-tokens.ts";
+import { temperedLogSoftmax } from "./forward.ts";
+import { tfOps } from "./tf-ops.ts";
 
 export { BANNED_LOGIT, specialTokenIds } from "./special-tokens.ts";
 import { MaskedTransformer } from "./transformer.ts";
 
-/**
- * log softmax(logits / τ) over the last axis, with `bannedTokenIds` forced to BANNED_LOGIT. The
- * GRPO loss should call this with the same τ and banned ids as sampling so that its log π matches
- * the log-probs `sampleFillIns` reports.
- */
+/** temperedLogSoftmax (forward.ts) on tfjs. */
 export function logSoftmaxWithTemperature(logits: tf.Tensor, temperature: number, bannedTokenIds: readonly number[] = []): tf.Tensor {
   checkTemperature(temperature);
-  return tf.tidy(() => {
-    let scaled = tf.div(logits, temperature);
-    if (bannedTokenIds.length) {
-      const V = logits.shape[logits.shape.length - 1]!;
-      const keep = new Float32Array(V).fill(1);
-      const add = new Float32Array(V);
-      for (const id of bannedTokenIds) {
-        if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`banned token id ${id} is outside the vocabulary [0, ${V})`);
-        keep[id] = 0;
-        add[id] = BANNED_LOGIT;
-      }
-      // Multiply then add (not where/select): both have gradients on every backend.
-      scaled = tf.add(tf.mul(scaled, tf.tensor1d(keep)), tf.tensor1d(add));
-    }
-    return tf.logSoftmax(scaled);
-  });
+  const { keep, add } = bannedMasks(logits.shape[logits.shape.length - 1]!, bannedTokenIds);
+  return tf.tidy(() => temperedLogSoftmax(tfOps, logits, temperature, tf.tensor1d(keep), tf.tensor1d(add)));
 }
 
 function checkTemperature(temperature: number): void {

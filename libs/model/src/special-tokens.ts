@@ -11,3 +11,18 @@ export const BANNED_LOGIT = -1e9;
 export function specialTokenIds(config: Pick<ModelConfig, "mask_token_id" | "pad_token_id">): number[] {
   return [config.mask_token_id, config.pad_token_id];
 }
+
+/**
+ * Multiply-then-add masks that force `banned` ids to BANNED_LOGIT (temperedLogSoftmax): `keep`
+ * [V] is 0 at banned ids, else 1; `add` [V] is BANNED_LOGIT there, else 0.
+ */
+export function bannedMasks(vocabSize: number, banned: readonly number[]): { keep: Float32Array; add: Float32Array } {
+  const keep = new Float32Array(vocabSize).fill(1);
+  const add = new Float32Array(vocabSize);
+  for (const id of banned) {
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`banned token id ${id} is outside the vocabulary [0, ${vocabSize})`);
+    keep[id] = 0;
+    add[id] = BANNED_LOGIT;
+  }
+  return { keep, add };
+}

@@ -5,16 +5,15 @@
 import { LOSS_VALUE_KEYS } from "@grpomesh/grpo/loss";
 import { grpoLoss, type LossSpec } from "@grpomesh/grpo/loss-graph";
 import { ADAMW_SCALARS, adamwUpdate, expectedTensorShapes, type AdamWScalar, type ModelConfig } from "@grpomesh/model/format";
-import { transformerForward, type EmbeddingMode } from "@grpomesh/model/forward";
+import { temperedLogSoftmax, transformerForward, type EmbeddingMode } from "@grpomesh/model/forward";
 import { Tape, type Value } from "@grpomesh/onnx/autodiff";
 import { TOKENS_INPUT } from "@grpomesh/onnx/export";
 
 /** Graph input names of the training graph (besides the weights, named as in the checkpoint, and TOKENS_INPUT). */
 export const TRAIN_INPUTS = {
   temperature: "temperature",
-  /** [V] 0 for banned ids, else 1; then… */
+  /** [V] each: the masks of bannedMasks */
   bannedKeep: "banned_keep",
-  /** [V] BANNED_LOGIT for banned ids, else 0 (multiply-then-add, as logSoftmaxWithTemperature). */
   bannedAdd: "banned_add",
   /** The tensors of LossData (shapes there) and the scalars of LossTensors. */
   completionIds: "completion_ids",
@@ -57,8 +56,7 @@ export function buildTrainGraph(config: ModelConfig, spec: TrainGraphSpec): Uint
 
   const ids = t.input(TOKENS_INPUT, "int64", [B, T]);
   const logits = transformerForward<Value>(t, config, (n) => params.get(n)!, ids, { batch: B, seqLen: T, embedding: spec.embedding });
-  // logSoftmaxWithTemperature: divide by τ, then banned ids × 0 + BANNED_LOGIT
-  const logp = t.logSoftmax(t.add(t.mul(t.div(logits, f32(I.temperature)), f32(I.bannedKeep, [V])), f32(I.bannedAdd, [V])));
+  const logp = temperedLogSoftmax<Value>(t, logits, f32(I.temperature), f32(I.bannedKeep, [V]), f32(I.bannedAdd, [V]));
   const perToken = spec.kl === "k1" || spec.kl === "k3";
   const parts = grpoLoss<Value>(
     t,

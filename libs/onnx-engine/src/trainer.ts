@@ -5,8 +5,8 @@
 import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
 import {
-  BANNED_LOGIT,
   adamwScalars,
+  bannedMasks,
   checkOptimizerState,
   checkWeightsAgainstConfig,
   expectedTensorShapes,
@@ -298,13 +298,7 @@ export class OnnxTrainer {
       if (V !== this.config.vocab_size) throw new Error(`loss inputs have vocabSize ${V}; this model's vocabulary has ${this.config.vocab_size} tokens`);
       if (!(temperature > 0) || !Number.isFinite(temperature)) throw new Error(`temperature must be a finite number > 0; got ${temperature}`);
       const idsI64 = this.checkedIds(ids, B, T);
-      const keep = new Float32Array(V).fill(1);
-      const add = new Float32Array(V);
-      for (const id of banned) {
-        if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`banned token id ${id} is outside the vocabulary [0, ${V})`);
-        keep[id] = 0;
-        add[id] = BANNED_LOGIT;
-      }
+      const { keep, add } = bannedMasks(V, banned);
       const spec = lossSpec(inputs, o);
       const d = lossData(inputs, o, spec);
       const completionIds = BigInt64Array.from(d.completionIds, (id) => BigInt(id));

@@ -190,21 +190,12 @@ export class Tape implements Ops<Value> {
     return this.binary("Min", a, b, (dy, [x, y], needs) => this.selectGrad(dy, this.compare("LessOrEqual", x, y), x, y, needs));
   }
 
-  /** Elementwise maximum; on a tie the gradient goes to `a` (as tf.maximum). */
-  max(a: Operand, b: Operand): Value {
-    return this.binary("Max", a, b, (dy, [x, y], needs) => this.selectGrad(dy, this.compare("GreaterOrEqual", x, y), x, y, needs));
-  }
-
   neg(x: Value): Value {
     return this.unary("Neg", x, (dy) => this.neg(dy));
   }
 
   exp(x: Value): Value {
     return this.unary("Exp", x, (dy, y) => this.mul(dy, y));
-  }
-
-  log(x: Value): Value {
-    return this.unary("Log", x, (dy) => this.div(dy, x));
   }
 
   tanh(x: Value): Value {

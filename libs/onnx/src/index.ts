@@ -2,7 +2,6 @@ export { GraphBuilder, valueInfo, tensor, float, floats, TensorProto_DataType, D
 export type { Dim, AttrValue, TensorData, ModelOptions } from "./graph.ts";
 export { buildForwardGraph, exportModelToOnnx, TOKENS_INPUT, LOGITS_OUTPUT, SCORE_OUTPUT, META_CONFIG } from "./export.ts";
 export type { ExportOptions, ForwardGraphOptions } from "./export.ts";
-export { Tape, broadcastShapes, sizeOf, type Backward, type DType, type Value } from "./autodiff.ts";
 export {
   inspectJudgeModel,
   readModelMetadata,
