@@ -1,7 +1,7 @@
 // Real judge processes for the judge and fleet benches: spawn services/judge/src/main.ts, read its
 // start line, scrape its /metrics, and pick the model (the trained judge, a given file, or a
 // random-weight scorer of the default judge size exported on the fly).
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +10,6 @@ import { fileURLToPath } from "node:url";
 import { loadSecurity, type Security } from "@grpomesh/rpc";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-const JUDGE_MAIN = join(ROOT, "services/judge/src/main.ts");
 const MAKE_RANDOM_JUDGE = join(ROOT, "services/judge/src/make-random-judge.ts");
 const DEFAULT_MODEL = join(ROOT, "models/judge/model.onnx");
 
@@ -38,49 +37,32 @@ function benchAdminToken(): { file: string; security: Security } {
 }
 
 /**
- * Spawns the judge on a free port (gRPC and /metrics) and resolves once it prints its start line.
+ * Starts the judge on a free port (gRPC and /metrics) and resolves once it prints its start line.
  * Plaintext with an admin token: these benches measure the judge, and their numbers stay
  * comparable across versions (`npm run bench -- step --tls=both` measures what TLS costs).
  */
-export function startJudge(args: string[]): Promise<JudgeProcess> {
+export async function startJudge(args: string[]): Promise<JudgeProcess> {
+  const { Supervisor, tsxProcess } = await import("@grpomesh/launcher"); // not before it is needed: --help stays quick
   const token = benchAdminToken();
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(
-      process.execPath,
-      ["--import", "tsx", JUDGE_MAIN, "--address=127.0.0.1:0", "--metrics-port=0", `--admin-token-file=${token.file}`, ...args],
-      {
-        cwd: ROOT,
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let out = "";
-    let err = "";
-    let started = false;
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
-    child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const line = out.split("\n").find((l) => l.startsWith("judge: serving "));
-      if (started || !line) return;
-      started = true;
-      const address = /address=(\S+)/.exec(line)?.[1];
-      const metricsPort = Number(/metrics=:(\d+)/.exec(line)?.[1]);
-      if (!address || !metricsPort) return reject(new Error(`cannot read address and metrics port from the judge's start line: ${line}`));
-      resolve({
-        address,
-        metricsPort,
-        startLine: line,
-        security: token.security,
-        stop: async () => {
-          child.kill("SIGTERM");
-          await exited;
-        },
-      });
-    });
-    child.once("exit", (code) => {
-      if (!started) reject(new Error(`judge exited with code ${code} before serving:\n${err || out}`));
-    });
-  });
+  const logDir = mkdtempSync(join(tmpdir(), "grpomesh-bench-judge-"));
+  const supervisor = new Supervisor(logDir);
+  const stop = async () => {
+    await supervisor.stopAll();
+    rmSync(logDir, { recursive: true, force: true });
+  };
+  try {
+    const flags = ["--address=127.0.0.1:0", "--metrics-port=0", `--admin-token-file=${token.file}`, ...args];
+    // In the bench's process group: a Ctrl-C stops the judges too.
+    await supervisor.startAll([tsxProcess("judge", "services/judge/src/main.ts", flags, { readyLine: /^judge: serving /, sameGroup: true })]);
+    const startLine = supervisor.get("judge").startLine!;
+    const address = /address=(\S+)/.exec(startLine)?.[1];
+    const metricsPort = Number(/metrics=:(\d+)/.exec(startLine)?.[1]);
+    if (!address || !metricsPort) throw new Error(`cannot read address and metrics port from the judge's start line: ${startLine}`);
+    return { address, metricsPort, startLine, security: token.security, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 /** Sum of `<name>_sum` and `<name>_count` over every label set in the judge's /metrics. */

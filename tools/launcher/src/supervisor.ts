@@ -39,6 +39,8 @@ export interface ProcessSpec {
   foreground?: boolean;
   /** Start it again when it dies after having been ready; without it, its death is fatal. */
   restart?: Partial<RestartPolicy>;
+  /** Stay in the caller's process group, so a terminal's Ctrl-C reaches it too (default: a group of its own). */
+  sameGroup?: boolean;
 }
 
 export interface Running {
@@ -162,7 +164,7 @@ export class Supervisor {
     const child = spawn(spec.command, spec.args, {
       env: { ...process.env, ...spec.env },
       stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
+      detached: !spec.sameGroup,
     });
     entry.child = child;
     entry.startedAt = Date.now();
