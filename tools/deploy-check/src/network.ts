@@ -41,50 +41,20 @@ export const PROMETHEUS = { namespace: "monitoring", labels: { "app.kubernetes.i
 
 /** Pods outside the manifests' namespaces, each one a way for a rule to be too broad. */
 export function outsidePeers(): Peer[] {
-  const nsLabels = (ns: string) => ({ "kubernetes.io/metadata.name": ns });
+  const pod = (name: string, namespace: string, labels: Labels, ip: string, ports: Peer["ports"]): Peer => {
+    return { name, namespace, namespaceLabels: { "kubernetes.io/metadata.name": namespace }, labels, ip, ports, governed: false };
+  };
   return [
-    {
-      name: "prometheus",
-      namespace: PROMETHEUS.namespace,
-      namespaceLabels: nsLabels(PROMETHEUS.namespace),
-      labels: { ...PROMETHEUS.labels },
-      ip: "10.244.9.1",
-      ports: [{ port: 9090, protocol: "TCP" }],
-      governed: false,
-    },
-    {
-      name: "kube-dns",
-      namespace: "kube-system",
-      namespaceLabels: nsLabels("kube-system"),
-      labels: { "k8s-app": "kube-dns" },
-      ip: "10.244.9.2",
-      ports: [
-        { name: "dns", port: 53, protocol: "UDP" },
-        { name: "dns-tcp", port: 53, protocol: "TCP" },
-        { name: "metrics", port: 9153, protocol: "TCP" },
-      ],
-      governed: false,
-    },
+    pod("prometheus", PROMETHEUS.namespace, { ...PROMETHEUS.labels }, "10.244.9.1", [{ port: 9090, protocol: "TCP" }]),
+    pod("kube-dns", "kube-system", { "k8s-app": "kube-dns" }, "10.244.9.2", [
+      { name: "dns", port: 53, protocol: "UDP" },
+      { name: "dns-tcp", port: 53, protocol: "TCP" },
+      { name: "metrics", port: 9153, protocol: "TCP" },
+    ]),
     // Another pod of the monitoring namespace (a namespaceSelector alone would let it in).
-    {
-      name: "grafana",
-      namespace: PROMETHEUS.namespace,
-      namespaceLabels: nsLabels(PROMETHEUS.namespace),
-      labels: { "app.kubernetes.io/name": "grafana" },
-      ip: "10.244.9.3",
-      ports: [{ port: 3000, protocol: "TCP" }],
-      governed: false,
-    },
+    pod("grafana", PROMETHEUS.namespace, { "app.kubernetes.io/name": "grafana" }, "10.244.9.3", [{ port: 3000, protocol: "TCP" }]),
     // A Prometheus-labelled pod elsewhere (a podSelector with an empty namespaceSelector would let it in).
-    {
-      name: "prometheus-elsewhere",
-      namespace: "default",
-      namespaceLabels: nsLabels("default"),
-      labels: { ...PROMETHEUS.labels },
-      ip: "10.244.9.4",
-      ports: [{ port: 9090, protocol: "TCP" }],
-      governed: false,
-    },
+    pod("prometheus-elsewhere", "default", { ...PROMETHEUS.labels }, "10.244.9.4", [{ port: 9090, protocol: "TCP" }]),
     { name: "internet", namespace: undefined, namespaceLabels: {}, labels: {}, ip: "203.0.113.7", ports: [{ port: 443, protocol: "TCP" }], governed: false },
   ];
 }
