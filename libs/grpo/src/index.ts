@@ -11,7 +11,6 @@ export type { LossInputs, LossOptions, LossValues, ResolvedLossOptions } from ".
 export { DEFAULT_LOSS_OPTIONS, LOSS_VALUE_KEYS, grpoLossArrays, resolveLossInputs, sliceLossInputs, sumLossValues } from "./loss.ts";
 export type { KlMode, LossData, LossParts, LossSpec } from "./loss-graph.ts";
 export { grpoLoss, lossData, lossSpec, readLossParts } from "./loss-graph.ts";
-export type { LossTensors } from "./loss-tf.ts";
-export { grpoLossAndGrads, grpoLossTensors, readLossValues } from "./loss-tf.ts";
+export { grpoLossAndGrads, grpoLossTensors } from "./loss-tf.ts";
 export type { StepMetrics } from "./metrics.ts";
 export { stepMetrics } from "./metrics.ts";

@@ -3,22 +3,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { tfOps } from "@grpomesh/model";
 import type { LossInputs, LossOptions, LossValues } from "./loss.ts";
-import { LOSS_VALUE_KEYS, resolveLossInputs } from "./loss.ts";
-import { grpoLoss, lossData, lossSpec } from "./loss-graph.ts";
+import { resolveLossInputs } from "./loss.ts";
+import { grpoLoss, lossData, lossSpec, readLossParts, type LossParts } from "./loss-graph.ts";
 
-export interface LossTensors {
-  /** Scalar to differentiate. */
-  loss: tf.Scalar;
-  /** [6] = loss, pgLoss, klPenalty, meanKl, meanLogProb, clipFrac (LOSS_VALUE_KEYS order). */
-  metrics: tf.Tensor1D;
-}
-
-/**
- * The loss from `logp` [B, T, V] (the policy's log-softmax at τ, a function of the weights).
- * Inside tf.variableGrads, tf.keep(metrics) to read them afterwards (the gradient tidy disposes
- * everything else), then readLossValues(metrics) — or use grpoLossAndGrads, which does both.
- */
-export function grpoLossTensors(logp: tf.Tensor3D, inputs: LossInputs, options: LossOptions = {}): LossTensors {
+/** The loss's parts from `logp` [B, T, V] (the policy's log-softmax at τ, a function of the weights); read them with readLossParts. */
+export function grpoLossTensors(logp: tf.Tensor3D, inputs: LossInputs, options: LossOptions = {}): LossParts<tf.Tensor> {
   const o = resolveLossInputs(inputs, options);
   const { batchSize: B, groupSize: k, seqLen: T, vocabSize: V } = inputs;
   if (logp.rank !== 3 || logp.shape[0] !== B || logp.shape[1] !== T || logp.shape[2] !== V) {
@@ -27,37 +16,23 @@ export function grpoLossTensors(logp: tf.Tensor3D, inputs: LossInputs, options: 
   if (logp.dtype !== "float32") throw new Error(`logp has dtype ${logp.dtype}; expected float32 log-probabilities`);
   const spec = lossSpec(inputs, o);
   const d = lossData(inputs, o, spec);
-  return tf.tidy(() => {
-    const parts = grpoLoss(
-      tfOps,
-      logp,
-      {
-        completionIds: tf.tensor3d(d.completionIds, [B, T, k], "int32"),
-        tokenWeight: tf.tensor3d(d.tokenWeight, [B, T, 1]),
-        tokenMask: tf.tensor3d(d.tokenMask, [B, T, 1]),
-        advantages: tf.tensor2d(d.advantages, [B, k]),
-        oldLogProbs: d.oldLogProbs ? tf.tensor2d(d.oldLogProbs, [B, k]) : undefined,
-        ref: d.ref ? tf.tensor(d.ref, spec.kl === "exact" ? [B, T, V] : [B, T, k]) : undefined,
-        groupSize: k,
-        sampleCount: o.sampleCount,
-        klBeta: o.klBeta,
-        clipLow: 1 - o.clipEps,
-        clipHigh: 1 + o.clipEps,
-      },
-      spec,
-    );
-    const or = (t: tf.Tensor | null, none: number) => t ?? tf.scalar(none);
-    const { loss, pgLoss, meanLogProb } = parts;
-    const metrics = tf.stack([loss, pgLoss, or(parts.klPenalty, 0), or(parts.meanKl, Number.NaN), meanLogProb, or(parts.clipFrac, 0)]) as tf.Tensor1D;
-    return { loss: loss as tf.Scalar, metrics };
+  const parts = tf.tidy(() => {
+    const x = {
+      completionIds: tf.tensor3d(d.completionIds, [B, T, k], "int32"),
+      tokenWeight: tf.tensor3d(d.tokenWeight, [B, T, 1]),
+      tokenMask: tf.tensor3d(d.tokenMask, [B, T, 1]),
+      advantages: tf.tensor2d(d.advantages, [B, k]),
+      oldLogProbs: d.oldLogProbs ? tf.tensor2d(d.oldLogProbs, [B, k]) : undefined,
+      ref: d.ref ? tf.tensor(d.ref, spec.kl === "exact" ? [B, T, V] : [B, T, k]) : undefined,
+      groupSize: k,
+      sampleCount: o.sampleCount,
+      klBeta: o.klBeta,
+      clipLow: 1 - o.clipEps,
+      clipHigh: 1 + o.clipEps,
+    };
+    return grpoLoss(tfOps, logp, x, spec) as unknown as tf.TensorContainerObject;
   });
-}
-
-/** Reads (and disposes) the metrics tensor of grpoLossTensors. */
-export function readLossValues(metrics: tf.Tensor1D): LossValues {
-  const d = metrics.dataSync();
-  metrics.dispose();
-  return Object.fromEntries(LOSS_VALUE_KEYS.map((key, n) => [key, d[n]!])) as unknown as LossValues;
+  return parts as unknown as LossParts<tf.Tensor>;
 }
 
 /**
@@ -72,12 +47,12 @@ export function grpoLossAndGrads(
   varList?: tf.Variable[],
 ): { grads: tf.NamedTensorMap; values: LossValues } {
   resolveLossInputs(inputs, options); // fail before the forward pass
-  let metrics: tf.Tensor1D | undefined;
+  let values: LossValues | undefined;
   const { value, grads } = tf.variableGrads(() => {
     const out = grpoLossTensors(computeLogp(), inputs, options);
-    metrics = tf.keep(out.metrics);
-    return out.loss;
+    values = readLossParts(out, (t) => t.dataSync()[0]!);
+    return out.loss as tf.Scalar;
   }, varList);
   value.dispose();
-  return { grads, values: readLossValues(metrics!) };
+  return { grads, values: values! };
 }
