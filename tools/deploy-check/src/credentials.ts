@@ -4,9 +4,9 @@
 import { existsSync } from "node:fs";
 import { join, posix } from "node:path";
 import { where, type DeployBundle } from "./bundle.ts";
-import type { Container, Probe, Volume } from "./k8s-types.ts";
+import type { Container, Probe } from "./k8s-types.ts";
 import { findObject, workloads } from "./k8s.ts";
-import { APP_DIR, containerCommands, mountFor, type ContainerCommand } from "./services.ts";
+import { APP_DIR, containerCommands, volumeAt } from "./services.ts";
 
 /** Every pod names a ServiceAccount of the manifests that, like the pod, does not mount an API token. */
 export function checkServiceAccounts(bundle: DeployBundle): string[] {
@@ -35,12 +35,6 @@ export function flagValue(flags: string[], name: string): string | undefined {
     if (m) return m[1];
   }
   return undefined;
-}
-
-function secretVolumeAt(cc: ContainerCommand, path: string): { volume?: Volume; mountPath?: string; readOnly: boolean } {
-  const mount = mountFor(cc.container, path);
-  const volume = mount && cc.w.pod.spec?.volumes?.find((v) => v.name === mount.name);
-  return { volume, mountPath: mount?.mountPath, readOnly: mount?.readOnly === true };
 }
 
 const HEALTHCHECK = "deploy/images/healthcheck.mjs";
@@ -111,15 +105,15 @@ export function checkCredentials(bundle: DeployBundle): string[] {
     const tlsDir = flagValue(cc.flags, "tls_dir");
     if (!tlsDir) problems.push(`${at}: no --tls_dir (judge: --tls-dir); the service would serve plaintext gRPC`);
     else {
-      const { volume, mountPath, readOnly } = secretVolumeAt(cc, tlsDir);
+      const { volume, mount } = volumeAt(cc, tlsDir);
       if (!volume?.secret)
         problems.push(`${at}: --tls_dir=${tlsDir} is not on a Secret volume (mounts: ${(cc.container.volumeMounts ?? []).map((m) => m.mountPath).join(", ")})`);
       else {
-        if (mountPath !== tlsDir.replace(/\/$/, ""))
+        if (mount?.mountPath !== tlsDir.replace(/\/$/, ""))
           problems.push(
-            `${at}: --tls_dir=${tlsDir} is inside Secret volume ${volume.name} at ${mountPath}; point it at the mount path, where tls.crt, tls.key and ca.crt are`,
+            `${at}: --tls_dir=${tlsDir} is inside Secret volume ${volume.name} at ${mount?.mountPath}; point it at the mount path, where tls.crt, tls.key and ca.crt are`,
           );
-        if (!readOnly) problems.push(`${at}: Secret volume ${volume.name} (TLS) is mounted without readOnly: true`);
+        if (!mount?.readOnly) problems.push(`${at}: Secret volume ${volume.name} (TLS) is mounted without readOnly: true`);
         const items = volume.secret.items;
         if (items && !["tls.crt", "tls.key", "ca.crt"].every((f) => items.some((i) => i.path === f))) {
           problems.push(`${at}: Secret volume ${volume.name} maps only ${items.map((i) => i.path).join(", ")}; --tls_dir needs tls.crt, tls.key and ca.crt`);
@@ -132,11 +126,11 @@ export function checkCredentials(bundle: DeployBundle): string[] {
         `${at}: no --admin_token_file (judge: --admin-token-file); its state-changing RPCs would refuse everyone${cc.service === "orchestrator" ? ", and it could not call the others'" : ""}`,
       );
     else {
-      const { volume, mountPath, readOnly } = secretVolumeAt(cc, tokenFile);
+      const { volume, mount } = volumeAt(cc, tokenFile);
       if (!volume?.secret) problems.push(`${at}: --admin_token_file=${tokenFile} is not on a Secret volume`);
       else {
-        if (!readOnly) problems.push(`${at}: Secret volume ${volume.name} (admin token) is mounted without readOnly: true`);
-        const rel = posix.relative(mountPath!, tokenFile);
+        if (!mount?.readOnly) problems.push(`${at}: Secret volume ${volume.name} (admin token) is mounted without readOnly: true`);
+        const rel = posix.relative(mount!.mountPath!, tokenFile);
         const items = volume.secret.items;
         if (items && !items.some((i) => i.path === rel))
           problems.push(`${at}: --admin_token_file=${tokenFile}: Secret volume ${volume.name} maps ${items.map((i) => i.path).join(", ")}, not ${rel}`);

@@ -12,7 +12,7 @@ import { parseReferenceConfig } from "@grpomesh/reference";
 import { where, type DeployBundle } from "./bundle.ts";
 import { execForm, lastInstruction, parseDockerfile, stageEnv } from "./dockerfile.ts";
 import { SERVICES, targetOfImage, type ServiceName, type ServicePorts } from "./images.ts";
-import type { Container, VolumeMount } from "./k8s-types.ts";
+import type { Container, Volume, VolumeMount } from "./k8s-types.ts";
 import {
   ON_DEMAND_DIR,
   findObject,
@@ -136,8 +136,7 @@ export function containerCommands(bundle: DeployBundle): ContainerCommand[] {
 
 /** `--config=/etc/x/run.json` read from the ConfigMap volume mounted there, written to a temp file. */
 function materializeConfigFile(bundle: DeployBundle, cc: ContainerCommand, path: string, dir: string): string | string[] {
-  const mount = mountFor(cc.container, path);
-  const vol = mount && cc.w.pod.spec?.volumes?.find((v) => v.name === mount.name);
+  const { mount, volume: vol } = volumeAt(cc, path);
   if (!mount || !vol?.configMap) return [`${cc.at}: --config=${path} is not on a ConfigMap volume of the container`];
   const rel = posix.relative(mount.mountPath!, path);
   const key = vol.configMap.items ? vol.configMap.items.find((i) => i.path === rel)?.key : rel;
@@ -223,6 +222,12 @@ export function mountFor(c: Container, path: string): VolumeMount | undefined {
   return (c.volumeMounts ?? [])
     .filter((vm) => vm.mountPath && (path === vm.mountPath || path.startsWith(vm.mountPath.replace(/\/$/, "") + "/")))
     .sort((a, b) => b.mountPath!.length - a.mountPath!.length)[0];
+}
+
+/** The mount that holds an absolute path in a container, and the pod's volume behind it. */
+export function volumeAt(cc: ContainerCommand, path: string): { mount?: VolumeMount; volume?: Volume } {
+  const mount = mountFor(cc.container, path);
+  return { mount, volume: mount && cc.w.pod.spec?.volumes?.find((v) => v.name === mount.name) };
 }
 
 function splitHostPort(address: string): { host: string; port: number } {
@@ -381,8 +386,8 @@ export function checkWiring(bundle: DeployBundle): string[] {
     }
     // Checkpoints: the policy writes into the orchestrator's run directory, so both must see it at the same path.
     const runDir = String(cfg.run_dir);
-    const orchMount = mountFor(orch.cc.container, runDir);
-    const orchClaim = orchMount && orch.cc.w.pod.spec?.volumes?.find((v) => v.name === orchMount.name)?.persistentVolumeClaim?.claimName;
+    const { mount: orchMount, volume: orchVolume } = volumeAt(orch.cc, runDir);
+    const orchClaim = orchVolume?.persistentVolumeClaim?.claimName;
     if (!orchClaim) problems.push(`${at}: --run_dir=${runDir} is not on a PersistentVolumeClaim`);
     for (const pol of of("policy")) {
       // Passed explicitly: the default (runs, relative to the working directory) is in the image.
@@ -391,8 +396,8 @@ export function checkWiring(bundle: DeployBundle): string[] {
         problems.push(`${pol.cc.at}: no --checkpoint_root; set it to the run-directory volume's mount path so SaveCheckpoint/LoadCheckpoint stay on it`);
         continue;
       }
-      const polMount = mountFor(pol.cc.container, root);
-      const polClaim = polMount && pol.cc.w.pod.spec?.volumes?.find((v) => v.name === polMount.name)?.persistentVolumeClaim?.claimName;
+      const { mount: polMount, volume: polVolume } = volumeAt(pol.cc, root);
+      const polClaim = polVolume?.persistentVolumeClaim?.claimName;
       if (orchClaim && polClaim !== orchClaim)
         problems.push(
           `${pol.cc.at}: --checkpoint_root=${root} is on ${polClaim ? `claim ${polClaim}` : "no claim"}; the orchestrator's run directory is on claim ${orchClaim}`,
@@ -425,8 +430,7 @@ export function checkWiring(bundle: DeployBundle): string[] {
       problems.push(`${j.cc.at}: no --model-repository; LoadModel paths would be unconfined and there is no volume to copy new models into`);
       continue;
     }
-    const mount = mountFor(j.cc.container, posix.resolve(APP_DIR, repo));
-    const vol = mount && j.cc.w.pod.spec?.volumes?.find((v) => v.name === mount.name);
+    const { mount, volume: vol } = volumeAt(j.cc, posix.resolve(APP_DIR, repo));
     if (!vol?.persistentVolumeClaim) problems.push(`${j.cc.at}: --model-repository=${repo} is not on a PersistentVolumeClaim`);
     else if (!mount!.readOnly || !vol.persistentVolumeClaim.readOnly)
       problems.push(`${j.cc.at}: the model repository claim ${vol.persistentVolumeClaim.claimName} should be mounted read-only (volume and mount)`);
