@@ -97,8 +97,9 @@ describe("checkSchemas (kubernetes-models)", () => {
     assertProblem(problems, /Deployment\/judge: spec\.template\.spec\.containers\[0\]\.imagePullPolicy must be one of \["Always","IfNotPresent","Never"\]/);
   });
 
-  it("a missing required field is caught (a container's name, a port's number)", () => {
+  it("a missing required field is caught (a container's name, a port's number, a NetworkPolicy's podSelector)", () => {
     const b = bundle();
+    delete obj(b, "NetworkPolicy", "default-deny").spec!.podSelector;
     delete container(b, "Deployment", "judge").name;
     delete container(b, "Deployment", "judge").ports![0]!.containerPort;
     delete obj(b, "Service", "policy").spec!.ports![0]!.port;
@@ -106,6 +107,7 @@ describe("checkSchemas (kubernetes-models)", () => {
     assertProblem(problems, /Deployment\/judge: spec\.template\.spec\.containers\[0\] needs name/);
     assertProblem(problems, /Deployment\/judge: spec\.template\.spec\.containers\[0\]\.ports\[0\] needs containerPort/);
     assertProblem(problems, /Service\/policy: spec\.ports\[0\] needs port/);
+    assertProblem(problems, /NetworkPolicy\/default-deny: spec needs podSelector/);
   });
 
   it("a misspelled field is caught at every depth, in core objects and in the ServiceMonitor CRD", () => {

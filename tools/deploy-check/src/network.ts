@@ -3,7 +3,7 @@
 // pods outside it (Prometheus, kube-dns, a pod of another namespace, an address on the internet).
 // The check compares that set with the one the roles need, so a rule that is too broad fails as
 // surely as one that is missing.
-import { where, type DeployBundle } from "./bundle.ts";
+import type { DeployBundle } from "./bundle.ts";
 import type { K8sObject, LabelSelector, Labels, NetworkPolicyPeer, NetworkPolicyPort } from "./k8s-types.ts";
 import { containersOf, namespaceOf, objectsOfKind, selectorMatches, workloads } from "./k8s.ts";
 
@@ -204,9 +204,6 @@ export function checkNetworkPolicies(bundle: DeployBundle, intended: readonly st
       problems.push(
         `namespace ${ns} has no default-deny NetworkPolicy (podSelector: {}, policyTypes: [Ingress, Egress], no rules); every pod can reach and be reached by anything`,
       );
-  }
-  for (const m of policies) {
-    if (!m.obj.spec?.podSelector) problems.push(`${where(m)}: no spec.podSelector (use {} for every pod of the namespace)`);
   }
   const allowed = new Set(allowedFlows(bundle).map(flowName));
   const want = new Set(intended);
