@@ -1,0 +1,86 @@
+// `npm start`'s settings: its own (how many judges, which models, which run) and the orchestrator's,
+// parsed together from one command line and the run config file before any service is spawned, so a
+// bad option answers at once. A key belongs to one table; the orchestrator keys the launcher sets
+// itself (where the services are, the credentials, the run directory) are not options here.
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { defaults, parseSettings, setting, usage, z, type Values } from "@grpomesh/config";
+import { MODEL_SERVICE_SETTINGS } from "@grpomesh/engine/settings";
+import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS, orchestratorRelations, type OrchestratorConfig } from "@grpomesh/orchestrator/settings";
+
+export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+export const LAUNCHER_SETTINGS = {
+  judges: setting(z.int().min(1), 2, "judge replicas to start"),
+  generator: setting(z.string().min(1), "models/generator", "generator checkpoint for the policy and the reference"),
+  judge_model: setting(z.string().min(1), "models/judge/model.onnx", "judge ONNX model"),
+  run_config: setting(z.string().min(1), "configs/local.json", "the orchestrator's run config file (JSON)"),
+  run_dir: setting(z.string(), "", "run directory (logs, secrets, checkpoints); empty: runs/<date-time>"),
+  engine: MODEL_SERVICE_SETTINGS.engine,
+};
+
+/** Orchestrator keys the launcher gives itself: not options of `npm start`. */
+const SET_BY_LAUNCHER = new Set(["policy", "reference", "judges", "address", "metrics_port", "tls_dir", "admin_token_file", "run_dir"]);
+const ORCHESTRATOR_OPTIONS = Object.fromEntries(Object.entries(ORCHESTRATOR_SETTINGS).filter(([k]) => !SET_BY_LAUNCHER.has(k)));
+
+export interface LauncherArgs {
+  launcher: Values<typeof LAUNCHER_SETTINGS>;
+  /** The orchestrator's values (run config file, ORCHESTRATOR_* environment, flags), checked. */
+  orchestrator: OrchestratorConfig;
+  /** The command line's orchestrator options, passed on as given. */
+  orchestratorArgv: string[];
+  help: boolean;
+}
+
+export function launcherUsage(): string {
+  return [
+    usage(
+      LAUNCHER_SETTINGS,
+      "npm start --",
+      undefined,
+      "Starts judges, reference and policy on loopback (mutual TLS, a fresh admin token), then the orchestrator.",
+    ),
+    "",
+    usage(
+      ORCHESTRATOR_OPTIONS,
+      "npm start --",
+      ORCHESTRATOR_ENV_PREFIX,
+      `The orchestrator's options (also read from run_config), e.g. --max_iters=50; --resume --run_dir=DIR continues a run.`,
+    ),
+  ].join("\n");
+}
+
+/**
+ * Both tables from one command line: every unknown key (with the nearest of either table), bad
+ * value and bad relation is a ConfigError here, before anything is spawned. Paths resolve against
+ * the working directory, defaults against the repository.
+ */
+export function parseLauncherArgs(argv: readonly string[], env: Record<string, string | undefined> = {}): LauncherArgs {
+  const both = parseSettings({ ...ORCHESTRATOR_OPTIONS, ...LAUNCHER_SETTINGS }, { argv });
+  const launcherArgv: string[] = [];
+  const orchestratorArgv: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const key = arg.startsWith("--") ? arg.slice(2).split("=")[0]!.replace(/-/g, "_") : "";
+    if (!(key in LAUNCHER_SETTINGS)) orchestratorArgv.push(arg);
+    else launcherArgv.push(arg, ...(arg.includes("=") ? [] : [argv[++i]!]));
+  }
+  const launcher = parseSettings(LAUNCHER_SETTINGS, { argv: launcherArgv }).config;
+  const path = (key: "generator" | "judge_model" | "run_config") =>
+    launcher[key] === LAUNCHER_SETTINGS[key].default ? join(ROOT, launcher[key]) : resolve(launcher[key]);
+  launcher.generator = path("generator");
+  launcher.judge_model = path("judge_model");
+  launcher.run_config = path("run_config");
+  launcher.run_dir = launcher.run_dir
+    ? resolve(launcher.run_dir)
+    : join(ROOT, "runs", new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-"));
+  if (both.help) return { launcher, orchestrator: defaults(ORCHESTRATOR_SETTINGS), orchestratorArgv, help: true };
+  const orchestrator = parseSettings(ORCHESTRATOR_SETTINGS, {
+    argv: orchestratorArgv,
+    env,
+    envPrefix: ORCHESTRATOR_ENV_PREFIX,
+    file: launcher.run_config,
+    check: orchestratorRelations,
+  }).config;
+  return { launcher, orchestrator, orchestratorArgv, help: false };
+}

@@ -1,0 +1,32 @@
+// Every settings table of the project, one entry per service or tool: what docs/configuration.md is
+// generated from (npm run docs:config). A table module is light, so importing all of them is quick.
+import type { Table } from "@grpomesh/config";
+import { JUDGE_ENV_PREFIX, JUDGE_SETTINGS } from "@grpomesh/judge/settings";
+import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS } from "@grpomesh/orchestrator/settings";
+import { POLICY_ENV_PREFIX, POLICY_SETTINGS } from "@grpomesh/policy/settings";
+import { REFERENCE_ENV_PREFIX, REFERENCE_SETTINGS } from "@grpomesh/reference/settings";
+import { LAUNCHER_SETTINGS } from "@grpomesh/launcher/settings";
+
+export interface SettingsEntry {
+  /** The role or tool, as the docs name it. */
+  name: string;
+  /** How it is run. */
+  command: string;
+  /** Prefix of its environment variables; undefined: none are read. */
+  envPrefix?: string;
+  table: Table;
+}
+
+export const SETTINGS_REGISTRY: SettingsEntry[] = [
+  { name: "policy", command: "node --import tsx services/policy/src/main.ts", envPrefix: POLICY_ENV_PREFIX, table: POLICY_SETTINGS },
+  { name: "reference", command: "node --import tsx services/reference/src/main.ts", envPrefix: REFERENCE_ENV_PREFIX, table: REFERENCE_SETTINGS },
+  { name: "judge", command: "node --import tsx services/judge/src/main.ts", envPrefix: JUDGE_ENV_PREFIX, table: JUDGE_SETTINGS },
+  {
+    name: "orchestrator",
+    command: "node --import tsx services/orchestrator/src/main.ts",
+    envPrefix: ORCHESTRATOR_ENV_PREFIX,
+    table: ORCHESTRATOR_SETTINGS,
+  },
+  { name: "launcher", command: "npm start --", table: LAUNCHER_SETTINGS },
+  // The tools' tables follow.
+];
