@@ -11,8 +11,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Supervisor, freePort, startStack, tsxProcess, type Stack } from "@grpomesh/launcher";
-import { latestCheckpoint, sha256File } from "@grpomesh/loop";
-import { firstDifference, ledgerProblems, readLog, stepLedger, type StepLedger } from "./ledger.ts";
+import { latestCheckpoint, readLog, sha256File } from "@grpomesh/loop";
+import { firstDifference, ledgerProblems, stepLedger, type StepLedger } from "./ledger.ts";
 import { Restartable, describeExit, type Exit } from "./processes.ts";
 import { planFaults, type PlannedFault, type Role } from "./plan.ts";
 
@@ -364,13 +364,11 @@ class ChaosStack {
       const path = join(checkpoint, state.policy.dir, f);
       if (existsSync(path)) files[f] = sha256File(path);
     }
-    const ledger = stepLedger(readLog(join(runDir, "log.jsonl")), this.opts.steps);
+    const ledger = stepLedger(readLog(join(runDir, "log.jsonl")).records, this.opts.steps);
     const superseded = join(runDir, "log.superseded.jsonl");
-    const supersededSteps = existsSync(superseded)
-      ? readLog(superseded)
-          .filter((r) => r.type === "step")
-          .map((r) => r.step!)
-      : [];
+    const supersededSteps = readLog(superseded)
+      .records.filter((r) => r.type === "step")
+      .map((r) => r.step!);
     const stepMs = [...ledger.live.values()].map((r) => (r.phases as { step_ms?: number } | undefined)?.step_ms ?? 0).filter((ms) => ms > 0);
     return {
       runDir,
@@ -629,7 +627,7 @@ class FaultRun {
 
   /** Marks each fault by whether the live steps from its trigger to the next fault's match the uninterrupted run. */
   private judgeTrajectories(): void {
-    const ledger = stepLedger(readLog(this.logPath), this.opts.steps);
+    const ledger = stepLedger(readLog(this.logPath).records, this.opts.steps);
     const injected = this.outcomes.filter((o) => o.injected);
     injected.forEach((o, i) => {
       const from = o.atStep + 1;
@@ -656,21 +654,9 @@ class FaultRun {
    * (epoch ms), else 0. Time stamps, not offsets: a resume may cut the log back or mark records.
    */
   private lastLoggedStep(sinceMs: number): number {
-    if (!existsSync(this.logPath)) return 0;
-    const lines = readFileSync(this.logPath, "utf8").split("\n");
-    for (let i = lines.length - 1; i >= 0; i--) {
-      const line = lines[i]!;
-      if (!line.includes('"type":"step"')) continue;
-      let r: { step: number; time: string; superseded?: boolean };
-      try {
-        r = JSON.parse(line) as typeof r;
-      } catch {
-        continue; // a line being written: the one before it counts
-      }
-      if (r.superseded) continue;
-      return Date.parse(r.time) >= sinceMs ? r.step : 0;
-    }
-    return 0;
+    // A line still being written is left out (readLog's partial last line).
+    const last = readLog(this.logPath).records.findLast((r) => r.type === "step" && !r.superseded);
+    return last && Date.parse(last.time ?? "") >= sinceMs ? last.step! : 0;
   }
 }
 

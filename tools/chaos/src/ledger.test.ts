@@ -1,9 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { firstDifference, ledgerProblems, ranges, readLog, stepLedger, type LogRecord } from "./ledger.ts";
+import type { LogRecord } from "@grpomesh/loop";
+import { firstDifference, ledgerProblems, ranges, stepLedger } from "./ledger.ts";
 
 const step = (n: number, extra: Partial<LogRecord> = {}): LogRecord => ({ type: "step", step: n, loss: n / 10, mean_reward: n / 100, ...extra });
 
@@ -30,17 +28,6 @@ test("two runs' live steps are compared bit for bit", () => {
   assert.equal(firstDifference(a, stepLedger([step(1), step(2, { superseded: true, loss: 9 }), step(2)], 2)), undefined);
   assert.deepEqual(firstDifference(a, stepLedger([step(1), step(2, { loss: 0.2 + 1e-16 })], 2)), { step: 2, field: "loss", a: 0.2, b: 0.2 + 1e-16 });
   assert.deepEqual(firstDifference(a, stepLedger([step(1)], 2)), { step: 2, field: "(record)", a: "present", b: "absent" });
-});
-
-test("readLog names the file and line of a broken record", () => {
-  const dir = mkdtempSync(join(tmpdir(), "chaos-ledger-"));
-  try {
-    const path = join(dir, "log.jsonl");
-    writeFileSync(path, `${JSON.stringify(step(1))}\n{"type":"st\n`);
-    assert.throws(() => readLog(path), new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2 is not a JSON record`));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 });
 
 test("ranges", () => {

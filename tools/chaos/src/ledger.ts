@@ -1,13 +1,6 @@
 // What a run's log.jsonl says about its steps: which step records are live (not superseded by a
 // resume), whether every step 1..N is counted exactly once, and whether two runs' live steps agree.
-import { readFileSync } from "node:fs";
-
-export interface LogRecord {
-  type: string;
-  step?: number;
-  superseded?: boolean;
-  [key: string]: unknown;
-}
+import type { LogRecord } from "@grpomesh/loop";
 
 export interface StepLedger {
   /** Live step records by step number (the last one, where a step is counted twice). */
@@ -20,21 +13,6 @@ export interface StepLedger {
   superseded: number;
   /** `resume` records. */
   resumes: LogRecord[];
-}
-
-/** Every record of a log.jsonl; a line that is not JSON fails naming the file and line. */
-export function readLog(path: string): LogRecord[] {
-  const text = readFileSync(path, "utf8");
-  const records: LogRecord[] = [];
-  text.split("\n").forEach((line, i) => {
-    if (!line.trim()) return;
-    try {
-      records.push(JSON.parse(line) as LogRecord);
-    } catch (err) {
-      throw new Error(`${path}:${i + 1} is not a JSON record (${err instanceof Error ? err.message : String(err)}): ${JSON.stringify(line.slice(0, 120))}`);
-    }
-  });
-  return records;
 }
 
 /** Counts live step records; a run of `steps` steps must have each of 1..steps exactly once. */
