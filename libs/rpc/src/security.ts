@@ -41,14 +41,6 @@ export interface Security {
 /** Plaintext and no admin token: what a service gets when it is given no credentials. */
 export const INSECURE: Security = Object.freeze({ tls: null, adminToken: null, adminTokenFile: null });
 
-/** The flags every service and client takes (with its environment prefix: POLICY_TLS_DIR, …). */
-export const SECURITY_FLAG_DEFAULTS = {
-  /** Folder with tls.crt, tls.key and ca.crt (a Kubernetes TLS Secret); empty = plaintext. With ca.crt, servers require client certificates (mTLS). */
-  tls_dir: "",
-  /** File holding the admin token that state-changing RPCs require (servers) or send (clients); empty = none: state-changing RPCs are refused. */
-  admin_token_file: "",
-};
-
 export class SecurityConfigError extends Error {
   override name = "SecurityConfigError";
 }
@@ -149,19 +141,11 @@ export function securityFields(security: Security): Array<[string, string]> {
   ];
 }
 
-/** How a process spells its credential flags (the judge's parser uses dashes). */
-export interface SecurityFlagNames {
-  tls: string;
-  token: string;
-}
-export const UNDERSCORE_FLAGS: SecurityFlagNames = { tls: "--tls_dir", token: "--admin_token_file" };
-export const DASH_FLAGS: SecurityFlagNames = { tls: "--tls-dir", token: "--admin-token-file" };
-
 /** One line a service prints at start when it is not fully secured, or undefined. */
-export function securityWarning(name: string, security: Security, flags: SecurityFlagNames = UNDERSCORE_FLAGS): string | undefined {
+export function securityWarning(name: string, security: Security): string | undefined {
   const parts: string[] = [];
-  if (!security.tls) parts.push(`plaintext gRPC (no ${flags.tls}): anyone who reaches the port can read and send calls`);
-  if (!security.adminToken) parts.push(`no ${flags.token}: state-changing RPCs are refused; read RPCs are served`);
+  if (!security.tls) parts.push("plaintext gRPC (no --tls_dir): anyone who reaches the port can read and send calls");
+  if (!security.adminToken) parts.push("no --admin_token_file: state-changing RPCs are refused; read RPCs are served");
   return parts.length ? `${name}: WARNING: ${parts.join("; ")}` : undefined;
 }
 

@@ -1,5 +1,5 @@
 // runServiceMain as a real process: start line, health, SIGTERM drain and exit 0; exit 2 for a bad
-// flag, 1 for a failed start, 0 for --help; a service that finishes by itself exits with its own code
+// setting, 1 for a failed start, 0 for --help; a service that finishes by itself exits with its own code
 // and stops at a safe point on the first signal, at once on the second.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -18,15 +18,23 @@ test("start line, SERVING, and exit 0 after draining on SIGTERM", async () => {
   assert.match(r.stdout, /health-only: SIGTERM, finishing in-flight requests \(up to 1 s\) and shutting down/);
 });
 
-test("a bad flag exits 2 with the usage, a failed start 1 with the reason, --help 0", async () => {
-  const [bad, failed, help] = await Promise.all([runTsx(MAIN, ["--colour=red"]), runTsx(MAIN, ["--fail-start=no model at /x"]), runTsx(MAIN, ["--help"])]);
+test("a bad setting exits 2 with the message, a failed start 1 with the reason, --help 0 with the table's usage", async () => {
+  const [bad, badEnv, failed, help] = await Promise.all([
+    runTsx(MAIN, ["--adress=127.0.0.1:0"]),
+    runTsx(MAIN, [], { env: { HEALTH_ONLY_ADDRESS: "" } }),
+    runTsx(MAIN, ["--fail-start=no model at /x"]),
+    runTsx(MAIN, ["--help"]),
+  ]);
   assert.equal(bad.code, 2);
-  assert.equal(bad.stderr, "health-only: unknown flag --colour=red\nusage: health-only-main.ts [--address=host:port] [--fail-start=reason]\n");
+  assert.equal(bad.stderr, "health-only: unknown option --adress; did you mean --address?\n(health-only-main.ts --help lists every setting)\n");
+  assert.equal(badEnv.code, 2);
+  assert.match(badEnv.stderr, /^health-only: environment variable HEALTH_ONLY_ADDRESS is ""; expected a non-empty string\n/);
   assert.equal(failed.code, 1);
   assert.equal(failed.stderr, "health-only: cannot start: no model at /x\n");
   assert.equal(failed.stdout, "");
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^usage: health-only-main\.ts/);
+  assert.match(help.stdout, /--fail_start {2}\(a string; default ""\) {2}\[env HEALTH_ONLY_FAIL_START\]\n {6}start throws this reason/);
 });
 
 test("start-line values with spaces are quoted", () => {
@@ -44,8 +52,8 @@ const FINISHING = fileURLToPath(new URL("./test/finishing-main.ts", import.meta.
 
 test("a service that finishes by itself exits with done's code; a failed run exits 1 with the reason", async () => {
   const [finished, three, failed, bad] = await Promise.all([
-    runTsx(FINISHING, ["--exit-code=0"]),
-    runTsx(FINISHING, ["--exit-code=3"]),
+    runTsx(FINISHING, ["--exit_code=0"]),
+    runTsx(FINISHING, ["--exit_code=3"]),
     runTsx(FINISHING, ["--fail=the judge went away"]),
     runTsx(FINISHING, ["--colour=red"]),
   ]);
@@ -54,7 +62,7 @@ test("a service that finishes by itself exits with done's code; a failed run exi
   assert.equal(failed.code, 1);
   assert.equal(failed.stderr, "[finishing] error: the judge went away\n");
   assert.equal(bad.code, 2);
-  assert.equal(bad.stderr, "[finishing] unknown flag --colour=red\nusage: finishing-main.ts [--exit-code=N] [--fail=reason] [--stuck]\n");
+  assert.equal(bad.stderr, "[finishing] unknown option --colour; known keys: --exit_code, --fail, --stuck\n(finishing-main.ts --help lists every setting)\n");
 });
 
 test("with stop: the first signal asks the service to stop (done gives the code), a second exits 130 at once", async () => {

@@ -1,25 +1,37 @@
-// The life of a service process, the same for every service: parse flags, start, print one start
-// line, drain and exit 0 on SIGTERM/SIGINT. Exit 2 for a bad flag (with the usage), 1 when the
+// The life of a service process, the same for every service: parse its settings table (flags,
+// <PREFIX><KEY> environment, --config=FILE), start, print one start line, drain and exit 0 on
+// SIGTERM/SIGINT. Exit 0 after --help (the table's usage), 2 for a bad setting (with the message), 1 when the
 // service cannot start (with the reason). A service that says how it is secured gets tls=… admin=…
 // on its start line, and a warning line when it is not fully secured. A service that finishes by
 // itself (a training run) gives `done` and `stop`: the process exits with done's code, the first
 // SIGTERM/SIGINT asks it to stop at a safe point, a second exits 130 at once.
-import { securityFields, securityWarning, type Security, type SecurityFlagNames } from "./security.ts";
+import { ConfigError, parseSettings, usage, type Parsed, type Table, type Values } from "@grpomesh/config";
+import { securityFields, securityWarning, type Security } from "./security.ts";
 
 export interface ServiceProcess {
   /** Stops accepting calls and finishes the ones in flight, waiting at most `graceMs`. */
   shutdown(graceMs?: number): Promise<void>;
 }
 
-export interface ServiceMainOptions<C, S extends ServiceProcess> {
+/** How the process was started, for a service that reads more than its values (the orchestrator's resume). */
+export interface ServiceArgs {
+  argv: readonly string[];
+  env: Record<string, string | undefined>;
+  /** The --config file, if one was given. */
+  configFile?: string;
+}
+
+export interface ServiceMainOptions<T extends Table, S extends ServiceProcess> {
   /** Prefix of every line the process prints, e.g. "judge". */
   name: string;
   /** How the lines this function prints begin (default "<name>:"), for a service whose own lines read "[name] …". */
   prefix?: string;
-  /** Flags and environment to a config, or `help` when --help was asked. Any error it throws is a bad flag. */
-  parse(argv: readonly string[], env: Record<string, string | undefined>): { config: C; help: boolean } | { config?: undefined; help: true };
-  usage(): string;
-  start(config: C): Promise<S>;
+  /** The service's settings table, its environment prefix, how --help names the command, and the relations between keys. */
+  settings: T;
+  envPrefix: string;
+  command: string;
+  check?(values: Values<T>): string[];
+  start(config: Values<T>, args: ServiceArgs): Promise<S>;
   /** The start line's key=value fields: address, model, configuration. */
   startFields?(server: S): Array<[string, string | number]> | Promise<Array<[string, string | number]>>;
   /** Instead of `startFields`: the whole start line, for a service whose lines read otherwise (undefined: none, e.g. nothing to serve). */
@@ -30,8 +42,6 @@ export interface ServiceMainOptions<C, S extends ServiceProcess> {
   stop?(server: S, signal: NodeJS.Signals): void;
   /** The credentials the server runs with: reported on the start line (and warned about when missing). */
   security?(server: S): Security;
-  /** How the warning names the credential flags (default --tls_dir, --admin_token_file). */
-  securityFlags?: SecurityFlagNames;
   /** How long SIGTERM waits for in-flight calls. */
   graceMs: number;
   argv?: readonly string[];
@@ -44,25 +54,27 @@ export function formatStartLine(name: string, fields: Array<[string, string | nu
 }
 
 /** Runs a service process to its end; returns the started server (the process exits on a signal). */
-export async function runServiceMain<C, S extends ServiceProcess>(opts: ServiceMainOptions<C, S>): Promise<S> {
+export async function runServiceMain<T extends Table, S extends ServiceProcess>(opts: ServiceMainOptions<T, S>): Promise<S> {
   const { name } = opts;
   const prefix = opts.prefix ?? `${name}:`;
-  let parsed: ReturnType<ServiceMainOptions<C, S>["parse"]>;
+  const argv = opts.argv ?? process.argv.slice(2);
+  const env = opts.env ?? process.env;
+  let parsed: Parsed<T>;
   try {
-    parsed = opts.parse(opts.argv ?? process.argv.slice(2), opts.env ?? process.env);
+    parsed = parseSettings(opts.settings, { argv, env, envPrefix: opts.envPrefix, check: opts.check });
   } catch (err) {
-    console.error(`${prefix} ${(err as Error).message}\n${opts.usage()}`);
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`${prefix} ${err.message}\n(${opts.command} --help lists every setting)`);
     process.exit(2);
   }
   if (parsed.help) {
-    console.log(opts.usage());
+    console.log(usage(opts.settings, opts.command, opts.envPrefix));
     process.exit(0);
   }
-  const config = parsed.config;
 
   let server: S;
   try {
-    server = await opts.start(config);
+    server = await opts.start(parsed.config, { argv, env, configFile: parsed.configFile });
   } catch (err) {
     console.error(`${prefix} cannot start: ${(err as Error).message}`);
     process.exit(1);
@@ -95,7 +107,7 @@ export async function runServiceMain<C, S extends ServiceProcess>(opts: ServiceM
     });
   }
   if (startLine !== undefined) console.log(startLine);
-  const warning = security && securityWarning(name, security, opts.securityFlags);
+  const warning = security && securityWarning(name, security);
   if (warning) console.error(warning);
   if (opts.done) {
     let code: number;

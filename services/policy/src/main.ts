@@ -1,14 +1,15 @@
-// The policy process: parse flags (POLICY_* env fallbacks), load the checkpoint, serve, log one
-// start line, shut down gracefully on SIGTERM/SIGINT. A checkpoint that cannot be loaded exits 1.
+// The policy process: parse its settings (POLICY_* env fallbacks), load the checkpoint, serve, log
+// one start line, shut down gracefully on SIGTERM/SIGINT. A checkpoint that cannot be loaded exits 1.
 import { modelStartFields } from "@grpomesh/engine";
 import { runServiceMain } from "@grpomesh/rpc";
-import { parsePolicyConfig, policyUsage } from "./config.ts";
+import { POLICY_ENV_PREFIX, POLICY_SETTINGS } from "./settings.ts";
 import { startPolicyServer, type PolicyServer } from "./policy-server.ts";
 
 await runServiceMain({
   name: "policy",
-  parse: parsePolicyConfig,
-  usage: policyUsage,
+  settings: POLICY_SETTINGS,
+  envPrefix: POLICY_ENV_PREFIX,
+  command: "node --import tsx services/policy/src/main.ts",
   start: startPolicyServer,
   startFields,
   security: (s) => s.security,
@@ -24,9 +25,9 @@ async function startFields(s: PolicyServer): Promise<Array<[string, string | num
       ["version", info.policyVersion],
       ["last_step", info.lastStep],
     ]),
-    ["max_batch", s.config.maxBatch],
-    ["max_completions", s.config.maxCompletions],
+    ["max_batch", s.config.max_batch],
+    ["max_completions", s.config.max_completions],
     ["metrics", s.metricsPort === null ? "off" : `:${s.metricsPort}/metrics`],
-    ["checkpoint_root", s.config.checkpointRoot],
+    ["checkpoint_root", s.config.checkpoint_root],
   ];
 }

@@ -31,13 +31,13 @@ before(async () => {
   server = await startPolicyServer({
     checkpoint: `${dir.path}/gen`,
     address: "127.0.0.1:0",
-    metricsPort: 0,
-    metricsHost: "127.0.0.1",
-    maxBatch: 8,
-    maxCompletions: 64,
-    maxMessageBytes: 256 * 1024,
-    checkpointRoot: dir.path,
-    adminTokenFile: tokenFile,
+    metrics_port: 0,
+    metrics_host: "127.0.0.1",
+    max_batch: 8,
+    max_completions: 64,
+    max_message_bytes: 256 * 1024,
+    checkpoint_root: dir.path,
+    admin_token_file: tokenFile,
   });
   client = createClient(PolicyService, server.address, { deadlineMs: 30_000, security: loadSecurity({ adminTokenFile: tokenFile }) });
   anonymous = createClient(PolicyService, server.address, { deadlineMs: 30_000 });
@@ -401,12 +401,12 @@ test("/metrics: request counters, policy_version, policy_last_step, update durat
 
 test("a checkpoint that cannot be loaded stops the start with the reason", async () => {
   await assert.rejects(
-    startPolicyServer({ checkpoint: `${dir.path}/missing`, address: "127.0.0.1:0", metricsPort: null }),
+    startPolicyServer({ checkpoint: `${dir.path}/missing`, address: "127.0.0.1:0", metrics_port: "off" }),
     /checkpoint folder .*missing does not exist/,
   );
   writeTinyCheckpoint(`${dir.path}/scorer`, 1, { model_type: "sequence_scorer" });
   await assert.rejects(
-    startPolicyServer({ checkpoint: `${dir.path}/scorer`, address: "127.0.0.1:0", metricsPort: null }),
+    startPolicyServer({ checkpoint: `${dir.path}/scorer`, address: "127.0.0.1:0", metrics_port: "off" }),
     /the policy needs a masked_lm generator; this checkpoint is a sequence_scorer/,
   );
 });

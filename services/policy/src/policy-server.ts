@@ -5,13 +5,14 @@ import { DataType, PolicyService } from "@grpomesh/proto";
 import { bindService, confinePath, invalidArgument, loadSecurity, serveWhileLoading, unavailable, type Security } from "@grpomesh/rpc";
 import { createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTensor, decodeTokens, encodeTensor } from "@grpomesh/tensor";
-import { PolicyEngine, modelInfoMessage, type EngineChoice } from "@grpomesh/engine";
+import { PolicyEngine, modelInfoMessage } from "@grpomesh/engine";
+import { defaults } from "@grpomesh/config";
 import { decodeTrainParams } from "@grpomesh/loop";
-import { POLICY_FLAG_DEFAULTS, parseMetricsPort, type PolicyServiceConfig } from "./config.ts";
+import { POLICY_SETTINGS, type PolicyConfig } from "./settings.ts";
 import { PolicyMetrics } from "./policy-metrics.ts";
 
-export type PolicyServerOptions = Partial<PolicyServiceConfig> & {
-  /** Credentials already loaded (tests); default: loaded from tlsDir and adminTokenFile. */
+export type PolicyServerOptions = Partial<PolicyConfig> & {
+  /** Credentials already loaded (tests); default: loaded from tls_dir and admin_token_file. */
   security?: Security;
 };
 
@@ -19,34 +20,12 @@ export interface PolicyServer {
   address: string;
   port: number;
   metricsPort: number | null;
-  config: PolicyServiceConfig;
+  config: PolicyConfig;
   security: Security;
   engine: PolicyEngine;
   registry: Registry;
   /** Stops accepting calls, lets in-flight ones finish (up to graceMs), frees the model. */
   shutdown(graceMs?: number): Promise<void>;
-}
-
-export function defaultPolicyConfig(): PolicyServiceConfig {
-  const d = POLICY_FLAG_DEFAULTS;
-  return {
-    checkpoint: d.checkpoint,
-    address: d.address,
-    metricsPort: parseMetricsPort(d.metrics_port),
-    metricsHost: d.metrics_host,
-    tlsDir: null,
-    adminTokenFile: null,
-    maxBatch: d.max_batch,
-    maxCompletions: d.max_completions,
-    maxPpoEpochs: d.max_ppo_epochs,
-    maxMessageBytes: d.max_message_bytes,
-    replayWindow: d.replay_window,
-    checkpointRoot: d.checkpoint_root,
-    backend: undefined,
-    engine: d.engine as EngineChoice,
-    threads: d.threads || undefined,
-    spinWait: d.spin_wait,
-  };
 }
 
 /**
@@ -56,8 +35,8 @@ export function defaultPolicyConfig(): PolicyServiceConfig {
  */
 export async function startPolicyServer(options: PolicyServerOptions = {}): Promise<PolicyServer> {
   const { security: given, ...settings } = options;
-  const config: PolicyServiceConfig = { ...defaultPolicyConfig(), ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) };
-  const security = given ?? loadSecurity({ tlsDir: config.tlsDir, adminTokenFile: config.adminTokenFile });
+  const config: PolicyConfig = { ...defaults(POLICY_SETTINGS), ...settings };
+  const security = given ?? loadSecurity({ tlsDir: config.tls_dir, adminTokenFile: config.admin_token_file });
   const service = createMetrics("policy");
   let engine: PolicyEngine | null = null;
   const metrics = new PolicyMetrics(service.registry, {
@@ -68,7 +47,7 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
     if (!engine) throw unavailable(`the policy is still loading its checkpoint ${config.checkpoint}; retry when health reports SERVING`);
     return engine;
   };
-  const checkpointDir = (dir: string): string => confinePath(config.checkpointRoot, dir, "dir");
+  const checkpointDir = (dir: string): string => confinePath(config.checkpoint_root, dir, "dir");
 
   const handlers = bindService(
     PolicyService,
@@ -152,20 +131,20 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
   const served = await serveWhileLoading({
     address: config.address,
     services: [handlers],
-    maxReceiveMessageBytes: config.maxMessageBytes,
-    maxSendMessageBytes: config.maxMessageBytes,
+    maxReceiveMessageBytes: config.max_message_bytes,
+    maxSendMessageBytes: config.max_message_bytes,
     onCall: service.observeCall,
     security,
     startMetrics: async () =>
-      config.metricsPort === null ? null : startMetricsServer({ port: config.metricsPort, host: config.metricsHost, registry: service.registry }),
+      config.metrics_port === "off" ? null : startMetricsServer({ port: config.metrics_port, host: config.metrics_host, registry: service.registry }),
     load: async () =>
       (engine = await PolicyEngine.fromCheckpoint(config.checkpoint, {
-        backend: config.backend,
+        backend: config.backend || undefined,
         engine: config.engine,
-        threads: config.threads,
-        spinning: config.spinWait,
-        replayWindow: config.replayWindow,
-        limits: { maxBatch: config.maxBatch, maxCompletions: config.maxCompletions, maxPpoEpochs: config.maxPpoEpochs },
+        threads: config.threads || undefined,
+        spinning: config.spin_wait,
+        replayWindow: config.replay_window,
+        limits: { maxBatch: config.max_batch, maxCompletions: config.max_completions, maxPpoEpochs: config.max_ppo_epochs },
       })),
     dispose: (e) => e.close(),
   });

@@ -1,34 +1,24 @@
 // A service that finishes by itself, for service-main.test.ts: runServiceMain with `done` and `stop`.
-// Flags: --exit-code=N (finishes with N after 50 ms), --fail=reason (the run fails), --stuck (a stop
+// Flags: --exit_code=N (finishes with N after 50 ms), --fail=reason (the run fails), --stuck (a stop
 // is acknowledged but the run never ends, so only a second signal ends the process). Without
-// --exit-code or --fail it runs until stopped, then finishes with 130. Its start line is its own.
+// --exit_code or --fail it runs until stopped, then finishes with 130. Its start line is its own.
+import { setting, z } from "@grpomesh/config";
 import { runServiceMain } from "../service-main.ts";
-
-interface Config {
-  exitCode: number | null;
-  fail: string | null;
-  stuck: boolean;
-}
 
 await runServiceMain({
   name: "finishing",
-  parse(argv) {
-    const config: Config = { exitCode: null, fail: null, stuck: false };
-    for (const arg of argv) {
-      const [, key, value] = /^--([a-z-]+)(?:=(.*))?$/.exec(arg) ?? [];
-      if (key === "exit-code") config.exitCode = Number(value);
-      else if (key === "fail") config.fail = value!;
-      else if (key === "stuck") config.stuck = true;
-      else throw new Error(`unknown flag ${arg}`);
-    }
-    return { config, help: false };
+  settings: {
+    exit_code: setting(z.int().min(-1), -1, "finish with this code after 50 ms; -1: run until stopped"),
+    fail: setting(z.string(), "", "the run fails with this reason after 50 ms"),
+    stuck: setting(z.boolean(), false, "a stop is acknowledged but the run never ends"),
   },
-  usage: () => "usage: finishing-main.ts [--exit-code=N] [--fail=reason] [--stuck]",
+  envPrefix: "FINISHING_",
+  command: "finishing-main.ts",
   async start(config) {
     let stopped = () => {};
     const done = new Promise<number>((resolve, reject) => {
-      if (config.exitCode !== null) setTimeout(() => resolve(config.exitCode!), 50);
-      else if (config.fail !== null) setTimeout(() => reject(new Error(config.fail!)), 50);
+      if (config.exit_code >= 0) setTimeout(() => resolve(config.exit_code), 50);
+      else if (config.fail) setTimeout(() => reject(new Error(config.fail)), 50);
       else {
         const keepAlive = setInterval(() => {}, 1_000);
         stopped = () => {
