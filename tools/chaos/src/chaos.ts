@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Supervisor, freePort, startStack, tsxProcess, type Stack } from "@grpomesh/launcher";
-import { latestCheckpoint, readLog, sha256File } from "@grpomesh/loop";
+import { latestCheckpoint, readLog, verifyCheckpoint } from "@grpomesh/loop";
 import { firstDifference, ledgerProblems, stepLedger, type StepLedger } from "./ledger.ts";
 import { Restartable, describeExit, type Exit } from "./processes.ts";
 import { planFaults, type PlannedFault, type Role } from "./plan.ts";
@@ -358,12 +358,9 @@ class ChaosStack {
   result(runDir: string, wallMs: number): RunResult {
     const checkpoint = latestCheckpoint(runDir);
     if (!checkpoint) throw new Error(`${runDir} has no checkpoint at the end of the run; expected checkpoints/latest.json naming the final one`);
-    const state = JSON.parse(readFileSync(join(checkpoint, "orchestrator.json"), "utf8")) as { step: number; policy: { dir: string; weights_digest: string } };
-    const files: Record<string, string> = {};
-    for (const f of COMPARED_FILES) {
-      const path = join(checkpoint, state.policy.dir, f);
-      if (existsSync(path)) files[f] = sha256File(path);
-    }
+    // Checked: every policy file's sha256 is the one the checkpoint recorded.
+    const state = verifyCheckpoint(checkpoint);
+    const files = Object.fromEntries(COMPARED_FILES.filter((f) => f in state.policy.files).map((f) => [f, state.policy.files[f]!]));
     const ledger = stepLedger(readLog(join(runDir, "log.jsonl")).records, this.opts.steps);
     const superseded = join(runDir, "log.superseded.jsonl");
     const supersededSteps = readLog(superseded)
