@@ -8,7 +8,9 @@ import { createLocalCredentials } from "@grpomesh/rpc";
 import { runTsx, runUntilServing } from "@grpomesh/rpc/testing";
 import { REPO_ROOT } from "@grpomesh/data";
 import { initBackend } from "@grpomesh/model";
-import { parseReferenceConfig } from "./config.ts";
+import { parseSettings } from "@grpomesh/config";
+import { REFERENCE_ENV_PREFIX, REFERENCE_SETTINGS } from "./settings.ts";
+import { datasetMetaPath } from "./reference-server.ts";
 import { tempDir, writeDatasetMeta, writeTinyCheckpoint, TINY_VOCAB } from "./test/fixtures.ts";
 
 await initBackend("wasm", { log: false });
@@ -21,7 +23,7 @@ after(() => dir.remove());
 const runMain = (args: string[]) => runTsx(MAIN, args, { env: { GRPOMESH_TF_BACKEND: "wasm" } });
 
 test("serves with one start line, reports SERVING, and exits 0 on SIGTERM", async () => {
-  const run = await runUntilServing(MAIN, [`--checkpoint=${dir.path}/gen`, "--address=127.0.0.1:0", "--metrics-port=off"], {
+  const run = await runUntilServing(MAIN, [`--checkpoint=${dir.path}/gen`, "--address=127.0.0.1:0", "--metrics_port=off"], {
     name: "reference",
     healthService: "grpomesh.v1.ReferenceService",
     env: { GRPOMESH_TF_BACKEND: "wasm", REFERENCE_DATASET_META: `${dir.path}/tiny.meta.json` },
@@ -41,7 +43,7 @@ test("serves with one start line, reports SERVING, and exits 0 on SIGTERM", asyn
 
 test("with --tls_dir and --admin_token_file it serves mutual TLS, says so on the start line, and warns of nothing", async () => {
   const creds = await createLocalCredentials(`${dir.path}/secrets`);
-  const run = await runUntilServing(MAIN, [`--checkpoint=${dir.path}/gen`, "--address=127.0.0.1:0", "--metrics-port=off", `--tls_dir=${creds.serverTlsDir}`], {
+  const run = await runUntilServing(MAIN, [`--checkpoint=${dir.path}/gen`, "--address=127.0.0.1:0", "--metrics_port=off", `--tls_dir=${creds.serverTlsDir}`], {
     name: "reference",
     env: { GRPOMESH_TF_BACKEND: "wasm", REFERENCE_DATASET_META: `${dir.path}/tiny.meta.json`, REFERENCE_ADMIN_TOKEN_FILE: creds.adminTokenFile },
   });
@@ -52,7 +54,7 @@ test("with --tls_dir and --admin_token_file it serves mutual TLS, says so on the
 });
 
 test("refuses at start, exit 1, a checkpoint whose vocabulary is not the default dataset's", async () => {
-  const run = await runMain([`--checkpoint=${dir.path}/gen`, "--address=127.0.0.1:0", "--metrics-port=off"]);
+  const run = await runMain([`--checkpoint=${dir.path}/gen`, "--address=127.0.0.1:0", "--metrics_port=off"]);
   assert.equal(run.code, 1, run.stdout);
   assert.match(
     run.stderr,
@@ -61,17 +63,18 @@ test("refuses at start, exit 1, a checkpoint whose vocabulary is not the default
   assert.equal(run.stdout, "");
 });
 
-test("flags: the default dataset metadata is the repository's; none turns the check off", () => {
-  assert.equal(parseReferenceConfig([]).config.datasetMeta, join(REPO_ROOT, "data/corpus/kjv.meta.json"));
-  assert.equal(parseReferenceConfig(["--dataset-meta=none"]).config.datasetMeta, null);
-  assert.equal(parseReferenceConfig([], { REFERENCE_DATASET_META: "/x/y.json" }).config.datasetMeta, "/x/y.json");
-  const safe = parseReferenceConfig([]).config;
+test("settings: the default dataset metadata is the repository's; none turns the check off; safe defaults", () => {
+  const parse = (argv: string[], env: Record<string, string> = {}) => parseSettings(REFERENCE_SETTINGS, { argv, env, envPrefix: REFERENCE_ENV_PREFIX }).config;
+  assert.equal(datasetMetaPath(parse([]).dataset_meta), join(REPO_ROOT, "data/corpus/kjv.meta.json"));
+  assert.equal(datasetMetaPath(parse(["--dataset_meta=none"]).dataset_meta), null);
+  assert.equal(datasetMetaPath(parse([], { REFERENCE_DATASET_META: "/x/y.json" }).dataset_meta), "/x/y.json");
+  const safe = parse([]);
   assert.deepEqual(
-    { a: safe.address, h: safe.metricsHost, t: safe.tlsDir, k: safe.adminTokenFile },
-    { a: "127.0.0.1:50072", h: "127.0.0.1", t: null, k: null },
+    { a: safe.address, h: safe.metrics_host, t: safe.tls_dir, k: safe.admin_token_file },
+    { a: "127.0.0.1:50072", h: "127.0.0.1", t: "", k: "" },
     "safe defaults: loopback, no credentials",
   );
-  const given = parseReferenceConfig(["--tls_dir=/secrets/tls", "--metrics_host=0.0.0.0"], { REFERENCE_ADMIN_TOKEN_FILE: "/secrets/token" }).config;
-  assert.deepEqual({ t: given.tlsDir, k: given.adminTokenFile, h: given.metricsHost }, { t: "/secrets/tls", k: "/secrets/token", h: "0.0.0.0" });
-  assert.throws(() => parseReferenceConfig(["--replay-window=3"]), /unknown option --replay-window/);
+  const given = parse(["--tls_dir=/secrets/tls", "--metrics_host=0.0.0.0"], { REFERENCE_ADMIN_TOKEN_FILE: "/secrets/token" });
+  assert.deepEqual({ t: given.tls_dir, k: given.admin_token_file, h: given.metrics_host }, { t: "/secrets/tls", k: "/secrets/token", h: "0.0.0.0" });
+  assert.throws(() => parse(["--replay_window=3"]), /unknown option --replay_window/);
 });

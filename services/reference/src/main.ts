@@ -1,16 +1,17 @@
-// The reference process: parse flags (REFERENCE_* env fallbacks), load the checkpoint and check its
+// The reference process: parse its settings (REFERENCE_* env fallbacks), load the checkpoint and check its
 // vocabulary against the dataset's, serve, log one start line, shut down on SIGTERM/SIGINT.
 // A refused checkpoint exits 1 with the reason. The start line ends with tls=… admin=…; stderr gets
 // a warning when the reference is not fully secured.
 import { modelStartFields } from "@grpomesh/engine";
 import { runServiceMain } from "@grpomesh/rpc";
-import { parseReferenceConfig, referenceUsage } from "./config.ts";
-import { startReferenceServer, type ReferenceServer } from "./reference-server.ts";
+import { REFERENCE_ENV_PREFIX, REFERENCE_SETTINGS } from "./settings.ts";
+import { datasetMetaPath, startReferenceServer, type ReferenceServer } from "./reference-server.ts";
 
 await runServiceMain({
   name: "reference",
-  parse: parseReferenceConfig,
-  usage: referenceUsage,
+  settings: REFERENCE_SETTINGS,
+  envPrefix: REFERENCE_ENV_PREFIX,
+  command: "node --import tsx services/reference/src/main.ts",
   start: startReferenceServer,
   startFields,
   security: (s) => s.security,
@@ -23,8 +24,8 @@ function startFields(s: ReferenceServer): Array<[string, string | number]> {
   return [
     ["address", s.address],
     ...modelStartFields(info, s.config.checkpoint),
-    ["dataset_meta", s.config.datasetMeta ?? "none"],
-    ["max_batch", s.config.maxBatch],
+    ["dataset_meta", datasetMetaPath(s.config.dataset_meta) ?? "none"],
+    ["max_batch", s.config.max_batch],
     ["metrics", s.metricsPort === null ? "off" : `:${s.metricsPort}/metrics`],
   ];
 }

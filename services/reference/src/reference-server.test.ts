@@ -30,14 +30,14 @@ before(async () => {
   security = loadSecurity({ tlsDir: creds.clientTlsDir });
   server = await startReferenceServer({
     checkpoint: `${dir.path}/gen`,
-    datasetMeta: `${dir.path}/tiny.meta.json`,
+    dataset_meta: `${dir.path}/tiny.meta.json`,
     address: "127.0.0.1:0",
-    metricsPort: 0,
-    metricsHost: "127.0.0.1",
-    maxBatch: 8,
-    maxMessageBytes: 128 * 1024,
-    tlsDir: creds.serverTlsDir,
-    adminTokenFile: creds.adminTokenFile,
+    metrics_port: 0,
+    metrics_host: "127.0.0.1",
+    max_batch: 8,
+    max_message_bytes: 128 * 1024,
+    tls_dir: creds.serverTlsDir,
+    admin_token_file: creds.adminTokenFile,
   });
   client = createClient(ReferenceService, server.address, { security });
 });
@@ -231,12 +231,12 @@ test("a checkpoint whose vocabulary differs from the dataset's is refused at sta
   const other = [...TINY_VOCAB.slice(0, 5), "x", ...TINY_VOCAB.slice(6)];
   writeDatasetMeta(`${dir.path}/other.meta.json`, other);
   await assert.rejects(
-    startReferenceServer({ checkpoint: `${dir.path}/gen`, datasetMeta: `${dir.path}/other.meta.json`, address: "127.0.0.1:0", metricsPort: null }),
+    startReferenceServer({ checkpoint: `${dir.path}/gen`, dataset_meta: `${dir.path}/other.meta.json`, address: "127.0.0.1:0", metrics_port: "off" }),
     /the reference checkpoint does not speak the dataset's vocabulary: token id 5 is "c" in the checkpoint .*gen but "x" in the dataset .*other\.meta\.json/,
   );
   await assert.rejects(
-    startReferenceServer({ checkpoint: `${dir.path}/gen`, datasetMeta: `${dir.path}/absent.meta.json`, address: "127.0.0.1:0", metricsPort: null }),
-    /cannot read dataset metadata .*absent\.meta\.json.*--dataset-meta=none/,
+    startReferenceServer({ checkpoint: `${dir.path}/gen`, dataset_meta: `${dir.path}/absent.meta.json`, address: "127.0.0.1:0", metrics_port: "off" }),
+    /cannot read dataset metadata .*absent\.meta\.json.*--dataset_meta=none/,
   );
 });
 

@@ -5,12 +5,14 @@ import { ReferenceService } from "@grpomesh/proto";
 import { bindService, invalidArgument, loadSecurity, serveWhileLoading, unavailable, type Security } from "@grpomesh/rpc";
 import { Counter, Gauge, createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTokens, encodeTensor } from "@grpomesh/tensor";
-import { ReferenceEngine, failedPrecondition, modelInfoMessage, type EngineChoice } from "@grpomesh/engine";
-import { readCorpusMetadata } from "@grpomesh/data";
-import { REFERENCE_FLAG_DEFAULTS, parseMetricsPort, type ReferenceServiceConfig } from "./config.ts";
+import { join, resolve } from "node:path";
+import { ReferenceEngine, failedPrecondition, modelInfoMessage } from "@grpomesh/engine";
+import { defaults } from "@grpomesh/config";
+import { REPO_ROOT, readCorpusMetadata } from "@grpomesh/data";
+import { REFERENCE_SETTINGS, type ReferenceConfig } from "./settings.ts";
 
-export type ReferenceServerOptions = Partial<ReferenceServiceConfig> & {
-  /** TLS and the admin token; default: what config.tlsDir and config.adminTokenFile name. */
+export type ReferenceServerOptions = Partial<ReferenceConfig> & {
+  /** TLS and the admin token; default: what config.tls_dir and config.admin_token_file name. */
   security?: Security;
 };
 
@@ -18,7 +20,7 @@ export interface ReferenceServer {
   address: string;
   port: number;
   metricsPort: number | null;
-  config: ReferenceServiceConfig;
+  config: ReferenceConfig;
   /** TLS and the admin credential the server runs with. */
   security: Security;
   engine: ReferenceEngine;
@@ -26,25 +28,10 @@ export interface ReferenceServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-/** Library defaults: as the command line's, except that no dataset check runs unless datasetMeta is given. */
-export function defaultReferenceConfig(): ReferenceServiceConfig {
-  const d = REFERENCE_FLAG_DEFAULTS;
-  return {
-    checkpoint: d.checkpoint,
-    address: d.address,
-    metricsPort: parseMetricsPort(d.metrics_port),
-    metricsHost: d.metrics_host,
-    tlsDir: null,
-    adminTokenFile: null,
-    datasetMeta: null,
-    maxBatch: d.max_batch,
-    maxCompletions: d.max_completions,
-    maxMessageBytes: d.max_message_bytes,
-    backend: undefined,
-    engine: d.engine as EngineChoice,
-    threads: d.threads || undefined,
-    spinWait: d.spin_wait,
-  };
+/** dataset_meta as a path: null for none; the default names the repository's file wherever the process runs; others resolve against the working directory. */
+export function datasetMetaPath(raw: string): string | null {
+  if (raw === "none" || raw === "") return null;
+  return raw === REFERENCE_SETTINGS.dataset_meta.default ? join(REPO_ROOT, raw) : resolve(raw);
 }
 
 /** The vocabulary of a dataset metadata file, for the start-time check. */
@@ -53,7 +40,7 @@ function datasetVocabulary(path: string) {
   try {
     meta = readCorpusMetadata(path);
   } catch (err) {
-    throw failedPrecondition(`${(err as Error).message} (or pass --dataset-meta=none to skip the vocabulary check)`);
+    throw failedPrecondition(`${(err as Error).message} (or pass --dataset_meta=none to skip the vocabulary check)`);
   }
   return { vocab: meta.vocab, maskTokenId: meta.mask_token_id, padTokenId: meta.pad_token_id, source: path };
 }
@@ -65,8 +52,9 @@ function datasetVocabulary(path: string) {
  */
 export async function startReferenceServer(options: ReferenceServerOptions = {}): Promise<ReferenceServer> {
   const { security: givenSecurity, ...overrides } = options;
-  const config: ReferenceServiceConfig = { ...defaultReferenceConfig(), ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
-  const security = givenSecurity ?? loadSecurity({ tlsDir: config.tlsDir, adminTokenFile: config.adminTokenFile });
+  const config: ReferenceConfig = { ...defaults(REFERENCE_SETTINGS), ...overrides };
+  const security = givenSecurity ?? loadSecurity({ tlsDir: config.tls_dir, adminTokenFile: config.admin_token_file });
+  const datasetMeta = datasetMetaPath(config.dataset_meta);
   const service = createMetrics("reference");
   const registers = [service.registry];
   const inputsServed = new Counter({ name: "reference_inputs_total", help: "Inputs whose log-probs were computed (one forward pass each).", registers });
@@ -116,20 +104,20 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   const served = await serveWhileLoading({
     address: config.address,
     services: [handlers],
-    maxReceiveMessageBytes: config.maxMessageBytes,
-    maxSendMessageBytes: config.maxMessageBytes,
+    maxReceiveMessageBytes: config.max_message_bytes,
+    maxSendMessageBytes: config.max_message_bytes,
     onCall: service.observeCall,
     security,
     startMetrics: async () =>
-      config.metricsPort === null ? null : startMetricsServer({ port: config.metricsPort, host: config.metricsHost, registry: service.registry }),
+      config.metrics_port === "off" ? null : startMetricsServer({ port: config.metrics_port, host: config.metrics_host, registry: service.registry }),
     load: async () =>
       (engine = await ReferenceEngine.fromCheckpoint(config.checkpoint, {
-        backend: config.backend,
+        backend: config.backend || undefined,
         engine: config.engine,
-        threads: config.threads,
-        spinning: config.spinWait,
-        datasetVocabulary: config.datasetMeta === null ? undefined : datasetVocabulary(config.datasetMeta),
-        limits: { maxBatch: config.maxBatch, maxCompletions: config.maxCompletions },
+        threads: config.threads || undefined,
+        spinning: config.spin_wait,
+        datasetVocabulary: datasetMeta === null ? undefined : datasetVocabulary(datasetMeta),
+        limits: { maxBatch: config.max_batch, maxCompletions: config.max_completions },
       })),
     dispose: (e) => e.close(),
   });
