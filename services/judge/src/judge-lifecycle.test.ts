@@ -31,11 +31,11 @@ const refusedWith = (code: Status, re: RegExp) => (e: unknown) => e instanceof R
 test("without a model the judge is NOT_SERVING and answers UNAVAILABLE; LoadModel makes it SERVING", async () => {
   const judge = await startJudgeServer({
     address: "127.0.0.1:0",
-    metricsPort: null,
+    metrics_port: "off",
     sessions: 1,
     threads: 1,
-    modelRepository: repo.root,
-    adminTokenFile: tokenFile,
+    model_repository: repo.root,
+    admin_token_file: tokenFile,
   });
   const client = createClient(JudgeService, judge.address, { deadlineMs: 10_000, security: admin });
   try {
@@ -62,7 +62,7 @@ test("without a model the judge is NOT_SERVING and answers UNAVAILABLE; LoadMode
 
 test("the repository defaults to the folder of --model: siblings load, other folders and links out are refused", async () => {
   symlinkSync(outsidePath, `${repo.root}/link-out.onnx`);
-  const judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, sessions: 1, threads: 1, model: pathA, adminTokenFile: tokenFile });
+  const judge = await startJudgeServer({ address: "127.0.0.1:0", metrics_port: "off", sessions: 1, threads: 1, model: pathA, admin_token_file: tokenFile });
   const client = createClient(JudgeService, judge.address, { deadlineMs: 10_000, security: admin });
   try {
     assert.deepEqual(judge.modelRoot, { root: repo.root, source: "the folder of --model", startModel: pathA });
@@ -95,7 +95,7 @@ test("the repository defaults to the folder of --model: siblings load, other fol
 });
 
 test("a LoadModel whose caller gave up (deadline passed) is dropped, not swapped in", async () => {
-  const judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, sessions: 1, threads: 1, model: pathA, adminTokenFile: tokenFile });
+  const judge = await startJudgeServer({ address: "127.0.0.1:0", metrics_port: "off", sessions: 1, threads: 1, model: pathA, admin_token_file: tokenFile });
   const client = createClient(JudgeService, judge.address, { deadlineMs: 10_000, security: admin });
   try {
     const A = label("a1", modelA);
@@ -109,8 +109,8 @@ test("a LoadModel whose caller gave up (deadline passed) is dropped, not swapped
   }
 });
 
-test("with neither --model nor --model-repository LoadModel is confined to ./models; without an admin token it is refused", async () => {
-  const judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, sessions: 1, threads: 1 });
+test("with neither --model nor --model_repository LoadModel is confined to ./models; without an admin token it is refused", async () => {
+  const judge = await startJudgeServer({ address: "127.0.0.1:0", metrics_port: "off", sessions: 1, threads: 1 });
   const client = createClient(JudgeService, judge.address, { deadlineMs: 10_000, security: admin });
   try {
     assert.equal(judge.modelRoot.source, "default ./models");
@@ -121,7 +121,7 @@ test("with neither --model nor --model-repository LoadModel is confined to ./mod
     client.close();
     await judge.shutdown();
   }
-  const secured = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, sessions: 1, threads: 1, adminTokenFile: tokenFile });
+  const secured = await startJudgeServer({ address: "127.0.0.1:0", metrics_port: "off", sessions: 1, threads: 1, admin_token_file: tokenFile });
   const c2 = createClient(JudgeService, secured.address, { deadlineMs: 10_000, security: admin });
   try {
     await assert.rejects(c2.loadModel({ path: pathA }), refusedWith(Status.PERMISSION_DENIED, /is outside .*models.*\(default \.\/models\)/));
@@ -133,7 +133,7 @@ test("with neither --model nor --model-repository LoadModel is confined to ./mod
 });
 
 test("the parallel scheduler scores concurrent requests like onnxruntime does", async () => {
-  const judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, model: pathA, scheduler: "parallel", sessions: 2, threads: 1 });
+  const judge = await startJudgeServer({ address: "127.0.0.1:0", metrics_port: "off", model: pathA, scheduler: "parallel", sessions: 2, threads: 1 });
   const client = createClient(JudgeService, judge.address, { deadlineMs: 10_000 });
   try {
     const batches = Array.from({ length: 6 }, (_, i) => randomIds(2, SEQ_LEN, 50 + i));
@@ -152,10 +152,10 @@ test("the parallel scheduler scores concurrent requests like onnxruntime does", 
 
 test("a start model that breaks the contract, or an unavailable provider, stops the start with the reason", async () => {
   await assert.rejects(
-    startJudgeServer({ address: "127.0.0.1:0", metricsPort: 0, model: genPath }),
+    startJudgeServer({ address: "127.0.0.1:0", metrics_port: 0, model: genPath }),
     /gen\.onnx refused: output "logits" has shape \[batch, 16, 20\]; expected \[batch\] or \[batch, 1\]/,
   );
-  const cuda = () => startJudgeServer({ address: "127.0.0.1:0", metricsPort: null, executionProvider: "cuda" });
+  const cuda = () => startJudgeServer({ address: "127.0.0.1:0", metrics_port: "off", execution_provider: "cuda" });
   if (cudaProviderInstalled()) await (await cuda()).shutdown();
   else await assert.rejects(cuda(), /execution provider "cuda" was requested but this onnxruntime-node has no CUDA provider/);
 });

@@ -45,17 +45,17 @@ before(async () => {
   clientSecurity = loadSecurity({ tlsDir: creds.clientTlsDir, adminTokenFile: creds.adminTokenFile });
   judge = await startJudgeServer({
     address: "127.0.0.1:0",
-    metricsPort: 0,
-    metricsHost: "127.0.0.1",
+    metrics_port: 0,
+    metrics_host: "127.0.0.1",
     model: "judge/1/model.onnx",
-    modelRepository: repo.root,
-    maxBatch: MAX_BATCH,
-    maxMessageBytes: MAX_MESSAGE_BYTES,
+    model_repository: repo.root,
+    max_batch: MAX_BATCH,
+    max_message_bytes: MAX_MESSAGE_BYTES,
     scheduler: "microbatch",
     sessions: 1,
     threads: 1,
-    tlsDir: creds.serverTlsDir,
-    adminTokenFile: creds.adminTokenFile,
+    tls_dir: creds.serverTlsDir,
+    admin_token_file: creds.adminTokenFile,
   });
   client = createClient(JudgeService, judge.address, { deadlineMs: 10_000, security: clientSecurity });
   reader = createClient(JudgeService, judge.address, { deadlineMs: 10_000, security: { ...clientSecurity, adminToken: null } });
@@ -175,7 +175,7 @@ test("every bad input gets its status code and the next good request still succe
       /10 bytes for shape/,
     ],
     [
-      "over --max-batch",
+      "over --max_batch",
       { tokens: tokens(new Int32Array((MAX_BATCH + 1) * SEQ_LEN), MAX_BATCH + 1) },
       Status.RESOURCE_EXHAUSTED,
       /holds 33 sequences; this judge accepts at most 32/,

@@ -5,7 +5,8 @@ import { bindService, failedPrecondition, loadSecurity, startServer, type CallCo
 import { vocabularyDifference } from "@grpomesh/data";
 import { createMetrics, startMetricsServer, type MetricsServer, type Registry } from "@grpomesh/metrics";
 import { encodeTensor } from "@grpomesh/tensor";
-import { checkJudgeConfig, DEFAULT_JUDGE_CONFIG, type JudgeConfig } from "./config.ts";
+import { checkValues, defaults } from "@grpomesh/config";
+import { JUDGE_SETTINGS, judgeRelations, type JudgeConfig } from "./settings.ts";
 import { MicroBatcher, type BatchResult } from "./batcher.ts";
 import { executionProviders } from "@grpomesh/onnx/providers";
 import { resolveParallelism, type Parallelism } from "./parallelism.ts";
@@ -17,7 +18,7 @@ import { RepositoryWatcher } from "./repository-watcher.ts";
 import { validateTokens, type TokenBatch } from "./tokens.ts";
 
 export type JudgeServerOptions = Partial<JudgeConfig> & {
-  /** TLS and the admin token; default: what config.tlsDir and config.adminTokenFile name. */
+  /** TLS and the admin token; default: what config.tls_dir and config.admin_token_file name. */
   security?: Security;
   /** Where the repository poller reports loads and refusals (default: stdout, prefixed "judge: "). */
   log?: (line: string) => void;
@@ -46,7 +47,7 @@ export interface JudgeServer {
   parallelism: Parallelism;
   registry: Registry;
   slot: ModelSlot;
-  /** The repository poller (--repository-poll-ms), or null when off. */
+  /** The repository poller (--repository_poll_ms), or null when off. */
   repository: RepositoryWatcher | null;
   /** Same as the LoadModel RPC: load beside the current model, check, swap. */
   loadModel(path: string, version?: string, checks?: LoadChecks): Promise<LoadResult>;
@@ -67,11 +68,11 @@ export interface LoadChecks {
  */
 export async function startJudgeServer(options: JudgeServerOptions = {}): Promise<JudgeServer> {
   const { log = (line: string) => console.log(`judge: ${line}`), security: givenSecurity, ...overrides } = options;
-  const config: JudgeConfig = { ...DEFAULT_JUDGE_CONFIG, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
-  checkJudgeConfig(config);
-  const security = givenSecurity ?? loadSecurity({ tlsDir: config.tlsDir, adminTokenFile: config.adminTokenFile });
+  const config: JudgeConfig = { ...defaults(JUDGE_SETTINGS), ...overrides };
+  checkValues(JUDGE_SETTINGS, config, judgeRelations);
+  const security = givenSecurity ?? loadSecurity({ tlsDir: config.tls_dir, adminTokenFile: config.admin_token_file });
   // Fail at start, not at the first LoadModel, when the provider cannot work on this node.
-  executionProviders(config.executionProvider);
+  executionProviders(config.execution_provider);
   const repository = modelRoot(config);
   const parallelism = resolveParallelism(config);
   const slot = new ModelSlot();
@@ -132,11 +133,11 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
       let model: LoadedModel;
       try {
         model = await loadJudgeModel(path, {
-          executionProvider: config.executionProvider,
+          executionProvider: config.execution_provider,
           threads: parallelism.threads,
           sessions: parallelism.sessions,
           version,
-          runTokens: config.executionProvider === "cuda" ? 0 : config.runTokens,
+          runTokens: config.execution_provider === "cuda" ? 0 : config.run_tokens,
         });
       } catch (err) {
         metrics.modelLoads.inc({ result: "failure" });
@@ -159,8 +160,8 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
       batchers.set(
         model,
         new MicroBatcher((ids, rows, seqLen) => model.run(ids, rows, seqLen), {
-          maxBatch: config.maxBatch,
-          windowMs: config.batchWindowMs,
+          maxBatch: config.max_batch,
+          windowMs: config.batch_window_ms,
           merge: config.scheduler === "microbatch",
           concurrentRuns: model.sessions.size,
           onRun: (rows, seconds) => observeRun(model, rows, seconds),
@@ -186,7 +187,7 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
             vocabSize: model.info.vocab.length,
             seqLen: model.info.seqLen,
             inputDtype: model.info.inputDtype,
-            maxBatch: config.maxBatch,
+            maxBatch: config.max_batch,
             version: model.version,
           });
           metrics.requestBatchSize.observe(batch.rows);
@@ -203,7 +204,7 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
 
       info() {
         const model = slot.current;
-        const common = { executionProvider: config.executionProvider, maxBatchSize: config.maxBatch };
+        const common = { executionProvider: config.execution_provider, maxBatchSize: config.max_batch };
         if (!model) return common;
         return {
           ...common,
@@ -229,7 +230,7 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
   rpc = await startServer({
     address: config.address,
     services: [handlers],
-    maxReceiveMessageBytes: config.maxMessageBytes,
+    maxReceiveMessageBytes: config.max_message_bytes,
     initiallyServing: false,
     onCall: service.observeCall,
     security,
@@ -246,15 +247,15 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
   };
 
   try {
-    if (config.metricsPort !== null) {
-      metricsServer = await startMetricsServer({ port: config.metricsPort, host: config.metricsHost, registry: service.registry });
+    if (config.metrics_port !== "off") {
+      metricsServer = await startMetricsServer({ port: config.metrics_port, host: config.metrics_host, registry: service.registry });
     }
-    if (repository.startModel !== null) await loadModel(repository.startModel, config.modelVersion ?? undefined);
-    if (config.repositoryPollMs > 0) {
+    if (repository.startModel !== null) await loadModel(repository.startModel, config.model_version || undefined);
+    if (config.repository_poll_ms > 0) {
       watcher = new RepositoryWatcher({
         root: repository.root,
-        modelName: config.modelName,
-        pollMs: config.repositoryPollMs,
+        modelName: config.model_name || null,
+        pollMs: config.repository_poll_ms,
         load: (path) => loadModel(path, undefined, { sameVocabulary: true }),
         log,
         startPath: slot.current?.path ?? null,

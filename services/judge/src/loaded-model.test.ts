@@ -48,7 +48,7 @@ test("a model loads with its metadata version, digest and name, and scores like 
   }
 });
 
-test("a request larger than --run-tokens runs in pieces of whole rows and scores as one run does", async () => {
+test("a request larger than --run_tokens runs in pieces of whole rows and scores as one run does", async () => {
   const bytes = tinyScorer("pieces", 3);
   const whole = await loadJudgeModel(repo.write("whole.onnx", bytes), cpu);
   // SEQ_LEN·2 + 1 tokens: two rows per run, the last run holding one row

@@ -7,7 +7,7 @@ import { basename, dirname, sep } from "node:path";
 import type { InferenceSession } from "onnxruntime-node";
 import { inspectJudgeModel, JudgeContractError, type JudgeModelInfo } from "@grpomesh/onnx/contract";
 import { echo, failedPrecondition, invalidArgument, notFound } from "@grpomesh/rpc";
-import type { ExecutionProvider } from "./config.ts";
+import type { ExecutionProvider } from "./settings.ts";
 import { executionProviders } from "@grpomesh/onnx/providers";
 import { SessionPool } from "./session-pool.ts";
 

@@ -48,7 +48,7 @@ async function loads(judge: JudgeServer): Promise<{ success: number; failure: nu
 
 test("polls: a half-written version is never loaded, a broken one is refused once, removal and fixes are followed", async () => {
   // A poll interval longer than the test: every poll after the first one at start is driven by hand.
-  const { repo, judge, lines } = await judgeOver({ "judge/1/model.onnx": modelA }, { repositoryPollMs: 3_600_000 });
+  const { repo, judge, lines } = await judgeOver({ "judge/1/model.onnx": modelA }, { repository_poll_ms: 3_600_000 });
   const client = createClient(JudgeService, judge.address, { deadlineMs: 10_000 });
   const poll = () => judge.repository!.poll();
   const version = () => judge.slot.current?.version ?? null;
@@ -116,7 +116,7 @@ test("polls: a half-written version is never loaded, a broken one is refused onc
 test("a start model that is the highest version is not loaded twice; LoadModel stands until the repository changes", async () => {
   const { repo, judge, lines } = await judgeOver(
     { "judge/1/model.onnx": modelA, "judge/2/model.onnx": modelB, "other/model.onnx": modelC },
-    { model: "judge/2/model.onnx", repositoryPollMs: 3_600_000 },
+    { model: "judge/2/model.onnx", repository_poll_ms: 3_600_000 },
   );
   try {
     await judge.repository!.poll();
@@ -137,7 +137,7 @@ test("a start model that is the highest version is not loaded twice; LoadModel s
 });
 
 test("with a real poll interval the judge starts without --model, serves v1, then switches to v2", async () => {
-  const { repo, judge, lines } = await judgeOver({ "judge/1/model.onnx": modelA }, { repositoryPollMs: 40 });
+  const { repo, judge, lines } = await judgeOver({ "judge/1/model.onnx": modelA }, { repository_poll_ms: 40 });
   try {
     await waitFor("v1 to be served", () => judge.slot.current?.version === A1);
     repo.writeAtomically("judge/2/model.onnx", modelB);
@@ -154,7 +154,7 @@ test("with a real poll interval the judge starts without --model, serves v1, the
 });
 
 test("the poller refuses a version whose vocabulary differs from the served model's; the old one keeps serving", async () => {
-  const { repo, judge, lines } = await judgeOver({ "judge/1/model.onnx": modelA }, { model: "judge/1/model.onnx", repositoryPollMs: 3_600_000 });
+  const { repo, judge, lines } = await judgeOver({ "judge/1/model.onnx": modelA }, { model: "judge/1/model.onnx", repository_poll_ms: 3_600_000 });
   try {
     repo.writeAtomically("judge/2/model.onnx", swappedVocabScorer("a2", 4));
     await judge.repository!.poll();

@@ -15,7 +15,7 @@ test("paths stay inside the model repository, symlinks included; long paths are 
     writeFileSync(join(base, "secret.onnx"), "x");
     symlinkSync(join(base, "secret.onnx"), join(root, "link.onnx"));
     symlinkSync(base, join(root, "up"));
-    const repo = modelRoot({ modelRepository: root, model: null });
+    const repo = modelRoot({ model_repository: root, model: "" });
     const real = repo.root;
 
     assert.equal(resolveModelPath("judge/2/model.onnx", repo), join(real, "judge", "2", "model.onnx"));
@@ -28,7 +28,7 @@ test("paths stay inside the model repository, symlinks included; long paths are 
         (e: unknown) => e instanceof RpcError && e.code === code && re.test(e.message),
         p.slice(0, 80),
       );
-    const outside = (p: string) => refused(p, Status.PERMISSION_DENIED, /is outside .*models.*only from its model repository \(--model-repository\)/);
+    const outside = (p: string) => refused(p, Status.PERMISSION_DENIED, /is outside .*models.*only from its model repository \(--model_repository\)/);
     outside("../secret.onnx");
     outside("judge/../../secret.onnx");
     outside(join(base, "secret.onnx"));
@@ -57,26 +57,26 @@ test("the repository defaults to the real folder of --model, else ./models; a mi
     writeFileSync(join(base, "real", "judge.onnx"), "x");
     writeFileSync(join(base, "other.onnx"), "x");
     symlinkSync(join(base, "real", "judge.onnx"), join(base, "link.onnx"));
-    const fromModel = modelRoot({ modelRepository: null, model: join(base, "real", "judge.onnx") });
+    const fromModel = modelRoot({ model_repository: "", model: join(base, "real", "judge.onnx") });
     assert.deepEqual(fromModel, { root: join(base, "real"), source: "the folder of --model", startModel: join(base, "real", "judge.onnx") });
     // A start model that is a link: the folder it really lies in, so a sibling of the link is outside.
-    const viaLink = modelRoot({ modelRepository: null, model: join(base, "link.onnx") });
+    const viaLink = modelRoot({ model_repository: "", model: join(base, "link.onnx") });
     assert.equal(viaLink.root, join(base, "real"));
     assert.throws(
       () => resolveModelPath(join(base, "other.onnx"), viaLink),
       (e: unknown) => e instanceof RpcError && e.code === Status.PERMISSION_DENIED,
     );
-    assert.deepEqual(modelRoot({ modelRepository: null, model: null }), {
+    assert.deepEqual(modelRoot({ model_repository: "", model: "" }), {
       root: resolve(DEFAULT_MODEL_REPOSITORY),
       source: "default ./models",
       startModel: null,
     });
-    assert.equal(modelRoot({ modelRepository: base, model: "real/judge.onnx" }).startModel, join(base, "real", "judge.onnx"));
+    assert.equal(modelRoot({ model_repository: base, model: "real/judge.onnx" }).startModel, join(base, "real", "judge.onnx"));
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
   assert.throws(() => openRepository("/nonexistent/judge-models"), /model repository \/nonexistent\/judge-models is not a directory/);
-  assert.throws(() => modelRoot({ modelRepository: "/nonexistent/judge-models", model: null }), /is not a directory/);
+  assert.throws(() => modelRoot({ model_repository: "/nonexistent/judge-models", model: "" }), /is not a directory/);
 });
 
 test("a scan lists a model's numbered versions, highest first, and says when the model to follow is ambiguous", async () => {
@@ -105,12 +105,12 @@ test("a scan lists a model's numbered versions, highest first, and says when the
     assert.match(scan.versions[0]!.signature, /^1:\d+$/, "size:mtime");
 
     put("other/3/model.onnx");
-    assert.match((await scanRepository(root, null)).problem ?? "", /holds several models \(judge, other\); choose one with --model-name/);
+    assert.match((await scanRepository(root, null)).problem ?? "", /holds several models \(judge, other\); choose one with --model_name/);
     assert.deepEqual(
       (await scanRepository(root, "other")).versions.map((v) => v.version),
       [3],
     );
-    assert.match((await scanRepository(root, "missing")).problem ?? "", /has no folder missing \(--model-name\)/);
+    assert.match((await scanRepository(root, "missing")).problem ?? "", /has no folder missing \(--model_name\)/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -1,21 +1,21 @@
 // Model paths. Every path the judge loads — the start model, LoadModel's, the poller's — resolves
 // against its model repository and must stay inside it, symlinks included: LoadModel is an admin
 // RPC, but it must not become a way to read arbitrary files on the node. There is always a
-// repository: --model-repository, else the folder of --model, else ./models. `scanRepository`
+// repository: --model_repository, else the folder of --model, else ./models. `scanRepository`
 // lists the numbered versions the repository poller chooses from.
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { confinePath, permissionDenied, RpcError, Status } from "@grpomesh/rpc";
 
-/** Where LoadModel paths are confined when neither --model-repository nor --model is given. */
+/** Where LoadModel paths are confined when neither --model_repository nor --model is given. */
 export const DEFAULT_MODEL_REPOSITORY = "models";
 
 export interface ModelRoot {
   /** Real path of the repository (it may not exist yet when it is the default). */
   root: string;
   /** Where it came from, for messages and the start line. */
-  source: "--model-repository" | "the folder of --model" | "default ./models";
+  source: "--model_repository" | "the folder of --model" | "default ./models";
   /** Absolute path of the start model (--model), or null. */
   startModel: string | null;
 }
@@ -23,7 +23,7 @@ export interface ModelRoot {
 /** Checks that a configured repository exists and returns its real path. */
 export function openRepository(root: string): string {
   if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new Error(`model repository ${root} is not a directory; create it or fix --model-repository / JUDGE_MODEL_REPOSITORY`);
+    throw new Error(`model repository ${root} is not a directory; create it or fix --model_repository / JUDGE_MODEL_REPOSITORY`);
   }
   return realpathSync(root);
 }
@@ -31,15 +31,15 @@ export function openRepository(root: string): string {
 const realIfExists = (path: string) => (existsSync(path) ? realpathSync(path) : path);
 
 /**
- * The judge's model repository: --model-repository (which must exist; --model resolves against
- * it), else the folder the --model file really lies in (symlinks resolved), else ./models.
+ * The judge's model repository: --model_repository (which must exist; --model resolves against
+ * it), else the folder the --model file really lies in (symlinks resolved), else ./models. Empty: not given.
  */
-export function modelRoot(config: { modelRepository: string | null; model: string | null }): ModelRoot {
-  if (config.modelRepository !== null) {
-    const root = openRepository(config.modelRepository);
-    return { root, source: "--model-repository", startModel: config.model === null ? null : resolve(root, config.model) };
+export function modelRoot(config: { model_repository: string; model: string }): ModelRoot {
+  if (config.model_repository) {
+    const root = openRepository(config.model_repository);
+    return { root, source: "--model_repository", startModel: config.model ? resolve(root, config.model) : null };
   }
-  if (config.model !== null) {
+  if (config.model) {
     const model = realIfExists(resolve(config.model));
     return { root: dirname(model), source: "the folder of --model", startModel: model };
   }
@@ -56,7 +56,7 @@ export function resolveModelPath(requested: string, repository: ModelRoot): stri
   } catch (err) {
     if (err instanceof RpcError && err.code === Status.PERMISSION_DENIED) {
       throw permissionDenied(
-        `${err.message}. This judge loads models only from its model repository (${repository.source}); copy the model there or start the judge with --model-repository`,
+        `${err.message}. This judge loads models only from its model repository (${repository.source}); copy the model there or start the judge with --model_repository`,
       );
     }
     throw err;
@@ -104,12 +104,12 @@ export async function scanRepository(root: string, modelName: string | null): Pr
       if ((await subdirectories(join(root, dir))).some((v) => VERSION_DIR.test(v))) names.push(dir);
     }
     if (names.length > 1) {
-      return { name: null, versions: [], problem: `model repository ${root} holds several models (${names.sort().join(", ")}); choose one with --model-name` };
+      return { name: null, versions: [], problem: `model repository ${root} holds several models (${names.sort().join(", ")}); choose one with --model_name` };
     }
     name = names[0] ?? null;
     if (name === null) return { name: null, versions: [], problem: null };
   } else if (!existsSync(join(root, name))) {
-    return { name, versions: [], problem: `model repository ${root} has no folder ${name} (--model-name); create ${join(root, name, "1", "model.onnx")}` };
+    return { name, versions: [], problem: `model repository ${root} has no folder ${name} (--model_name); create ${join(root, name, "1", "model.onnx")}` };
   }
   const versions: RepositoryVersion[] = [];
   for (const dir of await subdirectories(join(root, name))) {

@@ -23,7 +23,7 @@ test("no Score call fails while models are swapped back and forth by LoadModel a
   repo.write("judge/1/model.onnx", bytesA);
   const lines: string[] = [];
   const judge = await startJudgeServer(
-    testJudgeOptions(repo.root, { model: "judge/1/model.onnx", repositoryPollMs: 50, scheduler: "parallel", sessions: 2, log: (l) => lines.push(l) }),
+    testJudgeOptions(repo.root, { model: "judge/1/model.onnx", repository_poll_ms: 50, scheduler: "parallel", sessions: 2, log: (l) => lines.push(l) }),
   );
   const admin = createClient(JudgeService, judge.address, { deadlineMs: 30_000, security: testAdmin().security });
   const inputs = Array.from({ length: CLIENTS }, (_, i) => randomIds(ROWS, SEQ_LEN, 200 + i));

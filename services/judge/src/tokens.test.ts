@@ -102,10 +102,10 @@ test("an id outside the vocabulary is refused with its row, column and value", (
   );
 });
 
-test("more sequences than --max-batch is RESOURCE_EXHAUSTED", () => {
+test("more sequences than --max_batch is RESOURCE_EXHAUSTED", () => {
   refused(
     () => validateTokens(encodeTensor(new Int32Array(15), [5, 3]), expect64),
     Status.RESOURCE_EXHAUSTED,
-    /holds 5 sequences; this judge accepts at most 4 per request \(--max-batch\)/,
+    /holds 5 sequences; this judge accepts at most 4 per request \(--max_batch\)/,
   );
 });

@@ -47,7 +47,7 @@ export function validateTokens(tokens: Tensor | undefined, expect: TokenExpectat
   }
   if (t === 0n) throw invalidArgument(`tokens has shape ${shapeText(shape)}: sequences of length 0; expected at least one token per sequence`);
   if (n > BigInt(expect.maxBatch)) {
-    throw resourceExhausted(`tokens holds ${n} sequences; this judge accepts at most ${expect.maxBatch} per request (--max-batch); split the batch`);
+    throw resourceExhausted(`tokens holds ${n} sequences; this judge accepts at most ${expect.maxBatch} per request (--max_batch); split the batch`);
   }
   const V = expect.vocabSize;
   const decoded = asInvalidArgument(() =>

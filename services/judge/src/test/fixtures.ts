@@ -157,5 +157,13 @@ export function testAdmin(): { tokenFile: string; security: Security } {
  * add the rest (polling, the start model, a log sink).
  */
 export function testJudgeOptions(root: string, overrides: JudgeServerOptions = {}): JudgeServerOptions {
-  return { address: "127.0.0.1:0", metricsPort: null, modelRepository: root, sessions: 1, threads: 1, adminTokenFile: testAdmin().tokenFile, ...overrides };
+  return {
+    address: "127.0.0.1:0",
+    metrics_port: "off",
+    model_repository: root,
+    sessions: 1,
+    threads: 1,
+    admin_token_file: testAdmin().tokenFile,
+    ...overrides,
+  };
 }
