@@ -1,7 +1,8 @@
-// The stack under attack: policy, reference, one judge and an orchestrator running a seeded run,
-// each a real process on loopback with mutual TLS and an admin token, on tiny models in a temp
-// folder. The orchestrator is paused once it has trained a step, so the run state holds still and
-// any change to it is the hostile traffic's doing.
+// The stack under attack: policy, reference and one judge as the launcher's startStack runs them
+// (nothing restarted), and an orchestrator running a seeded run on the same Supervisor, each a real
+// process on loopback with mutual TLS and an admin token, on tiny models in a temp folder. The
+// orchestrator is paused once it has trained a step, so the run state holds still and any change
+// to it is the hostile traffic's doing.
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
