@@ -100,7 +100,9 @@ test("environment between the defaults and the file; the file before the flags; 
   withFile(JSON.stringify({ batch_size: 5, "learning-rate": 0.5 }), (path) => {
     const r = parse([`--config=${path}`, "--learning_rate=0.25"], { env, envPrefix: "SVC_" });
     assert.deepEqual([r.config.batch_size, r.config.compile, r.config.learning_rate, r.configFile], [5, true, 0.25, path]);
+    assert.deepEqual(r.sources, { batch_size: "file", compile: "environment", learning_rate: "flag" }, "where each given key got its value");
   });
+  assert.deepEqual(parse(["--top_p=0.95"]).sources, { top_p: "flag" }, "a key given its default value was still given");
   assert.equal(parse([], { env, envPrefix: "SVC_" }).config.batch_size, 4);
   assert.equal(parse(["--batch_size=6"], { env, envPrefix: "SVC_" }).config.batch_size, 6);
   fails(() => parse([], { env: { SVC_BATCH_SIZE: "0" }, envPrefix: "SVC_" }), /environment variable SVC_BATCH_SIZE is 0; expected an integer ≥ 1/);

@@ -191,6 +191,8 @@ export interface Parsed<T extends Table> {
   configFile?: string;
   /** Keys whose value differs from the default. */
   changed: (keyof T & string)[];
+  /** Where each key that was given got its value (the last one wins): its environment variable, the config file or a flag. */
+  sources: Partial<Record<keyof T & string, "environment" | "file" | "flag">>;
   /** `--help` was given: print usage() and exit 0. */
   help: boolean;
 }
@@ -214,11 +216,12 @@ export function parseSettings<T extends Table>(table: T, options: ParseOptions<T
   const flags: Array<{ key: string; value: unknown; shown: string }> = [];
   let configFile = options.file;
   let help = false;
+  const sources: Record<string, "environment" | "file" | "flag"> = {};
 
   for (const [key, s] of Object.entries(table)) {
     const name = options.envPrefix !== undefined ? envVariable(options.envPrefix, key) : undefined;
     const raw = name !== undefined ? options.env?.[name] : undefined;
-    if (raw !== undefined) config[key] = checked(s, fromString(s, raw), `environment variable ${name}`);
+    if (raw !== undefined) [config[key], sources[key]] = [checked(s, fromString(s, raw), `environment variable ${name}`), "environment"];
   }
 
   for (let n = 0; n < argv.length; n++) {
@@ -281,16 +284,16 @@ export function parseSettings<T extends Table>(table: T, options: ParseOptions<T
     for (const [k, value] of Object.entries(readConfigFile(configFile))) {
       const key = normalize(k);
       if (!table[key]) throw unknownKey(table, `key ${JSON.stringify(k)}`, key, (x) => JSON.stringify(x), ` in config file ${configFile}`);
-      config[key] = checked(table[key], value, `key ${JSON.stringify(k)} in config file ${configFile}`);
+      [config[key], sources[key]] = [checked(table[key], value, `key ${JSON.stringify(k)} in config file ${configFile}`), "file"];
     }
   }
-  for (const f of flags) config[f.key] = checked(table[f.key]!, f.value, f.shown);
+  for (const f of flags) [config[f.key], sources[f.key]] = [checked(table[f.key]!, f.value, f.shown), "flag"];
 
   const values = config as Values<T>;
   const problems = options.check?.(values) ?? [];
   if (problems.length) throw new ConfigError(problems.length === 1 ? problems[0]! : `invalid settings:\n  ${problems.join("\n  ")}`);
   const changed = Object.keys(table).filter((k) => config[k] !== table[k]!.default) as (keyof T & string)[];
-  return { config: values, positional, configFile, changed, help };
+  return { config: values, positional, configFile, changed, sources: sources as Parsed<T>["sources"], help };
 }
 
 /** Checks values built in code (not parsed) against the table: every key's type, then the relations. Throws ConfigError. */
