@@ -371,6 +371,26 @@ export function formatConfig(config: Readonly<Record<string, ConfigValue>>, defa
     .join("\n");
 }
 
+/**
+ * A tool's command line, the same for every tool: parseSettings, then `--help` prints usage() and
+ * exits 0, and a ConfigError prints the message (and where the settings are listed) and exits 2.
+ */
+export function parseCommandLine<T extends Table>(table: T, command: string, options: ParseOptions<T> & { intro?: string } = {}): Parsed<T> {
+  let parsed: Parsed<T>;
+  try {
+    parsed = parseSettings(table, options);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`${err.message}\n(${command} --help lists every setting)`);
+    process.exit(2);
+  }
+  if (parsed.help) {
+    console.log(usage(table, command, options.envPrefix, options.intro));
+    process.exit(0);
+  }
+  return parsed;
+}
+
 // TEMPORARY (see legacy.ts).
 export { parseConfig, type ConfigShape, type ParsedConfig } from "./legacy.ts";
 export { parseConfigWithEnv, envUsage, parsePortOrOff, atLeastOne, type EnvParseOptions } from "./legacy-env.ts";
