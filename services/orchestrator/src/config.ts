@@ -1,79 +1,10 @@
-// The orchestrator's configuration: the GRPO defaults plus where the other roles are and where the
-// run lives. Parsed nanoGPT-style by libs/config: defaults, ORCHESTRATOR_<KEY> environment
-// variables, the JSON file (--config=run.json), then --key=value overrides.
-import { GRPO_DEFAULTS, checkGrpoConfig, readJsonFile, type GrpoConfig } from "@grpomesh/loop";
-import { parseConfig, parseConfigWithEnv, type ParsedConfig } from "@grpomesh/config";
-import { SECURITY_FLAG_DEFAULTS } from "@grpomesh/rpc";
+// The orchestrator's configuration on --resume: the run's saved values, with what the command line,
+// the environment or the config file changes on top (only the keys a resume may change). The
+// settings themselves are the table in settings.ts.
+import { allowedValues, checkValues, defaults, parseSettings, type ConfigValue } from "@grpomesh/config";
+import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS, orchestratorRelations, type OrchestratorConfig } from "./settings.ts";
 
-export const ORCHESTRATOR_DEFAULTS = {
-  ...GRPO_DEFAULTS,
-  // --- where the roles are ---
-  policy: "127.0.0.1:50071",
-  reference: "127.0.0.1:50072",
-  /** Judge replicas: "host:port,host:port", "@file" (addresses, re-read), or "dns:///service:port" (re-resolved). */
-  judges: "127.0.0.1:50061",
-  /** How often "@file" and "dns:///" judge targets are re-read, so replicas can join and leave (ms). */
-  judges_refresh_ms: 5_000,
-  judge_chunk_groups: 0,
-  judge_deadline_ms: 60_000,
-  /** Longest a SwapJudge may hold the loop at a step boundary (load on every replica, or roll back) (ms). */
-  judge_swap_deadline_ms: 30_000,
-  // --- this service ---
-  address: "127.0.0.1:50070",
-  /** Prometheus /metrics port (0 = pick a free one, -1 = off). */
-  metrics_port: -1,
-  /** Interface /metrics listens on (pass "0.0.0.0" in a pod, so Prometheus can scrape it). */
-  metrics_host: "127.0.0.1",
-  /** TLS folder (client certificate for policy/reference/judges, server certificate for this service) and admin token file. */
-  ...SECURITY_FLAG_DEFAULTS,
-  // --- the run ---
-  /** Run directory (log.jsonl, config.json, checkpoints/); default runs/<date-time>. */
-  run_dir: "",
-  resume: false,
-  /** Corpus file (its .meta.json beside it); default data/corpus/kjv.txt. */
-  corpus: "",
-  /** Progress output: "line" (one rewritten line), "log" (a line every log_every steps), "auto". */
-  progress: "auto" as "auto" | "line" | "log",
-  log_every: 10,
-  /** Stop (exit non-zero) instead of only warning when a start-up check finds a mismatch it can survive. */
-  strict: true,
-};
-
-export type OrchestratorConfig = typeof ORCHESTRATOR_DEFAULTS;
-
-export const ENV_PREFIX = "ORCHESTRATOR_";
-
-const INTEGERS = [
-  "group_size",
-  "batch_size",
-  "ppo_epochs",
-  "max_iters",
-  "warmup_iters",
-  "micro_batch_size",
-  "seed",
-  "eval_interval",
-  "eval_batches",
-  "sample_interval",
-  "samples_to_show",
-  "checkpoint_interval",
-  "judge_chunk_groups",
-  "judge_deadline_ms",
-  "judges_refresh_ms",
-  "judge_swap_deadline_ms",
-  "metrics_port",
-  "log_every",
-] as const;
-
-const PARSE = {
-  choices: {
-    advantage_norm: ["global", "group", "none"],
-    kl_estimator: ["exact", "k1", "k3"],
-    token_reduction: ["sum", "mean"],
-    progress: ["auto", "line", "log"],
-  },
-  integers: [...INTEGERS],
-  maxPositional: 0,
-} as const;
+const show = (v: unknown) => (typeof v === "string" ? JSON.stringify(v) : String(v));
 
 /**
  * Keys a resumed run may change: how long it runs, how often it reports and saves, where the other
@@ -109,34 +40,6 @@ export const RESUME_SAFE_KEYS: ReadonlySet<string> = new Set([
   "strict",
 ] satisfies ReadonlyArray<keyof OrchestratorConfig>);
 
-export function parseOrchestratorConfig(argv: string[], file?: string, env: Record<string, string | undefined> = {}): ParsedConfig<OrchestratorConfig> {
-  const parsed = parseConfigWithEnv(ORCHESTRATOR_DEFAULTS, { ...PARSE, argv, file, env, envPrefix: ENV_PREFIX });
-  checkGrpoConfig(parsed.config as GrpoConfig);
-  return parsed;
-}
-
-/** argv without --config=FILE / --config FILE. */
-function withoutConfigFile(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--") {
-      out.push(...argv.slice(i));
-      break;
-    }
-    if (a.startsWith("--config=")) continue;
-    if (a === "--config") {
-      i++;
-      continue;
-    }
-    out.push(a);
-  }
-  return out;
-}
-
-const normalizeKey = (k: string) => k.replace(/-/g, "_");
-const show = (v: unknown) => (typeof v === "string" ? JSON.stringify(v) : String(v));
-
 export interface ConfigChange {
   key: string;
   saved: unknown;
@@ -146,7 +49,7 @@ export interface ConfigChange {
 }
 
 export interface ResumeConfigInput {
-  argv: string[];
+  argv: readonly string[];
   env?: Record<string, string | undefined>;
   /** The run's saved configuration (its latest checkpoint's, or config.json). */
   saved: Record<string, unknown>;
@@ -163,43 +66,33 @@ export interface ResumeConfigInput {
  * launcher passes it every time) changes nothing unless a key in it was edited since.
  */
 export function resumeConfig(input: ResumeConfigInput): { config: OrchestratorConfig; changes: ConfigChange[]; ignoredKeys: string[] } {
-  const defaults = ORCHESTRATOR_DEFAULTS as Record<string, unknown>;
-  const saved: Record<string, unknown> = { ...defaults };
+  const table: Record<string, (typeof ORCHESTRATOR_SETTINGS)[keyof typeof ORCHESTRATOR_SETTINGS]> = ORCHESTRATOR_SETTINGS;
+  const saved: Record<string, ConfigValue> = defaults(ORCHESTRATOR_SETTINGS);
   const ignoredKeys: string[] = [];
   for (const [key, value] of Object.entries(input.saved)) {
-    if (!(key in defaults)) {
-      ignoredKeys.push(key); // a key this version no longer has
+    const row = table[key];
+    // A key this version no longer has, or a resume-safe one it now spells otherwise (metrics_port -1 is now "off").
+    if (!row || (RESUME_SAFE_KEYS.has(key) && !row.type.safeParse(value).success)) {
+      ignoredKeys.push(key);
       continue;
     }
-    if (typeof value !== typeof defaults[key]) {
-      throw new Error(
-        `${input.savedFrom}: saved key ${key} is ${JSON.stringify(value)}; expected a ${typeof defaults[key]} — the saved configuration is corrupt`,
-      );
-    }
-    saved[key] = value;
+    if (!row.type.safeParse(value).success)
+      throw new Error(`${input.savedFrom}: saved key ${key} is ${JSON.stringify(value)}; expected ${allowedValues(row)} — the saved configuration is corrupt`);
+    saved[key] = value as ConfigValue;
   }
-  const env = input.env ?? {};
-  const { configFile } = parseOrchestratorConfig(input.argv, undefined, env);
-  const given: Record<string, unknown> = { ...saved };
+  const parsed = parseSettings(ORCHESTRATOR_SETTINGS, { argv: input.argv, env: input.env ?? {}, envPrefix: ORCHESTRATOR_ENV_PREFIX });
+  const atStart = Object.fromEntries(Object.entries(input.startFileValues ?? {}).map(([k, v]) => [k.replace(/-/g, "_"), v]));
+  const given: Record<string, ConfigValue> = { ...saved };
   const source: Record<string, string> = {};
-  if (configFile !== undefined) {
-    const raw = readJsonFile<Record<string, unknown>>(configFile);
-    const typed = parseConfig(ORCHESTRATOR_DEFAULTS, { ...PARSE, argv: [], file: configFile }).config as Record<string, unknown>;
-    for (const rawKey of Object.keys(raw)) {
-      const key = normalizeKey(rawKey);
-      const atStart = input.startFileValues?.[rawKey] ?? input.startFileValues?.[key];
-      if (input.startFileValues && JSON.stringify(atStart) === JSON.stringify(raw[rawKey])) continue;
-      given[key] = typed[key];
-      source[key] = `config file ${configFile}`;
-    }
+  for (const [key, from] of Object.entries(parsed.sources)) {
+    const value = (parsed.config as Record<string, ConfigValue>)[key]!;
+    if (from === "file" && input.startFileValues && JSON.stringify(atStart[key]) === JSON.stringify(value)) continue;
+    given[key] = value;
+    source[key] = from === "file" ? `config file ${parsed.configFile}` : "the command line or environment";
   }
-  const base = { ...given } as OrchestratorConfig;
-  const parsed = parseConfigWithEnv(base, { ...PARSE, argv: withoutConfigFile(input.argv), env, envPrefix: ENV_PREFIX }).config as Record<string, unknown>;
-  for (const key of Object.keys(parsed)) if (parsed[key] !== given[key]) source[key] = "the command line or environment";
-
-  const changes: ConfigChange[] = Object.keys(parsed)
-    .filter((key) => parsed[key] !== saved[key] && key !== "resume")
-    .map((key) => ({ key, saved: saved[key], given: parsed[key], source: source[key] ?? "the command line or environment" }));
+  const changes: ConfigChange[] = Object.keys(source)
+    .filter((key) => given[key] !== saved[key] && key !== "resume")
+    .map((key) => ({ key, saved: saved[key], given: given[key], source: source[key]! }));
   const refused = changes.filter((c) => !RESUME_SAFE_KEYS.has(c.key));
   if (refused.length) {
     throw new Error(
@@ -209,7 +102,7 @@ export function resumeConfig(input: ResumeConfigInput): { config: OrchestratorCo
         `Keys a resume may change: ${[...RESUME_SAFE_KEYS].filter((k) => k !== "resume").join(", ")}`,
     );
   }
-  const config = { ...(parsed as OrchestratorConfig), resume: true };
-  checkGrpoConfig(config as GrpoConfig);
+  const config = { ...(given as OrchestratorConfig), resume: true };
+  checkValues(ORCHESTRATOR_SETTINGS, config, orchestratorRelations);
   return { config, changes, ignoredKeys };
 }

@@ -6,3 +6,4 @@ export * from "./startup.ts";
 export * from "./server.ts";
 export * from "./recovery.ts";
 export * from "./run.ts";
+export * from "./settings.ts";

@@ -47,7 +47,7 @@ function startJudge(model: string): Promise<JudgeProcess> {
   const args = [
     `--model=${model}`,
     "--address=127.0.0.1:0",
-    "--metrics-port=off",
+    "--metrics_port=off",
     "--sessions=1",
     "--threads=1",
     `--tls-dir=${serverTlsDir}`,

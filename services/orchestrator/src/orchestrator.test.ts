@@ -3,11 +3,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ORCHESTRATOR_DEFAULTS, parseOrchestratorConfig } from "./config.ts";
+import { defaults, parseSettings } from "@grpomesh/config";
+import { ORCHESTRATOR_SETTINGS, orchestratorRelations } from "./settings.ts";
 import { resolveJudgeTargets } from "./judge-fleet.ts";
 import { formatDuration } from "./progress.ts";
 
-test("config: file, then --key=value overrides; unknown keys and bad types refused", () => {
+const parseOrchestratorConfig = (argv: string[]) => parseSettings(ORCHESTRATOR_SETTINGS, { argv, check: orchestratorRelations });
+
+test("config: file, then --key=value overrides; unknown keys, bad types and bad relations refused; /metrics is off by default and turned off only by off", () => {
   const dir = mkdtempSync(join(tmpdir(), "orch-cfg-"));
   try {
     const file = join(dir, "run.json");
@@ -16,7 +19,11 @@ test("config: file, then --key=value overrides; unknown keys and bad types refus
     assert.equal(config.max_iters, 7);
     assert.equal(config.learning_rate, 1e-4);
     assert.equal(config.judges, "a:1,b:2");
-    assert.equal(config.group_size, ORCHESTRATOR_DEFAULTS.group_size);
+    assert.equal(config.group_size, defaults(ORCHESTRATOR_SETTINGS).group_size);
+    assert.equal(config.metrics_port, "off");
+    assert.equal(parseOrchestratorConfig(["--metrics_port=0"]).config.metrics_port, 0);
+    assert.throws(() => parseOrchestratorConfig(["--metrics_port=-1"]), /option --metrics_port is -1; expected "off" or an integer in \[0, 65535\]/);
+    assert.throws(() => parseOrchestratorConfig(["--batch_size=6", "--micro_batch_size=4"]), /batch_size 6 is not a multiple of micro_batch_size 4/);
     assert.throws(() => parseOrchestratorConfig(["--lerning_rate=1"]), /unknown option --lerning_rate; did you mean --learning_rate\?/);
     assert.throws(() => parseOrchestratorConfig(["--max_iters=1.5"]), /max_iters/);
     assert.throws(() => parseOrchestratorConfig(["--kl_estimator=k2"]), /exact, k1, k3/);

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { REPO_ROOT } from "@grpomesh/data";
 import { GrpoTrainer, type GrpoConfig } from "@grpomesh/loop";
 import { TINY_MASK, tinyPorts } from "@grpomesh/loop/testing";
-import { parseOrchestratorConfig } from "./config.ts";
+import { parseSettings } from "@grpomesh/config";
+import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS } from "./settings.ts";
 import { planRun } from "./recovery.ts";
 
 const made: string[] = [];
@@ -158,13 +159,14 @@ test("the orchestrator names a run directory it cannot create, and a refused res
 });
 
 test("environment variables configure the orchestrator (ORCHESTRATOR_<KEY>); metrics and gRPC bind loopback by default", () => {
-  const { config } = parseOrchestratorConfig(["--max_iters=3"], undefined, {
+  const parse = (argv: string[], env: Record<string, string>) => parseSettings(ORCHESTRATOR_SETTINGS, { argv, env, envPrefix: ORCHESTRATOR_ENV_PREFIX });
+  const { config } = parse(["--max_iters=3"], {
     ORCHESTRATOR_KL_BETA: "0.02",
     ORCHESTRATOR_MAX_ITERS: "9",
     ORCHESTRATOR_TLS_DIR: "/secrets/tls",
   });
   assert.deepEqual([config.kl_beta, config.max_iters, config.tls_dir, config.admin_token_file], [0.02, 3, "/secrets/tls", ""]);
-  assert.throws(() => parseOrchestratorConfig([], undefined, { ORCHESTRATOR_KL_BETA: "lots" }), /environment variable ORCHESTRATOR_KL_BETA/);
+  assert.throws(() => parse([], { ORCHESTRATOR_KL_BETA: "lots" }), /environment variable ORCHESTRATOR_KL_BETA/);
   assert.equal(config.metrics_host, "127.0.0.1");
   assert.match(config.address, /^127\.0\.0\.1:/);
 });

@@ -16,7 +16,9 @@ import {
   readLog,
   type CheckpointChoice,
 } from "@grpomesh/loop";
-import { parseOrchestratorConfig, resumeConfig, type ConfigChange, type OrchestratorConfig } from "./config.ts";
+import { parseSettings } from "@grpomesh/config";
+import { resumeConfig, type ConfigChange } from "./config.ts";
+import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS, orchestratorRelations, type OrchestratorConfig } from "./settings.ts";
 
 export type RunPlan =
   | {
@@ -44,8 +46,8 @@ export function defaultRunDir(now = new Date()): string {
   return join(REPO_ROOT, "runs", now.toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-"));
 }
 
-export function planRun(argv: string[], env: Record<string, string | undefined> = {}): RunPlan {
-  const parsed = parseOrchestratorConfig(argv, undefined, env);
+export function planRun(argv: readonly string[], env: Record<string, string | undefined> = {}): RunPlan {
+  const parsed = parseSettings(ORCHESTRATOR_SETTINGS, { argv, env, envPrefix: ORCHESTRATOR_ENV_PREFIX, check: orchestratorRelations });
   const cfg = parsed.config;
   const runDir = resolve(cfg.run_dir || defaultRunDir());
   const fresh = (notes: string[]): RunPlan => {

@@ -2,25 +2,13 @@
 // policy, reference and judges, check them, serve the OrchestratorService, run the GRPO loop, and
 // write and print the summary. services/orchestrator/src/main.ts wires this to the process.
 import { join } from "node:path";
-import { envUsage, formatConfig } from "@grpomesh/config";
+import { defaults, formatConfig } from "@grpomesh/config";
 import { DEFAULT_CORPUS_PATH, loadCorpus } from "@grpomesh/data";
-import {
-  CorpusData,
-  GrpoTrainer,
-  LOG_FILE,
-  SUMMARY_FILE,
-  ensureRunDir,
-  inRunDir,
-  latestCheckpoint,
-  readLog,
-  summarizeLog,
-  writeAtomic,
-  type GrpoConfig,
-} from "@grpomesh/loop";
+import { CorpusData, GrpoTrainer, LOG_FILE, SUMMARY_FILE, ensureRunDir, inRunDir, latestCheckpoint, readLog, summarizeLog, writeAtomic } from "@grpomesh/loop";
 import { RunState } from "@grpomesh/proto";
 import { startMetricsServer } from "@grpomesh/metrics";
-import { loadSecurity, securityFields, securityWarning, waitForServing } from "@grpomesh/rpc";
-import { ENV_PREFIX, ORCHESTRATOR_DEFAULTS, parseOrchestratorConfig } from "./config.ts";
+import { loadSecurity, securityFields, securityWarning, waitForServing, type ServiceArgs } from "@grpomesh/rpc";
+import { ORCHESTRATOR_SETTINGS } from "./settings.ts";
 import { planRun } from "./recovery.ts";
 import { GrpcPolicy, GrpcReference } from "./grpc-ports.ts";
 import { JudgeFleet } from "./judge-fleet.ts";
@@ -30,14 +18,6 @@ import { startOrchestratorServer } from "./server.ts";
 import { runStartupChecks } from "./startup.ts";
 
 const log = (line: string) => console.log(`[orchestrator] ${line}`);
-
-/** The command line and environment the orchestrator was started with (flags already checked by parseOrchestratorArgs). */
-export interface OrchestratorArgs {
-  argv: string[];
-  env: Record<string, string | undefined>;
-  /** The --config file, if one was given. */
-  configFile?: string;
-}
 
 /** A started run: connected, checked and serving its RPCs; `run()` trains it to its end. */
 export interface OrchestratorRun {
@@ -55,23 +35,12 @@ export interface OrchestratorRun {
   shutdown(): Promise<void>;
 }
 
-/** --help's text: every key with its default and environment variable. */
-export function orchestratorUsage(): string {
-  return `${envUsage(ORCHESTRATOR_DEFAULTS, ENV_PREFIX, "orchestrator [--config=run.json]")}\n\nOn --resume the run's saved configuration is restored; see services/orchestrator/README.md.`;
-}
-
-/** Flags and environment to the orchestrator's arguments; throws on a bad flag. */
-export function parseOrchestratorArgs(argv: readonly string[], env: Record<string, string | undefined>): { config: OrchestratorArgs; help: boolean } {
-  const parsed = parseOrchestratorConfig([...argv], undefined, env);
-  return { config: { argv: [...argv], env, configFile: parsed.configFile }, help: parsed.help };
-}
-
 /**
  * Plans the run (fresh, resume, or already finished), connects to policy, reference and judges,
  * checks them, prepares the trainer (begin or resume) and starts this service's server. Throws when
  * any of that fails (the process exits then); training starts with `run()`.
  */
-export async function startOrchestrator(args: OrchestratorArgs): Promise<OrchestratorRun> {
+export async function startOrchestrator(args: ServiceArgs): Promise<OrchestratorRun> {
   const segmentStartMs = Date.now();
   const { argv, env } = args;
   // Decided before anything is written or connected: fresh, resume, or already finished.
@@ -89,7 +58,7 @@ export async function startOrchestrator(args: OrchestratorArgs): Promise<Orchest
   const insecure = securityWarning("orchestrator", security);
   if (insecure) console.warn(`[orchestrator] ${insecure}`);
   console.log(
-    `resolved configuration${args.configFile ? ` (file ${args.configFile})` : ""}${resuming ? ` (restored from ${plan.savedFrom})` : ""}:\n${formatConfig(cfg, ORCHESTRATOR_DEFAULTS)}`,
+    `resolved configuration${args.configFile ? ` (file ${args.configFile})` : ""}${resuming ? ` (restored from ${plan.savedFrom})` : ""}:\n${formatConfig(cfg, defaults(ORCHESTRATOR_SETTINGS))}`,
   );
   if (resuming) for (const c of plan.changes) log(`resume changes ${c.key}: ${JSON.stringify(c.saved)} → ${JSON.stringify(c.given)} (${c.source})`);
 
@@ -115,7 +84,7 @@ export async function startOrchestrator(args: OrchestratorArgs): Promise<Orchest
   const metrics = new RunMetrics();
   const mode = cfg.progress === "auto" ? (process.stdout.isTTY ? "line" : "log") : cfg.progress;
   const progress = new ProgressLine(cfg.max_iters, mode, cfg.log_every);
-  const trainer = new GrpoTrainer({ policy, reference, judge: judges, data }, cfg as GrpoConfig, {
+  const trainer = new GrpoTrainer({ policy, reference, judge: judges, data }, cfg, {
     runDir,
     maskTokenId: corpus.vocab.maskTokenId,
     decode: (ids) => corpus.vocab.decode(ids, { maskChar: "_" }),
@@ -169,7 +138,7 @@ export async function startOrchestrator(args: OrchestratorArgs): Promise<Orchest
     { onCall: metrics.service.observeCall, security },
   );
   const metricsServer =
-    cfg.metrics_port >= 0 ? await startMetricsServer({ port: cfg.metrics_port, host: cfg.metrics_host, registry: metrics.service.registry }) : undefined;
+    cfg.metrics_port !== "off" ? await startMetricsServer({ port: cfg.metrics_port, host: cfg.metrics_host, registry: metrics.service.registry }) : undefined;
   const secured = securityFields(security)
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");
@@ -223,7 +192,7 @@ export async function startOrchestrator(args: OrchestratorArgs): Promise<Orchest
         [
           "",
           summary.steps < cfg.max_iters
-            ? `stopped at step ${summary.steps} of ${cfg.max_iters} after ${formatDuration(summary.wall_s * 1000)}; continue with: npm start -- --resume --run-dir=${runDir}`
+            ? `stopped at step ${summary.steps} of ${cfg.max_iters} after ${formatDuration(summary.wall_s * 1000)}; continue with: npm start -- --resume --run_dir=${runDir}`
             : `done: ${summary.steps} steps in ${formatDuration(summary.wall_s * 1000)}${summary.segments > 1 ? ` over ${summary.segments} segments` : ""}`,
           `  held-out reward    ${summary.heldout_reward_before.toFixed(4)} → ${summary.heldout_reward_after.toFixed(4)} (${signed(summary.heldout_reward_after - summary.heldout_reward_before)})`,
           `  held-out accuracy  ${(summary.heldout_accuracy_before * 100).toFixed(2)}% → ${(summary.heldout_accuracy_after * 100).toFixed(2)}%`,
