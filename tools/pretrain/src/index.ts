@@ -1,1 +1,2 @@
-export { DEFAULTS, evaluate, parseArgs, pretrain, type EvalResult, type PretrainOptions, type PretrainResult } from "./pretrain.ts";
+export { evaluate, pretrain, type EvalResult, type PretrainResult } from "./pretrain.ts";
+export { MASKING, PRETRAIN_SETTINGS, pretrainRelations, type PretrainConfig } from "./settings.ts";

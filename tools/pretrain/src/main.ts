@@ -1,9 +1,11 @@
-// npm run pretrain -- --key=value ...   (keys and defaults: DEFAULTS in pretrain.ts)
-import { parseArgs, pretrain } from "./pretrain.ts";
+// npm run pretrain -- --key=value ...   (`--help` lists the settings: settings.ts)
+import { parseCommandLine } from "@grpomesh/config";
+import { pretrain } from "./pretrain.ts";
+import { PRETRAIN_SETTINGS, pretrainRelations } from "./settings.ts";
 
+const { config } = parseCommandLine(PRETRAIN_SETTINGS, "npm run pretrain --", { check: pretrainRelations });
 try {
-  const options = parseArgs(process.argv.slice(2));
-  const result = await pretrain(options);
+  const result = await pretrain(config);
   console.log(
     JSON.stringify({
       steps: result.steps,

@@ -5,24 +5,28 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCheckpoint, MaskedTransformer } from "@grpomesh/model";
 import { loadCorpus } from "@grpomesh/data";
-import { DEFAULTS, parseArgs, pretrain } from "./pretrain.ts";
+import { parseSettings } from "@grpomesh/config";
+import { pretrain } from "./pretrain.ts";
+import { PRETRAIN_SETTINGS, pretrainRelations } from "./settings.ts";
+
+const parseArgs = (argv: string[]) => parseSettings(PRETRAIN_SETTINGS, { argv, check: pretrainRelations }).config;
 
 const tiny = (out: string) =>
   parseArgs([
-    "--seq-len=32",
-    "--n-layer=1",
-    "--n-head=2",
-    "--d-model=16",
-    "--d-ff=32",
-    "--batch-size=4",
-    "--micro-batches=2",
-    "--max-steps=4",
-    "--warmup-steps=0",
-    "--learning-rate=0.01",
-    "--eval-interval=2",
-    "--eval-batches=2",
-    "--eval-batch-size=4",
-    "--progress-seconds=1000",
+    "--seq_len=32",
+    "--n_layer=1",
+    "--n_head=2",
+    "--d_model=16",
+    "--d_ff=32",
+    "--batch_size=4",
+    "--micro_batches=2",
+    "--max_steps=4",
+    "--warmup_steps=0",
+    "--learning_rate=0.01",
+    "--eval_interval=2",
+    "--eval_batches=2",
+    "--eval_batch_size=4",
+    "--progress_seconds=1000",
     "--backend=wasm",
     `--out=${out}`,
   ]);
@@ -55,7 +59,7 @@ test("a 4-step run on a tiny config lowers the held-out loss and writes a loadab
   rmSync(root, { recursive: true });
 });
 
-test("--max-minutes stops early and still saves", async () => {
+test("max_minutes stops early and still saves", async () => {
   const root = mkdtempSync(join(tmpdir(), "grpomesh-pretrain-"));
   const o = { ...tiny(join(root, "c")), max_minutes: 1e-9, max_steps: 1000 };
   const r = await pretrain(o, () => {});
@@ -65,11 +69,17 @@ test("--max-minutes stops early and still saves", async () => {
   rmSync(root, { recursive: true });
 });
 
-test("options: --key=value typed by the defaults, unknown keys refused", () => {
+test("settings: --key=value checked against the table (dashes accepted), unknown keys refused with the nearest", () => {
   assert.equal(parseArgs(["--max-steps=7"]).max_steps, 7);
   assert.equal(parseArgs(["--out=x/y"]).out, "x/y");
-  assert.equal(parseArgs([]).max_steps, DEFAULTS.max_steps);
-  assert.throws(() => parseArgs(["--max-step=7"]), /unknown option --max-step/);
-  assert.throws(() => parseArgs(["--max-steps=lots"]), /needs a number/);
-  assert.throws(() => parseArgs(["max-steps"]), /is not --key=value/);
+  assert.equal(parseArgs([]).max_steps, PRETRAIN_SETTINGS.max_steps.default);
+  assert.throws(() => parseArgs(["--max_step=7"]), /unknown option --max_step; did you mean --max_steps\?/);
+  assert.throws(() => parseArgs(["--max_steps=lots"]), /option --max_steps is "lots"; expected an integer ≥ 1/);
+  assert.throws(() => parseArgs(["max_steps=3"]), /looks like an option without its dashes/);
+  assert.throws(() => parseArgs(["--batch_size=6", "--micro_batches=4"]), /batch_size 6 is not a multiple of micro_batches 4/);
+  assert.throws(
+    () => parseArgs(['--masking={"kind":"random","ratio":[0.5,0.1]}']),
+    /expected a JSON masking spec \(masking.ratio is \[0.5,0.1\]; expected \[lo, hi\]/,
+  );
+  assert.throws(() => parseArgs(["--masking={kind"]), /expected a JSON masking spec \(/);
 });

@@ -1,8 +1,9 @@
 // Pretrains the generator as a masked LM on the corpus' train split, evaluating on a fixed set of
 // held-out batches, and writes a checkpoint folder (config.json + model.safetensors). Read it like
-// nanoGPT's train.py: defaults grouped under headers, one flat loop.
+// nanoGPT's train.py: the settings grouped under headers (settings.ts), one flat loop.
 import * as tf from "@tensorflow/tfjs-core";
-import { DEFAULT_MASKING, fixedEvalBatches, loadCorpus, MaskedBatchStream, type MaskedBatch, type MaskingSpec } from "@grpomesh/data";
+import { checkValues } from "@grpomesh/config";
+import { fixedEvalBatches, loadCorpus, MaskedBatchStream, type MaskedBatch, type MaskingSpec } from "@grpomesh/data";
 import {
   AdamW,
   cosineLearningRate,
@@ -16,64 +17,7 @@ import {
   parameterCount,
   trainStep,
 } from "@grpomesh/model";
-
-export const DEFAULTS = {
-  // data
-  corpus: "", // "" = the project's corpus (data/corpus/kjv.txt and its metadata)
-  masking: JSON.stringify(DEFAULT_MASKING),
-  batch_size: 16,
-  micro_batches: 1,
-  seed: 1337,
-  // model
-  seq_len: 128,
-  n_layer: 4,
-  n_head: 4,
-  d_model: 128,
-  d_ff: 512,
-  dropout: 0.0,
-  local_init: 6, // logit margin of localAttentionInit (libs/model/src/local-init.ts); 0 = plain GPT-2 init
-  // optimizer (AdamW) and schedule (cosine with warm-up)
-  learning_rate: 3e-3,
-  min_lr_ratio: 0.1,
-  warmup_steps: 30,
-  max_steps: 480,
-  weight_decay: 0.1,
-  beta1: 0.9,
-  beta2: 0.99,
-  grad_clip: 1.0,
-  // evaluation and budget
-  eval_interval: 80,
-  eval_batches: 8,
-  eval_batch_size: 16,
-  max_minutes: 0, // 0 = no wall-clock budget; otherwise stop (and save) when it runs out
-  progress_seconds: 10,
-  // output
-  out: "models/generator",
-  backend: "", // "" = pick at run time (GRPOMESH_TF_BACKEND overrides)
-};
-
-export type PretrainOptions = typeof DEFAULTS;
-
-/** `--key=value` (or `--key-name=value`) over DEFAULTS, typed by the defaults; unknown keys refused. */
-export function parseArgs(argv: string[], defaults: PretrainOptions = DEFAULTS): PretrainOptions {
-  const out = { ...defaults } as Record<string, unknown>;
-  for (const arg of argv) {
-    const m = /^--([A-Za-z0-9_-]+)=(.*)$/s.exec(arg);
-    if (!m) throw new Error(`argument "${arg}" is not --key=value; keys: ${Object.keys(defaults).join(", ")}`);
-    const key = m[1]!.replace(/-/g, "_");
-    const raw = m[2]!;
-    if (!(key in defaults)) throw new Error(`unknown option --${m[1]}; known: ${Object.keys(defaults).join(", ")}`);
-    const current = (defaults as Record<string, unknown>)[key];
-    if (typeof current === "number") {
-      const n = Number(raw);
-      if (raw.trim() === "" || !Number.isFinite(n)) throw new Error(`--${m[1]} needs a number; got "${raw}"`);
-      out[key] = n;
-    } else {
-      out[key] = raw;
-    }
-  }
-  return out as PretrainOptions;
-}
+import { PRETRAIN_SETTINGS, pretrainRelations, type PretrainConfig } from "./settings.ts";
 
 export interface EvalResult {
   loss: number;
@@ -125,14 +69,11 @@ function formatDuration(seconds: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
 
-export async function pretrain(o: PretrainOptions, log: (line: string) => void = (l) => console.log(l)): Promise<PretrainResult> {
+export async function pretrain(o: PretrainConfig, log: (line: string) => void = (l) => console.log(l)): Promise<PretrainResult> {
+  checkValues(PRETRAIN_SETTINGS, o, pretrainRelations);
   const backend = await initBackend(o.backend || undefined, { log });
   const corpus = o.corpus ? loadCorpus(o.corpus) : loadCorpus();
   const masking = JSON.parse(o.masking) as MaskingSpec;
-  for (const key of ["batch_size", "micro_batches", "max_steps", "eval_batches", "eval_batch_size"] as const) {
-    if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`--${key} must be a positive integer; got ${o[key]}`);
-  }
-  if (o.batch_size % o.micro_batches !== 0) throw new Error(`--batch_size (${o.batch_size}) must be divisible by --micro_batches (${o.micro_batches})`);
 
   // model
   const config = defaultGeneratorConfig(corpus.vocab.tokens, {
@@ -194,7 +135,7 @@ export async function pretrain(o: PretrainOptions, log: (line: string) => void =
   while (step < o.max_steps) {
     if (performance.now() - start >= budgetMs) {
       stoppedBy = "max_minutes";
-      log(`stopping at step ${step}: the --max-minutes budget of ${o.max_minutes} is spent`);
+      log(`stopping at step ${step}: the max_minutes budget of ${o.max_minutes} is spent`);
       break;
     }
     const t0 = performance.now();
