@@ -1,10 +1,12 @@
 // Trains the default judge and exports models/judge/model.onnx:
-//   node --import tsx tools/train-judge/src/main.ts [--key=value …]   (keys: see options.ts)
-import { parseOptions } from "./options.ts";
+//   npm run train-judge -- [--key=value …]   (`--help` lists the settings: settings.ts)
+import { parseCommandLine } from "@grpomesh/config";
+import { TRAIN_JUDGE_SETTINGS, trainJudgeRelations } from "./settings.ts";
 import { trainJudge } from "./train.ts";
 
+const { config } = parseCommandLine(TRAIN_JUDGE_SETTINGS, "npm run train-judge --", { check: trainJudgeRelations });
 try {
-  await trainJudge(parseOptions(process.argv.slice(2)));
+  await trainJudge(config);
 } catch (err) {
   console.error(`train-judge: ${(err as Error).message}`);
   process.exit(1);

@@ -8,8 +8,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { loadCorpus } from "@grpomesh/data";
 import { defaultGeneratorConfig, initBackend, loadCheckpoint, MaskedTransformer } from "@grpomesh/model";
 import { inspectJudgeModel } from "@grpomesh/onnx";
-import { DEFAULT_OPTIONS } from "./options.ts";
-import type { TrainJudgeOptions } from "./options.ts";
+import { defaults, parseSettings } from "@grpomesh/config";
+import { TRAIN_JUDGE_SETTINGS, trainJudgeRelations, type TrainJudgeConfig } from "./settings.ts";
 import { bceWithLogits, initialJudgeWeights, judgeConfig, judgeLoss, scoreSequences, trainJudge } from "./train.ts";
 import type { StepInfo } from "./train.ts";
 
@@ -32,9 +32,9 @@ after(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function tinyOptions(overrides: Partial<TrainJudgeOptions>): TrainJudgeOptions {
+function tinyOptions(overrides: Partial<TrainJudgeConfig>): TrainJudgeConfig {
   return {
-    ...DEFAULT_OPTIONS,
+    ...defaults(TRAIN_JUDGE_SETTINGS),
     generator: generatorDir,
     n_layer: 0,
     n_head: 0,

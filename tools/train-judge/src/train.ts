@@ -6,8 +6,9 @@
 import { resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import * as tf from "@tensorflow/tfjs-core";
+import { checkValues } from "@grpomesh/config";
 import { fixedEvalBatches, loadCorpus, MaskedBatchStream, Vocabulary } from "@grpomesh/data";
-import type { Corpus } from "@grpomesh/data";
+import type { Corpus, MaskingSpec } from "@grpomesh/data";
 import {
   AdamW,
   cosineLearningRate,
@@ -27,8 +28,7 @@ import type { JudgeModelInfo } from "@grpomesh/onnx";
 import { mixSeeds } from "@grpomesh/rng";
 import { accuracy, rocAuc } from "./metrics.ts";
 import { makeNegatives, OnnxGenerator } from "./negatives.ts";
-import { checkOptions } from "./options.ts";
-import type { TrainJudgeOptions } from "./options.ts";
+import { TRAIN_JUDGE_SETTINGS, trainJudgeRelations, type TrainJudgeConfig } from "./settings.ts";
 
 export const ONNX_FILE = "model.onnx";
 export const SUMMARY_FILE = "train-judge.json";
@@ -110,10 +110,10 @@ export function judgeLoss(scores: tf.Tensor1D, labels: tf.Tensor1D, weights: tf.
 }
 
 /**
- * The judge's config: the generator's vocabulary and seq_len, the architecture from the options
+ * The judge's config: the generator's vocabulary and seq_len, the architecture from the settings
  * (0 = the generator's value). Starting from the generator needs its width and at most its depth.
  */
-export function judgeConfig(gen: ModelConfig, o: TrainJudgeOptions): ModelConfig {
+export function judgeConfig(gen: ModelConfig, o: TrainJudgeConfig): ModelConfig {
   const arch = { n_layer: o.n_layer || gen.n_layer, n_head: o.n_head || gen.n_head, d_model: o.d_model || gen.d_model, d_ff: o.d_ff || gen.d_ff };
   if (o.init === "generator") {
     const clash = (["n_head", "d_model", "d_ff"] as const).filter((k) => arch[k] !== gen[k]);
@@ -142,7 +142,7 @@ export function judgeConfig(gen: ModelConfig, o: TrainJudgeOptions): ModelConfig
 export function initialJudgeWeights(
   config: ModelConfig,
   judge: MaskedTransformer,
-  o: Pick<TrainJudgeOptions, "init" | "local_init">,
+  o: Pick<TrainJudgeConfig, "init" | "local_init">,
   generator: Weights,
 ): Weights {
   const weights = judge.getWeights();
@@ -176,7 +176,7 @@ function formatDuration(seconds: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
 
-async function buildEvalSet(corpus: Corpus, generator: OnnxGenerator, o: TrainJudgeOptions, config: ModelConfig): Promise<LabelledSet> {
+async function buildEvalSet(corpus: Corpus, generator: OnnxGenerator, o: TrainJudgeConfig, masking: MaskingSpec, config: ModelConfig): Promise<LabelledSet> {
   const T = config.seq_len;
   const batchSize = Math.min(64, o.eval_windows);
   const count = Math.ceil(o.eval_windows / batchSize);
@@ -185,7 +185,7 @@ async function buildEvalSet(corpus: Corpus, generator: OnnxGenerator, o: TrainJu
     batchSize,
     seqLen: T,
     seed: mixSeeds(o.seed, "judge-eval"),
-    masking: o.masking,
+    masking,
     maskTokenId: config.mask_token_id,
   });
   const parts: LabelledSet[] = [];
@@ -266,7 +266,7 @@ async function evaluate(model: MaskedTransformer, set: LabelledSet, T: number, s
 export async function exportVerifiedJudge(
   model: MaskedTransformer,
   ids: Int32Array,
-  o: Pick<TrainJudgeOptions, "version" | "name">,
+  o: Pick<TrainJudgeConfig, "version" | "name">,
   metadata: Record<string, string> = {},
 ): Promise<{ bytes: Uint8Array; maxDiff: number; contract: JudgeModelInfo }> {
   const T = model.config.seq_len;
@@ -298,8 +298,9 @@ export async function exportVerifiedJudge(
 }
 
 /** Runs a whole judge training (see the file comment) and writes `out`; returns the final metrics. */
-export async function trainJudge(options: TrainJudgeOptions, hooks: TrainJudgeHooks = {}): Promise<TrainJudgeResult> {
-  const o = checkOptions(structuredClone(options));
+export async function trainJudge(o: TrainJudgeConfig, hooks: TrainJudgeHooks = {}): Promise<TrainJudgeResult> {
+  checkValues(TRAIN_JUDGE_SETTINGS, o, trainJudgeRelations);
+  const masking = JSON.parse(o.masking) as MaskingSpec;
   const log = hooks.log ?? ((line: string) => console.log(line));
   const started = performance.now();
   await initBackend(undefined, { log });
@@ -324,7 +325,7 @@ export async function trainJudge(options: TrainJudgeOptions, hooks: TrainJudgeHo
     seqLen: T,
     batchSize: B,
     seed: mixSeeds(o.seed, "judge-train"),
-    masking: o.masking,
+    masking,
     maskTokenId: config.mask_token_id,
   });
   const schedule = { lr: o.learning_rate, warmupSteps: o.warmup_steps, maxSteps: o.steps, minLrRatio: o.min_lr_ratio };
@@ -335,7 +336,7 @@ export async function trainJudge(options: TrainJudgeOptions, hooks: TrainJudgeHo
   );
 
   try {
-    const evalSet = await buildEvalSet(corpus, generator, o, config);
+    const evalSet = await buildEvalSet(corpus, generator, o, masking, config);
     log(
       `held-out eval set: ${evalSet.count} sequences from ${corpus.meta.split.heldout_books.length} held-out books (${corpus.meta.split.heldout_books[0]} … ${corpus.meta.split.heldout_books.at(-1)})`,
     );
@@ -447,7 +448,7 @@ export async function trainJudge(options: TrainJudgeOptions, hooks: TrainJudgeHo
     const outDir = resolve(o.out);
     const summary = {
       version: o.version,
-      options: o,
+      options: { ...o, masking },
       generator: { path: o.generator, digest: gen.digest },
       heldout: final,
       evals,
