@@ -108,4 +108,8 @@ test("usage errors are explained", async () => {
   await assert.rejects(runCli(["frobnicate"], { out: () => {} }, env), /unknown command "frobnicate"/);
   await assert.rejects(runCli(["status", "--judges=a", "--bogus=1"], { out: () => {} }, env), /unknown option --bogus/);
   await assert.rejects(runCli(["run", "explode", "--orchestrator=127.0.0.1:1"], { out: () => {} }, env), /unknown run action "explode"/);
+  await assert.rejects(runCli(["swap", "a.onnx", "b.onnx"], { out: () => {} }, env), /got 3 positional argument\(s\)/);
+  const help: string[] = [];
+  assert.equal(await runCli(["--help"], { out: (l) => help.push(l) }, env), 0);
+  assert.match(help.join("\n"), /run status\|pause\|resume\|checkpoint[\s\S]*--judges .*\[env GRPOMESH_JUDGES\]/);
 });

@@ -1,28 +1,25 @@
-// `npm run judge -- <command>`: operate a judge fleet and a training run from the shell.
-//   status --judges=SPEC                       what every replica serves
-//   swap <model.onnx> [--version=V] --judges=SPEC          load on every replica now (rolled back if one refuses)
-//   swap <model.onnx> [--version=V] --orchestrator=ADDR    roll it between two training steps
-//   run status|pause|resume|checkpoint --orchestrator=ADDR the run's state and its admin RPCs
-// SPEC: "host:port,host:port", "@file" or "dns:///service:port" (as the orchestrator's --judges).
-// Credentials: --tls-dir and --admin-token-file, else those of a local run (--run-dir, default the
-// newest run under runs/ that `npm start` left a stack.json in), whose addresses are defaults too.
+// `npm run judge -- <command>`: operate a judge fleet and a training run from the shell (USAGE).
+// Credentials and addresses not given are those of a local run: the newest under runs/ that
+// `npm start` left a stack.json in.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import { ConfigError, parseSettings, usage } from "@grpomesh/config";
 import { JudgeService, OrchestratorService, RunState } from "@grpomesh/proto";
 import { createClient, loadSecurity, type Security } from "@grpomesh/rpc";
 import { REPO_ROOT } from "@grpomesh/data";
 import { JudgeFleet, resolveJudgeTargets } from "@grpomesh/orchestrator";
+import { JUDGE_CLI_ENV_PREFIX, JUDGE_CLI_SETTINGS, type JudgeCliConfig } from "./settings.ts";
 
-export const USAGE = `usage: npm run judge -- <command> [options]
-  status [--judges=SPEC]
-  swap <model.onnx> [--version=V] (--judges=SPEC | --orchestrator=HOST:PORT)
-  run status|pause|resume|checkpoint [--orchestrator=HOST:PORT]
-SPEC is "host:port,host:port", "@file" or "dns:///service:port".
-Credentials: --tls-dir=DIR (tls.crt, tls.key, ca.crt) and --admin-token-file=FILE (or --tls_dir, --admin_token_file)
-(env GRPOMESH_TLS_DIR, GRPOMESH_ADMIN_TOKEN_FILE); without them, those of a local run:
---run-dir=DIR, default the newest runs/* (or $GRPOMESH_RUNS_DIR/*) with a stack.json (its addresses are the defaults too).`;
-
-const FLAGS = ["judges", "orchestrator", "version", "deadline-ms", "tls-dir", "admin-token-file", "run-dir"];
+export const USAGE = usage(
+  JUDGE_CLI_SETTINGS,
+  "npm run judge -- <command>",
+  JUDGE_CLI_ENV_PREFIX,
+  `commands:
+  status                               what every judge replica serves
+  swap <model.onnx>                    with --judges: load on every replica now (rolled back if one refuses);
+                                       with --orchestrator: roll it in between two training steps
+  run status|pause|resume|checkpoint   the run's state and its admin RPCs (--orchestrator)`,
+);
 
 /** What `npm start` writes into its run directory: addresses and where the credentials are. */
 export interface StackFile {
@@ -58,26 +55,23 @@ function readStack(path: string): StackFile {
 }
 
 /** Credentials and default addresses: flags and environment first, then a local run's stack.json. */
-export function resolveTarget(flags: Map<string, string>, env: Record<string, string | undefined> = process.env): Target {
-  const runsDir = env.GRPOMESH_RUNS_DIR || join(REPO_ROOT, "runs");
-  const tlsDir = flags.get("tls-dir") ?? env.GRPOMESH_TLS_DIR;
-  const tokenFile = flags.get("admin-token-file") ?? env.GRPOMESH_ADMIN_TOKEN_FILE;
-  const runDir = flags.get("run-dir");
+export function resolveTarget(o: JudgeCliConfig): Target {
+  const { tls_dir: tlsDir, admin_token_file: tokenFile, run_dir: runDir } = o;
   // A local run supplies what the flags leave out: addresses, and credentials unless given.
-  const needsStack = runDir || !(tlsDir || tokenFile) || !(flags.has("judges") || flags.has("orchestrator"));
-  const stackPath = runDir ? join(resolve(runDir), "stack.json") : needsStack ? newestStack(runsDir) : undefined;
+  const needsStack = runDir || !(tlsDir || tokenFile) || !(o.judges || o.orchestrator);
+  const stackPath = runDir ? join(resolve(runDir), "stack.json") : needsStack ? newestStack(o.runs_dir || join(REPO_ROOT, "runs")) : undefined;
   if (runDir && !existsSync(stackPath!))
-    throw new Error(`--run-dir=${runDir} has no stack.json; pass a run directory that npm start made, or --tls-dir and --admin-token-file`);
+    throw new ConfigError(`run_dir ${runDir} has no stack.json; pass a run directory that npm start made, or --tls_dir and --admin_token_file`);
   const stack = stackPath ? readStack(stackPath) : {};
   const judgeAddresses = Object.entries(stack.services ?? {})
     .filter(([name, s]) => name.startsWith("judge") && s.address)
     .map(([, s]) => s.address!);
-  const security = loadSecurity({ tlsDir: tlsDir ?? stack.tls_dir, adminTokenFile: tokenFile ?? stack.admin_token_file });
+  const security = loadSecurity({ tlsDir: tlsDir || stack.tls_dir, adminTokenFile: tokenFile || stack.admin_token_file });
   const how = `${security.tls ? (security.tls.ca ? "mTLS" : "TLS") : "plaintext"}${security.adminToken ? " + admin token" : ""}`;
   return {
     security,
-    judges: flags.get("judges") ?? (judgeAddresses.length ? judgeAddresses.join(",") : undefined),
-    orchestrator: flags.get("orchestrator") ?? stack.orchestrator,
+    judges: o.judges || (judgeAddresses.length ? judgeAddresses.join(",") : undefined),
+    orchestrator: o.orchestrator || stack.orchestrator,
     source: [
       `${how}${tlsDir || tokenFile ? " from the given files" : stackPath ? ` from the run in ${join(stackPath, "..")}` : ""}`,
       ...(stackPath && (tlsDir || tokenFile) ? [`addresses from the run in ${join(stackPath, "..")} unless given`] : []),
@@ -87,19 +81,6 @@ export function resolveTarget(flags: Map<string, string>, env: Record<string, st
 
 export interface CliIo {
   out(line: string): void;
-}
-
-function parse(argv: string[]): { positional: string[]; flags: Map<string, string> } {
-  const positional: string[] = [];
-  const flags = new Map<string, string>();
-  for (const arg of argv) {
-    const m = /^--([a-z_-]+)=(.*)$/s.exec(arg);
-    if (m) flags.set(m[1]!.replace(/_/g, "-"), m[2]!);
-    else if (arg.startsWith("--")) throw new Error(`option ${arg} needs a value (--key=value)\n${USAGE}`);
-    else positional.push(arg);
-  }
-  for (const key of flags.keys()) if (!FLAGS.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
-  return { positional, flags };
 }
 
 async function status(spec: string, security: Security, io: CliIo): Promise<number> {
@@ -177,50 +158,46 @@ async function runCommand(action: string, address: string, security: Security, i
         return 0;
       }
       default:
-        throw new Error(`unknown run action "${action}"; expected status, pause, resume or checkpoint\n${USAGE}`);
+        throw new ConfigError(`unknown run action "${action}"; expected status, pause, resume or checkpoint`);
     }
   } finally {
     client.close();
   }
 }
 
+/** Runs one command; a bad command line is a ConfigError (the process exits 2 with its message). */
 export async function runCli(
   argv: string[],
   io: CliIo = { out: (l) => console.log(l) },
   env: Record<string, string | undefined> = process.env,
 ): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === "--help" || command === "help") {
+  const { config: o, positional, help } = parseSettings(JUDGE_CLI_SETTINGS, { argv, env, envPrefix: JUDGE_CLI_ENV_PREFIX, maxPositional: 2 });
+  const [command, arg] = positional;
+  if (help || !command || command === "help") {
     io.out(USAGE);
-    return command ? 0 : 2;
+    return command || help ? 0 : 2;
   }
-  if (!["status", "swap", "run"].includes(command)) throw new Error(`unknown command "${command}"\n${USAGE}`);
-  const { positional, flags } = parse(rest);
-  const target = resolveTarget(flags, env);
+  if (!["status", "swap", "run"].includes(command)) throw new ConfigError(`unknown command "${command}"; expected status, swap or run`);
+  if (command === "swap" && o.judges && o.orchestrator) throw new ConfigError("swap needs one of --judges=SPEC or --orchestrator=HOST:PORT, not both");
+  const target = resolveTarget(o);
   const { judges, orchestrator, security } = target;
   io.out(`(${target.source})`);
   if (command === "status") {
-    if (!judges) throw new Error(`status needs --judges=SPEC (no local run to take the addresses from)\n${USAGE}`);
+    if (!judges) throw new ConfigError("status needs --judges=SPEC (no local run to take the addresses from)");
     return status(judges, security, io);
   }
   if (command === "run") {
-    if (positional.length !== 1) throw new Error(`run takes one action: status, pause, resume or checkpoint\n${USAGE}`);
-    if (!orchestrator) throw new Error(`run needs --orchestrator=HOST:PORT (no local run to take the address from)\n${USAGE}`);
-    return runCommand(positional[0]!, orchestrator, security, io);
+    if (!arg) throw new ConfigError("run takes one action: status, pause, resume or checkpoint");
+    if (!orchestrator) throw new ConfigError("run needs --orchestrator=HOST:PORT (no local run to take the address from)");
+    return runCommand(arg, orchestrator, security, io);
   }
-  if (command === "swap") {
-    if (positional.length !== 1) throw new Error(`swap takes one model path; got ${positional.length}\n${USAGE}`);
-    const viaJudges = flags.has("judges") || (!flags.has("orchestrator") && !orchestrator);
-    if (flags.has("judges") && flags.has("orchestrator")) throw new Error(`swap needs one of --judges=SPEC or --orchestrator=HOST:PORT, not both\n${USAGE}`);
-    if (viaJudges ? !judges : !orchestrator) throw new Error(`swap needs --judges=SPEC or --orchestrator=HOST:PORT\n${USAGE}`);
-    // Otherwise passed as given: the judges resolve it (relative paths against their model
-    // repository), and they may run on other machines than this command. A relative path that
-    // exists here is a local stack's file: sent absolute, not read against the repository.
-    const given = positional[0]!;
-    const model = !isAbsolute(given) && existsSync(given) ? resolve(given) : given;
-    if (model !== given) io.out(`(sending ${given} as ${model})`);
-    const version = flags.get("version") ?? "";
-    return viaJudges ? swapDirect(model, version, judges!, security, io) : swapViaOrchestrator(model, version, orchestrator!, security, io);
-  }
-  throw new Error(`unknown command "${command}"\n${USAGE}`);
+  if (!arg) throw new ConfigError("swap takes one model path: swap <model.onnx>");
+  const viaJudges = o.judges !== "" || !orchestrator;
+  if (viaJudges ? !judges : !orchestrator) throw new ConfigError("swap needs --judges=SPEC or --orchestrator=HOST:PORT");
+  // Otherwise passed as given: the judges resolve it (relative paths against their model
+  // repository), and they may run on other machines than this command. A relative path that
+  // exists here is a local stack's file: sent absolute, not read against the repository.
+  const model = !isAbsolute(arg) && existsSync(arg) ? resolve(arg) : arg;
+  if (model !== arg) io.out(`(sending ${arg} as ${model})`);
+  return viaJudges ? swapDirect(model, o.version, judges!, security, io) : swapViaOrchestrator(model, o.version, orchestrator!, security, io);
 }

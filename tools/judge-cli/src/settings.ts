@@ -1,0 +1,22 @@
+// `npm run judge` settings: where the judges and the orchestrator are, and the credentials.
+// GRPOMESH_* environment variables, then --key=value flags. A light module: the docs generator imports it.
+import { setting, z, type Values } from "@grpomesh/config";
+
+const fromRun = "empty: the local run's";
+
+export const JUDGE_CLI_SETTINGS = {
+  judges: setting(z.string(), "", `judge replicas: "host:port,host:port", "@file" or "dns:///service:port" (as the orchestrator's judges); ${fromRun}`),
+  orchestrator: setting(z.string(), "", `the orchestrator's gRPC address host:port; ${fromRun}`),
+  version: setting(z.string(), "", "swap: the version the new judge is served as; empty: the model's own grpomesh.version"),
+  tls_dir: setting(z.string(), "", `folder with tls.crt, tls.key and ca.crt to call the services with; ${fromRun}, else plaintext`),
+  admin_token_file: setting(z.string(), "", `file holding the admin token that swap, pause, resume and checkpoint send; ${fromRun}`),
+  run_dir: setting(
+    z.string(),
+    "",
+    "the local run (a folder npm start wrote a stack.json in) whose addresses and credentials fill in the rest; empty: the newest",
+  ),
+  runs_dir: setting(z.string(), "", "where the newest local run is looked for; empty: runs/ in the repository"),
+};
+
+export type JudgeCliConfig = Values<typeof JUDGE_CLI_SETTINGS>;
+export const JUDGE_CLI_ENV_PREFIX = "GRPOMESH_";
