@@ -1,39 +1,36 @@
 // Times the ONNX trainer: forward (weights as inputs, and baked in as initializers), and the
 // training step (lossAndGrads + applyAdamW), in GFLOP/s by flopsPerToken (train = 3× forward).
-//   node --import tsx libs/onnx-engine/scripts/bench.ts [reference|default] [--runs N] [--threads N]
-//        [--embedding gather|onehot] [--batch B] [--k K] [--skip-forward] [--skip-train] [--mem-pattern]
-//        [--forward-tokens N] [--train-tokens N]
-import { parseArgs } from "node:util";
+//   node --import tsx libs/onnx-engine/scripts/bench.ts [reference|default] [--runs=N] [--threads=N] … (--help: every setting)
+import { parseCommandLine, setting, z } from "@grpomesh/config";
 import { defaultGeneratorConfig, expectedTensorShapes, flopsPerToken, specialTokenIds, type ModelConfig } from "@grpomesh/model/format";
 import { Rng } from "@grpomesh/rng";
-import type { EmbeddingMode } from "@grpomesh/model/forward";
 import { OnnxTrainer } from "../src/index.ts";
 
-const { values: args, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    runs: { type: "string", default: "3" },
-    threads: { type: "string" },
-    embedding: { type: "string", default: "onehot" },
-    batch: { type: "string" },
-    k: { type: "string", default: "8" },
-    "skip-forward": { type: "boolean", default: false },
-    "mem-pattern": { type: "boolean", default: false },
-    "forward-tokens": { type: "string" },
-    "train-tokens": { type: "string" },
-    "skip-train": { type: "boolean", default: false },
+const tokens = (what: string) => setting(z.int().min(0), 0, `tokens per ${what} session run (OnnxTrainer's tokensPerRun); 0: the trainer's default`);
+const { config: o, positional } = parseCommandLine(
+  {
+    runs: setting(z.int().min(1), 3, "timed runs of each measurement, after a first call that builds the session"),
+    threads: setting(z.int().min(0), 0, "onnxruntime intra-op threads; 0: onnxruntime's default"),
+    embedding: setting(z.enum(["gather", "onehot"]), "onehot", "how the graphs look up token embeddings"),
+    batch: setting(z.int().min(0), 0, "windows per batch; 0: 64 for reference, 16 for default"),
+    k: setting(z.int().min(1), 8, "completions per window in the training step"),
+    skip_forward: setting(z.boolean(), false, "leave out the forward timings"),
+    skip_train: setting(z.boolean(), false, "leave out the training-step timings"),
+    mem_pattern: setting(z.boolean(), false, "turn on onnxruntime's memory-pattern optimisation"),
+    forward_tokens: tokens("forward"),
+    train_tokens: tokens("training"),
   },
-});
-const size = positionals[0] ?? "reference";
+  "node --import tsx libs/onnx-engine/scripts/bench.ts [reference|default]",
+  { maxPositional: 1 },
+);
+const size = positional[0] ?? "reference";
 const vocab = ["[PAD]", "[MASK]", ...Array.from({ length: 73 }, (_, i) => String.fromCharCode(33 + i))];
 const config: ModelConfig =
   size === "reference" ? defaultGeneratorConfig(vocab, { n_layer: 6, d_model: 256, n_head: 8, d_ff: 1024, seq_len: 256 }) : defaultGeneratorConfig(vocab);
-const B = Number(args.batch ?? (size === "reference" ? 64 : 16));
+const B = o.batch || (size === "reference" ? 64 : 16);
 const T = config.seq_len;
-const k = Number(args.k);
-const runs = Number(args.runs);
-const threads = args.threads ? Number(args.threads) : undefined;
-const embedding = args.embedding as EmbeddingMode;
+const { k, runs, embedding } = o;
+const threads = o.threads || undefined;
 
 const rng = new Rng(1);
 const weights = new Map<string, Float32Array>();
@@ -62,16 +59,13 @@ const line = (what: string, seconds: number[], flop: number) =>
 console.log(
   `${size}: ${config.n_layer} layers, d_model ${config.d_model}, ${config.n_head} heads, d_ff ${config.d_ff}, T ${T}, B ${B}, k ${k}, V ${V}, threads ${threads ?? "default"}, embedding ${embedding}`,
 );
-const tokensPerRun = {
-  forward: args["forward-tokens"] ? Number(args["forward-tokens"]) : undefined,
-  train: args["train-tokens"] ? Number(args["train-tokens"]) : undefined,
-};
-const trainer = await OnnxTrainer.create(config, weights, { threads, embedding, memoryPattern: args["mem-pattern"], tokensPerRun });
+const tokensPerRun = { forward: o.forward_tokens || undefined, train: o.train_tokens || undefined };
+const trainer = await OnnxTrainer.create(config, weights, { threads, embedding, memoryPattern: o.mem_pattern, tokensPerRun });
 console.log(
   `parameters ${trainer.parameterCount()}; forward ${((flops.forward * B * T) / 1e9).toFixed(1)} GFLOP, train ${((flops.train * B * T) / 1e9).toFixed(1)} GFLOP`,
 );
 
-if (!args["skip-forward"]) {
+if (!o.skip_forward) {
   let t0 = performance.now();
   await trainer.logits(ids, B, T);
   console.log(`forward (inputs) first call incl. session ${((performance.now() - t0) / 1000).toFixed(3)} s`);
@@ -97,7 +91,7 @@ if (!args["skip-forward"]) {
   await baked.release();
 }
 
-if (!args["skip-train"]) {
+if (!o.skip_train) {
   const inputs = { batchSize: B, groupSize: k, seqLen: T, vocabSize: V, completions, mask, advantages, refLogProbs };
   const banned = specialTokenIds(config);
   const opts = { lr: 1e-5, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };

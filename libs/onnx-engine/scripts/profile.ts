@@ -1,39 +1,40 @@
 // Per-kernel profile of one training (or forward) run, from onnxruntime's own profiler: time by op
 // type and by op + input shapes, for the last of a few runs.
-//   node --import tsx libs/onnx-engine/scripts/profile.ts [reference|default] [--batch B] [--threads N] [--forward]
+//   node --import tsx libs/onnx-engine/scripts/profile.ts [reference|default] [--batch=B] [--threads=N] [--forward] (--help: every setting)
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
+import { parseCommandLine, setting, z } from "@grpomesh/config";
 import { defaultGeneratorConfig, expectedTensorShapes } from "@grpomesh/model/format";
 import { Rng } from "@grpomesh/rng";
 import { TOKENS_INPUT, buildForwardGraph } from "@grpomesh/onnx/export";
 import { TRAIN_INPUTS as I, buildTrainGraph } from "../src/index.ts";
 
-const { values: args, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    batch: { type: "string" },
-    threads: { type: "string", default: "2" },
-    forward: { type: "boolean", default: false },
-    runs: { type: "string", default: "3" },
+const { config: o, positional } = parseCommandLine(
+  {
+    batch: setting(z.int().min(1), 8, "windows per batch"),
+    threads: setting(z.int().min(1), 2, "onnxruntime intra-op threads"),
+    forward: setting(z.boolean(), false, "profile the forward graph instead of the training graph"),
+    runs: setting(z.int().min(1), 3, "runs; the profile is of the last"),
   },
-});
+  "node --import tsx libs/onnx-engine/scripts/profile.ts [reference|default]",
+  { maxPositional: 1 },
+);
 const vocab = ["[PAD]", "[MASK]", ...Array.from({ length: 73 }, (_, i) => String.fromCharCode(33 + i))];
-const reference = (positionals[0] ?? "reference") === "reference";
+const reference = (positional[0] ?? "reference") === "reference";
 const config = reference ? defaultGeneratorConfig(vocab, { n_layer: 6, d_model: 256, n_head: 8, d_ff: 1024, seq_len: 256 }) : defaultGeneratorConfig(vocab);
-const B = Number(args.batch ?? 8),
+const B = o.batch,
   T = config.seq_len,
   k = 8,
   V = config.vocab_size;
-const model = args.forward
+const model = o.forward
   ? buildForwardGraph(config, { batch: B, seqLen: T })
   : buildTrainGraph(config, { batch: B, seqLen: T, groupSize: k, kl: "exact", klInLoss: true, ppo: false });
 const dir = mkdtempSync(join(tmpdir(), "onnx-engine-profile-"));
 const session = await ort.InferenceSession.create(model, {
   graphOptimizationLevel: "all",
-  intraOpNumThreads: Number(args.threads),
+  intraOpNumThreads: o.threads,
   enableMemPattern: false,
   enableProfiling: true,
   profileFilePrefix: join(dir, "profile"),
@@ -55,7 +56,7 @@ feeds[TOKENS_INPUT] = new ort.Tensor(
   BigInt64Array.from({ length: B * T }, () => BigInt(2 + rng.nextInt(V - 2))),
   [B, T],
 );
-if (!args.forward) {
+if (!o.forward) {
   feeds[I.temperature] = new ort.Tensor("float32", Float32Array.of(0.8), []);
   feeds[I.bannedKeep] = new ort.Tensor("float32", new Float32Array(V).fill(1), [V]);
   feeds[I.bannedAdd] = new ort.Tensor("float32", new Float32Array(V), [V]);
@@ -78,7 +79,7 @@ if (!args.forward) {
   feeds[I.klBeta] = new ort.Tensor("float32", Float32Array.of(0.1), []);
   feeds[I.ref] = new ort.Tensor("float32", new Float32Array(B * T * V).fill(-Math.log(V)), [B, T, V]);
 }
-for (let r = 0; r < Number(args.runs); r++) {
+for (let r = 0; r < o.runs; r++) {
   const t0 = performance.now();
   await session.run(feeds);
   console.log(`run ${r + 1}: ${((performance.now() - t0) / 1000).toFixed(3)} s`);
