@@ -1,13 +1,17 @@
 // Rewrites the dataset metadata from the corpus:
 //   node --import tsx libs/data/src/build-metadata.ts [corpus.txt] [out.meta.json]
-// Defaults to data/corpus/kjv.txt and data/corpus/kjv.meta.json.
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
+import { parseCommandLine } from "@grpomesh/config";
 import { DEFAULT_CORPUS_PATH, metadataPathFor } from "./corpus.ts";
 import { buildCorpusMetadata, formatCorpusMetadata, KJV_DATASET } from "./metadata.ts";
 
-const corpusPath = process.argv[2] ?? DEFAULT_CORPUS_PATH;
-const outPath = process.argv[3] ?? metadataPathFor(corpusPath);
+const { positional } = parseCommandLine({}, "node --import tsx libs/data/src/build-metadata.ts [corpus.txt] [out.meta.json]", {
+  maxPositional: 2,
+  intro: "Rewrites the dataset metadata (vocabulary, split, digest) from the corpus; default data/corpus/kjv.txt and the .meta.json beside it.",
+});
+const corpusPath = positional[0] ?? DEFAULT_CORPUS_PATH;
+const outPath = positional[1] ?? metadataPathFor(corpusPath);
 const info = basename(corpusPath) === KJV_DATASET.corpusFile
   ? KJV_DATASET
   : { name: basename(corpusPath).replace(/\.[^.]*$/, ""), description: "", source: "unspecified", license: "unspecified", corpusFile: basename(corpusPath) };
