@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -85,6 +86,7 @@ test("a bare boolean flag does not swallow the next argument; positionals only w
 test("unknown keys are refused with the nearest key; values with what the key accepts", () => {
   fails(() => parse(["--batch_szie=3"]), /unknown option --batch_szie; did you mean --batch_size\?/);
   fails(() => parse(["--zzzzzzzzzz=1"]), /known keys: --batch_size, --learning_rate/);
+  fails(() => parseSettings({}, { argv: ["--zzzzzzzzzz=1"] }), /unknown option --zzzzzzzzzz; this command takes none/);
   fails(() => parse(["--batch_size=0"]), /option --batch_size is 0; expected an integer ≥ 1/);
   fails(() => parse(["--batch_size=2.5"]), /expected an integer ≥ 1/);
   fails(() => parse(["--learning_rate=fast"]), /option --learning_rate is "fast"; expected a number/);
@@ -150,4 +152,25 @@ test("formatConfig prints aligned key = value lines and marks changes; nearest s
   assert.equal(formatConfig({ a: 1, long_key: "x" }, { a: 2, long_key: "x" }), 'a        = 1  # default: 2\nlong_key = "x"');
   assert.equal(nearest("lerning_rate", ["learning_rate", "batch_size"]), "learning_rate");
   assert.equal(nearest("zzz", ["learning_rate"]), undefined);
+});
+
+test("parseCommandLine: --help prints the usage and exits 0; a bad setting prints the message and exits 2", () => {
+  const script = `import { parseCommandLine, setting, z } from ${JSON.stringify(new URL("./index.ts", import.meta.url).href)};
+const { config } = parseCommandLine({ steps: setting(z.int().min(1), 3, "how many steps") }, "demo", { argv: JSON.parse(process.env.ARGV) });
+console.log("steps", config.steps);`;
+  const run = (...argv: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+      env: { ...process.env, ARGV: JSON.stringify(argv) },
+    });
+  const ok = run("--steps=5");
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(ok.stdout, "steps 5\n");
+  const help = run("--help");
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^usage: demo [\s\S]*--steps {2}\(an integer ≥ 1; default 3\)\n {6}how many steps/);
+  const bad = run("--steps=0");
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stdout, "");
+  assert.equal(bad.stderr, "option --steps is 0; expected an integer ≥ 1\n(demo --help lists every setting)\n");
 });

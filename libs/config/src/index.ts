@@ -154,7 +154,8 @@ export const envVariable = (prefix: string, key: string): string => prefix + nor
 
 function unknownKey(table: Table, shown: string, norm: string, format: (key: string) => string, where = ""): ConfigError {
   const guess = nearest(norm, Object.keys(table));
-  const hint = guess ? `did you mean ${format(guess)}?` : `known keys: ${Object.keys(table).map(format).join(", ")}`;
+  const keys = Object.keys(table);
+  const hint = guess ? `did you mean ${format(guess)}?` : keys.length ? `known keys: ${keys.map(format).join(", ")}` : "this command takes none";
   return new ConfigError(`unknown ${shown}${where}; ${hint}`);
 }
 
