@@ -6,6 +6,9 @@ import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS } from "@grpomesh/orches
 import { POLICY_ENV_PREFIX, POLICY_SETTINGS } from "@grpomesh/policy/settings";
 import { REFERENCE_ENV_PREFIX, REFERENCE_SETTINGS } from "@grpomesh/reference/settings";
 import { LAUNCHER_SETTINGS } from "@grpomesh/launcher/settings";
+import { PRETRAIN_SETTINGS } from "@grpomesh/pretrain/settings";
+import { TRAIN_JUDGE_SETTINGS } from "@grpomesh/train-judge/settings";
+import { JUDGE_CLI_ENV_PREFIX, JUDGE_CLI_SETTINGS } from "@grpomesh/judge-cli/settings";
 
 export interface SettingsEntry {
   /** The role or tool, as the docs name it. */
@@ -29,4 +32,7 @@ export const SETTINGS_REGISTRY: SettingsEntry[] = [
   },
   { name: "launcher", command: "npm start --", table: LAUNCHER_SETTINGS },
   // The tools' tables follow.
+  { name: "pretrain", command: "npm run pretrain --", table: PRETRAIN_SETTINGS },
+  { name: "train-judge", command: "npm run train-judge --", table: TRAIN_JUDGE_SETTINGS },
+  { name: "judge CLI", command: "npm run judge -- status|swap|run", envPrefix: JUDGE_CLI_ENV_PREFIX, table: JUDGE_CLI_SETTINGS },
 ];
