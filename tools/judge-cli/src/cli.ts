@@ -56,25 +56,24 @@ function readStack(path: string): StackFile {
 
 /** Credentials and default addresses: flags and environment first, then a local run's stack.json. */
 export function resolveTarget(o: JudgeCliConfig): Target {
-  const { tls_dir: tlsDir, admin_token_file: tokenFile, run_dir: runDir } = o;
   // A local run supplies what the flags leave out: addresses, and credentials unless given.
-  const needsStack = runDir || !(tlsDir || tokenFile) || !(o.judges || o.orchestrator);
-  const stackPath = runDir ? join(resolve(runDir), "stack.json") : needsStack ? newestStack(o.runs_dir || join(REPO_ROOT, "runs")) : undefined;
-  if (runDir && !existsSync(stackPath!))
-    throw new ConfigError(`run_dir ${runDir} has no stack.json; pass a run directory that npm start made, or --tls_dir and --admin_token_file`);
+  const needsStack = o.run_dir || !(o.tls_dir || o.admin_token_file) || !(o.judges || o.orchestrator);
+  const stackPath = o.run_dir ? join(resolve(o.run_dir), "stack.json") : needsStack ? newestStack(o.runs_dir || join(REPO_ROOT, "runs")) : undefined;
+  if (o.run_dir && !existsSync(stackPath!))
+    throw new ConfigError(`run_dir ${o.run_dir} has no stack.json; pass a run directory that npm start made, or --tls_dir and --admin_token_file`);
   const stack = stackPath ? readStack(stackPath) : {};
   const judgeAddresses = Object.entries(stack.services ?? {})
     .filter(([name, s]) => name.startsWith("judge") && s.address)
     .map(([, s]) => s.address!);
-  const security = loadSecurity({ tlsDir: tlsDir || stack.tls_dir, adminTokenFile: tokenFile || stack.admin_token_file });
+  const security = loadSecurity({ tlsDir: o.tls_dir || stack.tls_dir, adminTokenFile: o.admin_token_file || stack.admin_token_file });
   const how = `${security.tls ? (security.tls.ca ? "mTLS" : "TLS") : "plaintext"}${security.adminToken ? " + admin token" : ""}`;
   return {
     security,
     judges: o.judges || (judgeAddresses.length ? judgeAddresses.join(",") : undefined),
     orchestrator: o.orchestrator || stack.orchestrator,
     source: [
-      `${how}${tlsDir || tokenFile ? " from the given files" : stackPath ? ` from the run in ${join(stackPath, "..")}` : ""}`,
-      ...(stackPath && (tlsDir || tokenFile) ? [`addresses from the run in ${join(stackPath, "..")} unless given`] : []),
+      `${how}${o.tls_dir || o.admin_token_file ? " from the given files" : stackPath ? ` from the run in ${join(stackPath, "..")}` : ""}`,
+      ...(stackPath && (o.tls_dir || o.admin_token_file) ? [`addresses from the run in ${join(stackPath, "..")} unless given`] : []),
     ].join("; "),
   };
 }
