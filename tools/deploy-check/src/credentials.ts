@@ -91,8 +91,8 @@ function checkProbes(bundle: DeployBundle, c: Container, at: string, tlsDir: str
 }
 
 /**
- * Every service container: --tls_dir (judge: --tls-dir) is the mount path of a read-only Secret
- * volume holding tls.crt, tls.key and ca.crt; --admin_token_file (judge: --admin-token-file) is
+ * Every service container: --tls_dir is the mount path of a read-only Secret
+ * volume holding tls.crt, tls.key and ca.crt; --admin_token_file is
  * a file of a read-only Secret volume; every service uses the same admin-token Secret; probes
  * speak TLS with the same folder.
  */
@@ -103,7 +103,7 @@ export function checkCredentials(bundle: DeployBundle): string[] {
     if (!cc.service) continue;
     const at = cc.at;
     const tlsDir = flagValue(cc.flags, "tls_dir");
-    if (!tlsDir) problems.push(`${at}: no --tls_dir (judge: --tls-dir); the service would serve plaintext gRPC`);
+    if (!tlsDir) problems.push(`${at}: no --tls_dir; the service would serve plaintext gRPC`);
     else {
       const { volume, mount } = volumeAt(cc, tlsDir);
       if (!volume?.secret)
@@ -123,7 +123,7 @@ export function checkCredentials(bundle: DeployBundle): string[] {
     const tokenFile = flagValue(cc.flags, "admin_token_file");
     if (!tokenFile)
       problems.push(
-        `${at}: no --admin_token_file (judge: --admin-token-file); its state-changing RPCs would refuse everyone${cc.service === "orchestrator" ? ", and it could not call the others'" : ""}`,
+        `${at}: no --admin_token_file; its state-changing RPCs would refuse everyone${cc.service === "orchestrator" ? ", and it could not call the others'" : ""}`,
       );
     else {
       const { volume, mount } = volumeAt(cc, tokenFile);
@@ -162,7 +162,7 @@ export function checkExplicitAddresses(bundle: DeployBundle): string[] {
     const host = flagValue(cc.flags, "metrics_host");
     if (host !== "0.0.0.0")
       problems.push(
-        `${cc.at}: passes ${host === undefined ? "no --metrics_host" : `--metrics_host=${host}`} (judge: --metrics-host); pass 0.0.0.0 so Prometheus can scrape /metrics (the default is loopback)`,
+        `${cc.at}: passes ${host === undefined ? "no --metrics_host" : `--metrics_host=${host}`}; pass 0.0.0.0 so Prometheus can scrape /metrics (the default is loopback)`,
       );
   }
   return problems;

@@ -49,11 +49,11 @@ describe("the judge container's command", () => {
     const argv = cc.argv.map((a) =>
       moved(a)
         .replace(/^--address=0\.0\.0\.0:\d+$/, `--address=127.0.0.1:${grpcPort}`)
-        .replace(/^--metrics-port=\d+$/, `--metrics-port=${metricsPort}`)
-        .replace(/^--metrics-host=0\.0\.0\.0$/, "--metrics-host=127.0.0.1"),
+        .replace(/^--metrics_port=\d+$/, `--metrics_port=${metricsPort}`)
+        .replace(/^--metrics_host=0\.0\.0\.0$/, "--metrics_host=127.0.0.1"),
     );
     assert.ok(
-      argv.includes(`--metrics-port=${metricsPort}`) && argv.includes(`--address=127.0.0.1:${grpcPort}`) && argv.includes("--metrics-host=127.0.0.1"),
+      argv.includes(`--metrics_port=${metricsPort}`) && argv.includes(`--address=127.0.0.1:${grpcPort}`) && argv.includes("--metrics_host=127.0.0.1"),
       `ports not found in ${argv.join(" ")}`,
     );
 
@@ -79,7 +79,7 @@ describe("the judge container's command", () => {
     for (const key of ["tls.crt", "tls.key", "ca.crt"]) put("orchestrator-tls", key, join(clientDir, key));
 
     // A small model where the pod would find JUDGE_MODEL: <repository>/<JUDGE_MODEL>.
-    const repository = argv.find((a) => a.startsWith("--model-repository="))!.slice("--model-repository=".length);
+    const repository = argv.find((a) => a.startsWith("--model_repository="))!.slice("--model_repository=".length);
     const modelPath = join(repository, cc.env.JUDGE_MODEL!);
     mkdirSync(dirname(modelPath), { recursive: true });
     writeFileSync(

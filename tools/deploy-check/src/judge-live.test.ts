@@ -14,7 +14,7 @@ describe("a running judge", () => {
   let judge: JudgeServer;
   let exportedNames: Set<string>;
   before(async () => {
-    judge = await startJudgeServer({ address: "127.0.0.1:0", metricsPort: 0, metricsHost: "127.0.0.1", sessions: 1, log: () => {} });
+    judge = await startJudgeServer({ address: "127.0.0.1:0", metrics_port: 0, metrics_host: "127.0.0.1", sessions: 1, log: () => {} });
     const text = await (await fetch(`http://127.0.0.1:${judge.metricsPort}/metrics`)).text();
     exportedNames = new Set(
       text

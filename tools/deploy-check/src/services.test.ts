@@ -42,10 +42,10 @@ describe("what the containers run", () => {
 
   it("an unknown flag is refused by the service's parser", () => {
     const b = bundle();
-    setArg(b, "Deployment", "judge", "--execution-provider=", "--execution-provder=cpu");
+    setArg(b, "Deployment", "judge", "--execution_provider=", "--execution_provder=cpu");
     setArg(b, "Deployment", "policy", "--backend=", "--backend=gpu");
     const problems = checkServiceCommands(b);
-    assertProblem(problems, /container judge: services\/judge refuses its command line: unknown flag --execution-provder/);
+    assertProblem(problems, /container judge: services\/judge refuses its command line: unknown option --execution_provder; did you mean --execution_provider\?/);
     assertProblem(problems, /container policy: services\/policy refuses its command line: .*backend/);
   });
 

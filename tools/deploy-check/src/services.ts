@@ -1,14 +1,15 @@
-// What each container runs, checked with the services' own config parsers: the main.ts exists, the
+// What each container runs, checked with the services' own settings tables: the main.ts exists, the
 // flags and environment parse, the listen ports are the ports the manifests declare, paths land on
 // the right volumes; and how the roles reach each other (orchestrator → judges, policy, reference;
 // the run directory the policy and the orchestrator share).
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { isAbsolute, join, posix, relative, sep } from "node:path";
-import { parseJudgeConfig } from "@grpomesh/judge";
-import { parseOrchestratorConfig } from "@grpomesh/orchestrator";
-import { parsePolicyConfig } from "@grpomesh/policy";
-import { parseReferenceConfig } from "@grpomesh/reference";
+import { join, posix } from "node:path";
+import { defaults, parseSettings, portOrNull } from "@grpomesh/config";
+import { JUDGE_ENV_PREFIX, JUDGE_SETTINGS, judgeRelations } from "@grpomesh/judge/settings";
+import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS, orchestratorRelations } from "@grpomesh/orchestrator/settings";
+import { POLICY_ENV_PREFIX, POLICY_SETTINGS } from "@grpomesh/policy/settings";
+import { REFERENCE_ENV_PREFIX, REFERENCE_SETTINGS } from "@grpomesh/reference/settings";
 import { where, type DeployBundle } from "./bundle.ts";
 import { execForm, lastInstruction, parseDockerfile, stageEnv } from "./dockerfile.ts";
 import { SERVICES, targetOfImage, type ServiceName, type ServicePorts } from "./images.ts";
@@ -151,31 +152,30 @@ function materializeConfigFile(bundle: DeployBundle, cc: ContainerCommand, path:
   return file;
 }
 
-/** Parses a container's flags and env with its service's own parser. */
+/** Parses a container's flags and env with its service's own settings table. */
 export function parseServiceSettings(bundle: DeployBundle, cc: ContainerCommand): ServiceSettings | string[] {
   const fail = (err: unknown) => [`${cc.at}: services/${cc.service} refuses its command line: ${(err as Error).message.split("\n")[0]}`];
   try {
     switch (cc.service) {
       case "judge": {
-        const c = parseJudgeConfig(cc.flags, cc.env);
+        const c = parseSettings(JUDGE_SETTINGS, { argv: cc.flags, env: cc.env, envPrefix: JUDGE_ENV_PREFIX, check: judgeRelations }).config;
         const paths: ServiceSettings["paths"] = [];
-        if (c.modelRepository) paths.push({ what: "--model-repository", path: c.modelRepository, base: APP_DIR, write: false });
+        if (c.model_repository) paths.push({ what: "--model_repository", path: c.model_repository, base: APP_DIR, write: false });
         if (c.model)
-          paths.push({ what: "--model", path: c.model, base: c.modelRepository ? posix.resolve(APP_DIR, c.modelRepository) : APP_DIR, write: false });
-        return { address: c.address, metricsPort: c.metricsPort, paths, config: c as unknown as Record<string, unknown> };
+          paths.push({ what: "--model", path: c.model, base: c.model_repository ? posix.resolve(APP_DIR, c.model_repository) : APP_DIR, write: false });
+        return { address: c.address, metricsPort: portOrNull(c.metrics_port), paths, config: c };
       }
       case "policy": {
-        const { config: c } = parsePolicyConfig(cc.flags, cc.env);
+        const c = parseSettings(POLICY_SETTINGS, { argv: cc.flags, env: cc.env, envPrefix: POLICY_ENV_PREFIX }).config;
         const paths: ServiceSettings["paths"] = [{ what: "--checkpoint", path: c.checkpoint, base: APP_DIR, write: false }];
-        if (c.checkpointRoot) paths.push({ what: "--checkpoint_root", path: c.checkpointRoot, base: APP_DIR, write: true });
-        return { address: c.address, metricsPort: c.metricsPort, paths, config: c as unknown as Record<string, unknown> };
+        paths.push({ what: "--checkpoint_root", path: c.checkpoint_root, base: APP_DIR, write: true });
+        return { address: c.address, metricsPort: portOrNull(c.metrics_port), paths, config: c };
       }
       case "reference": {
-        const { config: c } = parseReferenceConfig(cc.flags, cc.env);
+        const c = parseSettings(REFERENCE_SETTINGS, { argv: cc.flags, env: cc.env, envPrefix: REFERENCE_ENV_PREFIX }).config;
         const paths: ServiceSettings["paths"] = [{ what: "--checkpoint", path: c.checkpoint, base: APP_DIR, write: false }];
-        // The parser makes dataset_meta absolute on this machine; in the image the repository is APP_DIR.
-        if (c.datasetMeta) paths.push({ what: "--dataset-meta", path: toImagePath(c.datasetMeta, bundle.root), base: APP_DIR, write: false });
-        return { address: c.address, metricsPort: c.metricsPort, paths, config: c as unknown as Record<string, unknown> };
+        if (c.dataset_meta && c.dataset_meta !== "none") paths.push({ what: "--dataset_meta", path: c.dataset_meta, base: APP_DIR, write: false });
+        return { address: c.address, metricsPort: portOrNull(c.metrics_port), paths, config: c };
       }
       case "orchestrator": {
         const dir = mkdtempSync(join(tmpdir(), "deploy-check-"));
@@ -191,11 +191,11 @@ export function parseServiceSettings(bundle: DeployBundle, cc: ContainerCommand)
             if (Array.isArray(file)) return file;
             flags.push(`--config=${file}`);
           }
-          const { config: c } = parseOrchestratorConfig(flags);
+          const c = parseSettings(ORCHESTRATOR_SETTINGS, { argv: flags, check: orchestratorRelations }).config;
           const paths: ServiceSettings["paths"] = [];
           if (c.run_dir) paths.push({ what: "--run_dir", path: c.run_dir, base: APP_DIR, write: true });
           if (c.corpus) paths.push({ what: "--corpus", path: c.corpus, base: APP_DIR, write: false });
-          return { address: c.address, metricsPort: c.metrics_port >= 0 ? c.metrics_port : null, paths, config: c as unknown as Record<string, unknown> };
+          return { address: c.address, metricsPort: portOrNull(c.metrics_port), paths, config: c };
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
@@ -206,15 +206,6 @@ export function parseServiceSettings(bundle: DeployBundle, cc: ContainerCommand)
   } catch (err) {
     return fail(err);
   }
-}
-
-/** A path a parser made absolute against this checkout (or the working directory) as the image sees it. */
-function toImagePath(p: string, root: string): string {
-  for (const base of [root, process.cwd()]) {
-    const rel = relative(base, p);
-    if (!rel.startsWith("..") && !isAbsolute(rel)) return posix.join(APP_DIR, rel.split(sep).join("/"));
-  }
-  return p;
 }
 
 /** The volume mount that holds an absolute path (the deepest one). */
@@ -281,19 +272,12 @@ export function checkServiceCommands(bundle: DeployBundle): string[] {
   return problems;
 }
 
-/** Each service's default gRPC and metrics ports, from its own parser with no flags. */
+/** Each service's default gRPC and metrics ports, from its own settings table. */
 export function defaultServicePorts(): ServicePorts {
-  const port = (address: string) => splitHostPort(address).port;
-  const judge = parseJudgeConfig([], {});
-  const policy = parsePolicyConfig([], {}).config;
-  const reference = parseReferenceConfig([], {}).config;
-  return {
-    judge: { grpc: port(judge.address), metrics: judge.metricsPort },
-    policy: { grpc: port(policy.address), metrics: policy.metricsPort },
-    reference: { grpc: port(reference.address), metrics: reference.metricsPort },
-    // The orchestrator's /metrics is off by default; its images and manifests use the next free port.
-    orchestrator: { grpc: port(parseOrchestratorConfig([]).config.address), metrics: null },
-  };
+  const ports = (c: { address: string; metrics_port: number | "off" }) => ({ grpc: splitHostPort(c.address).port, metrics: portOrNull(c.metrics_port) });
+  // The orchestrator's /metrics is off by default; its images and manifests use the next free port.
+  const [judge, policy, reference, orchestrator] = [JUDGE_SETTINGS, POLICY_SETTINGS, REFERENCE_SETTINGS, ORCHESTRATOR_SETTINGS].map((t) => ports(defaults(t)));
+  return { judge: judge!, policy: policy!, reference: reference!, orchestrator: orchestrator! };
 }
 
 // ---------------------------------------------------------------- wiring
@@ -391,7 +375,7 @@ export function checkWiring(bundle: DeployBundle): string[] {
     if (!orchClaim) problems.push(`${at}: --run_dir=${runDir} is not on a PersistentVolumeClaim`);
     for (const pol of of("policy")) {
       // Passed explicitly: the default (runs, relative to the working directory) is in the image.
-      const root = pol.cc.flags.some((f) => /^--checkpoint[_-]root=/.test(f)) ? (pol.s.config.checkpointRoot as string) : null;
+      const root = pol.cc.flags.some((f) => /^--checkpoint[_-]root=/.test(f)) ? (pol.s.config.checkpoint_root as string) : null;
       if (!root) {
         problems.push(`${pol.cc.at}: no --checkpoint_root; set it to the run-directory volume's mount path so SaveCheckpoint/LoadCheckpoint stay on it`);
         continue;
@@ -425,13 +409,13 @@ export function checkWiring(bundle: DeployBundle): string[] {
 
   // Judges read their model repository from a read-only claim.
   for (const j of judges) {
-    const repo = j.s.config.modelRepository as string | null;
+    const repo = j.s.config.model_repository as string;
     if (!repo) {
-      problems.push(`${j.cc.at}: no --model-repository; LoadModel paths would be unconfined and there is no volume to copy new models into`);
+      problems.push(`${j.cc.at}: no --model_repository; LoadModel paths would be unconfined and there is no volume to copy new models into`);
       continue;
     }
     const { mount, volume: vol } = volumeAt(j.cc, posix.resolve(APP_DIR, repo));
-    if (!vol?.persistentVolumeClaim) problems.push(`${j.cc.at}: --model-repository=${repo} is not on a PersistentVolumeClaim`);
+    if (!vol?.persistentVolumeClaim) problems.push(`${j.cc.at}: --model_repository=${repo} is not on a PersistentVolumeClaim`);
     else if (!mount!.readOnly || !vol.persistentVolumeClaim.readOnly)
       problems.push(`${j.cc.at}: the model repository claim ${vol.persistentVolumeClaim.claimName} should be mounted read-only (volume and mount)`);
     if (!j.s.config.model)
