@@ -45,7 +45,10 @@ describe("what the containers run", () => {
     setArg(b, "Deployment", "judge", "--execution_provider=", "--execution_provder=cpu");
     setArg(b, "Deployment", "policy", "--backend=", "--backend=gpu");
     const problems = checkServiceCommands(b);
-    assertProblem(problems, /container judge: services\/judge refuses its command line: unknown option --execution_provder; did you mean --execution_provider\?/);
+    assertProblem(
+      problems,
+      /container judge: services\/judge refuses its command line: unknown option --execution_provder; did you mean --execution_provider\?/,
+    );
     assertProblem(problems, /container policy: services\/policy refuses its command line: .*backend/);
   });
 
