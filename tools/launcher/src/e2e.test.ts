@@ -53,9 +53,9 @@ test("npm start's stack trains a tiny policy over gRPC and the judge's reward ri
         "tsx",
         join(ROOT, "tools/launcher/src/main.ts"),
         `--generator=${generator}`,
-        `--judge-model=${judgeModel}`,
-        `--run-config=${runConfig}`,
-        `--run-dir=${runDir}`,
+        `--judge_model=${judgeModel}`,
+        `--run_config=${runConfig}`,
+        `--run_dir=${runDir}`,
       ],
       { cwd: ROOT, encoding: "utf8", timeout: 540_000 },
     );

@@ -49,9 +49,9 @@ before(async () => {
         [
           `--model=${model}`,
           `--address=127.0.0.1:${port}`,
-          "--metrics-port=off",
-          `--tls-dir=${creds.serverTlsDir}`,
-          `--admin-token-file=${creds.adminTokenFile}`,
+          "--metrics_port=off",
+          `--tls_dir=${creds.serverTlsDir}`,
+          `--admin_token_file=${creds.adminTokenFile}`,
         ],
         { healthTarget: `127.0.0.1:${port}`, healthSecurity: security },
       ),

@@ -5,102 +5,38 @@
 // goes on; when the policy dies (or a restarted service keeps failing) the orchestrator is stopped
 // first, at a step boundary, then the rest. Ctrl-C stops the orchestrator after its step, then the rest.
 import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative } from "node:path";
+import { ConfigError } from "@grpomesh/config";
 import { latestCheckpoint } from "@grpomesh/loop";
 import { ChildDiedError, Supervisor, describeExit, freePort, runJob } from "./supervisor.ts";
-import { ROOT, engineLine, runCredentials, stackFile, startStack, tsxProcess, writeStackFile } from "./stack.ts";
-
-const HELP = `usage: npm start -- [launcher options] [orchestrator --key=value options]
-
-launcher options:
-  --judges=N               judge replicas to start (default 2)
-  --generator=DIR          generator checkpoint for policy and reference (default models/generator)
-  --judge-model=FILE       judge ONNX model (default models/judge/model.onnx)
-  --run-config=FILE        orchestrator config file (default configs/local.json)
-  --run-dir=DIR            run directory (default runs/<date-time>)
-  --engine=NAME            policy/reference engine: auto (default: the fastest installed —
-                           onnxruntime CUDA, then tfjs-node-gpu, then onnxruntime CPU), onnx or tfjs
-Everything else goes to the orchestrator (see: node --import tsx services/orchestrator/src/main.ts --help),
-e.g. npm start -- --max_iters=50 --learning_rate=3e-4; --resume --run-dir=DIR continues a run.
-
-Every channel is mutual TLS and the admin RPCs need a token: both are made in <run-dir>/secrets/
-(reused by --resume). <run-dir>/stack.json lists the services' gRPC addresses and metrics ports and
-the client credentials, for npm run judge -- …. A judge replica or the reference that dies is
-restarted on its address with doubling backoff (1 s, 2 s, … up to 30 s; given up after 5 failures in
-a row within a minute of their start); when the policy dies, the orchestrator stops first.`;
-
-interface LauncherArgs {
-  judges: number;
-  generator: string;
-  judgeModel: string;
-  runConfig: string;
-  runDir: string;
-  engine: string;
-  passthrough: string[];
-}
-
-function parseArgs(argv: string[]): LauncherArgs | "help" {
-  const args: LauncherArgs = {
-    judges: 2,
-    generator: join(ROOT, "models/generator"),
-    judgeModel: join(ROOT, "models/judge/model.onnx"),
-    runConfig: join(ROOT, "configs/local.json"),
-    runDir: join(ROOT, "runs", new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-")),
-    engine: "auto",
-    passthrough: [],
-  };
-  for (const arg of argv) {
-    const [key, value] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, ""];
-    switch (key.replace(/_/g, "-")) {
-      case "--help":
-      case "-h":
-        return "help";
-      case "--judges":
-        args.judges = Number(value);
-        if (!Number.isInteger(args.judges) || args.judges < 1) throw new Error(`--judges=${value}: expected a positive integer`);
-        break;
-      case "--generator":
-        args.generator = resolve(value);
-        break;
-      case "--judge-model":
-        args.judgeModel = resolve(value);
-        break;
-      case "--run-config":
-        args.runConfig = resolve(value);
-        break;
-      case "--run-dir":
-        args.runDir = resolve(value);
-        break;
-      case "--engine":
-        if (!["auto", "onnx", "tfjs"].includes(value)) throw new Error(`--engine=${value}: expected auto, onnx or tfjs`);
-        args.engine = value;
-        break;
-      default:
-        args.passthrough.push(arg);
-    }
-  }
-  return args;
-}
+import { engineLine, runCredentials, stackFile, startStack, tsxProcess, writeStackFile } from "./stack.ts";
+import { launcherUsage, parseLauncherArgs } from "./settings.ts";
 
 async function main(): Promise<number> {
-  const parsed = parseArgs(process.argv.slice(2));
-  if (parsed === "help") {
-    console.log(HELP);
+  // Every option of both tables (and the run config file) is checked here, before anything is spawned.
+  let parsed: ReturnType<typeof parseLauncherArgs>;
+  try {
+    parsed = parseLauncherArgs(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`grpo-mesh: ${err.message}\n(npm start -- --help lists every option)`);
+    return 2;
+  }
+  if (parsed.help) {
+    console.log(launcherUsage());
     return 0;
   }
-  const a = parsed;
+  const a = parsed.launcher;
   for (const [what, path, how] of [
     ["generator checkpoint", join(a.generator, "config.json"), "npm run build-models (or npm run pretrain)"],
-    ["judge model", a.judgeModel, "npm run build-models"],
-    ["run config", a.runConfig, "pass --run-config=FILE"],
+    ["judge model", a.judge_model, "npm run build-models"],
   ] as const) {
     if (!existsSync(path)) throw new Error(`${what} not found at ${path}; ${how}`);
   }
   const rel = (p: string) => relative(process.cwd(), p) || ".";
-  makeRunDir(a.runDir);
-  const resuming = a.passthrough.some((arg) => arg === "--resume" || arg === "--resume=true");
-  const secrets = await runCredentials(join(a.runDir, "secrets"), { reuse: resuming });
-  const logDir = join(a.runDir, "logs");
+  makeRunDir(a.run_dir);
+  const secrets = await runCredentials(join(a.run_dir, "secrets"), { reuse: parsed.orchestrator.resume });
+  const logDir = join(a.run_dir, "logs");
   const sup = new Supervisor(logDir, { say: (line) => console.log(`grpo-mesh: ${line}`) });
   process.on("exit", () => sup.killAllNow());
 
@@ -130,24 +66,24 @@ async function main(): Promise<number> {
   const resumeHint = () => {
     let checkpoint: string | undefined;
     try {
-      checkpoint = latestCheckpoint(a.runDir);
+      checkpoint = latestCheckpoint(a.run_dir);
     } catch (err) {
       checkpoint = undefined;
       console.error(`grpo-mesh: cannot read the run's latest checkpoint: ${(err as Error).message}`);
     }
-    return `${checkpoint ? `the run's last checkpoint is ${rel(checkpoint)}` : "the run has no checkpoint yet"}; continue with: npm start -- --resume --run-dir=${rel(a.runDir)}`;
+    return `${checkpoint ? `the run's last checkpoint is ${rel(checkpoint)}` : "the run has no checkpoint yet"}; continue with: npm start -- --resume --run_dir=${rel(a.run_dir)}`;
   };
 
   try {
     const stack = await startStack(
       {
         generator: a.generator,
-        judgeModel: a.judgeModel,
+        judgeModel: a.judge_model,
         judges: a.judges,
         logDir,
         engine: a.engine,
         credentials: secrets.credentials,
-        checkpointRoot: a.runDir,
+        checkpointRoot: a.run_dir,
         onReady: (name, ms, s) =>
           console.log(`grpo-mesh: ${name.padEnd(9)} ready (${(ms / 1000).toFixed(1)}s) — gRPC ${s.address}, metrics http://127.0.0.1:${s.metrics}/metrics`),
       },
@@ -156,27 +92,27 @@ async function main(): Promise<number> {
     started = true;
     console.log(`grpo-mesh: ${engineLine(stack.services.policy!.startLine)}`);
     const orchestrator = { address: `127.0.0.1:${await freePort()}`, metrics: await freePort() };
-    const stackPath = writeStackFile(a.runDir, stackFile(stack, orchestrator));
+    const stackPath = writeStackFile(a.run_dir, stackFile(stack, orchestrator));
     const spec = tsxProcess(
       "orchestrator",
       "services/orchestrator/src/main.ts",
       [
-        `--config=${a.runConfig}`,
+        `--config=${a.run_config}`,
         `--policy=${stack.policy}`,
         `--reference=${stack.reference}`,
         `--judges=${stack.judges.join(",")}`,
         ...stack.clientFlags,
         `--address=${orchestrator.address}`,
-        `--metrics-port=${orchestrator.metrics}`,
-        `--run_dir=${a.runDir}`,
+        `--metrics_port=${orchestrator.metrics}`,
+        `--run_dir=${a.run_dir}`,
         // The orchestrator writes into a pipe; its progress line is rewritten in place when we are on a terminal.
         `--progress=${process.stdout.isTTY ? "line" : "log"}`,
-        ...a.passthrough,
+        ...parsed.orchestratorArgv,
       ],
       { foreground: true },
     );
     console.log(
-      `grpo-mesh: all services ready in ${((performance.now() - t0) / 1000).toFixed(1)}s; starting the orchestrator (run ${rel(a.runDir)}; addresses in ${rel(stackPath)})`,
+      `grpo-mesh: all services ready in ${((performance.now() - t0) / 1000).toFixed(1)}s; starting the orchestrator (run ${rel(a.run_dir)}; addresses in ${rel(stackPath)})`,
     );
     const outcome = await runJob(sup, spec, {
       onDeath: (died, orchestratorRunning) => {
@@ -230,7 +166,7 @@ function makeRunDir(dir: string): void {
       EPERM: "permission denied",
       ENOTDIR: "a part of the path is a file",
     }[code ?? ""];
-    throw new Error(`cannot create the run directory ${dir}: ${why ?? (err as Error).message}; pass --run-dir=DIR on a writable disk`);
+    throw new Error(`cannot create the run directory ${dir}: ${why ?? (err as Error).message}; pass --run_dir=DIR on a writable disk`);
   }
 }
 

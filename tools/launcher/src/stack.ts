@@ -4,11 +4,11 @@
 import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { INSECURE, createLocalCredentials, loadSecurity, type LocalCredentials, type Security } from "@grpomesh/rpc";
 import { Supervisor, freePort, type ProcessSpec, type RestartPolicy } from "./supervisor.ts";
+import { ROOT } from "./settings.ts";
 
-export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+export { ROOT };
 
 export interface StackOptions {
   generator: string;
@@ -32,7 +32,7 @@ export interface StackOptions {
   secretsDir?: string;
   /** The policy's --checkpoint_root (where SaveCheckpoint may write): the run directory. */
   checkpointRoot?: string;
-  /** More flags for each role's command line (the judge spells its flags with dashes). */
+  /** More flags for each role's command line. */
   flags?: Partial<Record<"judge" | "reference" | "policy", string[]>>;
   /** Judges and the reference are restarted when they die (default); false: any death is fatal. */
   restart?: Partial<RestartPolicy> | false;
@@ -110,16 +110,14 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
   const clientSecurity = credentials ? loadSecurity({ tlsDir: tls ? credentials.clientTlsDir : null, adminTokenFile: credentials.adminTokenFile }) : INSECURE;
   const restart = opts.restart === false ? undefined : (opts.restart ?? {});
   const metricsPorts = new Map<string, number>();
-  const service = async (name: string, script: string, flags: string[], { dashes = false, restartable = false } = {}): Promise<[ProcessSpec, string]> => {
+  const service = async (name: string, script: string, flags: string[], { restartable = false } = {}): Promise<[ProcessSpec, string]> => {
     const port = await freePort();
     metricsPorts.set(name, await freePort());
     const address = `127.0.0.1:${port}`;
-    // The judge's own parser spells its flags with dashes; the others take underscores.
-    const flag = (key: string, value: string) => `--${dashes ? key.replace(/_/g, "-") : key}=${value}`;
-    const security = credentials ? [...(tls ? [flag("tls_dir", credentials.serverTlsDir)] : []), flag("admin_token_file", credentials.adminTokenFile)] : [];
+    const security = credentials ? [...(tls ? [`--tls_dir=${credentials.serverTlsDir}`] : []), `--admin_token_file=${credentials.adminTokenFile}`] : [];
     const role = script.split("/")[1]! as "judge" | "reference" | "policy";
     return [
-      tsxProcess(name, script, [...flags, ...(opts.flags?.[role] ?? []), ...security, `--address=${address}`, `--metrics-port=${metricsPorts.get(name)}`], {
+      tsxProcess(name, script, [...flags, ...(opts.flags?.[role] ?? []), ...security, `--address=${address}`, `--metrics_port=${metricsPorts.get(name)}`], {
         healthTarget: address,
         healthSecurity: clientSecurity,
         // runServiceMain prints it once the server is up; health alone can pass before it is written.
@@ -133,7 +131,7 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
   // with each other and with the policy and reference.
   const judges = await Promise.all(
     Array.from({ length: opts.judges }, (_, i) =>
-      service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`, "--sessions=1", "--threads=1"], { dashes: true, restartable: true }),
+      service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`, "--sessions=1", "--threads=1"], { restartable: true }),
     ),
   );
   const engine = [

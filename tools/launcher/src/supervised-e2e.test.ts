@@ -58,9 +58,9 @@ test(
         "tsx",
         join(ROOT, "tools/launcher/src/main.ts"),
         `--generator=${join(dir, "generator")}`,
-        `--judge-model=${join(dir, "judge.onnx")}`,
-        `--run-config=${join(dir, "run.json")}`,
-        `--run-dir=${runDir}`,
+        `--judge_model=${join(dir, "judge.onnx")}`,
+        `--run_config=${join(dir, "run.json")}`,
+        `--run_dir=${runDir}`,
       ];
 
       const launcher = spawn(process.execPath, launcherArgs, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
@@ -99,7 +99,7 @@ test(
       assert.match(output, /judge-1 exited unexpectedly \(signal SIGKILL; log .*judge-1\.log\); restarting it in 1\.0 s \(restart 1;/);
       assert.match(output, /policy exited unexpectedly \(signal SIGKILL\); last output:\n(  \| .*\n)+full log: .*policy\.log/);
       assert.match(output, /stopping the orchestrator first, at a step boundary/);
-      const hint = /the run's last checkpoint is (\S+); continue with: npm start -- --resume --run-dir=(\S+)/.exec(output);
+      const hint = /the run's last checkpoint is (\S+); continue with: npm start -- --resume --run_dir=(\S+)/.exec(output);
       assert.ok(hint, `no resume hint in:\n${output.slice(-3000)}`);
       const stoppedAt = stepsIn(runDir);
       assert.deepEqual(
