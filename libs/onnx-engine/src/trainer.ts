@@ -21,6 +21,7 @@ import {
 import type { EmbeddingMode } from "@grpomesh/model/forward";
 import { LOSS_VALUE_KEYS, resolveLossInputs, sumLossValues, type LossInputs, type LossOptions, type LossValues } from "@grpomesh/grpo/loss";
 import { lossData, lossSpec, readLossParts, type LossParts } from "@grpomesh/grpo/loss-graph";
+import { sizeOf } from "@grpomesh/onnx/autodiff";
 import { LOGITS_OUTPUT, TOKENS_INPUT, buildForwardGraph } from "@grpomesh/onnx/export";
 import { TRAIN_INPUTS, adamwNames, buildAdamWGraph, buildTrainGraph, gradOutputName, type AdamWGroup, type TrainGraphSpec } from "./train-graph.ts";
 
@@ -112,10 +113,6 @@ class SessionCache {
       ),
     );
   }
-}
-
-function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 /**

@@ -1,5 +1,5 @@
-// A tiny ONNX graph builder over onnx-buf (protobuf-es v2 messages): enough to write a
-// transformer forward pass as a readable list of nodes, and small broken models for contract tests.
+// A tiny ONNX graph builder over onnx-buf (protobuf-es v2 messages): what the Tape (autodiff.ts)
+// emits its nodes into, and how tests write small broken models for the contract.
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
   AttributeProtoSchema,
@@ -29,15 +29,11 @@ export const DEFAULT_IR_VERSION = 8n;
 /** A dimension: a fixed size, a symbolic name ("batch"), or null for unknown. */
 export type Dim = number | string | null;
 
-/** Attribute values by JS type: number → INT (FLOAT when `float()` wraps it), string → STRING, arrays → INTS/FLOATS. */
-export type AttrValue = number | bigint | string | number[] | bigint[] | { float: number } | { floats: number[] };
+/** Attribute values by JS type: number → INT (FLOAT when `float()` wraps it), string → STRING, arrays → INTS. */
+export type AttrValue = number | bigint | string | number[] | bigint[] | { float: number };
 
 export function float(value: number): { float: number } {
   return { float: value };
-}
-
-export function floats(values: number[]): { floats: number[] } {
-  return { floats: values };
 }
 
 function attribute(name: string, value: AttrValue): AttributeProto {
@@ -49,8 +45,7 @@ function attribute(name: string, value: AttrValue): AttributeProto {
   if (typeof value === "bigint") return create(AttributeProtoSchema, { name, type: T.INT, i: value });
   if (typeof value === "string") return create(AttributeProtoSchema, { name, type: T.STRING, s: new TextEncoder().encode(value) });
   if (Array.isArray(value)) return create(AttributeProtoSchema, { name, type: T.INTS, ints: (value as Array<number | bigint>).map((v) => BigInt(v)) });
-  if ("float" in value) return create(AttributeProtoSchema, { name, type: T.FLOAT, f: value.float });
-  return create(AttributeProtoSchema, { name, type: T.FLOATS, floats: value.floats });
+  return create(AttributeProtoSchema, { name, type: T.FLOAT, f: value.float });
 }
 
 export function valueInfo(name: string, elemType: TensorProto_DataType, dims: Dim[] | null): ValueInfoProto {
