@@ -1,7 +1,8 @@
 // Every check a request passes before an engine touches its state. Size caps come first
 // (RESOURCE_EXHAUSTED) so a huge request is refused before its arrays are scanned; everything else
 // is INVALID_ARGUMENT with the index and value at fault.
-import { KL_ESTIMATORS, TOKEN_REDUCTIONS } from "@grpomesh/grpo";
+import { allowedValues } from "@grpomesh/config";
+import { GRPO_SETTINGS, TRAIN_PARAM_SETTINGS } from "@grpomesh/grpo/settings";
 import type { BatchShape, SampleParams, TrainParams, UpdatePayload } from "@grpomesh/loop";
 import { invalidArgument, resourceExhausted } from "./errors.ts";
 
@@ -45,7 +46,7 @@ export function checkShape(shape: BatchShape, model: ModelFacts, limits: EngineL
   }
   if (shape.batch > limits.maxBatch) {
     throw resourceExhausted(
-      `request holds ${shape.batch} inputs; this engine accepts at most ${limits.maxBatch} per request (raise --max-batch or split the batch)`,
+      `request holds ${shape.batch} inputs; this engine accepts at most ${limits.maxBatch} per request (raise --max_batch or split the batch)`,
     );
   }
   if (shape.seqLen > model.seqLen) {
@@ -157,42 +158,18 @@ export function checkSampleParams(params: SampleParams, batch: number, limits: E
   checkCompletionCount(batch, params.groupSize, limits);
 }
 
-const inRange = (v: unknown, lo: number, hi: number, loOpen: boolean, hiOpen: boolean) =>
-  typeof v === "number" && Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && (hiOpen ? v < hi : v <= hi);
-const nonNegativeInt = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-
-/** Every TrainParams field, all problems in one message. */
+/** Every TrainParams field checked by the GRPO setting it carries (TRAIN_PARAM_SETTINGS), all problems in one message. */
 export function checkTrainParams(params: TrainParams, limits: EngineLimits): void {
   if (!params || typeof params !== "object")
     throw invalidArgument(`train params are missing; expected the TrainParams of the run (learning rate, schedule, loss settings)`);
-  const p = params;
-  const problems: string[] = [];
-  const need = (ok: boolean, text: string) => ok || problems.push(text);
-  need(inRange(p.learningRate, 0, Infinity, true, true), `learning_rate is ${p.learningRate}; expected a finite number > 0`);
-  need(nonNegativeInt(p.warmupSteps), `warmup_steps is ${p.warmupSteps}; expected an integer ≥ 0`);
-  need(nonNegativeInt(p.maxSteps), `max_steps is ${p.maxSteps}; expected an integer ≥ 0`);
-  need(inRange(p.minLrRatio, 0, 1, false, false), `min_lr_ratio is ${p.minLrRatio}; expected a number in [0, 1]`);
-  need(inRange(p.weightDecay, 0, Infinity, false, true), `weight_decay is ${p.weightDecay}; expected a finite number ≥ 0`);
-  need(inRange(p.beta1, 0, 1, false, true), `beta1 is ${p.beta1}; expected a number in [0, 1)`);
-  need(inRange(p.beta2, 0, 1, false, true), `beta2 is ${p.beta2}; expected a number in [0, 1)`);
-  need(inRange(p.eps, 0, Infinity, true, true), `eps is ${p.eps}; expected a finite number > 0 (e.g. 1e-8)`);
-  need(inRange(p.gradClip, 0, Infinity, false, true), `grad_clip is ${p.gradClip}; expected a finite number ≥ 0 (0 disables clipping)`);
-  need(nonNegativeInt(p.microBatchSize), `micro_batch_size is ${p.microBatchSize}; expected an integer ≥ 0 (0 = the whole batch at once)`);
-  need(inRange(p.klBeta, 0, Infinity, false, true), `kl_beta is ${p.klBeta}; expected a finite number ≥ 0`);
-  need(
-    (KL_ESTIMATORS as readonly unknown[]).includes(p.klEstimator),
-    `kl_estimator is ${JSON.stringify(p.klEstimator)}; expected one of ${KL_ESTIMATORS.join(", ")}`,
-  );
-  need(
-    (TOKEN_REDUCTIONS as readonly unknown[]).includes(p.tokenReduction),
-    `token_reduction is ${JSON.stringify(p.tokenReduction)}; expected one of ${TOKEN_REDUCTIONS.join(", ")}`,
-  );
-  need(isPositiveInt(p.ppoEpochs), `ppo_epochs is ${p.ppoEpochs}; expected a positive integer (1 = the seed's loss)`);
-  need(inRange(p.clipEps, 0, 1, true, true), `clip_eps is ${p.clipEps}; expected a number in (0, 1), e.g. 0.2`);
-  need(inRange(p.temperature, 0, Infinity, true, true), `temperature is ${p.temperature}; expected a finite number > 0 (the sampling temperature)`);
+  const problems = Object.entries(TRAIN_PARAM_SETTINGS).flatMap(([field, key]) => {
+    const value = (params as Record<string, unknown>)[field];
+    const row = GRPO_SETTINGS[key];
+    return row.type.safeParse(value).success ? [] : [`${key} is ${JSON.stringify(value)} (TrainParams.${field}); expected ${allowedValues(row)}`];
+  });
   if (problems.length) throw invalidArgument(`invalid train params: ${problems.join("; ")}`);
-  if (p.ppoEpochs > limits.maxPpoEpochs)
-    throw resourceExhausted(`ppo_epochs is ${p.ppoEpochs}; this engine runs at most ${limits.maxPpoEpochs} epochs per Update`);
+  if (params.ppoEpochs > limits.maxPpoEpochs)
+    throw resourceExhausted(`ppo_epochs is ${params.ppoEpochs}; this engine runs at most ${limits.maxPpoEpochs} epochs per Update`);
 }
 
 /** What the update needs after validation: the mask and per-input masked counts. */

@@ -51,6 +51,29 @@ export const GRPO_SETTINGS = {
 export type GrpoConfig = Values<typeof GRPO_SETTINGS>;
 export const GRPO_DEFAULTS: GrpoConfig = defaults(GRPO_SETTINGS);
 
+/**
+ * The Update's TrainParams (proto/grpomesh/v1/policy.proto) field by field: which GRPO setting each
+ * carries. The loop fills the message from it and the policy checks each field by that setting's row.
+ */
+export const TRAIN_PARAM_SETTINGS = {
+  learningRate: "learning_rate",
+  warmupSteps: "warmup_iters",
+  maxSteps: "max_iters",
+  minLrRatio: "min_lr_ratio",
+  weightDecay: "weight_decay",
+  beta1: "beta1",
+  beta2: "beta2",
+  eps: "adam_eps",
+  gradClip: "grad_clip",
+  microBatchSize: "micro_batch_size",
+  klBeta: "kl_beta",
+  klEstimator: "kl_estimator",
+  tokenReduction: "token_reduction",
+  ppoEpochs: "ppo_epochs",
+  clipEps: "clip_eps",
+  temperature: "temperature",
+} as const satisfies Record<string, keyof GrpoConfig>;
+
 /** Relations between GRPO values that a per-key type cannot see; each string is one problem. */
 export function grpoRelations(c: GrpoConfig): string[] {
   return c.micro_batch_size > 0 && c.batch_size % c.micro_batch_size !== 0

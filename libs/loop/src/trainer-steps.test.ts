@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sha256Hex } from "@grpomesh/data";
 import { Rng } from "@grpomesh/rng";
+import { TRAIN_PARAM_SETTINGS } from "@grpomesh/grpo/settings";
 import { GrpoTrainer } from "./trainer.ts";
 import type { BatchShape, PolicyPort, PolicyState, SampleParams, SampleResult, UpdatePayload, UpdateResult } from "./ports.ts";
 import { TINY_MASK, TINY_VOCAB, TinyData, tinyConfig, tinyJudge, tinyPorts, tinyReference } from "./testing.ts";
@@ -152,4 +153,15 @@ test("a run resumed from its checkpoint, after losing a step with the process, r
   for (let i = 0; i < 2; i++) await c.trainStep();
   assert.equal((await restarted.policy.state()).weightsDigest, (await unbroken.policy.state()).weightsDigest);
   assert.equal((await restarted.policy.state()).lastStep, 4);
+});
+
+test("trainParams carries each GRPO setting in its TrainParams field (one map, TRAIN_PARAM_SETTINGS)", () => {
+  const config = tinyConfig({ adam_eps: 3e-7, warmup_iters: 5, max_iters: 40, kl_estimator: "k3", token_reduction: "mean", micro_batch_size: 1 });
+  const params = new GrpoTrainer(tinyPorts(), config, { maskTokenId: TINY_MASK }).trainParams();
+  assert.deepEqual(
+    [params.eps, params.warmupSteps, params.maxSteps, params.klEstimator, params.tokenReduction, params.microBatchSize, params.learningRate],
+    [3e-7, 5, 40, "k3", "mean", 1, config.learning_rate],
+  );
+  assert.deepEqual(Object.keys(params).sort(), Object.keys(TRAIN_PARAM_SETTINGS).sort());
+  for (const [field, key] of Object.entries(TRAIN_PARAM_SETTINGS)) assert.equal(params[field as keyof typeof params], config[key], field);
 });

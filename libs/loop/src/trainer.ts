@@ -5,7 +5,12 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { groupRelativeAdvantages, stepMetrics, type StepMetrics } from "@grpomesh/grpo";
 import { Rng, mixSeeds, type RngState } from "@grpomesh/rng";
+import { TRAIN_PARAM_SETTINGS } from "@grpomesh/grpo/settings";
 import type { GrpoConfig } from "./config.ts";
+
+/** TRAIN_PARAM_SETTINGS names every TrainParams field and no other: a field added to the message without a setting does not compile. */
+type Fields = keyof typeof TRAIN_PARAM_SETTINGS;
+const fieldsCovered: [keyof TrainParams] extends [Fields] ? ([Fields] extends [keyof TrainParams] ? true : never) : never = true;
 import type { DataPort, JudgePort, MaskedBatchLike, PolicyPort, ReferencePort, TrainParams } from "./ports.ts";
 import {
   CHECKPOINTS_DIR,
@@ -197,26 +202,10 @@ export class GrpoTrainer<C = unknown> {
     });
   }
 
+  /** The Update's TrainParams: each field the value of the GRPO setting it carries. */
   trainParams(): TrainParams {
     const c = this.config;
-    return {
-      learningRate: c.learning_rate,
-      warmupSteps: c.warmup_iters,
-      maxSteps: c.max_iters,
-      minLrRatio: c.min_lr_ratio,
-      weightDecay: c.weight_decay,
-      beta1: c.beta1,
-      beta2: c.beta2,
-      eps: c.adam_eps,
-      gradClip: c.grad_clip,
-      microBatchSize: c.micro_batch_size,
-      klBeta: c.kl_beta,
-      klEstimator: c.kl_estimator,
-      tokenReduction: c.token_reduction,
-      ppoEpochs: c.ppo_epochs,
-      clipEps: c.clip_eps,
-      temperature: c.temperature,
-    };
+    return Object.fromEntries(Object.entries(TRAIN_PARAM_SETTINGS).map(([field, key]) => [field, c[key]])) as TrainParams;
   }
 
   /** One GRPO step: the next batch through every role. */

@@ -213,7 +213,7 @@ test("every bad request gets its status code, state is unchanged, and the next g
       "learning rate 0",
       () => client.update({ ...req, params: { ...req.params!, learningRate: 0 } }),
       Status.INVALID_ARGUMENT,
-      /learning_rate is 0; expected a finite number > 0/,
+      /learning_rate is 0 \(TrainParams.learningRate\); expected a number > 0/,
     ],
     ["ppo epochs 0", () => client.update({ ...req, params: { ...req.params!, ppoEpochs: 0 } }), Status.INVALID_ARGUMENT, /ppo_epochs is 0/],
     [
