@@ -188,7 +188,7 @@ test("every bad Update and Sample is refused with its status code, state unchang
       /learning_rate is -1 .*beta2 is 1 .*micro_batch_size is 1.5 .*expected an integer ≥ 0.*kl_estimator is "k2" .*expected one of exact, k1, k3.*clip_eps is 0 /,
     ],
     ["sequence longer than seq_len", { seqLen: 17, inputs: new Int32Array(B * 17) }, 3, /inputs have 17 positions; this model's seq_len is 16/],
-    ["batch above --max-batch", { batch: 9 }, 8, /request holds 9 inputs; this engine accepts at most 8/],
+    ["batch above --max_batch", { batch: 9 }, 8, /request holds 9 inputs; this engine accepts at most 8/],
     ["too many completions", { groupSize: 11 }, 8, /4 × 11 = 44 completions; this engine accepts at most 40/],
     ["too many PPO epochs", { params: trainParams({ ppoEpochs: 5 }) }, 8, /ppo_epochs is 5; this engine runs at most 4/],
   ];

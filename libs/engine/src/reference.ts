@@ -106,7 +106,7 @@ export class ReferenceEngine implements ReferencePort {
       );
       if (difference) {
         throw failedPrecondition(
-          `the reference checkpoint does not speak the dataset's vocabulary: ${difference}. Use the generator trained on this dataset, or point --dataset-meta at its metadata.`,
+          `the reference checkpoint does not speak the dataset's vocabulary: ${difference}. Use the generator trained on this dataset, or point --dataset_meta at its metadata.`,
         );
       }
     }

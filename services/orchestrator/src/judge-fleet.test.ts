@@ -50,8 +50,8 @@ function startJudge(model: string): Promise<JudgeProcess> {
     "--metrics_port=off",
     "--sessions=1",
     "--threads=1",
-    `--tls-dir=${serverTlsDir}`,
-    `--admin-token-file=${tokenFile}`,
+    `--tls_dir=${serverTlsDir}`,
+    `--admin_token_file=${tokenFile}`,
   ];
   const child = spawn(process.execPath, ["--import", "tsx", JUDGE_MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {

@@ -223,7 +223,7 @@ test("every bad request gets its status code, state is unchanged, and the next g
       new RegExp(`policy has applied steps up to ${step - 1}; Update for step ${step + 1} would skip step ${step}`),
     ],
     [
-      "batch above --max-batch",
+      "batch above --max_batch",
       () =>
         client.update(
           updateRequest({
@@ -240,7 +240,7 @@ test("every bad request gets its status code, state is unchanged, and the next g
       /request holds 9 inputs; this engine accepts at most 8/,
     ],
     [
-      "message above --max-message-bytes",
+      "message above --max_message_bytes",
       () => client.update({ ...req, refLogProbs: encodeTensor(new Float32Array(70_000), [70_000]) }),
       Status.RESOURCE_EXHAUSTED,
       /./,

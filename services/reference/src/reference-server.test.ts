@@ -199,13 +199,13 @@ test("every bad request gets its status code; the weights stay the same and the 
       /completions has shape \[3, 2, 4\]; expected \[3, \*, 16\]/,
     ],
     [
-      "batch above --max-batch",
+      "batch above --max_batch",
       () => client.logProbs({ ...ok, inputs: encodeTensor(new Int32Array(9 * T).fill(1), [9, T]) }),
       Status.RESOURCE_EXHAUSTED,
       /request holds 9 inputs; this engine accepts at most 8/,
     ],
     [
-      "message above --max-message-bytes",
+      "message above --max_message_bytes",
       () => client.logProbs({ ...ok, completions: encodeTensor(new Int32Array(B * 1000 * T), [B, 1000, T]) }),
       Status.RESOURCE_EXHAUSTED,
       /./,
