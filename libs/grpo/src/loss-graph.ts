@@ -25,20 +25,34 @@ export function lossSpec(inputs: LossInputs, o: ResolvedLossOptions): LossSpec {
   return { kl, klInLoss: kl !== "none" && o.klBeta > 0, ppo: inputs.oldLogProbs !== undefined };
 }
 
-/** The loss's data-only inputs as flat arrays, in the shapes grpoLoss takes them. */
+/** The loss's data-only inputs (they do not depend on the weights) as flat arrays; shapes in lossDataShapes. */
 export interface LossData {
-  /** [B, T, k]: completion ids at masked positions, 0 elsewhere. */
   completionIds: Int32Array;
-  /** [B, T, 1]: the token weight of input i (1 or 1/|M_i|) at masked positions, 0 elsewhere. */
   tokenWeight: Float32Array;
-  /** [B, T, 1]: 1 at masked positions. */
   tokenMask: Float32Array;
-  /** [B, k] */
   advantages: Float32Array;
-  /** [B, k] old sequence log-probs (PPO), reduced like the token reduction. */
   oldLogProbs: Float32Array | null;
-  /** exact KL: [B, T, V] reference log-probs at masked positions, 0 elsewhere; k1/k3: [B, T, k] the reference log-prob of each completion token. */
   ref: Float32Array | null;
+}
+
+/**
+ * The LossData entries a spec's loss reads, with their shapes (B rows first): completionIds
+ * [B, T, k] (integers; the ids at masked positions, 0 elsewhere), tokenWeight [B, T, 1] (the
+ * token weight of input i, 1 or 1/|M_i|, at masked positions, 0 elsewhere), advantages [B, k];
+ * with PPO oldLogProbs [B, k] (reduced like the tokens); ref for the exact KL [B, T, V] (the
+ * reference log-probs at masked positions, 0 elsewhere), for k1/k3 [B, T, k] (the reference
+ * log-prob of each completion token) and tokenMask [B, T, 1] (1 at masked positions).
+ */
+export function lossDataShapes(spec: LossSpec, B: number, T: number, k: number, V: number): Array<[keyof LossData, number[]]> {
+  const out: Array<[keyof LossData, number[]]> = [
+    ["completionIds", [B, T, k]],
+    ["tokenWeight", [B, T, 1]],
+    ["advantages", [B, k]],
+  ];
+  if (spec.ppo) out.push(["oldLogProbs", [B, k]]);
+  if (spec.kl === "exact") out.push(["ref", [B, T, V]]);
+  else if (spec.kl !== "none") out.push(["ref", [B, T, k]], ["tokenMask", [B, T, 1]]);
+  return out;
 }
 
 export function lossData(inputs: LossInputs, o: ResolvedLossOptions, spec: LossSpec): LossData {
@@ -74,14 +88,8 @@ export function lossData(inputs: LossInputs, o: ResolvedLossOptions, spec: LossS
   };
 }
 
-/** LossData as tensors of an engine (ppo: oldLogProbs; kl ≠ none: ref; k1/k3: tokenMask), and the scalars. */
-export interface LossTensors<X> {
-  completionIds: X;
-  tokenWeight: X;
-  tokenMask?: X;
-  advantages: X;
-  oldLogProbs?: X;
-  ref?: X;
+/** The entries of lossDataShapes as tensors of an engine, and the scalars. */
+export type LossTensors<X> = { [name in keyof LossData]?: X } & {
   /** k */
   groupSize: number;
   /** The B·k the loss is averaged over. */
@@ -90,7 +98,7 @@ export interface LossTensors<X> {
   /** 1 − ε and 1 + ε */
   clipLow: X | number;
   clipHigh: X | number;
-}
+};
 
 /** The loss and its parts; null where the spec has no such part. */
 export interface LossParts<X> {
@@ -106,9 +114,10 @@ export interface LossParts<X> {
 export function grpoLoss<X>(o: Ops<X>, logp: X, x: LossTensors<X>, spec: LossSpec): LossParts<X> {
   const sum = (t: X, rank: number) => o.reduceSum(t, [...Array(rank).keys()], false);
   const N = x.sampleCount;
-  const tokenLogp = o.gatherElements(logp, x.completionIds, 2); // [B, T, k]
-  const logPi = o.reduceSum(o.mul(tokenLogp, x.tokenWeight), [1], false); // [B, k]
-  const adv = x.advantages;
+  const tokenLogp = o.gatherElements(logp, x.completionIds!, 2); // [B, T, k]
+  const tokenWeight = x.tokenWeight!;
+  const logPi = o.reduceSum(o.mul(tokenLogp, tokenWeight), [1], false); // [B, k]
+  const adv = x.advantages!;
 
   let pgSum: X;
   let clipFrac: X | null = null;
@@ -129,12 +138,12 @@ export function grpoLoss<X>(o: Ops<X>, logp: X, x: LossTensors<X>, spec: LossSpe
   if (spec.kl === "exact") {
     // one distribution per input, so its KL is shared by the k members of the group
     const klTok = o.reduceSum(o.mul(o.exp(logp), o.sub(logp, x.ref!)), [2], true); // [B, T, 1]
-    meanKl = o.div(o.mul(sum(o.mul(klTok, x.tokenWeight), 3), x.groupSize), N);
+    meanKl = o.div(o.mul(sum(o.mul(klTok, tokenWeight), 3), x.groupSize), N);
   } else if (spec.kl !== "none") {
     // masking the log-ratio (not only the sum) keeps exp() finite at unmasked positions
     const logRatio = o.mul(o.sub(x.ref!, tokenLogp), x.tokenMask!);
     const perToken = spec.kl === "k1" ? o.neg(logRatio) : o.sub(o.sub(o.exp(logRatio), logRatio), 1);
-    meanKl = o.div(sum(o.mul(perToken, x.tokenWeight), 3), N);
+    meanKl = o.div(sum(o.mul(perToken, tokenWeight), 3), N);
   }
   let loss = pgLoss;
   let klPenalty: X | null = null;

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { tfOps } from "@grpomesh/model";
 import type { LossInputs, LossOptions, LossValues } from "./loss.ts";
 import { resolveLossInputs } from "./loss.ts";
-import { grpoLoss, lossData, lossSpec, readLossParts, type LossParts } from "./loss-graph.ts";
+import { grpoLoss, lossData, lossDataShapes, lossSpec, readLossParts, type LossParts } from "./loss-graph.ts";
 
 /** The loss's parts from `logp` [B, T, V] (the policy's log-softmax at τ, a function of the weights); read them with readLossParts. */
 export function grpoLossTensors(logp: tf.Tensor3D, inputs: LossInputs, options: LossOptions = {}): LossParts<tf.Tensor> {
@@ -17,20 +17,11 @@ export function grpoLossTensors(logp: tf.Tensor3D, inputs: LossInputs, options: 
   const spec = lossSpec(inputs, o);
   const d = lossData(inputs, o, spec);
   const parts = tf.tidy(() => {
-    const x = {
-      completionIds: tf.tensor3d(d.completionIds, [B, T, k], "int32"),
-      tokenWeight: tf.tensor3d(d.tokenWeight, [B, T, 1]),
-      tokenMask: tf.tensor3d(d.tokenMask, [B, T, 1]),
-      advantages: tf.tensor2d(d.advantages, [B, k]),
-      oldLogProbs: d.oldLogProbs ? tf.tensor2d(d.oldLogProbs, [B, k]) : undefined,
-      ref: d.ref ? tf.tensor(d.ref, spec.kl === "exact" ? [B, T, V] : [B, T, k]) : undefined,
-      groupSize: k,
-      sampleCount: o.sampleCount,
-      klBeta: o.klBeta,
-      clipLow: 1 - o.clipEps,
-      clipHigh: 1 + o.clipEps,
-    };
-    return grpoLoss(tfOps, logp, x, spec) as unknown as tf.TensorContainerObject;
+    const x = Object.fromEntries(
+      lossDataShapes(spec, B, T, k, V).map(([name, shape]) => [name, tf.tensor(d[name]!, shape, name === "completionIds" ? "int32" : "float32")]),
+    );
+    const scalars = { groupSize: k, sampleCount: o.sampleCount, klBeta: o.klBeta, clipLow: 1 - o.clipEps, clipHigh: 1 + o.clipEps };
+    return grpoLoss(tfOps, logp, { ...x, ...scalars }, spec) as unknown as tf.TensorContainerObject;
   });
   return parts as unknown as LossParts<tf.Tensor>;
 }

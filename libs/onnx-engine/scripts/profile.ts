@@ -60,24 +60,24 @@ if (!o.forward) {
   feeds[I.temperature] = new ort.Tensor("float32", Float32Array.of(0.8), []);
   feeds[I.bannedKeep] = new ort.Tensor("float32", new Float32Array(V).fill(1), [V]);
   feeds[I.bannedAdd] = new ort.Tensor("float32", new Float32Array(V), [V]);
-  feeds[I.completionIds] = new ort.Tensor(
+  feeds.completionIds = new ort.Tensor(
     "int64",
     BigInt64Array.from({ length: B * T * k }, () => BigInt(rng.nextInt(V))),
     [B, T, k],
   );
-  feeds[I.tokenWeight] = new ort.Tensor(
+  feeds.tokenWeight = new ort.Tensor(
     "float32",
     f32(B * T, () => (rng.next() < 0.15 ? 1 : 0)),
     [B, T, 1],
   );
-  feeds[I.advantages] = new ort.Tensor(
+  feeds.advantages = new ort.Tensor(
     "float32",
     f32(B * k, () => rng.normal()),
     [B, k],
   );
   feeds[I.sampleCount] = new ort.Tensor("float32", Float32Array.of(B * k), []);
   feeds[I.klBeta] = new ort.Tensor("float32", Float32Array.of(0.1), []);
-  feeds[I.ref] = new ort.Tensor("float32", new Float32Array(B * T * V).fill(-Math.log(V)), [B, T, V]);
+  feeds.ref = new ort.Tensor("float32", new Float32Array(B * T * V).fill(-Math.log(V)), [B, T, V]);
 }
 for (let r = 0; r < o.runs; r++) {
   const t0 = performance.now();

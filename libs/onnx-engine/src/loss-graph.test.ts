@@ -10,6 +10,7 @@ import {
   grpoLoss,
   grpoLossArrays,
   lossData,
+  lossDataShapes,
   lossSpec,
   readLossParts,
   resolveLossInputs,
@@ -60,30 +61,12 @@ async function onnxLoss(logits: Float64Array, inputs: LossInputs, options: LossO
     return t.input(name, dtype, shape);
   };
   const x = input("logits", Float32Array.from(logits), [B, T, V]);
-  const perToken = spec.kl === "k1" || spec.kl === "k3";
-  const parts = grpoLoss<Value>(
-    t,
-    t.logSoftmax(t.div(x, TAU)),
-    {
-      completionIds: input(
-        "ids",
-        BigInt64Array.from(d.completionIds, (id) => BigInt(id)),
-        [B, T, K],
-        "int64",
-      ),
-      tokenWeight: input("weight", d.tokenWeight, [B, T, 1]),
-      tokenMask: perToken ? input("mask", d.tokenMask, [B, T, 1]) : undefined,
-      advantages: input("advantages", d.advantages, [B, K]),
-      oldLogProbs: d.oldLogProbs ? input("old", d.oldLogProbs, [B, K]) : undefined,
-      ref: d.ref ? input("ref", d.ref, perToken ? [B, T, K] : [B, T, V]) : undefined,
-      groupSize: K,
-      sampleCount: o.sampleCount,
-      klBeta: o.klBeta,
-      clipLow: 1 - o.clipEps,
-      clipHigh: 1 + o.clipEps,
-    },
-    spec,
-  );
+  const data = lossDataShapes(spec, B, T, K, V).map(([name, shape]) => {
+    const ids = name === "completionIds";
+    return [name, input(name, ids ? BigInt64Array.from(d.completionIds, (id) => BigInt(id)) : (d[name] as Float32Array), shape, ids ? "int64" : "float32")];
+  });
+  const scalars = { groupSize: K, sampleCount: o.sampleCount, klBeta: o.klBeta, clipLow: 1 - o.clipEps, clipHigh: 1 + o.clipEps };
+  const parts = grpoLoss<Value>(t, t.logSoftmax(t.div(x, TAU)), { ...Object.fromEntries(data), ...scalars }, spec);
   for (const key of LOSS_VALUE_KEYS) if (parts[key]) t.output(parts[key], key);
   t.output(t.gradients(parts.loss, [x])[0]!, "grad");
   const session = await ort.InferenceSession.create(t.toModel());

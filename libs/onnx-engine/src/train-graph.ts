@@ -3,25 +3,18 @@
 // log-softmax at τ with banned ids, then the GRPO loss of @grpomesh/grpo/loss-graph, differentiated
 // by the Tape — and the AdamW graph. Inference graphs come from @grpomesh/onnx/export.
 import { LOSS_VALUE_KEYS } from "@grpomesh/grpo/loss";
-import { grpoLoss, type LossSpec } from "@grpomesh/grpo/loss-graph";
+import { grpoLoss, lossDataShapes, type LossSpec } from "@grpomesh/grpo/loss-graph";
 import { ADAMW_SCALARS, adamwUpdate, expectedTensorShapes, type AdamWScalar, type ModelConfig } from "@grpomesh/model/format";
 import { temperedLogSoftmax, transformerForward, type EmbeddingMode } from "@grpomesh/model/forward";
 import { Tape, type Value } from "@grpomesh/onnx/autodiff";
 import { TOKENS_INPUT } from "@grpomesh/onnx/export";
 
-/** Graph input names of the training graph (besides the weights, named as in the checkpoint, and TOKENS_INPUT). */
+/** Graph input names of the training graph besides the weights (named as in the checkpoint), TOKENS_INPUT and the entries of lossDataShapes (named as there). */
 export const TRAIN_INPUTS = {
   temperature: "temperature",
   /** [V] each: the masks of bannedMasks */
   bannedKeep: "banned_keep",
   bannedAdd: "banned_add",
-  /** The tensors of LossData (shapes there) and the scalars of LossTensors. */
-  completionIds: "completion_ids",
-  tokenWeight: "token_weight",
-  tokenMask: "token_mask",
-  advantages: "advantages",
-  oldLogProbs: "old_log_probs",
-  ref: "ref",
   sampleCount: "sample_count",
   klBeta: "kl_beta",
   clipLow: "clip_low",
@@ -57,25 +50,15 @@ export function buildTrainGraph(config: ModelConfig, spec: TrainGraphSpec): Uint
   const ids = t.input(TOKENS_INPUT, "int64", [B, T]);
   const logits = transformerForward<Value>(t, config, (n) => params.get(n)!, ids, { batch: B, seqLen: T, embedding: spec.embedding });
   const logp = temperedLogSoftmax<Value>(t, logits, f32(I.temperature), f32(I.bannedKeep, [V]), f32(I.bannedAdd, [V]));
-  const perToken = spec.kl === "k1" || spec.kl === "k3";
-  const parts = grpoLoss<Value>(
-    t,
-    logp,
-    {
-      completionIds: t.input(I.completionIds, "int64", [B, T, k]),
-      tokenWeight: f32(I.tokenWeight, [B, T, 1]),
-      tokenMask: perToken ? f32(I.tokenMask, [B, T, 1]) : undefined,
-      advantages: f32(I.advantages, [B, k]),
-      oldLogProbs: spec.ppo ? f32(I.oldLogProbs, [B, k]) : undefined,
-      ref: spec.kl === "exact" ? f32(I.ref, [B, T, V]) : perToken ? f32(I.ref, [B, T, k]) : undefined,
-      groupSize: k,
-      sampleCount: f32(I.sampleCount),
-      klBeta: spec.klInLoss ? f32(I.klBeta) : 0,
-      clipLow: spec.ppo ? f32(I.clipLow) : 0,
-      clipHigh: spec.ppo ? f32(I.clipHigh) : 0,
-    },
-    spec,
-  );
+  const data = lossDataShapes(spec, B, T, k, V).map(([name, shape]) => [name, t.input(name, name === "completionIds" ? "int64" : "float32", shape)]);
+  const scalars = {
+    groupSize: k,
+    sampleCount: f32(I.sampleCount),
+    klBeta: spec.klInLoss ? f32(I.klBeta) : 0,
+    clipLow: spec.ppo ? f32(I.clipLow) : 0,
+    clipHigh: spec.ppo ? f32(I.clipHigh) : 0,
+  };
+  const parts = grpoLoss<Value>(t, logp, { ...Object.fromEntries(data), ...scalars }, spec);
   const names = [...params.keys()];
   const grads = t.gradients(
     parts.loss,

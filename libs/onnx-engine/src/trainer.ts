@@ -20,7 +20,7 @@ import {
 } from "@grpomesh/model/format";
 import type { EmbeddingMode } from "@grpomesh/model/forward";
 import { LOSS_VALUE_KEYS, resolveLossInputs, sumLossValues, type LossInputs, type LossOptions, type LossValues } from "@grpomesh/grpo/loss";
-import { lossData, lossSpec, readLossParts, type LossParts } from "@grpomesh/grpo/loss-graph";
+import { lossData, lossDataShapes, lossSpec, readLossParts, type LossParts } from "@grpomesh/grpo/loss-graph";
 import { sizeOf } from "@grpomesh/onnx/autodiff";
 import { LOGITS_OUTPUT, TOKENS_INPUT, buildForwardGraph } from "@grpomesh/onnx/export";
 import { TRAIN_INPUTS, adamwNames, buildAdamWGraph, buildTrainGraph, gradOutputName, type AdamWGroup, type TrainGraphSpec } from "./train-graph.ts";
@@ -332,19 +332,17 @@ export class OnnxTrainer {
           [I.temperature]: scalar(temperature),
           [I.bannedKeep]: f32(keep, [V]),
           [I.bannedAdd]: f32(add, [V]),
-          [I.completionIds]: new ort.Tensor("int64", rows(completionIds, T * k), [q, T, k]),
-          [I.tokenWeight]: f32(rows(d.tokenWeight, T), [q, T, 1]),
-          [I.advantages]: f32(rows(d.advantages, k), [q, k]),
           [I.sampleCount]: scalar(o.sampleCount),
         };
-        if (spec.klInLoss) feeds[I.klBeta] = scalar(o.klBeta);
-        if (spec.kl === "exact") feeds[I.ref] = f32(rows(d.ref!, T * V), [q, T, V]);
-        else if (spec.kl !== "none") {
-          feeds[I.ref] = f32(rows(d.ref!, T * k), [q, T, k]);
-          feeds[I.tokenMask] = f32(rows(d.tokenMask, T), [q, T, 1]);
+        for (const [name, [, ...shape]] of lossDataShapes(spec, q, T, k, V)) {
+          const perRow = sizeOf(shape);
+          feeds[name] =
+            name === "completionIds"
+              ? new ort.Tensor("int64", rows(completionIds, perRow), [q, ...shape])
+              : f32(rows(d[name] as Float32Array, perRow), [q, ...shape]);
         }
+        if (spec.klInLoss) feeds[I.klBeta] = scalar(o.klBeta);
         if (spec.ppo) {
-          feeds[I.oldLogProbs] = f32(rows(d.oldLogProbs!, k), [q, k]);
           feeds[I.clipLow] = scalar(1 - o.clipEps);
           feeds[I.clipHigh] = scalar(1 + o.clipEps);
         }
