@@ -26,7 +26,7 @@ import { JudgeFleet } from "./judge-fleet.ts";
 // Run as processes, by path: a service does not import another service.
 const JUDGE_MAIN = fileURLToPath(new URL("../../judge/src/main.ts", import.meta.url));
 const MAKE_JUDGE = fileURLToPath(new URL("../../judge/src/make-random-judge.ts", import.meta.url));
-const SMALL = ["--seq-len=16", "--n-layer=1", "--d-model=32", "--n-head=2", "--d-ff=64"];
+const SMALL = ["--seq_len=16", "--n_layer=1", "--d_model=32", "--n_head=2", "--d_ff=64"];
 /** The judges' synthetic vocabulary of 20 tokens: what the dataset speaks here. */
 const DATASET_VOCAB = ["[PAD]", "[MASK]", ...Array.from({ length: 18 }, (_, i) => String.fromCharCode(32 + i))];
 
@@ -77,9 +77,9 @@ before(async () => {
   tokenFile = creds.adminTokenFile;
   serverTlsDir = creds.serverTlsDir;
   const made = await Promise.all([
-    runTsx(MAKE_JUDGE, [models.a, "--seed=1", "--version=a", "--vocab-size=20", ...SMALL]),
-    runTsx(MAKE_JUDGE, [models.b, "--seed=2", "--version=b", "--vocab-size=20", ...SMALL]),
-    runTsx(MAKE_JUDGE, [models.wide, "--seed=3", "--version=wide", "--vocab-size=21", ...SMALL]),
+    runTsx(MAKE_JUDGE, [models.a, "--seed=1", "--version=a", "--vocab_size=20", ...SMALL]),
+    runTsx(MAKE_JUDGE, [models.b, "--seed=2", "--version=b", "--vocab_size=20", ...SMALL]),
+    runTsx(MAKE_JUDGE, [models.wide, "--seed=3", "--version=wide", "--vocab_size=21", ...SMALL]),
   ]);
   for (const m of made) assert.equal(m.code, 0, m.stderr);
   judges.push(...(await Promise.all([startJudge(models.a), startJudge(models.a), startJudge(models.a)])));
