@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaults, parseSettings } from "@grpomesh/config";
+import { resumeConfig } from "./config.ts";
 import { ORCHESTRATOR_SETTINGS, orchestratorRelations } from "./settings.ts";
 import { resolveJudgeTargets } from "./judge-fleet.ts";
 import { formatDuration } from "./progress.ts";
@@ -52,4 +53,17 @@ test("durations read as a person would say them", () => {
   assert.equal(formatDuration(125_000), "2m05s");
   assert.equal(formatDuration(3_725_000), "1h02m");
   assert.equal(formatDuration(NaN), "?");
+});
+
+test("resumeConfig: a saved value its row refuses is ignored when the key is resume-safe (an old metrics_port -1), corrupt otherwise; the command line's changes are named", () => {
+  const saved = { ...defaults(ORCHESTRATOR_SETTINGS), metrics_port: -1, gone_key: 3, max_iters: 10 };
+  const r = resumeConfig({ argv: ["--max_iters=20", "--seed=1337"], saved, savedFrom: "orchestrator.json" });
+  assert.deepEqual(r.ignoredKeys, ["metrics_port", "gone_key"]);
+  assert.equal(r.config.metrics_port, "off");
+  assert.deepEqual(r.changes, [{ key: "max_iters", saved: 10, given: 20, source: "the command line or environment" }]);
+  assert.throws(
+    () => resumeConfig({ argv: [], saved: { kl_beta: "lots" }, savedFrom: "orchestrator.json" }),
+    /orchestrator.json: saved key kl_beta is "lots"; expected a number ≥ 0 — the saved configuration is corrupt/,
+  );
+  assert.throws(() => resumeConfig({ argv: ["--seed=2"], saved, savedFrom: "x" }), /seed: the run uses 1337; the command line or environment gives 2/);
 });
