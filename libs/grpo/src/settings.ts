@@ -27,6 +27,7 @@ export const GRPO_SETTINGS = {
   ppo_epochs: setting(count(1), 1, "optimizer passes over each batch; > 1 uses the PPO-clipped ratio to the sampling policy"),
   clip_eps: setting(z.number().gt(0).lt(1), 0.2, "PPO clip range ε (used when ppo_epochs > 1)"),
   drop_zero_std_groups: setting(z.boolean(), false, "give groups whose rewards are all equal zero advantage (they carry no signal)"),
+  advantage_clip: setting(z.number().min(0), 0, "clip each advantage to [−c, c] after normalisation (a judge outlier cannot dominate a step); 0: no clipping"),
   // --- optimizer (AdamW, cosine schedule with warm-up) ---
   max_iters: setting(count(1), 200, "training steps; also the length of the cosine schedule"),
   warmup_iters: setting(count(0), 10, "steps of linear learning-rate warm-up"),

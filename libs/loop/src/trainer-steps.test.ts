@@ -165,3 +165,22 @@ test("trainParams carries each GRPO setting in its TrainParams field (one map, T
   assert.deepEqual(Object.keys(params).sort(), Object.keys(TRAIN_PARAM_SETTINGS).sort());
   for (const [field, key] of Object.entries(TRAIN_PARAM_SETTINGS)) assert.equal(params[field as keyof typeof params], config[key], field);
 });
+
+test("advantage_clip clips each advantage the policy is sent to [−c, c] after normalisation; 0 leaves them as they are", async () => {
+  const sent = async (advantage_clip: number) => {
+    const ports = tinyPorts();
+    const updates: UpdatePayload[] = [];
+    const update = ports.policy.update.bind(ports.policy);
+    ports.policy.update = (p) => (updates.push(p), update(p));
+    await new GrpoTrainer(ports, tinyConfig({ advantage_clip, advantage_norm: "group" }), { maskTokenId: TINY_MASK }).trainStep();
+    return [...updates[0]!.advantages];
+  };
+  const free = await sent(0);
+  const clipped = await sent(0.8);
+  assert.ok(Math.max(...free.map(Math.abs)) > 0.8, `no advantage beyond 0.8 to clip: ${free}`);
+  assert.deepEqual(
+    clipped,
+    free.map((a) => Math.fround(Math.min(0.8, Math.max(-0.8, a)))),
+  );
+  assert.ok(clipped.some((a) => Math.abs(a) === Math.fround(0.8)) && clipped.some((a) => Math.abs(a) < 0.8), "some clipped, some left");
+});

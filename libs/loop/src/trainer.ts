@@ -236,6 +236,8 @@ export class GrpoTrainer<C = unknown> {
       advantages = Float32Array.from(advantages);
       for (let g = 0; g < batch.batchSize; g++) if (adv.groupStds[g] === 0) advantages.fill(0, g * k, (g + 1) * k);
     }
+    const clip = c.advantage_clip;
+    if (clip > 0) advantages = advantages.map((a) => Math.min(clip, Math.max(-clip, a)));
     phases.advantage_ms = t.lap();
 
     const updated = await this.ports.policy.update({
