@@ -1,5 +1,5 @@
 // The op set the model, the GRPO loss and AdamW are written against (Keras's `keras.ops` idea):
-// tfjs implements it in tf-ops.ts, the ONNX `Tape` of @grpomesh/onnx/autodiff implements it by
+// tfjs implements it in tf-ops.ts, the ONNX `Tape` of @grpomesh/onnx-export/autodiff implements it by
 // emitting graph nodes with their backward rules. Signatures follow ONNX: axes are explicit,
 // shapes static, a number operand is a float32 scalar.
 

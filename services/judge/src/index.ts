@@ -5,7 +5,7 @@ export { checkVersionField, loadJudgeModel, LoadedModel, versionLabel, type Load
 export { ModelSlot } from "./model-slot.ts";
 export { MicroBatcher, type BatchResult, type MicroBatcherOptions } from "./batcher.ts";
 export { validateTokens, type TokenBatch, type TokenExpectation } from "./tokens.ts";
-export { executionProviders, cudaProviderInstalled, ExecutionProviderError } from "@grpomesh/onnx/providers";
+export { executionProviders, cudaProviderInstalled, ExecutionProviderError } from "@grpomesh/onnx-export/providers";
 export { modelRoot, resolveModelPath, DEFAULT_MODEL_REPOSITORY, type ModelRoot } from "./repository.ts";
 export { randomScorerOnnx, scorerConfig, syntheticVocab, DEFAULT_JUDGE_ARCH } from "./random-scorer.ts";
 export { resolveParallelism, cpuBudget, type Parallelism } from "./parallelism.ts";

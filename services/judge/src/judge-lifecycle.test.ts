@@ -7,7 +7,7 @@ import { DataType, JudgeService } from "@grpomesh/proto";
 import { symlinkSync } from "node:fs";
 import { checkHealth, createClient, loadSecurity, RpcCallError, Status } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
-import { cudaProviderInstalled } from "@grpomesh/onnx/providers";
+import { cudaProviderInstalled } from "@grpomesh/onnx-export/providers";
 import { startJudgeServer } from "./judge-server.ts";
 import { directScores, generatorModel, label, randomIds, SEQ_LEN, tempRepository, tinyScorer } from "./test/fixtures.ts";
 

@@ -8,7 +8,7 @@ import { encodeTensor } from "@grpomesh/tensor";
 import { checkValues, defaults } from "@grpomesh/config";
 import { JUDGE_SETTINGS, judgeRelations, type JudgeConfig } from "./settings.ts";
 import { MicroBatcher, type BatchResult } from "./batcher.ts";
-import { executionProviders } from "@grpomesh/onnx/providers";
+import { executionProviders } from "@grpomesh/onnx-export/providers";
 import { resolveParallelism, type Parallelism } from "./parallelism.ts";
 import { JudgeMetrics } from "./judge-metrics.ts";
 import { checkVersionField, loadJudgeModel, type LoadedModel } from "./loaded-model.ts";

@@ -72,7 +72,7 @@ test("an explicit version wins; without metadata the version is the version fold
   const explicit = await loadJudgeModel(repo.write("e.onnx", metaBytes), { ...cpu, version: "ops-label" });
   assert.equal(explicit.version, label("ops-label", metaBytes));
   explicit.release();
-  const { GraphBuilder, TensorProto_DataType: T } = await import("@grpomesh/onnx");
+  const { GraphBuilder, TensorProto_DataType: T } = await import("@grpomesh/autodiff");
   const g = new GraphBuilder();
   const x = g.input("tokens", T.INT64, ["batch", 2]);
   g.output(g.node("ReduceMean", [g.node("Cast", [x], { attrs: { to: T.FLOAT } })], { attrs: { axes: [1], keepdims: 0 } }), "score", T.FLOAT, ["batch"]);

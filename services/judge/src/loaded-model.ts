@@ -5,10 +5,10 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, sep } from "node:path";
 import type { InferenceSession } from "onnxruntime-node";
-import { inspectJudgeModel, JudgeContractError, type JudgeModelInfo } from "@grpomesh/onnx/contract";
+import { inspectJudgeModel, JudgeContractError, type JudgeModelInfo } from "@grpomesh/onnx-export/contract";
 import { echo, failedPrecondition, invalidArgument, notFound } from "@grpomesh/rpc";
 import type { ExecutionProvider } from "./settings.ts";
-import { executionProviders } from "@grpomesh/onnx/providers";
+import { executionProviders } from "@grpomesh/onnx-export/providers";
 import { SessionPool } from "./session-pool.ts";
 
 export type TokenIds = Int32Array | BigInt64Array;

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { createLocalCredentials } from "@grpomesh/rpc";
 import { runTsx, runUntilServing } from "@grpomesh/rpc/testing";
-import { cudaProviderInstalled } from "@grpomesh/onnx/providers";
+import { cudaProviderInstalled } from "@grpomesh/onnx-export/providers";
 import { generatorModel, label, tempRepository, tinyScorer } from "./test/fixtures.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));

@@ -1,7 +1,7 @@
-// Random-weight sequence scorers exported through libs/onnx: real judge models (the exporter's
+// Random-weight sequence scorers exported through libs/onnx-export: real judge models (the exporter's
 // graph, the contract's metadata) for tests, benchmarks and smoke runs when no trained judge exists.
 import { expectedTensorShapes, validateConfig, type ModelConfig } from "@grpomesh/model";
-import { exportModelToOnnx } from "@grpomesh/onnx";
+import { exportModelToOnnx } from "@grpomesh/onnx-export";
 import { Rng } from "@grpomesh/rng";
 
 /** The size of the project's default models (4 layers, d_model 128, 4 heads, seq_len 128). */

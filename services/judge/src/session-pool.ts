@@ -3,7 +3,7 @@
 // different sessions proceed in parallel (each with its own intra-op threads).
 import { Worker } from "node:worker_threads";
 import type { InferenceSession } from "onnxruntime-node";
-import type { SessionIo } from "@grpomesh/onnx/contract";
+import type { SessionIo } from "@grpomesh/onnx-export/contract";
 import type { TokenIds } from "./loaded-model.ts";
 
 export interface WorkerInit {

@@ -3,7 +3,7 @@
 // main thread would stall gRPC, health checks and /metrics for its whole duration.
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
-import { runInPieces } from "@grpomesh/onnx/pieces";
+import { runInPieces } from "@grpomesh/onnx-export/pieces";
 import type { RunReply, RunRequest, WorkerInit, WorkerReady } from "./session-pool.ts";
 
 const init = workerData as WorkerInit;
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   });
 }
 
-/** The request as runs of at most `init.runTokens` tokens (whole rows); see @grpomesh/onnx/pieces. */
+/** The request as runs of at most `init.runTokens` tokens (whole rows); see @grpomesh/onnx-export/pieces. */
 async function runRequest(session: ort.InferenceSession, req: RunRequest): Promise<{ scores: Float32Array; dims: number[] }> {
   const { data, dims } = await runInPieces(req.rows, req.seqLen, init.runTokens, async (start, rows) => {
     const ids = req.ids.subarray(start * req.seqLen, (start + rows) * req.seqLen);

@@ -1,7 +1,7 @@
 // The judge's settings (JUDGE_* environment variables, --key=value flags): a light module that
 // `npm start` and the docs generator import without loading onnxruntime.
 import { setting, z, type Values } from "@grpomesh/config";
-import { DEFAULT_RUN_TOKENS } from "@grpomesh/onnx/pieces";
+import { DEFAULT_RUN_TOKENS } from "@grpomesh/onnx-export/pieces";
 import { MAX_MESSAGE_BYTES, serviceSettings } from "@grpomesh/rpc/settings";
 
 const FOLDER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;

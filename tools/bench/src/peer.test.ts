@@ -12,7 +12,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ModelProtoSchema } from "onnx-buf";
 import { loadCorpus } from "@grpomesh/data";
 import { MaskedTransformer, defaultGeneratorConfig, expectedTensorShapes, initBackend, validateConfig, type ModelConfig } from "@grpomesh/model";
-import { exportModelToOnnx } from "@grpomesh/onnx";
+import { exportModelToOnnx } from "@grpomesh/onnx-export";
 import { Rng } from "@grpomesh/rng";
 import {
   INSTALL_TORCH,

@@ -25,7 +25,7 @@ export const DEFAULT_PYTHONS = ["/usr/bin/python3", "python3"];
 export const CHECK_TOLERANCE = 1e-3;
 /** Load average above which the bench warns that other work shares the cores. */
 export const BUSY_LOAD = 0.5;
-const META_CONFIG = "grpomesh.config"; // libs/onnx export.ts writes the whole config.json here
+const META_CONFIG = "grpomesh.config"; // libs/onnx-export export.ts writes the whole config.json here
 const META_VERSION = "grpomesh.version";
 
 export const PEER_MODES = ["repeat", "group"] as const;
@@ -76,7 +76,7 @@ function lastLine(text: string): string {
 
 /**
  * The config (ONNX metadata "grpomesh.config") and the weights (initializers named as in
- * docs/model-format.md) of a model that libs/onnx exported, e.g. the bundled judge, whose
+ * docs/model-format.md) of a model that libs/onnx-export exported, e.g. the bundled judge, whose
  * folder ships only model.onnx. Other initializers (shape constants) are ignored.
  */
 export function checkpointFromOnnx(bytes: Uint8Array, source = "model"): { config: ModelConfig; weights: Weights; version?: string } {
@@ -84,13 +84,13 @@ export function checkpointFromOnnx(bytes: Uint8Array, source = "model"): { confi
   try {
     model = fromBinary(ModelProtoSchema, bytes);
   } catch (err) {
-    throw new Error(`${source} is not an ONNX ModelProto (${(err as Error).message}); expected a .onnx file written by libs/onnx`);
+    throw new Error(`${source} is not an ONNX ModelProto (${(err as Error).message}); expected a .onnx file written by libs/onnx-export`);
   }
   const meta = Object.fromEntries(model.metadataProps.map((e) => [e.key, e.value]));
   const raw = meta[META_CONFIG];
   if (raw === undefined) {
     throw new Error(
-      `${source} has no "${META_CONFIG}" metadata; expected an ONNX file exported by libs/onnx (exportModelToOnnx), which records config.json there. Re-export the model with it.`,
+      `${source} has no "${META_CONFIG}" metadata; expected an ONNX file exported by libs/onnx-export (exportModelToOnnx), which records config.json there. Re-export the model with it.`,
     );
   }
   const config = validateConfig(JSON.parse(raw));
@@ -387,7 +387,7 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   // The engines load only here, so `--help` and the torch probe stay quick.
   const { loadCorpus } = await import("@grpomesh/data");
   const { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig, saveCheckpoint, parameterCount } = await import("@grpomesh/model");
-  const { exportModelToOnnx } = await import("@grpomesh/onnx");
+  const { exportModelToOnnx } = await import("@grpomesh/onnx-export");
   const { checkGrpoConfig } = await import("@grpomesh/loop");
   const { InProcessJudge, benchData, benchGrpoConfig, buildInProcessTrainer, measureSteps } = await import("./step.ts");
 

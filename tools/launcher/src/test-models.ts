@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MaskedTransformer, defaultGeneratorConfig, type ModelConfig } from "@grpomesh/model";
-import { exportModelToOnnx } from "@grpomesh/onnx";
+import { exportModelToOnnx } from "@grpomesh/onnx-export";
 
 /**
  * Orchestrator settings for these tiny models: a step takes a few hundred milliseconds on two

@@ -1,11 +1,11 @@
 // Negatives for the judge: the same windows as the positives, with their masked positions filled
 // by the pretrained generator (one forward pass, sampled at temperature τ with @grpomesh/model's
 // sampleFillIns) or, for a share, by uniformly random characters. The generator runs in
-// onnxruntime (exported with @grpomesh/onnx): about 5× faster than tfjs-wasm for a forward pass.
+// onnxruntime (exported with @grpomesh/onnx-export): about 5× faster than tfjs-wasm for a forward pass.
 import * as ort from "onnxruntime-node";
 import { sampleFillIns } from "@grpomesh/model";
 import type { ModelConfig, Weights } from "@grpomesh/model";
-import { exportModelToOnnx } from "@grpomesh/onnx";
+import { exportModelToOnnx } from "@grpomesh/onnx-export";
 import { mixSeeds, Rng } from "@grpomesh/rng";
 
 export type NegativeKind = "generator" | "random";

@@ -7,7 +7,7 @@ import * as ort from "onnxruntime-node";
 import * as tf from "@tensorflow/tfjs-core";
 import { loadCorpus } from "@grpomesh/data";
 import { defaultGeneratorConfig, initBackend, loadCheckpoint, MaskedTransformer } from "@grpomesh/model";
-import { inspectJudgeModel } from "@grpomesh/onnx";
+import { inspectJudgeModel } from "@grpomesh/onnx-export";
 import { defaults, parseSettings } from "@grpomesh/config";
 import { TRAIN_JUDGE_SETTINGS, trainJudgeRelations, type TrainJudgeConfig } from "./settings.ts";
 import { bceWithLogits, initialJudgeWeights, judgeConfig, judgeLoss, scoreSequences, trainJudge } from "./train.ts";

@@ -23,8 +23,8 @@ import {
   validateConfig,
 } from "@grpomesh/model";
 import type { ModelConfig, Weights } from "@grpomesh/model";
-import { exportModelToOnnx, inspectJudgeModel } from "@grpomesh/onnx";
-import type { JudgeModelInfo } from "@grpomesh/onnx";
+import { exportModelToOnnx, inspectJudgeModel } from "@grpomesh/onnx-export";
+import type { JudgeModelInfo } from "@grpomesh/onnx-export";
 import { mixSeeds } from "@grpomesh/rng";
 import { accuracy, rocAuc } from "./metrics.ts";
 import { makeNegatives, OnnxGenerator } from "./negatives.ts";

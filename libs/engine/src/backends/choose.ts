@@ -3,7 +3,7 @@
 // where that is installed, else onnxruntime on the CPU (10× tfjs-wasm here, the CPU default).
 import { createRequire } from "node:module";
 import type { ModelConfig } from "@grpomesh/model/format";
-import { cudaProviderInstalled } from "@grpomesh/onnx/providers";
+import { cudaProviderInstalled } from "@grpomesh/onnx-export/providers";
 import { failedPrecondition, invalidArgument } from "../errors.ts";
 import { ENGINE_CHOICES, type EngineChoice, type EngineName, type TrainingBackend } from "./types.ts";
 
@@ -37,7 +37,7 @@ export interface EngineProbe {
 const PROBE: EngineProbe = {
   cuda: () => cudaProviderInstalled(),
   tfjsNodeGpu: () => installed("@tensorflow/tfjs-node-gpu"),
-  onnxEngine: () => installed("@grpomesh/onnx-engine"),
+  onnxEngine: () => installed("@grpomesh/onnx-trainer"),
 };
 
 /** Resolves a choice to an engine without loading either. `env` defaults to process.env. */
@@ -53,7 +53,7 @@ export function selectEngine(choice: EngineChoice | string | undefined, env: Nod
   if (asked === "tfjs") return { engine: "tfjs", reason: source };
   if (cuda) return { engine: "onnx", reason: "auto: onnxruntime's CUDA provider is installed", executionProviders: ["cuda", "cpu"] };
   if (probe.tfjsNodeGpu()) return { engine: "tfjs", reason: "auto: @tensorflow/tfjs-node-gpu is installed and onnxruntime has no CUDA provider" };
-  if (!probe.onnxEngine()) return { engine: "tfjs", reason: "auto: @grpomesh/onnx-engine cannot be loaded; tfjs is the only engine here" };
+  if (!probe.onnxEngine()) return { engine: "tfjs", reason: "auto: @grpomesh/onnx-trainer cannot be loaded; tfjs is the only engine here" };
   return {
     engine: "onnx",
     reason: "auto: no GPU engine installed; onnxruntime on the CPU is the fastest CPU engine (docs/engine.md)",

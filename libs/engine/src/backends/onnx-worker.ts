@@ -3,7 +3,7 @@
 // keep references to the arrays it returns.
 import { availableParallelism } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { OnnxTrainer } from "@grpomesh/onnx-engine";
+import { OnnxTrainer } from "@grpomesh/onnx-trainer";
 import { expectedTensorShapes, specialTokenIds } from "@grpomesh/model/format";
 import type { AdamWSettings, AdamWState } from "@grpomesh/model/format";
 import type { LossInputs, LossOptions } from "@grpomesh/grpo/loss";

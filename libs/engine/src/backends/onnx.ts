@@ -1,4 +1,4 @@
-// The onnxruntime training engine behind the backend seam: an OnnxTrainer (libs/onnx-engine) in a
+// The onnxruntime training engine behind the backend seam: an OnnxTrainer (libs/onnx-trainer) in a
 // worker thread, so the event loop keeps serving gRPC and health checks while a step computes.
 import { Worker } from "node:worker_threads";
 import type { AdamWSettings, AdamWState, ModelConfig, Weights } from "@grpomesh/model/format";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { randomScorerOnnx, scorerConfig } from "../random-scorer.ts";
-import { GraphBuilder, TensorProto_DataType as T } from "@grpomesh/onnx";
+import { GraphBuilder, TensorProto_DataType as T } from "@grpomesh/autodiff";
 import { Rng } from "@grpomesh/rng";
 import { loadSecurity, type Security } from "@grpomesh/rpc";
 import type { JudgeServerOptions } from "../judge-server.ts";

@@ -1,6 +1,6 @@
 // The policy's weights, AdamW state and onnxruntime sessions: forward, GRPO loss + gradients, and
 // the AdamW update, each one ONNX graph per batch shape (built by train-graph.ts and
-// @grpomesh/onnx/export), cached. No tfjs is loaded: only @grpomesh/model/format and the tfjs-free
+// @grpomesh/onnx-export/export), cached. No tfjs is loaded: only @grpomesh/model/format and the tfjs-free
 // entries of @grpomesh/grpo.
 import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
@@ -21,8 +21,8 @@ import {
 import type { EmbeddingMode } from "@grpomesh/model/forward";
 import { LOSS_VALUE_KEYS, resolveLossInputs, sumLossValues, type LossInputs, type LossOptions, type LossValues } from "@grpomesh/grpo/loss";
 import { lossData, lossDataShapes, lossSpec, readLossParts, type LossParts } from "@grpomesh/grpo/loss-graph";
-import { sizeOf } from "@grpomesh/onnx/autodiff";
-import { LOGITS_OUTPUT, TOKENS_INPUT, buildForwardGraph } from "@grpomesh/onnx/export";
+import { sizeOf } from "@grpomesh/autodiff";
+import { LOGITS_OUTPUT, TOKENS_INPUT, buildForwardGraph } from "@grpomesh/onnx-export/export";
 import { TRAIN_INPUTS, adamwNames, buildAdamWGraph, buildTrainGraph, gradOutputName, type AdamWGroup, type TrainGraphSpec } from "./train-graph.ts";
 
 export interface OnnxTrainerOptions {

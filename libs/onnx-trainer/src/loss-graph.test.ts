@@ -19,7 +19,7 @@ import {
   type LossOptions,
   type LossParts,
 } from "@grpomesh/grpo";
-import { Tape, type DType, type Value } from "@grpomesh/onnx/autodiff";
+import { Tape, type DType, type Value } from "@grpomesh/autodiff";
 import { Rng } from "@grpomesh/rng";
 
 const TAU = 0.8;

@@ -68,7 +68,7 @@ test("the CLI exports a generator too (metadata says masked_lm)", () => {
 test("the CLI refuses bad arguments with its usage", () => {
   assert.throws(
     () => runExportCli(["only-one"]),
-    /expected a checkpoint folder and an output path; got 1 argument\(s\): node --import tsx libs\/onnx\/src\/cli\.ts <checkpoint-dir> <out\.onnx>/,
+    /expected a checkpoint folder and an output path; got 1 argument\(s\): node --import tsx libs\/onnx-export\/src\/cli\.ts <checkpoint-dir> <out\.onnx>/,
   );
   assert.throws(() => runExportCli(["a", "b", "--vresion=1"]), /unknown option --vresion; did you mean --version\?/);
   assert.throws(() => runExportCli(["a", "b", "c"]), /got 3 positional argument\(s\)/);

@@ -1,13 +1,13 @@
 // The onnxruntime engine's graphs: the training graph for one static [B, T] (tokens + GRPO batch →
 // loss, its parts, one gradient per weight) — the transformer of @grpomesh/model/forward, then
 // log-softmax at τ with banned ids, then the GRPO loss of @grpomesh/grpo/loss-graph, differentiated
-// by the Tape — and the AdamW graph. Inference graphs come from @grpomesh/onnx/export.
+// by the Tape — and the AdamW graph. Inference graphs come from @grpomesh/onnx-export/export.
 import { LOSS_VALUE_KEYS } from "@grpomesh/grpo/loss";
 import { grpoLoss, lossDataShapes, type LossSpec } from "@grpomesh/grpo/loss-graph";
 import { ADAMW_SCALARS, adamwUpdate, expectedTensorShapes, type AdamWScalar, type ModelConfig } from "@grpomesh/model/format";
 import { temperedLogSoftmax, transformerForward, type EmbeddingMode } from "@grpomesh/model/forward";
-import { Tape, type Value } from "@grpomesh/onnx/autodiff";
-import { TOKENS_INPUT } from "@grpomesh/onnx/export";
+import { Tape, type Value } from "@grpomesh/autodiff";
+import { TOKENS_INPUT } from "@grpomesh/onnx-export/export";
 
 /** Graph input names of the training graph besides the weights (named as in the checkpoint), TOKENS_INPUT and the entries of lossDataShapes (named as there). */
 export const TRAIN_INPUTS = {

@@ -4,8 +4,8 @@
 // Both model types: masked_lm → `logits` [batch, T, V]; sequence_scorer → `score` [batch].
 import { checkWeightsAgainstConfig, expectedTensorShapes, validateConfig, type ModelConfig, type Weights } from "@grpomesh/model/format";
 import { transformerForward, type EmbeddingMode } from "@grpomesh/model/forward";
-import { Tape, type Value } from "./autodiff.ts";
-import type { ModelOptions } from "./graph.ts";
+import { Tape, type Value } from "@grpomesh/autodiff";
+import type { ModelOptions } from "@grpomesh/autodiff/graph";
 import { META_MODEL_TYPE, META_NAME, META_VOCAB, META_VERSION } from "./contract.ts";
 
 export const TOKENS_INPUT = "tokens";

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as ort from "onnxruntime-node";
-import { GraphBuilder, TensorProto_DataType, valueInfo } from "./graph.ts";
-import type { Dim } from "./graph.ts";
+import { GraphBuilder, TensorProto_DataType, valueInfo } from "@grpomesh/autodiff/graph";
+import type { Dim } from "@grpomesh/autodiff/graph";
 import { inspectJudgeModel, JudgeContractError, readModelMetadata } from "./contract.ts";
 
 const VOCAB = ["[PAD]", "[MASK]", "a", "b", "c"];

@@ -1,6 +1,6 @@
 // Per-kernel profile of one training (or forward) run, from onnxruntime's own profiler: time by op
 // type and by op + input shapes, for the last of a few runs.
-//   node --import tsx libs/onnx-engine/scripts/profile.ts [reference|default] [--batch=B] [--threads=N] [--forward] (--help: every setting)
+//   node --import tsx libs/onnx-trainer/scripts/profile.ts [reference|default] [--batch=B] [--threads=N] [--forward] (--help: every setting)
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,7 +8,7 @@ import * as ort from "onnxruntime-node";
 import { parseCommandLine, setting, z } from "@grpomesh/config";
 import { defaultGeneratorConfig, expectedTensorShapes } from "@grpomesh/model/format";
 import { Rng } from "@grpomesh/rng";
-import { TOKENS_INPUT, buildForwardGraph } from "@grpomesh/onnx/export";
+import { TOKENS_INPUT, buildForwardGraph } from "@grpomesh/onnx-export/export";
 import { TRAIN_INPUTS as I, buildTrainGraph } from "../src/index.ts";
 
 const { config: o, positional } = parseCommandLine(
@@ -18,7 +18,7 @@ const { config: o, positional } = parseCommandLine(
     forward: setting(z.boolean(), false, "profile the forward graph instead of the training graph"),
     runs: setting(z.int().min(1), 3, "runs; the profile is of the last"),
   },
-  "node --import tsx libs/onnx-engine/scripts/profile.ts [reference|default]",
+  "node --import tsx libs/onnx-trainer/scripts/profile.ts [reference|default]",
   { maxPositional: 1 },
 );
 const vocab = ["[PAD]", "[MASK]", ...Array.from({ length: 73 }, (_, i) => String.fromCharCode(33 + i))];

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as ort from "onnxruntime-node";
 import { Rng } from "@grpomesh/rng";
-import { Tape, sizeOf, type Value } from "./autodiff.ts";
+import { Tape, sizeOf, type Value } from "./tape.ts";
 
 const H = 1e-2;
 const REL_TOL = 2e-3;

@@ -157,7 +157,7 @@ export class Tape implements Ops<Value> {
 
   /** Serializes the graph as an opset-17 ModelProto. */
   toModel(opts: ModelOptions = {}): Uint8Array {
-    return this.graph.toModel({ graphName: "grpomesh_train", docString: "built by @grpomesh/onnx autodiff", ...opts });
+    return this.graph.toModel({ graphName: "grpomesh_train", docString: "built by @grpomesh/autodiff", ...opts });
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,5 +1,3 @@
-export { GraphBuilder, valueInfo, tensor, float, TensorProto_DataType, DEFAULT_OPSET, DEFAULT_IR_VERSION } from "./graph.ts";
-export type { Dim, AttrValue, TensorData, ModelOptions } from "./graph.ts";
 export { buildForwardGraph, exportModelToOnnx, TOKENS_INPUT, LOGITS_OUTPUT, SCORE_OUTPUT, META_CONFIG } from "./export.ts";
 export type { ExportOptions, ForwardGraphOptions } from "./export.ts";
 export {

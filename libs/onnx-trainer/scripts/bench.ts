@@ -1,6 +1,6 @@
 // Times the ONNX trainer: forward (weights as inputs, and baked in as initializers), and the
 // training step (lossAndGrads + applyAdamW), in GFLOP/s by flopsPerToken (train = 3× forward).
-//   node --import tsx libs/onnx-engine/scripts/bench.ts [reference|default] [--runs=N] [--threads=N] … (--help: every setting)
+//   node --import tsx libs/onnx-trainer/scripts/bench.ts [reference|default] [--runs=N] [--threads=N] … (--help: every setting)
 import { parseCommandLine, setting, z } from "@grpomesh/config";
 import { defaultGeneratorConfig, expectedTensorShapes, flopsPerToken, specialTokenIds, type ModelConfig } from "@grpomesh/model/format";
 import { Rng } from "@grpomesh/rng";
@@ -20,7 +20,7 @@ const { config: o, positional } = parseCommandLine(
     forward_tokens: tokens("forward"),
     train_tokens: tokens("training"),
   },
-  "node --import tsx libs/onnx-engine/scripts/bench.ts [reference|default]",
+  "node --import tsx libs/onnx-trainer/scripts/bench.ts [reference|default]",
   { maxPositional: 1 },
 );
 const size = positional[0] ?? "reference";

@@ -5,7 +5,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { ModelProtoSchema, TensorProto_DataType } from "onnx-buf";
 import type { ModelProto, ValueInfoProto } from "onnx-buf";
 import type { InferenceSession } from "onnxruntime-node";
-import type { Dim } from "./graph.ts";
+import type { Dim } from "@grpomesh/autodiff/graph";
 
 export const META_MODEL_TYPE = "grpomesh.model_type";
 export const META_VOCAB = "grpomesh.vocab";

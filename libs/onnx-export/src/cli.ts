@@ -1,12 +1,12 @@
 // Exports a checkpoint folder (config.json + model.safetensors) to an ONNX file:
-//   node --import tsx libs/onnx/src/cli.ts <checkpoint-dir> <out.onnx> [--version=…] [--name=…]
+//   node --import tsx libs/onnx-export/src/cli.ts <checkpoint-dir> <out.onnx> [--version=…] [--name=…]
 import { pathToFileURL } from "node:url";
 import { ConfigError, parseCommandLine, parseSettings, setting, z } from "@grpomesh/config";
 import { loadCheckpoint, writeFileAtomic } from "@grpomesh/model/format";
 import { exportModelToOnnx } from "./export.ts";
 import { inspectJudgeModel } from "./contract.ts";
 
-export const EXPORT_COMMAND = "node --import tsx libs/onnx/src/cli.ts <checkpoint-dir> <out.onnx>";
+export const EXPORT_COMMAND = "node --import tsx libs/onnx-export/src/cli.ts <checkpoint-dir> <out.onnx>";
 export const EXPORT_SETTINGS = {
   version: setting(z.string(), "", "the model's grpomesh.version (what a judge reports serving); empty: none"),
   name: setting(z.string(), "", "the model's name in its metadata; empty: none"),
