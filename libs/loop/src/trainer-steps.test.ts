@@ -1,7 +1,7 @@
 // The GRPO loop itself on in-memory ports (no engine): each step advances the policy's version and
 // step once, the reward rises on a learnable judge when the policy follows the advantages it is
 // sent, and a run resumed from its checkpoint (after losing a step with the process) reaches the
-// same weights as an unbroken run. libs/engine's engine-learns.test.ts runs the same loop on the
+// same weights as an unbroken run. libs/role-engines's engine-learns.test.ts runs the same loop on the
 // real engines.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,6 +1,6 @@
 // The policy process: parse its settings (POLICY_* env fallbacks), load the checkpoint, serve, log
 // one start line, shut down gracefully on SIGTERM/SIGINT. A checkpoint that cannot be loaded exits 1.
-import { modelStartFields } from "@grpomesh/engine";
+import { modelStartFields } from "@grpomesh/role-engines";
 import { runServiceMain } from "@grpomesh/rpc";
 import { POLICY_ENV_PREFIX, POLICY_SETTINGS } from "./settings.ts";
 import { startPolicyServer, type PolicyServer } from "./policy-server.ts";

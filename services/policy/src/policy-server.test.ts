@@ -6,7 +6,7 @@ import { DataType, PolicyService } from "@grpomesh/proto";
 import { writeFileSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { checkHealth, createClient, loadSecurity, RpcCallError, Status, type Client } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
-import { PolicyEngine, ReferenceEngine } from "@grpomesh/engine";
+import { PolicyEngine, ReferenceEngine } from "@grpomesh/role-engines";
 import { initBackend } from "@grpomesh/model";
 import type { UpdatePayload } from "@grpomesh/loop";
 import { startPolicyServer, type PolicyServer } from "./policy-server.ts";

@@ -5,7 +5,7 @@ import { DataType, PolicyService } from "@grpomesh/proto";
 import { bindService, confinePath, invalidArgument, loadSecurity, serveWhileLoading, unavailable, type Security } from "@grpomesh/rpc";
 import { createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTensor, decodeTokens, encodeTensor } from "@grpomesh/tensor";
-import { PolicyEngine, modelInfoMessage } from "@grpomesh/engine";
+import { PolicyEngine, modelInfoMessage } from "@grpomesh/role-engines";
 import { defaults } from "@grpomesh/config";
 import { decodeTrainParams } from "@grpomesh/loop";
 import { POLICY_SETTINGS, type PolicyConfig } from "./settings.ts";

@@ -2,7 +2,7 @@
 // vocabulary against the dataset's, serve, log one start line, shut down on SIGTERM/SIGINT.
 // A refused checkpoint exits 1 with the reason. The start line ends with tls=… admin=…; stderr gets
 // a warning when the reference is not fully secured.
-import { modelStartFields } from "@grpomesh/engine";
+import { modelStartFields } from "@grpomesh/role-engines";
 import { runServiceMain } from "@grpomesh/rpc";
 import { REFERENCE_ENV_PREFIX, REFERENCE_SETTINGS } from "./settings.ts";
 import { datasetMetaPath, startReferenceServer, type ReferenceServer } from "./reference-server.ts";

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { DataType, ReferenceService } from "@grpomesh/proto";
 import { checkHealth, createClient, createLocalCredentials, INSECURE, loadSecurity, RpcCallError, Status, type Client, type Security } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
-import { ReferenceEngine } from "@grpomesh/engine";
+import { ReferenceEngine } from "@grpomesh/role-engines";
 import { initBackend } from "@grpomesh/model";
 import { startReferenceServer, type ReferenceServer } from "./reference-server.ts";
 import { maskedInputs, tempDir, writeDatasetMeta, writeTinyCheckpoint, TINY_VOCAB } from "./test/fixtures.ts";

@@ -6,7 +6,7 @@ import { bindService, invalidArgument, loadSecurity, serveWhileLoading, unavaila
 import { Counter, Gauge, createMetrics, startMetricsServer, type Registry } from "@grpomesh/metrics";
 import { decodeTokens, encodeTensor } from "@grpomesh/tensor";
 import { join, resolve } from "node:path";
-import { ReferenceEngine, failedPrecondition, modelInfoMessage } from "@grpomesh/engine";
+import { ReferenceEngine, failedPrecondition, modelInfoMessage } from "@grpomesh/role-engines";
 import { defaults } from "@grpomesh/config";
 import { REPO_ROOT, readCorpusMetadata } from "@grpomesh/data";
 import { REFERENCE_SETTINGS, type ReferenceConfig } from "./settings.ts";

@@ -1,7 +1,7 @@
 // The reference's settings (REFERENCE_* environment variables, --key=value flags): a light module
 // that `npm start` and the docs generator import without loading an engine.
 import { setting, z, type Values } from "@grpomesh/config";
-import { MODEL_SERVICE_SETTINGS } from "@grpomesh/engine/settings";
+import { MODEL_SERVICE_SETTINGS } from "@grpomesh/role-engines/settings";
 import { MAX_MESSAGE_BYTES, serviceSettings } from "@grpomesh/rpc/settings";
 
 export const REFERENCE_SETTINGS = {

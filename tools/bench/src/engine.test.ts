@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_MASKING, MaskedBatchStream, loadCorpus } from "@grpomesh/data";
-import { createTrainingBackend, type TrainingBackend } from "@grpomesh/engine";
+import { createTrainingBackend, type TrainingBackend } from "@grpomesh/role-engines";
 import { defaultGeneratorConfig, loadConfig, type ModelConfig } from "@grpomesh/model/format";
 import {
   AUTO_MICRO_BATCH,

@@ -1,13 +1,13 @@
 // `npm run bench -- engine`: forward and training-step (GRPO loss + gradients + AdamW) speed of
-// every training engine behind libs/engine's TrainingBackend seam, at the bundled generator's size
+// every training engine behind libs/role-engines's TrainingBackend seam, at the bundled generator's size
 // and at the benchmarks' reference size, in seconds and GFLOP/s (flopsPerToken; train = 3× forward).
 // Weights are seeded random (speed does not depend on them); inputs are real masked corpus text.
 import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { TrainingBackend } from "@grpomesh/engine";
-import { accumulateGradients } from "@grpomesh/engine/accumulate";
+import type { TrainingBackend } from "@grpomesh/role-engines";
+import { accumulateGradients } from "@grpomesh/role-engines/accumulate";
 import type { LossInputs, LossOptions } from "@grpomesh/grpo/loss";
 import {
   BANNED_LOGIT,
@@ -27,7 +27,7 @@ import { formatTable, median } from "./stats.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
-// Kept here rather than imported from libs/engine so `--help` and flag errors load no engine.
+// Kept here rather than imported from libs/role-engines so `--help` and flag errors load no engine.
 export const ENGINES = ["onnx", "tfjs"] as const;
 export type Engine = (typeof ENGINES)[number];
 export const SIZE_NAMES = ["default", "reference"] as const;
@@ -581,7 +581,7 @@ export async function run(argv: string[]): Promise<void> {
   // Engines and the corpus load only now, so --help and flag errors are instant.
   const { loadConfig } = await import("@grpomesh/model/format");
   const { loadCorpus, MaskedBatchStream, DEFAULT_MASKING } = await import("@grpomesh/data");
-  const { createTrainingBackend } = await import("@grpomesh/engine");
+  const { createTrainingBackend } = await import("@grpomesh/role-engines");
 
   const generator = loadConfig(o.generator);
   const corpus = loadCorpus();

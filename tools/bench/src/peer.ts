@@ -14,7 +14,7 @@ import { expectedTensorShapes, validateConfig, type ModelConfig, type Weights } 
 import { parseFlags, requirePositiveIntegers } from "./options.ts";
 import { AUTO_MICRO_BATCH, REFERENCE_ARCH, SIZE_NAMES, type SizeName } from "./engine.ts";
 import { formatTable, median } from "./stats.ts";
-import type { EngineChoice } from "@grpomesh/engine";
+import type { EngineChoice } from "@grpomesh/role-engines";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const PEER_SCRIPT = fileURLToPath(new URL("../peer/grpo_peer.py", import.meta.url));
@@ -314,7 +314,7 @@ export async function run(argv: string[]): Promise<void> {
   if (!found) throw new Error(torchMissingMessage(probes));
   const threads = flags.threads || availableParallelism();
   const peerThreads = flags["peer-threads"] || threads;
-  const { ENGINE_CHOICES, selectEngine } = await import("@grpomesh/engine");
+  const { ENGINE_CHOICES, selectEngine } = await import("@grpomesh/role-engines");
   if (flags.engine !== "" && !(ENGINE_CHOICES as readonly string[]).includes(flags.engine))
     throw new Error(`--engine=${flags.engine}; expected one of ${ENGINE_CHOICES.join(", ")} (or leave it out for the engines' default)`);
   const engine = flags.engine === "" ? undefined : (flags.engine as EngineChoice);

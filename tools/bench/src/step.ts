@@ -10,7 +10,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { readFileSync } from "node:fs";
 import { loadCorpus, type Corpus } from "@grpomesh/data";
-import { ENGINE_CHOICES, ENGINE_ENV, PolicyEngine, ReferenceEngine, type EngineChoice } from "@grpomesh/engine";
+import { ENGINE_CHOICES, ENGINE_ENV, PolicyEngine, ReferenceEngine, type EngineChoice } from "@grpomesh/role-engines";
 import { CorpusData, GRPO_DEFAULTS, GrpoTrainer, type GrpoConfig, type JudgePort, type StepRecord } from "@grpomesh/loop";
 import { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig } from "@grpomesh/model";
 import { inspectJudgeModel } from "@grpomesh/onnx-export";

@@ -5,7 +5,7 @@
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaults, parseSettings, setting, usage, z, type Values } from "@grpomesh/config";
-import { MODEL_SERVICE_SETTINGS } from "@grpomesh/engine/settings";
+import { MODEL_SERVICE_SETTINGS } from "@grpomesh/role-engines/settings";
 import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS, orchestratorRelations, type OrchestratorConfig } from "@grpomesh/orchestrator/settings";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
