@@ -9,6 +9,7 @@ import { LAUNCHER_SETTINGS } from "@grpomesh/launcher/settings";
 import { PRETRAIN_SETTINGS } from "@grpomesh/pretrain/settings";
 import { TRAIN_JUDGE_SETTINGS } from "@grpomesh/train-judge/settings";
 import { JUDGE_CLI_ENV_PREFIX, JUDGE_CLI_SETTINGS } from "@grpomesh/judge-cli/settings";
+import { CHAOS_SETTINGS } from "@grpomesh/chaos/settings";
 
 export interface SettingsEntry {
   /** The role or tool, as the docs name it. */
@@ -35,4 +36,5 @@ export const SETTINGS_REGISTRY: SettingsEntry[] = [
   { name: "pretrain", command: "npm run pretrain --", table: PRETRAIN_SETTINGS },
   { name: "train-judge", command: "npm run train-judge --", table: TRAIN_JUDGE_SETTINGS },
   { name: "judge CLI", command: "npm run judge -- status|swap|run", envPrefix: JUDGE_CLI_ENV_PREFIX, table: JUDGE_CLI_SETTINGS },
+  { name: "chaos", command: "npm run chaos --", table: CHAOS_SETTINGS },
 ];

@@ -391,7 +391,3 @@ export function parseCommandLine<T extends Table>(table: T, command: string, opt
   }
   return parsed;
 }
-
-// TEMPORARY (see legacy.ts).
-export { parseConfig, type ConfigShape, type ParsedConfig } from "./legacy.ts";
-export { parseConfigWithEnv, envUsage, parsePortOrOff, atLeastOne, type EnvParseOptions } from "./legacy-env.ts";
