@@ -140,14 +140,14 @@ test("a closed onnxruntime engine says so instead of hanging", async () => {
   assert.match(err.message, /disposed/);
 });
 
-test("engine choice: auto takes the fastest installed; an explicit choice or GRPOMESH_ENGINE wins; nonsense is refused", () => {
+test("engine choice: auto takes the fastest installed; an explicit choice wins; nonsense is refused", () => {
   const probe = (p: Partial<Record<keyof EngineProbe, boolean>>): EngineProbe => ({
     cuda: () => p.cuda ?? false,
     tfjsNodeGpu: () => p.tfjsNodeGpu ?? false,
     onnxEngine: () => p.onnxEngine ?? true,
   });
-  const pick = (choice: string | undefined, p: Partial<Record<keyof EngineProbe, boolean>>, env: Record<string, string> = {}) => {
-    const s = selectEngine(choice, env, probe(p));
+  const pick = (choice: string | undefined, p: Partial<Record<keyof EngineProbe, boolean>>) => {
+    const s = selectEngine(choice, probe(p));
     return [s.engine, s.executionProviders?.join("+") ?? "-"].join(" ");
   };
   assert.equal(pick("auto", {}), "onnx cpu");
@@ -156,12 +156,10 @@ test("engine choice: auto takes the fastest installed; an explicit choice or GRP
   assert.equal(pick("auto", { onnxEngine: false }), "tfjs -");
   assert.equal(pick("tfjs", { cuda: true }), "tfjs -");
   assert.equal(pick("onnx", { tfjsNodeGpu: true }), "onnx cpu");
-  assert.equal(pick("onnx", {}, { GRPOMESH_ENGINE: "tfjs" }), "tfjs -");
-  assert.match(selectEngine("auto", {}, probe({})).reason, /no GPU engine installed; onnxruntime on the CPU/);
-  assert.match(selectEngine("tfjs", {}, probe({})).reason, /asked for --engine=tfjs/);
+  assert.match(selectEngine("auto", probe({})).reason, /no GPU engine installed; onnxruntime on the CPU/);
+  assert.match(selectEngine("tfjs", probe({})).reason, /asked for --engine=tfjs/);
   assert.throws(
-    () => selectEngine("pytorch", {}, probe({})),
+    () => selectEngine("pytorch", probe({})),
     (err: Error & { grpcCode?: number }) => err.grpcCode === 3 && /engine is "pytorch"; expected one of auto, onnx, tfjs/.test(err.message),
   );
-  assert.throws(() => selectEngine("auto", { GRPOMESH_ENGINE: "gpu" }, probe({})), /GRPOMESH_ENGINE is "gpu"/);
 });

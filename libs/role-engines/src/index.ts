@@ -29,6 +29,6 @@ export {
 export { SerialQueue } from "./serial.ts";
 export { modelInfoMessage, modelStartFields, type ModelInfo } from "./model-info.ts";
 export { ENGINE_CHOICES, ENGINE_NAMES, type EngineChoice, type EngineName, type ForwardBackend, type TrainingBackend } from "./backends/types.ts";
-export { ENGINE_ENV, createTrainingBackend, selectEngine, type EngineSelection } from "./backends/choose.ts";
+export { createTrainingBackend, selectEngine, type EngineSelection } from "./backends/choose.ts";
 export { TfjsBackend } from "./backends/tfjs.ts";
 export { accumulateGradients } from "./backends/accumulate.ts";

@@ -647,8 +647,7 @@ export async function run(argv: string[]): Promise<void> {
         const created = await createTrainingBackend(config, { engine, threads, tfjsBackend: o.tfjsBackend || undefined });
         backend = created.backend;
         entry.description = backend.description;
-        if (created.selection.engine !== engine)
-          throw new Error(`asked for ${engine} but got ${created.selection.engine} (${created.selection.reason}); unset GRPOMESH_ENGINE to compare engines`);
+        if (created.selection.engine !== engine) throw new Error(`asked for ${engine} but got ${created.selection.engine} (${created.selection.reason})`);
       } catch (err) {
         entry.problem = `could not start: ${(err as Error).message}`;
         p.done(entry.problem);

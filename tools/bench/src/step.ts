@@ -10,7 +10,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { readFileSync } from "node:fs";
 import { loadCorpus, type Corpus } from "@grpomesh/data";
-import { ENGINE_CHOICES, ENGINE_ENV, PolicyEngine, ReferenceEngine, type EngineChoice } from "@grpomesh/role-engines";
+import { ENGINE_CHOICES, PolicyEngine, ReferenceEngine, type EngineChoice } from "@grpomesh/role-engines";
 import { CorpusData, GRPO_DEFAULTS, GrpoTrainer, type GrpoConfig, type JudgePort, type StepRecord } from "@grpomesh/loop";
 import { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig } from "@grpomesh/model";
 import { inspectJudgeModel } from "@grpomesh/onnx-export";
@@ -158,8 +158,6 @@ export async function run(argv: string[]): Promise<void> {
     .filter(Boolean) as EngineChoice[];
   for (const e of engines)
     if (!ENGINE_CHOICES.includes(e)) throw new Error(`--engines names "${e}"; expected a comma-separated list of ${ENGINE_CHOICES.join(", ")}`);
-  if (process.env[ENGINE_ENV])
-    throw new Error(`${ENGINE_ENV}=${process.env[ENGINE_ENV]} would override every engine this bench compares; unset it and use --engines`);
   const tmp = mkdtempSync(join(tmpdir(), "grpomesh-bench-step-"));
   try {
     const corpus = loadCorpus();

@@ -15,9 +15,6 @@ export interface EngineSelection {
   executionProviders?: string[];
 }
 
-/** Environment variable that overrides --engine (like GRPOMESH_TF_BACKEND for tfjs). */
-export const ENGINE_ENV = "GRPOMESH_ENGINE";
-
 function installed(specifier: string): boolean {
   try {
     createRequire(import.meta.url).resolve(specifier);
@@ -40,14 +37,13 @@ const PROBE: EngineProbe = {
   onnxEngine: () => installed("@grpomesh/onnx-trainer"),
 };
 
-/** Resolves a choice to an engine without loading either. `env` defaults to process.env. */
-export function selectEngine(choice: EngineChoice | string | undefined, env: NodeJS.ProcessEnv = process.env, probe = PROBE): EngineSelection {
-  const forced = env[ENGINE_ENV]?.trim();
-  const asked = forced || choice || "auto";
+/** Resolves a choice (the `engine` setting) to an engine without loading either. */
+export function selectEngine(choice: EngineChoice | string | undefined, probe = PROBE): EngineSelection {
+  const asked = choice || "auto";
   if (!ENGINE_CHOICES.includes(asked as EngineChoice)) {
-    throw invalidArgument(`${forced ? ENGINE_ENV : "engine"} is ${JSON.stringify(asked)}; expected one of ${ENGINE_CHOICES.join(", ")}`);
+    throw invalidArgument(`engine is ${JSON.stringify(asked)}; expected one of ${ENGINE_CHOICES.join(", ")}`);
   }
-  const source = forced ? `${ENGINE_ENV}=${forced}` : choice && choice !== "auto" ? `asked for --engine=${choice}` : "";
+  const source = asked !== "auto" ? `asked for --engine=${asked}` : "";
   const cuda = probe.cuda();
   if (asked === "onnx") return { engine: "onnx", reason: source, executionProviders: cuda ? ["cuda", "cpu"] : ["cpu"] };
   if (asked === "tfjs") return { engine: "tfjs", reason: source };
