@@ -336,14 +336,20 @@ const show = (v: ConfigValue) => (typeof v === "string" ? JSON.stringify(v) : St
 
 /** `--help`: a usage line, then every key with what it accepts, its default, its variable and its description. */
 export function usage(table: Table, command: string, envPrefix?: string, intro = ""): string {
+  return [`usage: ${command} [--key=value …] [--config=FILE.json]`, ...(intro ? [intro] : []), "", settingsHelp(table, envPrefix), "", DASHES].join("\n");
+}
+
+const DASHES = "Keys may be written with dashes (--max-batch) as well as underscores (--max_batch).";
+
+/** The body of usage(): each key with what it accepts, its default and variable, then its description. */
+export function settingsHelp(table: Table, envPrefix?: string): string {
   checkTable(table);
-  const lines = [`usage: ${command} [--key=value …] [--config=FILE.json]`, ...(intro ? [intro] : []), ""];
-  for (const [key, s] of Object.entries(table)) {
-    const env = envPrefix !== undefined ? `  [env ${envVariable(envPrefix, key)}]` : "";
-    lines.push(`  --${key}  (${allowedValues(s)}; default ${show(s.default)})${env}`, `      ${s.doc}`);
-  }
-  lines.push("", "Keys may be written with dashes (--max-batch) as well as underscores (--max_batch).");
-  return lines.join("\n");
+  return Object.entries(table)
+    .map(
+      ([key, s]) =>
+        `  --${key}  (${allowedValues(s)}; default ${show(s.default)})${envPrefix !== undefined ? `  [env ${envVariable(envPrefix, key)}]` : ""}\n      ${s.doc}`,
+    )
+    .join("\n");
 }
 
 /** One Markdown table of settings: key, accepted values, default, environment variable, description. */

@@ -4,7 +4,7 @@
 // itself (where the services are, the credentials, the run directory) are not options here.
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { defaults, parseSettings, setting, usage, z, type Values } from "@grpomesh/config";
+import { defaults, parseSettings, setting, settingsHelp, z, type Values } from "@grpomesh/config";
 import { MODEL_SERVICE_SETTINGS } from "@grpomesh/role-engines/settings";
 import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS, orchestratorRelations, type OrchestratorConfig } from "@grpomesh/orchestrator/settings";
 
@@ -34,19 +34,16 @@ export interface LauncherArgs {
 
 export function launcherUsage(): string {
   return [
-    usage(
-      LAUNCHER_SETTINGS,
-      "npm start --",
-      undefined,
-      "Starts judges, reference and policy on loopback (mutual TLS, a fresh admin token), then the orchestrator.",
-    ),
+    "usage: npm start -- [--key=value …]",
+    "Starts judges, reference and policy on loopback (mutual TLS, a fresh admin token), then the orchestrator.",
     "",
-    usage(
-      ORCHESTRATOR_OPTIONS,
-      "npm start --",
-      ORCHESTRATOR_ENV_PREFIX,
-      `The orchestrator's options (also read from run_config), e.g. --max_iters=50; --resume --run_dir=DIR continues a run.`,
-    ),
+    settingsHelp(LAUNCHER_SETTINGS),
+    "",
+    `The orchestrator's settings (also read from run_config and ORCHESTRATOR_* variables), e.g. --max_iters=50; --resume --run_dir=DIR continues a run:`,
+    "",
+    settingsHelp(ORCHESTRATOR_OPTIONS, ORCHESTRATOR_ENV_PREFIX),
+    "",
+    "Keys may be written with dashes (--max-iters) as well as underscores (--max_iters).",
   ].join("\n");
 }
 
