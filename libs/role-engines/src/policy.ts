@@ -22,6 +22,7 @@ import {
   type Weights,
 } from "@grpomesh/model/format";
 import type { LossInputs, LossOptions, LossValues } from "@grpomesh/grpo/loss";
+import { TRAIN_PARAM_SETTINGS } from "@grpomesh/grpo/settings";
 import type { BatchShape, PolicyPort, PolicyState, SampleParams, SampleResult, TrainParams, UpdateMetrics, UpdatePayload, UpdateResult } from "@grpomesh/loop";
 import { accumulateGradients } from "./backends/accumulate.ts";
 import { createTrainingBackend, type EngineSelection } from "./backends/choose.ts";
@@ -521,27 +522,8 @@ function requireFolder(dir: string): void {
   }
 }
 
-// In proto field order. A replay must match every field: a TrainParams field (the proto message's)
-// left out here fails to compile below.
-const PARAM_KEYS = [
-  "learningRate",
-  "warmupSteps",
-  "maxSteps",
-  "minLrRatio",
-  "weightDecay",
-  "beta1",
-  "beta2",
-  "eps",
-  "gradClip",
-  "microBatchSize",
-  "klBeta",
-  "klEstimator",
-  "tokenReduction",
-  "ppoEpochs",
-  "clipEps",
-  "temperature",
-] as const satisfies ReadonlyArray<keyof TrainParams>;
-const paramKeysCoverTrainParams: [Exclude<keyof TrainParams, (typeof PARAM_KEYS)[number]>] extends [never] ? true : never = true;
+// Every TrainParams field, in proto field order (TRAIN_PARAM_SETTINGS, which the loop checks covers the message): a replay must match them all.
+const PARAM_KEYS = Object.keys(TRAIN_PARAM_SETTINGS) as (keyof TrainParams)[];
 
 /** sha256 of an Update request: step, shapes, params and every array's bytes. */
 export function updateDigest(p: UpdatePayload): string {
