@@ -18,7 +18,7 @@ test("cuda without onnxruntime's CUDA provider libraries fails saying what is mi
         e instanceof ExecutionProviderError &&
         e.message.includes(`libonnxruntime_providers_cuda.so is not in ${dir}`) &&
         /ONNXRUNTIME_NODE_INSTALL=cuda12/.test(e.message) &&
-        /--execution-provider=cpu/.test(e.message),
+        /--execution_provider=cpu/.test(e.message),
     );
     if (process.platform === "linux") {
       writeFileSync(join(dir, "libonnxruntime_providers_cuda.so"), "");

@@ -33,7 +33,7 @@ export function executionProviders(choice: ExecutionProvider, binDir = onnxrunti
     if (!cudaProviderInstalled(binDir)) {
       throw new ExecutionProviderError(
         `execution provider "cuda" was requested but this onnxruntime-node has no CUDA provider (${CUDA_LIBRARY} is not in ${binDir}); ` +
-          `on a GPU node with CUDA 12 install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 (the container image for GPU nodes does), or run with --execution-provider=cpu`,
+          `on a GPU node with CUDA 12 install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 (the container image for GPU nodes does), or run with --execution_provider=cpu`,
       );
     }
     return ["cuda"];

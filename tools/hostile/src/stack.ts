@@ -94,7 +94,7 @@ export async function startHostileStack(opts: StackOptions): Promise<HostileStac
         restart: false,
         timeoutMs,
         flags: {
-          judge: [`--model-repository=${repository}`, `--max-message-bytes=${SERVICE_MAX_MESSAGE_BYTES}`],
+          judge: [`--model_repository=${repository}`, `--max_message_bytes=${SERVICE_MAX_MESSAGE_BYTES}`],
           reference: [`--max_message_bytes=${SERVICE_MAX_MESSAGE_BYTES}`],
           policy: [`--max_message_bytes=${SERVICE_MAX_MESSAGE_BYTES}`],
         },

@@ -31,7 +31,7 @@ before(async () => {
       tsxProcess(
         `judge-${i}`,
         "services/judge/src/main.ts",
-        [`--model=${join(dir, "e.onnx")}`, `--address=127.0.0.1:${port}`, "--metrics-port=off", `--admin-token-file=${token}`],
+        [`--model=${join(dir, "e.onnx")}`, `--address=127.0.0.1:${port}`, "--metrics_port=off", `--admin_token_file=${token}`],
         { healthTarget: `127.0.0.1:${port}` },
       ),
     );
@@ -52,7 +52,7 @@ async function run(argv: string[], extraEnv: Record<string, string> = {}): Promi
 
 test("swap loads the model on every replica and reports what each serves", async () => {
   const spec = `--judges=${targets.join(",")}`;
-  const swapped = await run(["swap", join(dir, "a.onnx"), spec, `--admin-token-file=${token}`]);
+  const swapped = await run(["swap", join(dir, "a.onnx"), spec, `--admin_token_file=${token}`]);
   assert.equal(swapped.code, 0, swapped.out);
   for (const t of targets) assert.match(swapped.out, new RegExp(`${t.replace(/\./g, "\\.")}  a-v1`));
   const status = await run(["status", spec]);
@@ -95,8 +95,8 @@ test("a local run's stack.json gives the credentials and the judges' addresses (
     assert.equal(status.code, 0, status.out);
     assert.ok(status.out.includes(`(plaintext + admin token from the run in ${fresh})`), status.out);
     assert.equal(status.out.match(/127\.0\.0\.1:\d+  /g)?.length, targets.length, status.out);
-    assert.match((await run(["status", `--run-dir=${old}`])).out, /127\.0\.0\.1:1  unreachable/);
-    await assert.rejects(run(["status", `--run-dir=${dir}`]), /has no stack\.json/);
+    assert.match((await run(["status", `--run_dir=${old}`])).out, /127\.0\.0\.1:1  unreachable/);
+    await assert.rejects(run(["status", `--run_dir=${dir}`]), /has no stack\.json/);
   } finally {
     rmSync(runsDir, { recursive: true, force: true });
   }

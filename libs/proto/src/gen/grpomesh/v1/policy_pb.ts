@@ -38,7 +38,7 @@ export type SamplingParams = Message<"grpomesh.v1.SamplingParams"> & {
   topP: number;
 
   /**
-   * Required, ≥ 1: completions k per input. batch × group_size is capped by --max-completions.
+   * Required, ≥ 1: completions k per input. batch × group_size is capped by --max_completions.
    *
    * @generated from field: uint32 group_size = 3;
    */
@@ -65,7 +65,7 @@ export const SamplingParamsSchema: GenMessage<SamplingParams> = /*@__PURE__*/
 export type SampleRequest = Message<"grpomesh.v1.SampleRequest"> & {
   /**
    * Required. int32 or int64 [B, T] token ids, each in [0, vocab_size); masked positions hold the
-   * mask token id. T is at most the model's seq_len; B at most --max-batch.
+   * mask token id. T is at most the model's seq_len; B at most --max_batch.
    *
    * @generated from field: grpomesh.v1.Tensor inputs = 1;
    */
@@ -220,7 +220,7 @@ export type TrainParams = Message<"grpomesh.v1.TrainParams"> & {
 
   /**
    * Required, ≥ 1 (1 = a single policy-gradient step; more need old_log_probs); at most
-   * --max-ppo-epochs (RESOURCE_EXHAUSTED above it).
+   * --max_ppo_epochs (RESOURCE_EXHAUSTED above it).
    *
    * @generated from field: uint32 ppo_epochs = 14;
    */
