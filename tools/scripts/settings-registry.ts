@@ -10,6 +10,7 @@ import { PRETRAIN_SETTINGS } from "@grpomesh/pretrain/settings";
 import { TRAIN_JUDGE_SETTINGS } from "@grpomesh/train-judge/settings";
 import { JUDGE_CLI_ENV_PREFIX, JUDGE_CLI_SETTINGS } from "@grpomesh/judge-cli/settings";
 import { CHAOS_SETTINGS } from "@grpomesh/chaos/settings";
+import { HOSTILE_SETTINGS } from "@grpomesh/hostile/settings";
 
 export interface SettingsEntry {
   /** The role or tool, as the docs name it. */
@@ -37,4 +38,5 @@ export const SETTINGS_REGISTRY: SettingsEntry[] = [
   { name: "train-judge", command: "npm run train-judge --", table: TRAIN_JUDGE_SETTINGS },
   { name: "judge CLI", command: "npm run judge -- status|swap|run", envPrefix: JUDGE_CLI_ENV_PREFIX, table: JUDGE_CLI_SETTINGS },
   { name: "chaos", command: "npm run chaos --", table: CHAOS_SETTINGS },
+  { name: "hostile", command: "npm run hostile --", table: HOSTILE_SETTINGS },
 ];

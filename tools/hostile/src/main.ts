@@ -2,42 +2,17 @@
 // test, sends randomized hostile requests (seeded) with bounded concurrency for N minutes, checks
 // health as it goes and the run state at the end, prints a table per service × method, and exits
 // non-zero on any violation.
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "@grpomesh/config";
 import { randomCall } from "./runner.ts";
 import { HostileSession } from "./session.ts";
-
-const USAGE = `usage: npm run hostile -- [--minutes=3] [--seed=1] [--concurrency=4] [--keep]
-  --minutes       how long to send hostile requests (default 3)
-  --seed          seed of the hostile values and of the run (default 1); a seed reproduces its requests
-  --concurrency   calls in flight at once (default 4)
-  --keep          keep the temp folder (service logs, run directory) and print where it is`;
+import { HOSTILE_SETTINGS } from "./settings.ts";
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      minutes: { type: "string", default: "3" },
-      seed: { type: "string", default: "1" },
-      concurrency: { type: "string", default: "4" },
-      keep: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const minutes = Number(values.minutes);
-  const seed = Number(values.seed);
-  const concurrency = Number(values.concurrency);
-  if (!(minutes > 0 && minutes <= 24 * 60)) throw new Error(`--minutes is ${JSON.stringify(values.minutes)}; expected a number of minutes in (0, 1440]`);
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed is ${JSON.stringify(values.seed)}; expected an integer ≥ 0`);
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64)
-    throw new Error(`--concurrency is ${JSON.stringify(values.concurrency)}; expected an integer in [1, 64]`);
+  const { minutes, seed, concurrency, keep } = parseCommandLine(HOSTILE_SETTINGS, "npm run hostile --").config;
 
   const log = (line: string) => console.log(`[hostile] ${line}`);
   log(`starting policy, reference, judge and orchestrator (mTLS, admin token, seed ${seed})…`);
-  const session = await HostileSession.start({ seed, concurrency, log, keep: values.keep });
+  const session = await HostileSession.start({ seed, concurrency, log, keep });
   try {
     log(`sending hostile requests for ${minutes} min, ${concurrency} at a time`);
     const started = Date.now();
@@ -71,7 +46,7 @@ async function main(): Promise<number> {
     if (changes.length) console.log(`\nrun state changed:\n${changes.map((c) => `  ${c}`).join("\n")}`);
     const ok = violations === 0 && session.healthProblems.length === 0 && changes.length === 0;
     console.log(ok ? "\nno violations: every service stayed up, answered specifically and changed nothing" : "\nFAILED: see above");
-    if (values.keep) console.log(`temp folder kept: ${session.stack.dir}`);
+    if (keep) console.log(`temp folder kept: ${session.stack.dir}`);
     return ok ? 0 : 1;
   } finally {
     await session.stop();
