@@ -34,23 +34,15 @@ export interface DeployBundle {
   /** Every Kubernetes object under deploy/k8s (kustomization files aside). */
   manifests: Manifest[];
   kustomizations: Kustomization[];
-  /** deploy/prometheus/scrape-config.yaml */
-  scrapeConfig: unknown;
   /** deploy/prometheus/adapter-rules.yaml */
   adapterRules: unknown;
   dockerfile: { file: string; text: string };
-  dockerignore: { file: string; text: string };
-  /** The root package.json and package-lock.json. */
-  packageJson: { devDependencies?: Record<string, string>; dependencies?: Record<string, string>; workspaces?: string[]; engines?: { node?: string } };
-  packageLock: { packages: Record<string, { version?: string; dev?: boolean }> };
 }
 
 export const PATHS = {
   k8s: "deploy/k8s",
-  scrapeConfig: "deploy/prometheus/scrape-config.yaml",
   adapterRules: "deploy/prometheus/adapter-rules.yaml",
   dockerfile: "deploy/images/Dockerfile",
-  dockerignore: "deploy/images/Dockerfile.dockerignore",
 } as const;
 
 export class YamlError extends Error {
@@ -113,12 +105,8 @@ export function loadBundle(root = REPO_ROOT): DeployBundle {
     root,
     manifests,
     kustomizations,
-    scrapeConfig: single(root, PATHS.scrapeConfig),
     adapterRules: single(root, PATHS.adapterRules),
     dockerfile: { file: PATHS.dockerfile, text: read(root, PATHS.dockerfile) },
-    dockerignore: { file: PATHS.dockerignore, text: read(root, PATHS.dockerignore) },
-    packageJson: JSON.parse(read(root, "package.json")) as DeployBundle["packageJson"],
-    packageLock: JSON.parse(read(root, "package-lock.json")) as DeployBundle["packageLock"],
   };
 }
 

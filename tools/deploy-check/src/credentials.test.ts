@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkCredentials, checkExplicitAddresses, checkServiceAccounts, CREDENTIAL_CHECKS, healthcheckProbe } from "./credentials.ts";
+import { checkCredentials, checkExplicitAddresses, CREDENTIAL_CHECKS, healthcheckProbe } from "./credentials.ts";
 import { assertProblem, bundle, container, obj, setArg } from "./test/helpers.ts";
 
 const podSpec = (b: ReturnType<typeof bundle>, kind: string, name: string) => {
@@ -26,25 +26,6 @@ describe("credential checks on the repository", () => {
       assert.ok(container(b, kind, name).args!.includes("--tls_dir=/etc/grpomesh/tls"), `${name}: --tls_dir`);
       assert.ok(container(b, kind, name).args!.includes("--admin_token_file=/etc/grpomesh/admin/token"), `${name}: --admin_token_file`);
     }
-  });
-});
-
-describe("checkServiceAccounts", () => {
-  it("every pod, the on-demand loader included, names a ServiceAccount and mounts no API token", () => {
-    const b = bundle();
-    delete podSpec(b, "Deployment", "judge").automountServiceAccountToken;
-    delete podSpec(b, "Pod", "model-loader").serviceAccountName;
-    podSpec(b, "Job", "orchestrator").serviceAccountName = "default";
-    const problems = checkServiceAccounts(b);
-    assertProblem(problems, /Deployment\/judge: automountServiceAccountToken is not false on the pod/);
-    assertProblem(problems, /Pod\/model-loader: no serviceAccountName/);
-    assertProblem(problems, /Job\/orchestrator: serviceAccountName default is not a ServiceAccount of the manifests/);
-  });
-
-  it("the ServiceAccount itself must not automount a token", () => {
-    const b = bundle();
-    obj(b, "ServiceAccount", "grpomesh").automountServiceAccountToken = true;
-    assertProblem(checkServiceAccounts(b), /ServiceAccount\/grpomesh: automountServiceAccountToken is not false/);
   });
 });
 

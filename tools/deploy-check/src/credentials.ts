@@ -1,31 +1,11 @@
-// Identity and credentials in the pod templates: a ServiceAccount without an API token on every
-// pod; every service container given a TLS folder and the admin token from read-only Secret
-// volumes; probes that speak TLS; addresses passed explicitly (the services default to loopback).
+// Credentials in the pod templates: every service container given a TLS folder and the admin token
+// from read-only Secret volumes; probes that speak TLS; addresses passed explicitly (the services
+// default to loopback).
 import { existsSync } from "node:fs";
 import { join, posix } from "node:path";
-import { where, type DeployBundle } from "./bundle.ts";
+import type { DeployBundle } from "./bundle.ts";
 import type { Container, Probe } from "./k8s-types.ts";
-import { findObject, workloads } from "./k8s.ts";
 import { APP_DIR, containerCommands, volumeAt } from "./services.ts";
-
-/** Every pod names a ServiceAccount of the manifests that, like the pod, does not mount an API token. */
-export function checkServiceAccounts(bundle: DeployBundle): string[] {
-  const problems: string[] = [];
-  for (const w of workloads(bundle)) {
-    const at = where(w.m);
-    const spec = w.pod.spec ?? {};
-    if (spec.automountServiceAccountToken !== false)
-      problems.push(`${at}: automountServiceAccountToken is not false on the pod; no GRPO Mesh pod calls the Kubernetes API, so none should hold a token`);
-    if (!spec.serviceAccountName) {
-      problems.push(`${at}: no serviceAccountName; the pod would run as the namespace's default ServiceAccount`);
-      continue;
-    }
-    const sa = findObject(bundle, "ServiceAccount", spec.serviceAccountName, w.namespace);
-    if (!sa) problems.push(`${at}: serviceAccountName ${spec.serviceAccountName} is not a ServiceAccount of the manifests in namespace ${w.namespace}`);
-    else if (sa.obj.automountServiceAccountToken !== false) problems.push(`${where(sa)}: automountServiceAccountToken is not false`);
-  }
-  return problems;
-}
 
 /** The value of the first flag spelt `--a_b=` or `--a-b=`. */
 export function flagValue(flags: string[], name: string): string | undefined {
@@ -168,4 +148,4 @@ export function checkExplicitAddresses(bundle: DeployBundle): string[] {
   return problems;
 }
 
-export const CREDENTIAL_CHECKS = { checkServiceAccounts, checkCredentials, checkExplicitAddresses };
+export const CREDENTIAL_CHECKS = { checkCredentials, checkExplicitAddresses };

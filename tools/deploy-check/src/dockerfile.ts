@@ -1,11 +1,7 @@
 // The Dockerfile as our checks read it, parsed by dockerfile-ast (instructions, continuations,
-// comments, flags, ENV/ARG properties): stages, their base chain, ENV/ARG/USER/WORKDIR as a stage
-// sees them, exec-form commands. The .dockerignore matcher is @balena/dockerignore (Docker's rules).
-import balenaIgnore from "@balena/dockerignore";
-import { DockerfileParser, ModifiableInstruction, PropertyInstruction } from "dockerfile-ast";
-
-/** A .dockerignore's matcher (the package is CommonJS: under NodeNext its factory is `.default`). */
-export const dockerIgnore = (text: string) => balenaIgnore.default().add(text);
+// comments, ENV/ARG properties): stages, their base chain, ENV/WORKDIR/ENTRYPOINT as a stage sees
+// them, exec-form commands.
+import { DockerfileParser, PropertyInstruction } from "dockerfile-ast";
 
 export interface Instruction {
   keyword: string;
@@ -13,8 +9,6 @@ export interface Instruction {
   args: string;
   /** 1-based line where the instruction starts. */
   line: number;
-  /** Flags such as COPY --from=x or HEALTHCHECK --interval=5s. */
-  flags: Record<string, string | null>;
   /** ENV and ARG name/value pairs (quotes removed; null for an ARG without a default). */
   properties: Array<[string, string | null]>;
 }
@@ -51,7 +45,6 @@ export function parseDockerfile(text: string): Dockerfile {
         .map((a) => a.getValue())
         .join(" "),
       line: node.getRange().start.line + 1,
-      flags: node instanceof ModifiableInstruction ? Object.fromEntries(node.getFlags().map((f) => [f.getName(), f.getValue()])) : {},
       properties: node instanceof PropertyInstruction ? node.getProperties().map((p) => [p.getName(), p.getValue()]) : [],
     };
     if (ins.keyword === "FROM") {
@@ -87,11 +80,6 @@ export function ancestry(df: Dockerfile, stage: Stage): Stage[] {
   const chain: Stage[] = [stage];
   for (let s = stageByName(df, stage.base); s && !chain.includes(s); s = stageByName(df, s.base)) chain.push(s);
   return chain;
-}
-
-/** The image the stage's chain starts from, e.g. "node:20.20.2-bookworm-slim". */
-export function rootImage(df: Dockerfile, stage: Stage): string {
-  return ancestry(df, stage).at(-1)!.base;
 }
 
 /** The ARG values a stage sees: its own ARG lines, defaulting to the global ones. */
@@ -135,21 +123,4 @@ export function execForm(args: string): string[] | undefined {
 export function healthcheckCommand(args: string): string[] | undefined {
   const m = /^CMD\s+(.*)$/is.exec(args.trim());
   return m ? execForm(m[1]!) : undefined;
-}
-
-export interface CopyInstruction {
-  from?: string;
-  sources: string[];
-  dest: string;
-  line: number;
-}
-
-/** COPY/ADD of a stage with their --from and paths (exec or shell form). */
-export function copies(stage: Stage): CopyInstruction[] {
-  return stage.instructions
-    .filter((ins) => ins.keyword === "COPY" || ins.keyword === "ADD")
-    .map((ins) => {
-      const paths = execForm(ins.args) ?? ins.args.split(" ");
-      return { from: ins.flags.from ?? undefined, sources: paths.slice(0, -1), dest: paths.at(-1) ?? "", line: ins.line };
-    });
 }

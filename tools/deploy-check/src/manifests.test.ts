@@ -6,22 +6,13 @@ import { describe, it } from "node:test";
 import { loadBundle, PATHS, parseYamlDocuments, yamlFiles, REPO_ROOT, YamlError } from "./bundle.ts";
 import { checkAll } from "./check-all.ts";
 import { checkSchemas, validateObject } from "./schema.ts";
-import {
-  checkDisruptionAndScaling,
-  checkKustomizations,
-  checkObjects,
-  checkPodSecurity,
-  checkServices,
-  checkWorkloads,
-  MANIFEST_CHECKS,
-  selectorMatches,
-} from "./k8s.ts";
+import { checkPorts, MANIFEST_CHECKS, selectorMatches } from "./k8s.ts";
 import { assertProblem, bundle, container, obj } from "./test/helpers.ts";
 
 describe("deploy/ YAML", () => {
   it("every YAML file under deploy/ parses, and deploy/k8s holds the objects the deployment needs", () => {
     const files = yamlFiles(REPO_ROOT, "deploy");
-    assert.ok(files.includes(PATHS.scrapeConfig) && files.includes(PATHS.adapterRules) && files.length >= 11, `YAML files under deploy/: ${files.join(", ")}`);
+    assert.ok(files.includes(PATHS.adapterRules) && files.length >= 11, `YAML files under deploy/: ${files.join(", ")}`);
     for (const file of files) assert.ok(parseYamlDocuments(readFileSync(join(REPO_ROOT, file), "utf8"), file).length > 0, `${file} holds no YAML document`);
     const b = bundle();
     const kinds = b.manifests.map((m) => `${m.obj.kind}/${m.obj.metadata?.name}`).sort();
@@ -162,135 +153,23 @@ describe("checkSchemas (kubernetes-models)", () => {
   });
 });
 
-describe("checkObjects", () => {
-  it("needs metadata.name", () => {
-    const b = bundle();
-    delete obj(b, "Service", "policy").metadata!.name;
-    assertProblem(checkObjects(b), /policy\.yaml#2 Service\/\?: no metadata\.name/);
-  });
-
-  it("refuses names that are not DNS labels, duplicates and namespaces that disagree with the kustomization", () => {
-    const b = bundle();
-    obj(b, "ConfigMap", "judge-model").metadata!.name = "Judge_Model";
-    const copy = structuredClone(b.manifests.find((m) => m.obj.kind === "Service" && m.obj.metadata?.name === "policy")!);
-    b.manifests.push(copy);
-    obj(b, "Deployment", "reference").metadata!.namespace = "elsewhere";
-    const problems = checkObjects(b);
-    assertProblem(problems, /"Judge_Model" is not a DNS label/);
-    assertProblem(problems, /Service policy is also defined/);
-    assertProblem(problems, /metadata\.namespace is elsewhere but deploy\/k8s\/kustomization\.yaml sets namespace grpomesh/);
-  });
-});
-
-describe("checkKustomizations", () => {
-  it("every listed resource exists and every manifest outside ops/ is listed", () => {
-    const b = bundle();
-    const k = b.kustomizations.find((x) => x.dir === PATHS.k8s)!;
-    k.value.resources = k.value.resources!.filter((r) => r !== "policy.yaml").concat("missing.yaml");
-    const problems = checkKustomizations(b);
-    assertProblem(problems, /resource missing\.yaml does not exist/);
-    assertProblem(problems, /deploy\/k8s\/policy\.yaml is not listed in any kustomization\.yaml/);
-  });
-
-  it("images entries name images the resources use", () => {
-    const b = bundle();
-    b.kustomizations.find((x) => x.dir === PATHS.k8s)!.value.images!.push({ name: "grpomesh/jugde", newTag: "1" });
-    assertProblem(checkKustomizations(b), /images entry "grpomesh\/jugde" matches no container image/);
-  });
-});
-
-describe("checkServices", () => {
+describe("checkPorts", () => {
   it("a Service whose selector matches no pods is caught", () => {
     const b = bundle();
     obj(b, "Service", "judge").spec!.selector = { "app.kubernetes.io/name": "judges", "app.kubernetes.io/part-of": "grpomesh" };
-    assertProblem(checkServices(b), /Service\/judge: selector .* matches the pods of no Deployment, Job or Pod/);
+    assertProblem(checkPorts(b), /Service\/judge: selector .* matches the pods of no workload/);
   });
 
   it("a Service port must reach a port the selected containers declare", () => {
     const b = bundle();
     obj(b, "Service", "reference").spec!.ports![0]!.targetPort = "grcp";
-    assertProblem(checkServices(b), /Service\/reference: port grpc targets grcp, which .*Deployment\/reference's containers do not declare/);
-  });
-
-  it("a selector that matches two workloads is caught", () => {
-    const b = bundle();
-    obj(b, "Service", "policy").spec!.selector = { "app.kubernetes.io/part-of": "grpomesh" };
-    assertProblem(checkServices(b), /Service\/policy: selector .* matches the pods of several workloads/);
-  });
-});
-
-describe("checkWorkloads", () => {
-  it("a Deployment's selector must match its pod template", () => {
-    const b = bundle();
-    obj(b, "Deployment", "judge").spec!.template!.metadata!.labels!["app.kubernetes.io/name"] = "judge-v2";
-    assertProblem(checkWorkloads(b), /Deployment\/judge: spec\.selector .* does not match the pod template's labels/);
+    assertProblem(checkPorts(b), /Service\/reference: port grpc targets grcp, which .*Deployment\/reference's containers do not declare/);
   });
 
   it("probes must use declared ports", () => {
     const b = bundle();
     container(b, "Deployment", "judge").readinessProbe = { tcpSocket: { port: 50052 } };
-    assertProblem(checkWorkloads(b), /container judge: readinessProbe probes port 50052, which the container does not declare/);
-  });
-
-  it("mounts need volumes, volumes need claims and ConfigMaps that exist, with the keys they map", () => {
-    const b = bundle();
-    container(b, "Deployment", "policy").volumeMounts!.push({ name: "scratch", mountPath: "/scratch" });
-    obj(b, "Deployment", "reference").spec!.template!.spec!.volumes!.find((v) => v.name === "model-store")!.persistentVolumeClaim!.claimName = "models";
-    obj(b, "Job", "orchestrator").spec!.template!.spec!.volumes!.find((v) => v.name === "run-config")!.configMap!.items![0]!.key = "config.json";
-    const problems = checkWorkloads(b);
-    assertProblem(problems, /container policy: volumeMount scratch at \/scratch names no volume/);
-    assertProblem(problems, /Deployment\/reference: volume model-store uses PersistentVolumeClaim models, which no manifest defines/);
-    assertProblem(problems, /Job\/orchestrator: volume run-config maps key config\.json of ConfigMap run-config, which has keys run\.json/);
-  });
-
-  it("a missing ConfigMap is caught, for volumes and for env", () => {
-    const b = bundle();
-    b.manifests = b.manifests.filter((m) => !(m.obj.kind === "ConfigMap"));
-    const problems = checkWorkloads(b);
-    assertProblem(problems, /Job\/orchestrator: volume run-config uses ConfigMap run-config, which no manifest defines/);
-    assertProblem(problems, /container judge: env JUDGE_MODEL reads ConfigMap judge-model, which no manifest defines/);
-  });
-
-  it("a read-only claim must be mounted read-only, and GPU requests must equal limits", () => {
-    const b = bundle();
-    delete container(b, "Deployment", "judge").volumeMounts!.find((v) => v.name === "model-store")!.readOnly;
-    container(b, "Deployment", "policy").resources!.limits!["nvidia.com/gpu"] = 2;
-    const problems = checkWorkloads(b);
-    assertProblem(problems, /container judge: volume model-store is a read-only claim but is mounted at \/models without readOnly/);
-    assertProblem(problems, /container policy: extended resource nvidia\.com\/gpu is requested \(1\) but its limit is 2/);
-  });
-});
-
-describe("checkDisruptionAndScaling", () => {
-  it("the autoscaler must target an existing Deployment", () => {
-    const b = bundle();
-    obj(b, "HorizontalPodAutoscaler", "judge").spec!.scaleTargetRef!.name = "judges";
-    assertProblem(checkDisruptionAndScaling(b), /scaleTargetRef Deployment\/judges is not defined/);
-  });
-
-  it("the disruption budget must select the judge pods", () => {
-    const b = bundle();
-    obj(b, "PodDisruptionBudget", "judge").spec!.selector = { matchLabels: { "app.kubernetes.io/name": "jugde" } };
-    assertProblem(checkDisruptionAndScaling(b), /PodDisruptionBudget\/judge: selector matches the pods of 0 workloads/);
-  });
-
-  it("a budget that allows no eviction at the autoscaler's minimum is caught", () => {
-    const b = bundle();
-    obj(b, "PodDisruptionBudget", "judge").spec = { minAvailable: 2, selector: obj(b, "PodDisruptionBudget", "judge").spec!.selector };
-    assertProblem(checkDisruptionAndScaling(b), /allows 0 disruptions at the autoscaler's minReplicas 2/);
-  });
-});
-
-describe("checkPodSecurity", () => {
-  it("pods run as non-root without privilege escalation, with fsGroup when they write to claims", () => {
-    const b = bundle();
-    obj(b, "Deployment", "judge").spec!.template!.spec!.securityContext!.runAsNonRoot = false;
-    delete container(b, "Deployment", "reference").securityContext!.allowPrivilegeEscalation;
-    delete obj(b, "Job", "orchestrator").spec!.template!.spec!.securityContext!.fsGroup;
-    const problems = checkPodSecurity(b);
-    assertProblem(problems, /Deployment\/judge: securityContext\.runAsNonRoot is not true/);
-    assertProblem(problems, /Deployment\/reference container reference: securityContext\.allowPrivilegeEscalation is not false/);
-    assertProblem(problems, /Job\/orchestrator: writes to a PersistentVolumeClaim .* no securityContext\.fsGroup/);
+    assertProblem(checkPorts(b), /container judge: readinessProbe probes port 50052, which the container does not declare/);
   });
 });
 

@@ -1,6 +1,6 @@
-// Checks on scraping and autoscaling: the ServiceMonitor and the plain Prometheus scrape config
-// each scrape every pod's metrics port exactly once, with the namespace and pod labels that
-// prometheus-adapter needs; the adapter serves every Pods metric an autoscaler asks for.
+// Checks on scraping and autoscaling: the ServiceMonitor scrapes every pod's metrics port exactly
+// once, with the namespace and pod labels that prometheus-adapter needs; the adapter serves every
+// Pods metric an autoscaler asks for.
 import { where, type DeployBundle } from "./bundle.ts";
 import type { PodTemplate } from "./k8s-types.ts";
 import {
@@ -91,104 +91,6 @@ export function checkServiceMonitor(bundle: DeployBundle): string[] {
     }
   }
   return [...problems, ...coverage(bundle, serviceMonitorTargets(bundle), "ServiceMonitor")];
-}
-
-// ---------------------------------------------------------------- plain Prometheus
-
-interface RelabelConfig {
-  source_labels?: string[];
-  separator?: string;
-  regex?: string;
-  target_label?: string;
-  replacement?: string;
-  action?: string;
-}
-
-interface ScrapeJob {
-  job_name?: string;
-  metrics_path?: string;
-  kubernetes_sd_configs?: Array<{ role?: string; namespaces?: { names?: string[] } }>;
-  relabel_configs?: RelabelConfig[];
-}
-
-const sanitize = (name: string) => name.replace(/[^a-zA-Z0-9_]/g, "_");
-
-/** Applies Prometheus relabel_configs (keep, drop, replace) to one target's labels; null when dropped. */
-export function relabel(labels: Record<string, string>, rules: RelabelConfig[]): Record<string, string> | null {
-  const out = { ...labels };
-  for (const r of rules) {
-    const value = (r.source_labels ?? []).map((l) => out[l] ?? "").join(r.separator ?? ";");
-    const re = new RegExp(`^(?:${r.regex ?? "(.*)"})$`);
-    const action = r.action ?? "replace";
-    if (action === "keep" && !re.test(value)) return null;
-    if (action === "drop" && re.test(value)) return null;
-    if (action === "replace") {
-      const m = re.exec(value);
-      if (m && r.target_label) {
-        const v = (r.replacement ?? "$1").replace(/\$\{?(\d+)\}?/g, (_, i: string) => m[Number(i)] ?? "");
-        if (v === "") delete out[r.target_label];
-        else out[r.target_label] = v;
-      }
-    }
-    if (!["keep", "drop", "replace"].includes(action))
-      throw new Error(`relabel action ${action} is not simulated by tools/deploy-check; use keep, drop or replace`);
-  }
-  return out;
-}
-
-/** What a kubernetes_sd "endpoints" job keeps: every Service port × selected pod, as Prometheus discovers them. */
-export function scrapeConfigTargets(bundle: DeployBundle): { targets: ScrapeTarget[]; problems: string[] } {
-  const cfg = bundle.scrapeConfig as { scrape_configs?: ScrapeJob[] };
-  const problems: string[] = [];
-  const targets: ScrapeTarget[] = [];
-  const jobs = cfg?.scrape_configs ?? [];
-  if (jobs.length === 0) problems.push(`deploy/prometheus/scrape-config.yaml: no scrape_configs`);
-  for (const job of jobs) {
-    const sds = job.kubernetes_sd_configs ?? [];
-    if (!sds.some((sd) => sd.role === "endpoints")) {
-      problems.push(`scrape job ${job.job_name}: needs kubernetes_sd_configs with role endpoints (a target per Service port and pod)`);
-      continue;
-    }
-    if ((job.metrics_path ?? "/metrics") !== "/metrics")
-      problems.push(`scrape job ${job.job_name}: metrics_path ${job.metrics_path}; the services serve /metrics`);
-    const namespaces = sds.flatMap((sd) => sd.namespaces?.names ?? []);
-    for (const svc of objectsOfKind(bundle, "Service")) {
-      const ns = namespaceOf(bundle, svc);
-      if (namespaces.length && !namespaces.includes(ns)) continue;
-      for (const sp of svc.obj.spec?.ports ?? []) {
-        for (const w of selectedWorkloads(bundle, svc)) {
-          const cp = servicePortTarget(w.pod, sp);
-          const meta: Record<string, string> = {
-            __address__: `10.0.0.1:${cp?.port.containerPort ?? sp.port}`,
-            __metrics_path__: job.metrics_path ?? "/metrics",
-            job: job.job_name ?? "",
-            __meta_kubernetes_namespace: ns,
-            __meta_kubernetes_service_name: svc.obj.metadata!.name!,
-            __meta_kubernetes_endpoint_port_name: sp.name ?? "",
-            __meta_kubernetes_pod_name: `${w.m.obj.metadata?.name}-pod`,
-            __meta_kubernetes_pod_container_name: cp?.container.name ?? "",
-          };
-          for (const [k, v] of Object.entries(svc.obj.metadata?.labels ?? {})) meta[`__meta_kubernetes_service_label_${sanitize(k)}`] = v;
-          for (const [k, v] of Object.entries(w.pod.metadata?.labels ?? {})) meta[`__meta_kubernetes_pod_label_${sanitize(k)}`] = v;
-          const labels = relabel(meta, job.relabel_configs ?? []);
-          if (labels)
-            targets.push({
-              service: svc.obj.metadata!.name!,
-              namespace: ns,
-              port: sp.name ?? String(sp.port),
-              workload: workloadName(w),
-              labels: Object.fromEntries(Object.entries(labels).filter(([k]) => !k.startsWith("__"))),
-            });
-        }
-      }
-    }
-  }
-  return { targets, problems };
-}
-
-export function checkScrapeConfig(bundle: DeployBundle): string[] {
-  const { targets, problems } = scrapeConfigTargets(bundle);
-  return [...problems, ...coverage(bundle, targets, "deploy/prometheus/scrape-config.yaml")];
 }
 
 // ---------------------------------------------------------------- autoscaling metrics
