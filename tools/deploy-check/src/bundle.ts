@@ -8,7 +8,7 @@ import type { K8sObject } from "./k8s-types.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
-export interface YamlDocument {
+interface YamlDocument {
   /** Repository-relative path. */
   file: string;
   /** 0-based position of the document in its file. */
@@ -22,7 +22,7 @@ export interface Manifest {
   obj: K8sObject;
 }
 
-export interface Kustomization {
+interface Kustomization {
   file: string;
   /** Repository-relative folder of the kustomization. */
   dir: string;

@@ -3,7 +3,7 @@
 // them, exec-form commands.
 import { DockerfileParser, PropertyInstruction } from "dockerfile-ast";
 
-export interface Instruction {
+interface Instruction {
   keyword: string;
   /** The arguments without flags, continuation lines joined (comment lines in them dropped). */
   args: string;
@@ -64,7 +64,7 @@ export function parseDockerfile(text: string): Dockerfile {
 }
 
 /** `${NAME}` and `$NAME` replaced from `vars`; unknown names are left as they are. */
-export function substitute(text: string, vars: Record<string, string | undefined>): string {
+function substitute(text: string, vars: Record<string, string | undefined>): string {
   return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, a: string | undefined, b: string | undefined) => {
     const v = vars[(a ?? b)!];
     return v === undefined ? whole : v;
@@ -76,14 +76,14 @@ export function stageByName(df: Dockerfile, name: string): Stage | undefined {
 }
 
 /** The stage itself, then its base stages up to the first one built FROM an image. */
-export function ancestry(df: Dockerfile, stage: Stage): Stage[] {
+function ancestry(df: Dockerfile, stage: Stage): Stage[] {
   const chain: Stage[] = [stage];
   for (let s = stageByName(df, stage.base); s && !chain.includes(s); s = stageByName(df, s.base)) chain.push(s);
   return chain;
 }
 
 /** The ARG values a stage sees: its own ARG lines, defaulting to the global ones. */
-export function stageArgs(df: Dockerfile, stage: Stage): Record<string, string | undefined> {
+function stageArgs(df: Dockerfile, stage: Stage): Record<string, string | undefined> {
   const args: Record<string, string | undefined> = {};
   for (const ins of stage.instructions) if (ins.keyword === "ARG") for (const [name, value] of ins.properties) args[name] = value ?? df.globalArgs[name];
   return args;

@@ -8,7 +8,7 @@ import { execForm, healthcheckCommand, lastInstruction, parseDockerfile, stageBy
 import { containersOf, imageName, workloads } from "./k8s.ts";
 
 /** Kubernetes images are named `<IMAGE_PREFIX><target>`, e.g. grpomesh/judge → target judge. */
-export const IMAGE_PREFIX = "grpomesh/";
+const IMAGE_PREFIX = "grpomesh/";
 
 export type ServiceName = "judge" | "policy" | "reference" | "orchestrator";
 export const SERVICES: readonly ServiceName[] = ["judge", "policy", "reference", "orchestrator"];

@@ -22,7 +22,7 @@ import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
 
 /** T with every field optional, all the way down. */
-export type Loose<T> =
+type Loose<T> =
   T extends ReadonlyArray<infer U>
     ? Array<Loose<U>>
     : T extends object
@@ -33,20 +33,20 @@ export type Loose<T> =
 
 export type Labels = Record<string, string>;
 export type LabelSelector = Loose<NonNullable<IDeploymentSpec["selector"]>>;
-export type ObjectMeta = Loose<NonNullable<IPodTemplateSpec["metadata"]>>;
+type ObjectMeta = Loose<NonNullable<IPodTemplateSpec["metadata"]>>;
 export type ContainerPort = Loose<IContainerPort>;
 export type Probe = Loose<IProbe>;
-export type EnvVar = Loose<IEnvVar>;
+type EnvVar = Loose<IEnvVar>;
 export type VolumeMount = Loose<IVolumeMount>;
 export type Container = Loose<IContainer>;
 export type Volume = Loose<IVolume>;
-export type PodSpec = Loose<IPodSpec>;
+type PodSpec = Loose<IPodSpec>;
 export type PodTemplate = Loose<IPodTemplateSpec>;
-export type ServicePort = Loose<IServicePort>;
+type ServicePort = Loose<IServicePort>;
 export type NetworkPolicyPeer = Loose<INetworkPolicyPeer>;
 export type NetworkPolicyPort = Loose<INetworkPolicyPort>;
 /** An ingress rule (from) or an egress rule (to). */
-export interface NetworkPolicyRule {
+interface NetworkPolicyRule {
   from?: NetworkPolicyPeer[];
   to?: NetworkPolicyPeer[];
   ports?: NetworkPolicyPort[];

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { loadBundle, PATHS, parseYamlDocuments, yamlFiles, REPO_ROOT, YamlError } from "./bundle.ts";
-import { checkAll } from "./check-all.ts";
+import { checkAll } from "./index.ts";
 import { checkSchemas, validateObject } from "./schema.ts";
 import { checkPorts, MANIFEST_CHECKS, selectorMatches } from "./k8s.ts";
 import { assertProblem, bundle, container, obj } from "./test/helpers.ts";
@@ -64,12 +64,6 @@ describe("checkSchemas (kubernetes-models)", () => {
     assertProblem(problems, /judge\.yaml#2 Deployment\/judge: no apiVersion/);
     assertProblem(problems, /policy\.yaml#\d+ \?\/policy: no kind/);
     assertProblem(problems, /ServiceAcount v1 is not a resource kubernetes-models or @kubernetes-models\/prometheus-operator knows/);
-  });
-
-  it("refuses a beta apiVersion where a stable one exists", () => {
-    const b = bundle();
-    obj(b, "HorizontalPodAutoscaler", "judge").apiVersion = "autoscaling/v2beta2";
-    assertProblem(checkSchemas(b), /apiVersion is autoscaling\/v2beta2; HorizontalPodAutoscaler needs autoscaling\/v2/);
   });
 
   it("a wrong type or a value outside an enum is caught, with its field path", () => {

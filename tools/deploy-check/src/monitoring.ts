@@ -1,8 +1,6 @@
 // Checks on scraping and autoscaling: the ServiceMonitor scrapes every pod's metrics port exactly
-// once, with the namespace and pod labels that prometheus-adapter needs; the adapter serves every
-// Pods metric an autoscaler asks for.
+// once; the adapter serves every Pods metric an autoscaler asks for.
 import { where, type DeployBundle } from "./bundle.ts";
-import type { PodTemplate } from "./k8s-types.ts";
 import {
   labelSelector,
   namespaceOf,
@@ -15,38 +13,31 @@ import {
   type Workload,
 } from "./k8s.ts";
 
-/** One scrape target: a Service port in front of one workload's metrics container port. */
-export interface ScrapeTarget {
+/** One scrape target: a Service port in front of one workload, and the container port it reaches. */
+interface ScrapeTarget {
   service: string;
   namespace: string;
   port: string;
   workload: string;
-  /** Labels the scraped series get (for the plain config: after relabeling). */
-  labels: Record<string, string>;
+  reaches?: string;
 }
 
 const key = (t: ScrapeTarget) => `${t.namespace}/${t.service}:${t.port} → ${t.workload}`;
+const workloadName = (w: Workload) => `${w.m.obj.kind}/${w.m.obj.metadata?.name}`;
 
 /** What the ServiceMonitors scrape (prometheus-operator semantics: Services in their own namespace unless namespaceSelector says otherwise). */
 export function serviceMonitorTargets(bundle: DeployBundle): ScrapeTarget[] {
   const out: ScrapeTarget[] = [];
   for (const sm of objectsOfKind(bundle, "ServiceMonitor")) {
-    const smNs = namespaceOf(bundle, sm);
-    const namespaces = sm.obj.spec?.namespaceSelector?.matchNames ?? [smNs];
+    const namespaces = sm.obj.spec?.namespaceSelector?.matchNames ?? [namespaceOf(bundle, sm)];
     for (const svc of objectsOfKind(bundle, "Service")) {
-      const ns = namespaceOf(bundle, svc);
-      if (!namespaces.includes(ns) || !selectorMatches(labelSelector(sm.obj), svc.obj.metadata?.labels)) continue;
+      const namespace = namespaceOf(bundle, svc);
+      if (!namespaces.includes(namespace) || !selectorMatches(labelSelector(sm.obj), svc.obj.metadata?.labels)) continue;
       for (const ep of sm.obj.spec?.endpoints ?? []) {
         const sp = (svc.obj.spec?.ports ?? []).find((p) => p.name === ep.port);
-        if (!sp) continue;
-        for (const w of selectedWorkloads(bundle, svc)) {
-          out.push({
-            service: svc.obj.metadata!.name!,
-            namespace: ns,
-            port: ep.port!,
-            workload: workloadName(w),
-            labels: { namespace: ns, pod: `${w.m.obj.metadata?.name}-pod`, service: svc.obj.metadata!.name! },
-          });
+        for (const w of sp ? selectedWorkloads(bundle, svc) : []) {
+          const reaches = servicePortTarget(w.pod, sp!)?.port.name ?? String(sp!.targetPort);
+          out.push({ service: svc.obj.metadata!.name!, namespace, port: ep.port!, workload: workloadName(w), reaches });
         }
       }
     }
@@ -54,43 +45,24 @@ export function serviceMonitorTargets(bundle: DeployBundle): ScrapeTarget[] {
   return out;
 }
 
-const workloadName = (w: Workload) => `${w.m.obj.kind}/${w.m.obj.metadata?.name}`;
-
-/** Pods with a container port named "metrics": what must be scraped. */
-function metricsWorkloads(bundle: DeployBundle): Workload[] {
-  return workloads(bundle).filter((w) => resolveContainerPort(w.pod, "metrics"));
-}
-
-function coverage(bundle: DeployBundle, targets: ScrapeTarget[], what: string): string[] {
-  const problems: string[] = [];
-  for (const w of metricsWorkloads(bundle)) {
-    const hits = targets.filter((t) => t.workload === workloadName(w) && t.namespace === w.namespace);
-    if (hits.length !== 1)
-      problems.push(`${what}: ${where(w.m)}'s metrics port is scraped ${hits.length} times (${hits.map(key).join("; ") || "never"}); expected once`);
-  }
-  for (const t of targets) {
-    const w = workloads(bundle).find((x) => workloadName(x) === t.workload && x.namespace === t.namespace)!;
-    const svc = objectsOfKind(bundle, "Service").find((s) => s.obj.metadata?.name === t.service && namespaceOf(bundle, s) === t.namespace)!;
-    const sp = (svc.obj.spec?.ports ?? []).find((p) => p.name === t.port)!;
-    const cp = servicePortTarget(w.pod as PodTemplate, sp);
-    if (cp?.port.name !== "metrics")
-      problems.push(`${what}: scrapes ${key(t)}, which reaches container port ${cp?.port.name ?? sp.targetPort}, not the metrics port`);
-    for (const label of ["namespace", "pod"])
-      if (!t.labels[label]) problems.push(`${what}: series from ${key(t)} get no ${label} label; prometheus-adapter maps metrics to pods by namespace and pod`);
-  }
-  return problems;
-}
-
+/** The ServiceMonitor scrapes /metrics on the port named metrics of every pod that declares one, exactly once. */
 export function checkServiceMonitor(bundle: DeployBundle): string[] {
-  const problems: string[] = [];
   const sms = objectsOfKind(bundle, "ServiceMonitor");
   if (sms.length === 0) return ["no ServiceMonitor under deploy/k8s"];
-  for (const sm of sms) {
-    for (const ep of sm.obj.spec?.endpoints ?? []) {
-      if (ep.path && ep.path !== "/metrics") problems.push(`${where(sm)}: endpoint path ${ep.path}; the services serve /metrics`);
-    }
+  const problems = sms.flatMap((sm) =>
+    (sm.obj.spec?.endpoints ?? [])
+      .filter((ep) => ep.path && ep.path !== "/metrics")
+      .map((ep) => `${where(sm)}: endpoint path ${ep.path}; the services serve /metrics`),
+  );
+  const targets = serviceMonitorTargets(bundle);
+  for (const w of workloads(bundle).filter((w) => resolveContainerPort(w.pod, "metrics"))) {
+    const hits = targets.filter((t) => t.workload === workloadName(w) && t.namespace === w.namespace);
+    if (hits.length !== 1)
+      problems.push(`ServiceMonitor: ${where(w.m)}'s metrics port is scraped ${hits.length} times (${hits.map(key).join("; ") || "never"}); expected once`);
   }
-  return [...problems, ...coverage(bundle, serviceMonitorTargets(bundle), "ServiceMonitor")];
+  for (const t of targets)
+    if (t.reaches !== "metrics") problems.push(`ServiceMonitor: scrapes ${key(t)}, which reaches container port ${t.reaches}, not the metrics port`);
+  return problems;
 }
 
 // ---------------------------------------------------------------- autoscaling metrics

@@ -7,7 +7,7 @@ import type { DeployBundle } from "./bundle.ts";
 import type { K8sObject, LabelSelector, Labels, NetworkPolicyPeer, NetworkPolicyPort } from "./k8s-types.ts";
 import { containersOf, namespaceOf, objectsOfKind, selectorMatches, workloads } from "./k8s.ts";
 
-export interface Peer {
+interface Peer {
   /** The workload's name, or what the outside pod stands for. */
   name: string;
   /** undefined: not a pod (an address outside the cluster). */
@@ -21,7 +21,7 @@ export interface Peer {
   governed: boolean;
 }
 
-export interface Flow {
+interface Flow {
   from: string;
   to: string;
   port: number;
@@ -31,16 +31,16 @@ export interface Flow {
 export const flowName = (f: Flow) => `${f.from} → ${f.to}:${f.port}/${f.protocol}`;
 
 /** A port no container declares: a rule without `ports` opens it, and the check sees that. */
-export const UNDECLARED_PORT = 9999;
+const UNDECLARED_PORT = 9999;
 
 /**
  * Prometheus as the manifests and deploy/README.md assume it: pods labelled
  * app.kubernetes.io/name=prometheus in namespace monitoring.
  */
-export const PROMETHEUS = { namespace: "monitoring", labels: { "app.kubernetes.io/name": "prometheus" } } as const;
+const PROMETHEUS = { namespace: "monitoring", labels: { "app.kubernetes.io/name": "prometheus" } } as const;
 
 /** Pods outside the manifests' namespaces, each one a way for a rule to be too broad. */
-export function outsidePeers(): Peer[] {
+function outsidePeers(): Peer[] {
   const pod = (name: string, namespace: string, labels: Labels, ip: string, ports: Peer["ports"]): Peer => {
     return { name, namespace, namespaceLabels: { "kubernetes.io/metadata.name": namespace }, labels, ip, ports, governed: false };
   };
@@ -60,7 +60,7 @@ export function outsidePeers(): Peer[] {
 }
 
 /** Every workload's pods as a peer, plus a stranger pod in each namespace (e.g. a `kubectl run` debug pod). */
-export function namespacePeers(bundle: DeployBundle): Peer[] {
+function namespacePeers(bundle: DeployBundle): Peer[] {
   const nsLabels = new Map<string, Labels>();
   for (const ns of objectsOfKind(bundle, "Namespace")) {
     const name = ns.obj.metadata?.name ?? "";

@@ -13,22 +13,22 @@ import type { K8sObject } from "./k8s-types.ts";
 import { namespaceOf, objectsOfKind, serviceSelects, workloads } from "./k8s.ts";
 
 /** Each role's TLS Secret and the Services whose DNS names its certificate must carry. */
-export const ROLE_TLS_SECRETS: ReadonlyArray<{ role: string; secretName: string; services: string[] }> = [
+const ROLE_TLS_SECRETS: ReadonlyArray<{ role: string; secretName: string; services: string[] }> = [
   { role: "policy", secretName: "policy-tls", services: ["policy"] },
   { role: "reference", secretName: "reference-tls", services: ["reference"] },
   { role: "judge", secretName: "judge-tls", services: ["judge", "judge-headless"] },
   { role: "orchestrator", secretName: "orchestrator-tls", services: ["orchestrator"] },
 ];
 /** The admin token every service requires on state-changing RPCs (and the orchestrator sends). */
-export const ADMIN_TOKEN_SECRET = { name: "admin-token", key: "token" } as const;
-export const TLS_SECRET_KEYS = ["tls.crt", "tls.key", "ca.crt"] as const;
+const ADMIN_TOKEN_SECRET = { name: "admin-token", key: "token" } as const;
+const TLS_SECRET_KEYS = ["tls.crt", "tls.key", "ca.crt"] as const;
 /** Exec probes and port-forwards dial the pod over loopback, so every certificate names it too. */
-export const LOOPBACK = { dnsNames: ["localhost"], ips: ["127.0.0.1", "::1"] } as const;
-export const OID_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
-export const OID_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+const LOOPBACK = { dnsNames: ["localhost"], ips: ["127.0.0.1", "::1"] } as const;
+const OID_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
+const OID_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
 
 /** The names a Service answers to from inside the cluster. */
-export function serviceDnsNames(service: string, namespace: string): string[] {
+function serviceDnsNames(service: string, namespace: string): string[] {
   return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
 }
 
@@ -79,7 +79,7 @@ export async function makeClusterSecrets(opts: { namespace?: string; days?: numb
 }
 
 /** The Secrets as one YAML stream for `kubectl apply -f`. */
-export function secretsYaml(s: ClusterSecrets): string {
+function secretsYaml(s: ClusterSecrets): string {
   const header = `# GRPO Mesh Secrets for namespace ${s.namespace}, made by deploy/scripts/make-secrets.ts.\n# Private keys and the admin token: keep this file out of version control.\n`;
   return header + s.secrets.map((o) => "---\n" + stringify(o, { lineWidth: 0 })).join("");
 }

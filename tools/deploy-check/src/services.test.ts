@@ -168,10 +168,4 @@ describe("checkWiring", () => {
     assertProblem(problems, /the model repository claim model-store should be mounted read-only/);
     assertProblem(problems, /container judge: no --model \(or JUDGE_MODEL\)/);
   });
-
-  it("every gRPC port is behind a Service", () => {
-    const b = bundle();
-    b.manifests = b.manifests.filter((m) => !(m.obj.kind === "Service" && m.obj.metadata?.name === "orchestrator"));
-    assertProblem(checkWiring(b), /Job\/orchestrator container orchestrator: its gRPC port is behind no Service/);
-  });
 });

@@ -29,7 +29,7 @@ import {
 /** The image's working directory: relative paths in flags resolve against it. */
 export const APP_DIR = "/app";
 
-export interface ContainerCommand {
+interface ContainerCommand {
   w: Workload;
   container: Container;
   at: string;
@@ -44,7 +44,7 @@ export interface ContainerCommand {
   problems: string[];
 }
 
-export interface ServiceSettings {
+interface ServiceSettings {
   /** gRPC listen address host:port. */
   address: string;
   metricsPort: number | null;
@@ -63,12 +63,7 @@ export function expandK8sVars(text: string, env: Record<string, string>): string
 }
 
 /** The environment a container's process sees (image ENV, envFrom, env), with problems for what cannot be resolved. */
-export function containerEnv(
-  bundle: DeployBundle,
-  w: Workload,
-  c: Container,
-  imageEnv: Record<string, string>,
-): { env: Record<string, string>; problems: string[] } {
+function containerEnv(bundle: DeployBundle, w: Workload, c: Container, imageEnv: Record<string, string>): { env: Record<string, string>; problems: string[] } {
   const env: Record<string, string> = { ...imageEnv };
   const problems: string[] = [];
   const at = `${where(w.m)} container ${c.name}`;
@@ -209,7 +204,7 @@ export function parseServiceSettings(bundle: DeployBundle, cc: ContainerCommand)
 }
 
 /** The volume mount that holds an absolute path (the deepest one). */
-export function mountFor(c: Container, path: string): VolumeMount | undefined {
+function mountFor(c: Container, path: string): VolumeMount | undefined {
   return (c.volumeMounts ?? [])
     .filter((vm) => vm.mountPath && (path === vm.mountPath || path.startsWith(vm.mountPath.replace(/\/$/, "") + "/")))
     .sort((a, b) => b.mountPath!.length - a.mountPath!.length)[0];
@@ -422,16 +417,5 @@ export function checkWiring(bundle: DeployBundle): string[] {
       problems.push(`${j.cc.at}: no --model (or JUDGE_MODEL): a judge that starts NOT_SERVING waits for LoadModel, and a scaled-up replica would never serve`);
   }
 
-  // Every gRPC port is behind a Service.
-  for (const p of services) {
-    const grpc = resolveContainerPort(p.cc.w.pod, "grpc");
-    const behind = objectsOfKind(bundle, "Service").some(
-      (svc) =>
-        namespaceOf(bundle, svc) === p.cc.w.namespace &&
-        selectedWorkloads(bundle, svc).some((w) => w.m === p.cc.w.m) &&
-        (svc.obj.spec?.ports ?? []).some((sp) => servicePortTarget(p.cc.w.pod, sp)?.port === grpc?.port),
-    );
-    if (!behind) problems.push(`${p.cc.at}: its gRPC port is behind no Service`);
-  }
   return problems;
 }
