@@ -136,10 +136,12 @@ describe("make-secrets command line", () => {
     assert.equal(again.code, 1);
     assert.match(again.out, /is not empty; give an empty or new folder/);
     assert.equal(readFileSync(join(used, "admin-token"), "utf8"), before);
-    assert.match((await run(["--out-dir"])).out, /unknown argument "--out-dir"/);
+    assert.match((await run(["--out-dir"])).out, /option --out-dir needs a value/);
+    assert.match((await run(["--outdir=x"])).out, /unknown option --outdir; did you mean --out_dir\?/);
     assert.match((await run([])).out, /--out_dir is required/);
-    assert.match((await run([`--out_dir=${dir}/a`, "--days=0"])).out, /--days="0"; expected a whole number of days from 1 to 3650/);
-    assert.match((await run([`--out_dir=${dir}/a`, "--namespace=Bad_NS"])).out, /--namespace="Bad_NS" is not a namespace name/);
+    assert.match((await run([`--out_dir=${dir}/a`, "--days=0"])).out, /option --days is 0; expected an integer in \[1, 3650\]/);
+    assert.match((await run([`--out_dir=${dir}/a`, "--namespace=Bad_NS"])).out, /option --namespace is "Bad_NS"; expected a namespace name/);
+    assert.equal((await run([`--out_dir=${dir}/a`, "--days=0"])).code, 2);
   });
 
   it("runs as deploy/scripts/make-secrets.ts", async () => {

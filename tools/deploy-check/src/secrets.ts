@@ -6,6 +6,7 @@
 import { X509Certificate, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { ConfigError, parseSettings, setting, usage, z, type Values } from "@grpomesh/config";
 import { createCertificateAuthority, writeTlsDir, type Pem } from "@grpomesh/rpc";
 import { stringify } from "yaml";
 import { where, type DeployBundle } from "./bundle.ts";
@@ -165,7 +166,16 @@ export function writeClusterSecrets(dir: string, s: ClusterSecrets): { secretsFi
   return { secretsFile, operatorTlsDir, adminTokenFile };
 }
 
-const USAGE = "usage: node --import tsx deploy/scripts/make-secrets.ts --out_dir=DIR [--namespace=grpomesh] [--days=90]";
+const MAKE_SECRETS_SETTINGS = {
+  out_dir: setting(z.string(), "", "a new (or empty) folder for secrets.yaml and the operator's credentials; required"),
+  namespace: setting(
+    z.string().refine((v) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v), "a namespace name (a DNS label)"),
+    "grpomesh",
+    "the namespace the Secrets are made for",
+  ),
+  days: setting(z.int().min(1).max(3650), 90, "how many days the certificates are valid"),
+};
+const COMMAND = "node --import tsx deploy/scripts/make-secrets.ts";
 
 /** The command line of deploy/scripts/make-secrets.ts; returns the exit code. */
 export async function makeSecretsMain(
@@ -173,38 +183,24 @@ export async function makeSecretsMain(
   log: (line: string) => void = console.log,
   error: (line: string) => void = console.error,
 ): Promise<number> {
-  const flags: Record<string, string> = { namespace: "grpomesh", days: "90", out_dir: "" };
-  for (const arg of argv) {
-    const m = /^--([a-z_-]+)=(.*)$/.exec(arg);
-    const key = m?.[1]!.replace(/-/g, "_");
-    if (arg === "--help" || arg === "-h") {
-      log(USAGE);
+  let flags: Values<typeof MAKE_SECRETS_SETTINGS>;
+  try {
+    const parsed = parseSettings(MAKE_SECRETS_SETTINGS, { argv });
+    if (parsed.help) {
+      log(usage(MAKE_SECRETS_SETTINGS, COMMAND));
       return 0;
     }
-    if (!m || !(key! in flags)) {
-      error(`make-secrets: unknown argument ${JSON.stringify(arg.slice(0, 200))}; ${USAGE}`);
-      return 2;
-    }
-    flags[key!] = m[2]!;
-  }
-  const days = Number(flags.days);
-  if (!flags.out_dir) {
-    error(`make-secrets: --out_dir is required (a new folder for secrets.yaml and the operator's credentials); ${USAGE}`);
+    flags = parsed.config;
+    if (!flags.out_dir) throw new ConfigError("--out_dir is required (a new folder for secrets.yaml and the operator's credentials)");
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    error(`make-secrets: ${err.message} (${COMMAND} --help lists every setting)`);
     return 2;
   }
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(flags.namespace!)) {
-    error(`make-secrets: --namespace=${JSON.stringify(flags.namespace!.slice(0, 200))} is not a namespace name (a DNS label)`);
-    return 2;
-  }
-  if (!Number.isInteger(days) || days < 1 || days > 3650) {
-    error(`make-secrets: --days=${JSON.stringify(flags.days!.slice(0, 200))}; expected a whole number of days from 1 to 3650`);
-    return 2;
-  }
-  const dir = resolve(flags.out_dir);
   try {
-    const out = writeClusterSecrets(dir, await makeClusterSecrets({ namespace: flags.namespace, days }));
+    const out = writeClusterSecrets(resolve(flags.out_dir), await makeClusterSecrets({ namespace: flags.namespace, days: flags.days }));
     log(
-      `make-secrets: one CA, ${ROLE_TLS_SECRETS.map((r) => r.secretName).join(", ")} and ${ADMIN_TOKEN_SECRET.name} for namespace ${flags.namespace}, valid ${days} days`,
+      `make-secrets: one CA, ${ROLE_TLS_SECRETS.map((r) => r.secretName).join(", ")} and ${ADMIN_TOKEN_SECRET.name} for namespace ${flags.namespace}, valid ${flags.days} days`,
     );
     log(`  ${out.secretsFile}   kubectl apply -f it (private keys: keep it out of version control)`);
     log(`  ${out.operatorTlsDir}/   --tls_dir for the CLIs through a port-forward`);
