@@ -147,59 +147,51 @@ function materializeConfigFile(bundle: DeployBundle, cc: ContainerCommand, path:
   return file;
 }
 
-/** Parses a container's flags and env with its service's own settings table. */
+type Config = Record<string, string | number | boolean>;
+type Path = ServiceSettings["paths"][number];
+const path = (what: string, p: unknown, write = false, base = APP_DIR): Path[] => (p ? [{ what: `--${what}`, path: String(p), base, write }] : []);
+
+/** Each service: its settings table parsed from a command line and environment, and the paths its config names. */
+const ROLES: Record<ServiceName, { parse: (argv: string[], env: Record<string, string>) => Config; paths: (c: Config) => Path[] }> = {
+  judge: {
+    parse: (argv, env) => parseSettings(JUDGE_SETTINGS, { argv, env, envPrefix: JUDGE_ENV_PREFIX, check: judgeRelations }).config,
+    paths: (c) => [
+      ...path("model_repository", c.model_repository),
+      ...path("model", c.model, false, c.model_repository ? posix.resolve(APP_DIR, String(c.model_repository)) : APP_DIR),
+    ],
+  },
+  policy: {
+    parse: (argv, env) => parseSettings(POLICY_SETTINGS, { argv, env, envPrefix: POLICY_ENV_PREFIX }).config,
+    paths: (c) => [...path("checkpoint", c.checkpoint), ...path("checkpoint_root", c.checkpoint_root, true)],
+  },
+  reference: {
+    parse: (argv, env) => parseSettings(REFERENCE_SETTINGS, { argv, env, envPrefix: REFERENCE_ENV_PREFIX }).config,
+    paths: (c) => [...path("checkpoint", c.checkpoint), ...path("dataset_meta", c.dataset_meta !== "none" && c.dataset_meta)],
+  },
+  orchestrator: {
+    parse: (argv) => parseSettings(ORCHESTRATOR_SETTINGS, { argv, check: orchestratorRelations }).config,
+    paths: (c) => [...path("run_dir", c.run_dir, true), ...path("corpus", c.corpus)],
+  },
+};
+
+/** Parses a container's flags and env with its service's own settings table (a --config file read from its ConfigMap). */
 export function parseServiceSettings(bundle: DeployBundle, cc: ContainerCommand): ServiceSettings | string[] {
-  const fail = (err: unknown) => [`${cc.at}: services/${cc.service} refuses its command line: ${(err as Error).message.split("\n")[0]}`];
+  const dir = mkdtempSync(join(tmpdir(), "deploy-check-"));
   try {
-    switch (cc.service) {
-      case "judge": {
-        const c = parseSettings(JUDGE_SETTINGS, { argv: cc.flags, env: cc.env, envPrefix: JUDGE_ENV_PREFIX, check: judgeRelations }).config;
-        const paths: ServiceSettings["paths"] = [];
-        if (c.model_repository) paths.push({ what: "--model_repository", path: c.model_repository, base: APP_DIR, write: false });
-        if (c.model)
-          paths.push({ what: "--model", path: c.model, base: c.model_repository ? posix.resolve(APP_DIR, c.model_repository) : APP_DIR, write: false });
-        return { address: c.address, metricsPort: portOrNull(c.metrics_port), paths, config: c };
-      }
-      case "policy": {
-        const c = parseSettings(POLICY_SETTINGS, { argv: cc.flags, env: cc.env, envPrefix: POLICY_ENV_PREFIX }).config;
-        const paths: ServiceSettings["paths"] = [{ what: "--checkpoint", path: c.checkpoint, base: APP_DIR, write: false }];
-        paths.push({ what: "--checkpoint_root", path: c.checkpoint_root, base: APP_DIR, write: true });
-        return { address: c.address, metricsPort: portOrNull(c.metrics_port), paths, config: c };
-      }
-      case "reference": {
-        const c = parseSettings(REFERENCE_SETTINGS, { argv: cc.flags, env: cc.env, envPrefix: REFERENCE_ENV_PREFIX }).config;
-        const paths: ServiceSettings["paths"] = [{ what: "--checkpoint", path: c.checkpoint, base: APP_DIR, write: false }];
-        if (c.dataset_meta && c.dataset_meta !== "none") paths.push({ what: "--dataset_meta", path: c.dataset_meta, base: APP_DIR, write: false });
-        return { address: c.address, metricsPort: portOrNull(c.metrics_port), paths, config: c };
-      }
-      case "orchestrator": {
-        const dir = mkdtempSync(join(tmpdir(), "deploy-check-"));
-        try {
-          const flags: string[] = [];
-          for (const f of cc.flags) {
-            const m = /^--config=(.*)$/.exec(f);
-            if (!m) {
-              flags.push(f);
-              continue;
-            }
-            const file = materializeConfigFile(bundle, cc, m[1]!, dir);
-            if (Array.isArray(file)) return file;
-            flags.push(`--config=${file}`);
-          }
-          const c = parseSettings(ORCHESTRATOR_SETTINGS, { argv: flags, check: orchestratorRelations }).config;
-          const paths: ServiceSettings["paths"] = [];
-          if (c.run_dir) paths.push({ what: "--run_dir", path: c.run_dir, base: APP_DIR, write: true });
-          if (c.corpus) paths.push({ what: "--corpus", path: c.corpus, base: APP_DIR, write: false });
-          return { address: c.address, metricsPort: portOrNull(c.metrics_port), paths, config: c };
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
-      }
-      default:
-        return [`${cc.at}: no parser for service ${cc.service}`];
+    const argv: string[] = [];
+    for (const f of cc.flags) {
+      const m = /^--config=(.*)$/.exec(f);
+      const file = m ? materializeConfigFile(bundle, cc, m[1]!, dir) : f;
+      if (Array.isArray(file)) return file;
+      argv.push(m ? `--config=${file}` : f);
     }
+    const role = ROLES[cc.service!];
+    const c = role.parse(argv, cc.env);
+    return { address: String(c.address), metricsPort: portOrNull(c.metrics_port as "off" | number), paths: role.paths(c), config: c };
   } catch (err) {
-    return fail(err);
+    return [`${cc.at}: services/${cc.service} refuses its command line: ${(err as Error).message.split("\n")[0]}`];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
