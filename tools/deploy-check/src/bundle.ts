@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
-import type { K8sObject } from "./k8s-types.ts";
+import type { K8sObject } from "./k8s.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 

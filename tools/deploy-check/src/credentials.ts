@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { join, posix } from "node:path";
 import type { DeployBundle } from "./bundle.ts";
-import type { Container, Probe } from "./k8s-types.ts";
+import type { Container, Probe } from "./k8s.ts";
 import { APP_DIR, containerCommands, volumeAt } from "./services.ts";
 
 /** The value of the first flag spelt `--a_b=` or `--a-b=`. */

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { healthcheckCommand, parseDockerfile, stageByName, stageEnv, DockerfileError } from "./dockerfile.ts";
-import { checkDockerfile, checkImagesInManifests, serviceTargets } from "./images.ts";
+import {
+  checkDockerfile,
+  checkImagesInManifests,
+  DockerfileError,
+  healthcheckCommand,
+  parseDockerfile,
+  serviceTargets,
+  stageByName,
+  stageEnv,
+} from "./images.ts";
 import { defaultServicePorts } from "./services.ts";
 import type { DeployBundle } from "./bundle.ts";
 import { assertProblem, bundle, container } from "./test/helpers.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { allowedFlows, checkNetworkPolicies, cidrContains, flowName, INTENDED_FLOWS } from "./network.ts";
-import type { K8sObject } from "./k8s-types.ts";
+import type { K8sObject } from "./k8s.ts";
 import { assertProblem, bundle, obj } from "./test/helpers.ts";
 
 const flows = (b: ReturnType<typeof bundle>) => allowedFlows(b).map(flowName).sort();

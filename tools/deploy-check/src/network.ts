@@ -4,8 +4,18 @@
 // The check compares that set with the one the roles need, so a rule that is too broad fails as
 // surely as one that is missing.
 import type { DeployBundle } from "./bundle.ts";
-import type { K8sObject, LabelSelector, Labels, NetworkPolicyPeer, NetworkPolicyPort } from "./k8s-types.ts";
-import { containersOf, namespaceOf, objectsOfKind, selectorMatches, workloads } from "./k8s.ts";
+import {
+  containersOf,
+  namespaceOf,
+  objectsOfKind,
+  selectorMatches,
+  workloads,
+  type K8sObject,
+  type LabelSelector,
+  type Labels,
+  type NetworkPolicyPeer,
+  type NetworkPolicyPort,
+} from "./k8s.ts";
 
 interface Peer {
   /** The workload's name, or what the outside pod stands for. */

@@ -10,8 +10,7 @@ import { ConfigError, parseSettings, setting, usage, z, type Values } from "@grp
 import { createCertificateAuthority, writeTlsDir, type Pem } from "@grpomesh/rpc";
 import { stringify } from "yaml";
 import { where, type DeployBundle } from "./bundle.ts";
-import type { K8sObject } from "./k8s-types.ts";
-import { namespaceOf, objectsOfKind, serviceSelects, workloads } from "./k8s.ts";
+import { namespaceOf, objectsOfKind, serviceSelects, workloads, type K8sObject } from "./k8s.ts";
 
 /** Each role's TLS Secret and the Services whose DNS names its certificate must carry. */
 const ROLE_TLS_SECRETS: ReadonlyArray<{ role: string; secretName: string; services: string[] }> = [

@@ -11,9 +11,7 @@ import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS, orchestratorRelations }
 import { POLICY_ENV_PREFIX, POLICY_SETTINGS } from "@grpomesh/policy/settings";
 import { REFERENCE_ENV_PREFIX, REFERENCE_SETTINGS } from "@grpomesh/reference/settings";
 import { where, type DeployBundle } from "./bundle.ts";
-import { execForm, lastInstruction, parseDockerfile, stageEnv } from "./dockerfile.ts";
-import { SERVICES, targetOfImage, type ServiceName, type ServicePorts } from "./images.ts";
-import type { Container, Volume, VolumeMount } from "./k8s-types.ts";
+import { execForm, lastInstruction, parseDockerfile, SERVICES, stageEnv, targetOfImage, type ServiceName, type ServicePorts } from "./images.ts";
 import {
   ON_DEMAND_DIR,
   findObject,
@@ -24,6 +22,9 @@ import {
   servicePortTarget,
   workloads,
   type Workload,
+  type Container,
+  type Volume,
+  type VolumeMount,
 } from "./k8s.ts";
 
 /** The image's working directory: relative paths in flags resolve against it. */

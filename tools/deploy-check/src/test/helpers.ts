@@ -1,7 +1,7 @@
 // Test helpers: load the repository's deploy/ once, hand out copies to break, find objects in them.
 import assert from "node:assert/strict";
 import { cloneBundle, loadBundle, type DeployBundle } from "../bundle.ts";
-import type { Container, K8sObject } from "../k8s-types.ts";
+import type { Container, K8sObject } from "../k8s.ts";
 
 let cached: DeployBundle | undefined;
 
