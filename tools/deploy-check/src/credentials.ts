@@ -1,6 +1,5 @@
 // Credentials in the pod templates: every service container given a TLS folder and the admin token
-// from read-only Secret volumes; probes that speak TLS; addresses passed explicitly (the services
-// default to loopback).
+// from read-only Secret volumes; probes that speak TLS.
 import { existsSync } from "node:fs";
 import { join, posix } from "node:path";
 import type { DeployBundle } from "./bundle.ts";
@@ -126,26 +125,3 @@ export function checkCredentials(bundle: DeployBundle): string[] {
   }
   return problems;
 }
-
-/** Addresses are explicit: the services listen on loopback unless told otherwise. */
-export function checkExplicitAddresses(bundle: DeployBundle): string[] {
-  const problems: string[] = [];
-  for (const cc of containerCommands(bundle)) {
-    if (!cc.service) continue;
-    const address = flagValue(cc.flags, "address");
-    if (!address?.startsWith("0.0.0.0:"))
-      problems.push(
-        `${cc.at}: passes ${address === undefined ? "no --address" : `--address=${address}`}; pass --address=0.0.0.0:<grpc port> (the default is loopback, which other pods cannot reach)`,
-      );
-    const metricsPort = flagValue(cc.flags, "metrics_port");
-    if (metricsPort === "off" || metricsPort === "-1") continue;
-    const host = flagValue(cc.flags, "metrics_host");
-    if (host !== "0.0.0.0")
-      problems.push(
-        `${cc.at}: passes ${host === undefined ? "no --metrics_host" : `--metrics_host=${host}`}; pass 0.0.0.0 so Prometheus can scrape /metrics (the default is loopback)`,
-      );
-  }
-  return problems;
-}
-
-export const CREDENTIAL_CHECKS = { checkCredentials, checkExplicitAddresses };

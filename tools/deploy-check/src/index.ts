@@ -6,7 +6,7 @@ import { checkDockerfile, checkImagesInManifests, type ServicePorts } from "./im
 import { MANIFEST_CHECKS } from "./k8s.ts";
 import { checkServiceMonitor } from "./monitoring.ts";
 import { checkServiceCommands, checkWiring, defaultServicePorts } from "./services.ts";
-import { CREDENTIAL_CHECKS } from "./credentials.ts";
+import { checkCredentials } from "./credentials.ts";
 import { checkNetworkPolicies } from "./network.ts";
 export { loadBundle, type DeployBundle } from "./bundle.ts";
 export { makeClusterSecrets, makeSecretsMain, writeClusterSecrets, type ClusterSecrets } from "./secrets.ts";
@@ -20,7 +20,7 @@ export function checkAll(bundle: DeployBundle, ports: ServicePorts = defaultServ
     checkServiceCommands: checkServiceCommands(bundle),
     checkWiring: checkWiring(bundle),
     checkServiceMonitor: checkServiceMonitor(bundle),
-    ...Object.fromEntries(Object.entries(CREDENTIAL_CHECKS).map(([name, check]) => [name, check(bundle)])),
+    checkCredentials: checkCredentials(bundle),
     checkNetworkPolicies: checkNetworkPolicies(bundle),
   };
 }

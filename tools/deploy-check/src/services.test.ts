@@ -89,6 +89,15 @@ describe("what the containers run", () => {
     assertProblem(problems, /container judge: serves gRPC on 50051 but declares port grpc=50061/);
   });
 
+  it("the metrics host is 0.0.0.0 wherever /metrics is on (the default is loopback)", () => {
+    const b = bundle();
+    setArg(b, "Job", "orchestrator", "--metrics_host=", null);
+    setArg(b, "Deployment", "judge", "--metrics_host=", "--metrics_host=127.0.0.1");
+    const problems = checkServiceCommands(b);
+    assertProblem(problems, /container orchestrator: serves \/metrics on 127\.0\.0\.1; pass --metrics_host=0\.0\.0\.0/);
+    assertProblem(problems, /container judge: serves \/metrics on 127\.0\.0\.1; pass --metrics_host=0\.0\.0\.0/);
+  });
+
   it("paths must be on volumes, and written ones on writable volumes", () => {
     const b = bundle();
     setArg(b, "Job", "orchestrator", "--run_dir=", "--run_dir=/data/grpo-1");

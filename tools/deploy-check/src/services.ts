@@ -232,6 +232,10 @@ export function checkServiceCommands(bundle: DeployBundle): string[] {
     const { host, port } = splitHostPort(settings.address);
     if (!["0.0.0.0", "[::]", "::"].includes(host))
       problems.push(`${cc.at}: listens on ${settings.address}; other pods cannot reach ${host}, listen on 0.0.0.0:${port}`);
+    if (settings.metricsPort !== null && settings.config.metrics_host !== "0.0.0.0")
+      problems.push(
+        `${cc.at}: serves /metrics on ${settings.config.metrics_host}; pass --metrics_host=0.0.0.0 so Prometheus can scrape it (the default is loopback)`,
+      );
     const grpc = (cc.container.ports ?? []).find((p) => p.name === "grpc");
     if (grpc?.containerPort !== port) problems.push(`${cc.at}: serves gRPC on ${port} but declares port grpc=${grpc?.containerPort ?? "(none)"}`);
     const metrics = (cc.container.ports ?? []).find((p) => p.name === "metrics");
