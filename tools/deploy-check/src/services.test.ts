@@ -85,8 +85,8 @@ describe("what the containers run", () => {
     container(b, "Deployment", "judge").ports!.find((p) => p.name === "grpc")!.containerPort = 50061;
     const problems = checkServiceCommands(b);
     assertProblem(problems, /container orchestrator: listens on 127\.0\.0\.1:50070; other pods cannot reach 127\.0\.0\.1/);
-    assertProblem(problems, /container reference: serves \/metrics on 9476 but declares port metrics=9466/);
-    assertProblem(problems, /container judge: serves gRPC on 50051 but declares port grpc=50061/);
+    assertProblem(problems, /container reference: serves metrics on 9476 but declares port metrics=9466/);
+    assertProblem(problems, /container judge: serves grpc on 50051 but declares port grpc=50061/);
   });
 
   it("the metrics host is 0.0.0.0 wherever /metrics is on (the default is loopback)", () => {

@@ -236,13 +236,13 @@ export function checkServiceCommands(bundle: DeployBundle): string[] {
       problems.push(
         `${cc.at}: serves /metrics on ${settings.config.metrics_host}; pass --metrics_host=0.0.0.0 so Prometheus can scrape it (the default is loopback)`,
       );
-    const grpc = (cc.container.ports ?? []).find((p) => p.name === "grpc");
-    if (grpc?.containerPort !== port) problems.push(`${cc.at}: serves gRPC on ${port} but declares port grpc=${grpc?.containerPort ?? "(none)"}`);
-    const metrics = (cc.container.ports ?? []).find((p) => p.name === "metrics");
-    if (settings.metricsPort === null) {
-      if (metrics) problems.push(`${cc.at}: declares port metrics=${metrics.containerPort} but its /metrics endpoint is off`);
-    } else if (metrics?.containerPort !== settings.metricsPort) {
-      problems.push(`${cc.at}: serves /metrics on ${settings.metricsPort} but declares port metrics=${metrics?.containerPort ?? "(none)"}`);
+    for (const [name, serves] of [
+      ["grpc", port],
+      ["metrics", settings.metricsPort],
+    ] as const) {
+      const declared = (cc.container.ports ?? []).find((p) => p.name === name)?.containerPort;
+      if (declared !== (serves ?? undefined))
+        problems.push(`${cc.at}: serves ${name} on ${serves ?? "no port (off)"} but declares port ${name}=${declared ?? "(none)"}; make them agree`);
     }
     for (const p of settings.paths) {
       const abs = posix.resolve(p.base, p.path);
