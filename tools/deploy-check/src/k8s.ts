@@ -228,4 +228,45 @@ export function checkPorts(bundle: DeployBundle): string[] {
   return problems;
 }
 
-export const MANIFEST_CHECKS = { checkSchemas, checkPorts };
+const RESTRICTED_VOLUMES = ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"];
+export const POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce";
+
+/**
+ * Pod Security "restricted": every namespace our workloads land in enforces it (so the cluster
+ * refuses a pod that loosens it), and every pod template passes it here already, offline — the
+ * profile's rules that a manifest alone decides.
+ */
+export function checkPodSecurity(bundle: DeployBundle): string[] {
+  const problems: string[] = [];
+  for (const ns of new Set(workloads(bundle).map((w) => w.namespace))) {
+    const m = objectsOfKind(bundle, "Namespace").find((n) => n.obj.metadata?.name === ns);
+    const level = m?.obj.metadata?.labels?.[POD_SECURITY_LABEL];
+    if (level !== "restricted")
+      problems.push(`Namespace/${ns}: label ${POD_SECURITY_LABEL} is ${level ?? "missing"}; expected restricted, so the cluster enforces what is checked here`);
+  }
+  for (const w of workloads(bundle)) {
+    const spec = w.pod.spec ?? {};
+    const bad = (what: string) => problems.push(`${where(w.m)}: ${what} (Pod Security "restricted")`);
+    for (const host of ["hostNetwork", "hostPID", "hostIPC"] as const) if (spec[host]) bad(`${host} is true`);
+    for (const v of spec.volumes ?? []) {
+      const type = Object.keys(v).find((k) => k !== "name");
+      if (!RESTRICTED_VOLUMES.includes(type ?? "")) bad(`volume ${v.name} is of type ${type}; allowed: ${RESTRICTED_VOLUMES.join(", ")}`);
+    }
+    const pod = spec.securityContext ?? {};
+    for (const c of containersOf(w.pod)) {
+      const sc = c.securityContext ?? {};
+      const at = `container ${c.name}`;
+      if (!(sc.runAsNonRoot ?? pod.runAsNonRoot)) bad(`${at} may run as root: set runAsNonRoot: true`);
+      if ((sc.runAsUser ?? pod.runAsUser) === 0) bad(`${at} runs as uid 0`);
+      const seccomp = (sc.seccompProfile ?? pod.seccompProfile)?.type;
+      if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost") bad(`${at} has seccompProfile ${seccomp ?? "unset"}; expected RuntimeDefault`);
+      if (sc.privileged) bad(`${at} is privileged`);
+      if (sc.allowPrivilegeEscalation !== false) bad(`${at} does not set allowPrivilegeEscalation: false`);
+      if (!(sc.capabilities?.drop ?? []).includes("ALL")) bad(`${at} does not drop ALL capabilities`);
+      for (const cap of sc.capabilities?.add ?? []) if (cap !== "NET_BIND_SERVICE") bad(`${at} adds capability ${cap}`);
+    }
+  }
+  return problems;
+}
+
+export const MANIFEST_CHECKS = { checkSchemas, checkPorts, checkPodSecurity };

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { loadBundle, PATHS, parseYamlDocuments, yamlFiles, REPO_ROOT, YamlError } from "./bundle.ts";
 import { checkAll } from "./index.ts";
 import { checkSchemas, validateObject } from "./schema.ts";
-import { checkPorts, MANIFEST_CHECKS, selectorMatches } from "./k8s.ts";
+import { checkPodSecurity, checkPorts, MANIFEST_CHECKS, POD_SECURITY_LABEL, selectorMatches } from "./k8s.ts";
 import { assertProblem, bundle, container, obj } from "./test/helpers.ts";
 
 describe("deploy/ YAML", () => {
@@ -144,6 +144,26 @@ describe("checkSchemas (kubernetes-models)", () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe("checkPodSecurity", () => {
+  it("the namespace must enforce restricted, and every pod pass it", () => {
+    const b = bundle();
+    delete obj(b, "Namespace", "grpomesh").metadata!.labels![POD_SECURITY_LABEL];
+    const c = container(b, "Deployment", "policy");
+    c.securityContext = { ...c.securityContext, allowPrivilegeEscalation: true, runAsUser: 0, capabilities: { add: ["SYS_ADMIN"] } };
+    obj(b, "Deployment", "judge").spec!.template!.spec!.volumes!.push({ name: "host", hostPath: { path: "/" } });
+    obj(b, "Job", "orchestrator").spec!.template!.spec!.hostNetwork = true;
+    const problems = checkPodSecurity(b);
+    assertProblem(problems, /Namespace\/grpomesh: label pod-security\.kubernetes\.io\/enforce is missing; expected restricted/);
+    assertProblem(problems, /Deployment\/policy: container policy does not set allowPrivilegeEscalation: false/);
+    assertProblem(problems, /Deployment\/policy: container policy runs as uid 0/);
+    assertProblem(problems, /Deployment\/policy: container policy does not drop ALL capabilities/);
+    assertProblem(problems, /Deployment\/policy: container policy adds capability SYS_ADMIN/);
+    assertProblem(problems, /Deployment\/judge: volume host is of type hostPath/);
+    assertProblem(problems, /Job\/orchestrator: hostNetwork is true/);
+    assert.equal(problems.length, 7, problems.join("\n"));
   });
 });
 
