@@ -75,7 +75,7 @@ function rangeText(j: Json): string {
 function describeJson(j: Json): string {
   if (j.anyOf) return j.anyOf.map(describeJson).join(" or ");
   if (j.const !== undefined) return JSON.stringify(j.const);
-  if (j.enum) return `one of ${j.enum.join(", ")}`;
+  if (j.enum) return `one of ${j.enum.map((v) => (v === "" ? `"" (empty)` : String(v))).join(", ")}`;
   switch (j.type) {
     case "integer":
       return `an integer${rangeText(j)}`;
