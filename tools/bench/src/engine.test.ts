@@ -1,9 +1,10 @@
-// bench engine: its flags, FLOP arithmetic and tables (no timing assertions), and one tiny-model
+// bench engine: FLOP arithmetic and tables (no timing assertions), and one tiny-model
 // measurement on each engine that proves the forward and the training step really ran.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { defaults } from "@grpomesh/config";
 import { DEFAULT_MASKING, MaskedBatchStream, loadCorpus } from "@grpomesh/data";
 import { createTrainingBackend, type TrainingBackend } from "@grpomesh/role-engines";
 import { defaultGeneratorConfig, loadConfig, type ModelConfig } from "@grpomesh/model/format";
@@ -16,7 +17,6 @@ import {
   grpoBatch,
   measureEngine,
   noiseLine,
-  parseEngineFlags,
   resultsJson,
   seededWeights,
   sizeConfig,
@@ -25,41 +25,10 @@ import {
   type Machine,
   type SizeReport,
 } from "./engine.ts";
+import { ENGINE_BENCH_SETTINGS } from "./settings.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const GENERATOR = loadConfig(join(ROOT, "models/generator"));
-
-test("flags: defaults, comma lists, and refusals that say what is expected", () => {
-  const d = parseEngineFlags([]);
-  assert.deepEqual(d.sizes, ["default", "reference"]);
-  assert.equal(d.engines, null);
-  assert.equal(d.runs, 5);
-  assert.equal(d.groupSize, 8);
-  assert.equal(d.microBatch, "auto");
-  const o = parseEngineFlags([
-    "--sizes=reference",
-    "--engines=tfjs,onnx,tfjs",
-    "--runs=2",
-    "--warmup=0",
-    "--threads=1",
-    "--group-size=4",
-    "--micro-batch=2",
-    "--budget-s=0",
-    "--json=/tmp/x.json",
-  ]);
-  assert.deepEqual(o.sizes, ["reference"]);
-  assert.deepEqual(o.engines, ["tfjs", "onnx"]);
-  assert.deepEqual([o.runs, o.warmup, o.threads, o.groupSize, o.microBatch, o.budgetS, o.json], [2, 0, 1, 4, 2, 0, "/tmp/x.json"]);
-  assert.throws(() => parseEngineFlags(["--engines=torch"]), /--engines=torch; expected a comma list of onnx, tfjs/);
-  assert.throws(() => parseEngineFlags(["--sizes=default,huge"]), /--sizes=default,huge; expected a comma list of default, reference/);
-  assert.throws(() => parseEngineFlags(["--runs=0"]), /--runs=0; expected a positive integer/);
-  assert.throws(() => parseEngineFlags(["--warmup=-1"]), /--warmup=-1; expected a non-negative integer/);
-  assert.throws(() => parseEngineFlags(["--group-size=1"]), /--group-size=1; expected ≥ 2/);
-  assert.throws(() => parseEngineFlags(["--micro-batch=half"]), /--micro-batch=half; expected auto, 0 \(whole batch\) or a positive integer/);
-  assert.throws(() => parseEngineFlags(["--budget-s=-3"]), /--budget-s=-3; expected seconds ≥ 0/);
-  assert.throws(() => parseEngineFlags(["--batch=3"]), /unknown flag --batch; flags:\n  --sizes=/);
-  assert.throws(() => parseEngineFlags(["--help"]), /flags:\n  --sizes="default,reference"/);
-});
 
 test("FLOPs: a hand-computed tiny case and the reference size of issue #6", () => {
   const tiny = defaultGeneratorConfig(GENERATOR.vocab.slice(0, 10), { n_layer: 2, d_model: 8, n_head: 2, d_ff: 32, seq_len: 4 });
@@ -147,7 +116,7 @@ test("tables, goals and JSON: medians, GFLOP/s, speed-ups over tfjs, engines tha
 
   const machine: Machine = { cpu: "Test CPU", logicalCpus: 2, threads: 2, node: "v20", loadAverage1mAtStart: 1.5, loadAverage1mAtEnd: NaN };
   assert.match(noiseLine(machine), /^timings on this shared 2-core VM are noisy .* load average 1\.50 at the start, NaN at the end/);
-  const json = JSON.parse(resultsJson(machine, parseEngineFlags(["--json=r.json"]), [partial], new Date(0)));
+  const json = JSON.parse(resultsJson(machine, { ...defaults(ENGINE_BENCH_SETTINGS), json: "r.json" }, [partial], new Date(0)));
   assert.equal(json.time, "1970-01-01T00:00:00.000Z");
   assert.equal(json.machine.loadAverage1mAtEnd, null);
   assert.deepEqual(json.goals_gflops, { train: 80, forward: 120 });

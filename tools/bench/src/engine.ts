@@ -4,7 +4,7 @@
 // Weights are seeded random (speed does not depend on them); inputs are real masked corpus text.
 import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TrainingBackend } from "@grpomesh/role-engines";
 import { accumulateGradients } from "@grpomesh/role-engines/accumulate";
@@ -22,16 +22,10 @@ import {
   type Weights,
 } from "@grpomesh/model/format";
 import { Rng, mixSeeds } from "@grpomesh/rng";
-import { parseFlags, requirePositiveIntegers } from "./options.ts";
+import { ENGINES, type Engine, type EngineBenchConfig, type SizeName } from "./settings.ts";
 import { formatTable, median } from "./stats.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-
-// Kept here rather than imported from libs/role-engines so `--help` and flag errors load no engine.
-export const ENGINES = ["onnx", "tfjs"] as const;
-export type Engine = (typeof ENGINES)[number];
-export const SIZE_NAMES = ["default", "reference"] as const;
-export type SizeName = (typeof SIZE_NAMES)[number];
 
 /** The reference size of the engine benchmarks (4.85M parameters with the bundled vocabulary). */
 export const REFERENCE_ARCH = { n_layer: 6, d_model: 256, n_head: 8, d_ff: 1024, seq_len: 256 } as const;
@@ -47,94 +41,6 @@ export const AUTO_MICRO_BATCH: Record<Engine, Record<SizeName, number>> = { onnx
 
 /** The seed's GRPO hyper-parameters the training step runs with (libs/loop GRPO_DEFAULTS). */
 export const STEP_SETTINGS = { temperature: 0.8, klBeta: 0.1, lr: 1e-5, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, gradClip: 1 } as const;
-
-// ---------------------------------------------------------------------------------------------
-// Flags
-
-const DEFAULTS = {
-  sizes: "default,reference",
-  engines: "",
-  runs: 5,
-  warmup: 1,
-  "budget-s": 60,
-  threads: 0,
-  "group-size": 8,
-  "micro-batch": "auto",
-  "tfjs-backend": "",
-  seed: 1,
-  json: "",
-  generator: join(ROOT, "models/generator"),
-};
-const HELP: Partial<Record<keyof typeof DEFAULTS, string>> = {
-  sizes: "comma list of default (bundled generator's config, B=16) and reference (6 layers, d_model 256, T=256, B=64)",
-  engines: "comma list of onnx, tfjs (empty: every engine; one that cannot start is listed with the reason)",
-  runs: "timed runs per phase (forward, training step); medians",
-  warmup: "untimed runs first, per phase",
-  "budget-s":
-    "seconds per phase (warm-up included) after which no further timed run starts, once one is done (tfjs-wasm at the reference size then runs fewer; the table says how many); 0 = always --runs",
-  threads: "onnxruntime intra-op threads (0 = os.availableParallelism()); tfjs-wasm runs one thread under Node whatever this says",
-  "group-size": "k completions per input in the GRPO loss",
-  "micro-batch":
-    "inputs per lossAndGrads call, gradients summed (exact accumulation): auto = whole batch, except 4 for tfjs at the reference size (4 GiB wasm heap); or a number, 0 = whole batch",
-  "tfjs-backend": "tfjs backend (wasm, cpu, tensorflow…; empty: initBackend's choice)",
-  seed: "seed of the random weights, the corpus windows and the sampled completions",
-  json: "also write the results to this JSON file",
-  generator: "checkpoint folder whose config.json gives the default size and the vocabulary",
-};
-
-export interface EngineBenchOptions {
-  sizes: SizeName[];
-  /** null: every engine. */
-  engines: Engine[] | null;
-  runs: number;
-  warmup: number;
-  budgetS: number;
-  threads: number;
-  groupSize: number;
-  microBatch: number | "auto";
-  tfjsBackend: string;
-  seed: number;
-  json: string;
-  generator: string;
-}
-
-function nameList<T extends string>(flag: string, raw: string, allowed: readonly T[]): T[] {
-  const names = raw.split(",").map((s) => s.trim());
-  const bad = names.filter((n) => !(allowed as readonly string[]).includes(n));
-  if (names.length === 0 || bad.length) throw new Error(`--${flag}=${raw}; expected a comma list of ${allowed.join(", ")}`);
-  return [...new Set(names)] as T[];
-}
-
-export function parseEngineFlags(argv: readonly string[]): EngineBenchOptions {
-  const f = parseFlags(argv, DEFAULTS, HELP);
-  requirePositiveIntegers(f, ["runs", "group-size"]);
-  for (const key of ["warmup", "threads"] as const) {
-    if (!Number.isInteger(f[key]) || f[key] < 0) throw new Error(`--${key}=${f[key]}; expected a non-negative integer`);
-  }
-  if (!(f["budget-s"] >= 0)) throw new Error(`--budget-s=${f["budget-s"]}; expected seconds ≥ 0 (0 = always --runs)`);
-  if (f["group-size"] < 2) throw new Error(`--group-size=${f["group-size"]}; expected ≥ 2 (a group needs members to compare)`);
-  let microBatch: number | "auto" = "auto";
-  if (f["micro-batch"] !== "auto") {
-    microBatch = Number(f["micro-batch"]);
-    if (f["micro-batch"].trim() === "" || !Number.isInteger(microBatch) || microBatch < 0) {
-      throw new Error(`--micro-batch=${f["micro-batch"]}; expected auto, 0 (whole batch) or a positive integer`);
-    }
-  }
-  return {
-    sizes: nameList("sizes", f.sizes, SIZE_NAMES),
-    engines: f.engines.trim() === "" ? null : nameList("engines", f.engines, ENGINES),
-    runs: f.runs,
-    warmup: f.warmup,
-    budgetS: f["budget-s"],
-    threads: f.threads,
-    groupSize: f["group-size"],
-    microBatch,
-    tfjsBackend: f["tfjs-backend"],
-    seed: f.seed,
-    json: f.json,
-    generator: f.generator,
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Arithmetic
@@ -540,7 +446,7 @@ export function noiseLine(m: Machine): string {
 }
 
 /** The --json file: everything printed, with every run's time. */
-export function resultsJson(machine: Machine, options: EngineBenchOptions, reports: readonly SizeReport[], time = new Date()): string {
+export function resultsJson(machine: Machine, options: EngineBenchConfig, reports: readonly SizeReport[], time = new Date()): string {
   return (
     JSON.stringify(
       {
@@ -576,14 +482,13 @@ function progressWriter(label: string): { label: string; update(what: string): v
   return p;
 }
 
-export async function run(argv: string[]): Promise<void> {
-  const o = parseEngineFlags(argv);
+export async function run(o: EngineBenchConfig): Promise<void> {
   // Engines and the corpus load only now, so --help and flag errors are instant.
   const { loadConfig } = await import("@grpomesh/model/format");
   const { loadCorpus, MaskedBatchStream, DEFAULT_MASKING } = await import("@grpomesh/data");
   const { createTrainingBackend } = await import("@grpomesh/role-engines");
 
-  const generator = loadConfig(o.generator);
+  const generator = loadConfig(resolve(ROOT, o.generator));
   const corpus = loadCorpus();
   if (corpus.vocab.tokens.join("\u0000") !== generator.vocab.join("\u0000") || corpus.vocab.maskTokenId !== generator.mask_token_id) {
     throw new Error(
@@ -604,14 +509,14 @@ export async function run(argv: string[]): Promise<void> {
     `bench engine: ${machine.cpu}, ${machine.logicalCpus} logical CPU(s), node ${machine.node}, load average ${machine.loadAverage1mAtStart.toFixed(2)}; onnxruntime threads ${threads}`,
   );
   console.log(
-    `weights: seeded random (seed ${o.seed}); inputs: masked windows of the corpus (default masking); training step: GRPO loss (k=${o.groupSize}, global group-relative advantages, ` +
+    `weights: seeded random (seed ${o.seed}); inputs: masked windows of the corpus (default masking); training step: GRPO loss (k=${o.group_size}, global group-relative advantages, ` +
       `exact KL against the initial policy, β ${STEP_SETTINGS.klBeta}, τ ${STEP_SETTINGS.temperature}) + gradients + clipping + AdamW; ${o.warmup} warm-up + up to ${o.runs} timed runs per phase` +
-      (o.budgetS > 0 ? `, fewer once a phase has taken ${o.budgetS} s` : ""),
+      (o.budget_s > 0 ? `, fewer once a phase has taken ${o.budget_s} s` : ""),
   );
 
-  const engines = o.engines ?? [...ENGINES];
+  const engines = o.engines ? [...new Set(o.engines.split(",").map((e) => e.trim() as Engine))] : [...ENGINES];
   const reports: SizeReport[] = [];
-  for (const size of o.sizes) {
+  for (const size of new Set(o.sizes.split(",").map((n) => n.trim() as SizeName))) {
     const config = sizeConfig(size, generator);
     const B = SIZE_BATCH[size];
     const T = config.seq_len;
@@ -631,7 +536,7 @@ export async function run(argv: string[]): Promise<void> {
       model: `${config.n_layer} layers, d_model ${config.d_model}, ${config.n_head} heads, d_ff ${config.d_ff}, V=${config.vocab_size} (${(parameters / 1e6).toFixed(2)}M parameters)`,
       batchSize: B,
       seqLen: T,
-      groupSize: o.groupSize,
+      groupSize: o.group_size,
       parameters,
       flops: batchFlops(config, B, T),
       engines: [],
@@ -644,7 +549,7 @@ export async function run(argv: string[]): Promise<void> {
       const entry: EngineResult = { engine };
       report.engines.push(entry);
       try {
-        const created = await createTrainingBackend(config, { engine, threads, tfjsBackend: o.tfjsBackend || undefined });
+        const created = await createTrainingBackend(config, { engine, threads, tfjsBackend: o.tfjs_backend || undefined });
         backend = created.backend;
         entry.description = backend.description;
         if (created.selection.engine !== engine) throw new Error(`asked for ${engine} but got ${created.selection.engine} (${created.selection.reason})`);
@@ -657,10 +562,10 @@ export async function run(argv: string[]): Promise<void> {
       try {
         await backend.setWeights(weights);
         p.label = `${engine} at ${size} (${backend.description})`;
-        const microBatch = o.microBatch === "auto" ? AUTO_MICRO_BATCH[engine][size] : o.microBatch;
+        const microBatch = o.micro_batch === "auto" ? AUTO_MICRO_BATCH[engine][size] : Number(o.micro_batch);
         entry.result = await measureEngine(
           backend,
-          { config, data, groupSize: o.groupSize, microBatch, runs: o.runs, warmup: o.warmup, budgetS: o.budgetS, seed: o.seed },
+          { config, data, groupSize: o.group_size, microBatch, runs: o.runs, warmup: o.warmup, budgetS: o.budget_s, seed: o.seed },
           p.update,
         );
         p.done(`forward ${sec(entry.result.forward.median_s)} s, training step ${sec(entry.result.train.median_s)} s (medians)`);

@@ -2,22 +2,28 @@
 // step table and a swap table out.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { parseSettings } from "@grpomesh/config";
 import { run } from "./fleet.ts";
+import { FLEET_BENCH_SETTINGS, fleetRelations } from "./settings.ts";
 import { printedLines, withTinyJudge } from "./test/tiny-judge.ts";
+
+const settings = (argv: string[]) => parseSettings(FLEET_BENCH_SETTINGS, { argv, check: fleetRelations }).config;
 
 test("bench fleet reports step seq/s and latency per replica count, and swap times", () =>
   withTinyJudge(async (model) => {
     const lines = await printedLines(() =>
-      run([
-        `--model=${model}`,
-        "--replicas=1,2",
-        "--judges=--sessions=1 --threads=1",
-        "--sequences=24",
-        "--group-size=4",
-        "--steps=3",
-        "--warmup=1",
-        "--swaps=1",
-      ]),
+      run(
+        settings([
+          `--model=${model}`,
+          "--replicas=1,2",
+          "--judges=--sessions=1 --threads=1",
+          "--sequences=24",
+          "--group-size=4",
+          "--steps=3",
+          "--warmup=1",
+          "--swaps=1",
+        ]),
+      ),
     );
     const out = lines.join("\n");
     const numbers = (re: RegExp) => lines.filter((l) => re.test(l)).map((l) => l.trim().split(/\s+/).slice(2).map(Number));
@@ -40,5 +46,5 @@ test("bench fleet reports step seq/s and latency per replica count, and swap tim
       out,
     );
     for (const [, wall, server, fleet] of swaps) assert.ok(wall! >= server! && server! > 0 && fleet! > 0, out);
-    await assert.rejects(run(["--sequences=10", "--group-size=4"]), /--sequences=10 is not a multiple of --group-size=4/);
+    assert.throws(() => settings(["--sequences=10", "--group-size=4"]), /sequences 10 is not a multiple of group_size 4/);
   }));

@@ -8,39 +8,13 @@ import { JudgeService } from "@grpomesh/proto";
 import { createClient } from "@grpomesh/rpc";
 import { Rng } from "@grpomesh/rng";
 import { JudgeFleet } from "@grpomesh/orchestrator";
-import { benchModel, judgeConfigurations, judgeLabel, MODEL_FLAG_HELP, MODEL_FLAGS, startJudge, type JudgeProcess } from "./judge-process.ts";
-import { intList, parseFlags, requirePositiveIntegers } from "./options.ts";
+import { benchModel, judgeConfigurations, judgeLabel, startJudge, type JudgeProcess } from "./judge-process.ts";
+import type { FleetBenchConfig } from "./settings.ts";
 import { formatTable, mean, percentile } from "./stats.ts";
 
-const DEFAULTS = {
-  ...MODEL_FLAGS,
-  replicas: "1,2",
-  judges: "--sessions=1;--sessions=1 --threads=1",
-  sequences: 128,
-  "group-size": 8,
-  steps: 12,
-  warmup: 2,
-  swaps: 3,
-};
-const HELP: Partial<Record<keyof typeof DEFAULTS, string>> = {
-  ...MODEL_FLAG_HELP,
-  replicas: "judge replicas behind the fleet, comma list (e.g. 1,2,4)",
-  judges:
-    "judge configurations, ';'-separated, each a space-separated list of judge flags for every replica (default: what npm start runs, --sessions=1, and the same with one intra-op thread)",
-  sequences: "sequences per step (B·k; the seed's step is 16 × 8 = 128)",
-  "group-size": "k: chunks hold whole groups",
-  steps: "timed steps per configuration, one at a time",
-  warmup: "untimed steps first",
-  swaps: "swap rounds (each: LoadModel on every replica by itself, then the fleet's swapModel)",
-};
-
-export async function run(argv: string[]): Promise<void> {
-  const o = parseFlags(argv, DEFAULTS, HELP);
-  const replicaCounts = intList("replicas", o.replicas);
-  const judges = judgeConfigurations("judges", o.judges);
-  requirePositiveIntegers(o, ["sequences", "group-size", "steps", "seq-len"]);
-  if (o.sequences % o["group-size"] !== 0)
-    throw new Error(`--sequences=${o.sequences} is not a multiple of --group-size=${o["group-size"]}; a step is whole groups`);
+export async function run(o: FleetBenchConfig): Promise<void> {
+  const replicaCounts = o.replicas.split(",").map(Number);
+  const judges = judgeConfigurations(o.judges);
 
   const model = await benchModel(o.model, o.seed);
   try {
@@ -48,7 +22,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`bench fleet: ${cpu.length}× ${cpu[0]?.model ?? "unknown CPU"}, node ${process.version}, load average ${loadavg()[0]!.toFixed(1)}`);
     console.log(`model: ${model.what}`);
     console.log(
-      `steps: ${o.sequences} sequences (groups of ${o["group-size"]}) through JudgeFleet, ${o.warmup} warm-up + ${o.steps} timed, one at a time; judges and the bench on loopback, sharing this machine's CPUs`,
+      `steps: ${o.sequences} sequences (groups of ${o.group_size}) through JudgeFleet, ${o.warmup} warm-up + ${o.steps} timed, one at a time; judges and the bench on loopback, sharing this machine's CPUs`,
     );
 
     const stepRows: string[][] = [];
@@ -61,7 +35,7 @@ export async function run(argv: string[]): Promise<void> {
           procs.push(...(await Promise.all(Array.from({ length: n }, () => startJudge([`--model=${model.path}`, ...args])))));
           const label = judgeLabel(procs[0]!.startLine);
           const { step, swap } = await measure(procs, model.path, o);
-          const chunk = Math.ceil(o.sequences / o["group-size"] / n) * o["group-size"];
+          const chunk = Math.ceil(o.sequences / o.group_size / n) * o.group_size;
           stepRows.push([
             label,
             String(n),
@@ -103,7 +77,7 @@ interface Measured {
   swap: { loadWallMs: number[]; serverLoadMs: number[]; fleetSwapMs: number[] };
 }
 
-async function measure(procs: JudgeProcess[], modelPath: string, o: typeof DEFAULTS): Promise<Measured> {
+async function measure(procs: JudgeProcess[], modelPath: string, o: FleetBenchConfig): Promise<Measured> {
   const security = procs[0]!.security;
   const fleet = new JudgeFleet(
     procs.map((p) => p.address),
@@ -112,10 +86,10 @@ async function measure(procs: JudgeProcess[], modelPath: string, o: typeof DEFAU
   const clients = procs.map((p) => createClient(JudgeService, p.address, { deadlineMs: 600_000, security }));
   try {
     const info = await clients[0]!.info({});
-    const seqLen = info.seqLen || o["seq-len"];
+    const seqLen = info.seqLen || o.seq_len;
     const rng = new Rng(o.seed);
     const sequences = Int32Array.from({ length: o.sequences * seqLen }, () => rng.nextInt(info.vocab.length));
-    const shape = { count: o.sequences, seqLen, groupSize: o["group-size"] };
+    const shape = { count: o.sequences, seqLen, groupSize: o.group_size };
 
     process.stderr.write(" warm-up…");
     for (let i = 0; i < o.warmup; i++) await fleet.score(sequences, shape);

@@ -1,20 +1,26 @@
 // The judge bench end to end on a tiny model: two judge configurations, two concurrency levels, a table out.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { parseSettings } from "@grpomesh/config";
 import { run } from "./judge.ts";
+import { JUDGE_BENCH_SETTINGS } from "./settings.ts";
 import { printedLines, withTinyJudge } from "./test/tiny-judge.ts";
+
+const settings = (argv: string[]) => parseSettings(JUDGE_BENCH_SETTINGS, { argv }).config;
 
 test("bench judge reports seq/s and latency for each scheduler and concurrency", () =>
   withTinyJudge(async (model) => {
     const lines = await printedLines(() =>
-      run([
-        `--model=${model}`,
-        "--batch=8",
-        "--requests=6",
-        "--warmup=1",
-        "--concurrency=1,3",
-        "--judges=--scheduler=microbatch --sessions=1 --threads=1;--scheduler=parallel --sessions=2 --threads=1",
-      ]),
+      run(
+        settings([
+          `--model=${model}`,
+          "--batch=8",
+          "--requests=6",
+          "--warmup=1",
+          "--concurrency=1,3",
+          "--judges=--scheduler=microbatch --sessions=1 --threads=1;--scheduler=parallel --sessions=2 --threads=1",
+        ]),
+      ),
     );
     const out = lines.join("\n");
     assert.match(out, new RegExp(`model: ${model} \\(--model\\)`));
@@ -26,5 +32,5 @@ test("bench judge reports seq/s and latency for each scheduler and concurrency",
       assert.ok(seqPerS! > 0 && p50! > 0 && p99! >= p50!, row);
     }
     assert.equal(lines.filter((l) => l.startsWith("judge: serving ")).length, 2);
-    await assert.rejects(run(["--judges=--model=x.onnx"]), /--judges has "--model=x.onnx"; expected judge flags/);
+    assert.throws(() => settings(["--judges=--model=x.onnx"]), /option --judges is "--model=x.onnx"; expected judge configurations/);
   }));

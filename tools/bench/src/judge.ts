@@ -6,32 +6,13 @@ import { JudgeService } from "@grpomesh/proto";
 import { createClient } from "@grpomesh/rpc";
 import { Rng } from "@grpomesh/rng";
 import { encodeTensor } from "@grpomesh/tensor";
-import { benchModel, histogramTotals, judgeConfigurations, judgeLabel, MODEL_FLAG_HELP, MODEL_FLAGS, startJudge } from "./judge-process.ts";
-import { intList, parseFlags, requirePositiveIntegers } from "./options.ts";
+import { benchModel, histogramTotals, judgeConfigurations, judgeLabel, startJudge } from "./judge-process.ts";
+import type { JudgeBenchConfig } from "./settings.ts";
 import { formatTable, mean, percentile } from "./stats.ts";
 
-const DEFAULTS = {
-  ...MODEL_FLAGS,
-  batch: 128,
-  requests: 40,
-  warmup: 5,
-  concurrency: "1,4",
-  judges: "--scheduler=parallel;--scheduler=microbatch --sessions=1",
-};
-const HELP: Partial<Record<keyof typeof DEFAULTS, string>> = {
-  ...MODEL_FLAG_HELP,
-  batch: "sequences per Score request",
-  requests: "timed requests per concurrency level",
-  warmup: "untimed requests before each level",
-  concurrency: "requests in flight, comma list (e.g. 1,4,8)",
-  judges: "judge configurations to compare, ';'-separated, each a space-separated list of judge flags (the judge's defaults fill in the rest)",
-};
-
-export async function run(argv: string[]): Promise<void> {
-  const o = parseFlags(argv, DEFAULTS, HELP);
-  const concurrencies = intList("concurrency", o.concurrency);
-  const judges = judgeConfigurations("judges", o.judges);
-  requirePositiveIntegers(o, ["batch", "requests", "seq-len"]);
+export async function run(o: JudgeBenchConfig): Promise<void> {
+  const concurrencies = o.concurrency.split(",").map(Number);
+  const judges = judgeConfigurations(o.judges);
 
   const model = await benchModel(o.model, o.seed);
   try {
@@ -48,7 +29,7 @@ export async function run(argv: string[]): Promise<void> {
       try {
         console.log(judge.startLine);
         const info = await client.info({});
-        const seqLen = info.seqLen || o["seq-len"];
+        const seqLen = info.seqLen || o.seq_len;
         const rng = new Rng(o.seed);
         const ids = Int32Array.from({ length: o.batch * seqLen }, () => rng.nextInt(info.vocab.length));
         const tokens = encodeTensor(ids, [o.batch, seqLen]);

@@ -1,5 +1,7 @@
-// `npm run bench -- <name> [--flag=value …]`: one entry point for every benchmark. Each bench is
-// a module with `run(argv)`, imported only when asked for, so one bench's engines never load for another.
+// `npm run bench -- <name> [--key=value …]`: one entry point for every benchmark. Each bench is a
+// settings table (settings.ts) and a module with `run(config)`, imported only when asked for, so
+// one bench's engines never load for another, and a bad setting is refused before any loads.
+import { parseCommandLine } from "@grpomesh/config";
 import { BENCHES, benchUsage } from "./registry.ts";
 
 const [name, ...argv] = process.argv.slice(2);
@@ -8,8 +10,9 @@ if (!bench) {
   console.error(name === undefined || name === "--help" ? benchUsage() : `unknown bench "${name}"\n${benchUsage()}`);
   process.exit(name === "--help" ? 0 : 2);
 }
+const { config } = parseCommandLine(bench.settings, `npm run bench -- ${name}`, { argv, check: bench.check });
 try {
-  await (await bench.load()).run(argv);
+  await (await bench.load()).run(config);
 } catch (err) {
   console.error(`bench ${name}: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);

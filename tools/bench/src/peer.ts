@@ -6,13 +6,13 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fromBinary } from "@bufbuild/protobuf";
 import { ModelProtoSchema, TensorProto_DataType } from "onnx-buf";
 import { expectedTensorShapes, validateConfig, type ModelConfig, type Weights } from "@grpomesh/model/format";
-import { parseFlags, requirePositiveIntegers } from "./options.ts";
-import { AUTO_MICRO_BATCH, REFERENCE_ARCH, SIZE_NAMES, type SizeName } from "./engine.ts";
+import { PEER_MODES, SIZE_NAMES, type PeerBenchConfig, type PeerMode, type SizeName } from "./settings.ts";
+import { AUTO_MICRO_BATCH, REFERENCE_ARCH } from "./engine.ts";
 import { formatTable, median } from "./stats.ts";
 import type { EngineChoice } from "@grpomesh/role-engines";
 
@@ -28,8 +28,6 @@ export const BUSY_LOAD = 0.5;
 const META_CONFIG = "grpomesh.config"; // libs/onnx-export export.ts writes the whole config.json here
 const META_VERSION = "grpomesh.version";
 
-export const PEER_MODES = ["repeat", "group"] as const;
-export type PeerMode = (typeof PEER_MODES)[number];
 export const PHASES = ["data", "sample", "judge", "reference", "advantage", "update", "step"] as const;
 export type Phase = (typeof PHASES)[number];
 export const GOALS: Record<PeerMode, number> = { repeat: 8, group: 1 };
@@ -254,70 +252,19 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, what: str
 // ---------------------------------------------------------------------------------------------
 // The bench
 
-const HELP = {
-  size: "default | reference | both (default: the bundled models' size; reference = 6 layers, d_model 256, T 256, minutes per step on tfjs-wasm)",
-  steps: "measured steps per side (medians)",
-  warmup: "unmeasured steps first, per side",
-  threads: "threads for the peer's torch.set_num_threads, our onnxruntime engines and our judge session (0 = os.availableParallelism())",
-  "peer-threads": "the peer's threads alone, to see how it scales (0 = --threads); the ratios are meant with both sides on the same threads",
-  modes: "peer modes: repeat (each input k times) and/or group (one forward per input)",
-  engine: "our policy/reference engine, tfjs | onnx | auto (empty: the engines' default)",
-  "micro-batch-size":
-    "inputs per micro-batch in our update (exact gradient accumulation): auto = the whole batch, except 4 with tfjs at the reference size (tfjs-wasm's 4 GiB heap cannot hold B=16 at T=256); or a number, 0 = whole batch",
-  python: "interpreter that imports torch (empty: /usr/bin/python3, then python3 on PATH)",
-  json: "also write the results to this JSON file",
-  generator: "checkpoint folder of the default-size generator",
-  "judge-model": "ONNX judge (used where its seq_len matches the generator's; else a random judge of that seq_len)",
-} as const;
-
-export async function run(argv: string[]): Promise<void> {
-  const flags = parseFlags(
-    argv,
-    {
-      size: "default",
-      steps: 3,
-      warmup: 1,
-      "batch-size": 16,
-      "group-size": 8,
-      threads: 0,
-      "peer-threads": 0,
-      modes: "repeat,group",
-      engine: "",
-      "micro-batch-size": "auto",
-      python: "",
-      json: "",
-      generator: join(ROOT, "models/generator"),
-      "judge-model": join(ROOT, "models/judge/model.onnx"),
-    },
-    HELP,
-  );
-  const sizes: SizeName[] = flags.size === "both" ? ["default", "reference"] : [flags.size as SizeName];
-  if (!sizes.every((s) => SIZE_NAMES.includes(s))) throw new Error(`--size=${flags.size}; expected default, reference or both`);
-  const modes = flags.modes.split(",").map((m) => m.trim());
-  if (modes.length === 0 || !modes.every((m): m is PeerMode => (PEER_MODES as readonly string[]).includes(m))) {
-    throw new Error(`--modes=${flags.modes}; expected repeat, group or repeat,group`);
-  }
-  requirePositiveIntegers(flags, ["batch-size", "group-size", "steps"]);
-  if (!Number.isInteger(flags.warmup) || flags.warmup < 0) throw new Error(`--warmup=${flags.warmup}; expected a non-negative integer`);
-  for (const key of ["threads", "peer-threads"] as const) {
-    if (!Number.isInteger(flags[key]) || flags[key] < 0) throw new Error(`--${key}=${flags[key]}; expected 0 (the default) or a positive integer`);
-  }
-  if (flags["group-size"] < 2) throw new Error(`--group-size=${flags["group-size"]}; expected ≥ 2 (a group needs members to compare)`);
-  const microBatch = flags["micro-batch-size"] === "auto" ? undefined : Number(flags["micro-batch-size"]);
-  if (microBatch !== undefined && !(Number.isInteger(microBatch) && microBatch >= 0)) {
-    throw new Error(`--micro-batch-size=${flags["micro-batch-size"]}; expected auto, 0 (whole batch) or a positive integer`);
-  }
+export async function run(o: PeerBenchConfig): Promise<void> {
+  const sizes: SizeName[] = o.size === "both" ? [...SIZE_NAMES] : [o.size];
+  const modes = o.modes.split(",").map((m) => m.trim()) as PeerMode[];
+  const microBatch = o.micro_batch_size === "auto" ? undefined : Number(o.micro_batch_size);
 
   // Before any model loads: a machine without torch learns it in a second.
-  const probes = probeTorch(flags.python ? [flags.python] : DEFAULT_PYTHONS);
+  const probes = probeTorch(o.python ? [o.python] : DEFAULT_PYTHONS);
   const found = probes.find((p) => p.torch !== undefined);
   if (!found) throw new Error(torchMissingMessage(probes));
-  const threads = flags.threads || availableParallelism();
-  const peerThreads = flags["peer-threads"] || threads;
-  const { ENGINE_CHOICES, selectEngine } = await import("@grpomesh/role-engines");
-  if (flags.engine !== "" && !(ENGINE_CHOICES as readonly string[]).includes(flags.engine))
-    throw new Error(`--engine=${flags.engine}; expected one of ${ENGINE_CHOICES.join(", ")} (or leave it out for the engines' default)`);
-  const engine = flags.engine === "" ? undefined : (flags.engine as EngineChoice);
+  const threads = o.threads || availableParallelism();
+  const peerThreads = o.peer_threads || threads;
+  const { selectEngine } = await import("@grpomesh/role-engines");
+  const engine = o.engine === "" ? undefined : o.engine;
   // tfjs-wasm needs micro-batches at the reference size; the onnxruntime engine splits large batches itself.
   const engineName = selectEngine(engine).engine;
 
@@ -340,13 +287,15 @@ export async function run(argv: string[]): Promise<void> {
   try {
     for (const size of sizes) {
       const report = await runSize(size, {
-        ...flags,
-        modes: modes as PeerMode[],
+        ...o,
+        generator: resolve(ROOT, o.generator),
+        judge_model: resolve(ROOT, o.judge_model),
+        modes,
         threads,
         python: found.python,
-        peerThreads,
+        peer_threads: peerThreads,
         tmp: join(tmp, size),
-        microBatch: microBatch ?? (engineName === "tfjs" ? AUTO_MICRO_BATCH.tfjs[size] : 0),
+        micro_batch_size: microBatch ?? (engineName === "tfjs" ? AUTO_MICRO_BATCH.tfjs[size] : 0),
         engine,
       });
       reports.push(report);
@@ -358,30 +307,22 @@ export async function run(argv: string[]): Promise<void> {
         `${machine.loadAverage1mAtEnd.toFixed(2)} at the end, this bench included): compare ratios within one run, not across runs.`,
     );
     if (machine.loadAverage1mAtStart > BUSY_LOAD) console.log(busyWarning(machine.loadAverage1mAtStart));
-    if (flags.json) {
-      writeFileSync(flags.json, JSON.stringify({ machine, time: new Date().toISOString(), sizes: reports }, null, 2) + "\n");
-      console.log(`results written to ${flags.json}`);
+    if (o.json) {
+      writeFileSync(o.json, JSON.stringify({ machine, time: new Date().toISOString(), sizes: reports }, null, 2) + "\n");
+      console.log(`results written to ${o.json}`);
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-interface SizeOptions {
-  steps: number;
-  warmup: number;
-  "batch-size": number;
-  "group-size": number;
-  threads: number;
-  peerThreads: number;
+/** One size's run: the settings, with threads, python and the micro-batch resolved and paths absolute. */
+type SizeOptions = Omit<PeerBenchConfig, "modes" | "micro_batch_size" | "engine" | "size"> & {
   modes: PeerMode[];
-  python: string;
-  generator: string;
-  "judge-model": string;
-  tmp: string;
-  microBatch: number;
+  micro_batch_size: number;
   engine?: EngineChoice;
-}
+  tmp: string;
+};
 
 async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   // The engines load only here, so `--help` and the torch probe stay quick.
@@ -394,7 +335,7 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   mkdirSync(o.tmp, { recursive: true });
   await initBackend(undefined, { log: false }); // tfjs makes the random models
   const corpus = loadCorpus();
-  const config = { ...benchGrpoConfig(o["batch-size"], o["group-size"]), micro_batch_size: o.microBatch };
+  const config = { ...benchGrpoConfig(o.batch_size, o.group_size), micro_batch_size: o.micro_batch_size };
   checkGrpoConfig(config);
 
   // The generator: the bundled one at the default size, else one random initialisation both sides load.
@@ -411,10 +352,10 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   const T = modelConfig.seq_len;
 
   // The judge: the bundled ONNX where its seq_len matches; else random weights of its architecture at T.
-  const bundled = checkpointFromOnnx(readFileSync(o["judge-model"]), o["judge-model"]);
-  let judgeModel = o["judge-model"];
+  const bundled = checkpointFromOnnx(readFileSync(o.judge_model), o.judge_model);
+  let judgeModel = o.judge_model;
   let judge = bundled;
-  let judgeNote = `${o["judge-model"]} (${bundled.version ?? "unversioned"})`;
+  let judgeNote = `${o.judge_model} (${bundled.version ?? "unversioned"})`;
   if (bundled.config.seq_len !== T) {
     const randomConfig = { ...bundled.config, seq_len: T };
     const model = new MaskedTransformer(randomConfig, { seed: 2 });
@@ -446,7 +387,7 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
     steps: o.steps,
     warmup: o.warmup,
     batch_size: config.batch_size,
-    threads: o.peerThreads,
+    threads: o.peer_threads,
     seed: config.seed,
     hp: {
       group_size: config.group_size,
@@ -504,7 +445,7 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   const ourMedians: PhaseTimes = {};
   for (const phase of PHASES) ourMedians[phase] = median(records.map((r) => r.phases[`${phase}_ms`]));
 
-  console.log(`  PyTorch peer (${o.modes.join(", ")}), ${o.peerThreads} thread(s):`);
+  console.log(`  PyTorch peer (${o.modes.join(", ")}), ${o.peer_threads} thread(s):`);
   const peer = await runPeer(o.python, join(o.tmp, "job.json"), { ...job, modes: o.modes }, o.modes);
   const ratios: Partial<Record<PeerMode, number>> = {};
   for (const m of o.modes) ratios[m] = peer.modes[m]!.median_ms.step! / ourMedians.step!;

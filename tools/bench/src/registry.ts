@@ -1,39 +1,48 @@
-// The benchmarks `npm run bench -- <name>` knows. Add one: a module exporting
-// `run(argv: string[]): Promise<void>` and a line here.
-export interface BenchModule {
-  run(argv: string[]): Promise<void>;
+// The benchmarks `npm run bench -- <name>` knows. Add one: a settings table in settings.ts, a
+// module exporting `run(config)`, and a line here.
+import type { Table, Values } from "@grpomesh/config";
+import { ENGINE_BENCH_SETTINGS, FLEET_BENCH_SETTINGS, fleetRelations, JUDGE_BENCH_SETTINGS, PEER_BENCH_SETTINGS, STEP_BENCH_SETTINGS } from "./settings.ts";
+
+export interface BenchEntry<T extends Table = Table> {
+  summary: string;
+  settings: T;
+  check?(config: Values<T>): string[];
+  load(): Promise<{ run(config: Values<T>): Promise<void> }>;
 }
 
-export interface BenchEntry {
-  summary: string;
-  load(): Promise<BenchModule>;
-}
+const bench = <T extends Table>(entry: BenchEntry<T>): BenchEntry => entry as unknown as BenchEntry;
 
 export const BENCHES: Record<string, BenchEntry> = {
-  judge: {
+  judge: bench({
     summary: "Score throughput (sequences/s) and p50/p99 latency of a real judge process on loopback",
+    settings: JUDGE_BENCH_SETTINGS,
     load: () => import("./judge.ts"),
-  },
-  fleet: {
+  }),
+  fleet: bench({
     summary: "What training sees of its judges: a step's sequences through JudgeFleet over 1, 2, … replicas (seq/s, step latency), and model swap times",
+    settings: FLEET_BENCH_SETTINGS,
+    check: fleetRelations,
     load: () => import("./fleet.ts"),
-  },
-  step: {
+  }),
+  step: bench({
     summary: "GRPO step time by phase (sample, judge, reference, update), in-process and over gRPC, and the RPC share",
+    settings: STEP_BENCH_SETTINGS,
     load: () => import("./step.ts"),
-  },
-  engine: {
+  }),
+  engine: bench({
     summary:
       "Forward and training-step (GRPO loss + gradients + AdamW) time and GFLOP/s of every training engine (onnx, tfjs), default and reference sizes, against issue #6's goals",
+    settings: ENGINE_BENCH_SETTINGS,
     load: () => import("./engine.ts"),
-  },
-  peer: {
+  }),
+  peer: bench({
     summary: "Our GRPO step against the seed's algorithm in PyTorch (repeat-k and one-forward-per-group), same model and batches; the ratios",
+    settings: PEER_BENCH_SETTINGS,
     load: () => import("./peer.ts"),
-  },
+  }),
 };
 
 export function benchUsage(): string {
   const lines = Object.entries(BENCHES).map(([name, b]) => `  ${name.padEnd(10)} ${b.summary}`);
-  return ["usage: npm run bench -- <name> [--flag=value …]   (--help after the name lists its flags)", "benches:", ...lines].join("\n");
+  return ["usage: npm run bench -- <name> [--key=value …]   (--help after the name lists its settings)", "benches:", ...lines].join("\n");
 }

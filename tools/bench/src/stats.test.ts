@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { formatTable, mean, median, percentile } from "./stats.ts";
-import { intList, parseFlags } from "./options.ts";
 
 test("nearest-rank percentiles, the median and the mean", () => {
   const xs = [5, 1, 4, 2, 3, 10, 9, 8, 7, 6];
@@ -28,21 +27,4 @@ test("tables line up", () => {
     ),
     "a    bb\n---  --\nx     1\nyyy  22",
   );
-});
-
-test("flags are typed by their defaults; unknown or malformed ones are refused", () => {
-  const d = { model: "", batch: 128, verbose: false, concurrency: "1" };
-  assert.deepEqual(parseFlags(["--batch=64", "--verbose", "--model=m.onnx", "--concurrency=1,4"], d), {
-    model: "m.onnx",
-    batch: 64,
-    verbose: true,
-    concurrency: "1,4",
-  });
-  assert.throws(() => parseFlags(["--bacth=1"], d), /unknown flag --bacth; flags:\n  --model=""/);
-  assert.throws(() => parseFlags(["--batch=many"], d), /--batch=many; expected a number/);
-  assert.throws(() => parseFlags(["--batch"], d), /--batch needs a value/);
-  assert.throws(() => parseFlags(["batch=1"], d), /not of the form --flag=value/);
-  assert.deepEqual(intList("concurrency", "1, 4,8"), [1, 4, 8]);
-  assert.throws(() => intList("concurrency", "1,,4"), /positive integers separated by commas/);
-  assert.throws(() => intList("concurrency", "0"), /positive integers/);
 });

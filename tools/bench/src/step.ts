@@ -6,18 +6,18 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { existsSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import { readFileSync } from "node:fs";
 import { loadCorpus, type Corpus } from "@grpomesh/data";
-import { ENGINE_CHOICES, PolicyEngine, ReferenceEngine, type EngineChoice } from "@grpomesh/role-engines";
+import { PolicyEngine, ReferenceEngine, type EngineChoice } from "@grpomesh/role-engines";
 import { CorpusData, GRPO_DEFAULTS, GrpoTrainer, type GrpoConfig, type JudgePort, type StepRecord } from "@grpomesh/loop";
 import { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig } from "@grpomesh/model";
 import { inspectJudgeModel } from "@grpomesh/onnx-export";
 import { DEFAULT_RUN_TOKENS, runInPieces } from "@grpomesh/onnx-export/pieces";
 import { GrpcPolicy, GrpcReference, JudgeFleet } from "@grpomesh/orchestrator";
 import { ROOT, startStack, writeCharacterJudge } from "@grpomesh/launcher";
-import { parseFlags } from "./options.ts";
+import type { StepBenchConfig } from "./settings.ts";
 import { formatTable, mean } from "./stats.ts";
 
 const PHASES = ["sample_ms", "judge_ms", "reference_ms", "advantage_ms", "update_ms", "data_ms", "step_ms"] as const;
@@ -126,78 +126,49 @@ export async function measureSteps(trainer: GrpoTrainer, warmup: number, steps: 
   return records;
 }
 
-export async function run(argv: string[]): Promise<void> {
-  const flags = parseFlags(
-    argv,
-    {
-      generator: join(ROOT, "models/generator"),
-      "judge-model": join(ROOT, "models/judge/model.onnx"),
-      steps: 5,
-      warmup: 1,
-      "batch-size": 16,
-      "group-size": 8,
-      judges: 2,
-      mode: "both",
-      engines: "onnx,tfjs",
-      "spin-wait": false,
-      tls: "on",
-    },
-    {
-      mode: "both | inproc | grpc",
-      judges: "judge replicas in the gRPC run",
-      engines: "policy/reference engines to measure, in order (onnx, tfjs, auto); the first is compared against the rest",
-      "spin-wait": "let the engines' onnxruntime threads spin after a run (the services' --spin_wait)",
-      tls: "on (mTLS + admin token, as npm start) | off (plaintext + admin token) | both (off, then on, and TLS's share of the step)",
-    },
-  );
-  const tlsModes = ({ on: [true], off: [false], both: [false, true] } as Record<string, boolean[]>)[flags.tls];
-  if (!tlsModes) throw new Error(`--tls=${flags.tls}: expected on, off or both`);
-  const engines = String(flags.engines)
-    .split(",")
-    .map((e) => e.trim())
-    .filter(Boolean) as EngineChoice[];
-  for (const e of engines)
-    if (!ENGINE_CHOICES.includes(e)) throw new Error(`--engines names "${e}"; expected a comma-separated list of ${ENGINE_CHOICES.join(", ")}`);
+export async function run(o: StepBenchConfig): Promise<void> {
+  const tlsModes = { on: [true], off: [false], both: [false, true] }[o.tls];
+  const engines = o.engines.split(",").map((e) => e.trim()) as EngineChoice[];
   const tmp = mkdtempSync(join(tmpdir(), "grpomesh-bench-step-"));
   try {
     const corpus = loadCorpus();
-    let generator = flags.generator;
+    let generator = resolve(ROOT, o.generator);
     if (!existsSync(join(generator, "config.json"))) {
       generator = join(tmp, "generator");
       await initBackend(undefined, { log: false });
       const model = new MaskedTransformer(defaultGeneratorConfig(corpus.vocab.tokens), { seed: 1 });
       model.save(generator);
       model.dispose();
-      console.log(`no generator at ${flags.generator}: using a randomly initialised one of the default size`);
+      console.log(`no generator at ${o.generator}: using a randomly initialised one of the default size`);
     }
     const modelConfig = loadConfig(generator);
-    let judgeModel = flags["judge-model"];
+    let judgeModel = resolve(ROOT, o.judge_model);
     if (!existsSync(judgeModel)) {
       judgeModel = join(tmp, "judge.onnx");
       writeCharacterJudge(judgeModel, corpus.vocab.tokens, "e", { seqLen: modelConfig.seq_len });
-      console.log(`no judge at ${flags["judge-model"]}: using a character-counting judge`);
+      console.log(`no judge at ${o.judge_model}: using a character-counting judge`);
     }
-    const config = benchGrpoConfig(flags["batch-size"], flags["group-size"]);
+    const config = benchGrpoConfig(o.batch_size, o.group_size);
     console.log(
       `GRPO step, B=${config.batch_size}, k=${config.group_size} (${config.batch_size * config.group_size} sequences), model ${modelConfig.n_layer}L×${modelConfig.d_model}, T=${modelConfig.seq_len}; ` +
-        `engines ${engines.join(", ")}; ${flags.warmup} warm-up + ${flags.steps} measured steps each; ${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores`,
+        `engines ${engines.join(", ")}; ${o.warmup} warm-up + ${o.steps} measured steps each; ${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores`,
     );
     const stepMeans: Array<{ engine: string; inproc?: number; grpc?: number }> = [];
 
     for (const engine of engines) {
       const results: Record<string, StepRecord[]> = {};
       let what: string = engine;
-      if (flags.mode !== "grpc") {
+      if (o.mode !== "grpc") {
         console.log(`[${engine}] in-process (policy, reference and judge engines in this process):`);
-        const inproc = await buildInProcessTrainer({ generator, judgeModel, corpus, config, engine, spinWait: flags["spin-wait"] });
+        const inproc = await buildInProcessTrainer({ generator, judgeModel, corpus, config, engine, spinWait: o.spin_wait });
         what = (await inproc.policy.info()).backend;
-        results.inproc = await measureSteps(inproc.trainer, flags.warmup, flags.steps);
+        results.inproc = await measureSteps(inproc.trainer, o.warmup, o.steps);
         await inproc.close();
       }
-      if (flags.mode !== "inproc") {
+      if (o.mode !== "inproc") {
         for (const tls of tlsModes) {
           const mode = tlsModes.length === 2 ? (tls ? "grpc" : "plain") : "grpc";
-          console.log(`[${engine}] over gRPC${tls ? " with mTLS" : " in plaintext"} (policy, reference and ${flags.judges} judge process(es) on loopback):`);
+          console.log(`[${engine}] over gRPC${tls ? " with mTLS" : " in plaintext"} (policy, reference and ${o.judges} judge process(es) on loopback):`);
           results[mode] = await measureGrpc(
             {
               generator,
@@ -206,13 +177,13 @@ export async function run(argv: string[]): Promise<void> {
               config,
               engine,
               seqLen: modelConfig.seq_len,
-              judges: flags.judges,
-              spinWait: flags["spin-wait"],
+              judges: o.judges,
+              spinWait: o.spin_wait,
               tls,
               dir: join(tmp, mode),
             },
-            flags.warmup,
-            flags.steps,
+            o.warmup,
+            o.steps,
           );
         }
       }
