@@ -30,7 +30,7 @@ import { ENGINE_BENCH_SETTINGS } from "./settings.ts";
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const GENERATOR = loadConfig(join(ROOT, "models/generator"));
 
-test("FLOPs: a hand-computed tiny case and the reference size of issue #6", () => {
+test("FLOPs: a hand-computed tiny case and the reference size", () => {
   const tiny = defaultGeneratorConfig(GENERATOR.vocab.slice(0, 10), { n_layer: 2, d_model: 8, n_head: 2, d_ff: 32, seq_len: 4 });
   // linear 2·(8·24 + 8·8 + 2·8·32) + 8·10 = 1616, attention 2·2·4·8 = 128 multiply-adds per token;
   // ×2 FLOPs each = 3488 per token; B=3, T=4: 12 tokens.

@@ -34,7 +34,7 @@ export const SIZE_BATCH: Record<SizeName, number> = { default: 16, reference: 64
 /** The goals at the reference size, in GFLOP/s (PyTorch trains at ≈79 here). */
 export const GOALS = { train: 80, forward: 120 } as const;
 /**
- * Inputs per lossAndGrads call when --micro-batch=auto (0 = the whole batch). tfjs-wasm's 4 GiB
+ * Inputs per lossAndGrads call when --micro_batch=auto (0 = the whole batch). tfjs-wasm's 4 GiB
  * heap cannot hold a T=256 backward pass of 16 inputs; onnx splits large batches itself.
  */
 export const AUTO_MICRO_BATCH: Record<Engine, Record<SizeName, number>> = { onnx: { default: 0, reference: 0 }, tfjs: { default: 0, reference: 4 } };
@@ -409,7 +409,7 @@ export function formatSizeReport(r: SizeReport): string {
   ].join("\n");
 }
 
-/** One line per engine measured at the reference size: its GFLOP/s against issue #6's goals. */
+/** One line per engine measured at the reference size: its GFLOP/s against GOALS. */
 export function goalLines(reports: readonly SizeReport[]): string[] {
   const ref = reports.find((r) => r.size === "reference");
   const head = `goals at the reference size: training step ≥ ${GOALS.train} GFLOP/s (PyTorch's ≈79), forward ≥ ${GOALS.forward} GFLOP/s`;

@@ -51,7 +51,7 @@ export async function startJudge(args: string[]): Promise<JudgeProcess> {
     rmSync(logDir, { recursive: true, force: true });
   };
   try {
-    const flags = ["--address=127.0.0.1:0", "--metrics-port=0", `--admin-token-file=${token.file}`, ...args];
+    const flags = ["--address=127.0.0.1:0", "--metrics_port=0", `--admin_token_file=${token.file}`, ...args];
     // In the bench's process group: a Ctrl-C stops the judges too.
     await supervisor.startAll([tsxProcess("judge", "services/judge/src/main.ts", flags, { readyLine: /^judge: serving /, sameGroup: true })]);
     const startLine = supervisor.get("judge").startLine!;

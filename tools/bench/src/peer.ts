@@ -2,7 +2,7 @@
 // seed's algorithm in PyTorch (tools/bench/peer/grpo_peer.py) on the same model, judge weights,
 // batches, hyper-parameters and threads. Two peers: "repeat" (each input repeated k times, every
 // phase on B·k sequences, as the seed's users run it) and "group" (one forward per input, the best
-// a PyTorch user could do). Issue #6 asks for peer-repeat/ours ≥ 8 and peer-group/ours ≥ 1.
+// a PyTorch user could do). Our goals: peer-repeat/ours ≥ 8 and peer-group/ours ≥ 1.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";

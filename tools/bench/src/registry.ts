@@ -31,7 +31,7 @@ export const BENCHES: Record<string, BenchEntry> = {
   }),
   engine: bench({
     summary:
-      "Forward and training-step (GRPO loss + gradients + AdamW) time and GFLOP/s of every training engine (onnx, tfjs), default and reference sizes, against issue #6's goals",
+      "Forward and training-step (GRPO loss + gradients + AdamW) time and GFLOP/s of every training engine (onnx, tfjs), default and reference sizes, against our goals (training step ≥ 80 GFLOP/s, forward ≥ 120 at the reference size)",
     settings: ENGINE_BENCH_SETTINGS,
     load: () => import("./engine.ts"),
   }),

@@ -33,7 +33,7 @@ export class InProcessJudge implements JudgePort {
   ) {}
 
   /** `threads`: onnxruntime's intra-op threads (default: onnxruntime's own choice, all cores). */
-  /** `runTokens`: tokens per onnxruntime run, as a judge replica's --run-tokens (0: one run). */
+  /** `runTokens`: tokens per onnxruntime run, as a judge replica's --run_tokens (0: one run). */
   static async open(path: string, threads?: number, runTokens = DEFAULT_RUN_TOKENS): Promise<InProcessJudge> {
     const bytes = readFileSync(path);
     const info = inspectJudgeModel(bytes);
