@@ -11,6 +11,7 @@ import { TRAIN_JUDGE_SETTINGS } from "@grpomesh/train-judge/settings";
 import { JUDGE_CLI_ENV_PREFIX, JUDGE_CLI_SETTINGS } from "@grpomesh/judge-cli/settings";
 import { CHAOS_SETTINGS } from "@grpomesh/chaos/settings";
 import { HOSTILE_SETTINGS } from "@grpomesh/hostile/settings";
+import { EXPORT_COMMAND, EXPORT_SETTINGS } from "@grpomesh/onnx-export/cli";
 import { BENCHES } from "@grpomesh/bench/registry";
 
 export interface SettingsEntry {
@@ -40,5 +41,6 @@ export const SETTINGS_REGISTRY: SettingsEntry[] = [
   { name: "judge CLI", command: "npm run judge -- status|swap|run", envPrefix: JUDGE_CLI_ENV_PREFIX, table: JUDGE_CLI_SETTINGS },
   { name: "chaos", command: "npm run chaos --", table: CHAOS_SETTINGS },
   { name: "hostile", command: "npm run hostile --", table: HOSTILE_SETTINGS },
+  { name: "ONNX export", command: EXPORT_COMMAND, table: EXPORT_SETTINGS },
   ...Object.entries(BENCHES).map(([name, b]) => ({ name: `bench ${name}`, command: `npm run bench -- ${name}`, table: b.settings })),
 ];
