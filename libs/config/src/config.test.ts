@@ -154,21 +154,25 @@ test("formatConfig prints aligned key = value lines and marks changes; nearest s
   assert.equal(nearest("zzz", ["learning_rate"]), undefined);
 });
 
-test("parseCommandLine: --help prints the usage and exits 0; a bad setting prints the message and exits 2", () => {
+test("parseCommandLine: the process environment under its prefix; --help prints the usage and exits 0; a bad setting prints the message and exits 2", () => {
   const script = `import { parseCommandLine, setting, z } from ${JSON.stringify(new URL("./index.ts", import.meta.url).href)};
-const { config } = parseCommandLine({ steps: setting(z.int().min(1), 3, "how many steps") }, "demo", { argv: JSON.parse(process.env.ARGV) });
+const { config } = parseCommandLine({ steps: setting(z.int().min(1), 3, "how many steps") }, "demo", { argv: JSON.parse(process.env.ARGV), envPrefix: "DEMO_" });
 console.log("steps", config.steps);`;
-  const run = (...argv: string[]) =>
+  const run = (...argv: string[]) => runWith({}, ...argv);
+  const runWith = (env: Record<string, string>, ...argv: string[]) =>
     spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
       encoding: "utf8",
-      env: { ...process.env, ARGV: JSON.stringify(argv) },
+      env: { ...process.env, ARGV: JSON.stringify(argv), ...env },
     });
+  assert.equal(runWith({ DEMO_STEPS: "7" }).stdout, "steps 7\n");
+  assert.equal(runWith({ DEMO_STEPS: "7" }, "--steps=8").stdout, "steps 8\n");
+  assert.match(runWith({ DEMO_STEPS: "0" }).stderr, /^environment variable DEMO_STEPS is 0; expected an integer ≥ 1/);
   const ok = run("--steps=5");
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(ok.stdout, "steps 5\n");
   const help = run("--help");
   assert.equal(help.status, 0, help.stderr);
-  assert.match(help.stdout, /^usage: demo [\s\S]*--steps {2}\(an integer ≥ 1; default 3\)\n {6}how many steps/);
+  assert.match(help.stdout, /^usage: demo [\s\S]*--steps {2}\(an integer ≥ 1; default 3\) {2}\[env DEMO_STEPS\]\n {6}how many steps/);
   const bad = run("--steps=0");
   assert.equal(bad.status, 2);
   assert.equal(bad.stdout, "");

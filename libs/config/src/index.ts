@@ -385,7 +385,7 @@ export function formatConfig(config: Readonly<Record<string, ConfigValue>>, defa
 export function parseCommandLine<T extends Table>(table: T, command: string, options: ParseOptions<T> & { intro?: string } = {}): Parsed<T> {
   let parsed: Parsed<T>;
   try {
-    parsed = parseSettings(table, options);
+    parsed = parseSettings(table, { env: process.env, ...options });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(`${err.message}\n(${command} --help lists every setting)`);

@@ -7,6 +7,7 @@ import { exportModelToOnnx } from "./export.ts";
 import { inspectJudgeModel } from "./contract.ts";
 
 export const EXPORT_COMMAND = "node --import tsx libs/onnx-export/src/cli.ts <checkpoint-dir> <out.onnx>";
+export const EXPORT_ENV_PREFIX = "EXPORT_";
 export const EXPORT_SETTINGS = {
   version: setting(z.string(), "", "the model's grpomesh.version (what a judge reports serving); empty: none"),
   name: setting(z.string(), "", "the model's name in its metadata; empty: none"),
@@ -21,7 +22,7 @@ export interface ExportCliResult {
 
 /** Parses argv (without node and script), exports, writes atomically; a bad command line is a ConfigError. */
 export function runExportCli(argv: string[], log: (line: string) => void = console.log): ExportCliResult {
-  const { config, positional } = parseSettings(EXPORT_SETTINGS, { argv, maxPositional: 2 });
+  const { config, positional } = parseSettings(EXPORT_SETTINGS, { argv, maxPositional: 2, env: process.env, envPrefix: EXPORT_ENV_PREFIX });
   if (positional.length !== 2)
     throw new ConfigError(`expected a checkpoint folder and an output path; got ${positional.length} argument(s): ${EXPORT_COMMAND}`);
   const [dir, outPath] = positional as [string, string];
@@ -41,7 +42,7 @@ export function runExportCli(argv: string[], log: (line: string) => void = conso
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  parseCommandLine(EXPORT_SETTINGS, EXPORT_COMMAND, { maxPositional: 2 });
+  parseCommandLine(EXPORT_SETTINGS, EXPORT_COMMAND, { maxPositional: 2, envPrefix: EXPORT_ENV_PREFIX });
   try {
     runExportCli(process.argv.slice(2));
   } catch (err) {

@@ -2,7 +2,7 @@
 // settings table (settings.ts) and a module with `run(config)`, imported only when asked for, so
 // one bench's engines never load for another, and a bad setting is refused before any loads.
 import { parseCommandLine } from "@grpomesh/config";
-import { BENCHES, benchUsage } from "./registry.ts";
+import { BENCHES, BENCH_ENV_PREFIX, benchUsage } from "./registry.ts";
 
 const [name, ...argv] = process.argv.slice(2);
 const bench = name === undefined ? undefined : BENCHES[name];
@@ -10,7 +10,7 @@ if (!bench) {
   console.error(name === undefined || name === "--help" ? benchUsage() : `unknown bench "${name}"\n${benchUsage()}`);
   process.exit(name === "--help" ? 0 : 2);
 }
-const { config } = parseCommandLine(bench.settings, `npm run bench -- ${name}`, { argv, check: bench.check });
+const { config } = parseCommandLine(bench.settings, `npm run bench -- ${name}`, { argv, check: bench.check, envPrefix: BENCH_ENV_PREFIX });
 try {
   await (await bench.load()).run(config);
 } catch (err) {

@@ -12,6 +12,9 @@ export interface BenchEntry<T extends Table = Table> {
 
 const bench = <T extends Table>(entry: BenchEntry<T>): BenchEntry => entry as unknown as BenchEntry;
 
+/** Every bench reads BENCH_<KEY> environment variables. */
+export const BENCH_ENV_PREFIX = "BENCH_";
+
 export const BENCHES: Record<string, BenchEntry> = {
   judge: bench({
     summary: "Score throughput (sequences/s) and p50/p99 latency of a real judge process on loopback",

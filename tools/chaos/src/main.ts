@@ -11,10 +11,10 @@ import { runChaos } from "./chaos.ts";
 import { planFaults } from "./plan.ts";
 import { bundledModels, tinyModels } from "./models.ts";
 import { formatTable, formatVerdict } from "./table.ts";
-import { CHAOS_INTRO, CHAOS_SETTINGS } from "./settings.ts";
+import { CHAOS_ENV_PREFIX, CHAOS_INTRO, CHAOS_SETTINGS } from "./settings.ts";
 
 async function main(): Promise<number> {
-  const c = parseCommandLine(CHAOS_SETTINGS, "npm run chaos --", { intro: CHAOS_INTRO }).config;
+  const c = parseCommandLine(CHAOS_SETTINGS, "npm run chaos --", { intro: CHAOS_INTRO, envPrefix: CHAOS_ENV_PREFIX }).config;
   // The plan is checked before anything is made.
   planFaults({ seed: c.seed, faults: c.faults, steps: c.steps, judges: c.judges, spec: c.plan || undefined });
   const workDir = c.work_dir ? resolve(c.work_dir) : mkdtempSync(join(tmpdir(), "grpomesh-chaos-"));

@@ -1,6 +1,8 @@
 // `npm run chaos` settings. A light module: the docs generator imports it.
 import { setting, z, type Values } from "@grpomesh/config";
 
+export const CHAOS_ENV_PREFIX = "CHAOS_";
+
 export const CHAOS_SETTINGS = {
   seed: setting(z.int(), 1, "seeds the run (data order, sampling) and the fault plan"),
   faults: setting(z.int().min(0), 4, "SIGKILLs during the run; every four cover policy, reference, a judge replica and the orchestrator"),

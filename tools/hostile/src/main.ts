@@ -5,10 +5,10 @@
 import { parseCommandLine } from "@grpomesh/config";
 import { randomCall } from "./runner.ts";
 import { HostileSession } from "./session.ts";
-import { HOSTILE_SETTINGS } from "./settings.ts";
+import { HOSTILE_ENV_PREFIX, HOSTILE_SETTINGS } from "./settings.ts";
 
 async function main(): Promise<number> {
-  const { minutes, seed, concurrency, keep } = parseCommandLine(HOSTILE_SETTINGS, "npm run hostile --").config;
+  const { minutes, seed, concurrency, keep } = parseCommandLine(HOSTILE_SETTINGS, "npm run hostile --", { envPrefix: HOSTILE_ENV_PREFIX }).config;
 
   const log = (line: string) => console.log(`[hostile] ${line}`);
   log(`starting policy, reference, judge and orchestrator (mTLS, admin token, seed ${seed})…`);

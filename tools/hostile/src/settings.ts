@@ -1,6 +1,8 @@
 // `npm run hostile` settings. A light module: the docs generator imports it.
 import { setting, z } from "@grpomesh/config";
 
+export const HOSTILE_ENV_PREFIX = "HOSTILE_";
+
 export const HOSTILE_SETTINGS = {
   minutes: setting(
     z

@@ -10,6 +10,8 @@ import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS, orchestratorRelations, 
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
+export const LAUNCHER_ENV_PREFIX = "LAUNCHER_";
+
 export const LAUNCHER_SETTINGS = {
   judges: setting(z.int().min(1), 2, "judge replicas to start"),
   generator: setting(z.string().min(1), "models/generator", "generator checkpoint for the policy and the reference"),
@@ -37,7 +39,7 @@ export function launcherUsage(): string {
     "usage: npm start -- [--key=value …]",
     "Starts judges, reference and policy on loopback (mutual TLS, a fresh admin token), then the orchestrator.",
     "",
-    settingsHelp(LAUNCHER_SETTINGS),
+    settingsHelp(LAUNCHER_SETTINGS, LAUNCHER_ENV_PREFIX),
     "",
     `The orchestrator's settings (also read from run_config and ORCHESTRATOR_* variables), e.g. --max_iters=50; --resume --run_dir=DIR continues a run:`,
     "",
@@ -62,7 +64,7 @@ export function parseLauncherArgs(argv: readonly string[], env: Record<string, s
     if (!(key in LAUNCHER_SETTINGS)) orchestratorArgv.push(arg);
     else launcherArgv.push(arg, ...(arg.includes("=") ? [] : [argv[++i]!]));
   }
-  const launcher = parseSettings(LAUNCHER_SETTINGS, { argv: launcherArgv }).config;
+  const launcher = parseSettings(LAUNCHER_SETTINGS, { argv: launcherArgv, env, envPrefix: LAUNCHER_ENV_PREFIX }).config;
   const path = (key: "generator" | "judge_model" | "run_config") =>
     launcher[key] === LAUNCHER_SETTINGS[key].default ? join(ROOT, launcher[key]) : resolve(launcher[key]);
   launcher.generator = path("generator");

@@ -1,9 +1,9 @@
 // npm run pretrain -- --key=value ...   (`--help` lists the settings: settings.ts)
 import { parseCommandLine } from "@grpomesh/config";
 import { pretrain } from "./pretrain.ts";
-import { PRETRAIN_SETTINGS, pretrainRelations } from "./settings.ts";
+import { PRETRAIN_ENV_PREFIX, PRETRAIN_SETTINGS, pretrainRelations } from "./settings.ts";
 
-const { config } = parseCommandLine(PRETRAIN_SETTINGS, "npm run pretrain --", { check: pretrainRelations });
+const { config } = parseCommandLine(PRETRAIN_SETTINGS, "npm run pretrain --", { check: pretrainRelations, envPrefix: PRETRAIN_ENV_PREFIX });
 try {
   const result = await pretrain(config);
   console.log(

@@ -18,6 +18,8 @@ export const MASKING = setting(
 
 const int = (min: number) => z.int().min(min);
 
+export const PRETRAIN_ENV_PREFIX = "PRETRAIN_";
+
 export const PRETRAIN_SETTINGS = {
   // --- data ---
   corpus: setting(z.string(), "", "corpus file (its .meta.json beside it); empty: data/corpus/kjv.txt"),

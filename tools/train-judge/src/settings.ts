@@ -6,6 +6,8 @@ import { MASKING } from "@grpomesh/pretrain/settings";
 const int = (min: number) => z.int().min(min);
 const arch = (what: string) => setting(int(0), 0, `${what}; 0: the generator's`);
 
+export const TRAIN_JUDGE_ENV_PREFIX = "TRAIN_JUDGE_";
+
 export const TRAIN_JUDGE_SETTINGS = {
   // --- I/O ---
   generator: setting(z.string().min(1), "models/generator", "pretrained generator checkpoint folder (masked_lm); its vocabulary and seq_len are the judge's"),
