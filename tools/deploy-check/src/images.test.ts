@@ -58,6 +58,17 @@ describe("parseDockerfile", () => {
 });
 
 describe("checkDockerfile", () => {
+  it("installs keep the devDependencies, skip onnxruntime's download (or ask for CUDA), and put tfjs-node on the lockfile's tfjs-core", () => {
+    const b = bundle();
+    editDockerfile(b, "ARG TFJS_NODE_GPU_VERSION=4.22.0", "ARG TFJS_NODE_GPU_VERSION=4.21.0");
+    assertProblem(checkDockerfile(b, ports), /Dockerfile:\d+: installs tfjs-node 4\.21\.0; the lockfile's @tensorflow\/tfjs-core is 4\.22\.0/);
+    const c = bundle();
+    editDockerfile(c, "RUN npm ci --no-audit --no-fund", "RUN npm ci --omit=dev --no-audit --no-fund");
+    assertProblem(checkDockerfile(c, ports), /installs without devDependencies, but tsx \(which runs every service\) is one/);
+    const d = bundle();
+    editDockerfile(d, /ONNXRUNTIME_NODE_INSTALL=skip/g, "ONNXRUNTIME_NODE_INSTALL=yes");
+    assertProblem(checkDockerfile(d, ports), /npm ci with ONNXRUNTIME_NODE_INSTALL=yes; expected skip, or cuda12 for the GPU judge/);
+  });
   it("passes on the repository, with a target for every service", () => {
     const b = bundle();
     assert.deepEqual(checkDockerfile(b, ports), []);

@@ -2,7 +2,7 @@
 // main.ts, exposes and health-checks the service's own ports, and every image a manifest names is
 // one of those targets (how the image is built is docker's to check). The Dockerfile is parsed by
 // dockerfile-ast: stages, their base chain, ENV/WORKDIR/ENTRYPOINT as a stage sees them.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { DockerfileParser, PropertyInstruction } from "dockerfile-ast";
 import { join, posix } from "node:path";
 import { where, type DeployBundle } from "./bundle.ts";
@@ -94,12 +94,15 @@ function stageArgs(df: Dockerfile, stage: Stage): Record<string, string | undefi
   return args;
 }
 
-/** ENV as seen at the end of the stage (inherited through its base stages; ARGs of the stage substituted). */
-export function stageEnv(df: Dockerfile, stage: Stage): Record<string, string> {
+/** ENV as seen at the end of the stage, or just before `before` (inherited through its base stages; ARGs of the stage substituted). */
+export function stageEnv(df: Dockerfile, stage: Stage, before?: Instruction): Record<string, string> {
   const env: Record<string, string> = {};
   for (const s of ancestry(df, stage).reverse()) {
     const args = stageArgs(df, s);
-    for (const ins of s.instructions) if (ins.keyword === "ENV") for (const [k, v] of ins.properties) env[k] = substitute(v ?? "", { ...args, ...env });
+    for (const ins of s.instructions) {
+      if (ins === before) break;
+      if (ins.keyword === "ENV") for (const [k, v] of ins.properties) env[k] = substitute(v ?? "", { ...args, ...env });
+    }
   }
   return env;
 }
@@ -178,6 +181,26 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
         const p = /\.(ts|mjs|cjs|js|json)$/.test(arg) && !arg.startsWith("-") ? repoPath(df, s, arg) : undefined;
         if (p && !existsSync(join(bundle.root, p))) problems.push(`${file}:${ins.line}: runs ${p}, which does not exist in the repository`);
       }
+    }
+  }
+  // How the dependencies are installed (docker runs whatever it is told; these are ours): with the
+  // devDependencies (tsx runs every service), with onnxruntime's download skipped (the CPU binary
+  // ships in the package) or the CUDA provider asked for, and tfjs-node on the lockfile's tfjs-core.
+  const lock = JSON.parse(readFileSync(join(bundle.root, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string }> };
+  const core = lock.packages["node_modules/@tensorflow/tfjs-core"]?.version;
+  for (const s of df.stages) {
+    for (const ins of s.instructions.filter((i) => i.keyword === "RUN" && /\bnpm ci\b/.test(i.args))) {
+      const env = stageEnv(df, s, ins);
+      const run = substitute(ins.args, { ...df.globalArgs, ...stageArgs(df, s) });
+      if (/--omit[= ]dev|--production|--only[= ]prod/.test(run) || env.NODE_ENV === "production")
+        problems.push(`${file}:${ins.line}: installs without devDependencies, but tsx (which runs every service) is one`);
+      if (env.ONNXRUNTIME_NODE_INSTALL !== "skip" && env.ONNXRUNTIME_NODE_INSTALL !== "cuda12")
+        problems.push(
+          `${file}:${ins.line}: npm ci with ONNXRUNTIME_NODE_INSTALL=${env.ONNXRUNTIME_NODE_INSTALL ?? "(unset)"}; expected skip, or cuda12 for the GPU judge`,
+        );
+      const tf = /@tensorflow\/tfjs-node(?:-gpu)?@(\S+)/.exec(run)?.[1];
+      if (tf && tf !== core)
+        problems.push(`${file}:${ins.line}: installs tfjs-node ${tf}; the lockfile's @tensorflow/tfjs-core is ${core}, and they must match`);
     }
   }
   const targets = serviceTargets(df);
