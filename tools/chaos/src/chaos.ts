@@ -335,13 +335,10 @@ class ChaosStack {
       this.supervisor,
       tsxProcess(`orchestrator-${name}`, "services/orchestrator/src/main.ts", [
         `--config=${config}`,
-        `--policy=${this.s.policy}`,
-        `--reference=${this.s.reference}`,
-        `--judges=${this.s.judges.join(",")}`,
+        ...this.s.orchestratorFlags,
         `--run_dir=${runDir}`,
         "--progress=log",
         "--log_every=1",
-        ...this.s.clientFlags,
       ]),
     );
   }

@@ -98,10 +98,7 @@ async function main(): Promise<number> {
       "services/orchestrator/src/main.ts",
       [
         `--config=${a.run_config}`,
-        `--policy=${stack.policy}`,
-        `--reference=${stack.reference}`,
-        `--judges=${stack.judges.join(",")}`,
-        ...stack.clientFlags,
+        ...stack.orchestratorFlags,
         `--address=${orchestrator.address}`,
         `--metrics_port=${orchestrator.metrics}`,
         `--run_dir=${a.run_dir}`,

@@ -58,8 +58,8 @@ export interface Stack {
   credentials: LocalCredentials | null;
   /** How a client reaches the services: the client certificate and the admin token. */
   clientSecurity: Security;
-  /** The same for the orchestrator's command line: --tls_dir and --admin_token_file (none when insecure). */
-  clientFlags: string[];
+  /** The orchestrator's flags for this stack: where policy, reference and judges are, and the client --tls_dir and --admin_token_file (none when insecure). */
+  orchestratorFlags: string[];
 }
 
 export function tsxProcess(name: string, script: string, flags: string[], extra: Partial<ProcessSpec> = {}): ProcessSpec {
@@ -157,16 +157,20 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
       opts.onReady?.(name, ms, services[name]);
     },
   });
+  const roles = { policy: services.policy!.address, reference: services.reference!.address, judges: judges.map((j) => services[j[0].name]!.address) };
   return {
     supervisor,
-    policy: services.policy!.address,
-    reference: services.reference!.address,
-    judges: judges.map((j) => services[j[0].name]!.address),
+    ...roles,
     metricsPorts,
     services,
     credentials,
     clientSecurity,
-    clientFlags: credentials ? [...(tls ? [`--tls_dir=${credentials.clientTlsDir}`] : []), `--admin_token_file=${credentials.adminTokenFile}`] : [],
+    orchestratorFlags: [
+      `--policy=${roles.policy}`,
+      `--reference=${roles.reference}`,
+      `--judges=${roles.judges.join(",")}`,
+      ...(credentials ? [...(tls ? [`--tls_dir=${credentials.clientTlsDir}`] : []), `--admin_token_file=${credentials.adminTokenFile}`] : []),
+    ],
   };
 }
 
