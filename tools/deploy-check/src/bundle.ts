@@ -37,6 +37,8 @@ export interface DeployBundle {
   /** deploy/prometheus/adapter-rules.yaml */
   adapterRules: unknown;
   dockerfile: { file: string; text: string };
+  /** The locked version of each installed package (package-lock.json), by name. */
+  lockedVersions: Record<string, string | undefined>;
 }
 
 export const PATHS = {
@@ -107,6 +109,12 @@ export function loadBundle(root = REPO_ROOT): DeployBundle {
     kustomizations,
     adapterRules: single(root, PATHS.adapterRules),
     dockerfile: { file: PATHS.dockerfile, text: read(root, PATHS.dockerfile) },
+    lockedVersions: Object.fromEntries(
+      Object.entries((JSON.parse(read(root, "package-lock.json")) as { packages: Record<string, { version?: string }> }).packages).map(([path, p]) => [
+        path.replace(/^node_modules\//, ""),
+        p.version,
+      ]),
+    ),
   };
 }
 

@@ -2,7 +2,7 @@
 // main.ts, exposes and health-checks the service's own ports, and every image a manifest names is
 // one of those targets (how the image is built is docker's to check). The Dockerfile is parsed by
 // dockerfile-ast: stages, their base chain, ENV/WORKDIR/ENTRYPOINT as a stage sees them.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { DockerfileParser, PropertyInstruction } from "dockerfile-ast";
 import { join, posix } from "node:path";
 import { where, type DeployBundle } from "./bundle.ts";
@@ -186,8 +186,7 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
   // How the dependencies are installed (docker runs whatever it is told; these are ours): with the
   // devDependencies (tsx runs every service), with onnxruntime's download skipped (the CPU binary
   // ships in the package) or the CUDA provider asked for, and tfjs-node on the lockfile's tfjs-core.
-  const lock = JSON.parse(readFileSync(join(bundle.root, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string }> };
-  const core = lock.packages["node_modules/@tensorflow/tfjs-core"]?.version;
+  const core = bundle.lockedVersions["@tensorflow/tfjs-core"];
   for (const s of df.stages) {
     for (const ins of s.instructions.filter((i) => i.keyword === "RUN" && /\bnpm ci\b/.test(i.args))) {
       const env = stageEnv(df, s, ins);
