@@ -336,10 +336,10 @@ const show = (v: ConfigValue) => (typeof v === "string" ? JSON.stringify(v) : St
 
 /** `--help`: a usage line, then every key with what it accepts, its default, its variable and its description. */
 export function usage(table: Table, command: string, envPrefix?: string, intro = ""): string {
-  return [`usage: ${command} [--key=value …] [--config=FILE.json]`, ...(intro ? [intro] : []), "", settingsHelp(table, envPrefix), "", DASHES].join("\n");
+  return [`usage: ${command} [--key=value …] [--config=FILE.json]`, ...(intro ? [intro] : []), "", settingsHelp(table, envPrefix), "", DASHES_NOTE].join("\n");
 }
 
-const DASHES = "Keys may be written with dashes (--max-batch) as well as underscores (--max_batch).";
+export const DASHES_NOTE = "Keys may be written with dashes (--max-batch) as well as underscores (--max_batch).";
 
 /** The body of usage(): each key with what it accepts, its default and variable, then its description. */
 export function settingsHelp(table: Table, envPrefix?: string): string {

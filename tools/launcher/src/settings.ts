@@ -4,7 +4,7 @@
 // itself (where the services are, the credentials, the run directory) are not options here.
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { defaults, parseSettings, setting, settingsHelp, z, type Values } from "@grpomesh/config";
+import { DASHES_NOTE, defaults, parseSettings, setting, settingsHelp, z, type Values } from "@grpomesh/config";
 import { MODEL_SERVICE_SETTINGS } from "@grpomesh/role-engines/settings";
 import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS, orchestratorRelations, type OrchestratorConfig } from "@grpomesh/orchestrator/settings";
 
@@ -45,7 +45,7 @@ export function launcherUsage(): string {
     "",
     settingsHelp(ORCHESTRATOR_OPTIONS, ORCHESTRATOR_ENV_PREFIX),
     "",
-    "Keys may be written with dashes (--max-iters) as well as underscores (--max_iters).",
+    DASHES_NOTE,
   ].join("\n");
 }
 
