@@ -3,7 +3,9 @@
 // they are optional peers: present on GPU nodes, absent here, where wasm is the default.
 import * as tf from "@tensorflow/tfjs-core";
 
-export type BackendChoice = "node-gpu" | "node" | "wasm" | "cpu";
+import { TF_BACKENDS, type BackendChoice } from "./backend-names.ts";
+
+export type { BackendChoice };
 
 export interface BackendInfo {
   /** What was asked for or found, in this module's names. */
@@ -16,7 +18,7 @@ export interface BackendInfo {
   line: string;
 }
 
-const ORDER: BackendChoice[] = ["node-gpu", "node", "wasm", "cpu"];
+const ORDER: readonly BackendChoice[] = TF_BACKENDS;
 const PACKAGE: Record<BackendChoice, string> = {
   "node-gpu": "@tensorflow/tfjs-node-gpu",
   node: "@tensorflow/tfjs-node",

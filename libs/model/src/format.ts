@@ -1,6 +1,7 @@
 // `@grpomesh/model/format`: everything about the model's files and arithmetic that needs no tensor
 // engine (config, safetensors, checkpoints, special tokens, the optimizer's schedule and state
 // layout). Engines other than tfjs import this entry so that loading them never loads tfjs.
+export { TF_BACKENDS, type BackendChoice } from "./backend-names.ts";
 export {
   DEFAULT_GENERATOR_ARCH,
   defaultGeneratorConfig,

@@ -2,14 +2,15 @@
 // request may be, and what computes. A light module (no tfjs, no onnxruntime): `npm start` and the
 // docs generator import it.
 import { setting, z } from "@grpomesh/config";
-import { ENGINE_NAMES } from "./backends/types.ts";
+import { TF_BACKENDS } from "@grpomesh/model/format";
+import { ENGINE_CHOICES } from "./backends/types.ts";
 
 export const MODEL_SERVICE_SETTINGS = {
   checkpoint: setting(z.string().min(1), "models/generator", "generator checkpoint folder (config.json + model.safetensors), or a policy checkpoint"),
   max_batch: setting(z.int().min(1), 256, "most inputs per request"),
   max_completions: setting(z.int().min(1), 8192, "most completions (inputs × group size) per request"),
   engine: setting(
-    z.enum(["auto", ...ENGINE_NAMES]),
+    z.enum(ENGINE_CHOICES),
     "auto",
     "what computes: auto = the fastest installed (onnxruntime CUDA → tfjs-node-gpu → onnxruntime CPU; docs/engine.md), onnx or tfjs",
   ),
@@ -19,9 +20,5 @@ export const MODEL_SERVICE_SETTINGS = {
     false,
     "onnxruntime threads spin-wait after a run: on for a node of its own, off where the judge or another engine shares the cores",
   ),
-  backend: setting(
-    z.enum(["", "wasm", "cpu", "node", "node-gpu"]),
-    "",
-    "tfjs backend when the engine is tfjs; empty: the first installed of node-gpu, node, wasm, cpu",
-  ),
+  backend: setting(z.enum(["", ...TF_BACKENDS]), "", "tfjs backend when the engine is tfjs; empty: the first installed of node-gpu, node, wasm, cpu"),
 };

@@ -79,6 +79,6 @@ test("flags win over POLICY_* variables, which win over the defaults; bad values
   assert.throws(() => parse(["--metrics_port=70000"]), /option --metrics_port is 70000; expected "off" or an integer in \[0, 65535\]/);
   assert.throws(() => parse(["--max_batch=0"]), /option --max_batch is 0; expected an integer ≥ 1/);
   assert.throws(() => parse(["--max_batch=1.5"]), /expected an integer/);
-  assert.throws(() => parse(["--backend=tpu"]), /option --backend is "tpu"; expected one of "" \(empty\), wasm, cpu, node, node-gpu/);
+  assert.throws(() => parse(["--backend=tpu"]), /option --backend is "tpu"; expected one of "" \(empty\), node-gpu, node, wasm, cpu/);
   assert.throws(() => parse([], { POLICY_MAX_BATCH: "lots" }), /environment variable POLICY_MAX_BATCH is "lots"; expected an integer ≥ 1/);
 });

@@ -1,6 +1,7 @@
 // One settings table per bench (`npm run bench -- <name> --help` prints its own). A light module:
 // the docs generator imports it, and a bench's engines load only when it runs.
 import { setting, z, type Values } from "@grpomesh/config";
+import { TF_BACKENDS } from "@grpomesh/model/format";
 
 export const ENGINES = ["onnx", "tfjs"] as const;
 export type Engine = (typeof ENGINES)[number];
@@ -107,7 +108,7 @@ export const ENGINE_BENCH_SETTINGS = {
     "auto",
     "inputs per lossAndGrads call, gradients summed: auto = whole batch, except 4 for tfjs at the reference size; 0 = whole batch",
   ),
-  tfjs_backend: setting(z.string(), "", "tfjs backend (wasm, cpu, node…); empty: initBackend's choice"),
+  tfjs_backend: setting(z.enum(["", ...TF_BACKENDS]), "", "tfjs backend; empty: initBackend's choice"),
   seed: setting(z.int(), 1, "seed of the random weights, the corpus windows and the sampled completions"),
   json: JSON_OUT,
   generator: GENERATOR,

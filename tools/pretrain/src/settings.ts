@@ -2,6 +2,7 @@
 // nanoGPT's train.py. A light module: the docs generator imports it.
 import { setting, z, type Values } from "@grpomesh/config";
 import { checkMasking, DEFAULT_MASKING, type MaskingSpec } from "@grpomesh/data";
+import { TF_BACKENDS } from "@grpomesh/model/format";
 
 /** Which positions of a window are masked: libs/data's MaskingSpec as JSON text, checked field by field. */
 export const MASKING = setting(
@@ -52,7 +53,7 @@ export const PRETRAIN_SETTINGS = {
   progress_seconds: setting(z.number().min(0), 10, "seconds between progress lines"),
   // --- output ---
   out: setting(z.string().min(1), "models/generator", "checkpoint folder to write (config.json, model.safetensors, pretrain.json)"),
-  backend: setting(z.string(), "", "tfjs backend (node-gpu, node, wasm, cpu); empty: the fastest available (GRPOMESH_TF_BACKEND overrides)"),
+  backend: setting(z.enum(["", ...TF_BACKENDS]), "", "tfjs backend; empty: the fastest available (GRPOMESH_TF_BACKEND overrides)"),
 };
 
 export type PretrainConfig = Values<typeof PRETRAIN_SETTINGS>;

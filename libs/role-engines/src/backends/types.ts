@@ -9,7 +9,7 @@ export const ENGINE_NAMES = ["onnx", "tfjs"] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 /** What a user asks for: an engine, or "auto" (the fastest installed; see engine-choice.ts). */
 export type EngineChoice = EngineName | "auto";
-export const ENGINE_CHOICES: readonly EngineChoice[] = ["auto", ...ENGINE_NAMES];
+export const ENGINE_CHOICES = ["auto", ...ENGINE_NAMES] as const;
 
 /** Forward passes over one set of weights. */
 export interface ForwardBackend {
