@@ -115,9 +115,7 @@ export async function startHostileStack(opts: StackOptions): Promise<HostileStac
           "orchestrator",
           "services/orchestrator/src/main.ts",
           [
-            `--policy=${targets.policy}`,
-            `--reference=${targets.reference}`,
-            `--judges=${targets.judge}`,
+            ...stack.orchestratorFlags,
             `--address=${targets.orchestrator}`,
             `--run_dir=${runDir}`,
             `--seed=${opts.seed}`,
@@ -132,7 +130,6 @@ export async function startHostileStack(opts: StackOptions): Promise<HostileStac
             "--progress=log",
             "--log_every=1",
             `--judge_swap_deadline_ms=${SWAP_DEADLINE_MS}`,
-            ...stack.clientFlags,
           ],
           { healthTarget: targets.orchestrator, healthSecurity: security },
         ),
