@@ -252,3 +252,48 @@ export function* puzzleStream(options: PuzzleStreamOptions): Generator<StreamPuz
     yield { ...makePuzzle(rng, solution, blanks), solution, cursor: draw + 1 };
   }
 }
+
+/**
+ * The vocabulary every Sudoku model speaks (4×4 and 9×9 alike), in id order: the two specials of
+ * libs/data's vocabulary, the row separator, then the digits. A blank is the [MASK] token.
+ */
+export const SUDOKU_TOKENS: readonly string[] = Object.freeze(["[PAD]", "[MASK]", "/", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+export const SUDOKU_PAD_ID = 0;
+export const SUDOKU_MASK_ID = 1;
+export const SUDOKU_SLASH_ID = 2;
+/** Token id of digit d (1..9). */
+export const digitId = (d: number): number => 2 + d;
+
+/** Length of a grid's text form in tokens: N rows of N cells, N−1 separators (19 for 4×4, 89 for 9×9). */
+export function sequenceLength(size: SudokuSize): number {
+  return size * size + size - 1;
+}
+
+/** Position in the token sequence of each cell, row-major (cell r·N+c sits at r·(N+1)+c). */
+export function cellPositions(size: SudokuSize): Int32Array {
+  const out = new Int32Array(size * size);
+  for (let i = 0; i < out.length; i++) out[i] = Math.floor(i / size) * (size + 1) + (i % size);
+  return out;
+}
+
+/** A grid as token ids in the text form; blanks (0) become [MASK]. */
+export function encodeGrid(grid: readonly number[], out: Int32Array = new Int32Array(sequenceLength(gridSize(grid)))): Int32Array {
+  const size = gridSize(grid);
+  if (out.length !== sequenceLength(size)) throw new Error(`buffer has ${out.length} tokens; expected ${sequenceLength(size)} for a ${size}×${size} grid`);
+  out.fill(SUDOKU_SLASH_ID);
+  const at = cellPositions(size);
+  grid.forEach((v, i) => (out[at[i]!] = v === 0 ? SUDOKU_MASK_ID : digitId(v)));
+  return out;
+}
+
+/**
+ * The grid a token sequence spells: each cell's digit, or NaN for any other token in a cell
+ * (a [MASK], a separator, a digit above N) — which `verify` counts as neither complete nor valid.
+ */
+export function decodeGrid(ids: ArrayLike<number>, size: SudokuSize): Grid {
+  if (ids.length !== sequenceLength(size)) throw new Error(`sequence has ${ids.length} tokens; expected ${sequenceLength(size)} for a ${size}×${size} grid`);
+  return Array.from(cellPositions(size), (p) => {
+    const d = ids[p]! - 2;
+    return d >= 1 && d <= size ? d : Number.NaN;
+  });
+}

@@ -158,3 +158,28 @@ test("verifier: solved, invalid, wrong given, incomplete, one cell off", () => {
   }
   assert.throws(() => verify(solution, new Array(81).fill(0)), /candidate has 16 cells but the puzzle has 81/);
 });
+
+test("token form: encodeGrid/decodeGrid round-trip, blanks are [MASK], separators sit between rows, foreign tokens decode as invalid", async () => {
+  const { SUDOKU_TOKENS, SUDOKU_MASK_ID, cellPositions, decodeGrid, encodeGrid, sequenceLength } = await import("./index.ts");
+  for (const size of SIZES) {
+    const rng = new Rng(size);
+    const solution = generateGrid(rng, size);
+    const { puzzle } = makePuzzle(rng, solution, size === 4 ? 8 : 30);
+    const ids = encodeGrid(puzzle);
+    assert.equal(ids.length, sequenceLength(size));
+    const text = Array.from(ids, (id) => (id === SUDOKU_MASK_ID ? "_" : SUDOKU_TOKENS[id])).join("");
+    assert.equal(text, formatGrid(puzzle, "_"));
+    assert.deepEqual(decodeGrid(encodeGrid(solution), size), solution);
+    const broken = encodeGrid(solution);
+    broken[cellPositions(size)[5]!] = 2; // a separator in a cell
+    const grid = decodeGrid(broken, size);
+    assert.ok(Number.isNaN(grid[5]));
+    assert.equal(
+      verify(
+        grid,
+        grid.map(() => 0),
+      ).valid,
+      false,
+    );
+  }
+});
