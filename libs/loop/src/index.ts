@@ -2,5 +2,4 @@ export * from "./ports.ts";
 export * from "./config.ts";
 export * from "./trainer.ts";
 export * from "./run-dir.ts";
-export * from "./data.ts";
 export * from "./wire.ts";

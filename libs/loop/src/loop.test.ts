@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadCorpus } from "@grpomesh/data";
-import { CorpusData, GRPO_DEFAULTS, checkGrpoConfig } from "./index.ts";
+import { GRPO_DEFAULTS, checkGrpoConfig } from "./index.ts";
 
 test("the seed's defaults are the defaults", () => {
   const { group_size, kl_beta, learning_rate, temperature, top_p, batch_size, advantage_norm, kl_estimator, token_reduction } = GRPO_DEFAULTS;
@@ -30,26 +29,4 @@ test("relations between settings are checked, every problem named at once", () =
       /top_p is 0/.test(e.message) &&
       /batch_size 16 is not a multiple of micro_batch_size 5/.test(e.message),
   );
-});
-
-test("training batches resume from a cursor; evaluation batches are the same for every run seed", () => {
-  const corpus = loadCorpus();
-  const a = new CorpusData({ corpus, seqLen: 32, batchSize: 4, seed: 1, evalBatches: 2 });
-  a.next();
-  const cursor = a.cursor();
-  const next = a.next();
-  const b = new CorpusData({ corpus, seqLen: 32, batchSize: 4, seed: 1, evalBatches: 2 });
-  b.seek(cursor);
-  assert.deepEqual(b.next().inputs, next.inputs);
-  const other = new CorpusData({ corpus, seqLen: 32, batchSize: 4, seed: 2, evalBatches: 2 });
-  assert.notDeepEqual(other.next().inputs, new CorpusData({ corpus, seqLen: 32, batchSize: 4, seed: 1, evalBatches: 2 }).next().inputs);
-  assert.deepEqual(
-    other.evalBatches().map((x) => x.inputs),
-    a.evalBatches().map((x) => x.inputs),
-  );
-  // Held-out batches come from the held-out split: every window is a slice of it.
-  const held = corpus.vocab.decode(corpus.heldout);
-  for (const batch of a.evalBatches()) {
-    for (let i = 0; i < batch.batchSize; i++) assert.ok(held.includes(corpus.vocab.decode(batch.targets.subarray(i * 32, (i + 1) * 32))));
-  }
 });

@@ -114,4 +114,6 @@ export interface DataPort<Cursor = unknown> {
   seek(cursor: Cursor): void;
   /** Fixed held-out batches for evaluation (same every call). */
   evalBatches(): MaskedBatchLike[];
+  /** The task's verifier: does `completion` (one sequence: `input` with every mask filled) solve `input`? `target` is the data's own answer. */
+  solved(input: Int32Array, completion: Int32Array, target: Int32Array): boolean;
 }

@@ -151,6 +151,10 @@ export class TinyData implements DataPort<number> {
   evalBatches(): MaskedBatchLike[] {
     return [this.make(1), this.make(2)];
   }
+  /** Solved: every masked position holds the target's token. */
+  solved(input: Int32Array, completion: Int32Array, target: Int32Array): boolean {
+    return input.every((x, t) => x !== TINY_MASK || completion[t] === target[t]);
+  }
 }
 
 export function tinyPorts(opts: { judgeDelayMs?: number } = {}) {

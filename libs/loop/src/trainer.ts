@@ -76,6 +76,8 @@ export interface EvalRecord {
   time: string;
   mean_reward: number;
   accuracy: number;
+  /** Share of held-out inputs the task's verifier says the completion solves. */
+  solve_rate: number;
   sequences: number;
   masked_tokens: number;
   judge_version: string;
@@ -301,14 +303,15 @@ export class GrpoTrainer<C = unknown> {
     return record;
   }
 
-  /** Held-out evaluation: one completion per input (fixed seeds), mean judge reward and masked-token accuracy. */
+  /** Held-out evaluation: one completion per input (fixed seeds): mean judge reward, masked-token accuracy and the verifier's solve rate. */
   async evaluate(): Promise<EvalRecord> {
     const c = this.config;
     const t = new Stopwatch();
     let rewardSum = 0,
       sequences = 0,
       correct = 0,
-      masked = 0;
+      masked = 0,
+      solved = 0;
     const versions = new Set<string>();
     const batches = this.ports.data.evalBatches();
     for (let i = 0; i < batches.length; i++) {
@@ -326,6 +329,8 @@ export class GrpoTrainer<C = unknown> {
       for (let r = 0; r < b.batchSize; r++) {
         rewardSum += judged.scores[r]!;
         sequences++;
+        const row = (x: Int32Array) => x.subarray(r * b.seqLen, (r + 1) * b.seqLen);
+        if (this.ports.data.solved(row(b.inputs), row(sampled.completions), row(b.targets))) solved++;
         for (let p = 0; p < b.seqLen; p++) {
           const idx = r * b.seqLen + p;
           if (b.mask[idx]) {
@@ -341,6 +346,7 @@ export class GrpoTrainer<C = unknown> {
       time: new Date().toISOString(),
       mean_reward: rewardSum / Math.max(1, sequences),
       accuracy: correct / Math.max(1, masked),
+      solve_rate: solved / Math.max(1, sequences),
       sequences,
       masked_tokens: masked,
       judge_version: [...versions].join("+"),

@@ -29,6 +29,7 @@ export class RunMetrics {
   private readonly phase: Gauge;
   private readonly evalReward: Gauge;
   private readonly evalAccuracy: Gauge;
+  private readonly evalSolved: Gauge;
   private judgeVersion = "";
 
   constructor() {
@@ -46,6 +47,11 @@ export class RunMetrics {
     this.phase = new Gauge({ name: "grpo_step_phase_seconds", help: "Duration of each phase of the last step.", labelNames: ["phase"], registers });
     this.evalReward = new Gauge({ name: "grpo_eval_mean_reward", help: "Held-out mean judge reward at the last evaluation.", registers });
     this.evalAccuracy = new Gauge({ name: "grpo_eval_accuracy", help: "Held-out masked-token accuracy at the last evaluation.", registers });
+    this.evalSolved = new Gauge({
+      name: "grpo_eval_solve_rate",
+      help: "Share of held-out inputs the task's verifier says are solved, at the last evaluation.",
+      registers,
+    });
   }
 
   recordStep(r: StepRecord): void {
@@ -63,5 +69,6 @@ export class RunMetrics {
   recordEval(r: EvalRecord): void {
     this.evalReward.set(r.mean_reward);
     this.evalAccuracy.set(r.accuracy);
+    this.evalSolved.set(r.solve_rate);
   }
 }

@@ -48,7 +48,7 @@ export class ProgressLine {
 }
 
 export function formatEval(r: EvalRecord): string {
-  return `eval @ step ${r.step}: held-out reward ${r.mean_reward.toFixed(4)}, masked-token accuracy ${(r.accuracy * 100).toFixed(2)}% (${r.sequences} sequences, ${(r.eval_ms / 1000).toFixed(1)}s, judge ${r.judge_version})`;
+  return `eval @ step ${r.step}: held-out solved ${(r.solve_rate * 100).toFixed(1)}%, reward ${r.mean_reward.toFixed(4)}, masked-token accuracy ${(r.accuracy * 100).toFixed(2)}% (${r.sequences} sequences, ${(r.eval_ms / 1000).toFixed(1)}s, judge ${r.judge_version})`;
 }
 
 export function formatSamples(step: number, samples: SampleView[]): string {

@@ -23,7 +23,16 @@ const temp = () => {
   return dir;
 };
 
-const SMALL = ["--batch_size=2", "--group_size=4", "--max_iters=6", "--checkpoint_interval=2", "--eval_interval=0", "--sample_interval=0", "--warmup_iters=0"];
+const SMALL = [
+  "--task=kjv",
+  "--batch_size=2",
+  "--group_size=4",
+  "--max_iters=6",
+  "--checkpoint_interval=2",
+  "--eval_interval=0",
+  "--sample_interval=0",
+  "--warmup_iters=0",
+];
 
 /** A run started as `orchestrator ...argv` would start it, trained to `steps` with the loop's tiny ports. */
 async function startRun(runDir: string, argv: string[], steps: number, opts: { finish?: boolean } = {}) {

@@ -3,9 +3,10 @@
 // write and print the summary. services/orchestrator/src/main.ts wires this to the process.
 import { join } from "node:path";
 import { defaults, formatConfig } from "@grpomesh/config";
-import { DEFAULT_CORPUS_PATH, loadCorpus } from "@grpomesh/data";
-import { CorpusData, GrpoTrainer, LOG_FILE, SUMMARY_FILE, ensureRunDir, inRunDir, latestCheckpoint, readLog, summarizeLog, writeAtomic } from "@grpomesh/loop";
+import { GrpoTrainer, LOG_FILE, SUMMARY_FILE, ensureRunDir, inRunDir, latestCheckpoint, readLog, summarizeLog, writeAtomic } from "@grpomesh/loop";
 import { RunState } from "@grpomesh/proto";
+import { mixSeeds } from "@grpomesh/rng";
+import { loadTask } from "@grpomesh/tasks";
 import { startMetricsServer } from "@grpomesh/metrics";
 import { loadSecurity, securityFields, securityWarning, waitForServing, type ServiceArgs } from "@grpomesh/rpc";
 import { ORCHESTRATOR_SETTINGS } from "./settings.ts";
@@ -62,7 +63,7 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
   );
   if (resuming) for (const c of plan.changes) log(`resume changes ${c.key}: ${JSON.stringify(c.saved)} → ${JSON.stringify(c.given)} (${c.source})`);
 
-  const corpus = loadCorpus(cfg.corpus || DEFAULT_CORPUS_PATH);
+  const task = loadTask(cfg.task, { blanks: cfg.blanks, corpus: cfg.corpus });
   const policy = new GrpcPolicy(cfg.policy, { security });
   const reference = new GrpcReference(cfg.reference, { security, retry: { log } });
   // The fleet bounds a swap's hold on the loop (swapDeadlineMs), connects like the other clients
@@ -73,21 +74,21 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
     swapDeadlineMs: cfg.judge_swap_deadline_ms,
     refreshMs: cfg.judges_refresh_ms,
     security,
-    vocab: { vocab: [...corpus.vocab.tokens], maskTokenId: corpus.meta.mask_token_id },
+    vocab: { vocab: [...task.vocab.tokens], maskTokenId: task.vocab.maskTokenId },
     log,
   };
   const judges = await JudgeFleet.fromSpec(cfg.judges, fleetOptions);
   for (const target of [cfg.policy, cfg.reference, ...judges.replicas.map((r) => r.target)]) await waitForServing(target, { timeoutMs: 120_000, security });
 
-  const facts = await runStartupChecks({ policy, reference, judges, corpus, resuming }, log);
-  const data = new CorpusData({ corpus, seqLen: facts.seqLen, batchSize: cfg.batch_size, seed: cfg.seed, evalBatches: cfg.eval_batches });
+  const facts = await runStartupChecks({ policy, reference, judges, task, resuming }, log);
+  const data = task.data({ seqLen: facts.seqLen, batchSize: cfg.batch_size, seed: mixSeeds(cfg.seed, "grpo-data"), evalBatches: cfg.eval_batches });
   const metrics = new RunMetrics();
   const mode = cfg.progress === "auto" ? (process.stdout.isTTY ? "line" : "log") : cfg.progress;
   const progress = new ProgressLine(cfg.max_iters, mode, cfg.log_every);
   const trainer = new GrpoTrainer({ policy, reference, judge: judges, data }, cfg, {
     runDir,
-    maskTokenId: corpus.vocab.maskTokenId,
-    decode: (ids) => corpus.vocab.decode(ids, { maskChar: "_" }),
+    maskTokenId: task.vocab.maskTokenId,
+    decode: (ids) => task.vocab.decode(ids, { maskChar: "_" }),
     configForRecord: cfg,
     segmentStartMs,
     hooks: {
@@ -172,6 +173,9 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
         heldout_reward_after: last.mean_reward as number,
         heldout_accuracy_before: first.accuracy as number,
         heldout_accuracy_after: last.accuracy as number,
+        heldout_solved_before: first.solve_rate as number,
+        heldout_solved_after: last.solve_rate as number,
+        task: cfg.task,
         heldout_before_step: first.step,
         heldout_after_step: last.step,
         mean_kl: run.mean_kl,
@@ -195,7 +199,8 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
             ? `stopped at step ${summary.steps} of ${cfg.max_iters} after ${formatDuration(summary.wall_s * 1000)}; continue with: npm start -- --resume --run_dir=${runDir}`
             : `done: ${summary.steps} steps in ${formatDuration(summary.wall_s * 1000)}${summary.segments > 1 ? ` over ${summary.segments} segments` : ""}`,
           `  held-out reward    ${summary.heldout_reward_before.toFixed(4)} → ${summary.heldout_reward_after.toFixed(4)} (${signed(summary.heldout_reward_after - summary.heldout_reward_before)})`,
-          `  held-out accuracy  ${(summary.heldout_accuracy_before * 100).toFixed(2)}% → ${(summary.heldout_accuracy_after * 100).toFixed(2)}%`,
+          `  held-out solved    ${(summary.heldout_solved_before * 100).toFixed(2)}% → ${(summary.heldout_solved_after * 100).toFixed(2)}% (the task's verifier: task ${cfg.task})`,
+          `  held-out accuracy  ${(summary.heldout_accuracy_before * 100).toFixed(2)}% → ${(summary.heldout_accuracy_after * 100).toFixed(2)}% (masked tokens equal to the target's)`,
           `  mean KL            ${summary.mean_kl.toFixed(4)} (last step ${summary.final_kl.toFixed(4)})`,
           `  checkpoint         ${summary.checkpoint ?? "none"}`,
           `  log                ${summary.log}`,

@@ -4,6 +4,7 @@
 import { setting, z, type Values } from "@grpomesh/config";
 import { GRPO_SETTINGS, grpoRelations } from "@grpomesh/grpo/settings";
 import { serviceSettings } from "@grpomesh/rpc/settings";
+import { TASK_SETTINGS } from "@grpomesh/tasks/settings";
 
 const target = (def: string, what: string) => setting(z.string().min(1), def, `${what}'s gRPC address host:port`);
 const ms = (min: number, def: number, doc: string) => setting(z.int().min(min), def, doc);
@@ -25,9 +26,9 @@ export const ORCHESTRATOR_SETTINGS = {
   // --- this service (the client side of the credentials too: certificate for policy, reference and judges) ---
   ...serviceSettings("127.0.0.1:50070", "off"),
   // --- the run ---
+  ...TASK_SETTINGS,
   run_dir: setting(z.string(), "", "run directory (log.jsonl, config.json, checkpoints/); empty: runs/<date-time>"),
   resume: setting(z.boolean(), false, "continue the run in run_dir from its latest checkpoint, with its saved configuration"),
-  corpus: setting(z.string(), "", "corpus file (its .meta.json beside it); empty: data/corpus/kjv.txt"),
   progress: setting(z.enum(["auto", "line", "log"]), "auto", "line: one rewritten line; log: a line every log_every steps; auto: line on a terminal"),
   log_every: setting(z.int().min(1), 10, "steps between progress lines in log mode"),
   strict: setting(z.boolean(), true, "stop (exit non-zero) instead of only warning when a start-up check finds a mismatch it can survive"),

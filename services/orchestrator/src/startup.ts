@@ -1,6 +1,7 @@
 // The seed's checklist, run before the first step: each check fails with a message that says what
 // was found, what was expected and what to do.
-import { vocabularyDifference, type Corpus } from "@grpomesh/data";
+import { vocabularyDifference } from "@grpomesh/data";
+import type { Task } from "@grpomesh/tasks";
 import type { JudgeFleet } from "./judge-fleet.ts";
 import type { GrpcPolicy, GrpcReference } from "./grpc-ports.ts";
 
@@ -21,31 +22,26 @@ export class StartupCheckError extends Error {
 }
 
 export async function runStartupChecks(
-  { policy, reference, judges, corpus, resuming }: { policy: GrpcPolicy; reference: GrpcReference; judges: JudgeFleet; corpus: Corpus; resuming: boolean },
+  { policy, reference, judges, task, resuming }: { policy: GrpcPolicy; reference: GrpcReference; judges: JudgeFleet; task: Task; resuming: boolean },
   log: (line: string) => void,
 ): Promise<StartupFacts> {
-  const dataVocab = corpus.vocab.tokens;
-  const dataVocabView = { vocab: dataVocab, maskTokenId: corpus.meta.mask_token_id };
+  const dataVocab = task.vocab.tokens;
+  const dataVocabView = { vocab: dataVocab, maskTokenId: task.vocab.maskTokenId };
   const fail = (msg: string): never => {
     throw new StartupCheckError(msg);
   };
 
-  // 1. The dataset yields masked inputs and has a mask token.
-  if (!Number.isInteger(corpus.meta.mask_token_id) || dataVocab[corpus.meta.mask_token_id] !== "[MASK]") {
-    fail(
-      `dataset metadata has mask_token_id ${corpus.meta.mask_token_id}, which is not "[MASK]" in its vocabulary; rebuild the metadata (libs/data/src/build-metadata.ts)`,
-    );
-  }
-  log(
-    `check: dataset ${corpus.meta.name} has ${dataVocab.length} tokens, mask_token_id ${corpus.meta.mask_token_id}, ${corpus.train.length} train / ${corpus.heldout.length} held-out characters`,
-  );
+  // 1. The task's data (its vocabulary has a [MASK] token by construction: libs/data's Vocabulary).
+  log(`check: task ${task.name}: ${task.describe}; ${dataVocab.length} tokens, mask_token_id ${task.vocab.maskTokenId}`);
 
   // 2. The generator checkpoint loaded in the policy, with the data's vocabulary.
   const p = await policy.client.info({});
   if (!p.config || !p.vocab) fail(`policy at ${policy.client.target} reports no model config; is its checkpoint loaded?`);
   if (p.config!.modelType !== "masked_lm") fail(`policy model_type is "${p.config!.modelType}"; expected "masked_lm"`);
   const policyDiff = vocabularyDifference({ vocab: p.vocab!.tokens, maskTokenId: p.vocab!.maskTokenId }, dataVocabView, { model: "policy", other: "dataset" });
-  if (policyDiff) fail(`${policyDiff}; use a generator trained on this corpus`);
+  if (policyDiff) fail(`${policyDiff}; use a generator trained for task ${task.name} (${task.files.generator})`);
+  if (task.seqLen !== null && p.config!.seqLen !== task.seqLen)
+    fail(`policy's seq_len is ${p.config!.seqLen}; task ${task.name} is ${task.seqLen} tokens long: use ${task.files.generator}`);
   log(
     `check: policy loaded ${p.config!.nLayer} layers × d_model ${p.config!.dModel}, seq_len ${p.config!.seqLen}, ${p.parameterCount} parameters, version ${p.policyVersion}, engine ${p.backend}`,
   );
@@ -76,7 +72,7 @@ export async function runStartupChecks(
       model: `judge ${replica.target} (${j.modelName} ${j.modelVersion})`,
       other: "dataset",
     });
-    if (judgeDiff) fail(`${judgeDiff}; use a judge trained on this corpus`);
+    if (judgeDiff) fail(`${judgeDiff}; use a judge made for task ${task.name}`);
     if (j.seqLen !== 0 && j.seqLen !== p.config!.seqLen) fail(`judge ${replica.target} expects seq_len ${j.seqLen}; the policy generates ${p.config!.seqLen}`);
     judgeVersions[replica.target] = j.modelVersion;
   }

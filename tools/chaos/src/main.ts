@@ -52,7 +52,7 @@ function readRunConfig(path: string): Record<string, unknown> {
     return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
   } catch (err) {
     throw new Error(
-      `--run_config=${path}: ${err instanceof Error ? err.message : String(err)}; expected a JSON object of run settings (like configs/local.json)`,
+      `--run_config=${path}: ${err instanceof Error ? err.message : String(err)}; expected a JSON object of run settings (like configs/kjv.json)`,
     );
   }
 }

@@ -23,7 +23,7 @@ export async function tinyModels(dir: string): Promise<ChaosModels> {
   return { generator, judgeModel, runConfig: TINY_RUN };
 }
 
-/** The bundled models with a run config file (configs/local.json by default), without evaluations or printed samples between steps. */
+/** The bundled models with a run config file (configs/kjv.json by default), without evaluations or printed samples between steps. */
 export function bundledModels(runConfig: Record<string, unknown>): ChaosModels {
   const generator = join(ROOT, "models/generator");
   const judgeModel = join(ROOT, "models/judge/model.onnx");

@@ -13,7 +13,7 @@ export const CHAOS_SETTINGS = {
   models: setting(z.enum(["bundled", "tiny"]), "bundled", "bundled: models/generator and models/judge (about a minute); tiny: made on the spot (seconds)"),
   run_config: setting(
     z.string().min(1),
-    "configs/local.json",
+    "configs/kjv.json",
     "run settings for the bundled models (steps, checkpoint interval and seed come from the keys above)",
   ),
   tls: setting(

@@ -119,6 +119,7 @@ export async function startHostileStack(opts: StackOptions): Promise<HostileStac
             `--address=${targets.orchestrator}`,
             `--run_dir=${runDir}`,
             `--seed=${opts.seed}`,
+            "--task=kjv",
             "--max_iters=100000",
             "--batch_size=2",
             "--group_size=2",

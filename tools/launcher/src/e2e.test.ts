@@ -30,6 +30,7 @@ test("npm start's stack trains a tiny policy over gRPC and the judge's reward ri
     writeFileSync(
       runConfig,
       JSON.stringify({
+        task: "kjv",
         max_iters: 24,
         batch_size: 8,
         group_size: 4,

@@ -10,7 +10,8 @@ import { ConfigError } from "@grpomesh/config";
 import { latestCheckpoint } from "@grpomesh/loop";
 import { ChildDiedError, Supervisor, describeExit, freePort, runJob } from "./supervisor.ts";
 import { engineLine, runCredentials, stackFile, startStack, tsxProcess, writeStackFile } from "./stack.ts";
-import { launcherUsage, parseLauncherArgs } from "./settings.ts";
+import { ROOT, launcherUsage, parseLauncherArgs } from "./settings.ts";
+import { TASKS } from "@grpomesh/tasks/settings";
 
 async function main(): Promise<number> {
   // Every option of both tables (and the run config file) is checked here, before anything is spawned.
@@ -84,6 +85,8 @@ async function main(): Promise<number> {
         engine: a.engine,
         credentials: secrets.credentials,
         checkpointRoot: a.run_dir,
+        // The reference checks its checkpoint against the task's vocabulary.
+        flags: { reference: [`--dataset_meta=${join(ROOT, TASKS[parsed.orchestrator.task].dataset_meta)}`] },
         onReady: (name, ms, s) =>
           console.log(`grpo-mesh: ${name.padEnd(9)} ready (${(ms / 1000).toFixed(1)}s) — gRPC ${s.address}, metrics http://127.0.0.1:${s.metrics}/metrics`),
       },

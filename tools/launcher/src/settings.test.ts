@@ -28,11 +28,19 @@ test("both tables from one command line: each key goes to its table, the orchest
       [0.2, 7, 8, 5, true],
     );
     assert.deepEqual(a.orchestratorArgv, ["--kl-beta=0.2", "--resume"]);
+    // The task picks the bundled files: the default task's, --task's, or the given run config's task.
     const d = parseLauncherArgs([]).launcher;
     assert.deepEqual(
       [d.generator, d.judge_model, d.run_config],
-      ["models/generator", "models/judge/model.onnx", "configs/local.json"].map((p) => join(ROOT, p)),
+      ["models/sudoku4/generator", "models/sudoku4/judge.onnx", "configs/sudoku.json"].map((p) => join(ROOT, p)),
     );
+    const k = parseLauncherArgs(["--task=kjv"]);
+    assert.deepEqual(
+      [k.launcher.generator, k.launcher.judge_model, k.launcher.run_config, k.orchestrator.task],
+      [...["models/generator", "models/judge/model.onnx", "configs/kjv.json"].map((p) => join(ROOT, p)), "kjv"],
+    );
+    const f = parseLauncherArgs([`--run_config=${join(ROOT, "configs/kjv.json")}`]);
+    assert.deepEqual([f.launcher.generator, f.orchestrator.task], [join(ROOT, "models/generator"), "kjv"]);
     assert.match(d.run_dir, /runs\/\d{8}-\d{6}$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DASHES_NOTE, defaults, parseSettings, setting, settingsHelp, z, type Values } from "@grpomesh/config";
 import { MODEL_SERVICE_SETTINGS } from "@grpomesh/role-engines/settings";
+import { TASKS } from "@grpomesh/tasks/settings";
 import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS, orchestratorRelations, type OrchestratorConfig } from "@grpomesh/orchestrator/settings";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -14,9 +15,9 @@ export const LAUNCHER_ENV_PREFIX = "LAUNCHER_";
 
 export const LAUNCHER_SETTINGS = {
   judges: setting(z.int().min(1), 2, "judge replicas to start"),
-  generator: setting(z.string().min(1), "models/generator", "generator checkpoint for the policy and the reference"),
-  judge_model: setting(z.string().min(1), "models/judge/model.onnx", "judge ONNX model"),
-  run_config: setting(z.string().min(1), "configs/local.json", "the orchestrator's run config file (JSON)"),
+  generator: setting(z.string(), "", "generator checkpoint for the policy and the reference; empty: the task's bundled one"),
+  judge_model: setting(z.string(), "", "judge ONNX model; empty: the task's bundled one"),
+  run_config: setting(z.string(), "", "the orchestrator's run config file (JSON); empty: the task's (configs/<task>.json)"),
   run_dir: setting(z.string(), "", "run directory (logs, secrets, checkpoints); empty: runs/<date-time>"),
   engine: MODEL_SERVICE_SETTINGS.engine,
 };
@@ -65,21 +66,17 @@ export function parseLauncherArgs(argv: readonly string[], env: Record<string, s
     else launcherArgv.push(arg, ...(arg.includes("=") ? [] : [argv[++i]!]));
   }
   const launcher = parseSettings(LAUNCHER_SETTINGS, { argv: launcherArgv, env, envPrefix: LAUNCHER_ENV_PREFIX }).config;
-  const path = (key: "generator" | "judge_model" | "run_config") =>
-    launcher[key] === LAUNCHER_SETTINGS[key].default ? join(ROOT, launcher[key]) : resolve(launcher[key]);
-  launcher.generator = path("generator");
-  launcher.judge_model = path("judge_model");
-  launcher.run_config = path("run_config");
   launcher.run_dir = launcher.run_dir
     ? resolve(launcher.run_dir)
     : join(ROOT, "runs", new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-"));
+  const parseOrchestrator = (file: string | undefined) =>
+    parseSettings(ORCHESTRATOR_SETTINGS, { argv: orchestratorArgv, env, envPrefix: ORCHESTRATOR_ENV_PREFIX, file, check: orchestratorRelations }).config;
+  // The task picks the bundled files: from --task (or ORCHESTRATOR_TASK), else from a given run config, else the default.
+  const task = launcher.run_config ? undefined : parseOrchestrator(undefined).task;
+  launcher.run_config = launcher.run_config ? resolve(launcher.run_config) : join(ROOT, TASKS[task!].run_config);
   if (both.help) return { launcher, orchestrator: defaults(ORCHESTRATOR_SETTINGS), orchestratorArgv, help: true };
-  const orchestrator = parseSettings(ORCHESTRATOR_SETTINGS, {
-    argv: orchestratorArgv,
-    env,
-    envPrefix: ORCHESTRATOR_ENV_PREFIX,
-    file: launcher.run_config,
-    check: orchestratorRelations,
-  }).config;
+  const orchestrator = parseOrchestrator(launcher.run_config);
+  launcher.generator = launcher.generator ? resolve(launcher.generator) : join(ROOT, TASKS[orchestrator.task].generator);
+  launcher.judge_model = launcher.judge_model ? resolve(launcher.judge_model) : join(ROOT, TASKS[orchestrator.task].judge_model);
   return { launcher, orchestrator, orchestratorArgv, help: false };
 }

@@ -12,6 +12,7 @@ import { exportModelToOnnx } from "@grpomesh/onnx-export";
  * cores; no evaluation or printed samples between steps. Callers add max_iters and intervals.
  */
 export const TINY_RUN = {
+  task: "kjv",
   batch_size: 4,
   group_size: 4,
   learning_rate: 0.01,

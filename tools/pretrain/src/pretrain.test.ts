@@ -13,6 +13,7 @@ const parseArgs = (argv: string[]) => parseSettings(PRETRAIN_SETTINGS, { argv, c
 
 const tiny = (out: string) =>
   parseArgs([
+    "--task=kjv",
     "--seq_len=32",
     "--n_layer=1",
     "--n_head=2",

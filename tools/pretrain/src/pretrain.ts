@@ -1,9 +1,10 @@
-// Pretrains the generator as a masked LM on the corpus' train split, evaluating on a fixed set of
-// held-out batches, and writes a checkpoint folder (config.json + model.safetensors). Read it like
+// Pretrains the generator as a masked LM on a task's training stream (KJV windows or Sudoku puzzles →
+// solutions), evaluating on the task's fixed held-out batches, and writes a checkpoint folder (config.json + model.safetensors). Read it like
 // nanoGPT's train.py: the settings grouped under headers (settings.ts), one flat loop.
 import * as tf from "@tensorflow/tfjs-core";
 import { checkValues } from "@grpomesh/config";
-import { fixedEvalBatches, loadCorpus, MaskedBatchStream, type MaskedBatch, type MaskingSpec } from "@grpomesh/data";
+import type { MaskingSpec } from "@grpomesh/data";
+import { loadTask, type TaskBatch, type TaskData } from "@grpomesh/tasks";
 import {
   AdamW,
   cosineLearningRate,
@@ -22,6 +23,8 @@ import { PRETRAIN_SETTINGS, pretrainRelations, type PretrainConfig } from "./set
 export interface EvalResult {
   loss: number;
   accuracy: number;
+  /** Share of inputs whose argmax fill the task's verifier says is solved. */
+  solveRate: number;
   maskedTokens: number;
 }
 
@@ -37,7 +40,7 @@ export interface PretrainResult {
   stoppedBy: "max_steps" | "max_minutes";
 }
 
-function toTensors(batch: MaskedBatch): { inputs: tf.Tensor2D; targets: tf.Tensor2D; mask: tf.Tensor2D } {
+function toTensors(batch: TaskBatch): { inputs: tf.Tensor2D; targets: tf.Tensor2D; mask: tf.Tensor2D } {
   const shape: [number, number] = [batch.batchSize, batch.seqLen];
   return {
     inputs: tf.tensor2d(batch.inputs, shape, "int32"),
@@ -46,23 +49,37 @@ function toTensors(batch: MaskedBatch): { inputs: tf.Tensor2D; targets: tf.Tenso
   };
 }
 
-/** Held-out loss (mean over all masked tokens of the set) and argmax accuracy. */
-export function evaluate(model: MaskedTransformer, batches: MaskedBatch[]): EvalResult {
+/** Held-out loss (mean over all masked tokens of the set), argmax accuracy, and the verifier's solve rate of the argmax fills. */
+export function evaluate(model: MaskedTransformer, data: TaskData): EvalResult {
   let lossSum = 0;
   let correct = 0;
   let total = 0;
-  for (const batch of batches) {
+  let solved = 0;
+  let inputs = 0;
+  for (const batch of data.evalBatches()) {
     const t = toTensors(batch);
     const logits = model.forward(t.inputs);
     const loss = maskedLmLoss(logits, t.targets, t.mask);
     const acc = maskedTokenAccuracy(logits, t.targets, t.mask);
+    const best = tf.argMax(logits, -1);
+    const argmax = best.dataSync() as Int32Array;
     lossSum += loss.dataSync()[0]! * acc.total;
     correct += acc.correct;
     total += acc.total;
-    tf.dispose([logits, loss, t.inputs, t.targets, t.mask]);
+    const T = batch.seqLen;
+    for (let b = 0; b < batch.batchSize; b++) {
+      const input = batch.inputs.subarray(b * T, (b + 1) * T);
+      const fill = Int32Array.from(input, (x, i) => (batch.mask[b * T + i] ? argmax[b * T + i]! : x));
+      if (data.solved(input, fill, batch.targets.subarray(b * T, (b + 1) * T))) solved++;
+      inputs++;
+    }
+    tf.dispose([logits, loss, best, t.inputs, t.targets, t.mask]);
   }
-  return { loss: lossSum / Math.max(total, 1), accuracy: correct / Math.max(total, 1), maskedTokens: total };
+  return { loss: lossSum / Math.max(total, 1), accuracy: correct / Math.max(total, 1), solveRate: solved / Math.max(inputs, 1), maskedTokens: total };
 }
+
+const formatEval = (step: number, e: EvalResult) =>
+  `eval step ${step}: held-out loss ${e.loss.toFixed(4)}, masked accuracy ${(100 * e.accuracy).toFixed(2)}%, solved (argmax) ${(100 * e.solveRate).toFixed(1)}%`;
 
 function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
@@ -72,12 +89,12 @@ function formatDuration(seconds: number): string {
 export async function pretrain(o: PretrainConfig, log: (line: string) => void = (l) => console.log(l)): Promise<PretrainResult> {
   checkValues(PRETRAIN_SETTINGS, o, pretrainRelations);
   const backend = await initBackend(o.backend || undefined, { log });
-  const corpus = o.corpus ? loadCorpus(o.corpus) : loadCorpus();
+  const task = loadTask(o.task, { blanks: o.blanks, corpus: o.corpus });
   const masking = JSON.parse(o.masking) as MaskingSpec;
 
   // model
-  const config = defaultGeneratorConfig(corpus.vocab.tokens, {
-    seq_len: o.seq_len,
+  const config = defaultGeneratorConfig(task.vocab.tokens, {
+    seq_len: task.seqLen ?? o.seq_len,
     n_layer: o.n_layer,
     n_head: o.n_head,
     d_model: o.d_model,
@@ -99,29 +116,12 @@ export async function pretrain(o: PretrainConfig, log: (line: string) => void = 
 
   // data
   const micro = o.batch_size / o.micro_batches;
-  const stream = new MaskedBatchStream({
-    ids: corpus.train,
-    seqLen: config.seq_len,
-    batchSize: micro,
-    seed: o.seed,
-    masking,
-    maskTokenId: config.mask_token_id,
-  });
-  const evalSet = fixedEvalBatches(corpus.heldout, {
-    count: o.eval_batches,
-    batchSize: o.eval_batch_size,
-    seqLen: config.seq_len,
-    seed: o.seed,
-    masking,
-    maskTokenId: config.mask_token_id,
-  });
-  log(
-    `data: ${corpus.train.length} train / ${corpus.heldout.length} held-out characters (held out: ${corpus.meta.split.heldout_books.join(", ")}); eval on ${o.eval_batches}×${o.eval_batch_size} fixed held-out windows`,
-  );
+  const data = task.data({ seqLen: config.seq_len, batchSize: micro, seed: o.seed, evalBatches: o.eval_batches, evalBatchSize: o.eval_batch_size, masking });
+  log(`data: task ${task.name}: ${task.describe}; eval on ${o.eval_batches}×${o.eval_batch_size} fixed held-out inputs`);
 
-  const before = evaluate(model, evalSet);
+  const before = evaluate(model, data);
   const history: PretrainResult["history"] = [{ step: 0, ...before }];
-  log(`eval step 0: held-out loss ${before.loss.toFixed(4)}, masked accuracy ${(100 * before.accuracy).toFixed(2)}% (${before.maskedTokens} masked tokens)`);
+  log(`${formatEval(0, before)} (${before.maskedTokens} masked tokens)`);
 
   const schedule = { lr: o.learning_rate, warmupSteps: o.warmup_steps, maxSteps: o.max_steps, minLrRatio: o.min_lr_ratio };
   const start = performance.now();
@@ -139,7 +139,7 @@ export async function pretrain(o: PretrainConfig, log: (line: string) => void = 
       break;
     }
     const t0 = performance.now();
-    const batches = Array.from({ length: o.micro_batches }, () => stream.next());
+    const batches = Array.from({ length: o.micro_batches }, () => data.next());
     const counts = batches.map((b) => b.mask.reduce((a, x) => a + x, 0));
     const masked = counts.reduce((a, b) => a + b, 0);
     const tensors = batches.map(toTensors);
@@ -168,16 +168,16 @@ export async function pretrain(o: PretrainConfig, log: (line: string) => void = 
       );
     }
     if (step % o.eval_interval === 0 && step < o.max_steps) {
-      const e = evaluate(model, evalSet);
+      const e = evaluate(model, data);
       history.push({ step, ...e });
-      log(`eval step ${step}: held-out loss ${e.loss.toFixed(4)}, masked accuracy ${(100 * e.accuracy).toFixed(2)}%`);
+      log(formatEval(step, e));
     }
   }
-  const after = evaluate(model, evalSet);
+  const after = evaluate(model, data);
   if (history[history.length - 1]!.step !== step) history.push({ step, ...after });
   const seconds = (performance.now() - start) / 1000;
   const tokensPerSecond = trainMs > 0 ? tokens / (trainMs / 1000) : 0;
-  log(`eval step ${step}: held-out loss ${after.loss.toFixed(4)}, masked accuracy ${(100 * after.accuracy).toFixed(2)}%`);
+  log(formatEval(step, after));
 
   const summary = {
     tool: "tools/pretrain",
@@ -191,25 +191,21 @@ export async function pretrain(o: PretrainConfig, log: (line: string) => void = 
     heldout_before: before,
     heldout_after: after,
     history,
-    data: {
-      train_chars: corpus.train.length,
-      heldout_chars: corpus.heldout.length,
-      heldout_books: corpus.meta.split.heldout_books,
-      corpus_sha256: corpus.meta.sha256,
-    },
+    data: { task: task.name, describe: task.describe },
   };
-  const digest = model.save(o.out, {
+  const out = o.out || task.files.generator;
+  const digest = model.save(out, {
     metadata: {
       producer: "tools/pretrain",
       steps: String(step),
       heldout_loss: after.loss.toFixed(6),
       heldout_masked_accuracy: after.accuracy.toFixed(6),
-      corpus_sha256: corpus.meta.sha256,
+      task: task.name,
     },
     extraFiles: { "pretrain.json": JSON.stringify(summary, null, 2) + "\n" },
   });
-  log(`saved ${o.out} (weights sha256 ${digest}) after ${step} steps in ${formatDuration(seconds)}; ${tokensPerSecond.toFixed(0)} train tok/s`);
+  log(`saved ${out} (weights sha256 ${digest}) after ${step} steps in ${formatDuration(seconds)}; ${tokensPerSecond.toFixed(0)} train tok/s`);
   optimizer.dispose();
   model.dispose();
-  return { steps: step, seconds, tokensPerSecond, before, after, history, digest, out: o.out, stoppedBy };
+  return { steps: step, seconds, tokensPerSecond, before, after, history, digest, out, stoppedBy };
 }

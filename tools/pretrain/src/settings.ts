@@ -3,6 +3,7 @@
 import { setting, z, type Values } from "@grpomesh/config";
 import { checkMasking, DEFAULT_MASKING, type MaskingSpec } from "@grpomesh/data";
 import { TF_BACKENDS } from "@grpomesh/model/format";
+import { TASK_SETTINGS } from "@grpomesh/tasks/settings";
 
 /** Which positions of a window are masked: libs/data's MaskingSpec as JSON text, checked field by field. */
 export const MASKING = setting(
@@ -14,7 +15,7 @@ export const MASKING = setting(
     }
   }),
   JSON.stringify(DEFAULT_MASKING),
-  'which positions of a window are masked: JSON like {"kind":"random","ratio":[0.15,0.5]} (kinds random, spans, mix: libs/data/src/masking.ts)',
+  'kjv: which positions of a window are masked: JSON like {"kind":"random","ratio":[0.15,0.5]} (kinds random, spans, mix: libs/data/src/masking.ts)',
 );
 
 const int = (min: number) => z.int().min(min);
@@ -23,13 +24,13 @@ export const PRETRAIN_ENV_PREFIX = "PRETRAIN_";
 
 export const PRETRAIN_SETTINGS = {
   // --- data ---
-  corpus: setting(z.string(), "", "corpus file (its .meta.json beside it); empty: data/corpus/kjv.txt"),
+  ...TASK_SETTINGS,
   masking: MASKING,
   batch_size: setting(int(1), 16, "windows per optimizer step"),
   micro_batches: setting(int(1), 1, "the step's windows in this many parts, gradients accumulated (must divide batch_size)"),
   seed: setting(z.int(), 1337, "seed of the initial weights, the data order and the masks"),
   // --- model ---
-  seq_len: setting(int(2), 128, "window length in characters"),
+  seq_len: setting(int(2), 128, "window length in characters (kjv; a Sudoku model is as long as its grid's text)"),
   n_layer: setting(int(1), 4, "transformer blocks"),
   n_head: setting(int(1), 4, "attention heads (must divide d_model)"),
   d_model: setting(int(1), 128, "embedding width"),
@@ -52,7 +53,7 @@ export const PRETRAIN_SETTINGS = {
   max_minutes: setting(z.number().min(0), 0, "wall-clock budget: stop (and save) when it is spent; 0: none"),
   progress_seconds: setting(z.number().min(0), 10, "seconds between progress lines"),
   // --- output ---
-  out: setting(z.string().min(1), "models/generator", "checkpoint folder to write (config.json, model.safetensors, pretrain.json)"),
+  out: setting(z.string(), "", "checkpoint folder to write (config.json, model.safetensors, pretrain.json); empty: the task's bundled generator folder"),
   backend: setting(z.enum(["", ...TF_BACKENDS]), "", "tfjs backend; empty: the fastest available (GRPOMESH_TF_BACKEND overrides)"),
 };
 

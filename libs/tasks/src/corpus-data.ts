@@ -1,19 +1,20 @@
-// The loop's data port over libs/data: training batches from the train split (resumable cursor),
-// fixed evaluation batches from the held-out split.
+// The KJV task's data over libs/data: training windows from the train split (resumable cursor),
+// fixed evaluation windows from the held-out books, and "solved" as every masked character right.
 import { DEFAULT_MASKING, MaskedBatchStream, fixedEvalBatches, type Corpus, type MaskedBatch, type MaskingSpec, type StreamCursor } from "@grpomesh/data";
 import { mixSeeds } from "@grpomesh/rng";
-import type { DataPort } from "./ports.ts";
 
 export interface CorpusDataOptions {
   corpus: Corpus;
   seqLen: number;
   batchSize: number;
-  seed: number;
+  seed: number | bigint | string;
   evalBatches: number;
+  /** Windows per held-out batch; default batchSize. */
+  evalBatchSize?: number;
   masking?: MaskingSpec;
 }
 
-export class CorpusData implements DataPort<StreamCursor> {
+export class CorpusData {
   private readonly stream: MaskedBatchStream;
   private evalCache: MaskedBatch[] | undefined;
 
@@ -23,7 +24,7 @@ export class CorpusData implements DataPort<StreamCursor> {
       ids: opts.corpus.train,
       seqLen: opts.seqLen,
       batchSize: opts.batchSize,
-      seed: mixSeeds(opts.seed, "grpo-data"),
+      seed: opts.seed,
       masking: opts.masking ?? DEFAULT_MASKING,
       maskTokenId,
     });
@@ -44,7 +45,7 @@ export class CorpusData implements DataPort<StreamCursor> {
   evalBatches(): MaskedBatch[] {
     this.evalCache ??= fixedEvalBatches(this.opts.corpus.heldout, {
       count: this.opts.evalBatches,
-      batchSize: this.opts.batchSize,
+      batchSize: this.opts.evalBatchSize ?? this.opts.batchSize,
       seqLen: this.opts.seqLen,
       seed: mixSeeds("grpo-eval"), // the same held-out set for every run, so runs compare
       masking: this.opts.masking ?? DEFAULT_MASKING,
@@ -52,4 +53,14 @@ export class CorpusData implements DataPort<StreamCursor> {
     });
     return this.evalCache;
   }
+
+  solved(input: Int32Array, completion: Int32Array, target: Int32Array): boolean {
+    return everyMaskRight(input, completion, target, this.opts.corpus.vocab.maskTokenId);
+  }
+}
+
+/** Every masked position of `input` holds the target's token in `completion`: an exact fill. */
+export function everyMaskRight(input: Int32Array, completion: Int32Array, target: Int32Array, maskTokenId: number): boolean {
+  for (let t = 0; t < input.length; t++) if (input[t] === maskTokenId && completion[t] !== target[t]) return false;
+  return true;
 }
