@@ -57,6 +57,14 @@ test("a 4-step run on a tiny config lowers the held-out loss and writes a loadab
   // Same options, same seed: the same weights.
   const b = await pretrain(tiny(join(root, "b")), () => {});
   assert.equal(b.digest, a.digest);
+  // --init continues from a checkpoint: it starts where that one ended, in its architecture.
+  const c = await pretrain({ ...tiny(join(root, "c")), init: join(root, "a"), d_model: 8, max_steps: 1 }, () => {});
+  assert.equal(c.before.loss, a.after.loss);
+  assert.equal(loadCheckpoint(join(root, "c")).config.d_model, 16);
+  await assert.rejects(
+    pretrain({ ...tiny(join(root, "d")), task: "sudoku", init: join(root, "a") }, () => {}),
+    /does not speak task sudoku's vocabulary/,
+  );
   rmSync(root, { recursive: true });
 });
 

@@ -3,7 +3,7 @@
 // nanoGPT's train.py: the settings grouped under headers (settings.ts), one flat loop.
 import * as tf from "@tensorflow/tfjs-core";
 import { checkValues } from "@grpomesh/config";
-import type { MaskingSpec } from "@grpomesh/data";
+import { Vocabulary, type MaskingSpec } from "@grpomesh/data";
 import { loadTask, type TaskBatch, type TaskData } from "@grpomesh/tasks";
 import {
   AdamW,
@@ -92,21 +92,31 @@ export async function pretrain(o: PretrainConfig, log: (line: string) => void = 
   const task = loadTask(o.task, { blanks: o.blanks, corpus: o.corpus });
   const masking = JSON.parse(o.masking) as MaskingSpec;
 
-  // model
-  const config = defaultGeneratorConfig(task.vocab.tokens, {
-    seq_len: task.seqLen ?? o.seq_len,
-    n_layer: o.n_layer,
-    n_head: o.n_head,
-    d_model: o.d_model,
-    d_ff: o.d_ff,
-    dropout: o.dropout,
-  });
-  const model = new MaskedTransformer(config, { seed: o.seed });
-  if (o.local_init > 0) {
-    const weights = model.getWeights();
-    localAttentionInit(config, weights, o.local_init);
-    model.setWeights(weights);
+  // model: fresh (seeded, the architecture below) or continued from a checkpoint (its architecture)
+  let model: MaskedTransformer;
+  if (o.init) {
+    model = MaskedTransformer.fromCheckpoint(o.init);
+    const difference = task.vocab.describeDifference(Vocabulary.fromJSON(model.config));
+    if (difference) throw new Error(`${o.init} does not speak task ${task.name}'s vocabulary: ${difference}`);
+    if (task.seqLen !== null && model.config.seq_len !== task.seqLen)
+      throw new Error(`${o.init} has seq_len ${model.config.seq_len}; task ${task.name} is ${task.seqLen} tokens`);
+  } else {
+    const fresh = defaultGeneratorConfig(task.vocab.tokens, {
+      seq_len: task.seqLen ?? o.seq_len,
+      n_layer: o.n_layer,
+      n_head: o.n_head,
+      d_model: o.d_model,
+      d_ff: o.d_ff,
+      dropout: o.dropout,
+    });
+    model = new MaskedTransformer(fresh, { seed: o.seed });
+    if (o.local_init > 0) {
+      const weights = model.getWeights();
+      localAttentionInit(fresh, weights, o.local_init);
+      model.setWeights(weights);
+    }
   }
+  const config = model.config;
   const optimizer = new AdamW(model.variables, { beta1: o.beta1, beta2: o.beta2, weightDecay: o.weight_decay });
   const flops = flopsPerToken(config);
   log(

@@ -3,7 +3,7 @@
 import { setting, z, type Values } from "@grpomesh/config";
 import { checkMasking, DEFAULT_MASKING, type MaskingSpec } from "@grpomesh/data";
 import { TF_BACKENDS } from "@grpomesh/model/format";
-import { TASK_SETTINGS } from "@grpomesh/tasks/settings";
+import { TASK_SETTINGS, type TaskName } from "@grpomesh/tasks/settings";
 
 /** Which positions of a window are masked: libs/data's MaskingSpec as JSON text, checked field by field. */
 export const MASKING = setting(
@@ -25,11 +25,18 @@ export const PRETRAIN_ENV_PREFIX = "PRETRAIN_";
 export const PRETRAIN_SETTINGS = {
   // --- data ---
   ...TASK_SETTINGS,
+  // The defaults below are the kjv recipe; configs/pretrain-<task>.json hold the other tasks' (npm run build-models runs each).
+  task: { ...TASK_SETTINGS.task, default: "kjv" as TaskName },
   masking: MASKING,
   batch_size: setting(int(1), 16, "windows per optimizer step"),
   micro_batches: setting(int(1), 1, "the step's windows in this many parts, gradients accumulated (must divide batch_size)"),
   seed: setting(z.int(), 1337, "seed of the initial weights, the data order and the masks"),
   // --- model ---
+  init: setting(
+    z.string(),
+    "",
+    "continue from this checkpoint folder (its architecture and weights; the optimizer starts fresh); empty: a new model of the shape below",
+  ),
   seq_len: setting(int(2), 128, "window length in characters (kjv; a Sudoku model is as long as its grid's text)"),
   n_layer: setting(int(1), 4, "transformer blocks"),
   n_head: setting(int(1), 4, "attention heads (must divide d_model)"),
