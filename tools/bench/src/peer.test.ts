@@ -26,7 +26,7 @@ import {
   torchMissingMessage,
   type SizeReport,
 } from "./peer.ts";
-import { benchGrpoConfig, buildInProcessTrainer, measureSteps } from "./step.ts";
+import { benchGrpoConfig, buildInProcessTrainer, corpusBatches, measureSteps } from "./step.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const VOCAB = ["[PAD]", "[MASK]", " ", "a", "b", "c", "d", "e", "f", "g"];
@@ -228,7 +228,7 @@ test("buildInProcessTrainer and measureSteps run GRPO steps on the bench's batch
     assert.equal(config.batch_size, 2);
     assert.equal(config.group_size, 3);
     assert.equal(config.eval_interval, 0);
-    const built = await buildInProcessTrainer({ generator, judgeModel, corpus, config, threads: 1 });
+    const built = await buildInProcessTrainer({ generator, judgeModel, ...corpusBatches(corpus, config), config, threads: 1 });
     try {
       const records = await measureSteps(built.trainer, 1, 1);
       assert.equal(records.length, 1);

@@ -330,7 +330,7 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   const { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig, saveCheckpoint, parameterCount } = await import("@grpomesh/model");
   const { exportModelToOnnx } = await import("@grpomesh/onnx-export");
   const { checkGrpoConfig } = await import("@grpomesh/loop");
-  const { InProcessJudge, benchData, benchGrpoConfig, buildInProcessTrainer, measureSteps } = await import("./step.ts");
+  const { InProcessJudge, benchData, benchGrpoConfig, buildInProcessTrainer, corpusBatches, measureSteps } = await import("./step.ts");
 
   mkdirSync(o.tmp, { recursive: true });
   await initBackend(undefined, { log: false }); // tfjs makes the random models
@@ -415,7 +415,7 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   const check = { logits: join(o.tmp, "check-logits.f32"), scores: join(o.tmp, "check-scores.f32") };
   await runPeer(o.python, join(o.tmp, "check.json"), { ...job, modes: [], check }, []);
   const first = ids.subarray(0, config.batch_size * T);
-  const inproc = await buildInProcessTrainer({ generator, judgeModel, corpus, config, engine: o.engine, threads: o.threads });
+  const inproc = await buildInProcessTrainer({ generator, judgeModel, ...corpusBatches(corpus, config), config, engine: o.engine, threads: o.threads });
   const { policy, reference } = inproc;
   const engines =
     policy.backend.description === reference.backend.description

@@ -1,7 +1,15 @@
 // The benchmarks `npm run bench -- <name>` knows. Add one: a settings table in settings.ts, a
 // module exporting `run(config)`, and a line here.
 import type { Table, Values } from "@grpomesh/config";
-import { ENGINE_BENCH_SETTINGS, FLEET_BENCH_SETTINGS, fleetRelations, JUDGE_BENCH_SETTINGS, PEER_BENCH_SETTINGS, STEP_BENCH_SETTINGS } from "./settings.ts";
+import {
+  ENGINE_BENCH_SETTINGS,
+  FLEET_BENCH_SETTINGS,
+  fleetRelations,
+  JUDGE_BENCH_SETTINGS,
+  PEER_BENCH_SETTINGS,
+  STEP_BENCH_SETTINGS,
+  TASKS_BENCH_SETTINGS,
+} from "./settings.ts";
 
 export interface BenchEntry<T extends Table = Table> {
   summary: string;
@@ -42,6 +50,12 @@ export const BENCHES: Record<string, BenchEntry> = {
     summary: "Our GRPO step against the seed's algorithm in PyTorch (repeat-k and one-forward-per-group), same model and batches; the ratios",
     settings: PEER_BENCH_SETTINGS,
     load: () => import("./peer.ts"),
+  }),
+  tasks: bench({
+    summary:
+      "What GRPO does to a task's quality: npm start once per seed (held-out solved and per-cell accuracy before → after, wall time), mean ± sd, and the same wall time of more supervised pretraining",
+    settings: TASKS_BENCH_SETTINGS,
+    load: () => import("./tasks.ts"),
   }),
 };
 

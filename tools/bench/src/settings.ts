@@ -2,6 +2,7 @@
 // the docs generator imports it, and a bench's engines load only when it runs.
 import { setting, z, type Values } from "@grpomesh/config";
 import { TF_BACKENDS } from "@grpomesh/model/format";
+import { TASK_SETTINGS } from "@grpomesh/tasks/settings";
 
 export const ENGINES = ["onnx", "tfjs"] as const;
 export type Engine = (typeof ENGINES)[number];
@@ -135,8 +136,29 @@ export const PEER_BENCH_SETTINGS = {
   judge_model: JUDGE_FILE,
 };
 
+export const TASKS_BENCH_SETTINGS = {
+  task: TASK_SETTINGS.task,
+  seeds: setting(
+    z.string().refine((s) => /^\s*-?\d+(\s*,\s*-?\d+)*\s*$/.test(s), "integers separated by commas, e.g. 1,2,3"),
+    "1,2,3",
+    "one GRPO run (npm start) per seed, comma list",
+  ),
+  baseline: setting(
+    z.boolean(),
+    true,
+    "also measure the skeptic's baseline: supervised pretraining from the same base for the runs' mean wall time, evaluated as the runs evaluate",
+  ),
+  max_iters: setting(int(0), 0, "GRPO steps per run; 0: the run config's"),
+  generator: setting(z.string(), "", "the base generator (the runs' policy and reference, the baseline's start); empty: the task's bundled one"),
+  judge_model: setting(z.string(), "", "the runs' judge ONNX; empty: the task's bundled one"),
+  run_config: setting(z.string(), "", "the runs' config file; empty: the task's (configs/<task>.json)"),
+  pretrain_config: setting(z.string(), "", "the baseline's pretraining recipe; empty: configs/pretrain-<task>.json"),
+  out: setting(z.string(), "", "folder for the run directories, logs and tasks-bench.json; empty: runs/bench-tasks-<task>-<date-time>"),
+};
+
 export type JudgeBenchConfig = Values<typeof JUDGE_BENCH_SETTINGS>;
 export type FleetBenchConfig = Values<typeof FLEET_BENCH_SETTINGS>;
 export type StepBenchConfig = Values<typeof STEP_BENCH_SETTINGS>;
 export type EngineBenchConfig = Values<typeof ENGINE_BENCH_SETTINGS>;
 export type PeerBenchConfig = Values<typeof PEER_BENCH_SETTINGS>;
+export type TasksBenchConfig = Values<typeof TASKS_BENCH_SETTINGS>;

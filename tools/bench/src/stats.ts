@@ -21,6 +21,19 @@ export function mean(samples: readonly number[]): number {
   return samples.length === 0 ? NaN : samples.reduce((a, b) => a + b, 0) / samples.length;
 }
 
+/** Sample standard deviation (n − 1 in the denominator); NaN for fewer than two samples. */
+export function sampleSd(samples: readonly number[]): number {
+  if (samples.length < 2) return NaN;
+  const m = mean(samples);
+  return Math.sqrt(samples.reduce((a, x) => a + (x - m) ** 2, 0) / (samples.length - 1));
+}
+
+/** A markdown table (header, separator, rows), the first column left-aligned and the others right-aligned. */
+export function formatMarkdownTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map((_, i) => (i === 0 ? "---" : "---:"))), ...rows.map(line)].join("\n");
+}
+
 /** A fixed-width text table: header row, then rows, columns right-aligned except the first. */
 export function formatTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -13,7 +13,7 @@ import { loadCorpus, type Corpus } from "@grpomesh/data";
 import { mixSeeds } from "@grpomesh/rng";
 import { CorpusData } from "@grpomesh/tasks";
 import { PolicyEngine, ReferenceEngine, type EngineChoice } from "@grpomesh/role-engines";
-import { GRPO_DEFAULTS, GrpoTrainer, type GrpoConfig, type JudgePort, type StepRecord } from "@grpomesh/loop";
+import { GRPO_DEFAULTS, GrpoTrainer, type DataPort, type GrpoConfig, type JudgePort, type StepRecord } from "@grpomesh/loop";
 import { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig } from "@grpomesh/model";
 import { inspectJudgeModel } from "@grpomesh/onnx-export";
 import { DEFAULT_RUN_TOKENS, runInPieces } from "@grpomesh/onnx-export/pieces";
@@ -69,6 +69,11 @@ export function benchData(corpus: Corpus, seqLen: number, config: GrpoConfig): C
   return new CorpusData({ corpus, seqLen, batchSize: config.batch_size, seed: mixSeeds(config.seed, "grpo-data"), evalBatches: 1 });
 }
 
+/** The bench's corpus batches for buildInProcessTrainer (the windows benchData makes at the generator's seq_len). */
+export function corpusBatches(corpus: Corpus, config: GrpoConfig): Pick<InProcessOptions, "data" | "maskTokenId"> {
+  return { data: (seqLen) => benchData(corpus, seqLen, config), maskTokenId: corpus.vocab.maskTokenId };
+}
+
 export interface InProcessTrainer {
   trainer: GrpoTrainer;
   policy: PolicyEngine;
@@ -80,7 +85,9 @@ export interface InProcessTrainer {
 export interface InProcessOptions {
   generator: string;
   judgeModel: string;
-  corpus: Corpus;
+  /** The trainer's batches, made for the generator's seq_len (corpusBatches, or a task's data). */
+  data(seqLen: number): DataPort;
+  maskTokenId: number;
   config: GrpoConfig;
   /** Policy and reference engine (default: the engines' own choice, "auto"). */
   engine?: EngineChoice;
@@ -101,9 +108,7 @@ export async function buildInProcessTrainer(opts: InProcessOptions): Promise<InP
   const policy = await PolicyEngine.fromCheckpoint(opts.generator, engineOptions);
   const reference = await ReferenceEngine.fromCheckpoint(opts.generator, engineOptions);
   const judge = await InProcessJudge.open(opts.judgeModel, opts.threads);
-  const trainer = new GrpoTrainer({ policy, reference, judge, data: benchData(opts.corpus, seqLen, opts.config) }, opts.config, {
-    maskTokenId: opts.corpus.vocab.maskTokenId,
-  });
+  const trainer = new GrpoTrainer({ policy, reference, judge, data: opts.data(seqLen) }, opts.config, { maskTokenId: opts.maskTokenId });
   return {
     trainer,
     policy,
@@ -162,7 +167,7 @@ export async function run(o: StepBenchConfig): Promise<void> {
       let what: string = engine;
       if (o.mode !== "grpc") {
         console.log(`[${engine}] in-process (policy, reference and judge engines in this process):`);
-        const inproc = await buildInProcessTrainer({ generator, judgeModel, corpus, config, engine, spinWait: o.spin_wait });
+        const inproc = await buildInProcessTrainer({ generator, judgeModel, ...corpusBatches(corpus, config), config, engine, spinWait: o.spin_wait });
         what = (await inproc.policy.info()).backend;
         results.inproc = await measureSteps(inproc.trainer, o.warmup, o.steps);
         await inproc.close();
