@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatTable, mean, median, percentile } from "./stats.ts";
+import { formatMarkdownTable, formatTable, mean, median, percentile, sampleSd } from "./stats.ts";
 
 test("nearest-rank percentiles, the median and the mean", () => {
   const xs = [5, 1, 4, 2, 3, 10, 9, 8, 7, 6];
@@ -27,4 +27,15 @@ test("tables line up", () => {
     ),
     "a    bb\n---  --\nx     1\nyyy  22",
   );
+});
+
+test("sample standard deviation", () => {
+  assert.equal(sampleSd([2, 4, 4, 4, 5, 5, 7, 9]), Math.sqrt(32 / 7));
+  assert.equal(sampleSd([5, 5]), 0);
+  assert.ok(Number.isNaN(sampleSd([1])));
+  assert.ok(Number.isNaN(sampleSd([])));
+});
+
+test("markdown tables", () => {
+  assert.equal(formatMarkdownTable(["a", "b"], [["x", "1"]]), "| a | b |\n| --- | ---: |\n| x | 1 |");
 });

@@ -20,7 +20,11 @@ import type { TasksBenchConfig } from "./settings.ts";
 import { buildInProcessTrainer } from "./step.ts";
 import { formatSeconds, summarizeRuns, tasksTable, type Baseline, type HeldOut, type SeedRun } from "./tasks-report.ts";
 
-const rel = (p: string) => relative(process.cwd(), p) || ".";
+/** A path as the user typed it: relative inside the working directory, absolute outside. */
+const rel = (p: string) => {
+  const r = relative(process.cwd(), p);
+  return r.startsWith("..") ? p : r || ".";
+};
 
 /** Lines of a child's output worth showing live: its progress, evaluations and end (the rest is in its log file). */
 const PROGRESS = /^(step +\d+\/|\[orchestrator\] eval @|done:|stopped at step|grpo-mesh: (all services ready|.*died)|eval step|stopping at step|saved )/;
@@ -134,11 +138,13 @@ export async function run(o: TasksBenchConfig): Promise<void> {
   );
 
   // 1. The GRPO runs, one after another (each has the machine to itself).
-  const runs: Array<SeedRun & { runDir: string; summary: RunSummary; config: GrpoConfig & Record<string, unknown> }> = [];
+  const runs: Array<SeedRun & { runDir: string; summary: RunSummary; config: GrpoConfig & Record<string, unknown>; processWallS: number }> = [];
   for (const seed of seeds) {
     const runDir = join(root, `seed-${seed}`);
     console.log(`GRPO run, seed ${seed} (${rel(runDir)}):`);
+    const t0 = performance.now();
     await runTool(`seed ${seed}`, "tools/launcher/src/main.ts", startArgs(seed, runDir), join(root, `seed-${seed}.log`));
+    const processWallS = (performance.now() - t0) / 1000;
     const summary = readJson<RunSummary>(join(runDir, SUMMARY_FILE), `run ${seed}'s summary`);
     const config = readJson<GrpoConfig & Record<string, unknown>>(join(runDir, CONFIG_FILE), `run ${seed}'s recorded configuration`);
     runs.push({
@@ -150,6 +156,7 @@ export async function run(o: TasksBenchConfig): Promise<void> {
       runDir,
       summary,
       config,
+      processWallS,
     });
   }
   const warnings: string[] = [];
@@ -228,7 +235,8 @@ export async function run(o: TasksBenchConfig): Promise<void> {
     judge_model: judgeModel,
     run_config: runConfigFile,
     evaluation: Object.fromEntries(EVAL_KEYS.map((k) => [k, evalConfig[k]])),
-    runs: runs.map((r) => ({ seed: r.seed, run_dir: r.runDir, ...r.summary })),
+    // wall_s: the orchestrator's run (summary.json); process_wall_s: all of npm start, services' start-up included.
+    runs: runs.map((r) => ({ seed: r.seed, run_dir: r.runDir, ...r.summary, process_wall_s: Number(r.processWallS.toFixed(1)) })),
     mean_sd: summary,
     base: baseEval,
     baseline: baseline && {
