@@ -92,7 +92,7 @@ const EVAL_KEYS = ["task", "blanks", "corpus", "batch_size", "eval_batches", "te
  * in-process policy and reference engines and the judge's ONNX, on the task's data made as run.ts
  * makes it (the run's batch_size, eval_batches and data seed), then `evaluate()`.
  */
-async function evaluateAsTheRunDoes(generator: string, judgeModel: string, runConfig: GrpoConfig & Record<string, unknown>, engine: EngineChoice) {
+export async function evaluateAsTheRunDoes(generator: string, judgeModel: string, runConfig: GrpoConfig & Record<string, unknown>, engine: EngineChoice) {
   const task = loadTask(runConfig.task as never, { blanks: runConfig.blanks as number, corpus: runConfig.corpus as string });
   const built = await buildInProcessTrainer({
     generator,
