@@ -5,6 +5,9 @@ import { setting, z, type Values } from "@grpomesh/config";
 import { GRPO_SETTINGS, grpoRelations } from "@grpomesh/grpo/settings";
 import { serviceSettings } from "@grpomesh/rpc/settings";
 import { TASK_SETTINGS } from "@grpomesh/tasks/settings";
+import { weightedSpecsProblem } from "./judge-spec.ts";
+
+export * from "./judge-spec.ts";
 
 const target = (def: string, what: string) => setting(z.string().min(1), def, `${what}'s gRPC address host:port`);
 const ms = (min: number, def: number, doc: string) => setting(z.int().min(min), def, doc);
@@ -15,9 +18,13 @@ export const ORCHESTRATOR_SETTINGS = {
   policy: target("127.0.0.1:50071", "the policy"),
   reference: target("127.0.0.1:50072", "the reference"),
   judges: setting(
-    z.string().min(1),
+    z.string().superRefine((text, ctx) => {
+      const problem = weightedSpecsProblem(text);
+      if (problem) ctx.addIssue({ code: "custom", message: `judge fleets "name@weight=SPEC;name=SPEC" or one SPEC (${problem})` });
+    }),
     "127.0.0.1:50061",
-    'judge replicas: "host:port,host:port", "@file" (addresses, re-read) or "dns:///service:port" (re-resolved)',
+    'judge fleets, the reward their weighted sum: "name@weight=SPEC;name=SPEC" or one SPEC (named judge, weight 1); ' +
+      'a SPEC is "host:port,host:port", "@file" (addresses, re-read) or "dns:///service:port" (re-resolved); weights are non-zero, negative ones subtract',
   ),
   judges_refresh_ms: ms(0, 5_000, 'how often "@file" and "dns:///" judge targets are re-read, so replicas can join and leave (ms); 0: never'),
   judge_chunk_groups: ms(0, 0, "groups per Score request to a judge replica; 0: the batch split evenly over the replicas"),
