@@ -1,5 +1,5 @@
 // The dataset: vocabulary, corpus metadata and split, masking strategies and deterministic batches.
-export { MASK_TOKEN, PAD_TOKEN, Vocabulary, VocabularyError, describeChar, type VocabularyJSON } from "./vocab.ts";
+export { MASK_TOKEN, PAD_TOKEN, Vocabulary, VocabularyError, describeChar, readVocabularyFile, type VocabularyJSON } from "./vocab.ts";
 export { chooseHeldoutSplit, findBooks, DEFAULT_MAX_HELDOUT_FRACTION, DEFAULT_MIN_HELDOUT_FRACTION, type Book, type HeldoutSplit } from "./split.ts";
 export {
   KJV_DATASET,

@@ -1,5 +1,6 @@
 // Character-level vocabulary: [PAD] and [MASK] first, then every corpus character by code point.
 // Token strings are single Unicode code points, so encoding is one table lookup per character.
+import { readFileSync } from "node:fs";
 
 export const PAD_TOKEN = "[PAD]";
 export const MASK_TOKEN = "[MASK]";
@@ -175,5 +176,20 @@ export class Vocabulary {
     const column = [...text.slice(lineStart, index)].length + 1;
     const ch = String.fromCodePoint(text.codePointAt(index)!);
     return new VocabularyError(ch, source, line, column, this.size);
+  }
+}
+
+/** The vocabulary in a dataset metadata file (any JSON with vocab, mask_token_id and pad_token_id). */
+export function readVocabularyFile(path: string): Vocabulary {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new Error(`cannot read the vocabulary in ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return Vocabulary.fromJSON(json as VocabularyJSON);
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`);
   }
 }

@@ -1,7 +1,6 @@
 // Tasks: what a run trains on. A task bundles its vocabulary, a seeded, resumable stream of masked
 // inputs with their targets, a held-out split training never reads, the verifier evaluation uses,
 // and its bundled models and run config (settings.ts). The orchestrator and pretrain load one by name.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_CORPUS_PATH, REPO_ROOT, Vocabulary, loadCorpus, type MaskingSpec } from "@grpomesh/data";
 import { SUDOKU_MASK_ID, SUDOKU_PAD_ID, SUDOKU_TOKENS, type SudokuSize } from "@grpomesh/sudoku";
@@ -103,19 +102,4 @@ export function loadTask(name: TaskName, o: TaskOptions = {}): Task {
     },
     files,
   };
-}
-
-/** The vocabulary in a dataset metadata file (any JSON with vocab, mask_token_id and pad_token_id). */
-export function readVocabularyFile(path: string): Vocabulary {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, "utf8"));
-  } catch (err) {
-    throw new Error(`cannot read the vocabulary in ${path}: ${(err as Error).message}`);
-  }
-  try {
-    return Vocabulary.fromJSON(json as never);
-  } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message}`);
-  }
 }

@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { REPO_ROOT } from "@grpomesh/data";
+import { REPO_ROOT, readVocabularyFile } from "@grpomesh/data";
 import { SUDOKU_TOKENS, decodeGrid, isHeldOut, type SudokuSize } from "@grpomesh/sudoku";
-import { CorpusData, HELD_OUT_FRACTION, TASKS, TASK_NAMES, loadTask, readVocabularyFile } from "./index.ts";
+import { CorpusData, HELD_OUT_FRACTION, TASKS, TASK_NAMES, loadTask } from "./index.ts";
 
 const grids = (ids: Int32Array, T: number, size: SudokuSize) =>
   Array.from({ length: ids.length / T }, (_, i) => decodeGrid(ids.subarray(i * T, (i + 1) * T), size));

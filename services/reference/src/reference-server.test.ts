@@ -236,7 +236,7 @@ test("a checkpoint whose vocabulary differs from the dataset's is refused at sta
   );
   await assert.rejects(
     startReferenceServer({ checkpoint: `${dir.path}/gen`, dataset_meta: `${dir.path}/absent.meta.json`, address: "127.0.0.1:0", metrics_port: "off" }),
-    /cannot read dataset metadata .*absent\.meta\.json.*--dataset_meta=none/,
+    /cannot read the vocabulary in .*absent\.meta\.json.*--dataset_meta=none/,
   );
 });
 

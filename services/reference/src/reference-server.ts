@@ -8,7 +8,7 @@ import { decodeTokens, encodeTensor } from "@grpomesh/tensor";
 import { join, resolve } from "node:path";
 import { ReferenceEngine, failedPrecondition, modelInfoMessage } from "@grpomesh/role-engines";
 import { defaults } from "@grpomesh/config";
-import { REPO_ROOT, readCorpusMetadata } from "@grpomesh/data";
+import { REPO_ROOT, readVocabularyFile, type Vocabulary } from "@grpomesh/data";
 import { REFERENCE_SETTINGS, type ReferenceConfig } from "./settings.ts";
 
 export type ReferenceServerOptions = Partial<ReferenceConfig> & {
@@ -34,15 +34,15 @@ export function datasetMetaPath(raw: string): string | null {
   return raw === REFERENCE_SETTINGS.dataset_meta.default ? join(REPO_ROOT, raw) : resolve(raw);
 }
 
-/** The vocabulary of a dataset metadata file, for the start-time check. */
+/** The vocabulary of a dataset metadata file (any JSON with vocab, mask_token_id and pad_token_id), for the start-time check. */
 function datasetVocabulary(path: string) {
-  let meta: ReturnType<typeof readCorpusMetadata>;
+  let vocab: Vocabulary;
   try {
-    meta = readCorpusMetadata(path);
+    vocab = readVocabularyFile(path);
   } catch (err) {
     throw failedPrecondition(`${(err as Error).message} (or pass --dataset_meta=none to skip the vocabulary check)`);
   }
-  return { vocab: meta.vocab, maskTokenId: meta.mask_token_id, padTokenId: meta.pad_token_id, source: path };
+  return { vocab: vocab.tokens, maskTokenId: vocab.maskTokenId, padTokenId: vocab.padTokenId, source: path };
 }
 
 /**
