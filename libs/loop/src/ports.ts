@@ -92,6 +92,8 @@ export interface JudgeScores {
   scores: Float32Array;
   /** The judge model version that scored each group (index = group number). */
   groupVersions: string[];
+  /** With several named judges (the scores their weighted sum): each one's mean score over these sequences and its version(s). */
+  judges?: Record<string, { mean: number; version: string }>;
 }
 
 export interface JudgePort {

@@ -60,6 +60,9 @@ export interface StepRecord extends StepMetrics {
   time: string;
   policy_version: number;
   judge_version: string;
+  /** With named judges: each judge's mean score (before its weight) and version for this step. */
+  judge_rewards?: Record<string, number>;
+  judge_versions?: Record<string, string>;
   /** mean_kl divided by the mean number of masked positions per input. */
   kl_per_token: number;
   grad_norm: number;
@@ -81,6 +84,9 @@ export interface EvalRecord {
   sequences: number;
   masked_tokens: number;
   judge_version: string;
+  /** With named judges: each judge's mean score (before its weight) and version(s) over the held-out set. */
+  judge_rewards?: Record<string, number>;
+  judge_versions?: Record<string, string>;
   eval_ms: number;
 }
 
@@ -270,6 +276,7 @@ export class GrpoTrainer<C = unknown> {
       time: new Date().toISOString(),
       policy_version: updated.policyVersion,
       judge_version: judgeVersion,
+      ...judgeBreakdown(judged.judges && Object.entries(judged.judges).map(([name, j]) => ({ name, ...j }))),
       ...stepMetrics(judged.scores, { ...adv, advantages }, m),
       kl_per_token: c.token_reduction === "mean" ? m.meanKl : m.meanKl / maskedPerInput,
       grad_norm: m.gradNorm,
@@ -313,6 +320,7 @@ export class GrpoTrainer<C = unknown> {
       masked = 0,
       solved = 0;
     const versions = new Set<string>();
+    const perJudge = new Map<string, { mean: number; sequences: number; version: string }>();
     const batches = this.ports.data.evalBatches();
     for (let i = 0; i < batches.length; i++) {
       const b = batches[i]!;
@@ -326,6 +334,7 @@ export class GrpoTrainer<C = unknown> {
       });
       const judged = await this.ports.judge.score(sampled.completions, { count: b.batchSize, seqLen: b.seqLen, groupSize: 1 });
       judged.groupVersions.forEach((v) => versions.add(v));
+      for (const [name, j] of Object.entries(judged.judges ?? {})) perJudge.set(name, meanOf(perJudge.get(name), j, b.batchSize));
       for (let r = 0; r < b.batchSize; r++) {
         rewardSum += judged.scores[r]!;
         sequences++;
@@ -350,6 +359,7 @@ export class GrpoTrainer<C = unknown> {
       sequences,
       masked_tokens: masked,
       judge_version: [...versions].join("+"),
+      ...judgeBreakdown(perJudge.size ? [...perJudge].map(([name, j]) => ({ name, ...j })) : undefined),
       eval_ms: t.total(),
     };
     this.lastEval = record;
@@ -630,4 +640,25 @@ class Stopwatch {
   total(): number {
     return performance.now() - this.start;
   }
+}
+
+/** A record's judge_rewards and judge_versions from each named judge's mean and version; nothing when the judge port gives no breakdown. */
+function judgeBreakdown(judges: Array<{ name: string; mean: number; version: string }> | undefined): Pick<StepRecord, "judge_rewards" | "judge_versions"> {
+  if (!judges) return {};
+  return {
+    judge_rewards: Object.fromEntries(judges.map((j) => [j.name, j.mean])),
+    judge_versions: Object.fromEntries(judges.map((j) => [j.name, j.version])),
+  };
+}
+
+/** Folds one batch's mean (of `count` sequences) into a running mean over batches, and the versions seen (distinct, joined by "+" as judge_version's are). */
+function meanOf(
+  sofar: { mean: number; sequences: number; version: string } | undefined,
+  batch: { mean: number; version: string },
+  count: number,
+): { mean: number; sequences: number; version: string } {
+  if (!sofar) return { mean: batch.mean, sequences: count, version: batch.version };
+  const sequences = sofar.sequences + count;
+  const version = sofar.version === batch.version || sofar.version.endsWith(`+${batch.version}`) ? sofar.version : `${sofar.version}+${batch.version}`;
+  return { mean: (sofar.mean * sofar.sequences + batch.mean * count) / sequences, sequences, version };
 }

@@ -7,3 +7,4 @@ export * from "./server.ts";
 export * from "./recovery.ts";
 export * from "./run.ts";
 export * from "./settings.ts";
+export * from "./weighted-judges.ts";

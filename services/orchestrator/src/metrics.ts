@@ -1,5 +1,5 @@
 // The run on /metrics: every step's numbers as gauges (what the JSONL record holds), plus the
-// policy and judge versions.
+// policy and judge versions, and each named judge's mean score and version.
 import { Gauge, createMetrics, type ServiceMetrics } from "@grpomesh/metrics";
 import type { EvalRecord, StepRecord } from "@grpomesh/loop";
 
@@ -31,6 +31,10 @@ export class RunMetrics {
   private readonly evalAccuracy: Gauge;
   private readonly evalSolved: Gauge;
   private judgeVersion = "";
+  private readonly judgeReward: Gauge;
+  private readonly judgeVersionInfo: Gauge;
+  /** The version each judge's info gauge shows, by judge name. */
+  private readonly judgeVersions = new Map<string, string>();
 
   constructor() {
     this.service = createMetrics("orchestrator");
@@ -42,6 +46,18 @@ export class RunMetrics {
       name: "grpo_judge_model_info",
       help: "1 for the judge model version that scored the last step.",
       labelNames: ["version"],
+      registers,
+    });
+    this.judgeReward = new Gauge({
+      name: "grpo_judge_mean_reward",
+      help: "Each judge's mean score (before its weight) in the last step.",
+      labelNames: ["judge"],
+      registers,
+    });
+    this.judgeVersionInfo = new Gauge({
+      name: "grpo_judge_version_info",
+      help: "1 for the version of each judge that scored the last step.",
+      labelNames: ["judge", "version"],
       registers,
     });
     this.phase = new Gauge({ name: "grpo_step_phase_seconds", help: "Duration of each phase of the last step.", labelNames: ["phase"], registers });
@@ -63,6 +79,13 @@ export class RunMetrics {
       this.judgeVersion = r.judge_version;
     }
     this.judgeInfo.set({ version: r.judge_version }, 1);
+    for (const [judge, mean] of Object.entries(r.judge_rewards ?? {})) this.judgeReward.set({ judge }, mean);
+    for (const [judge, version] of Object.entries(r.judge_versions ?? {})) {
+      const was = this.judgeVersions.get(judge);
+      if (was !== undefined && was !== version) this.judgeVersionInfo.remove({ judge, version: was });
+      this.judgeVersions.set(judge, version);
+      this.judgeVersionInfo.set({ judge, version }, 1);
+    }
     for (const [phase, ms] of Object.entries(r.phases)) this.phase.set({ phase: phase.replace(/_ms$/, "") }, ms / 1000);
   }
 

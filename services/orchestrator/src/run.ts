@@ -12,7 +12,7 @@ import { loadSecurity, securityFields, securityWarning, waitForServing, type Ser
 import { ORCHESTRATOR_SETTINGS } from "./settings.ts";
 import { planRun } from "./recovery.ts";
 import { GrpcPolicy, GrpcReference } from "./grpc-ports.ts";
-import { JudgeFleet } from "./judge-fleet.ts";
+import { WeightedJudges } from "./weighted-judges.ts";
 import { RunMetrics } from "./metrics.ts";
 import { ProgressLine, formatDuration, formatEval, formatSamples } from "./progress.ts";
 import { startOrchestratorServer } from "./server.ts";
@@ -66,7 +66,7 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
   const task = loadTask(cfg.task, { blanks: cfg.blanks, corpus: cfg.corpus });
   const policy = new GrpcPolicy(cfg.policy, { security });
   const reference = new GrpcReference(cfg.reference, { security, retry: { log } });
-  // The fleet bounds a swap's hold on the loop (swapDeadlineMs), connects like the other clients
+  // Each judge fleet bounds a swap's hold on the loop (swapDeadlineMs), connects like the other clients
   // (security), and refuses swapped-in or joining judges that speak another vocabulary (vocab).
   const fleetOptions = {
     chunkGroups: cfg.judge_chunk_groups,
@@ -77,8 +77,9 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
     vocab: { vocab: [...task.vocab.tokens], maskTokenId: task.vocab.maskTokenId },
     log,
   };
-  const judges = await JudgeFleet.fromSpec(cfg.judges, fleetOptions);
-  for (const target of [cfg.policy, cfg.reference, ...judges.replicas.map((r) => r.target)]) await waitForServing(target, { timeoutMs: 120_000, security });
+  // One fleet per named judge; the reward is their weighted sum.
+  const judges = await WeightedJudges.fromSpec(cfg.judges, fleetOptions);
+  for (const target of [cfg.policy, cfg.reference, ...judges.targets]) await waitForServing(target, { timeoutMs: 120_000, security });
 
   const facts = await runStartupChecks({ policy, reference, judges, task, resuming }, log);
   const data = task.data({ seqLen: facts.seqLen, batchSize: cfg.batch_size, seed: mixSeeds(cfg.seed, "grpo-data"), evalBatches: cfg.eval_batches });

@@ -13,6 +13,7 @@ import { OrchestratorService, RunState } from "@grpomesh/proto";
 import { RpcCallError, Status, createClient, createLocalCredentials, loadSecurity, type Client, type RunningServer, type Security } from "@grpomesh/rpc";
 import { JudgeFleet } from "./judge-fleet.ts";
 import { startOrchestratorServer } from "./server.ts";
+import { WeightedJudges } from "./weighted-judges.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "orch-server-"));
 let server: RunningServer;
@@ -36,7 +37,14 @@ before(async () => {
   judges = new JudgeFleet(["127.0.0.1:1"], { deadlineMs: 2_000 });
   server = await startOrchestratorServer(
     "127.0.0.1:0",
-    { trainer, judges, runDir, state: () => state, error: () => "", looping: () => state === RunState.RUNNING },
+    {
+      trainer,
+      judges: new WeightedJudges([{ name: "judge", weight: 1, fleet: judges }]),
+      runDir,
+      state: () => state,
+      error: () => "",
+      looping: () => state === RunState.RUNNING,
+    },
     { security: serverSecurity },
   );
   admin = createClient(OrchestratorService, server.address, { security: clientSecurity, deadlineMs: 20_000 });

@@ -2,13 +2,23 @@
 // applied at a step boundary so no step mixes states. Pause, Resume, SwapJudge and Checkpoint
 // change the run: they need the admin credential (libs/rpc refuses them without it).
 import { OrchestratorService, RunState } from "@grpomesh/proto";
-import { bindService, checkPathField, echo, failedPrecondition, invalidArgument, startServer, type RunningServer, type Security } from "@grpomesh/rpc";
+import {
+  bindService,
+  checkPathField,
+  echo,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  startServer,
+  type RunningServer,
+  type Security,
+} from "@grpomesh/rpc";
 import type { GrpoTrainer } from "@grpomesh/loop";
-import type { JudgeFleet } from "./judge-fleet.ts";
+import type { WeightedJudges } from "./weighted-judges.ts";
 
 export interface RunControl {
   trainer: GrpoTrainer;
-  judges: Pick<JudgeFleet, "swapModel">;
+  judges: Pick<WeightedJudges, "find" | "fleets">;
   runDir: string;
   state(): RunState;
   error(): string;
@@ -18,6 +28,8 @@ export interface RunControl {
 
 /** Longest version label a SwapJudge may ask for. */
 const MAX_VERSION_BYTES = 256;
+/** Longest judge name a SwapJudge may give (names are at most 32 characters). */
+const MAX_JUDGE_NAME_BYTES = 64;
 
 export const ORCHESTRATOR_ADMIN_METHODS = ["Pause", "Resume", "SwapJudge", "Checkpoint"] as const;
 
@@ -55,6 +67,13 @@ export async function startOrchestratorServer(address: string, run: RunControl, 
               lastMetrics,
               runDir: run.runDir,
               error: run.error(),
+              judges: run.judges.fleets.map(({ name, weight, fleet }) => ({
+                name,
+                weight,
+                version: r?.judge_versions?.[name] ?? (run.judges.fleets.length === 1 ? run.trainer.lastJudgeVersion : ""),
+                meanReward: r?.judge_rewards?.[name] ?? 0,
+                replicas: fleet.replicas.map((x) => x.target),
+              })),
             };
           },
           async pause() {
@@ -75,14 +94,20 @@ export async function startOrchestratorServer(address: string, run: RunControl, 
                 `version ${echo(req.version, 80)} is ${Buffer.byteLength(req.version, "utf8")} bytes; expected a label of at most ${MAX_VERSION_BYTES} (or empty: the judge names it)`,
               );
             }
-            // The fleet bounds how long the swap holds the loop (judge_swap_deadline_ms).
+            if (Buffer.byteLength(req.judge, "utf8") > MAX_JUDGE_NAME_BYTES)
+              throw invalidArgument(
+                `judge ${echo(req.judge, 80)} is longer than ${MAX_JUDGE_NAME_BYTES} bytes; expected one of ${run.judges.fleets.map((f) => f.name).join(", ")}`,
+              );
+            const found = run.judges.find(req.judge);
+            if ("error" in found) throw found.notFound ? notFound(found.error) : invalidArgument(found.error);
+            // The fleet bounds how long the swap holds the loop (judge_swap_deadline_ms); the other fleets keep their models.
             const { replicas, effectiveStep } = await atBoundary(async () => ({
-              replicas: await run.judges.swapModel(req.path, req.version),
+              replicas: await found.fleet.swapModel(req.path, req.version),
               effectiveStep: run.trainer.step + 1,
             }));
             if (replicas.some((r) => !r.ok)) {
               throw failedPrecondition(
-                `judge swap refused; every replica keeps its model: ${replicas.map((r) => `${r.address}: ${r.ok ? "ok" : r.error}`).join("; ")}`,
+                `judge ${found.name} swap refused; every replica keeps its model: ${replicas.map((r) => `${r.address}: ${r.ok ? "ok" : r.error}`).join("; ")}`,
               );
             }
             return { effectiveStep, replicas };

@@ -2,7 +2,7 @@
 // was found, what was expected and what to do.
 import { vocabularyDifference } from "@grpomesh/data";
 import type { Task } from "@grpomesh/tasks";
-import type { JudgeFleet } from "./judge-fleet.ts";
+import type { WeightedJudges } from "./weighted-judges.ts";
 import type { GrpcPolicy, GrpcReference } from "./grpc-ports.ts";
 
 export interface StartupFacts {
@@ -10,6 +10,7 @@ export interface StartupFacts {
   vocabSize: number;
   policyDigest: string;
   referenceDigest: string;
+  /** The version each replica serves, by address (by "name/address" with several judges). */
   judgeVersions: Record<string, string>;
   policyLastStep: number;
 }
@@ -22,7 +23,7 @@ export class StartupCheckError extends Error {
 }
 
 export async function runStartupChecks(
-  { policy, reference, judges, task, resuming }: { policy: GrpcPolicy; reference: GrpcReference; judges: JudgeFleet; task: Task; resuming: boolean },
+  { policy, reference, judges, task, resuming }: { policy: GrpcPolicy; reference: GrpcReference; judges: WeightedJudges; task: Task; resuming: boolean },
   log: (line: string) => void,
 ): Promise<StartupFacts> {
   const dataVocab = task.vocab.tokens;
@@ -64,21 +65,34 @@ export async function runStartupChecks(
   }
   log(`check: reference is frozen (weights ${r.weightsDigest.slice(0, 12)}, checked again at the end)`);
 
-  // 4. Every judge is a sequence scorer (the judge service refuses anything else at load) with the data's vocabulary.
+  // 4. Every judge is a sequence scorer (the judge service refuses anything else at load) with the
+  // data's vocabulary, and the replicas of each judge fleet serve one version.
   const judgeVersions: Record<string, string> = {};
-  for (const replica of judges.replicas) {
-    const j = await replica.client.info({});
-    const judgeDiff = vocabularyDifference({ vocab: j.vocab }, dataVocabView, {
-      model: `judge ${replica.target} (${j.modelName} ${j.modelVersion})`,
-      other: "dataset",
-    });
-    if (judgeDiff) fail(`${judgeDiff}; use a judge made for task ${task.name}`);
-    if (j.seqLen !== 0 && j.seqLen !== p.config!.seqLen) fail(`judge ${replica.target} expects seq_len ${j.seqLen}; the policy generates ${p.config!.seqLen}`);
-    judgeVersions[replica.target] = j.modelVersion;
+  const several = judges.fleets.length > 1;
+  for (const { name, weight, fleet } of judges.fleets) {
+    const fleetVersions: Record<string, string> = {};
+    const judge = (target: string) => (several ? `judge ${name} replica ${target}` : `judge ${target}`);
+    for (const replica of fleet.replicas) {
+      const j = await replica.client.info({});
+      const judgeDiff = vocabularyDifference({ vocab: j.vocab }, dataVocabView, {
+        model: `${judge(replica.target)} (${j.modelName} ${j.modelVersion})`,
+        other: "dataset",
+      });
+      if (judgeDiff) fail(`${judgeDiff}; use a judge made for task ${task.name}`);
+      if (j.seqLen !== 0 && j.seqLen !== p.config!.seqLen)
+        fail(`${judge(replica.target)} expects seq_len ${j.seqLen}; the policy generates ${p.config!.seqLen}`);
+      fleetVersions[replica.target] = j.modelVersion;
+      judgeVersions[several ? `${name}/${replica.target}` : replica.target] = j.modelVersion;
+    }
+    const versions = new Set(Object.values(fleetVersions));
+    if (versions.size > 1)
+      fail(
+        `${several ? `judge ${name}'s replicas` : "judge replicas"} serve different versions (${JSON.stringify(fleetVersions)}); swap them to one version first`,
+      );
+    log(
+      `check: ${several ? `judge ${name} (weight ${weight}): ` : ""}${fleet.replicas.length} judge replica(s), sequence_scorer ${[...versions][0]} with the dataset's vocabulary`,
+    );
   }
-  const versions = new Set(Object.values(judgeVersions));
-  if (versions.size > 1) fail(`judge replicas serve different versions (${JSON.stringify(judgeVersions)}); swap them to one version first`);
-  log(`check: ${judges.replicas.length} judge replica(s), sequence_scorer ${[...versions][0]} with the dataset's vocabulary`);
 
   return {
     seqLen: p.config!.seqLen,

@@ -13,6 +13,7 @@ import { DataType, JudgeService, OrchestratorService, RunState } from "@grpomesh
 import { RpcCallError, Status, bindService, createClient, loadSecurity, startServer } from "@grpomesh/rpc";
 import { decodeTensor, encodeTensor } from "@grpomesh/tensor";
 import { JudgeFleet } from "./judge-fleet.ts";
+import { WeightedJudges } from "./weighted-judges.ts";
 import { startOrchestratorServer } from "./server.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "orch-swap-"));
@@ -59,7 +60,14 @@ test("a judge that never finishes loading holds the loop no longer than judge_sw
   const security = loadSecurity({ adminTokenFile: tokenFile });
   const server = await startOrchestratorServer(
     "127.0.0.1:0",
-    { trainer, judges: fleet, runDir: join(dir, "run"), state: () => state, error: () => "", looping: () => state === RunState.RUNNING },
+    {
+      trainer,
+      judges: new WeightedJudges([{ name: "judge", weight: 1, fleet }]),
+      runDir: join(dir, "run"),
+      state: () => state,
+      error: () => "",
+      looping: () => state === RunState.RUNNING,
+    },
     { security },
   );
   const client = createClient(OrchestratorService, server.address, { deadlineMs: 30_000, security });

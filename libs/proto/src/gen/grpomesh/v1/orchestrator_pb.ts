@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file grpomesh/v1/orchestrator.proto.
  */
 export const file_grpomesh_v1_orchestrator: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ncnBvbWVzaC92MS9vcmNoZXN0cmF0b3IucHJvdG8SC2dycG9tZXNoLnYxIg8KDVN0YXR1c1JlcXVlc3QingIKDlN0YXR1c1Jlc3BvbnNlEiQKBXN0YXRlGAEgASgOMhUuZ3Jwb21lc2gudjEuUnVuU3RhdGUSDAoEc3RlcBgCIAEoDRIRCgltYXhfc3RlcHMYAyABKA0SFgoOcG9saWN5X3ZlcnNpb24YBCABKA0SFQoNanVkZ2VfdmVyc2lvbhgFIAEoCRJCCgxsYXN0X21ldHJpY3MYBiADKAsyLC5ncnBvbWVzaC52MS5TdGF0dXNSZXNwb25zZS5MYXN0TWV0cmljc0VudHJ5Eg8KB3J1bl9kaXIYByABKAkSDQoFZXJyb3IYCCABKAkaMgoQTGFzdE1ldHJpY3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBIg4KDFBhdXNlUmVxdWVzdCIdCg1QYXVzZVJlc3BvbnNlEgwKBHN0ZXAYASABKA0iDwoNUmVzdW1lUmVxdWVzdCIeCg5SZXN1bWVSZXNwb25zZRIMCgRzdGVwGAEgASgNIjEKEFN3YXBKdWRnZVJlcXVlc3QSDAoEcGF0aBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJImcKEVJlcGxpY2FTd2FwUmVzdWx0Eg8KB2FkZHJlc3MYASABKAkSCgoCb2sYAiABKAgSFQoNbW9kZWxfdmVyc2lvbhgDIAEoCRINCgVlcnJvchgEIAEoCRIPCgdsb2FkX21zGAUgASgBIl0KEVN3YXBKdWRnZVJlc3BvbnNlEhYKDmVmZmVjdGl2ZV9zdGVwGAEgASgNEjAKCHJlcGxpY2FzGAIgAygLMh4uZ3Jwb21lc2gudjEuUmVwbGljYVN3YXBSZXN1bHQiEwoRQ2hlY2twb2ludFJlcXVlc3QiMAoSQ2hlY2twb2ludFJlc3BvbnNlEgwKBHBhdGgYASABKAkSDAoEc3RlcBgCIAEoDSqUAQoIUnVuU3RhdGUSGQoVUlVOX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSUlVOX1NUQVRFX1NUQVJUSU5HEAESFQoRUlVOX1NUQVRFX1JVTk5JTkcQAhIUChBSVU5fU1RBVEVfUEFVU0VEEAMSEgoOUlVOX1NUQVRFX0RPTkUQBBIUChBSVU5fU1RBVEVfRkFJTEVEEAUy9gIKE09yY2hlc3RyYXRvclNlcnZpY2USQQoGU3RhdHVzEhouZ3Jwb21lc2gudjEuU3RhdHVzUmVxdWVzdBobLmdycG9tZXNoLnYxLlN0YXR1c1Jlc3BvbnNlEj4KBVBhdXNlEhkuZ3Jwb21lc2gudjEuUGF1c2VSZXF1ZXN0GhouZ3Jwb21lc2gudjEuUGF1c2VSZXNwb25zZRJBCgZSZXN1bWUSGi5ncnBvbWVzaC52MS5SZXN1bWVSZXF1ZXN0GhsuZ3Jwb21lc2gudjEuUmVzdW1lUmVzcG9uc2USSgoJU3dhcEp1ZGdlEh0uZ3Jwb21lc2gudjEuU3dhcEp1ZGdlUmVxdWVzdBoeLmdycG9tZXNoLnYxLlN3YXBKdWRnZVJlc3BvbnNlEk0KCkNoZWNrcG9pbnQSHi5ncnBvbWVzaC52MS5DaGVja3BvaW50UmVxdWVzdBofLmdycG9tZXNoLnYxLkNoZWNrcG9pbnRSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Ch5ncnBvbWVzaC92MS9vcmNoZXN0cmF0b3IucHJvdG8SC2dycG9tZXNoLnYxIg8KDVN0YXR1c1JlcXVlc3QizQIKDlN0YXR1c1Jlc3BvbnNlEiQKBXN0YXRlGAEgASgOMhUuZ3Jwb21lc2gudjEuUnVuU3RhdGUSDAoEc3RlcBgCIAEoDRIRCgltYXhfc3RlcHMYAyABKA0SFgoOcG9saWN5X3ZlcnNpb24YBCABKA0SFQoNanVkZ2VfdmVyc2lvbhgFIAEoCRJCCgxsYXN0X21ldHJpY3MYBiADKAsyLC5ncnBvbWVzaC52MS5TdGF0dXNSZXNwb25zZS5MYXN0TWV0cmljc0VudHJ5Eg8KB3J1bl9kaXIYByABKAkSDQoFZXJyb3IYCCABKAkSLQoGanVkZ2VzGAkgAygLMh0uZ3Jwb21lc2gudjEuSnVkZ2VGbGVldFN0YXR1cxoyChBMYXN0TWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEiaAoQSnVkZ2VGbGVldFN0YXR1cxIMCgRuYW1lGAEgASgJEg4KBndlaWdodBgCIAEoARIPCgd2ZXJzaW9uGAMgASgJEhMKC21lYW5fcmV3YXJkGAQgASgBEhAKCHJlcGxpY2FzGAUgAygJIg4KDFBhdXNlUmVxdWVzdCIdCg1QYXVzZVJlc3BvbnNlEgwKBHN0ZXAYASABKA0iDwoNUmVzdW1lUmVxdWVzdCIeCg5SZXN1bWVSZXNwb25zZRIMCgRzdGVwGAEgASgNIkAKEFN3YXBKdWRnZVJlcXVlc3QSDAoEcGF0aBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg0KBWp1ZGdlGAMgASgJImcKEVJlcGxpY2FTd2FwUmVzdWx0Eg8KB2FkZHJlc3MYASABKAkSCgoCb2sYAiABKAgSFQoNbW9kZWxfdmVyc2lvbhgDIAEoCRINCgVlcnJvchgEIAEoCRIPCgdsb2FkX21zGAUgASgBIl0KEVN3YXBKdWRnZVJlc3BvbnNlEhYKDmVmZmVjdGl2ZV9zdGVwGAEgASgNEjAKCHJlcGxpY2FzGAIgAygLMh4uZ3Jwb21lc2gudjEuUmVwbGljYVN3YXBSZXN1bHQiEwoRQ2hlY2twb2ludFJlcXVlc3QiMAoSQ2hlY2twb2ludFJlc3BvbnNlEgwKBHBhdGgYASABKAkSDAoEc3RlcBgCIAEoDSqUAQoIUnVuU3RhdGUSGQoVUlVOX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSUlVOX1NUQVRFX1NUQVJUSU5HEAESFQoRUlVOX1NUQVRFX1JVTk5JTkcQAhIUChBSVU5fU1RBVEVfUEFVU0VEEAMSEgoOUlVOX1NUQVRFX0RPTkUQBBIUChBSVU5fU1RBVEVfRkFJTEVEEAUy9gIKE09yY2hlc3RyYXRvclNlcnZpY2USQQoGU3RhdHVzEhouZ3Jwb21lc2gudjEuU3RhdHVzUmVxdWVzdBobLmdycG9tZXNoLnYxLlN0YXR1c1Jlc3BvbnNlEj4KBVBhdXNlEhkuZ3Jwb21lc2gudjEuUGF1c2VSZXF1ZXN0GhouZ3Jwb21lc2gudjEuUGF1c2VSZXNwb25zZRJBCgZSZXN1bWUSGi5ncnBvbWVzaC52MS5SZXN1bWVSZXF1ZXN0GhsuZ3Jwb21lc2gudjEuUmVzdW1lUmVzcG9uc2USSgoJU3dhcEp1ZGdlEh0uZ3Jwb21lc2gudjEuU3dhcEp1ZGdlUmVxdWVzdBoeLmdycG9tZXNoLnYxLlN3YXBKdWRnZVJlc3BvbnNlEk0KCkNoZWNrcG9pbnQSHi5ncnBvbWVzaC52MS5DaGVja3BvaW50UmVxdWVzdBofLmdycG9tZXNoLnYxLkNoZWNrcG9pbnRSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message grpomesh.v1.StatusRequest
@@ -68,6 +68,13 @@ export type StatusResponse = Message<"grpomesh.v1.StatusResponse"> & {
    * @generated from field: string error = 8;
    */
   error: string;
+
+  /**
+   * Every judge fleet: its name, weight and the version that scored the last step.
+   *
+   * @generated from field: repeated grpomesh.v1.JudgeFleetStatus judges = 9;
+   */
+  judges: JudgeFleetStatus[];
 };
 
 /**
@@ -76,6 +83,49 @@ export type StatusResponse = Message<"grpomesh.v1.StatusResponse"> & {
  */
 export const StatusResponseSchema: GenMessage<StatusResponse> = /*@__PURE__*/
   messageDesc(file_grpomesh_v1_orchestrator, 1);
+
+/**
+ * @generated from message grpomesh.v1.JudgeFleetStatus
+ */
+export type JudgeFleetStatus = Message<"grpomesh.v1.JudgeFleetStatus"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: double weight = 2;
+   */
+  weight: number;
+
+  /**
+   * The version that scored the last step (empty before the first).
+   *
+   * @generated from field: string version = 3;
+   */
+  version: string;
+
+  /**
+   * Its mean score (before the weight) in the last step.
+   *
+   * @generated from field: double mean_reward = 4;
+   */
+  meanReward: number;
+
+  /**
+   * Its replicas' addresses.
+   *
+   * @generated from field: repeated string replicas = 5;
+   */
+  replicas: string[];
+};
+
+/**
+ * Describes the message grpomesh.v1.JudgeFleetStatus.
+ * Use `create(JudgeFleetStatusSchema)` to create a new message.
+ */
+export const JudgeFleetStatusSchema: GenMessage<JudgeFleetStatus> = /*@__PURE__*/
+  messageDesc(file_grpomesh_v1_orchestrator, 2);
 
 /**
  * @generated from message grpomesh.v1.PauseRequest
@@ -88,7 +138,7 @@ export type PauseRequest = Message<"grpomesh.v1.PauseRequest"> & {
  * Use `create(PauseRequestSchema)` to create a new message.
  */
 export const PauseRequestSchema: GenMessage<PauseRequest> = /*@__PURE__*/
-  messageDesc(file_grpomesh_v1_orchestrator, 2);
+  messageDesc(file_grpomesh_v1_orchestrator, 3);
 
 /**
  * @generated from message grpomesh.v1.PauseResponse
@@ -105,7 +155,7 @@ export type PauseResponse = Message<"grpomesh.v1.PauseResponse"> & {
  * Use `create(PauseResponseSchema)` to create a new message.
  */
 export const PauseResponseSchema: GenMessage<PauseResponse> = /*@__PURE__*/
-  messageDesc(file_grpomesh_v1_orchestrator, 3);
+  messageDesc(file_grpomesh_v1_orchestrator, 4);
 
 /**
  * @generated from message grpomesh.v1.ResumeRequest
@@ -118,7 +168,7 @@ export type ResumeRequest = Message<"grpomesh.v1.ResumeRequest"> & {
  * Use `create(ResumeRequestSchema)` to create a new message.
  */
 export const ResumeRequestSchema: GenMessage<ResumeRequest> = /*@__PURE__*/
-  messageDesc(file_grpomesh_v1_orchestrator, 4);
+  messageDesc(file_grpomesh_v1_orchestrator, 5);
 
 /**
  * @generated from message grpomesh.v1.ResumeResponse
@@ -135,7 +185,7 @@ export type ResumeResponse = Message<"grpomesh.v1.ResumeResponse"> & {
  * Use `create(ResumeResponseSchema)` to create a new message.
  */
 export const ResumeResponseSchema: GenMessage<ResumeResponse> = /*@__PURE__*/
-  messageDesc(file_grpomesh_v1_orchestrator, 5);
+  messageDesc(file_grpomesh_v1_orchestrator, 6);
 
 /**
  * @generated from message grpomesh.v1.SwapJudgeRequest
@@ -150,6 +200,13 @@ export type SwapJudgeRequest = Message<"grpomesh.v1.SwapJudgeRequest"> & {
    * @generated from field: string version = 2;
    */
   version: string;
+
+  /**
+   * Which judge fleet to swap (its name in --judges); empty: the only one (refused when there are several).
+   *
+   * @generated from field: string judge = 3;
+   */
+  judge: string;
 };
 
 /**
@@ -157,7 +214,7 @@ export type SwapJudgeRequest = Message<"grpomesh.v1.SwapJudgeRequest"> & {
  * Use `create(SwapJudgeRequestSchema)` to create a new message.
  */
 export const SwapJudgeRequestSchema: GenMessage<SwapJudgeRequest> = /*@__PURE__*/
-  messageDesc(file_grpomesh_v1_orchestrator, 6);
+  messageDesc(file_grpomesh_v1_orchestrator, 7);
 
 /**
  * @generated from message grpomesh.v1.ReplicaSwapResult
@@ -194,7 +251,7 @@ export type ReplicaSwapResult = Message<"grpomesh.v1.ReplicaSwapResult"> & {
  * Use `create(ReplicaSwapResultSchema)` to create a new message.
  */
 export const ReplicaSwapResultSchema: GenMessage<ReplicaSwapResult> = /*@__PURE__*/
-  messageDesc(file_grpomesh_v1_orchestrator, 7);
+  messageDesc(file_grpomesh_v1_orchestrator, 8);
 
 /**
  * @generated from message grpomesh.v1.SwapJudgeResponse
@@ -218,7 +275,7 @@ export type SwapJudgeResponse = Message<"grpomesh.v1.SwapJudgeResponse"> & {
  * Use `create(SwapJudgeResponseSchema)` to create a new message.
  */
 export const SwapJudgeResponseSchema: GenMessage<SwapJudgeResponse> = /*@__PURE__*/
-  messageDesc(file_grpomesh_v1_orchestrator, 8);
+  messageDesc(file_grpomesh_v1_orchestrator, 9);
 
 /**
  * @generated from message grpomesh.v1.CheckpointRequest
@@ -231,7 +288,7 @@ export type CheckpointRequest = Message<"grpomesh.v1.CheckpointRequest"> & {
  * Use `create(CheckpointRequestSchema)` to create a new message.
  */
 export const CheckpointRequestSchema: GenMessage<CheckpointRequest> = /*@__PURE__*/
-  messageDesc(file_grpomesh_v1_orchestrator, 9);
+  messageDesc(file_grpomesh_v1_orchestrator, 10);
 
 /**
  * @generated from message grpomesh.v1.CheckpointResponse
@@ -253,7 +310,7 @@ export type CheckpointResponse = Message<"grpomesh.v1.CheckpointResponse"> & {
  * Use `create(CheckpointResponseSchema)` to create a new message.
  */
 export const CheckpointResponseSchema: GenMessage<CheckpointResponse> = /*@__PURE__*/
-  messageDesc(file_grpomesh_v1_orchestrator, 10);
+  messageDesc(file_grpomesh_v1_orchestrator, 11);
 
 /**
  * @generated from enum grpomesh.v1.RunState
@@ -327,7 +384,7 @@ export const OrchestratorService: GenService<{
     output: typeof ResumeResponseSchema;
   },
   /**
-   * Roll a judge model to every replica between two steps.
+   * Roll a judge model to every replica of one judge fleet between two steps.
    *
    * @generated from rpc grpomesh.v1.OrchestratorService.SwapJudge
    */
