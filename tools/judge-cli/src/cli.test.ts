@@ -60,6 +60,28 @@ test("swap loads the model on every replica and reports what each serves", async
   assert.equal(status.out.match(/a-v1/g)?.length, 2, status.out);
 });
 
+test("with several named judges, status shows each and swap --judge=NAME swaps only that one", async () => {
+  const spec = `--judges=first@2=${targets[0]};second=${targets[1]}`;
+  const before = await run(["swap", join(dir, "e.onnx"), spec, "--judge=second", `--admin_token_file=${token}`]);
+  assert.equal(before.code, 0, before.out);
+  const swapped = await run(["swap", join(dir, "a.onnx"), spec, "--judge=first", `--admin_token_file=${token}`]);
+  assert.equal(swapped.code, 0, swapped.out);
+  assert.match(swapped.out, /swapping judge first's 1 replica\(s\)/);
+  const status = await run(["status", spec]);
+  assert.equal(status.code, 0, status.out);
+  assert.match(status.out, new RegExp(`judge first \\(weight 2\\):\n  ${targets[0]!.replace(/\./g, "\\.")}  \\S+ a-v1`));
+  assert.match(status.out, new RegExp(`judge second \\(weight 1\\):\n  ${targets[1]!.replace(/\./g, "\\.")}  \\S+ e-v1`));
+  await assert.rejects(
+    run(["swap", join(dir, "a.onnx"), spec, `--admin_token_file=${token}`]),
+    /there are 2 judges \(first, second\); name the one to swap with --judge=NAME/,
+  );
+  await assert.rejects(
+    run(["swap", join(dir, "a.onnx"), spec, "--judge=third", `--admin_token_file=${token}`]),
+    /no judge named "third"; the judges are first, second/,
+  );
+  await assert.rejects(run(["status", "--judges=a@0=127.0.0.1:1"]), /weight is 0/);
+});
+
 test("a model that fails the check is refused and every replica keeps its model", async () => {
   const spec = `--judges=${targets.join(",")}`;
   const before = await run(["status", spec]);

@@ -7,7 +7,7 @@ import { ConfigError, parseSettings, usage } from "@grpomesh/config";
 import { JudgeService, OrchestratorService, RunState } from "@grpomesh/proto";
 import { createClient, loadSecurity, type Security } from "@grpomesh/rpc";
 import { REPO_ROOT } from "@grpomesh/data";
-import { JudgeFleet, resolveJudgeTargets } from "@grpomesh/orchestrator";
+import { JudgeFleet, parseWeightedSpecs, resolveJudgeTargets, type WeightedSpec } from "@grpomesh/orchestrator";
 import { JUDGE_CLI_ENV_PREFIX, JUDGE_CLI_SETTINGS, type JudgeCliConfig } from "./settings.ts";
 
 export const USAGE = usage(
@@ -15,15 +15,18 @@ export const USAGE = usage(
   "npm run judge -- <command>",
   JUDGE_CLI_ENV_PREFIX,
   `commands:
-  status                               what every judge replica serves
-  swap <model.onnx>                    with --judges: load on every replica now (rolled back if one refuses);
-                                       with --orchestrator: roll it in between two training steps
+  status                               what every judge replica serves (each named judge's, with several)
+  swap <model.onnx> [--judge=NAME]     with --judges: load on every replica now (rolled back if one refuses);
+                                       with --orchestrator: roll it in between two training steps;
+                                       --judge names the judge fleet to swap when there are several
   run status|pause|resume|checkpoint   the run's state and its admin RPCs (--orchestrator)`,
 );
 
 /** What `npm start` writes into its run directory: addresses and where the credentials are. */
 export interface StackFile {
   services?: Record<string, { address?: string }>;
+  /** The orchestrator's --judges value: every judge fleet, named and weighted. */
+  judges?: string;
   orchestrator?: string;
   tls_dir?: string;
   admin_token_file?: string;
@@ -69,7 +72,7 @@ export function resolveTarget(o: JudgeCliConfig): Target {
   const how = `${security.tls ? (security.tls.ca ? "mTLS" : "TLS") : "plaintext"}${security.adminToken ? " + admin token" : ""}`;
   return {
     security,
-    judges: o.judges || (judgeAddresses.length ? judgeAddresses.join(",") : undefined),
+    judges: o.judges || stack.judges || (judgeAddresses.length ? judgeAddresses.join(",") : undefined),
     orchestrator: o.orchestrator || stack.orchestrator,
     source: [
       `${how}${o.tls_dir || o.admin_token_file ? " from the given files" : stackPath ? ` from the run in ${join(stackPath, "..")}` : ""}`,
@@ -82,28 +85,63 @@ export interface CliIo {
   out(line: string): void;
 }
 
+/** The judge fleets of a --judges value (the orchestrator's syntax); a ConfigError when it is not one. */
+function fleetsOf(spec: string): WeightedSpec[] {
+  try {
+    return parseWeightedSpecs(spec);
+  } catch (err) {
+    throw new ConfigError(`judges ${JSON.stringify(spec)}: ${(err as Error).message}`);
+  }
+}
+
+/** The fleet `name` names in the judges list, or its only one; a ConfigError naming the fleets otherwise. */
+function pickFleet(fleets: WeightedSpec[], name: string): WeightedSpec {
+  const known = fleets.map((f) => f.name).join(", ");
+  if (!name) {
+    if (fleets.length === 1) return fleets[0]!;
+    throw new ConfigError(`there are ${fleets.length} judges (${known}); name the one to swap with --judge=NAME`);
+  }
+  const fleet = fleets.find((f) => f.name === name);
+  if (!fleet) throw new ConfigError(`no judge named "${name}"; the judges are ${known}`);
+  return fleet;
+}
+
 async function status(spec: string, security: Security, io: CliIo): Promise<number> {
+  const fleets = fleetsOf(spec);
+  let failed = 0;
+  for (const fleet of fleets) {
+    if (fleets.length > 1) io.out(`judge ${fleet.name} (weight ${fleet.weight}):`);
+    failed += await fleetStatus(fleet.spec, security, io, fleets.length > 1 ? "  " : "");
+  }
+  return failed ? 1 : 0;
+}
+
+async function fleetStatus(spec: string, security: Security, io: CliIo, indent: string): Promise<number> {
   const targets = await resolveJudgeTargets(spec);
   let failed = 0;
   for (const target of targets) {
     const client = createClient(JudgeService, target, { deadlineMs: 5_000, security });
     try {
       const info = await client.info({});
-      io.out(`${target}  ${info.modelName} ${info.modelVersion}  (${info.executionProvider}, ${info.modelPath})`);
+      io.out(`${indent}${target}  ${info.modelName} ${info.modelVersion}  (${info.executionProvider}, ${info.modelPath})`);
     } catch (err) {
       failed++;
-      io.out(`${target}  unreachable: ${err instanceof Error ? err.message : String(err)}`);
+      io.out(`${indent}${target}  unreachable: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       client.close();
     }
   }
-  return failed ? 1 : 0;
+  return failed;
 }
 
-async function swapDirect(model: string, version: string, spec: string, security: Security, io: CliIo): Promise<number> {
-  const fleet = await JudgeFleet.fromSpec(spec, { log: (l) => io.out(`  ${l}`), security });
+async function swapDirect(model: string, version: string, spec: string, judge: string, security: Security, io: CliIo): Promise<number> {
+  const fleets = fleetsOf(spec);
+  const chosen = pickFleet(fleets, judge);
+  const fleet = await JudgeFleet.fromSpec(chosen.spec, { log: (l) => io.out(`  ${l}`), security });
   try {
-    io.out(`swapping ${fleet.replicas.length} replica(s) to ${model}${version ? ` (version ${version})` : ""}:`);
+    io.out(
+      `swapping ${fleets.length > 1 ? `judge ${chosen.name}'s ` : ""}${fleet.replicas.length} replica(s) to ${model}${version ? ` (version ${version})` : ""}:`,
+    );
     const t0 = performance.now();
     const results = await fleet.swapModel(model, version);
     io.out(`done in ${((performance.now() - t0) / 1000).toFixed(1)}s; every replica now serves:`);
@@ -114,7 +152,7 @@ async function swapDirect(model: string, version: string, spec: string, security
   }
 }
 
-async function swapViaOrchestrator(model: string, version: string, address: string, security: Security, io: CliIo): Promise<number> {
+async function swapViaOrchestrator(model: string, version: string, judge: string, address: string, security: Security, io: CliIo): Promise<number> {
   const client = createClient(OrchestratorService, address, { deadlineMs: 600_000, security });
   try {
     const before = await client.status({});
@@ -122,8 +160,10 @@ async function swapViaOrchestrator(model: string, version: string, address: stri
       `orchestrator at ${address}: step ${before.step}/${before.maxSteps}, judge ${before.judgeVersion || "(none yet)"}; waiting for the next step boundary…`,
     );
     const t0 = performance.now();
-    const res = await client.swapJudge({ path: model, version });
-    io.out(`swapped in ${((performance.now() - t0) / 1000).toFixed(1)}s; effective from step ${res.effectiveStep}; every replica now serves:`);
+    const res = await client.swapJudge({ path: model, version, judge });
+    io.out(
+      `swapped${judge ? ` judge ${judge}` : ""} in ${((performance.now() - t0) / 1000).toFixed(1)}s; effective from step ${res.effectiveStep}; every replica now serves:`,
+    );
     for (const r of res.replicas) io.out(`  ${r.address}  ${r.modelVersion}  (load ${r.loadMs.toFixed(0)} ms)`);
     return 0;
   } finally {
@@ -142,6 +182,10 @@ async function runCommand(action: string, address: string, security: Security, i
           `${RunState[s.state]} step ${s.step}/${s.maxSteps}, policy version ${s.policyVersion}, judge ${s.judgeVersion || "(none yet)"}, run ${s.runDir}`,
         );
         if (metrics.length) io.out(`  ${metrics.map(([k, v]) => `${k}=${v.toFixed(4)}`).join(" ")}`);
+        for (const j of s.judges)
+          io.out(
+            `  judge ${j.name} (weight ${j.weight}): ${j.version || "(none yet)"}, mean reward ${j.meanReward.toFixed(4)}, replicas ${j.replicas.join(",") || "(none)"}`,
+          );
         if (s.error) io.out(`  error: ${s.error}`);
         return 0;
       }
@@ -198,5 +242,5 @@ export async function runCli(
   // exists here is a local stack's file: sent absolute, not read against the repository.
   const model = !isAbsolute(arg) && existsSync(arg) ? resolve(arg) : arg;
   if (model !== arg) io.out(`(sending ${arg} as ${model})`);
-  return viaJudges ? swapDirect(model, o.version, judges!, security, io) : swapViaOrchestrator(model, o.version, orchestrator!, security, io);
+  return viaJudges ? swapDirect(model, o.version, judges!, o.judge, security, io) : swapViaOrchestrator(model, o.version, o.judge, orchestrator!, security, io);
 }

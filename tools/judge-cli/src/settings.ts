@@ -5,7 +5,12 @@ import { setting, z, type Values } from "@grpomesh/config";
 const fromRun = "empty: the local run's";
 
 export const JUDGE_CLI_SETTINGS = {
-  judges: setting(z.string(), "", `judge replicas: "host:port,host:port", "@file" or "dns:///service:port" (as the orchestrator's judges); ${fromRun}`),
+  judges: setting(
+    z.string(),
+    "",
+    `judge replicas: "host:port,host:port", "@file" or "dns:///service:port", or several named fleets "name@weight=SPEC;name=SPEC" (as the orchestrator's judges); ${fromRun}`,
+  ),
+  judge: setting(z.string(), "", "swap: which judge fleet (its name in the judges list); empty: the only one"),
   orchestrator: setting(z.string(), "", `the orchestrator's gRPC address host:port; ${fromRun}`),
   version: setting(z.string(), "", "swap: the version the new judge is served as; empty: the model's own grpomesh.version"),
   tls_dir: setting(z.string(), "", `folder with tls.crt, tls.key and ca.crt to call the services with; ${fromRun}, else plaintext`),
