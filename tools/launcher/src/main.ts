@@ -12,6 +12,7 @@ import { ChildDiedError, Supervisor, describeExit, freePort, runJob } from "./su
 import { engineLine, runCredentials, stackFile, startStack, tsxProcess, writeStackFile } from "./stack.ts";
 import { ROOT, launcherUsage, parseLauncherArgs } from "./settings.ts";
 import { TASKS } from "@grpomesh/tasks/settings";
+import { DEFAULT_JUDGE_NAME, parseWeightedSpecs } from "@grpomesh/orchestrator/settings";
 
 async function main(): Promise<number> {
   // Every option of both tables (and the run config file) is checked here, before anything is spawned.
@@ -30,7 +31,9 @@ async function main(): Promise<number> {
   const a = parsed.launcher;
   for (const [what, path, how] of [
     ["generator checkpoint", join(a.generator, "config.json"), "npm run build-models (or npm run pretrain)"],
-    ["judge model", a.judge_model, "npm run build-models"],
+    ...parseWeightedSpecs(a.judge_model).map(
+      (j) => [`judge model${j.name === DEFAULT_JUDGE_NAME ? "" : ` ${j.name}`}`, j.spec, "npm run build-models"] as const,
+    ),
   ] as const) {
     if (!existsSync(path)) throw new Error(`${what} not found at ${path}; ${how}`);
   }
@@ -45,7 +48,7 @@ async function main(): Promise<number> {
     `grpo-mesh: mTLS on every channel, admin token in ${rel(secrets.credentials.adminTokenFile)} ` +
       `(${secrets.reused ? "the run's credentials, reused" : `fresh credentials${secrets.reason ? `: ${secrets.reason}` : ""}`})`,
   );
-  console.log(`grpo-mesh: starting ${a.judges + 2} services (logs in ${rel(logDir)}/)`);
+  console.log(`grpo-mesh: starting ${a.judges * parseWeightedSpecs(a.judge_model).length + 2} services (logs in ${rel(logDir)}/)`);
   const t0 = performance.now();
 
   let interrupted = 0;

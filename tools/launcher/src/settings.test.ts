@@ -96,3 +96,12 @@ test("--help shows both tables", () => {
     assert.match(text, new RegExp(`--${key}  \\(`));
   assert.doesNotMatch(text, /--policy  \(/, "keys the launcher sets itself are not options");
 });
+
+test("--judge_model takes several named judge models with weights (paths resolved), a plain path is one judge; a bad list is refused before anything starts", () => {
+  const a = parseLauncherArgs(["--task=kjv", "--judge_model=e@2=rel/e.onnx;t=/abs/t.onnx"]).launcher;
+  assert.equal(a.judge_model, `e@2=${join(process.cwd(), "rel/e.onnx")};t=/abs/t.onnx`);
+  assert.equal(parseLauncherArgs(["--task=kjv", "--judge_model=rel/j.onnx"]).launcher.judge_model, join(process.cwd(), "rel/j.onnx"));
+  refused(["--judge_model=e@0=a.onnx;t=b.onnx"], /--judge_model is "e@0=a\.onnx;t=b\.onnx"; expected judge models .*judge 1 .*weight is 0/);
+  refused(["--judge_model=E=a.onnx"], /name "E" is not 1 to 32 of a-z/);
+  refused(["--judge_model=a.onnx;b.onnx"], /the name "judge" is used twice/);
+});

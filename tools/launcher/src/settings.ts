@@ -7,16 +7,31 @@ import { fileURLToPath } from "node:url";
 import { DASHES_NOTE, defaults, parseSettings, setting, settingsHelp, z, type Values } from "@grpomesh/config";
 import { MODEL_SERVICE_SETTINGS } from "@grpomesh/role-engines/settings";
 import { TASKS } from "@grpomesh/tasks/settings";
-import { ORCHESTRATOR_ENV_PREFIX, ORCHESTRATOR_SETTINGS, orchestratorRelations, type OrchestratorConfig } from "@grpomesh/orchestrator/settings";
+import {
+  ORCHESTRATOR_ENV_PREFIX,
+  ORCHESTRATOR_SETTINGS,
+  formatWeightedSpecs,
+  orchestratorRelations,
+  parseWeightedSpecs,
+  weightedSpecsProblem,
+  type OrchestratorConfig,
+} from "@grpomesh/orchestrator/settings";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 export const LAUNCHER_ENV_PREFIX = "LAUNCHER_";
 
 export const LAUNCHER_SETTINGS = {
-  judges: setting(z.int().min(1), 2, "judge replicas to start"),
+  judges: setting(z.int().min(1), 2, "judge replicas to start (for each judge model)"),
   generator: setting(z.string(), "", "generator checkpoint for the policy and the reference; empty: the task's bundled one"),
-  judge_model: setting(z.string(), "", "judge ONNX model; empty: the task's bundled one"),
+  judge_model: setting(
+    z.string().superRefine((text, ctx) => {
+      const problem = text === "" ? undefined : weightedSpecsProblem(text);
+      if (problem) ctx.addIssue({ code: "custom", message: `judge models "name@weight=path;name=path" or one path (${problem})` });
+    }),
+    "",
+    'judge ONNX model, or several judges, the reward their weighted sum: "name@weight=path;name=path" (weights non-zero, negative ones subtract); empty: the task\'s bundled one',
+  ),
   run_config: setting(z.string(), "", "the orchestrator's run config file (JSON); empty: the task's (configs/<task>.json)"),
   run_dir: setting(z.string(), "", "run directory (logs, secrets, checkpoints); empty: runs/<date-time>"),
   engine: MODEL_SERVICE_SETTINGS.engine,
@@ -77,6 +92,8 @@ export function parseLauncherArgs(argv: readonly string[], env: Record<string, s
   if (both.help) return { launcher, orchestrator: defaults(ORCHESTRATOR_SETTINGS), orchestratorArgv, help: true };
   const orchestrator = parseOrchestrator(launcher.run_config);
   launcher.generator = launcher.generator ? resolve(launcher.generator) : join(ROOT, TASKS[orchestrator.task].generator);
-  launcher.judge_model = launcher.judge_model ? resolve(launcher.judge_model) : join(ROOT, TASKS[orchestrator.task].judge_model);
+  launcher.judge_model = launcher.judge_model
+    ? formatWeightedSpecs(parseWeightedSpecs(launcher.judge_model).map((j) => ({ ...j, spec: resolve(j.spec) })))
+    : join(ROOT, TASKS[orchestrator.task].judge_model);
   return { launcher, orchestrator, orchestratorArgv, help: false };
 }

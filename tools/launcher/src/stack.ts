@@ -5,6 +5,7 @@ import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { INSECURE, createLocalCredentials, loadSecurity, type LocalCredentials, type Security } from "@grpomesh/rpc";
+import { DEFAULT_JUDGE_NAME, formatWeightedSpecs, parseWeightedSpecs } from "@grpomesh/orchestrator/settings";
 import { Supervisor, freePort, type ProcessSpec, type RestartPolicy } from "./supervisor.ts";
 import { ROOT } from "./settings.ts";
 
@@ -12,7 +13,9 @@ export { ROOT };
 
 export interface StackOptions {
   generator: string;
+  /** The judge model, or several named judges with weights ("name@weight=path;name=path", the orchestrator's --judges syntax). */
   judgeModel: string;
+  /** Replicas of each judge model. */
   judges: number;
   logDir: string;
   /** Policy and reference engine: auto (default; the fastest installed), onnx or tfjs. */
@@ -51,7 +54,10 @@ export interface Stack {
   supervisor: Supervisor;
   policy: string;
   reference: string;
+  /** Every judge replica's address, of every judge. */
   judges: string[];
+  /** Each judge: its name, weight and its replicas' addresses. */
+  judgeFleets: Array<{ name: string; weight: number; addresses: string[] }>;
   metricsPorts: Map<string, number>;
   services: Record<string, StackService>;
   /** null when the stack runs insecure. */
@@ -128,12 +134,23 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
     ];
   };
   // One onnxruntime session per local replica: the replicas already share this machine's cores
-  // with each other and with the policy and reference.
-  const judges = await Promise.all(
-    Array.from({ length: opts.judges }, (_, i) =>
-      service(`judge-${i}`, "services/judge/src/main.ts", [`--model=${opts.judgeModel}`, "--sessions=1", "--threads=1"], { restartable: true }),
-    ),
+  // with each other and with the policy and reference. `judges` replicas of each judge model: one
+  // plain model's are judge-0, judge-1, …; a named judge's judge-<name>-0, ….
+  const judgeModels = parseWeightedSpecs(opts.judgeModel);
+  const plain = judgeModels.length === 1 && judgeModels[0]!.name === DEFAULT_JUDGE_NAME;
+  const fleets = await Promise.all(
+    judgeModels.map(async (m) => ({
+      ...m,
+      processes: await Promise.all(
+        Array.from({ length: opts.judges }, (_, i) =>
+          service(plain ? `judge-${i}` : `judge-${m.name}-${i}`, "services/judge/src/main.ts", [`--model=${m.spec}`, "--sessions=1", "--threads=1"], {
+            restartable: true,
+          }),
+        ),
+      ),
+    })),
   );
+  const judges = fleets.flatMap((f) => f.processes);
   const engine = [
     ...(opts.engine ? [`--engine=${opts.engine}`] : []),
     ...(opts.spinWait ? ["--spin_wait=true"] : []),
@@ -157,10 +174,12 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
       opts.onReady?.(name, ms, services[name]);
     },
   });
-  const roles = { policy: services.policy!.address, reference: services.reference!.address, judges: judges.map((j) => services[j[0].name]!.address) };
+  const judgeFleets = fleets.map((f) => ({ name: f.name, weight: f.weight, addresses: f.processes.map((j) => services[j[0].name]!.address) }));
+  const roles = { policy: services.policy!.address, reference: services.reference!.address, judges: judgeFleets.flatMap((f) => f.addresses) };
   return {
     supervisor,
     ...roles,
+    judgeFleets,
     metricsPorts,
     services,
     credentials,
@@ -168,10 +187,15 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
     orchestratorFlags: [
       `--policy=${roles.policy}`,
       `--reference=${roles.reference}`,
-      `--judges=${roles.judges.join(",")}`,
+      `--judges=${judgesFlag(judgeFleets)}`,
       ...(credentials ? [...(tls ? [`--tls_dir=${credentials.clientTlsDir}`] : []), `--admin_token_file=${credentials.adminTokenFile}`] : []),
     ],
   };
+}
+
+/** The orchestrator's --judges value for the stack's judges: one plain judge's addresses, or each named judge's with its weight. */
+export function judgesFlag(fleets: Stack["judgeFleets"]): string {
+  return formatWeightedSpecs(fleets.map((f) => ({ name: f.name, weight: f.weight, spec: f.addresses.join(",") })));
 }
 
 /** What the policy's start line says about its engine, e.g. `policy engine: onnxruntime cpu, 2 threads (auto: …)`. */
@@ -187,6 +211,8 @@ export function engineLine(policyStartLine: string): string {
 export interface StackFile {
   services: Record<string, { address: string; metrics: number }>;
   orchestrator: string;
+  /** The orchestrator's --judges value: every judge, named and weighted (what `npm run judge -- status` shows). */
+  judges: string;
   tls_dir: string;
   admin_token_file: string;
 }
@@ -198,6 +224,7 @@ export function stackFile(stack: Stack, orchestrator: { address: string; metrics
       orchestrator,
     },
     orchestrator: orchestrator.address,
+    judges: judgesFlag(stack.judgeFleets),
     tls_dir: stack.clientSecurity.tls?.dir ?? "",
     admin_token_file: stack.clientSecurity.adminTokenFile ?? "",
   };
