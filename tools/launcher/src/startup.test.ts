@@ -41,7 +41,7 @@ test("a judge whose vocabulary differs from the dataset's is refused at start", 
       assert.match(
         res.stderr,
         new RegExp(
-          `token id 10 is ${JSON.stringify(swapped[10]).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} in the judge .* but .* in the dataset; use a judge trained on this corpus`,
+          `token id 10 is ${JSON.stringify(swapped[10]).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} in the judge .* but .* in the dataset; use a judge made for task kjv`,
         ),
       );
       assert.doesNotMatch(res.stdout, /^step /m, "a step ran before the check");
