@@ -48,7 +48,10 @@ export class ProgressLine {
 }
 
 export function formatEval(r: EvalRecord): string {
-  return `eval @ step ${r.step}: held-out solved ${(r.solve_rate * 100).toFixed(1)}%, reward ${r.mean_reward.toFixed(4)}, masked-token accuracy ${(r.accuracy * 100).toFixed(2)}% (${r.sequences} sequences, ${(r.eval_ms / 1000).toFixed(1)}s, judge ${r.judge_version})`;
+  // With several judges, each one's mean score (before its weight) beside the weighted sum.
+  const judges = Object.entries(r.judge_rewards ?? {});
+  const each = judges.length > 1 ? ` (${judges.map(([name, mean]) => `${name} ${mean.toFixed(4)}`).join(", ")})` : "";
+  return `eval @ step ${r.step}: held-out solved ${(r.solve_rate * 100).toFixed(1)}%, reward ${r.mean_reward.toFixed(4)}${each}, masked-token accuracy ${(r.accuracy * 100).toFixed(2)}% (${r.sequences} sequences, ${(r.eval_ms / 1000).toFixed(1)}s, judge ${r.judge_version})`;
 }
 
 export function formatSamples(step: number, samples: SampleView[]): string {

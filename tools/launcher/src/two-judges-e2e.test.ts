@@ -76,6 +76,8 @@ test("npm start with two weighted judges: the reward is their weighted sum, both
       assert.notEqual(e.toFixed(4), t.toFixed(4));
     }
     for (const s of steps) assert.equal(s.judge_version, `e=${versions.e},t=${versions.t}`);
+    // The evaluation line shows each judge's mean beside the weighted sum.
+    assert.match(output, /eval @ step 3: .*reward -?[\d.]+ \(e -?[\d.]+, t -?[\d.]+\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
