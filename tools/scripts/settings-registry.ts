@@ -13,6 +13,7 @@ import { CHAOS_ENV_PREFIX, CHAOS_SETTINGS } from "@grpomesh/chaos/settings";
 import { HOSTILE_ENV_PREFIX, HOSTILE_SETTINGS } from "@grpomesh/hostile/settings";
 import { EXPORT_COMMAND, EXPORT_ENV_PREFIX, EXPORT_SETTINGS } from "@grpomesh/onnx-export/cli";
 import { BENCHES, BENCH_ENV_PREFIX } from "@grpomesh/bench/registry";
+import { SUDOKU_JUDGE_ENV_PREFIX, SUDOKU_JUDGE_SETTINGS } from "@grpomesh/sudoku/judge-settings";
 
 export interface SettingsEntry {
   /** The role or tool, as the docs name it. */
@@ -38,6 +39,7 @@ export const SETTINGS_REGISTRY: SettingsEntry[] = [
   // The tools' tables follow.
   { name: "pretrain", command: "npm run pretrain --", envPrefix: PRETRAIN_ENV_PREFIX, table: PRETRAIN_SETTINGS },
   { name: "train-judge", command: "npm run train-judge --", envPrefix: TRAIN_JUDGE_ENV_PREFIX, table: TRAIN_JUDGE_SETTINGS },
+  { name: "sudoku-judge", command: "npm run sudoku-judge --", envPrefix: SUDOKU_JUDGE_ENV_PREFIX, table: SUDOKU_JUDGE_SETTINGS },
   { name: "judge CLI", command: "npm run judge -- status|swap|run", envPrefix: JUDGE_CLI_ENV_PREFIX, table: JUDGE_CLI_SETTINGS },
   { name: "chaos", command: "npm run chaos --", envPrefix: CHAOS_ENV_PREFIX, table: CHAOS_SETTINGS },
   { name: "hostile", command: "npm run hostile --", envPrefix: HOSTILE_ENV_PREFIX, table: HOSTILE_SETTINGS },

@@ -36,7 +36,7 @@ export const TASK_NAMES = Object.keys(TASKS) as [TaskName, ...TaskName[]];
 export const DEFAULT_TASK: TaskName = "sudoku";
 
 /** Blanks per puzzle when `blanks` is 0: about the middle of what unique puzzles allow. */
-export const DEFAULT_BLANKS = { sudoku: 10, sudoku9: 30 } as const;
+export const DEFAULT_BLANKS = { sudoku: 10, sudoku9: 10 } as const;
 
 export const TASK_SETTINGS = {
   task: setting(z.enum(TASK_NAMES), DEFAULT_TASK, `what to train on: ${TASK_NAMES.map((n) => `${n} (${TASKS[n].doc})`).join("; ")}`),
