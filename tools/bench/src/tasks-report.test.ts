@@ -21,13 +21,13 @@ test("mean ± sample sd over the seeds", () => {
 });
 
 test("the table: a row per seed, the mean ± sd, and the baseline", () => {
-  const table = tasksTable([run(1, 0.9, 200), run(2, 1, 220)], {
-    before: { solved: 0.2, accuracy: 0.7 },
-    after: { solved: 0.35, accuracy: 0.8 },
-    wallS: 210,
-    steps: 1234,
-    learningRate: 0.003,
-  });
+  const table = tasksTable(
+    [run(1, 0.9, 200), run(2, 1, 220)],
+    [
+      { before: { solved: 0.2, accuracy: 0.7 }, after: { solved: 0.35, accuracy: 0.8 }, wallS: 210, steps: 1234, schedule: "lr 0.003 constant" },
+      { before: { solved: 0.2, accuracy: 0.7 }, after: { solved: 0.5, accuracy: 0.85 }, wallS: 209, steps: 1234, schedule: "lr 0.003 → 0.0003, cosine" },
+    ],
+  );
   assert.equal(
     table,
     [
@@ -37,6 +37,7 @@ test("the table: a row per seed, the mean ± sd, and the baseline", () => {
       "| GRPO, seed 2 | 20.0% → 100.0% | 70.0% → 100.0% | 3m40s | 2000 |",
       "| GRPO, mean ± sd (2 seeds) | 20.0% ± 0.0 → 95.0% ± 7.1 | 70.0% ± 0.0 → 99.5% ± 0.7 | 3m30s ± 14s | 2000 |",
       "| supervised pretraining, same wall time (lr 0.003 constant) | 20.0% → 35.0% | 70.0% → 80.0% | 3m30s | 1234 |",
+      "| supervised pretraining, same wall time (lr 0.003 → 0.0003, cosine) | 20.0% → 50.0% | 70.0% → 85.0% | 3m29s | 1234 |",
     ].join("\n"),
   );
   const one = tasksTable([run(7, 0.5, 59.6)]);

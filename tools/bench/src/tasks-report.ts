@@ -23,7 +23,8 @@ export interface Baseline {
   after: HeldOut;
   wallS: number;
   steps: number;
-  learningRate: number;
+  /** How the learning rate ran, for the row's label, e.g. "lr 0.002 constant". */
+  schedule: string;
 }
 
 export interface MeanSd {
@@ -58,9 +59,9 @@ export function formatSeconds(s: number): string {
 
 /**
  * Markdown: one row per seed (held-out solved before → after, per-cell accuracy before → after,
- * wall time, steps), the mean ± sample sd over the seeds, and the baseline row when there is one.
+ * wall time, steps), the mean ± sample sd over the seeds, and a row per baseline.
  */
-export function tasksTable(runs: readonly SeedRun[], baseline?: Baseline): string {
+export function tasksTable(runs: readonly SeedRun[], baselines: readonly Baseline[] = []): string {
   const rows = runs.map((r) => [
     `GRPO, seed ${r.seed}`,
     `${pct(r.before.solved)} → ${pct(r.after.solved)}`,
@@ -79,9 +80,9 @@ export function tasksTable(runs: readonly SeedRun[], baseline?: Baseline): strin
       String(Math.round(s.steps.mean)),
     ]);
   }
-  if (baseline)
+  for (const baseline of baselines)
     rows.push([
-      `supervised pretraining, same wall time (lr ${baseline.learningRate} constant)`,
+      `supervised pretraining, same wall time (${baseline.schedule})`,
       `${pct(baseline.before.solved)} → ${pct(baseline.after.solved)}`,
       `${pct(baseline.before.accuracy)} → ${pct(baseline.after.accuracy)}`,
       formatSeconds(baseline.wallS),

@@ -14,6 +14,7 @@ import { join, relative, resolve } from "node:path";
 import { CONFIG_FILE, SUMMARY_FILE, writeAtomic, type EvalRecord, type GrpoConfig } from "@grpomesh/loop";
 import { mixSeeds } from "@grpomesh/rng";
 import { loadTask } from "@grpomesh/tasks";
+import { PRETRAIN_SETTINGS } from "@grpomesh/pretrain/settings";
 import type { EngineChoice } from "@grpomesh/role-engines";
 import { ROOT, parseLauncherArgs } from "@grpomesh/launcher/settings";
 import type { TasksBenchConfig } from "./settings.ts";
@@ -184,45 +185,52 @@ export async function run(o: TasksBenchConfig): Promise<void> {
       );
   }
 
-  // 3. The skeptic's baseline: more supervised pretraining from the same base for the same wall time.
-  let baseline: (Baseline & { checkpoint: string; eval: EvalRecord; stoppedBy: string; maxMinutes: number }) | undefined;
+  // 3. The skeptic's baseline: more supervised pretraining from the same base for the same wall time,
+  // twice: the recipe's peak learning rate held for the runs' mean wall time, then the same number of
+  // steps with the recipe's cosine decay (no warm-up) — a fair chance for the schedule that made the base.
+  type BaselineRun = Baseline & { checkpoint: string; eval: EvalRecord; stoppedBy: string; args: string[] };
+  const baselines: BaselineRun[] = [];
   const summary = summarizeRuns(runs);
-  if (o.baseline) {
-    const maxMinutes = summary.wall_s.mean / 60;
-    const out = join(root, "baseline-generator");
-    console.log(
-      `baseline: npm run pretrain with ${rel(recipe)} from ${rel(generator)} for ${formatSeconds(summary.wall_s.mean)} (the runs' mean wall time), the recipe's peak learning rate held constant (no warm-up, no decay) …`,
-    );
+  const recipeValues = readJson<{ learning_rate?: number; min_lr_ratio?: number }>(recipe, "the pretraining recipe");
+  const peak = recipeValues.learning_rate ?? PRETRAIN_SETTINGS.learning_rate.default;
+  const floor = peak * (recipeValues.min_lr_ratio ?? PRETRAIN_SETTINGS.min_lr_ratio.default);
+  const runBaseline = async (name: string, schedule: string, extra: string[]): Promise<BaselineRun> => {
+    const out = join(root, name);
+    console.log(`baseline: npm run pretrain with ${rel(recipe)} from ${rel(generator)}, ${schedule} …`);
     const args = [
       `--config=${recipe}`,
       `--task=${o.task}`,
       `--init=${generator}`,
-      `--max_minutes=${maxMinutes}`,
-      "--max_steps=1000000",
       "--warmup_steps=0",
-      "--min_lr_ratio=1",
       // Evaluations between steps would spend the budget; pretrain evaluates before and after anyway.
       "--eval_interval=0",
+      ...extra,
       `--out=${out}`,
     ];
-    await runTool("pretrain", "tools/pretrain/src/main.ts", args, join(root, "baseline-pretrain.log"));
-    const record = readJson<{ steps: number; wall_seconds: number; stopped_by: string; options: { learning_rate: number } }>(
-      join(out, "pretrain.json"),
-      "the baseline's pretrain.json",
-    );
+    await runTool("pretrain", "tools/pretrain/src/main.ts", args, join(root, `${name}.log`));
+    const record = readJson<{ steps: number; wall_seconds: number; stopped_by: string }>(join(out, "pretrain.json"), "the baseline's pretrain.json");
     console.log(`evaluating the baseline ${rel(out)} as the orchestrator does …`);
     const after = await evaluateAsTheRunDoes(out, judgeModel, evalConfig, engine);
-    baseline = {
+    return {
       before: heldOut(baseEval),
       after: heldOut(after),
       wallS: record.wall_seconds,
       steps: record.steps,
-      learningRate: record.options.learning_rate,
+      schedule,
       checkpoint: out,
       eval: after,
       stoppedBy: record.stopped_by,
-      maxMinutes,
+      args,
     };
+  };
+  if (o.baseline) {
+    const constant = await runBaseline("baseline-constant", `lr ${peak} constant`, [
+      `--max_minutes=${summary.wall_s.mean / 60}`,
+      "--max_steps=1000000",
+      "--min_lr_ratio=1",
+    ]);
+    baselines.push(constant);
+    baselines.push(await runBaseline("baseline-cosine", `lr ${peak} → ${Number(floor.toPrecision(3))}, cosine`, [`--max_steps=${constant.steps}`]));
   }
 
   // 4. The table and the numbers.
@@ -239,30 +247,28 @@ export async function run(o: TasksBenchConfig): Promise<void> {
     runs: runs.map((r) => ({ seed: r.seed, run_dir: r.runDir, ...r.summary, process_wall_s: Number(r.processWallS.toFixed(1)) })),
     mean_sd: summary,
     base: baseEval,
-    baseline: baseline && {
-      checkpoint: baseline.checkpoint,
+    baselines: baselines.map((b) => ({
+      schedule: b.schedule,
+      checkpoint: b.checkpoint,
       recipe,
-      max_minutes: baseline.maxMinutes,
-      learning_rate_constant: baseline.learningRate,
-      steps: baseline.steps,
-      wall_s: baseline.wallS,
-      stopped_by: baseline.stoppedBy,
-      heldout: baseline.eval,
-    },
+      pretrain_args: b.args,
+      steps: b.steps,
+      wall_s: b.wallS,
+      stopped_by: b.stoppedBy,
+      heldout: b.eval,
+    })),
     warnings,
   };
   writeAtomic(jsonPath, JSON.stringify(result, null, 2) + "\n");
   console.log("");
-  console.log(tasksTable(runs, baseline));
+  console.log(tasksTable(runs, baselines));
   console.log("");
   console.log(
     `held-out: ${baseEval.sequences} inputs (${evalConfig.eval_batches} batches of ${evalConfig.batch_size}), one completion each at temperature ${evalConfig.temperature}, top_p ${evalConfig.top_p}, fixed sampling seeds; ` +
       `solved: the task's verifier; per-cell accuracy: masked tokens equal to the target's.`,
   );
-  if (baseline)
-    console.log(
-      `baseline: ${rel(recipe)} continued from the base for ${formatSeconds(baseline.wallS)} at a constant learning rate ${baseline.learningRate} (${baseline.steps} steps), evaluated as the runs.`,
-    );
+  for (const b of baselines)
+    console.log(`baseline: ${rel(recipe)} continued from the base, ${b.schedule}: ${b.steps} steps in ${formatSeconds(b.wallS)}, evaluated as the runs.`);
   for (const w of warnings) console.warn(`WARNING: ${w}`);
   console.log(`numbers: ${rel(jsonPath)}`);
 }
