@@ -37,6 +37,10 @@ class TinyData implements DataPort<number> {
   evalBatches(): MaskedBatchLike[] {
     return [this.make(1), this.make(2)];
   }
+  /** Solved: every masked position holds the target's token ("a"). */
+  solved(input: Int32Array, completion: Int32Array, target: Int32Array): boolean {
+    return input.every((x, t) => x !== MASK || completion[t] === target[t]);
+  }
 }
 
 /** Reward: the fraction of "a" tokens in the sequence — learnable by filling masks with "a". */
