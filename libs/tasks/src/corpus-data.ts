@@ -7,10 +7,12 @@ export interface CorpusDataOptions {
   corpus: Corpus;
   seqLen: number;
   batchSize: number;
+  /** Picks the training stream (the held-out set never depends on it). */
   seed: number | bigint | string;
   evalBatches: number;
-  /** Windows per held-out batch; default batchSize. */
+  /** Inputs per held-out batch; default batchSize. */
   evalBatchSize?: number;
+  /** kjv: which positions of a window are masked; default libs/data's DEFAULT_MASKING (Sudoku masks its blanks). */
   masking?: MaskingSpec;
 }
 

@@ -2,9 +2,9 @@
 // inputs with their targets, a held-out split training never reads, the verifier evaluation uses,
 // and its bundled models and run config (settings.ts). The orchestrator and pretrain load one by name.
 import { join } from "node:path";
-import { DEFAULT_CORPUS_PATH, REPO_ROOT, Vocabulary, loadCorpus, type MaskingSpec } from "@grpomesh/data";
+import { DEFAULT_CORPUS_PATH, REPO_ROOT, Vocabulary, loadCorpus } from "@grpomesh/data";
 import { SUDOKU_MASK_ID, SUDOKU_PAD_ID, SUDOKU_TOKENS, type SudokuSize } from "@grpomesh/sudoku";
-import { CorpusData } from "./corpus-data.ts";
+import { CorpusData, type CorpusDataOptions } from "./corpus-data.ts";
 import { SudokuData } from "./sudoku-data.ts";
 import { DEFAULT_BLANKS, TASKS, type TaskName } from "./settings.ts";
 
@@ -45,16 +45,8 @@ export interface Task {
   files: { generator: string; judge_model: string; run_config: string; dataset_meta: string };
 }
 
-export interface DataOptions {
-  seqLen: number;
-  batchSize: number;
-  seed: number | bigint | string;
-  evalBatches: number;
-  /** Sequences per held-out batch; default batchSize. */
-  evalBatchSize?: number;
-  /** kjv: which positions of a window are masked; default libs/data's DEFAULT_MASKING. */
-  masking?: MaskingSpec;
-}
+/** What a run's data is made from (the kjv corpus comes from the task itself). */
+export type DataOptions = Omit<CorpusDataOptions, "corpus">;
 
 export interface TaskOptions {
   /** Sudoku: blanks per puzzle; 0 or absent: the task's default. */

@@ -4,7 +4,6 @@
 // reference's and the judge's do not.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +12,7 @@ import { loadCorpus } from "@grpomesh/data";
 import { sha256File as sha256 } from "@grpomesh/loop";
 import { initBackend } from "@grpomesh/model";
 import { judgeLabel, writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
+import { npmStart } from "./test/npm-start.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -47,21 +47,7 @@ test("npm start's stack trains a tiny policy over gRPC and the judge's reward ri
       }),
     );
     const runDir = join(dir, "run");
-    const res = spawnSync(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        join(ROOT, "tools/launcher/src/main.ts"),
-        `--generator=${generator}`,
-        `--judge_model=${judgeModel}`,
-        `--run_config=${runConfig}`,
-        `--run_dir=${runDir}`,
-      ],
-      { cwd: ROOT, encoding: "utf8", timeout: 540_000 },
-    );
-    const output = `${res.stdout}\n${res.stderr}`;
-    assert.equal(res.status, 0, `launcher failed:\n${output.slice(-4000)}`);
+    const output = npmStart([`--generator=${generator}`, `--judge_model=${judgeModel}`, `--run_config=${runConfig}`, `--run_dir=${runDir}`]);
     for (const name of ["judge-0", "judge-1", "reference", "policy"])
       assert.match(output, new RegExp(`${name}\\s+ready \\([\\d.]+s\\) — gRPC 127\\.0\\.0\\.1:\\d+, metrics http://127\\.0\\.0\\.1:\\d+/metrics`));
     assert.match(output, /stopped all processes/);

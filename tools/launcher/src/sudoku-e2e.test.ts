@@ -4,14 +4,13 @@
 // held-out solve rate — checked by the TypeScript verifier, not the judge — must rise.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseSettings } from "@grpomesh/config";
 import { buildRuleJudge } from "@grpomesh/sudoku/rule-judge";
 import { PRETRAIN_SETTINGS, pretrain } from "@grpomesh/pretrain";
-import { ROOT } from "./settings.ts";
+import { npmStart } from "./test/npm-start.ts";
 
 test("npm start --task=sudoku: GRPO over gRPC raises a tiny generator's held-out solve rate", { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "grpomesh-sudoku-e2e-"));
@@ -56,22 +55,7 @@ test("npm start --task=sudoku: GRPO over gRPC raises a tiny generator's held-out
       }),
     );
     const runDir = join(dir, "run");
-    const res = spawnSync(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        join(ROOT, "tools/launcher/src/main.ts"),
-        `--generator=${generator}`,
-        `--judge_model=${judgeModel}`,
-        `--run_config=${runConfig}`,
-        `--run_dir=${runDir}`,
-        "--judges=1",
-      ],
-      { cwd: ROOT, encoding: "utf8", timeout: 540_000 },
-    );
-    const output = `${res.stdout}\n${res.stderr}`;
-    assert.equal(res.status, 0, `launcher failed:\n${output.slice(-4000)}`);
+    const output = npmStart([`--generator=${generator}`, `--judge_model=${judgeModel}`, `--run_config=${runConfig}`, `--run_dir=${runDir}`, "--judges=1"]);
     assert.match(output, /check: task sudoku: 4×4 Sudoku, 6 blanks per puzzle/);
     const summary = JSON.parse(readFileSync(join(runDir, "summary.json"), "utf8"));
     // 256 held-out puzzles; a rise of at least 8 of them is far outside sampling noise of one fixed set.

@@ -3,7 +3,6 @@
 // the two judges' scores, each judge's mean and version in every step and eval record.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { loadCorpus } from "@grpomesh/data";
 import { initBackend } from "@grpomesh/model";
 import { judgeLabel, writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
+import { npmStart } from "./test/npm-start.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -39,22 +39,13 @@ test("npm start with two weighted judges: the reward is their weighted sum, both
       }),
     );
     const runDir = join(dir, "run");
-    const res = spawnSync(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        join(ROOT, "tools/launcher/src/main.ts"),
-        `--generator=${generator}`,
-        `--judge_model=e=${models.e};t@0.5=${models.t}`,
-        "--judges=1",
-        `--run_config=${runConfig}`,
-        `--run_dir=${runDir}`,
-      ],
-      { cwd: ROOT, encoding: "utf8", timeout: 240_000 },
-    );
-    const output = `${res.stdout}\n${res.stderr}`;
-    assert.equal(res.status, 0, `launcher failed:\n${output.slice(-4000)}`);
+    const output = npmStart([
+      `--generator=${generator}`,
+      `--judge_model=e=${models.e};t@0.5=${models.t}`,
+      "--judges=1",
+      `--run_config=${runConfig}`,
+      `--run_dir=${runDir}`,
+    ]);
     for (const name of ["judge-e-0", "judge-t-0"]) assert.match(output, new RegExp(`${name}\\s+ready`));
     const stack = JSON.parse(readFileSync(join(runDir, "stack.json"), "utf8"));
     assert.equal(stack.judges, `e=${stack.services["judge-e-0"].address};t@0.5=${stack.services["judge-t-0"].address}`);
