@@ -2,7 +2,7 @@
 // onnxruntime) — the real PolicyEngine learns (the reward of a learnable judge rises), and its
 // checkpoint restores it exactly (a resumed run matches an unbroken one). The loop's own behaviour
 // is tested on in-memory ports in libs/loop (trainer-steps.test.ts, trainer.test.ts).
-import { test, after } from "node:test";
+import { test, after, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { initBackend } from "@grpomesh/model";
 import { GRPO_DEFAULTS, GrpoTrainer, type DataPort, type GrpoConfig, type JudgePort, type MaskedBatchLike } from "@grpomesh/loop";
@@ -72,15 +72,20 @@ function config(overrides: Partial<GrpoConfig> = {}): GrpoConfig {
   };
 }
 
-async function ports(engine: EngineName, dataBatch: number) {
+/** Engines for one test, released when it ends, passed or failed (a live engine would keep the process up). */
+async function ports(t: TestContext, engine: EngineName, dataBatch: number) {
   const policy = await policyOn(engine, tinyModel(1));
   const reference = await referenceOn(engine, tinyModel(1));
+  t.after(() => {
+    policy.dispose();
+    reference.dispose();
+  });
   return { policy, reference, judge: countA, data: new TinyData(dataBatch) };
 }
 
 for (const engine of ENGINE_NAMES) {
-  test(`${engine} engine: GRPO updates on the real PolicyEngine raise the reward of a learnable judge`, async () => {
-    const p = await ports(engine, 8);
+  test(`${engine} engine: GRPO updates on the real PolicyEngine raise the reward of a learnable judge`, async (t) => {
+    const p = await ports(t, engine, 8);
     const trainer = new GrpoTrainer(p, config(), { maskTokenId: MASK });
     const first = await trainer.evaluate();
     const rewards: number[] = [];
@@ -93,35 +98,27 @@ for (const engine of ENGINE_NAMES) {
       `held-out reward ${first.mean_reward.toFixed(3)} → ${last.mean_reward.toFixed(3)} (train: ${rewards.map((r) => r.toFixed(2)).join(" ")})`,
     );
     assert.ok(trainer.lastRecord!.mean_kl > 0);
-    p.policy.dispose();
-    p.reference.dispose();
   });
 
-  test(`${engine} engine: its checkpoint restores the policy exactly, so a resumed run reaches the same weights as an unbroken run`, async () => {
+  test(`${engine} engine: its checkpoint restores the policy exactly, so a resumed run reaches the same weights as an unbroken run`, async (t) => {
     const runA = tempDir("engine-loop-");
     const runB = tempDir("engine-loop-");
     dirs.push(runA, runB);
-    const unbroken = await ports(engine, 4);
+    const unbroken = await ports(t, engine, 4);
     const a = new GrpoTrainer(unbroken, config({ max_iters: 4 }), { runDir: runA.path, maskTokenId: MASK });
     for (let i = 0; i < 4; i++) await a.trainStep();
 
-    const killed = await ports(engine, 4);
+    const killed = await ports(t, engine, 4);
     const b = new GrpoTrainer(killed, config({ max_iters: 4 }), { runDir: runB.path, maskTokenId: MASK });
     for (let i = 0; i < 2; i++) await b.trainStep();
     await b.checkpoint();
     await b.trainStep(); // lost with the process
-    killed.policy.dispose();
-    killed.reference.dispose();
 
-    const restarted = await ports(engine, 4);
+    const restarted = await ports(t, engine, 4);
     const c = new GrpoTrainer(restarted, config({ max_iters: 4 }), { runDir: runB.path, maskTokenId: MASK });
     assert.equal(await c.resumeLatest(), 2);
     for (let i = 0; i < 2; i++) await c.trainStep();
     assert.equal((await restarted.policy.state()).weightsDigest, (await unbroken.policy.state()).weightsDigest);
     assert.equal((await restarted.policy.state()).lastStep, 4);
-    for (const p of [unbroken, restarted]) {
-      p.policy.dispose();
-      p.reference.dispose();
-    }
   });
 }
