@@ -3,7 +3,7 @@
 // and its bundled models and run config (settings.ts). The orchestrator and pretrain load one by name.
 import { join } from "node:path";
 import { DEFAULT_CORPUS_PATH, REPO_ROOT, Vocabulary, loadCorpus } from "@grpomesh/data";
-import { SUDOKU_MASK_ID, SUDOKU_PAD_ID, SUDOKU_TOKENS, type SudokuSize } from "@grpomesh/sudoku";
+import { SUDOKU_MASK_ID, SUDOKU_PAD_ID, SUDOKU_TOKENS, sequenceLength, type SudokuSize } from "@grpomesh/sudoku";
 import { CorpusData, type CorpusDataOptions } from "./corpus-data.ts";
 import { SudokuData } from "./sudoku-data.ts";
 import { DEFAULT_BLANKS, TASKS, type TaskName } from "./settings.ts";
@@ -79,7 +79,7 @@ export function loadTask(name: TaskName, o: TaskOptions = {}): Task {
   }
   const size: SudokuSize = name === "sudoku" ? 4 : 9;
   const blanks = o.blanks || DEFAULT_BLANKS[name];
-  const T = size * size + size - 1;
+  const T = sequenceLength(size);
   return {
     name,
     describe: `${size}×${size} Sudoku, ${blanks} blanks per puzzle, unique solutions; solution grids held out by hash`,

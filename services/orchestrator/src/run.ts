@@ -3,9 +3,19 @@
 // write and print the summary. services/orchestrator/src/main.ts wires this to the process.
 import { join } from "node:path";
 import { defaults, formatConfig } from "@grpomesh/config";
-import { GrpoTrainer, LOG_FILE, SUMMARY_FILE, ensureRunDir, inRunDir, latestCheckpoint, readLog, summarizeLog, writeAtomic } from "@grpomesh/loop";
+import {
+  GrpoTrainer,
+  grpoDataSeed,
+  LOG_FILE,
+  SUMMARY_FILE,
+  ensureRunDir,
+  inRunDir,
+  latestCheckpoint,
+  readLog,
+  summarizeLog,
+  writeAtomic,
+} from "@grpomesh/loop";
 import { RunState } from "@grpomesh/proto";
-import { mixSeeds } from "@grpomesh/rng";
 import { loadTask } from "@grpomesh/tasks";
 import { startMetricsServer } from "@grpomesh/metrics";
 import { loadSecurity, securityFields, securityWarning, waitForServing, type ServiceArgs } from "@grpomesh/rpc";
@@ -82,7 +92,7 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
   for (const target of [cfg.policy, cfg.reference, ...judges.targets]) await waitForServing(target, { timeoutMs: 120_000, security });
 
   const facts = await runStartupChecks({ policy, reference, judges, task, resuming }, log);
-  const data = task.data({ seqLen: facts.seqLen, batchSize: cfg.batch_size, seed: mixSeeds(cfg.seed, "grpo-data"), evalBatches: cfg.eval_batches });
+  const data = task.data({ seqLen: facts.seqLen, batchSize: cfg.batch_size, seed: grpoDataSeed(cfg.seed), evalBatches: cfg.eval_batches });
   const metrics = new RunMetrics();
   const mode = cfg.progress === "auto" ? (process.stdout.isTTY ? "line" : "log") : cfg.progress;
   const progress = new ProgressLine(cfg.max_iters, mode, cfg.log_every);

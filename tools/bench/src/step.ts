@@ -10,10 +10,9 @@ import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import { readFileSync } from "node:fs";
 import { loadCorpus, type Corpus } from "@grpomesh/data";
-import { mixSeeds } from "@grpomesh/rng";
 import { CorpusData } from "@grpomesh/tasks";
 import { PolicyEngine, ReferenceEngine, type EngineChoice } from "@grpomesh/role-engines";
-import { GRPO_DEFAULTS, GrpoTrainer, type DataPort, type GrpoConfig, type JudgePort, type StepRecord } from "@grpomesh/loop";
+import { GRPO_DEFAULTS, GrpoTrainer, grpoDataSeed, type DataPort, type GrpoConfig, type JudgePort, type StepRecord } from "@grpomesh/loop";
 import { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig } from "@grpomesh/model";
 import { inspectJudgeModel } from "@grpomesh/onnx-export";
 import { DEFAULT_RUN_TOKENS, runInPieces } from "@grpomesh/onnx-export/pieces";
@@ -66,7 +65,7 @@ export function benchGrpoConfig(batchSize: number, groupSize: number): GrpoConfi
 
 /** The training batches of a bench run (the same sequence for every trainer built from the same config). */
 export function benchData(corpus: Corpus, seqLen: number, config: GrpoConfig): CorpusData {
-  return new CorpusData({ corpus, seqLen, batchSize: config.batch_size, seed: mixSeeds(config.seed, "grpo-data"), evalBatches: 1 });
+  return new CorpusData({ corpus, seqLen, batchSize: config.batch_size, seed: grpoDataSeed(config.seed), evalBatches: 1 });
 }
 
 /** The bench's corpus batches for buildInProcessTrainer (the windows benchData makes at the generator's seq_len). */

@@ -8,11 +8,10 @@
 //    same way, and must equal the runs' step-0 numbers.
 // 3. A markdown table and a JSON file of every number. It reports; it asserts nothing.
 import { spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join, relative, resolve } from "node:path";
-import { CONFIG_FILE, SUMMARY_FILE, writeAtomic, type EvalRecord, type GrpoConfig } from "@grpomesh/loop";
-import { mixSeeds } from "@grpomesh/rng";
+import { CONFIG_FILE, SUMMARY_FILE, grpoDataSeed, readJsonFile, writeAtomic, type EvalRecord, type GrpoConfig } from "@grpomesh/loop";
 import { loadTask } from "@grpomesh/tasks";
 import { PRETRAIN_SETTINGS } from "@grpomesh/pretrain/settings";
 import type { EngineChoice } from "@grpomesh/role-engines";
@@ -66,14 +65,6 @@ async function runTool(label: string, script: string, args: string[], logFile: s
   return stdout;
 }
 
-function readJson<T>(path: string, what: string): T {
-  try {
-    return JSON.parse(readFileSync(path, "utf8")) as T;
-  } catch (err) {
-    throw new Error(`cannot read ${what} at ${path}: ${(err as Error).message}`);
-  }
-}
-
 interface RunSummary {
   steps: number;
   heldout_solved_before: number;
@@ -98,7 +89,7 @@ export async function evaluateAsTheRunDoes(generator: string, judgeModel: string
   const built = await buildInProcessTrainer({
     generator,
     judgeModel,
-    data: (seqLen) => task.data({ seqLen, batchSize: runConfig.batch_size, seed: mixSeeds(runConfig.seed, "grpo-data"), evalBatches: runConfig.eval_batches }),
+    data: (seqLen) => task.data({ seqLen, batchSize: runConfig.batch_size, seed: grpoDataSeed(runConfig.seed), evalBatches: runConfig.eval_batches }),
     maskTokenId: task.vocab.maskTokenId,
     config: runConfig,
     engine,
@@ -146,8 +137,8 @@ export async function run(o: TasksBenchConfig): Promise<void> {
     const t0 = performance.now();
     await runTool(`seed ${seed}`, "tools/launcher/src/main.ts", startArgs(seed, runDir), join(root, `seed-${seed}.log`));
     const processWallS = (performance.now() - t0) / 1000;
-    const summary = readJson<RunSummary>(join(runDir, SUMMARY_FILE), `run ${seed}'s summary`);
-    const config = readJson<GrpoConfig & Record<string, unknown>>(join(runDir, CONFIG_FILE), `run ${seed}'s recorded configuration`);
+    const summary = readJsonFile<RunSummary>(join(runDir, SUMMARY_FILE));
+    const config = readJsonFile<GrpoConfig & Record<string, unknown>>(join(runDir, CONFIG_FILE));
     runs.push({
       seed,
       before: { solved: summary.heldout_solved_before, accuracy: summary.heldout_accuracy_before },
@@ -191,7 +182,7 @@ export async function run(o: TasksBenchConfig): Promise<void> {
   type BaselineRun = Baseline & { checkpoint: string; eval: EvalRecord; stoppedBy: string; args: string[] };
   const baselines: BaselineRun[] = [];
   const summary = summarizeRuns(runs);
-  const recipeValues = readJson<{ learning_rate?: number; min_lr_ratio?: number }>(recipe, "the pretraining recipe");
+  const recipeValues = readJsonFile<{ learning_rate?: number; min_lr_ratio?: number }>(recipe);
   const peak = recipeValues.learning_rate ?? PRETRAIN_SETTINGS.learning_rate.default;
   const floor = peak * (recipeValues.min_lr_ratio ?? PRETRAIN_SETTINGS.min_lr_ratio.default);
   const runBaseline = async (name: string, schedule: string, extra: string[]): Promise<BaselineRun> => {
@@ -208,7 +199,7 @@ export async function run(o: TasksBenchConfig): Promise<void> {
       `--out=${out}`,
     ];
     await runTool("pretrain", "tools/pretrain/src/main.ts", args, join(root, `${name}.log`));
-    const record = readJson<{ steps: number; wall_seconds: number; stopped_by: string }>(join(out, "pretrain.json"), "the baseline's pretrain.json");
+    const record = readJsonFile<{ steps: number; wall_seconds: number; stopped_by: string }>(join(out, "pretrain.json"));
     console.log(`evaluating the baseline ${rel(out)} as the orchestrator does …`);
     const after = await evaluateAsTheRunDoes(out, judgeModel, evalConfig, engine);
     return {
