@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as ort from "onnxruntime-node";
 import { Rng } from "@grpomesh/rng";
-import { Tape, sizeOf, type Value } from "./tape.ts";
+import { Tape, sizeOf, type TapeOptions, type Value } from "./tape.ts";
 
 const H = 1e-2;
 const REL_TOL = 2e-3;
@@ -35,10 +35,10 @@ interface GradCheck {
 }
 
 /** Builds y = f(x…), loss = Σ y·R, and compares tape gradients with central differences. */
-async function gradCheck(build: (t: Tape, xs: Value[]) => Value, specs: InputSpec[], seed = 1): Promise<GradCheck> {
+async function gradCheck(build: (t: Tape, xs: Value[]) => Value, specs: InputSpec[], seed = 1, options: TapeOptions = {}): Promise<GradCheck> {
   const rng = new Rng(seed);
   const data = specs.map((s) => s.data ?? uniform(rng, sizeOf(s.shape)));
-  const t = new Tape();
+  const t = new Tape(options);
   const xs = specs.map((s, i) => t.input(`x${i}`, "float32", s.shape));
   const y = build(t, xs);
   const r = t.constant(uniform(rng, sizeOf(y.shape), 0.5, 1.5), y.shape, "r");
@@ -133,6 +133,29 @@ test("softmax and logSoftmax over the last and a middle axis", async () => {
   await gradCheck((t, [a]) => t.softmax(a!), [{ shape: [2, 3, 5] }]);
   await gradCheck((t, [a]) => t.softmax(a!, 1), [{ shape: [2, 3, 5] }]);
   await gradCheck((t, [a]) => t.logSoftmax(a!), [{ shape: [3, 6] }]);
+});
+
+test("logSoftmax composed of ReduceMax/Exp/ReduceSum/Log (for providers without LogSoftmax) equals the fused node", async () => {
+  await gradCheck((t, [a]) => t.logSoftmax(a!), [{ shape: [3, 6] }], 1, { logSoftmax: "composed" });
+  await gradCheck((t, [a]) => t.logSoftmax(a!, 1), [{ shape: [2, 5, 3] }], 2, { logSoftmax: "composed" });
+  // large logits: the max is subtracted first, so nothing overflows
+  const x = Float32Array.from({ length: 12 }, (_, i) => (i % 2 ? 300 : -200) + i);
+  const out: Record<string, Float32Array> = {};
+  for (const mode of ["fused", "composed"] as const) {
+    const t = new Tape({ logSoftmax: mode });
+    t.output(t.logSoftmax(t.input("x", "float32", [2, 6])), "y");
+    assert.equal(
+      t.graph.nodes.some((n) => n.opType === "LogSoftmax"),
+      mode === "fused",
+      `${mode}: LogSoftmax node present?`,
+    );
+    const session = await ort.InferenceSession.create(t.toModel());
+    out[mode] = (await session.run({ x: new ort.Tensor("float32", x, [2, 6]) })).y!.data as Float32Array;
+    await session.release();
+  }
+  for (let i = 0; i < x.length; i++)
+    assert.ok(Math.abs(out.fused![i]! - out.composed![i]!) <= 1e-5 * (1 + Math.abs(out.fused![i]!)), `element ${i}: ${out.composed![i]} vs ${out.fused![i]}`);
+  assert.ok(out.composed!.every(Number.isFinite));
 });
 
 test("layerNorm: input, scale and bias", async () => {

@@ -66,12 +66,23 @@ function normAxis(axis: number, rank: number, what: string): number {
   return a;
 }
 
+/** How some ops are written into the graph; the numbers are the same either way. */
+export interface TapeOptions {
+  /**
+   * "fused" (default): one LogSoftmax node. "composed": x − max − log Σ exp(x − max) from ReduceMax,
+   * Sub, Exp, ReduceSum and Log, for execution providers without a LogSoftmax kernel (onnxruntime's
+   * WebGPU provider would run a fused one on the CPU). The backward pass is LogSoftmax's either way.
+   */
+  logSoftmax?: "fused" | "composed";
+}
+
 /**
  * Builds one ONNX graph and its gradient. Values are created by the op methods; the graph's
  * inputs by `input`, its outputs by `output`; `toModel()` serializes it.
  */
 export class Tape implements Ops<Value> {
   readonly graph = new GraphBuilder();
+  constructor(private readonly options: TapeOptions = {}) {}
   private readonly records: OpRecord[] = [];
   private nextId = 0;
   /** Off while a backward pass is emitted: backward nodes need no second derivative. */
@@ -363,7 +374,23 @@ export class Tape implements Ops<Value> {
 
   logSoftmax(x: Value, axis = -1): Value {
     const a = normAxis(axis, x.shape.length, "logSoftmax");
-    return this.unary("LogSoftmax", x, (dy, y) => this.sub(dy, this.mul(this.exp(y), this.reduceSum(dy, [a], true))), { axis: a });
+    const grad = (dy: Value, y: Value) => this.sub(dy, this.mul(this.exp(y), this.reduceSum(dy, [a], true)));
+    if (this.options.logSoftmax !== "composed") return this.unary("LogSoftmax", x, grad, { axis: a });
+    if (x.dtype !== "float32") throw new Error(`LogSoftmax needs a float32 input; got ${x.dtype}`);
+    const keep = x.shape.map((d, i) => (i === a ? 1 : d));
+    const [y] = this.customGrad(
+      "LogSoftmax",
+      [x],
+      () => {
+        // opset 17: ReduceMax takes axes as an attribute
+        const max = this.emit("ReduceMax", [x], [{ dtype: "float32", shape: keep }], { axes: [a], keepdims: 1 })[0]!;
+        const shifted = this.sub(x, max);
+        const logSum = this.emit("Log", [this.reduceSum(this.exp(shifted), [a], true)], [{ dtype: "float32", shape: keep }])[0]!;
+        return [this.sub(shifted, logSum)];
+      },
+      ([dy]) => [grad(dy!, y!)],
+    );
+    return y!;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import { LOSS_VALUE_KEYS } from "@grpomesh/grpo/loss";
 import { grpoLoss, lossDataShapes, type LossSpec } from "@grpomesh/grpo/loss-graph";
 import { ADAMW_SCALARS, adamwUpdate, expectedTensorShapes, type AdamWScalar, type ModelConfig } from "@grpomesh/model/format";
 import { temperedLogSoftmax, transformerForward, type EmbeddingMode } from "@grpomesh/model/forward";
-import { Tape, type Value } from "@grpomesh/autodiff";
+import { Tape, type TapeOptions, type Value } from "@grpomesh/autodiff";
 import { TOKENS_INPUT } from "@grpomesh/onnx-export/export";
 
 /** Graph input names of the training graph besides the weights (named as in the checkpoint), TOKENS_INPUT and the entries of lossDataShapes (named as there). */
@@ -28,6 +28,17 @@ export interface TrainGraphSpec extends LossSpec {
   seqLen: number;
   groupSize: number;
   embedding?: EmbeddingMode;
+  logSoftmax?: TapeOptions["logSoftmax"];
+}
+
+/**
+ * How the graphs are written for an execution provider; the numbers are the same. onnxruntime's
+ * WebGPU provider has no OneHot or LogSoftmax kernel and would run them on the CPU (copying the
+ * [B, T, V] logits off the GPU and back every step), so there the embedding is a Gather and
+ * log-softmax is composed of ops it has (docs/engine.md, "WebGPU").
+ */
+export function graphLowering(provider: string): { embedding: EmbeddingMode; logSoftmax: "fused" | "composed" } {
+  return provider === "webgpu" ? { embedding: "gather", logSoftmax: "composed" } : { embedding: "onehot", logSoftmax: "fused" };
 }
 
 /**
@@ -41,7 +52,7 @@ export function buildTrainGraph(config: ModelConfig, spec: TrainGraphSpec): Uint
     if (!Number.isInteger(n) || n < 1) throw new Error(`${name} is ${n}; expected a positive integer`);
   if (!Number.isInteger(T) || T < 1 || T > config.seq_len) throw new Error(`sequence length ${T} is outside [1, ${config.seq_len}] (the model's seq_len)`);
   const V = config.vocab_size;
-  const t = new Tape();
+  const t = new Tape({ logSoftmax: spec.logSoftmax });
   const params = new Map<string, Value>();
   for (const [name, shape] of expectedTensorShapes(config)) params.set(name, t.input(name, "float32", shape));
   const I = TRAIN_INPUTS;

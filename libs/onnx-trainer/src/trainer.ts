@@ -23,7 +23,16 @@ import { LOSS_VALUE_KEYS, resolveLossInputs, sumLossValues, type LossInputs, typ
 import { lossData, lossDataShapes, lossSpec, readLossParts, type LossParts } from "@grpomesh/grpo/loss-graph";
 import { sizeOf } from "@grpomesh/autodiff";
 import { LOGITS_OUTPUT, TOKENS_INPUT, buildForwardGraph } from "@grpomesh/onnx-export/export";
-import { TRAIN_INPUTS, adamwNames, buildAdamWGraph, buildTrainGraph, gradOutputName, type AdamWGroup, type TrainGraphSpec } from "./train-graph.ts";
+import {
+  TRAIN_INPUTS,
+  adamwNames,
+  buildAdamWGraph,
+  buildTrainGraph,
+  gradOutputName,
+  graphLowering,
+  type AdamWGroup,
+  type TrainGraphSpec,
+} from "./train-graph.ts";
 
 export interface OnnxTrainerOptions {
   /** onnxruntime intra-op threads; default os.availableParallelism(). */
@@ -32,7 +41,7 @@ export interface OnnxTrainerOptions {
   executionProviders?: string[];
   /** Sessions kept per kind (forward / training) before the least recently used is released. Default 3. */
   sessionCacheSize?: number;
-  /** Token embedding as OneHot @ table (default) or Gather (see EmbeddingMode). */
+  /** Token embedding as OneHot @ table or Gather (see EmbeddingMode); default by provider (graphLowering). */
   embedding?: EmbeddingMode;
   /**
    * "inputs" (default): logits() feeds the weights to one session per shape. "initializers": the
@@ -199,6 +208,7 @@ export class OnnxTrainer {
   private adamwSession: Promise<ort.InferenceSession> | null = null;
   private sessionsCreated = 0;
   private readonly embedding: EmbeddingMode;
+  private readonly logSoftmax: "fused" | "composed";
   private readonly tokensPerRun: { forward: number; train: number };
   private readonly bakeForwardWeights: boolean;
   private weightsVersion = 0;
@@ -230,7 +240,9 @@ export class OnnxTrainer {
     if (!Number.isInteger(cacheSize) || cacheSize < 1) throw new Error(`sessionCacheSize is ${cacheSize}; expected a positive integer`);
     this.forwardSessions = new SessionCache(cacheSize);
     this.trainSessions = new SessionCache(cacheSize);
-    this.embedding = opts.embedding ?? "onehot";
+    const lowering = graphLowering(this.executionProvider);
+    this.embedding = opts.embedding ?? lowering.embedding;
+    this.logSoftmax = lowering.logSoftmax;
     this.tokensPerRun = { forward: opts.tokensPerRun?.forward ?? 1024, train: opts.tokensPerRun?.train ?? 2048 };
     for (const [kind, n] of Object.entries(this.tokensPerRun)) {
       if (!(n >= 1)) throw new Error(`tokensPerRun.${kind} is ${n}; expected a number ≥ 1 (tokens per session run)`);
@@ -304,7 +316,7 @@ export class OnnxTrainer {
       // so one graph serves them all; a short last run is padded with inputs of weight 0, which
       // add exactly 0 to every value and gradient. Every run divides by the whole sampleCount.
       const { runs, perRun: q } = this.runsFor(B, T, this.tokensPerRun.train);
-      const graph: TrainGraphSpec = { ...spec, batch: q, seqLen: T, groupSize: k, embedding: this.embedding };
+      const graph: TrainGraphSpec = { ...spec, batch: q, seqLen: T, groupSize: k, embedding: this.embedding, logSoftmax: this.logSoftmax };
       const key = `${q}x${T}x${k}:${spec.kl}${spec.klInLoss ? "+" : "-"}:${spec.ppo ? "ppo" : "pg"}`;
       const session = await this.trainSessions.get(key, () => this.createSession(buildTrainGraph(this.config, graph)));
       const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor("float32", data, dims);

@@ -8,7 +8,7 @@ import { encodeTensor } from "@grpomesh/tensor";
 import { checkValues, defaults } from "@grpomesh/config";
 import { JUDGE_SETTINGS, judgeRelations, type JudgeConfig } from "./settings.ts";
 import { MicroBatcher, type BatchResult } from "./batcher.ts";
-import { executionProviders } from "@grpomesh/onnx-export/providers";
+import { resolveExecutionProvider, type ProviderSelection } from "@grpomesh/onnx-export/providers";
 import { resolveParallelism, type Parallelism } from "./parallelism.ts";
 import { JudgeMetrics } from "./judge-metrics.ts";
 import { checkVersionField, loadJudgeModel, type LoadedModel } from "./loaded-model.ts";
@@ -45,6 +45,8 @@ export interface JudgeServer {
   modelRoot: ModelRoot;
   /** Sessions and threads per session actually used (config's 0s resolved). */
   parallelism: Parallelism;
+  /** The execution provider in use (config's auto resolved), why, and its GPU adapter. */
+  provider: ProviderSelection;
   registry: Registry;
   slot: ModelSlot;
   /** The repository poller (--repository_poll_ms), or null when off. */
@@ -72,9 +74,9 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
   checkValues(JUDGE_SETTINGS, config, judgeRelations);
   const security = givenSecurity ?? loadSecurity({ tlsDir: config.tls_dir, adminTokenFile: config.admin_token_file });
   // Fail at start, not at the first LoadModel, when the provider cannot work on this node.
-  executionProviders(config.execution_provider);
+  const provider = resolveExecutionProvider(config.execution_provider);
   const repository = modelRoot(config);
-  const parallelism = resolveParallelism(config);
+  const parallelism = resolveParallelism(config, provider.provider);
   const slot = new ModelSlot();
   const batchers = new WeakMap<LoadedModel, MicroBatcher>();
   const service = createMetrics("judge");
@@ -133,11 +135,11 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
       let model: LoadedModel;
       try {
         model = await loadJudgeModel(path, {
-          executionProvider: config.execution_provider,
+          provider,
           threads: parallelism.threads,
           sessions: parallelism.sessions,
           version,
-          runTokens: config.execution_provider === "cuda" ? 0 : config.run_tokens,
+          runTokens: provider.provider === "cpu" ? config.run_tokens : 0,
         });
       } catch (err) {
         metrics.modelLoads.inc({ result: "failure" });
@@ -204,7 +206,7 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
 
       info() {
         const model = slot.current;
-        const common = { executionProvider: config.execution_provider, maxBatchSize: config.max_batch };
+        const common = { executionProvider: provider.provider, maxBatchSize: config.max_batch };
         if (!model) return common;
         return {
           ...common,
@@ -275,6 +277,7 @@ export async function startJudgeServer(options: JudgeServerOptions = {}): Promis
     security,
     modelRoot: repository,
     parallelism,
+    provider,
     registry: service.registry,
     slot,
     repository: watcher,

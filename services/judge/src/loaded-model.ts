@@ -4,17 +4,17 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, sep } from "node:path";
-import type { InferenceSession } from "onnxruntime-node";
 import { inspectJudgeModel, JudgeContractError, type JudgeModelInfo } from "@grpomesh/onnx-export/contract";
 import { echo, failedPrecondition, invalidArgument, notFound } from "@grpomesh/rpc";
-import type { ExecutionProvider } from "./settings.ts";
-import { executionProviders } from "@grpomesh/onnx-export/providers";
+import type { ExecutionProvider, ProviderSelection } from "@grpomesh/onnx-export/providers";
+import { describePlacement, graphPlacement } from "@grpomesh/onnx-export/placement";
 import { SessionPool } from "./session-pool.ts";
 
 export type TokenIds = Int32Array | BigInt64Array;
 
 export interface LoadModelOptions {
-  executionProvider: ExecutionProvider;
+  /** The resolved execution provider (resolveExecutionProvider). */
+  provider: ProviderSelection;
   /** onnxruntime intra-op threads per session; 0 lets onnxruntime choose. */
   threads: number;
   /** Sessions (worker threads) that may run at once; default 1. */
@@ -35,6 +35,8 @@ export class LoadedModel {
   readonly digest: string;
   /** Read, check, session creation and warm-up, in ms (set by loadJudgeModel). */
   loadMs = 0;
+  /** Which provider runs the graph's nodes ("all 140 nodes on webgpu"); onnxruntime's assignment, read on GPU providers only. */
+  placement = "";
   private refs = 1;
   private releasedPromise: Promise<void> | null = null;
 
@@ -153,12 +155,6 @@ async function readModelFile(path: string): Promise<Uint8Array> {
  */
 export async function loadJudgeModel(path: string, opts: LoadModelOptions): Promise<LoadedModel> {
   const started = performance.now();
-  let providers: InferenceSession.ExecutionProviderConfig[];
-  try {
-    providers = executionProviders(opts.executionProvider);
-  } catch (err) {
-    throw failedPrecondition((err as Error).message);
-  }
   const bytes = await readModelFile(path);
   const refuse = (why: string) => failedPrecondition(`judge model ${path} refused: ${why}`);
   const contract = (fn: () => JudgeModelInfo) => {
@@ -179,7 +175,7 @@ export async function loadJudgeModel(path: string, opts: LoadModelOptions): Prom
     sessions = await SessionPool.create(bytes, {
       sessions: opts.sessions ?? 1,
       threads: opts.threads,
-      executionProviders: providers,
+      executionProviders: opts.provider.sessionProviders,
       runTokens: opts.runTokens ?? 0,
     });
   } catch (err) {
@@ -193,7 +189,7 @@ export async function loadJudgeModel(path: string, opts: LoadModelOptions): Prom
     await sessions.release();
     throw err;
   }
-  const model = new LoadedModel(path, info, sessions, opts.executionProvider, {
+  const model = new LoadedModel(path, info, sessions, opts.provider.provider, {
     name: info.name ?? nameFromPath(path),
     version,
     digest,
@@ -204,6 +200,14 @@ export async function loadJudgeModel(path: string, opts: LoadModelOptions): Prom
     model.release();
     await model.released;
     throw refuse(`warm-up inference failed: ${(err as Error).message}`);
+  }
+  if (opts.provider.provider === "cpu") model.placement = "all nodes on cpu";
+  else {
+    try {
+      model.placement = describePlacement(await graphPlacement(bytes, opts.provider.sessionProviders), opts.provider.provider);
+    } catch (err) {
+      model.placement = `unknown (${(err as Error).message.slice(0, 200)})`;
+    }
   }
   model.loadMs = performance.now() - started;
   return model;

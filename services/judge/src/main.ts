@@ -4,6 +4,7 @@
 import { runServiceMain } from "@grpomesh/rpc";
 import { JUDGE_ENV_PREFIX, JUDGE_SETTINGS, judgeRelations } from "./settings.ts";
 import { startJudgeServer, type JudgeServer } from "./judge-server.ts";
+import { describeSelection } from "@grpomesh/onnx-export/providers";
 
 await runServiceMain({
   name: "judge",
@@ -29,13 +30,15 @@ function startFields(s: JudgeServer): Array<[string, string | number]> {
     ["path", m ? m.path : "-"],
     ["seq_len", m ? (m.info.seqLen ?? "dynamic") : "-"],
     ["vocab", m ? m.info.vocab.length : "-"],
-    ["provider", c.execution_provider],
+    ["provider", describeSelection(s.provider)],
+    ["provider_reason", s.provider.reason],
+    ["placement", m ? m.placement : "-"],
     ["sessions", `${s.parallelism.sessions}${s.parallelism.auto.sessions ? "(auto)" : ""}`],
     ["threads", `${s.parallelism.threads}${s.parallelism.auto.threads ? "(auto)" : ""}`],
     ["scheduler", c.scheduler],
     ["max_batch", c.max_batch],
     ["batch_window_ms", c.batch_window_ms],
-    ["run_tokens", c.execution_provider === "cuda" ? "whole" : c.run_tokens || "whole"],
+    ["run_tokens", s.provider.provider !== "cpu" ? "whole" : c.run_tokens || "whole"],
     ["max_message_bytes", c.max_message_bytes],
     ["metrics", s.metricsPort === null ? "off" : `:${s.metricsPort}/metrics`],
     ["repository", s.modelRoot.root],

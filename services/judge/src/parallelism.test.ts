@@ -13,27 +13,27 @@ test("the CPU budget honours a cgroup v2 quota and ignores 'max'", () => {
 });
 
 test("auto: one single-threaded session per CPU on cpu, one session on cuda; given values are kept", () => {
-  assert.deepEqual(resolveParallelism({ sessions: 0, threads: 0, execution_provider: "cpu" }, 4), {
+  assert.deepEqual(resolveParallelism({ sessions: 0, threads: 0 }, "cpu", 4), {
     sessions: 4,
     threads: 1,
     auto: { sessions: true, threads: true },
   });
-  assert.deepEqual(resolveParallelism({ sessions: 1, threads: 0, execution_provider: "cpu" }, 4), {
+  assert.deepEqual(resolveParallelism({ sessions: 1, threads: 0 }, "cpu", 4), {
     sessions: 1,
     threads: 4,
     auto: { sessions: false, threads: true },
   });
-  assert.deepEqual(resolveParallelism({ sessions: 3, threads: 0, execution_provider: "cpu" }, 4), {
+  assert.deepEqual(resolveParallelism({ sessions: 3, threads: 0 }, "cpu", 4), {
     sessions: 3,
     threads: 1,
     auto: { sessions: false, threads: true },
   });
-  assert.deepEqual(resolveParallelism({ sessions: 0, threads: 2, execution_provider: "cpu" }, 8), {
+  assert.deepEqual(resolveParallelism({ sessions: 0, threads: 2 }, "cpu", 8), {
     sessions: 8,
     threads: 2,
     auto: { sessions: true, threads: false },
   });
-  assert.deepEqual(resolveParallelism({ sessions: 0, threads: 0, execution_provider: "cuda" }, 8), {
+  assert.deepEqual(resolveParallelism({ sessions: 0, threads: 0 }, "cuda", 8), {
     sessions: 1,
     threads: 8,
     auto: { sessions: true, threads: true },

@@ -3,7 +3,7 @@
 // quota, since a Kubernetes pod limited to 2 CPUs on a 64-core node still sees 64 cores.
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import type { ExecutionProvider } from "./settings.ts";
+import type { ExecutionProvider } from "@grpomesh/onnx-export/providers";
 
 /** CPUs this process may use: its CPU affinity, capped by a cgroup v2 `cpu.max` quota when one is set. */
 export function cpuBudget(cpuMax = readCgroupCpuMax()): number {
@@ -33,10 +33,10 @@ export interface Parallelism {
 
 /**
  * Resolves `0` (auto) for sessions and threads. CPU: one session per CPU; threads split the CPUs
- * among the sessions. CUDA: one session (the GPU does the work; more sessions only copy weights).
+ * among the sessions. CUDA and WebGPU: one session (the GPU does the work; more sessions only copy weights).
  */
-export function resolveParallelism(requested: { sessions: number; threads: number; execution_provider: ExecutionProvider }, cpus = cpuBudget()): Parallelism {
-  const sessions = requested.sessions || (requested.execution_provider === "cuda" ? 1 : cpus);
+export function resolveParallelism(requested: { sessions: number; threads: number }, provider: ExecutionProvider, cpus = cpuBudget()): Parallelism {
+  const sessions = requested.sessions || (provider === "cpu" ? cpus : 1);
   const threads = requested.threads || Math.max(1, Math.floor(cpus / sessions));
   return { sessions, threads, auto: { sessions: requested.sessions === 0, threads: requested.threads === 0 } };
 }

@@ -8,7 +8,7 @@ import { JUDGE_ENV_PREFIX, JUDGE_SETTINGS, judgeRelations } from "./settings.ts"
 const parse = (argv: string[], env: Record<string, string> = {}) =>
   parseSettings(JUDGE_SETTINGS, { argv, env, envPrefix: JUDGE_ENV_PREFIX, check: judgeRelations }).config;
 
-test("defaults when nothing is given: cpu, parallel, one session per CPU, loopback, no credentials, no polling", () => {
+test("defaults when nothing is given: auto provider, parallel, one session per CPU, loopback, no credentials, no polling", () => {
   const c = parse([]);
   assert.deepEqual(c, defaults(JUDGE_SETTINGS));
   assert.deepEqual(
@@ -22,7 +22,7 @@ test("defaults when nothing is given: cpu, parallel, one session per CPU, loopba
       k: c.admin_token_file,
       poll: c.repository_poll_ms,
     },
-    { p: "cpu", s: "parallel", n: 0, a: "127.0.0.1:50051", h: "127.0.0.1", t: "", k: "", poll: 0 },
+    { p: "auto", s: "parallel", n: 0, a: "127.0.0.1:50051", h: "127.0.0.1", t: "", k: "", poll: 0 },
   );
 });
 
@@ -49,7 +49,7 @@ test("unknown flags, bad values and flags that need each other are refused by na
   refused(["--max_batch=0"], {}, /option --max_batch is 0; expected an integer ≥ 1/);
   refused(["--threads=-1"], {}, /option --threads is -1; expected an integer ≥ 0/);
   refused(["--metrics_port=70000"], {}, /option --metrics_port is 70000; expected "off" or an integer in \[0, 65535\]/);
-  refused(["--execution_provider=tpu"], {}, /option --execution_provider is "tpu"; expected one of cpu, cuda/);
+  refused(["--execution_provider=tpu"], {}, /option --execution_provider is "tpu"; expected one of auto, cpu, webgpu, cuda/);
   refused(["--scheduler=microbatsh"], {}, /expected one of microbatch, parallel \(did you mean microbatch\?\)/);
   refused(["--metrics_host="], {}, /option --metrics_host is ""; expected a non-empty string/);
   refused([], { JUDGE_MAX_BATCH: "lots" }, /environment variable JUDGE_MAX_BATCH is "lots"/);

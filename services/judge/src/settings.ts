@@ -3,6 +3,7 @@
 import { setting, z, type Values } from "@grpomesh/config";
 import { DEFAULT_RUN_TOKENS } from "@grpomesh/onnx-export/pieces";
 import { MAX_MESSAGE_BYTES, serviceSettings } from "@grpomesh/rpc/settings";
+import { EXECUTION_PROVIDER_SETTING } from "@grpomesh/onnx-export/providers";
 
 const FOLDER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 
@@ -27,7 +28,7 @@ export const JUDGE_SETTINGS = {
   ...serviceSettings("127.0.0.1:50051", 9464),
   max_batch: setting(z.int().min(1), 1024, "most sequences per Score request and per micro-batch"),
   max_message_bytes: MAX_MESSAGE_BYTES,
-  execution_provider: setting(z.enum(["cpu", "cuda"]), "cpu", "onnxruntime execution provider"),
+  execution_provider: EXECUTION_PROVIDER_SETTING,
   threads: setting(z.int().min(0), 0, "onnxruntime intra-op threads per session; 0: the CPUs split among the sessions"),
   sessions: setting(z.int().min(0), 0, "onnxruntime sessions (worker threads) per model, i.e. runs in flight at once; 0: one per CPU (1 on cuda)"),
   scheduler: setting(
@@ -44,7 +45,6 @@ export const JUDGE_SETTINGS = {
 };
 
 export type JudgeConfig = Values<typeof JUDGE_SETTINGS>;
-export type ExecutionProvider = JudgeConfig["execution_provider"];
 export const JUDGE_ENV_PREFIX = "JUDGE_";
 
 /** Settings that only make sense together (the parser and startJudgeServer both check them). */
