@@ -23,6 +23,7 @@ import { LOSS_VALUE_KEYS, resolveLossInputs, sumLossValues, type LossInputs, typ
 import { lossData, lossDataShapes, lossSpec, readLossParts, type LossParts } from "@grpomesh/grpo/loss-graph";
 import { sizeOf } from "@grpomesh/autodiff";
 import { LOGITS_OUTPUT, TOKENS_INPUT, buildForwardGraph } from "@grpomesh/onnx-export/export";
+import { describePlacement, graphPlacement } from "@grpomesh/onnx-export/placement";
 import {
   TRAIN_INPUTS,
   adamwNames,
@@ -457,6 +458,41 @@ export class OnnxTrainer {
 
   parameterCount(): number {
     return this.layout.size;
+  }
+
+  /**
+   * Where onnxruntime puts the nodes of each graph this trainer runs, for these providers, e.g.
+   * `{ forward: "all 122 nodes on webgpu", train: "2 of 509 nodes fell back to the CPU provider
+   * (Reshape×2)" }`. Built at batch 1 (placement does not depend on shapes) with the default loss
+   * (k3 KL in the loss, no PPO clipping); one child process per graph (graphPlacement).
+   */
+  async placement(kinds: ReadonlyArray<"forward" | "train" | "adamw">): Promise<Record<string, string>> {
+    const providers = this.sessionOptions.executionProviders as string[];
+    const T = this.config.seq_len;
+    const graphs: Record<string, () => Uint8Array> = {
+      forward: () =>
+        buildForwardGraph(this.config, {
+          batch: 1,
+          seqLen: T,
+          embedding: this.embedding,
+          weights: this.bakeForwardWeights ? this.layout.views(this.flat) : undefined,
+        }),
+      train: () =>
+        buildTrainGraph(this.config, {
+          kl: "k3",
+          klInLoss: true,
+          ppo: false,
+          batch: 1,
+          seqLen: T,
+          groupSize: 1,
+          embedding: this.embedding,
+          logSoftmax: this.logSoftmax,
+        }),
+      adamw: () => buildAdamWGraph({ decayed: this.layout.decayedSize, other: this.layout.size - this.layout.decayedSize }),
+    };
+    const out: Record<string, string> = {};
+    for (const kind of kinds) out[kind] = describePlacement(await graphPlacement(graphs[kind]!(), providers), this.executionProvider);
+    return out;
   }
 
   /** Releases every session; the trainer cannot run afterwards. */

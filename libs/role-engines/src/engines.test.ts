@@ -6,6 +6,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { initBackend } from "@grpomesh/model";
 import { selectEngine, type EngineProbe } from "./backends/choose.ts";
+import { ExecutionProviderError, type ProviderSelection } from "@grpomesh/onnx-export/providers";
 import { buildUpdate, caught, policyOn, referenceOn, tempDir, tinyModel } from "./test/fixtures.ts";
 import type { PolicyEngine } from "./policy.ts";
 
@@ -140,26 +141,46 @@ test("a closed onnxruntime engine says so instead of hanging", async () => {
   assert.match(err.message, /disposed/);
 });
 
-test("engine choice: auto takes the fastest installed; an explicit choice wins; nonsense is refused", () => {
-  const probe = (p: Partial<Record<keyof EngineProbe, boolean>>): EngineProbe => ({
-    cuda: () => p.cuda ?? false,
+test("engine choice: auto takes a GPU provider, then tfjs-node-gpu, then onnxruntime on the CPU; an explicit choice wins; nonsense is refused", () => {
+  type Gpu = "cuda" | "webgpu" | "none";
+  const provider =
+    (gpu: Gpu) =>
+    (choice: string): ProviderSelection => {
+      if (choice === "cpu" || (choice === "auto" && gpu === "none")) return { provider: "cpu", sessionProviders: ["cpu"], reason: `${choice}: no GPU` };
+      if (choice !== "auto" && choice !== gpu) throw new ExecutionProviderError(`execution provider "${choice}" was requested but it cannot run here`);
+      const p = gpu as "cuda" | "webgpu";
+      return { provider: p, sessionProviders: [p, "cpu"], reason: `${choice}: ${p}` };
+    };
+  const probe = (p: { gpu?: Gpu; tfjsNodeGpu?: boolean; onnxEngine?: boolean }): EngineProbe => ({
+    provider: provider(p.gpu ?? "none"),
     tfjsNodeGpu: () => p.tfjsNodeGpu ?? false,
     onnxEngine: () => p.onnxEngine ?? true,
   });
-  const pick = (choice: string | undefined, p: Partial<Record<keyof EngineProbe, boolean>>) => {
-    const s = selectEngine(choice, probe(p));
-    return [s.engine, s.executionProviders?.join("+") ?? "-"].join(" ");
+  const pick = (choice: string | undefined, p: Parameters<typeof probe>[0], ep = "auto") => {
+    const s = selectEngine(choice, ep, probe(p));
+    return [s.engine, s.provider?.sessionProviders.join("+") ?? "-"].join(" ");
   };
   assert.equal(pick("auto", {}), "onnx cpu");
   assert.equal(pick(undefined, { tfjsNodeGpu: true }), "tfjs -");
-  assert.equal(pick("auto", { cuda: true, tfjsNodeGpu: true }), "onnx cuda+cpu");
+  assert.equal(pick("auto", { gpu: "cuda", tfjsNodeGpu: true }), "onnx cuda+cpu");
+  assert.equal(pick("auto", { gpu: "webgpu", tfjsNodeGpu: true }), "onnx webgpu+cpu");
+  assert.equal(pick("auto", { tfjsNodeGpu: true }, "cpu"), "onnx cpu", "execution_provider=cpu means onnxruntime on the CPU, not tfjs");
   assert.equal(pick("auto", { onnxEngine: false }), "tfjs -");
-  assert.equal(pick("tfjs", { cuda: true }), "tfjs -");
+  assert.equal(pick("tfjs", { gpu: "cuda" }), "tfjs -");
   assert.equal(pick("onnx", { tfjsNodeGpu: true }), "onnx cpu");
-  assert.match(selectEngine("auto", probe({})).reason, /no GPU engine installed; onnxruntime on the CPU/);
-  assert.match(selectEngine("tfjs", probe({})).reason, /asked for --engine=tfjs/);
+  assert.equal(pick("onnx", { gpu: "webgpu" }, "webgpu"), "onnx webgpu+cpu");
+  assert.match(selectEngine("auto", "auto", probe({})).reason, /auto: onnxruntime on the CPU is the fastest CPU engine/);
+  assert.match(selectEngine("tfjs", "auto", probe({})).reason, /asked for --engine=tfjs/);
   assert.throws(
-    () => selectEngine("pytorch", probe({})),
+    () => selectEngine("pytorch", "auto", probe({})),
     (err: Error & { grpcCode?: number }) => err.grpcCode === 3 && /engine is "pytorch"; expected one of auto, onnx, tfjs/.test(err.message),
+  );
+  assert.throws(
+    () => selectEngine("auto", "webgpu", probe({})),
+    (err: Error & { grpcCode?: number }) => err.grpcCode === 9 && /execution provider "webgpu" was requested/.test(err.message),
+  );
+  assert.throws(
+    () => selectEngine("tfjs", "webgpu", probe({ gpu: "webgpu" })),
+    (err: Error & { grpcCode?: number }) => err.grpcCode === 3 && /execution_provider=webgpu applies to the onnx engine/.test(err.message),
   );
 });

@@ -7,6 +7,8 @@ export interface ModelInfo {
   backend: string;
   /** Why this engine: asked for, or what "auto" found (see backends/choose.ts). */
   engineReason?: string;
+  /** On a GPU execution provider: which graph nodes onnxruntime left on the CPU. */
+  placement?: string;
   parameterCount: number;
   weightsDigest: string;
 }
@@ -22,6 +24,7 @@ export function modelStartFields(info: ModelInfo, checkpoint: string, state: Fie
   return [
     ["engine", info.backend],
     ...(info.engineReason ? ([["engine_reason", info.engineReason]] as Field[]) : []),
+    ...(info.placement ? ([["placement", info.placement]] as Field[]) : []),
     ["checkpoint", checkpoint],
     ["layers", c.n_layer],
     ["d_model", c.d_model],

@@ -120,7 +120,7 @@ export class PolicyEngine implements PolicyPort {
    */
   static async fromCheckpoint(
     dir: string,
-    options: PolicyEngineOptions & { backend?: string; engine?: EngineChoice; threads?: number; spinning?: boolean } = {},
+    options: PolicyEngineOptions & { backend?: string; engine?: EngineChoice; executionProvider?: string; threads?: number; spinning?: boolean } = {},
   ): Promise<PolicyEngine> {
     requireFolder(dir);
     let config: ModelConfig;
@@ -132,6 +132,7 @@ export class PolicyEngine implements PolicyPort {
     requireGenerator(config, "policy"); // before a backend (maybe a worker) starts for nothing
     const { backend, selection } = await createTrainingBackend(config, {
       engine: options.engine,
+      executionProvider: options.executionProvider,
       tfjsBackend: options.backend,
       threads: options.threads,
       spinning: options.spinning,
@@ -386,6 +387,7 @@ export class PolicyEngine implements PolicyPort {
         config: this.config,
         backend: this.backend.description,
         engineReason: this.selection.reason,
+        placement: this.backend.placement,
         parameterCount: this.backend.parameterCount(),
         policyVersion: this.version,
         lastStep: this.last,

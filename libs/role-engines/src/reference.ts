@@ -83,6 +83,7 @@ export class ReferenceEngine implements ReferencePort {
     options: ReferenceEngineOptions & {
       backend?: string;
       engine?: EngineChoice;
+      executionProvider?: string;
       threads?: number;
       spinning?: boolean;
       datasetVocabulary?: VocabularyView & { source?: string };
@@ -113,6 +114,7 @@ export class ReferenceEngine implements ReferencePort {
     requireGenerator(ckpt.config, "reference"); // before a backend (maybe a worker) starts for nothing
     const { backend, selection } = await createTrainingBackend(ckpt.config, {
       engine: options.engine,
+      executionProvider: options.executionProvider,
       tfjsBackend: options.backend,
       threads: options.threads,
       frozen: true,
@@ -187,6 +189,7 @@ export class ReferenceEngine implements ReferencePort {
       config: this.config,
       backend: this.backend.description,
       engineReason: this.selection.reason,
+      placement: this.backend.placement,
       parameterCount: this.backend.parameterCount(),
       weightsDigest: this.weightsDigest,
     };

@@ -4,6 +4,7 @@
 import { setting, z } from "@grpomesh/config";
 import { TF_BACKENDS } from "@grpomesh/model/format";
 import { ENGINE_CHOICES } from "./backends/types.ts";
+import { EXECUTION_PROVIDER_SETTING } from "@grpomesh/onnx-export/providers";
 
 export const MODEL_SERVICE_SETTINGS = {
   checkpoint: setting(z.string().min(1), "models/generator", "generator checkpoint folder (config.json + model.safetensors), or a policy checkpoint"),
@@ -12,8 +13,9 @@ export const MODEL_SERVICE_SETTINGS = {
   engine: setting(
     z.enum(ENGINE_CHOICES),
     "auto",
-    "what computes: auto = the fastest installed (onnxruntime CUDA → tfjs-node-gpu → onnxruntime CPU; docs/engine.md), onnx or tfjs",
+    "what computes: auto = the fastest installed (onnxruntime on a GPU provider → tfjs-node-gpu → onnxruntime CPU; docs/engine.md), onnx or tfjs",
   ),
+  execution_provider: EXECUTION_PROVIDER_SETTING,
   threads: setting(z.int().min(0), 0, "onnxruntime intra-op threads; 0: one per core"),
   spin_wait: setting(
     z.boolean(),

@@ -141,6 +141,7 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
       (engine = await PolicyEngine.fromCheckpoint(config.checkpoint, {
         backend: config.backend || undefined,
         engine: config.engine,
+        executionProvider: config.execution_provider,
         threads: config.threads || undefined,
         spinning: config.spin_wait,
         replayWindow: config.replay_window,

@@ -114,6 +114,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       (engine = await ReferenceEngine.fromCheckpoint(config.checkpoint, {
         backend: config.backend || undefined,
         engine: config.engine,
+        executionProvider: config.execution_provider,
         threads: config.threads || undefined,
         spinning: config.spin_wait,
         datasetVocabulary: datasetMeta === null ? undefined : datasetVocabulary(datasetMeta),

@@ -9,7 +9,7 @@ import { dirname, join, relative } from "node:path";
 import { ConfigError } from "@grpomesh/config";
 import { latestCheckpoint } from "@grpomesh/loop";
 import { ChildDiedError, Supervisor, describeExit, freePort, runJob } from "./supervisor.ts";
-import { engineLine, runCredentials, stackFile, startStack, tsxProcess, writeStackFile } from "./stack.ts";
+import { engineLine, judgeProviderLine, runCredentials, stackFile, startStack, tsxProcess, writeStackFile } from "./stack.ts";
 import { ROOT, launcherUsage, parseLauncherArgs } from "./settings.ts";
 import { TASKS } from "@grpomesh/tasks/settings";
 import { DEFAULT_JUDGE_NAME, parseWeightedSpecs } from "@grpomesh/orchestrator/settings";
@@ -86,6 +86,7 @@ async function main(): Promise<number> {
         judges: a.judges,
         logDir,
         engine: a.engine,
+        executionProvider: a.execution_provider,
         credentials: secrets.credentials,
         checkpointRoot: a.run_dir,
         // The reference checks its checkpoint against the task's vocabulary.
@@ -97,6 +98,8 @@ async function main(): Promise<number> {
     );
     started = true;
     console.log(`grpo-mesh: ${engineLine(stack.services.policy!.startLine)}`);
+    const firstJudge = Object.keys(stack.services).find((name) => name.startsWith("judge-"));
+    if (firstJudge) console.log(`grpo-mesh: ${judgeProviderLine(stack.services[firstJudge]!.startLine)}`);
     const orchestrator = { address: `127.0.0.1:${await freePort()}`, metrics: await freePort() };
     const stackPath = writeStackFile(a.run_dir, stackFile(stack, orchestrator));
     const spec = tsxProcess(

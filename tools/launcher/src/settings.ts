@@ -35,6 +35,7 @@ export const LAUNCHER_SETTINGS = {
   run_config: setting(z.string(), "", "the orchestrator's run config file (JSON); empty: the task's (configs/<task>.json)"),
   run_dir: setting(z.string(), "", "run directory (logs, secrets, checkpoints); empty: runs/<date-time>"),
   engine: MODEL_SERVICE_SETTINGS.engine,
+  execution_provider: MODEL_SERVICE_SETTINGS.execution_provider,
 };
 
 /** Orchestrator keys the launcher gives itself: not options of `npm start`. */

@@ -20,6 +20,8 @@ export interface StackOptions {
   logDir: string;
   /** Policy and reference engine: auto (default; the fastest installed), onnx or tfjs. */
   engine?: string;
+  /** onnxruntime execution provider of policy, reference and judges (auto, cpu, webgpu, cuda); absent: each service's default (auto). */
+  executionProvider?: string;
   /** Let the policy's and reference's onnxruntime threads spin after a run (--spin_wait). */
   spinWait?: boolean;
   /** Policy's and reference's onnxruntime threads (--threads; default one per core). */
@@ -137,15 +139,21 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
   // with each other and with the policy and reference. `judges` replicas of each judge model: one
   // plain model's are judge-0, judge-1, …; a named judge's judge-<name>-0, ….
   const judgeModels = parseWeightedSpecs(opts.judgeModel);
+  const provider = opts.executionProvider ? [`--execution_provider=${opts.executionProvider}`] : [];
   const plain = judgeModels.length === 1 && judgeModels[0]!.name === DEFAULT_JUDGE_NAME;
   const fleets = await Promise.all(
     judgeModels.map(async (m) => ({
       ...m,
       processes: await Promise.all(
         Array.from({ length: opts.judges }, (_, i) =>
-          service(plain ? `judge-${i}` : `judge-${m.name}-${i}`, "services/judge/src/main.ts", [`--model=${m.spec}`, "--sessions=1", "--threads=1"], {
-            restartable: true,
-          }),
+          service(
+            plain ? `judge-${i}` : `judge-${m.name}-${i}`,
+            "services/judge/src/main.ts",
+            [`--model=${m.spec}`, "--sessions=1", "--threads=1", ...provider],
+            {
+              restartable: true,
+            },
+          ),
         ),
       ),
     })),
@@ -153,6 +161,7 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
   const judges = fleets.flatMap((f) => f.processes);
   const engine = [
     ...(opts.engine ? [`--engine=${opts.engine}`] : []),
+    ...provider,
     ...(opts.spinWait ? ["--spin_wait=true"] : []),
     ...(opts.threads ? [`--threads=${opts.threads}`] : []),
   ];
@@ -204,7 +213,17 @@ export function engineLine(policyStartLine: string): string {
   const engine = fields.get("engine");
   if (!engine) return `policy engine: not on its start line (${policyStartLine.slice(0, 200)})`;
   const reason = fields.get("engine_reason");
-  return `policy engine: ${engine}${reason ? ` (${reason})` : ""}`;
+  const placement = fields.get("placement");
+  return `policy engine: ${engine}${reason ? ` (${reason})` : ""}${placement ? `; graph nodes: ${placement}` : ""}`;
+}
+
+/** What a judge's start line says about its execution provider, e.g. `judge provider: webgpu on … (all 140 nodes on webgpu)`. */
+export function judgeProviderLine(judgeStartLine: string): string {
+  const fields = startLineFields(judgeStartLine);
+  const provider = fields.get("provider");
+  if (!provider) return `judge provider: not on its start line (${judgeStartLine.slice(0, 200)})`;
+  const placement = fields.get("placement");
+  return `judge provider: ${provider}${placement && placement !== "-" ? ` (${placement})` : ""}`;
 }
 
 /** `<run>/stack.json`: where a run's services listen and its credentials are, for the CLIs (`npm run judge -- …`). */

@@ -1,9 +1,10 @@
-// Which engine trains the policy. "auto" takes the fastest one installed, by what was measured
-// (docs/engine.md): onnxruntime with its CUDA provider on GPU nodes that have it, else tfjs-node-gpu
-// where that is installed, else onnxruntime on the CPU (10× tfjs-wasm here, the CPU default).
+// Which engine trains the policy, on which onnxruntime execution provider. "auto" takes the fastest
+// one installed, by what was measured (docs/engine.md): onnxruntime on a GPU provider (CUDA when
+// installed, else WebGPU on a hardware adapter), else tfjs-node-gpu where that is installed, else
+// onnxruntime on the CPU (10× tfjs-wasm here, the CPU default).
 import { createRequire } from "node:module";
 import type { ModelConfig } from "@grpomesh/model/format";
-import { cudaProviderInstalled } from "@grpomesh/onnx-export/providers";
+import { describeSelection, ExecutionProviderError, resolveExecutionProvider, type ProviderSelection } from "@grpomesh/onnx-export/providers";
 import { failedPrecondition, invalidArgument } from "../errors.ts";
 import { ENGINE_CHOICES, type EngineChoice, type EngineName, type TrainingBackend } from "./types.ts";
 
@@ -11,8 +12,8 @@ import { ENGINE_CHOICES, type EngineChoice, type EngineName, type TrainingBacken
 export interface EngineSelection {
   engine: EngineName;
   reason: string;
-  /** onnxruntime execution providers, when the engine is onnx. */
-  executionProviders?: string[];
+  /** The onnxruntime execution provider, when the engine is onnx. */
+  provider?: ProviderSelection;
 }
 
 function installed(specifier: string): boolean {
@@ -26,43 +27,65 @@ function installed(specifier: string): boolean {
 
 /** What "auto" looks at; tests pass their own. */
 export interface EngineProbe {
-  cuda(): boolean;
+  /** resolveExecutionProvider for the `execution_provider` setting. */
+  provider(choice: string): ProviderSelection;
   tfjsNodeGpu(): boolean;
   onnxEngine(): boolean;
 }
 
 const PROBE: EngineProbe = {
-  cuda: () => cudaProviderInstalled(),
+  provider: (choice) => resolveExecutionProvider(choice),
   tfjsNodeGpu: () => installed("@tensorflow/tfjs-node-gpu"),
   onnxEngine: () => installed("@grpomesh/onnx-trainer"),
 };
 
-/** Resolves a choice (the `engine` setting) to an engine without loading either. */
-export function selectEngine(choice: EngineChoice | string | undefined, probe = PROBE): EngineSelection {
+/**
+ * Resolves the `engine` and `execution_provider` settings without loading either engine. An
+ * execution provider that cannot run here (asked for by name) is FAILED_PRECONDITION, with what to install.
+ */
+export function selectEngine(choice: EngineChoice | string | undefined, providerChoice = "auto", probe = PROBE): EngineSelection {
   const asked = choice || "auto";
   if (!ENGINE_CHOICES.includes(asked as EngineChoice)) {
     throw invalidArgument(`engine is ${JSON.stringify(asked)}; expected one of ${ENGINE_CHOICES.join(", ")}`);
   }
-  const source = asked !== "auto" ? `asked for --engine=${asked}` : "";
-  const cuda = probe.cuda();
-  if (asked === "onnx") return { engine: "onnx", reason: source, executionProviders: cuda ? ["cuda", "cpu"] : ["cpu"] };
-  if (asked === "tfjs") return { engine: "tfjs", reason: source };
-  if (cuda) return { engine: "onnx", reason: "auto: onnxruntime's CUDA provider is installed", executionProviders: ["cuda", "cpu"] };
-  if (probe.tfjsNodeGpu()) return { engine: "tfjs", reason: "auto: @tensorflow/tfjs-node-gpu is installed and onnxruntime has no CUDA provider" };
+  if (asked === "tfjs") {
+    if (providerChoice !== "auto" && providerChoice !== "cpu") {
+      throw invalidArgument(
+        `execution_provider=${providerChoice} applies to the onnx engine; with --engine=tfjs the tfjs backend (--backend) chooses the device`,
+      );
+    }
+    return { engine: "tfjs", reason: "asked for --engine=tfjs" };
+  }
+  let provider: ProviderSelection;
+  try {
+    provider = probe.provider(providerChoice);
+  } catch (err) {
+    if (err instanceof ExecutionProviderError) throw failedPrecondition(err.message);
+    throw err;
+  }
+  const onnx = (reason: string): EngineSelection => ({ engine: "onnx", reason: [reason, provider.reason].filter(Boolean).join("; "), provider });
+  if (asked === "onnx") return onnx("asked for --engine=onnx");
+  if (provider.provider !== "cpu") return onnx(`auto: onnxruntime on ${provider.provider}`);
+  if (providerChoice === "auto" && probe.tfjsNodeGpu()) {
+    return { engine: "tfjs", reason: `auto: @tensorflow/tfjs-node-gpu is installed and onnxruntime has no GPU provider here (${provider.reason})` };
+  }
   if (!probe.onnxEngine()) return { engine: "tfjs", reason: "auto: @grpomesh/onnx-trainer cannot be loaded; tfjs is the only engine here" };
-  return {
-    engine: "onnx",
-    reason: "auto: no GPU engine installed; onnxruntime on the CPU is the fastest CPU engine (docs/engine.md)",
-    executionProviders: ["cpu"],
-  };
+  return onnx("auto: onnxruntime on the CPU is the fastest CPU engine (docs/engine.md)");
 }
 
 /** Creates the chosen backend; its weights are placeholders until the caller loads a checkpoint. */
 export async function createTrainingBackend(
   config: ModelConfig,
-  options: { engine?: EngineChoice | string; tfjsBackend?: string; threads?: number; frozen?: boolean; spinning?: boolean } = {},
+  options: {
+    engine?: EngineChoice | string;
+    executionProvider?: string;
+    tfjsBackend?: string;
+    threads?: number;
+    frozen?: boolean;
+    spinning?: boolean;
+  } = {},
 ): Promise<{ backend: TrainingBackend; selection: EngineSelection }> {
-  const selection = selectEngine(options.engine);
+  const selection = selectEngine(options.engine, options.executionProvider);
   if (selection.engine === "tfjs") {
     const [{ initBackend, MaskedTransformer }, { TfjsBackend }] = await Promise.all([import("@grpomesh/model"), import("./tfjs.ts")]);
     const info = await initBackend(options.tfjsBackend, { log: false });
@@ -70,15 +93,20 @@ export async function createTrainingBackend(
     return { backend: new TfjsBackend(new MaskedTransformer(config)), selection };
   }
   const { OnnxWorkerBackend } = await import("./onnx.ts");
+  const provider = selection.provider ?? resolveExecutionProvider("cpu");
   try {
     const backend = await OnnxWorkerBackend.start(config, {
       threads: options.threads,
-      executionProviders: selection.executionProviders ?? ["cpu"],
+      executionProviders: provider.sessionProviders,
+      providerLabel: describeSelection(provider),
       frozen: options.frozen,
       spinning: options.spinning ?? false,
     });
     return { backend, selection };
   } catch (err) {
-    throw failedPrecondition(`the onnxruntime engine could not start: ${(err as Error).message}. Run with --engine=tfjs to train with tfjs instead.`);
+    throw failedPrecondition(
+      `the onnxruntime engine could not start on ${provider.provider}: ${(err as Error).message}. ` +
+        (provider.provider === "cpu" ? "Run with --engine=tfjs to train with tfjs instead." : "Run with --execution_provider=cpu to train on the CPU instead."),
+    );
   }
 }

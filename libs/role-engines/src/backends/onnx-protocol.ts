@@ -7,13 +7,15 @@ export interface OnnxWorkerInit {
   config: ModelConfig;
   threads?: number;
   executionProviders: string[];
+  /** How the provider is named in the description ("webgpu on NVIDIA H200 (…)"); default the first provider. */
+  providerLabel?: string;
   /** Weights that never change (the reference): baked into the forward session, which runs faster. */
   frozen?: boolean;
   /** onnxruntime's spin-waiting threads (default on); see OnnxTrainerOptions.spinning. */
   spinning?: boolean;
 }
 
-export type OnnxWorkerReady = { type: "ready"; description: string; parameterCount: number } | { type: "failed"; message: string };
+export type OnnxWorkerReady = { type: "ready"; description: string; parameterCount: number; placement: string } | { type: "failed"; message: string };
 
 export type OnnxCall =
   | { op: "logits"; args: [ids: Int32Array, batch: number, seqLen: number] }

@@ -28,8 +28,21 @@ async function main(): Promise<void> {
     port.postMessage({ type: "failed", message: (err as Error).message } satisfies OnnxWorkerReady);
     return;
   }
-  const description = `onnxruntime ${trainer.executionProvider}, ${init.threads ?? availableParallelism()} threads`;
-  port.postMessage({ type: "ready", description, parameterCount: trainer.parameterCount() } satisfies OnnxWorkerReady);
+  const provider = init.providerLabel ?? trainer.executionProvider;
+  const description = trainer.executionProvider === "cpu" ? `onnxruntime cpu, ${init.threads ?? availableParallelism()} threads` : `onnxruntime ${provider}`;
+  // On a GPU provider, say which nodes onnxruntime left on the CPU (read once, at start).
+  let placement = "";
+  if (trainer.executionProvider !== "cpu") {
+    try {
+      const kinds = init.frozen ? (["forward"] as const) : (["forward", "train", "adamw"] as const);
+      placement = Object.entries(await trainer.placement(kinds))
+        .map(([kind, text]) => `${kind}: ${text}`)
+        .join("; ");
+    } catch (err) {
+      placement = `unknown (${(err as Error).message.slice(0, 200)})`;
+    }
+  }
+  port.postMessage({ type: "ready", description, parameterCount: trainer.parameterCount(), placement } satisfies OnnxWorkerReady);
   let chain = Promise.resolve();
   port.on("message", (req: OnnxRequest) => {
     chain = chain.then(async () => {

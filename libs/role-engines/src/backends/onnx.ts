@@ -23,6 +23,8 @@ export class OnnxWorkerBackend implements TrainingBackend {
     private readonly worker: Worker,
     readonly description: string,
     private readonly parameters: number,
+    /** Which provider runs each graph's nodes, on GPU providers ("" on the CPU). */
+    readonly placement: string,
   ) {
     worker.on("message", (reply: OnnxReply) => {
       const p = this.pending.get(reply.id);
@@ -44,12 +46,13 @@ export class OnnxWorkerBackend implements TrainingBackend {
   /** Starts the worker and its trainer (placeholder weights until setWeights). */
   static start(
     config: ModelConfig,
-    options: { threads?: number; executionProviders: string[]; frozen?: boolean; spinning?: boolean },
+    options: { threads?: number; executionProviders: string[]; providerLabel?: string; frozen?: boolean; spinning?: boolean },
   ): Promise<OnnxWorkerBackend> {
     const init: OnnxWorkerInit = {
       config,
       threads: options.threads,
       executionProviders: options.executionProviders,
+      providerLabel: options.providerLabel,
       frozen: options.frozen,
       spinning: options.spinning,
     };
@@ -62,7 +65,7 @@ export class OnnxWorkerBackend implements TrainingBackend {
       worker.once("message", (msg: OnnxWorkerReady) => {
         worker.removeAllListeners("error");
         worker.removeAllListeners("exit");
-        if (msg.type === "ready") resolve(new OnnxWorkerBackend(worker, msg.description, msg.parameterCount));
+        if (msg.type === "ready") resolve(new OnnxWorkerBackend(worker, msg.description, msg.parameterCount, msg.placement));
         else fail(msg.message);
       });
       worker.once("error", (err) => fail(`worker failed to start: ${err.message}`));

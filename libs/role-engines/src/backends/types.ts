@@ -7,7 +7,7 @@ import type { LossInputs, LossOptions, LossValues } from "@grpomesh/grpo/loss";
 /** The training engines there are: tfjs (wasm, cpu, node, node-gpu) and onnxruntime-node training graphs. */
 export const ENGINE_NAMES = ["onnx", "tfjs"] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
-/** What a user asks for: an engine, or "auto" (the fastest installed; see engine-choice.ts). */
+/** What a user asks for: an engine, or "auto" (the fastest installed; see backends/choose.ts). */
 export type EngineChoice = EngineName | "auto";
 export const ENGINE_CHOICES = ["auto", ...ENGINE_NAMES] as const;
 
@@ -16,6 +16,8 @@ export interface ForwardBackend {
   /** What runs, e.g. "onnxruntime cpu, 2 threads" or "tfjs wasm". */
   readonly description: string;
   readonly engine: EngineName;
+  /** On a GPU execution provider: which graph nodes onnxruntime left on the CPU (onnx engine only). */
+  readonly placement?: string;
   /** Logits [B·T·V] for flat ids [B·T], in one forward pass. */
   logits(ids: Int32Array, batch: number, seqLen: number): Promise<Float32Array>;
   /** A copy of every weight, keyed by docs/model-format.md names. */
