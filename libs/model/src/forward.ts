@@ -46,8 +46,9 @@ export function transformerForward<X>(o: Ops<X>, config: ModelConfig, w: (name: 
   );
 
   let h = tidy(() => {
-    const flatIds = o.reshape(ids, [N]);
-    const tok = shape.embedding === "gather" ? o.gather(w("tok_emb.weight"), flatIds) : o.matMul(o.oneHot(flatIds, V), w("tok_emb.weight"));
+    // gather takes the [B, T] ids as they are: a Reshape of int64 ids is one node onnxruntime's
+    // WebGPU provider would leave on the CPU
+    const tok = shape.embedding === "gather" ? o.gather(w("tok_emb.weight"), ids) : o.matMul(o.oneHot(o.reshape(ids, [N]), V), w("tok_emb.weight"));
     const pos = T === config.seq_len ? w("pos_emb.weight") : o.slice(w("pos_emb.weight"), [0], [T], [0]);
     return o.reshape(o.add(o.reshape(tok, [B, T, D]), pos), [N, D]);
   });

@@ -231,6 +231,9 @@ export class OnnxTrainer {
     this.sessionOptions = {
       executionProviders: providers,
       graphOptimizationLevel: "all",
+      // errors only: on a GPU provider onnxruntime warns at every session that some nodes run on
+      // the CPU; the engine's start line says which (placement())
+      logSeverityLevel: 3,
       intraOpNumThreads: threads,
       enableMemPattern: opts.memoryPattern ?? false,
       // Spinning threads keep a core busy after each run: faster back-to-back runs, but they

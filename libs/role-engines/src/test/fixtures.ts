@@ -101,22 +101,27 @@ export async function caught(fn: () => Promise<unknown>): Promise<Error & { grpc
   throw new Error("expected the call to throw, but it returned");
 }
 
-/** A policy on `engine` holding `model`'s weights (the model is disposed when the engine is onnx). */
-export async function policyOn(engine: EngineName, model: MaskedTransformer, options: PolicyEngineOptions = {}): Promise<PolicyEngine> {
+/** A policy on `engine` holding `model`'s weights (the model is disposed when the engine is onnx); `executionProvider` for onnx (default cpu). */
+export async function policyOn(
+  engine: EngineName,
+  model: MaskedTransformer,
+  options: PolicyEngineOptions = {},
+  executionProvider = "cpu",
+): Promise<PolicyEngine> {
   const { PolicyEngine } = await import("../policy.ts");
   if (engine === "tfjs") return new PolicyEngine(model, options);
-  const { backend, selection } = await createTrainingBackend(model.config, { engine });
+  const { backend, selection } = await createTrainingBackend(model.config, { engine, executionProvider });
   await backend.setWeights(model.getWeights());
   model.dispose();
   return new PolicyEngine(backend, { ...options, config: model.config, selection });
 }
 
 /** A reference on `engine` holding `model`'s weights (the model is disposed when the engine is onnx). */
-export async function referenceOn(engine: EngineName, model: MaskedTransformer): Promise<ReferenceEngine> {
+export async function referenceOn(engine: EngineName, model: MaskedTransformer, executionProvider = "cpu"): Promise<ReferenceEngine> {
   const { ReferenceEngine } = await import("../reference.ts");
   if (engine === "tfjs") return new ReferenceEngine(model);
   const weights = model.getWeights();
-  const { backend, selection } = await createTrainingBackend(model.config, { engine, frozen: true });
+  const { backend, selection } = await createTrainingBackend(model.config, { engine, frozen: true, executionProvider });
   await backend.setWeights(weights);
   model.dispose();
   return new ReferenceEngine(backend, { config: model.config, weightsDigest: weightsDigest(weights, expectedTensorShapes(model.config)), selection });

@@ -1,0 +1,138 @@
+// The onnxruntime engine on the WebGPU provider computes what it computes on the CPU provider:
+// logits and sampling, reference log-probs, one training step's loss values and gradients, and the
+// AdamW update, within float32 tolerances (docs/engine.md, "WebGPU"). Tiny models: on a machine
+// without a GPU these run on Mesa's software Vulkan driver (lavapipe), ≈ 25× slower than the CPU
+// provider. Without any adapter the tests skip with the reason; in CI they must run (needsWebgpu).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { initBackend } from "@grpomesh/model";
+import { needsWebgpu } from "@grpomesh/onnx-export/testing";
+import { buildUpdate, maskedInputs, policyOn, referenceOn, tinyModel } from "./test/fixtures.ts";
+import type { PolicyEngine } from "./policy.ts";
+
+// the fixtures draw their random weights with tfjs; the engines under test are onnxruntime's
+await initBackend("cpu", { log: false });
+
+/** Largest |a − b| and the largest |a|. */
+function gap(a: ArrayLike<number>, b: ArrayLike<number>): { worst: number; scale: number; at: number } {
+  assert.equal(a.length, b.length);
+  let worst = 0,
+    scale = 0,
+    at = -1;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(a[i]!));
+    const d = Math.abs(a[i]! - b[i]!);
+    if (d > worst || Number.isNaN(d)) [worst, at] = [Number.isNaN(d) ? Infinity : d, i];
+  }
+  return { worst, scale, at };
+}
+
+async function weightsOf(p: PolicyEngine): Promise<Float32Array> {
+  const w = await p.backend.getWeights();
+  const names = [...w.keys()].sort();
+  const flat = new Float32Array(names.reduce((n, k) => n + w.get(k)!.length, 0));
+  let o = 0;
+  for (const k of names) {
+    flat.set(w.get(k)!, o);
+    o += w.get(k)!.length;
+  }
+  return flat;
+}
+
+test("WebGPU: logits, sampled completions and their log-probs equal the CPU provider's", { timeout: 300_000 }, async (t) => {
+  if (!needsWebgpu(t)) return;
+  const cpu = await policyOn("onnx", tinyModel(11), {}, "cpu");
+  const gpu = await policyOn("onnx", tinyModel(11), {}, "webgpu");
+  try {
+    assert.match(gpu.backend.description, /^onnxruntime webgpu on /);
+    const B = 4,
+      T = 16;
+    const inputs = maskedInputs(B, T, 5);
+    const a = await cpu.backend.logits(inputs, B, T);
+    const b = await gpu.backend.logits(inputs, B, T);
+    const g = gap(a, b);
+    // float32 sums in another order on another device: 1e-4 absolute on logits of size ≈ 1–5
+    assert.ok(g.worst <= 1e-4, `logits differ by ${g.worst} at ${g.at} (largest |logit| ${g.scale})`);
+    const params = { temperature: 0.8, topP: 0.95, groupSize: 4, seed: "2026" };
+    const sa = await cpu.sample(inputs, { batch: B, seqLen: T }, params);
+    const sb = await gpu.sample(inputs, { batch: B, seqLen: T }, params);
+    // same seed, same distributions (to 1e-4): the same tokens, unless a draw lands within 1e-4 of a
+    // boundary between two tokens' probability mass — never, for these fixed inputs and seed
+    assert.deepEqual([...sb.completions], [...sa.completions], "sampled completions differ");
+    const lp = gap(sa.logProbs, sb.logProbs);
+    assert.ok(lp.worst <= 1e-4 * Math.max(1, lp.scale), `completion log-probs differ by ${lp.worst} (largest ${lp.scale})`);
+  } finally {
+    await cpu.close();
+    await gpu.close();
+  }
+});
+
+test("WebGPU: the reference's log-probs equal the CPU provider's", { timeout: 300_000 }, async (t) => {
+  if (!needsWebgpu(t)) return;
+  const cpu = await referenceOn("onnx", tinyModel(12), "cpu");
+  const gpu = await referenceOn("onnx", tinyModel(12), "webgpu");
+  try {
+    assert.match(gpu.info().placement ?? "", /^forward: /);
+    const B = 3,
+      T = 16;
+    const inputs = maskedInputs(B, T, 6);
+    const a = await cpu.logProbs(inputs, { batch: B, seqLen: T }, 0.7);
+    const b = await gpu.logProbs(inputs, { batch: B, seqLen: T }, 0.7);
+    const g = gap(a, b);
+    assert.ok(g.worst <= 1e-4, `log-probs differ by ${g.worst} at ${g.at}`);
+  } finally {
+    await cpu.close();
+    await gpu.close();
+  }
+});
+
+for (const setting of [
+  { name: "exact KL, sum", params: {} },
+  { name: "k3 KL, mean, PPO epochs", params: { klEstimator: "k3" as const, tokenReduction: "mean" as const, ppoEpochs: 2 } },
+]) {
+  test(`WebGPU: one training step's loss, gradients and AdamW update equal the CPU provider's (${setting.name})`, { timeout: 300_000 }, async (t) => {
+    if (!needsWebgpu(t)) return;
+    const cpu = await policyOn("onnx", tinyModel(13), {}, "cpu");
+    const gpu = await policyOn("onnx", tinyModel(13), {}, "webgpu");
+    const ref = await referenceOn("onnx", tinyModel(13), "cpu");
+    try {
+      // on WebGPU the forward runs wholly on the GPU; the training graph keeps one node on the CPU, the
+      // reshape of the int64 ids for the embedding gradient's ScatterND
+      assert.match(gpu.backend.placement ?? "", /^forward: all \d+ nodes on webgpu; train: 1 of \d+ nodes fell back to the CPU provider \(Reshape\); adamw: all \d+ nodes on webgpu$/);
+      const payload = await buildUpdate(cpu, ref, 1, { batch: 4, groupSize: 3, params: setting.params });
+      const a = await cpu.gradients(payload);
+      const b = await gpu.gradients(payload);
+      for (const key of Object.keys(a.values) as Array<keyof typeof a.values>) {
+        assert.ok(
+          Math.abs(a.values[key] - b.values[key]) <= 1e-4 * Math.max(1, Math.abs(a.values[key])),
+          `${key}: cpu ${a.values[key]} vs webgpu ${b.values[key]}`,
+        );
+      }
+      let worst = 0,
+        scale = 0,
+        where = "";
+      for (const [name, ga] of a.grads) {
+        const g = gap(ga, b.grads.get(name)!);
+        scale = Math.max(scale, g.scale);
+        if (g.worst > worst) [worst, where] = [g.worst, `${name}[${g.at}]`];
+      }
+      // 1e-4 of the largest gradient: a wrong or missing rule is off by O(max|g|)
+      assert.ok(worst <= 1e-4 * scale + 1e-7, `gradients differ by ${worst} at ${where} (largest |g| ${scale})`);
+      const before = await weightsOf(cpu);
+      await cpu.update(payload);
+      await gpu.update(payload);
+      const [wa, wb] = [await weightsOf(cpu), await weightsOf(gpu)];
+      let diff = 0,
+        norm = 0;
+      for (let i = 0; i < before.length; i++) {
+        diff += (wa[i]! - wb[i]!) ** 2;
+        norm += (wa[i]! - before[i]!) ** 2;
+      }
+      // ‖Δw_webgpu − Δw_cpu‖ ≤ 1e-3·‖Δw‖ (AdamW turns a ≈0 gradient of either sign into ±lr, so no max-abs bound)
+      assert.ok(norm > 0, "the update changed no weight");
+      assert.ok(Math.sqrt(diff / norm) <= 1e-3, `the updates differ by ${Math.sqrt(diff / norm)} of their size`);
+    } finally {
+      for (const e of [cpu, gpu, ref]) await e.close();
+    }
+  });
+}

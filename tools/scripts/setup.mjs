@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// The Debian packages the test suite uses beyond Node.js, installed from Debian's archive (the only
+// network besides npm that CI machines reach):
+//   - libvulkan1 (the Vulkan loader) and mesa-vulkan-drivers (Mesa's lavapipe, a software Vulkan
+//     adapter): the WebGPU tests run onnxruntime's WebGPU provider on it. Dawn needs Mesa ≥ 25,
+//     so the driver comes from bookworm-backports (bookworm's 22.3 lacks features Dawn needs).
+//
+//   npm run setup             install what is missing (needs root and apt-get)
+//   node tools/scripts/setup.mjs --check
+//                             only say what is missing (exit 0 either way)
+//   node tools/scripts/setup.mjs --ci
+//                             `npm test` runs this first: installs in CI (CI=true), checks elsewhere
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+
+/** package → the lowest version that works, and the suite it comes from when Debian's default is older. */
+const PACKAGES = [
+  { name: "libvulkan1", min: "1.3", suite: null, why: "the Vulkan loader (WebGPU tests)" },
+  { name: "mesa-vulkan-drivers", min: "25", suite: "bookworm-backports", why: "Mesa's lavapipe, a software Vulkan adapter (WebGPU tests)" },
+];
+const BACKPORTS_LIST = "/etc/apt/sources.list.d/grpomesh-bookworm-backports.sources";
+
+const mode = process.argv.includes("--check") ? "check" : process.argv.includes("--ci") ? (process.env.CI === "true" ? "install" : "check") : "install";
+const say = (line) => console.error(`setup: ${line}`);
+
+function installedVersion(name) {
+  const r = spawnSync("dpkg-query", ["-W", "-f=${Status}\t${Version}", name], { encoding: "utf8" });
+  if (r.status !== 0) return null;
+  const [status, version] = r.stdout.split("\t");
+  return status.endsWith(" installed") ? version : null;
+}
+
+function atLeast(version, min) {
+  const a = version
+    .replace(/^\d+:/, "")
+    .split(/[.~+-]/)
+    .map(Number);
+  const b = min.split(".").map(Number);
+  for (let i = 0; i < b.length; i++) {
+    if ((a[i] ?? 0) !== b[i]) return (a[i] ?? 0) > b[i];
+  }
+  return true;
+}
+
+function run(command, args) {
+  say(`$ ${command} ${args.join(" ")}`);
+  const r = spawnSync(command, args, { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (exit ${r.status ?? r.signal})`);
+}
+
+function debianCodename() {
+  try {
+    return /^VERSION_CODENAME=(.*)$/m.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? "";
+  } catch {
+    return "";
+  }
+}
+
+const missing = PACKAGES.filter((p) => {
+  const v = installedVersion(p.name);
+  return v === null || !atLeast(v, p.min);
+});
+if (missing.length === 0) process.exit(0);
+const list = missing.map((p) => `${p.name} ≥ ${p.min} (${p.why})`).join(", ");
+if (mode === "check") {
+  say(`missing ${list}: the WebGPU tests will skip. Install them with: npm run setup (root, Debian)`);
+  process.exit(0);
+}
+try {
+  if (!existsSync("/usr/bin/apt-get")) throw new Error("apt-get is not on this machine (Debian or Ubuntu expected)");
+  if (process.getuid?.() !== 0) throw new Error("installing Debian packages needs root; run: sudo npm run setup");
+  const codename = debianCodename();
+  const backports = missing.some((p) => p.suite === "bookworm-backports");
+  if (backports && codename !== "bookworm")
+    throw new Error(
+      `Mesa ≥ 25 comes from bookworm-backports, but this is ${codename || "not Debian"}: install mesa-vulkan-drivers ≥ 25 and libvulkan1 from your distribution`,
+    );
+  if (backports && !existsSync(BACKPORTS_LIST)) {
+    say(`adding ${BACKPORTS_LIST} (Debian's bookworm-backports, main)`);
+    writeFileSync(
+      BACKPORTS_LIST,
+      "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+    );
+  }
+  run("apt-get", ["update", "-q"]);
+  const plain = missing.filter((p) => p.suite === null).map((p) => p.name);
+  const fromBackports = missing.filter((p) => p.suite !== null).map((p) => p.name);
+  if (plain.length) run("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...plain]);
+  if (fromBackports.length) run("apt-get", ["install", "-y", "-q", "--no-install-recommends", "-t", "bookworm-backports", ...fromBackports]);
+  say(`installed ${missing.map((p) => `${p.name} ${installedVersion(p.name)}`).join(", ")}`);
+} catch (err) {
+  say(`cannot install ${list}: ${err.message}`);
+  // In CI the WebGPU tests must run: fail here, where the reason is plain, not in the tests.
+  process.exit(1);
+}
