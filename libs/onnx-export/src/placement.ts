@@ -27,7 +27,7 @@ export interface Placement {
   total: number;
   /** Node count per provider ("cpu", "webgpu", "cuda", or onnxruntime's own name for others). */
   byProvider: Record<string, number>;
-  /** The nodes the CPU provider runs. */
+  /** The nodes the CPU provider runs, when the graph is split (onnxruntime lists no nodes when one provider takes all). */
   cpuNodes: PlacedNode[];
 }
 
