@@ -151,13 +151,17 @@ test("contract breakers, warm-up failures and missing files are refused with the
   await assert.rejects(loadJudgeModel(`${repo.root}/nope.onnx`, cpu), refusedWith(Status.NOT_FOUND, /nope\.onnx does not exist/));
 });
 
-test("run() refuses ids in the wrong dtype; an int32 model with a dynamic seq_len scores by hand", async () => {
+test("run() refuses ids in the wrong dtype or count; an int32 model with a dynamic seq_len scores by hand", async () => {
   const path = repo.write("mean.onnx", meanIdModel());
   const model = await loadJudgeModel(path, cpu);
   try {
     await assert.rejects(model.run(BigInt64Array.of(1n), 1, 1), /run\(\) got int64 ids; model mean-1\+sha256:[0-9a-f]{12} takes int32/);
-    const scores = await model.run(Int32Array.of(1, 2, 3, 5, 5, 5), 2, 3);
+    const ids = Int32Array.of(1, 2, 3, 5, 5, 5);
+    const scores = await model.run(ids, 2, 3);
     assert.deepEqual([...scores], [2, 5]);
+    // the first run transferred the ids' buffer to the session's worker: reusing them is refused, not run
+    await assert.rejects(model.run(ids, 2, 3), /run\(\) got 0 ids for 2 × 3 \(a buffer already transferred reads as empty\)/);
+    await assert.rejects(model.run(Int32Array.of(1, 2), 2, 3), /run\(\) got 2 ids for 2 × 3/);
   } finally {
     model.release();
   }

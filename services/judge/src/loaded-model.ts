@@ -78,6 +78,10 @@ export class LoadedModel {
   async run(ids: TokenIds, rows: number, seqLen: number): Promise<Float32Array> {
     const type = ids instanceof BigInt64Array ? "int64" : "int32";
     if (type !== this.info.inputDtype) throw new Error(`run() got ${type} ids; model ${this.version} takes ${this.info.inputDtype} (convert at the edge)`);
+    // onnxruntime's WebGPU provider does not refuse an input shorter than its shape (a run never
+    // returns), and a transferred array reads as empty: check here, on every provider.
+    if (ids.length !== rows * seqLen)
+      throw new Error(`run() got ${ids.length} ids for ${rows} × ${seqLen} (a buffer already transferred reads as empty); pass rows·seqLen ids`);
     const { scores, dims } = await this.sessions.run(ids, rows, seqLen, this.info.inputName, this.info.outputName);
     if (scores.length !== rows) {
       throw new Error(`judge model ${this.version} returned float32 [${dims.join(", ")}] for ${rows} sequences; expected float32 [${rows}] or [${rows}, 1]`);
