@@ -98,7 +98,10 @@ for (const setting of [
     try {
       // on WebGPU the forward runs wholly on the GPU; the training graph keeps one node on the CPU, the
       // reshape of the int64 ids for the embedding gradient's ScatterND
-      assert.match(gpu.backend.placement ?? "", /^forward: all \d+ nodes on webgpu; train: 1 of \d+ nodes fell back to the CPU provider \(Reshape\); adamw: all \d+ nodes on webgpu$/);
+      assert.match(
+        gpu.backend.placement ?? "",
+        /^forward: all \d+ nodes on webgpu; train: 1 of \d+ nodes fell back to the CPU provider \(Reshape\); adamw: all \d+ nodes on webgpu$/,
+      );
       const payload = await buildUpdate(cpu, ref, 1, { batch: 4, groupSize: 3, params: setting.params });
       const a = await cpu.gradients(payload);
       const b = await gpu.gradients(payload);

@@ -64,7 +64,7 @@ test("npm start's stack trains a tiny policy over gRPC and the judge's reward ri
     assert.equal(stack.tls_dir, join(runDir, "secrets", "client"));
     assert.equal(stack.admin_token_file, join(runDir, "secrets", "admin-token"));
     // the launcher says which engine trains and why; here "auto" finds no GPU engine
-    assert.match(output, /grpo-mesh: policy engine: onnxruntime cpu, \d+ threads \(auto: no GPU engine installed/);
+    assert.match(output, /grpo-mesh: policy engine: onnxruntime cpu, \d+ threads \(auto: onnxruntime on the CPU is the fastest CPU engine/);
 
     const records = readFileSync(join(runDir, "log.jsonl"), "utf8")
       .trim()

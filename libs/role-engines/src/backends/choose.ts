@@ -63,7 +63,7 @@ export function selectEngine(choice: EngineChoice | string | undefined, provider
     if (err instanceof ExecutionProviderError) throw failedPrecondition(err.message);
     throw err;
   }
-  const onnx = (reason: string): EngineSelection => ({ engine: "onnx", reason: [reason, provider.reason].filter(Boolean).join("; "), provider });
+  const onnx = (reason: string): EngineSelection => ({ engine: "onnx", reason: `${reason}; execution provider ${provider.reason}`, provider });
   if (asked === "onnx") return onnx("asked for --engine=onnx");
   if (provider.provider !== "cpu") return onnx(`auto: onnxruntime on ${provider.provider}`);
   if (providerChoice === "auto" && probe.tfjsNodeGpu()) {
