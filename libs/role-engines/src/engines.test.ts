@@ -7,51 +7,11 @@ import assert from "node:assert/strict";
 import { initBackend } from "@grpomesh/model";
 import { selectEngine, type EngineProbe } from "./backends/choose.ts";
 import { ExecutionProviderError, type ProviderSelection } from "@grpomesh/onnx-export/providers";
-import { buildUpdate, caught, policyOn, referenceOn, tempDir, tinyModel } from "./test/fixtures.ts";
-import type { PolicyEngine } from "./policy.ts";
+import { assertSameGradients, buildUpdate, caught, policyOn, referenceOn, tempDir, tinyModel, updateGap } from "./test/fixtures.ts";
 
 await initBackend("wasm", { log: false });
 const dir = tempDir("engines-");
 after(() => dir.remove());
-
-/** max |a − b| over every gradient, relative to the largest |a| (plus a floor for all-zero grads). */
-function gradientGap(a: Map<string, Float32Array>, b: Map<string, Float32Array>): { worst: number; scale: number; where: string } {
-  let worst = 0,
-    scale = 0,
-    where = "";
-  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
-  for (const [name, ga] of a) {
-    const gb = b.get(name)!;
-    for (let i = 0; i < ga.length; i++) {
-      scale = Math.max(scale, Math.abs(ga[i]!));
-      const d = Math.abs(ga[i]! - gb[i]!);
-      if (d > worst) [worst, where] = [d, `${name}[${i}]`];
-    }
-  }
-  return { worst, scale, where };
-}
-
-/**
- * How far apart two policies' last updates are: ‖Δa − Δb‖ / ‖Δa‖ over all weights, where Δ is
- * the change from `before`. Max-abs weight differences are the wrong measure after AdamW: a
- * gradient that is ~0 in both engines can differ in sign by rounding, and Adam turns either sign
- * into a step of ±lr.
- */
-async function updateGap(before: Map<string, Float32Array>, a: PolicyEngine, b: PolicyEngine): Promise<number> {
-  const wa = await a.backend.getWeights();
-  const wb = await b.backend.getWeights();
-  let diff = 0,
-    norm = 0;
-  for (const [name, w0] of before) {
-    const x = wa.get(name)!,
-      y = wb.get(name)!;
-    for (let i = 0; i < w0.length; i++) {
-      diff += (x[i]! - y[i]!) ** 2;
-      norm += (x[i]! - w0[i]!) ** 2;
-    }
-  }
-  return Math.sqrt(diff / norm);
-}
 
 const SETTINGS = [
   { name: "exact KL, sum", params: {} },
@@ -67,16 +27,7 @@ for (const setting of SETTINGS) {
     const payload = await buildUpdate(tfjs, ref, 1, { batch: 4, groupSize: 3, params: setting.params });
     const a = await tfjs.gradients(payload);
     const b = await onnx.gradients(payload);
-    for (const key of Object.keys(a.values) as Array<keyof typeof a.values>) {
-      assert.ok(
-        Math.abs(a.values[key] - b.values[key]) <= 1e-4 * Math.max(1, Math.abs(a.values[key])),
-        `${key}: tfjs ${a.values[key]} vs onnx ${b.values[key]}`,
-      );
-    }
-    const gap = gradientGap(a.grads, b.grads);
-    // float32 sums in different orders: 1e-4 of the largest gradient, which catches any wrong rule
-    assert.ok(gap.worst <= 1e-4 * gap.scale + 1e-7, `largest difference ${gap.worst} at ${gap.where} (largest |g| ${gap.scale})`);
-    assert.ok(Math.abs(a.gradNorm - b.gradNorm) <= 1e-4 * a.gradNorm);
+    assertSameGradients(a, b, ["tfjs", "onnx"]);
     // one whole update (PPO: both epochs) lands on the same weights
     const before = await tfjs.backend.getWeights();
     await tfjs.update(payload);

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { MaskedTransformer, defaultGeneratorConfig, expectedTensorShapes, weightsDigest, type ModelConfig } from "@grpomesh/model";
 import { Rng } from "@grpomesh/rng";
 import type { TrainParams, UpdatePayload } from "@grpomesh/loop";
-import type { PolicyEngine, PolicyEngineOptions } from "../policy.ts";
+import type { GradientResult, PolicyEngine, PolicyEngineOptions } from "../policy.ts";
+import assert from "node:assert/strict";
 import { createTrainingBackend } from "../backends/choose.ts";
 import type { EngineName } from "../backends/types.ts";
 import type { ReferenceEngine } from "../reference.ts";
@@ -125,4 +126,60 @@ export async function referenceOn(engine: EngineName, model: MaskedTransformer, 
   await backend.setWeights(weights);
   model.dispose();
   return new ReferenceEngine(backend, { config: model.config, weightsDigest: weightsDigest(weights, expectedTensorShapes(model.config)), selection });
+}
+
+/** max |a − b| over every gradient, relative to the largest |a| (plus a floor for all-zero grads). */
+export function gradientGap(a: Map<string, Float32Array>, b: Map<string, Float32Array>): { worst: number; scale: number; where: string } {
+  let worst = 0,
+    scale = 0,
+    where = "";
+  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+  for (const [name, ga] of a) {
+    const gb = b.get(name)!;
+    for (let i = 0; i < ga.length; i++) {
+      scale = Math.max(scale, Math.abs(ga[i]!));
+      const d = Math.abs(ga[i]! - gb[i]!);
+      if (d > worst) [worst, where] = [d, `${name}[${i}]`];
+    }
+  }
+  return { worst, scale, where };
+}
+
+/**
+ * How far apart two policies' last updates are: ‖Δa − Δb‖ / ‖Δa‖ over all weights, where Δ is
+ * the change from `before`. Max-abs weight differences are the wrong measure after AdamW: a
+ * gradient that is ~0 in both engines can differ in sign by rounding, and Adam turns either sign
+ * into a step of ±lr.
+ */
+export async function updateGap(before: Map<string, Float32Array>, a: PolicyEngine, b: PolicyEngine): Promise<number> {
+  const wa = await a.backend.getWeights();
+  const wb = await b.backend.getWeights();
+  let diff = 0,
+    norm = 0;
+  for (const [name, w0] of before) {
+    const x = wa.get(name)!,
+      y = wb.get(name)!;
+    for (let i = 0; i < w0.length; i++) {
+      diff += (x[i]! - y[i]!) ** 2;
+      norm += (x[i]! - w0[i]!) ** 2;
+    }
+  }
+  return Math.sqrt(diff / norm);
+}
+
+/**
+ * Two engines' gradients of the same Update agree: loss values within 1e-4 relative, every gradient
+ * within 1e-4 of the largest (float32 sums in another order; a wrong or missing rule is off by
+ * O(max|g|)), and the gradient norm within 1e-4 relative.
+ */
+export function assertSameGradients(a: GradientResult, b: GradientResult, names: [string, string]): void {
+  for (const key of Object.keys(a.values) as Array<keyof typeof a.values>) {
+    assert.ok(
+      Math.abs(a.values[key] - b.values[key]) <= 1e-4 * Math.max(1, Math.abs(a.values[key])),
+      `${key}: ${names[0]} ${a.values[key]} vs ${names[1]} ${b.values[key]}`,
+    );
+  }
+  const gap = gradientGap(a.grads, b.grads);
+  assert.ok(gap.worst <= 1e-4 * gap.scale + 1e-7, `largest difference ${gap.worst} at ${gap.where} (largest |g| ${gap.scale})`);
+  assert.ok(Math.abs(a.gradNorm - b.gradNorm) <= 1e-4 * a.gradNorm, `gradient norm: ${names[0]} ${a.gradNorm} vs ${names[1]} ${b.gradNorm}`);
 }
