@@ -104,3 +104,28 @@ for (const setting of [
     }
   });
 }
+
+test("WebGPU: two engines of one process computing at once take turns on the device (no crash, same numbers)", { timeout: 300_000 }, async (t) => {
+  if (!needsWebgpu(t)) return;
+  // Without the process's GPU lane, a policy and a reference on WebGPU in one process crashed Dawn.
+  const policy = await policyOn("onnx", tinyModel(14), {}, "webgpu");
+  const reference = await referenceOn("onnx", tinyModel(14), "webgpu");
+  try {
+    const B = 4,
+      T = 16;
+    const inputs = maskedInputs(B, T, 8);
+    const alone = await policy.backend.logits(inputs, B, T);
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = await Promise.all([
+        policy.backend.logits(inputs, B, T),
+        reference.logProbs(inputs, { batch: B, seqLen: T }, 1),
+        policy.sample(inputs, { batch: B, seqLen: T }, { temperature: 1, topP: 1, groupSize: 2, seed: String(round) }),
+      ]);
+      assert.deepEqual(a, alone, `round ${round}: logits changed under concurrent work`);
+      assert.ok(b.every(Number.isFinite), `round ${round}: reference log-probs not finite`);
+    }
+  } finally {
+    await policy.close();
+    await reference.close();
+  }
+});

@@ -4,6 +4,7 @@
 import { Worker } from "node:worker_threads";
 import type { InferenceSession } from "onnxruntime-node";
 import type { SessionIo } from "@grpomesh/onnx-export/contract";
+import { onGpuLane } from "@grpomesh/onnx-export/gpu-lane";
 import type { TokenIds } from "./loaded-model.ts";
 
 export interface WorkerInit {
@@ -26,6 +27,19 @@ export interface RunRequest {
 }
 
 export type RunReply = { id: number; scores: Float32Array; dims: number[] } | { id: number; error: string };
+
+/** Asks a worker to release its session before it is terminated; it answers `{ released: true }`. */
+export interface ReleaseRequest {
+  release: true;
+}
+
+/** How long release() waits for a worker to release its session before terminating it anyway. */
+const RELEASE_WAIT_MS = 10_000;
+
+const providerName = (providers: InferenceSession.ExecutionProviderConfig[]): string => {
+  const first = providers[0];
+  return typeof first === "string" ? first : (first?.name ?? "cpu");
+};
 
 export interface SessionPoolOptions {
   /** Sessions (worker threads), each holding its own copy of the weights. */
@@ -64,6 +78,8 @@ export class SessionPool {
   private constructor(
     slots: Slot[],
     readonly io: SessionIo,
+    /** The execution provider: a process's WebGPU work takes turns (onGpuLane). */
+    private readonly provider: string,
   ) {
     this.slots = slots;
   }
@@ -71,7 +87,8 @@ export class SessionPool {
   /** Starts the workers and creates a session in each; rejects with onnxruntime's reason if any cannot. */
   static async create(bytes: Uint8Array, opts: SessionPoolOptions): Promise<SessionPool> {
     if (!Number.isInteger(opts.sessions) || opts.sessions < 1) throw new SessionError(`sessions is ${opts.sessions}; expected a positive integer`);
-    const started = await Promise.allSettled(Array.from({ length: opts.sessions }, () => startWorker(bytes, opts)));
+    const provider = providerName(opts.executionProviders);
+    const started = await Promise.allSettled(Array.from({ length: opts.sessions }, () => onGpuLane(provider, () => startWorker(bytes, opts))));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failed) {
       await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.slot.worker.terminate() : undefined)));
@@ -81,6 +98,7 @@ export class SessionPool {
     const pool = new SessionPool(
       ok.map((s) => s.value.slot),
       ok[0]!.value.io,
+      provider,
     );
     for (const slot of pool.slots) pool.watch(slot);
     return pool;
@@ -111,10 +129,13 @@ export class SessionPool {
     // Transfer the ids when they own their whole buffer (they do when they come from the edge).
     const own = ids.byteOffset === 0 && ids.byteLength === ids.buffer.byteLength ? ids : ids.slice();
     try {
-      return await new Promise((resolve, reject) => {
-        slot.pending.set(id, { resolve, reject });
-        const req: RunRequest = { id, ids: own, rows, seqLen, inputName, outputName };
-        slot.worker.postMessage(req, [own.buffer as ArrayBuffer]);
+      return await onGpuLane(this.provider, () => {
+        if (slot.dead) return Promise.reject(new SessionError(`session worker stopped (${slot.dead})`));
+        return new Promise<{ scores: Float32Array; dims: number[] }>((resolve, reject) => {
+          slot.pending.set(id, { resolve, reject });
+          const req: RunRequest = { id, ids: own, rows, seqLen, inputName, outputName };
+          slot.worker.postMessage(req, [own.buffer as ArrayBuffer]);
+        });
       });
     } finally {
       slot.busy = false;
@@ -122,10 +143,15 @@ export class SessionPool {
     }
   }
 
-  /** Stops every worker (the sessions go with them). */
+  /**
+   * Releases every session, then stops the workers. The sessions are released in their workers
+   * (on the GPU lane) first: a worker's teardown would free them while another thread may be
+   * using the same WebGPU device.
+   */
   async release(): Promise<void> {
     this.closed = true;
     for (const wake of this.waiting.splice(0)) wake();
+    await onGpuLane(this.provider, () => Promise.all(this.slots.map((s) => releaseSession(s))));
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
@@ -147,6 +173,26 @@ export class SessionPool {
     slot.worker.on("error", (err) => die(err.message));
     slot.worker.on("exit", (code) => die(this.closed ? "released" : `exit code ${code}`));
   }
+}
+
+/** Asks the worker to release its session; resolves when it has, it died, or RELEASE_WAIT_MS passed. */
+function releaseSession(slot: Slot): Promise<void> {
+  if (slot.dead) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      slot.worker.off("message", onMessage);
+      slot.worker.off("exit", done);
+      resolve();
+    };
+    const onMessage = (msg: unknown) => {
+      if (msg && typeof msg === "object" && "released" in msg) done();
+    };
+    const timer = setTimeout(done, RELEASE_WAIT_MS);
+    slot.worker.on("message", onMessage);
+    slot.worker.once("exit", done);
+    slot.worker.postMessage({ release: true } satisfies ReleaseRequest);
+  });
 }
 
 function startWorker(bytes: Uint8Array, opts: SessionPoolOptions): Promise<{ slot: Slot; io: SessionIo }> {

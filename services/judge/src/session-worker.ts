@@ -4,7 +4,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { runInPieces } from "@grpomesh/onnx-export/pieces";
-import type { RunReply, RunRequest, WorkerInit, WorkerReady } from "./session-pool.ts";
+import type { ReleaseRequest, RunReply, RunRequest, WorkerInit, WorkerReady } from "./session-pool.ts";
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -36,7 +36,11 @@ async function main(): Promise<void> {
     },
   } satisfies WorkerReady);
 
-  port.on("message", (req: RunRequest) => {
+  port.on("message", (req: RunRequest | ReleaseRequest) => {
+    if ("release" in req) {
+      void session.release().finally(() => port.postMessage({ released: true }));
+      return;
+    }
     const reply = (msg: RunReply, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
     runRequest(session, req).then(
       ({ scores, dims }) => reply({ id: req.id, scores, dims }, [scores.buffer as ArrayBuffer]),

@@ -6,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Corpus } from "@grpomesh/data";
 import type { TrainingBackend } from "@grpomesh/role-engines";
 import { accumulateGradients } from "@grpomesh/role-engines/accumulate";
 import type { LossInputs, LossOptions } from "@grpomesh/grpo/loss";
@@ -25,7 +26,7 @@ import { Rng, mixSeeds } from "@grpomesh/rng";
 import { ENGINES, type Engine, type EngineBenchConfig, type SizeName } from "./settings.ts";
 import { formatTable, median } from "./stats.ts";
 
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** The reference size of the engine benchmarks (4.85M parameters with the bundled vocabulary). */
 export const REFERENCE_ARCH = { n_layer: 6, d_model: 256, n_head: 8, d_ff: 1024, seq_len: 256 } as const;
@@ -468,7 +469,7 @@ export function resultsJson(machine: Machine, options: EngineBenchConfig, report
 // The bench
 
 /** One progress line on stderr, rewritten in place (\r); `label` may change as more is known. */
-function progressWriter(label: string): { label: string; update(what: string): void; done(line: string): void } {
+export function progressWriter(label: string): { label: string; update(what: string): void; done(line: string): void } {
   let width = 0;
   const write = (text: string, end: string) => {
     process.stderr.write(`\r${text.padEnd(width)}${end}`);
@@ -482,10 +483,16 @@ function progressWriter(label: string): { label: string; update(what: string): v
   return p;
 }
 
+/** One batch of B masked windows of the corpus's training text (default masking), seeded. */
+export async function maskedCorpusBatch(corpus: Corpus, seqLen: number, batchSize: number, seed: number): Promise<MaskedInputs> {
+  const { MaskedBatchStream, DEFAULT_MASKING } = await import("@grpomesh/data");
+  return new MaskedBatchStream({ ids: corpus.train, seqLen, batchSize, seed, masking: DEFAULT_MASKING, maskTokenId: corpus.vocab.maskTokenId }).next();
+}
+
 export async function run(o: EngineBenchConfig): Promise<void> {
   // Engines and the corpus load only now, so --help and flag errors are instant.
   const { loadConfig } = await import("@grpomesh/model/format");
-  const { loadCorpus, MaskedBatchStream, DEFAULT_MASKING } = await import("@grpomesh/data");
+  const { loadCorpus } = await import("@grpomesh/data");
   const { createTrainingBackend } = await import("@grpomesh/role-engines");
 
   const generator = loadConfig(resolve(ROOT, o.generator));
@@ -520,15 +527,7 @@ export async function run(o: EngineBenchConfig): Promise<void> {
     const config = sizeConfig(size, generator);
     const B = SIZE_BATCH[size];
     const T = config.seq_len;
-    const stream = new MaskedBatchStream({
-      ids: corpus.train,
-      seqLen: T,
-      batchSize: B,
-      seed: mixSeeds(o.seed, "bench-engine-data", size),
-      masking: DEFAULT_MASKING,
-      maskTokenId: corpus.vocab.maskTokenId,
-    });
-    const data = stream.next();
+    const data = await maskedCorpusBatch(corpus, T, B, mixSeeds(o.seed, "bench-engine-data", size));
     const weights = seededWeights(config, o.seed);
     const parameters = parameterCount(config);
     const report: SizeReport = {

@@ -327,8 +327,7 @@ type SizeOptions = Omit<PeerBenchConfig, "modes" | "micro_batch_size" | "engine"
 async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   // The engines load only here, so `--help` and the torch probe stay quick.
   const { loadCorpus } = await import("@grpomesh/data");
-  const { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig, saveCheckpoint, parameterCount } = await import("@grpomesh/model");
-  const { exportModelToOnnx } = await import("@grpomesh/onnx-export");
+  const { initBackend, loadConfig, saveCheckpoint, parameterCount } = await import("@grpomesh/model");
   const { checkGrpoConfig } = await import("@grpomesh/loop");
   const { InProcessJudge, benchData, benchGrpoConfig, buildInProcessTrainer, corpusBatches, measureSteps } = await import("./step.ts");
 
@@ -338,33 +337,9 @@ async function runSize(size: SizeName, o: SizeOptions): Promise<SizeReport> {
   const config = { ...benchGrpoConfig(o.batch_size, o.group_size), micro_batch_size: o.micro_batch_size };
   checkGrpoConfig(config);
 
-  // The generator: the bundled one at the default size, else one random initialisation both sides load.
-  let generator = o.generator;
-  let generatorNote = generator;
-  if (size !== "default" || !existsSync(join(generator, "config.json"))) {
-    generator = join(o.tmp, "generator");
-    const model = new MaskedTransformer(defaultGeneratorConfig(corpus.vocab.tokens, size === "reference" ? REFERENCE_ARCH : {}), { seed: 1 });
-    model.save(generator);
-    model.dispose();
-    generatorNote = "randomly initialised (seed 1)";
-  }
+  const { generator, generatorNote, judgeModel, judge, judgeNote } = await benchModelsAt(size, o.tmp, o.generator, o.judge_model, corpus.vocab.tokens);
   const modelConfig = loadConfig(generator);
   const T = modelConfig.seq_len;
-
-  // The judge: the bundled ONNX where its seq_len matches; else random weights of its architecture at T.
-  const bundled = checkpointFromOnnx(readFileSync(o.judge_model), o.judge_model);
-  let judgeModel = o.judge_model;
-  let judge = bundled;
-  let judgeNote = `${o.judge_model} (${bundled.version ?? "unversioned"})`;
-  if (bundled.config.seq_len !== T) {
-    const randomConfig = { ...bundled.config, seq_len: T };
-    const model = new MaskedTransformer(randomConfig, { seed: 2 });
-    judge = { config: randomConfig, weights: model.getWeights(), version: `random-T${T}` };
-    model.dispose();
-    judgeModel = join(o.tmp, "judge.onnx");
-    writeFileSync(judgeModel, exportModelToOnnx(judge.config, judge.weights, { version: judge.version }));
-    judgeNote = `random weights (seed 2) of the bundled judge's architecture at seq_len ${T}: the bundled judge's seq_len is ${bundled.config.seq_len}`;
-  }
   const judgeDir = join(o.tmp, "judge");
   saveCheckpoint(judgeDir, { config: judge.config, weights: judge.weights });
 
@@ -486,4 +461,51 @@ async function runPeer(python: string, jobPath: string, job: object, modes: read
   });
   if (code !== 0) throw new Error(`the PyTorch peer (${python} ${PEER_SCRIPT}) exited with status ${code}; see its messages above`);
   return parsePeerOutput(stdout, modes);
+}
+
+/**
+ * The models a bench runs at `size`: the bundled generator at the default size, else one random
+ * initialisation (seed 1) saved under `tmp`; the bundled judge where its seq_len matches, else random
+ * weights (seed 2) of its architecture at the generator's T, exported to ONNX under `tmp`. tfjs
+ * must be initialised (it makes the random models).
+ */
+export async function benchModelsAt(
+  size: SizeName,
+  tmp: string,
+  bundledGenerator: string,
+  bundledJudge: string,
+  vocab: readonly string[],
+): Promise<{
+  generator: string;
+  generatorNote: string;
+  judgeModel: string;
+  judge: { config: ModelConfig; weights: Weights; version?: string };
+  judgeNote: string;
+}> {
+  const { MaskedTransformer, defaultGeneratorConfig, loadConfig } = await import("@grpomesh/model");
+  const { exportModelToOnnx } = await import("@grpomesh/onnx-export");
+  let generator = bundledGenerator;
+  let generatorNote = generator;
+  if (size !== "default" || !existsSync(join(generator, "config.json"))) {
+    generator = join(tmp, `generator-${size}`);
+    const model = new MaskedTransformer(defaultGeneratorConfig([...vocab], size === "reference" ? REFERENCE_ARCH : {}), { seed: 1 });
+    model.save(generator);
+    model.dispose();
+    generatorNote = "randomly initialised (seed 1)";
+  }
+  const T = loadConfig(generator).seq_len;
+  const bundled = checkpointFromOnnx(readFileSync(bundledJudge), bundledJudge);
+  let judgeModel = bundledJudge;
+  let judge = bundled;
+  let judgeNote = `${bundledJudge} (${bundled.version ?? "unversioned"})`;
+  if (bundled.config.seq_len !== T) {
+    const randomConfig = { ...bundled.config, seq_len: T };
+    const model = new MaskedTransformer(randomConfig, { seed: 2 });
+    judge = { config: randomConfig, weights: model.getWeights(), version: `random-T${T}` };
+    model.dispose();
+    judgeModel = join(tmp, `judge-T${T}.onnx`);
+    writeFileSync(judgeModel, exportModelToOnnx(judge.config, judge.weights, { version: judge.version }));
+    judgeNote = `random weights (seed 2) of the bundled judge's architecture at seq_len ${T}: the bundled judge's seq_len is ${bundled.config.seq_len}`;
+  }
+  return { generator, generatorNote, judgeModel, judge, judgeNote };
 }

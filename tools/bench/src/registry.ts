@@ -5,6 +5,7 @@ import {
   ENGINE_BENCH_SETTINGS,
   FLEET_BENCH_SETTINGS,
   fleetRelations,
+  GPU_BENCH_SETTINGS,
   JUDGE_BENCH_SETTINGS,
   PEER_BENCH_SETTINGS,
   STEP_BENCH_SETTINGS,
@@ -45,6 +46,12 @@ export const BENCHES: Record<string, BenchEntry> = {
       "Forward and training-step (GRPO loss + gradients + AdamW) time and GFLOP/s of every training engine (onnx, tfjs), default and reference sizes, against our goals (training step ≥ 80 GFLOP/s, forward ≥ 120 at the reference size)",
     settings: ENGINE_BENCH_SETTINGS,
     load: () => import("./engine.ts"),
+  }),
+  gpu: bench({
+    summary:
+      "GPU (webgpu; cuda when installed) against the CPU provider: the adapter, judge sequences/s, a training step's time and the whole GRPO step's time, default and reference sizes",
+    settings: GPU_BENCH_SETTINGS,
+    load: () => import("./gpu.ts"),
   }),
   peer: bench({
     summary: "Our GRPO step against the seed's algorithm in PyTorch (repeat-k and one-forward-per-group), same model and batches; the ratios",

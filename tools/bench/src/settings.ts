@@ -156,6 +156,32 @@ export const TASKS_BENCH_SETTINGS = {
   out: setting(z.string(), "", "folder for the run directories, logs and tasks-bench.json; empty: runs/bench-tasks-<task>-<date-time>"),
 };
 
+export const GPU_BENCH_SETTINGS = {
+  sizes: setting(
+    names(SIZE_NAMES),
+    "default,reference",
+    "comma list of default (the bundled generator, B=16) and reference (6 layers, d_model 256, T=256; B=16 for the step, 64 for the engine)",
+  ),
+  providers: setting(
+    names(["cpu", "webgpu", "cuda"]),
+    "cpu,webgpu",
+    "onnxruntime execution providers to measure, in order; the first is the baseline of the ratios",
+  ),
+  runs: setting(int(1), 3, "timed runs per engine phase (forward, training step) and judge batch; medians"),
+  steps: setting(int(1), 3, "timed whole GRPO steps per provider and size (means)"),
+  warmup: setting(int(0), 1, "untimed runs and steps first (a GPU's first run compiles its shaders)"),
+  budget_s: setting(z.number().min(0), 90, "seconds per engine phase after which no further timed run starts, once one is done; 0: no limit"),
+  batch_size: setting(int(1), 16, "masked inputs per GRPO step"),
+  group_size: GROUP_SIZE,
+  judge_batch: setting(int(1), 128, "sequences per judge run (a step's B·k)"),
+  threads: setting(int(0), 0, "onnxruntime intra-op threads on the CPU provider; 0: os.availableParallelism()"),
+  seed: setting(z.int(), 1, "seed of the random weights and the batches"),
+  json: JSON_OUT,
+  generator: GENERATOR,
+  judge_model: JUDGE_FILE,
+};
+
+export type GpuBenchConfig = Values<typeof GPU_BENCH_SETTINGS>;
 export type JudgeBenchConfig = Values<typeof JUDGE_BENCH_SETTINGS>;
 export type FleetBenchConfig = Values<typeof FLEET_BENCH_SETTINGS>;
 export type StepBenchConfig = Values<typeof STEP_BENCH_SETTINGS>;

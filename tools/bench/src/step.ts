@@ -15,6 +15,8 @@ import { PolicyEngine, ReferenceEngine, type EngineChoice } from "@grpomesh/role
 import { GRPO_DEFAULTS, GrpoTrainer, grpoDataSeed, type DataPort, type GrpoConfig, type JudgePort, type StepRecord } from "@grpomesh/loop";
 import { MaskedTransformer, defaultGeneratorConfig, initBackend, loadConfig } from "@grpomesh/model";
 import { inspectJudgeModel } from "@grpomesh/onnx-export";
+import { resolveExecutionProvider } from "@grpomesh/onnx-export/providers";
+import { onGpuLane } from "@grpomesh/onnx-export/gpu-lane";
 import { DEFAULT_RUN_TOKENS, runInPieces } from "@grpomesh/onnx-export/pieces";
 import { GrpcPolicy, GrpcReference, JudgeFleet } from "@grpomesh/orchestrator";
 import { ROOT, startStack, writeCharacterJudge } from "@grpomesh/launcher";
@@ -31,22 +33,33 @@ export class InProcessJudge implements JudgePort {
     private readonly int64: boolean,
     private readonly version: string,
     private readonly runTokens: number,
+    /** The execution provider: this process's WebGPU work takes turns (onGpuLane). */
+    private readonly provider: string,
   ) {}
 
   /** `threads`: onnxruntime's intra-op threads (default: onnxruntime's own choice, all cores). */
   /** `runTokens`: tokens per onnxruntime run, as a judge replica's --run_tokens (0: one run). */
-  static async open(path: string, threads?: number, runTokens = DEFAULT_RUN_TOKENS): Promise<InProcessJudge> {
+  /** `providers`: the session's execution providers (resolveExecutionProvider's sessionProviders; default the CPU). */
+  static async open(path: string, threads?: number, runTokens = DEFAULT_RUN_TOKENS, providers: readonly string[] = ["cpu"]): Promise<InProcessJudge> {
     const bytes = readFileSync(path);
     const info = inspectJudgeModel(bytes);
-    const session = await ort.InferenceSession.create(bytes, threads ? { intraOpNumThreads: threads } : {});
-    return new InProcessJudge(session, info.inputName, info.inputDtype === "int64", info.version ?? "unversioned", runTokens);
+    const provider = providers[0] ?? "cpu";
+    const session = await onGpuLane(provider, () =>
+      ort.InferenceSession.create(bytes, {
+        executionProviders: [...providers],
+        logSeverityLevel: 3,
+        ...(threads ? { intraOpNumThreads: threads } : {}),
+      }),
+    );
+    return new InProcessJudge(session, info.inputName, info.inputDtype === "int64", info.version ?? "unversioned", runTokens, provider);
   }
 
   async score(sequences: Int32Array, { count, seqLen, groupSize }: { count: number; seqLen: number; groupSize: number }) {
     const ids = this.int64 ? BigInt64Array.from(sequences, (x) => BigInt(x)) : sequences;
     const { data } = await runInPieces(count, seqLen, this.runTokens, async (start, rows) => {
       const piece = ids.subarray(start * seqLen, (start + rows) * seqLen);
-      const out = await this.session.run({ [this.inputName]: new ort.Tensor(this.int64 ? "int64" : "int32", piece, [rows, seqLen]) });
+      const input = new ort.Tensor(this.int64 ? "int64" : "int32", piece, [rows, seqLen]);
+      const out = await onGpuLane(this.provider, () => this.session.run({ [this.inputName]: input }));
       const scores = Object.values(out)[0]!;
       return { data: scores.data as Float32Array, dims: scores.dims };
     });
@@ -54,7 +67,7 @@ export class InProcessJudge implements JudgePort {
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await onGpuLane(this.provider, () => this.session.release());
   }
 }
 
@@ -94,6 +107,8 @@ export interface InProcessOptions {
   threads?: number;
   /** The engines' onnxruntime threads spin after a run (default: off, as the services). */
   spinWait?: boolean;
+  /** onnxruntime execution provider of the engines and the judge session (auto, cpu, webgpu, cuda; default the engines' auto and a CPU judge). */
+  executionProvider?: string;
 }
 
 /** The GRPO step in one process: policy and reference engines from `generator`, the judge as one onnxruntime session. */
@@ -103,10 +118,18 @@ export async function buildInProcessTrainer(opts: InProcessOptions): Promise<InP
     ...(opts.engine ? { engine: opts.engine } : {}),
     ...(opts.threads ? { threads: opts.threads } : {}),
     spinning: opts.spinWait ?? false,
+    ...(opts.executionProvider ? { executionProvider: opts.executionProvider } : {}),
   };
   const policy = await PolicyEngine.fromCheckpoint(opts.generator, engineOptions);
   const reference = await ReferenceEngine.fromCheckpoint(opts.generator, engineOptions);
-  const judge = await InProcessJudge.open(opts.judgeModel, opts.threads);
+  const provider = opts.executionProvider ? resolveExecutionProvider(opts.executionProvider) : undefined;
+  // on a GPU provider the judge runs whole requests, as a judge replica does there
+  const judge = await InProcessJudge.open(
+    opts.judgeModel,
+    opts.threads,
+    provider && provider.provider !== "cpu" ? 0 : DEFAULT_RUN_TOKENS,
+    provider?.sessionProviders,
+  );
   const trainer = new GrpoTrainer({ policy, reference, judge, data: opts.data(seqLen) }, opts.config, { maskTokenId: opts.maskTokenId });
   return {
     trainer,

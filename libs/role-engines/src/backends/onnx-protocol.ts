@@ -24,7 +24,9 @@ export type OnnxCall =
   | { op: "getWeights"; args: [] }
   | { op: "setWeights"; args: [weights: Map<string, Float32Array>] }
   | { op: "exportOptimizerState"; args: [] }
-  | { op: "importOptimizerState"; args: [state: unknown] };
+  | { op: "importOptimizerState"; args: [state: unknown] }
+  /** Releases every onnxruntime session (before the worker is terminated). */
+  | { op: "release"; args: [] };
 
 export type OnnxRequest = OnnxCall & { id: number };
 export type OnnxReply = { id: number; result: unknown } | { id: number; error: string };

@@ -75,6 +75,8 @@ async function dispatch(trainer: OnnxTrainer, req: OnnxRequest): Promise<unknown
       return trainer.getWeights();
     case "exportOptimizerState":
       return trainer.exportOptimizerState();
+    case "release":
+      return await trainer.release();
     default:
       throw new Error(`unknown request ${JSON.stringify((req as { op: string }).op)}`);
   }

@@ -3,6 +3,7 @@
 import { Worker } from "node:worker_threads";
 import type { AdamWSettings, AdamWState, ModelConfig, Weights } from "@grpomesh/model/format";
 import type { LossInputs, LossOptions, LossValues } from "@grpomesh/grpo/loss";
+import { onGpuLane } from "@grpomesh/onnx-export/gpu-lane";
 import { failedPrecondition } from "../errors.ts";
 import { compact, type OnnxCall, type OnnxReply, type OnnxWorkerInit, type OnnxWorkerReady } from "./onnx-protocol.ts";
 import type { TrainingBackend } from "./types.ts";
@@ -25,6 +26,8 @@ export class OnnxWorkerBackend implements TrainingBackend {
     private readonly parameters: number,
     /** Which provider runs each graph's nodes, on GPU providers ("" on the CPU). */
     readonly placement: string,
+    /** The execution provider (WebGPU work of a process takes turns: onGpuLane). */
+    private readonly provider: string,
   ) {
     worker.on("message", (reply: OnnxReply) => {
       const p = this.pending.get(reply.id);
@@ -65,7 +68,8 @@ export class OnnxWorkerBackend implements TrainingBackend {
       worker.once("message", (msg: OnnxWorkerReady) => {
         worker.removeAllListeners("error");
         worker.removeAllListeners("exit");
-        if (msg.type === "ready") resolve(new OnnxWorkerBackend(worker, msg.description, msg.parameterCount, msg.placement));
+        if (msg.type === "ready")
+          resolve(new OnnxWorkerBackend(worker, msg.description, msg.parameterCount, msg.placement, options.executionProviders[0] ?? "cpu"));
         else fail(msg.message);
       });
       worker.once("error", (err) => fail(`worker failed to start: ${err.message}`));
@@ -75,10 +79,13 @@ export class OnnxWorkerBackend implements TrainingBackend {
 
   private call<T>(call: OnnxCall): Promise<T> {
     if (this.dead) return Promise.reject(failedPrecondition(`the onnxruntime engine's worker stopped (${this.dead}); restart the policy`));
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, ...call });
+    return onGpuLane(this.provider, () => {
+      if (this.dead) return Promise.reject(failedPrecondition(`the onnxruntime engine's worker stopped (${this.dead}); restart the policy`));
+      const id = this.nextId++;
+      return new Promise<T>((resolve, reject) => {
+        this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        this.worker.postMessage({ id, ...call });
+      });
     });
   }
 
@@ -123,6 +130,9 @@ export class OnnxWorkerBackend implements TrainingBackend {
 
   async dispose(): Promise<void> {
     if (this.dead) return;
+    // Sessions are released in the worker, on the lane, before it goes: a terminated worker would
+    // free them during its teardown, while another thread may be using the device.
+    await this.call({ op: "release", args: [] }).catch(() => undefined);
     this.dead = "released";
     await this.worker.terminate();
   }
