@@ -67,26 +67,45 @@ describe("checkDockerfile", () => {
     assertProblem(checkDockerfile(c, ports), /installs without devDependencies, but tsx \(which runs every service\) is one/);
     const d = bundle();
     editDockerfile(d, /ONNXRUNTIME_NODE_INSTALL=skip/g, "ONNXRUNTIME_NODE_INSTALL=yes");
-    assertProblem(checkDockerfile(d, ports), /npm ci with ONNXRUNTIME_NODE_INSTALL=yes; expected skip, or cuda12 for the GPU judge/);
+    assertProblem(checkDockerfile(d, ports), /npm ci with ONNXRUNTIME_NODE_INSTALL=yes; expected skip, or cuda12 for the CUDA judge/);
   });
   it("passes on the repository, with a target for every service", () => {
     const b = bundle();
     assert.deepEqual(checkDockerfile(b, ports), []);
     const targets = serviceTargets(parseDockerfile(b.dockerfile.text)).map((t) => `${t.stage.name}:${t.service}`);
     assert.deepEqual(targets.sort(), [
+      "judge-cuda:judge",
       "judge-gpu:judge",
       "judge:judge",
       "orchestrator:orchestrator",
       "policy-cpu:policy",
+      "policy-tfjs-gpu:policy",
       "policy:policy",
       "reference-cpu:reference",
+      "reference-tfjs-gpu:reference",
       "reference:reference",
     ]);
   });
 
+  it("the GPU targets use WebGPU from npm: no CUDA base, Debian's Vulkan loader, the graphics capability, webgpu by name", () => {
+    const cuda = bundle();
+    editDockerfile(cuda, "FROM ${NODE_IMAGE} AS runtime-gpu", "FROM ${CUDA12_IMAGE} AS runtime-gpu");
+    const problems = checkDockerfile(cuda, ports);
+    for (const t of ["judge-gpu", "policy", "reference"]) assertProblem(problems, new RegExp(`target ${t} starts FROM nvidia/cuda:12[^,]*, a CUDA image`));
+    const noLoader = bundle();
+    editDockerfile(noLoader, "apt-get install -y --no-install-recommends libvulkan1", "apt-get install -y --no-install-recommends ca-certificates");
+    assertProblem(checkDockerfile(noLoader, ports), /target policy does not install Debian's Vulkan loader/);
+    const noGraphics = bundle();
+    editDockerfile(noGraphics, "NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics", "NVIDIA_DRIVER_CAPABILITIES=compute,utility");
+    assertProblem(checkDockerfile(noGraphics, ports), /target judge-gpu: NVIDIA_DRIVER_CAPABILITIES is compute,utility; expected graphics/);
+    const auto = bundle();
+    editDockerfile(auto, "POLICY_EXECUTION_PROVIDER=webgpu", "POLICY_EXECUTION_PROVIDER=auto");
+    assertProblem(checkDockerfile(auto, ports), /target policy: the execution provider is auto; expected webgpu/);
+  });
+
   it("an entry point that does not exist in the repository is caught", () => {
     const b = bundle();
-    editDockerfile(b, '"services/reference/src/main.ts"]\nCMD []\n\n# ---- policy-cpu', '"services/reference/src/server.ts"]\nCMD []\n\n# ---- policy-cpu');
+    editDockerfile(b, '"services/reference/src/main.ts"]\nCMD []\n\n# ===', '"services/reference/src/server.ts"]\nCMD []\n\n# ===');
     assertProblem(checkDockerfile(b, ports), /Dockerfile:\d+: runs services\/reference\/src\/server\.ts, which does not exist in the repository/);
   });
 
@@ -95,8 +114,8 @@ describe("checkDockerfile", () => {
     editDockerfile(b, "FROM runtime-cpu AS judge\nEXPOSE 50051 9464", "FROM runtime-cpu AS judge\nEXPOSE 50061 9464");
     editDockerfile(
       b,
-      '"127.0.0.1:50072"]\nENTRYPOINT ["node", "--import", "tsx", "services/reference/src/main.ts"]\nCMD []\n\n# ---- policy-cpu',
-      '"127.0.0.1:50071"]\nENTRYPOINT ["node", "--import", "tsx", "services/reference/src/main.ts"]\nCMD []\n\n# ---- policy-cpu',
+      '"127.0.0.1:50072"]\nENTRYPOINT ["node", "--import", "tsx", "services/reference/src/main.ts"]\nCMD []\n\n# ================================ optional',
+      '"127.0.0.1:50071"]\nENTRYPOINT ["node", "--import", "tsx", "services/reference/src/main.ts"]\nCMD []\n\n# ================================ optional',
     );
     const problems = checkDockerfile(b, ports);
     assertProblem(problems, /target judge: EXPOSE 50061 9464 lacks 50051, a default port of services\/judge/);

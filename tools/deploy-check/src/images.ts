@@ -195,13 +195,14 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
         problems.push(`${file}:${ins.line}: installs without devDependencies, but tsx (which runs every service) is one`);
       if (env.ONNXRUNTIME_NODE_INSTALL !== "skip" && env.ONNXRUNTIME_NODE_INSTALL !== "cuda12")
         problems.push(
-          `${file}:${ins.line}: npm ci with ONNXRUNTIME_NODE_INSTALL=${env.ONNXRUNTIME_NODE_INSTALL ?? "(unset)"}; expected skip, or cuda12 for the GPU judge`,
+          `${file}:${ins.line}: npm ci with ONNXRUNTIME_NODE_INSTALL=${env.ONNXRUNTIME_NODE_INSTALL ?? "(unset)"}; expected skip, or cuda12 for the CUDA judge (judge-cuda)`,
         );
       const tf = /@tensorflow\/tfjs-node(?:-gpu)?@(\S+)/.exec(run)?.[1];
       if (tf && tf !== core)
         problems.push(`${file}:${ins.line}: installs tfjs-node ${tf}; the lockfile's @tensorflow/tfjs-core is ${core}, and they must match`);
     }
   }
+  problems.push(...checkGpuTargets(df, file));
   const targets = serviceTargets(df);
   for (const svc of SERVICES) if (!targets.some((t) => t.service === svc)) problems.push(`${file}: no target runs services/${svc}/src/main.ts`);
   for (const t of targets) {
@@ -218,6 +219,52 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
     const hcTarget = (hc ? healthcheckCommand(hc.args) : undefined)?.find((a) => /^[\w.[\]:-]+:\d+$/.test(a));
     if (hcTarget && Number(hcTarget.split(":").at(-1)) !== grpc)
       problems.push(`${at}: HEALTHCHECK checks ${hcTarget}; services/${t.service} serves gRPC on ${grpc}`);
+  }
+  return problems;
+}
+
+/** The GPU targets: onnxruntime's WebGPU provider, which ships in its npm package. */
+export const GPU_TARGETS = ["judge-gpu", "policy", "reference"] as const;
+
+/**
+ * The GPU targets build from Debian and npm alone and reach the GPU through Vulkan: no CUDA base
+ * image (a registry beyond Debian's, and CUDA they do not use), onnxruntime's download skipped,
+ * Debian's Vulkan loader installed, the NVIDIA toolkit's graphics capability asked for (it mounts
+ * the driver's Vulkan ICD), and the WebGPU provider chosen by name (a missing driver fails the start).
+ */
+export function checkGpuTargets(df: Dockerfile, file: string): string[] {
+  const problems: string[] = [];
+  for (const name of GPU_TARGETS) {
+    const stage = stageByName(df, name);
+    if (!stage) {
+      problems.push(`${file}: no target ${name} (a GPU target on the WebGPU provider)`);
+      continue;
+    }
+    const at = `${file}: target ${name}`;
+    const chain = ancestry(df, stage);
+    const root = chain.at(-1)!.base;
+    if (/nvidia\/cuda|nvcr\.io|cuda/i.test(root))
+      problems.push(`${at} starts FROM ${root}, a CUDA image: the GPU targets need only Debian and npm (WebGPU ships in onnxruntime-node)`);
+    const runs = chain.flatMap((s) => s.instructions.filter((i) => i.keyword === "RUN").map((i) => i.args));
+    if (!runs.some((r) => /apt-get install\b[^&;]*\blibvulkan1\b/.test(r)))
+      problems.push(`${at} does not install Debian's Vulkan loader (apt-get install libvulkan1)`);
+    if (runs.some((r) => /\bcurl\b|\bwget\b/.test(r))) problems.push(`${at} downloads with curl or wget: the GPU targets need only Debian and npm`);
+    const env = stageEnv(df, stage);
+    if (env.ONNXRUNTIME_NODE_INSTALL !== "skip")
+      problems.push(`${at}: ONNXRUNTIME_NODE_INSTALL is ${env.ONNXRUNTIME_NODE_INSTALL ?? "(unset)"}; expected skip (no CUDA download)`);
+    if (
+      !(env.NVIDIA_DRIVER_CAPABILITIES ?? "")
+        .split(",")
+        .map((c) => c.trim())
+        .some((c) => c === "graphics" || c === "all")
+    ) {
+      problems.push(
+        `${at}: NVIDIA_DRIVER_CAPABILITIES is ${env.NVIDIA_DRIVER_CAPABILITIES ?? "(unset)"}; expected graphics among them (the NVIDIA toolkit mounts the driver's Vulkan ICD only then)`,
+      );
+    }
+    const provider = env.JUDGE_EXECUTION_PROVIDER ?? env.POLICY_EXECUTION_PROVIDER ?? env.REFERENCE_EXECUTION_PROVIDER;
+    if (provider !== "webgpu")
+      problems.push(`${at}: the execution provider is ${provider ?? "(unset)"}; expected webgpu (by name, so a node without a Vulkan driver fails at start)`);
   }
   return problems;
 }
