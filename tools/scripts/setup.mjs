@@ -42,7 +42,11 @@ function atLeast(version, min) {
   return true;
 }
 
+/** Root runs commands as they are; anyone else through `sudo -n` (no password prompt), where it works. */
+const asRoot = process.getuid?.() === 0 ? [] : ["sudo", "-n", "--"];
+
 function run(command, args) {
+  [command, ...args] = [...asRoot, command, ...args];
   say(`$ ${command} ${args.join(" ")}`);
   const r = spawnSync(command, args, { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
   if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (exit ${r.status ?? r.signal})`);
@@ -68,7 +72,8 @@ if (mode === "check") {
 }
 try {
   if (!existsSync("/usr/bin/apt-get")) throw new Error("apt-get is not on this machine (Debian or Ubuntu expected)");
-  if (process.getuid?.() !== 0) throw new Error("installing Debian packages needs root; run: sudo npm run setup");
+  if (asRoot.length && spawnSync("sudo", ["-n", "true"]).status !== 0)
+    throw new Error("installing Debian packages needs root (or sudo without a password); run: sudo npm run setup");
   const codename = debianCodename();
   const backports = missing.some((p) => p.suite === "bookworm-backports");
   if (backports && codename !== "bookworm")
@@ -77,10 +82,12 @@ try {
     );
   if (backports && !existsSync(BACKPORTS_LIST)) {
     say(`adding ${BACKPORTS_LIST} (Debian's bookworm-backports, main)`);
-    writeFileSync(
-      BACKPORTS_LIST,
-      "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
-    );
+    const source =
+      "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n";
+    if (!asRoot.length) writeFileSync(BACKPORTS_LIST, source);
+    else if (spawnSync("sudo", ["-n", "tee", BACKPORTS_LIST], { input: source, stdio: ["pipe", "ignore", "inherit"] }).status !== 0) {
+      throw new Error(`cannot write ${BACKPORTS_LIST} with sudo`);
+    }
   }
   run("apt-get", ["update", "-q"]);
   const plain = missing.filter((p) => p.suite === null).map((p) => p.name);
