@@ -16,14 +16,23 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
+/** Steps the progress line's smoothed reward averages over. */
+export const REWARD_WINDOW = 20;
+
+/**
+ * The live progress line: step, the step's mean reward ± its sd over the B·k completions, the mean
+ * reward of the last REWARD_WINDOW steps (one step's reward is noisy), KL per completion token (the
+ * unit warn_kl compares), loss, gradient norm, steps/s and ETA.
+ */
 export class ProgressLine {
   private readonly started = performance.now();
   private firstStep: number | undefined;
+  private readonly rewards: number[] = [];
   constructor(
     private readonly maxSteps: number,
     private readonly mode: "line" | "log",
     private readonly every: number,
-    private readonly out: NodeJS.WriteStream = process.stdout,
+    private readonly out: Pick<NodeJS.WritableStream, "write"> = process.stdout,
   ) {}
 
   step(r: StepRecord): void {
@@ -32,10 +41,13 @@ export class ProgressLine {
     const done = r.step - this.firstStep;
     const rate = done / (elapsed / 1000);
     const eta = ((this.maxSteps - r.step) / rate) * 1000;
+    this.rewards.push(r.mean_reward);
+    if (this.rewards.length > REWARD_WINDOW) this.rewards.shift();
+    const smoothed = this.rewards.reduce((a, b) => a + b, 0) / this.rewards.length;
     const line =
       `step ${String(r.step).padStart(String(this.maxSteps).length)}/${this.maxSteps}` +
-      ` | reward ${r.mean_reward.toFixed(3)} ±${r.std_reward.toFixed(3)}` +
-      ` | kl ${fixed(r.mean_kl, 4)} | loss ${fixed(r.loss, 4)} | gnorm ${r.grad_norm.toFixed(2)}` +
+      ` | reward ${r.mean_reward.toFixed(3)} ±${r.std_reward.toFixed(3)} (last-${this.rewards.length} mean ${smoothed.toFixed(3)})` +
+      ` | kl/tok ${fixed(r.kl_per_token, 5)} | loss ${fixed(r.loss, 4)} | gnorm ${r.grad_norm.toFixed(2)}` +
       ` | ${rate.toFixed(2)} steps/s | ETA ${formatDuration(eta)}`;
     if (this.mode === "line") this.out.write(`\r\x1b[2K${line}`);
     else if (r.step % this.every === 0 || r.step === this.maxSteps || r.step === this.firstStep + 1) this.out.write(`${line}\n`);
