@@ -28,7 +28,14 @@ export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 export function createMetrics(prefix: string, opts: { defaultMetrics?: boolean } = {}): ServiceMetrics {
   if (!/^[a-z_][a-z0-9_]*$/.test(prefix)) throw new Error(`metric prefix "${prefix}" must match [a-z_][a-z0-9_]*`);
   const registry = new Registry();
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: `${prefix}_` });
+  if (opts.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register: registry, prefix: `${prefix}_` });
+    // prom-client names three gauges *_total, which Prometheus keeps for counters (promtool check
+    // metrics flags them); the same numbers, by type, are the gauges without the suffix.
+    for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
+      registry.removeSingleMetric(`${prefix}_${name}`);
+    }
+  }
   const success = new Counter({
     name: `${prefix}_request_success_total`,
     help: "Requests answered OK, by method.",

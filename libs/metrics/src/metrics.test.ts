@@ -27,3 +27,14 @@ test("call observations become success/failure counters and a latency histogram 
 test("bad prefixes are refused", () => {
   assert.throws(() => createMetrics("Bad-Prefix"), /must match/);
 });
+
+test("only counters end in _total (Prometheus's convention; promtool check metrics flags the rest), and the process metrics stay", async () => {
+  const m = createMetrics("svc");
+  const metrics = await m.registry.getMetricsAsJSON();
+  const misnamed = metrics.filter((x) => x.name.endsWith("_total") && String(x.type) !== "counter").map((x) => `${x.name} (${x.type})`);
+  assert.deepEqual(misnamed, []);
+  const names = metrics.map((x) => x.name);
+  for (const kept of ["svc_nodejs_active_handles", "svc_nodejs_active_requests", "svc_process_cpu_seconds_total", "svc_nodejs_heap_size_used_bytes"]) {
+    assert.ok(names.includes(kept), `${kept} is missing`);
+  }
+});

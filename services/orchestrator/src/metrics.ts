@@ -39,7 +39,11 @@ export class RunMetrics {
   constructor() {
     this.service = createMetrics("orchestrator");
     const registers = [this.service.registry];
-    for (const f of STEP_FIELDS) this.fields.set(f, new Gauge({ name: `grpo_${f}`, help: `GRPO ${f.replace(/_/g, " ")} of the last step.`, registers }));
+    for (const f of STEP_FIELDS) {
+      // Prometheus spells units out: the record's tokens_per_s is grpo_tokens_per_second
+      const name = `grpo_${f.replace(/_per_s$/, "_per_second")}`;
+      this.fields.set(f, new Gauge({ name, help: `GRPO ${f.replace(/_per_s$/, " per second").replace(/_/g, " ")} of the last step.`, registers }));
+    }
     this.step = new Gauge({ name: "grpo_step", help: "Steps applied so far.", registers });
     this.policyVersion = new Gauge({ name: "grpo_policy_version", help: "Policy version after the last step.", registers });
     this.judgeInfo = new Gauge({
