@@ -305,7 +305,10 @@ export class GrpoTrainer<C = unknown> {
       );
     }
     if (c.sample_interval > 0 && stepNo % c.sample_interval === 0 && this.opts.decode) {
-      this.opts.hooks?.onSamples?.(stepNo, this.samplesFrom(batch, sampled.completions, judged.scores, c.samples_to_show));
+      const samples = this.samplesFrom(batch, sampled.completions, judged.scores, c.samples_to_show);
+      // in the log too, for the run report's samples table
+      this.append({ type: "samples", step: stepNo, time: new Date().toISOString(), samples });
+      this.opts.hooks?.onSamples?.(stepNo, samples);
     }
     return record;
   }

@@ -1,6 +1,7 @@
 // The orchestrator's run, start to end: plan it (fresh, resume, or already finished), connect to
 // policy, reference and judges, check them, serve the OrchestratorService, run the GRPO loop, and
 // write and print the summary. services/orchestrator/src/main.ts wires this to the process.
+import { writeRunReport } from "@grpomesh/report";
 import { join } from "node:path";
 import { defaults, formatConfig } from "@grpomesh/config";
 import {
@@ -94,6 +95,7 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
   const facts = await runStartupChecks({ policy, reference, judges, task, resuming }, log);
   const data = task.data({ seqLen: facts.seqLen, batchSize: cfg.batch_size, seed: grpoDataSeed(cfg.seed), evalBatches: cfg.eval_batches });
   const metrics = new RunMetrics();
+  const report = new ReportWriter(runDir, (m) => console.warn(`[orchestrator] WARNING: ${m}`));
   const mode = cfg.progress === "auto" ? (process.stdout.isTTY ? "line" : "log") : cfg.progress;
   const progress = new ProgressLine(cfg.max_iters, mode, cfg.log_every);
   const trainer = new GrpoTrainer({ policy, reference, judge: judges, data }, cfg, {
@@ -123,6 +125,7 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
       onCheckpoint: (dir, step) => {
         progress.breakLine();
         log(`checkpoint @ step ${step}: ${dir}`);
+        report.update();
       },
     },
   });
@@ -203,6 +206,8 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
       };
       const summaryPath = join(runDir, SUMMARY_FILE);
       inRunDir(runDir, summaryPath, "write", () => writeAtomic(summaryPath, JSON.stringify(summary, null, 2) + "\n"));
+      report.update();
+      const reportPath = await report.settled();
       console.log(
         [
           "",
@@ -216,6 +221,7 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
           `  checkpoint         ${summary.checkpoint ?? "none"}`,
           `  log                ${summary.log}`,
           `  summary            ${summaryPath}`,
+          ...(reportPath ? [`  report             ${reportPath}`] : []),
         ].join("\n"),
       );
       // Stopped by a signal before max_iters: a checkpoint was written, but the run is not finished —
@@ -251,4 +257,37 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
 
 function signed(x: number): string {
   return `${x >= 0 ? "+" : ""}${x.toFixed(4)}`;
+}
+
+/**
+ * The run's report.html, rewritten at each checkpoint and at the end. Renders one at a time (a
+ * request while one renders makes one more afterwards); a failure is a warning, never the run's end.
+ */
+class ReportWriter {
+  private running: Promise<void> = Promise.resolve();
+  private queued = false;
+  private path: string | null = null;
+  constructor(
+    private readonly runDir: string,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  update(): void {
+    if (this.queued) return;
+    this.queued = true;
+    this.running = this.running.then(async () => {
+      this.queued = false;
+      try {
+        this.path = await writeRunReport(this.runDir);
+      } catch (err) {
+        this.warn(`the run report could not be written: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  /** The report's path once every requested render finished (null if none succeeded). */
+  async settled(): Promise<string | null> {
+    await this.running;
+    return this.path;
+  }
 }

@@ -84,6 +84,10 @@ test("npm start's stack trains a tiny policy over gRPC and the judge's reward ri
     );
     assert.equal(summary.policy_weights_changed, true);
     assert.equal(summary.reference_unchanged, true);
+    // The run's report, written at the end: its charts, and its path in the closing summary.
+    const report = readFileSync(join(runDir, "report.html"), "utf8");
+    assert.ok((report.match(/<svg /g) ?? []).length >= 8, "report.html lacks its charts");
+    assert.match(output, /report +\S+report\.html/);
     // The judge is frozen: its file is untouched and every step was scored by the one version.
     assert.equal(sha256(judgeModel), judgeDigest);
     assert.deepEqual([...new Set(steps.map((s) => s.judge_version))], [judgeLabel(judgeModel, "e-counter-v1")]);
