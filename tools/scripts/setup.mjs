@@ -4,6 +4,8 @@
 //   - libvulkan1 (the Vulkan loader) and mesa-vulkan-drivers (Mesa's lavapipe, a software Vulkan
 //     adapter): the WebGPU tests run onnxruntime's WebGPU provider on it. Dawn needs Mesa ≥ 25,
 //     so the driver comes from bookworm-backports (bookworm's 22.3 lacks features Dawn needs).
+//   - prometheus (the server and promtool): the alert rules' unit tests, `promtool check metrics`
+//     on every service, and a real Prometheus scraping a training stack.
 //
 //   npm run setup             install what is missing (needs root and apt-get)
 //   node tools/scripts/setup.mjs --check
@@ -17,6 +19,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 const PACKAGES = [
   { name: "libvulkan1", min: "1.3", suite: null, why: "the Vulkan loader (WebGPU tests)" },
   { name: "mesa-vulkan-drivers", min: "25", suite: "bookworm-backports", why: "Mesa's lavapipe, a software Vulkan adapter (WebGPU tests)" },
+  { name: "prometheus", min: "2.42", suite: null, why: "Prometheus and promtool (alert rule and metrics tests)" },
 ];
 const BACKPORTS_LIST = "/etc/apt/sources.list.d/grpomesh-bookworm-backports.sources";
 
@@ -67,7 +70,7 @@ const missing = PACKAGES.filter((p) => {
 if (missing.length === 0) process.exit(0);
 const list = missing.map((p) => `${p.name} ≥ ${p.min} (${p.why})`).join(", ");
 if (mode === "check") {
-  say(`missing ${list}: the WebGPU tests will skip. Install them with: npm run setup (root, Debian)`);
+  say(`missing ${list}: the tests that need them will skip. Install them with: npm run setup (root, Debian)`);
   process.exit(0);
 }
 try {
