@@ -3,22 +3,23 @@
 import { Gauge, createMetrics, type ServiceMetrics } from "@grpomesh/metrics";
 import type { EvalRecord, StepRecord } from "@grpomesh/loop";
 
-const STEP_FIELDS = [
-  "loss",
-  "pg_loss",
-  "kl_penalty",
-  "mean_reward",
-  "std_reward",
-  "mean_advantage",
-  "mean_kl",
-  "kl_per_token",
-  "mean_log_prob",
-  "frac_zero_std_groups",
-  "grad_norm",
-  "learning_rate",
-  "clip_frac",
-  "tokens_per_s",
-] as const;
+/** The step record's fields exported as gauges (`grpo_<field>`), with what each means. */
+const STEP_FIELDS = {
+  loss: "The loss the last update minimized (policy-gradient part + KL penalty).",
+  pg_loss: "The policy-gradient part of the last step's loss.",
+  kl_penalty: "The KL penalty part of the last step's loss (kl_beta × KL).",
+  mean_reward: "Mean reward of the last step's B·k completions.",
+  std_reward: "Standard deviation of the last step's rewards.",
+  mean_advantage: "Mean group-relative advantage of the last step (≈ 0 by construction).",
+  mean_kl: "KL to the reference as the loss reduces it (nats; per completion, summed over its masked tokens, with token_reduction=sum), last step.",
+  kl_per_token: "KL to the reference per masked token (nats), last step; warn_kl and the GrpoKlHigh alert compare it.",
+  mean_log_prob: "Mean log-probability of the sampled completions under the policy (reduced as mean_kl), last step.",
+  frac_zero_std_groups: "Fraction of the last step's groups whose completions all got the same reward (no learning signal).",
+  grad_norm: "Global gradient norm of the last update, before clipping.",
+  learning_rate: "AdamW learning rate of the last step.",
+  clip_frac: "Fraction of tokens whose PPO ratio was clipped in the last step (0 with one PPO epoch).",
+  tokens_per_s: "Completion tokens (B·k·T) processed per second of the last step's wall time.",
+} as const;
 
 export class RunMetrics {
   readonly service: ServiceMetrics;
@@ -39,10 +40,9 @@ export class RunMetrics {
   constructor() {
     this.service = createMetrics("orchestrator");
     const registers = [this.service.registry];
-    for (const f of STEP_FIELDS) {
+    for (const [f, help] of Object.entries(STEP_FIELDS)) {
       // Prometheus spells units out: the record's tokens_per_s is grpo_tokens_per_second
-      const name = `grpo_${f.replace(/_per_s$/, "_per_second")}`;
-      this.fields.set(f, new Gauge({ name, help: `GRPO ${f.replace(/_per_s$/, " per second").replace(/_/g, " ")} of the last step.`, registers }));
+      this.fields.set(f, new Gauge({ name: `grpo_${f.replace(/_per_s$/, "_per_second")}`, help, registers }));
     }
     this.step = new Gauge({ name: "grpo_step", help: "Steps applied so far.", registers });
     this.policyVersion = new Gauge({ name: "grpo_policy_version", help: "Policy version after the last step.", registers });

@@ -89,7 +89,11 @@ test("a real Prometheus scraping a training stack: clean metrics, the alert rule
     });
     const targets = Object.entries(services.services);
 
-    // every service's exposition is clean
+    // every service's exposition is clean, and docs/metrics.md documents exactly what they export
+    const documented = new Map(
+      [...readFileSync(join(ROOT, "docs/metrics.md"), "utf8").matchAll(/^\| `([a-z_]+)` \| (gauge|counter|histogram) \|/gm)].map((m) => [m[1]!, m[2]!]),
+    );
+    const exported = new Map<string, string>();
     for (const [name, s] of targets) {
       const text = await until(
         `${name}'s /metrics`,
@@ -101,7 +105,13 @@ test("a real Prometheus scraping a training stack: clean metrics, the alert rule
       );
       const lint = promtool(["check", "metrics"], ROOT, text);
       assert.equal(lint.status, 0, `promtool check metrics on ${name}:\n${lint.out}`);
+      for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+        // the process, Node.js and RPC metrics every service has are documented as a group
+        if (!/^(judge|policy|reference|orchestrator)_(process_|nodejs_|request_(success_total|failure_total|duration_seconds)$)/.test(m[1]!))
+          exported.set(m[1]!, m[2]!);
+      }
     }
+    assert.deepEqual([...exported].sort(), [...documented].sort(), "docs/metrics.md's table (name, type) differs from what the services export");
 
     // one failing Score per judge, so "failures by code" has a series
     const security = loadSecurity({ tlsDir: services.tls_dir });
