@@ -47,6 +47,10 @@ export interface PhaseTimes {
   data_ms: number;
   sample_ms: number;
   judge_ms: number;
+  /**
+   * What the step still waited for the reference after sampling and judging: the reference needs
+   * only the inputs, so it computes beside them, and 0 means it was fully hidden.
+   */
   reference_ms: number;
   advantage_ms: number;
   update_ms: number;
