@@ -222,3 +222,43 @@ test("waking a paused loop many times leaves no abort listeners behind", async (
   process.off("warning", onWarning);
   assert.ok(!warnings.includes("MaxListenersExceededWarning"), warnings.join(", "));
 });
+
+test("a step's lines come in one order, the last step's too: step, samples, evaluation, checkpoint", async () => {
+  const run = tempRun();
+  const events: string[] = [];
+  const hooks: TrainerHooks = {
+    onStep: (r) => events.push(`step ${r.step}`),
+    onSamples: (step) => events.push(`samples ${step}`),
+    onEval: (r) => events.push(`eval ${r.step}`),
+    onCheckpoint: (_dir, step) => events.push(`checkpoint ${step}`),
+  };
+  const trainer = new GrpoTrainer(tinyPorts(), tinyConfig({ max_iters: 4, eval_interval: 2, checkpoint_interval: 2, sample_interval: 2 }), {
+    runDir: run.dir,
+    maskTokenId: TINY_MASK,
+    hooks,
+    decode: (ids) => Array.from(ids).join(","),
+  });
+  trainer.begin();
+  await trainer.run();
+  assert.deepEqual(events, [
+    "eval 0",
+    "checkpoint 0",
+    "step 1",
+    "step 2",
+    "samples 2",
+    "eval 2",
+    "checkpoint 2",
+    "step 3",
+    "step 4",
+    "samples 4",
+    "eval 4",
+    "checkpoint 4",
+  ]);
+  // samples reach the log too (the run report's samples table)
+  assert.deepEqual(
+    readLog(join(run.dir, "log.jsonl"))
+      .records.filter((r) => r.type === "samples")
+      .map((r) => r.step),
+    [2, 4],
+  );
+});

@@ -392,8 +392,9 @@ export class GrpoTrainer<C = unknown> {
         await this.boundary(signal);
         if (signal?.aborted) break;
         await this.trainStep();
+        // At max_iters both come after the loop, in the same order: evaluation, then checkpoint.
         if (c.eval_interval > 0 && this.step % c.eval_interval === 0 && this.step < c.max_iters) await this.evaluate();
-        if (c.checkpoint_interval > 0 && this.step % c.checkpoint_interval === 0) await this.checkpoint();
+        if (c.checkpoint_interval > 0 && this.step % c.checkpoint_interval === 0 && this.step < c.max_iters) await this.checkpoint();
       }
       await this.boundary(signal);
       const last = this.lastEval?.step === this.step ? this.lastEval : await this.evaluate();
