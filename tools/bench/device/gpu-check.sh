@@ -33,7 +33,8 @@ if [ ! -d node_modules/onnxruntime-node ]; then
 fi
 
 if command -v nvidia-smi >/dev/null; then
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu-check: GPU: /'
+  timeout 30 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu-check: GPU: /'
+  [ "${PIPESTATUS[0]}" -ne 0 ] && say "nvidia-smi failed or took over 30 s (exit ${PIPESTATUS[0]})"
 else
   say "nvidia-smi not found"
 fi
@@ -70,22 +71,26 @@ else
   fi
 fi
 
-node --import tsx -e '
+# Listing the adapters loads the Vulkan drivers: a broken one can hang, hence the time limit.
+timeout --kill-after=5 60 node --import tsx -e '
   const { surveyAdapters, describeAdapter, preferredAdapter } = await import("@grpomesh/onnx-export/gpu-adapter");
   const s = surveyAdapters();
   for (const a of s.adapters) console.log(`gpu-check: Vulkan adapter: ${describeAdapter(a)}`);
   const best = preferredAdapter(s.adapters);
   if (!best) { console.log(`gpu-check: STOPPED: no Vulkan adapter: ${s.why}`); process.exit(1); }
   if (!best.hardware && !process.argv.includes("--allow-software")) { console.log("gpu-check: STOPPED: only a software adapter; pass --allow-software to measure it anyway"); process.exit(1); }
-' -- $($software && echo --allow-software) || exit 1
+' -- $($software && echo --allow-software)
+rc=$?
+[ $rc -eq 124 ] && fail "listing the Vulkan adapters took over 60 s (a Vulkan driver hangs while loading)"
+[ $rc -ne 0 ] && exit 1
 
 providers=cpu,webgpu
 node -e 'process.exit(require("fs").existsSync("node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so") ? 0 : 1)' && providers=cpu,webgpu,cuda
-args=(--providers=$providers --json="$OUT/gpu.json")
+args=(--providers=$providers --json="$OUT/gpu.json" --markdown="$OUT/gpu.md")
 if $quick; then args+=(--sizes=default --runs=1 --steps=1 --warmup=1); fi
 say "npm run bench -- gpu ${args[*]}"
 timeout --kill-after=10 "${BENCH_LIMIT_S:-480}" node --import tsx tools/bench/src/main.ts gpu "${args[@]}"
 rc=$?
-[ $rc -eq 124 ] && fail "the bench ran past ${BENCH_LIMIT_S:-480} s (BENCH_LIMIT_S); what it printed is above"
+[ $rc -eq 124 ] && fail "the bench ran past ${BENCH_LIMIT_S:-480} s (BENCH_LIMIT_S); what it printed is above, and $OUT/gpu.json and gpu.md hold the sizes it finished"
 [ $rc -ne 0 ] && fail "the bench exited with $rc"
-say "done; results in $OUT/gpu.json and $OUT/gpu-check.log"
+say "done; results in $OUT/gpu.json, $OUT/gpu.md and $OUT/gpu-check.log"

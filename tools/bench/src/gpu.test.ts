@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseSettings } from "@grpomesh/config";
-import { formatGpuReport, type GpuSizeReport } from "./gpu.ts";
+import { formatGpuMarkdown, formatGpuReport, type GpuSizeReport } from "./gpu.ts";
 import { GPU_BENCH_SETTINGS } from "./settings.ts";
 
 test("the gpu bench's settings: providers and sizes are checked lists", () => {
@@ -48,4 +48,40 @@ test("the gpu report: one row per provider, speed-ups over the first, placement 
   assert.match(text, /cuda +— +— +— +— +— +—/);
   assert.match(text, /webgpu placement: forward: all 118 nodes on webgpu/);
   assert.match(text, /cuda: no CUDA provider/);
+});
+
+test("the markdown table: the adapter first, a row per size and provider, the nodes left on the CPU counted", () => {
+  const size = (name: "default" | "reference", cpuStep: number, gpuStep: number, placement: string): GpuSizeReport => ({
+    size: name,
+    model: `${name} model`,
+    engineBatch: 16,
+    stepBatch: 16,
+    groupSize: 8,
+    judge: "j",
+    results: [
+      {
+        provider: "cpu",
+        serves: "cpu",
+        judge_seq_per_s: 400,
+        train_s: 0.4,
+        step_ms: cpuStep,
+        phases_ms: { sample_ms: 1, judge_ms: 2, reference_ms: 0, update_ms: 3 },
+      },
+      { provider: "webgpu", serves: "webgpu on G", placement, judge_seq_per_s: 1200, train_s: 0.1, step_ms: gpuStep },
+    ],
+  });
+  const text = formatGpuMarkdown("NVIDIA H200 (vendor NVIDIA, backend Vulkan 1.3)", [
+    size("default", 300, 100, "forward: all 118 nodes on webgpu; train: 1 of 508 nodes fell back to the CPU provider (Reshape); adamw: all 31 nodes on webgpu"),
+    size("reference", 4000, 500, "forward: all 140 nodes on webgpu; train: all 509 nodes on webgpu"),
+  ]);
+  const lines = text.split("\n");
+  assert.equal(lines[0], "Adapter: NVIDIA H200 (vendor NVIDIA, backend Vulkan 1.3)");
+  assert.equal(lines[2], "| size | provider | judge seq/s | training step s | GRPO step s | sample / judge / ref / update ms | nodes on the CPU |");
+  assert.equal(lines[3], "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  assert.equal(lines[4], "| default | cpu | 400 (1.00×) | 0.400 (1.00×) | 0.300 (1.00×) | 1 / 2 / 0 / 3 |  |");
+  assert.equal(lines[5], "| default | webgpu | 1200 (3.00×) | 0.100 (4.00×) | 0.100 (3.00×) | — | train 1/508 (Reshape) |");
+  assert.equal(lines[7], "| reference | webgpu | 1200 (3.00×) | 0.100 (4.00×) | 0.500 (8.00×) | — | 0 |");
+  assert.match(text, /\n- reference: reference model; engine batch B=16, GRPO step B=16 k=8; judge j$/);
+  const failed = formatGpuMarkdown("none (no Vulkan loader)", [{ ...size("default", 1, 1, ""), results: [{ provider: "cuda", problem: "no CUDA provider" }] }]);
+  assert.match(failed, /\| default \| cuda \| — \| — \| — \| — \| not measured: no CUDA provider \|/);
 });

@@ -10,7 +10,7 @@ import { Rng, mixSeeds } from "@grpomesh/rng";
 import { ROOT, SIZE_BATCH, maskedCorpusBatch, measureEngine, progressWriter, seededWeights, sizeConfig } from "./engine.ts";
 import { benchModelsAt } from "./peer.ts";
 import type { GpuBenchConfig, SizeName } from "./settings.ts";
-import { formatTable, mean, median } from "./stats.ts";
+import { formatMarkdownTable, formatTable, mean, median } from "./stats.ts";
 
 export interface ProviderResult {
   provider: string;
@@ -67,6 +67,38 @@ export function formatGpuReport(r: GpuSizeReport): string {
   return lines.join("\n");
 }
 
+/** The nodes a GPU provider left on the CPU, counted from a placement line ("… 1 of 508 nodes fell back …"); "" when none is known. */
+function cpuNodes(placement: string | undefined): string {
+  if (!placement) return "";
+  const parts = [...placement.matchAll(/(\w+): (\d+) of (\d+) nodes fell back to the CPU provider( \([^)]*\))?/g)].map(
+    (m) => `${m[1]} ${m[2]}/${m[3]}${m[4] ?? ""}`,
+  );
+  if (parts.length) return parts.join("; ");
+  return /all \d+ nodes on/.test(placement) ? "0" : placement;
+}
+
+/**
+ * Every size and provider in one markdown table, the adapters first, for docs: absolute figures and,
+ * in brackets, the speed-up over the size's first provider (> 1: faster).
+ */
+export function formatGpuMarkdown(adapters: string, reports: readonly GpuSizeReport[]): string {
+  const rows = reports.flatMap((r) => {
+    const base = r.results[0];
+    return r.results.map((p) => [
+      r.size,
+      p.provider,
+      `${num(p.judge_seq_per_s, 0)}${ratio(base?.judge_seq_per_s, p.judge_seq_per_s, true)}`,
+      `${num(p.train_s, 3)}${ratio(base?.train_s, p.train_s)}`,
+      `${num(p.step_ms === undefined ? undefined : p.step_ms / 1000, 3)}${ratio(base?.step_ms, p.step_ms)}`,
+      p.phases_ms ? PHASES.map((k) => num(p.phases_ms![k], 0)).join(" / ") : "—",
+      p.problem ? `not measured: ${p.problem}` : p.provider === "cpu" ? "" : cpuNodes(p.placement),
+    ]);
+  });
+  const header = ["size", "provider", "judge seq/s", "training step s", "GRPO step s", "sample / judge / ref / update ms", "nodes on the CPU"];
+  const sizes = reports.map((r) => `- ${r.size}: ${r.model}; engine batch B=${r.engineBatch}, GRPO step B=${r.stepBatch} k=${r.groupSize}; judge ${r.judge}`);
+  return [`Adapter: ${adapters}`, "", formatMarkdownTable(header, rows), "", ...sizes].join("\n");
+}
+
 export async function run(o: GpuBenchConfig): Promise<void> {
   const { loadCorpus } = await import("@grpomesh/data");
   const { initBackend, loadConfig, parameterCount } = await import("@grpomesh/model");
@@ -80,7 +112,14 @@ export async function run(o: GpuBenchConfig): Promise<void> {
   console.log(
     `bench gpu: ${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} logical CPU(s), node ${process.version}, load average ${loadavg()[0]!.toFixed(2)}; CPU provider threads ${threads}`,
   );
-  console.log(`Vulkan adapters: ${survey.adapters.length ? survey.adapters.map(describeAdapter).join("; ") : `none (${survey.why})`}`);
+  const adapters = survey.adapters.length ? survey.adapters.map(describeAdapter).join("; ") : `none (${survey.why})`;
+  console.log(`Vulkan adapters: ${adapters}`);
+  // written after every size, so that a run stopped by a time limit keeps what it measured
+  const save = (complete: boolean) => {
+    if (o.json)
+      writeFileSync(o.json, JSON.stringify({ time: new Date().toISOString(), complete, adapters: survey.adapters, threads, sizes: reports }, null, 2) + "\n");
+    if (o.markdown) writeFileSync(o.markdown, formatGpuMarkdown(adapters, reports) + "\n");
+  };
 
   const providers = [...new Set(o.providers.split(",").map((p) => p.trim()))];
   await initBackend(undefined, { log: false }); // tfjs makes the random models of the reference size
@@ -180,6 +219,7 @@ export async function run(o: GpuBenchConfig): Promise<void> {
       }
       reports.push(report);
       console.log(formatGpuReport(report));
+      save(false);
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -187,8 +227,7 @@ export async function run(o: GpuBenchConfig): Promise<void> {
   console.log(
     `load average at the end ${loadavg()[0]!.toFixed(2)}: compare ratios within one run; a software adapter (lavapipe) measures that the path works, not a GPU's speed.`,
   );
-  if (o.json) {
-    writeFileSync(o.json, JSON.stringify({ time: new Date().toISOString(), adapters: survey.adapters, threads, sizes: reports }, null, 2) + "\n");
-    console.log(`results written to ${o.json}`);
-  }
+  console.log(`\n${formatGpuMarkdown(adapters, reports)}\n`);
+  save(true);
+  for (const file of [o.json, o.markdown]) if (file) console.log(`results written to ${file}`);
 }

@@ -177,6 +177,7 @@ export const GPU_BENCH_SETTINGS = {
   threads: setting(int(0), 0, "onnxruntime intra-op threads on the CPU provider; 0: os.availableParallelism()"),
   seed: setting(z.int(), 1, "seed of the random weights and the batches"),
   json: JSON_OUT,
+  markdown: setting(z.string(), "", "also write the markdown table (adapters, every size and provider) to this file; empty: none"),
   generator: GENERATOR,
   judge_model: JUDGE_FILE,
 };
