@@ -62,7 +62,14 @@ export function parsePlacement(log: string): Placement {
   return { total, byProvider, cpuNodes };
 }
 
-/** "all 140 nodes on webgpu" or "3 of 509 nodes on the CPU provider (LogSoftmax, OneHot, Reshape)". */
+/** Each graph's placement in one line: "forward: all 118 nodes on webgpu; train: 1 of 508 nodes fell back …". */
+export function describePlacements(placements: Readonly<Record<string, Placement>>, provider: string): string {
+  return Object.entries(placements)
+    .map(([graph, p]) => `${graph}: ${describePlacement(p, provider)}`)
+    .join("; ");
+}
+
+/** "all 140 nodes on webgpu" or "3 of 509 nodes fell back to the CPU provider (LogSoftmax, OneHot, Reshape)". */
 export function describePlacement(p: Placement, provider: string): string {
   const cpu = p.byProvider.cpu ?? 0;
   if (provider === "cpu") return `all ${p.total} nodes on cpu`;

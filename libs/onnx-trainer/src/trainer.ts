@@ -23,7 +23,7 @@ import { LOSS_VALUE_KEYS, resolveLossInputs, sumLossValues, type LossInputs, typ
 import { lossData, lossDataShapes, lossSpec, readLossParts, type LossParts } from "@grpomesh/grpo/loss-graph";
 import { sizeOf } from "@grpomesh/autodiff";
 import { LOGITS_OUTPUT, TOKENS_INPUT, buildForwardGraph } from "@grpomesh/onnx-export/export";
-import { describePlacement, graphPlacement } from "@grpomesh/onnx-export/placement";
+import { graphPlacement, type Placement } from "@grpomesh/onnx-export/placement";
 import {
   TRAIN_INPUTS,
   adamwNames,
@@ -464,12 +464,11 @@ export class OnnxTrainer {
   }
 
   /**
-   * Where onnxruntime puts the nodes of each graph this trainer runs, for these providers, e.g.
-   * `{ forward: "all 122 nodes on webgpu", train: "2 of 509 nodes fell back to the CPU provider
-   * (Reshape×2)" }`. Built at batch 1 (placement does not depend on shapes) with the default loss
+   * Where onnxruntime puts the nodes of each graph this trainer runs, for these providers (counts
+   * per provider and the CPU's nodes; describePlacement words them). Built at batch 1 (placement does not depend on shapes) with the default loss
    * (k3 KL in the loss, no PPO clipping); one child process per graph (graphPlacement).
    */
-  async placement(kinds: ReadonlyArray<"forward" | "train" | "adamw">): Promise<Record<string, string>> {
+  async placement(kinds: ReadonlyArray<"forward" | "train" | "adamw">): Promise<Record<string, Placement>> {
     const providers = this.sessionOptions.executionProviders as string[];
     const T = this.config.seq_len;
     const graphs: Record<string, () => Uint8Array> = {
@@ -493,8 +492,8 @@ export class OnnxTrainer {
         }),
       adamw: () => buildAdamWGraph({ decayed: this.layout.decayedSize, other: this.layout.size - this.layout.decayedSize }),
     };
-    const out: Record<string, string> = {};
-    for (const kind of kinds) out[kind] = describePlacement(await graphPlacement(graphs[kind]!(), providers), this.executionProvider);
+    const out: Record<string, Placement> = {};
+    for (const kind of kinds) out[kind] = await graphPlacement(graphs[kind]!(), providers);
     return out;
   }
 

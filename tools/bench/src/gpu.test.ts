@@ -3,6 +3,9 @@ import assert from "node:assert/strict";
 import { parseSettings } from "@grpomesh/config";
 import { formatGpuMarkdown, formatGpuReport, type GpuSizeReport } from "./gpu.ts";
 import { GPU_BENCH_SETTINGS } from "./settings.ts";
+import type { Placement } from "@grpomesh/onnx-export/placement";
+
+const onGpu = (total: number): Placement => ({ total, byProvider: { webgpu: total }, cpuNodes: [] });
 
 test("the gpu bench's settings: providers and sizes are checked lists", () => {
   const parse = (argv: string[]) => parseSettings(GPU_BENCH_SETTINGS, { argv, env: {} }).config;
@@ -51,7 +54,7 @@ test("the gpu report: one row per provider, speed-ups over the first, placement 
 });
 
 test("the markdown table: the adapter first, a row per size and provider, the nodes left on the CPU counted", () => {
-  const size = (name: "default" | "reference", cpuStep: number, gpuStep: number, placement: string): GpuSizeReport => ({
+  const size = (name: "default" | "reference", cpuStep: number, gpuStep: number, placements: Record<string, Placement>): GpuSizeReport => ({
     size: name,
     model: `${name} model`,
     engineBatch: 16,
@@ -67,12 +70,16 @@ test("the markdown table: the adapter first, a row per size and provider, the no
         step_ms: cpuStep,
         phases_ms: { sample_ms: 1, judge_ms: 2, reference_ms: 0, update_ms: 3 },
       },
-      { provider: "webgpu", serves: "webgpu on G", placement, judge_seq_per_s: 1200, train_s: 0.1, step_ms: gpuStep },
+      { provider: "webgpu", serves: "webgpu on G", placements, judge_seq_per_s: 1200, train_s: 0.1, step_ms: gpuStep },
     ],
   });
   const text = formatGpuMarkdown("NVIDIA H200 (vendor NVIDIA, backend Vulkan 1.3)", [
-    size("default", 300, 100, "forward: all 118 nodes on webgpu; train: 1 of 508 nodes fell back to the CPU provider (Reshape); adamw: all 31 nodes on webgpu"),
-    size("reference", 4000, 500, "forward: all 140 nodes on webgpu; train: all 509 nodes on webgpu"),
+    size("default", 300, 100, {
+      forward: onGpu(118),
+      train: { total: 508, byProvider: { webgpu: 507, cpu: 1 }, cpuNodes: [{ op: "Reshape", name: "r" }] },
+      adamw: onGpu(31),
+    }),
+    size("reference", 4000, 500, { forward: onGpu(140), train: onGpu(509) }),
   ]);
   const lines = text.split("\n");
   assert.equal(lines[0], "Adapter: NVIDIA H200 (vendor NVIDIA, backend Vulkan 1.3)");
@@ -82,6 +89,6 @@ test("the markdown table: the adapter first, a row per size and provider, the no
   assert.equal(lines[5], "| default | webgpu | 1200 (3.00×) | 0.100 (4.00×) | 0.100 (3.00×) | — | train 1/508 (Reshape) |");
   assert.equal(lines[7], "| reference | webgpu | 1200 (3.00×) | 0.100 (4.00×) | 0.500 (8.00×) | — | 0 |");
   assert.match(text, /\n- reference: reference model; engine batch B=16, GRPO step B=16 k=8; judge j$/);
-  const failed = formatGpuMarkdown("none (no Vulkan loader)", [{ ...size("default", 1, 1, ""), results: [{ provider: "cuda", problem: "no CUDA provider" }] }]);
+  const failed = formatGpuMarkdown("none (no Vulkan loader)", [{ ...size("default", 1, 1, {}), results: [{ provider: "cuda", problem: "no CUDA provider" }] }]);
   assert.match(failed, /\| default \| cuda \| — \| — \| — \| — \| not measured: no CUDA provider \|/);
 });

@@ -11,13 +11,16 @@ import { ROOT, SIZE_BATCH, maskedCorpusBatch, measureEngine, progressWriter, see
 import { benchModelsAt } from "./peer.ts";
 import type { GpuBenchConfig, SizeName } from "./settings.ts";
 import { formatMarkdownTable, formatTable, mean, median } from "./stats.ts";
+import type { Placement } from "@grpomesh/onnx-export/placement";
 
 export interface ProviderResult {
   provider: string;
   /** What serves: "webgpu on NVIDIA H200 (…)" or "cpu". */
   serves?: string;
-  /** Graph nodes onnxruntime left on the CPU provider (GPU providers). */
+  /** Graph nodes onnxruntime left on the CPU provider (GPU providers), in one line. */
   placement?: string;
+  /** The same per graph, as counts. */
+  placements?: Readonly<Record<string, Placement>>;
   /** Why it was not (fully) measured. */
   problem?: string;
   forward_s?: number;
@@ -67,14 +70,13 @@ export function formatGpuReport(r: GpuSizeReport): string {
   return lines.join("\n");
 }
 
-/** The nodes a GPU provider left on the CPU, counted from a placement line ("… 1 of 508 nodes fell back …"); "" when none is known. */
-function cpuNodes(placement: string | undefined): string {
-  if (!placement) return "";
-  const parts = [...placement.matchAll(/(\w+): (\d+) of (\d+) nodes fell back to the CPU provider( \([^)]*\))?/g)].map(
-    (m) => `${m[1]} ${m[2]}/${m[3]}${m[4] ?? ""}`,
-  );
-  if (parts.length) return parts.join("; ");
-  return /all \d+ nodes on/.test(placement) ? "0" : placement;
+/** The nodes a GPU provider left on the CPU, per graph ("train 1/508 (Reshape)"), "0" when none, "" when unknown. */
+function cpuNodes(placements: Readonly<Record<string, Placement>> | undefined): string {
+  if (!placements || !Object.keys(placements).length) return "";
+  const parts = Object.entries(placements)
+    .filter(([, p]) => (p.byProvider.cpu ?? 0) > 0)
+    .map(([graph, p]) => `${graph} ${p.byProvider.cpu}/${p.total} (${[...new Set(p.cpuNodes.map((n) => n.op))].sort().join(", ")})`);
+  return parts.length ? parts.join("; ") : "0";
 }
 
 /**
@@ -91,7 +93,7 @@ export function formatGpuMarkdown(adapters: string, reports: readonly GpuSizeRep
       `${num(p.train_s, 3)}${ratio(base?.train_s, p.train_s)}`,
       `${num(p.step_ms === undefined ? undefined : p.step_ms / 1000, 3)}${ratio(base?.step_ms, p.step_ms)}`,
       p.phases_ms ? PHASES.map((k) => num(p.phases_ms![k], 0)).join(" / ") : "—",
-      p.problem ? `not measured: ${p.problem}` : p.provider === "cpu" ? "" : cpuNodes(p.placement),
+      p.problem ? `not measured: ${p.problem}` : p.provider === "cpu" ? "" : cpuNodes(p.placements),
     ]);
   });
   const header = ["size", "provider", "judge seq/s", "training step s", "GRPO step s", "sample / judge / ref / update ms", "nodes on the CPU"];
@@ -181,6 +183,7 @@ export async function run(o: GpuBenchConfig): Promise<void> {
           const { backend } = await createTrainingBackend(config, { engine: "onnx", executionProvider: provider, threads });
           try {
             result.placement = backend.placement || undefined;
+            result.placements = backend.placements;
             await backend.setWeights(weights);
             const m = await measureEngine(
               backend,

@@ -2,6 +2,7 @@
 // computes on the calling thread, so a training step on the main thread would stall gRPC, health
 // checks and /metrics for seconds; the worker owns the OnnxTrainer and the main thread only waits.
 import type { ModelConfig } from "@grpomesh/model/format";
+import type { Placement } from "@grpomesh/onnx-export/placement";
 
 export interface OnnxWorkerInit {
   config: ModelConfig;
@@ -15,7 +16,16 @@ export interface OnnxWorkerInit {
   spinning?: boolean;
 }
 
-export type OnnxWorkerReady = { type: "ready"; description: string; parameterCount: number; placement: string } | { type: "failed"; message: string };
+export type OnnxWorkerReady =
+  | {
+      type: "ready";
+      description: string;
+      parameterCount: number;
+      /** On a GPU provider: each graph's node placement (empty on the CPU), or why it could not be read. */
+      placements: Record<string, Placement>;
+      placementError?: string;
+    }
+  | { type: "failed"; message: string };
 
 export type OnnxCall =
   | { op: "logits"; args: [ids: Int32Array, batch: number, seqLen: number] }

@@ -31,18 +31,16 @@ async function main(): Promise<void> {
   const provider = init.providerLabel ?? trainer.executionProvider;
   const description = trainer.executionProvider === "cpu" ? `onnxruntime cpu, ${init.threads ?? availableParallelism()} threads` : `onnxruntime ${provider}`;
   // On a GPU provider, say which nodes onnxruntime left on the CPU (read once, at start).
-  let placement = "";
+  let placements = {};
+  let placementError: string | undefined;
   if (trainer.executionProvider !== "cpu") {
     try {
-      const kinds = init.frozen ? (["forward"] as const) : (["forward", "train", "adamw"] as const);
-      placement = Object.entries(await trainer.placement(kinds))
-        .map(([kind, text]) => `${kind}: ${text}`)
-        .join("; ");
+      placements = await trainer.placement(init.frozen ? ["forward"] : ["forward", "train", "adamw"]);
     } catch (err) {
-      placement = `unknown (${(err as Error).message.slice(0, 200)})`;
+      placementError = (err as Error).message.slice(0, 200);
     }
   }
-  port.postMessage({ type: "ready", description, parameterCount: trainer.parameterCount(), placement } satisfies OnnxWorkerReady);
+  port.postMessage({ type: "ready", description, parameterCount: trainer.parameterCount(), placements, placementError } satisfies OnnxWorkerReady);
   let chain = Promise.resolve();
   port.on("message", (req: OnnxRequest) => {
     chain = chain.then(async () => {

@@ -4,6 +4,7 @@ import { Worker } from "node:worker_threads";
 import type { AdamWSettings, AdamWState, ModelConfig, Weights } from "@grpomesh/model/format";
 import type { LossInputs, LossOptions, LossValues } from "@grpomesh/grpo/loss";
 import { onGpuLane } from "@grpomesh/onnx-export/gpu-lane";
+import { describePlacements, type Placement } from "@grpomesh/onnx-export/placement";
 import { failedPrecondition } from "../errors.ts";
 import { compact, type OnnxCall, type OnnxReply, type OnnxWorkerInit, type OnnxWorkerReady } from "./onnx-protocol.ts";
 import type { TrainingBackend } from "./types.ts";
@@ -24,8 +25,9 @@ export class OnnxWorkerBackend implements TrainingBackend {
     private readonly worker: Worker,
     readonly description: string,
     private readonly parameters: number,
-    /** Which provider runs each graph's nodes, on GPU providers ("" on the CPU). */
-    readonly placement: string,
+    /** Which provider runs each graph's nodes, on GPU providers (empty on the CPU). */
+    readonly placements: Readonly<Record<string, Placement>>,
+    private readonly placementError: string | undefined,
     /** The execution provider (WebGPU work of a process takes turns: onGpuLane). */
     private readonly provider: string,
   ) {
@@ -69,12 +71,20 @@ export class OnnxWorkerBackend implements TrainingBackend {
         worker.removeAllListeners("error");
         worker.removeAllListeners("exit");
         if (msg.type === "ready")
-          resolve(new OnnxWorkerBackend(worker, msg.description, msg.parameterCount, msg.placement, options.executionProviders[0] ?? "cpu"));
+          resolve(
+            new OnnxWorkerBackend(worker, msg.description, msg.parameterCount, msg.placements, msg.placementError, options.executionProviders[0] ?? "cpu"),
+          );
         else fail(msg.message);
       });
       worker.once("error", (err) => fail(`worker failed to start: ${err.message}`));
       worker.once("exit", (code) => fail(`worker exited with code ${code} before its trainer was ready`));
     });
+  }
+
+  /** The placements in one line for start lines ("" on the CPU). */
+  get placement(): string {
+    if (this.placementError) return `unknown (${this.placementError})`;
+    return describePlacements(this.placements, this.provider);
   }
 
   private call<T>(call: OnnxCall): Promise<T> {

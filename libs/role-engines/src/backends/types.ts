@@ -3,6 +3,7 @@
 // is engine-independent; a backend only runs forwards, gradients and the AdamW arithmetic.
 import type { AdamWSettings, AdamWState, Weights } from "@grpomesh/model/format";
 import type { LossInputs, LossOptions, LossValues } from "@grpomesh/grpo/loss";
+import type { Placement } from "@grpomesh/onnx-export/placement";
 
 /** The training engines there are: tfjs (wasm, cpu, node, node-gpu) and onnxruntime-node training graphs. */
 export const ENGINE_NAMES = ["onnx", "tfjs"] as const;
@@ -16,8 +17,10 @@ export interface ForwardBackend {
   /** What runs, e.g. "onnxruntime cpu, 2 threads" or "tfjs wasm". */
   readonly description: string;
   readonly engine: EngineName;
-  /** On a GPU execution provider: which graph nodes onnxruntime left on the CPU (onnx engine only). */
+  /** On a GPU execution provider: which graph nodes onnxruntime left on the CPU (onnx engine only), in one line. */
   readonly placement?: string;
+  /** The same per graph, as counts and nodes. */
+  readonly placements?: Readonly<Record<string, Placement>>;
   /** Logits [B·T·V] for flat ids [B·T], in one forward pass. */
   logits(ids: Int32Array, batch: number, seqLen: number): Promise<Float32Array>;
   /** A copy of every weight, keyed by docs/model-format.md names. */
