@@ -14,3 +14,5 @@ export { grpoLoss, lossData, lossDataShapes, lossSpec, readLossParts } from "./l
 export { grpoLossAndGrads, grpoLossTensors } from "./loss-tf.ts";
 export type { StepMetrics } from "./metrics.ts";
 export { stepMetrics } from "./metrics.ts";
+export type { ImportanceWeights } from "./importance.ts";
+export { importanceWeights, weightAdvantages } from "./importance.ts";

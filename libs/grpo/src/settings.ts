@@ -27,6 +27,11 @@ export const GRPO_SETTINGS = {
   ppo_epochs: setting(count(1), 1, "optimizer passes over each batch; > 1 uses the PPO-clipped ratio to the sampling policy"),
   clip_eps: setting(z.number().gt(0).lt(1), 0.2, "PPO clip range ε (used when ppo_epochs > 1)"),
   drop_zero_std_groups: setting(z.boolean(), false, "give groups whose rewards are all equal zero advantage (they carry no signal)"),
+  importance_weight_cap: setting(
+    z.number().refine((v) => v === 0 || (Number.isFinite(v) && v >= 1), "0 (no cap) or a number ≥ 1"),
+    2,
+    "with max_staleness > 0: cap of the importance weight π_prox/π_behaviour of a completion sampled by an older policy version (truncated importance sampling); 0: no cap",
+  ),
   advantage_clip: setting(z.number().min(0), 0, "clip each advantage to [−c, c] after normalisation (a judge outlier cannot dominate a step); 0: no clipping"),
   // --- optimizer (AdamW, cosine schedule with warm-up) ---
   max_iters: setting(count(1), 200, "training steps; also the length of the cosine schedule"),
@@ -39,6 +44,11 @@ export const GRPO_SETTINGS = {
   grad_clip: setting(z.number().min(0), 1, "clip the global gradient norm to this; 0: no clipping"),
   micro_batch_size: setting(count(0), 0, "inputs per micro-batch in the policy update (gradients accumulated); 0: the whole batch at once"),
   // --- run ---
+  max_staleness: setting(
+    z.int().min(0).max(8),
+    0,
+    "pipelining: the next steps are sampled and judged while the policy updates, at most this many policy versions behind (corrected by importance weights); 0: synchronous steps",
+  ),
   seed: setting(z.int(), 1337, "seed of the data order, the masks and the sampling"),
   eval_interval: setting(count(0), 25, "steps between held-out evaluations; 0: never"),
   eval_batches: setting(count(1), 4, "held-out batches per evaluation"),
@@ -73,6 +83,7 @@ export const TRAIN_PARAM_SETTINGS = {
   ppoEpochs: "ppo_epochs",
   clipEps: "clip_eps",
   temperature: "temperature",
+  importanceWeightCap: "importance_weight_cap",
 } as const satisfies Record<string, keyof GrpoConfig>;
 
 /** Relations between GRPO values that a per-key type cannot see; each string is one problem. */

@@ -43,9 +43,15 @@ export interface UpdatePayload extends BatchShape {
   advantages: Float32Array;
   /** float32 [B, T, V] reference log-probs at masked positions. */
   refLogProbs: Float32Array;
-  /** float32 [B, k] sampling-time log-probs (PPO ratios). */
+  /** float32 [B, k] sampling-time log-probs (PPO ratios; the behaviour policy's of a pipelined step). */
   oldLogProbs: Float32Array;
   params: TrainParams;
+  /**
+   * The policy version that sampled the completions (SampleResult.policyVersion). Absent or the
+   * policy's own version: a synchronous step. Older: the update weights each completion by
+   * min(π_prox/π_behaviour, params.importanceWeightCap) (libs/grpo's importance.ts).
+   */
+  behaviourVersion?: number;
 }
 
 export interface UpdateMetrics {
@@ -59,7 +65,24 @@ export interface UpdateMetrics {
   clipFrac: number;
   updateMs: number;
   tokens: number;
+  /** Policy versions between the sampling weights and the weights the update started from. */
+  staleness: number;
+  /** The capped importance weights π_prox/π_behaviour over the batch (1 when staleness is 0). */
+  importanceWeightMean: number;
+  importanceWeightMin: number;
+  importanceWeightMax: number;
+  /** Share of completions whose weight was cut to the cap. */
+  importanceWeightCappedFrac: number;
 }
+
+/** The off-policy metrics of a synchronous step: no staleness, every importance weight 1. */
+export const SYNCHRONOUS_WEIGHTS = {
+  staleness: 0,
+  importanceWeightMean: 1,
+  importanceWeightMin: 1,
+  importanceWeightMax: 1,
+  importanceWeightCappedFrac: 0,
+} as const satisfies Partial<UpdateMetrics>;
 
 export interface UpdateResult {
   step: number;

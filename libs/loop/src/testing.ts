@@ -19,6 +19,7 @@ import type {
   UpdatePayload,
   UpdateResult,
 } from "./ports.ts";
+import { SYNCHRONOUS_WEIGHTS } from "./ports.ts";
 
 export const TINY_MASK = 0;
 export const TINY_VOCAB = 8;
@@ -63,6 +64,7 @@ export class TinyPolicy implements PolicyPort {
     for (const t of p.completions) tokens += t;
     for (let i = 0; i < this.weights.length; i++) this.weights[i]! += p.params.learningRate * (adv + (tokens % 97) * (i + 1) * 1e-3);
     this.lastStep = p.step;
+    const staleness = p.behaviourVersion === undefined ? 0 : this.version - p.behaviourVersion;
     this.version++;
     const metrics = {
       loss: adv,
@@ -75,6 +77,8 @@ export class TinyPolicy implements PolicyPort {
       clipFrac: 0,
       updateMs: 1,
       tokens,
+      ...SYNCHRONOUS_WEIGHTS,
+      staleness,
     };
     return { step: p.step, policyVersion: this.version, replayed: false, metrics };
   }

@@ -12,6 +12,7 @@ import { sha256Hex } from "@grpomesh/data";
 import { Rng } from "@grpomesh/rng";
 import { TRAIN_PARAM_SETTINGS } from "@grpomesh/grpo/settings";
 import { GrpoTrainer } from "./trainer.ts";
+import { SYNCHRONOUS_WEIGHTS } from "./ports.ts";
 import type { BatchShape, PolicyPort, PolicyState, SampleParams, SampleResult, UpdatePayload, UpdateResult } from "./ports.ts";
 import { TINY_MASK, TINY_VOCAB, TinyData, tinyConfig, tinyJudge, tinyPorts, tinyReference } from "./testing.ts";
 
@@ -99,6 +100,7 @@ class LearnerPolicy implements PolicyPort {
       clipFrac: 0,
       updateMs: 1,
       tokens: 0,
+      ...SYNCHRONOUS_WEIGHTS,
     };
     return { step: u.step, policyVersion: this.version, replayed: false, metrics };
   }

@@ -11,7 +11,7 @@ import type { GrpoConfig } from "./config.ts";
 /** TRAIN_PARAM_SETTINGS names every TrainParams field and no other: a field added to the message without a setting does not compile. */
 type Fields = keyof typeof TRAIN_PARAM_SETTINGS;
 const fieldsCovered: [keyof TrainParams] extends [Fields] ? ([Fields] extends [keyof TrainParams] ? true : never) : never = true;
-import type { DataPort, JudgePort, MaskedBatchLike, PolicyPort, ReferencePort, TrainParams } from "./ports.ts";
+import type { DataPort, JudgePort, JudgeScores, MaskedBatchLike, PolicyPort, ReferencePort, SampleResult, TrainParams } from "./ports.ts";
 import {
   CHECKPOINTS_DIR,
   CONFIG_FILE,
@@ -54,7 +54,19 @@ export interface PhaseTimes {
   reference_ms: number;
   advantage_ms: number;
   update_ms: number;
+  /**
+   * Synchronous steps: the step's wall time. Pipelined (max_staleness > 0): the time since the
+   * previous step ended, so 1000/step_ms is the rate steps are applied at; sample_ms and judge_ms
+   * are then the calls' own durations, which overlapped earlier steps' updates.
+   */
   step_ms: number;
+}
+
+/** The roles' share of a step's wall time with no call of this orchestrator's in flight. */
+export interface IdleFractions {
+  policy: number;
+  reference: number;
+  judge: number;
 }
 
 /** One step in the JSONL log: the seed's metrics (libs/grpo's StepMetrics) plus the run's own. */
@@ -75,6 +87,17 @@ export interface StepRecord extends StepMetrics {
   sequences: number;
   replayed: boolean;
   phases: PhaseTimes;
+  /** The policy version that sampled this step's completions (policy_version − 1 − staleness). */
+  behaviour_version: number;
+  /** Policy versions between the sampling weights and the weights this update started from (0: synchronous). */
+  staleness: number;
+  /** The capped importance weights π_prox/π_behaviour the update used (all 1 when staleness is 0). */
+  importance_weight_mean: number;
+  importance_weight_min: number;
+  importance_weight_max: number;
+  /** Share of completions whose importance weight was cut to importance_weight_cap. */
+  importance_weight_capped_frac: number;
+  idle_fraction: IdleFractions;
 }
 
 export interface EvalRecord {
@@ -161,6 +184,9 @@ export class GrpoTrainer<C = unknown> {
   /** Wall time of the run's earlier segments (processes before a resume), in seconds. */
   private priorWallS = 0;
   private runDirReady = false;
+  /** Pipelined steps drawn and sampled ahead of the update (steps step+1, step+2, …). */
+  private pipeline: Rollout[] = [];
+  private readonly meters = new RoleMeters();
 
   constructor(
     private readonly ports: Ports<C>,
@@ -220,27 +246,81 @@ export class GrpoTrainer<C = unknown> {
     return Object.fromEntries(Object.entries(TRAIN_PARAM_SETTINGS).map(([field, key]) => [field, c[key]])) as TrainParams;
   }
 
-  /** One GRPO step: the next batch through every role. */
+  /**
+   * One synchronous GRPO step: the next batch through every role, sampled by the weights it
+   * updates. (run() takes pipelined steps instead when max_staleness > 0: nextStep.)
+   */
   async trainStep(): Promise<StepRecord> {
+    this.meters.start();
+    return this.finishStep(await this.rollout(), false);
+  }
+
+  /**
+   * The next step as run() takes it: synchronous, or with max_staleness > 0 pipelined — the
+   * following steps are sampled (by the weights of now) and judged while this one updates, at most
+   * max_staleness policy versions ahead, never past the next interval checkpoint (the pipeline is
+   * empty at each one, so a resumed run samples exactly what the unbroken one did).
+   */
+  async nextStep(): Promise<StepRecord> {
+    const c = this.config;
+    if (c.max_staleness === 0 && this.pipeline.length === 0) return this.trainStep();
+    const n = this.step + 1;
+    const checkpointAt = c.checkpoint_interval > 0 ? Math.ceil(n / c.checkpoint_interval) * c.checkpoint_interval : c.max_iters;
+    const horizon = Math.min(n + c.max_staleness, c.max_iters, checkpointAt);
+    this.meters.start();
+    while (this.step + this.pipeline.length < horizon) this.pipeline.push(await this.rollout());
+    return this.finishStep(this.pipeline.shift()!, true);
+  }
+
+  /** Draws the next batch, starts the reference on it, samples it (awaited: the policy takes calls in order), and starts the judges. */
+  private async rollout(): Promise<Rollout> {
     const c = this.config;
     const k = c.group_size;
-    const t = new Stopwatch();
+    const before = { cursor: this.ports.data.cursor(), rng: this.rng.state() };
+    const t0 = performance.now();
     const batch = this.ports.data.next();
     const shape = { batch: batch.batchSize, seqLen: batch.seqLen };
-    const phases: Partial<PhaseTimes> = { data_ms: t.lap() };
-    const stepNo = this.step + 1;
     const seed = String(this.rng.nextU32());
-
+    const t1 = performance.now();
     // The reference needs only the inputs: it computes while the policy samples and the judges
     // score (other machines in a deployment), and reference_ms is what the step still waits after.
-    const reference = this.ports.reference.logProbs(batch.inputs, shape, c.temperature);
-    reference.catch(() => {}); // awaited below; an earlier failure must not leave it unhandled
-    const sampled = await this.ports.policy.sample(batch.inputs, shape, { temperature: c.temperature, topP: c.top_p, groupSize: k, seed });
-    phases.sample_ms = t.lap();
-    const judged = await this.ports.judge.score(sampled.completions, { count: batch.batchSize * k, seqLen: batch.seqLen, groupSize: k });
-    phases.judge_ms = t.lap();
-    const refLogProbs = await reference;
-    phases.reference_ms = t.lap();
+    const reference = timedCall(this.meters.reference, () => this.ports.reference.logProbs(batch.inputs, shape, c.temperature));
+    reference.catch(() => {}); // awaited in finishStep; an earlier failure must not leave it unhandled
+    let sampled: SampleResult;
+    try {
+      const params = { temperature: c.temperature, topP: c.top_p, groupSize: k, seed };
+      sampled = (await timedCall(this.meters.policy, () => this.ports.policy.sample(batch.inputs, shape, params))).value;
+    } catch (err) {
+      await reference.catch(() => {});
+      throw err;
+    }
+    const t2 = performance.now();
+    const judged = timedCall(this.meters.judge, () =>
+      this.ports.judge.score(sampled.completions, { count: batch.batchSize * k, seqLen: batch.seqLen, groupSize: k }),
+    );
+    judged.catch(() => {});
+    return { before, batch, sampled, judged, reference, dataMs: t1 - t0, sampleMs: t2 - t1 };
+  }
+
+  /** Waits for every call of the steps drawn ahead (they stay drawn): nothing of this trainer's is in flight after. */
+  private async settlePipeline(): Promise<void> {
+    await Promise.allSettled(this.pipeline.flatMap((r) => [r.judged, r.reference]));
+  }
+
+  /** Judged and referenced rollout → advantages → update → the step's record. */
+  private async finishStep(r: Rollout, pipelined: boolean): Promise<StepRecord> {
+    const c = this.config;
+    const k = c.group_size;
+    const { batch, sampled } = r;
+    const stepNo = this.step + 1;
+    const phases: Partial<PhaseTimes> = { data_ms: r.dataMs, sample_ms: r.sampleMs };
+    const judgedCall = await r.judged;
+    const referenceCall = await r.reference;
+    const judged = judgedCall.value;
+    const refLogProbs = referenceCall.value;
+    phases.judge_ms = judgedCall.ms;
+    phases.reference_ms = Math.max(0, referenceCall.end - judgedCall.end);
+    const t = new Stopwatch();
 
     const adv = groupRelativeAdvantages(judged.scores, { groupSize: k, norm: c.advantage_norm, stdFloor: c.std_floor });
     let advantages = adv.advantages;
@@ -252,20 +332,25 @@ export class GrpoTrainer<C = unknown> {
     if (clip > 0) advantages = advantages.map((a) => Math.min(clip, Math.max(-clip, a)));
     phases.advantage_ms = t.lap();
 
-    const updated = await this.ports.policy.update({
-      step: stepNo,
-      batch: batch.batchSize,
-      seqLen: batch.seqLen,
-      groupSize: k,
-      inputs: batch.inputs,
-      completions: sampled.completions,
-      advantages,
-      refLogProbs,
-      oldLogProbs: sampled.logProbs,
-      params: this.trainParams(),
-    });
+    const { value: updated } = await timedCall(this.meters.policy, () =>
+      this.ports.policy.update({
+        step: stepNo,
+        batch: batch.batchSize,
+        seqLen: batch.seqLen,
+        groupSize: k,
+        inputs: batch.inputs,
+        completions: sampled.completions,
+        advantages,
+        refLogProbs,
+        oldLogProbs: sampled.logProbs,
+        params: this.trainParams(),
+        // only pipelined requests carry it: a synchronous one is byte for byte what it always was
+        ...(pipelined ? { behaviourVersion: sampled.policyVersion } : {}),
+      }),
+    );
     phases.update_ms = t.lap();
-    phases.step_ms = t.total();
+    const { wallMs: stepMs, idle } = this.meters.take();
+    phases.step_ms = stepMs;
 
     let masked = 0;
     for (let i = 0; i < batch.mask.length; i++) masked += batch.mask[i]!;
@@ -289,6 +374,13 @@ export class GrpoTrainer<C = unknown> {
       sequences: batch.batchSize * k,
       replayed: updated.replayed,
       phases: phases as PhaseTimes,
+      behaviour_version: sampled.policyVersion,
+      staleness: m.staleness,
+      importance_weight_mean: m.importanceWeightMean,
+      importance_weight_min: m.importanceWeightMin,
+      importance_weight_max: m.importanceWeightMax,
+      importance_weight_capped_frac: m.importanceWeightCappedFrac,
+      idle_fraction: idle,
     };
     this.step = stepNo;
     this.lastRecord = record;
@@ -391,12 +483,13 @@ export class GrpoTrainer<C = unknown> {
       while (this.step < c.max_iters && !signal?.aborted) {
         await this.boundary(signal);
         if (signal?.aborted) break;
-        await this.trainStep();
+        await this.nextStep();
         // At max_iters both come after the loop, in the same order: evaluation, then checkpoint.
         if (c.eval_interval > 0 && this.step % c.eval_interval === 0 && this.step < c.max_iters) await this.evaluate();
         if (c.checkpoint_interval > 0 && this.step % c.checkpoint_interval === 0 && this.step < c.max_iters) await this.checkpoint();
       }
       await this.boundary(signal);
+      await this.settlePipeline(); // a stopped run's steps drawn ahead: redrawn after a resume (the checkpoint's cursor is before them)
       const last = this.lastEval?.step === this.step ? this.lastEval : await this.evaluate();
       if (this.opts.runDir && this.lastCheckpoint?.step !== this.step) await this.checkpoint();
       this.endSegment(this.step >= c.max_iters ? "finished" : "stopped");
@@ -409,6 +502,8 @@ export class GrpoTrainer<C = unknown> {
       }
       throw err;
     } finally {
+      await this.settlePipeline();
+      this.pipeline = [];
       this.running = false;
       this.parkWaiters.splice(0).forEach((r) => r(this.step));
     }
@@ -416,6 +511,8 @@ export class GrpoTrainer<C = unknown> {
 
   private async boundary(signal?: AbortSignal): Promise<void> {
     const runQueued = async () => {
+      // Actions (a swap, a checkpoint) and a pause see no call of this trainer's in flight.
+      if (this.betweenSteps.length || this.paused) await this.settlePipeline();
       // Actions queued while one runs (a burst of swaps) are run here too: none waits for a later wake-up.
       while (this.betweenSteps.length) await this.betweenSteps.shift()!();
     };
@@ -486,8 +583,9 @@ export class GrpoTrainer<C = unknown> {
     const state: OrchestratorCheckpoint = {
       format: ORCHESTRATOR_FORMAT,
       step: this.step,
-      data_cursor: this.ports.data.cursor(),
-      rng_state: this.rng.state(),
+      // Steps drawn ahead (a checkpoint asked for between pipelined steps) are not in it: a resume draws them again.
+      data_cursor: this.pipeline[0]?.before.cursor ?? this.ports.data.cursor(),
+      rng_state: this.pipeline[0]?.before.rng ?? this.rng.state(),
       judge_version: this.lastJudgeVersion,
       policy: { dir: "policy", weights_digest: saved.weightsDigest, policy_version: saved.policyVersion, files },
       config: this.opts.configForRecord ?? this.config,
@@ -633,6 +731,85 @@ export class GrpoTrainer<C = unknown> {
       this.runDirReady = true;
     }
     return this.opts.runDir;
+  }
+}
+
+/** A step drawn, sampled and sent to the judges and the reference, not yet updated. */
+interface Rollout {
+  /** The data cursor and generator state before it was drawn (what a checkpoint taken now records). */
+  before: { cursor: unknown; rng: RngState };
+  batch: MaskedBatchLike;
+  sampled: SampleResult;
+  judged: Promise<Timed<JudgeScores>>;
+  reference: Promise<Timed<Float32Array>>;
+  dataMs: number;
+  sampleMs: number;
+}
+
+interface Timed<T> {
+  value: T;
+  /** The call's duration and when it ended (performance.now()). */
+  ms: number;
+  end: number;
+}
+
+/** Runs a role's call with its busy time on `meter`. */
+async function timedCall<T>(meter: BusyMeter, call: () => Promise<T>): Promise<Timed<T>> {
+  const start = performance.now();
+  meter.begin(start);
+  try {
+    const value = await call();
+    const end = performance.now();
+    return { value, ms: end - start, end };
+  } finally {
+    meter.end(performance.now());
+  }
+}
+
+/** Time with at least one call in flight, accumulated between take()s. */
+class BusyMeter {
+  private inflight = 0;
+  private since = 0;
+  private busy = 0;
+  begin(now: number): void {
+    if (this.inflight++ === 0) this.since = now;
+  }
+  end(now: number): void {
+    if (--this.inflight === 0) this.busy += now - this.since;
+  }
+  /** Busy milliseconds since the last take (or `from`), calls still in flight counted up to now. */
+  take(now: number, from: number): number {
+    let busy = this.busy;
+    if (this.inflight > 0) {
+      busy += now - Math.max(this.since, from);
+      this.since = now;
+    }
+    this.busy = 0;
+    return busy;
+  }
+}
+
+/** Each role's busy time over a step's window: the step record's idle_fraction. */
+class RoleMeters {
+  readonly policy = new BusyMeter();
+  readonly reference = new BusyMeter();
+  readonly judge = new BusyMeter();
+  private windowStart = performance.now();
+
+  /** A step's window begins (after evaluations and checkpoints between steps); calls that ended before it are not counted. */
+  start(): void {
+    const now = performance.now();
+    for (const m of [this.policy, this.reference, this.judge]) m.take(now, now);
+    this.windowStart = now;
+  }
+
+  take(): { wallMs: number; idle: IdleFractions } {
+    const now = performance.now();
+    const wallMs = now - this.windowStart;
+    const idle = (m: BusyMeter) => (wallMs > 0 ? Math.min(1, Math.max(0, 1 - m.take(now, this.windowStart) / wallMs)) : 0);
+    const out = { wallMs, idle: { policy: idle(this.policy), reference: idle(this.reference), judge: idle(this.judge) } };
+    this.windowStart = now;
+    return out;
   }
 }
 

@@ -18,6 +18,7 @@ export function encodeUpdateRequest(p: UpdatePayload): UpdateRequest {
     refLogProbs: encodeTensor(p.refLogProbs, [p.batch, p.seqLen, V]),
     oldLogProbs: encodeTensor(p.oldLogProbs, [p.batch, p.groupSize]),
     params: { ...p.params, klEstimator: KL[p.params.klEstimator], tokenReduction: REDUCTION[p.params.tokenReduction] },
+    ...(p.behaviourVersion !== undefined ? { behaviourVersion: p.behaviourVersion } : {}),
   });
 }
 

@@ -45,7 +45,21 @@ const METRIC_KEYS: ReadonlyArray<keyof UpdateMetrics> = [
   "clipFrac",
   "updateMs",
   "tokens",
+  "staleness",
+  "importanceWeightMean",
+  "importanceWeightMin",
+  "importanceWeightMax",
+  "importanceWeightCappedFrac",
 ];
+
+/** Metrics added after the format was first written, and their value for a synchronous step (what an older file's updates were). */
+const LATER_METRICS: Partial<Record<keyof UpdateMetrics, number>> = {
+  staleness: 0,
+  importanceWeightMean: 1,
+  importanceWeightMin: 1,
+  importanceWeightMax: 1,
+  importanceWeightCappedFrac: 0,
+};
 
 // JSON has no NaN (mean_kl is NaN when no reference log-probs were sent): keep such values as
 // strings so a replay after a restore returns exactly what the first answer did.
@@ -108,12 +122,12 @@ export function readPolicyState(dir: string): PolicyStateFile | null {
   const recentUpdates = (raw.recent_updates as Array<Record<string, unknown>>).map((r, n) => {
     const m = (r?.metrics ?? {}) as Record<string, unknown>;
     if (typeof r?.payload_sha256 !== "string") throw bad(`recent_updates[${n}].payload_sha256 is missing`);
-    for (const k of METRIC_KEYS) if (!(k in m)) throw bad(`recent_updates[${n}].metrics.${k} is missing`);
+    for (const k of METRIC_KEYS) if (!(k in m) && !(k in LATER_METRICS)) throw bad(`recent_updates[${n}].metrics.${k} is missing`);
     return {
       step: count(r.step, `recent_updates[${n}].step`),
       policyVersion: count(r.policy_version, `recent_updates[${n}].policy_version`),
       payloadSha256: r.payload_sha256,
-      metrics: Object.fromEntries(METRIC_KEYS.map((k) => [k, decodeNumber(m[k])])) as unknown as UpdateMetrics,
+      metrics: Object.fromEntries(METRIC_KEYS.map((k) => [k, k in m ? decodeNumber(m[k]) : LATER_METRICS[k]])) as unknown as UpdateMetrics,
     };
   });
   return { policyVersion, lastStep, weightsDigest: raw.weights_digest, optimizer, recentUpdates };

@@ -23,6 +23,8 @@ import {
 } from "@grpomesh/model/format";
 import type { LossInputs, LossOptions, LossValues } from "@grpomesh/grpo/loss";
 import { TRAIN_PARAM_SETTINGS } from "@grpomesh/grpo/settings";
+import { importanceWeights, weightAdvantages } from "@grpomesh/grpo/importance";
+import { SYNCHRONOUS_WEIGHTS } from "@grpomesh/loop";
 import type { BatchShape, PolicyPort, PolicyState, SampleParams, SampleResult, TrainParams, UpdateMetrics, UpdatePayload, UpdateResult } from "@grpomesh/loop";
 import { accumulateGradients } from "./backends/accumulate.ts";
 import { createTrainingBackend, type EngineSelection } from "./backends/choose.ts";
@@ -38,6 +40,7 @@ import {
   checkSampleParams,
   checkShape,
   checkUpdatePayload,
+  checkBehaviourVersion,
   resolveLimits,
   type CheckedUpdate,
   type EngineLimits,
@@ -181,10 +184,21 @@ export class PolicyEngine implements PolicyPort {
       checkIds("inputs", inputs, B * T, this.facts.vocabSize, `[B, T] = [${B}, ${T}]`);
       checkIds("completions", completions, B * k * T, this.facts.vocabSize, `[B, k, T] = [${B}, ${k}, ${T}]`);
       if (!(Number.isFinite(temperature) && temperature > 0)) throw invalidArgument(`temperature is ${temperature}; expected a finite number > 0`);
-      const logits = await this.backend.logits(inputs, B, T);
-      const logp = await maskedLogProbs(logits, inputs, { batch: B, seqLen: T, maskTokenId: this.facts.maskTokenId, temperature, bannedTokenIds: this.banned });
-      return completionLogProbsFrom(logp, inputs, completions, { ...shape, vocabSize: this.facts.vocabSize, maskTokenId: this.facts.maskTokenId });
+      return this.completionLogProbsNow(inputs, completions, shape, temperature);
     });
+  }
+
+  /** completionLogProbs on checked arguments, inside the queue. */
+  private async completionLogProbsNow(
+    inputs: Int32Array,
+    completions: Int32Array,
+    shape: BatchShape & { groupSize: number },
+    temperature: number,
+  ): Promise<Float32Array> {
+    const { batch: B, seqLen: T } = shape;
+    const logits = await this.backend.logits(inputs, B, T);
+    const logp = await maskedLogProbs(logits, inputs, { batch: B, seqLen: T, maskTokenId: this.facts.maskTokenId, temperature, bannedTokenIds: this.banned });
+    return completionLogProbsFrom(logp, inputs, completions, { ...shape, vocabSize: this.facts.vocabSize, maskTokenId: this.facts.maskTokenId });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -207,7 +221,8 @@ export class PolicyEngine implements PolicyPort {
     return this.queue.run(async () => {
       this.checkAlive();
       const checked = checkUpdatePayload(payload, this.facts, this.limits);
-      const { grads, values } = await this.accumulate(payload, checked, false);
+      const correction = await this.offPolicyCorrection(payload, checked);
+      const { grads, values } = await this.accumulate(payload, checked, correction, false);
       return { values, gradNorm: globalNorm(grads.values()), grads };
     });
   }
@@ -226,6 +241,8 @@ export class PolicyEngine implements PolicyPort {
     }
     const checked = checkUpdatePayload(p, this.facts, this.limits);
     const started = performance.now();
+    // Before any state changes: a stale step's importance weights (a forward on these weights).
+    const correction = await this.offPolicyCorrection(p, checked);
     const params = p.params;
     const learningRate = cosineLearningRate(step - 1, {
       lr: params.learningRate,
@@ -243,7 +260,7 @@ export class PolicyEngine implements PolicyPort {
     const gradNorms: number[] = [];
     try {
       for (let epoch = 1; epoch <= params.ppoEpochs; epoch++) {
-        const { grads, values } = await this.accumulate(p, checked, epoch > 1);
+        const { grads, values } = await this.accumulate(p, checked, correction, epoch > 1);
         if (!Number.isFinite(values.loss)) {
           throw failedPrecondition(
             `step ${step}, epoch ${epoch}: the GRPO loss is ${values.loss}; no update was applied. The weights may have diverged: lower learning_rate or load an earlier checkpoint.`,
@@ -289,6 +306,7 @@ export class PolicyEngine implements PolicyPort {
       learningRate,
       updateMs: performance.now() - started,
       tokens: maskedTokens * p.groupSize, // sampled tokens the loss was computed over (k · Σ|M_i|)
+      ...correction.metrics,
     };
     this.version += 1;
     this.last = step;
@@ -325,10 +343,15 @@ export class PolicyEngine implements PolicyPort {
    * B·k, so the sum equals the whole batch's gradient (libs/grpo's sampleCount). `withOld` turns on
    * PPO clipping against the sampling-time log-probs (epochs after the first).
    */
-  private async accumulate(p: UpdatePayload, checked: CheckedUpdate, withOld: boolean): Promise<{ grads: Map<string, Float32Array>; values: LossValues }> {
+  private async accumulate(
+    p: UpdatePayload,
+    checked: CheckedUpdate,
+    correction: OffPolicyCorrection,
+    withOld: boolean,
+  ): Promise<{ grads: Map<string, Float32Array>; values: LossValues }> {
     const { batch: B, seqLen: T, groupSize: k, params } = p;
     const V = this.facts.vocabSize;
-    const old = withOld ? this.reducedOldLogProbs(p, checked) : undefined;
+    const old = withOld ? correction.oldLogProbs() : undefined;
     const options: LossOptions = {
       klBeta: params.klBeta,
       klEstimator: params.klEstimator,
@@ -343,21 +366,36 @@ export class PolicyEngine implements PolicyPort {
       vocabSize: V,
       completions: p.completions,
       mask: checked.mask,
-      advantages: p.advantages,
+      advantages: correction.advantages,
       refLogProbs: checked.hasRef ? p.refLogProbs : undefined,
       oldLogProbs: old,
     };
     return accumulateGradients(this.backend, p.inputs, inputs, options, params.temperature, params.microBatchSize);
   }
 
-  /** Sampling-time log π as the loss reads it: summed, or averaged over M_i for "mean". */
-  private reducedOldLogProbs(p: UpdatePayload, checked: CheckedUpdate): Float32Array {
-    if (p.params.tokenReduction === "sum") return p.oldLogProbs;
-    const k = p.groupSize;
-    return Float32Array.from(p.oldLogProbs, (x, s) => {
-      const m = checked.maskedCounts[Math.floor(s / k)]!;
-      return m > 0 ? x / m : 0;
-    });
+  /**
+   * What a step's sampling policy asks of the loss (libs/grpo's importance.ts). Synchronous (the
+   * completions came from these weights): the advantages as sent, and PPO epochs clip against the
+   * sampling-time log-probs. Stale by s ≥ 1 versions: π_prox is computed on these weights (one
+   * forward), each advantage is weighted by min(π_prox/π_behaviour, cap), and PPO epochs clip
+   * against π_prox (decoupled PPO).
+   */
+  private async offPolicyCorrection(p: UpdatePayload, checked: CheckedUpdate): Promise<OffPolicyCorrection> {
+    const staleness = checkBehaviourVersion(p, this.version, checked);
+    if (staleness === 0) {
+      return { metrics: SYNCHRONOUS_WEIGHTS, advantages: p.advantages, oldLogProbs: () => reduceLogProbs(p.oldLogProbs, p, checked) };
+    }
+    const prox = reduceLogProbs(
+      await this.completionLogProbsNow(p.inputs, p.completions, { batch: p.batch, seqLen: p.seqLen, groupSize: p.groupSize }, p.params.temperature),
+      p,
+      checked,
+    );
+    const w = importanceWeights(prox, reduceLogProbs(p.oldLogProbs, p, checked), p.params.importanceWeightCap);
+    return {
+      metrics: { staleness, importanceWeightMean: w.mean, importanceWeightMin: w.min, importanceWeightMax: w.max, importanceWeightCappedFrac: w.cappedFrac },
+      advantages: weightAdvantages(p.advantages, w.weights),
+      oldLogProbs: () => prox,
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -531,7 +569,9 @@ const PARAM_KEYS = Object.keys(TRAIN_PARAM_SETTINGS) as (keyof TrainParams)[];
 export function updateDigest(p: UpdatePayload): string {
   const hash = createHash("sha256");
   const params = p.params ? PARAM_KEYS.map((k) => p.params[k]) : null;
-  hash.update(JSON.stringify({ step: p.step, batch: p.batch, seqLen: p.seqLen, groupSize: p.groupSize, params }));
+  // behaviour_version only when sent, so a synchronous request's digest is what it always was
+  const behaviour = p.behaviourVersion === undefined ? {} : { behaviourVersion: p.behaviourVersion };
+  hash.update(JSON.stringify({ step: p.step, batch: p.batch, seqLen: p.seqLen, groupSize: p.groupSize, params, ...behaviour }));
   for (const a of [p.inputs, p.completions, p.advantages, p.refLogProbs, p.oldLogProbs] as unknown[]) {
     if (ArrayBuffer.isView(a)) {
       hash.update(`\0${a.constructor.name}:${a.byteLength}\0`);
@@ -541,4 +581,24 @@ export function updateDigest(p: UpdatePayload): string {
     }
   }
   return hash.digest("hex");
+}
+
+/** The loss's view of a step's sampling policy (PolicyEngine.offPolicyCorrection). */
+interface OffPolicyCorrection {
+  /** The step's staleness and importance-weight statistics, as the Update reports them. */
+  metrics: Pick<UpdateMetrics, keyof typeof SYNCHRONOUS_WEIGHTS>;
+  /** [B·k] the advantages the loss reads: as sent, or weighted by the importance weights. */
+  advantages: Float32Array;
+  /** [B·k] the PPO epochs' "old" log-probs, reduced like the tokens. */
+  oldLogProbs: () => Float32Array;
+}
+
+/** [B·k] sequence log-probs (sums over M_i) as the loss reads them: summed, or averaged over M_i for "mean". */
+function reduceLogProbs(sums: Float32Array, p: UpdatePayload, checked: CheckedUpdate): Float32Array {
+  if (p.params.tokenReduction === "sum") return sums;
+  const k = p.groupSize;
+  return Float32Array.from(sums, (x, s) => {
+    const m = checked.maskedCounts[Math.floor(s / k)]!;
+    return m > 0 ? x / m : 0;
+  });
 }

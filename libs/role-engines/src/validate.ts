@@ -4,7 +4,7 @@
 import { allowedValues } from "@grpomesh/config";
 import { GRPO_SETTINGS, TRAIN_PARAM_SETTINGS } from "@grpomesh/grpo/settings";
 import type { BatchShape, SampleParams, TrainParams, UpdatePayload } from "@grpomesh/loop";
-import { invalidArgument, resourceExhausted } from "./errors.ts";
+import { failedPrecondition, invalidArgument, resourceExhausted } from "./errors.ts";
 
 /** Caps on one request, so a buggy or hostile caller cannot exhaust memory (the wasm heap is 4 GiB). */
 export interface EngineLimits {
@@ -261,4 +261,30 @@ export function checkUpdatePayload(p: UpdatePayload, model: ModelFacts, limits: 
     }
   }
   return { mask, maskedCounts, hasRef, hasOld };
+}
+
+/**
+ * A pipelined Update's behaviour version against the policy's own: how many versions behind its
+ * completions were sampled (0 for a synchronous step, also when the field is absent). A version
+ * ahead of the policy is FAILED_PRECONDITION (the policy was rolled back under the orchestrator);
+ * an older one needs the behaviour log-probs the importance weights are computed from.
+ */
+export function checkBehaviourVersion(p: UpdatePayload, policyVersion: number, checked: CheckedUpdate): number {
+  const v = p.behaviourVersion;
+  if (v === undefined) return 0;
+  if (!Number.isSafeInteger(v) || v < 0)
+    throw invalidArgument(
+      `behaviour_version is ${typeof v === "number" ? v : describeValue(v)}; expected the policy version that sampled the completions, an integer ≥ 0`,
+    );
+  if (v > policyVersion) {
+    throw failedPrecondition(
+      `behaviour_version ${v} is newer than the policy's version ${policyVersion}: the completions came from weights this policy does not have. Load the checkpoint the orchestrator resumed from.`,
+    );
+  }
+  if (v < policyVersion && !checked.hasOld) {
+    throw invalidArgument(
+      `the completions were sampled by policy version ${v}, ${policyVersion - v} behind the policy's ${policyVersion}, but old_log_probs are missing; send the sampling-time log-probs [B, k] (Sample returns them) so the update can weight each completion`,
+    );
+  }
+  return policyVersion - v;
 }

@@ -52,6 +52,11 @@ export class GrpcPolicy implements PolicyPort {
         clipFrac: m.clipFrac,
         updateMs: m.updateMs,
         tokens: m.tokens,
+        staleness: m.staleness,
+        importanceWeightMean: m.importanceWeightMean,
+        importanceWeightMin: m.importanceWeightMin,
+        importanceWeightMax: m.importanceWeightMax,
+        importanceWeightCappedFrac: m.importanceWeightCappedFrac,
       },
     };
   }

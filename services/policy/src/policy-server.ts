@@ -93,6 +93,7 @@ export async function startPolicyServer(options: PolicyServerOptions = {}): Prom
           refLogProbs,
           oldLogProbs,
           params,
+          ...(req.behaviourVersion !== undefined ? { behaviourVersion: req.behaviourVersion } : {}),
         });
         metrics.updates.inc({ result: r.replayed ? "replayed" : "applied" });
         if (!r.replayed) {

@@ -173,6 +173,7 @@ function validTrainParams(): MessageInitShape<typeof TrainParamsSchema> {
     ppoEpochs: 1,
     clipEps: 0.2,
     temperature: 1,
+    importanceWeightCap: 2,
   };
 }
 

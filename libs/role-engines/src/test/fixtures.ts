@@ -54,6 +54,7 @@ export function trainParams(overrides: Partial<TrainParams> = {}): TrainParams {
     ppoEpochs: 1,
     clipEps: 0.2,
     temperature: 0.8,
+    importanceWeightCap: 2,
     ...overrides,
   };
 }

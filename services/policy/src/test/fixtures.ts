@@ -55,6 +55,7 @@ export function trainParams(overrides: Partial<TrainParams> = {}): TrainParams {
     ppoEpochs: 1,
     clipEps: 0.2,
     temperature: 0.8,
+    importanceWeightCap: 2,
     ...overrides,
   };
   for (const key of ["learningRate", "minLrRatio", "weightDecay", "beta1", "beta2", "eps", "gradClip", "klBeta", "clipEps", "temperature"] as const)
