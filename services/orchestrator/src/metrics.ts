@@ -19,6 +19,11 @@ const STEP_FIELDS = {
   learning_rate: "AdamW learning rate of the last step.",
   clip_frac: "Fraction of tokens whose PPO ratio was clipped in the last step (0 with one PPO epoch).",
   tokens_per_s: "Completion tokens (B·k·T) processed per second of the last step's wall time.",
+  staleness: "Policy versions between the weights that sampled the last step and the weights it updated (0: synchronous; at most max_staleness).",
+  importance_weight_mean: "Mean capped importance weight π_prox/π_behaviour of the last step's completions (1 when synchronous).",
+  importance_weight_min: "Smallest importance weight of the last step's completions.",
+  importance_weight_max: "Largest importance weight of the last step's completions (after the cap).",
+  importance_weight_capped_frac: "Share of the last step's completions whose importance weight was cut to importance_weight_cap.",
 } as const;
 
 export class RunMetrics {
@@ -28,6 +33,7 @@ export class RunMetrics {
   private readonly policyVersion: Gauge;
   private readonly judgeInfo: Gauge;
   private readonly phase: Gauge;
+  private readonly idle: Gauge;
   private readonly evalReward: Gauge;
   private readonly evalAccuracy: Gauge;
   private readonly evalSolved: Gauge;
@@ -65,6 +71,12 @@ export class RunMetrics {
       registers,
     });
     this.phase = new Gauge({ name: "grpo_step_phase_seconds", help: "Duration of each phase of the last step.", labelNames: ["phase"], registers });
+    this.idle = new Gauge({
+      name: "grpo_role_idle_fraction",
+      help: "Share of the last step's wall time in which the orchestrator had no call in flight to the role (policy, reference, judge).",
+      labelNames: ["role"],
+      registers,
+    });
     this.evalReward = new Gauge({ name: "grpo_eval_mean_reward", help: "Held-out mean judge reward at the last evaluation.", registers });
     this.evalAccuracy = new Gauge({ name: "grpo_eval_accuracy", help: "Held-out masked-token accuracy at the last evaluation.", registers });
     this.evalSolved = new Gauge({
@@ -91,6 +103,7 @@ export class RunMetrics {
       this.judgeVersionInfo.set({ judge, version }, 1);
     }
     for (const [phase, ms] of Object.entries(r.phases)) this.phase.set({ phase: phase.replace(/_ms$/, "") }, ms / 1000);
+    for (const [role, fraction] of Object.entries(r.idle_fraction)) this.idle.set({ role }, fraction);
   }
 
   recordEval(r: EvalRecord): void {

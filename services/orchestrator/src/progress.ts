@@ -48,6 +48,8 @@ export class ProgressLine {
       `step ${String(r.step).padStart(String(this.maxSteps).length)}/${this.maxSteps}` +
       ` | reward ${r.mean_reward.toFixed(3)} ±${r.std_reward.toFixed(3)} (last-${this.rewards.length} mean ${smoothed.toFixed(3)})` +
       ` | kl/tok ${fixed(r.kl_per_token, 5)} | loss ${fixed(r.loss, 4)} | gnorm ${r.grad_norm.toFixed(2)}` +
+      // pipelined steps (staleness > 0) say how far behind their samples were and how much the correction weighed
+      (r.staleness > 0 ? ` | stale ${r.staleness} w ${r.importance_weight_mean.toFixed(3)}` : "") +
       ` | ${rate.toFixed(2)} steps/s | ETA ${formatDuration(eta)}`;
     if (this.mode === "line") this.out.write(`\r\x1b[2K${line}`);
     else if (r.step % this.every === 0 || r.step === this.maxSteps || r.step === this.firstStep + 1) this.out.write(`${line}\n`);

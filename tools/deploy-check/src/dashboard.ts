@@ -64,6 +64,21 @@ export const ROWS: Array<{ title: string; panels: PanelSpec[] }> = [
         targets: [{ expr: "rate(grpo_step[5m])", legend: "steps/s" }],
       },
       {
+        title: "Role idle fraction",
+        description: "Share of each step in which the orchestrator had no call in flight to the role: what pipelining (max_staleness > 0) takes back.",
+        targets: [{ expr: "grpo_role_idle_fraction", legend: "{{role}}" }],
+      },
+      {
+        title: "Staleness and importance weights",
+        description: "Policy versions the last step's samples were behind, and the capped importance weights π_prox/π_behaviour that corrected them.",
+        targets: [
+          { expr: "grpo_staleness", legend: "staleness" },
+          { expr: "grpo_importance_weight_mean", legend: "weight mean" },
+          { expr: "grpo_importance_weight_max", legend: "weight max" },
+          { expr: "grpo_importance_weight_capped_frac", legend: "capped share" },
+        ],
+      },
+      {
         title: "Policy version",
         description: "Updates the policy has applied.",
         targets: [{ expr: "grpo_policy_version", legend: "policy version" }],
