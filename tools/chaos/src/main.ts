@@ -28,7 +28,7 @@ async function main(): Promise<number> {
     plan: c.plan || undefined,
     judges: c.judges,
     checkpointInterval: c.checkpoint_interval,
-    runConfig: models.runConfig,
+    runConfig: { ...models.runConfig, max_staleness: c.max_staleness },
     generator: models.generator,
     judgeModel: models.judgeModel,
     workDir,
@@ -37,7 +37,7 @@ async function main(): Promise<number> {
     log: (line) => console.log(line),
   });
   console.log(
-    `\nchaos: seed ${c.seed}, ${c.steps} steps, checkpoint every ${c.checkpoint_interval}, ${c.judges} judges, ${c.models} models, ${report.security} (${((performance.now() - t0) / 1000).toFixed(0)} s in all)\n`,
+    `\nchaos: seed ${c.seed}, ${c.steps} steps, checkpoint every ${c.checkpoint_interval}, max_staleness ${c.max_staleness}, ${c.judges} judges, ${c.models} models, ${report.security} (${((performance.now() - t0) / 1000).toFixed(0)} s in all)\n`,
   );
   console.log(formatTable(report));
   console.log(`\n${formatVerdict(report)}`);

@@ -9,6 +9,11 @@ export const CHAOS_SETTINGS = {
   steps: setting(z.int().min(2), 40, "GRPO steps of the run (a fault needs a step after it)"),
   plan: setting(z.string(), "", 'explicit faults instead of the seeded draw, e.g. "judge@3,policy@9,orchestrator@15,reference@20"'),
   judges: setting(z.int().min(2), 2, "judge replicas (a replica's death is survived by the others)"),
+  max_staleness: setting(
+    z.int().min(0).max(8),
+    0,
+    "the run's max_staleness: > 0 pipelines the steps (sampling and judging ahead of the update), and resume must stay bit-exact",
+  ),
   checkpoint_interval: setting(z.int().min(1), 4, "checkpoint every this many steps: a resume redoes at most this many − 1 steps"),
   models: setting(z.enum(["bundled", "tiny"]), "bundled", "bundled: models/generator and models/judge (about a minute); tiny: made on the spot (seconds)"),
   run_config: setting(
