@@ -217,6 +217,18 @@ test("every bad request gets its status code, state is unchanged, and the next g
     ],
     ["ppo epochs 0", () => client.update({ ...req, params: { ...req.params!, ppoEpochs: 0 } }), Status.INVALID_ARGUMENT, /ppo_epochs is 0/],
     [
+      "behaviour version ahead of the policy",
+      () => client.update({ ...req, behaviourVersion: 99 }),
+      Status.FAILED_PRECONDITION,
+      /behaviour_version 99 is newer than the policy's version/,
+    ],
+    [
+      "importance weight cap 0.5",
+      () => client.update({ ...req, params: { ...req.params!, importanceWeightCap: 0.5 } }),
+      Status.INVALID_ARGUMENT,
+      /importance_weight_cap is 0.5/,
+    ],
+    [
       "a gap",
       () => client.update({ ...req, step: step + 1 }),
       Status.FAILED_PRECONDITION,
