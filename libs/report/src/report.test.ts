@@ -10,7 +10,7 @@ import { REPORT_FILE, SMOOTHING_WINDOW, charts, readRun, renderReport, trailingM
 const root = mkdtempSync(join(tmpdir(), "grpomesh-report-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-function writeRun(name: string, steps: number, opts: { swapAt?: number; resumeAt?: number; finished?: boolean } = {}): string {
+function writeRun(name: string, steps: number, opts: { swapAt?: number; resumeAt?: number; finished?: boolean; pipelined?: boolean } = {}): string {
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
   const records: object[] = [{ type: "start", step: 0, time: "2026-12-05T00:00:00Z" }];
@@ -31,6 +31,12 @@ function writeRun(name: string, steps: number, opts: { swapAt?: number; resumeAt
       frac_zero_std_groups: 0.25,
       judge_version: opts.swapAt && s >= opts.swapAt ? "judge-v2+sha256:2" : "judge-v1+sha256:1",
       phases: { sample_ms: 40, judge_ms: 100, reference_ms: 0, advantage_ms: 1, update_ms: 120, data_ms: 1, step_ms: 262 },
+      idle_fraction: { policy: 0.2, reference: 0.8, judge: opts.pipelined ? 0.1 : 0.6 },
+      staleness: opts.pipelined && s > 1 ? 1 : 0,
+      importance_weight_mean: opts.pipelined && s > 1 ? 0.98 : 1,
+      importance_weight_min: opts.pipelined && s > 1 ? 0.7 : 1,
+      importance_weight_max: opts.pipelined && s > 1 ? 1.4 : 1,
+      importance_weight_capped_frac: 0,
     });
     if (s % 10 === 0) records.push({ type: "samples", step: s, samples: [{ input: "1_3/<b>", completion: "123/<b>", target: "123/<b>", reward: 1.5 }] });
   }
@@ -67,7 +73,10 @@ test("a run's report: every chart as inline SVG, judge swap and resume marked, s
     "Learning rate",
     "Zero-variance groups",
     "Step time by phase",
+    "Role idle fraction",
   ]);
+  const piped = charts([readRun(writeRun("run-piped", 10, { pipelined: true }))]).map((c) => c.title);
+  assert.deepEqual(piped.slice(-2), ["Role idle fraction", "Staleness and importance weights"], "a pipelined run shows its staleness");
   const path = await writeRunReport(dir);
   assert.equal(path, join(dir, REPORT_FILE));
   const html = await renderReport([run]);

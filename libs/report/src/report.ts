@@ -129,6 +129,14 @@ function series(
   };
 }
 
+/** Each step's idle fractions as flat fields (the record nests them by role). */
+function idleRows(r: RunData): Row[] {
+  return r.steps.flatMap((s) => {
+    const idle = s.idle_fraction as Record<string, number> | undefined;
+    return idle ? [{ step: s.step, idle_policy: idle.policy, idle_reference: idle.reference, idle_judge: idle.judge }] : [];
+  });
+}
+
 function rewardChart(runs: RunData[]): Chart | null {
   const values = runs.flatMap((r) => {
     const means = r.steps.map((s) => Number(s.mean_reward));
@@ -226,6 +234,28 @@ export function charts(runs: RunData[]): Chart[] {
       frac_zero_std_groups: "zero-std groups",
     }),
     phaseChart(runs),
+    series(
+      runs,
+      "Role idle fraction",
+      "share of each step in which the orchestrator had no call in flight to the role: what pipelining (max_staleness > 0) takes back",
+      { idle_policy: "policy", idle_reference: "reference", idle_judge: "judge" },
+      { rows: idleRows },
+    ),
+    // only for pipelined runs: a synchronous run's staleness is 0 and its weights 1 at every step
+    runs.some((r) => r.steps.some((s) => (s.staleness as number) > 0))
+      ? series(
+          runs,
+          "Staleness and importance weights",
+          "policy versions each step's samples were behind, and the capped importance weights π_prox/π_behaviour that corrected them",
+          {
+            staleness: "staleness",
+            importance_weight_mean: "weight mean",
+            importance_weight_min: "weight min",
+            importance_weight_max: "weight max",
+            importance_weight_capped_frac: "capped share",
+          },
+        )
+      : null,
   ].filter((c): c is Chart => c !== null);
 }
 
