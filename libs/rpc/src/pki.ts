@@ -122,11 +122,12 @@ export interface LocalCredentials {
  * valid for serving on loopback too, since the orchestrator also serves the CLIs with it) and a
  * random admin token. Everything lives in `dir` with owner-only permissions.
  */
-export async function createLocalCredentials(dir: string, opts: { days?: number } = {}): Promise<LocalCredentials> {
+export async function createLocalCredentials(dir: string, opts: { days?: number; ips?: readonly string[] } = {}): Promise<LocalCredentials> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const ca = await createCertificateAuthority("grpo-mesh local CA", opts.days ?? 30);
-  const server = await ca.issue({ commonName: "grpo-mesh services", dnsNames: ["localhost"], ips: ["127.0.0.1", "::1"], usage: "server" });
+  // `ips`: more addresses the services are reached at (the hosts of `npm run sim`)
+  const server = await ca.issue({ commonName: "grpo-mesh services", dnsNames: ["localhost"], ips: ["127.0.0.1", "::1", ...(opts.ips ?? [])], usage: "server" });
   const client = await ca.issue({ commonName: "grpo-mesh client", dnsNames: ["localhost"], ips: ["127.0.0.1", "::1"], usage: "both" });
   const adminTokenFile = join(dir, "admin-token");
   writeFileSync(adminTokenFile, randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });

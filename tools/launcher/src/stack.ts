@@ -43,6 +43,12 @@ export interface StackOptions {
   restart?: Partial<RestartPolicy> | false;
   onReady?: (name: string, ms: number, service: StackService) => void;
   timeoutMs?: number;
+  /**
+   * Where each role runs (`npm run sim`'s hosts): the address it binds and a command prefix such as
+   * `ip netns exec NS taskset -c 1`. A placed service is ready on its start line alone (its health
+   * check would have to come from inside its namespace). Default: this machine's loopback.
+   */
+  place?: (role: "judge" | "reference" | "policy") => { bindHost: string; wrap: readonly string[] };
 }
 
 export interface StackService {
@@ -121,17 +127,27 @@ export async function startStack(opts: StackOptions, supervisor = new Supervisor
   const service = async (name: string, script: string, flags: string[], { restartable = false } = {}): Promise<[ProcessSpec, string]> => {
     const port = await freePort();
     metricsPorts.set(name, await freePort());
-    const address = `127.0.0.1:${port}`;
-    const security = credentials ? [...(tls ? [`--tls_dir=${credentials.serverTlsDir}`] : []), `--admin_token_file=${credentials.adminTokenFile}`] : [];
     const role = script.split("/")[1]! as "judge" | "reference" | "policy";
+    const place = opts.place?.(role);
+    const address = `${place?.bindHost ?? "127.0.0.1"}:${port}`;
+    const security = credentials ? [...(tls ? [`--tls_dir=${credentials.serverTlsDir}`] : []), `--admin_token_file=${credentials.adminTokenFile}`] : [];
+    const spec = tsxProcess(name, script, [
+      ...flags,
+      ...(opts.flags?.[role] ?? []),
+      ...security,
+      `--address=${address}`,
+      `--metrics_port=${metricsPorts.get(name)}`,
+    ]);
     return [
-      tsxProcess(name, script, [...flags, ...(opts.flags?.[role] ?? []), ...security, `--address=${address}`, `--metrics_port=${metricsPorts.get(name)}`], {
-        healthTarget: address,
+      {
+        ...spec,
+        ...(place?.wrap.length ? { command: place.wrap[0]!, args: [...place.wrap.slice(1), spec.command, ...spec.args] } : {}),
+        ...(place ? {} : { healthTarget: address }),
         healthSecurity: clientSecurity,
         // runServiceMain prints it once the server is up; health alone can pass before it is written.
         readyLine: new RegExp(`^${role}: serving `),
         ...(restartable && restart ? { restart } : {}),
-      }),
+      },
       address,
     ];
   };
