@@ -10,6 +10,7 @@ import { PRETRAIN_ENV_PREFIX, PRETRAIN_SETTINGS } from "@grpomesh/pretrain/setti
 import { TRAIN_JUDGE_ENV_PREFIX, TRAIN_JUDGE_SETTINGS } from "@grpomesh/train-judge/settings";
 import { JUDGE_CLI_ENV_PREFIX, JUDGE_CLI_SETTINGS } from "@grpomesh/judge-cli/settings";
 import { CHAOS_ENV_PREFIX, CHAOS_SETTINGS } from "@grpomesh/chaos/settings";
+import { SIM_ENV_PREFIX, SIM_SETTINGS } from "@grpomesh/sim/settings";
 import { HOSTILE_ENV_PREFIX, HOSTILE_SETTINGS } from "@grpomesh/hostile/settings";
 import { EXPORT_COMMAND, EXPORT_ENV_PREFIX, EXPORT_SETTINGS } from "@grpomesh/onnx-export/cli";
 import { BENCHES, BENCH_ENV_PREFIX } from "@grpomesh/bench/registry";
@@ -42,6 +43,7 @@ export const SETTINGS_REGISTRY: SettingsEntry[] = [
   { name: "sudoku-judge", command: "npm run sudoku-judge --", envPrefix: SUDOKU_JUDGE_ENV_PREFIX, table: SUDOKU_JUDGE_SETTINGS },
   { name: "judge CLI", command: "npm run judge -- status|swap|run", envPrefix: JUDGE_CLI_ENV_PREFIX, table: JUDGE_CLI_SETTINGS },
   { name: "chaos", command: "npm run chaos --", envPrefix: CHAOS_ENV_PREFIX, table: CHAOS_SETTINGS },
+  { name: "sim", command: "npm run sim --", envPrefix: SIM_ENV_PREFIX, table: SIM_SETTINGS },
   { name: "hostile", command: "npm run hostile --", envPrefix: HOSTILE_ENV_PREFIX, table: HOSTILE_SETTINGS },
   { name: "ONNX export", command: EXPORT_COMMAND, envPrefix: EXPORT_ENV_PREFIX, table: EXPORT_SETTINGS },
   ...Object.entries(BENCHES).map(([name, b]) => ({

@@ -6,6 +6,7 @@
 //     so the driver comes from bookworm-backports (bookworm's 22.3 lacks features Dawn needs).
 //   - prometheus (the server and promtool): the alert rules' unit tests, `promtool check metrics`
 //     on every service, and a real Prometheus scraping a training stack.
+//   - iproute2 (ip, tc): `npm run sim` makes its hosts with them (network namespaces, veth, tbf).
 //
 //   npm run setup             install what is missing (needs root and apt-get)
 //   node tools/scripts/setup.mjs --check
@@ -20,6 +21,7 @@ const PACKAGES = [
   { name: "libvulkan1", min: "1.3", suite: null, why: "the Vulkan loader (WebGPU tests)" },
   { name: "mesa-vulkan-drivers", min: "25", suite: "bookworm-backports", why: "Mesa's lavapipe, a software Vulkan adapter (WebGPU tests)" },
   { name: "prometheus", min: "2.42", suite: null, why: "Prometheus and promtool (alert rule and metrics tests)" },
+  { name: "iproute2", min: "6.1", suite: null, why: "ip and tc: npm run sim's hosts (network namespaces, veth, tbf) and their tests" },
 ];
 const BACKPORTS_LIST = "/etc/apt/sources.list.d/grpomesh-bookworm-backports.sources";
 
