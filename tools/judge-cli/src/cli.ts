@@ -1,13 +1,15 @@
 // `npm run judge -- <command>`: operate a judge fleet and a training run from the shell (USAGE).
 // Credentials and addresses not given are those of a local run: the newest under runs/ that
 // `npm start` left a stack.json in.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError, parseSettings, usage } from "@grpomesh/config";
 import { JudgeService, OrchestratorService, RunState } from "@grpomesh/proto";
 import { createClient, loadSecurity, type Security } from "@grpomesh/rpc";
 import { REPO_ROOT } from "@grpomesh/data";
 import { JudgeFleet, parseWeightedSpecs, resolveJudgeTargets, type WeightedSpec } from "@grpomesh/orchestrator";
+import { inspectJudgeModel } from "@grpomesh/onnx-export";
+import { quantizeModel } from "@grpomesh/onnx-export/quantize";
 import { JUDGE_CLI_ENV_PREFIX, JUDGE_CLI_SETTINGS, type JudgeCliConfig } from "./settings.ts";
 
 export const USAGE = usage(
@@ -19,7 +21,10 @@ export const USAGE = usage(
   swap <model.onnx> [--judge=NAME]     with --judges: load on every replica now (rolled back if one refuses);
                                        with --orchestrator: roll it in between two training steps;
                                        --judge names the judge fleet to swap when there are several
-  run status|pause|resume|checkpoint   the run's state and its admin RPCs (--orchestrator)`,
+  run status|pause|resume|checkpoint   the run's state and its admin RPCs (--orchestrator)
+  quantize <in.onnx> <out.onnx>        writes an int8 version of a judge (the same weights, per-column int8 linear
+                                       layers, dynamic activation quantization; --keep=NAMES stays fp32); a new file,
+                                       loaded and swapped in like any judge`,
 );
 
 /** What `npm start` writes into its run directory: addresses and where the credentials are. */
@@ -214,13 +219,15 @@ export async function runCli(
   io: CliIo = { out: (l) => console.log(l) },
   env: Record<string, string | undefined> = process.env,
 ): Promise<number> {
-  const { config: o, positional, help } = parseSettings(JUDGE_CLI_SETTINGS, { argv, env, envPrefix: JUDGE_CLI_ENV_PREFIX, maxPositional: 2 });
-  const [command, arg] = positional;
+  const { config: o, positional, help } = parseSettings(JUDGE_CLI_SETTINGS, { argv, env, envPrefix: JUDGE_CLI_ENV_PREFIX, maxPositional: 3 });
+  const [command, arg, third] = positional;
   if (help || !command || command === "help") {
     io.out(USAGE);
     return command || help ? 0 : 2;
   }
-  if (!["status", "swap", "run"].includes(command)) throw new ConfigError(`unknown command "${command}"; expected status, swap or run`);
+  if (!["status", "swap", "run", "quantize"].includes(command)) throw new ConfigError(`unknown command "${command}"; expected status, swap, run or quantize`);
+  if (command === "quantize") return quantize(arg, third, o.keep, io);
+  if (third !== undefined) throw new ConfigError(`${command} takes at most one argument; got also ${JSON.stringify(third.slice(0, 100))}`);
   if (command === "swap" && o.judges && o.orchestrator) throw new ConfigError("swap needs one of --judges=SPEC or --orchestrator=HOST:PORT, not both");
   const target = resolveTarget(o);
   const { judges, orchestrator, security } = target;
@@ -243,4 +250,19 @@ export async function runCli(
   const model = !isAbsolute(arg) && existsSync(arg) ? resolve(arg) : arg;
   if (model !== arg) io.out(`(sending ${arg} as ${model})`);
   return viaJudges ? swapDirect(model, o.version, judges!, o.judge, security, io) : swapViaOrchestrator(model, o.version, o.judge, orchestrator!, security, io);
+}
+
+/** `quantize IN OUT`: the int8 judge, checked against the judge contract before it is written (never over an existing file). */
+function quantize(input: string | undefined, output: string | undefined, keep: string, io: CliIo): number {
+  if (!input || !output) throw new ConfigError("quantize takes two paths: quantize <in.onnx> <out.onnx>");
+  if (!existsSync(input)) throw new ConfigError(`quantize: ${input} does not exist`);
+  if (existsSync(output)) throw new ConfigError(`quantize: ${output} exists; give a new file (nothing was written)`);
+  const { bytes, report } = quantizeModel(readFileSync(input), { keep: keep ? keep.split(",").map((k) => k.trim()) : [] });
+  const info = inspectJudgeModel(bytes); // the contract still holds
+  writeFileSync(output, bytes);
+  io.out(
+    `wrote ${output}: version ${info.version}, ${report.quantized.length} weight matrices int8${report.kept.length ? ` (${report.kept.join(", ")} fp32)` : ""}, ` +
+      `${(report.bytesBefore / 1e6).toFixed(2)} MB → ${(report.bytesAfter / 1e6).toFixed(2)} MB`,
+  );
+  return 0;
 }

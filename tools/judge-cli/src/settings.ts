@@ -21,6 +21,7 @@ export const JUDGE_CLI_SETTINGS = {
     "the local run (a folder npm start wrote a stack.json in) whose addresses and credentials fill in the rest; empty: the newest",
   ),
   runs_dir: setting(z.string(), "", "where the newest local run is looked for; empty: runs/ in the repository"),
+  keep: setting(z.string(), "", "quantize: weight initializers to leave fp32, comma-separated (e.g. score.weight); empty: every linear layer's int8"),
 };
 
 export type JudgeCliConfig = Values<typeof JUDGE_CLI_SETTINGS>;
