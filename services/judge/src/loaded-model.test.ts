@@ -4,6 +4,7 @@ import { RpcError, Status } from "@grpomesh/rpc";
 import { checkVersionField, loadJudgeModel, nameFromPath } from "./loaded-model.ts";
 import { ModelSlot } from "./model-slot.ts";
 import { resolveExecutionProvider } from "@grpomesh/onnx-export/providers";
+import { quantizeModel } from "@grpomesh/onnx-export/quantize";
 import {
   directScores,
   failsWarmUpModel,
@@ -195,4 +196,23 @@ test("a model without grpomesh.name is named after its file, or its folder in a 
   assert.equal(nameFromPath("/models/judge/3/model.onnx"), "judge");
   assert.equal(nameFromPath("/models/judge/model.onnx"), "judge");
   assert.equal(nameFromPath("/model.onnx"), "model");
+});
+
+test("an int8 judge (npm run judge -- quantize) loads like any judge, its version says so, and it scores close to its fp32 original", async () => {
+  const fp32 = tinyScorer("q1", 5);
+  const { bytes } = quantizeModel(fp32);
+  const a = await loadJudgeModel(repo.write("q-fp32.onnx", fp32), cpu);
+  const b = await loadJudgeModel(repo.write("q-int8.onnx", bytes), cpu);
+  try {
+    assert.match(b.version, /^q1-int8\+sha256:[0-9a-f]{12}$/);
+    const ids = randomIds(16, SEQ_LEN, 3);
+    const x = await a.run(BigInt64Array.from(ids, BigInt), 16, SEQ_LEN);
+    const y = await b.run(BigInt64Array.from(ids, BigInt), 16, SEQ_LEN);
+    const range = Math.max(...x) - Math.min(...x);
+    for (let i = 0; i < 16; i++) assert.ok(Math.abs(x[i]! - y[i]!) < 0.1 * range, `sequence ${i}: ${y[i]} vs fp32 ${x[i]} (range ${range})`);
+    assert.notDeepEqual([...x], [...y], "int8 is not the fp32 model");
+  } finally {
+    a.release();
+    b.release();
+  }
 });
