@@ -8,6 +8,7 @@ import {
   GPU_BENCH_SETTINGS,
   JUDGE_BENCH_SETTINGS,
   PEER_BENCH_SETTINGS,
+  QUANT_BENCH_SETTINGS,
   STEP_BENCH_SETTINGS,
   TASKS_BENCH_SETTINGS,
 } from "./settings.ts";
@@ -40,6 +41,12 @@ export const BENCHES: Record<string, BenchEntry> = {
     summary: "GRPO step time by phase (sample, judge, reference, update), in-process and over gRPC, and the RPC share",
     settings: STEP_BENCH_SETTINGS,
     load: () => import("./step.ts"),
+  }),
+  quant: bench({
+    summary:
+      "The int8 judge (npm run judge -- quantize) against its fp32 original on sampled held-out completions: Spearman, same best member of each group, sequences/s of each",
+    settings: QUANT_BENCH_SETTINGS,
+    load: () => import("./quant.ts"),
   }),
   engine: bench({
     summary:

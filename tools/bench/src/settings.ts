@@ -86,6 +86,22 @@ export const STEP_BENCH_SETTINGS = {
     "on",
     "on: mTLS + admin token, as npm start; off: plaintext + admin token; both: off, then on, and TLS's share of the step",
   ),
+  judge_quant: setting(
+    z.enum(["fp32", "int8", "both"]),
+    "both",
+    "the in-process step's judge: the fp32 model, its int8 version (npm run judge -- quantize), or each in turn; every in-process step is set against the machine's fp32 compute limit",
+  ),
+};
+
+export const QUANT_BENCH_SETTINGS = {
+  generator: GENERATOR,
+  judge_model: JUDGE_FILE,
+  batches: setting(int(1), 8, "held-out batches of 16 inputs whose sampled completions are scored (k each)"),
+  group_size: GROUP_SIZE,
+  keep: setting(z.string(), "", "weight initializers left fp32 in the int8 judge, comma-separated (npm run judge -- quantize --keep)"),
+  threads: setting(int(0), 0, "the judge sessions' onnxruntime threads for the throughput runs; 0: one per core"),
+  repeats: setting(int(1), 5, "timed scoring passes over all the sequences, per judge (the best counts)"),
+  json: JSON_OUT,
 };
 
 export const ENGINE_BENCH_SETTINGS = {
@@ -186,6 +202,7 @@ export type GpuBenchConfig = Values<typeof GPU_BENCH_SETTINGS>;
 export type JudgeBenchConfig = Values<typeof JUDGE_BENCH_SETTINGS>;
 export type FleetBenchConfig = Values<typeof FLEET_BENCH_SETTINGS>;
 export type StepBenchConfig = Values<typeof STEP_BENCH_SETTINGS>;
+export type QuantBenchConfig = Values<typeof QUANT_BENCH_SETTINGS>;
 export type EngineBenchConfig = Values<typeof ENGINE_BENCH_SETTINGS>;
 export type PeerBenchConfig = Values<typeof PEER_BENCH_SETTINGS>;
 export type TasksBenchConfig = Values<typeof TASKS_BENCH_SETTINGS>;

@@ -3,7 +3,7 @@
 // gRPC (the same services `npm start` runs, as separate processes on loopback). The difference is
 // what the network costs: the RPC share of the step. The gRPC run uses mutual TLS and the admin token
 // as `npm start` does; `--tls=both` also runs it over plaintext (token kept) and reports TLS's cost.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { existsSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -21,6 +21,10 @@ import { DEFAULT_RUN_TOKENS, runInPieces } from "@grpomesh/onnx-export/pieces";
 import { GrpcPolicy, GrpcReference, JudgeFleet } from "@grpomesh/orchestrator";
 import { ROOT, startStack, writeCharacterJudge } from "@grpomesh/launcher";
 import type { StepBenchConfig } from "./settings.ts";
+import { computeLine, measurePeak, stepFlops } from "./compute.ts";
+import { checkpointFromOnnx } from "./peer.ts";
+import { quantizeModel } from "@grpomesh/onnx-export/quantize";
+import type { ModelConfig } from "@grpomesh/model";
 import { formatTable, mean } from "./stats.ts";
 
 const PHASES = ["sample_ms", "judge_ms", "reference_ms", "advantage_ms", "update_ms", "data_ms", "step_ms"] as const;
@@ -183,16 +187,44 @@ export async function run(o: StepBenchConfig): Promise<void> {
         `engines ${engines.join(", ")}; ${o.warmup} warm-up + ${o.steps} measured steps each; ${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores`,
     );
     const stepMeans: Array<{ engine: string; inproc?: number; grpc?: number }> = [];
+    const judgeQuants = o.judge_quant === "both" ? (["fp32", "int8"] as const) : ([o.judge_quant] as const);
+    let int8Path: string | undefined;
+    const int8Judge = () => {
+      if (!int8Path) {
+        int8Path = join(tmp, "judge-int8.onnx");
+        writeFileSync(int8Path, quantizeModel(readFileSync(judgeModel)).bytes);
+      }
+      return int8Path;
+    };
+    // The machine's fp32 compute limit for this step: its FLOPs and onnxruntime's measured MatMul peak.
+    let judgeConfig: ModelConfig | undefined;
+    try {
+      judgeConfig = checkpointFromOnnx(readFileSync(judgeModel), judgeModel).config;
+    } catch (err) {
+      console.log(`(no compute limit: the judge's size is not readable: ${(err as Error).message.split("\n")[0]})`);
+    }
+    const flops = judgeConfig && stepFlops(modelConfig, judgeConfig, config.batch_size, config.group_size, modelConfig.seq_len);
+    const peak = flops && o.mode !== "grpc" ? await measurePeak(availableParallelism()) : undefined;
 
     for (const engine of engines) {
       const results: Record<string, StepRecord[]> = {};
       let what: string = engine;
       if (o.mode !== "grpc") {
-        console.log(`[${engine}] in-process (policy, reference and judge engines in this process):`);
-        const inproc = await buildInProcessTrainer({ generator, judgeModel, ...corpusBatches(corpus, config), config, engine, spinWait: o.spin_wait });
-        what = (await inproc.policy.info()).backend;
-        results.inproc = await measureSteps(inproc.trainer, o.warmup, o.steps);
-        await inproc.close();
+        for (const quant of judgeQuants) {
+          const judgePath = quant === "int8" ? int8Judge() : judgeModel;
+          console.log(`[${engine}] in-process (policy, reference and ${quant} judge engines in this process):`);
+          const inproc = await buildInProcessTrainer({
+            generator,
+            judgeModel: judgePath,
+            ...corpusBatches(corpus, config),
+            config,
+            engine,
+            spinWait: o.spin_wait,
+          });
+          what = (await inproc.policy.info()).backend;
+          results[quant === "int8" ? "inproc_int8" : "inproc"] = await measureSteps(inproc.trainer, o.warmup, o.steps);
+          await inproc.close();
+        }
       }
       if (o.mode !== "inproc") {
         for (const tls of tlsModes) {
@@ -226,6 +258,15 @@ export async function run(o: StepBenchConfig): Promise<void> {
           `${MODE_NAMES[m]}: ${(1000 / step).toFixed(2)} steps/s, ${((config.batch_size * config.group_size * modelConfig.seq_len) / (step / 1000)).toFixed(0)} tokens/s`,
         );
       }
+      if (flops && peak) {
+        for (const m of ["inproc", "inproc_int8"].filter((x) => results[x])) {
+          console.log(computeLine(`${MODE_NAMES[m]} (${availableParallelism()} threads)`, flops, avg(m) / 1000, peak));
+        }
+        if (results.inproc && results.inproc_int8)
+          console.log(
+            `int8 judge: the in-process step ${(avg("inproc") / avg("inproc_int8")).toFixed(2)}× faster (judge ${(mean(results.inproc.map((r) => r.phases.judge_ms)) / mean(results.inproc_int8.map((r) => r.phases.judge_ms))).toFixed(2)}× faster)`,
+          );
+      }
       if (results.inproc && results.grpc) {
         const share = (avg("grpc") - avg("inproc")) / avg("grpc");
         console.log(`RPC share of the gRPC step: ${(share * 100).toFixed(1)}% (goal ≤ 5%; noisy on a shared 2-core machine: compare within one run)`);
@@ -254,7 +295,7 @@ export async function run(o: StepBenchConfig): Promise<void> {
   }
 }
 
-const MODE_NAMES: Record<string, string> = { inproc: "in-process", plain: "gRPC plaintext", grpc: "gRPC mTLS" };
+const MODE_NAMES: Record<string, string> = { inproc: "in-process", inproc_int8: "in-process, int8 judge", plain: "gRPC plaintext", grpc: "gRPC mTLS" };
 
 /** The GRPO step over the local stack's services (as `npm start` runs them), `steps` measured after `warmup`. */
 async function measureGrpc(

@@ -1,0 +1,179 @@
+// `npm run bench -- quant`: the int8 judge against its fp32 original, on what training scores —
+// completions the generator samples (k per input) for held-out inputs. Agreement: Spearman over
+// all sequences and within each group, and the share of groups whose best member is the same;
+// speed: sequences/s of each judge over the same sequences, measured in one run.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { loadCorpus } from "@grpomesh/data";
+import { PolicyEngine } from "@grpomesh/role-engines";
+import { loadConfig } from "@grpomesh/model";
+import { quantizeModel } from "@grpomesh/onnx-export/quantize";
+import { ROOT } from "@grpomesh/launcher";
+import type { QuantBenchConfig } from "./settings.ts";
+import { InProcessJudge, benchData, benchGrpoConfig } from "./step.ts";
+import { formatTable } from "./stats.ts";
+
+/** Spearman's rank correlation (ties get their mean rank). */
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const ranks = (x: ArrayLike<number>) => {
+    const order = Array.from({ length: x.length }, (_, i) => i).sort((i, j) => x[i]! - x[j]!);
+    const r = new Float64Array(x.length);
+    for (let s = 0; s < order.length;) {
+      let e = s;
+      while (e + 1 < order.length && x[order[e + 1]!] === x[order[s]!]) e++;
+      for (let q = s; q <= e; q++) r[order[q]!] = (s + e) / 2;
+      s = e + 1;
+    }
+    return r;
+  };
+  const [ra, rb] = [ranks(a), ranks(b)];
+  const n = ra.length;
+  const mean = (n - 1) / 2;
+  let num = 0,
+    da = 0,
+    db = 0;
+  for (let i = 0; i < n; i++) {
+    num += (ra[i]! - mean) * (rb[i]! - mean);
+    da += (ra[i]! - mean) ** 2;
+    db += (rb[i]! - mean) ** 2;
+  }
+  return da > 0 && db > 0 ? num / Math.sqrt(da * db) : Number.NaN;
+}
+
+export interface Agreement {
+  sequences: number;
+  groups: number;
+  spearman: number;
+  /** Mean over groups of the Spearman correlation within the group (groups whose fp32 scores are all equal left out). */
+  spearmanWithinGroups: number;
+  /** Share of groups whose highest-scored member is the same under both judges. */
+  sameBest: number;
+  maxAbsDiff: number;
+}
+
+export function agreement(a: Float32Array, b: Float32Array, k: number): Agreement {
+  const groups = a.length / k;
+  let sameBest = 0,
+    within = 0,
+    counted = 0,
+    maxAbsDiff = 0;
+  const argmax = (x: Float32Array) => x.reduce((best, v, i) => (v > x[best]! ? i : best), 0);
+  for (let g = 0; g < groups; g++) {
+    const ga = a.subarray(g * k, (g + 1) * k),
+      gb = b.subarray(g * k, (g + 1) * k);
+    if (argmax(ga) === argmax(gb)) sameBest++;
+    const r = spearman(ga, gb);
+    if (Number.isFinite(r)) {
+      within += r;
+      counted++;
+    }
+  }
+  for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i]! - b[i]!));
+  return {
+    sequences: a.length,
+    groups,
+    spearman: spearman(a, b),
+    spearmanWithinGroups: within / Math.max(1, counted),
+    sameBest: sameBest / groups,
+    maxAbsDiff,
+  };
+}
+
+export async function run(o: QuantBenchConfig): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), "grpomesh-bench-quant-"));
+  try {
+    const corpus = loadCorpus();
+    const generator = resolve(ROOT, o.generator);
+    const fp32Path = resolve(ROOT, o.judge_model);
+    const { bytes, report } = quantizeModel(readFileSync(fp32Path), { keep: o.keep ? o.keep.split(",").map((s) => s.trim()) : [] });
+    const int8Path = join(tmp, "judge-int8.onnx");
+    writeFileSync(int8Path, bytes);
+    const T = loadConfig(generator).seq_len;
+    const config = { ...benchGrpoConfig(16, o.group_size), eval_batches: o.batches };
+    const k = o.group_size;
+    console.log(
+      `int8 judge of ${o.judge_model}: ${report.quantized.length} weight matrices int8${report.kept.length ? `, ${report.kept.join(", ")} fp32` : ""}, ` +
+        `${(report.bytesBefore / 1e6).toFixed(2)} → ${(report.bytesAfter / 1e6).toFixed(2)} MB; ${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores`,
+    );
+    // what training scores: k completions per held-out input, sampled by the generator
+    const policy = await PolicyEngine.fromCheckpoint(generator, { threads: availableParallelism() });
+    const batches = benchData(corpus, T, config).evalBatches();
+    const seqs: Int32Array[] = [];
+    try {
+      for (const [i, b] of batches.entries()) {
+        const s = await policy.sample(
+          b.inputs,
+          { batch: b.batchSize, seqLen: T },
+          { temperature: config.temperature, topP: config.top_p, groupSize: k, seed: String(i + 1) },
+        );
+        seqs.push(s.completions);
+      }
+    } finally {
+      await policy.close();
+    }
+    const all = new Int32Array(seqs.reduce((n, s) => n + s.length, 0));
+    seqs.reduce((o2, s) => (all.set(s, o2), o2 + s.length), 0);
+    const count = all.length / T;
+    console.log(`${count} sequences: ${batches.length} held-out batches × 16 inputs × ${k} completions, T = ${T}`);
+
+    const threads = o.threads || availableParallelism();
+    const results: Record<string, { scores: Float32Array; seqPerS: number }> = {};
+    for (const [name, path] of [
+      ["fp32", fp32Path],
+      ["int8", int8Path],
+    ] as const) {
+      const judge = await InProcessJudge.open(path, threads);
+      try {
+        const shape = { count, seqLen: T, groupSize: k };
+        let scores = (await judge.score(all, shape)).scores;
+        let best = Infinity;
+        for (let r = 0; r < o.repeats; r++) {
+          const t0 = performance.now();
+          scores = (await judge.score(all, shape)).scores;
+          best = Math.min(best, performance.now() - t0);
+        }
+        results[name] = { scores, seqPerS: count / (best / 1000) };
+      } finally {
+        await judge.release();
+      }
+    }
+    const agree = agreement(results.fp32!.scores, results.int8!.scores, k);
+    console.log(
+      formatTable(
+        ["", "value", "goal"],
+        [
+          ["Spearman, all sequences", agree.spearman.toFixed(4), "≥ 0.99"],
+          ["Spearman within groups (mean)", agree.spearmanWithinGroups.toFixed(4), ""],
+          ["same best member of the group", `${(agree.sameBest * 100).toFixed(1)}% of ${agree.groups}`, "≥ 95%"],
+          ["largest |score difference|", agree.maxAbsDiff.toFixed(4), ""],
+          [`fp32 judge, ${threads} thread(s)`, `${results.fp32!.seqPerS.toFixed(0)} seq/s`, ""],
+          [
+            `int8 judge, ${threads} thread(s)`,
+            `${results.int8!.seqPerS.toFixed(0)} seq/s (${(results.int8!.seqPerS / results.fp32!.seqPerS).toFixed(2)}×)`,
+            "",
+          ],
+        ],
+      ),
+    );
+    if (o.json) {
+      writeFileSync(
+        o.json,
+        JSON.stringify(
+          {
+            time: new Date().toISOString(),
+            cpu: cpus()[0]?.model,
+            threads,
+            report,
+            agreement: agree,
+            seq_per_s: { fp32: results.fp32!.seqPerS, int8: results.int8!.seqPerS },
+          },
+          null,
+          2,
+        ) + "\n",
+      );
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
