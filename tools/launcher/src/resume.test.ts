@@ -11,7 +11,7 @@ import { loadCorpus } from "@grpomesh/data";
 import { initBackend } from "@grpomesh/model";
 import { ROOT, startStack, type Stack } from "./stack.ts";
 import { freePort } from "./supervisor.ts";
-import { TINY_RUN, writeCharacterJudge, writeTinyGenerator } from "./test-models.ts";
+import { TINY_RUN, writeTinyModels } from "./test-models.ts";
 
 const RUN = { ...TINY_RUN, max_iters: 12, checkpoint_interval: 4 };
 
@@ -41,10 +41,7 @@ test("a run killed mid-way and resumed reaches the same weights as an unbroken r
   try {
     await initBackend(undefined, { log: false });
     const { vocab } = loadCorpus();
-    const generator = join(dir, "generator");
-    writeTinyGenerator(generator, vocab.tokens, { seqLen: 32 });
-    const judgeModel = join(dir, "judge.onnx");
-    writeCharacterJudge(judgeModel, vocab.tokens, "e", { seqLen: 32 });
+    const { generator, judgeModel } = writeTinyModels(dir, vocab.tokens);
     const config = join(dir, "run.json");
     writeFileSync(config, JSON.stringify(RUN));
 

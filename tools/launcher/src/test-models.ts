@@ -69,3 +69,15 @@ export function writeCharacterJudge(path: string, vocab: readonly string[], char
 export function judgeLabel(path: string, version: string): string {
   return `${version}+sha256:${createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 12)}`;
 }
+
+/**
+ * The pair the end-to-end tests train: a tiny generator in `dir/generator` and the "e"-counting
+ * judge in `dir/judge.onnx`, both at `seqLen`, over the corpus vocabulary `vocab`.
+ */
+export function writeTinyModels(dir: string, vocab: readonly string[], { seqLen = 32 } = {}): { generator: string; judgeModel: string } {
+  const generator = join(dir, "generator");
+  writeTinyGenerator(generator, vocab, { seqLen });
+  const judgeModel = join(dir, "judge.onnx");
+  writeCharacterJudge(judgeModel, vocab, "e", { seqLen });
+  return { generator, judgeModel };
+}

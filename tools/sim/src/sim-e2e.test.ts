@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCorpus } from "@grpomesh/data";
-import { ROOT, TINY_RUN, writeCharacterJudge, writeTinyGenerator } from "@grpomesh/launcher";
+import { ROOT, TINY_RUN, writeTinyModels } from "@grpomesh/launcher";
 import { initBackend } from "@grpomesh/model";
 import { networkProblem, simNamespaces } from "./netns.ts";
 
@@ -21,10 +21,7 @@ test(
     try {
       await initBackend(undefined, { log: false });
       const { vocab } = loadCorpus();
-      const generator = join(dir, "generator");
-      writeTinyGenerator(generator, vocab.tokens, { seqLen: 32 });
-      const judgeModel = join(dir, "judge.onnx");
-      writeCharacterJudge(judgeModel, vocab.tokens, "e", { seqLen: 32 });
+      const { generator, judgeModel } = writeTinyModels(dir, vocab.tokens);
       const runConfig = join(dir, "run.json");
       writeFileSync(runConfig, JSON.stringify({ ...TINY_RUN, max_iters: 8, checkpoint_interval: 4 }));
       const json = join(dir, "sim.json");
