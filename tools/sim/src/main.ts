@@ -82,6 +82,8 @@ async function main(): Promise<number> {
     if (c.size === "reference") {
       const { benchModelsAt } = await import("@grpomesh/bench/peer");
       const { loadCorpus } = await import("@grpomesh/data");
+      const { initBackend } = await import("@grpomesh/model");
+      await initBackend(undefined, { log: false }); // tfjs makes the random models
       const models = await benchModelsAt("reference", join(workDir, "models"), generator, judgeModel, loadCorpus().vocab.tokens);
       generator = models.generator;
       judgeModel = models.judgeModel;
