@@ -90,7 +90,7 @@ export async function run(o: QuantBenchConfig): Promise<void> {
     const int8Path = join(tmp, "judge-int8.onnx");
     writeFileSync(int8Path, bytes);
     const T = loadConfig(generator).seq_len;
-    const config = { ...benchGrpoConfig(16, o.group_size), eval_batches: o.batches };
+    const config = benchGrpoConfig(16, o.group_size);
     const k = o.group_size;
     console.log(
       `int8 judge of ${o.judge_model}: ${report.quantized.length} weight matrices int8${report.kept.length ? `, ${report.kept.join(", ")} fp32` : ""}, ` +
@@ -98,7 +98,7 @@ export async function run(o: QuantBenchConfig): Promise<void> {
     );
     // what training scores: k completions per held-out input, sampled by the generator
     const policy = await PolicyEngine.fromCheckpoint(generator, { threads: availableParallelism() });
-    const batches = benchData(corpus, T, config).evalBatches();
+    const batches = benchData(corpus, T, config, o.batches).evalBatches();
     const seqs: Int32Array[] = [];
     try {
       for (const [i, b] of batches.entries()) {

@@ -81,8 +81,8 @@ export function benchGrpoConfig(batchSize: number, groupSize: number): GrpoConfi
 }
 
 /** The training batches of a bench run (the same sequence for every trainer built from the same config). */
-export function benchData(corpus: Corpus, seqLen: number, config: GrpoConfig): CorpusData {
-  return new CorpusData({ corpus, seqLen, batchSize: config.batch_size, seed: grpoDataSeed(config.seed), evalBatches: 1 });
+export function benchData(corpus: Corpus, seqLen: number, config: GrpoConfig, evalBatches = 1): CorpusData {
+  return new CorpusData({ corpus, seqLen, batchSize: config.batch_size, seed: grpoDataSeed(config.seed), evalBatches });
 }
 
 /** The bench's corpus batches for buildInProcessTrainer (the windows benchData makes at the generator's seq_len). */
