@@ -13,6 +13,8 @@ import { ROOT } from "@grpomesh/launcher";
 import type { QuantBenchConfig } from "./settings.ts";
 import { InProcessJudge, benchData, benchGrpoConfig } from "./step.ts";
 import { formatTable } from "./stats.ts";
+import * as ort from "onnxruntime-node";
+import { GraphBuilder, TensorProto_DataType } from "@grpomesh/autodiff/graph";
 
 /** Spearman's rank correlation (ties get their mean rank). */
 export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -78,6 +80,26 @@ export function agreement(a: Float32Array, b: Float32Array, k: number): Agreemen
     sameBest: sameBest / groups,
     maxAbsDiff,
   };
+}
+
+/**
+ * Whether onnxruntime's CPU provider runs a bfloat16 MatMul here (a bf16 judge would need it):
+ * null when it does, else onnxruntime's reason.
+ */
+export async function bf16MatMulProblem(): Promise<string | null> {
+  const g = new GraphBuilder();
+  const n = 64;
+  const cast = (x: string, to: TensorProto_DataType) => g.node("Cast", [x], { attrs: { to } });
+  const a = cast(g.input("a", TensorProto_DataType.FLOAT, [n, n]), TensorProto_DataType.BFLOAT16);
+  g.output(cast(g.node("MatMul", [a, a]), TensorProto_DataType.FLOAT), "y", TensorProto_DataType.FLOAT, [n, n]);
+  try {
+    const session = await ort.InferenceSession.create(g.toModel(), { logSeverityLevel: 3 });
+    await session.run({ a: new ort.Tensor("float32", new Float32Array(n * n).fill(0.5), [n, n]) });
+    await session.release();
+    return null;
+  } catch (err) {
+    return (err as Error).message.split("\n")[0]!.slice(0, 200);
+  }
 }
 
 export async function run(o: QuantBenchConfig): Promise<void> {
@@ -155,6 +177,12 @@ export async function run(o: QuantBenchConfig): Promise<void> {
           ],
         ],
       ),
+    );
+    const bf16 = await bf16MatMulProblem();
+    console.log(
+      bf16 === null
+        ? "bf16: onnxruntime's CPU provider runs a bfloat16 MatMul here (a bf16 judge could be measured)"
+        : `bf16: no bf16 judge — onnxruntime's CPU provider has no bfloat16 MatMul here ("${bf16}")`,
     );
     if (o.json) {
       writeFileSync(
