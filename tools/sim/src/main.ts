@@ -77,7 +77,9 @@ async function main(): Promise<number> {
     const left = removeLeftovers();
     if (left.length) console.log(`sim: removed namespaces left by earlier simulations: ${left.join(", ")}`);
     net = Network.create({ layout: c.layout, bandwidth: c.bandwidth === "off" ? null : c.bandwidth, pin: c.pin });
-    console.log(`sim: hosts: ${net.describe()}; link ${c.bandwidth === "off" ? "without a bandwidth limit" : `limited to ${c.bandwidth}`}`);
+    console.log(
+      `sim: hosts: ${net.describe(c.layout === "2host-split")}; link ${c.bandwidth === "off" ? "without a bandwidth limit" : `limited to ${c.bandwidth}`}`,
+    );
     let { generator, judge_model: judgeModel } = launched.launcher;
     if (c.size === "reference") {
       const { benchModelsAt } = await import("@grpomesh/bench/peer");
@@ -101,6 +103,7 @@ async function main(): Promise<number> {
           const summary = await runOne(
             {
               net,
+              referenceWithJudges: c.layout === "2host-split",
               runDir: join(workDir, name),
               generator,
               judgeModel,
@@ -127,7 +130,7 @@ async function main(): Promise<number> {
     const table = comparisonTable(runs, compare?.key ?? null);
     console.log(`\n${table}\n`);
     console.log(
-      `sim: ${c.layout}${c.layout === "2host" && c.pin ? " (one core each)" : ""}, task ${task}${c.size === "reference" ? " at the reference size" : ""}, ` +
+      `sim: ${c.layout}${c.layout !== "1host" && c.pin ? " (one core each)" : ""}, task ${task}${c.size === "reference" ? " at the reference size" : ""}, ` +
         `${runs[0]?.steps ?? 0} steps a run; steps/s = 1000 / mean step_ms after ${c.warmup_steps} warm-up steps; ${((performance.now() - start) / 1000).toFixed(0)} s in all`,
     );
     if (c.json) writeFileSync(c.json, JSON.stringify({ settings: c, argv: rest, runs, table }, null, 2) + "\n");

@@ -21,7 +21,7 @@ export interface SimHost {
 }
 
 export interface NetworkOptions {
-  layout: "2host" | "1host";
+  layout: "2host" | "2host-split" | "1host";
   /** A tc rate ("1gbit", "100mbit") for the link, or null for none. */
   bandwidth: string | null;
   /** Pin each host to its own core (2host, at least 2 cores). */
@@ -122,11 +122,11 @@ export class Network {
   }
 
   /** What was made, for the console. */
-  describe(): string {
+  describe(referenceWithJudges = false): string {
     const { train, judges } = this.hosts;
     if (train.ns === judges.ns) return `one host: namespace ${train.ns}, loopback only, every core`;
-    const h = (x: SimHost) => `${x.name} ${x.ip} (namespace ${x.ns}${x.cpus !== null ? `, core ${x.cpus}` : ""})`;
-    return `${h(train)} ↔ ${h(judges)}`;
+    const h = (x: SimHost, roles: string) => `${x.name} ${x.ip} (${roles}; namespace ${x.ns}${x.cpus !== null ? `, core ${x.cpus}` : ""})`;
+    return `${h(train, referenceWithJudges ? "policy, orchestrator" : "policy, reference, orchestrator")} ↔ ${h(judges, referenceWithJudges ? "judges, reference" : "judges")}`;
   }
 
   /** Removes the namespaces (their links and qdiscs go with them). Safe to call twice. */

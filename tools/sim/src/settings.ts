@@ -8,9 +8,9 @@ const list = (what: string, item: RegExp) => z.string().refine((s) => s.split(",
 
 export const SIM_SETTINGS = {
   layout: setting(
-    z.enum(["2host", "1host"]),
+    z.enum(["2host", "2host-split", "1host"]),
     "2host",
-    "2host: policy, reference and orchestrator on one host, the judges on another; 1host: every role in one namespace on every core",
+    "2host: policy, reference and orchestrator on one host, the judges on another; 2host-split: the reference moves to the judges' host; 1host: every role in one namespace on every core",
   ),
   pin: setting(z.boolean(), true, "pin each host of 2host to its own core with taskset (training host core 0, judge host core 1)"),
   bandwidth: setting(

@@ -9,6 +9,8 @@ import type { Network } from "./netns.ts";
 
 export interface RunSpec {
   net: Network;
+  /** The reference runs on the judges' host instead of the training host. */
+  referenceWithJudges: boolean;
   runDir: string;
   generator: string;
   judgeModel: string;
@@ -65,18 +67,20 @@ export async function runOne(s: RunSpec, warmup: number): Promise<RunSummary> {
         ...(pinned ? { threads: 1 } : {}),
         flags: { reference: s.referenceFlags },
         place: (role) => {
-          const host = role === "judge" ? judges : train;
+          const host = role === "judge" || (role === "reference" && s.referenceWithJudges) ? judges : train;
           // the training host's services are reached on its own loopback
           return { bindHost: host === train ? "127.0.0.1" : host.ip, wrap: s.net.wrap(host) };
         },
       },
       sup,
     );
-    // The judges as the orchestrator reaches them: across the link, through a delaying proxy on the training host when asked.
+    // The other host's services as the orchestrator reaches them: across the link, through a delaying proxy on the training host when asked.
     let fleets = stack.judgeFleets;
+    let referenceAddress = stack.reference;
     if (s.latencyMs > 0) {
       const ports = new Map<string, string>();
-      const specs: ProcessSpec[] = stack.judges.map((address, i) => ({
+      const remote = [...stack.judges, ...(s.referenceWithJudges ? [stack.reference] : [])];
+      const specs: ProcessSpec[] = remote.map((address, i) => ({
         name: `proxy-${i}`,
         command: s.net.wrap(train)[0]!,
         args: [...s.net.wrap(train).slice(1), process.execPath, "--import", "tsx", PROXY_SCRIPT, `--delay_ms=${s.latencyMs}`, `127.0.0.1:0=${address}`],
@@ -89,8 +93,9 @@ export async function runOne(s: RunSpec, warmup: number): Promise<RunSummary> {
         },
       });
       fleets = fleets.map((f) => ({ ...f, addresses: f.addresses.map((a) => ports.get(a) ?? a) }));
+      referenceAddress = ports.get(stack.reference) ?? stack.reference;
     }
-    const flags = stack.orchestratorFlags.filter((f) => !f.startsWith("--judges="));
+    const flags = stack.orchestratorFlags.filter((f) => !f.startsWith("--judges=") && !f.startsWith("--reference="));
     const overridden = new Set(Object.keys(s.overrides));
     const argv = s.orchestratorArgv.filter((a) => !overridden.has(a.replace(/^--/, "").split("=")[0]!.replace(/-/g, "_")));
     const orchestrator: ProcessSpec = {
@@ -105,6 +110,7 @@ export async function runOne(s: RunSpec, warmup: number): Promise<RunSummary> {
         `--config=${s.runConfig}`,
         ...flags,
         `--judges=${judgesFlag(fleets)}`,
+        `--reference=${referenceAddress}`,
         `--address=127.0.0.1:${await freePort()}`,
         "--metrics_port=off",
         `--run_dir=${s.runDir}`,
