@@ -1,6 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { inspectJudgeModel } from "@grpomesh/onnx-export";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCorpus } from "@grpomesh/data";
@@ -130,8 +131,24 @@ test("usage errors are explained", async () => {
   await assert.rejects(runCli(["frobnicate"], { out: () => {} }, env), /unknown command "frobnicate"/);
   await assert.rejects(runCli(["status", "--judges=a", "--bogus=1"], { out: () => {} }, env), /unknown option --bogus/);
   await assert.rejects(runCli(["run", "explode", "--orchestrator=127.0.0.1:1"], { out: () => {} }, env), /unknown run action "explode"/);
-  await assert.rejects(runCli(["swap", "a.onnx", "b.onnx"], { out: () => {} }, env), /got 3 positional argument\(s\)/);
+  await assert.rejects(runCli(["swap", "a.onnx", "b.onnx"], { out: () => {} }, env), /swap takes at most one argument; got also "b\.onnx"/);
+  await assert.rejects(runCli(["swap", "a.onnx", "b.onnx", "c.onnx"], { out: () => {} }, env), /got 4 positional argument\(s\)/);
+  await assert.rejects(runCli(["quantize", "in.onnx"], { out: () => {} }, env), /quantize takes two paths: quantize <in\.onnx> <out\.onnx>/);
+  await assert.rejects(
+    runCli(["quantize", "/nonexistent/in.onnx", "/tmp/out.onnx"], { out: () => {} }, env),
+    /quantize: \/nonexistent\/in\.onnx does not exist/,
+  );
   const help: string[] = [];
   assert.equal(await runCli(["--help"], { out: (l) => help.push(l) }, env), 0);
   assert.match(help.join("\n"), /run status\|pause\|resume\|checkpoint[\s\S]*--judges .*\[env GRPOMESH_JUDGES\]/);
+});
+
+test("quantize writes an int8 judge that keeps the contract, and never over an existing file", async () => {
+  const fp32 = new URL("../../../models/judge/model.onnx", import.meta.url).pathname;
+  const out = join(dir, "judge-int8.onnx");
+  const lines: string[] = [];
+  assert.equal(await runCli(["quantize", fp32, out, "--keep=score.weight"], { out: (l) => lines.push(l) }, env), 0);
+  assert.match(lines.join("\n"), /wrote .*judge-int8\.onnx: version judge-v1-int8, 16 weight matrices int8 \(score\.weight fp32\), 3\.29 MB → 0\.9\d MB/);
+  assert.equal(inspectJudgeModel(readFileSync(out)).version, "judge-v1-int8");
+  await assert.rejects(runCli(["quantize", fp32, out], { out: () => {} }, env), /judge-int8\.onnx exists; give a new file \(nothing was written\)/);
 });
