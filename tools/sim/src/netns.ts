@@ -53,6 +53,18 @@ export function networkProblem(): string | null {
   return null;
 }
 
+/** Why namespaces cannot be made here even as root (a container without CAP_NET_ADMIN), or null: one is made and removed to find out. */
+export function namespaceProblem(): string | null {
+  const probe = `${NETNS_PREFIX}${process.pid}-probe`;
+  try {
+    run("ip", ["netns", "add", probe]);
+    run("ip", ["netns", "del", probe]);
+    return null;
+  } catch (err) {
+    return `network namespaces cannot be made here: ${(err as Error).message}`;
+  }
+}
+
 /** The rate in bytes per second of a tc rate such as "1gbit", "100mbit", "500kbit". */
 export function rateBytesPerSecond(rate: string): number {
   const m = /^(\d+(?:\.\d+)?)(k|m|g)?bit$/.exec(rate);

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseSettings } from "@grpomesh/config";
-import { Network, networkProblem, rateBytesPerSecond, removeLeftovers, simNamespaces } from "./netns.ts";
+import { Network, namespaceProblem, networkProblem, rateBytesPerSecond, removeLeftovers, simNamespaces } from "./netns.ts";
 import { SIM_SETTINGS, parseCompare } from "./settings.ts";
 import { comparisonTable, summarizeRun, type RunSummary } from "./sim.ts";
 
@@ -71,7 +71,7 @@ test("a run's summary: steps/s after the warm-up, the last evaluation, idle mean
   assert.match(lines[5]!, /^\| max_staleness=1 \| 5 ms \| 1 \| 3\.00 \| 2\.00× /, "the ratio is to the synchronous run at the same latency");
 });
 
-const skipNetwork = networkProblem();
+const skipNetwork = networkProblem() ?? namespaceProblem();
 test("the hosts: two namespaces joined by a veth pair with a tbf qdisc, pinned to a core each, all removed after", { skip: skipNetwork ?? false }, () => {
   const net = Network.create({ layout: "2host", bandwidth: "100mbit", pin: true, tag: `t${process.pid}` });
   try {
