@@ -40,8 +40,10 @@ async function main(): Promise<number> {
     return 1;
   }
   if (c.cleanup) {
-    const removed = removeLeftovers();
-    console.log(removed.length ? `sim: removed ${removed.join(", ")}` : "sim: nothing left over to remove");
+    const { namespaces, processes } = removeLeftovers();
+    console.log(
+      namespaces.length ? `sim: removed ${namespaces.join(", ")} and stopped ${processes} process(es) left in them` : "sim: nothing left over to remove",
+    );
     return 0;
   }
   const compare = parseCompare(c.compare);
@@ -55,9 +57,12 @@ async function main(): Promise<number> {
 
   let sup: Supervisor | null = null;
   let net: Network | null = null;
+  const ownWorkDir = !c.keep && !c.work_dir;
+  // Also what runs on an immediate exit (a second Ctrl-C, an uncaught error): every step is synchronous and safe to repeat.
   const cleanUp = () => {
     sup?.killAllNow();
     net?.remove();
+    if (ownWorkDir) rmSync(workDir, { recursive: true, force: true });
   };
   process.on("exit", cleanUp);
   let interrupted = 0;
@@ -75,7 +80,8 @@ async function main(): Promise<number> {
 
   try {
     const left = removeLeftovers();
-    if (left.length) console.log(`sim: removed namespaces left by earlier simulations: ${left.join(", ")}`);
+    if (left.namespaces.length)
+      console.log(`sim: removed namespaces left by earlier simulations: ${left.namespaces.join(", ")} (and ${left.processes} process(es) in them)`);
     net = Network.create({ layout: c.layout, bandwidth: c.bandwidth === "off" ? null : c.bandwidth, pin: c.pin });
     console.log(
       `sim: hosts: ${net.describe(c.layout === "2host-split")}; link ${c.bandwidth === "off" ? "without a bandwidth limit" : `limited to ${c.bandwidth}`}`,
@@ -116,9 +122,11 @@ async function main(): Promise<number> {
               deadline,
               log: (line) => console.log(line),
               onSupervisor: (s) => (sup = s),
+              stopRequested: () => interrupted > 0,
             },
             c.warmup_steps,
           );
+          if (!summary) break;
           runs.push(summary);
           console.log(
             `sim:   ${summary.steps} steps, ${summary.steps_per_s.toFixed(2)} steps/s, held-out reward ${summary.heldout_reward.toFixed(4)}, solved ${(100 * summary.heldout_solved).toFixed(1)}%` +
@@ -126,6 +134,10 @@ async function main(): Promise<number> {
           );
         }
       }
+    }
+    if (runs.length === 0) {
+      console.log("sim: stopped before any run ended; nothing to compare");
+      return 130;
     }
     const table = comparisonTable(runs, compare?.key ?? null);
     console.log(`\n${table}\n`);
@@ -138,8 +150,7 @@ async function main(): Promise<number> {
   } finally {
     cleanUp();
     net = null;
-    if (!c.keep && !c.work_dir) rmSync(workDir, { recursive: true, force: true });
-    else console.log(`sim: runs kept in ${workDir}`);
+    if (!ownWorkDir) console.log(`sim: runs kept in ${workDir}`);
   }
 }
 

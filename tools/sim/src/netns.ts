@@ -165,8 +165,12 @@ export function simNamespaces(): string[] {
     .filter((n) => n.startsWith(NETNS_PREFIX));
 }
 
-/** Removes namespaces left by simulations whose process is gone (a kill -9); returns their names. */
-export function removeLeftovers(): string[] {
+/**
+ * Removes what simulations whose process is gone (a kill -9) left: the services still running in
+ * their namespaces (SIGKILL; a namespace outlives its name while a process is in it), then the
+ * namespaces. Returns the namespaces' names and how many processes were stopped.
+ */
+export function removeLeftovers(): { namespaces: string[]; processes: number } {
   const gone = simNamespaces().filter((n) => {
     const pid = Number(/^gmsim-(\d+)-/.exec(n)?.[1]);
     if (!Number.isInteger(pid)) return true;
@@ -177,6 +181,20 @@ export function removeLeftovers(): string[] {
       return true;
     }
   });
+  let processes = 0;
+  for (const n of gone) {
+    const pids = run("ip", ["netns", "pids", n])
+      .split("\n")
+      .filter((l) => /^\d+$/.test(l.trim()));
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), "SIGKILL");
+        processes++;
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
   removeNamespaces(gone);
-  return gone;
+  return { namespaces: gone, processes };
 }

@@ -1,9 +1,10 @@
 // End to end as root: `npm run sim` on tiny models — two hosts, a delaying proxy, a synchronous and
-// a pipelined run — trains across the namespaces, prints the table, and leaves nothing behind.
+// a pipelined run — trains across the namespaces, prints the table, and leaves nothing behind; and
+// a Ctrl-C during start-up leaves nothing behind either.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCorpus } from "@grpomesh/data";
@@ -63,6 +64,75 @@ test(
       assert.equal(result.runs[0]!.staleness, 0);
       assert.ok(result.runs[1]!.staleness > 0, "the pipelined run's steps were sampled a version behind");
       assert.deepEqual(simNamespaces(), before, "every namespace made is gone");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "npm run sim: Ctrl-C while a run's services start stops it there — exit 130, no run started after, no namespace, process or work folder left",
+  { skip: skip ?? false, timeout: 120_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "grpomesh-sim-e2e-"));
+    try {
+      await initBackend(undefined, { log: false });
+      const { generator, judgeModel } = writeTinyModels(dir, loadCorpus().vocab.tokens);
+      const runConfig = join(dir, "run.json");
+      // long enough that a run started despite the signal would outlast the test's wait
+      writeFileSync(runConfig, JSON.stringify({ ...TINY_RUN, max_iters: 100_000 }));
+      const tmp = join(dir, "tmp"); // the simulation's own work folder lands here
+      mkdirSync(tmp);
+      const before = simNamespaces();
+      const child = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          join(ROOT, "tools/sim/src/main.ts"),
+          `--generator=${generator}`,
+          `--judge_model=${judgeModel}`,
+          `--run_config=${runConfig}`,
+          "--judges=1",
+          "--latency_ms=2",
+        ],
+        { cwd: ROOT, env: { ...process.env, TMPDIR: tmp }, stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let out = "";
+      child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      await new Promise<void>((resolve) =>
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          // the services are being started: no orchestrator yet
+          if (/sim: run 1\/2/.test(out)) resolve();
+        }),
+      );
+      child.kill("SIGINT");
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([exited, new Promise<string>((r) => (timer = setTimeout(() => r("still running 60 s after SIGINT"), 60_000)))]);
+      clearTimeout(timer);
+      if (typeof code === "string") {
+        child.kill("SIGINT"); // a second one stops everything at once
+        await exited;
+      }
+      assert.equal(code, 130, out.slice(-3000));
+      assert.match(out, /SIGINT: stopping/);
+      assert.match(out, /stopped before any run ended/);
+      assert.doesNotMatch(out, /sim: run 2\/2|steps\/s, held-out/);
+      assert.deepEqual(simNamespaces(), before, "every namespace made is gone");
+      assert.deepEqual(
+        readdirSync(tmp).filter((f) => f.startsWith("grpomesh-sim-")),
+        [],
+        "the work folder is removed",
+      );
+      let left = "";
+      try {
+        left = execFileSync("pgrep", ["-f", tmp], { encoding: "utf8" });
+      } catch {
+        // pgrep exits 1 when nothing matches
+      }
+      assert.equal(left.trim(), "", "no service of the simulation is left running");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

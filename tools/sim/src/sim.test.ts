@@ -2,7 +2,7 @@
 // and (as root with iproute2) the hosts it makes and removes.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -105,15 +105,25 @@ test("the hosts: two namespaces joined by a veth pair with a tbf qdisc, pinned t
   assert.equal(simNamespaces().filter((n) => n.includes(`-t${process.pid}-`)).length, 0, "everything made is gone");
 });
 
-test("--cleanup removes a dead simulation's namespaces and leaves a live one's", { skip: skipNetwork ?? false }, () => {
+test("--cleanup removes a dead simulation's namespaces and stops what runs in them, and leaves a live one's", { skip: skipNetwork ?? false }, async () => {
   const dead = "gmsim-999999999-train"; // no such pid
   execFileSync("ip", ["netns", "add", dead]);
+  // a service a kill -9 left running in its host
+  const orphan = spawn("ip", ["netns", "exec", dead, "sleep", "60"], { stdio: "ignore" });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => orphan.on("exit", (_code, signal) => resolve(signal)));
+  await new Promise((resolve) => orphan.on("spawn", resolve));
+  for (let i = 0; i < 50 && !execFileSync("ip", ["netns", "pids", dead], { encoding: "utf8" }).trim(); i++) await new Promise((r) => setTimeout(r, 20));
   const live = Network.create({ layout: "1host", bandwidth: null, pin: false });
   try {
     const removed = removeLeftovers();
-    assert.ok(removed.includes(dead), `removed ${removed.join(", ")}`);
+    assert.ok(removed.namespaces.includes(dead), `removed ${removed.namespaces.join(", ")}`);
+    assert.equal(removed.processes, 1);
+    assert.equal(await exited, "SIGKILL");
+    assert.ok(!simNamespaces().includes(dead));
     assert.ok(simNamespaces().includes(live.hosts.train.ns), "this process's own namespace stays");
   } finally {
+    orphan.kill("SIGKILL");
     live.remove();
+    execFileSync("sh", ["-c", `ip netns del ${dead} 2>/dev/null || true`]);
   }
 });

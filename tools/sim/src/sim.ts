@@ -27,6 +27,8 @@ export interface RunSpec {
   log: (line: string) => void;
   /** Where the supervisor is kept while the run lives, so a signal handler can stop it. */
   onSupervisor?: (sup: Supervisor | null) => void;
+  /** True once the simulation was asked to stop (Ctrl-C): a run whose orchestrator has not started yet does not start it. */
+  stopRequested?: () => boolean;
 }
 
 export interface RunSummary {
@@ -48,7 +50,8 @@ export interface RunSummary {
 
 const PROXY_SCRIPT = join(ROOT, "tools/sim/src/proxy-main.ts");
 
-export async function runOne(s: RunSpec, warmup: number): Promise<RunSummary> {
+/** Runs one configuration to its end; null when a stop was asked for before its orchestrator started. */
+export async function runOne(s: RunSpec, warmup: number): Promise<RunSummary | null> {
   const { train, judges } = s.net.hosts;
   const sup = new Supervisor(join(s.runDir, "logs"));
   s.onSupervisor?.(sup);
@@ -120,6 +123,8 @@ export async function runOne(s: RunSpec, warmup: number): Promise<RunSummary> {
         ...Object.entries(s.overrides).map(([k, v]) => `--${k}=${v}`),
       ],
     };
+    // A signal that came while the services started found no orchestrator to stop; nothing is awaited from here to runJob's start.
+    if (s.stopRequested?.()) return null;
     const left = s.deadline - performance.now();
     if (left <= 0) throw new Error("the simulation's time limit was reached before this run started");
     const timer = setTimeout(() => {
