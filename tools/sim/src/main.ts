@@ -99,10 +99,14 @@ async function main(): Promise<number> {
     }
     const task = launched.orchestrator.task;
     const runs: RunSummary[] = [];
-    for (const latency of latencies) {
+    runs: for (const latency of latencies) {
       for (const value of values) {
         for (const seed of seeds) {
-          if (interrupted) break;
+          if (interrupted) break runs;
+          if (performance.now() >= deadline) {
+            console.log(`sim: the time limit (--timeout_s=${c.timeout_s}) is reached: no more runs`);
+            break runs;
+          }
           const overrides: Record<string, string> = { ...(compare ? { [compare.key]: value } : {}), seed };
           const name = `${compare ? `${compare.key}-${value}-` : ""}seed-${seed}-latency-${latency}`;
           console.log(`sim: run ${runs.length + 1}/${latencies.length * values.length * seeds.length}: ${name}`);
@@ -126,7 +130,7 @@ async function main(): Promise<number> {
             },
             c.warmup_steps,
           );
-          if (!summary) break;
+          if (!summary) break runs;
           runs.push(summary);
           console.log(
             `sim:   ${summary.steps} steps, ${summary.steps_per_s.toFixed(2)} steps/s, held-out reward ${summary.heldout_reward.toFixed(4)}, solved ${(100 * summary.heldout_solved).toFixed(1)}%` +
@@ -137,7 +141,7 @@ async function main(): Promise<number> {
     }
     if (runs.length === 0) {
       console.log("sim: stopped before any run ended; nothing to compare");
-      return 130;
+      return interrupted ? 130 : 1;
     }
     const table = comparisonTable(runs, compare?.key ?? null);
     console.log(`\n${table}\n`);

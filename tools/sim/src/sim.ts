@@ -50,7 +50,7 @@ export interface RunSummary {
 
 const PROXY_SCRIPT = join(ROOT, "tools/sim/src/proxy-main.ts");
 
-/** Runs one configuration to its end; null when a stop was asked for before its orchestrator started. */
+/** Runs one configuration to its end; null when a stop was asked for, or the time limit passed, before its orchestrator started. */
 export async function runOne(s: RunSpec, warmup: number): Promise<RunSummary | null> {
   const { train, judges } = s.net.hosts;
   const sup = new Supervisor(join(s.runDir, "logs"));
@@ -124,9 +124,8 @@ export async function runOne(s: RunSpec, warmup: number): Promise<RunSummary | n
       ],
     };
     // A signal that came while the services started found no orchestrator to stop; nothing is awaited from here to runJob's start.
-    if (s.stopRequested?.()) return null;
     const left = s.deadline - performance.now();
-    if (left <= 0) throw new Error("the simulation's time limit was reached before this run started");
+    if (s.stopRequested?.() || left <= 0) return null;
     const timer = setTimeout(() => {
       s.log("sim: time limit reached: stopping the run after its current step");
       sup.signal("orchestrator", "SIGINT");
