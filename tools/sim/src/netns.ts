@@ -42,7 +42,8 @@ function run(cmd: string, args: string[]): string {
 
 /** Why this machine cannot make the hosts (not root, no iproute2), or null. */
 export function networkProblem(): string | null {
-  if (typeof process.getuid === "function" && process.getuid() !== 0) return "npm run sim makes network namespaces and links: it must run as root";
+  if (typeof process.getuid === "function" && process.getuid() !== 0)
+    return "npm run sim makes network namespaces and links, which only root may: run it as root (sudo npm run sim -- …)";
   for (const tool of ["ip", "tc", "taskset"]) {
     try {
       execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
