@@ -68,11 +68,12 @@ export function valueInfo(name: string, elemType: TensorProto_DataType, dims: Di
 
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-export type TensorData = Float32Array | Int32Array | BigInt64Array;
+export type TensorData = Float32Array | Int32Array | BigInt64Array | Int8Array;
 
 function elemTypeOf(data: TensorData): TensorProto_DataType {
   if (data instanceof Float32Array) return TensorProto_DataType.FLOAT;
   if (data instanceof Int32Array) return TensorProto_DataType.INT32;
+  if (data instanceof Int8Array) return TensorProto_DataType.INT8;
   return TensorProto_DataType.INT64;
 }
 
@@ -88,8 +89,25 @@ export function tensor(name: string, dims: number[], data: TensorData): TensorPr
   if (HOST_IS_LITTLE_ENDIAN) rawData.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   else if (data instanceof Float32Array) data.forEach((v, i) => view.setFloat32(i * 4, v, true));
   else if (data instanceof Int32Array) data.forEach((v, i) => view.setInt32(i * 4, v, true));
+  else if (data instanceof Int8Array) rawData.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   else data.forEach((v, i) => view.setBigInt64(i * 8, v, true));
   return create(TensorProtoSchema, { name, dims: dims.map((d) => BigInt(d)), dataType: elemTypeOf(data), rawData });
+}
+
+/** The values of a FLOAT tensor (raw_data little-endian, or float_data): the reverse of `tensor`. */
+export function floatValues(t: TensorProto): Float32Array {
+  if (t.dataType !== TensorProto_DataType.FLOAT) throw new Error(`tensor "${t.name}" is ${TensorProto_DataType[t.dataType]}; expected FLOAT`);
+  const count = t.dims.reduce((a, b) => a * Number(b), 1);
+  if (t.rawData.length) {
+    if (t.rawData.length !== count * 4)
+      throw new Error(`tensor "${t.name}" holds ${t.rawData.length} bytes; its shape [${t.dims.join(", ")}] needs ${count * 4}`);
+    const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
+    const out = new Float32Array(count);
+    for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
+    return out;
+  }
+  if (t.floatData.length !== count) throw new Error(`tensor "${t.name}" holds ${t.floatData.length} floats; its shape [${t.dims.join(", ")}] needs ${count}`);
+  return Float32Array.from(t.floatData);
 }
 
 export interface ModelOptions {

@@ -12,5 +12,5 @@ export {
   SEQUENCE_SCORER,
 } from "./contract.ts";
 export type { JudgeModelInfo, SessionIo } from "./contract.ts";
-export { quantizeModel, quantizeColumns, floatInitializer, META_QUANTIZED } from "./quantize.ts";
+export { quantizeModel, quantizeColumns, META_QUANTIZED } from "./quantize.ts";
 export type { QuantizeOptions, QuantizeReport } from "./quantize.ts";

@@ -8,20 +8,11 @@
 // with W_q int8 symmetric per output column (w_scale[n] = max_k |W[k, n]| / 127, zero point 0).
 // onnxruntime fuses the pattern into one kernel (DynamicQuantizeMatMul, u8·s8 with VNNI where the
 // CPU has it). Attention's activation×activation MatMuls, the embedding and everything else stay
-// fp32; `keep` leaves named weights fp32 too.
+// fp32; `keep` leaves named weights fp32 too. A Gemm with a weight initializer (transB, alpha, a
+// bias C) is rewritten the same way.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import {
-  AttributeProtoSchema,
-  AttributeProto_AttributeType,
-  ModelProtoSchema,
-  NodeProtoSchema,
-  StringStringEntryProtoSchema,
-  TensorProtoSchema,
-  TensorProto_DataType,
-  type ModelProto,
-  type NodeProto,
-  type TensorProto,
-} from "onnx-buf";
+import { ModelProtoSchema, StringStringEntryProtoSchema, TensorProto_DataType, type ModelProto, type NodeProto, type TensorProto } from "onnx-buf";
+import { GraphBuilder, floatValues } from "@grpomesh/autodiff/graph";
 import { META_VERSION } from "./contract.ts";
 
 /** Metadata a quantized model carries: how it was made. */
@@ -43,21 +34,6 @@ export interface QuantizeReport {
   version: string;
 }
 
-/** The float values of a FLOAT initializer (raw_data little-endian, or float_data). */
-export function floatInitializer(t: TensorProto): Float32Array {
-  if (t.dataType !== TensorProto_DataType.FLOAT) throw new Error(`initializer "${t.name}" is ${TensorProto_DataType[t.dataType]}; expected FLOAT`);
-  const count = t.dims.reduce((a, b) => a * Number(b), 1);
-  if (t.rawData.length) {
-    if (t.rawData.length !== count * 4) throw new Error(`initializer "${t.name}" holds ${t.rawData.length} bytes; its shape [${t.dims}] needs ${count * 4}`);
-    const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
-    const out = new Float32Array(count);
-    for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
-    return out;
-  }
-  if (t.floatData.length !== count) throw new Error(`initializer "${t.name}" holds ${t.floatData.length} floats; its shape [${t.dims}] needs ${count}`);
-  return Float32Array.from(t.floatData);
-}
-
 /** Symmetric per-column int8: W [K, N] → q [K, N] and scale [N] (a zero column gets scale 1). */
 export function quantizeColumns(w: Float32Array, K: number, N: number): { q: Int8Array; scale: Float32Array } {
   if (w.length !== K * N) throw new Error(`weights hold ${w.length} values; [${K}, ${N}] needs ${K * N}`);
@@ -73,24 +49,32 @@ export function quantizeColumns(w: Float32Array, K: number, N: number): { q: Int
   return { q, scale };
 }
 
-const tensor = (name: string, dims: number[], dataType: TensorProto_DataType, raw: Uint8Array<ArrayBuffer>): TensorProto =>
-  create(TensorProtoSchema, { name, dims: dims.map(BigInt), dataType, rawData: raw });
+/** A linear layer the rewrite can quantize: y = a · W (+ bias), W a 2-D float initializer. */
+interface Linear {
+  a: string;
+  weight: TensorProto;
+  /** W as stored is [N, K] (Gemm transB = 1). */
+  transposed: boolean;
+  /** Gemm's alpha, folded into the weight scale. */
+  alpha: number;
+  /** Gemm's C (beta 1), added after the product. */
+  bias?: string;
+}
 
-const rawFloats = (x: Float32Array) => {
-  const out = new Uint8Array(x.length * 4);
-  const view = new DataView(out.buffer);
-  x.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  return out;
-};
+const attr = (n: NodeProto, name: string) => n.attribute.find((a) => a.name === name);
 
-const node = (opType: string, inputs: string[], outputs: string[], name: string, attrs: Record<string, number> = {}): NodeProto =>
-  create(NodeProtoSchema, {
-    opType,
-    input: inputs,
-    output: outputs,
-    name,
-    attribute: Object.entries(attrs).map(([n, i]) => create(AttributeProtoSchema, { name: n, type: AttributeProto_AttributeType.INT, i: BigInt(i) })),
-  });
+/** The linear layer `n` computes, or undefined when it is not one (attention's activation products, Gemm with transA or a scaled C). */
+function linearOf(n: NodeProto, inits: Map<string, TensorProto>): Linear | undefined {
+  const w = inits.get(n.input[1] ?? "");
+  if (!w || w.dataType !== TensorProto_DataType.FLOAT || w.dims.length !== 2) return undefined;
+  if (n.opType === "MatMul") return { a: n.input[0]!, weight: w, transposed: false, alpha: 1 };
+  if (n.opType !== "Gemm") return undefined;
+  const beta = attr(n, "beta")?.f ?? 1;
+  if (Number(attr(n, "transA")?.i ?? 0n) !== 0 || (n.input[2] && beta !== 1)) return undefined;
+  const linear: Linear = { a: n.input[0]!, weight: w, transposed: Number(attr(n, "transB")?.i ?? 0n) === 1, alpha: attr(n, "alpha")?.f ?? 1 };
+  if (n.input[2]) linear.bias = n.input[2];
+  return linear;
+}
 
 /** The int8 model of `bytes` (an exported fp32 model), and what was done. */
 export function quantizeModel(bytes: Uint8Array, opts: QuantizeOptions = {}): { bytes: Uint8Array; report: QuantizeReport } {
@@ -107,47 +91,63 @@ export function quantizeModel(bytes: Uint8Array, opts: QuantizeOptions = {}): { 
   const inits = new Map(graph.initializer.map((t) => [t.name, t]));
   const keep = new Set(opts.keep ?? []);
   for (const k of keep) if (!inits.has(k)) throw new Error(`keep names "${k}", which is not an initializer of this model`);
-  const uses = new Map<string, number>();
-  for (const n of graph.node) for (const i of n.input) uses.set(i, (uses.get(i) ?? 0) + 1);
 
-  const quantized: string[] = [];
-  const kept: string[] = [];
-  const nodes: NodeProto[] = [];
-  const newInits: TensorProto[] = [];
-  const replaced = new Set<string>();
+  const linears = new Map<NodeProto, Linear>();
   for (const n of graph.node) {
-    const w = n.opType === "MatMul" ? inits.get(n.input[1]!) : undefined;
-    if (!w || w.dataType !== TensorProto_DataType.FLOAT || w.dims.length !== 2) {
-      nodes.push(n);
-      continue;
-    }
-    if (keep.has(w.name)) {
-      kept.push(w.name);
-      nodes.push(n);
-      continue;
-    }
-    const [K, N] = w.dims.map(Number) as [number, number];
-    const { q, scale } = quantizeColumns(floatInitializer(w), K, N);
-    const p = `${w.name}.int8`;
-    newInits.push(
-      tensor(`${p}.q`, [K, N], TensorProto_DataType.INT8, new Uint8Array(q.buffer as ArrayBuffer)),
-      tensor(`${p}.scale`, [N], TensorProto_DataType.FLOAT, rawFloats(scale)),
-    );
-    const a = n.input[0]!;
-    const tag = `${n.name || n.output[0]}.int8`;
-    nodes.push(
-      node("DynamicQuantizeLinear", [a], [`${tag}.a_q`, `${tag}.a_scale`, `${tag}.a_zero`], `${tag}.quantize`),
-      node("MatMulInteger", [`${tag}.a_q`, `${p}.q`, `${tag}.a_zero`], [`${tag}.int32`], `${tag}.matmul`),
-      node("Cast", [`${tag}.int32`], [`${tag}.float`], `${tag}.cast`, { to: TensorProto_DataType.FLOAT }),
-      node("Mul", [`${tag}.a_scale`, `${p}.scale`], [`${tag}.scale`], `${tag}.scale`),
-      node("Mul", [`${tag}.float`, `${tag}.scale`], [n.output[0]!], `${tag}.dequantize`),
-    );
-    quantized.push(w.name);
-    if ((uses.get(w.name) ?? 0) === 1) replaced.add(w.name);
+    const l = linearOf(n, inits);
+    if (l && !keep.has(l.weight.name)) linears.set(n, l);
   }
-  if (quantized.length === 0) throw new Error("no MatMul of this model has a 2-D float weight initializer to quantize");
+  const kept = [...new Set(graph.node.flatMap((n) => linearOf(n, inits)?.weight.name ?? []).filter((w) => keep.has(w)))];
+  if (linears.size === 0) {
+    const ops = [...new Set(graph.node.map((n) => n.opType))].join(", ");
+    throw new Error(
+      `no MatMul or Gemm of this model multiplies by a 2-D float weight initializer${keep.size ? " outside keep" : ""} (its ops: ${ops}); ` +
+        "quantize rewrites a learned judge's linear layers (e.g. models/judge/model.onnx) — a rule judge has none",
+    );
+  }
+  // The new nodes and initializers come from a GraphBuilder told every name already taken, except
+  // the outputs of the layers it rewrites (each rewrite's last node writes its layer's output).
+  const b = new GraphBuilder();
+  const rewritten = new Set([...linears.keys()].flatMap((n) => n.output));
+  const taken = [graph.node.flatMap((n) => [n.name, ...n.input, ...n.output]), graph.initializer.map((t) => t.name), graph.input.map((v) => v.name)].flat();
+  for (const name of new Set(taken)) if (name && !rewritten.has(name)) b.fresh(name);
+
+  const weights = new Map<string, { q: string; scale: string }>();
+  const nodes: NodeProto[] = [];
+  for (const n of graph.node) {
+    const l = linears.get(n);
+    if (!l) {
+      nodes.push(n);
+      continue;
+    }
+    const w = l.weight;
+    let int8 = weights.get(w.name);
+    if (!int8) {
+      const [rows, cols] = w.dims.map(Number) as [number, number];
+      const values = floatValues(w);
+      const [K, N] = l.transposed ? [cols, rows] : [rows, cols];
+      const kn = l.transposed ? Float32Array.from({ length: K * N }, (_, i) => values[(i % N) * K + Math.floor(i / N)]!) : values;
+      const { q, scale } = quantizeColumns(kn, K, N);
+      int8 = { q: b.initializer(`${w.name}.int8`, [K, N], q), scale: b.initializer(`${w.name}.int8.scale`, [N], scale) };
+      weights.set(w.name, int8);
+    }
+    const tag = `${n.name || n.output[0]}.int8`;
+    const from = b.nodes.length;
+    const [aq, as, az] = [`${tag}.a_q`, `${tag}.a_scale`, `${tag}.a_zero`];
+    b.node("DynamicQuantizeLinear", [l.a], { outputs: [aq, as, az] });
+    const product = b.node("MatMulInteger", [aq, int8.q, az], { name: `${tag}.int32` });
+    const float = b.node("Cast", [product], { attrs: { to: TensorProto_DataType.FLOAT }, name: `${tag}.float` });
+    let scale = b.node("Mul", [as, int8.scale], { name: `${tag}.scale` });
+    if (l.alpha !== 1) scale = b.node("Mul", [scale, b.constant(`${tag}.alpha`, [], Float32Array.of(l.alpha))], { name: `${tag}.scale_alpha` });
+    if (l.bias) b.node("Add", [b.node("Mul", [float, scale], { name: `${tag}.dequantized` }), l.bias], { outputs: [n.output[0]!] });
+    else b.node("Mul", [float, scale], { outputs: [n.output[0]!] });
+    nodes.push(...b.nodes.slice(from));
+  }
+  const quantized = [...weights.keys()];
+  // a weight also read elsewhere (tied to an embedding, or a layer that keeps it fp32) stays
+  const stillRead = new Set(nodes.flatMap((n) => n.input));
   graph.node = nodes;
-  graph.initializer = [...graph.initializer.filter((t) => !replaced.has(t.name)), ...newInits];
+  graph.initializer = [...graph.initializer.filter((t) => stillRead.has(t.name) || !weights.has(t.name)), ...b.initializers];
   const version = opts.version ?? `${meta.get(META_VERSION) ?? "unversioned"}-int8`;
   const props = model.metadataProps.filter((e) => e.key !== META_VERSION);
   props.push(

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fromBinary } from "@bufbuild/protobuf";
 import { ModelProtoSchema, TensorProto_DataType } from "onnx-buf";
+import { floatValues } from "@grpomesh/autodiff/graph";
 import { expectedTensorShapes, validateConfig, type ModelConfig, type Weights } from "@grpomesh/model/format";
 import { PEER_MODES, SIZE_NAMES, type PeerBenchConfig, type PeerMode, type SizeName } from "./settings.ts";
 import { AUTO_MICRO_BATCH, REFERENCE_ARCH } from "./engine.ts";
@@ -97,7 +98,6 @@ export function checkpointFromOnnx(bytes: Uint8Array, source = "model"): { confi
   const problems: string[] = [];
   for (const [name, shape] of expectedTensorShapes(config)) {
     const t = byName.get(name);
-    const count = shape.reduce((a, b) => a * b, 1);
     if (!t) {
       problems.push(`no initializer "${name}"`);
       continue;
@@ -107,23 +107,11 @@ export function checkpointFromOnnx(bytes: Uint8Array, source = "model"): { confi
       problems.push(`"${name}" is ${TensorProto_DataType[t.dataType]} [${dims}]; expected FLOAT [${shape}]`);
       continue;
     }
-    let data: Float32Array;
-    if (t.rawData.length) {
-      if (t.rawData.length !== count * 4) {
-        problems.push(`"${name}" holds ${t.rawData.length} bytes; expected ${count * 4}`);
-        continue;
-      }
-      const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
-      data = new Float32Array(count);
-      for (let i = 0; i < count; i++) data[i] = view.getFloat32(i * 4, true); // raw_data is little-endian
-    } else {
-      data = Float32Array.from(t.floatData);
-      if (data.length !== count) {
-        problems.push(`"${name}" holds ${data.length} floats; expected ${count}`);
-        continue;
-      }
+    try {
+      weights.set(name, floatValues(t));
+    } catch (err) {
+      problems.push((err as Error).message);
     }
-    weights.set(name, data);
   }
   if (problems.length) throw new Error(`${source} does not hold the weights its config describes:\n  - ${problems.join("\n  - ")}`);
   return meta[META_VERSION] === undefined ? { config, weights } : { config, weights, version: meta[META_VERSION] };
