@@ -167,12 +167,13 @@ export class GraphBuilder {
     return name;
   }
 
-  /** Adds one node and returns its first output's name. */
-  node(opType: string, inputs: string[], opts: { attrs?: Record<string, AttrValue>; outputs?: string[]; name?: string } = {}): string {
+  /** Adds one node and returns its first output's name; `domain` names a contrib op's operator set ("com.microsoft"). */
+  node(opType: string, inputs: string[], opts: { attrs?: Record<string, AttrValue>; outputs?: string[]; name?: string; domain?: string } = {}): string {
     const outputs = opts.outputs ?? [this.fresh(opts.name ?? opType.toLowerCase())];
     for (const out of opts.outputs ?? []) this.claim(out);
     const attribute_ = Object.entries(opts.attrs ?? {}).map(([k, v]) => attribute(k, v));
-    this.nodes.push(create(NodeProtoSchema, { opType, input: inputs, output: outputs, name: this.fresh(`node_${opType}`), attribute: attribute_ }));
+    const domain = opts.domain ?? "";
+    this.nodes.push(create(NodeProtoSchema, { opType, domain, input: inputs, output: outputs, name: this.fresh(`node_${opType}`), attribute: attribute_ }));
     return outputs[0]!;
   }
 

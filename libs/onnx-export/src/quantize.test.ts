@@ -1,6 +1,6 @@
 // The int8 judge: per-column weights by hand, the rewritten graph (int8 initializers, the contract
 // kept, the version marked), its scores against the fp32 judge's on text windows, a broken scale
-// caught by the same check, and a Gemm judge.
+// caught by the same check, a Gemm judge, and GELU subgraphs found by what they compute.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -9,8 +9,9 @@ import { ModelProtoSchema, TensorProto_DataType } from "onnx-buf";
 import * as ort from "onnxruntime-node";
 import { Rng } from "@grpomesh/rng";
 import { GraphBuilder, float, floatValues, tensor } from "@grpomesh/autodiff/graph";
+import { Tape } from "@grpomesh/autodiff";
 import { META_MODEL_TYPE, META_VERSION, META_VOCAB, SEQUENCE_SCORER, inspectJudgeModel, readModelMetadata } from "./contract.ts";
-import { META_QUANTIZED, quantizeColumns, quantizeModel, type QuantizeReport } from "./quantize.ts";
+import { META_QUANTIZED, fuseGeluModel, geluTanh, quantizeColumns, quantizeModel, type QuantizeReport } from "./quantize.ts";
 
 const JUDGE = new URL("../../../models/judge/model.onnx", import.meta.url);
 const CORPUS = new URL("../../../data/corpus/kjv.txt", import.meta.url);
@@ -108,7 +109,49 @@ test("the bundled judge in int8: int8 weights, the contract and metadata kept, s
   assert.equal(model.graph!.initializer.filter((t) => t.dataType === TensorProto_DataType.INT8).length, 17);
   assert.ok(!model.graph!.initializer.some((t) => report.quantized.includes(t.name)), "the fp32 weights are gone");
   assert.ok(!model.graph!.node.some((n) => n.opType === "MatMul" && report.quantized.includes(n.input[1]!)), "no fp32 MatMul left on a quantized weight");
+  assert.equal(report.gelus, 4, "one GELU per block");
+  const fast = model.graph!.node.filter((n) => n.opType === "FastGelu");
+  assert.deepEqual(
+    fast.map((n) => [n.domain, n.input[1]]),
+    [0, 1, 2, 3].map((i) => ["com.microsoft", `blocks.${i}.mlp.fc.bias`]),
+    "FastGelu takes the fc layer's bias",
+  );
+  assert.ok(!model.graph!.node.some((n) => n.opType === "Tanh"), "no GELU node left");
   assert.deepEqual(agreementProblems(fp32Scores, await score(bytes, ids, shape)), []);
+});
+
+test("GELU fusion by what a subgraph computes: the Tape's sigmoid form becomes FastGelu with equal values; a look-alike with another constant stays", async () => {
+  const n = 81;
+  const points = Float32Array.from({ length: n }, (_, i) => -6 + (12 * i) / (n - 1));
+  const t = new Tape();
+  t.output(t.geluTanh(t.input("x", "float32", [n])), "y");
+  const tapeGelu = t.toModel();
+  const { bytes, gelus } = fuseGeluModel(tapeGelu);
+  assert.equal(gelus, 1);
+  assert.deepEqual(
+    fromBinary(ModelProtoSchema, bytes).graph!.node.map((node) => node.opType),
+    ["FastGelu"],
+  );
+  const run = async (m: Uint8Array) => {
+    const s = await ort.InferenceSession.create(m);
+    try {
+      return (await s.run({ x: new ort.Tensor("float32", points, [n]) })).y!.data as Float32Array;
+    } finally {
+      await s.release();
+    }
+  };
+  const [before, after] = [await run(tapeGelu), await run(bytes)];
+  points.forEach((x, i) => {
+    assert.ok(Math.abs(before[i]! - geluTanh(x)) < 1e-5 * (1 + Math.abs(x)), `the Tape's gelu at ${x}`);
+    assert.ok(Math.abs(after[i]! - before[i]!) < 1e-5 * (1 + Math.abs(x)), `FastGelu at ${x}: ${after[i]} vs ${before[i]}`);
+  });
+  // 0.5·x·(1 + tanh(0.8·x)): GELU's shape, not its formula
+  const g = new GraphBuilder();
+  const x = g.input("x", TensorProto_DataType.FLOAT, [n]);
+  const half = g.constant("half", [], Float32Array.of(0.5));
+  const u = g.node("Tanh", [g.node("Mul", [x, g.constant("c", [], Float32Array.of(0.8))])]);
+  g.output(g.node("Mul", [g.node("Mul", [x, half]), g.node("Add", [u, g.constant("one", [], Float32Array.of(1))])]), "y", TensorProto_DataType.FLOAT, [n]);
+  assert.equal(fuseGeluModel(g.toModel()).gelus, 0);
 });
 
 test("a broken scale is caught: one layer's weight scales ×3 puts the int8 judge's scores out of tolerance", async () => {
@@ -167,7 +210,7 @@ test("keep leaves named weights fp32; a model already quantized, or one with not
   const kept = quantizeModel(fp32, { keep: ["score.weight"] });
   assert.deepEqual(kept.report.kept, ["score.weight"]);
   assert.equal(kept.report.quantized.length, 16);
-  assert.match(readModelMetadata(kept.bytes)[META_QUANTIZED]!, /fp32: score\.weight$/);
+  assert.match(readModelMetadata(kept.bytes)[META_QUANTIZED]!, /fp32: score\.weight; 4 gelu_tanh as FastGelu$/);
   assert.throws(() => quantizeModel(fp32, { keep: ["nope"] }), /keep names "nope", which is not an initializer/);
   assert.throws(() => quantizeModel(kept.bytes), /already quantized/);
   const empty = fromBinary(ModelProtoSchema, fp32);

@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { loadCorpus } from "@grpomesh/data";
 import { PolicyEngine } from "@grpomesh/role-engines";
 import { loadConfig } from "@grpomesh/model";
-import { quantizeModel } from "@grpomesh/onnx-export/quantize";
+import { fuseGeluModel, quantizeModel } from "@grpomesh/onnx-export/quantize";
 import { ROOT } from "@grpomesh/launcher";
 import type { QuantBenchConfig } from "./settings.ts";
 import { InProcessJudge, benchData, benchGrpoConfig } from "./step.ts";
@@ -115,7 +115,7 @@ export async function run(o: QuantBenchConfig): Promise<void> {
     const config = benchGrpoConfig(16, o.group_size);
     const k = o.group_size;
     console.log(
-      `int8 judge of ${o.judge_model}: ${report.quantized.length} weight matrices int8${report.kept.length ? `, ${report.kept.join(", ")} fp32` : ""}, ` +
+      `int8 judge of ${o.judge_model}: ${report.quantized.length} weight matrices int8${report.kept.length ? `, ${report.kept.join(", ")} fp32` : ""}, ${report.gelus} GELU as FastGelu, ` +
         `${(report.bytesBefore / 1e6).toFixed(2)} → ${(report.bytesAfter / 1e6).toFixed(2)} MB; ${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores`,
     );
     // what training scores: k completions per held-out input, sampled by the generator
@@ -140,9 +140,13 @@ export async function run(o: QuantBenchConfig): Promise<void> {
     console.log(`${count} sequences: ${batches.length} held-out batches × 16 inputs × ${k} completions, T = ${T}`);
 
     const threads = o.threads || availableParallelism();
+    // the GELU fusion alone, on the fp32 weights: how much of the int8 judge's speed is the fusion's
+    const fusedPath = join(tmp, "judge-fp32-fastgelu.onnx");
+    writeFileSync(fusedPath, fuseGeluModel(readFileSync(fp32Path)).bytes);
     const results: Record<string, { scores: Float32Array; seqPerS: number }> = {};
     for (const [name, path] of [
       ["fp32", fp32Path],
+      ["fused", fusedPath],
       ["int8", int8Path],
     ] as const) {
       const judge = await InProcessJudge.open(path, threads);
@@ -161,6 +165,7 @@ export async function run(o: QuantBenchConfig): Promise<void> {
       }
     }
     const agree = agreement(results.fp32!.scores, results.int8!.scores, k);
+    const speed = (name: string) => `${results[name]!.seqPerS.toFixed(0)} seq/s (${(results[name]!.seqPerS / results.fp32!.seqPerS).toFixed(2)}×)`;
     console.log(
       formatTable(
         ["", "value", "goal"],
@@ -170,11 +175,8 @@ export async function run(o: QuantBenchConfig): Promise<void> {
           ["same best member of the group", `${(agree.sameBest * 100).toFixed(1)}% of ${agree.groups}`, "≥ 95%"],
           ["largest |score difference|", agree.maxAbsDiff.toFixed(4), ""],
           [`fp32 judge, ${threads} thread(s)`, `${results.fp32!.seqPerS.toFixed(0)} seq/s`, ""],
-          [
-            `int8 judge, ${threads} thread(s)`,
-            `${results.int8!.seqPerS.toFixed(0)} seq/s (${(results.int8!.seqPerS / results.fp32!.seqPerS).toFixed(2)}×)`,
-            "",
-          ],
+          [`fp32 judge, GELU as FastGelu only`, speed("fused"), ""],
+          [`int8 judge (GELU as FastGelu)`, speed("int8"), ""],
         ],
       ),
     );
@@ -194,7 +196,7 @@ export async function run(o: QuantBenchConfig): Promise<void> {
             threads,
             report,
             agreement: agree,
-            seq_per_s: { fp32: results.fp32!.seqPerS, int8: results.int8!.seqPerS },
+            seq_per_s: { fp32: results.fp32!.seqPerS, fp32_fastgelu: results.fused!.seqPerS, int8: results.int8!.seqPerS },
           },
           null,
           2,
