@@ -10,6 +10,7 @@ import { REPO_ROOT } from "@grpomesh/data";
 import { JudgeFleet, parseWeightedSpecs, resolveJudgeTargets, type WeightedSpec } from "@grpomesh/orchestrator";
 import { inspectJudgeModel } from "@grpomesh/onnx-export";
 import { quantizeModel } from "@grpomesh/onnx-export/quantize";
+import * as ort from "onnxruntime-node";
 import { JUDGE_CLI_ENV_PREFIX, JUDGE_CLI_SETTINGS, type JudgeCliConfig } from "./settings.ts";
 
 export const USAGE = usage(
@@ -23,8 +24,8 @@ export const USAGE = usage(
                                        --judge names the judge fleet to swap when there are several
   run status|pause|resume|checkpoint   the run's state and its admin RPCs (--orchestrator)
   quantize <in.onnx> <out.onnx>        writes an int8 version of a judge (the same weights, per-column int8 linear
-                                       layers, dynamic activation quantization; --keep=NAMES stays fp32); a new file,
-                                       loaded and swapped in like any judge`,
+                                       layers, dynamic activation quantization, GELU as one FastGelu; --keep=NAMES stays
+                                       fp32); a new file, loaded and swapped in like any judge`,
 );
 
 /** What `npm start` writes into its run directory: addresses and where the credentials are. */
@@ -252,17 +253,19 @@ export async function runCli(
   return viaJudges ? swapDirect(model, o.version, judges!, o.judge, security, io) : swapViaOrchestrator(model, o.version, o.judge, orchestrator!, security, io);
 }
 
-/** `quantize IN OUT`: the int8 judge, checked against the judge contract before it is written (never over an existing file). */
-function quantize(input: string | undefined, output: string | undefined, keep: string, io: CliIo): number {
+/** `quantize IN OUT`: the int8 judge, loaded in onnxruntime and checked against the judge contract before it is written (never over an existing file). */
+async function quantize(input: string | undefined, output: string | undefined, keep: string, io: CliIo): Promise<number> {
   if (!input || !output) throw new ConfigError("quantize takes two paths: quantize <in.onnx> <out.onnx>");
   if (!existsSync(input)) throw new ConfigError(`quantize: ${input} does not exist`);
   if (existsSync(output)) throw new ConfigError(`quantize: ${output} exists; give a new file (nothing was written)`);
   const { bytes, report } = quantizeModel(readFileSync(input), { keep: keep ? keep.split(",").map((k) => k.trim()) : [] });
-  const info = inspectJudgeModel(bytes); // the contract still holds
+  const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
+  const info = inspectJudgeModel(bytes, session); // the contract still holds, for onnxruntime too
+  await session.release();
   writeFileSync(output, bytes);
   io.out(
     `wrote ${output}: version ${info.version}, ${report.quantized.length} weight matrices int8${report.kept.length ? ` (${report.kept.join(", ")} fp32)` : ""}, ` +
-      `${(report.bytesBefore / 1e6).toFixed(2)} MB → ${(report.bytesAfter / 1e6).toFixed(2)} MB`,
+      `${report.gelus} GELU as FastGelu, ${(report.bytesBefore / 1e6).toFixed(2)} MB → ${(report.bytesAfter / 1e6).toFixed(2)} MB`,
   );
   return 0;
 }
