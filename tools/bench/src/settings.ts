@@ -3,6 +3,7 @@
 import { setting, z, type Values } from "@grpomesh/config";
 import { TF_BACKENDS } from "@grpomesh/model/format";
 import { TASK_SETTINGS } from "@grpomesh/tasks/settings";
+import { DEFAULT_RUN_TOKENS } from "@grpomesh/onnx-export/pieces";
 
 export const ENGINES = ["onnx", "tfjs"] as const;
 export type Engine = (typeof ENGINES)[number];
@@ -100,7 +101,12 @@ export const QUANT_BENCH_SETTINGS = {
   group_size: GROUP_SIZE,
   keep: setting(z.string(), "", "weight initializers left fp32 in the int8 judge, comma-separated (npm run judge -- quantize --keep)"),
   threads: setting(int(0), 0, "the judge sessions' onnxruntime threads for the throughput runs; 0: one per core"),
-  repeats: setting(int(1), 5, "timed scoring passes over all the sequences, per judge (the best counts)"),
+  run_tokens: setting(
+    int(0),
+    DEFAULT_RUN_TOKENS,
+    "tokens per onnxruntime run of each judge, as a judge replica's --run_tokens (the int8 judge gains from larger runs); 0: all the sequences in one run",
+  ),
+  repeats: setting(int(1), 8, "rounds of timed scoring passes over all the sequences, the judges taking turns in each (each one's best counts)"),
   json: JSON_OUT,
 };
 
