@@ -149,11 +149,20 @@ export async function buildInProcessTrainer(opts: InProcessOptions): Promise<InP
 
 /** `warmup` unrecorded steps, then `steps` recorded ones, with a progress line. */
 export async function measureSteps(trainer: GrpoTrainer, warmup: number, steps: number): Promise<StepRecord[]> {
-  for (let i = 0; i < warmup; i++) await trainer.trainStep();
-  const records: StepRecord[] = [];
+  return (await measureStepsInTurn([trainer], warmup, steps))[0]!;
+}
+
+/**
+ * The same for several trainers taking turns step by step, so that a change in the machine's load
+ * falls on each alike: one list of records per trainer.
+ */
+export async function measureStepsInTurn(trainers: GrpoTrainer[], warmup: number, steps: number): Promise<StepRecord[][]> {
+  for (let i = 0; i < warmup; i++) for (const t of trainers) await t.trainStep();
+  const records: StepRecord[][] = trainers.map(() => []);
   for (let i = 0; i < steps; i++) {
-    records.push(await trainer.trainStep());
-    process.stdout.write(`\r  step ${i + 1}/${steps}: ${(records.at(-1)!.phases.step_ms / 1000).toFixed(2)}s   `);
+    for (const [j, t] of trainers.entries()) records[j]!.push(await t.trainStep());
+    const times = records.map((r) => `${(r.at(-1)!.phases.step_ms / 1000).toFixed(2)}s`).join(" ");
+    process.stdout.write(`\r  step ${i + 1}/${steps}: ${times}   `);
   }
   process.stdout.write("\n");
   return records;
@@ -210,20 +219,28 @@ export async function run(o: StepBenchConfig): Promise<void> {
       const results: Record<string, StepRecord[]> = {};
       let what: string = engine;
       if (o.mode !== "grpc") {
-        for (const quant of judgeQuants) {
-          const judgePath = quant === "int8" ? int8Judge() : judgeModel;
-          console.log(`[${engine}] in-process (policy, reference and ${quant} judge engines in this process):`);
-          const inproc = await buildInProcessTrainer({
-            generator,
-            judgeModel: judgePath,
-            ...corpusBatches(corpus, config),
-            config,
-            engine,
-            spinWait: o.spin_wait,
-          });
-          what = (await inproc.policy.info()).backend;
-          results[quant === "int8" ? "inproc_int8" : "inproc"] = await measureSteps(inproc.trainer, o.warmup, o.steps);
-          await inproc.close();
+        // with both judges, two trainers whose steps take turns
+        const built: InProcessTrainer[] = [];
+        try {
+          for (const quant of judgeQuants) {
+            const judgePath = quant === "int8" ? int8Judge() : judgeModel;
+            built.push(
+              await buildInProcessTrainer({ generator, judgeModel: judgePath, ...corpusBatches(corpus, config), config, engine, spinWait: o.spin_wait }),
+            );
+          }
+          what = (await built[0]!.policy.info()).backend;
+          console.log(
+            `[${engine}] in-process (policy, reference and judge engines in this process), ${judgeQuants.map((q) => `${q} judge`).join(" and ")}` +
+              `${built.length > 1 ? ", their steps taking turns" : ""}:`,
+          );
+          const records = await measureStepsInTurn(
+            built.map((b) => b.trainer),
+            o.warmup,
+            o.steps,
+          );
+          judgeQuants.forEach((quant, i) => (results[quant === "int8" ? "inproc_int8" : "inproc"] = records[i]!));
+        } finally {
+          for (const b of built) await b.close();
         }
       }
       if (o.mode !== "inproc") {

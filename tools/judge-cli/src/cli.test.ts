@@ -148,7 +148,10 @@ test("quantize writes an int8 judge that keeps the contract, and never over an e
   const out = join(dir, "judge-int8.onnx");
   const lines: string[] = [];
   assert.equal(await runCli(["quantize", fp32, out, "--keep=score.weight"], { out: (l) => lines.push(l) }, env), 0);
-  assert.match(lines.join("\n"), /wrote .*judge-int8\.onnx: version judge-v1-int8, 16 weight matrices int8 \(score\.weight fp32\), 4 GELU as FastGelu, 3\.29 MB → 0\.9\d MB/);
+  assert.match(
+    lines.join("\n"),
+    /wrote .*judge-int8\.onnx: version judge-v1-int8, 16 weight matrices int8 \(score\.weight fp32\), 4 GELU as FastGelu, 3\.29 MB → 0\.9\d MB/,
+  );
   assert.equal(inspectJudgeModel(readFileSync(out)).version, "judge-v1-int8");
   await assert.rejects(runCli(["quantize", fp32, out], { out: () => {} }, env), /judge-int8\.onnx exists; give a new file \(nothing was written\)/);
 });
