@@ -1,6 +1,6 @@
 // End to end as root: `npm run sim` on tiny models — two hosts, a delaying proxy, a synchronous and
 // a pipelined run — trains across the namespaces, prints the table, and leaves nothing behind; and
-// a Ctrl-C during start-up leaves nothing behind either.
+// a Ctrl-C during start-up leaves nothing behind either; --cleanup's removal of dead simulations'.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { loadCorpus } from "@grpomesh/data";
 import { ROOT, TINY_RUN, writeTinyModels } from "@grpomesh/launcher";
 import { initBackend } from "@grpomesh/model";
-import { namespaceProblem, networkProblem, simNamespaces } from "./netns.ts";
+import { Network, namespaceProblem, networkProblem, removeLeftovers, simNamespaces } from "./netns.ts";
 
 const skip = networkProblem() ?? namespaceProblem();
 
@@ -26,7 +26,6 @@ test(
       const runConfig = join(dir, "run.json");
       writeFileSync(runConfig, JSON.stringify({ ...TINY_RUN, max_iters: 8, checkpoint_interval: 4 }));
       const json = join(dir, "sim.json");
-      const before = simNamespaces();
       const res = spawnSync(
         process.execPath,
         [
@@ -47,7 +46,9 @@ test(
       assert.equal(res.status, 0, out.slice(-4000));
       assert.match(
         out,
-        /sim: hosts: train 10\.77\.0\.1 \(policy, reference, orchestrator; namespace gmsim-\d+-train(, core 0)?\) ↔ judges 10\.77\.0\.2 \(judges;/,
+        new RegExp(
+          `sim: hosts: train 10\\.77\\.0\\.1 \\(policy, reference, orchestrator; namespace gmsim-${res.pid}-train(, core 0)?\\) ↔ judges 10\\.77\\.0\\.2 \\(judges;`,
+        ),
       );
       assert.match(out, /\| max_staleness=0 \| 3 ms \| 1 \| [\d.]+ \| 1\.00× \|/);
       assert.match(out, /\| max_staleness=1 \| 3 ms \| 1 \| [\d.]+ \| [\d.]+× \|/);
@@ -63,7 +64,11 @@ test(
       );
       assert.equal(result.runs[0]!.staleness, 0);
       assert.ok(result.runs[1]!.staleness > 0, "the pipelined run's steps were sampled a version behind");
-      assert.deepEqual(simNamespaces(), before, "every namespace made is gone");
+      assert.deepEqual(
+        simNamespaces().filter((n) => n.startsWith(`gmsim-${res.pid}-`)),
+        [],
+        "every namespace made is gone",
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -83,7 +88,6 @@ test(
       writeFileSync(runConfig, JSON.stringify({ ...TINY_RUN, max_iters: 100_000 }));
       const tmp = join(dir, "tmp"); // the simulation's own work folder lands here
       mkdirSync(tmp);
-      const before = simNamespaces();
       const child = spawn(
         process.execPath,
         [
@@ -120,7 +124,11 @@ test(
       assert.match(out, /SIGINT: stopping/);
       assert.match(out, /stopped before any run ended/);
       assert.doesNotMatch(out, /sim: run 2\/2|steps\/s, held-out/);
-      assert.deepEqual(simNamespaces(), before, "every namespace made is gone");
+      assert.deepEqual(
+        simNamespaces().filter((n) => n.startsWith(`gmsim-${child.pid}-`)),
+        [],
+        "every namespace made is gone",
+      );
       assert.deepEqual(
         readdirSync(tmp).filter((f) => f.startsWith("grpomesh-sim-")),
         [],
@@ -138,3 +146,27 @@ test(
     }
   },
 );
+
+// Here, not beside the hosts' test: a simulation started by the tests above removes every dead simulation's namespaces too.
+test("--cleanup removes a dead simulation's namespaces and stops what runs in them, and leaves a live one's", { skip: skip ?? false }, async () => {
+  const dead = "gmsim-999999999-train"; // no such pid
+  execFileSync("ip", ["netns", "add", dead]);
+  // a service a kill -9 left running in its host
+  const orphan = spawn("ip", ["netns", "exec", dead, "sleep", "60"], { stdio: "ignore" });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => orphan.on("exit", (_code, signal) => resolve(signal)));
+  await new Promise((resolve) => orphan.on("spawn", resolve));
+  for (let i = 0; i < 50 && !execFileSync("ip", ["netns", "pids", dead], { encoding: "utf8" }).trim(); i++) await new Promise((r) => setTimeout(r, 20));
+  const live = Network.create({ layout: "1host", bandwidth: null, pin: false });
+  try {
+    const removed = removeLeftovers();
+    assert.ok(removed.namespaces.includes(dead), `removed ${removed.namespaces.join(", ")}`);
+    assert.equal(removed.processes, 1);
+    assert.equal(await exited, "SIGKILL");
+    assert.ok(!simNamespaces().includes(dead));
+    assert.ok(simNamespaces().includes(live.hosts.train.ns), "this process's own namespace stays");
+  } finally {
+    orphan.kill("SIGKILL");
+    live.remove();
+    execFileSync("sh", ["-c", `ip netns del ${dead} 2>/dev/null || true`]);
+  }
+});
