@@ -172,8 +172,9 @@ export class GraphBuilder {
     const outputs = opts.outputs ?? [this.fresh(opts.name ?? opType.toLowerCase())];
     for (const out of opts.outputs ?? []) this.claim(out);
     const attribute_ = Object.entries(opts.attrs ?? {}).map(([k, v]) => attribute(k, v));
-    const domain = opts.domain ?? "";
-    this.nodes.push(create(NodeProtoSchema, { opType, domain, input: inputs, output: outputs, name: this.fresh(`node_${opType}`), attribute: attribute_ }));
+    // the default operator set leaves the field unset, so graphs without contrib ops serialize as they always did
+    const domain = opts.domain ? { domain: opts.domain } : {};
+    this.nodes.push(create(NodeProtoSchema, { opType, ...domain, input: inputs, output: outputs, name: this.fresh(`node_${opType}`), attribute: attribute_ }));
     return outputs[0]!;
   }
 
