@@ -9,6 +9,7 @@ import { ModelProtoSchema, TensorProto_DataType } from "onnx-buf";
 import * as ort from "onnxruntime-node";
 import { Rng } from "@grpomesh/rng";
 import { GraphBuilder, float, floatValues, tensor } from "@grpomesh/autodiff/graph";
+import { spearman } from "./agreement.ts";
 import { Tape } from "@grpomesh/autodiff";
 import { META_MODEL_TYPE, META_VERSION, META_VOCAB, SEQUENCE_SCORER, inspectJudgeModel, readModelMetadata } from "./contract.ts";
 import { META_QUANTIZED, fuseGeluModel, geluTanh, quantizeColumns, quantizeModel, type QuantizeReport } from "./quantize.ts";
@@ -39,21 +40,6 @@ function windows(vocab: string[], T: number, count: number): BigInt64Array {
     }
   }
   return ids;
-}
-
-const ranks = (x: Float32Array) => {
-  const order = [...x.keys()].sort((a, b) => x[a]! - x[b]!);
-  const r = new Float64Array(x.length);
-  order.forEach((i, k) => (r[i] = k));
-  return r;
-};
-
-function spearman(a: Float32Array, b: Float32Array): number {
-  const [ra, rb] = [ranks(a), ranks(b)];
-  const n = a.length;
-  let d2 = 0;
-  for (let i = 0; i < n; i++) d2 += (ra[i]! - rb[i]!) ** 2;
-  return 1 - (6 * d2) / (n * (n * n - 1));
 }
 
 /** What is wrong with `int8` as the scores of the quantized judge, against the fp32 judge's `fp32`: nothing when in tolerance. */

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { agreement, spearman } from "./quant.ts";
+import { agreement, spearman } from "@grpomesh/onnx-export/agreement";
 import { stepFlops } from "./compute.ts";
 import { validateConfig } from "@grpomesh/model";
 

@@ -14,6 +14,12 @@ import { Network, namespaceProblem, networkProblem, removeLeftovers, simNamespac
 
 const skip = networkProblem() ?? namespaceProblem();
 
+/** node's arguments for `npm run sim` on the tiny models, one judge, and `extra`. */
+function simArgv(m: { generator: string; judgeModel: string; runConfig: string }, extra: string[]): string[] {
+  const models = [`--generator=${m.generator}`, `--judge_model=${m.judgeModel}`, `--run_config=${m.runConfig}`];
+  return ["--import", "tsx", join(ROOT, "tools/sim/src/main.ts"), ...models, "--judges=1", ...extra];
+}
+
 test(
   "npm run sim: a synchronous and a pipelined run across two hosts with added latency, the table, nothing left",
   { skip: skip ?? false, timeout: 300_000 },
@@ -26,22 +32,11 @@ test(
       const runConfig = join(dir, "run.json");
       writeFileSync(runConfig, JSON.stringify({ ...TINY_RUN, max_iters: 8, checkpoint_interval: 4 }));
       const json = join(dir, "sim.json");
-      const res = spawnSync(
-        process.execPath,
-        [
-          "--import",
-          "tsx",
-          join(ROOT, "tools/sim/src/main.ts"),
-          `--generator=${generator}`,
-          `--judge_model=${judgeModel}`,
-          `--run_config=${runConfig}`,
-          "--judges=1",
-          "--latency_ms=3",
-          "--warmup_steps=2",
-          `--json=${json}`,
-        ],
-        { cwd: ROOT, encoding: "utf8", timeout: 280_000 },
-      );
+      const res = spawnSync(process.execPath, simArgv({ generator, judgeModel, runConfig }, ["--latency_ms=3", "--warmup_steps=2", `--json=${json}`]), {
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: 280_000,
+      });
       const out = `${res.stdout}\n${res.stderr}`;
       assert.equal(res.status, 0, out.slice(-4000));
       assert.match(
@@ -88,20 +83,11 @@ test(
       writeFileSync(runConfig, JSON.stringify({ ...TINY_RUN, max_iters: 100_000 }));
       const tmp = join(dir, "tmp"); // the simulation's own work folder lands here
       mkdirSync(tmp);
-      const child = spawn(
-        process.execPath,
-        [
-          "--import",
-          "tsx",
-          join(ROOT, "tools/sim/src/main.ts"),
-          `--generator=${generator}`,
-          `--judge_model=${judgeModel}`,
-          `--run_config=${runConfig}`,
-          "--judges=1",
-          "--latency_ms=2",
-        ],
-        { cwd: ROOT, env: { ...process.env, TMPDIR: tmp }, stdio: ["ignore", "pipe", "pipe"] },
-      );
+      const child = spawn(process.execPath, simArgv({ generator, judgeModel, runConfig }, ["--latency_ms=2"]), {
+        cwd: ROOT,
+        env: { ...process.env, TMPDIR: tmp },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let out = "";
       child.stderr.on("data", (d: Buffer) => (out += d.toString()));
       const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

@@ -1,7 +1,8 @@
 // One simulated run: the stack started across the Network's hosts (startStack's `place` hook), the
 // judges reached from the training host directly or through the delaying proxy, the orchestrator
 // on the training host; then its log.jsonl summarised. And the comparison table over runs.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { LOG_FILE, readLog } from "@grpomesh/loop";
 import { join } from "node:path";
 import { ROOT, Supervisor, freePort, judgesFlag, runJob, startStack, type ProcessSpec, type Stack } from "@grpomesh/launcher";
 import { createLocalCredentials } from "@grpomesh/rpc";
@@ -149,12 +150,9 @@ type Rec = Record<string, unknown> & { type: string; step: number };
 
 /** A run directory's steps/s, wall time, final held-out numbers, idle fractions and staleness. */
 export function summarizeRun(runDir: string, warmup: number): Omit<RunSummary, "overrides" | "latency_ms"> {
-  const path = join(runDir, "log.jsonl");
+  const path = join(runDir, LOG_FILE);
   if (!existsSync(path)) throw new Error(`${path} does not exist: the run wrote no log`);
-  const records = readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as Rec);
+  const records = readLog(path).records as Rec[];
   const steps = records.filter((r) => r.type === "step");
   const counted = steps.slice(Math.min(warmup, Math.max(0, steps.length - 1)));
   const mean = (f: (r: Rec) => number) => counted.reduce((a, r) => a + f(r), 0) / Math.max(1, counted.length);
