@@ -5,6 +5,7 @@ import { Worker } from "node:worker_threads";
 import type { InferenceSession } from "onnxruntime-node";
 import type { SessionIo } from "@grpomesh/onnx-export/contract";
 import { onGpuLane } from "@grpomesh/onnx-export/gpu-lane";
+import { workerBootstrap } from "@grpomesh/onnx-export/worker-bootstrap";
 import type { TokenIds } from "./loaded-model.ts";
 
 export interface WorkerInit {
@@ -55,12 +56,8 @@ export class SessionError extends Error {
   override name = "SessionError";
 }
 
-// Workers start from this JavaScript snippet: it registers tsx's loader in the worker (a worker
-// does not inherit the parent's --import hooks) and then loads the TypeScript worker module.
-// Both are absolute URLs, so the snippet works whatever the working directory.
-const WORKER_URL = new URL("./session-worker.ts", import.meta.url).href;
-const TSX_API_URL = import.meta.resolve("tsx/esm/api");
-const BOOTSTRAP = `import(${JSON.stringify(TSX_API_URL)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+// Workers load this module by absolute URL (workerBootstrap: through tsx from sources, as is when compiled).
+const BOOTSTRAP = workerBootstrap(new URL("./session-worker.ts", import.meta.url).href);
 
 interface Slot {
   worker: Worker;

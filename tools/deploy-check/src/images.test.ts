@@ -58,16 +58,26 @@ describe("parseDockerfile", () => {
 });
 
 describe("checkDockerfile", () => {
-  it("installs keep the devDependencies, skip onnxruntime's download (or ask for CUDA), and put tfjs-node on the lockfile's tfjs-core", () => {
+  it("installs skip onnxruntime's download (or ask for CUDA), put tfjs-node on the lockfile's tfjs-core, and runtimes get production dependencies only", () => {
     const b = bundle();
     editDockerfile(b, "ARG TFJS_NODE_GPU_VERSION=4.22.0", "ARG TFJS_NODE_GPU_VERSION=4.21.0");
     assertProblem(checkDockerfile(b, ports), /Dockerfile:\d+: installs tfjs-node 4\.21\.0; the lockfile's @tensorflow\/tfjs-core is 4\.22\.0/);
     const c = bundle();
-    editDockerfile(c, "RUN npm ci --no-audit --no-fund", "RUN npm ci --omit=dev --no-audit --no-fund");
-    assertProblem(checkDockerfile(c, ports), /installs without devDependencies, but tsx \(which runs every service\) is one/);
+    editDockerfile(c, "RUN npm ci --omit=dev --no-audit --no-fund \\\n && find", "RUN npm ci --no-audit --no-fund \\\n && find");
+    assertProblem(checkDockerfile(c, ports), /target judge: copies \/app from stage prod-deps, whose npm ci \(line \d+\) keeps the devDependencies/);
     const d = bundle();
     editDockerfile(d, /ONNXRUNTIME_NODE_INSTALL=skip/g, "ONNXRUNTIME_NODE_INSTALL=yes");
     assertProblem(checkDockerfile(d, ports), /npm ci with ONNXRUNTIME_NODE_INSTALL=yes; expected skip, or cuda12 for the CUDA judge/);
+    const f = bundle();
+    f.dockerfile.text = "# syntax=docker/dockerfile:1\n" + f.dockerfile.text;
+    assertProblem(checkDockerfile(f, ports), /Dockerfile:1: # syntax=docker\/dockerfile:1 makes BuildKit pull a frontend image/);
+    const e = bundle();
+    editDockerfile(
+      e,
+      'ENTRYPOINT ["node", "services/policy/src/main.js"]\nCMD []\n\n# ---- reference',
+      'ENTRYPOINT ["node", "--import", "tsx", "services/policy/src/main.js"]\nCMD []\n\n# ---- reference',
+    );
+    assertProblem(checkDockerfile(e, ports), /target policy: ENTRYPOINT node --import tsx services\/policy\/src\/main\.js loads a TypeScript loader/);
   });
   it("passes on the repository, with a target for every service", () => {
     const b = bundle();
@@ -75,47 +85,44 @@ describe("checkDockerfile", () => {
     const targets = serviceTargets(parseDockerfile(b.dockerfile.text)).map((t) => `${t.stage.name}:${t.service}`);
     assert.deepEqual(targets.sort(), [
       "judge-cuda:judge",
-      "judge-gpu:judge",
       "judge:judge",
       "orchestrator:orchestrator",
-      "policy-cpu:policy",
       "policy-tfjs-gpu:policy",
       "policy:policy",
-      "reference-cpu:reference",
       "reference-tfjs-gpu:reference",
       "reference:reference",
     ]);
   });
 
-  it("the GPU targets use WebGPU from npm: no CUDA base, Debian's Vulkan loader, the graphics capability, webgpu by name", () => {
+  it("the GPU-capable targets use WebGPU from npm: no CUDA base, Debian's Vulkan loader, the graphics capability", () => {
     const cuda = bundle();
-    editDockerfile(cuda, "FROM ${NODE_IMAGE} AS runtime-gpu", "FROM ${CUDA12_IMAGE} AS runtime-gpu");
+    editDockerfile(cuda, "FROM ${BASE_IMAGE} AS runtime", "FROM ${CUDA12_IMAGE} AS runtime");
     const problems = checkDockerfile(cuda, ports);
-    for (const t of ["judge-gpu", "policy", "reference"]) assertProblem(problems, new RegExp(`target ${t} starts FROM nvidia/cuda:12[^,]*, a CUDA image`));
+    for (const t of ["judge", "policy", "reference"]) assertProblem(problems, new RegExp(`target ${t} starts FROM nvidia/cuda:12[^,]*, a CUDA image`));
     const noLoader = bundle();
     editDockerfile(noLoader, "apt-get install -y --no-install-recommends libvulkan1", "apt-get install -y --no-install-recommends ca-certificates");
     assertProblem(checkDockerfile(noLoader, ports), /target policy does not install Debian's Vulkan loader/);
     const noGraphics = bundle();
     editDockerfile(noGraphics, "NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics", "NVIDIA_DRIVER_CAPABILITIES=compute,utility");
-    assertProblem(checkDockerfile(noGraphics, ports), /target judge-gpu: NVIDIA_DRIVER_CAPABILITIES is compute,utility; expected graphics/);
-    const auto = bundle();
-    editDockerfile(auto, "POLICY_EXECUTION_PROVIDER=webgpu", "POLICY_EXECUTION_PROVIDER=auto");
-    assertProblem(checkDockerfile(auto, ports), /target policy: the execution provider is auto; expected webgpu/);
+    assertProblem(checkDockerfile(noGraphics, ports), /target judge: NVIDIA_DRIVER_CAPABILITIES is compute,utility; expected graphics/);
   });
 
   it("an entry point that does not exist in the repository is caught", () => {
     const b = bundle();
-    editDockerfile(b, '"services/reference/src/main.ts"]\nCMD []\n\n# ===', '"services/reference/src/server.ts"]\nCMD []\n\n# ===');
-    assertProblem(checkDockerfile(b, ports), /Dockerfile:\d+: runs services\/reference\/src\/server\.ts, which does not exist in the repository/);
+    editDockerfile(b, '"services/reference/src/main.js"]\nCMD []\n\n# ---- orchestrator', '"services/reference/src/server.js"]\nCMD []\n\n# ---- orchestrator');
+    assertProblem(
+      checkDockerfile(b, ports),
+      /Dockerfile:\d+: runs services\/reference\/src\/server\.js, which neither exists in the repository nor is compiled from a \.ts file there/,
+    );
   });
 
   it("EXPOSE and HEALTHCHECK use the service's own default ports", () => {
     const b = bundle();
-    editDockerfile(b, "FROM runtime-cpu AS judge\nEXPOSE 50051 9464", "FROM runtime-cpu AS judge\nEXPOSE 50061 9464");
+    editDockerfile(b, "FROM runtime AS judge\nEXPOSE 50051 9464", "FROM runtime AS judge\nEXPOSE 50061 9464");
     editDockerfile(
       b,
-      '"127.0.0.1:50072"]\nENTRYPOINT ["node", "--import", "tsx", "services/reference/src/main.ts"]\nCMD []\n\n# ================================ optional',
-      '"127.0.0.1:50071"]\nENTRYPOINT ["node", "--import", "tsx", "services/reference/src/main.ts"]\nCMD []\n\n# ================================ optional',
+      '"127.0.0.1:50072"]\nENTRYPOINT ["node", "services/reference/src/main.js"]\nCMD []\n\n# ---- orchestrator',
+      '"127.0.0.1:50071"]\nENTRYPOINT ["node", "services/reference/src/main.js"]\nCMD []\n\n# ---- orchestrator',
     );
     const problems = checkDockerfile(b, ports);
     assertProblem(problems, /target judge: EXPOSE 50061 9464 lacks 50051, a default port of services\/judge/);

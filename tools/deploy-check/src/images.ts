@@ -3,7 +3,7 @@
 // one of those targets (how the image is built is docker's to check). The Dockerfile is parsed by
 // dockerfile-ast: stages, their base chain, ENV/WORKDIR/ENTRYPOINT as a stage sees them.
 import { existsSync } from "node:fs";
-import { DockerfileParser, PropertyInstruction } from "dockerfile-ast";
+import { Copy, DockerfileParser, PropertyInstruction } from "dockerfile-ast";
 import { join, posix } from "node:path";
 import { where, type DeployBundle } from "./bundle.ts";
 import { containersOf, imageName, workloads } from "./k8s.ts";
@@ -16,6 +16,8 @@ interface Instruction {
   line: number;
   /** ENV and ARG name/value pairs (quotes removed; null for an ARG without a default). */
   properties: Array<[string, string | null]>;
+  /** COPY --from=STAGE (lower-cased as Docker does). */
+  from?: string;
 }
 
 export interface Stage {
@@ -51,6 +53,7 @@ export function parseDockerfile(text: string): Dockerfile {
         .join(" "),
       line: node.getRange().start.line + 1,
       properties: node instanceof PropertyInstruction ? node.getProperties().map((p) => [p.getName(), p.getValue()]) : [],
+      from: node instanceof Copy ? (node.getFromFlag()?.getValue() ?? undefined)?.toLowerCase() : undefined,
     };
     if (ins.keyword === "FROM") {
       const words = ins.args.split(" ");
@@ -142,7 +145,13 @@ export const SERVICES: readonly ServiceName[] = ["judge", "policy", "reference",
 /** Default gRPC and metrics ports of each service, as its own settings table gives them. */
 export type ServicePorts = Record<ServiceName, { grpc: number; metrics: number | null }>;
 
-const MAIN_TS = /^services\/([a-z-]+)\/src\/main\.ts$/;
+/** A service's entry point: the compiled main.js in the images (its source, main.ts, in the repository). */
+const MAIN_JS = /^services\/([a-z-]+)\/src\/main\.js$/;
+
+/** The repository file an image path comes from: compiled `.js` files from their `.ts` source. */
+function sourceOf(root: string, p: string): string {
+  return p.endsWith(".js") && !existsSync(join(root, p)) ? p.replace(/\.js$/, ".ts") : p;
+}
 
 /** A path used inside the image (absolute, or relative to WORKDIR) as a repository path, when it lies under /app. */
 function repoPath(df: Dockerfile, stage: Stage, p: string): string | undefined {
@@ -150,14 +159,14 @@ function repoPath(df: Dockerfile, stage: Stage, p: string): string | undefined {
   return abs.startsWith("/app/") ? abs.slice("/app/".length) : undefined;
 }
 
-/** Stages whose ENTRYPOINT runs a service's main.ts. */
+/** Stages whose ENTRYPOINT runs a service's compiled main.js. */
 export function serviceTargets(df: Dockerfile): Array<{ stage: Stage; service: ServiceName }> {
   const out: Array<{ stage: Stage; service: ServiceName }> = [];
   for (const stage of df.stages) {
     if (!stage.name || !stage.instructions.some((i) => i.keyword === "ENTRYPOINT")) continue;
     const entrypoint = execForm(lastInstruction(df, stage, "ENTRYPOINT")!.args) ?? [];
-    const main = entrypoint.map((a) => repoPath(df, stage, a)).find((p) => p && MAIN_TS.test(p));
-    const service = main ? (MAIN_TS.exec(main)![1] as ServiceName) : undefined;
+    const main = entrypoint.map((a) => repoPath(df, stage, a)).find((p) => p && MAIN_JS.test(p));
+    const service = main ? (MAIN_JS.exec(main)![1] as ServiceName) : undefined;
     if (service && SERVICES.includes(service)) out.push({ stage, service });
   }
   return out;
@@ -179,20 +188,19 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
         ins.keyword === "HEALTHCHECK" ? healthcheckCommand(ins.args) : ins.keyword === "ENTRYPOINT" || ins.keyword === "CMD" ? execForm(ins.args) : undefined;
       for (const arg of cmd ?? []) {
         const p = /\.(ts|mjs|cjs|js|json)$/.test(arg) && !arg.startsWith("-") ? repoPath(df, s, arg) : undefined;
-        if (p && !existsSync(join(bundle.root, p))) problems.push(`${file}:${ins.line}: runs ${p}, which does not exist in the repository`);
+        if (p && !existsSync(join(bundle.root, sourceOf(bundle.root, p))))
+          problems.push(`${file}:${ins.line}: runs ${p}, which neither exists in the repository nor is compiled from a .ts file there`);
       }
     }
   }
-  // How the dependencies are installed (docker runs whatever it is told; these are ours): with the
-  // devDependencies (tsx runs every service), with onnxruntime's download skipped (the CPU binary
-  // ships in the package) or the CUDA provider asked for, and tfjs-node on the lockfile's tfjs-core.
+  // How the dependencies are installed (docker runs whatever it is told; these are ours): onnxruntime's
+  // download skipped (the CPU binary ships in the package) or the CUDA provider asked for, and
+  // tfjs-node on the lockfile's tfjs-core.
   const core = bundle.lockedVersions["@tensorflow/tfjs-core"];
   for (const s of df.stages) {
     for (const ins of s.instructions.filter((i) => i.keyword === "RUN" && /\bnpm ci\b/.test(i.args))) {
       const env = stageEnv(df, s, ins);
       const run = substitute(ins.args, { ...df.globalArgs, ...stageArgs(df, s) });
-      if (/--omit[= ]dev|--production|--only[= ]prod/.test(run) || env.NODE_ENV === "production")
-        problems.push(`${file}:${ins.line}: installs without devDependencies, but tsx (which runs every service) is one`);
       if (env.ONNXRUNTIME_NODE_INSTALL !== "skip" && env.ONNXRUNTIME_NODE_INSTALL !== "cuda12")
         problems.push(
           `${file}:${ins.line}: npm ci with ONNXRUNTIME_NODE_INSTALL=${env.ONNXRUNTIME_NODE_INSTALL ?? "(unset)"}; expected skip, or cuda12 for the CUDA judge (judge-cuda)`,
@@ -202,9 +210,13 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
         problems.push(`${file}:${ins.line}: installs tfjs-node ${tf}; the lockfile's @tensorflow/tfjs-core is ${core}, and they must match`);
     }
   }
+  problems.push(...checkProductionOnly(df, file));
+  // A parser directive at the top (`# syntax=…`) makes BuildKit pull a frontend image: air-gapped builds fail.
+  const directive = /^(?:#\s*[a-z]+\s*=.*\n)*?#\s*syntax\s*=\s*(\S+)/i.exec(bundle.dockerfile.text);
+  if (directive) problems.push(`${file}:1: # syntax=${directive[1]} makes BuildKit pull a frontend image from a registry; the builds must work offline`);
   problems.push(...checkGpuTargets(df, file));
   const targets = serviceTargets(df);
-  for (const svc of SERVICES) if (!targets.some((t) => t.service === svc)) problems.push(`${file}: no target runs services/${svc}/src/main.ts`);
+  for (const svc of SERVICES) if (!targets.some((t) => t.service === svc)) problems.push(`${file}: no target runs services/${svc}/src/main.js`);
   for (const t of targets) {
     const at = `${file}: target ${t.stage.name}`;
     const { grpc, metrics } = ports[t.service];
@@ -223,21 +235,60 @@ export function checkDockerfile(bundle: DeployBundle, ports: ServicePorts): stri
   return problems;
 }
 
-/** The GPU targets: onnxruntime's WebGPU provider, which ships in its npm package. */
-export const GPU_TARGETS = ["judge-gpu", "policy", "reference"] as const;
+/**
+ * What the service targets run: compiled JavaScript with plain node (no tsx, no --import of a
+ * loader), and production dependencies only: every `COPY --from=STAGE SRC` along a target's chain
+ * that copies the folder where STAGE ran `npm ci` must come from an install with --omit=dev.
+ */
+export function checkProductionOnly(df: Dockerfile, file: string): string[] {
+  const problems: string[] = [];
+  for (const t of serviceTargets(df)) {
+    const at = `${file}: target ${t.stage.name}`;
+    const entrypoint = execForm(lastInstruction(df, t.stage, "ENTRYPOINT")!.args) ?? [];
+    if (entrypoint.some((a) => a === "tsx" || a === "--import" || a.startsWith("--import=") || a.startsWith("--loader")))
+      problems.push(`${at}: ENTRYPOINT ${entrypoint.join(" ")} loads a TypeScript loader; the images run compiled JavaScript (tools/scripts/compile.mjs)`);
+    for (const s of ancestry(df, t.stage)) {
+      for (const ins of s.instructions.filter((i) => i.keyword === "COPY")) {
+        const source = ins.from ? stageByName(df, ins.from) : undefined;
+        if (!source) continue;
+        const src = ins.args.split(" ")[0]!.replace(/\/$/, "");
+        for (const install of source.instructions.filter((i) => i.keyword === "RUN" && /\bnpm ci\b/.test(i.args))) {
+          const workdir = (lastWorkdirBefore(source, install) ?? "/").replace(/\/$/, "");
+          if (workdir === src && !/--omit[= ]dev/.test(install.args))
+            problems.push(
+              `${at}: copies ${src} from stage ${source.name}, whose npm ci (line ${install.line}) keeps the devDependencies; runtime images hold production dependencies only (--omit=dev)`,
+            );
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+function lastWorkdirBefore(stage: Stage, before: Instruction): string | undefined {
+  let dir: string | undefined;
+  for (const i of stage.instructions) {
+    if (i === before) break;
+    if (i.keyword === "WORKDIR") dir = i.args;
+  }
+  return dir;
+}
+
+/** The targets that run on GPU nodes too (onnxruntime's WebGPU provider, which ships in its npm package). */
+export const GPU_TARGETS = ["judge", "policy", "reference"] as const;
 
 /**
- * The GPU targets build from Debian and npm alone and reach the GPU through Vulkan: no CUDA base
- * image (a registry beyond Debian's, and CUDA they do not use), onnxruntime's download skipped,
- * Debian's Vulkan loader installed, the NVIDIA toolkit's graphics capability asked for (it mounts
- * the driver's Vulkan ICD), and the WebGPU provider chosen by name (a missing driver fails the start).
+ * The GPU-capable targets build from Debian and npm alone and reach the GPU through Vulkan: no CUDA
+ * base image (a registry beyond Debian's, and CUDA they do not use), onnxruntime's download skipped,
+ * Debian's Vulkan loader installed, and the NVIDIA toolkit's graphics capability asked for (it mounts
+ * the driver's Vulkan ICD). The manifests choose the WebGPU provider by flag on GPU nodes.
  */
 export function checkGpuTargets(df: Dockerfile, file: string): string[] {
   const problems: string[] = [];
   for (const name of GPU_TARGETS) {
     const stage = stageByName(df, name);
     if (!stage) {
-      problems.push(`${file}: no target ${name} (a GPU target on the WebGPU provider)`);
+      problems.push(`${file}: no target ${name}`);
       continue;
     }
     const at = `${file}: target ${name}`;
@@ -262,9 +313,6 @@ export function checkGpuTargets(df: Dockerfile, file: string): string[] {
         `${at}: NVIDIA_DRIVER_CAPABILITIES is ${env.NVIDIA_DRIVER_CAPABILITIES ?? "(unset)"}; expected graphics among them (the NVIDIA toolkit mounts the driver's Vulkan ICD only then)`,
       );
     }
-    const provider = env.JUDGE_EXECUTION_PROVIDER ?? env.POLICY_EXECUTION_PROVIDER ?? env.REFERENCE_EXECUTION_PROVIDER;
-    if (provider !== "webgpu")
-      problems.push(`${at}: the execution provider is ${provider ?? "(unset)"}; expected webgpu (by name, so a node without a Vulkan driver fails at start)`);
   }
   return problems;
 }

@@ -4,16 +4,14 @@ import { Worker } from "node:worker_threads";
 import type { AdamWSettings, AdamWState, ModelConfig, Weights } from "@grpomesh/model/format";
 import type { LossInputs, LossOptions, LossValues } from "@grpomesh/grpo/loss";
 import { onGpuLane } from "@grpomesh/onnx-export/gpu-lane";
+import { workerBootstrap } from "@grpomesh/onnx-export/worker-bootstrap";
 import { describePlacements, type Placement } from "@grpomesh/onnx-export/placement";
 import { failedPrecondition } from "../errors.ts";
 import { compact, type OnnxCall, type OnnxReply, type OnnxWorkerInit, type OnnxWorkerReady } from "./onnx-protocol.ts";
 import type { TrainingBackend } from "./types.ts";
 
-// The worker registers tsx's loader first (a worker does not inherit --import hooks), then loads
-// the TypeScript module; both by absolute URL so any working directory works.
-const WORKER_URL = new URL("./onnx-worker.ts", import.meta.url).href;
-const TSX_API_URL = import.meta.resolve("tsx/esm/api");
-const BOOTSTRAP = `import(${JSON.stringify(TSX_API_URL)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+// Workers load this module by absolute URL (workerBootstrap: through tsx from sources, as is when compiled).
+const BOOTSTRAP = workerBootstrap(new URL("./onnx-worker.ts", import.meta.url).href);
 
 export class OnnxWorkerBackend implements TrainingBackend {
   readonly engine = "onnx" as const;
