@@ -109,9 +109,12 @@ function withCredential(metadata: grpc.Metadata | undefined, credential: grpc.Me
 
 const HealthClient = grpc.makeGenericClientConstructor(healthServiceDefinition as grpc.ServiceDefinition, "Health");
 
-/** One grpc.health.v1 Check: "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN", or throws on transport errors. */
-export function checkHealth(target: string, service = "", deadlineMs = 2_000, security: Security = INSECURE): Promise<string> {
-  const tls = targetCredentials(target, security);
+/**
+ * One grpc.health.v1 Check: "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN", or throws on transport errors.
+ * `tlsServerName`: the name the server's certificate must carry when it is not the target's host (ClientOptions).
+ */
+export function checkHealth(target: string, service = "", deadlineMs = 2_000, security: Security = INSECURE, tlsServerName?: string): Promise<string> {
+  const tls = targetCredentials(target, security, tlsServerName);
   const client = new HealthClient(target, tls.credentials, tls.options);
   return new Promise<string>((resolve, reject) => {
     (client as unknown as { check: Function }).check(
@@ -134,13 +137,14 @@ export async function waitForServing(
     service = "",
     intervalMs = 200,
     security = INSECURE,
-  }: { timeoutMs?: number; service?: string; intervalMs?: number; security?: Security } = {},
+    tlsServerName,
+  }: { timeoutMs?: number; service?: string; intervalMs?: number; security?: Security; tlsServerName?: string } = {},
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
   let last = "no answer";
   while (Date.now() < until) {
     try {
-      last = await checkHealth(target, service, Math.min(2_000, Math.max(100, until - Date.now())), security);
+      last = await checkHealth(target, service, Math.min(2_000, Math.max(100, until - Date.now())), security, tlsServerName);
       if (last === "SERVING") return;
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);

@@ -14,6 +14,29 @@ import {
   type UpdateResult,
 } from "@grpomesh/loop";
 
+/** A role's address and the name its certificate must carry (undefined: the host dialled). */
+export interface RoleEndpoint {
+  target: string;
+  tlsServerName?: string;
+}
+
+/**
+ * Where policy and reference are, and the names their and the judges' certificates are checked
+ * against: the *_tls_name settings, where empty means the host dialled (for the judges, the
+ * Service name of a "dns:///" spec).
+ */
+export function roleEndpoints(cfg: { policy: string; reference: string; policy_tls_name: string; reference_tls_name: string; judges_tls_name: string }): {
+  policy: RoleEndpoint;
+  reference: RoleEndpoint;
+  judgesTlsServerName?: string;
+} {
+  return {
+    policy: { target: cfg.policy, tlsServerName: cfg.policy_tls_name || undefined },
+    reference: { target: cfg.reference, tlsServerName: cfg.reference_tls_name || undefined },
+    judgesTlsServerName: cfg.judges_tls_name || undefined,
+  };
+}
+
 export class GrpcPolicy implements PolicyPort {
   readonly client: Client<typeof PolicyService>;
   constructor(target: string, opts: ClientOptions = {}) {

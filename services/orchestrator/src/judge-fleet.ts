@@ -135,7 +135,7 @@ export class JudgeFleet implements JudgePort {
   /** A fleet over a target spec (see resolveJudgeTargets), re-resolved every `refreshMs` (0 = never). */
   static async fromSpec(spec: string, opts: JudgeFleetOptions & { refreshMs?: number } = {}): Promise<JudgeFleet> {
     const dnsName = /^dns:\/\/[^/]*\/(.+):\d+$/.exec(spec.trim())?.[1];
-    const fleet = new JudgeFleet(await resolveJudgeTargets(spec), { tlsServerName: dnsName, ...opts });
+    const fleet = new JudgeFleet(await resolveJudgeTargets(spec), { ...opts, tlsServerName: opts.tlsServerName || dnsName });
     const dynamic = spec.trim().startsWith("@") || spec.trim().startsWith("dns:");
     if (dynamic && opts.refreshMs && opts.refreshMs > 0) {
       fleet.refreshTimer = setInterval(() => {
@@ -147,6 +147,11 @@ export class JudgeFleet implements JudgePort {
       fleet.refreshTimer.unref();
     }
     return fleet;
+  }
+
+  /** The name every replica's certificate is checked against (undefined: each replica's address). */
+  get tlsServerName(): string | undefined {
+    return this.opts.tlsServerName;
   }
 
   /** Adds replicas that are new and drops those that are gone (their in-flight chunks finish first). */

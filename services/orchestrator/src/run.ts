@@ -22,7 +22,7 @@ import { startMetricsServer } from "@grpomesh/metrics";
 import { loadSecurity, securityFields, securityWarning, waitForServing, type ServiceArgs } from "@grpomesh/rpc";
 import { ORCHESTRATOR_SETTINGS } from "./settings.ts";
 import { planRun } from "./recovery.ts";
-import { GrpcPolicy, GrpcReference } from "./grpc-ports.ts";
+import { GrpcPolicy, GrpcReference, roleEndpoints } from "./grpc-ports.ts";
 import { WeightedJudges } from "./weighted-judges.ts";
 import { RunMetrics } from "./metrics.ts";
 import { ProgressLine, formatDuration, formatEval, formatSamples } from "./progress.ts";
@@ -75,8 +75,9 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
   if (resuming) for (const c of plan.changes) log(`resume changes ${c.key}: ${JSON.stringify(c.saved)} → ${JSON.stringify(c.given)} (${c.source})`);
 
   const task = loadTask(cfg.task, { blanks: cfg.blanks, corpus: cfg.corpus });
-  const policy = new GrpcPolicy(cfg.policy, { security });
-  const reference = new GrpcReference(cfg.reference, { security, retry: { log } });
+  const endpoints = roleEndpoints(cfg);
+  const policy = new GrpcPolicy(endpoints.policy.target, { security, tlsServerName: endpoints.policy.tlsServerName });
+  const reference = new GrpcReference(endpoints.reference.target, { security, tlsServerName: endpoints.reference.tlsServerName, retry: { log } });
   // Each judge fleet bounds a swap's hold on the loop (swapDeadlineMs), connects like the other clients
   // (security), and refuses swapped-in or joining judges that speak another vocabulary (vocab).
   const fleetOptions = {
@@ -85,12 +86,18 @@ export async function startOrchestrator(args: ServiceArgs): Promise<Orchestrator
     swapDeadlineMs: cfg.judge_swap_deadline_ms,
     refreshMs: cfg.judges_refresh_ms,
     security,
+    tlsServerName: endpoints.judgesTlsServerName,
     vocab: { vocab: [...task.vocab.tokens], maskTokenId: task.vocab.maskTokenId },
     log,
   };
   // One fleet per named judge; the reward is their weighted sum.
   const judges = await WeightedJudges.fromSpec(cfg.judges, fleetOptions);
-  for (const target of [cfg.policy, cfg.reference, ...judges.targets]) await waitForServing(target, { timeoutMs: 120_000, security });
+  const roles = [
+    endpoints.policy,
+    endpoints.reference,
+    ...judges.fleets.flatMap(({ fleet }) => fleet.replicas.map((r) => ({ target: r.target, tlsServerName: fleet.tlsServerName }))),
+  ];
+  for (const { target, tlsServerName } of roles) await waitForServing(target, { timeoutMs: 120_000, security, tlsServerName });
 
   const facts = await runStartupChecks({ policy, reference, judges, task, resuming }, log);
   const data = task.data({ seqLen: facts.seqLen, batchSize: cfg.batch_size, seed: grpoDataSeed(cfg.seed), evalBatches: cfg.eval_batches });

@@ -10,6 +10,14 @@ import { weightedSpecsProblem } from "./judge-spec.ts";
 export * from "./judge-spec.ts";
 
 const target = (def: string, what: string) => setting(z.string().min(1), def, `${what}'s gRPC address host:port`);
+// Several runs in one namespace dial their own Services (policy-<run>) but share each role's
+// certificate, which names the role's Service (policy): the name to check is then not the host.
+const tlsName = (what: string, otherwise: string) =>
+  setting(
+    z.string().regex(/^$|^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, "a DNS name"),
+    "",
+    `the name ${what}'s TLS certificate must carry, when it is not the host dialled (a run's own Service in front of a role's shared certificate); empty: ${otherwise}`,
+  );
 const ms = (min: number, def: number, doc: string) => setting(z.int().min(min), def, doc);
 
 export const ORCHESTRATOR_SETTINGS = {
@@ -17,6 +25,8 @@ export const ORCHESTRATOR_SETTINGS = {
   // --- where the roles are ---
   policy: target("127.0.0.1:50071", "the policy"),
   reference: target("127.0.0.1:50072", "the reference"),
+  policy_tls_name: tlsName("the policy", "the host of --policy"),
+  reference_tls_name: tlsName("the reference", "the host of --reference"),
   judges: setting(
     z.string().superRefine((text, ctx) => {
       const problem = weightedSpecsProblem(text);
@@ -26,6 +36,7 @@ export const ORCHESTRATOR_SETTINGS = {
     'judge fleets, the reward their weighted sum: "name@weight=SPEC;name=SPEC" or one SPEC (named judge, weight 1); ' +
       'a SPEC is "host:port,host:port", "@file" (addresses, re-read) or "dns:///service:port" (re-resolved); weights are non-zero, negative ones subtract',
   ),
+  judges_tls_name: tlsName("every judge", 'the Service name of a "dns:///" SPEC, else each address'),
   judges_refresh_ms: ms(0, 5_000, 'how often "@file" and "dns:///" judge targets are re-read, so replicas can join and leave (ms); 0: never'),
   judge_chunk_groups: ms(0, 0, "groups per Score request to a judge replica; 0: the batch split evenly over the replicas"),
   judge_deadline_ms: ms(1, 60_000, "deadline of one Score request (ms)"),

@@ -46,11 +46,6 @@ export class WeightedJudges implements JudgePort {
     return this.fleets.map((f) => f.name);
   }
 
-  /** Every replica's address, of every fleet. */
-  get targets(): string[] {
-    return this.fleets.flatMap((f) => f.fleet.replicas.map((r) => r.target));
-  }
-
   /** The fleet `name` names, or the only one when `name` is empty; otherwise why not (naming the judges), for SwapJudge to answer with. */
   find(name: string): NamedFleet | { error: string; notFound: boolean } {
     const known = this.names.join(", ");
