@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseAllDocuments } from "yaml";
+import type { K8sObject } from "./k8s.ts";
+import { REPO_ROOT } from "./bundle.ts";
+import { renderKustomization } from "./kustomize.ts";
+import { expandVars, planForPodman, replicaOf } from "./podman-plan.ts";
+import { parseStat } from "./podman-play.ts";
+import { RENDER_SKIP, RUN } from "./test/helpers.ts";
+
+const opts = { volumePrefix: "gp-", secretsDir: "/tmp/gp-secrets" };
+
+function rendered(): K8sObject[] {
+  return parseAllDocuments(renderKustomization(REPO_ROOT, "deploy/k8s/overlays/cpu"))
+    .map((d) => d.toJS() as K8sObject)
+    .filter(Boolean);
+}
+
+describe("expandVars", () => {
+  it("expands $(NAME) from the env as the kubelet does; $$ escapes, unknown names stay", () => {
+    assert.equal(expandVars("--policy=policy-$(RUN):50071", { RUN: "r1" }), "--policy=policy-r1:50071");
+    assert.equal(expandVars("$(A)$(B)-$(NOPE)-$$(A)", { A: "x", B: "y" }), "xy-$(NOPE)-$(A)");
+  });
+});
+
+describe("parseStat", () => {
+  it("reads podman stats' values", () => {
+    assert.equal(parseStat("12.5%"), 12.5);
+    assert.equal(parseStat("123.4MB / 2.147GB"), 123.4e6);
+    assert.equal(parseStat("1.5GiB"), 1.5 * 1024 ** 3);
+    assert.ok(Number.isNaN(parseStat("--")));
+  });
+});
+
+describe("planForPodman on the cpu overlay", { skip: RENDER_SKIP }, () => {
+  it("runs every workload, turns Services into aliases, Jobs into Pods, and skips what podman cannot express", () => {
+    const plan = planForPodman(rendered(), opts);
+    assert.deepEqual(plan.units.map((u) => u.source).sort(), [
+      "Deployment/judge",
+      `Deployment/policy-${RUN}`,
+      `Deployment/reference-${RUN}`,
+      `Job/orchestrator-${RUN}`,
+    ]);
+    const judge = plan.units.find((u) => u.name === "judge")!;
+    assert.ok(
+      judge.aliases.includes("judge-headless") && judge.aliases.includes(`judge-headless.${plan.namespace}.svc.cluster.local`),
+      judge.aliases.join(","),
+    );
+    const orch = plan.units.find((u) => u.kind === "Job")!;
+    assert.equal(orch.object.kind, "Pod");
+    assert.equal((orch.object.spec as { restartPolicy?: string }).restartPolicy, "Never");
+    const skippedKinds = new Set(plan.skipped.map((s) => s.object.split("/")[0]));
+    for (const k of ["NetworkPolicy", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"])
+      assert.ok(skippedKinds.has(k), `${k} not listed as skipped`);
+    assert.deepEqual(plan.volumes, { "model-store": "gp-model-store", runs: "gp-runs" });
+  });
+
+  it("expands the orchestrator's $(VAR) args, resolves the namespace, and mounts Secrets from folders", () => {
+    const plan = planForPodman(rendered(), opts);
+    const orch = plan.units.find((u) => u.kind === "Job")!;
+    const spec = orch.object.spec as {
+      containers: Array<{ args: string[]; env: Array<{ name: string; value?: string; valueFrom?: unknown }> }>;
+      volumes: Array<Record<string, unknown>>;
+    };
+    const args = spec.containers[0]!.args;
+    assert.ok(args.includes(`--policy=policy-${RUN}:50071`), args.join(" "));
+    assert.ok(args.includes(`--run_dir=/runs/${RUN}`), args.join(" "));
+    assert.ok(
+      args.some((a) => a === `--judges=dns:///judge-headless.${plan.namespace}.svc.cluster.local:50051`),
+      args.join(" "),
+    );
+    assert.ok(!args.some((a) => a.includes("$(")), `unexpanded: ${args.join(" ")}`);
+    assert.deepEqual(
+      spec.containers[0]!.env.find((e) => e.name === "POD_NAMESPACE"),
+      { name: "POD_NAMESPACE", value: plan.namespace },
+    );
+    const tls = spec.volumes.find((v) => v.name === "tls")!;
+    assert.deepEqual(tls.hostPath, { path: `/tmp/gp-secrets/orchestrator-${RUN}-tls`, type: "Directory" });
+    assert.equal(tls.secret, undefined);
+    assert.deepEqual(
+      orch.secretMounts.map((m) => m.secretName),
+      ["orchestrator-tls", "admin-token"],
+    );
+    const runs = spec.volumes.find((v) => v.name === "runs")!;
+    assert.deepEqual(runs.persistentVolumeClaim, { claimName: "gp-runs" });
+  });
+
+  it("an extra judge replica is the same pod under another name", () => {
+    const plan = planForPodman(rendered(), opts);
+    const judge = plan.units.find((u) => u.name === "judge")!;
+    const r2 = replicaOf(judge, 2);
+    assert.equal(r2.name, "judge-r2");
+    assert.equal(r2.object.metadata?.name, "judge-r2");
+    assert.deepEqual(r2.aliases, judge.aliases);
+    assert.deepEqual((r2.object.spec as { template: unknown }).template, (judge.object.spec as { template: unknown }).template);
+    assert.throws(
+      () =>
+        replicaOf(
+          plan.units.find((u) => u.kind === "Job")!,
+          2,
+        ),
+      /only Deployments/,
+    );
+  });
+});

@@ -1,0 +1,449 @@
+// `npm run kube-play`: the CPU variant of the Kubernetes manifests (deploy/k8s/overlays/cpu, rendered
+// by kustomize) run with `podman kube play` on this machine: the model store filled by the
+// load-models Job, judges, policy, reference and the orchestrator Job of run grpo-1 in containers of
+// the images `npm run images` built; while it trains, a judge swap through the swap-judge Job and the
+// judges scaled 1 → 3 → 1; then everything removed. What podman cannot express is changed by
+// podman-plan.ts and listed at the start. Root (or a rootless podman with subuid ranges) and podman.
+import { spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, parseSettings, setting, usage, z, type Values } from "@grpomesh/config";
+import { parseAllDocuments, stringify } from "yaml";
+import { REPO_ROOT } from "./bundle.ts";
+import type { K8sObject } from "./k8s.ts";
+import { renderKustomization } from "./kustomize.ts";
+import { planForPodman, replicaOf, type PlayUnit, type PodmanPlan } from "./podman-plan.ts";
+import { makeClusterSecrets, secretData } from "./secrets.ts";
+
+const COMMAND = "npm run kube-play --";
+
+export const KUBE_PLAY_SETTINGS = {
+  overlay: setting(z.string().regex(/^[a-z0-9-]+$/, "an overlay folder name"), "cpu", "deploy/k8s/overlays/<overlay> to render"),
+  max_iters: setting(z.int().min(20).max(100_000), 150, "the run's length in steps (run.json's max_iters is replaced)"),
+  swap_at: setting(z.int().min(1), 10, "the step after which the swap-judge Job runs"),
+  judges_max: setting(z.int().min(2).max(8), 3, "judges are scaled from 1 to this many and back while it trains"),
+  hold_steps: setting(z.int().min(1), 15, "steps trained at the larger judge count before scaling back"),
+  timeout_s: setting(z.int().min(60), 1200, "the whole run's limit; past it everything is removed and the run fails"),
+  keep: setting(z.boolean(), false, "leave pods, volumes and the network for inspection (remove them later with --cleanup)"),
+  cleanup: setting(z.boolean(), false, "only remove what an earlier --keep left and exit"),
+  json: setting(z.boolean(), false, "print the summary as JSON on stdout"),
+};
+export type KubePlayConfig = Values<typeof KUBE_PLAY_SETTINGS>;
+
+export class KubePlayError extends Error {
+  override name = "KubePlayError";
+}
+
+const PREFIX = "grpomesh-play";
+const NETWORK = `${PREFIX}-net`;
+const VOLUME_PREFIX = `${PREFIX}-`;
+const IMAGES = ["judge", "policy", "reference", "orchestrator"].map((s) => `grpomesh/${s}:0.1.0`);
+/** podman on a host whose cgroups are in hybrid mode, and whose container limits are tight (the project's machines): runc, explicit ulimits. */
+const CONTAINERS_CONF = `[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n`;
+
+interface Ctx {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  say: (line: string) => void;
+  pods: string[];
+  plan: PodmanPlan;
+  secrets: Map<string, K8sObject>;
+  configMapFile: string;
+}
+
+function podman(ctx: Pick<Ctx, "env">, args: string[], allowFail = false): string {
+  const r = spawnSync("podman", args, { env: ctx.env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0 && !allowFail)
+    throw new KubePlayError(`podman ${args.slice(0, 4).join(" ")} … failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+  return r.stdout;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The pod and first container names podman gives a unit. */
+function podOf(unit: PlayUnit): string {
+  return unit.kind === "Deployment" ? `${unit.name}-pod-0` : unit.name;
+}
+function containerOf(unit: PlayUnit, container?: string): string {
+  const spec = (unit.object.spec as { template?: { spec?: unknown }; containers?: unknown }).template?.spec ?? unit.object.spec;
+  const name = container ?? (spec as { containers: Array<{ name: string }> }).containers[0]!.name;
+  return `${podOf(unit)}-${name}`;
+}
+
+/** Writes a unit's Secret files (with the pod's modes, owned by the pod's uid) and plays it. */
+function play(ctx: Ctx, unit: PlayUnit): void {
+  for (const m of unit.secretMounts) {
+    const secret = ctx.secrets.get(m.secretName);
+    if (!secret) throw new KubePlayError(`${unit.source} mounts Secret ${m.secretName}, which make-secrets does not make`);
+    mkdirSync(m.dir, { recursive: true });
+    const items = m.items.length ? m.items : Object.keys(secret.data ?? {}).map((k) => ({ key: k, path: k }));
+    for (const i of items) {
+      const file = join(m.dir, i.path);
+      writeFileSync(file, secretData(secret, i.key) ?? "");
+      chmodSync(file, m.mode);
+      chownSync(file, 1000, 1000);
+    }
+    chownSync(m.dir, 1000, 1000);
+  }
+  const file = join(ctx.dir, `${unit.name}.yaml`);
+  writeFileSync(file, stringify(unit.object, { lineWidth: 0 }));
+  const network = unit.aliases.length ? `${NETWORK}:${unit.aliases.map((a) => `alias=${a}`).join(",")}` : NETWORK;
+  ctx.say(
+    `play ${unit.source}${unit.name !== unit.source.split("/")[1] ? ` as ${unit.name}` : ""}${unit.aliases.length ? ` (aliases ${unit.aliases.filter((a) => !a.includes(".")).join(", ")})` : ""}`,
+  );
+  podman(ctx, ["kube", "play", "--network", network, "--configmap", ctx.configMapFile, file]);
+  ctx.pods.push(podOf(unit));
+}
+
+/** Runs a container's readiness probe command (as the kubelet would) until it passes. */
+async function waitReady(ctx: Ctx, unit: PlayUnit, timeoutMs: number): Promise<number> {
+  const spec = (unit.object.spec as { template: { spec: { containers: Array<{ readinessProbe?: { exec?: { command?: string[] } } }> } } }).template.spec;
+  const probe = spec.containers[0]!.readinessProbe?.exec?.command;
+  const started = Date.now();
+  for (;;) {
+    const state = podman(ctx, ["inspect", containerOf(unit), "--format", "{{.State.Status}} {{.State.ExitCode}}"], true).trim();
+    if (state.startsWith("exited"))
+      throw new KubePlayError(`${unit.name} exited (${state}) before it was ready:\n${podman(ctx, ["logs", "--tail", "30", containerOf(unit)], true)}`);
+    if (probe && spawnSync("podman", ["exec", containerOf(unit), ...probe], { env: ctx.env, stdio: "ignore" }).status === 0) return Date.now() - started;
+    if (!probe && state.startsWith("running")) return Date.now() - started;
+    if (Date.now() - started > timeoutMs)
+      throw new KubePlayError(`${unit.name} was not ready after ${timeoutMs / 1000} s:\n${podman(ctx, ["logs", "--tail", "30", containerOf(unit)], true)}`);
+    await sleep(1000);
+  }
+}
+
+/** Waits for a Job's pod to end; returns its exit code and log. */
+async function waitExit(ctx: Ctx, unit: PlayUnit, timeoutMs: number): Promise<{ code: number; log: string }> {
+  const started = Date.now();
+  for (;;) {
+    const state = podman(ctx, ["inspect", containerOf(unit), "--format", "{{.State.Status}} {{.State.ExitCode}}"], true).trim();
+    if (state.startsWith("exited")) {
+      const logs = [...((unit.object.spec as { initContainers?: Array<{ name: string }> }).initContainers ?? []).map((c) => c.name), null].map((c) =>
+        podman(ctx, ["logs", c ? containerOf(unit, c) : containerOf(unit)], true),
+      );
+      return { code: Number(state.split(" ")[1]), log: logs.join("") };
+    }
+    if (Date.now() - started > timeoutMs) throw new KubePlayError(`${unit.name} did not finish within ${timeoutMs / 1000} s`);
+    await sleep(1000);
+  }
+}
+
+/** Stops a pod as the kubelet would: the preStop hook, then SIGTERM with the grace period. */
+function stopPod(ctx: Ctx, unit: PlayUnit): void {
+  const spec = (
+    unit.object.spec as {
+      template: { spec: { terminationGracePeriodSeconds?: number; containers: Array<{ lifecycle?: { preStop?: { exec?: { command?: string[] } } } }> } };
+    }
+  ).template.spec;
+  const preStop = spec.containers[0]!.lifecycle?.preStop?.exec?.command;
+  const grace = spec.terminationGracePeriodSeconds ?? 30;
+  if (preStop) spawnSync("podman", ["exec", containerOf(unit), ...preStop], { env: ctx.env, stdio: "ignore", timeout: grace * 1000 });
+  podman(ctx, ["pod", "stop", "-t", String(grace), podOf(unit)], true);
+  podman(ctx, ["pod", "rm", "-f", podOf(unit)], true);
+  ctx.pods = ctx.pods.filter((p) => p !== podOf(unit));
+}
+
+interface StepRecord {
+  type: string;
+  step: number;
+  judge_version?: string;
+  phases?: { step_ms?: number };
+}
+
+function readSteps(path: string): StepRecord[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as StepRecord;
+      } catch {
+        return { type: "partial", step: -1 };
+      }
+    });
+}
+
+/** Per-container CPU and memory, sampled from `podman stats`. */
+interface Usage {
+  samples: number;
+  cpuSum: number;
+  cpuMax: number;
+  memMax: number;
+}
+
+/** "123.4MB / 2.147GB" → bytes of the first; "12.5%" → 12.5. */
+export function parseStat(v: string): number {
+  const m = /^([\d.]+)\s*([kMGT]?i?B|%)?/.exec(v.trim());
+  if (!m) return NaN;
+  const unit = m[2] ?? "";
+  const scale: Record<string, number> = { "%": 1, "": 1, B: 1, kB: 1e3, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+  return Number(m[1]) * (scale[unit] ?? NaN);
+}
+
+function sampleStats(ctx: Ctx, usage: Map<string, Usage>): void {
+  const out = podman(ctx, ["stats", "--no-stream", "--format", "json"], true);
+  let rows: Array<Record<string, string>> = [];
+  try {
+    rows = JSON.parse(out) as Array<Record<string, string>>;
+  } catch {
+    return;
+  }
+  for (const r of rows) {
+    const name = r.name ?? r.Name ?? "";
+    if (!name || name.endsWith("-infra")) continue;
+    const cpu = parseStat(String(r.cpu_percent ?? r.CPU ?? r.cpu ?? ""));
+    const mem = parseStat(String(r.mem_usage ?? r.MemUsage ?? "").split("/")[0] ?? "");
+    if (!Number.isFinite(cpu) || !Number.isFinite(mem)) continue;
+    const u = usage.get(name) ?? { samples: 0, cpuSum: 0, cpuMax: 0, memMax: 0 };
+    u.samples++;
+    u.cpuSum += cpu;
+    u.cpuMax = Math.max(u.cpuMax, cpu);
+    u.memMax = Math.max(u.memMax, mem);
+    usage.set(name, u);
+  }
+}
+
+function parseObjects(text: string, file: string): K8sObject[] {
+  return parseAllDocuments(text).flatMap((d, i) => {
+    if (d.errors.length) throw new KubePlayError(`${file}: document ${i + 1}: ${d.errors[0]!.message}`);
+    const v = d.toJS() as K8sObject | null;
+    return v ? [v] : [];
+  });
+}
+
+/** Removes what a kept (or interrupted) run left: the pods on its network, its volumes, the network. */
+function cleanup(env: NodeJS.ProcessEnv, say: (l: string) => void): void {
+  const ctx = { env };
+  const pods = [
+    ...new Set(
+      podman(ctx, ["ps", "-a", "--filter", `network=${NETWORK}`, "--format", "{{.PodName}}"], true)
+        .split("\n")
+        .filter(Boolean),
+    ),
+  ];
+  for (const p of pods) podman(ctx, ["pod", "rm", "-f", "-t", "5", p], true);
+  const volumes = podman(ctx, ["volume", "ls", "--format", "{{.Name}}"], true)
+    .split("\n")
+    .filter((v) => v.startsWith(VOLUME_PREFIX));
+  for (const v of volumes) podman(ctx, ["volume", "rm", "-f", v], true);
+  podman(ctx, ["network", "rm", "-f", NETWORK], true);
+  say(`removed ${pods.length} pod(s), ${volumes.length} volume(s) and network ${NETWORK}`);
+}
+
+export interface KubePlaySummary {
+  overlay: string;
+  steps: number;
+  seconds: number;
+  skipped: PodmanPlan["skipped"];
+  swap: { at_step: number; version_before: string; version_after: string; first_step_with_new: number; job_seconds: number };
+  scale: Array<{ replicas: number; at_step: number; joined_or_left: number }>;
+  judge_versions_of_new_replicas: string[];
+  usage: Array<{ container: string; cpu_mean_percent: number; cpu_max_percent: number; mem_max_mb: number }>;
+}
+
+/** The whole run; throws KubePlayError with the reason on any failure (after cleaning up). */
+export async function kubePlay(cfg: KubePlayConfig, say: (l: string) => void): Promise<KubePlaySummary> {
+  if (spawnSync("sh", ["-c", "command -v podman"], { stdio: "ignore" }).status !== 0)
+    throw new KubePlayError("podman is not installed: apt-get install -y podman (Debian)");
+  const dir = mkdtempSync(join(tmpdir(), `${PREFIX}-`));
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, "containers.conf"), CONTAINERS_CONF);
+  const env = { ...process.env, CONTAINERS_CONF: join(dir, "containers.conf") };
+  const started = Date.now();
+  for (const image of IMAGES)
+    if (spawnSync("podman", ["image", "exists", image], { env }).status !== 0)
+      throw new KubePlayError(`image ${image} is not here: build the images first (npm run images)`);
+  if (podman({ env }, ["network", "ls", "--format", "{{.Name}}"], true).split("\n").includes(NETWORK))
+    throw new KubePlayError(`network ${NETWORK} exists: another kube-play runs, or one was kept (${COMMAND} --cleanup removes it)`);
+
+  // 1. Render, plan, and the pieces podman needs from us: run.json shortened, Secrets made.
+  const rendered = parseObjects(renderKustomization(REPO_ROOT, `deploy/k8s/overlays/${cfg.overlay}`), `overlays/${cfg.overlay}`);
+  const ops = ["deploy/k8s/ops/load-models.yaml", "deploy/k8s/ops/swap-judge.yaml"].flatMap((f) => parseObjects(readFileSync(join(REPO_ROOT, f), "utf8"), f));
+  const namespace = rendered.find((o) => o.kind === "Namespace")?.metadata?.name ?? "grpomesh";
+  for (const o of ops) o.metadata = { ...o.metadata, namespace };
+  const plan = planForPodman([...rendered, ...ops], { volumePrefix: VOLUME_PREFIX, secretsDir: join(dir, "secrets") });
+  const runConfig = plan.configMaps.find((c) => c.metadata?.name?.startsWith("run-config"));
+  if (!runConfig?.data?.["run.json"]) throw new KubePlayError("the rendered overlay has no run-config ConfigMap with run.json");
+  const runJson = JSON.parse(runConfig.data["run.json"]) as Record<string, unknown>;
+  Object.assign(runJson, { max_iters: cfg.max_iters, eval_interval: 50, eval_batches: 1, sample_interval: 0, checkpoint_interval: 25, log_every: 10 });
+  runConfig.data["run.json"] = JSON.stringify(runJson, null, 2);
+  const configMapFile = join(dir, "configmaps.yaml");
+  writeFileSync(configMapFile, plan.configMaps.map((c) => "---\n" + stringify({ ...c, metadata: { name: c.metadata?.name } }, { lineWidth: 0 })).join(""));
+  const secrets = new Map((await makeClusterSecrets({ namespace })).secrets.map((s) => [s.metadata!.name!, s]));
+  const ctx: Ctx = { dir, env, say, pods: [], plan, secrets, configMapFile };
+  say(`rendered deploy/k8s/overlays/${cfg.overlay}: ${rendered.length} objects; podman runs ${plan.units.map((u) => u.source).join(", ")}`);
+  for (const s of plan.skipped) say(`  not applied: ${s.object} (${s.why})`);
+
+  const unit = (pred: (u: PlayUnit) => boolean, what: string) => {
+    const u = plan.units.find(pred);
+    if (!u) throw new KubePlayError(`no ${what} in the plan`);
+    return u;
+  };
+  const judge = unit((u) => u.kind === "Deployment" && u.labels["app.kubernetes.io/name"] === "judge", "judge Deployment");
+  const policy = unit((u) => u.labels["app.kubernetes.io/name"] === "policy", "policy Deployment");
+  const reference = unit((u) => u.labels["app.kubernetes.io/name"] === "reference", "reference Deployment");
+  const orchestrator = unit((u) => u.kind === "Job" && u.labels["app.kubernetes.io/name"] === "orchestrator", "orchestrator Job");
+  const loadModels = unit((u) => u.kind === "Job" && u.name.startsWith("load-models"), "load-models Job");
+  const swapJob = unit((u) => u.kind === "Job" && u.name.startsWith("swap-judge"), "swap-judge Job");
+  const run = orchestrator.labels["grpomesh.io/run"] ?? "";
+
+  const usage = new Map<string, Usage>();
+  let statsTimer: NodeJS.Timeout | undefined;
+  let failed = true;
+  try {
+    podman(ctx, ["network", "create", NETWORK]);
+    for (const v of Object.values(plan.volumes)) podman(ctx, ["volume", "create", "--label", `${PREFIX}=true`, v]);
+    const runsDir = podman(ctx, ["volume", "inspect", plan.volumes.runs ?? `${VOLUME_PREFIX}runs`, "--format", "{{.Mountpoint}}"]).trim();
+    chownSync(runsDir, 1000, 1000);
+    chownSync(
+      podman(ctx, ["volume", "inspect", plan.volumes["model-store"] ?? `${VOLUME_PREFIX}model-store`, "--format", "{{.Mountpoint}}"]).trim(),
+      1000,
+      1000,
+    );
+
+    // 2. Models into the store (the load-models Job), then the fleet and the run's roles.
+    play(ctx, loadModels);
+    const loaded = await waitExit(ctx, loadModels, 300_000);
+    if (loaded.code !== 0) throw new KubePlayError(`load-models exited ${loaded.code}:\n${loaded.log.slice(-2000)}`);
+    say(`load-models: done (${loaded.log.trim().split("\n").at(-1)?.slice(0, 160)})`);
+    statsTimer = setInterval(() => sampleStats(ctx, usage), 3000);
+    for (const u of [judge, policy, reference]) play(ctx, u);
+    for (const u of [judge, policy, reference]) say(`${u.name} ready in ${((await waitReady(ctx, u, 300_000)) / 1000).toFixed(1)} s`);
+    play(ctx, orchestrator);
+
+    // 3. While it trains: the swap, then 1 → N judges, then back to 1.
+    const log = join(runsDir, run, "log.jsonl");
+    const steps = () => readSteps(log).filter((r) => r.type === "step");
+    const orchestratorLog = () => podman(ctx, ["logs", containerOf(orchestrator)], true);
+    const deadline = started + cfg.timeout_s * 1000;
+    const until = async (what: string, ok: () => boolean) => {
+      while (!ok()) {
+        const state = podman(ctx, ["inspect", containerOf(orchestrator), "--format", "{{.State.Status}}"], true).trim();
+        if (state === "exited")
+          throw new KubePlayError(`the orchestrator ended while waiting for ${what}:\n${orchestratorLog().split("\n").slice(-30).join("\n")}`);
+        if (Date.now() > deadline) throw new KubePlayError(`--timeout_s=${cfg.timeout_s} passed while waiting for ${what}`);
+        await sleep(500);
+      }
+    };
+    await until(`step ${cfg.swap_at}`, () => steps().length >= cfg.swap_at);
+    const versionBefore = steps().at(-1)?.judge_version ?? "";
+    const swapStep = steps().length;
+    say(`step ${swapStep}: judge ${versionBefore}; running the swap-judge Job`);
+    const swapStarted = Date.now();
+    play(ctx, swapJob);
+    const swapped = await waitExit(ctx, swapJob, 300_000);
+    if (swapped.code !== 0) throw new KubePlayError(`swap-judge exited ${swapped.code}:\n${swapped.log.slice(-3000)}`);
+    const swapSeconds = (Date.now() - swapStarted) / 1000;
+    say(
+      `swap-judge: exit 0 in ${swapSeconds.toFixed(1)} s:\n${swapped.log
+        .trim()
+        .split("\n")
+        .slice(-6)
+        .map((l) => `    ${l}`)
+        .join("\n")}`,
+    );
+    await until("a step scored by the new judge", () => (steps().at(-1)?.judge_version ?? versionBefore) !== versionBefore);
+    const versionAfter = steps().at(-1)!.judge_version!;
+    const firstNew = steps().find((r) => r.judge_version === versionAfter)!.step;
+
+    const count = (re: RegExp) => (orchestratorLog().match(re) ?? []).length;
+    const scale: KubePlaySummary["scale"] = [];
+    const extra = Array.from({ length: cfg.judges_max - 1 }, (_, i) => replicaOf(judge, i + 2));
+    say(`step ${steps().length}: scaling judges 1 → ${cfg.judges_max}`);
+    for (const u of extra) play(ctx, u);
+    for (const u of extra) await waitReady(ctx, u, 300_000);
+    await until(`${extra.length} judges joining the orchestrator's fleet`, () => count(/judge replica \S+ joined the fleet/g) >= extra.length);
+    scale.push({ replicas: cfg.judges_max, at_step: steps().length, joined_or_left: count(/judge replica \S+ joined the fleet/g) });
+    const newVersions = [...orchestratorLog().matchAll(/judge replica \S+: loaded the fleet's model (\S+)/g)].map((m) => m[1]!);
+    const holdFrom = steps().length;
+    await until(`${cfg.hold_steps} steps with ${cfg.judges_max} judges`, () => steps().length >= holdFrom + cfg.hold_steps);
+    say(`step ${steps().length}: scaling judges ${cfg.judges_max} → 1 (preStop, then SIGTERM)`);
+    for (const u of [...extra].reverse()) stopPod(ctx, u);
+    await until(`${extra.length} judges leaving the orchestrator's fleet`, () => count(/judge replica \S+ left the fleet/g) >= extra.length);
+    scale.push({ replicas: 1, at_step: steps().length, joined_or_left: count(/judge replica \S+ left the fleet/g) });
+
+    // 4. The run ends by itself; every step exactly once.
+    const ended = await waitExit(ctx, orchestrator, Math.max(1000, deadline - Date.now()));
+    if (ended.code !== 0) throw new KubePlayError(`the orchestrator exited ${ended.code}:\n${ended.log.split("\n").slice(-30).join("\n")}`);
+    const all = steps();
+    const numbers = all.map((r) => r.step);
+    const expected = Array.from({ length: cfg.max_iters }, (_, i) => i + 1);
+    if (numbers.join(",") !== expected.join(","))
+      throw new KubePlayError(`steps in log.jsonl are ${numbers.length} (${numbers.slice(0, 5).join(",")}…), expected 1..${cfg.max_iters} once each`);
+    say(`the orchestrator finished: ${all.length} steps, exit 0`);
+    failed = false;
+    return {
+      overlay: cfg.overlay,
+      steps: all.length,
+      seconds: (Date.now() - started) / 1000,
+      skipped: plan.skipped,
+      swap: { at_step: swapStep, version_before: versionBefore, version_after: versionAfter, first_step_with_new: firstNew, job_seconds: swapSeconds },
+      scale,
+      judge_versions_of_new_replicas: newVersions,
+      usage: [...usage.entries()].map(([container, u]) => ({
+        container,
+        cpu_mean_percent: u.cpuSum / u.samples,
+        cpu_max_percent: u.cpuMax,
+        mem_max_mb: u.memMax / 1e6,
+      })),
+    };
+  } finally {
+    if (statsTimer) clearInterval(statsTimer);
+    if (cfg.keep) say(`kept pods ${ctx.pods.join(", ")}, volumes and network ${NETWORK} (${COMMAND} --cleanup removes them); files in ${dir}`);
+    else {
+      if (failed) for (const p of ctx.pods) say(`--- ${p}: last lines\n${podman(ctx, ["pod", "logs", "--tail", "15", p], true)}`);
+      for (const p of ctx.pods) podman(ctx, ["pod", "rm", "-f", "-t", "5", p], true);
+      for (const v of Object.values(plan.volumes)) podman(ctx, ["volume", "rm", "-f", v], true);
+      podman(ctx, ["network", "rm", "-f", NETWORK], true);
+      rmSync(dir, { recursive: true, force: true });
+      say(`removed ${ctx.pods.length} pods, ${Object.keys(plan.volumes).length} volumes and network ${NETWORK}`);
+    }
+  }
+}
+
+/** The command line; returns the exit code. */
+export async function kubePlayMain(argv: string[], log = console.log, error = console.error): Promise<number> {
+  let cfg: KubePlayConfig;
+  try {
+    const parsed = parseSettings(KUBE_PLAY_SETTINGS, { argv });
+    if (parsed.help) {
+      log(usage(KUBE_PLAY_SETTINGS, COMMAND));
+      return 0;
+    }
+    cfg = parsed.config;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    error(`kube-play: ${err.message} (${COMMAND} --help lists every setting)`);
+    return 2;
+  }
+  const say = (l: string) => error(`kube-play: ${l}`);
+  if (cfg.cleanup) {
+    const dir = mkdtempSync(join(tmpdir(), `${PREFIX}-`));
+    writeFileSync(join(dir, "containers.conf"), CONTAINERS_CONF);
+    cleanup({ ...process.env, CONTAINERS_CONF: join(dir, "containers.conf") }, say);
+    rmSync(dir, { recursive: true, force: true });
+    return 0;
+  }
+  try {
+    const s = await kubePlay(cfg, say);
+    if (cfg.json) log(JSON.stringify(s, null, 2));
+    else {
+      log(`\nkube-play: PASS — overlay ${s.overlay}, ${s.steps} steps in ${s.seconds.toFixed(0)} s`);
+      log(
+        `  swap: after step ${s.swap.at_step}, ${s.swap.version_before} → ${s.swap.version_after} (Job ${s.swap.job_seconds.toFixed(1)} s), first step scored by it: ${s.swap.first_step_with_new}`,
+      );
+      for (const x of s.scale) log(`  judges → ${x.replicas} at step ${x.at_step}`);
+      log(`  replicas that joined loaded: ${s.judge_versions_of_new_replicas.join(", ") || "(none logged)"}`);
+      log("  | container | CPU mean | CPU max | memory max |\n  |---|---|---|---|");
+      for (const u of s.usage.sort((a, b) => a.container.localeCompare(b.container)))
+        log(`  | ${u.container} | ${u.cpu_mean_percent.toFixed(0)}% | ${u.cpu_max_percent.toFixed(0)}% | ${u.mem_max_mb.toFixed(0)} MB |`);
+    }
+    return 0;
+  } catch (err) {
+    if (!(err instanceof KubePlayError)) throw err;
+    error(`kube-play: FAIL: ${err.message}`);
+    return 1;
+  }
+}
