@@ -7,14 +7,20 @@
 //   - prometheus (the server and promtool): the alert rules' unit tests, `promtool check metrics`
 //     on every service, and a real Prometheus scraping a training stack.
 //   - iproute2 (ip, tc): `npm run sim` makes its hosts with them (network namespaces, veth, tbf).
+// and, from npm rather than Debian (no root needed), kubectl ≥ 1.27 for the kustomize it embeds
+// when none is on PATH: tools/deploy-check renders every overlay with it (tools/scripts/kubectl.mjs).
 //
 //   npm run setup             install what is missing (needs root and apt-get)
 //   node tools/scripts/setup.mjs --check
 //                             only say what is missing (exit 0 either way)
 //   node tools/scripts/setup.mjs --ci
 //                             `npm test` runs this first: installs in CI (CI=true), checks elsewhere
+//   node tools/scripts/setup.mjs --kubectl
+//                             only fetch kubectl (when PATH has none ≥ 1.27)
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { fetchKubectl, findKubectl, FETCH_KUBECTL_COMMAND } from "./kubectl.mjs";
 
 /** package → the lowest version that works, and the suite it comes from when Debian's default is older. */
 const PACKAGES = [
@@ -27,6 +33,22 @@ const BACKPORTS_LIST = "/etc/apt/sources.list.d/grpomesh-bookworm-backports.sour
 
 const mode = process.argv.includes("--check") ? "check" : process.argv.includes("--ci") ? (process.env.CI === "true" ? "install" : "check") : "install";
 const say = (line) => console.error(`setup: ${line}`);
+
+// kubectl first: it needs no root, so it does not wait on the Debian packages' sudo.
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const kubectl = findKubectl(ROOT);
+if ("problem" in kubectl && (mode === "install" || process.argv.includes("--kubectl"))) {
+  try {
+    fetchKubectl(ROOT, say);
+  } catch (err) {
+    say(`cannot fetch kubectl: ${err.message}`);
+    // In CI the overlays must be rendered and checked: fail here, where the reason is plain.
+    if (process.env.CI === "true" || process.argv.includes("--kubectl")) process.exit(1);
+  }
+} else if ("problem" in kubectl) {
+  say(`${kubectl.problem.replace(/; run: .*$/, "")}: the kustomize render tests will skip. Fetch it with: ${FETCH_KUBECTL_COMMAND}`);
+}
+if (process.argv.includes("--kubectl")) process.exit(0);
 
 function installedVersion(name) {
   const r = spawnSync("dpkg-query", ["-W", "-f=${Status}\t${Version}", name], { encoding: "utf8" });

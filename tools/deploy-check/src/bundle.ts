@@ -1,10 +1,14 @@
 // Everything under deploy/ that the checks read, loaded once into plain objects. Checks take a
 // bundle and return problems, so a test can break a copy (a selector, a port) and see the check fail.
+// The Kubernetes objects are what kustomize renders (kustomize.ts): an overlay, or an overlay and
+// more runs, as `kubectl apply -k` would send them, plus the monitoring kustomization and the
+// on-demand manifests under ops/.
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import type { K8sObject } from "./k8s.ts";
+import { renderKustomization, type Overlay } from "./kustomize.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -17,23 +21,19 @@ interface YamlDocument {
 }
 
 export interface Manifest {
+  /** The kustomization that rendered it (repository-relative, or absolute outside the repository), or its plain file. */
   file: string;
+  /** 0-based position in that rendering or file. */
   index: number;
   obj: K8sObject;
 }
 
-interface Kustomization {
-  file: string;
-  /** Repository-relative folder of the kustomization. */
-  dir: string;
-  value: { namespace?: string; resources?: string[]; images?: Array<{ name?: string; newName?: string; newTag?: string }> };
-}
-
 export interface DeployBundle {
   root: string;
-  /** Every Kubernetes object under deploy/k8s (kustomization files aside). */
+  /** The kustomizations rendered into `manifests`, in order (the monitoring one last). */
+  rendered: string[];
+  /** Every Kubernetes object they render, and the on-demand manifests under deploy/k8s/ops. */
   manifests: Manifest[];
-  kustomizations: Kustomization[];
   /** deploy/prometheus/adapter-rules.yaml */
   adapterRules: unknown;
   dockerfile: { file: string; text: string };
@@ -43,6 +43,9 @@ export interface DeployBundle {
 
 export const PATHS = {
   k8s: "deploy/k8s",
+  overlays: "deploy/k8s/overlays",
+  monitoring: "deploy/k8s/monitoring",
+  ops: "deploy/k8s/ops",
   adapterRules: "deploy/prometheus/adapter-rules.yaml",
   dockerfile: "deploy/images/Dockerfile",
 } as const;
@@ -90,23 +93,44 @@ function single(root: string, file: string): unknown {
   return docs[0]!.value;
 }
 
-/** Reads deploy/ from a repository checkout. Throws on a file that is missing or does not parse. */
-export function loadBundle(root = REPO_ROOT): DeployBundle {
-  const manifests: Manifest[] = [];
-  const kustomizations: Kustomization[] = [];
-  for (const file of yamlFiles(root, PATHS.k8s)) {
-    for (const doc of parseYamlDocuments(read(root, file), file)) {
-      if (/(^|\/)kustomization\.ya?ml$/.test(file)) {
-        kustomizations.push({ file, dir: file.slice(0, file.lastIndexOf("/")), value: doc.value as Kustomization["value"] });
-      } else {
-        manifests.push({ file, index: doc.index, obj: doc.value as K8sObject });
-      }
-    }
-  }
+export const overlayDir = (variant: Overlay) => `${PATHS.overlays}/${variant}`;
+
+const KUSTOMIZATION = /(^|\/)kustomization\.ya?ml$/;
+
+/** The manifests under ops/: plain files, and folders with a kustomization rendered whole. */
+function onDemandManifests(root: string): Manifest[] {
+  if (!existsSync(join(root, PATHS.ops))) return [];
+  const files = yamlFiles(root, PATHS.ops);
+  const kustomized = files.filter((f) => KUSTOMIZATION.test(f)).map((f) => dirname(f));
+  const out: Manifest[] = [];
+  for (const dir of kustomized) out.push(...rendered(root, dir));
+  for (const file of files.filter((f) => !kustomized.some((d) => f.startsWith(d + "/"))))
+    for (const doc of parseYamlDocuments(read(root, file), file)) out.push({ file, index: doc.index, obj: doc.value as K8sObject });
+  return out;
+}
+
+function rendered(root: string, dir: string): Manifest[] {
+  return parseYamlDocuments(renderKustomization(root, dir), dir).map((doc) => ({ file: dir, index: doc.index, obj: doc.value as K8sObject }));
+}
+
+/**
+ * Reads deploy/ from a repository checkout, the Kubernetes objects as kustomize renders
+ * `kustomizations` (default: the cpu overlay) and deploy/k8s/monitoring. Throws on a file that is
+ * missing or does not parse, and with kustomize's message when a kustomization does not render
+ * (KustomizeError, also when no kubectl is at hand).
+ */
+export function loadBundle(root = REPO_ROOT, kustomizations: string[] = [overlayDir("cpu")]): DeployBundle {
+  const dirs = [...kustomizations, PATHS.monitoring];
+  const manifests = [...dirs.flatMap((dir) => rendered(root, dir)), ...onDemandManifests(root)];
+  return { ...loadFiles(root), rendered: dirs, manifests };
+}
+
+/** The bundle's files that need no rendering (Dockerfile, adapter rules, lockfile), with no Kubernetes objects. */
+export function loadFiles(root = REPO_ROOT): DeployBundle {
   return {
     root,
-    manifests,
-    kustomizations,
+    rendered: [],
+    manifests: [],
     adapterRules: single(root, PATHS.adapterRules),
     dockerfile: { file: PATHS.dockerfile, text: read(root, PATHS.dockerfile) },
     lockedVersions: Object.fromEntries(
@@ -123,7 +147,7 @@ export function cloneBundle(bundle: DeployBundle): DeployBundle {
   return structuredClone(bundle);
 }
 
-/** "deploy/k8s/judge.yaml#2 Deployment/judge": where a problem is. */
+/** "deploy/k8s/overlays/cpu#12 Deployment/judge": where a problem is (the rendering and the object's place in it). */
 export function where(m: Manifest): string {
   return `${m.file}#${m.index + 1} ${m.obj?.kind ?? "?"}/${m.obj?.metadata?.name ?? "?"}`;
 }

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { checkCredentials, healthcheckProbe } from "./credentials.ts";
-import { assertProblem, bundle, container, obj, setArg } from "./test/helpers.ts";
+import { assertProblem, bundle, container, obj, setArg, RENDER_SKIP } from "./test/helpers.ts";
 
 const podSpec = (b: ReturnType<typeof bundle>, kind: string, name: string) => {
   const o = obj(b, kind, name);
   return (o.spec?.template?.spec ?? o.spec)!;
 };
 
-describe("credential checks on the repository", () => {
+describe("credential checks on the repository", { skip: RENDER_SKIP }, () => {
   it("passes", () => {
     assert.deepEqual(checkCredentials(bundle()), []);
   });
@@ -18,9 +18,9 @@ describe("credential checks on the repository", () => {
     assert.ok(container(b, "Deployment", "judge").args!.includes("--tls_dir=/etc/grpomesh/tls"));
     assert.ok(container(b, "Deployment", "judge").args!.includes("--admin_token_file=/etc/grpomesh/admin/token"));
     for (const [kind, name] of [
-      ["Deployment", "policy"],
-      ["Deployment", "reference"],
-      ["Job", "orchestrator"],
+      ["Deployment", "policy-grpo-1"],
+      ["Deployment", "reference-grpo-1"],
+      ["Job", "orchestrator-grpo-1"],
     ] as const) {
       assert.ok(container(b, kind, name).args!.includes("--tls_dir=/etc/grpomesh/tls"), `${name}: --tls_dir`);
       assert.ok(container(b, kind, name).args!.includes("--admin_token_file=/etc/grpomesh/admin/token"), `${name}: --admin_token_file`);
@@ -28,11 +28,11 @@ describe("credential checks on the repository", () => {
   });
 });
 
-describe("checkCredentials", () => {
+describe("checkCredentials", { skip: RENDER_SKIP }, () => {
   it("a service without --tls_dir or --admin_token_file is caught (either spelling)", () => {
     const b = bundle();
     setArg(b, "Deployment", "judge", "--tls_dir=", null);
-    setArg(b, "Job", "orchestrator", "--admin_token_file=", null);
+    setArg(b, "Job", "orchestrator-grpo-1", "--admin_token_file=", null);
     const problems = checkCredentials(b);
     assertProblem(problems, /container judge: no --tls_dir/);
     assertProblem(problems, /container orchestrator: no --admin_token_file; .*could not call the others'/);
@@ -40,15 +40,15 @@ describe("checkCredentials", () => {
 
   it("credentials must come from read-only Secret volumes, at the mount path, with every TLS key", () => {
     const b = bundle();
-    setArg(b, "Deployment", "policy", "--tls_dir=", "--tls_dir=/tmp/tls");
-    setArg(b, "Deployment", "reference", "--tls_dir=", "--tls_dir=/etc/grpomesh/tls/sub");
-    container(b, "Job", "orchestrator").volumeMounts!.find((m) => m.name === "tls")!.readOnly = false;
+    setArg(b, "Deployment", "policy-grpo-1", "--tls_dir=", "--tls_dir=/tmp/tls");
+    setArg(b, "Deployment", "reference-grpo-1", "--tls_dir=", "--tls_dir=/etc/grpomesh/tls/sub");
+    container(b, "Job", "orchestrator-grpo-1").volumeMounts!.find((m) => m.name === "tls")!.readOnly = false;
     podSpec(b, "Deployment", "judge").volumes!.find((v) => v.name === "tls")!.secret!.items = [
       { key: "tls.crt", path: "tls.crt" },
       { key: "tls.key", path: "tls.key" },
     ];
     setArg(b, "Deployment", "judge", "--admin_token_file=", "--admin_token_file=/tmp/token");
-    podSpec(b, "Deployment", "policy").volumes!.find((v) => v.name === "admin-token")!.secret!.items = [{ key: "token", path: "admin-token" }];
+    podSpec(b, "Deployment", "policy-grpo-1").volumes!.find((v) => v.name === "admin-token")!.secret!.items = [{ key: "token", path: "admin-token" }];
     const problems = checkCredentials(b);
     assertProblem(problems, /container policy: --tls_dir=\/tmp\/tls is not on a Secret volume/);
     assertProblem(
@@ -63,17 +63,17 @@ describe("checkCredentials", () => {
 
   it("every service reads the same admin token Secret", () => {
     const b = bundle();
-    podSpec(b, "Deployment", "reference").volumes!.find((v) => v.name === "admin-token")!.secret!.secretName = "reference-admin-token";
+    podSpec(b, "Deployment", "reference-grpo-1").volumes!.find((v) => v.name === "admin-token")!.secret!.secretName = "reference-admin-token";
     assertProblem(checkCredentials(b), /read their admin token from different Secrets .*reference-admin-token/);
   });
 
   it("probes of a TLS service run healthcheck.mjs with its TLS folder, on its port, within the probe's timeout", () => {
     const b = bundle();
     container(b, "Deployment", "judge").livenessProbe = { grpc: { port: 50051 }, periodSeconds: 20 };
-    const policy = container(b, "Deployment", "policy");
+    const policy = container(b, "Deployment", "policy-grpo-1");
     policy.readinessProbe!.exec!.command = policy.readinessProbe!.exec!.command!.filter((a) => !a.startsWith("--tls_dir="));
     policy.startupProbe!.timeoutSeconds = 4;
-    const reference = container(b, "Deployment", "reference");
+    const reference = container(b, "Deployment", "reference-grpo-1");
     reference.livenessProbe!.exec!.command = reference.livenessProbe!.exec!.command!.map((a) => a.replace("127.0.0.1:50072", "reference:50071"));
     const problems = checkCredentials(b);
     assertProblem(problems, /container judge: livenessProbe is a gRPC probe, but the service serves TLS/);

@@ -46,7 +46,7 @@ describe("the judge container's command", () => {
       mounts.reduce((t, m) => t.replace(new RegExp(`(^|=)${m.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}(?=/|$)`), `$1${dir}${m}`), text);
     const grpcPort = await freePort();
     const metricsPort = await freePort();
-    const argv = cc.argv.map((a) =>
+    const argv = cc.checkoutArgv.map((a) =>
       moved(a)
         .replace(/^--address=0\.0\.0\.0:\d+$/, `--address=127.0.0.1:${grpcPort}`)
         .replace(/^--metrics_port=\d+$/, `--metrics_port=${metricsPort}`)

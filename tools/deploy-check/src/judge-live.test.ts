@@ -6,11 +6,11 @@ import { healthcheckProbe } from "./credentials.ts";
 import { workloads } from "./k8s.ts";
 import { adapterMetrics, checkAutoscalerMetrics } from "./monitoring.ts";
 import { containerCommands } from "./services.ts";
-import { assertProblem, bundle, obj } from "./test/helpers.ts";
+import { assertProblem, bundle, obj, RENDER_SKIP } from "./test/helpers.ts";
 
 // A real judge process's servers (in-process, no model needed) say which metric series it exports
 // and which health service names its probes may ask for.
-describe("a running judge", () => {
+describe("a running judge", { skip: RENDER_SKIP }, () => {
   let judge: JudgeServer;
   let exportedNames: Set<string>;
   before(async () => {

@@ -1,7 +1,6 @@
 // The Kubernetes manifests: how the checks find workloads, Services and ports, and the port check
 // of our own (the schema of every object is checkSchemas' in schema.ts; what the API server refuses
 // by itself, such as names, selectors or restart policies, is left to it).
-import { join, normalize } from "node:path";
 import { where, PATHS, type DeployBundle, type Manifest } from "./bundle.ts";
 import type { IServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import type { IDeploymentSpec } from "kubernetes-models/apps/v1/DeploymentSpec";
@@ -99,14 +98,9 @@ export interface Workload {
   pod: PodTemplate;
 }
 
-/** The kustomization that lists a file, if any. */
-function kustomizationOf(bundle: DeployBundle, file: string) {
-  return bundle.kustomizations.find((k) => (k.value.resources ?? []).some((r) => normalize(join(k.dir, r)) === file));
-}
-
-/** The namespace an object lands in: its own, else its kustomization's, else "default". */
-export function namespaceOf(bundle: DeployBundle, m: Manifest): string {
-  return kustomizationOf(bundle, m.file)?.value.namespace ?? m.obj.metadata?.namespace ?? "default";
+/** The namespace an object lands in: its own (kustomize sets it on every namespaced object), else "default". */
+export function namespaceOf(m: Manifest): string {
+  return m.obj.metadata?.namespace ?? "default";
 }
 
 export function workloads(bundle: DeployBundle): Workload[] {
@@ -114,9 +108,9 @@ export function workloads(bundle: DeployBundle): Workload[] {
   for (const m of bundle.manifests) {
     const kind = m.obj.kind;
     if (kind === "Deployment" || kind === "Job" || kind === "StatefulSet" || kind === "DaemonSet") {
-      out.push({ m, namespace: namespaceOf(bundle, m), pod: m.obj.spec?.template ?? {} });
+      out.push({ m, namespace: namespaceOf(m), pod: m.obj.spec?.template ?? {} });
     } else if (kind === "Pod") {
-      out.push({ m, namespace: namespaceOf(bundle, m), pod: { metadata: m.obj.metadata, spec: m.obj.spec } });
+      out.push({ m, namespace: namespaceOf(m), pod: { metadata: m.obj.metadata, spec: m.obj.spec } });
     }
   }
   return out;
@@ -127,7 +121,7 @@ export function objectsOfKind(bundle: DeployBundle, kind: string): Manifest[] {
 }
 
 export function findObject(bundle: DeployBundle, kind: string, name: string, namespace: string): Manifest | undefined {
-  return bundle.manifests.find((m) => m.obj.kind === kind && m.obj.metadata?.name === name && namespaceOf(bundle, m) === namespace);
+  return bundle.manifests.find((m) => m.obj.kind === kind && m.obj.metadata?.name === name && namespaceOf(m) === namespace);
 }
 
 export function containersOf(pod: PodTemplate): Container[] {
@@ -170,7 +164,7 @@ export function serviceSelects(svc: K8sObject, labels: Labels | undefined): bool
 
 /** The workloads (in the Service's namespace) whose pods a Service selects. */
 export function selectedWorkloads(bundle: DeployBundle, svc: Manifest): Workload[] {
-  const ns = namespaceOf(bundle, svc);
+  const ns = namespaceOf(svc);
   return workloads(bundle).filter((w) => w.namespace === ns && serviceSelects(svc.obj, w.pod.metadata?.labels));
 }
 
@@ -205,9 +199,7 @@ export function checkPorts(bundle: DeployBundle): string[] {
   for (const svc of objectsOfKind(bundle, "Service")) {
     const selected = selectedWorkloads(bundle, svc);
     if (selected.length === 0)
-      problems.push(
-        `${where(svc)}: selector ${JSON.stringify(serviceSelector(svc.obj))} matches the pods of no workload in namespace ${namespaceOf(bundle, svc)}`,
-      );
+      problems.push(`${where(svc)}: selector ${JSON.stringify(serviceSelector(svc.obj))} matches the pods of no workload in namespace ${namespaceOf(svc)}`);
     for (const sp of svc.obj.spec?.ports ?? [])
       for (const w of selected)
         if (!servicePortTarget(w.pod, sp))

@@ -29,9 +29,9 @@ const workloadName = (w: Workload) => `${w.m.obj.kind}/${w.m.obj.metadata?.name}
 export function serviceMonitorTargets(bundle: DeployBundle): ScrapeTarget[] {
   const out: ScrapeTarget[] = [];
   for (const sm of objectsOfKind(bundle, "ServiceMonitor")) {
-    const namespaces = sm.obj.spec?.namespaceSelector?.matchNames ?? [namespaceOf(bundle, sm)];
+    const namespaces = sm.obj.spec?.namespaceSelector?.matchNames ?? [namespaceOf(sm)];
     for (const svc of objectsOfKind(bundle, "Service")) {
-      const namespace = namespaceOf(bundle, svc);
+      const namespace = namespaceOf(svc);
       if (!namespaces.includes(namespace) || !selectorMatches(labelSelector(sm.obj), svc.obj.metadata?.labels)) continue;
       for (const ep of sm.obj.spec?.endpoints ?? []) {
         const sp = (svc.obj.spec?.ports ?? []).find((p) => p.name === ep.port);

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { allowedFlows, checkNetworkPolicies, cidrContains, flowName, INTENDED_FLOWS } from "./network.ts";
 import type { K8sObject } from "./k8s.ts";
-import { assertProblem, bundle, obj } from "./test/helpers.ts";
+import { assertProblem, bundle, obj, RENDER_SKIP } from "./test/helpers.ts";
 
 const flows = (b: ReturnType<typeof bundle>) => allowedFlows(b).map(flowName).sort();
 
-describe("NetworkPolicies", () => {
+describe("NetworkPolicies", { skip: RENDER_SKIP }, () => {
   it("allow exactly what the roles need, computed from the policies", () => {
     const b = bundle();
     assert.deepEqual(flows(b), [...INTENDED_FLOWS].sort());

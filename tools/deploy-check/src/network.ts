@@ -18,7 +18,11 @@ import {
 } from "./k8s.ts";
 
 interface Peer {
-  /** The workload's name, or what the outside pod stands for. */
+  /**
+   * The workload's role (its app.kubernetes.io/name label: every run's policy is "policy"), or what
+   * the outside pod stands for. The policies are per role: runs in one namespace share one trust
+   * domain (the same Secrets), so a flow between two runs' roles is the same flow.
+   */
   name: string;
   /** undefined: not a pod (an address outside the cluster). */
   namespace?: string;
@@ -82,7 +86,7 @@ function namespacePeers(bundle: DeployBundle): Peer[] {
   for (const w of workloads(bundle)) {
     const ports = containersOf(w.pod).flatMap((c) => (c.ports ?? []).map((p) => ({ name: p.name, port: p.containerPort ?? 0, protocol: p.protocol ?? "TCP" })));
     peers.push({
-      name: w.m.obj.metadata?.name ?? "?",
+      name: w.pod.metadata?.labels?.["app.kubernetes.io/name"] ?? w.m.obj.metadata?.name ?? "?",
       namespace: w.namespace,
       namespaceLabels: labelsOf(w.namespace),
       labels: w.pod.metadata?.labels ?? {},
@@ -153,7 +157,7 @@ function policyTypes(np: K8sObject): string[] {
 
 /** The flows the bundle's NetworkPolicies allow between the given peers, on the destinations' ports. */
 export function allowedFlows(bundle: DeployBundle, peers: Peer[] = [...namespacePeers(bundle), ...outsidePeers()]): Flow[] {
-  const policies = objectsOfKind(bundle, "NetworkPolicy").map((m) => ({ obj: m.obj, namespace: namespaceOf(bundle, m) }));
+  const policies = objectsOfKind(bundle, "NetworkPolicy").map((m) => ({ obj: m.obj, namespace: namespaceOf(m) }));
   const selecting = (pod: Peer, type: string) =>
     pod.governed
       ? policies.filter((p) => p.namespace === pod.namespace && policyTypes(p.obj).includes(type) && selectorMatches(p.obj.spec?.podSelector, pod.labels, true))
@@ -203,7 +207,7 @@ export function checkNetworkPolicies(bundle: DeployBundle, intended: readonly st
       const spec = m.obj.spec ?? {};
       const selectsAll = Object.keys(spec.podSelector?.matchLabels ?? {}).length === 0 && (spec.podSelector?.matchExpressions ?? []).length === 0;
       return (
-        namespaceOf(bundle, m) === ns &&
+        namespaceOf(m) === ns &&
         selectsAll &&
         (["Ingress", "Egress"] as const).every((t) => (spec.policyTypes ?? []).includes(t)) &&
         (spec.ingress ?? []).length === 0 &&

@@ -9,11 +9,11 @@ import { createCertificateAuthority } from "@grpomesh/rpc";
 import { parseYamlDocuments, REPO_ROOT } from "./bundle.ts";
 import { validateObject } from "./schema.ts";
 import { checkSecretsAgainstManifests, makeClusterSecrets, makeSecretsMain, secretData, type ClusterSecrets } from "./secrets.ts";
-import { assertProblem, bundle, obj } from "./test/helpers.ts";
+import { assertProblem, bundle, obj, RENDER_SKIP, setArg } from "./test/helpers.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
-describe("deploy/scripts/make-secrets.ts: the Secrets the manifests mount", () => {
+describe("deploy/scripts/make-secrets.ts: the Secrets the manifests mount", { skip: RENDER_SKIP }, () => {
   let made: ClusterSecrets;
   before(async () => {
     made = await makeClusterSecrets({ namespace: "grpomesh", days: 30 });
@@ -34,14 +34,26 @@ describe("deploy/scripts/make-secrets.ts: the Secrets the manifests mount", () =
     assert.ok(made.adminToken.length >= 32);
   });
 
-  it("a certificate without a Service's name is caught", async () => {
+  it("a certificate without the name the orchestrator checks it under is caught", async () => {
     const s = structuredClone(made);
     const ca = await createCertificateAuthority();
     const pem = await ca.issue({ commonName: "judge", dnsNames: ["judge", "localhost"], ips: ["127.0.0.1", "::1"], usage: "both" });
     Object.assign(secret(s, "judge-tls").data!, { "tls.crt": b64(pem.cert), "tls.key": b64(pem.key), "ca.crt": b64(ca.cert) });
     const problems = checkSecretsAgainstManifests(bundle(), s);
-    assertProblem(problems, /Secret judge-tls .*tls\.crt is not valid for judge-headless\.grpomesh\.svc\.cluster\.local/);
+    assertProblem(
+      problems,
+      /Secret judge-tls \(mounted by .*Deployment\/judge\): tls\.crt is not valid for judge-headless, the name .*Job\/orchestrator-grpo-1 .*--judges_tls_name=judge-headless\) checks it under/,
+    );
     assertProblem(problems, /the TLS Secrets are signed by 2 different CAs/);
+  });
+
+  it("without --policy_tls_name the orchestrator checks the run's Service name, which the shared certificate does not carry", () => {
+    const b = bundle();
+    setArg(b, "Job", "orchestrator-grpo-1", "--policy_tls_name=", null);
+    assertProblem(
+      checkSecretsAgainstManifests(b, made),
+      /Secret policy-tls \(mounted by .*Deployment\/policy-grpo-1\): tls\.crt is not valid for policy-grpo-1, the name .*--policy=policy-grpo-1:50071 checks it under/,
+    );
   });
 
   it("a certificate not signed by its ca.crt, or for one usage only, is caught", async () => {
@@ -61,9 +73,9 @@ describe("deploy/scripts/make-secrets.ts: the Secrets the manifests mount", () =
 
   it("a mounted Secret the script does not make, and a made one nobody mounts, are caught", () => {
     const b = bundle();
-    obj(b, "Deployment", "reference").spec!.template!.spec!.volumes!.find((v) => v.name === "tls")!.secret!.secretName = "reference-cert";
+    obj(b, "Deployment", "reference-grpo-1").spec!.template!.spec!.volumes!.find((v) => v.name === "tls")!.secret!.secretName = "reference-cert";
     const problems = checkSecretsAgainstManifests(b, made);
-    assertProblem(problems, /Deployment\/reference: volume tls mounts Secret reference-cert, which deploy\/scripts\/make-secrets\.ts does not make/);
+    assertProblem(problems, /Deployment\/reference-grpo-1: volume tls mounts Secret reference-cert, which deploy\/scripts\/make-secrets\.ts does not make/);
     assertProblem(problems, /Secret reference-tls is made but no pod mounts it/);
   });
 

@@ -10,9 +10,14 @@ import { ConfigError, parseSettings, setting, usage, z, type Values } from "@grp
 import { createCertificateAuthority, writeTlsDir, type Pem } from "@grpomesh/rpc";
 import { stringify } from "yaml";
 import { where, type DeployBundle } from "./bundle.ts";
-import { namespaceOf, objectsOfKind, serviceSelects, workloads, type K8sObject } from "./k8s.ts";
+import { workloads, type K8sObject } from "./k8s.ts";
+import { dialledNames } from "./services.ts";
 
-/** Each role's TLS Secret and the Services whose DNS names its certificate must carry. */
+/**
+ * Each role's TLS Secret and the Service names its certificate carries. Every run's Services
+ * (policy-<run>, judge-headless-<run>) share the role's Secret, so every run's orchestrator checks
+ * the certificate under these role names (--policy_tls_name=policy, …), not the name it dials.
+ */
 const ROLE_TLS_SECRETS: ReadonlyArray<{ role: string; secretName: string; services: string[] }> = [
   { role: "policy", secretName: "policy-tls", services: ["policy"] },
   { role: "reference", secretName: "reference-tls", services: ["reference"] },
@@ -93,17 +98,15 @@ export function secretData(secret: K8sObject, key: string): string | undefined {
 /**
  * The Secrets match what the manifests mount: every Secret volume names one of them (and no Secret
  * goes unused); TLS Secrets carry tls.crt, tls.key and ca.crt from one CA, with server and client
- * usage, for the DNS names of every Service in front of the pods that mount them and for loopback.
+ * usage, for every name an orchestrator checks them under (dialledNames) and for loopback.
  */
 export function checkSecretsAgainstManifests(bundle: DeployBundle, s: ClusterSecrets): string[] {
   const problems: string[] = [];
   const byName = new Map(s.secrets.map((o) => [o.metadata?.name ?? "", o]));
   const mounted = new Set<string>();
   const caCerts = new Set<string>();
+  const dialled = dialledNames(bundle);
   for (const w of workloads(bundle)) {
-    const services = objectsOfKind(bundle, "Service").filter(
-      (svc) => namespaceOf(bundle, svc) === w.namespace && serviceSelects(svc.obj, w.pod.metadata?.labels),
-    );
     for (const v of w.pod.spec?.volumes ?? []) {
       const name = v.secret?.secretName;
       if (!v.secret) continue;
@@ -136,11 +139,15 @@ export function checkSecretsAgainstManifests(bundle: DeployBundle, s: ClusterSec
             `Secret ${name}: tls.crt lacks extended key usage ${oid === OID_SERVER_AUTH ? "serverAuth" : "clientAuth"} (it serves the role's port and is its probes' client certificate)`,
           );
       }
-      const names = [...services.flatMap((svc) => serviceDnsNames(svc.obj.metadata?.name ?? "", w.namespace)), ...LOOPBACK.dnsNames];
-      for (const dns of names) {
-        if (cert.checkHost(dns, { wildcards: false }) === undefined)
-          problems.push(`Secret ${name} (mounted by ${where(w.m)}): tls.crt is not valid for ${dns}; clients that dial that name would refuse it`);
+      for (const d of dialled.filter((d) => d.backends.some((b) => b.m === w.m))) {
+        if (cert.checkHost(d.name, { wildcards: false }) === undefined)
+          problems.push(
+            `Secret ${name} (mounted by ${where(w.m)}): tls.crt is not valid for ${d.name}, the name ${d.via} checks it under; that orchestrator would refuse it`,
+          );
       }
+      for (const dns of LOOPBACK.dnsNames)
+        if (cert.checkHost(dns, { wildcards: false }) === undefined)
+          problems.push(`Secret ${name} (mounted by ${where(w.m)}): tls.crt is not valid for ${dns}, which probes and port-forwards dial`);
       for (const ip of LOOPBACK.ips)
         if (cert.checkIP(ip) === undefined) problems.push(`Secret ${name}: tls.crt is not valid for ${ip}, which the exec probes dial`);
     }

@@ -36,11 +36,13 @@ interface ContainerCommand {
   at: string;
   /** command + args as the kubelet runs them ($(VAR) expanded), the image's ENTRYPOINT/CMD filling gaps. */
   argv: string[];
+  /** argv as a checkout runs it: the images' compiled main.js is main.ts through tsx here. */
+  checkoutArgv: string[];
   /** Image ENV, then the container's env and envFrom, resolved. */
   env: Record<string, string>;
-  /** Set when argv runs services/<service>/src/main.ts. */
+  /** Set when argv runs services/<service>/src/main.js (compiled) or main.ts. */
   service?: ServiceName;
-  /** Arguments after main.ts. */
+  /** Arguments after main.js. */
   flags: string[];
   problems: string[];
 }
@@ -76,8 +78,13 @@ function containerEnv(bundle: DeployBundle, w: Workload, c: Container, imageEnv:
     if (!e.name) continue;
     if (e.value !== undefined) env[e.name] = expandK8sVars(String(e.value), env);
     else if (e.valueFrom?.fieldRef) {
-      const path = e.valueFrom.fieldRef.fieldPath;
-      if (path === "metadata.namespace") env[e.name] = w.namespace;
+      const path = e.valueFrom.fieldRef.fieldPath ?? "";
+      const label = /^metadata\.labels\['([^']+)'\]$/.exec(path)?.[1];
+      if (label !== undefined) {
+        const value = w.pod.metadata?.labels?.[label];
+        if (value === undefined) problems.push(`${at}: env ${e.name} reads the pod label ${label}, which the pod template does not carry`);
+        else env[e.name] = value;
+      } else if (path === "metadata.namespace") env[e.name] = w.namespace;
       else if (path === "metadata.name") env[e.name] = `${w.m.obj.metadata?.name}-pod`;
       else if (path === "status.podIP") env[e.name] = "10.0.0.1";
       else problems.push(`${at}: env ${e.name} uses fieldRef ${path}, which these checks cannot resolve`);
@@ -110,22 +117,32 @@ export function containerCommands(bundle: DeployBundle): ContainerCommand[] {
         const unresolved = /\$\(([A-Za-z_][A-Za-z0-9_]*)\)/.exec(a);
         if (unresolved) problems.push(`${at}: argument ${a} refers to $(${unresolved[1]}), which is not in the container's env`);
       }
-      const mainAt = argv.findIndex((a) => /(^|\/)services\/[a-z-]+\/src\/main\.ts$/.test(a));
+      const mainAt = argv.findIndex((a) => /(^|\/)services\/[a-z-]+\/src\/main\.[jt]s$/.test(a));
       let service: ServiceName | undefined;
       let flags: string[] = [];
+      let checkoutArgv = argv;
       if (mainAt >= 0) {
         const main = argv[mainAt]!;
         const rel = main.startsWith("/") ? posix.relative(APP_DIR, main) : main;
-        const name = /^services\/([a-z-]+)\/src\/main\.ts$/.exec(rel)?.[1];
-        if (!existsSync(join(bundle.root, rel))) problems.push(`${at}: runs ${main}, which does not exist in the repository`);
+        const compiled = rel.endsWith(".js");
+        // The images hold main.js compiled from main.ts beside it: the source is what exists here.
+        const source = compiled ? rel.replace(/\.js$/, ".ts") : rel;
+        const name = /^services\/([a-z-]+)\/src\/main\.[jt]s$/.exec(rel)?.[1];
+        if (!existsSync(join(bundle.root, source))) problems.push(`${at}: runs ${main}, whose source ${source} does not exist in the repository`);
         else if (name && (SERVICES as readonly string[]).includes(name)) service = name as ServiceName;
         else problems.push(`${at}: runs ${main}, which is not one of the services ${SERVICES.join(", ")}`);
-        if (!(argv[0] === "node" && argv.slice(1, mainAt).join(" ").includes("--import tsx"))) {
-          problems.push(`${at}: runs ${JSON.stringify(argv.slice(0, mainAt + 1))}; TypeScript services need node --import tsx`);
-        }
+        const nodeFlags = argv.slice(1, mainAt).join(" ");
+        if (argv[0] !== "node") problems.push(`${at}: runs ${JSON.stringify(argv.slice(0, mainAt + 1))}; expected node ${rel}`);
+        else if (compiled && nodeFlags.includes("--import tsx"))
+          problems.push(`${at}: runs the compiled ${rel} through tsx; the images hold no tsx: run node ${rel}`);
+        else if (!compiled && !nodeFlags.includes("--import tsx"))
+          problems.push(
+            `${at}: runs ${JSON.stringify(argv.slice(0, mainAt + 1))}; TypeScript sources need node --import tsx (the images run the compiled main.js)`,
+          );
         flags = argv.slice(mainAt + 1);
+        if (compiled) checkoutArgv = [...argv.slice(0, mainAt), "--import", "tsx", main.replace(/\.js$/, ".ts"), ...flags];
       }
-      out.push({ w, container: c, at, argv, env, service, flags, problems });
+      out.push({ w, container: c, at, argv, checkoutArgv, env, service, flags, problems });
     }
   }
   return out;
@@ -221,7 +238,7 @@ export function checkServiceCommands(bundle: DeployBundle): string[] {
     problems.push(...cc.problems);
     const onDemand = cc.w.m.file.startsWith(ON_DEMAND_DIR);
     if (!cc.service) {
-      if (!onDemand) problems.push(`${cc.at}: runs ${JSON.stringify(cc.argv)}, not a service's main.ts (node --import tsx services/<name>/src/main.ts)`);
+      if (!onDemand) problems.push(`${cc.at}: runs ${JSON.stringify(cc.argv)}, not a service's main.js (node services/<name>/src/main.js)`);
       continue;
     }
     const settings = parseServiceSettings(bundle, cc);
@@ -296,6 +313,40 @@ function serviceForHost(bundle: DeployBundle, host: string, namespace: string) {
   return findObject(bundle, "Service", m[1]!, m[2] ?? namespace);
 }
 
+/** A name an orchestrator checks a role's certificate under, and the pods that must present it. */
+export interface DialledName {
+  /** The DNS name the certificate must carry: --<role>_tls_name, else the host dialled. */
+  name: string;
+  /** How the orchestrator comes to check it, for messages: "<where> --policy=policy-grpo-1:50071 (--policy_tls_name)". */
+  via: string;
+  backends: Workload[];
+}
+
+/** Every name every orchestrator checks a role's certificate under (policy, reference, judges). */
+export function dialledNames(bundle: DeployBundle): DialledName[] {
+  const out: DialledName[] = [];
+  for (const orch of parsedServices(bundle).filter((p) => p.cc.service === "orchestrator")) {
+    const cfg = orch.s.config;
+    const ns = orch.cc.w.namespace;
+    const dns = /^dns:\/\/[^/]*\/(.+):(\d+)$/.exec(String(cfg.judges));
+    const dialled = [
+      { flag: "policy", host: splitHostPort(String(cfg.policy)).host, nameKey: "policy_tls_name" },
+      { flag: "reference", host: splitHostPort(String(cfg.reference)).host, nameKey: "reference_tls_name" },
+      ...(dns ? [{ flag: "judges", host: dns[1]!, nameKey: "judges_tls_name" }] : []),
+    ];
+    for (const d of dialled) {
+      const svc = serviceForHost(bundle, d.host, ns);
+      const given = String(cfg[d.nameKey] ?? "");
+      out.push({
+        name: given || d.host,
+        via: `${orch.cc.at} --${d.flag}=${String(cfg[d.flag])}${given ? ` (--${d.nameKey}=${given})` : ""}`,
+        backends: svc ? selectedWorkloads(bundle, svc) : [],
+      });
+    }
+  }
+  return out;
+}
+
 /** The orchestrator reaches the judges, policy and reference; run directory and model repository volumes. */
 export function checkWiring(bundle: DeployBundle): string[] {
   const problems: string[] = [];
@@ -339,6 +390,7 @@ export function checkWiring(bundle: DeployBundle): string[] {
       }
     }
     // Policy and reference through their Services.
+    const policies: Parsed[] = [];
     for (const role of ["policy", "reference"] as const) {
       const target = String(cfg[role]);
       const { host, port } = splitHostPort(target);
@@ -354,6 +406,11 @@ export function checkWiring(bundle: DeployBundle): string[] {
       }
       const backends = of(role).filter((p) => selectedWorkloads(bundle, svc).some((w) => w.m === p.cc.w.m));
       if (backends.length === 0) problems.push(`${at}: --${role}=${target}: Service ${svc.obj.metadata?.name} selects no pod running services/${role}`);
+      if (backends.length > 1)
+        problems.push(
+          `${at}: --${role}=${target}: Service ${svc.obj.metadata?.name} selects the pods of ${backends.map((b) => where(b.cc.w.m)).join(", ")}; expected one run's ${role} (a run label missing from a selector?)`,
+        );
+      if (role === "policy") policies.push(...backends);
       for (const b of backends) {
         const cp = servicePortTarget(b.cc.w.pod, sp);
         if (cp?.port.containerPort !== splitHostPort(b.s.address).port)
@@ -365,7 +422,7 @@ export function checkWiring(bundle: DeployBundle): string[] {
     const { mount: orchMount, volume: orchVolume } = volumeAt(orch.cc, runDir);
     const orchClaim = orchVolume?.persistentVolumeClaim?.claimName;
     if (!orchClaim) problems.push(`${at}: --run_dir=${runDir} is not on a PersistentVolumeClaim`);
-    for (const pol of of("policy")) {
+    for (const pol of policies) {
       // Passed explicitly: the default (runs, relative to the working directory) is in the image.
       const root = pol.cc.flags.some((f) => /^--checkpoint[_-]root=/.test(f)) ? (pol.s.config.checkpoint_root as string) : null;
       if (!root) {
@@ -388,6 +445,20 @@ export function checkWiring(bundle: DeployBundle): string[] {
         problems.push(
           `${pol.cc.at}: --checkpoint_root=${root} does not contain the orchestrator's --run_dir=${runDir}; the policy would refuse its checkpoint folders`,
         );
+    }
+  }
+
+  // Runs side by side: each its own run directory and its own policy (the one writer of its run).
+  const orchestrators = of("orchestrator");
+  for (const [i, a] of orchestrators.entries()) {
+    for (const b of orchestrators.slice(i + 1)) {
+      if (a.s.config.run_dir === b.s.config.run_dir)
+        problems.push(`${a.cc.at} and ${b.cc.at} both write --run_dir=${String(a.s.config.run_dir)}; every run needs its own run directory`);
+      const pa = serviceForHost(bundle, splitHostPort(String(a.s.config.policy)).host, a.cc.w.namespace);
+      const pb = serviceForHost(bundle, splitHostPort(String(b.s.config.policy)).host, b.cc.w.namespace);
+      const shared = pa && pb ? selectedWorkloads(bundle, pa).filter((w) => selectedWorkloads(bundle, pb).some((x) => x.m === w.m)) : [];
+      if (shared.length)
+        problems.push(`${a.cc.at} and ${b.cc.at} both train the policy of ${shared.map((w) => where(w.m)).join(", ")}; every run needs its own policy`);
     }
   }
 
