@@ -238,7 +238,8 @@ export function checkServiceCommands(bundle: DeployBundle): string[] {
     problems.push(...cc.problems);
     const onDemand = cc.w.m.file.startsWith(ON_DEMAND_DIR);
     if (!cc.service) {
-      if (!onDemand) problems.push(`${cc.at}: runs ${JSON.stringify(cc.argv)}, not a service's main.js (node services/<name>/src/main.js)`);
+      const runsAMain = cc.argv.some((a) => /(^|\/)services\/[a-z-]+\/src\/main\.[jt]s$/.test(a)); // its problem is said above
+      if (!onDemand && !runsAMain) problems.push(`${cc.at}: runs ${JSON.stringify(cc.argv)}, not a service's main.js (node services/<name>/src/main.js)`);
       continue;
     }
     const settings = parseServiceSettings(bundle, cc);
@@ -352,7 +353,7 @@ export function checkWiring(bundle: DeployBundle): string[] {
   const problems: string[] = [];
   const services = parsedServices(bundle);
   const of = (name: ServiceName) => services.filter((p) => p.cc.service === name);
-  for (const name of SERVICES) if (of(name).length === 0) problems.push(`no applied workload runs services/${name}/src/main.ts with a valid command line`);
+  for (const name of SERVICES) if (of(name).length === 0) problems.push(`no applied workload runs services/${name}/src/main.js with a valid command line`);
   const judges = of("judge");
 
   for (const orch of of("orchestrator")) {
