@@ -1,7 +1,7 @@
 // The judge service as a library: start it in-process (tests, the local launcher) or run main.ts.
 export { startJudgeServer, type JudgeServer, type JudgeServerOptions, type LoadChecks, type LoadResult } from "./judge-server.ts";
 export { JUDGE_SETTINGS, JUDGE_ENV_PREFIX, judgeRelations, type JudgeConfig } from "./settings.ts";
-export { checkVersionField, loadJudgeModel, LoadedModel, versionLabel, type LoadModelOptions, type TokenIds } from "./loaded-model.ts";
+export { checkVersionField, loadJudgeModel, LoadedModel, versionFromPath, versionLabel, type LoadModelOptions, type TokenIds } from "./loaded-model.ts";
 export { ModelSlot } from "./model-slot.ts";
 export { MicroBatcher, type BatchResult, type MicroBatcherOptions } from "./batcher.ts";
 export { validateTokens, type TokenBatch, type TokenExpectation } from "./tokens.ts";

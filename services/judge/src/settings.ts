@@ -5,7 +5,8 @@ import { DEFAULT_RUN_TOKENS } from "@grpomesh/onnx-export/pieces";
 import { MAX_MESSAGE_BYTES, serviceSettings } from "@grpomesh/rpc/settings";
 import { EXECUTION_PROVIDER_SETTING } from "@grpomesh/onnx-export/providers";
 
-const FOLDER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+/** A folder name inside the model repository: no "/", no hidden or ".." names. */
+export const FOLDER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 
 export const JUDGE_SETTINGS = {
   model: setting(z.string(), "", "ONNX judge model to load at start; empty: NOT_SERVING until a LoadModel call"),

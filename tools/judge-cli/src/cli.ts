@@ -11,6 +11,7 @@ import { JudgeFleet, parseWeightedSpecs, resolveJudgeTargets, type WeightedSpec 
 import { inspectJudgeModel } from "@grpomesh/onnx-export";
 import { quantizeModel } from "@grpomesh/onnx-export/quantize";
 import * as ort from "onnxruntime-node";
+import { installJudgeModel } from "./install.ts";
 import { JUDGE_CLI_ENV_PREFIX, JUDGE_CLI_SETTINGS, type JudgeCliConfig } from "./settings.ts";
 
 export const USAGE = usage(
@@ -23,6 +24,11 @@ export const USAGE = usage(
                                        with --orchestrator: roll it in between two training steps;
                                        --judge names the judge fleet to swap when there are several
   run status|pause|resume|checkpoint   the run's state and its admin RPCs (--orchestrator)
+  install <SOURCE> --repository=DIR --name=NAME --version=N [--sha256=HEX]
+                                       puts a judge model (a file, or an http(s) URL to fetch) into a model repository as
+                                       NAME/N/model.onnx: checked to load and score as a judge first, written whole or not
+                                       at all, never over other bytes (the same bytes again: done); prints NAME/N/model.onnx,
+                                       the path swap takes
   quantize <in.onnx> <out.onnx>        writes an int8 version of a judge (the same weights, per-column int8 linear
                                        layers, dynamic activation quantization, GELU as one FastGelu; --keep=NAMES stays
                                        fp32); a new file, loaded and swapped in like any judge`,
@@ -158,8 +164,16 @@ async function swapDirect(model: string, version: string, spec: string, judge: s
   }
 }
 
-async function swapViaOrchestrator(model: string, version: string, judge: string, address: string, security: Security, io: CliIo): Promise<number> {
-  const client = createClient(OrchestratorService, address, { deadlineMs: 600_000, security });
+async function swapViaOrchestrator(
+  model: string,
+  version: string,
+  judge: string,
+  address: string,
+  tlsServerName: string,
+  security: Security,
+  io: CliIo,
+): Promise<number> {
+  const client = createClient(OrchestratorService, address, { deadlineMs: 600_000, security, tlsServerName: tlsServerName || undefined });
   try {
     const before = await client.status({});
     io.out(
@@ -177,8 +191,8 @@ async function swapViaOrchestrator(model: string, version: string, judge: string
   }
 }
 
-async function runCommand(action: string, address: string, security: Security, io: CliIo): Promise<number> {
-  const client = createClient(OrchestratorService, address, { deadlineMs: 600_000, security });
+async function runCommand(action: string, address: string, tlsServerName: string, security: Security, io: CliIo): Promise<number> {
+  const client = createClient(OrchestratorService, address, { deadlineMs: 600_000, security, tlsServerName: tlsServerName || undefined });
   try {
     switch (action) {
       case "status": {
@@ -226,8 +240,23 @@ export async function runCli(
     io.out(USAGE);
     return command || help ? 0 : 2;
   }
-  if (!["status", "swap", "run", "quantize"].includes(command)) throw new ConfigError(`unknown command "${command}"; expected status, swap, run or quantize`);
+  if (!["status", "swap", "run", "quantize", "install"].includes(command))
+    throw new ConfigError(`unknown command "${command}"; expected status, swap, run, quantize or install`);
   if (command === "quantize") return quantize(arg, third, o.keep, io);
+  if (command === "install") {
+    if (third !== undefined) throw new ConfigError(`install takes one source; got also ${JSON.stringify(third.slice(0, 100))}`);
+    const installed = await installJudgeModel(arg ?? "", {
+      repository: o.repository,
+      name: o.name,
+      version: o.version,
+      sha256: o.sha256,
+      maxBytes: o.max_model_bytes,
+      fetchTimeoutMs: o.fetch_timeout_ms,
+      log: (l) => io.out(l),
+    });
+    io.out(installed.modelPath); // last, alone: what `swap` takes (relative to the judges' repository)
+    return 0;
+  }
   if (third !== undefined) throw new ConfigError(`${command} takes at most one argument; got also ${JSON.stringify(third.slice(0, 100))}`);
   if (command === "swap" && o.judges && o.orchestrator) throw new ConfigError("swap needs one of --judges=SPEC or --orchestrator=HOST:PORT, not both");
   const target = resolveTarget(o);
@@ -240,7 +269,7 @@ export async function runCli(
   if (command === "run") {
     if (!arg) throw new ConfigError("run takes one action: status, pause, resume or checkpoint");
     if (!orchestrator) throw new ConfigError("run needs --orchestrator=HOST:PORT (no local run to take the address from)");
-    return runCommand(arg, orchestrator, security, io);
+    return runCommand(arg, orchestrator, o.orchestrator_tls_name, security, io);
   }
   if (!arg) throw new ConfigError("swap takes one model path: swap <model.onnx>");
   const viaJudges = o.judges !== "" || !orchestrator;
@@ -250,7 +279,9 @@ export async function runCli(
   // exists here is a local stack's file: sent absolute, not read against the repository.
   const model = !isAbsolute(arg) && existsSync(arg) ? resolve(arg) : arg;
   if (model !== arg) io.out(`(sending ${arg} as ${model})`);
-  return viaJudges ? swapDirect(model, o.version, judges!, o.judge, security, io) : swapViaOrchestrator(model, o.version, o.judge, orchestrator!, security, io);
+  return viaJudges
+    ? swapDirect(model, o.version, judges!, o.judge, security, io)
+    : swapViaOrchestrator(model, o.version, o.judge, orchestrator!, o.orchestrator_tls_name, security, io);
 }
 
 /** `quantize IN OUT`: the int8 judge, loaded in onnxruntime and checked against the judge contract before it is written (never over an existing file). */
