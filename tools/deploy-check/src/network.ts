@@ -192,6 +192,12 @@ export const INTENDED_FLOWS: readonly string[] = [
   "orchestrator → judge:50051/TCP",
   "orchestrator → kube-dns:53/UDP",
   "orchestrator → kube-dns:53/TCP",
+  // The swap-judge Job (deploy/k8s/ops/swap-judge.yaml): SwapJudge on the run's orchestrator.
+  "swap-judge → orchestrator:50070/TCP",
+  "swap-judge → kube-dns:53/UDP",
+  "swap-judge → kube-dns:53/TCP",
+  // … and fetches a model from an https URL (narrow it to your mirror's addresses).
+  "swap-judge → internet:443/TCP",
   "prometheus → judge:9464/TCP",
   "prometheus → policy:9465/TCP",
   "prometheus → reference:9466/TCP",

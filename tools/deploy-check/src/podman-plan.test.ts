@@ -81,6 +81,7 @@ describe("planForPodman on the cpu overlay", { skip: RENDER_SKIP }, () => {
       orch.secretMounts.map((m) => m.secretName),
       ["orchestrator-tls", "admin-token"],
     );
+    assert.equal((spec.containers[0] as { ports?: unknown }).ports, undefined, "ports are not published on the host");
     const runs = spec.volumes.find((v) => v.name === "runs")!;
     assert.deepEqual(runs.persistentVolumeClaim, { claimName: "gp-runs" });
   });

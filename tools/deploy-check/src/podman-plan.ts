@@ -12,6 +12,8 @@
 // - env fieldRef metadata.namespace → its value (4.3 supports labels and annotations, not the
 //   namespace); `$(VAR)` in command/args expanded from the container's env as the kubelet would
 //   (podman passes them through literally).
+// - containerPort lists dropped: podman 4.3 publishes them on the host's every interface (a second
+//   replica cannot start, and the ports would be reachable from outside); pods reach pods directly.
 // - PersistentVolumeClaim → a podman volume named <prefix><claim> (so nothing of the host is reused).
 // - Namespace, ServiceAccount, NetworkPolicy, PodDisruptionBudget, HorizontalPodAutoscaler,
 //   PriorityClass: not applied (no podman equivalent); listed in the plan's `skipped`.
@@ -122,6 +124,9 @@ function adaptPod(template: PodTemplate, unitName: string, namespace: string, co
         delete e.valueFrom;
       }
     }
+    // podman 4.3 publishes a containerPort on the host (all interfaces): a second replica could not
+    // start, and the ports would be open beyond this machine. Pods reach each other on the network.
+    delete (c as { ports?: unknown }).ports;
     if (c.command) c.command = c.command.map((a) => expandVars(a, env));
     if (c.args) c.args = c.args.map((a) => expandVars(a, env));
   }

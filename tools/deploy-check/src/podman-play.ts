@@ -20,7 +20,7 @@ const COMMAND = "npm run kube-play --";
 
 export const KUBE_PLAY_SETTINGS = {
   overlay: setting(z.string().regex(/^[a-z0-9-]+$/, "an overlay folder name"), "cpu", "deploy/k8s/overlays/<overlay> to render"),
-  max_iters: setting(z.int().min(20).max(100_000), 150, "the run's length in steps (run.json's max_iters is replaced)"),
+  max_iters: setting(z.int().min(20).max(100_000), 400, "the run's length in steps (run.json's max_iters is replaced)"),
   swap_at: setting(z.int().min(1), 10, "the step after which the swap-judge Job runs"),
   judges_max: setting(z.int().min(2).max(8), 3, "judges are scaled from 1 to this many and back while it trains"),
   hold_steps: setting(z.int().min(1), 15, "steps trained at the larger judge count before scaling back"),
@@ -38,6 +38,7 @@ export class KubePlayError extends Error {
 const PREFIX = "grpomesh-play";
 const NETWORK = `${PREFIX}-net`;
 const VOLUME_PREFIX = `${PREFIX}-`;
+const PLAY_LABEL = "grpomesh.io/kube-play";
 const IMAGES = ["judge", "policy", "reference", "orchestrator"].map((s) => `grpomesh/${s}:0.1.0`);
 /** podman on a host whose cgroups are in hybrid mode, and whose container limits are tight (the project's machines): runc, explicit ulimits. */
 const CONTAINERS_CONF = `[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n`;
@@ -49,7 +50,8 @@ interface Ctx {
   pods: string[];
   plan: PodmanPlan;
   secrets: Map<string, K8sObject>;
-  configMapFile: string;
+  /** One file per ConfigMap (podman kube play --configmap reads one object from each). */
+  configMapFiles: string[];
 }
 
 function podman(ctx: Pick<Ctx, "env">, args: string[], allowFail = false): string {
@@ -86,15 +88,23 @@ function play(ctx: Ctx, unit: PlayUnit): void {
     }
     chownSync(m.dir, 1000, 1000);
   }
+  // The label --cleanup finds our pods by.
+  const object = structuredClone(unit.object);
+  for (const meta of [object.metadata, (object.spec as { template?: { metadata?: K8sObject["metadata"] } }).template?.metadata])
+    if (meta) meta.labels = { ...meta.labels, [PLAY_LABEL]: "true" };
   const file = join(ctx.dir, `${unit.name}.yaml`);
-  writeFileSync(file, stringify(unit.object, { lineWidth: 0 }));
+  writeFileSync(file, stringify(object, { lineWidth: 0 }));
   const network = unit.aliases.length ? `${NETWORK}:${unit.aliases.map((a) => `alias=${a}`).join(",")}` : NETWORK;
   ctx.say(
     `play ${unit.source}${unit.name !== unit.source.split("/")[1] ? ` as ${unit.name}` : ""}${unit.aliases.length ? ` (aliases ${unit.aliases.filter((a) => !a.includes(".")).join(", ")})` : ""}`,
   );
-  podman(ctx, ["kube", "play", "--network", network, "--configmap", ctx.configMapFile, file]);
+  podman(ctx, ["kube", "play", "--network", network, ...ctx.configMapFiles.flatMap((f) => ["--configmap", f]), file]);
   ctx.pods.push(podOf(unit));
+  played.push(unit);
 }
+
+/** Every unit played in this process, for the logs of a failed run. */
+const played: PlayUnit[] = [];
 
 /** Runs a container's readiness probe command (as the kubelet would) until it passes. */
 async function waitReady(ctx: Ctx, unit: PlayUnit, timeoutMs: number): Promise<number> {
@@ -118,6 +128,7 @@ async function waitExit(ctx: Ctx, unit: PlayUnit, timeoutMs: number): Promise<{ 
   const started = Date.now();
   for (;;) {
     const state = podman(ctx, ["inspect", containerOf(unit), "--format", "{{.State.Status}} {{.State.ExitCode}}"], true).trim();
+    if (!state) throw new KubePlayError(`${containerOf(unit)} is gone (removed from outside this run?)`);
     if (state.startsWith("exited")) {
       const logs = [...((unit.object.spec as { initContainers?: Array<{ name: string }> }).initContainers ?? []).map((c) => c.name), null].map((c) =>
         podman(ctx, ["logs", c ? containerOf(unit, c) : containerOf(unit)], true),
@@ -216,13 +227,9 @@ function parseObjects(text: string, file: string): K8sObject[] {
 /** Removes what a kept (or interrupted) run left: the pods on its network, its volumes, the network. */
 function cleanup(env: NodeJS.ProcessEnv, say: (l: string) => void): void {
   const ctx = { env };
-  const pods = [
-    ...new Set(
-      podman(ctx, ["ps", "-a", "--filter", `network=${NETWORK}`, "--format", "{{.PodName}}"], true)
-        .split("\n")
-        .filter(Boolean),
-    ),
-  ];
+  const pods = podman(ctx, ["pod", "ps", "--filter", `label=${PLAY_LABEL}=true`, "--format", "{{.Name}}"], true)
+    .split("\n")
+    .filter(Boolean);
   for (const p of pods) podman(ctx, ["pod", "rm", "-f", "-t", "5", p], true);
   const volumes = podman(ctx, ["volume", "ls", "--format", "{{.Name}}"], true)
     .split("\n")
@@ -269,10 +276,13 @@ export async function kubePlay(cfg: KubePlayConfig, say: (l: string) => void): P
   const runJson = JSON.parse(runConfig.data["run.json"]) as Record<string, unknown>;
   Object.assign(runJson, { max_iters: cfg.max_iters, eval_interval: 50, eval_batches: 1, sample_interval: 0, checkpoint_interval: 25, log_every: 10 });
   runConfig.data["run.json"] = JSON.stringify(runJson, null, 2);
-  const configMapFile = join(dir, "configmaps.yaml");
-  writeFileSync(configMapFile, plan.configMaps.map((c) => "---\n" + stringify({ ...c, metadata: { name: c.metadata?.name } }, { lineWidth: 0 })).join(""));
+  const configMapFiles = plan.configMaps.map((c) => {
+    const file = join(dir, `configmap-${c.metadata?.name}.yaml`);
+    writeFileSync(file, stringify({ ...c, metadata: { name: c.metadata?.name } }, { lineWidth: 0 }));
+    return file;
+  });
   const secrets = new Map((await makeClusterSecrets({ namespace })).secrets.map((s) => [s.metadata!.name!, s]));
-  const ctx: Ctx = { dir, env, say, pods: [], plan, secrets, configMapFile };
+  const ctx: Ctx = { dir, env, say, pods: [], plan, secrets, configMapFiles };
   say(`rendered deploy/k8s/overlays/${cfg.overlay}: ${rendered.length} objects; podman runs ${plan.units.map((u) => u.source).join(", ")}`);
   for (const s of plan.skipped) say(`  not applied: ${s.object} (${s.why})`);
 
@@ -393,7 +403,11 @@ export async function kubePlay(cfg: KubePlayConfig, say: (l: string) => void): P
     if (statsTimer) clearInterval(statsTimer);
     if (cfg.keep) say(`kept pods ${ctx.pods.join(", ")}, volumes and network ${NETWORK} (${COMMAND} --cleanup removes them); files in ${dir}`);
     else {
-      if (failed) for (const p of ctx.pods) say(`--- ${p}: last lines\n${podman(ctx, ["pod", "logs", "--tail", "15", p], true)}`);
+      if (failed)
+        for (const u of played)
+          say(
+            `--- ${containerOf(u)}: last lines\n${podman(ctx, ["logs", "--tail", "15", containerOf(u)], true)}${podman(ctx, ["logs", "--tail", "15", containerOf(u)], true) ? "" : "(nothing)"}`,
+          );
       for (const p of ctx.pods) podman(ctx, ["pod", "rm", "-f", "-t", "5", p], true);
       for (const v of Object.values(plan.volumes)) podman(ctx, ["volume", "rm", "-f", v], true);
       podman(ctx, ["network", "rm", "-f", NETWORK], true);
