@@ -366,13 +366,21 @@ export async function kubePlay(cfg: KubePlayConfig, say: (l: string) => void): P
     for (const u of extra) await waitReady(ctx, u, 300_000);
     await until(`${extra.length} judges joining the orchestrator's fleet`, () => count(/judge replica \S+ joined the fleet/g) >= extra.length);
     scale.push({ replicas: cfg.judges_max, at_step: steps().length, joined_or_left: count(/judge replica \S+ joined the fleet/g) });
+    // Replicas start on the ConfigMap's model; the orchestrator brings each to the fleet's (swapped) one before it gets work.
+    await until(
+      `the new judges loading ${versionAfter}`,
+      () => [...orchestratorLog().matchAll(/judge replica \S+: loaded the fleet's model (\S+)/g)].length >= extra.length,
+    );
     const newVersions = [...orchestratorLog().matchAll(/judge replica \S+: loaded the fleet's model (\S+)/g)].map((m) => m[1]!);
+    if (newVersions.some((v) => v !== versionAfter))
+      throw new KubePlayError(`joining judges loaded ${newVersions.join(", ")}; the fleet serves ${versionAfter}`);
     const holdFrom = steps().length;
     await until(`${cfg.hold_steps} steps with ${cfg.judges_max} judges`, () => steps().length >= holdFrom + cfg.hold_steps);
     say(`step ${steps().length}: scaling judges ${cfg.judges_max} → 1 (preStop, then SIGTERM)`);
     for (const u of [...extra].reverse()) stopPod(ctx, u);
     await until(`${extra.length} judges leaving the orchestrator's fleet`, () => count(/judge replica \S+ left the fleet/g) >= extra.length);
     scale.push({ replicas: 1, at_step: steps().length, joined_or_left: count(/judge replica \S+ left the fleet/g) });
+    say(`step ${steps().length}: ${extra.length} judges left the fleet; training to step ${cfg.max_iters}`);
 
     // 4. The run ends by itself; every step exactly once.
     const ended = await waitExit(ctx, orchestrator, Math.max(1000, deadline - Date.now()));
