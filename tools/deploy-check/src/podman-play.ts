@@ -61,7 +61,12 @@ function podman(ctx: Pick<Ctx, "env">, args: string[], allowFail = false): strin
   return r.stdout;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Set by Ctrl-C or SIGTERM: every wait then fails, and the run's cleanup removes what it made. */
+let interrupted = "";
+const sleep = async (ms: number) => {
+  await new Promise((r) => setTimeout(r, ms));
+  if (interrupted) throw new KubePlayError(`${interrupted}: stopping`);
+};
 
 /** The pod and first container names podman gives a unit. */
 function podOf(unit: PlayUnit): string {
@@ -441,6 +446,7 @@ export async function kubePlayMain(argv: string[], log = console.log, error = co
     return 2;
   }
   const say = (l: string) => error(`kube-play: ${l}`);
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => (interrupted = sig));
   if (cfg.cleanup) {
     const dir = mkdtempSync(join(tmpdir(), `${PREFIX}-`));
     writeFileSync(join(dir, "containers.conf"), CONTAINERS_CONF);
