@@ -8,8 +8,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { ConfigError, parseSettings, setting, usage, z, type Values } from "@grpomesh/config";
+import { parseCommandLine, setting, z, type Values } from "@grpomesh/config";
 import { REPO_ROOT } from "./bundle.ts";
+import { hasCommand, parseBytes } from "./host.ts";
 import { SERVICES } from "./images.ts";
 
 const COMMAND = "npm run images --";
@@ -43,10 +44,6 @@ export class ImageBuildError extends Error {
 /** The flags every buildah RUN needs on a sandboxed host (and harmlessly elsewhere). */
 export const BUILDAH_RUN_FLAGS = ["--isolation", "chroot", "--network", "host", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"] as const;
 
-function have(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
-}
-
 /** Runs a command, streaming its output to stderr with a prefix; throws with the tail on failure. */
 function run(cmd: string, args: string[], opts: { cwd?: string; say: (l: string) => void; prefix: string }): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -78,25 +75,21 @@ function imageExists(ref: string): boolean {
   return spawnSync("buildah", ["inspect", "--type", "image", ref], { stdio: "ignore" }).status === 0;
 }
 
-/** "247 MB", "1.2 GB", "512 kB" (what `buildah images` prints) → bytes. */
-export function parseSize(text: string): number {
-  const m = /^([\d.]+)\s*(B|kB|KB|MB|GB|TB)$/.exec(text.trim());
-  if (!m) throw new ImageBuildError(`cannot read the image size ${JSON.stringify(text.slice(0, 40))}`);
-  return Number(m[1]) * { B: 1, kB: 1e3, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 }[m[2] as "B"];
-}
-
 /** Bytes of a local image (buildah's own count of its layers). */
 export function imageSize(ref: string): number {
   const r = spawnSync("buildah", ["images", "--json", ref], { encoding: "utf8" });
   if (r.status !== 0) throw new ImageBuildError(`buildah images ${ref}: ${r.stderr.trim()}`);
-  const list = JSON.parse(r.stdout) as Array<{ size?: string }>;
-  return parseSize(list[0]?.size ?? "");
+  const size = (JSON.parse(r.stdout) as Array<{ size?: string }>)[0]?.size ?? "";
+  const bytes = parseBytes(size);
+  if (!Number.isFinite(bytes)) throw new ImageBuildError(`buildah images ${ref}: cannot read the size ${JSON.stringify(size.slice(0, 40))}`);
+  return bytes;
 }
 
 /** The node binary and npm folder of this machine, which the mmdebstrap base gets. */
 function hostNode(): { node: string; npmDir: string; version: string } {
   const node = realpathSync(process.execPath);
-  const npmCli = spawnSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).stdout.trim();
+  // npm sets npm_execpath (its npm-cli.js) for the scripts it runs; otherwise npm on PATH.
+  const npmCli = process.env.npm_execpath || spawnSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).stdout.trim();
   if (!npmCli) throw new ImageBuildError("npm is not on PATH; the base image gets this machine's node and npm");
   const npmDir = dirname(dirname(realpathSync(npmCli)));
   if (!existsSync(join(npmDir, "package.json"))) throw new ImageBuildError(`could not find npm's folder from ${npmCli} (looked at ${npmDir})`);
@@ -111,7 +104,7 @@ async function makeBase(cfg: ImagesConfig, say: (l: string) => void): Promise<st
     say(`base ${ref} exists (--rebuild_base makes it again)`);
     return ref;
   }
-  if (!have("mmdebstrap")) throw new ImageBuildError("mmdebstrap is not installed: apt-get install -y mmdebstrap (or name a base with --base=IMAGE)");
+  if (!hasCommand("mmdebstrap")) throw new ImageBuildError("mmdebstrap is not installed: apt-get install -y mmdebstrap (or name a base with --base=IMAGE)");
   const dir = mkdtempSync(join(tmpdir(), "grpomesh-base-"));
   try {
     const started = Date.now();
@@ -153,7 +146,7 @@ async function makeBase(cfg: ImagesConfig, say: (l: string) => void): Promise<st
       ].join("\n"),
     );
     await run("buildah", ["bud", ...BUILDAH_RUN_FLAGS, "--format", "docker", "-f", join(dir, "Containerfile"), "-t", ref, dir], { say, prefix: "[base]" });
-    say(`base ${ref}: Debian ${cfg.suite} minbase + node ${version}, ${mb(imageSize(ref))} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    say(`base ${ref}: Debian ${cfg.suite} minbase + node ${version}, made in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return ref;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -170,11 +163,13 @@ export interface BuiltImage {
 }
 
 /** Builds the targets; returns what was built. */
-export async function buildImages(cfg: ImagesConfig, say: (l: string) => void): Promise<{ base: string; images: BuiltImage[] }> {
-  if (!have("buildah"))
+export async function buildImages(cfg: ImagesConfig, say: (l: string) => void): Promise<{ base: BuiltImage; images: BuiltImage[] }> {
+  if (!hasCommand("buildah"))
     throw new ImageBuildError('buildah is not installed: apt-get install -y buildah (Debian), or build with docker (deploy/README.md, "Images")');
   if (process.getuid?.() !== 0) say("not root: buildah runs rootless, which needs subuid/subgid ranges for this user (or run as root)");
-  const base = cfg.base || (await makeBase(cfg, say));
+  const baseStarted = Date.now();
+  const baseRef = cfg.base || (await makeBase(cfg, say));
+  const base = { target: "base", image: baseRef, bytes: imageSize(baseRef), seconds: (Date.now() - baseStarted) / 1000 };
   const images: BuiltImage[] = [];
   for (const target of cfg.targets.split(",")) {
     const image = `${cfg.prefix}${target}:${cfg.tag}`;
@@ -210,27 +205,14 @@ export async function buildImages(cfg: ImagesConfig, say: (l: string) => void): 
 
 /** The command line; returns the exit code. */
 export async function buildImagesMain(argv: string[], log = console.log, error = console.error): Promise<number> {
-  let cfg: ImagesConfig;
-  try {
-    const parsed = parseSettings(IMAGES_SETTINGS, { argv });
-    if (parsed.help) {
-      log(usage(IMAGES_SETTINGS, COMMAND));
-      return 0;
-    }
-    cfg = parsed.config;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    error(`images: ${err.message} (${COMMAND} --help lists every setting)`);
-    return 2;
-  }
+  const { config: cfg } = parseCommandLine(IMAGES_SETTINGS, COMMAND, { argv });
   const started = Date.now();
   try {
     const r = await buildImages(cfg, (l) => error(`images: ${l}`));
     if (cfg.json) log(JSON.stringify({ base: r.base, images: r.images, seconds: (Date.now() - started) / 1000 }, null, 2));
     else {
-      log(`\nbase: ${r.base}${cfg.base ? "" : ` (${mb(imageSize(r.base))})`}`);
-      log("| image | size | build |\n|---|---|---|");
-      for (const i of r.images) log(`| ${i.image} | ${mb(i.bytes)} | ${i.seconds.toFixed(0)} s |`);
+      log("\n| image | size | build |\n|---|---|---|");
+      for (const i of [r.base, ...r.images]) log(`| ${i.image} | ${mb(i.bytes)} | ${i.seconds.toFixed(0)} s |`);
       log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
     }
     return 0;

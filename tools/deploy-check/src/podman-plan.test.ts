@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import type { K8sObject } from "./k8s.ts";
 import { REPO_ROOT } from "./bundle.ts";
 import { renderKustomization } from "./kustomize.ts";
 import { expandVars, planForPodman, replicaOf } from "./podman-plan.ts";
-import { parseStat } from "./podman-play.ts";
+import { parseBytes } from "./host.ts";
+import { parsePercent } from "./podman-play.ts";
 import { RENDER_SKIP, RUN } from "./test/helpers.ts";
 
 const opts = { volumePrefix: "gp-", secretsDir: "/tmp/gp-secrets" };
@@ -23,12 +26,15 @@ describe("expandVars", () => {
   });
 });
 
-describe("parseStat", () => {
-  it("reads podman stats' values", () => {
-    assert.equal(parseStat("12.5%"), 12.5);
-    assert.equal(parseStat("123.4MB / 2.147GB"), 123.4e6);
-    assert.equal(parseStat("1.5GiB"), 1.5 * 1024 ** 3);
-    assert.ok(Number.isNaN(parseStat("--")));
+describe("parsePercent, parseBytes", () => {
+  it("read podman stats' and buildah images' values", () => {
+    assert.equal(parsePercent("12.5%"), 12.5);
+    assert.ok(Number.isNaN(parsePercent("--")));
+    assert.equal(parseBytes("123.4MB"), 123.4e6);
+    assert.equal(parseBytes("247 MB"), 247e6);
+    assert.equal(parseBytes("1.5GiB"), 1.5 * 1024 ** 3);
+    assert.equal(parseBytes("512 kB"), 512e3);
+    assert.ok(Number.isNaN(parseBytes("12 parsecs")));
   });
 });
 
@@ -84,6 +90,16 @@ describe("planForPodman on the cpu overlay", { skip: RENDER_SKIP }, () => {
     assert.equal((spec.containers[0] as { ports?: unknown }).ports, undefined, "ports are not published on the host");
     const runs = spec.volumes.find((v) => v.name === "runs")!;
     assert.deepEqual(runs.persistentVolumeClaim, { claimName: "gp-runs" });
+  });
+
+  it("the swap-judge Job: env values that use earlier ones are expanded in the env and in the args", () => {
+    const ops = parseAllDocuments(readFileSync(join(REPO_ROOT, "deploy/k8s/ops/swap-judge.yaml"), "utf8"))
+      .map((d) => d.toJS() as K8sObject)
+      .filter(Boolean);
+    const swap = planForPodman([...rendered(), ...ops], opts).units.find((u) => u.name === "swap-judge")!;
+    const c = (swap.object.spec as { containers: Array<{ args: string[]; env: Array<{ name: string; value?: string }> }> }).containers[0]!;
+    assert.equal(c.env.find((e) => e.name === "LABEL")?.value, "judge-v2");
+    assert.ok(c.args.includes("--version=judge-v2") && c.args.includes("judge/2/model.onnx"), c.args.join(" "));
   });
 
   it("an extra judge replica is the same pod under another name", () => {

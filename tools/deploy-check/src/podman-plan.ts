@@ -17,7 +17,7 @@
 // - PersistentVolumeClaim → a podman volume named <prefix><claim> (so nothing of the host is reused).
 // - Namespace, ServiceAccount, NetworkPolicy, PodDisruptionBudget, HorizontalPodAutoscaler,
 //   PriorityClass: not applied (no podman equivalent); listed in the plan's `skipped`.
-import type { K8sObject, PodTemplate } from "./k8s.ts";
+import { serviceSelects, type K8sObject, type PodTemplate } from "./k8s.ts";
 
 type Env = { name?: string; value?: string; valueFrom?: { fieldRef?: { fieldPath?: string }; configMapKeyRef?: { name?: string; key?: string } } };
 
@@ -63,11 +63,6 @@ const SKIP_WHY: Record<string, string> = {
 
 const clone = <T>(v: T): T => structuredClone(v);
 
-function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
-  if (!selector || Object.keys(selector).length === 0) return false;
-  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
-}
-
 /** `$(NAME)` replaced from `env`; `$$(NAME)` stays `$(NAME)`; unknown names are left as they are (as the kubelet does). */
 export function expandVars(text: string, env: Record<string, string>): string {
   return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string | undefined) => {
@@ -76,18 +71,23 @@ export function expandVars(text: string, env: Record<string, string>): string {
   });
 }
 
-/** The env a container sees, in order (later entries may use earlier ones), from literal values, field refs and ConfigMaps. */
-function resolveEnv(env: Env[], labels: Record<string, string>, namespace: string, configMaps: K8sObject[], podName: string): Record<string, string> {
+/**
+ * The env a container sees, in order (later entries may use earlier ones), from literal values,
+ * field refs and ConfigMaps. Literal values are written back expanded, and namespace field refs
+ * become values, as podman does neither.
+ */
+function resolveEnv(env: Env[], labels: Record<string, string>, namespace: string, configMaps: K8sObject[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of env) {
     if (!e.name) continue;
-    if (e.value !== undefined) out[e.name] = expandVars(e.value, out);
+    if (e.value !== undefined) out[e.name] = e.value = expandVars(e.value, out);
     else if (e.valueFrom?.fieldRef?.fieldPath) {
       const p = e.valueFrom.fieldRef.fieldPath;
       const label = /^metadata\.labels\['(.+)'\]$/.exec(p)?.[1];
-      if (p === "metadata.namespace") out[e.name] = namespace;
-      else if (p === "metadata.name") out[e.name] = podName;
-      else if (label !== undefined) out[e.name] = labels[label] ?? "";
+      if (p === "metadata.namespace") {
+        out[e.name] = e.value = namespace;
+        delete e.valueFrom;
+      } else if (label !== undefined) out[e.name] = labels[label] ?? "";
     } else if (e.valueFrom?.configMapKeyRef) {
       const { name, key } = e.valueFrom.configMapKeyRef;
       const v = configMaps.find((c) => c.metadata?.name === name)?.data?.[key ?? ""];
@@ -117,13 +117,7 @@ function adaptPod(template: PodTemplate, unitName: string, namespace: string, co
     if (v.persistentVolumeClaim?.claimName) v.persistentVolumeClaim.claimName = opts.volumePrefix + v.persistentVolumeClaim.claimName;
   }
   for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
-    const env = resolveEnv((c.env ?? []) as Env[], labels, namespace, configMaps, unitName);
-    for (const e of (c.env ?? []) as Env[]) {
-      if (e.valueFrom?.fieldRef?.fieldPath === "metadata.namespace") {
-        e.value = namespace;
-        delete e.valueFrom;
-      }
-    }
+    const env = resolveEnv((c.env ?? []) as Env[], labels, namespace, configMaps);
     // podman 4.3 publishes a containerPort on the host (all interfaces): a second replica could not
     // start, and the ports would be open beyond this machine. Pods reach each other on the network.
     delete (c as { ports?: unknown }).ports;
@@ -148,7 +142,7 @@ export function planForPodman(objects: K8sObject[], opts: PlanOptions): PodmanPl
       const labels = (template.metadata?.labels ?? {}) as Record<string, string>;
       const secretMounts = adaptPod(template, name, namespace, configMaps, opts);
       const aliases = services
-        .filter((s) => selects((s.spec as { selector?: Record<string, string> })?.selector, labels))
+        .filter((s) => serviceSelects(s, labels))
         .flatMap((s) => [s.metadata!.name!, `${s.metadata!.name!}.${namespace}.svc.cluster.local`]);
       const object: K8sObject =
         o.kind === "Deployment"

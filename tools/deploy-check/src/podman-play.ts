@@ -5,12 +5,14 @@
 // judges scaled 1 → 3 → 1; then everything removed. What podman cannot express is changed by
 // podman-plan.ts and listed at the start. Root (or a rootless podman with subuid ranges) and podman.
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, parseSettings, setting, usage, z, type Values } from "@grpomesh/config";
-import { parseAllDocuments, stringify } from "yaml";
-import { REPO_ROOT } from "./bundle.ts";
+import { parseCommandLine, setting, z, type Values } from "@grpomesh/config";
+import { LOG_FILE, readLog } from "@grpomesh/loop";
+import { stringify } from "yaml";
+import { parseYamlDocuments, REPO_ROOT } from "./bundle.ts";
+import { hasCommand, parseBytes } from "./host.ts";
 import type { K8sObject } from "./k8s.ts";
 import { renderKustomization } from "./kustomize.ts";
 import { planForPodman, replicaOf, type PlayUnit, type PodmanPlan } from "./podman-plan.ts";
@@ -47,11 +49,19 @@ interface Ctx {
   dir: string;
   env: NodeJS.ProcessEnv;
   say: (line: string) => void;
-  pods: string[];
-  plan: PodmanPlan;
+  /** The units playing now (their pods exist), for the logs of a failed run and --keep's message. */
+  played: PlayUnit[];
   secrets: Map<string, K8sObject>;
   /** One file per ConfigMap (podman kube play --configmap reads one object from each). */
   configMapFiles: string[];
+}
+
+/** A folder for this run's files with the containers.conf podman needs here, and the env that points podman at it. */
+function podmanEnv(): { dir: string; env: NodeJS.ProcessEnv } {
+  const dir = mkdtempSync(join(tmpdir(), `${PREFIX}-`));
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, "containers.conf"), CONTAINERS_CONF);
+  return { dir, env: { ...process.env, CONTAINERS_CONF: join(dir, "containers.conf") } };
 }
 
 function podman(ctx: Pick<Ctx, "env">, args: string[], allowFail = false): string {
@@ -72,10 +82,9 @@ const sleep = async (ms: number) => {
 function podOf(unit: PlayUnit): string {
   return unit.kind === "Deployment" ? `${unit.name}-pod-0` : unit.name;
 }
-function containerOf(unit: PlayUnit, container?: string): string {
-  const spec = (unit.object.spec as { template?: { spec?: unknown }; containers?: unknown }).template?.spec ?? unit.object.spec;
-  const name = container ?? (spec as { containers: Array<{ name: string }> }).containers[0]!.name;
-  return `${podOf(unit)}-${name}`;
+function containerOf(unit: PlayUnit): string {
+  const spec = (unit.object.spec as { template?: { spec?: unknown } }).template?.spec ?? unit.object.spec;
+  return `${podOf(unit)}-${(spec as { containers: Array<{ name: string }> }).containers[0]!.name}`;
 }
 
 /** Writes a unit's Secret files (with the pod's modes, owned by the pod's uid) and plays it. */
@@ -103,13 +112,14 @@ function play(ctx: Ctx, unit: PlayUnit): void {
   ctx.say(
     `play ${unit.source}${unit.name !== unit.source.split("/")[1] ? ` as ${unit.name}` : ""}${unit.aliases.length ? ` (aliases ${unit.aliases.filter((a) => !a.includes(".")).join(", ")})` : ""}`,
   );
+  ctx.played.push(unit);
   podman(ctx, ["kube", "play", "--network", network, ...ctx.configMapFiles.flatMap((f) => ["--configmap", f]), file]);
-  ctx.pods.push(podOf(unit));
-  played.push(unit);
 }
 
-/** Every unit played in this process, for the logs of a failed run. */
-const played: PlayUnit[] = [];
+/** "running 0", "exited 3"; "" when the container does not exist. */
+function stateOf(ctx: Pick<Ctx, "env">, container: string): string {
+  return podman(ctx, ["inspect", container, "--format", "{{.State.Status}} {{.State.ExitCode}}"], true).trim();
+}
 
 /** Runs a container's readiness probe command (as the kubelet would) until it passes. */
 async function waitReady(ctx: Ctx, unit: PlayUnit, timeoutMs: number): Promise<number> {
@@ -117,7 +127,7 @@ async function waitReady(ctx: Ctx, unit: PlayUnit, timeoutMs: number): Promise<n
   const probe = spec.containers[0]!.readinessProbe?.exec?.command;
   const started = Date.now();
   for (;;) {
-    const state = podman(ctx, ["inspect", containerOf(unit), "--format", "{{.State.Status}} {{.State.ExitCode}}"], true).trim();
+    const state = stateOf(ctx, containerOf(unit));
     if (state.startsWith("exited"))
       throw new KubePlayError(`${unit.name} exited (${state}) before it was ready:\n${podman(ctx, ["logs", "--tail", "30", containerOf(unit)], true)}`);
     if (probe && spawnSync("podman", ["exec", containerOf(unit), ...probe], { env: ctx.env, stdio: "ignore" }).status === 0) return Date.now() - started;
@@ -128,18 +138,17 @@ async function waitReady(ctx: Ctx, unit: PlayUnit, timeoutMs: number): Promise<n
   }
 }
 
-/** Waits for a Job's pod to end; returns its exit code and log. */
+/**
+ * Waits for a Job's pod to end; returns its exit code and its main container's log (podman removes
+ * init containers once they have run, and their logs with them: a failed init container shows as
+ * the pod never starting its main container).
+ */
 async function waitExit(ctx: Ctx, unit: PlayUnit, timeoutMs: number): Promise<{ code: number; log: string }> {
   const started = Date.now();
   for (;;) {
-    const state = podman(ctx, ["inspect", containerOf(unit), "--format", "{{.State.Status}} {{.State.ExitCode}}"], true).trim();
+    const state = stateOf(ctx, containerOf(unit));
     if (!state) throw new KubePlayError(`${containerOf(unit)} is gone (removed from outside this run?)`);
-    if (state.startsWith("exited")) {
-      const logs = [...((unit.object.spec as { initContainers?: Array<{ name: string }> }).initContainers ?? []).map((c) => c.name), null].map((c) =>
-        podman(ctx, ["logs", c ? containerOf(unit, c) : containerOf(unit)], true),
-      );
-      return { code: Number(state.split(" ")[1]), log: logs.join("") };
-    }
+    if (state.startsWith("exited")) return { code: Number(state.split(" ")[1]), log: podman(ctx, ["logs", containerOf(unit)], true) };
     if (Date.now() - started > timeoutMs) throw new KubePlayError(`${unit.name} did not finish within ${timeoutMs / 1000} s`);
     await sleep(1000);
   }
@@ -157,28 +166,12 @@ function stopPod(ctx: Ctx, unit: PlayUnit): void {
   if (preStop) spawnSync("podman", ["exec", containerOf(unit), ...preStop], { env: ctx.env, stdio: "ignore", timeout: grace * 1000 });
   podman(ctx, ["pod", "stop", "-t", String(grace), podOf(unit)], true);
   podman(ctx, ["pod", "rm", "-f", podOf(unit)], true);
-  ctx.pods = ctx.pods.filter((p) => p !== podOf(unit));
+  ctx.played = ctx.played.filter((u) => u !== unit);
 }
 
-interface StepRecord {
-  type: string;
-  step: number;
-  judge_version?: string;
-  phases?: { step_ms?: number };
-}
-
-function readSteps(path: string): StepRecord[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => {
-      try {
-        return JSON.parse(l) as StepRecord;
-      } catch {
-        return { type: "partial", step: -1 };
-      }
-    });
+/** The step records of a run's log so far (a line being written is left for the next read). */
+function stepRecords(path: string): Array<{ step: number; judge_version: string }> {
+  return readLog(path).records.filter((r) => r.type === "step") as unknown as Array<{ step: number; judge_version: string }>;
 }
 
 /** Per-container CPU and memory, sampled from `podman stats`. */
@@ -189,13 +182,10 @@ interface Usage {
   memMax: number;
 }
 
-/** "123.4MB / 2.147GB" → bytes of the first; "12.5%" → 12.5. */
-export function parseStat(v: string): number {
-  const m = /^([\d.]+)\s*([kMGT]?i?B|%)?/.exec(v.trim());
-  if (!m) return NaN;
-  const unit = m[2] ?? "";
-  const scale: Record<string, number> = { "%": 1, "": 1, B: 1, kB: 1e3, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
-  return Number(m[1]) * (scale[unit] ?? NaN);
+/** "12.5%" → 12.5 (podman stats' CPU); NaN otherwise. */
+export function parsePercent(v: string): number {
+  const m = /^([\d.]+)%$/.exec(v.trim());
+  return m ? Number(m[1]) : NaN;
 }
 
 function sampleStats(ctx: Ctx, usage: Map<string, Usage>): void {
@@ -209,8 +199,8 @@ function sampleStats(ctx: Ctx, usage: Map<string, Usage>): void {
   for (const r of rows) {
     const name = r.name ?? r.Name ?? "";
     if (!name || name.endsWith("-infra")) continue;
-    const cpu = parseStat(String(r.cpu_percent ?? r.CPU ?? r.cpu ?? ""));
-    const mem = parseStat(String(r.mem_usage ?? r.MemUsage ?? "").split("/")[0] ?? "");
+    const cpu = parsePercent(String(r.cpu_percent ?? ""));
+    const mem = parseBytes(String(r.mem_usage ?? "").split("/")[0] ?? "");
     if (!Number.isFinite(cpu) || !Number.isFinite(mem)) continue;
     const u = usage.get(name) ?? { samples: 0, cpuSum: 0, cpuMax: 0, memMax: 0 };
     u.samples++;
@@ -221,17 +211,10 @@ function sampleStats(ctx: Ctx, usage: Map<string, Usage>): void {
   }
 }
 
-function parseObjects(text: string, file: string): K8sObject[] {
-  return parseAllDocuments(text).flatMap((d, i) => {
-    if (d.errors.length) throw new KubePlayError(`${file}: document ${i + 1}: ${d.errors[0]!.message}`);
-    const v = d.toJS() as K8sObject | null;
-    return v ? [v] : [];
-  });
-}
+const parseObjects = (text: string, file: string): K8sObject[] => parseYamlDocuments(text, file).map((d) => d.value as K8sObject);
 
-/** Removes what a kept (or interrupted) run left: the pods on its network, its volumes, the network. */
-function cleanup(env: NodeJS.ProcessEnv, say: (l: string) => void): void {
-  const ctx = { env };
+/** Removes what a run made (at its end) or left (--keep, a killed run): the pods it labelled, its volumes, the network. */
+function cleanup(ctx: Pick<Ctx, "env">, say: (l: string) => void): void {
   const pods = podman(ctx, ["pod", "ps", "--filter", `label=${PLAY_LABEL}=true`, "--format", "{{.Name}}"], true)
     .split("\n")
     .filter(Boolean);
@@ -257,19 +240,27 @@ export interface KubePlaySummary {
 
 /** The whole run; throws KubePlayError with the reason on any failure (after cleaning up). */
 export async function kubePlay(cfg: KubePlayConfig, say: (l: string) => void): Promise<KubePlaySummary> {
-  if (spawnSync("sh", ["-c", "command -v podman"], { stdio: "ignore" }).status !== 0)
-    throw new KubePlayError("podman is not installed: apt-get install -y podman (Debian)");
-  const dir = mkdtempSync(join(tmpdir(), `${PREFIX}-`));
-  chmodSync(dir, 0o755);
-  writeFileSync(join(dir, "containers.conf"), CONTAINERS_CONF);
-  const env = { ...process.env, CONTAINERS_CONF: join(dir, "containers.conf") };
+  if (!hasCommand("podman")) throw new KubePlayError("podman is not installed: apt-get install -y podman (Debian)");
   const started = Date.now();
-  for (const image of IMAGES)
-    if (spawnSync("podman", ["image", "exists", image], { env }).status !== 0)
-      throw new KubePlayError(`image ${image} is not here: build the images first (npm run images)`);
-  if (podman({ env }, ["network", "ls", "--format", "{{.Name}}"], true).split("\n").includes(NETWORK))
-    throw new KubePlayError(`network ${NETWORK} exists: another kube-play runs, or one was kept (${COMMAND} --cleanup removes it)`);
+  const { dir, env } = podmanEnv();
+  try {
+    for (const image of IMAGES)
+      if (spawnSync("podman", ["image", "exists", image], { env }).status !== 0)
+        throw new KubePlayError(`image ${image} is not here: build the images first (npm run images)`);
+    if (podman({ env }, ["network", "ls", "--format", "{{.Name}}"], true).split("\n").includes(NETWORK))
+      throw new KubePlayError(`network ${NETWORK} exists: another kube-play runs, or one was kept (${COMMAND} --cleanup removes it)`);
+    return await playAndCheck(cfg, { dir, env }, say, started);
+  } finally {
+    if (!cfg.keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
 
+async function playAndCheck(
+  cfg: KubePlayConfig,
+  { dir, env }: { dir: string; env: NodeJS.ProcessEnv },
+  say: (l: string) => void,
+  started: number,
+): Promise<KubePlaySummary> {
   // 1. Render, plan, and the pieces podman needs from us: run.json shortened, Secrets made.
   const rendered = parseObjects(renderKustomization(REPO_ROOT, `deploy/k8s/overlays/${cfg.overlay}`), `overlays/${cfg.overlay}`);
   const ops = ["deploy/k8s/ops/load-models.yaml", "deploy/k8s/ops/swap-judge.yaml"].flatMap((f) => parseObjects(readFileSync(join(REPO_ROOT, f), "utf8"), f));
@@ -287,7 +278,7 @@ export async function kubePlay(cfg: KubePlayConfig, say: (l: string) => void): P
     return file;
   });
   const secrets = new Map((await makeClusterSecrets({ namespace })).secrets.map((s) => [s.metadata!.name!, s]));
-  const ctx: Ctx = { dir, env, say, pods: [], plan, secrets, configMapFiles };
+  const ctx: Ctx = { dir, env, say, played: [], secrets, configMapFiles };
   say(`rendered deploy/k8s/overlays/${cfg.overlay}: ${rendered.length} objects; podman runs ${plan.units.map((u) => u.source).join(", ")}`);
   for (const s of plan.skipped) say(`  not applied: ${s.object} (${s.why})`);
 
@@ -310,13 +301,12 @@ export async function kubePlay(cfg: KubePlayConfig, say: (l: string) => void): P
   try {
     podman(ctx, ["network", "create", NETWORK]);
     for (const v of Object.values(plan.volumes)) podman(ctx, ["volume", "create", "--label", `${PREFIX}=true`, v]);
-    const runsDir = podman(ctx, ["volume", "inspect", plan.volumes.runs ?? `${VOLUME_PREFIX}runs`, "--format", "{{.Mountpoint}}"]).trim();
-    chownSync(runsDir, 1000, 1000);
-    chownSync(
-      podman(ctx, ["volume", "inspect", plan.volumes["model-store"] ?? `${VOLUME_PREFIX}model-store`, "--format", "{{.Mountpoint}}"]).trim(),
-      1000,
-      1000,
-    );
+    // The pods run as uid 1000 (podman has no fsGroup): the volumes are theirs.
+    const mountpoint = (volume: string) => podman(ctx, ["volume", "inspect", volume, "--format", "{{.Mountpoint}}"]).trim();
+    for (const v of Object.values(plan.volumes)) chownSync(mountpoint(v), 1000, 1000);
+    const runsVolume = plan.volumes.runs;
+    if (!runsVolume) throw new KubePlayError("the rendered overlay has no runs PersistentVolumeClaim");
+    const runsDir = mountpoint(runsVolume);
 
     // 2. Models into the store (the load-models Job), then the fleet and the run's roles.
     play(ctx, loadModels);
@@ -329,14 +319,13 @@ export async function kubePlay(cfg: KubePlayConfig, say: (l: string) => void): P
     play(ctx, orchestrator);
 
     // 3. While it trains: the swap, then 1 → N judges, then back to 1.
-    const log = join(runsDir, run, "log.jsonl");
-    const steps = () => readSteps(log).filter((r) => r.type === "step");
+    const log = join(runsDir, run, LOG_FILE);
+    const steps = () => stepRecords(log);
     const orchestratorLog = () => podman(ctx, ["logs", containerOf(orchestrator)], true);
     const deadline = started + cfg.timeout_s * 1000;
     const until = async (what: string, ok: () => boolean) => {
       while (!ok()) {
-        const state = podman(ctx, ["inspect", containerOf(orchestrator), "--format", "{{.State.Status}}"], true).trim();
-        if (state === "exited")
+        if (stateOf(ctx, containerOf(orchestrator)).startsWith("exited"))
           throw new KubePlayError(`the orchestrator ended while waiting for ${what}:\n${orchestratorLog().split("\n").slice(-30).join("\n")}`);
         if (Date.now() > deadline) throw new KubePlayError(`--timeout_s=${cfg.timeout_s} passed while waiting for ${what}`);
         await sleep(500);
@@ -414,43 +403,23 @@ export async function kubePlay(cfg: KubePlayConfig, say: (l: string) => void): P
     };
   } finally {
     if (statsTimer) clearInterval(statsTimer);
-    if (cfg.keep) say(`kept pods ${ctx.pods.join(", ")}, volumes and network ${NETWORK} (${COMMAND} --cleanup removes them); files in ${dir}`);
+    if (cfg.keep) say(`kept pods ${ctx.played.map(podOf).join(", ")}, volumes and network ${NETWORK} (${COMMAND} --cleanup removes them); files in ${dir}`);
     else {
       if (failed)
-        for (const u of played)
-          say(
-            `--- ${containerOf(u)}: last lines\n${podman(ctx, ["logs", "--tail", "15", containerOf(u)], true)}${podman(ctx, ["logs", "--tail", "15", containerOf(u)], true) ? "" : "(nothing)"}`,
-          );
-      for (const p of ctx.pods) podman(ctx, ["pod", "rm", "-f", "-t", "5", p], true);
-      for (const v of Object.values(plan.volumes)) podman(ctx, ["volume", "rm", "-f", v], true);
-      podman(ctx, ["network", "rm", "-f", NETWORK], true);
-      rmSync(dir, { recursive: true, force: true });
-      say(`removed ${ctx.pods.length} pods, ${Object.keys(plan.volumes).length} volumes and network ${NETWORK}`);
+        for (const u of ctx.played) say(`--- ${containerOf(u)}: last lines\n${podman(ctx, ["logs", "--tail", "15", containerOf(u)], true) || "(nothing)"}`);
+      cleanup(ctx, say);
     }
   }
 }
 
 /** The command line; returns the exit code. */
 export async function kubePlayMain(argv: string[], log = console.log, error = console.error): Promise<number> {
-  let cfg: KubePlayConfig;
-  try {
-    const parsed = parseSettings(KUBE_PLAY_SETTINGS, { argv });
-    if (parsed.help) {
-      log(usage(KUBE_PLAY_SETTINGS, COMMAND));
-      return 0;
-    }
-    cfg = parsed.config;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    error(`kube-play: ${err.message} (${COMMAND} --help lists every setting)`);
-    return 2;
-  }
+  const { config: cfg } = parseCommandLine(KUBE_PLAY_SETTINGS, COMMAND, { argv });
   const say = (l: string) => error(`kube-play: ${l}`);
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => (interrupted = sig));
   if (cfg.cleanup) {
-    const dir = mkdtempSync(join(tmpdir(), `${PREFIX}-`));
-    writeFileSync(join(dir, "containers.conf"), CONTAINERS_CONF);
-    cleanup({ ...process.env, CONTAINERS_CONF: join(dir, "containers.conf") }, say);
+    const { dir, env } = podmanEnv();
+    cleanup({ env }, say);
     rmSync(dir, { recursive: true, force: true });
     return 0;
   }

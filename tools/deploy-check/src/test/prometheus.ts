@@ -2,10 +2,7 @@
 // installs it. Where it is absent the tests skip and say why; in CI (CI=true) they must run.
 import { spawnSync } from "node:child_process";
 import type { TestContext } from "node:test";
-
-export function hasCommand(name: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${name}`]).status === 0;
-}
+import { hasCommand } from "../host.ts";
 
 /** True when `commands` are installed; otherwise skips the test with the reason (in CI: throws). */
 export function needsPrometheus(t: TestContext, commands: string[] = ["promtool"]): boolean {
