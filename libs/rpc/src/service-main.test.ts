@@ -4,7 +4,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { formatStartLine } from "./service-main.ts";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { commandLine, formatStartLine } from "./service-main.ts";
 import { runTsx, runUntilServing } from "./testing.ts";
 
 const MAIN = fileURLToPath(new URL("./test/health-only-main.ts", import.meta.url));
@@ -77,4 +79,11 @@ test("with stop: the first signal asks the service to stop (done gives the code)
   });
   assert.equal(twice.code, 130, twice.stderr);
   assert.equal(twice.stdout, "[finishing] started\n[finishing] SIGINT: stopping at the next safe point\n");
+});
+
+test("commandLine: through tsx from sources, plain node when compiled; relative to the working directory below it", () => {
+  const cwd = process.cwd();
+  assert.equal(commandLine(pathToFileURL(join(cwd, "services/judge/src/main.ts")).href), "node --import tsx services/judge/src/main.ts");
+  assert.equal(commandLine(pathToFileURL(join(cwd, "services/judge/src/main.js")).href), "node services/judge/src/main.js");
+  assert.equal(commandLine("file:///elsewhere/main.js"), "node /elsewhere/main.js");
 });

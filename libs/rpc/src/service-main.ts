@@ -6,7 +6,21 @@
 // itself (a training run) gives `done` and `stop`: the process exits with done's code, the first
 // SIGTERM/SIGINT asks it to stop at a safe point, a second exits 130 at once.
 import { ConfigError, parseSettings, usage, type Parsed, type Table, type Values } from "@grpomesh/config";
+import { isAbsolute, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { securityFields, securityWarning, type Security } from "./security.ts";
+
+/**
+ * How to start the module at `moduleUrl` again, for --help and error hints: `node --import tsx
+ * services/judge/src/main.ts` from sources, `node services/judge/src/main.js` compiled (the images),
+ * the path relative to the working directory when it lies below it.
+ */
+export function commandLine(moduleUrl: string): string {
+  const file = fileURLToPath(moduleUrl);
+  const rel = relative(process.cwd(), file);
+  const path = rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : file;
+  return file.endsWith(".ts") ? `node --import tsx ${path}` : `node ${path}`;
+}
 
 export interface ServiceProcess {
   /** Stops accepting calls and finishes the ones in flight, waiting at most `graceMs`. */

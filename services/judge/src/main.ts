@@ -1,7 +1,7 @@
 // The judge process: parse its settings (JUDGE_* env fallbacks), start the server, log one start line,
 // shut down gracefully on SIGTERM/SIGINT. A start model that breaks the contract exits 1. The start
 // line ends with tls=… admin=…, and a warning goes to stderr when the judge is not fully secured.
-import { runServiceMain } from "@grpomesh/rpc";
+import { runServiceMain, commandLine } from "@grpomesh/rpc";
 import { JUDGE_ENV_PREFIX, JUDGE_SETTINGS, judgeRelations } from "./settings.ts";
 import { startJudgeServer, type JudgeServer } from "./judge-server.ts";
 import { describeSelection } from "@grpomesh/onnx-export/providers";
@@ -10,7 +10,7 @@ await runServiceMain({
   name: "judge",
   settings: JUDGE_SETTINGS,
   envPrefix: JUDGE_ENV_PREFIX,
-  command: "node --import tsx services/judge/src/main.ts",
+  command: commandLine(import.meta.url),
   check: judgeRelations,
   start: startJudgeServer,
   startFields,

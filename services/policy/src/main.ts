@@ -1,7 +1,7 @@
 // The policy process: parse its settings (POLICY_* env fallbacks), load the checkpoint, serve, log
 // one start line, shut down gracefully on SIGTERM/SIGINT. A checkpoint that cannot be loaded exits 1.
 import { modelStartFields } from "@grpomesh/role-engines";
-import { runServiceMain } from "@grpomesh/rpc";
+import { runServiceMain, commandLine } from "@grpomesh/rpc";
 import { POLICY_ENV_PREFIX, POLICY_SETTINGS } from "./settings.ts";
 import { startPolicyServer, type PolicyServer } from "./policy-server.ts";
 
@@ -9,7 +9,7 @@ await runServiceMain({
   name: "policy",
   settings: POLICY_SETTINGS,
   envPrefix: POLICY_ENV_PREFIX,
-  command: "node --import tsx services/policy/src/main.ts",
+  command: commandLine(import.meta.url),
   start: startPolicyServer,
   startFields,
   security: (s) => s.security,

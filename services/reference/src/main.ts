@@ -3,7 +3,7 @@
 // A refused checkpoint exits 1 with the reason. The start line ends with tls=… admin=…; stderr gets
 // a warning when the reference is not fully secured.
 import { modelStartFields } from "@grpomesh/role-engines";
-import { runServiceMain } from "@grpomesh/rpc";
+import { runServiceMain, commandLine } from "@grpomesh/rpc";
 import { REFERENCE_ENV_PREFIX, REFERENCE_SETTINGS } from "./settings.ts";
 import { datasetMetaPath, startReferenceServer, type ReferenceServer } from "./reference-server.ts";
 
@@ -11,7 +11,7 @@ await runServiceMain({
   name: "reference",
   settings: REFERENCE_SETTINGS,
   envPrefix: REFERENCE_ENV_PREFIX,
-  command: "node --import tsx services/reference/src/main.ts",
+  command: commandLine(import.meta.url),
   start: startReferenceServer,
   startFields,
   security: (s) => s.security,
