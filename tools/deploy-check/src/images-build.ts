@@ -187,7 +187,7 @@ export async function buildImages(cfg: ImagesConfig, say: (l: string) => void): 
         "--ignorefile",
         "deploy/images/Dockerfile.dockerignore",
         "--build-arg",
-        `BASE_IMAGE=${base}`,
+        `BASE_IMAGE=${base.image}`,
         "--target",
         target,
         "-t",
