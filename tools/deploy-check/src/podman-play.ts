@@ -201,7 +201,8 @@ function sampleStats(ctx: Ctx, usage: Map<string, Usage>): void {
     if (!name || name.endsWith("-infra")) continue;
     const cpu = parsePercent(String(r.cpu_percent ?? ""));
     const mem = parseBytes(String(r.mem_usage ?? "").split("/")[0] ?? "");
-    if (!Number.isFinite(cpu) || !Number.isFinite(mem)) continue;
+    // A container that has exited reports no memory: nothing to sample.
+    if (!Number.isFinite(cpu) || !Number.isFinite(mem) || mem === 0) continue;
     const u = usage.get(name) ?? { samples: 0, cpuSum: 0, cpuMax: 0, memMax: 0 };
     u.samples++;
     u.cpuSum += cpu;
